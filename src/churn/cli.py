@@ -1,0 +1,75 @@
+"""The ``churn`` command. Each stage of dvc.yaml is one command here; every command is a thin
+wrapper: load settings, call the stage, turn known errors into a message and an exit code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from churn import stages
+from churn.errors import ChurnError
+from churn.paths import PipelinePaths
+from churn.settings import PipelineSettings, load_settings
+
+app = typer.Typer(
+    name="churn",
+    help="Churn prediction pipeline: labels, features, models, reasons and CRM exports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("churn")
+
+T = TypeVar("T")
+
+PipelineArg = Annotated[str, typer.Argument(help="Pipeline name: a folder under pipelines/.")]
+ProjectOpt = Annotated[
+    Path, typer.Option("--project-dir", help="Project root holding pipelines/ and data/.")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+
+
+def _run(pipeline: str, project_dir: Path, debug: bool,
+         step: Callable[[PipelineSettings, PipelinePaths], T]) -> T:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        settings = load_settings(project_dir, pipeline)
+        return step(settings, PipelinePaths(project_dir, pipeline))
+    except ChurnError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+@app.command()
+def ingest(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
+           debug: DebugOpt = False) -> None:
+    """Validate the raw inputs against the contract and write the canonical tables."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    _run(pipeline, project_dir, debug, lambda s, p: stages.ingest(s, p, now=now))
+
+
+@app.command()
+def labels(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
+           debug: DebugOpt = False) -> None:
+    """Build point-in-time churn labels for every cutoff."""
+    _run(pipeline, project_dir, debug, stages.labels)
+
+
+@app.command()
+def features(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
+             debug: DebugOpt = False) -> None:
+    """Build behaviour features for every labelled (customer, cutoff)."""
+    _run(pipeline, project_dir, debug, stages.features)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,409 @@
+"""The input contract: user tables mapped by column name onto canonical frames, then validated.
+
+Canonical frames (all timestamps are UTC without a zone, microsecond precision):
+
+* events: ``customer_id`` (str), ``ts``, ``event_type`` (str), ``amount`` (float, may be
+  missing), ``quantity`` (float, may be missing), ``order_id`` (str, may be missing),
+  ``product_id`` (str, may be missing), then one column per configured attribute.
+* customers: ``customer_id`` and, when mapped, ``signup_date``, then attribute columns.
+* churn_events: ``customer_id``, ``ts``.
+* snapshot: ``customer_id``, ``churned`` (bool), then attribute columns.
+
+Every problem in every source is collected before anything is raised, so a user fixes their
+data in one pass. Nothing here touches files: raw frames come in, canonical frames go out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from churn.errors import ContractViolation, Problem
+from churn.settings import (
+    ChurnEventsSettings,
+    CustomersSettings,
+    EventsSettings,
+    SnapshotSettings,
+    SourceSettings,
+)
+
+NUMERIC_COLUMNS = ("amount", "quantity", "unit_price")
+TEXT_COLUMNS = ("order_id", "product_id", "event_type")
+EVENT_FRAME_COLUMNS = (
+    "customer_id",
+    "ts",
+    "event_type",
+    "amount",
+    "quantity",
+    "order_id",
+    "product_id",
+)
+
+
+@dataclass
+class _Problems:
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, source: str, column: str, rule: str, bad: pd.Series | None = None) -> None:
+        n = 0 if bad is None else len(bad)
+        examples = () if bad is None else tuple(bad.drop_duplicates().head(5).tolist())
+        self.items.append(Problem(source, column, rule, n, examples))
+
+    def raise_if_any(self, hint: str = "") -> None:
+        if self.items:
+            raise ContractViolation(self.items, hint)
+
+
+def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: _Problems) -> bool:
+    wanted = {**src.columns, **src.attributes}
+    ok = True
+    for target, col in wanted.items():
+        if col not in raw.columns:
+            ok = False
+            problems.items.append(
+                Problem(
+                    src.path,
+                    col,
+                    f"column mapped to {target!r} not found; the file has columns "
+                    f"{list(map(str, raw.columns))}",
+                    0,
+                )
+            )
+    if ok and raw.empty:
+        problems.items.append(Problem(src.path, "<all>", "the file has a header but no rows", 0))
+        ok = False
+    return ok
+
+
+def normalise_ids(values: pd.Series) -> pd.Series:
+    """Customer ids as text. Numeric ids stored as floats (13085.0) become '13085'."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == np.floor(whole)).all():
+            return values.astype("Int64").astype("string").astype(object).where(values.notna())
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("string").astype(object).where(values.notna())
+    text = values.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""))
+
+
+def parse_timestamps(
+    values: pd.Series, *, fmt: str | None, timezone: str
+) -> tuple[pd.Series, pd.Series]:
+    """Parse to UTC-naive timestamps. Returns (parsed, unparseable original values)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return parsed.astype("datetime64[us]"), values.iloc[0:0]
+    if pd.api.types.is_datetime64_dtype(values):
+        local = values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        parsed = local.dt.tz_convert("UTC").dt.tz_localize(None)
+        return parsed.astype("datetime64[us]"), values[parsed.isna() & values.notna()]
+    text = values.astype("string").str.strip()
+    try:
+        parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
+    except (ValueError, TypeError):
+        # offsets differ between rows: read every value as an instant in UTC
+        parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    bad = values[parsed.isna() & text.notna()]
+    return parsed.astype("datetime64[us]"), bad
+
+
+def _numeric(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64"), values.iloc[0:0]
+    text = values.astype("string").str.strip()
+    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    return parsed, values[parsed.isna() & text.notna()]
+
+
+def _text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values):
+        return normalise_ids(values)
+    text = values.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""))
+
+
+def _schema_problems(
+    frame: pd.DataFrame, schema: pa.DataFrameSchema, source: str, problems: _Problems
+) -> None:
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+            bad = group["failure_case"].astype(object)
+            problems.items.append(
+                Problem(
+                    source,
+                    str(column),
+                    f"fails check {check}",
+                    len(bad),
+                    tuple(bad.drop_duplicates().head(5).tolist()),
+                )
+            )
+
+
+def _events_schema(now: dt.datetime) -> pa.DataFrameSchema:
+    horizon = pd.Timestamp(now) + pd.Timedelta(days=1)
+    return pa.DataFrameSchema(
+        {
+            "customer_id": pa.Column(None, nullable=False),
+            "ts": pa.Column(
+                "datetime64[us]",
+                checks=[
+                    pa.Check.ge(pd.Timestamp("1900-01-01"), name="not before 1900"),
+                    pa.Check.le(horizon, name="not in the future"),
+                ],
+                nullable=False,
+            ),
+            "amount": pa.Column(
+                float,
+                checks=pa.Check(lambda s: np.isfinite(s) | s.isna(), name="finite"),
+                nullable=True,
+            ),
+            "quantity": pa.Column(
+                float,
+                checks=pa.Check(lambda s: np.isfinite(s) | s.isna(), name="finite"),
+                nullable=True,
+            ),
+            "event_type": pa.Column(None, nullable=False),
+        },
+        strict=False,
+    )
+
+
+def _map_event_source(
+    raw: pd.DataFrame,
+    src: SourceSettings,
+    settings: EventsSettings,
+    problems: _Problems,
+) -> pd.DataFrame | None:
+    if not _missing_columns(raw, src, problems):
+        return None
+    cols = src.columns
+    out = pd.DataFrame(index=raw.index)
+    out["customer_id"] = normalise_ids(raw[cols["customer_id"]])
+    ts, bad_ts = parse_timestamps(
+        raw[cols["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
+    )
+    if len(bad_ts):
+        fmt = src.timestamp_format or "ISO 8601"
+        problems.add(src.path, cols["timestamp"], f"unparseable timestamp (format {fmt})", bad_ts)
+    out["ts"] = ts
+    for name in NUMERIC_COLUMNS:
+        if name in cols:
+            parsed, bad = _numeric(raw[cols[name]])
+            if len(bad):
+                problems.add(src.path, cols[name], "expected a number", bad)
+            out[name] = parsed
+    for name in TEXT_COLUMNS:
+        if name in cols:
+            out[name] = _text(raw[cols[name]])
+    for attr, col in src.attributes.items():
+        out[attr] = _text(raw[col])
+    return out
+
+
+def _derive_event_columns(frame: pd.DataFrame, settings: EventsSettings) -> pd.DataFrame:
+    out = frame.copy()
+    if "amount" not in out and "unit_price" in out and "quantity" in out:
+        out["amount"] = out["quantity"] * out["unit_price"]
+    out = out.drop(columns=["unit_price"], errors="ignore")
+    for name in ("amount", "quantity"):
+        if name not in out:
+            out[name] = np.nan
+    for name in ("order_id", "product_id"):
+        if name not in out:
+            out[name] = None
+    if "event_type" not in out:
+        out["event_type"] = settings.default_event_type
+    out["event_type"] = out["event_type"].fillna(settings.default_event_type)
+    for rule in settings.event_type_rules:
+        hit = out[rule.column].fillna("").astype(str).str.startswith(rule.startswith)
+        out.loc[hit, "event_type"] = rule.event_type
+    return out
+
+
+def canonical_events(
+    raw_by_source: Sequence[tuple[SourceSettings, pd.DataFrame]],
+    settings: EventsSettings,
+    *,
+    now: dt.datetime,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Map, clean and validate every events source, then stack them.
+
+    Returns the canonical events frame, sorted by customer and time, and counts of rows dropped
+    by cleaning rules (for the log). Raises ContractViolation naming every problem at once.
+    """
+    problems = _Problems()
+    mapped: list[tuple[SourceSettings, pd.DataFrame]] = []
+    for src, raw in raw_by_source:
+        frame = _map_event_source(raw, src, settings, problems)
+        if frame is not None:
+            mapped.append((src, frame))
+    dropped = {"missing_customer_id": 0, "overlapping_orders": 0, "duplicate_events": 0}
+    cleaned: list[pd.DataFrame] = []
+    seen_orders: set[str] = set()
+    attributes = sorted({a for src, _ in raw_by_source for a in src.attributes})
+    for src, frame in mapped:
+        no_id = frame["customer_id"].isna()
+        if no_id.any():
+            if settings.drop_missing_customer_id:
+                dropped["missing_customer_id"] += int(no_id.sum())
+                frame = frame[~no_id]
+            else:
+                rows = frame.index[no_id].to_series().map(lambda i: f"row {i + 2}")
+                problems.add(
+                    src.path,
+                    src.columns["customer_id"],
+                    "customer id is missing (set data.events.drop_missing_customer_id: true "
+                    "to drop such rows, e.g. guest checkouts)",
+                    rows,
+                )
+        frame = _derive_event_columns(frame, settings)
+        if settings.overlap_key is not None:
+            key = frame[settings.overlap_key]
+            repeat = key.isin(seen_orders) & key.notna()
+            dropped["overlapping_orders"] += int(repeat.sum())
+            seen_orders.update(key.dropna().unique().tolist())
+            frame = frame[~repeat]
+        _schema_problems(frame, _events_schema(now), src.path, problems)
+        for attr in attributes:
+            if attr not in frame:
+                frame[attr] = None
+        cleaned.append(frame[[*EVENT_FRAME_COLUMNS, *attributes]])
+    problems.raise_if_any("Fix the source files or the column mapping in data.events.")
+    events = pd.concat(cleaned, ignore_index=True)
+    if settings.drop_duplicate_events:
+        before = len(events)
+        events = events.drop_duplicates()
+        dropped["duplicate_events"] = before - len(events)
+    events = events.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
+    return events, dropped
+
+
+def canonical_customers(
+    raw_by_source: Sequence[tuple[SourceSettings, pd.DataFrame]],
+    settings: CustomersSettings,
+) -> pd.DataFrame:
+    """One row per customer: id, optional signup_date, attribute columns."""
+    problems = _Problems()
+    frames = []
+    for src, raw in raw_by_source:
+        if not _missing_columns(raw, src, problems):
+            continue
+        out = pd.DataFrame({"customer_id": normalise_ids(raw[src.columns["customer_id"]])})
+        if "signup_date" in src.columns:
+            ts, bad = parse_timestamps(
+                raw[src.columns["signup_date"]], fmt=src.timestamp_format, timezone="UTC"
+            )
+            if len(bad):
+                problems.add(src.path, src.columns["signup_date"], "unparseable date", bad)
+            out["signup_date"] = ts
+        for attr, col in src.attributes.items():
+            out[attr] = _text(raw[col])
+        missing = out["customer_id"].isna()
+        if missing.any():
+            problems.add(src.path, src.columns["customer_id"], "customer id is missing",
+                         out.index[missing].to_series().map(lambda i: f"row {i + 2}"))
+        dup = out["customer_id"].duplicated(keep=False) & ~missing
+        if dup.any():
+            problems.add(src.path, src.columns["customer_id"], "customer id is not unique",
+                         out.loc[dup, "customer_id"])
+        frames.append(out)
+    problems.raise_if_any("Fix the customers table or its mapping in data.customers.")
+    return pd.concat(frames, ignore_index=True).drop_duplicates("customer_id", keep="last")
+
+
+def canonical_churn_events(
+    raw_by_source: Sequence[tuple[SourceSettings, pd.DataFrame]],
+    settings: ChurnEventsSettings,
+) -> pd.DataFrame:
+    """Explicit churn events (cancellations): customer_id, ts."""
+    problems = _Problems()
+    frames = []
+    for src, raw in raw_by_source:
+        if not _missing_columns(raw, src, problems):
+            continue
+        ids = normalise_ids(raw[src.columns["customer_id"]])
+        ts, bad = parse_timestamps(
+            raw[src.columns["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
+        )
+        if len(bad):
+            problems.add(src.path, src.columns["timestamp"], "unparseable timestamp", bad)
+        if ids.isna().any():
+            problems.add(src.path, src.columns["customer_id"], "customer id is missing",
+                         ids.index[ids.isna()].to_series().map(lambda i: f"row {i + 2}"))
+        frames.append(pd.DataFrame({"customer_id": ids, "ts": ts}))
+    problems.raise_if_any("Fix the churn events table or its mapping in data.churn_events.")
+    return pd.concat(frames, ignore_index=True).dropna().sort_values(["customer_id", "ts"])
+
+
+def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.DataFrame:
+    """A snapshot table: customer_id, churned, then attributes (numeric ones as floats)."""
+    src = settings.source
+    problems = _Problems()
+    if not _missing_columns(raw, src, problems):
+        problems.raise_if_any()
+    if "label" not in src.columns:
+        problems.items.append(Problem(src.path, "label", "the snapshot must map a 'label' column", 0))
+        problems.raise_if_any()
+    out = pd.DataFrame({"customer_id": normalise_ids(raw[src.columns["customer_id"]])})
+    label = _text(raw[src.columns["label"]])
+    if label.isna().any():
+        problems.add(src.path, src.columns["label"], "label is missing",
+                     label.index[label.isna()].to_series().map(lambda i: f"row {i + 2}"))
+    out["churned"] = label == settings.positive_label
+    if out["churned"].all() or not out["churned"].any():
+        found = sorted(label.dropna().unique().tolist())[:5]
+        problems.items.append(
+            Problem(src.path, src.columns["label"],
+                    f"positive_label {settings.positive_label!r} must split the rows into two "
+                    f"classes; values found: {found}", len(out))
+        )
+    numeric = set(settings.numeric_attributes)
+    unknown = sorted(numeric - set(src.attributes))
+    if unknown:
+        problems.items.append(
+            Problem(src.path, str(unknown), "numeric_attributes must be mapped attributes", 0)
+        )
+    for attr, col in src.attributes.items():
+        values = raw[col]
+        if settings.blank_as_missing and not pd.api.types.is_numeric_dtype(values):
+            values = values.astype("string").str.strip().replace("", pd.NA)
+        if attr in numeric:
+            parsed, bad = _numeric(values)
+            if len(bad):
+                problems.add(src.path, col, "expected a number", bad)
+            out[attr] = parsed
+        else:
+            out[attr] = _text(values)
+    missing = out["customer_id"].isna()
+    if missing.any():
+        problems.add(src.path, src.columns["customer_id"], "customer id is missing",
+                     out.index[missing].to_series().map(lambda i: f"row {i + 2}"))
+    dup = out["customer_id"].duplicated(keep=False) & ~missing
+    if dup.any():
+        problems.add(src.path, src.columns["customer_id"], "customer id is not unique",
+                     out.loc[dup, "customer_id"])
+    problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
+    return out
+
+
+def attribute_names(sources: Sequence[SourceSettings]) -> list[str]:
+    return sorted({a for s in sources for a in s.attributes})
+
+
+def summary_counts(frame: pd.DataFrame) -> Mapping[str, int]:
+    return {"rows": len(frame), "customers": int(frame["customer_id"].nunique())}

@@ -1,0 +1,381 @@
+"""Behaviour features per (customer, cutoff), defined once as SQL and run for all cutoffs in one
+query on the embedded engine.
+
+Every feature sees only events on days before its cutoff. The definitions are plain SQL
+aggregates over a per-customer daily rollup, in DuckDB's dialect restricted to what SQLGlot
+transpiles to Spark, so ``features_sql`` is the single source of truth for training, scoring
+and (later) the Spark engine. ``feature_catalogue`` names each feature with its family and a
+one-line description; reason codes are built on the families.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import pandas as pd
+
+from churn.engine import day_of, days_to_timestamp, duckdb_session, timestamp_to_days
+from churn.errors import PipelineStateError
+from churn.settings import FeatureSettings
+
+KEY_COLUMNS = ("customer_id", "cutoff")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature: its column name, family (used to group reasons), kind and meaning."""
+
+    name: str
+    family: str
+    description: str
+    kind: Literal["numeric", "categorical"] = "numeric"
+    sql: str = ""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything that decides which features exist. Built from settings, never from data,
+    so training and scoring get the same columns."""
+
+    settings: FeatureSettings
+    activity_event_types: tuple[str, ...]
+    event_attributes: tuple[str, ...] = ()
+    customer_attributes: tuple[str, ...] = ()
+    has_signup_date: bool = False
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")
+
+
+def _in(types: Sequence[str]) -> str:
+    return f"event_type IN ({', '.join(_quote(t) for t in types)})" if types else "FALSE"
+
+
+def _ratio(num: str, den: str) -> str:
+    return f"CAST({num} AS DOUBLE) / NULLIF(CAST({den} AS DOUBLE), 0)"
+
+
+def _trend(recent: str, before: str) -> str:
+    """(recent - before) / (recent + before): -1 = stopped, 0 = steady, +1 = new; 0 if idle."""
+    return f"COALESCE({_ratio(f'({recent}) - ({before})', f'({recent}) + ({before})')}, 0)"
+
+
+def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
+    """Every feature with the SQL expression that computes it from the per-pair aggregates."""
+    s = spec.settings
+    windows = sorted(set(s.windows_days))
+    longest = windows[-1]
+    t = s.trend_window_days
+    f: list[Feature] = [
+        Feature("days_since_last_activity", "recency",
+                "Days since the last qualifying activity (purchase or usage) before the cutoff",
+                sql="r_last"),
+        Feature("days_since_last_event", "recency",
+                "Days since the last event of any type before the cutoff", sql="r_last_any"),
+        Feature("days_since_first_activity", "tenure",
+                "Days since the first qualifying activity (customer age)", sql="r_first"),
+        Feature("active_days_total", "frequency",
+                "Distinct days with activity over the whole history", sql="n_days"),
+        Feature("orders_total", "frequency", "Orders (or activity events) over the whole history",
+                sql="n_orders"),
+        Feature("spend_total", "monetary", "Total spend over the whole history", sql="spend"),
+        Feature("avg_order_value", "monetary", "Average spend per order over the whole history",
+                sql=_ratio("spend", "n_orders")),
+        Feature("spend_per_active_day", "monetary", "Average spend per active day",
+                sql=_ratio("spend", "n_days")),
+        Feature("items_total", "monetary", "Units bought over the whole history", sql="items"),
+        Feature("items_per_order", "monetary", "Average units per order",
+                sql=_ratio("items", "n_orders")),
+    ]
+    for w in windows:
+        f += [
+            Feature(f"active_days_{w}d", "frequency", f"Distinct active days in the last {w} days",
+                    sql=f"n_days_{w}"),
+            Feature(f"orders_{w}d", "frequency", f"Orders in the last {w} days",
+                    sql=f"n_orders_{w}"),
+            Feature(f"spend_{w}d", "monetary", f"Spend in the last {w} days", sql=f"spend_{w}"),
+        ]
+    f += [
+        Feature(f"avg_order_value_{longest}d", "monetary",
+                f"Average spend per order in the last {longest} days",
+                sql=_ratio(f"spend_{longest}", f"n_orders_{longest}")),
+        Feature("gap_mean_days", "interpurchase", "Mean days between consecutive active days",
+                sql="gap_mean"),
+        Feature("gap_std_days", "interpurchase",
+                "Standard deviation of days between consecutive active days", sql="gap_std"),
+        Feature("gap_max_days", "interpurchase", "Longest gap between consecutive active days",
+                sql="gap_max"),
+        Feature("gap_last_days", "interpurchase",
+                "Gap that ended at the most recent active day", sql="gap_last"),
+        Feature("overdue_ratio", "recency",
+                "Days since last activity divided by the customer's mean gap (>1: overdue)",
+                sql=_ratio("r_last", "gap_mean")),
+        Feature(f"orders_trend_{t}d", "trend",
+                f"Orders in the last {t} days vs the {t} before: -1 stopped, 0 steady, +1 new",
+                sql=_trend(f"n_orders_{t}", f"n_orders_prev_{t}")),
+        Feature(f"spend_trend_{t}d", "trend",
+                f"Spend in the last {t} days vs the {t} before, from -1 to +1",
+                sql=_trend(f"spend_{t}", f"spend_prev_{t}")),
+        Feature(f"active_days_trend_{t}d", "trend",
+                f"Active days in the last {t} days vs the {t} before, from -1 to +1",
+                sql=_trend(f"n_days_{t}", f"n_days_prev_{t}")),
+    ]
+    for et in s.event_types:
+        f += [
+            Feature(f"events_{_slug(et)}_{longest}d", "event_mix",
+                    f"Events of type {et!r} in the last {longest} days",
+                    sql=f"n_type_{_slug(et)}"),
+            Feature(f"share_{_slug(et)}_{longest}d", "event_mix",
+                    f"Share of all events in the last {longest} days that are {et!r}",
+                    sql=_ratio(f"n_type_{_slug(et)}", f"n_events_{longest}")),
+        ]
+    if s.return_event_types:
+        f += [
+            Feature("returns_total", "returns", "Returned or cancelled orders over the history",
+                    sql="n_returns"),
+            Feature(f"returns_{longest}d", "returns",
+                    f"Returned or cancelled orders in the last {longest} days",
+                    sql=f"n_returns_{longest}"),
+            Feature("return_value_share", "returns",
+                    "Value returned or cancelled as a share of value bought",
+                    sql=_ratio("return_value", "spend")),
+        ]
+    f += [
+        Feature("products_total", "diversity", "Distinct products bought over the history",
+                sql="n_products"),
+        Feature(f"new_products_{t}d", "diversity",
+                f"Products bought for the first time in the last {t} days",
+                sql=f"n_new_products_{t}"),
+    ]
+    if spec.has_signup_date:
+        f.append(Feature("days_since_signup", "tenure", "Days since the customer signed up",
+                         sql="agg.cutoff_day - cu.signup_day"))
+    for attr in spec.event_attributes:
+        f.append(Feature(attr, "attribute", f"Latest {attr} seen before the cutoff",
+                         kind="categorical", sql=f"attr_{_slug(attr)}"))
+    for attr in spec.customer_attributes:
+        kind: Literal["numeric", "categorical"] = (
+            "categorical" if attr in s.categorical_attributes else "numeric"
+        )
+        f.append(Feature(attr, "attribute", f"Customer attribute {attr}", kind=kind,
+                         sql=f"cu.{_ident(attr)}"))
+    names = [x.name for x in f]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise PipelineStateError(f"Feature names collide: {dupes}; rename those attributes.")
+    return f
+
+
+def _pair_aggregates(spec: FeatureSpec) -> list[str]:
+    s = spec.settings
+    windows = sorted(set(s.windows_days))
+    longest = windows[-1]
+    t = s.trend_window_days
+    act = "d.n_act > 0"
+    aggs = [
+        f"MIN(age) FILTER (WHERE {act}) AS r_last",
+        "MIN(age) AS r_last_any",
+        f"MAX(age) FILTER (WHERE {act}) AS r_first",
+        f"COUNT(*) FILTER (WHERE {act}) AS n_days",
+        "COALESCE(SUM(d.n_orders), 0) AS n_orders",
+        "COALESCE(SUM(d.spend), 0) AS spend",
+        "COALESCE(SUM(d.items), 0) AS items",
+        "AVG(d.gap) AS gap_mean",
+        "STDDEV_SAMP(d.gap) AS gap_std",
+        "MAX(d.gap) AS gap_max",
+        f"ARG_MIN(d.gap, age) FILTER (WHERE {act}) AS gap_last",
+        "COALESCE(SUM(d.n_new_products), 0) AS n_products",
+        f"COALESCE(SUM(d.n_new_products) FILTER (WHERE age <= {t}), 0) AS n_new_products_{t}",
+        f"COALESCE(SUM(d.n_events) FILTER (WHERE age <= {longest}), 0) AS n_events_{longest}",
+    ]
+    for w in sorted({*windows, t}):
+        aggs += [
+            f"COUNT(*) FILTER (WHERE {act} AND age <= {w}) AS n_days_{w}",
+            f"COALESCE(SUM(d.n_orders) FILTER (WHERE age <= {w}), 0) AS n_orders_{w}",
+            f"COALESCE(SUM(d.spend) FILTER (WHERE age <= {w}), 0) AS spend_{w}",
+        ]
+    prev = f"age > {t} AND age <= {2 * t}"
+    aggs += [
+        f"COUNT(*) FILTER (WHERE {act} AND {prev}) AS n_days_prev_{t}",
+        f"COALESCE(SUM(d.n_orders) FILTER (WHERE {prev}), 0) AS n_orders_prev_{t}",
+        f"COALESCE(SUM(d.spend) FILTER (WHERE {prev}), 0) AS spend_prev_{t}",
+    ]
+    for et in s.event_types:
+        aggs.append(
+            f"COALESCE(SUM(d.{_ident('n_type_' + _slug(et))}) FILTER (WHERE age <= {longest}), 0)"
+            f" AS n_type_{_slug(et)}"
+        )
+    if s.return_event_types:
+        aggs += [
+            "COALESCE(SUM(d.n_returns), 0) AS n_returns",
+            f"COALESCE(SUM(d.n_returns) FILTER (WHERE age <= {longest}), 0) "
+            f"AS n_returns_{longest}",
+            "COALESCE(SUM(d.return_value), 0) AS return_value",
+        ]
+    for attr in spec.event_attributes:
+        col = _ident("attr_" + _slug(attr))
+        aggs.append(f"ARG_MIN(d.{col}, age) FILTER (WHERE d.{col} IS NOT NULL) "
+                    f"AS attr_{_slug(attr)}")
+    return aggs
+
+
+def features_sql(spec: FeatureSpec) -> str:
+    """The one query that computes every feature for every row of ``pairs``.
+
+    Reads tables ``events`` (canonical) and ``pairs`` (customer_id, cutoff_day) and, when the
+    spec has customer attributes or a signup date, ``customers``.
+    """
+    s = spec.settings
+    act = _in(spec.activity_event_types)
+    ret = _in(s.return_event_types)
+    order_key = "COALESCE(order_id, CAST(ts AS VARCHAR))"
+    type_counts = "".join(
+        f",\n            COUNT(*) FILTER (WHERE event_type = {_quote(et)}) "
+        f"AS {_ident('n_type_' + _slug(et))}"
+        for et in s.event_types
+    )
+    attr_cols = "".join(
+        f",\n            ARG_MAX({_ident(a)}, ts) FILTER (WHERE {_ident(a)} IS NOT NULL) "
+        f"AS {_ident('attr_' + _slug(a))}"
+        for a in spec.event_attributes
+    )
+    daily_cols = [
+        "n_events", "n_act", "n_orders", "spend", "items", "n_returns", "return_value",
+        "n_new_products", "gap",
+        *(_ident("n_type_" + _slug(et)) for et in s.event_types),
+        *(_ident("attr_" + _slug(a)) for a in spec.event_attributes),
+    ]
+    catalogue = feature_catalogue(spec)
+    outer = ",\n        ".join(
+        f"CAST({x.sql} AS {'VARCHAR' if x.kind == 'categorical' else 'DOUBLE'}) AS {_ident(x.name)}"
+        for x in catalogue
+    )
+    customers_join = (
+        "LEFT JOIN cust AS cu ON cu.customer_id = agg.customer_id"
+        if spec.customer_attributes or spec.has_signup_date
+        else ""
+    )
+    cust_cte = ""
+    if customers_join:
+        attrs = "".join(f", {_ident(a)}" for a in spec.customer_attributes)
+        signup = f", {day_of('signup_date')} AS signup_day" if spec.has_signup_date else ""
+        cust_cte = f""",
+    cust AS (SELECT customer_id{signup}{attrs} FROM customers)"""
+    return f"""
+    WITH ev AS (
+        SELECT e.*, {day_of("e.ts")} AS day
+        FROM events AS e SEMI JOIN (SELECT DISTINCT customer_id FROM pairs) AS k
+          ON e.customer_id = k.customer_id
+    ),
+    first_seen AS (
+        SELECT customer_id, day, COUNT(*) AS n_new_products
+        FROM (SELECT customer_id, product_id, MIN(day) AS day FROM ev
+              WHERE product_id IS NOT NULL AND {act} GROUP BY customer_id, product_id) AS fp
+        GROUP BY customer_id, day
+    ),
+    rolled AS (
+        SELECT customer_id, day,
+            COUNT(*) AS n_events,
+            COUNT(*) FILTER (WHERE {act}) AS n_act,
+            COUNT(DISTINCT {order_key}) FILTER (WHERE {act}) AS n_orders,
+            SUM(amount) FILTER (WHERE {act}) AS spend,
+            SUM(quantity) FILTER (WHERE {act}) AS items,
+            COUNT(DISTINCT {order_key}) FILTER (WHERE {ret}) AS n_returns,
+            SUM(ABS(amount)) FILTER (WHERE {ret}) AS return_value{type_counts}{attr_cols}
+        FROM ev GROUP BY customer_id, day
+    ),
+    daily AS (
+        SELECT r.*, fs.n_new_products,
+            CASE WHEN r.n_act > 0 THEN r.day - LAG(r.day) OVER (
+                PARTITION BY r.customer_id, r.n_act > 0 ORDER BY r.day) END AS gap
+        FROM rolled AS r LEFT JOIN first_seen AS fs
+          ON fs.customer_id = r.customer_id AND fs.day = r.day
+    ){cust_cte},
+    joined AS (
+        SELECT p.customer_id, p.cutoff_day, p.cutoff_day - d.day AS age,
+            {", ".join("d." + c for c in daily_cols)}
+        FROM pairs AS p
+        LEFT JOIN daily AS d ON d.customer_id = p.customer_id AND d.day < p.cutoff_day
+    ),
+    agg AS (
+        SELECT d.customer_id, d.cutoff_day,
+            {",\n            ".join(_pair_aggregates(spec))}
+        FROM joined AS d
+        GROUP BY d.customer_id, d.cutoff_day
+    )
+    SELECT agg.customer_id, agg.cutoff_day,
+        {outer}
+    FROM agg AS agg {customers_join}
+    ORDER BY agg.cutoff_day, agg.customer_id
+    """
+
+
+def build_features(
+    events: pd.DataFrame,
+    pairs: pd.DataFrame,
+    spec: FeatureSpec,
+    customers: pd.DataFrame | None = None,
+    *,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Features for each (customer_id, cutoff) in ``pairs``, from events before each cutoff.
+
+    ``events``: canonical events frame. ``pairs``: ``customer_id`` and ``cutoff`` (midnight
+    timestamps); a customer with no events before a cutoff gets zero counts and missing
+    recency. Returns one row per pair: ``customer_id``, ``cutoff``, then the catalogue's
+    columns in catalogue order (numeric as float64, categorical as object).
+    """
+    missing = [c for c in KEY_COLUMNS if c not in pairs]
+    if missing:
+        raise PipelineStateError(f"pairs frame lacks column(s) {missing}.")
+    keyed = pd.DataFrame(
+        {
+            "customer_id": pairs["customer_id"].astype(object),
+            "cutoff_day": timestamp_to_days(pd.to_datetime(pairs["cutoff"])),
+        }
+    ).drop_duplicates()
+    tables = {"events": events, "pairs": keyed}
+    if customers is not None:
+        tables["customers"] = customers
+    with duckdb_session(
+        tables, threads=threads, memory_limit=spec.settings.duckdb_memory_limit
+    ) as con:
+        out = con.execute(features_sql(spec)).df()
+    out.insert(1, "cutoff", days_to_timestamp(out.pop("cutoff_day")))
+    out["customer_id"] = out["customer_id"].astype(object)
+    for feat in feature_catalogue(spec):
+        if feat.kind == "categorical":
+            out[feat.name] = out[feat.name].astype(object)
+    return out
+
+
+def snapshot_catalogue(columns: Sequence[str], numeric: Sequence[str]) -> list[Feature]:
+    return [
+        Feature(c, "attribute", f"Snapshot attribute {c}",
+                kind="numeric" if c in numeric else "categorical")
+        for c in columns
+    ]
+
+
+def snapshot_features(snapshot: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Features of a snapshot pipeline: the attribute columns, keyed like event features."""
+    attrs = [c for c in snapshot.columns if c not in ("customer_id", "churned")]
+    keyed = labels[["customer_id", "cutoff"]].merge(
+        snapshot[["customer_id", *attrs]], on="customer_id", how="left", validate="one_to_one"
+    )
+    return keyed
+
+
+def catalogue_records(catalogue: Sequence[Feature]) -> list[dict[str, str]]:
+    return [{k: v for k, v in asdict(f).items() if k != "sql"} for f in catalogue]

@@ -1,0 +1,98 @@
+"""Reading raw tables and writing outputs. The only module (with the CLI) that touches files.
+
+Every write goes to a temporary file in the destination folder and is renamed into place, so
+a failed or killed run leaves the previous output intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from churn.errors import InputDataError, PipelineStateError
+from churn.settings import SourceSettings
+
+
+def read_source(project_dir: Path, source: SourceSettings) -> pd.DataFrame:
+    """Read one raw file as it is. CSV cells are read as text; the contract parses them."""
+    path = project_dir / source.path
+    if not path.is_file():
+        raise InputDataError(
+            f"{source.path}: file not found (looked in {path.parent}). "
+            "Check the 'path' of this source in the params file."
+        )
+    if path.stat().st_size == 0:
+        raise InputDataError(f"{source.path}: the file is empty; expected a header and rows.")
+    fmt = source.format
+    if fmt == "auto":
+        fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    if fmt == "parquet":
+        try:
+            return pq.read_table(path).to_pandas()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputDataError(f"{source.path}: not a readable parquet file: {exc}") from exc
+    sep = r"\s+" if source.separator == "whitespace" else source.separator
+    try:
+        return pd.read_csv(
+            path,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding=source.encoding,
+            header=0 if source.header else None,
+            names=source.column_names,
+            skipinitialspace=True,
+        )
+    except UnicodeDecodeError as exc:
+        raise InputDataError(
+            f"{source.path}: cannot be decoded as {source.encoding} (byte {exc.start}: "
+            f"{exc.object[exc.start : exc.start + 1]!r}). Set 'encoding' of this source, "
+            "e.g. encoding: latin-1."
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputDataError(f"{source.path}: no columns to read; is it empty?") from exc
+    except pd.errors.ParserError as exc:
+        raise InputDataError(f"{source.path}: malformed CSV: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _atomic_path(dest: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it over ``dest`` only on success."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_parquet(frame: pd.DataFrame, dest: Path) -> None:
+    with _atomic_path(dest) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_json(obj: Any, dest: Path) -> None:
+    with _atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def read_parquet(path: Path, *, stage_hint: str) -> pd.DataFrame:
+    """Read an output of an earlier stage; say which stage to run if it is missing."""
+    if not path.is_file():
+        raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
+    return pd.read_parquet(path)

@@ -1,0 +1,203 @@
+"""Point-in-time churn labels.
+
+For each cutoff ``c`` the eligible customers are those with qualifying activity before ``c``
+who have not already churned; the label says whether they churn in ``[c, c + horizon)``:
+no qualifying activity in the window (inactivity churn), an explicit churn event in it, or
+either, as configured. Cutoffs are whole days (midnight UTC), so "before c" is "on an earlier
+day". Cutoffs whose window runs past the end of the data get no label but stay scorable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from dateutil.relativedelta import relativedelta
+
+from churn.engine import day_of, days_to_timestamp, duckdb_session
+from churn.errors import LabelError
+from churn.settings import CutoffSchedule, EventLabelSettings, SnapshotLabelSettings
+
+LABEL_COLUMNS = ("customer_id", "cutoff", "churned", "split")
+
+
+def schedule_dates(schedule: CutoffSchedule) -> list[dt.date]:
+    """The cutoff dates of a schedule, ascending."""
+    if schedule.dates is not None:
+        return sorted(set(schedule.dates))
+    assert schedule.start is not None and schedule.end is not None
+    out, i = [], 0
+    while (d := schedule.start + relativedelta(months=i * schedule.every_months)) <= schedule.end:
+        out.append(d)
+        i += 1
+    return out
+
+
+def observed_until(events: pd.DataFrame) -> dt.date:
+    """First day not covered by the data: the day after the last event."""
+    if events.empty:
+        raise LabelError("No events: cannot place cutoffs on an empty history.")
+    last: pd.Timestamp = events["ts"].max()
+    return (last.floor("D") + pd.Timedelta(days=1)).date()
+
+
+def cutoff_table(settings: EventLabelSettings, data_end: dt.date) -> pd.DataFrame:
+    """One row per cutoff: ``cutoff`` (date), ``split`` and whether its label is observable.
+
+    The last training cutoff is the validation cutoff. Raises LabelError if a training label
+    window reaches past the test cutoff (that would leak the test period into training) or the
+    test window is not fully observed.
+    """
+    horizon = dt.timedelta(days=settings.horizon_days)
+    train = schedule_dates(settings.train_cutoffs)
+    leaking = [c for c in train if c + horizon > settings.test_cutoff]
+    if leaking:
+        raise LabelError(
+            f"labels.train_cutoffs: the label window of {leaking[0]} (+{settings.horizon_days} "
+            f"days = {leaking[0] + horizon}) runs past test_cutoff {settings.test_cutoff}, so "
+            "training would see the test period. Expected every training cutoff on or before "
+            f"{settings.test_cutoff - horizon}; move the last training cutoff earlier."
+        )
+    if settings.test_cutoff + horizon > data_end:
+        raise LabelError(
+            f"labels.test_cutoff {settings.test_cutoff} + horizon {settings.horizon_days} days "
+            f"= {settings.test_cutoff + horizon}, but the data ends on {data_end}. Expected a "
+            f"test cutoff on or before {data_end - horizon}."
+        )
+    first_day = min(train)
+    rows = [(c, "train") for c in train[:-1]] + [(train[-1], "valid")]
+    rows.append((settings.test_cutoff, "test"))
+    score = settings.score_cutoff or data_end
+    if score < first_day:
+        raise LabelError(f"labels.score_cutoff {score} is before the first cutoff {first_day}.")
+    if score not in {c for c, _ in rows}:
+        rows.append((score, "score"))
+    table = pd.DataFrame(rows, columns=["cutoff", "split"])
+    table["observed"] = [c + horizon <= data_end for c in table["cutoff"]]
+    return table
+
+
+def build_labels(
+    events: pd.DataFrame,
+    cutoffs: pd.DataFrame,
+    settings: EventLabelSettings,
+    churn_events: pd.DataFrame | None = None,
+    *,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Labels for every eligible (customer, cutoff) pair, all cutoffs in one query.
+
+    ``events``: canonical events (customer_id, ts, event_type). ``cutoffs``: from
+    ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any.
+    Returns ``customer_id``, ``cutoff`` (timestamp at midnight), ``churned`` (bool, missing
+    where the window is not observed) and ``split``, sorted by cutoff then customer.
+    """
+    h = settings.horizon_days
+    churns = churn_events if churn_events is not None else events.iloc[0:0][["customer_id", "ts"]]
+    cut = pd.DataFrame(
+        {
+            "cutoff_day": (pd.to_datetime(cutoffs["cutoff"]) - pd.Timestamp("1970-01-01")).dt.days,
+            "split": cutoffs["split"].astype(str),
+            "observed": cutoffs["observed"].astype(bool),
+        }
+    )
+    types = ", ".join("'" + t.replace("'", "''") + "'" for t in settings.activity_event_types)
+    inactive = (
+        "TRUE"
+        if settings.max_inactive_days is None
+        else f"a.last_day >= a.cutoff_day - {settings.max_inactive_days}"
+    )
+    inactivity_label = "a.n_window = 0"
+    explicit_label = "COALESCE(x.n_window, 0) > 0"
+    label = {
+        "inactivity": inactivity_label,
+        "explicit": explicit_label,
+        "either": f"({inactivity_label} OR {explicit_label})",
+    }[settings.churn_definition]
+    sql = f"""
+    WITH act AS (
+        SELECT DISTINCT customer_id, {day_of("ts")} AS day
+        FROM events WHERE event_type IN ({types})
+    ),
+    a AS (
+        SELECT act.customer_id, c.cutoff_day, c.split, c.observed,
+               MAX(act.day) FILTER (WHERE act.day < c.cutoff_day) AS last_day,
+               COUNT(*) FILTER (WHERE act.day >= c.cutoff_day) AS n_window
+        FROM act JOIN cut AS c ON act.day < c.cutoff_day + {h}
+        GROUP BY act.customer_id, c.cutoff_day, c.split, c.observed
+    ),
+    x AS (
+        SELECT ch.customer_id, c.cutoff_day,
+               MAX(ch.day) FILTER (WHERE ch.day < c.cutoff_day) AS last_churn_day,
+               COUNT(*) FILTER (WHERE ch.day >= c.cutoff_day) AS n_window
+        FROM (SELECT customer_id, {day_of("ts")} AS day FROM churns) AS ch
+        JOIN cut AS c ON ch.day < c.cutoff_day + {h}
+        GROUP BY ch.customer_id, c.cutoff_day
+    )
+    SELECT a.customer_id, a.cutoff_day, a.split,
+           CASE WHEN a.observed THEN {label} END AS churned
+    FROM a LEFT JOIN x ON a.customer_id = x.customer_id AND a.cutoff_day = x.cutoff_day
+    WHERE a.last_day IS NOT NULL AND {inactive}
+      AND (x.last_churn_day IS NULL OR x.last_churn_day < a.last_day)
+    ORDER BY a.cutoff_day, a.customer_id
+    """
+    with duckdb_session(
+        {"events": events[["customer_id", "ts", "event_type"]], "churns": churns, "cut": cut},
+        threads=threads,
+    ) as con:
+        out = con.execute(sql).df()
+    labels = pd.DataFrame(
+        {
+            "customer_id": out["customer_id"].astype(object),
+            "cutoff": days_to_timestamp(out["cutoff_day"]),
+            "churned": out["churned"].astype("boolean"),
+            "split": out["split"].astype(object),
+        }
+    )
+    empty = sorted({"train", "valid", "test"} & (set(cut["split"]) - set(labels["split"])))
+    if empty:
+        raise LabelError(
+            f"No eligible customers at the {', '.join(empty)} cutoff(s): nobody has "
+            f"{'/'.join(settings.activity_event_types)} activity before them"
+            + (
+                f" within max_inactive_days={settings.max_inactive_days}"
+                if settings.max_inactive_days
+                else ""
+            )
+            + ". Check the cutoffs against the data's date range."
+        )
+    return labels
+
+
+def snapshot_labels(snapshot: pd.DataFrame, settings: SnapshotLabelSettings) -> pd.DataFrame:
+    """Labels of a snapshot table: a stratified held-out test split, a validation split, and
+    cross-validation folds (``fold``, 0..n_folds-1) over the non-test rows."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split  # slow import
+
+    y = snapshot["churned"].astype(bool)
+    idx = snapshot.index.to_numpy()
+    rest, test = train_test_split(
+        idx, test_size=settings.test_fraction, stratify=y, random_state=settings.seed
+    )
+    train, valid = train_test_split(
+        rest,
+        test_size=settings.valid_fraction,
+        stratify=y.loc[rest],
+        random_state=settings.seed,
+    )
+    split = pd.Series("train", index=snapshot.index, dtype=object)
+    split.loc[valid] = "valid"
+    split.loc[test] = "test"
+    fold = pd.Series(-1, index=snapshot.index, dtype="int64")
+    folds = StratifiedKFold(n_splits=settings.n_folds, shuffle=True, random_state=settings.seed)
+    for k, (_, held) in enumerate(folds.split(rest, y.loc[rest])):
+        fold.loc[rest[held]] = k
+    return pd.DataFrame(
+        {
+            "customer_id": snapshot["customer_id"].astype(object),
+            "cutoff": pd.Timestamp(settings.snapshot_date).as_unit("us"),
+            "churned": y.astype("boolean"),
+            "split": split,
+            "fold": fold,
+        }
+    ).reset_index(drop=True)

@@ -1,0 +1,40 @@
+"""Where each stage reads and writes, per pipeline. One place, so the CLI and dvc.yaml agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PipelinePaths:
+    project_dir: Path
+    name: str
+
+    @property
+    def interim(self) -> Path:
+        return self.project_dir / "data" / "interim" / self.name
+
+    @property
+    def canonical(self) -> Path:
+        """Folder of validated canonical tables written by ``churn ingest``."""
+        return self.interim / "canonical"
+
+    def table(self, name: str) -> Path:
+        return self.canonical / f"{name}.parquet"
+
+    @property
+    def labels(self) -> Path:
+        return self.interim / "labels.parquet"
+
+    @property
+    def features(self) -> Path:
+        return self.interim / "features.parquet"
+
+    @property
+    def catalogue(self) -> Path:
+        return self.interim / "feature_catalogue.json"
+
+    @property
+    def reports(self) -> Path:
+        return self.project_dir / "reports" / self.name

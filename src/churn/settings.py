@@ -1,0 +1,269 @@
+"""Typed, frozen settings for every stage, loaded from ``pipelines/<name>/params.yaml``.
+
+This module is the only reader of params files. Each stage gets its own section
+(``data``, ``labels``, ``features``) as a frozen pydantic model; unknown keys and values of the
+wrong type or range are rejected with the file and the dotted key named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from churn.errors import ConfigError
+
+EVENT_COLUMNS = (
+    "customer_id",
+    "timestamp",
+    "amount",
+    "quantity",
+    "unit_price",
+    "event_type",
+    "order_id",
+    "product_id",
+)
+"""Columns of the events contract a source may map. ``customer_id`` and ``timestamp`` are
+required; ``amount`` may instead be derived as ``quantity * unit_price``."""
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceSettings(Frozen):
+    """One raw file and how its columns map onto the contract."""
+
+    path: str
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    separator: str = Field(",", description="a character, or 'whitespace' for runs of blanks")
+    encoding: str = "utf-8"
+    header: bool = True
+    column_names: list[str] | None = Field(
+        None, description="names of the file's columns when it has no header row"
+    )
+    columns: dict[str, str] = Field(description="contract column -> column in this file")
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="attribute name -> column in this file"
+    )
+    timestamp_format: str | None = Field(
+        None, description="strftime format of the timestamp column; None parses ISO 8601"
+    )
+
+    @model_validator(mode="after")
+    def _headerless_files_need_names(self) -> SourceSettings:
+        if not self.header and not self.column_names:
+            raise ValueError("a source with header: false needs column_names")
+        return self
+
+
+class EventTypeRule(Frozen):
+    """Derive an event type from another column, e.g. invoices starting with 'C' are returns."""
+
+    column: Literal["order_id", "product_id"]
+    startswith: str = Field(min_length=1)
+    event_type: str = Field(min_length=1)
+
+
+class EventsSettings(Frozen):
+    sources: list[SourceSettings] = Field(min_length=1)
+    timezone: str = Field("UTC", description="zone of timestamps written without an offset")
+    default_event_type: str = "purchase"
+    event_type_rules: list[EventTypeRule] = Field(default_factory=list)
+    drop_missing_customer_id: bool = Field(
+        False, description="drop rows without a customer id (guest checkouts) instead of failing"
+    )
+    overlap_key: Literal["order_id"] | None = Field(
+        None,
+        description="sources may overlap: an order already seen in an earlier source is "
+        "dropped from later ones, so it counts once",
+    )
+    drop_duplicate_events: bool = False
+
+    @model_validator(mode="after")
+    def _sources_map_required_columns(self) -> EventsSettings:
+        for i, src in enumerate(self.sources):
+            unknown = sorted(set(src.columns) - set(EVENT_COLUMNS))
+            if unknown:
+                raise ValueError(
+                    f"sources[{i}].columns: unknown contract column(s) {unknown}; "
+                    f"expected some of {list(EVENT_COLUMNS)}"
+                )
+            missing = [c for c in ("customer_id", "timestamp") if c not in src.columns]
+            if missing:
+                raise ValueError(f"sources[{i}].columns must map {missing}")
+        return self
+
+
+class CustomersSettings(Frozen):
+    """Optional static attributes per customer (one row each), e.g. signup date, plan."""
+
+    sources: list[SourceSettings] = Field(min_length=1)
+    signup_date_format: str | None = None
+
+
+class ChurnEventsSettings(Frozen):
+    """Optional explicit churn events (cancellations): customer_id and timestamp."""
+
+    sources: list[SourceSettings] = Field(min_length=1)
+    timezone: str = "UTC"
+
+
+class SnapshotSettings(Frozen):
+    """A table with one row per customer and a label column (contractual snapshot)."""
+
+    source: SourceSettings
+    positive_label: str = Field("Yes", description="value of the label column meaning churned")
+    numeric_attributes: list[str] = Field(default_factory=list)
+    blank_as_missing: bool = Field(True, description="treat blank strings as missing values")
+
+
+class DataSettings(Frozen):
+    kind: Literal["events", "snapshot"]
+    events: EventsSettings | None = None
+    customers: CustomersSettings | None = None
+    churn_events: ChurnEventsSettings | None = None
+    snapshot: SnapshotSettings | None = None
+
+    @model_validator(mode="after")
+    def _kind_has_its_tables(self) -> DataSettings:
+        if self.kind == "events" and self.events is None:
+            raise ValueError("kind 'events' needs an 'events' table")
+        if self.kind == "snapshot" and self.snapshot is None:
+            raise ValueError("kind 'snapshot' needs a 'snapshot' table")
+        return self
+
+
+class CutoffSchedule(Frozen):
+    """Cutoff dates: either ``start``/``end``/``every_months`` or an explicit ``dates`` list."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    every_months: PositiveInt = 1
+    dates: list[dt.date] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CutoffSchedule:
+        if self.dates is not None:
+            if self.start is not None or self.end is not None:
+                raise ValueError("give either dates or start/end, not both")
+            if not self.dates:
+                raise ValueError("dates must not be empty")
+        elif self.start is None or self.end is None:
+            raise ValueError("give start and end (and every_months), or dates")
+        elif self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class EventLabelSettings(Frozen):
+    kind: Literal["events"] = "events"
+    churn_definition: Literal["inactivity", "explicit", "either"] = "inactivity"
+    activity_event_types: list[str] = Field(min_length=1)
+    horizon_days: PositiveInt
+    max_inactive_days: PositiveInt | None = None
+    train_cutoffs: CutoffSchedule
+    test_cutoff: dt.date
+    score_cutoff: dt.date | None = Field(
+        None, description="cutoff to score today's customers at; default: the day after the data"
+    )
+
+    @model_validator(mode="after")
+    def _test_after_training(self) -> EventLabelSettings:
+        if self.train_cutoffs.dates is None:
+            assert self.train_cutoffs.end is not None
+            last = self.train_cutoffs.end
+        else:
+            last = max(self.train_cutoffs.dates)
+        if last >= self.test_cutoff:
+            raise ValueError(f"test_cutoff {self.test_cutoff} must come after the training cutoffs")
+        return self
+
+
+class SnapshotLabelSettings(Frozen):
+    kind: Literal["snapshot"] = "snapshot"
+    snapshot_date: dt.date = Field(description="the date the snapshot describes")
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    valid_fraction: float = Field(0.2, gt=0, lt=1, description="of the non-test rows")
+    n_folds: int = Field(5, ge=2)
+    seed: int = 42
+
+
+class FeatureSettings(Frozen):
+    windows_days: list[PositiveInt] = Field(default_factory=lambda: [30, 90, 180, 365])
+    trend_window_days: PositiveInt = 90
+    event_types: list[str] = Field(default_factory=list)
+    return_event_types: list[str] = Field(default_factory=list)
+    categorical_attributes: list[str] = Field(default_factory=list)
+    engine: Literal["duckdb"] = "duckdb"
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: PositiveInt | None = None
+
+
+class PipelineSettings(Frozen):
+    name: str
+    data: DataSettings
+    labels: Annotated[EventLabelSettings | SnapshotLabelSettings, Field(discriminator="kind")]
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _labels_follow_data_kind(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            kind = (values.get("data") or {}).get("kind")
+            labels = values.get("labels")
+            if isinstance(labels, dict) and kind in ("events", "snapshot"):
+                values = {**values, "labels": {"kind": kind, **labels}}
+        return values
+
+    @model_validator(mode="after")
+    def _labels_match_data(self) -> PipelineSettings:
+        if self.data.kind != self.labels.kind:
+            raise ValueError(f"labels are for kind {self.labels.kind!r}, data is {self.data.kind!r}")
+        if isinstance(self.labels, EventLabelSettings) and self.labels.churn_definition != (
+            "inactivity"
+        ):
+            if self.data.churn_events is None:
+                raise ValueError(
+                    f"labels.churn_definition {self.labels.churn_definition!r} needs a "
+                    "data.churn_events table"
+                )
+        return self
+
+
+def _format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: {err.error_count()} invalid setting(s):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        got = e.get("input")
+        got_text = "" if isinstance(got, dict) else f" Got {got!r} instead."
+        lines.append(f"  - {key or '<top level>'}: {e['msg']}.{got_text}")
+    lines.append("Fix the key(s) above in the params file; see the README for every setting.")
+    return "\n".join(lines)
+
+
+def pipeline_params_path(project_dir: Path, name: str) -> Path:
+    return project_dir / "pipelines" / name / "params.yaml"
+
+
+def load_settings(project_dir: Path, name: str) -> PipelineSettings:
+    """Read and validate ``pipelines/<name>/params.yaml`` under ``project_dir``."""
+    path = pipeline_params_path(project_dir, name)
+    if not path.is_file():
+        known = sorted(p.parent.name for p in (project_dir / "pipelines").glob("*/params.yaml"))
+        raise ConfigError(
+            f"No params file for pipeline {name!r}: expected {path}. Known pipelines: {known}."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}.")
+    try:
+        return PipelineSettings.model_validate({"name": name, **raw})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from exc
