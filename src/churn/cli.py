@@ -12,7 +12,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from churn import stages
+from churn.stages import features as features_stage
+from churn.stages import ingest as ingest_stage
+from churn.stages import labels as labels_stage
 from churn.errors import ChurnError
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
@@ -54,21 +56,21 @@ def ingest(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
            debug: DebugOpt = False) -> None:
     """Validate the raw inputs against the contract and write the canonical tables."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    _run(pipeline, project_dir, debug, lambda s, p: stages.ingest(s, p, now=now))
+    _run(pipeline, project_dir, debug, lambda s, p: ingest_stage.run(s, p, now=now))
 
 
 @app.command()
 def labels(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
            debug: DebugOpt = False) -> None:
     """Build point-in-time churn labels for every cutoff."""
-    _run(pipeline, project_dir, debug, stages.labels)
+    _run(pipeline, project_dir, debug, labels_stage.run)
 
 
 @app.command()
 def features(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
              debug: DebugOpt = False) -> None:
     """Build behaviour features for every labelled (customer, cutoff)."""
-    _run(pipeline, project_dir, debug, stages.features)
+    _run(pipeline, project_dir, debug, features_stage.run)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,44 @@
+"""Stage ``labels``: canonical tables -> ``data/interim/<p>/labels.parquet``."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from churn import io
+from churn.labels import build_labels, cutoff_table, observed_until, snapshot_labels
+from churn.paths import PipelinePaths
+from churn.settings import PipelineSettings, SnapshotLabelSettings
+from churn.stages._canonical import read_canonical, require_canonical
+
+log = logging.getLogger("churn")
+
+
+def label_summary(labels: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per split: rows, cutoffs and churn rate among labelled rows."""
+    out = {}
+    for split, group in labels.groupby("split", sort=False):
+        known = group["churned"].dropna()
+        out[str(split)] = {
+            "rows": len(group),
+            "cutoffs": int(group["cutoff"].nunique()),
+            "churn_rate": round(float(known.mean()), 4) if len(known) else float("nan"),
+        }
+    return out
+
+
+def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame:
+    """Build point-in-time labels for every cutoff and write them."""
+    if isinstance(settings.labels, SnapshotLabelSettings):
+        out = snapshot_labels(require_canonical(paths, "snapshot"), settings.labels)
+    else:
+        events = require_canonical(paths, "events")
+        churns = read_canonical(paths, "churn_events", required=False)
+        cutoffs = cutoff_table(settings.labels, observed_until(events))
+        out = build_labels(
+            events, cutoffs, settings.labels, churns, threads=settings.features.duckdb_threads
+        )
+    io.write_parquet(out, paths.labels)
+    log.info("wrote %s: %s rows; %s", paths.labels, f"{len(out):,}", label_summary(out))
+    return out
