@@ -1,0 +1,350 @@
+"""Customer-lifetime-value baselines: the BG/NBD purchase model and the Gamma-Gamma spend model.
+
+* ``BetaGeoModel``: BG/NBD (Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way",
+  Marketing Science 24(2)). While alive a customer buys as a Poisson process with rate
+  ``lambda ~ Gamma(r, alpha)``; after each purchase they drop out with probability
+  ``p ~ Beta(a, b)``.
+* ``GammaGammaModel``: the Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005,
+  "RFM and CLV: Using Iso-value Curves", JMR 42(4); Fader & Hardie 2013, "The Gamma-Gamma Model
+  of Monetary Value"). Spend per transaction ``~ Gamma(p, nu)`` with ``nu ~ Gamma(q, v)``.
+* ``rfm_summary``: the per-customer ``(x, t_x, T, mean repeat spend)`` both models take.
+
+Both models are fitted by maximum likelihood over log-parameters with L-BFGS-B; every
+likelihood and prediction is vectorised over customers and computed in logs. Per-customer
+inputs are 1-D array-likes of equal length ``n_customers``; frequency, recency and T must use
+the same time unit (``rfm_summary`` uses weeks by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, special
+
+FloatArray = NDArray[np.float64]
+
+MIN_CUSTOMERS_TO_FIT = 10
+"""Fewest customers (for Gamma-Gamma: customers with repeat purchases) a model is fitted on."""
+
+RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "mean_repeat_spend")
+
+_LOG_PARAM_BOUND = 30.0  # exp(+-30): far outside any plausible value; keeps exp() finite
+_EXAMPLES = 5
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _problems_error(where: str, problems: list[str]) -> ValueError:
+    lines = [f"{where}: {len(problems)} problem(s) found in the inputs:"]
+    lines += [f"  - {p}" for p in problems]
+    return ValueError("\n".join(lines))
+
+
+def _positions(mask: NDArray[np.bool_]) -> str:
+    idx = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in idx[:_EXAMPLES])
+    more = ", ..." if len(idx) > _EXAMPLES else ""
+    return f"{len(idx):,} customer(s), at positions [{shown}{more}]"
+
+
+def _as_vector(name: str, values: ArrayLike, problems: list[str]) -> FloatArray | None:
+    """``values`` as a 1-D float array, or None (with a problem recorded) if it cannot be."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        found = getattr(values, "dtype", type(values).__name__)
+        problems.append(f"'{name}' must be a 1-D array of numbers; got values of type {found}.")
+        return None
+    if arr.ndim != 1:
+        problems.append(f"'{name}' must be a 1-D array; got an array of shape {arr.shape}.")
+        return None
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        problems.append(f"'{name}' must be finite; found NaN or inf for {_positions(bad)}.")
+        return None
+    return arr
+
+
+def _equal_lengths(arrays: dict[str, FloatArray], problems: list[str]) -> bool:
+    lengths = {name: len(arr) for name, arr in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name}={n:,}" for name, n in lengths.items())
+        problems.append(f"{', '.join(lengths)} must have one value per customer; got {shown}.")
+        return False
+    return True
+
+
+def _check_frequency(x: FloatArray, problems: list[str]) -> None:
+    negative = x < 0
+    if negative.any():
+        problems.append(f"'frequency' must be >= 0; found negative values for {_positions(negative)}.")
+    fractional = x != np.floor(x)
+    if fractional.any():
+        problems.append(
+            "'frequency' must be a whole number of repeat purchases; found fractions for "
+            f"{_positions(fractional)}."
+        )
+
+
+def _purchase_history(
+    where: str, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Validated ``(x, t_x, T)``; raises one ValueError listing every problem found."""
+    problems: list[str] = []
+    x = _as_vector("frequency", frequency, problems)
+    t_x = _as_vector("recency", recency, problems)
+    age = _as_vector("T", T, problems)
+    if x is None or t_x is None or age is None:
+        raise _problems_error(where, problems)
+    if not _equal_lengths({"frequency": x, "recency": t_x, "T": age}, problems):
+        raise _problems_error(where, problems)
+    _check_frequency(x, problems)
+    for name, arr in (("recency", t_x), ("T", age)):
+        if (arr < 0).any():
+            problems.append(f"'{name}' must be >= 0; found negative values for {_positions(arr < 0)}.")
+    late = t_x > age
+    if late.any():
+        problems.append(
+            "'recency' must be <= 'T' (the last purchase happens within the customer's "
+            f"observed age); found recency > T for {_positions(late)}."
+        )
+    orphan = (x == 0) & (t_x != 0)
+    if orphan.any():
+        problems.append(
+            "'recency' must be 0 where 'frequency' is 0 (no repeat purchase, so the last "
+            f"purchase is the first); found recency != 0 for {_positions(orphan)}."
+        )
+    if problems:
+        raise _problems_error(where, problems)
+    return x, t_x, age
+
+
+def _check_settings(model: str, max_iter: int, tol: float) -> None:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"The 'max_iter' parameter of {model} must be a positive int. "
+                         f"Got {max_iter!r} instead.")
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < 1:
+        raise ValueError(f"The 'tol' parameter of {model} must be a float in (0, 1). "
+                         f"Got {tol!r} instead.")
+
+
+def _not_fitted(model: object, attribute: str) -> None:
+    if not hasattr(model, attribute):
+        name = type(model).__name__
+        raise ValueError(f"This {name} is not fitted yet: expected '{attribute}' to be set by "
+                         f"{name}.fit(...). Call fit before predicting.")
+
+
+# --------------------------------------------------------------------------- optimisation
+
+
+def _maximise_log_likelihood(
+    mean_log_likelihood: Callable[[FloatArray], float],
+    start: FloatArray,
+    *,
+    model: str,
+    max_iter: int,
+    tol: float,
+) -> FloatArray:
+    """The log-parameters maximising ``mean_log_likelihood`` (a function of log-parameters).
+
+    Raises RuntimeError if the optimiser stops without converging or ends on the search bound
+    (a parameter running off to 0 or infinity: the model does not suit the data).
+    """
+
+    def objective(log_params: FloatArray) -> float:
+        value = -mean_log_likelihood(log_params)
+        return value if np.isfinite(value) else 1e300
+
+    result = optimize.minimize(
+        objective,
+        start,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_PARAM_BOUND, _LOG_PARAM_BOUND)] * len(start),
+        options={"maxiter": max_iter, "ftol": tol, "gtol": tol * 1e2},
+    )
+    log_params = np.asarray(result.x, dtype=np.float64)
+    # L-BFGS-B often ends with an "abnormal line search" at the optimum itself, when no step can
+    # improve the objective any further; trust a small gradient over the status flag.
+    grad = optimize.approx_fprime(log_params, objective, 1e-7)
+    converged = bool(result.success) or float(np.max(np.abs(grad))) < 1e-4
+    if not converged:
+        raise RuntimeError(
+            f"{model}.fit did not converge after {result.nit} iterations ({result.message}); "
+            f"expected a maximum of the likelihood. Raise max_iter (now {max_iter}) or check "
+            "that the inputs are in the intended time unit."
+        )
+    if np.any(np.abs(log_params) >= _LOG_PARAM_BOUND - 1e-6):
+        raise RuntimeError(
+            f"{model}.fit: a parameter ran off to 0 or infinity (log-parameters "
+            f"{np.round(log_params, 2).tolist()}); the model does not fit these data."
+        )
+    return log_params
+
+
+# --------------------------------------------------------------------------- BG/NBD
+
+
+def bgnbd_log_likelihood(
+    r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
+    """Per-customer BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6), shape (n,).
+
+    ``L = B(a, b+x)/B(a, b) * Gamma(r+x) alpha^r / (Gamma(r) (alpha+T)^(r+x))
+    + [x > 0] B(a+1, b+x-1)/B(a, b) * Gamma(r+x) alpha^r / (Gamma(r) (alpha+t_x)^(r+x))``,
+    summed in log space with ``logaddexp``. Inputs are not validated.
+    """
+    common = (
+        special.gammaln(r + x)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + special.betaln(a, b + x)
+        - special.betaln(a, b)
+    )
+    still_alive = -(r + x) * np.log(alpha + T)
+    repeat = x > 0
+    # B(a+1, b+x-1) / B(a, b+x) = a / (b+x-1); only defined (and needed) where x > 0
+    safe_denominator = np.where(repeat, b + x - 1, 1.0)
+    dropped_out = np.where(
+        repeat,
+        np.log(a) - np.log(safe_denominator) - (r + x) * np.log(alpha + t_x),
+        -np.inf,
+    )
+    return np.asarray(common + np.logaddexp(still_alive, dropped_out), dtype=np.float64)
+
+
+class BetaGeoModel:
+    """BG/NBD model of repeat purchasing in a non-contractual setting.
+
+    Parameters
+    ----------
+    max_iter : int, default 1000
+        Most L-BFGS-B iterations in ``fit``.
+    tol : float, default 1e-12
+        Relative tolerance on the mean log-likelihood at which ``fit`` stops.
+
+    Attributes
+    ----------
+    r_, alpha_ : float
+        Shape and rate of the Gamma distribution of purchase rates (``alpha_`` is in the time
+        unit of the inputs: the mean rate is ``r_ / alpha_`` purchases per unit).
+    a_, b_ : float
+        Parameters of the Beta distribution of drop-out probabilities after a purchase.
+    log_likelihood_ : float
+        Total log-likelihood of the training customers at the fitted parameters.
+    n_customers_ : int
+        Number of customers ``fit`` saw.
+    """
+
+    def __init__(self, *, max_iter: int = 1000, tol: float = 1e-12) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Self:
+        """Fit by maximum likelihood.
+
+        Parameters
+        ----------
+        frequency : array-like of shape (n_customers,)
+            Repeat purchases ``x`` in the calibration period (whole numbers >= 0).
+        recency : array-like of shape (n_customers,)
+            Time ``t_x`` from the first to the last purchase (0 where ``x`` is 0), <= T.
+        T : array-like of shape (n_customers,)
+            Time from the first purchase to the end of the calibration period, same unit.
+
+        Returns
+        -------
+        self
+        """
+        _check_settings(type(self).__name__, self.max_iter, self.tol)
+        x, t_x, age = _purchase_history("BetaGeoModel.fit", frequency, recency, T)
+        n_repeaters = int((x > 0).sum())
+        if len(x) < MIN_CUSTOMERS_TO_FIT or n_repeaters == 0:
+            raise ValueError(
+                f"BetaGeoModel.fit needs at least {MIN_CUSTOMERS_TO_FIT} customers, at least one "
+                f"with frequency > 0; got {len(x):,} customers, {n_repeaters:,} with repeat "
+                "purchases."
+            )
+
+        def mean_ll(log_params: FloatArray) -> float:
+            r, alpha, a, b = np.exp(log_params)
+            return float(np.mean(bgnbd_log_likelihood(r, alpha, a, b, x, t_x, age)))
+
+        # start with alpha on the scale of the observation period, the rest at 1
+        start = np.array([0.0, np.log(max(float(np.mean(age)), 1e-3)), 0.0, 0.0])
+        log_params = _maximise_log_likelihood(
+            mean_ll, start, model="BetaGeoModel", max_iter=self.max_iter, tol=self.tol
+        )
+        self.r_, self.alpha_, self.a_, self.b_ = (float(v) for v in np.exp(log_params))
+        self.log_likelihood_ = float(
+            bgnbd_log_likelihood(self.r_, self.alpha_, self.a_, self.b_, x, t_x, age).sum()
+        )
+        self.n_customers_ = len(x)
+        return self
+
+    def _log_odds_dead(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+        """log of ``[x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)``; -inf where x = 0."""
+        repeat = x > 0
+        safe_denominator = np.where(repeat, self.b_ + x - 1, 1.0)
+        log_odds = (
+            np.log(self.a_)
+            - np.log(safe_denominator)
+            + (self.r_ + x) * (np.log(self.alpha_ + T) - np.log(self.alpha_ + t_x))
+        )
+        return np.where(repeat, log_odds, -np.inf)
+
+    def probability_alive(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """P(customer still alive at T | x, t_x, T) (Fader, Hardie & Lee 2005, eq. 12).
+
+        Parameters as in ``fit``. Returns an array of shape (n_customers,) in [0, 1]; exactly 1
+        where frequency is 0 (in BG/NBD a customer can only drop out right after a purchase).
+        """
+        _not_fitted(self, "r_")
+        x, t_x, age = _purchase_history("BetaGeoModel.probability_alive", frequency, recency, T)
+        return np.asarray(special.expit(-self._log_odds_dead(x, t_x, age)), dtype=np.float64)
+
+    def expected_purchases(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """Expected purchases in the next ``t`` time units given ``(x, t_x, T)`` (eq. 10).
+
+        Parameters
+        ----------
+        t : float or array-like of shape (n_customers,)
+            Length of the future period, same unit as ``T``; >= 0.
+        frequency, recency, T : array-like of shape (n_customers,)
+            As in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_customers,)
+            ``E[Y(t) | x, t_x, T]``, >= 0.
+
+        Notes
+        -----
+        Eq. 10's ``((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)`` with
+        ``z = t/(alpha+T+t)`` is evaluated through Euler's transformation as
+        ``(1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``, whose parameters do not grow with ``x``,
+        so the series stays small and accurate for heavy buyers. Undefined at exactly a = 1.
+        """
+        _not_fitted(self, "r_")
+        where = "BetaGeoModel.expected_purchases"
+        x, t_x, age = _purchase_history(where, frequency, recency, T)
+        problems: list[str] = []
+        horizon = _as_vector("t", np.broadcast_to(np.asarray(t, dtype=object), x.shape), problems)
+        if horizon is not None and (horizon < 0).any():
+            problems.append(f"'t' must be >= 0; found negative values for {_positions(horizon < 0)}.")
+        if problems or horizon is None:
+            raise _problems_error(where, problems)
+        r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
+        z = horizon / (alpha + age + horizon)
+        tail = np.exp((a - 1) * np.log1p(-z)) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        numerator = (a + b + x - 1) / (a - 1) * (1 - tail)
+        return np.asarray(numerator * special.expit(-self._log_odds_dead(x, t_x, age)), dtype=np.float64)
