@@ -124,6 +124,28 @@ def _purchase_history(
     return x, t_x, age
 
 
+def _future_period(where: str, t: ArrayLike, n_customers: int) -> FloatArray:
+    """``t`` broadcast to shape (n_customers,); raises ValueError unless finite and >= 0."""
+    problems: list[str] = []
+    try:
+        horizon = np.asarray(t, dtype=np.float64)
+    except (TypeError, ValueError):
+        horizon = np.full(1, np.nan)
+    if horizon.ndim == 0:
+        horizon = np.full(n_customers, float(horizon))
+    if horizon.shape != (n_customers,):
+        problems.append(
+            f"'t' must be a number or have one value per customer ({n_customers:,}); "
+            f"got {t!r:.60}."
+        )
+    elif not np.isfinite(horizon).all() or (horizon < 0).any():
+        bad = ~(np.isfinite(horizon) & (horizon >= 0))
+        problems.append(f"'t' must be finite and >= 0; found other values for {_positions(bad)}.")
+    if problems:
+        raise _problems_error(where, problems)
+    return horizon
+
+
 def _check_settings(model: str, max_iter: int, tol: float) -> None:
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"The 'max_iter' parameter of {model} must be a positive int. "
@@ -337,14 +359,251 @@ class BetaGeoModel:
         _not_fitted(self, "r_")
         where = "BetaGeoModel.expected_purchases"
         x, t_x, age = _purchase_history(where, frequency, recency, T)
-        problems: list[str] = []
-        horizon = _as_vector("t", np.broadcast_to(np.asarray(t, dtype=object), x.shape), problems)
-        if horizon is not None and (horizon < 0).any():
-            problems.append(f"'t' must be >= 0; found negative values for {_positions(horizon < 0)}.")
-        if problems or horizon is None:
-            raise _problems_error(where, problems)
+        horizon = _future_period(where, t, len(x))
         r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
         z = horizon / (alpha + age + horizon)
         tail = np.exp((a - 1) * np.log1p(-z)) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
         numerator = (a + b + x - 1) / (a - 1) * (1 - tail)
         return np.asarray(numerator * special.expit(-self._log_odds_dead(x, t_x, age)), dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- Gamma-Gamma
+
+
+def gamma_gamma_log_likelihood(
+    p: float, q: float, v: float, x: FloatArray, mean_spend: FloatArray
+) -> FloatArray:
+    """Per-customer Gamma-Gamma log-likelihood of mean spend, shape (n,) (Fader & Hardie 2013).
+
+    ``f(zbar | x) = Gamma(px+q) / (Gamma(px) Gamma(q)) v^q zbar^(px-1) x^(px) / (v+x zbar)^(px+q)``
+    for customers with ``x > 0`` transactions of mean value ``zbar > 0``. Inputs are not
+    validated.
+    """
+    px = p * x
+    return np.asarray(
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * np.log(v)
+        + (px - 1) * np.log(mean_spend)
+        + px * np.log(x)
+        - (px + q) * np.log(v + x * mean_spend),
+        dtype=np.float64,
+    )
+
+
+def _spend_history(
+    where: str, frequency: ArrayLike, mean_spend: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """Validated ``(x, zbar)``; ``zbar`` may be NaN where ``x`` is 0 and must be > 0 elsewhere."""
+    problems: list[str] = []
+    x = _as_vector("frequency", frequency, problems)
+    try:
+        zbar = np.asarray(mean_spend, dtype=np.float64)
+    except (TypeError, ValueError):
+        found = getattr(mean_spend, "dtype", type(mean_spend).__name__)
+        problems.append(f"'mean_spend' must be a 1-D array of numbers; got values of type {found}.")
+        zbar = None
+    if zbar is not None and zbar.ndim != 1:
+        problems.append(f"'mean_spend' must be a 1-D array; got an array of shape {zbar.shape}.")
+        zbar = None
+    if x is None or zbar is None:
+        raise _problems_error(where, problems)
+    if not _equal_lengths({"frequency": x, "mean_spend": zbar}, problems):
+        raise _problems_error(where, problems)
+    _check_frequency(x, problems)
+    bad = (x > 0) & ~(np.isfinite(zbar) & (zbar > 0))
+    if bad.any():
+        problems.append(
+            "'mean_spend' must be a finite amount > 0 where 'frequency' > 0 (the Gamma-Gamma "
+            f"model has no zero or negative spend); found other values for {_positions(bad)}."
+        )
+    if problems:
+        raise _problems_error(where, problems)
+    return x, zbar
+
+
+class GammaGammaModel:
+    """Gamma-Gamma model of the mean spend per repeat transaction.
+
+    A customer's transaction values are ``Gamma(p, nu)``, with ``nu ~ Gamma(q, v)`` across
+    customers, so the mean transaction value ``p nu^-1`` has population mean ``p v / (q - 1)``.
+    Spend is assumed independent of purchase frequency (check that before trusting CLV).
+
+    Parameters
+    ----------
+    max_iter : int, default 1000
+        Most L-BFGS-B iterations in ``fit``.
+    tol : float, default 1e-12
+        Relative tolerance on the mean log-likelihood at which ``fit`` stops.
+
+    Attributes
+    ----------
+    p_, q_ : float
+        Shape parameters (dimensionless).
+    v_ : float
+        Scale parameter, in the currency of ``mean_spend``.
+    log_likelihood_ : float
+        Total log-likelihood of the customers with repeat purchases at the fitted parameters.
+    n_customers_ : int
+        Number of customers with frequency > 0 the model was fitted on.
+    """
+
+    def __init__(self, *, max_iter: int = 1000, tol: float = 1e-12) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, frequency: ArrayLike, mean_spend: ArrayLike) -> Self:
+        """Fit by maximum likelihood on the customers with frequency > 0.
+
+        Parameters
+        ----------
+        frequency : array-like of shape (n_customers,)
+            Repeat transactions ``x`` (whole numbers >= 0); rows with 0 are ignored.
+        mean_spend : array-like of shape (n_customers,)
+            Mean value of those repeat transactions (currency, > 0); NaN allowed where x is 0.
+
+        Returns
+        -------
+        self
+        """
+        _check_settings(type(self).__name__, self.max_iter, self.tol)
+        x, zbar = _spend_history("GammaGammaModel.fit", frequency, mean_spend)
+        repeat = x > 0
+        x, zbar = x[repeat], zbar[repeat]
+        if len(x) < MIN_CUSTOMERS_TO_FIT:
+            raise ValueError(
+                f"GammaGammaModel.fit needs at least {MIN_CUSTOMERS_TO_FIT} customers with "
+                f"frequency > 0; got {len(x):,}."
+            )
+
+        def mean_ll(log_params: FloatArray) -> float:
+            p, q, v = np.exp(log_params)
+            return float(np.mean(gamma_gamma_log_likelihood(p, q, v, x, zbar)))
+
+        start = np.array([0.0, 0.0, np.log(float(np.mean(zbar)))])
+        log_params = _maximise_log_likelihood(
+            mean_ll, start, model="GammaGammaModel", max_iter=self.max_iter, tol=self.tol
+        )
+        self.p_, self.q_, self.v_ = (float(v) for v in np.exp(log_params))
+        self.log_likelihood_ = float(
+            gamma_gamma_log_likelihood(self.p_, self.q_, self.v_, x, zbar).sum()
+        )
+        self.n_customers_ = len(x)
+        return self
+
+    def conditional_expected_spend(self, frequency: ArrayLike, mean_spend: ArrayLike) -> FloatArray:
+        """Expected value of a customer's future transactions given ``(x, zbar)``.
+
+        ``E[Z | x, zbar] = p (v + x zbar) / (p x + q - 1)``: a weighted average of the
+        population mean ``p v / (q - 1)`` and the customer's own ``zbar``, which gets more
+        weight the more transactions it rests on.
+
+        Parameters
+        ----------
+        frequency, mean_spend : array-like of shape (n_customers,)
+            As in ``fit``; where frequency is 0, mean_spend is ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_customers,)
+            Expected spend per transaction, in the currency of ``mean_spend``; inf where the
+            mean does not exist (``p x + q <= 1``, e.g. a customer without repeats if q <= 1).
+        """
+        _not_fitted(self, "p_")
+        x, zbar = _spend_history("GammaGammaModel.conditional_expected_spend", frequency, mean_spend)
+        own = np.where(x > 0, x * zbar, 0.0)
+        denominator = self.p_ * x + self.q_ - 1
+        safe = np.where(denominator > 0, denominator, 1.0)
+        return np.where(denominator > 0, self.p_ * (self.v_ + own) / safe, np.inf)
+
+
+# --------------------------------------------------------------------------- RFM summary
+
+
+def rfm_summary(
+    events: pd.DataFrame, cutoff: pd.Timestamp, *, time_unit_days: float = 7.0
+) -> pd.DataFrame:
+    """Per-customer ``(x, t_x, T, mean repeat spend)`` from purchase events before ``cutoff``.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Canonical events with at least ``customer_id``, ``ts`` (datetime64, no time zone) and
+        ``amount`` (float, may be missing). The caller passes purchase events only: every row
+        counts as a purchase. Rows at or after ``cutoff`` are ignored.
+    cutoff : Timestamp
+        Start of the first day not observed (midnight, no time zone).
+    time_unit_days : float, default 7.0
+        Length of the time unit of ``recency`` and ``T`` in days (7: weeks).
+
+    Returns
+    -------
+    DataFrame
+        One row per customer with a purchase before ``cutoff``, sorted by ``customer_id``:
+        ``customer_id``; ``frequency`` (int64, purchase days - 1); ``recency`` and ``T``
+        (float64, in units); ``mean_repeat_spend`` (float64, NaN where frequency is 0 or a
+        repeat day has a missing amount).
+
+    Notes
+    -----
+    Time is counted in whole days (``ts`` floored to the day), and all purchases on one day
+    merge into one transaction whose value is the day's total spend, as in Fader, Hardie & Lee
+    (2005). A purchase day counts as complete at its end, and observation stops at the cutoff
+    (the end of the last day before it), so
+
+    * ``recency = (last purchase day - first purchase day) / time_unit_days``
+    * ``T = (cutoff - 1 day - first purchase day) / time_unit_days``
+
+    A customer whose only purchase is on the day before the cutoff has ``T = 0``. This is the
+    convention of the published CDNOW summaries: a customer first buying on 1997-01-01 has
+    ``T = 272 / 7 = 38.86`` weeks at a 1997-10-01 cutoff.
+    """
+    problems: list[str] = []
+    missing = [c for c in ("customer_id", "ts", "amount") if c not in events.columns]
+    if missing:
+        problems.append(
+            f"'events' must have columns customer_id, ts and amount; missing {missing} "
+            f"(found {list(events.columns)})."
+        )
+    else:
+        ts_dtype = events["ts"].dtype
+        if not isinstance(ts_dtype, np.dtype) or ts_dtype.kind != "M":
+            problems.append(
+                f"'events.ts' must be datetime64 without a time zone; got dtype {ts_dtype}. "
+                "Parse it with pd.to_datetime (and tz_localize(None) after converting to UTC)."
+            )
+        if not pd.api.types.is_numeric_dtype(events["amount"]):
+            problems.append(f"'events.amount' must be numeric; got dtype {events['amount'].dtype}.")
+    cut = pd.Timestamp(cutoff)
+    if cut.tzinfo is not None or cut != cut.normalize():
+        problems.append(f"'cutoff' must be a midnight Timestamp without a time zone; got {cut}.")
+    if not (isinstance(time_unit_days, int | float) and 0 < time_unit_days < np.inf):
+        problems.append(f"'time_unit_days' must be a positive number; got {time_unit_days!r}.")
+    if problems:
+        raise _problems_error("rfm_summary", problems)
+
+    before = events.loc[events["ts"] < cut, ["customer_id", "ts", "amount"]]
+    daily = (
+        before.assign(day=before["ts"].dt.floor("D"), unknown=before["amount"].isna())
+        .groupby(["customer_id", "day"], sort=True, observed=True)
+        .agg(spend=("amount", "sum"), unknown=("unknown", "any"))
+        .reset_index()
+    )
+    daily["spend"] = daily["spend"].where(~daily["unknown"])
+    is_repeat = daily.groupby("customer_id", observed=True).cumcount() > 0
+    per_customer = daily.groupby("customer_id", sort=True, observed=True)
+    first, last = per_customer["day"].min(), per_customer["day"].max()
+    repeats = daily[is_repeat].groupby("customer_id", observed=True)
+    repeat_spend = repeats["spend"].mean().where(~repeats["unknown"].any())
+
+    unit = pd.Timedelta(days=time_unit_days)
+    summary = pd.DataFrame(
+        {
+            "frequency": (per_customer.size() - 1).astype("int64"),
+            "recency": (last - first) / unit,
+            "T": (cut - pd.Timedelta(days=1) - first) / unit,
+            "mean_repeat_spend": repeat_spend.reindex(first.index).astype("float64"),
+        }
+    )
+    return summary.rename_axis("customer_id").reset_index()[list(RFM_COLUMNS)]
