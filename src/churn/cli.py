@@ -12,12 +12,12 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from churn.stages import features as features_stage
-from churn.stages import ingest as ingest_stage
-from churn.stages import labels as labels_stage
 from churn.errors import ChurnError
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
+from churn.stages import features as features_stage
+from churn.stages import ingest as ingest_stage
+from churn.stages import labels as labels_stage
 
 app = typer.Typer(
     name="churn",
@@ -36,8 +36,12 @@ ProjectOpt = Annotated[
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 
 
-def _run(pipeline: str, project_dir: Path, debug: bool,
-         step: Callable[[PipelineSettings, PipelinePaths], T]) -> T:
+def _run[T](
+    pipeline: str,
+    project_dir: Path,
+    debug: bool,
+    step: Callable[[PipelineSettings, PipelinePaths], T],
+) -> T:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
@@ -52,23 +56,26 @@ def _run(pipeline: str, project_dir: Path, debug: bool,
 
 
 @app.command()
-def ingest(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
-           debug: DebugOpt = False) -> None:
+def ingest(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
     """Validate the raw inputs against the contract and write the canonical tables."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     _run(pipeline, project_dir, debug, lambda s, p: ingest_stage.run(s, p, now=now))
 
 
 @app.command()
-def labels(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
-           debug: DebugOpt = False) -> None:
+def labels(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
     """Build point-in-time churn labels for every cutoff."""
     _run(pipeline, project_dir, debug, labels_stage.run)
 
 
 @app.command()
-def features(pipeline: PipelineArg, project_dir: ProjectOpt = Path("."),
-             debug: DebugOpt = False) -> None:
+def features(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
     """Build behaviour features for every labelled (customer, cutoff)."""
     _run(pipeline, project_dir, debug, features_stage.run)
 

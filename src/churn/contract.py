@@ -135,8 +135,13 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _schema_problems(
-    frame: pd.DataFrame, schema: pa.DataFrameSchema, source: str, problems: _Problems
+    frame: pd.DataFrame,
+    schema: pa.DataFrameSchema,
+    src: SourceSettings,
+    problems: _Problems,
 ) -> None:
+    """Run a pandera schema lazily; report failures under the user's column names."""
+    user_names = {"ts": src.columns.get("timestamp", "ts"), **src.columns, **src.attributes}
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
@@ -145,8 +150,8 @@ def _schema_problems(
             bad = group["failure_case"].astype(object)
             problems.items.append(
                 Problem(
-                    source,
-                    str(column),
+                    src.path,
+                    user_names.get(str(column), str(column)),
                     f"fails check {check}",
                     len(bad),
                     tuple(bad.drop_duplicates().head(5).tolist()),
@@ -162,10 +167,12 @@ def _events_schema(now: dt.datetime) -> pa.DataFrameSchema:
             "ts": pa.Column(
                 "datetime64[us]",
                 checks=[
-                    pa.Check.ge(pd.Timestamp("1900-01-01"), name="not before 1900"),
-                    pa.Check.le(horizon, name="not in the future"),
+                    pa.Check(lambda s: s >= pd.Timestamp("1900-01-01"), name="not before 1900"),
+                    pa.Check(
+                        lambda s: s <= horizon, name=f"not in the future (after {horizon:%Y-%m-%d})"
+                    ),
                 ],
-                nullable=False,
+                nullable=True,  # unparseable timestamps are reported by parse_timestamps
             ),
             "amount": pa.Column(
                 float,
@@ -256,7 +263,8 @@ def canonical_events(
     cleaned: list[pd.DataFrame] = []
     seen_orders: set[str] = set()
     attributes = sorted({a for src, _ in raw_by_source for a in src.attributes})
-    for src, frame in mapped:
+    for src, mapped_frame in mapped:
+        frame = mapped_frame
         no_id = frame["customer_id"].isna()
         if no_id.any():
             if settings.drop_missing_customer_id:
@@ -278,7 +286,7 @@ def canonical_events(
             dropped["overlapping_orders"] += int(repeat.sum())
             seen_orders.update(key.dropna().unique().tolist())
             frame = frame[~repeat]
-        _schema_problems(frame, _events_schema(now), src.path, problems)
+        _schema_problems(frame, _events_schema(now), src, problems)
         for attr in attributes:
             if attr not in frame:
                 frame[attr] = None
@@ -315,12 +323,20 @@ def canonical_customers(
             out[attr] = _text(raw[col])
         missing = out["customer_id"].isna()
         if missing.any():
-            problems.add(src.path, src.columns["customer_id"], "customer id is missing",
-                         out.index[missing].to_series().map(lambda i: f"row {i + 2}"))
+            problems.add(
+                src.path,
+                src.columns["customer_id"],
+                "customer id is missing",
+                out.index[missing].to_series().map(lambda i: f"row {i + 2}"),
+            )
         dup = out["customer_id"].duplicated(keep=False) & ~missing
         if dup.any():
-            problems.add(src.path, src.columns["customer_id"], "customer id is not unique",
-                         out.loc[dup, "customer_id"])
+            problems.add(
+                src.path,
+                src.columns["customer_id"],
+                "customer id is not unique",
+                out.loc[dup, "customer_id"],
+            )
         frames.append(out)
     problems.raise_if_any("Fix the customers table or its mapping in data.customers.")
     return pd.concat(frames, ignore_index=True).drop_duplicates("customer_id", keep="last")
@@ -343,8 +359,12 @@ def canonical_churn_events(
         if len(bad):
             problems.add(src.path, src.columns["timestamp"], "unparseable timestamp", bad)
         if ids.isna().any():
-            problems.add(src.path, src.columns["customer_id"], "customer id is missing",
-                         ids.index[ids.isna()].to_series().map(lambda i: f"row {i + 2}"))
+            problems.add(
+                src.path,
+                src.columns["customer_id"],
+                "customer id is missing",
+                ids.index[ids.isna()].to_series().map(lambda i: f"row {i + 2}"),
+            )
         frames.append(pd.DataFrame({"customer_id": ids, "ts": ts}))
     problems.raise_if_any("Fix the churn events table or its mapping in data.churn_events.")
     return pd.concat(frames, ignore_index=True).dropna().sort_values(["customer_id", "ts"])
@@ -357,20 +377,30 @@ def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.Data
     if not _missing_columns(raw, src, problems):
         problems.raise_if_any()
     if "label" not in src.columns:
-        problems.items.append(Problem(src.path, "label", "the snapshot must map a 'label' column", 0))
+        problems.items.append(
+            Problem(src.path, "label", "the snapshot must map a 'label' column", 0)
+        )
         problems.raise_if_any()
     out = pd.DataFrame({"customer_id": normalise_ids(raw[src.columns["customer_id"]])})
     label = _text(raw[src.columns["label"]])
     if label.isna().any():
-        problems.add(src.path, src.columns["label"], "label is missing",
-                     label.index[label.isna()].to_series().map(lambda i: f"row {i + 2}"))
+        problems.add(
+            src.path,
+            src.columns["label"],
+            "label is missing",
+            label.index[label.isna()].to_series().map(lambda i: f"row {i + 2}"),
+        )
     out["churned"] = label == settings.positive_label
     if out["churned"].all() or not out["churned"].any():
         found = sorted(label.dropna().unique().tolist())[:5]
         problems.items.append(
-            Problem(src.path, src.columns["label"],
-                    f"positive_label {settings.positive_label!r} must split the rows into two "
-                    f"classes; values found: {found}", len(out))
+            Problem(
+                src.path,
+                src.columns["label"],
+                f"positive_label {settings.positive_label!r} must split the rows into two "
+                f"classes; values found: {found}",
+                len(out),
+            )
         )
     numeric = set(settings.numeric_attributes)
     unknown = sorted(numeric - set(src.attributes))
@@ -381,7 +411,8 @@ def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.Data
     for attr, col in src.attributes.items():
         values = raw[col]
         if settings.blank_as_missing and not pd.api.types.is_numeric_dtype(values):
-            values = values.astype("string").str.strip().replace("", pd.NA)
+            text = values.astype("string").str.strip()
+            values = text.where(text != "")
         if attr in numeric:
             parsed, bad = _numeric(values)
             if len(bad):
@@ -391,12 +422,20 @@ def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.Data
             out[attr] = _text(values)
     missing = out["customer_id"].isna()
     if missing.any():
-        problems.add(src.path, src.columns["customer_id"], "customer id is missing",
-                     out.index[missing].to_series().map(lambda i: f"row {i + 2}"))
+        problems.add(
+            src.path,
+            src.columns["customer_id"],
+            "customer id is missing",
+            out.index[missing].to_series().map(lambda i: f"row {i + 2}"),
+        )
     dup = out["customer_id"].duplicated(keep=False) & ~missing
     if dup.any():
-        problems.add(src.path, src.columns["customer_id"], "customer id is not unique",
-                     out.loc[dup, "customer_id"])
+        problems.add(
+            src.path,
+            src.columns["customer_id"],
+            "customer id is not unique",
+            out.loc[dup, "customer_id"],
+        )
     problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
     return out
 

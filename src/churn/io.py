@@ -37,7 +37,8 @@ def read_source(project_dir: Path, source: SourceSettings) -> pd.DataFrame:
         fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
     if fmt == "parquet":
         try:
-            return pq.read_table(path).to_pandas()
+            frame: pd.DataFrame = pq.read_table(path).to_pandas()
+            return frame
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputDataError(f"{source.path}: not a readable parquet file: {exc}") from exc
     sep = r"\s+" if source.separator == "whitespace" else source.separator

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from dateutil.relativedelta import relativedelta
 
 from churn.engine import day_of, days_to_timestamp, duckdb_session
 from churn.errors import LabelError
@@ -26,19 +25,30 @@ def schedule_dates(schedule: CutoffSchedule) -> list[dt.date]:
     if schedule.dates is not None:
         return sorted(set(schedule.dates))
     assert schedule.start is not None and schedule.end is not None
-    out, i = [], 0
-    while (d := schedule.start + relativedelta(months=i * schedule.every_months)) <= schedule.end:
+    out: list[dt.date] = []
+    start = pd.Timestamp(schedule.start)
+    while (d := (start + pd.DateOffset(months=len(out) * schedule.every_months)).date()) <= (
+        schedule.end
+    ):
         out.append(d)
-        i += 1
     return out
 
 
-def observed_until(events: pd.DataFrame) -> dt.date:
-    """First day not covered by the data: the day after the last event."""
+def observed_until(events: pd.DataFrame, last_day_of_data: dt.date | None = None) -> dt.date:
+    """First day not covered by the data: the day after ``last_day_of_data`` if given (an
+    extract's documented end), else the day after the last event."""
     if events.empty:
         raise LabelError("No events: cannot place cutoffs on an empty history.")
     last: pd.Timestamp = events["ts"].max()
-    return (last.floor("D") + pd.Timedelta(days=1)).date()
+    last_event_day = last.floor("D").date()
+    if last_day_of_data is not None:
+        if last_day_of_data < last_event_day:
+            raise LabelError(
+                f"labels.last_day_of_data {last_day_of_data} is before the last event "
+                f"({last_event_day}). Expected a date on or after {last_event_day}."
+            )
+        return last_day_of_data + dt.timedelta(days=1)
+    return last_event_day + dt.timedelta(days=1)
 
 
 def cutoff_table(settings: EventLabelSettings, data_end: dt.date) -> pd.DataFrame:
@@ -61,7 +71,8 @@ def cutoff_table(settings: EventLabelSettings, data_end: dt.date) -> pd.DataFram
     if settings.test_cutoff + horizon > data_end:
         raise LabelError(
             f"labels.test_cutoff {settings.test_cutoff} + horizon {settings.horizon_days} days "
-            f"= {settings.test_cutoff + horizon}, but the data ends on {data_end}. Expected a "
+            f"= {settings.test_cutoff + horizon}, but the last day of data is "
+            f"{data_end - dt.timedelta(days=1)}, so its labels are not known. Expected a "
             f"test cutoff on or before {data_end - horizon}."
         )
     first_day = min(train)
@@ -172,14 +183,17 @@ def build_labels(
 def snapshot_labels(snapshot: pd.DataFrame, settings: SnapshotLabelSettings) -> pd.DataFrame:
     """Labels of a snapshot table: a stratified held-out test split, a validation split, and
     cross-validation folds (``fold``, 0..n_folds-1) over the non-test rows."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split  # slow import
+    from sklearn.model_selection import (  # noqa: PLC0415 - slow import, only snapshots need it
+        StratifiedKFold,
+        train_test_split,
+    )
 
     y = snapshot["churned"].astype(bool)
     idx = snapshot.index.to_numpy()
     rest, test = train_test_split(
         idx, test_size=settings.test_fraction, stratify=y, random_state=settings.seed
     )
-    train, valid = train_test_split(
+    _train, valid = train_test_split(
         rest,
         test_size=settings.valid_fraction,
         stratify=y.loc[rest],

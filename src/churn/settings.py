@@ -170,6 +170,11 @@ class EventLabelSettings(Frozen):
     score_cutoff: dt.date | None = Field(
         None, description="cutoff to score today's customers at; default: the day after the data"
     )
+    last_day_of_data: dt.date | None = Field(
+        None,
+        description="last day the data fully covers (an extract's end date); default: the day "
+        "of the last event",
+    )
 
     @model_validator(mode="after")
     def _test_after_training(self) -> EventLabelSettings:
@@ -222,22 +227,28 @@ class PipelineSettings(Frozen):
     @model_validator(mode="after")
     def _labels_match_data(self) -> PipelineSettings:
         if self.data.kind != self.labels.kind:
-            raise ValueError(f"labels are for kind {self.labels.kind!r}, data is {self.data.kind!r}")
-        if isinstance(self.labels, EventLabelSettings) and self.labels.churn_definition != (
-            "inactivity"
+            raise ValueError(
+                f"labels are for kind {self.labels.kind!r}, data is {self.data.kind!r}"
+            )
+        if (
+            isinstance(self.labels, EventLabelSettings)
+            and self.labels.churn_definition != ("inactivity")
+            and self.data.churn_events is None
         ):
-            if self.data.churn_events is None:
-                raise ValueError(
-                    f"labels.churn_definition {self.labels.churn_definition!r} needs a "
-                    "data.churn_events table"
-                )
+            raise ValueError(
+                f"labels.churn_definition {self.labels.churn_definition!r} needs a "
+                "data.churn_events table"
+            )
         return self
 
 
 def _format_validation_error(path: Path, err: ValidationError) -> str:
     lines = [f"{path}: {err.error_count()} invalid setting(s):"]
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
+        loc = list(e["loc"])
+        if loc[:1] == ["labels"] and loc[1:2] in (["events"], ["snapshot"]):
+            del loc[1]  # the union's tag, not a key the user wrote
+        key = ".".join(str(p) for p in loc)
         got = e.get("input")
         got_text = "" if isinstance(got, dict) else f" Got {got!r} instead."
         lines.append(f"  - {key or '<top level>'}: {e['msg']}.{got_text}")

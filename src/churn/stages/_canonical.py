@@ -8,7 +8,9 @@ from churn.errors import PipelineStateError
 from churn.paths import PipelinePaths
 
 
-def read_canonical(paths: PipelinePaths, name: str, *, required: bool = True) -> pd.DataFrame | None:
+def read_canonical(
+    paths: PipelinePaths, name: str, *, required: bool = True
+) -> pd.DataFrame | None:
     """A canonical table, or None when it is optional and absent."""
     path = paths.table(name)
     if not path.is_file():

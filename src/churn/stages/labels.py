@@ -35,7 +35,9 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame:
     else:
         events = require_canonical(paths, "events")
         churns = read_canonical(paths, "churn_events", required=False)
-        cutoffs = cutoff_table(settings.labels, observed_until(events))
+        cutoffs = cutoff_table(
+            settings.labels, observed_until(events, settings.labels.last_day_of_data)
+        )
         out = build_labels(
             events, cutoffs, settings.labels, churns, threads=settings.features.duckdb_threads
         )

@@ -1,0 +1,82 @@
+"""End to end through the CLI on a small slice of real data, and what a bad input does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from churn.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project holding the first 300 CDNOW customers and the cdnow params."""
+    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
+    sliced = raw[raw["customer_id"].astype(int) <= 300]
+    (tmp_path / "data/raw/cdnow").mkdir(parents=True)
+    sliced.to_csv(tmp_path / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
+    (tmp_path / "pipelines/mini").mkdir(parents=True)
+    shutil.copy(ROOT / "pipelines/cdnow/params.yaml", tmp_path / "pipelines/mini/params.yaml")
+    return tmp_path
+
+
+def churn(project: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [*args, "mini", "--project-dir", str(project)])
+    return result.exit_code, result.output
+
+
+def test_ingest_labels_features_end_to_end(project: Path) -> None:
+    for stage in ("ingest", "labels", "features"):
+        code, out = churn(project, stage)
+        assert code == 0, out
+    interim = project / "data/interim/mini"
+    labels = pd.read_parquet(interim / "labels.parquet")
+    features = pd.read_parquet(interim / "features.parquet")
+    catalogue = json.loads((interim / "feature_catalogue.json").read_text())
+    assert set(labels["split"]) == {"train", "valid", "test", "score"}
+    test = labels[labels["split"] == "test"]
+    assert len(test) == 300 and test["churned"].notna().all()
+    assert 0.5 < test["churned"].mean() < 1.0
+    assert len(features) == len(labels)
+    assert features[["customer_id", "cutoff"]].equals(labels[["customer_id", "cutoff"]])
+    assert [c["name"] for c in catalogue] == list(features.columns[2:])
+    assert {"name", "family", "description", "kind"} <= set(catalogue[0])
+
+
+def test_bad_input_exits_non_zero_names_the_problem_and_keeps_outputs(project: Path) -> None:
+    assert churn(project, "ingest")[0] == 0
+    canonical = project / "data/interim/mini/canonical/events.parquet"
+    before = canonical.read_bytes()
+    raw_file = project / "data/raw/cdnow/CDNOW_master.txt"
+    lines = raw_file.read_text().splitlines()
+    lines[5] = lines[5].replace("1997", "19x7", 1)
+    raw_file.write_text("\n".join(lines) + "\n")
+    code, out = churn(project, "ingest")
+    assert code == 3
+    assert "data/raw/cdnow/CDNOW_master.txt: column 'date': unparseable timestamp" in out
+    assert "Traceback" not in out
+    assert canonical.read_bytes() == before
+    assert not [p for p in canonical.parent.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_bad_params_exit_code_and_message(project: Path) -> None:
+    params_file = project / "pipelines/mini/params.yaml"
+    params = yaml.safe_load(params_file.read_text())
+    params["labels"]["horizon_days"] = 0
+    params_file.write_text(yaml.safe_dump(params))
+    code, out = churn(project, "ingest")
+    assert code == 2
+    assert "labels.horizon_days: Input should be greater than 0. Got 0 instead." in out
+
+
+def test_stage_before_its_inputs_says_what_to_run(project: Path) -> None:
+    code, out = churn(project, "features")
+    assert code == 5 and "Run `churn labels mini` first" in out

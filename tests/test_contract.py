@@ -1,0 +1,182 @@
+"""The input contract: mapping, cleaning rules, real-data quirks, and every problem at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.contract import canonical_events, canonical_snapshot, parse_timestamps
+from churn.errors import ContractViolation
+from churn.settings import EventsSettings, SnapshotSettings, SourceSettings
+
+NOW = dt.datetime(2026, 1, 1)
+
+
+def source(path: str = "sales.csv", **columns: str) -> SourceSettings:
+    mapping = {
+        "customer_id": "cust",
+        "timestamp": "when",
+        "order_id": "invoice",
+        "quantity": "qty",
+        "unit_price": "price",
+    }
+    return SourceSettings(path=path, columns={**mapping, **columns})
+
+
+def raw(**cols: list[object]) -> pd.DataFrame:
+    return pd.DataFrame(cols)
+
+
+def retail_settings(*sources: SourceSettings, **kw: object) -> EventsSettings:
+    return EventsSettings.model_validate(
+        {
+            "sources": list(sources),
+            "event_type_rules": [{"column": "order_id", "startswith": "C", "event_type": "return"}],
+            **kw,
+        }
+    )
+
+
+def test_cancelled_invoices_become_returns_and_amount_is_derived() -> None:
+    src = source()
+    frame = raw(
+        cust=["1", "1"],
+        when=["2024-01-01 10:00", "2024-01-02 10:00"],
+        invoice=["100", "C100"],
+        qty=["2", "-2"],
+        price=["3.5", "3.5"],
+    )
+    events, _ = canonical_events([(src, frame)], retail_settings(src), now=NOW)
+    assert events["event_type"].tolist() == ["purchase", "return"]
+    assert events["amount"].tolist() == [7.0, -7.0]
+
+
+def test_overlapping_sources_count_each_order_once_but_keep_repeated_lines() -> None:
+    first = source("year1.csv")
+    second = source("year2.parquet", customer_id="CustomerID")
+    a = raw(
+        cust=["1", "1", "1"],
+        when=["2024-01-01"] * 3,
+        invoice=["100", "100", "101"],
+        qty=["1"] * 3,
+        price=["1"] * 3,
+    )
+    b = raw(
+        CustomerID=["1", "1", "2"],
+        when=["2024-01-01", "2024-01-01", "2024-02-01"],
+        invoice=["101", "101", "102"],
+        qty=["1"] * 3,
+        price=["1"] * 3,
+    )
+    events, dropped = canonical_events(
+        [(first, a), (second, b)], retail_settings(first, second, overlap_key="order_id"), now=NOW
+    )
+    assert events["order_id"].tolist() == ["100", "100", "101", "102"]
+    assert dropped["overlapping_orders"] == 2
+
+
+def test_guest_rows_are_dropped_only_when_configured() -> None:
+    src = source()
+    frame = raw(
+        cust=["1", None, " "],
+        when=["2024-01-01"] * 3,
+        invoice=["1", "2", "3"],
+        qty=["1"] * 3,
+        price=["1"] * 3,
+    )
+    events, dropped = canonical_events(
+        [(src, frame)], retail_settings(src, drop_missing_customer_id=True), now=NOW
+    )
+    assert len(events) == 1 and dropped["missing_customer_id"] == 2
+    with pytest.raises(ContractViolation, match="customer id is missing"):
+        canonical_events([(src, frame)], retail_settings(src), now=NOW)
+
+
+def test_float_customer_ids_become_integers_as_text() -> None:
+    src = source()
+    frame = raw(
+        cust=[13085.0, 12346.0],
+        when=["2024-01-01"] * 2,
+        invoice=["1", "2"],
+        qty=[1, 1],
+        price=[1.0, 1.0],
+    )
+    events, _ = canonical_events([(src, frame)], retail_settings(src), now=NOW)
+    assert sorted(events["customer_id"]) == ["12346", "13085"]
+
+
+def test_every_problem_in_every_source_is_reported_at_once() -> None:
+    good = source("a.csv")
+    bad = source("b.csv")
+    a = raw(cust=["1"], when=["2024-13-45"], invoice=["1"], qty=["x"], price=["1"])
+    b = raw(cust=["2"], invoice=["1"], qty=["1"], price=["1"])  # no 'when' column
+    with pytest.raises(ContractViolation) as err:
+        canonical_events([(good, a), (bad, b)], retail_settings(good, bad), now=NOW)
+    problems = err.value.problems
+    assert {(p.source, p.column) for p in problems} == {
+        ("a.csv", "when"),
+        ("a.csv", "qty"),
+        ("b.csv", "when"),
+    }
+    text = str(err.value)
+    assert "3 problem(s)" in text and "'2024-13-45'" in text and "'x'" in text
+    assert "the file has columns ['cust', 'invoice', 'qty', 'price']" in text
+
+
+def test_future_timestamps_are_rejected() -> None:
+    src = source()
+    frame = raw(cust=["1"], when=["2031-01-01"], invoice=["1"], qty=["1"], price=["1"])
+    with pytest.raises(ContractViolation, match="not in the future"):
+        canonical_events([(src, frame)], retail_settings(src), now=NOW)
+
+
+def test_compact_dates_like_cdnow() -> None:
+    ts, bad = parse_timestamps(pd.Series(["19970101", "19980630"]), fmt="%Y%m%d", timezone="UTC")
+    assert ts.tolist() == [pd.Timestamp("1997-01-01"), pd.Timestamp("1998-06-30")]
+    assert bad.empty
+
+
+def test_time_zones_are_converted_to_utc() -> None:
+    local, _ = parse_timestamps(pd.Series(["2024-07-01 00:30"]), fmt=None, timezone="Europe/London")
+    assert local.iloc[0] == pd.Timestamp("2024-06-30 23:30")
+    mixed, bad = parse_timestamps(
+        pd.Series(["2024-07-01T00:30:00+02:00", "2024-07-01T00:30:00-05:00"]),
+        fmt=None,
+        timezone="UTC",
+    )
+    assert mixed.tolist() == [pd.Timestamp("2024-06-30 22:30"), pd.Timestamp("2024-07-01 05:30")]
+    assert bad.empty
+    aware = pd.Series(pd.to_datetime(["2024-01-01 12:00"]).tz_localize("America/New_York"))
+    utc, _ = parse_timestamps(aware, fmt=None, timezone="UTC")
+    assert utc.iloc[0] == pd.Timestamp("2024-01-01 17:00")
+
+
+def test_telco_blank_total_charges_become_missing() -> None:
+    settings = SnapshotSettings(
+        source=SourceSettings(
+            path="telco.csv",
+            columns={"customer_id": "id", "label": "Churn"},
+            attributes={"total": "TotalCharges", "contract": "Contract"},
+        ),
+        numeric_attributes=["total"],
+    )
+    frame = raw(
+        id=["a", "b"],
+        Churn=["Yes", "No"],
+        TotalCharges=[" ", "29.85"],
+        Contract=["Month-to-month", "Two year"],
+    )
+    out = canonical_snapshot(frame, settings)
+    assert np.isnan(out["total"].iloc[0]) and out["total"].iloc[1] == 29.85
+    assert out["churned"].tolist() == [True, False]
+
+
+def test_snapshot_with_one_class_is_refused() -> None:
+    settings = SnapshotSettings(
+        source=SourceSettings(path="t.csv", columns={"customer_id": "id", "label": "Churn"}),
+    )
+    with pytest.raises(ContractViolation, match="two classes"):
+        canonical_snapshot(raw(id=["a", "b"], Churn=["No", "No"]), settings)

@@ -1,0 +1,65 @@
+"""Params files: typed, frozen, and every bad key named with what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from churn.errors import ConfigError
+from churn.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["retail", "cdnow", "telco"])
+def test_bundled_params_load(name: str) -> None:
+    settings = load_settings(ROOT, name)
+    assert settings.name == name and settings.data.kind in ("events", "snapshot")
+
+
+def write_params(tmp_path: Path, params: dict[str, object]) -> Path:
+    folder = tmp_path / "pipelines" / "p"
+    folder.mkdir(parents=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    return tmp_path
+
+
+def retail_params() -> dict[str, object]:
+    loaded = yaml.safe_load((ROOT / "pipelines/retail/params.yaml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_every_bad_setting_is_named(tmp_path: Path) -> None:
+    params = retail_params()
+    params["labels"]["horizon_days"] = -3  # type: ignore[index]
+    params["labels"]["horizon_dayz"] = 90  # type: ignore[index]
+    params["features"]["windows_days"] = "thirty"  # type: ignore[index]
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_params(tmp_path, params), "p")
+    text = str(err.value)
+    assert "pipelines/p/params.yaml: 3 invalid setting(s)" in text
+    assert "labels.horizon_days: Input should be greater than 0. Got -3 instead." in text
+    assert "labels.horizon_dayz: Extra inputs are not permitted" in text
+    assert "features.windows_days" in text
+
+
+def test_unknown_pipeline_lists_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"Known pipelines: \['cdnow', 'retail', 'telco'\]"):
+        load_settings(ROOT, "retial")
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines" / "p"
+    folder.mkdir(parents=True)
+    (folder / "params.yaml").write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(tmp_path, "p")
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(ROOT, "retail")
+    with pytest.raises(ValueError, match="frozen"):
+        settings.labels.horizon_days = 5  # type: ignore[misc]
