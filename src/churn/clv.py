@@ -82,7 +82,9 @@ def _equal_lengths(arrays: dict[str, FloatArray], problems: list[str]) -> bool:
 def _check_frequency(x: FloatArray, problems: list[str]) -> None:
     negative = x < 0
     if negative.any():
-        problems.append(f"'frequency' must be >= 0; found negative values for {_positions(negative)}.")
+        problems.append(
+            f"'frequency' must be >= 0; found negative values for {_positions(negative)}."
+        )
     fractional = x != np.floor(x)
     if fractional.any():
         problems.append(
@@ -106,7 +108,9 @@ def _purchase_history(
     _check_frequency(x, problems)
     for name, arr in (("recency", t_x), ("T", age)):
         if (arr < 0).any():
-            problems.append(f"'{name}' must be >= 0; found negative values for {_positions(arr < 0)}.")
+            problems.append(
+                f"'{name}' must be >= 0; found negative values for {_positions(arr < 0)}."
+            )
     late = t_x > age
     if late.any():
         problems.append(
@@ -126,40 +130,43 @@ def _purchase_history(
 
 def _future_period(where: str, t: ArrayLike, n_customers: int) -> FloatArray:
     """``t`` broadcast to shape (n_customers,); raises ValueError unless finite and >= 0."""
-    problems: list[str] = []
     try:
         horizon = np.asarray(t, dtype=np.float64)
     except (TypeError, ValueError):
-        horizon = np.full(1, np.nan)
-    if horizon.ndim == 0:
+        horizon = None
+    if horizon is not None and horizon.ndim == 0:
         horizon = np.full(n_customers, float(horizon))
-    if horizon.shape != (n_customers,):
-        problems.append(
-            f"'t' must be a number or have one value per customer ({n_customers:,}); "
+    if horizon is None or horizon.shape != (n_customers,):
+        problem = (
+            f"'t' must be a number or an array of {n_customers:,} numbers (one per customer); "
             f"got {t!r:.60}."
         )
-    elif not np.isfinite(horizon).all() or (horizon < 0).any():
+    elif not (np.isfinite(horizon) & (horizon >= 0)).all():
         bad = ~(np.isfinite(horizon) & (horizon >= 0))
-        problems.append(f"'t' must be finite and >= 0; found other values for {_positions(bad)}.")
-    if problems:
-        raise _problems_error(where, problems)
-    return horizon
+        problem = f"'t' must be finite and >= 0; found other values for {_positions(bad)}."
+    else:
+        return horizon
+    raise _problems_error(where, [problem])
 
 
 def _check_settings(model: str, max_iter: int, tol: float) -> None:
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"The 'max_iter' parameter of {model} must be a positive int. "
-                         f"Got {max_iter!r} instead.")
+        raise ValueError(
+            f"The 'max_iter' parameter of {model} must be a positive int. Got {max_iter!r} instead."
+        )
     if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < 1:
-        raise ValueError(f"The 'tol' parameter of {model} must be a float in (0, 1). "
-                         f"Got {tol!r} instead.")
+        raise ValueError(
+            f"The 'tol' parameter of {model} must be a float in (0, 1). Got {tol!r} instead."
+        )
 
 
 def _not_fitted(model: object, attribute: str) -> None:
     if not hasattr(model, attribute):
         name = type(model).__name__
-        raise ValueError(f"This {name} is not fitted yet: expected '{attribute}' to be set by "
-                         f"{name}.fit(...). Call fit before predicting.")
+        raise ValueError(
+            f"This {name} is not fitted yet: expected '{attribute}' to be set by "
+            f"{name}.fit(...). Call fit before predicting."
+        )
 
 
 # --------------------------------------------------------------------------- optimisation
@@ -213,7 +220,7 @@ def _maximise_log_likelihood(
 
 
 def bgnbd_log_likelihood(
-    r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray, T: FloatArray
+    x: FloatArray, t_x: FloatArray, T: FloatArray, *, r: float, alpha: float, a: float, b: float
 ) -> FloatArray:
     """Per-customer BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6), shape (n,).
 
@@ -295,7 +302,7 @@ class BetaGeoModel:
 
         def mean_ll(log_params: FloatArray) -> float:
             r, alpha, a, b = np.exp(log_params)
-            return float(np.mean(bgnbd_log_likelihood(r, alpha, a, b, x, t_x, age)))
+            return float(np.mean(bgnbd_log_likelihood(x, t_x, age, r=r, alpha=alpha, a=a, b=b)))
 
         # start with alpha on the scale of the observation period, the rest at 1
         start = np.array([0.0, np.log(max(float(np.mean(age)), 1e-3)), 0.0, 0.0])
@@ -304,7 +311,9 @@ class BetaGeoModel:
         )
         self.r_, self.alpha_, self.a_, self.b_ = (float(v) for v in np.exp(log_params))
         self.log_likelihood_ = float(
-            bgnbd_log_likelihood(self.r_, self.alpha_, self.a_, self.b_, x, t_x, age).sum()
+            bgnbd_log_likelihood(
+                x, t_x, age, r=self.r_, alpha=self.alpha_, a=self.a_, b=self.b_
+            ).sum()
         )
         self.n_customers_ = len(x)
         return self
@@ -362,16 +371,20 @@ class BetaGeoModel:
         horizon = _future_period(where, t, len(x))
         r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
         z = horizon / (alpha + age + horizon)
-        tail = np.exp((a - 1) * np.log1p(-z)) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        tail = np.exp((a - 1) * np.log1p(-z)) * special.hyp2f1(
+            a + b - 1 - r, a - 1, a + b + x - 1, z
+        )
         numerator = (a + b + x - 1) / (a - 1) * (1 - tail)
-        return np.asarray(numerator * special.expit(-self._log_odds_dead(x, t_x, age)), dtype=np.float64)
+        return np.asarray(
+            numerator * special.expit(-self._log_odds_dead(x, t_x, age)), dtype=np.float64
+        )
 
 
 # --------------------------------------------------------------------------- Gamma-Gamma
 
 
 def gamma_gamma_log_likelihood(
-    p: float, q: float, v: float, x: FloatArray, mean_spend: FloatArray
+    x: FloatArray, mean_spend: FloatArray, *, p: float, q: float, v: float
 ) -> FloatArray:
     """Per-customer Gamma-Gamma log-likelihood of mean spend, shape (n,) (Fader & Hardie 2013).
 
@@ -479,7 +492,7 @@ class GammaGammaModel:
 
         def mean_ll(log_params: FloatArray) -> float:
             p, q, v = np.exp(log_params)
-            return float(np.mean(gamma_gamma_log_likelihood(p, q, v, x, zbar)))
+            return float(np.mean(gamma_gamma_log_likelihood(x, zbar, p=p, q=q, v=v)))
 
         start = np.array([0.0, 0.0, np.log(float(np.mean(zbar)))])
         log_params = _maximise_log_likelihood(
@@ -487,7 +500,7 @@ class GammaGammaModel:
         )
         self.p_, self.q_, self.v_ = (float(v) for v in np.exp(log_params))
         self.log_likelihood_ = float(
-            gamma_gamma_log_likelihood(self.p_, self.q_, self.v_, x, zbar).sum()
+            gamma_gamma_log_likelihood(x, zbar, p=self.p_, q=self.q_, v=self.v_).sum()
         )
         self.n_customers_ = len(x)
         return self
@@ -511,7 +524,9 @@ class GammaGammaModel:
             mean does not exist (``p x + q <= 1``, e.g. a customer without repeats if q <= 1).
         """
         _not_fitted(self, "p_")
-        x, zbar = _spend_history("GammaGammaModel.conditional_expected_spend", frequency, mean_spend)
+        x, zbar = _spend_history(
+            "GammaGammaModel.conditional_expected_spend", frequency, mean_spend
+        )
         own = np.where(x > 0, x * zbar, 0.0)
         denominator = self.p_ * x + self.q_ - 1
         safe = np.where(denominator > 0, denominator, 1.0)
@@ -597,12 +612,11 @@ def rfm_summary(
     repeats = daily[is_repeat].groupby("customer_id", observed=True)
     repeat_spend = repeats["spend"].mean().where(~repeats["unknown"].any())
 
-    unit = pd.Timedelta(days=time_unit_days)
     summary = pd.DataFrame(
         {
             "frequency": (per_customer.size() - 1).astype("int64"),
-            "recency": (last - first) / unit,
-            "T": (cut - pd.Timedelta(days=1) - first) / unit,
+            "recency": (last - first).dt.days / time_unit_days,
+            "T": (cut - pd.Timedelta(days=1) - first).dt.days / time_unit_days,
             "mean_repeat_spend": repeat_spend.reindex(first.index).astype("float64"),
         }
     )
