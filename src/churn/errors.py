@@ -15,6 +15,10 @@ LabelError                4  the label schedule cannot be built on this data (no
                              customers, a test window past the end of the data, ...)
 PipelineStateError        5  a stage's inputs (outputs of an earlier stage) are missing
                              or inconsistent: run the earlier stage first
+TrainingError             6  a model cannot be trained on these labels and features
+                             (one class only, too few positives, an all-missing feature)
+TrackingError             7  the MLflow tracking store or registry cannot be reached, or
+                             holds no model where one is needed (no champion yet)
 =====================  ====  ==========================================================
 """
 
@@ -52,6 +56,18 @@ class PipelineStateError(ChurnError):
     """A stage's inputs are missing or inconsistent."""
 
     exit_code = 5
+
+
+class TrainingError(ChurnError):
+    """A model cannot be trained on these labels and features."""
+
+    exit_code = 6
+
+
+class TrackingError(ChurnError):
+    """The tracking store or model registry is unreachable or lacks a needed model."""
+
+    exit_code = 7
 
 
 @dataclass(frozen=True)
