@@ -31,7 +31,7 @@ def label_settings(**overrides: object) -> EventLabelSettings:
     base: dict[str, object] = {
         "activity_event_types": ["purchase"],
         "horizon_days": 30,
-        "train_cutoffs": CutoffSchedule(start="2024-02-01", end="2024-03-01"),
+        "train_cutoffs": CutoffSchedule(start="2024-01-01", end="2024-03-01"),
         "test_cutoff": "2024-04-01",
     }
     return EventLabelSettings.model_validate({**base, **overrides})

@@ -41,7 +41,7 @@ def test_ingest_labels_features_end_to_end(project: Path) -> None:
     labels = pd.read_parquet(interim / "labels.parquet")
     features = pd.read_parquet(interim / "features.parquet")
     catalogue = json.loads((interim / "feature_catalogue.json").read_text())
-    assert set(labels["split"]) == {"train", "valid", "test", "score"}
+    assert set(labels["split"]) == {"train", "purged", "valid", "test", "score"}
     test = labels[labels["split"] == "test"]
     assert len(test) == 300 and test["churned"].notna().all()
     assert 0.5 < test["churned"].mean() < 1.0

@@ -103,7 +103,7 @@ def test_explicit_churn_labels_and_eligibility() -> None:
 
 
 def test_unobserved_cutoff_is_scorable_without_label() -> None:
-    events = events_frame([("a", "2024-01-05", "purchase", 1), ("a", "2024-05-20", "purchase", 1)])
+    events = events_frame([("a", "2023-12-05", "purchase", 1), ("a", "2024-05-20", "purchase", 1)])
     settings = label_settings()
     table = cutoff_table(settings, observed_until(events))
     assert observed_until(events) == D(2024, 5, 21)
@@ -118,7 +118,20 @@ def test_unobserved_cutoff_is_scorable_without_label() -> None:
 def test_split_roles() -> None:
     events = events_frame([("a", "2024-01-05", "purchase", 1), ("a", "2024-06-01", "purchase", 1)])
     table = cutoff_table(label_settings(), observed_until(events))
-    assert table["split"].tolist() == ["train", "valid", "test", "score"]
+    assert table["split"].tolist() == ["train", "purged", "valid", "test", "score"]
+
+
+def test_training_windows_overlapping_validation_are_purged() -> None:
+    events = events_frame([("a", "2024-01-05", "purchase", 1), ("a", "2024-09-01", "purchase", 1)])
+    settings = label_settings(
+        horizon_days=45,
+        train_cutoffs=CutoffSchedule(start="2024-01-01", end="2024-04-01"),
+        test_cutoff="2024-06-01",
+    )
+    table = cutoff_table(settings, observed_until(events)).set_index("cutoff")["split"]
+    assert table[D(2024, 2, 1)] == "train"  # window ends 03-17, before the validation cutoff
+    assert table[D(2024, 3, 1)] == "purged"  # window ends 04-15, after it
+    assert table[D(2024, 4, 1)] == "valid"
 
 
 def test_training_window_into_test_period_is_refused() -> None:

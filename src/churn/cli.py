@@ -18,6 +18,8 @@ from churn.settings import PipelineSettings, load_settings
 from churn.stages import features as features_stage
 from churn.stages import ingest as ingest_stage
 from churn.stages import labels as labels_stage
+from churn.stages import register as register_stage
+from churn.stages import train as train_stage
 
 app = typer.Typer(
     name="churn",
@@ -78,6 +80,38 @@ def features(
 ) -> None:
     """Build behaviour features for every labelled (customer, cutoff)."""
     _run(pipeline, project_dir, debug, features_stage.run)
+
+
+@app.command()
+def train(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
+    """Train the churn model and baselines; write the model, metrics, backtest and plots."""
+    _run(pipeline, project_dir, debug, train_stage.run)
+
+
+@app.command()
+def register(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
+    """Log the trained model to MLflow as the challenger, then run the promotion gate."""
+    _run(pipeline, project_dir, debug, register_stage.run)
+
+
+@app.command()
+def promote(
+    pipeline: PipelineArg,
+    project_dir: ProjectOpt = Path("."),
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the gate refuses.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Make the challenger the champion if it beats the champion on the same test cutoff."""
+    decision = _run(
+        pipeline, project_dir, debug, lambda s, p: register_stage.promote(s, p, force=force)
+    )
+    typer.echo(decision["reason"])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +89,50 @@ def write_parquet(frame: pd.DataFrame, dest: Path) -> None:
         frame.to_parquet(tmp, index=False)
 
 
+def write_csv(frame: pd.DataFrame, dest: Path) -> None:
+    with _atomic_path(dest) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN and infinities become null: strict JSON readers (and DVC) reject bare NaN."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return _json_safe(obj.item())
+    return obj
+
+
 def write_json(obj: Any, dest: Path) -> None:
     with _atomic_path(dest) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
+        text = json.dumps(_json_safe(obj), indent=2, default=str, allow_nan=False)
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def write_folder(dest: Path, fill: Callable[[Path], None]) -> None:
+    """Let ``fill`` write a fresh folder, then swap it in place of ``dest`` (all or nothing)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    old = dest.with_name(f".{dest.name}.old")
+    try:
+        fill(staging)
+        shutil.rmtree(old, ignore_errors=True)
+        if dest.exists():
+            dest.rename(old)
+        staging.rename(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_json(path: Path, *, stage_hint: str) -> Any:
+    if not path.is_file():
+        raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def read_parquet(path: Path, *, stage_hint: str) -> pd.DataFrame:

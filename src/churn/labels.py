@@ -54,9 +54,10 @@ def observed_until(events: pd.DataFrame, last_day_of_data: dt.date | None = None
 def cutoff_table(settings: EventLabelSettings, data_end: dt.date) -> pd.DataFrame:
     """One row per cutoff: ``cutoff`` (date), ``split`` and whether its label is observable.
 
-    The last training cutoff is the validation cutoff. Raises LabelError if a training label
-    window reaches past the test cutoff (that would leak the test period into training) or the
-    test window is not fully observed.
+    The last training cutoff is the validation cutoff; earlier cutoffs whose label window runs
+    past it are ``purged``. Raises LabelError if a training label window reaches past the test
+    cutoff (that would leak the test period into training) or the test window is not fully
+    observed.
     """
     horizon = dt.timedelta(days=settings.horizon_days)
     train = schedule_dates(settings.train_cutoffs)
@@ -76,7 +77,19 @@ def cutoff_table(settings: EventLabelSettings, data_end: dt.date) -> pd.DataFram
             f"test cutoff on or before {data_end - horizon}."
         )
     first_day = min(train)
-    rows = [(c, "train") for c in train[:-1]] + [(train[-1], "valid")]
+    valid = train[-1]
+    # A training label window that runs past the validation cutoff shares outcomes with the
+    # validation labels (the same customers, overlapping windows): early stopping and
+    # calibration would be fooled. Such cutoffs are "purged": labelled, used by backtests as
+    # test points, never fitted on for this model.
+    rows = [(c, "train" if c + horizon <= valid else "purged") for c in train[:-1]]
+    rows.append((valid, "valid"))
+    if not any(role == "train" for _, role in rows):
+        raise LabelError(
+            f"labels.train_cutoffs: no training cutoff's {settings.horizon_days}-day window ends "
+            f"by the validation cutoff {valid} (the last training cutoff). Expected at least one "
+            f"cutoff on or before {valid - horizon}; add earlier cutoffs."
+        )
     rows.append((settings.test_cutoff, "test"))
     score = settings.score_cutoff or data_end
     if score < first_day:

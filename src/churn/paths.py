@@ -38,3 +38,24 @@ class PipelinePaths:
     @property
     def reports(self) -> Path:
         return self.project_dir / "reports" / self.name
+
+    @property
+    def plots(self) -> Path:
+        return self.reports / "plots"
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports / "metrics.json"
+
+    @property
+    def backtest(self) -> Path:
+        return self.reports / "backtest.json"
+
+    @property
+    def segments(self) -> Path:
+        return self.reports / "segments.json"
+
+    @property
+    def model(self) -> Path:
+        """Folder of the trained model (xgboost UBJSON + JSON metadata and calibrator)."""
+        return self.project_dir / "models" / self.name

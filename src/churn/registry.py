@@ -19,28 +19,15 @@ import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, ConfigDict, Field
 
 from churn.errors import TrackingError
+from churn.settings import RegistrySettings
 from churn.tracking import CHALLENGER, CHAMPION, connect
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
-
-
-class RegistrySettings(BaseModel):
-    """When a challenger may replace the champion."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    auc_margin: float = Field(
-        0.005, ge=0, description="challenger ROC AUC must beat the champion's by at least this"
-    )
-    max_ece: float = Field(
-        0.05, gt=0, le=1, description="challenger expected calibration error must be at most this"
-    )
 
 
 @dataclass(frozen=True)

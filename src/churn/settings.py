@@ -203,9 +203,55 @@ class FeatureSettings(Frozen):
     event_types: list[str] = Field(default_factory=list)
     return_event_types: list[str] = Field(default_factory=list)
     categorical_attributes: list[str] = Field(default_factory=list)
+    calendar: bool = Field(False, description="add the cutoff's month (seasonal businesses)")
+    bgnbd: bool = Field(False, description="add BG/NBD p(alive) and expected purchases")
     engine: Literal["duckdb"] = "duckdb"
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: PositiveInt | None = None
+
+
+class SearchSettings(Frozen):
+    """Hyperparameter search with optuna, scored on the validation cutoff only."""
+
+    enabled: bool = False
+    n_trials: PositiveInt = 30
+    timeout_seconds: PositiveInt | None = None
+
+
+class TrainSettings(Frozen):
+    """xgboost (hist) with early stopping on the validation cutoff, then calibration on it."""
+
+    seed: int = 42
+    max_rounds: PositiveInt = 2000
+    early_stopping_rounds: PositiveInt = 50
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    max_depth: PositiveInt = 4
+    min_child_weight: float = Field(5.0, ge=0)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    class_weight: Literal["none", "balanced"] | float = Field(
+        "none", description="weight of churners: none, balanced (negatives/positives) or a number"
+    )
+    calibration: Literal["isotonic", "platt", "none"] = "isotonic"
+    exclude_features: list[str] = Field(default_factory=list)
+    min_class_rows: PositiveInt = Field(
+        20, description="fewest churners and fewest stayers a training set may have"
+    )
+    backtest_cutoffs: int = Field(3, ge=0, description="earlier cutoffs to re-train and score at")
+    threads: PositiveInt = 2
+    search: SearchSettings = Field(default_factory=SearchSettings)
+
+
+class RegistrySettings(Frozen):
+    """When a challenger may replace the champion."""
+
+    auc_margin: float = Field(
+        0.005, ge=0, description="challenger ROC AUC must beat the champion's by at least this"
+    )
+    max_ece: float = Field(
+        0.05, gt=0, le=1, description="challenger expected calibration error must be at most this"
+    )
 
 
 class PipelineSettings(Frozen):
@@ -213,6 +259,8 @@ class PipelineSettings(Frozen):
     data: DataSettings
     labels: Annotated[EventLabelSettings | SnapshotLabelSettings, Field(discriminator="kind")]
     features: FeatureSettings = Field(default_factory=FeatureSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 
 from churn import io
+from churn.derived_features import add_derived_features, derived_catalogue
 from churn.features import (
     FeatureSpec,
     build_features,
@@ -49,14 +50,27 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame:
         )
     else:
         spec = feature_spec(settings)
-        out = build_features(
-            require_canonical(paths, "events"),
+        events = require_canonical(paths, "events")
+        labs = settings.labels
+        assert isinstance(labs, EventLabelSettings)
+        base = build_features(
+            events,
             labels,
             spec,
             read_canonical(paths, "customers", required=False),
             threads=settings.features.duckdb_threads,
         )
-        catalogue = feature_catalogue(spec)
+        fs = settings.features
+        out = add_derived_features(
+            base,
+            events[events["event_type"].isin(labs.activity_event_types)],
+            calendar=fs.calendar,
+            bgnbd=fs.bgnbd,
+            horizon_days=labs.horizon_days,
+        )
+        catalogue = feature_catalogue(spec) + derived_catalogue(
+            calendar=fs.calendar, bgnbd=fs.bgnbd, horizon_days=labs.horizon_days
+        )
     io.write_parquet(out, paths.features)
     io.write_json(catalogue_records(catalogue), paths.catalogue)
     log.info("wrote %s: %s rows x %s features", paths.features, f"{len(out):,}", len(catalogue))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -21,23 +19,6 @@ from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings
 
 log = logging.getLogger("churn")
-
-
-def _write_folder_atomically(tables: dict[str, pd.DataFrame], dest: Path) -> None:
-    """Write every table into a fresh folder, then swap it in place of ``dest``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    old = dest.with_name(f".{dest.name}.old")
-    try:
-        for name, frame in tables.items():
-            io.write_parquet(frame, staging / f"{name}.parquet")
-        shutil.rmtree(old, ignore_errors=True)
-        if dest.exists():
-            dest.rename(old)
-        staging.rename(dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -> dict[str, int]:
@@ -69,7 +50,12 @@ def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in data.churn_events.sources]
             tables["churn_events"] = canonical_churn_events(raws, data.churn_events)
-    _write_folder_atomically(tables, paths.canonical)
+
+    def fill(folder: Path) -> None:
+        for name, frame in tables.items():
+            io.write_parquet(frame, folder / f"{name}.parquet")
+
+    io.write_folder(paths.canonical, fill)
     counts = {name: len(frame) for name, frame in tables.items()}
     log.info("wrote %s: %s", paths.canonical, counts)
     return counts

@@ -1,0 +1,161 @@
+"""The churn model artifact: an xgboost booster plus a probability calibrator, saved in
+xgboost's own format (UBJSON) and plain JSON, never as a pickle.
+
+``design_matrix`` is the one place a feature frame becomes model input, for training and
+scoring alike: numeric features as float64, categorical features as pandas categories with the
+categories seen in training (unseen values become missing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from churn.errors import PipelineStateError
+
+BOOSTER_FILE = "booster.ubj"
+META_FILE = "model.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Maps the booster's log-odds to calibrated probabilities.
+
+    ``method`` 'isotonic': piecewise-linear interpolation through (x, y) breakpoints;
+    'platt': sigmoid(a * margin + b) with ``x = [a]`` and ``y = [b]``; 'none': sigmoid(margin).
+    """
+
+    method: Literal["isotonic", "platt", "none"]
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+
+    def __call__(self, margin: np.ndarray) -> np.ndarray:
+        m = np.asarray(margin, dtype=float)
+        if self.method == "isotonic":
+            return np.asarray(np.interp(m, self.x, self.y), dtype=float)
+        if self.method == "platt":
+            return 1.0 / (1.0 + np.exp(-(self.x[0] * m + self.y[0])))
+        return 1.0 / (1.0 + np.exp(-m))
+
+    @classmethod
+    def fit(
+        cls, method: Literal["isotonic", "platt", "none"], margin: np.ndarray, y: np.ndarray
+    ) -> Calibrator:
+        """Fit on held-out margins and 0/1 outcomes (the validation cutoff)."""
+        if method == "isotonic":
+            from sklearn.isotonic import IsotonicRegression  # noqa: PLC0415 - slow import
+
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(margin, y)
+            return cls(
+                "isotonic",
+                tuple(map(float, iso.X_thresholds_)),
+                tuple(map(float, iso.y_thresholds_)),
+            )
+        if method == "platt":
+            from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+            lr = LogisticRegression(C=1e6).fit(np.asarray(margin).reshape(-1, 1), y)
+            return cls("platt", (float(lr.coef_[0, 0]),), (float(lr.intercept_[0]),))
+        return cls("none")
+
+
+@dataclass(frozen=True)
+class ChurnModel:
+    """A trained churn model: feature frame in, calibrated churn probability out."""
+
+    booster: xgb.Booster
+    calibrator: Calibrator
+    numeric_features: tuple[str, ...]
+    categories: Mapping[str, tuple[str, ...]]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*self.numeric_features, *self.categories]
+
+    def matrix(self, features: pd.DataFrame) -> pd.DataFrame:
+        return design_matrix(features, self.numeric_features, self.categories)
+
+    def margin(self, features: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated log-odds of churn, one per row."""
+        dm = xgb.DMatrix(self.matrix(features), enable_categorical=True)
+        return np.asarray(self.booster.predict(dm, output_margin=True), dtype=float)
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability in [0, 1], one per row of ``features``."""
+        return np.asarray(np.clip(self.calibrator(self.margin(features)), 0.0, 1.0), dtype=float)
+
+    def save(self, folder: Path) -> None:
+        """Write the booster (UBJSON) and the metadata and calibrator (JSON) into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(folder / BOOSTER_FILE)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "numeric_features": list(self.numeric_features),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "calibrator": {
+                "method": self.calibrator.method,
+                "x": list(self.calibrator.x),
+                "y": list(self.calibrator.y),
+            },
+            "metadata": dict(self.metadata),
+        }
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> ChurnModel:
+        """Read a model written by ``save``; a clear error if the folder is not one."""
+        meta_path, booster_path = folder / META_FILE, folder / BOOSTER_FILE
+        if not meta_path.is_file() or not booster_path.is_file():
+            raise PipelineStateError(
+                f"{folder}: not a churn model folder (expected {META_FILE} and {BOOSTER_FILE})."
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+            booster = xgb.Booster()
+            booster.load_model(booster_path)
+            cal = meta["calibrator"]
+            return cls(
+                booster=booster,
+                calibrator=Calibrator(cal["method"], tuple(cal["x"]), tuple(cal["y"])),
+                numeric_features=tuple(meta["numeric_features"]),
+                categories={k: tuple(v) for k, v in meta["categories"].items()},
+                metadata=meta.get("metadata", {}),
+            )
+        except (json.JSONDecodeError, KeyError, xgb.core.XGBoostError) as exc:
+            raise PipelineStateError(
+                f"{folder}: the model files are corrupted or from another version ({exc}). "
+                "Retrain with `churn train` or load another model version."
+            ) from exc
+
+
+def design_matrix(
+    features: pd.DataFrame,
+    numeric: Sequence[str],
+    categories: Mapping[str, Sequence[str]],
+) -> pd.DataFrame:
+    """Model input from a feature frame: numeric columns as float64, categorical columns as
+    categories fixed at training time (values never seen in training become missing).
+
+    Raises PipelineStateError naming any missing feature column.
+    """
+    missing = [c for c in [*numeric, *categories] if c not in features.columns]
+    if missing:
+        raise PipelineStateError(
+            f"feature frame lacks column(s) {missing} that the model was trained on. Rebuild "
+            "features with the same params as training (`churn features`)."
+        )
+    out = pd.DataFrame(index=features.index)
+    for name in numeric:
+        out[name] = pd.to_numeric(features[name], errors="coerce").astype("float64")
+    for name, cats in categories.items():
+        out[name] = pd.Categorical(features[name].astype(object), categories=list(cats))
+    return out

@@ -1,0 +1,134 @@
+"""Stages ``register`` and ``promote``: log the trained model to MLflow, register it as the
+``challenger`` of ``churn-<pipeline>``, then run the champion/challenger gate on the current
+test cutoff. Writes ``reports/<p>/registry.json`` with the version and the decision."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn import evaluate, io
+from churn.model import ChurnModel
+from churn.paths import PipelinePaths
+from churn.settings import PipelineSettings
+from churn.training_data import labelled_rows, outcome, split_rows
+
+log = logging.getLogger("churn")
+
+
+def model_name(pipeline: str) -> str:
+    return f"churn-{pipeline}"
+
+
+def _git_commit(project_dir: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _test_rows(paths: PipelinePaths) -> Any:
+    labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
+    features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
+    return split_rows(labelled_rows(features, labels), "test")
+
+
+def register(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
+    """Log the model in ``models/<p>`` with its metrics, plots and lineage; alias challenger."""
+    from churn import tracking  # noqa: PLC0415 - mlflow is slow to import
+
+    metrics = io.read_json(paths.metrics, stage_hint=f"churn train {paths.name}")
+    model = ChurnModel.load(paths.model)
+    test = _test_rows(paths)
+    client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
+    experiment = tracking.ensure_experiment(client, paths.project_dir, paths.name)
+    version = tracking.log_training_run(
+        client,
+        experiment=experiment,
+        model_dir=paths.model,
+        params={
+            "train": settings.train.model_dump(),
+            "labels": settings.labels.model_dump(),
+            "features": settings.features.model_dump(),
+        },
+        metrics=metrics,
+        artifacts=[
+            p
+            for p in (paths.metrics, paths.backtest, paths.segments, paths.plots, paths.catalogue)
+            if p.exists()
+        ],
+        lineage={
+            "git_commit": _git_commit(paths.project_dir),
+            "features_md5": _md5(paths.features),
+            "labels_md5": _md5(paths.labels),
+            "test_cutoff": str(metrics.get("training", {}).get("test_cutoff", "")),
+        },
+        input_example=test.head(5),
+        registered_model_name=model_name(paths.name),
+    )
+    log.info(
+        "registered %s version %s (run %s) as challenger",
+        model_name(paths.name),
+        version.version,
+        version.run_id,
+    )
+    del model
+    return {"run_id": version.run_id, "version": version.version, "model_uri": version.model_uri}
+
+
+def promote(
+    settings: PipelineSettings, paths: PipelinePaths, *, force: bool = False
+) -> dict[str, Any]:
+    """Run the champion/challenger gate on the current test cutoff."""
+    from churn import registry, tracking  # noqa: PLC0415 - mlflow is slow to import
+
+    test = _test_rows(paths)
+    client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
+
+    def score(uri: str) -> np.ndarray:
+        pyfunc = registry.load_model(client, uri)
+        out = pd.DataFrame(pyfunc.predict(test))
+        return np.asarray(out[tracking.PROBABILITY_COLUMN], dtype=float)
+
+    decision = registry.promote(
+        client,
+        model_name=model_name(paths.name),
+        score=score,
+        y_test=outcome(test),
+        metrics_fn=evaluate.binary_metrics,
+        settings=settings.registry,
+        force=force,
+    )
+    log.info("promotion of %s: %s", model_name(paths.name), decision.reason)
+    return decision.to_dict()
+
+
+def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
+    """Register the trained model and run the gate; write ``reports/<p>/registry.json``."""
+    registered = register(settings, paths)
+    decision = promote(settings, paths)
+    out = {"registered": registered, "promotion": decision}
+    io.write_json(out, paths.reports / "registry.json")
+    return out

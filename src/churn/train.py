@@ -1,0 +1,160 @@
+"""Gradient-boosted churn models: xgboost (hist) on stacked training cutoffs, early stopping on
+the validation cutoff, optional optuna search scored on the validation cutoff only, and a
+calibrator fitted on the validation cutoff. The test cutoff is never used here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from churn.model import Calibrator, ChurnModel, design_matrix
+from churn.settings import TrainSettings
+from churn.training_data import FeatureColumns, outcome
+
+log = logging.getLogger("churn")
+
+SEARCH_SPACE = (
+    "learning_rate",
+    "max_depth",
+    "min_child_weight",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model: ChurnModel
+    params: Mapping[str, Any]
+    best_iteration: int
+    valid_logloss: float
+
+
+def booster_params(
+    settings: TrainSettings, y_train: np.ndarray, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """xgboost parameters for a run: fixed objective and seed, tunable shape parameters."""
+    if settings.class_weight == "none":
+        weight = 1.0
+    elif settings.class_weight == "balanced":
+        weight = float((len(y_train) - y_train.sum()) / max(y_train.sum(), 1))
+    else:
+        weight = float(settings.class_weight)
+    params: dict[str, Any] = {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "tree_method": "hist",
+        "seed": settings.seed,
+        "nthread": settings.threads,
+        "scale_pos_weight": weight,
+        "max_cat_to_onehot": 4,
+        **{k: getattr(settings, k) for k in SEARCH_SPACE},
+    }
+    params.update(overrides or {})
+    return params
+
+
+def _categories(frame: pd.DataFrame, columns: FeatureColumns) -> dict[str, tuple[str, ...]]:
+    return {c: tuple(sorted(frame[c].dropna().astype(str).unique())) for c in columns.categorical}
+
+
+def fit_booster(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    columns: FeatureColumns,
+    params: Mapping[str, Any],
+    settings: TrainSettings,
+) -> tuple[xgb.Booster, dict[str, tuple[str, ...]], int, float]:
+    """Train with early stopping on ``valid``; returns the booster cut at its best iteration,
+    the training categories, the best iteration and the validation log loss there."""
+    cats = _categories(train, columns)
+    dtrain = xgb.DMatrix(
+        design_matrix(train, columns.numeric, cats), label=outcome(train), enable_categorical=True
+    )
+    dvalid = xgb.DMatrix(
+        design_matrix(valid, columns.numeric, cats), label=outcome(valid), enable_categorical=True
+    )
+    history: dict[str, dict[str, list[float]]] = {}
+    booster = xgb.train(
+        dict(params),
+        dtrain,
+        num_boost_round=settings.max_rounds,
+        evals=[(dvalid, "valid")],
+        early_stopping_rounds=settings.early_stopping_rounds,
+        evals_result=history,
+        verbose_eval=False,
+    )
+    best = int(booster.best_iteration)
+    return booster[: best + 1], cats, best, float(history["valid"]["logloss"][best])
+
+
+def search_params(
+    train: pd.DataFrame, valid: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
+) -> dict[str, Any]:
+    """Best shape parameters by optuna (TPE, seeded), minimising validation log loss."""
+    import optuna  # noqa: PLC0415 - slow import, only when searching
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    y = outcome(train)
+
+    def objective(trial: optuna.Trial) -> float:
+        overrides = {
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "max_depth": trial.suggest_int("max_depth", 2, 8),
+            "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
+            "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+            "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 20.0, log=True),
+        }
+        *_, loss = fit_booster(
+            train, valid, columns, booster_params(settings, y, overrides), settings
+        )
+        return loss
+
+    study = optuna.create_study(
+        direction="minimize", sampler=optuna.samplers.TPESampler(seed=settings.seed)
+    )
+    study.optimize(
+        objective, n_trials=settings.search.n_trials, timeout=settings.search.timeout_seconds
+    )
+    log.info(
+        "search: best validation log loss %.4f after %d trials", study.best_value, len(study.trials)
+    )
+    return dict(study.best_params)
+
+
+def fit_model(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    columns: FeatureColumns,
+    settings: TrainSettings,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> FitResult:
+    """Train on ``train``, stop early and calibrate on ``valid``; return the model artifact."""
+    params = booster_params(settings, outcome(train), overrides)
+    booster, cats, best, loss = fit_booster(train, valid, columns, params, settings)
+    margin = np.asarray(
+        booster.predict(
+            xgb.DMatrix(design_matrix(valid, columns.numeric, cats), enable_categorical=True),
+            output_margin=True,
+        ),
+        dtype=float,
+    )
+    calibrator = Calibrator.fit(settings.calibration, margin, outcome(valid))
+    model = ChurnModel(
+        booster=booster,
+        calibrator=calibrator,
+        numeric_features=columns.numeric,
+        categories=cats,
+        metadata={**(metadata or {}), "params": params, "best_iteration": best},
+    )
+    return FitResult(model, params, best, loss)

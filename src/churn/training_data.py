@@ -1,0 +1,98 @@
+"""Labelled feature rows split by role, and the checks a training set must pass.
+
+Joins ``features.parquet`` and ``labels.parquet`` on (customer_id, cutoff); numeric and
+categorical feature names come from the feature catalogue so training and scoring agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churn.errors import PipelineStateError, TrainingError
+
+KEYS = ["customer_id", "cutoff"]
+
+
+@dataclass(frozen=True)
+class FeatureColumns:
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+def feature_columns(
+    catalogue: Sequence[Mapping[str, str]], exclude: Sequence[str] = ()
+) -> FeatureColumns:
+    """Model columns from the catalogue records, less ``exclude`` (names must exist)."""
+    names = {c["name"] for c in catalogue}
+    unknown = sorted(set(exclude) - names)
+    if unknown:
+        raise TrainingError(
+            f"train.exclude_features names unknown feature(s) {unknown}; known: {sorted(names)}"
+        )
+    kept = [c for c in catalogue if c["name"] not in set(exclude)]
+    return FeatureColumns(
+        numeric=tuple(c["name"] for c in kept if c["kind"] == "numeric"),
+        categorical=tuple(c["name"] for c in kept if c["kind"] == "categorical"),
+    )
+
+
+def labelled_rows(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Features joined to labels (churned, split[, fold]); one row per (customer, cutoff)."""
+    extra = [c for c in ("churned", "split", "fold") if c in labels.columns]
+    joined = labels[[*KEYS, *extra]].merge(
+        features, on=KEYS, how="left", validate="one_to_one", indicator=True
+    )
+    missing = int((joined.pop("_merge") != "both").sum())
+    if missing:
+        raise PipelineStateError(
+            f"{missing:,} labelled rows have no features; features.parquet is older than "
+            "labels.parquet. Run `churn features` again."
+        )
+    return joined
+
+
+def split_rows(rows: pd.DataFrame, split: str | Sequence[str]) -> pd.DataFrame:
+    wanted = [split] if isinstance(split, str) else list(split)
+    return rows[rows["split"].isin(wanted)].reset_index(drop=True)
+
+
+def outcome(rows: pd.DataFrame) -> np.ndarray:
+    """0/1 churn outcomes; raises if any row is unlabelled."""
+    if rows["churned"].isna().any():
+        raise PipelineStateError("rows without labels were passed where outcomes are needed")
+    return rows["churned"].astype(bool).to_numpy().astype(np.int8)
+
+
+def check_trainable(
+    rows: pd.DataFrame, columns: FeatureColumns, *, role: str, min_class_rows: int
+) -> None:
+    """Raise TrainingError unless ``rows`` has enough of both classes and no feature that is
+    missing in every row."""
+    if rows.empty:
+        raise TrainingError(f"The {role} set is empty: no labelled customers at its cutoffs.")
+    y = outcome(rows)
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    if min(pos, neg) == 0:
+        raise TrainingError(
+            f"The {role} set has one class only ({pos:,} churners, {neg:,} stayers). Check the "
+            "labels: horizon_days, churn_definition and the cutoffs decide who churns."
+        )
+    if min(pos, neg) < min_class_rows:
+        raise TrainingError(
+            f"The {role} set has {pos:,} churners and {neg:,} stayers; train.min_class_rows is "
+            f"{min_class_rows}. Add training cutoffs or data, or lower train.min_class_rows."
+        )
+    empty = [c for c in columns.all if rows[c].isna().all()]
+    if empty:
+        raise TrainingError(
+            f"Feature(s) {empty} are missing in every {role} row. Fix the input mapping or add "
+            "them to train.exclude_features."
+        )
