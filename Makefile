@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 export PATH := $(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint audit venv clean
+.PHONY: run test lint audit venv clean ui
 
 $(STAMP): requirements.lock pyproject.toml
 	@python=$$(scripts/find-python) && echo "creating $(VENV) with $$python" && \
@@ -23,10 +23,12 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/dvc repro
 	@echo
-	@echo "Results:"
-	@for p in pipelines/*/; do p=$$(basename $$p); \
-		echo "  $$p: data/interim/$$p/labels.parquet, data/interim/$$p/features.parquet," \
-		     "data/interim/$$p/feature_catalogue.json"; done
+	@echo "Results, per pipeline <p> in pipelines/:"
+	@echo "  labels and features:  data/interim/<p>/labels.parquet, features.parquet, feature_catalogue.json"
+	@echo "  model:                models/<p>/ (xgboost booster.ubj + model.json with the calibrator)"
+	@echo "  evaluation:           reports/<p>/metrics.json, backtest.json, segments.json, plots/"
+	@echo "  registry:             reports/<p>/registry.json; MLflow store mlflow.db (make ui)"
+	@$(BIN)/churn summary
 
 ## make test: set up, then run the test suite
 test: $(STAMP)
@@ -39,6 +41,10 @@ lint: $(STAMP)
 
 audit: $(STAMP)
 	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.lock
+
+## make ui: the MLflow UI on http://127.0.0.1:5000 (bound to localhost only)
+ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 
 clean:
 	rm -rf $(VENV)

@@ -4,8 +4,7 @@ the BG/NBD model's expected purchases in the horizon. Snapshot pipelines get a o
 logistic regression (the published Telco baseline) and tenure alone.
 
 Every baseline is fitted with the training and validation cutoffs only; score-only baselines
-(recency, BG/NBD) become probabilities through an isotonic calibrator fitted on the
-validation cutoff, the same way the model is calibrated.
+(recency, BG/NBD) become probabilities through Platt scaling fitted on the validation cutoff.
 """
 
 from __future__ import annotations
@@ -38,8 +37,9 @@ class BaselineInputs:
 
 
 def _calibrated(score: Scorer, valid: pd.DataFrame) -> Scorer:
-    """Turn a higher-is-riskier score into probabilities, fitted on the validation rows."""
-    cal = Calibrator.fit("isotonic", score(valid), outcome(valid))
+    """Turn a higher-is-riskier score into probabilities, fitted on the validation rows.
+    Platt scaling is strictly monotone, so the baseline's ranking (and AUC) is its own."""
+    cal = Calibrator.fit("platt", score(valid), outcome(valid))
     return lambda rows: np.clip(cal(score(rows)), 0.0, 1.0)
 
 

@@ -4,7 +4,9 @@ wrapper: load settings, call the stage, turn known errors into a message and an 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +46,7 @@ def _run[T](
     debug: bool,
     step: Callable[[PipelineSettings, PipelinePaths], T],
 ) -> T:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
@@ -112,6 +115,22 @@ def promote(
         pipeline, project_dir, debug, lambda s, p: register_stage.promote(s, p, force=force)
     )
     typer.echo(decision["reason"])
+
+
+@app.command()
+def summary(project_dir: ProjectOpt = Path(".")) -> None:
+    """Test ROC AUC and calibration of every trained pipeline, baselines beside it."""
+    for metrics_file in sorted(project_dir.glob("reports/*/metrics.json")):
+        m = json.loads(metrics_file.read_text())
+        baselines = ", ".join(
+            f"{name} {b['roc_auc']:.3f}" for name, b in m.get("baselines", {}).items()
+        )
+        cv = f", 5-fold CV AUC {m['cv_roc_auc_mean']:.3f}" if "cv_roc_auc_mean" in m else ""
+        typer.echo(
+            f"  {metrics_file.parent.name:<8} test ROC AUC {m['roc_auc']:.3f}{cv}, "
+            f"ECE {m['ece']:.3f}, n {m['n_test']:,} ({m['positive_rate']:.1%} churned); "
+            f"baselines: {baselines}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -239,7 +239,9 @@ class TrainSettings(Frozen):
         20, description="fewest churners and fewest stayers a training set may have"
     )
     backtest_cutoffs: int = Field(3, ge=0, description="earlier cutoffs to re-train and score at")
-    threads: PositiveInt = 2
+    threads: PositiveInt = Field(
+        1, description="xgboost threads; more than the idle cores slows it down"
+    )
     search: SearchSettings = Field(default_factory=SearchSettings)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from churn import evaluate, io
+from churn.errors import PipelineStateError
 from churn.model import ChurnModel
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings
@@ -49,6 +51,19 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _numeric(tree: dict[str, Any]) -> dict[str, Any]:
+    """The numeric leaves of a metrics tree (MLflow metrics are numbers; dates go in tags)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out[key] = _numeric(value)
+        elif (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ):
+            out[key] = float(value)
+    return out
+
+
 def _test_rows(paths: PipelinePaths) -> Any:
     labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
     features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
@@ -73,7 +88,7 @@ def register(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]
             "labels": settings.labels.model_dump(),
             "features": settings.features.model_dump(),
         },
-        metrics=metrics,
+        metrics=_numeric(metrics),
         artifacts=[
             p
             for p in (paths.metrics, paths.backtest, paths.segments, paths.plots, paths.catalogue)
@@ -109,7 +124,16 @@ def promote(
 
     def score(uri: str) -> np.ndarray:
         pyfunc = registry.load_model(client, uri)
-        out = pd.DataFrame(pyfunc.predict(test))
+        schema = pyfunc.metadata.get_input_schema()
+        wanted = schema.input_names() if schema is not None else list(test.columns)
+        missing = [c for c in wanted if c not in test.columns]
+        if missing:
+            raise PipelineStateError(
+                f"{uri} needs feature(s) {missing} that the current features lack: the feature "
+                "set changed since it was trained. Compare on the same features, or promote "
+                f"with `churn promote {paths.name} --force`."
+            )
+        out = pd.DataFrame(pyfunc.predict(test[wanted]))
         return np.asarray(out[tracking.PROBABILITY_COLUMN], dtype=float)
 
     decision = registry.promote(
