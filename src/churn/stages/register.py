@@ -124,7 +124,7 @@ def promote(
 
     def score(uri: str) -> np.ndarray:
         pyfunc = registry.load_model(client, uri)
-        schema = pyfunc.metadata.get_input_schema()
+        schema = pyfunc.metadata.get_input_schema()  # type: ignore[no-untyped-call]
         wanted = schema.input_names() if schema is not None else list(test.columns)
         missing = [c for c in wanted if c not in test.columns]
         if missing:
