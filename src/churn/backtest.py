@@ -35,6 +35,8 @@ def rolling_origin_plan(cutoffs: Sequence[pd.Timestamp], horizon_days: int, n: i
     ordered = sorted(cutoffs)
     horizon = pd.Timedelta(days=horizon_days)
     folds: list[Fold] = []
+    if n <= 0:
+        return folds
     for test in reversed(ordered):
         candidates = [c for c in ordered if c + horizon <= test]
         if not candidates:

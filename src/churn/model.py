@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from scipy.special import expit
 
 from churn.errors import PipelineStateError
 
@@ -42,8 +43,8 @@ class Calibrator:
         if self.method == "isotonic":
             return np.asarray(np.interp(m, self.x, self.y), dtype=float)
         if self.method == "platt":
-            return 1.0 / (1.0 + np.exp(-(self.x[0] * m + self.y[0])))
-        return 1.0 / (1.0 + np.exp(-m))
+            return np.asarray(expit(self.x[0] * m + self.y[0]), dtype=float)
+        return np.asarray(expit(m), dtype=float)
 
     @classmethod
     def fit(
@@ -108,7 +109,8 @@ class ChurnModel:
             },
             "metadata": dict(self.metadata),
         }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        text = json.dumps(meta, indent=2, default=str) + "\n"
+        (folder / META_FILE).write_text(text, encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> ChurnModel:
@@ -119,10 +121,21 @@ class ChurnModel:
                 f"{folder}: not a churn model folder (expected {META_FILE} and {BOOSTER_FILE})."
             )
         try:
-            meta = json.loads(meta_path.read_text())
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ValueError(
+                    f"format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
+                )
+            cal = meta["calibrator"]
+            if cal["method"] not in ("isotonic", "platt", "none"):
+                raise ValueError(f"unknown calibrator method {cal['method']!r}")
+            expected = {"isotonic": None, "platt": 1, "none": 0}[cal["method"]]
+            if (expected is not None and len(cal["x"]) != expected) or len(cal["x"]) != len(
+                cal["y"]
+            ):
+                raise ValueError("calibrator breakpoints do not match its method")
             booster = xgb.Booster()
             booster.load_model(booster_path)
-            cal = meta["calibrator"]
             return cls(
                 booster=booster,
                 calibrator=Calibrator(cal["method"], tuple(cal["x"]), tuple(cal["y"])),
@@ -130,7 +143,15 @@ class ChurnModel:
                 categories={k: tuple(v) for k, v in meta["categories"].items()},
                 metadata=meta.get("metadata", {}),
             )
-        except (json.JSONDecodeError, KeyError, xgb.core.XGBoostError) as exc:
+        except (
+            json.JSONDecodeError,
+            UnicodeDecodeError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            ValueError,
+            xgb.core.XGBoostError,
+        ) as exc:
             raise PipelineStateError(
                 f"{folder}: the model files are corrupted or from another version ({exc}). "
                 "Retrain with `churn train` or load another model version."
@@ -157,5 +178,7 @@ def design_matrix(
     for name in numeric:
         out[name] = pd.to_numeric(features[name], errors="coerce").astype("float64")
     for name, cats in categories.items():
-        out[name] = pd.Categorical(features[name].astype(object), categories=list(cats))
+        values = features[name].astype(object)
+        known = values.where(values.isin(list(cats)))  # unseen categories become missing
+        out[name] = pd.Categorical(known, categories=list(cats))
     return out

@@ -47,9 +47,14 @@ def feature_columns(
 def labelled_rows(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """Features joined to labels (churned, split[, fold]); one row per (customer, cutoff)."""
     extra = [c for c in ("churned", "split", "fold") if c in labels.columns]
-    joined = labels[[*KEYS, *extra]].merge(
-        features, on=KEYS, how="left", validate="one_to_one", indicator=True
-    )
+    for name, frame in (("labels", labels), ("features", features)):
+        dupes = int(frame.duplicated(KEYS).sum())
+        if dupes:
+            raise PipelineStateError(
+                f"{name} has {dupes:,} repeated (customer_id, cutoff) rows; expected one each. "
+                f"Rebuild it with `churn {name}`."
+            )
+    joined = labels[[*KEYS, *extra]].merge(features, on=KEYS, how="left", indicator=True)
     missing = int((joined.pop("_merge") != "both").sum())
     if missing:
         raise PipelineStateError(

@@ -1,0 +1,134 @@
+"""`churn train` end to end through the CLI on a slice of the bundled CDNOW data: what it writes,
+and that a failed training run exits with its code and leaves the last model untouched."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from churn.cli import app
+from churn.errors import TrainingError
+from churn.model import BOOSTER_FILE, META_FILE, ChurnModel
+
+ROOT = Path(__file__).resolve().parents[1]
+N_CUSTOMERS = 1500
+METRIC_KEYS = {"roc_auc", "pr_auc", "brier", "ece", "lift_top_decile", "n_test", "positive_rate"}
+PLOTS = ("roc", "precision_recall", "calibration", "gains", "confusion")
+
+pytestmark = pytest.mark.slow
+
+
+def churn(project: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [*args, "mini", "--project-dir", str(project)])
+    return result.exit_code, result.output
+
+
+def edit_params(project: Path, **train: object) -> None:
+    params_file = project / "pipelines/mini/params.yaml"
+    params = yaml.safe_load(params_file.read_text())
+    params["train"].update(train)
+    params_file.write_text(yaml.safe_dump(params))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project holding the first 1,500 CDNOW customers, run through `churn train`.
+
+    Read-only: tests that change it work on a copy (see ``project_copy``)."""
+    project = tmp_path_factory.mktemp("train_cli")
+    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
+    sliced = raw[raw["customer_id"].astype(int) <= N_CUSTOMERS]
+    (project / "data/raw/cdnow").mkdir(parents=True)
+    sliced.to_csv(project / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
+    (project / "pipelines/mini").mkdir(parents=True)
+    params = yaml.safe_load((ROOT / "pipelines/cdnow/params.yaml").read_text())
+    params["features"]["bgnbd"] = True
+    params["train"].update({"backtest_cutoffs": 2, "search": {"enabled": False}})
+    (project / "pipelines/mini/params.yaml").write_text(yaml.safe_dump(params))
+    for stage in ("ingest", "labels", "features", "train"):
+        code, out = churn(project, stage)
+        assert code == 0, f"churn {stage}: {out}"
+    return project
+
+
+@pytest.fixture
+def project_copy(trained: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(trained, tmp_path / "project"))
+
+
+def test_train_writes_model_metrics_backtest_and_plots(trained: Path) -> None:
+    model_dir = trained / "models/mini"
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted([BOOSTER_FILE, META_FILE])
+    assert not [p for p in model_dir.parent.iterdir() if p.name.startswith(".")]
+
+    reports = trained / "reports/mini"
+    metrics = json.loads((reports / "metrics.json").read_text())
+    assert set(metrics) >= METRIC_KEYS
+    assert metrics["n_test"] == N_CUSTOMERS
+    assert 0.0 < metrics["positive_rate"] < 1.0
+    assert 0.5 < metrics["roc_auc"] <= 1.0
+    assert set(metrics["baselines"]) == {"recency", "logistic_rfm", "bgnbd"}
+    for name, baseline in metrics["baselines"].items():
+        assert set(baseline) == METRIC_KEYS, name
+        assert baseline["n_test"] == N_CUSTOMERS
+        assert baseline["positive_rate"] == metrics["positive_rate"]
+
+    backtest = json.loads((reports / "backtest.json").read_text())
+    assert isinstance(backtest, list) and len(backtest) == 2
+    for fold in backtest:
+        assert set(fold) >= METRIC_KEYS
+        assert set(fold["baselines"]) == {"recency", "logistic_rfm", "bgnbd"}
+        assert fold["valid_cutoff"] < fold["test_cutoff"] < metrics["training"]["test_cutoff"]
+
+    for name in PLOTS:
+        frame = pd.read_csv(reports / "plots" / f"{name}.csv")
+        assert len(frame) > 0, name
+    roc = pd.read_csv(reports / "plots/roc.csv")
+    assert set(roc["model"]) == {"churn model", "recency", "logistic_rfm", "bgnbd"}
+    assert len(pd.read_csv(reports / "plots/confusion.csv")) == N_CUSTOMERS
+
+
+def test_saved_model_scores_the_test_cutoff_it_was_evaluated_on(trained: Path) -> None:
+    model = ChurnModel.load(trained / "models/mini")
+    assert model.metadata["test_cutoff"] == "1998-04-01"
+    features = pd.read_parquet(trained / "data/interim/mini/features.parquet")
+    test = features[features["cutoff"] == pd.Timestamp("1998-04-01")]
+    p = model.predict_proba(test)
+    assert p.shape == (N_CUSTOMERS,)
+    assert np.all((p >= 0.0) & (p <= 1.0))
+
+
+@pytest.mark.parametrize(
+    ("train_params", "message"),
+    [
+        (
+            {"exclude_features": ["no_such_feature"]},
+            "train.exclude_features names unknown feature(s) ['no_such_feature']",
+        ),
+        ({"min_class_rows": 100_000}, "train.min_class_rows is 100000"),
+    ],
+    ids=["unknown-excluded-feature", "too-few-of-a-class"],
+)
+def test_failed_training_exits_with_its_code_and_keeps_the_model(
+    project_copy: Path, train_params: dict[str, object], message: str
+) -> None:
+    models = project_copy / "models"
+    before = {p: p.read_bytes() for p in sorted(models.rglob("*")) if p.is_file()}
+    metrics_before = (project_copy / "reports/mini/metrics.json").read_bytes()
+    edit_params(project_copy, **train_params)
+
+    code, out = churn(project_copy, "train")
+
+    assert code == TrainingError.exit_code == 6
+    assert message in out
+    assert "Traceback" not in out
+    after = {p: p.read_bytes() for p in sorted(models.rglob("*")) if p.is_file()}
+    assert after == before
+    assert (project_copy / "reports/mini/metrics.json").read_bytes() == metrics_before

@@ -1,0 +1,325 @@
+"""Training sets and their checks, the xgboost fit, the rolling-origin plan and the baselines,
+on small synthetic frames whose signal is known."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from churn.backtest import Fold, rolling_origin_plan
+from churn.baselines import BaselineInputs, Scorer, logistic_rfm_baseline, recency_baseline
+from churn.errors import PipelineStateError, TrainingError
+from churn.settings import TrainSettings
+from churn.train import booster_params, fit_model
+from churn.training_data import (
+    FeatureColumns,
+    check_trainable,
+    feature_columns,
+    labelled_rows,
+    outcome,
+    split_rows,
+)
+
+CATALOGUE = [
+    {"name": "x1", "kind": "numeric"},
+    {"name": "plan", "kind": "categorical"},
+    {"name": "x2", "kind": "numeric"},
+]
+COLUMNS = FeatureColumns(numeric=("x1", "x2"), categorical=("plan",))
+FAST = {"max_rounds": 200, "early_stopping_rounds": 20, "min_child_weight": 1.0}
+
+
+def synthetic_rows(n: int, seed: int, split: str) -> pd.DataFrame:
+    """``n`` labelled rows: churn odds rise with x1, fall with x2, and are higher on plan 'c'."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    plan = rng.choice(["a", "b", "c"], n)
+    logit = 2.5 * x1 - 2.0 * x2 + np.where(plan == "c", 1.0, 0.0)
+    churned = rng.uniform(size=n) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame(
+        {
+            "customer_id": [f"{split}{i}" for i in range(n)],
+            "cutoff": pd.Timestamp("2024-01-01"),
+            "churned": churned,
+            "split": split,
+            "x1": x1,
+            "x2": x2,
+            "plan": plan,
+        }
+    )
+
+
+def churn_flags(*flags: int) -> pd.DataFrame:
+    """Rows with the given outcomes and two features that are always present."""
+    n = len(flags)
+    return pd.DataFrame(
+        {
+            "churned": [bool(f) for f in flags],
+            "x1": np.arange(n, dtype=float),
+            "x2": 1.0,
+            "plan": "a",
+        }
+    )
+
+
+# --------------------------------------------------------------------------- training_data
+
+
+def test_feature_columns_split_by_kind_in_catalogue_order() -> None:
+    assert feature_columns(CATALOGUE) == COLUMNS
+    assert feature_columns(CATALOGUE, ["x1", "plan"]) == FeatureColumns(("x2",), ())
+    assert COLUMNS.all == ["x1", "x2", "plan"]
+
+
+def test_feature_columns_refuses_unknown_exclusions() -> None:
+    with pytest.raises(TrainingError) as err:
+        feature_columns(CATALOGUE, ["x1", "nope", "also_nope"])
+    message = str(err.value)
+    assert "train.exclude_features" in message
+    assert "['also_nope', 'nope']" in message and "['plan', 'x1', 'x2']" in message
+
+
+def test_labelled_rows_joins_labels_to_features() -> None:
+    labels = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "a"],
+            "cutoff": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01"]),
+            "churned": [True, False, pd.NA],
+            "split": ["train", "train", "score"],
+            "extra": [1, 2, 3],
+        }
+    )
+    features = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "cutoff": pd.to_datetime(["2024-02-01", "2024-01-01", "2024-01-01", "2024-01-01"]),
+            "x1": [2.0, 1.0, 3.0, 4.0],
+        }
+    )
+    rows = labelled_rows(features, labels)
+    assert list(rows.columns) == ["customer_id", "cutoff", "churned", "split", "x1"]
+    assert rows["x1"].tolist() == [1.0, 3.0, 2.0]  # in label order; customer c is unlabelled
+    assert split_rows(rows, "train")["customer_id"].tolist() == ["a", "b"]
+    assert len(split_rows(rows, ["train", "score"])) == 3
+    assert outcome(split_rows(rows, "train")).tolist() == [1, 0]
+    with pytest.raises(PipelineStateError, match="without labels"):
+        outcome(rows)
+
+
+def test_labelled_rows_without_features_say_to_rebuild_them() -> None:
+    labels = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "cutoff": pd.Timestamp("2024-01-01"),
+            "churned": [True, False, True],
+            "split": "train",
+        }
+    )
+    features = pd.DataFrame({"customer_id": ["a"], "cutoff": pd.Timestamp("2024-01-01")})
+    with pytest.raises(PipelineStateError) as err:
+        labelled_rows(features, labels)
+    assert "2 labelled rows have no features" in str(err.value)
+    assert "churn features" in str(err.value)
+
+
+def test_exactly_min_class_rows_of_each_class_is_enough() -> None:
+    rows = churn_flags(1, 0, 1, 0)
+    check_trainable(rows, COLUMNS, role="training", min_class_rows=2)  # raises if refused
+    with pytest.raises(TrainingError, match="2 churners and 2 stayers"):
+        check_trainable(rows, COLUMNS, role="training", min_class_rows=3)
+
+
+@pytest.mark.parametrize("flags", [(1, 1, 1), (0, 0, 0)])
+def test_single_class_set_is_refused(flags: tuple[int, ...]) -> None:
+    with pytest.raises(TrainingError) as err:
+        check_trainable(churn_flags(*flags), COLUMNS, role="validation", min_class_rows=1)
+    message = str(err.value)
+    assert "validation set has one class only" in message
+    assert "horizon_days" in message
+
+
+def test_too_few_of_a_class_is_refused() -> None:
+    with pytest.raises(TrainingError) as err:
+        check_trainable(churn_flags(1, 1, 1, 0, 0), COLUMNS, role="training", min_class_rows=3)
+    message = str(err.value)
+    assert "3 churners and 2 stayers" in message
+    assert "train.min_class_rows is 3" in message
+
+
+def test_feature_missing_in_every_row_is_refused() -> None:
+    rows = churn_flags(1, 0, 1, 0).assign(x2=np.nan)
+    with pytest.raises(TrainingError) as err:
+        check_trainable(rows, COLUMNS, role="test", min_class_rows=1)
+    message = str(err.value)
+    assert "['x2']" in message and "every test row" in message
+    assert "train.exclude_features" in message
+
+
+def test_empty_set_is_refused() -> None:
+    with pytest.raises(TrainingError, match="training set is empty"):
+        check_trainable(churn_flags(), COLUMNS, role="training", min_class_rows=1)
+
+
+# --------------------------------------------------------------------------- fit_model
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> dict[str, pd.DataFrame]:
+    return {
+        "train": synthetic_rows(400, seed=1, split="train"),
+        "valid": synthetic_rows(250, seed=2, split="valid"),
+        "test": synthetic_rows(400, seed=3, split="test"),
+    }
+
+
+def test_same_seed_gives_same_probabilities(synthetic: dict[str, pd.DataFrame]) -> None:
+    settings = TrainSettings(seed=7, **FAST)
+    train, valid, test = synthetic["train"], synthetic["valid"], synthetic["test"]
+    first = fit_model(train, valid, COLUMNS, settings)
+    second = fit_model(train, valid, COLUMNS, settings)
+    assert first.best_iteration == second.best_iteration
+    np.testing.assert_array_equal(first.model.predict_proba(test), second.model.predict_proba(test))
+
+
+def test_model_learns_the_signal(synthetic: dict[str, pd.DataFrame]) -> None:
+    train, valid, test = synthetic["train"], synthetic["valid"], synthetic["test"]
+    before = {k: v.copy() for k, v in synthetic.items()}
+    fit = fit_model(train, valid, COLUMNS, TrainSettings(**FAST), metadata={"pipeline": "syn"})
+    p = fit.model.predict_proba(test)
+    assert p.shape == (len(test),)
+    assert np.all((p >= 0.0) & (p <= 1.0))
+    assert roc_auc_score(outcome(test), p) > 0.8
+    assert fit.model.feature_names == ["x1", "x2", "plan"]
+    assert dict(fit.model.categories) == {"plan": ("a", "b", "c")}
+    assert fit.model.metadata["pipeline"] == "syn"
+    assert fit.model.metadata["best_iteration"] == fit.best_iteration
+    assert 0 <= fit.best_iteration < FAST["max_rounds"]
+    assert fit.valid_logloss < np.log(2)  # better than a coin flip on the validation rows
+    for name, frame in synthetic.items():
+        pd.testing.assert_frame_equal(frame, before[name])
+
+
+def test_isotonic_probabilities_match_the_validation_churn_rate(
+    synthetic: dict[str, pd.DataFrame],
+) -> None:
+    valid = synthetic["valid"]
+    fit = fit_model(synthetic["train"], valid, COLUMNS, TrainSettings(**FAST))
+    assert fit.model.calibrator.method == "isotonic"
+    rate = outcome(valid).mean()
+    assert fit.model.predict_proba(valid).mean() == pytest.approx(rate, abs=0.01)
+
+
+def test_class_weight_sets_scale_pos_weight() -> None:
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 0], dtype=np.int8)  # 2 churners, 6 stayers
+    weight = {
+        cw: booster_params(TrainSettings(class_weight=cw), y)["scale_pos_weight"]
+        for cw in ("none", "balanced", 2.5)
+    }
+    assert weight == {"none": 1.0, "balanced": 3.0, 2.5: 2.5}
+    params = booster_params(TrainSettings(seed=3), y, {"max_depth": 7})
+    assert params["seed"] == 3 and params["max_depth"] == 7
+    assert params["objective"] == "binary:logistic"
+
+
+# --------------------------------------------------------------------------- rolling origin
+
+
+def day(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text)
+
+
+MONTHLY = [day(f"2024-{m:02d}-01") for m in range(1, 7)]
+
+
+def test_rolling_origin_plan_on_monthly_cutoffs() -> None:
+    # 45 days before 06-01 is 04-17, before 05-01 is 03-17, before 04-01 is 02-16,
+    # before 03-01 is 01-16, before 02-01 is 2023-12-18.
+    plan = rolling_origin_plan(list(reversed(MONTHLY)), horizon_days=45, n=10)
+    assert plan == [
+        Fold(day("2024-06-01"), day("2024-04-01"), (day("2024-01-01"), day("2024-02-01"))),
+        Fold(day("2024-05-01"), day("2024-03-01"), (day("2024-01-01"),)),
+    ]  # 04-01 and 03-01 would have validation cutoffs but no training cutoffs
+
+
+@pytest.mark.parametrize("horizon_days", [1, 7, 20, 45])
+def test_rolling_origin_plan_invariants(horizon_days: int) -> None:
+    horizon = pd.Timedelta(days=horizon_days)
+    weekly = [day("2024-01-01") + pd.Timedelta(weeks=w) for w in range(20)]
+    plan = rolling_origin_plan(weekly, horizon_days, n=100)
+    assert plan, "expected at least one fold"
+    assert [f.test_cutoff for f in plan] == sorted((f.test_cutoff for f in plan), reverse=True)
+    for fold in plan:
+        assert fold.valid_cutoff + horizon <= fold.test_cutoff
+        later = [c for c in weekly if fold.valid_cutoff < c and c + horizon <= fold.test_cutoff]
+        assert not later, "the validation cutoff must be the latest one that fits"
+        assert fold.train_cutoffs
+        assert all(c + horizon <= fold.valid_cutoff for c in fold.train_cutoffs)
+        assert fold.train_cutoffs == tuple(c for c in weekly if c + horizon <= fold.valid_cutoff)
+
+
+def test_rolling_origin_plan_windows_may_end_on_the_next_cutoff() -> None:
+    cutoffs = [day("2024-01-01"), day("2024-02-15"), day("2024-03-31")]  # 45 days apart
+    assert rolling_origin_plan(cutoffs, 45, n=5) == [
+        Fold(day("2024-03-31"), day("2024-02-15"), (day("2024-01-01"),))
+    ]
+    assert rolling_origin_plan(cutoffs, 46, n=5) == []
+
+
+def test_rolling_origin_plan_keeps_the_latest_n_folds() -> None:
+    weekly = [day("2024-01-01") + pd.Timedelta(weeks=w) for w in range(12)]
+    every = rolling_origin_plan(weekly, 10, n=100)
+    assert len(every) == 8  # test cutoffs in weeks 4..11: valid two weeks, train four before
+    assert rolling_origin_plan(weekly, 10, n=3) == every[:3]
+    assert rolling_origin_plan(weekly, 10, n=1) == every[:1]
+
+
+def test_rolling_origin_plan_with_n_zero_is_empty() -> None:
+    assert rolling_origin_plan(MONTHLY, 45, n=0) == []
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def rfm_rows(n: int, seed: int, split: str) -> pd.DataFrame:
+    """Customers who churn more often the longer since their last purchase."""
+    rng = np.random.default_rng(seed)
+    recency = rng.uniform(0, 360, n)
+    orders = rng.poisson(4, n).astype(float) + 1
+    churned = rng.uniform(size=n) < 1 / (1 + np.exp(-(recency - 180) / 40))
+    return pd.DataFrame(
+        {
+            "customer_id": [f"{split}{i}" for i in range(n)],
+            "cutoff": pd.Timestamp("2024-01-01"),
+            "days_since_last_activity": recency,
+            "orders_total": orders,
+            "spend_total": orders * rng.uniform(10, 30, n),
+            "churned": churned,
+            "split": split,
+        }
+    )
+
+
+@pytest.mark.parametrize("baseline", [recency_baseline, logistic_rfm_baseline])
+def test_baselines_give_probabilities_in_the_right_direction(
+    baseline: Callable[[BaselineInputs], Scorer],
+) -> None:
+    inputs = BaselineInputs(rfm_rows(300, 1, "train"), rfm_rows(200, 2, "valid"))
+    test = rfm_rows(300, 3, "test")
+    unlabelled = test.drop(columns=["churned", "split"])  # scoring must not need labels
+    p = baseline(inputs)(unlabelled)
+    assert p.shape == (300,)
+    assert np.all((p >= 0.0) & (p <= 1.0))
+    recent = test["days_since_last_activity"] < 180
+    assert p[recent.to_numpy()].mean() < p[~recent.to_numpy()].mean()
+    assert roc_auc_score(outcome(test), p) > 0.7
+
+
+def test_recency_baseline_is_monotone_in_recency() -> None:
+    inputs = BaselineInputs(rfm_rows(300, 1, "train"), rfm_rows(200, 2, "valid"))
+    test = rfm_rows(100, 3, "test").sort_values("days_since_last_activity")
+    p = recency_baseline(inputs)(test)
+    assert np.all(np.diff(p) >= 0.0)
