@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +144,10 @@ def test_ui_command_binds_localhost_and_reads_the_sqlite_store(tmp_path: Path) -
 class Unavailable(http.server.BaseHTTPRequestHandler):
     """A server that answers every request with 503, which MLflow normally retries for minutes."""
 
+    requests = 0
+
     def do_GET(self) -> None:
+        Unavailable.requests += 1
         self.send_response(503)
         self.end_headers()
 
@@ -174,21 +176,18 @@ def unavailable_server() -> Iterator[str]:
         "file:///tmp/mlruns",
     ],
 )
-def test_a_broken_tracking_uri_fails_fast_naming_the_uri_and_the_fix(uri: str) -> None:
-    started = time.monotonic()
+def test_a_broken_tracking_uri_names_the_uri_and_the_fix(uri: str) -> None:
     with pytest.raises(TrackingError, match="MLFLOW_TRACKING_URI") as info:
         connect(uri)
     assert uri in str(info.value)
-    # A guard against MLflow's retry loop (minutes), not a speed goal.
-    assert time.monotonic() - started < 15
 
 
-def test_a_failing_server_is_not_retried_for_minutes(unavailable_server: str) -> None:
-    started = time.monotonic()
+def test_a_failing_server_is_asked_once_not_retried(unavailable_server: str) -> None:
+    Unavailable.requests = 0
     with pytest.raises(TrackingError, match="does not answer") as info:
         connect(unavailable_server)
     assert unavailable_server in str(info.value)
-    assert time.monotonic() - started < 15
+    assert Unavailable.requests == 1
 
 
 def test_a_logged_run_is_registered_as_challenger_and_predicts_calibrated_probabilities(
