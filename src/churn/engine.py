@@ -7,6 +7,8 @@ Spark SQL (see ``to_spark_sql``), so the same definitions can later run on a clu
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 
 import duckdb
@@ -28,9 +30,12 @@ def duckdb_session(
     threads: int | None = None,
     memory_limit: str = "4GB",
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection with ``tables`` registered as views (no copies)."""
+    """An in-memory DuckDB connection with ``tables`` registered as views (no copies).
+    Data beyond ``memory_limit`` spills to a private temporary folder, removed afterwards."""
+    spill = tempfile.mkdtemp(prefix="churn-duckdb-")
     con = duckdb.connect(":memory:")
     try:
+        con.execute(f"SET temp_directory = '{spill}'")
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET preserve_insertion_order = false")
         if threads:
@@ -40,12 +45,18 @@ def duckdb_session(
         yield con
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def to_spark_sql(sql: str) -> str:
     """The same query in Spark SQL (raises if SQLGlot cannot transpile it)."""
     return ";\n".join(
-        sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level="raise")
+        sqlglot.transpile(
+            sql,
+            read="duckdb",
+            write="spark",
+            unsupported_level="raise",  # type: ignore[arg-type]
+        )
     )
 
 
