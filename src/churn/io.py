@@ -91,13 +91,15 @@ def write_parquet(frame: pd.DataFrame, dest: Path) -> None:
 
 def write_csv(frame: pd.DataFrame, dest: Path) -> None:
     with _atomic_path(dest) as tmp:
-        frame.to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=False, float_format="%.10g")
 
 
 def _json_safe(obj: Any) -> Any:
-    """NaN and infinities become null: strict JSON readers (and DVC) reject bare NaN."""
+    """NaN and infinities become null: strict JSON readers (and DVC) reject bare NaN. Floats
+    keep 10 significant digits, so last-bit noise of multi-threaded maths does not change the
+    file between identical runs."""
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+        return float(f"{obj:.10g}") if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {str(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
