@@ -93,6 +93,8 @@ def test_train_writes_model_metrics_backtest_and_plots(trained: Path) -> None:
     roc = pd.read_csv(reports / "plots/roc.csv")
     assert set(roc["model"]) == {"churn model", "recency", "logistic_rfm", "bgnbd"}
     assert len(pd.read_csv(reports / "plots/confusion.csv")) == N_CUSTOMERS
+    for name in ("roc", "precision_recall", "calibration", "gains"):
+        assert (reports / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_saved_model_scores_the_test_cutoff_it_was_evaluated_on(trained: Path) -> None:

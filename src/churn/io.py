@@ -89,6 +89,12 @@ def write_parquet(frame: pd.DataFrame, dest: Path) -> None:
         frame.to_parquet(tmp, index=False)
 
 
+def write_png(figure: Any, dest: Path) -> None:
+    """Save a matplotlib figure as PNG (fixed metadata, so identical runs give identical files)."""
+    with _atomic_path(dest) as tmp:
+        figure.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+
+
 def write_csv(frame: pd.DataFrame, dest: Path) -> None:
     with _atomic_path(dest) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.10g")

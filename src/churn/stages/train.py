@@ -63,6 +63,34 @@ def _plot_data(
     }
 
 
+def _figures(
+    y: np.ndarray, p: np.ndarray, baselines: dict[str, np.ndarray], metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """The evaluation charts as matplotlib figures, baselines beside the model."""
+    label = f"churn model (AUC {metrics['roc_auc']:.3f})"
+    named = {f"{n} (AUC {metrics['baselines'][n]['roc_auc']:.3f})": b for n, b in baselines.items()}
+    return {
+        "roc": evaluate.roc_figure(
+            evaluate.roc_curve_frame(y, p),
+            label=label,
+            baselines={n: evaluate.roc_curve_frame(y, b) for n, b in named.items()},
+        ),
+        "precision_recall": evaluate.pr_figure(
+            evaluate.pr_curve_frame(y, p),
+            label=label,
+            baselines={n: evaluate.pr_curve_frame(y, b) for n, b in named.items()},
+        ),
+        "calibration": evaluate.calibration_figure(
+            evaluate.calibration_frame(y, p), label=f"churn model (ECE {metrics['ece']:.3f})"
+        ),
+        "gains": evaluate.gains_figure(
+            evaluate.gains_frame(y, p),
+            label=label,
+            baselines={n: evaluate.gains_frame(y, b) for n, b in named.items()},
+        ),
+    }
+
+
 def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     """Train the churn model and its baselines, evaluate on the test cutoff, write it all."""
     ts = settings.train
@@ -151,6 +179,8 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     io.write_json(segments.to_dict(orient="records"), paths.segments)
     for name, frame in _plot_data(y_test, p_test, threshold, baseline_p).items():
         io.write_csv(frame, paths.plots / f"{name}.csv")
+    for name, figure in _figures(y_test, p_test, baseline_p, metrics).items():
+        io.write_png(figure, paths.plots / f"{name}.png")
     log.info(
         "test ROC AUC %.3f (baselines: %s), ECE %.3f; wrote %s and %s",
         metrics["roc_auc"],
