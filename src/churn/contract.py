@@ -16,7 +16,7 @@ data in one pass. Nothing here touches files: raw frames come in, canonical fram
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -438,11 +438,3 @@ def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.Data
         )
     problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
     return out
-
-
-def attribute_names(sources: Sequence[SourceSettings]) -> list[str]:
-    return sorted({a for s in sources for a in s.attributes})
-
-
-def summary_counts(frame: pd.DataFrame) -> Mapping[str, int]:
-    return {"rows": len(frame), "customers": int(frame["customer_id"].nunique())}

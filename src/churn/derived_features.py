@@ -11,8 +11,6 @@ they are cheap and engine-independent:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
@@ -111,7 +109,3 @@ def add_derived_features(
         else:
             out = out.merge(fitted, on=["customer_id", "cutoff"], how="left", validate="1:1")
     return out
-
-
-def derived_names(catalogue: Sequence[Feature]) -> list[str]:
-    return [f.name for f in catalogue]
