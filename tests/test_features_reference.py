@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn.contract import EVENT_FRAME_COLUMNS
 from churn.engine import to_spark_sql
 from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.settings import FeatureSettings
@@ -67,16 +68,7 @@ def _edge_cases() -> pd.DataFrame:
         ("E9", "2023-03-25 10:00:00", "purchase", 4.0, 1.0, "E92", None, None),
         ("E9", "2023-06-25 10:00:00", "return", -4.0, -1.0, "E93", "P00009", "app"),
     ]
-    columns = [
-        "customer_id",
-        "ts",
-        "event_type",
-        "amount",
-        "quantity",
-        "order_id",
-        "product_id",
-        "channel",
-    ]
+    columns = [*EVENT_FRAME_COLUMNS, "channel"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.assign(ts=pd.to_datetime(frame["ts"]).astype("datetime64[us]"))
 

@@ -16,7 +16,7 @@ import xgboost as xgb
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from churn.errors import TrackingError
+from churn.errors import PipelineStateError, TrackingError
 from churn.model import Calibrator, ChurnModel, design_matrix
 from churn.registry import (
     PromotionDecision,
@@ -294,6 +294,39 @@ def test_promotion_keeps_a_worse_challenger_out_and_lets_a_better_one_in(
     model, version = load_champion(client, name)
     assert version == "4"
     assert len(model.predict(TEST)) == len(TEST)
+
+
+def test_a_champion_that_cannot_score_the_current_features_is_kept_unless_forced(
+    store: Store, tmp_path: Path
+) -> None:
+    name, client = "churn-changed", store.client
+    store.log(name, ["weak"], tmp_path / "v1")
+    store.log(name, ["recency"], tmp_path / "v2")
+    client.set_registered_model_alias(name, CHAMPION, "1")
+
+    def score(uri: str) -> np.ndarray:
+        if uri.endswith("/1"):
+            raise PipelineStateError("needs feature(s) ['weak'] that the current features lack")
+        return store.score(uri)
+
+    def decide(force: bool) -> PromotionDecision:
+        return promote(
+            client,
+            model_name=name,
+            score=score,
+            y_test=Y_TEST,
+            metrics_fn=metrics_fn,
+            settings=LOOSE_ECE,
+            force=force,
+        )
+
+    kept = decide(force=False)
+    assert not kept.promoted
+    assert "champion v1 cannot be compared" in kept.reason and "--force" in kept.reason
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == "1"
+    forced = decide(force=True)
+    assert forced.promoted and forced.forced
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == "2"
 
 
 def test_load_champion_names_the_fix_when_there_is_none(store: Store, tmp_path: Path) -> None:

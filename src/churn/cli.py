@@ -112,7 +112,10 @@ def promote(
 ) -> None:
     """Make the challenger the champion if it beats the champion on the same test cutoff."""
     decision = _run(
-        pipeline, project_dir, debug, lambda s, p: register_stage.promote(s, p, force=force)
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: register_stage.promote(s, p, register_stage.test_rows(p), force=force),
     )
     typer.echo(decision["reason"])
 

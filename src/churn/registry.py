@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
-from churn.errors import TrackingError
+from churn.errors import PipelineStateError, TrackingError
 from churn.settings import RegistrySettings
 from churn.tracking import CHALLENGER, CHAMPION, connect
 
@@ -73,6 +73,9 @@ def promote(
     ROC AUC + ``settings.auc_margin`` and ECE <= ``settings.max_ece``; ``force`` promotes
     regardless and records that it did.
 
+    When ``score`` raises PipelineStateError for the champion (it needs features the current
+    test rows lack), the challenger is refused unless ``force``: nothing can be compared.
+
     Raises TrackingError when the model or its challenger does not exist.
     """
     registered = _registered_model(client, model_name)
@@ -111,8 +114,15 @@ def promote(
             challenger_metrics=challenger_metrics,
         )
     else:
-        champion_metrics = measure(champion)
-        failures, passes = _judge(challenger_metrics, champion_metrics, settings)
+        try:
+            champion_metrics = measure(champion)
+        except PipelineStateError as exc:
+            # the champion cannot score today's test rows (its features no longer exist):
+            # there is nothing to compare, so only a person's --force may replace it
+            champion_metrics = {}
+            failures, passes = [f"champion v{champion} cannot be compared: {exc}"], list[str]()
+        else:
+            failures, passes = _judge(challenger_metrics, champion_metrics, settings)
         rules = "; ".join(failures + passes)
         if failures and force:
             reason = f"forced promotion of v{challenger} over v{champion} although {rules}."

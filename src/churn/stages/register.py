@@ -17,7 +17,6 @@ import pandas as pd
 
 from churn import evaluate, io
 from churn.errors import PipelineStateError
-from churn.model import ChurnModel
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings
 from churn.training_data import labelled_rows, outcome, split_rows
@@ -64,19 +63,21 @@ def _numeric(tree: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _test_rows(paths: PipelinePaths) -> Any:
+def test_rows(paths: PipelinePaths) -> pd.DataFrame:
+    """Labelled feature rows of the test cutoff: the population every model is judged on."""
     labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
     features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
     return split_rows(labelled_rows(features, labels), "test")
 
 
-def register(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
-    """Log the model in ``models/<p>`` with its metrics, plots and lineage; alias challenger."""
+def register(
+    settings: PipelineSettings, paths: PipelinePaths, test: pd.DataFrame
+) -> dict[str, Any]:
+    """Log the model in ``models/<p>`` with its metrics, plots and lineage; alias challenger.
+    ``test``: rows from :func:`test_rows`, the first five of which are the input example."""
     from churn import tracking  # noqa: PLC0415 - mlflow is slow to import
 
     metrics = io.read_json(paths.metrics, stage_hint=f"churn train {paths.name}")
-    model = ChurnModel.load(paths.model)
-    test = _test_rows(paths)
     client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
     experiment = tracking.ensure_experiment(client, paths.project_dir, paths.name)
     version = tracking.log_training_run(
@@ -109,17 +110,19 @@ def register(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]
         version.version,
         version.run_id,
     )
-    del model
     return {"run_id": version.run_id, "version": version.version, "model_uri": version.model_uri}
 
 
 def promote(
-    settings: PipelineSettings, paths: PipelinePaths, *, force: bool = False
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    test: pd.DataFrame,
+    *,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Run the champion/challenger gate on the current test cutoff."""
+    """Run the champion/challenger gate on ``test`` (rows from :func:`test_rows`)."""
     from churn import registry, tracking  # noqa: PLC0415 - mlflow is slow to import
 
-    test = _test_rows(paths)
     client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
 
     def score(uri: str) -> np.ndarray:
@@ -130,8 +133,8 @@ def promote(
         if missing:
             raise PipelineStateError(
                 f"{uri} needs feature(s) {missing} that the current features lack: the feature "
-                "set changed since it was trained. Compare on the same features, or promote "
-                f"with `churn promote {paths.name} --force`."
+                "set changed since it was trained. Promote the new version with "
+                f"`churn promote {paths.name} --force` if it should replace it."
             )
         out = pd.DataFrame(pyfunc.predict(test[wanted]))
         return np.asarray(out[tracking.PROBABILITY_COLUMN], dtype=float)
@@ -151,8 +154,9 @@ def promote(
 
 def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     """Register the trained model and run the gate; write ``reports/<p>/registry.json``."""
-    registered = register(settings, paths)
-    decision = promote(settings, paths)
+    test = test_rows(paths)
+    registered = register(settings, paths, test)
+    decision = promote(settings, paths, test)
     out = {"registered": registered, "promotion": decision}
     io.write_json(out, paths.reports / "registry.json")
     return out
