@@ -14,13 +14,16 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from churn.crm_export import TARGETS
 from churn.errors import ChurnError
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
+from churn.stages import export as export_stage
 from churn.stages import features as features_stage
 from churn.stages import ingest as ingest_stage
 from churn.stages import labels as labels_stage
 from churn.stages import register as register_stage
+from churn.stages import score as score_stage
 from churn.stages import train as train_stage
 
 app = typer.Typer(
@@ -118,6 +121,86 @@ def promote(
         lambda s, p: register_stage.promote(s, p, register_stage.test_rows(p), force=force),
     )
     typer.echo(decision["reason"])
+
+
+@app.command()
+def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command line
+    pipeline: PipelineArg,
+    project_dir: ProjectOpt = Path("."),
+    cutoff: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--cutoff",
+            formats=["%Y-%m-%d"],
+            help="Score as of this date (YYYY-MM-DD); default: the day after the data.",
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="A model folder (models/<p>) instead of the registry's champion.",
+        ),
+    ] = None,
+    explain_all: Annotated[
+        bool, typer.Option("--explain-all", help="Reason codes for everyone, not just outreach.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Score today's customers with the champion: the ranked at-risk list with reasons."""
+    now = dt.datetime.now(dt.UTC)
+    out = _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: score_stage.run(
+            s,
+            p,
+            now=now,
+            cutoff=cutoff.date() if cutoff else None,
+            model_path=model,
+            explain_all=explain_all,
+        ),
+    )
+    reach = out["outreach"]
+    typer.echo(
+        f"{pipeline}: scored {out['scored']:,} customers at {out['cutoff']} with "
+        f"{out['model']['name']} v{out['model']['version']}; outreach {reach['customers']:,} "
+        f"({reach['to_contact']:,} to contact, {reach['control_group']:,} control), value at "
+        f"risk {reach['value_at_risk']:,.0f} -> {PipelinePaths(project_dir, pipeline).scores}"
+    )
+
+
+@app.command()
+def export(
+    pipeline: PipelineArg,
+    project_dir: ProjectOpt = Path("."),
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help=f"CRM to export for: {', '.join(TARGETS)} (repeatable); default: all.",
+        ),
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write the outreach list as CRM import files (data/exports/<p>/<target>.csv)."""
+    chosen = target or list(TARGETS)
+    unknown = [t for t in chosen if t not in TARGETS]
+    if unknown:
+        typer.echo(
+            f"error: unknown --target {unknown}; expected some of {list(TARGETS)}.", err=True
+        )
+        raise typer.Exit(2)
+    rows = _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: export_stage.run(s, p, [t for t in TARGETS if t in chosen]),
+    )
+    paths = PipelinePaths(project_dir, pipeline)
+    for name, n in rows.items():
+        typer.echo(f"{pipeline}: {n:,} rows -> {paths.export(name)}")
 
 
 @app.command()

@@ -95,6 +95,11 @@ def write_png(figure: Any, dest: Path) -> None:
         figure.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
 
 
+def write_bytes(data: bytes, dest: Path) -> None:
+    with _atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+
+
 def write_csv(frame: pd.DataFrame, dest: Path) -> None:
     with _atomic_path(dest) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.10g")

@@ -59,3 +59,29 @@ class PipelinePaths:
     def model(self) -> Path:
         """Folder of the trained model (xgboost UBJSON + JSON metadata and calibrator)."""
         return self.project_dir / "models" / self.name
+
+    @property
+    def scores(self) -> Path:
+        """The scored at-risk list written by ``churn score``."""
+        return self.project_dir / "data" / "scored" / self.name / "scores.parquet"
+
+    @property
+    def exports(self) -> Path:
+        """Folder of CRM import files written by ``churn export``."""
+        return self.project_dir / "data" / "exports" / self.name
+
+    def export(self, target: str) -> Path:
+        return self.exports / f"{target}.csv"
+
+    @property
+    def scoring_summary(self) -> Path:
+        return self.reports / "scoring.json"
+
+    @property
+    def shap_importance(self) -> Path:
+        return self.reports / "shap_importance.json"
+
+    @property
+    def shap_plots(self) -> tuple[Path, Path]:
+        """Beeswarm and bar chart of the champion's SHAP values on the explained customers."""
+        return self.reports / "shap_beeswarm.png", self.reports / "shap_bar.png"

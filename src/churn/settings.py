@@ -256,6 +256,117 @@ class RegistrySettings(Frozen):
     )
 
 
+class RiskTiers(Frozen):
+    """Calibrated-probability thresholds of the risk tiers: High >= high, Medium >= medium."""
+
+    high: float = Field(0.6, gt=0, le=1)
+    medium: float = Field(0.3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskTiers:
+        if self.medium > self.high:
+            raise ValueError(f"medium ({self.medium}) must not exceed high ({self.high})")
+        return self
+
+
+class OutreachSettings(Frozen):
+    """Who is contacted: the top of the list by ``priority``, within a budget, minus a random
+    control group that is flagged "do not contact" so the effect of outreach can be measured."""
+
+    priority: Literal["value_at_risk", "churn_probability"] = "value_at_risk"
+    top_k: PositiveInt | None = Field(None, description="contact at most this many customers")
+    top_percent: float | None = Field(
+        20.0, gt=0, le=100, description="contact this share of scored customers (percent)"
+    )
+    control_percent: float = Field(
+        10.0, ge=0, lt=100, description="share of the outreach slice held out (percent)"
+    )
+    control_seed: str = Field(
+        "churn-control", description="salt of the hash that puts a customer id in control"
+    )
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> OutreachSettings:
+        if (self.top_k is None) == (self.top_percent is None):
+            raise ValueError("set exactly one of top_k and top_percent (the other to null)")
+        return self
+
+
+class ValueSettings(Frozen):
+    """What a customer is worth over the horizon: a CLV model (BG/NBD purchases x Gamma-Gamma
+    spend) for purchase data, or a recurring charge x months for subscriptions."""
+
+    method: Literal["clv", "recurring"] = "clv"
+    charge_feature: str | None = Field(
+        None, description="recurring: the feature holding the monthly charge"
+    )
+    months: float = Field(1.0, gt=0, description="recurring: months of charges at stake")
+
+    @model_validator(mode="after")
+    def _recurring_needs_charge(self) -> ValueSettings:
+        if self.method == "recurring" and not self.charge_feature:
+            raise ValueError("method 'recurring' needs charge_feature")
+        return self
+
+
+class ScoringSettings(Frozen):
+    """How ``churn score`` turns probabilities into a ranked outreach list with reasons."""
+
+    risk_tiers: RiskTiers = Field(default_factory=RiskTiers)
+    outreach: OutreachSettings = Field(default_factory=OutreachSettings)
+    value: ValueSettings = Field(default_factory=ValueSettings)
+    explain: Literal["outreach", "all"] = Field(
+        "outreach", description="whose reasons to compute: the outreach slice or everyone"
+    )
+    reasons: str | None = Field(
+        None, description="reason catalogue YAML (project-relative); default: the built-in one"
+    )
+    n_reasons: int = Field(3, ge=1, le=3)
+
+
+class PlaybookRule(Frozen):
+    """One retention action and when it applies; the first matching rule wins."""
+
+    action: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    reasons: list[str] = Field(
+        default_factory=list, description="reason codes of reason_1 it answers; empty: any"
+    )
+    min_value_percentile: float = Field(
+        0.0, ge=0, le=100, description="only customers at least this high in expected value"
+    )
+    min_probability: float = Field(0.0, ge=0, le=1)
+
+
+class PlaybookSettings(Frozen):
+    rules: list[PlaybookRule] = Field(default_factory=list)
+    default_action: str = Field("feedback_request", pattern=r"^[a-z][a-z0-9_]*$")
+    not_contacted_action: str = Field(
+        "none", description="action of customers outside the explained slice"
+    )
+
+
+class ExportColumn(Frozen):
+    source: str = Field(description="column of scores.parquet")
+    name: str = Field(description="field name in the CRM")
+
+
+class ExportTarget(Frozen):
+    columns: list[ExportColumn] = Field(
+        min_length=1, description="exported columns in order; the first is the record key"
+    )
+    only_outreach: bool = Field(True, description="export the outreach slice only")
+
+
+class ExportSettings(Frozen):
+    """Per CRM target, which columns leave the system and under what names. Targets not set
+    here use the built-in defaults (see churn.crm_export)."""
+
+    targets: dict[Literal["salesforce", "hubspot", "dynamics", "generic"], ExportTarget] = Field(
+        default_factory=dict
+    )
+
+
 class PipelineSettings(Frozen):
     name: str
     data: DataSettings
@@ -263,6 +374,9 @@ class PipelineSettings(Frozen):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    playbook: PlaybookSettings = Field(default_factory=PlaybookSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
 
     @model_validator(mode="before")
     @classmethod

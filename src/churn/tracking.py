@@ -165,6 +165,11 @@ class ChurnPyfunc(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         self._model = ChurnModel.load(Path(context.artifacts[MODEL_DIR_ARTIFACT]))
 
+    @property
+    def churn_model(self) -> ChurnModel:
+        """The loaded model itself, for what the pyfunc interface cannot do (SHAP values)."""
+        return self._model
+
     def predict(
         self,
         context: PythonModelContext,

@@ -9,6 +9,7 @@ import pandas as pd
 from churn import io
 from churn.derived_features import add_derived_features, derived_catalogue
 from churn.features import (
+    Feature,
     FeatureSpec,
     build_features,
     catalogue_records,
@@ -38,40 +39,62 @@ def feature_spec(settings: PipelineSettings) -> FeatureSpec:
     )
 
 
+def event_features(
+    settings: PipelineSettings,
+    events: pd.DataFrame,
+    pairs: pd.DataFrame,
+    customers: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Features of an event pipeline for each (customer_id, cutoff) in ``pairs``: the SQL pass
+    plus the derived columns. The one feature path of training (all labelled cutoffs) and
+    scoring (today's customers)."""
+    labs = settings.labels
+    assert isinstance(labs, EventLabelSettings)
+    fs = settings.features
+    base = build_features(
+        events, pairs, feature_spec(settings), customers, threads=fs.duckdb_threads
+    )
+    return add_derived_features(
+        base,
+        events[events["event_type"].isin(labs.activity_event_types)],
+        calendar=fs.calendar,
+        bgnbd=fs.bgnbd,
+        horizon_days=labs.horizon_days,
+    )
+
+
+def catalogue(
+    settings: PipelineSettings, snapshot_columns: list[str] | None = None
+) -> list[Feature]:
+    """Every feature of the pipeline with its family and description."""
+    if settings.data.kind == "snapshot":
+        assert settings.data.snapshot is not None and snapshot_columns is not None
+        return snapshot_catalogue(snapshot_columns, settings.data.snapshot.numeric_attributes)
+    labs = settings.labels
+    assert isinstance(labs, EventLabelSettings)
+    fs = settings.features
+    return feature_catalogue(feature_spec(settings)) + derived_catalogue(
+        calendar=fs.calendar, bgnbd=fs.bgnbd, horizon_days=labs.horizon_days
+    )
+
+
 def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame:
     """Build features for every labelled (customer, cutoff) pair; write them and the catalogue."""
     labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
     if settings.data.kind == "snapshot":
-        assert settings.data.snapshot is not None
         out = snapshot_features(require_canonical(paths, "snapshot"), labels)
-        catalogue = snapshot_catalogue(
-            [c for c in out.columns if c not in ("customer_id", "cutoff")],
-            settings.data.snapshot.numeric_attributes,
+        records = catalogue(
+            settings, [c for c in out.columns if c not in ("customer_id", "cutoff")]
         )
     else:
-        spec = feature_spec(settings)
-        events = require_canonical(paths, "events")
-        labs = settings.labels
-        assert isinstance(labs, EventLabelSettings)
-        base = build_features(
-            events,
+        out = event_features(
+            settings,
+            require_canonical(paths, "events"),
             labels,
-            spec,
             read_canonical(paths, "customers", required=False),
-            threads=settings.features.duckdb_threads,
         )
-        fs = settings.features
-        out = add_derived_features(
-            base,
-            events[events["event_type"].isin(labs.activity_event_types)],
-            calendar=fs.calendar,
-            bgnbd=fs.bgnbd,
-            horizon_days=labs.horizon_days,
-        )
-        catalogue = feature_catalogue(spec) + derived_catalogue(
-            calendar=fs.calendar, bgnbd=fs.bgnbd, horizon_days=labs.horizon_days
-        )
+        records = catalogue(settings)
     io.write_parquet(out, paths.features)
-    io.write_json(catalogue_records(catalogue), paths.catalogue)
-    log.info("wrote %s: %s rows x %s features", paths.features, f"{len(out):,}", len(catalogue))
+    io.write_json(catalogue_records(records), paths.catalogue)
+    log.info("wrote %s: %s rows x %s features", paths.features, f"{len(out):,}", len(records))
     return out

@@ -1,0 +1,166 @@
+"""CRM import files from the scored list: Salesforce, HubSpot, Dynamics 365 or a generic CSV.
+
+Each target has its import conventions (field names, key column, date format, encoding); the
+columns that leave the system are exactly the configured ones, in the configured order. Text
+that a spreadsheet would run as a formula is neutralised.
+
+* Salesforce (Data Import Wizard / Data Loader upsert): custom field API names ending in
+  ``__c``, the first column an External ID field to upsert on; dateTime as
+  ``yyyy-MM-ddTHH:mm:ss.SSSZ`` (UTC), dates as ``yyyy-MM-dd``.
+* HubSpot (contact import): internal property names in snake_case; rows are matched on the
+  first column, which should be ``hs_object_id`` (Record ID) or ``email`` when your customer id
+  is one of those, or a unique-value property; dates as ``YYYY-MM-DD``.
+* Dynamics 365 (Data Import): UTF-8 with a byte-order mark, ISO 8601 dates.
+* generic: UTF-8, ISO 8601, our own column names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from churn.errors import ConfigError
+from churn.settings import ExportColumn, ExportTarget
+
+type Target = Literal["salesforce", "hubspot", "dynamics", "generic"]
+TARGETS: tuple[Target, ...] = ("salesforce", "hubspot", "dynamics", "generic")
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""Leading characters that make Excel, LibreOffice or Google Sheets evaluate a cell (OWASP)."""
+
+
+@dataclass(frozen=True)
+class Convention:
+    encoding: str
+    datetime_format: str  # strftime, applied to UTC timestamps
+    date_format: str
+
+
+CONVENTIONS: Mapping[Target, Convention] = {
+    "salesforce": Convention("utf-8", "%Y-%m-%dT%H:%M:%S.000Z", "%Y-%m-%d"),
+    "hubspot": Convention("utf-8", "%Y-%m-%d", "%Y-%m-%d"),
+    "dynamics": Convention("utf-8-sig", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"),
+    "generic": Convention("utf-8", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"),
+}
+
+_COMMON = (
+    "customer_id",
+    "churn_probability",
+    "risk_tier",
+    "risk_percentile",
+    "expected_value",
+    "value_at_risk",
+    "priority_rank",
+    "outreach_status",
+    "control_group",
+    "reason_1_code",
+    "reason_1_text",
+    "reason_2_code",
+    "reason_2_text",
+    "reason_3_code",
+    "reason_3_text",
+    "recommended_action",
+    "model_version",
+    "cutoff",
+    "scored_at",
+)
+
+_SALESFORCE_NAMES = {
+    "customer_id": "Churn_Customer_ID__c",
+    "churn_probability": "Churn_Probability__c",
+    "risk_tier": "Churn_Risk_Tier__c",
+    "risk_percentile": "Churn_Risk_Percentile__c",
+    "expected_value": "Churn_Expected_Value__c",
+    "value_at_risk": "Churn_Value_At_Risk__c",
+    "priority_rank": "Churn_Priority_Rank__c",
+    "outreach_status": "Churn_Outreach_Status__c",
+    "control_group": "Churn_Control_Group__c",
+    "recommended_action": "Churn_Recommended_Action__c",
+    "model_version": "Churn_Model_Version__c",
+    "cutoff": "Churn_Cutoff_Date__c",
+    "scored_at": "Churn_Scored_At__c",
+}
+
+
+def _salesforce_name(column: str) -> str:
+    if column in _SALESFORCE_NAMES:
+        return _SALESFORCE_NAMES[column]
+    words = column.split("_")  # reason_1_text -> Churn_Reason_1_Text__c
+    return "Churn_" + "_".join(w.capitalize() for w in words) + "__c"
+
+
+def default_target(target: Target) -> ExportTarget:
+    """The built-in column mapping of a target (overridable in params ``export.targets``)."""
+    if target == "salesforce":
+        names = {c: _salesforce_name(c) for c in _COMMON}
+    elif target == "hubspot":
+        names = {c: c if c.startswith("churn_") else f"churn_{c}" for c in _COMMON}
+    else:
+        names = {c: c for c in _COMMON}
+    return ExportTarget(columns=[ExportColumn(source=c, name=n) for c, n in names.items()])
+
+
+def target_settings(target: Target, configured: Mapping[Target, ExportTarget]) -> ExportTarget:
+    return configured.get(target) or default_target(target)
+
+
+def neutralise(text: pd.Series) -> pd.Series:
+    """Prefix a ``'`` to text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR)."""
+    values = text.astype("string")
+    risky = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+    return values.where(~risky, "'" + values)
+
+
+def crm_frame(scores: pd.DataFrame, target: Target, settings: ExportTarget) -> pd.DataFrame:
+    """The rows and columns to export, formatted for ``target``. Pure: no file is touched.
+
+    Raises ConfigError naming configured source columns the scores lack.
+    """
+    sources = [c.source for c in settings.columns]
+    missing = [s for s in sources if s not in scores.columns]
+    if missing:
+        raise ConfigError(
+            f"export.targets.{target}.columns: source column(s) {missing} are not in the scores. "
+            f"Expected some of {list(scores.columns)}."
+        )
+    names = [c.name for c in settings.columns]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"export.targets.{target}.columns: field names repeat: {dupes}.")
+    rows = scores[scores["in_outreach"]] if settings.only_outreach else scores
+    convention = CONVENTIONS[target]
+    out = pd.DataFrame(index=rows.index)
+    for column in settings.columns:
+        out[column.name] = _format(rows[column.source], column.source, convention)
+    return out.reset_index(drop=True)
+
+
+def _format(values: pd.Series, source: str, convention: Convention) -> pd.Series:
+    if source == "scored_at":  # an ISO 8601 UTC string in the scores
+        stamps: pd.Series = pd.to_datetime(values, utc=True)
+        text: pd.Series = stamps.dt.strftime(convention.datetime_format)
+        return text
+    if pd.api.types.is_datetime64_any_dtype(values):
+        dates: pd.Series = values.dt.strftime(convention.date_format)
+        return dates
+    if pd.api.types.is_bool_dtype(values):
+        return values.map({True: "true", False: "false"}).astype("string")
+    if pd.api.types.is_float_dtype(values):
+        rounded: pd.Series = values.round(4 if source == "churn_probability" else 2)
+        return rounded
+    if pd.api.types.is_numeric_dtype(values):
+        return values
+    return neutralise(values.astype(object).where(values.notna(), None))
+
+
+def write_csv_text(frame: pd.DataFrame) -> str:
+    """The CSV text: RFC 4180 quoting, no index, missing values as empty cells."""
+    text: str = frame.to_csv(index=False, lineterminator="\r\n", float_format="%.10g")
+    return text
+
+
+def export_bytes(frame: pd.DataFrame, target: Target) -> bytes:
+    return write_csv_text(frame).encode(CONVENTIONS[target].encoding)

@@ -1,0 +1,63 @@
+"""Who gets contacted: risk tiers, a ranking by priority, the outreach budget, and a random
+control group held out of the outreach slice so its effect can be measured later."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from churn.settings import OutreachSettings, RiskTiers
+
+TIERS = ("Low", "Medium", "High")
+
+
+def risk_tier(probability: np.ndarray, tiers: RiskTiers) -> pd.Categorical[str]:
+    """Low / Medium / High by calibrated probability: High >= tiers.high, Medium >= medium."""
+    p = np.asarray(probability, dtype="float64")
+    labels = np.where(p >= tiers.high, "High", np.where(p >= tiers.medium, "Medium", "Low"))
+    return pd.Categorical(labels, categories=list(TIERS), ordered=True)
+
+
+def risk_percentile(probability: np.ndarray) -> np.ndarray:
+    """Percent of scored customers at or below each customer's probability (100: riskiest)."""
+    p = pd.Series(np.asarray(probability, dtype="float64"))
+    return np.asarray(p.rank(method="max", pct=True) * 100.0, dtype="float64")
+
+
+def priority_rank(priority: np.ndarray, customer_id: pd.Series) -> np.ndarray:
+    """1 for the customer to contact first. Ties go to the smaller customer id, so the order
+    never depends on row order."""
+    order = pd.DataFrame(
+        {"priority": np.asarray(priority, dtype="float64"), "id": customer_id.astype(str).values}
+    ).sort_values(["priority", "id"], ascending=[False, True], na_position="last", kind="stable")
+    rank = np.empty(len(order), dtype="int64")
+    rank[order.index.to_numpy()] = np.arange(1, len(order) + 1)
+    return rank
+
+
+def outreach_size(n_scored: int, settings: OutreachSettings) -> int:
+    """How many customers the budget allows: top_k, or top_percent of the scored customers."""
+    if settings.top_k is not None:
+        return min(settings.top_k, n_scored)
+    assert settings.top_percent is not None
+    return min(n_scored, int(np.ceil(n_scored * settings.top_percent / 100.0)))
+
+
+def control_group(customer_id: pd.Series, percent: float, seed: str) -> np.ndarray:
+    """True for the customers held out as control: a stable hash of (seed, id) below
+    ``percent``, so a customer stays in (or out of) control across runs and machines."""
+    if percent <= 0:
+        return np.zeros(len(customer_id), dtype=bool)
+    threshold = percent / 100.0 * 2.0**64
+    salt = seed.encode("utf-8") + b"\x00"
+    draws = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(salt + str(cid).encode("utf-8"), digest_size=8).digest())
+            for cid in customer_id
+        ),
+        dtype="float64",
+        count=len(customer_id),
+    )
+    return draws < threshold

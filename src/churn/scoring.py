@@ -1,0 +1,142 @@
+"""From a feature frame to the at-risk list: probabilities, tiers, value at risk, ranking, the
+outreach slice with its control group, reasons and one recommended action per customer.
+
+Pure: the model, features, values and settings come in; a frame comes out. ``churn score``
+(stages/score.py) does the reading and writing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churn.explain import Contributions, Reference, shap_contributions, top_reasons
+from churn.model import ChurnModel
+from churn.outreach import (
+    control_group,
+    outreach_size,
+    priority_rank,
+    risk_percentile,
+    risk_tier,
+)
+from churn.playbook import recommend, top_actionable_reason
+from churn.reasons import ReasonCatalogue
+from churn.settings import PlaybookSettings, ScoringSettings
+
+CONTACT = "contact"
+CONTROL = "control: do not contact"
+NOT_IN_OUTREACH = "not in outreach"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    scores: pd.DataFrame
+    """One row per customer, sorted by ``priority_rank``; columns :func:`score_columns`."""
+    contributions: Contributions
+    """SHAP values of the explained customers (rows of ``explained``), for global plots."""
+    explained: pd.DataFrame
+    """Model features of the explained customers, aligned with ``contributions``."""
+
+
+def score_columns(n_reasons: int) -> list[str]:
+    parts = ("code", "text", "actionable")
+    reasons = [f"reason_{k}_{part}" for k in range(1, n_reasons + 1) for part in parts]
+    return [
+        "customer_id",
+        "churn_probability",
+        "risk_percentile",
+        "risk_tier",
+        "expected_value",
+        "value_at_risk",
+        "priority_rank",
+        "in_outreach",
+        "control_group",
+        "outreach_status",
+        *reasons,
+        "recommended_action",
+        "model_name",
+        "model_version",
+        "cutoff",
+        "scored_at",
+    ]
+
+
+def score_customers(
+    model: ChurnModel,
+    features: pd.DataFrame,
+    expected_value: pd.Series,
+    *,
+    catalogue: ReasonCatalogue,
+    reference: Reference,
+    settings: ScoringSettings,
+    playbook: PlaybookSettings,
+    identity: ModelIdentity,
+    scored_at: dt.datetime,
+) -> ScoreResult:
+    """Score every row of ``features`` (one per customer, one cutoff).
+
+    ``expected_value``: value over the horizon per row, aligned with ``features``' index.
+    ``reference``: typical values of labelled customers, quoted in the reason sentences.
+    """
+    frame = features.reset_index(drop=True)
+    value = pd.Series(expected_value.to_numpy(dtype="float64"), index=frame.index).fillna(0.0)
+    p = model.predict_proba(frame)
+    out = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].to_numpy(),
+            "churn_probability": p,
+            "risk_percentile": risk_percentile(p),
+            "risk_tier": risk_tier(p, settings.risk_tiers),
+            "expected_value": value.to_numpy(),
+            "value_at_risk": p * value.to_numpy(),
+        }
+    )
+    ranking = out[settings.outreach.priority].to_numpy()
+    out["priority_rank"] = priority_rank(ranking, out["customer_id"])
+    out["in_outreach"] = out["priority_rank"] <= outreach_size(len(out), settings.outreach)
+    out["control_group"] = out["in_outreach"] & control_group(
+        out["customer_id"], settings.outreach.control_percent, settings.outreach.control_seed
+    )
+
+    out["outreach_status"] = np.select(
+        [out["control_group"], out["in_outreach"]],
+        [CONTROL, CONTACT],
+        default=NOT_IN_OUTREACH,
+    )
+
+    explain = out["in_outreach"] if settings.explain == "outreach" else pd.Series(True, out.index)
+    explained = frame[explain.to_numpy()]
+    contributions = shap_contributions(model, explained)
+    reasons = top_reasons(
+        explained, contributions, catalogue, reference, n_reasons=settings.n_reasons
+    ).reindex(out.index)
+    value_pct = np.asarray(pd.Series(value).rank(method="max", pct=True) * 100.0)
+    action = np.full(len(out), playbook.not_contacted_action, dtype=object)
+    rows = explain.to_numpy()
+    action[rows] = recommend(
+        top_actionable_reason(reasons[rows]), p[rows], value_pct[rows], playbook
+    )
+    for k in range(1, settings.n_reasons + 1):
+        out[f"reason_{k}_code"] = reasons[f"reason_{k}_code"]
+        out[f"reason_{k}_text"] = reasons[f"reason_{k}_text"]
+        out[f"reason_{k}_actionable"] = reasons[f"reason_{k}_actionable"].astype("boolean")
+    out["recommended_action"] = action
+    out["model_name"] = identity.name
+    out["model_version"] = identity.version
+    out["cutoff"] = pd.to_datetime(frame["cutoff"]).to_numpy()
+    out["scored_at"] = scored_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scores = out.sort_values("priority_rank", kind="stable").reset_index(drop=True)
+    return ScoreResult(
+        scores[score_columns(settings.n_reasons)],
+        contributions,
+        model.matrix(explained),
+    )

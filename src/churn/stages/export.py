@@ -1,0 +1,38 @@
+"""Stage ``export``: ``scores.parquet`` -> ``data/exports/<p>/<target>.csv`` for CRM import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from churn import io
+from churn.crm_export import TARGETS, Target, crm_frame, export_bytes, target_settings
+from churn.errors import PipelineStateError
+from churn.paths import PipelinePaths
+from churn.settings import PipelineSettings
+
+log = logging.getLogger("churn")
+
+
+def run(
+    settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target] = TARGETS
+) -> dict[str, int]:
+    """Write one import file per target; every file is built before any is written."""
+    scores = io.read_parquet(paths.scores, stage_hint=f"churn score {paths.name}")
+    if "in_outreach" not in scores.columns or scores["customer_id"].isna().any():
+        raise PipelineStateError(
+            f"{paths.scores}: not a scores file of this version (needs customer_id on every "
+            f"row and in_outreach). Rescore with `churn score {paths.name}`."
+        )
+    files = {
+        target: export_bytes(
+            crm_frame(scores, target, target_settings(target, settings.export.targets)), target
+        )
+        for target in targets
+    }
+    rows: dict[str, int] = {}
+    for target, data in files.items():
+        io.write_bytes(data, paths.export(target))
+        rows[target] = data.count(b"\r\n") - 1
+        log.info("wrote %s: %s rows", paths.export(target), f"{rows[target]:,}")
+    return rows

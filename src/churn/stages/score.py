@@ -1,0 +1,275 @@
+"""Stage ``score``: today's customers -> ``data/scored/<p>/scores.parquet``, the at-risk list.
+
+Reads the canonical tables, builds features at the scoring cutoff with the training code
+(:func:`churn.stages.features.event_features`), loads the registry's champion (or a model
+folder), and writes the list, a summary and the champion's global SHAP charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churn import io
+from churn.errors import ConfigError, LabelError
+from churn.explain import Reference
+from churn.features import snapshot_features
+from churn.labels import build_labels, observed_until
+from churn.model import ChurnModel
+from churn.paths import PipelinePaths
+from churn.playbook import check_rules
+from churn.reasons import load_catalogue, resolve
+from churn.scoring import ModelIdentity, ScoreResult, score_customers
+from churn.settings import EventLabelSettings, PipelineSettings, SnapshotLabelSettings
+from churn.shap_plots import bar_figure, beeswarm_figure, importance
+from churn.stages._canonical import read_canonical, require_canonical
+from churn.stages.features import event_features
+from churn.stages.register import model_name
+from churn.value import purchase_value, recurring_value
+
+log = logging.getLogger("churn")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: ChurnModel
+    identity: ModelIdentity
+    run_id: str | None
+    """The MLflow run that trained it (None for a model folder given by path)."""
+
+
+@dataclass(frozen=True)
+class Population:
+    """Today's customers: one feature row each, at ``cutoff``, and what each is worth."""
+
+    cutoff: dt.date
+    features: pd.DataFrame
+    expected_value: pd.Series
+
+
+def load_scoring_model(paths: PipelinePaths, model_path: Path | None) -> LoadedModel:
+    """The model folder at ``model_path``, else ``models:/churn-<p>@champion``."""
+    if model_path is not None:
+        model = ChurnModel.load(model_path)
+        return LoadedModel(model, ModelIdentity(str(model_path), "local"), None)
+    from churn import registry, tracking  # noqa: PLC0415 - mlflow is slow to import
+
+    client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
+    name = model_name(paths.name)
+    pyfunc, version = registry.load_champion(client, name)
+    wrapper = pyfunc.unwrap_python_model()  # type: ignore[no-untyped-call]
+    assert isinstance(wrapper, tracking.ChurnPyfunc)
+    run_id = str(client.get_model_version(name, version).run_id)
+    return LoadedModel(wrapper.churn_model, ModelIdentity(name, version), run_id)
+
+
+def event_population(
+    settings: PipelineSettings, paths: PipelinePaths, cutoff: dt.date | None
+) -> Population:
+    """Customers eligible at ``cutoff`` (default: labels.score_cutoff, else the day after the
+    data), their features and expected value."""
+    labs = settings.labels
+    assert isinstance(labs, EventLabelSettings)
+    events = require_canonical(paths, "events")
+    data_end = observed_until(events, labs.last_day_of_data)
+    when = cutoff or labs.score_cutoff or data_end
+    first = pd.Timestamp(events["ts"].min()).date()
+    if not first < when <= data_end:
+        raise LabelError(
+            f"scoring cutoff {when}: expected a date after the first event ({first}) and no "
+            f"later than the day after the data ({data_end}); features at a later date would "
+            "miss the days in between. Give --cutoff within that range."
+        )
+    horizon = dt.timedelta(days=labs.horizon_days)
+    table = pd.DataFrame(
+        {"cutoff": [when], "split": ["score"], "observed": [when + horizon <= data_end]}
+    )
+    eligible = build_labels(
+        events,
+        table,
+        labs,
+        read_canonical(paths, "churn_events", required=False),
+        threads=settings.features.duckdb_threads,
+    )
+    if eligible.empty:
+        raise LabelError(
+            f"scoring cutoff {when}: no eligible customers (none active before it and not yet "
+            "churned). Check --cutoff and labels.max_inactive_days."
+        )
+    features = event_features(
+        settings, events, eligible, read_canonical(paths, "customers", required=False)
+    )
+    return Population(when, features, _expected_value(settings, features, events, when))
+
+
+def snapshot_population(settings: PipelineSettings, paths: PipelinePaths) -> Population:
+    """A snapshot's current customers (those who have not churned) and their features."""
+    labs = settings.labels
+    assert isinstance(labs, SnapshotLabelSettings)
+    snapshot = require_canonical(paths, "snapshot")
+    current = snapshot[~snapshot["churned"].astype(bool)]
+    pairs = pd.DataFrame(
+        {"customer_id": current["customer_id"], "cutoff": pd.Timestamp(labs.snapshot_date)}
+    )
+    features = snapshot_features(current, pairs)
+    return Population(
+        labs.snapshot_date,
+        features,
+        _expected_value(settings, features, None, labs.snapshot_date),
+    )
+
+
+def _expected_value(
+    settings: PipelineSettings,
+    features: pd.DataFrame,
+    events: pd.DataFrame | None,
+    cutoff: dt.date,
+) -> pd.Series:
+    value = settings.scoring.value
+    if value.method == "recurring":
+        assert value.charge_feature is not None
+        return recurring_value(features, value.charge_feature, value.months)
+    labs = settings.labels
+    if events is None or not isinstance(labs, EventLabelSettings):
+        raise ConfigError(
+            f"pipelines/{settings.name}/params.yaml: scoring.value.method 'clv' needs purchase "
+            "events; for a snapshot set method: recurring and charge_feature (the monthly charge)."
+        )
+    purchases = events[events["event_type"].isin(labs.activity_event_types)]
+    per_customer = purchase_value(purchases, pd.Timestamp(cutoff), labs.horizon_days)
+    return features["customer_id"].map(per_customer).fillna(0.0).astype("float64")
+
+
+def reference(paths: PipelinePaths, columns: list[str]) -> Reference:
+    """Typical values and churn rates of the customers at the latest labelled cutoff."""
+    labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
+    known = labels[labels["churned"].notna()]
+    latest = known[known["cutoff"] == known["cutoff"].max()][["customer_id", "cutoff", "churned"]]
+    features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
+    return Reference.from_labelled(features.merge(latest, on=["customer_id", "cutoff"]), columns)
+
+
+def summary(result: ScoreResult, catalogue_version: str) -> dict[str, Any]:
+    s = result.scores
+    outreach = s[s["in_outreach"]]
+    contact = outreach[~outreach["control_group"]]
+    return {
+        "cutoff": str(pd.Timestamp(s["cutoff"].iloc[0]).date()) if len(s) else None,
+        "model": {"name": s["model_name"].iloc[0], "version": s["model_version"].iloc[0]},
+        "reason_catalogue": catalogue_version,
+        "scored": len(s),
+        "mean_churn_probability": float(s["churn_probability"].mean()),
+        "risk_tiers": {
+            str(k): int(v) for k, v in s["risk_tier"].value_counts().sort_index().items()
+        },
+        "expected_value_total": float(s["expected_value"].sum()),
+        "value_at_risk_total": float(s["value_at_risk"].sum()),
+        "outreach": {
+            "customers": len(outreach),
+            "to_contact": len(contact),
+            "control_group": len(outreach) - len(contact),
+            "value_at_risk": float(outreach["value_at_risk"].sum()),
+            "mean_churn_probability": float(outreach["churn_probability"].mean()),
+        },
+        "recommended_actions": _counts(contact["recommended_action"]),
+        "top_reasons": _counts(outreach["reason_1_code"]),
+    }
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in values.value_counts(dropna=True).items()}
+
+
+def run(
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    *,
+    now: dt.datetime,
+    cutoff: dt.date | None = None,
+    model_path: Path | None = None,
+    explain_all: bool = False,
+) -> dict[str, Any]:
+    """Score today's customers; write scores.parquet, scoring.json and the SHAP charts."""
+    population = (
+        snapshot_population(settings, paths)
+        if settings.data.kind == "snapshot"
+        else event_population(settings, paths, cutoff)
+    )
+    log.info(
+        "scoring %s customers of %s at %s",
+        f"{len(population.features):,}",
+        paths.name,
+        population.cutoff,
+    )
+    loaded = load_scoring_model(paths, model_path)
+    feature_records = io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}")
+    scoring = settings.scoring
+    if explain_all:
+        scoring = scoring.model_copy(update={"explain": "all"})
+    catalogue_file = None if scoring.reasons is None else paths.project_dir / scoring.reasons
+    spec = load_catalogue(catalogue_file)
+    check_rules(
+        settings.playbook,
+        [r.code for r in spec.reasons],
+        where=f"pipelines/{paths.name}/params.yaml",
+    )
+    catalogue = resolve(spec, feature_records, loaded.model.feature_names)
+    result = score_customers(
+        loaded.model,
+        population.features,
+        population.expected_value,
+        catalogue=catalogue,
+        reference=reference(paths, loaded.model.feature_names),
+        settings=scoring,
+        playbook=settings.playbook,
+        identity=loaded.identity,
+        scored_at=now,
+    )
+    io.write_parquet(result.scores, paths.scores)
+    out = summary(result, spec.version)
+    io.write_json(out, paths.scoring_summary)
+    _write_global_explanations(paths, result, catalogue, loaded)
+    log.info(
+        "wrote %s: %s customers, %s in the outreach slice (%s held out as control)",
+        paths.scores,
+        f"{out['scored']:,}",
+        f"{out['outreach']['customers']:,}",
+        f"{out['outreach']['control_group']:,}",
+    )
+    return out
+
+
+def _write_global_explanations(
+    paths: PipelinePaths, result: ScoreResult, catalogue: Any, loaded: LoadedModel
+) -> None:
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    who = f"{loaded.identity.name} v{loaded.identity.version}"
+    io.write_json(importance(result.contributions, catalogue), paths.shap_importance)
+    beeswarm_path, bar_path = paths.shap_plots
+    figures: Mapping[Path, Any] = {
+        beeswarm_path: beeswarm_figure(
+            result.contributions, result.explained, f"{paths.name}: what drives churn risk ({who})"
+        ),
+        bar_path: bar_figure(
+            result.contributions,
+            result.explained,
+            f"{paths.name}: mean impact on churn risk ({who})",
+        ),
+    }
+    for dest, figure in figures.items():
+        io.write_png(figure, dest)
+        plt.close(figure)
+    if loaded.run_id is not None:
+        from churn import tracking  # noqa: PLC0415
+
+        client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
+        for path in (paths.shap_importance, beeswarm_path, bar_path):
+            client.log_artifact(loaded.run_id, str(path), artifact_path="shap")
