@@ -1,0 +1,171 @@
+"""`churn score` and `churn export` end to end through the CLI: a slice of the bundled CDNOW data
+trained, registered in a project-local MLflow store, scored and exported."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from churn.cli import app
+from churn.crm_export import TARGETS
+from churn.scoring import score_columns
+
+ROOT = Path(__file__).resolve().parents[1]
+N_CUSTOMERS = 1200
+
+pytestmark = [
+    pytest.mark.slow,
+    # MLflow's SQL store and input-example code raise these deprecations (see test_tracking).
+    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning"),
+]
+
+
+def churn(project: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [args[0], "mini", "--project-dir", str(project), *args[1:]])
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with the first CDNOW customers trained, registered (champion v1) and scored.
+    Read-only: tests that change it work on a copy."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project = tmp_path_factory.mktemp("score_cli")
+    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
+    sliced = raw[raw["customer_id"].astype(int) <= N_CUSTOMERS]
+    (project / "data/raw/cdnow").mkdir(parents=True)
+    sliced.to_csv(project / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
+    (project / "pipelines/mini").mkdir(parents=True)
+    params = yaml.safe_load((ROOT / "pipelines/cdnow/params.yaml").read_text())
+    params["train"].update({"backtest_cutoffs": 0, "search": {"enabled": False}})
+    (project / "pipelines/mini/params.yaml").write_text(yaml.safe_dump(params))
+    for stage in ("ingest", "labels", "features", "train", "register", "score"):
+        code, out = churn(project, stage)
+        assert code == 0, f"churn {stage}: {out}"
+    yield project
+    mp.undo()
+
+
+@pytest.fixture
+def project_copy(scored: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(scored, tmp_path / "project"))
+
+
+def scores_of(project: Path) -> pd.DataFrame:
+    return pd.read_parquet(project / "data/scored/mini/scores.parquet")
+
+
+def test_score_writes_the_ranked_list_from_the_champion(scored: Path) -> None:
+    s = scores_of(scored)
+    assert list(s.columns) == score_columns(3)
+    assert s["customer_id"].is_unique
+    assert s["priority_rank"].tolist() == list(range(1, len(s) + 1))
+    assert s["churn_probability"].between(0, 1).all()
+    assert (s["model_name"] == "churn-mini").all() and (s["model_version"] == "1").all()
+    assert (s["cutoff"] == pd.Timestamp("1998-07-01")).all()  # the day after the extract
+    assert s["scored_at"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").all()
+    outreach = s[s["in_outreach"]]
+    assert len(outreach) == -(-len(s) * 20 // 100)
+    # a customer listed for its value at stake may have no risk-raising reason at all
+    with_reason = outreach["reason_1_code"].notna()
+    assert with_reason.mean() > 0.8
+    assert outreach.loc[with_reason, "reason_1_text"].notna().all()
+    no_reason = outreach[~with_reason & ~outreach["control_group"]]
+    assert (no_reason["recommended_action"] == "feedback_request").all()
+    assert s.loc[~s["in_outreach"], "reason_1_code"].isna().all()
+    assert outreach["control_group"].any() and not s.loc[~s["in_outreach"], "control_group"].any()
+
+    summary = json.loads((scored / "reports/mini/scoring.json").read_text())
+    assert summary["scored"] == len(s)
+    assert summary["outreach"]["customers"] == len(outreach)
+    assert sum(summary["recommended_actions"].values()) == summary["outreach"]["to_contact"]
+    importance = json.loads((scored / "reports/mini/shap_importance.json").read_text())
+    assert importance["n_customers"] == len(outreach) and importance["features"]
+    for name in ("shap_beeswarm.png", "shap_bar.png"):
+        assert (scored / "reports/mini" / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_scoring_twice_gives_identical_lists_apart_from_scored_at(project_copy: Path) -> None:
+    first = scores_of(project_copy)
+    code, out = churn(project_copy, "score")
+    assert code == 0, out
+    again = scores_of(project_copy)
+    pd.testing.assert_frame_equal(first.drop(columns="scored_at"), again.drop(columns="scored_at"))
+
+
+def test_export_writes_every_crm_file_from_the_outreach_slice(project_copy: Path) -> None:
+    code, out = churn(project_copy, "export")
+    assert code == 0, out
+    outreach = scores_of(project_copy).query("in_outreach")
+    for target in TARGETS:
+        data = (project_copy / f"data/exports/mini/{target}.csv").read_bytes()
+        encoding = "utf-8-sig" if target == "dynamics" else "utf-8"
+        back = pd.read_csv(io.BytesIO(data), encoding=encoding, dtype=str)
+        assert len(back) == len(outreach), target
+        assert back.iloc[:, 0].tolist() == outreach["customer_id"].tolist(), target
+    code, out = churn(project_copy, "export", "--target", "pigeon")
+    assert code == 2 and "unknown --target ['pigeon']" in out
+
+
+def test_a_failed_export_leaves_the_previous_file_and_no_temp_files(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert churn(project_copy, "export", "--target", "generic")[0] == 0
+    target = project_copy / "data/exports/mini/generic.csv"
+    before = target.read_bytes()
+    (project_copy / "pipelines/mini/params.yaml").write_text(
+        (project_copy / "pipelines/mini/params.yaml")
+        .read_text()
+        .replace("top_percent: 20", "top_percent: 50")
+    )
+    assert churn(project_copy, "score")[0] == 0
+
+    def half_then_fail(self: Path, data: bytes) -> int:
+        with open(self, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_fail)
+    code, _ = churn(project_copy, "export", "--target", "generic")
+    monkeypatch.undo()
+    assert code != 0
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["generic.csv"]
+
+
+def test_a_model_folder_scores_without_any_registry(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    code, out = churn(project_copy, "score", "--model", str(project_copy / "models/mini"))
+    assert code == 0, out
+    s = scores_of(project_copy)
+    assert (s["model_version"] == "local").all()
+    assert not (s["model_name"] == "churn-mini").any()
+
+
+def test_scoring_at_a_past_cutoff_and_outside_the_data(project_copy: Path) -> None:
+    code, out = churn(project_copy, "score", "--cutoff", "1997-10-01")
+    assert code == 0, out
+    assert (scores_of(project_copy)["cutoff"] == pd.Timestamp("1997-10-01")).all()
+    before = (project_copy / "data/scored/mini/scores.parquet").read_bytes()
+    code, out = churn(project_copy, "score", "--cutoff", "1999-01-01")
+    assert code == 4
+    assert "scoring cutoff 1999-01-01" in out and "1998-07-01" in out
+    assert (project_copy / "data/scored/mini/scores.parquet").read_bytes() == before
+
+
+def test_no_champion_yet_is_a_clear_error(project_copy: Path) -> None:
+    (project_copy / "mlflow.db").unlink()
+    code, out = churn(project_copy, "score")
+    assert code == 7
+    assert "no registered model named 'churn-mini'" in out and "churn train mini" in out

@@ -1,0 +1,434 @@
+"""From probabilities to an outreach list: SHAP reasons, tiers, ranking, budget, control group,
+playbook and value, on small hand-made inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from churn.derived_features import derived_catalogue
+from churn.errors import ConfigError, PipelineStateError
+from churn.explain import Contributions, Reference, reason_sums, shap_contributions, top_reasons
+from churn.features import FeatureSpec, catalogue_records, feature_catalogue
+from churn.model import Calibrator, ChurnModel
+from churn.outreach import control_group, outreach_size, priority_rank, risk_percentile, risk_tier
+from churn.playbook import check_rules, recommend, top_actionable_reason
+from churn.reasons import CatalogueSpec, load_catalogue, render, resolve
+from churn.scoring import CONTROL, ModelIdentity, score_columns, score_customers
+from churn.settings import (
+    FeatureSettings,
+    OutreachSettings,
+    PlaybookSettings,
+    RiskTiers,
+    ScoringSettings,
+)
+from churn.value import purchase_value, recurring_value
+from tests.conftest import events_frame
+
+FEATURES = ["days_since_last_activity", "orders_total", "spend_total", "country"]
+CATALOGUE = [
+    {"name": "days_since_last_activity", "family": "recency", "description": "Days since"},
+    {"name": "orders_total", "family": "frequency", "description": "Orders over the history"},
+    {"name": "spend_total", "family": "monetary", "description": "Total spend"},
+    {"name": "country", "family": "attribute", "description": "Country"},
+]
+
+
+def toy_features(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    recency = rng.integers(0, 200, n).astype(float)
+    orders = rng.poisson(4, n).astype(float)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(n)],
+            "cutoff": pd.Timestamp("2024-01-01"),
+            "days_since_last_activity": recency,
+            "orders_total": orders,
+            "spend_total": orders * rng.gamma(2, 20, n),
+            "country": rng.choice(["UK", "FR", "DE"], n).astype(object),
+        }
+    )
+    logit = 0.02 * (recency - 100) - 0.3 * (orders - 4) + (frame["country"] == "FR") * 0.8
+    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return frame, churned.astype(int)
+
+
+@pytest.fixture(scope="module")
+def model() -> ChurnModel:
+    frame, y = toy_features()
+    numeric = ("days_since_last_activity", "orders_total", "spend_total")
+    categories = {"country": ("DE", "FR", "UK")}
+    empty = ChurnModel(xgb.Booster(), Calibrator("none"), numeric, categories)
+    matrix = xgb.DMatrix(empty.matrix(frame), label=y, enable_categorical=True)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "seed": 0, "nthread": 1},
+        matrix,
+        num_boost_round=30,
+    )
+    margin = booster.predict(matrix, output_margin=True)
+    return ChurnModel(booster, Calibrator.fit("platt", margin, y), numeric, categories)
+
+
+@pytest.fixture(scope="module")
+def reasons() -> CatalogueSpec:
+    return load_catalogue()
+
+
+# --------------------------------------------------------------------------- SHAP and reasons
+
+
+def test_shap_values_plus_base_equal_the_models_log_odds(model: ChurnModel) -> None:
+    frame, _ = toy_features(50, seed=1)
+    contributions = shap_contributions(model, frame)
+    assert contributions.values.shape == (50, 4)
+    total = contributions.values.sum(axis=1) + contributions.base
+    np.testing.assert_allclose(total, model.margin(frame), rtol=1e-5, atol=1e-5)
+
+
+def test_reasons_are_the_largest_risk_raising_sums_only(
+    model: ChurnModel, reasons: CatalogueSpec
+) -> None:
+    frame, y = toy_features(80, seed=2)
+    contributions = shap_contributions(model, frame)
+    catalogue = resolve(reasons, CATALOGUE, model.feature_names)
+    reference = Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES)
+    out = top_reasons(frame, contributions, catalogue, reference)
+    sums = reason_sums(contributions, catalogue)
+    codes = catalogue.codes
+    for i in range(len(frame)):
+        positive = sorted(
+            [(s, c) for s, c in zip(sums[i], codes, strict=True) if s > 0], reverse=True
+        )[:3]
+        got = [out[f"reason_{k}_code"].iloc[i] for k in (1, 2, 3)]
+        got = [None if pd.isna(code) else code for code in got]
+        expected = [c for _, c in positive] + [None] * (3 - len(positive))
+        assert got == expected
+        for k, (s, _) in enumerate(positive, start=1):
+            assert out[f"reason_{k}_shap"].iloc[i] == pytest.approx(s)
+            assert out[f"reason_{k}_text"].iloc[i]
+    assert (out["reason_1_shap"].dropna() > 0).all()
+
+
+def test_country_reason_is_flagged_not_actionable_and_quotes_churn_rates(
+    model: ChurnModel, reasons: CatalogueSpec
+) -> None:
+    frame, y = toy_features(300, seed=3)
+    contributions = shap_contributions(model, frame)
+    catalogue = resolve(reasons, CATALOGUE, model.feature_names)
+    reference = Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES)
+    out = top_reasons(frame, contributions, catalogue, reference)
+    profile = out[out["reason_1_code"] == "PROFILE"]
+    assert len(profile), "FR customers should get the country as a reason"
+    assert not profile["reason_1_actionable"].any()
+    assert profile["reason_1_text"].str.contains(r"Country: (?:UK|FR|DE) \(churned at \d+%").all()
+    recency = out[out["reason_1_code"] == "RECENCY"]
+    assert recency["reason_1_actionable"].all()
+    typical = reference.typical["days_since_last_activity"]
+    assert (
+        recency["reason_1_text"].str.contains(f"typical for active customers: {typical:,.0f}").all()
+    )
+
+
+def test_reasons_shared_by_everyone_scored_are_never_a_customers_reason() -> None:
+    spec = CatalogueSpec.model_validate(
+        {
+            "version": "t",
+            "reasons": [
+                {"code": "SEASON", "families": ["season"], "per_customer": False},
+                {"code": "OTHER", "families": ["recency"]},
+            ],
+        }
+    )
+    catalogue = resolve(
+        spec,
+        [
+            {"name": "m", "family": "season", "description": "month"},
+            {"name": "r", "family": "recency", "description": "recency"},
+        ],
+        ["m", "r"],
+    )
+    contributions = Contributions(np.array([[2.0, 0.5], [3.0, -1.0]]), 0.0, ("m", "r"))
+    frame = pd.DataFrame({"m": [12.0, 12.0], "r": [5.0, 1.0]})
+    reference = Reference({"m": 6.0, "r": 3.0}, {}, 0.5)
+    out = top_reasons(frame, contributions, catalogue, reference, n_reasons=2)
+    assert out["reason_1_code"].iloc[0] == "OTHER" and pd.isna(out["reason_1_code"].iloc[1])
+    assert out["reason_2_code"].isna().all()
+
+
+def test_reference_holds_medians_of_stayers_modes_and_churn_rates() -> None:
+    labelled = pd.DataFrame(
+        {
+            "x": [1.0, 3.0, 100.0, 5.0],
+            "c": ["a", "a", "b", "b"],
+            "churned": [False, False, True, True],
+        }
+    )
+    ref = Reference.from_labelled(labelled, ["x", "c", "absent"])
+    assert ref.typical == {"x": 2.0, "c": "a", "absent": None}
+    assert ref.churn_rate_by_value["c"] == {"a": 0.0, "b": 1.0}
+    assert ref.overall_churn_rate == 0.5
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "typical", "expected"),
+    [
+        (
+            "No purchase for {value:,.0f} days; typical {typical:,.0f}",
+            74.0,
+            21.0,
+            "No purchase for 74 days; typical 21",
+        ),
+        ("{value:.0%} vs {typical:.0%}", 0.256, 0.9, "26% vs 90%"),
+        ("{feature}: {value:,.0f}", "Month-to-month", None, "Gap days: Month-to-month"),
+        ("{value} / {typical}", float("nan"), 2.5, "unknown / 2.50"),
+        ("{value} / {typical}", 1234567.0, 0.0123, "1,234,567 / 0.012"),
+    ],
+)
+def test_sentences_format_what_they_can_and_never_fail(
+    template: str, value: object, typical: object, expected: str
+) -> None:
+    text = render(template, feature="gap_days", value=value, typical=typical, description="d")
+    assert text == expected
+
+
+def test_built_in_catalogue_covers_every_feature_of_an_event_pipeline(
+    reasons: CatalogueSpec,
+) -> None:
+    spec = FeatureSpec(
+        settings=FeatureSettings(event_types=["purchase", "return"], return_event_types=["return"]),
+        activity_event_types=("purchase",),
+        event_attributes=("country",),
+        has_signup_date=True,
+    )
+    records = catalogue_records(
+        feature_catalogue(spec) + derived_catalogue(calendar=True, bgnbd=True, horizon_days=90)
+    )
+    catalogue = resolve(reasons, records, [r["name"] for r in records])
+    gathered = [f for r in catalogue.reasons for f in r.features]
+    assert sorted(gathered) == sorted(r["name"] for r in records)
+    assert len(set(catalogue.codes)) == len(catalogue.codes)
+
+
+def test_a_feature_no_reason_gathers_is_named(reasons: CatalogueSpec) -> None:
+    with pytest.raises(ConfigError, match=r"'mystery': 'astrology'"):
+        resolve(
+            reasons, [{"name": "mystery", "family": "astrology", "description": "?"}], ["mystery"]
+        )
+
+
+def test_named_features_win_over_their_family() -> None:
+    spec = CatalogueSpec.model_validate(
+        {
+            "version": "t",
+            "reasons": [
+                {"code": "A", "families": ["f"]},
+                {"code": "B", "features": ["y"]},
+            ],
+        }
+    )
+    records = [{"name": n, "family": "f", "description": n} for n in ("x", "y")]
+    catalogue = resolve(spec, records, ["x", "y"])
+    assert {r.code: r.features for r in catalogue.reasons} == {"A": ("x",), "B": ("y",)}
+
+
+def test_catalogue_errors_name_the_file_and_problem(tmp_path: Path) -> None:
+    path = tmp_path / "reasons.yaml"
+    path.write_text("version: '1'\nreasons:\n  - code: A\n  - code: A\n")
+    with pytest.raises(
+        ConfigError, match=r"reasons.yaml: reason codes must be unique; repeated: \['A'\]"
+    ):
+        load_catalogue(path)
+    path.write_text("version: '1'\nreasons:\n  - code: lower\n")
+    with pytest.raises(
+        ConfigError, match=r"reasons.yaml: invalid reason catalogue: reasons.0.code"
+    ):
+        load_catalogue(path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_catalogue(path.with_name("absent.yaml"))
+
+
+# --------------------------------------------------------------------------- list and budget
+
+
+def test_risk_tiers_follow_the_configured_thresholds() -> None:
+    tiers = risk_tier(np.array([0.1, 0.3, 0.59, 0.6, 0.99]), RiskTiers(high=0.6, medium=0.3))
+    assert list(tiers) == ["Low", "Medium", "Medium", "High", "High"]
+    with pytest.raises(ValueError, match="must not exceed"):
+        RiskTiers(high=0.2, medium=0.5)
+
+
+def test_risk_percentile_is_100_for_the_riskiest() -> None:
+    assert risk_percentile(np.array([0.1, 0.9, 0.5, 0.5])).tolist() == [25.0, 100.0, 75.0, 75.0]
+
+
+def test_priority_rank_breaks_ties_by_customer_id_not_row_order() -> None:
+    ids = pd.Series(["b", "a", "c", "d"])
+    ranks = priority_rank(np.array([0.5, 0.5, 0.9, np.nan]), ids)
+    assert ranks.tolist() == [3, 2, 1, 4]
+
+
+def test_outreach_budget_is_top_k_or_top_percent() -> None:
+    assert outreach_size(1000, OutreachSettings(top_percent=20)) == 200
+    assert outreach_size(999, OutreachSettings(top_percent=20)) == 200
+    assert outreach_size(50, OutreachSettings(top_k=80, top_percent=None)) == 50
+    with pytest.raises(ValueError, match="exactly one of top_k and top_percent"):
+        OutreachSettings(top_k=10, top_percent=5)
+
+
+def test_control_group_is_stable_per_customer_and_near_the_configured_share() -> None:
+    ids = pd.Series([f"cust-{i}" for i in range(20_000)])
+    control = control_group(ids, 10.0, "seed")
+    assert 0.09 < control.mean() < 0.11
+    shuffled = ids.sample(frac=1.0, random_state=1)
+    again = pd.Series(control_group(shuffled, 10.0, "seed"), index=shuffled.index)
+    assert (again.sort_index().to_numpy() == control).all()
+    other_seed = control_group(ids, 10.0, "other")
+    assert (other_seed != control).any()
+    assert not control_group(ids, 0.0, "seed").any()
+
+
+# --------------------------------------------------------------------------- playbook
+
+
+PLAYBOOK = PlaybookSettings.model_validate(
+    {
+        "rules": [
+            {"action": "service_call", "reasons": ["RETURNS"]},
+            {"action": "loyalty_reward", "min_value_percentile": 90},
+            {"action": "win_back_offer", "reasons": ["RECENCY"], "min_probability": 0.8},
+            {"action": "re_engagement_message", "reasons": ["RECENCY", "FREQUENCY"]},
+        ],
+        "default_action": "feedback_request",
+    }
+)
+
+
+def test_first_matching_playbook_rule_wins() -> None:
+    codes = pd.Series(["RETURNS", "RECENCY", "RECENCY", "FREQUENCY", None, "RECENCY"])
+    p = np.array([0.9, 0.9, 0.5, 0.5, 0.5, 0.95])
+    value = np.array([95.0, 10.0, 10.0, 10.0, 10.0, 99.0])
+    assert recommend(codes, p, value, PLAYBOOK).tolist() == [
+        "service_call",
+        "win_back_offer",
+        "re_engagement_message",
+        "re_engagement_message",
+        "feedback_request",
+        "loyalty_reward",
+    ]
+
+
+def test_the_action_follows_the_top_actionable_reason() -> None:
+    reasons = pd.DataFrame(
+        {
+            "reason_1_code": ["TENURE", "RECENCY", "TENURE"],
+            "reason_1_actionable": pd.array([False, True, False], dtype="boolean"),
+            "reason_2_code": ["FREQUENCY", None, None],
+            "reason_2_actionable": pd.array([True, pd.NA, pd.NA], dtype="boolean"),
+        }
+    )
+    top = top_actionable_reason(reasons)
+    assert top.iloc[:2].tolist() == ["FREQUENCY", "RECENCY"] and pd.isna(top.iloc[2])
+
+
+def test_a_rule_naming_an_unknown_reason_code_is_refused() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"playbook.rules\[0\] \(service_call\) names reason code\(s\) \['RETURNS'\]",
+    ):
+        check_rules(PLAYBOOK, ["RECENCY", "FREQUENCY"], where="params.yaml")
+
+
+# --------------------------------------------------------------------------- value
+
+
+def test_recurring_value_is_charge_times_months() -> None:
+    frame = pd.DataFrame({"monthly": [10.0, None, 25.5]})
+    assert recurring_value(frame, "monthly", 12).tolist() == [120.0, 0.0, 306.0]
+    with pytest.raises(PipelineStateError, match="charge_feature 'absent'"):
+        recurring_value(frame, "absent", 1)
+
+
+def test_purchase_value_is_higher_for_frequent_big_spenders() -> None:
+    start = pd.Timestamp("2024-01-01")
+    rows = [  # regular buyers: every 1 to 5 weeks, bigger baskets for higher i
+        (f"c{i}", str(start + pd.Timedelta(weeks=w)), "purchase", 10.0 + i)
+        for i in range(40)
+        for w in range(0, 40, 1 + i % 5)
+    ]
+    rows += [(f"one{i}", "2024-03-01", "purchase", 20.0) for i in range(20)]
+    events = events_frame(rows)
+    value = purchase_value(events, pd.Timestamp("2024-10-10"), 90)
+    assert len(value) == 60
+    assert (value >= 0).all()
+    assert value["c39"] > value["c34"] > value["one0"]  # same rhythm, bigger spend; one-off
+
+
+# --------------------------------------------------------------------------- the whole list
+
+
+def test_score_customers_builds_the_full_list(model: ChurnModel, reasons: CatalogueSpec) -> None:
+    frame, y = toy_features(500, seed=4)
+    settings = ScoringSettings(outreach=OutreachSettings(top_percent=10, control_percent=20))
+    when = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    result = score_customers(
+        model,
+        frame,
+        frame["spend_total"],
+        catalogue=resolve(reasons, CATALOGUE, model.feature_names),
+        reference=Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES),
+        settings=settings,
+        playbook=PLAYBOOK,
+        identity=ModelIdentity("churn-toy", "7"),
+        scored_at=when,
+    )
+    s = result.scores
+    assert list(s.columns) == score_columns(3)
+    assert s["priority_rank"].tolist() == list(range(1, 501))
+    assert s["value_at_risk"].is_monotonic_decreasing  # priority: value_at_risk
+    np.testing.assert_allclose(s["value_at_risk"], s["churn_probability"] * s["expected_value"])
+    assert s["in_outreach"].sum() == 50 and s["in_outreach"].iloc[:50].all()
+    assert not (s["control_group"] & ~s["in_outreach"]).any()
+    assert (s.loc[s["control_group"], "outreach_status"] == CONTROL).all()
+    outside = s[~s["in_outreach"]]
+    assert outside["reason_1_code"].isna().all()
+    assert (outside["recommended_action"] == "none").all()
+    inside = s[s["in_outreach"]]
+    assert inside["reason_1_code"].notna().all()
+    assert (
+        inside["recommended_action"]
+        .isin(
+            [
+                "service_call",
+                "loyalty_reward",
+                "win_back_offer",
+                "re_engagement_message",
+                "feedback_request",
+            ]
+        )
+        .all()
+    )
+    assert (s["scored_at"] == "2024-01-02T03:04:05Z").all()
+    assert (s["model_name"] == "churn-toy").all() and (s["model_version"] == "7").all()
+    assert len(result.contributions.values) == 50
+
+    everyone = score_customers(
+        model,
+        frame,
+        frame["spend_total"],
+        catalogue=resolve(reasons, CATALOGUE, model.feature_names),
+        reference=Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES),
+        settings=settings.model_copy(update={"explain": "all"}),
+        playbook=PLAYBOOK,
+        identity=ModelIdentity("churn-toy", "7"),
+        scored_at=when,
+    )
+    assert everyone.scores["recommended_action"].ne("none").all()
+    pd.testing.assert_frame_equal(
+        everyone.scores[s["in_outreach"].to_numpy()].reset_index(drop=True),
+        s[s["in_outreach"]].reset_index(drop=True),
+    )
