@@ -17,7 +17,7 @@ import pandas as pd
 import xgboost as xgb
 
 from churn.model import ChurnModel
-from churn.reasons import Reason, ReasonCatalogue, render
+from churn.reasons import Reason, ReasonCatalogue, render_many
 
 
 @dataclass(frozen=True)
@@ -134,24 +134,28 @@ def _sentences(
     rows: np.ndarray,
     reference: Reference,
     catalogue: ReasonCatalogue,
-) -> list[str]:
+) -> np.ndarray:
+    """Sentences of ``reason`` for the given row positions, each quoting the reason's headline
+    feature or, without one, the customer's most risk-raising feature of the reason."""
     if reason.headline is not None:
-        quoted = [reason.headline] * len(rows)
-    else:  # the reason's most risk-raising feature, per customer
-        members = shap_frame.iloc[rows][list(reason.features)]
-        quoted = [str(name) for name in members.idxmax(axis=1)]
-    return [
-        render(
+        quoted = np.full(len(rows), reason.headline, dtype=object)
+    else:
+        members = shap_frame.iloc[rows][list(reason.features)].to_numpy()
+        quoted = np.asarray(reason.features, dtype=object)[members.argmax(axis=1)]
+    texts = np.empty(len(rows), dtype=object)
+    for name in dict.fromkeys(quoted):  # each quoted feature once, in order of appearance
+        mine = quoted == name
+        column = features[name].to_numpy(dtype=object)[rows[mine]]
+        texts[mine] = render_many(
             reason.template(name),
             feature=name,
-            value=(value := _python(features[name].iat[int(row)])),
+            values=[_python(v) for v in column],
             typical=reference.typical.get(name),
             description=catalogue.descriptions.get(name, name),
-            value_churn_rate=reference.churn_rate_by_value.get(name, {}).get(str(value)),
+            churn_rate_by_value=reference.churn_rate_by_value.get(name),
             overall_churn_rate=reference.overall_churn_rate,
         )
-        for row, name in zip(rows, quoted, strict=True)
-    ]
+    return texts
 
 
 def _python(value: object) -> object:

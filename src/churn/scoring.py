@@ -70,6 +70,84 @@ def score_columns(n_reasons: int) -> list[str]:
     ]
 
 
+def rank_customers(
+    model: ChurnModel,
+    features: pd.DataFrame,
+    expected_value: pd.Series,
+    settings: ScoringSettings,
+) -> pd.DataFrame:
+    """Probabilities, tiers, value at risk, priority, the outreach slice and its control group,
+    one row per row of ``features`` in its order (index 0..n-1)."""
+    frame = features.reset_index(drop=True)
+    value = expected_value.to_numpy(dtype="float64")
+    value = np.where(np.isnan(value), 0.0, value)
+    p = model.predict_proba(frame)
+    out = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].to_numpy(),
+            "churn_probability": p,
+            "risk_percentile": risk_percentile(p),
+            "risk_tier": risk_tier(p, settings.risk_tiers),
+            "expected_value": value,
+            "value_at_risk": p * value,
+        }
+    )
+    ranking = out[settings.outreach.priority].to_numpy()
+    out["priority_rank"] = priority_rank(ranking, out["customer_id"])
+    out["in_outreach"] = out["priority_rank"] <= outreach_size(len(out), settings.outreach)
+    out["control_group"] = out["in_outreach"].to_numpy() & control_group(
+        out["customer_id"], settings.outreach.control_percent, settings.outreach.control_seed
+    )
+    out["outreach_status"] = np.select(
+        [out["control_group"], out["in_outreach"]], [CONTROL, CONTACT], default=NOT_IN_OUTREACH
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class Explained:
+    reasons: pd.DataFrame
+    """``reason_<k>_*`` columns and ``recommended_action`` for every ranked row."""
+    contributions: Contributions
+    rows: np.ndarray
+    """Boolean mask of the ranked rows that were explained."""
+
+
+def explain_customers(
+    model: ChurnModel,
+    features: pd.DataFrame,
+    ranked: pd.DataFrame,
+    *,
+    catalogue: ReasonCatalogue,
+    reference: Reference,
+    settings: ScoringSettings,
+    playbook: PlaybookSettings,
+) -> Explained:
+    """Reason codes and one recommended action for the outreach slice (or everyone, with
+    ``settings.explain == "all"``); other rows get ``playbook.not_contacted_action``."""
+    frame = features.reset_index(drop=True)
+    rows = (
+        ranked["in_outreach"].to_numpy()
+        if settings.explain == "outreach"
+        else np.ones(len(ranked), dtype=bool)
+    )
+    explained = frame[rows]
+    contributions = shap_contributions(model, explained)
+    reasons = top_reasons(
+        explained, contributions, catalogue, reference, n_reasons=settings.n_reasons
+    ).reindex(ranked.index)
+    value_pct = np.asarray(ranked["expected_value"].rank(method="max", pct=True) * 100.0)
+    action = np.full(len(ranked), playbook.not_contacted_action, dtype=object)
+    action[rows] = recommend(
+        top_actionable_reason(reasons[rows]),
+        ranked["churn_probability"].to_numpy()[rows],
+        value_pct[rows],
+        playbook,
+    )
+    reasons["recommended_action"] = action
+    return Explained(reasons, contributions, rows)
+
+
 def score_customers(
     model: ChurnModel,
     features: pd.DataFrame,
@@ -82,61 +160,35 @@ def score_customers(
     identity: ModelIdentity,
     scored_at: dt.datetime,
 ) -> ScoreResult:
-    """Score every row of ``features`` (one per customer, one cutoff).
+    """Score every row of ``features`` (one per customer, one cutoff): :func:`rank_customers`
+    then :func:`explain_customers`, sorted by priority.
 
-    ``expected_value``: value over the horizon per row, aligned with ``features``' index.
+    ``expected_value``: value over the horizon per row, aligned with ``features``' rows.
     ``reference``: typical values of labelled customers, quoted in the reason sentences.
     """
-    frame = features.reset_index(drop=True)
-    value = pd.Series(expected_value.to_numpy(dtype="float64"), index=frame.index).fillna(0.0)
-    p = model.predict_proba(frame)
-    out = pd.DataFrame(
-        {
-            "customer_id": frame["customer_id"].to_numpy(),
-            "churn_probability": p,
-            "risk_percentile": risk_percentile(p),
-            "risk_tier": risk_tier(p, settings.risk_tiers),
-            "expected_value": value.to_numpy(),
-            "value_at_risk": p * value.to_numpy(),
-        }
+    out = rank_customers(model, features, expected_value, settings)
+    explained = explain_customers(
+        model,
+        features,
+        out,
+        catalogue=catalogue,
+        reference=reference,
+        settings=settings,
+        playbook=playbook,
     )
-    ranking = out[settings.outreach.priority].to_numpy()
-    out["priority_rank"] = priority_rank(ranking, out["customer_id"])
-    out["in_outreach"] = out["priority_rank"] <= outreach_size(len(out), settings.outreach)
-    out["control_group"] = out["in_outreach"] & control_group(
-        out["customer_id"], settings.outreach.control_percent, settings.outreach.control_seed
-    )
-
-    out["outreach_status"] = np.select(
-        [out["control_group"], out["in_outreach"]],
-        [CONTROL, CONTACT],
-        default=NOT_IN_OUTREACH,
-    )
-
-    explain = out["in_outreach"] if settings.explain == "outreach" else pd.Series(True, out.index)
-    explained = frame[explain.to_numpy()]
-    contributions = shap_contributions(model, explained)
-    reasons = top_reasons(
-        explained, contributions, catalogue, reference, n_reasons=settings.n_reasons
-    ).reindex(out.index)
-    value_pct = np.asarray(pd.Series(value).rank(method="max", pct=True) * 100.0)
-    action = np.full(len(out), playbook.not_contacted_action, dtype=object)
-    rows = explain.to_numpy()
-    action[rows] = recommend(
-        top_actionable_reason(reasons[rows]), p[rows], value_pct[rows], playbook
-    )
+    reasons = explained.reasons
     for k in range(1, settings.n_reasons + 1):
         out[f"reason_{k}_code"] = reasons[f"reason_{k}_code"]
         out[f"reason_{k}_text"] = reasons[f"reason_{k}_text"]
         out[f"reason_{k}_actionable"] = reasons[f"reason_{k}_actionable"].astype("boolean")
-    out["recommended_action"] = action
+    out["recommended_action"] = reasons["recommended_action"]
     out["model_name"] = identity.name
     out["model_version"] = identity.version
-    out["cutoff"] = pd.to_datetime(frame["cutoff"]).to_numpy()
+    out["cutoff"] = pd.to_datetime(features["cutoff"]).to_numpy()
     out["scored_at"] = scored_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     scores = out.sort_values("priority_rank", kind="stable").reset_index(drop=True)
     return ScoreResult(
         scores[score_columns(settings.n_reasons)],
-        contributions,
-        model.matrix(explained),
+        explained.contributions,
+        model.matrix(features.reset_index(drop=True)[explained.rows]),
     )

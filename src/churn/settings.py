@@ -322,6 +322,9 @@ class ScoringSettings(Frozen):
         None, description="reason catalogue YAML (project-relative); default: the built-in one"
     )
     n_reasons: int = Field(3, ge=1, le=3)
+    threads: PositiveInt | None = Field(
+        None, description="xgboost threads for probabilities and SHAP values; default: all cores"
+    )
 
 
 class PlaybookRule(Frozen):

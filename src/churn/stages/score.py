@@ -209,6 +209,7 @@ def run(
         population.cutoff,
     )
     loaded = load_scoring_model(paths, model_path)
+    loaded.model.booster.set_param({"nthread": settings.scoring.threads or os.cpu_count() or 1})
     feature_records = io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}")
     scoring = settings.scoring
     if explain_all:
