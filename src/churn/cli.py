@@ -58,6 +58,15 @@ def _run[T](
             raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
+    except Exception as exc:  # a bug: one line, not a traceback, unless --debug
+        if debug:
+            raise
+        typer.echo(
+            f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in churn; run the "
+            "command again with --debug for the traceback and report it.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -138,13 +138,26 @@ def write_folder(dest: Path, fill: Callable[[Path], None]) -> None:
 
 
 def read_json(path: Path, *, stage_hint: str) -> Any:
+    """Read an output of an earlier stage; say which stage to run if it is missing or broken."""
     if not path.is_file():
         raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PipelineStateError(
+            f"{path}: expected JSON written by `{stage_hint}`, found unreadable content "
+            f"({exc}). Run `{stage_hint}` again to rebuild it."
+        ) from exc
 
 
 def read_parquet(path: Path, *, stage_hint: str) -> pd.DataFrame:
-    """Read an output of an earlier stage; say which stage to run if it is missing."""
+    """Read an output of an earlier stage; say which stage to run if it is missing or broken."""
     if not path.is_file():
         raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise PipelineStateError(
+            f"{path}: expected a parquet file written by `{stage_hint}`, found an unreadable "
+            f"file ({exc}). Run `{stage_hint}` again to rebuild it."
+        ) from exc

@@ -83,8 +83,8 @@ def promote(
     challenger = registered.aliases.get(CHALLENGER)
     if challenger is None:
         raise TrackingError(
-            f"{model_name} has no '{CHALLENGER}' version to promote: train one with "
-            f"`churn train {pipeline}` (or `make run`)."
+            f"{model_name} has no '{CHALLENGER}' version to promote: train and register one "
+            f"with `churn train {pipeline}` then `churn register {pipeline}` (or `make run`)."
         )
     challenger = str(challenger)
     champion = registered.aliases.get(CHAMPION)
@@ -207,8 +207,9 @@ def _registered_model(client: MlflowClient, name: str) -> RegisteredModel:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise TrackingError(
                 f"no registered model named {name!r} in {client.tracking_uri}: train and "
-                f"register one with `churn train {_pipeline(name)}` (or `make run`), or set "
-                "MLFLOW_TRACKING_URI to the store that holds it."
+                f"register one with `churn train {_pipeline(name)}` then `churn register "
+                f"{_pipeline(name)}` (or `make run`), or set MLFLOW_TRACKING_URI to the store "
+                "that holds it."
             ) from exc
         raise TrackingError(
             f"could not read {name!r} from the registry {client.tracking_uri}: {exc.message}"
