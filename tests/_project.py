@@ -115,12 +115,14 @@ def run_stages(root: Path, stages: Sequence[str] = STAGES, name: str = PIPELINE)
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    """Bytes and modification time of every output file, keyed by path under ``root``."""
+    """Bytes and modification time of every output file, keyed by path under ``root``.
+    Hidden files and folders (temporaries, see :func:`leftovers`) are left out."""
     out = {}
     for folder in OUTPUT_DIRS:
         for path in sorted((root / folder).rglob("*")):
-            if path.is_file():
-                out[str(path.relative_to(root))] = (path.read_bytes(), path.stat().st_mtime_ns)
+            name = str(path.relative_to(root))
+            if path.is_file() and "/." not in f"/{name}":
+                out[name] = (path.read_bytes(), path.stat().st_mtime_ns)
     return out
 
 

@@ -310,6 +310,13 @@ REFUSED: dict[str, Case] = {
         ("is in folder /nonexistent/store, which does not exist",),
         env={"MLFLOW_TRACKING_URI": "sqlite:////nonexistent/store/mlflow.db"},
     ),
+    "bad CHURN_LOCK_TIMEOUT": Case(
+        "features",
+        nothing,
+        2,
+        ("CHURN_LOCK_TIMEOUT must be a number of seconds, 0 or more. Got 'soon' instead.",),
+        env={"CHURN_LOCK_TIMEOUT": "soon"},
+    ),
     "registry with no model to promote": Case(
         "promote",
         nothing,

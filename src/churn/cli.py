@@ -14,7 +14,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from churn import io
 from churn.errors import ChurnError
+from churn.locks import lock_timeout, pipeline_lock
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
 from churn.stages import features as features_stage
@@ -52,7 +54,15 @@ def _run[T](
     )
     try:
         settings = load_settings(project_dir, pipeline)
-        return step(settings, PipelinePaths(project_dir, pipeline))
+        paths = PipelinePaths(project_dir, pipeline)
+        with pipeline_lock(
+            paths.lock,
+            pipeline=pipeline,
+            timeout=lock_timeout(os.environ),
+            on_wait=lambda holder: log.info("waiting for the lock %s (%s)", paths.lock, holder),
+        ):
+            _recover_interrupted(paths)
+            return step(settings, paths)
     except ChurnError as exc:
         if debug:
             raise
@@ -67,6 +77,14 @@ def _run[T](
             err=True,
         )
         raise typer.Exit(1) from None
+
+
+def _recover_interrupted(paths: PipelinePaths) -> None:
+    """Put back an output folder a killed run swapped out but never replaced, so every stage
+    sees the previous outputs (temporary files are removed by the next write of each output)."""
+    for folder in paths.folder_outputs:
+        for action in io.recover(folder):
+            log.warning("a previous run was interrupted: %s", action)
 
 
 @app.command()

@@ -59,3 +59,13 @@ class PipelinePaths:
     def model(self) -> Path:
         """Folder of the trained model (xgboost UBJSON + JSON metadata and calibrator)."""
         return self.project_dir / "models" / self.name
+
+    @property
+    def lock(self) -> Path:
+        """Held by every stage of this pipeline while it runs (see ``churn.locks``)."""
+        return self.project_dir / ".churn" / "locks" / f"{self.name}.lock"
+
+    @property
+    def folder_outputs(self) -> tuple[Path, ...]:
+        """Outputs written as whole folders (swapped in by ``io.write_folder``)."""
+        return (self.canonical, self.model)
