@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -34,7 +35,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature, infer_signature
 
 from churn.errors import PipelineStateError, TrackingError
-from churn.model import ChurnModel
+from churn.model import MODEL_FILES, ChurnModel
 
 with warnings.catch_warnings():
     # MLflow 3.17 warns while importing its own agent schemas ("Any type hint is inferred as
@@ -276,13 +277,18 @@ def _log_pyfunc(
     client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
     with tempfile.TemporaryDirectory(prefix="churn-pyfunc-") as tmp:
         local = Path(tmp) / _MODEL_NAME
+        # only the files a ChurnModel reads reach the registry, never a stray file (a pickle)
+        model_files = Path(tmp) / MODEL_DIR_ARTIFACT
+        model_files.mkdir()
+        for name in MODEL_FILES:
+            shutil.copy2(model_dir / name, model_files / name)
         # "Models from code": MLflow stores this script, not a cloudpickle of the class.
         code = Path(tmp) / "churn_pyfunc.py"
         code.write_text(_MODEL_CODE)
         save_model(
             path=str(local),
             python_model=str(code),
-            artifacts={MODEL_DIR_ARTIFACT: str(model_dir)},
+            artifacts={MODEL_DIR_ARTIFACT: str(model_files)},
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(),
