@@ -157,7 +157,7 @@ REFUSED: dict[str, Case] = {
         "ingest",
         raw_text("order,cust,when,total\n"),
         3,
-        (f"{CSV} '<all>': the file has a header but no rows", "Fix the source files"),
+        (f"{CSV} '<all>': the file has a header but no rows\n", "Fix the source files"),
     ),
     "missing required column": Case(
         "ingest",
@@ -210,7 +210,7 @@ REFUSED: dict[str, Case] = {
         "ingest",
         raw_cell("when", "2099-01-01 10:00"),
         3,
-        (f"{CSV} 'when': fails check not in the future", "2099-01-01"),
+        (f"{CSV} 'when': fails check not in the future", "e.g. '2099-01-01 10:00:00'"),
     ),
     "non-UTF-8 CSV": Case(
         "ingest",

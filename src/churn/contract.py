@@ -175,7 +175,7 @@ def _schema_problems(
     except SchemaErrors as exc:
         cases = exc.failure_cases
         for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
-            bad = group["failure_case"].astype(object)
+            bad = group["failure_case"].astype(object).map(_readable)
             problems.items.append(
                 Problem(
                     src.path,
@@ -185,6 +185,11 @@ def _schema_problems(
                     tuple(bad.drop_duplicates().head(5).tolist()),
                 )
             )
+
+
+def _readable(value: object) -> object:
+    """Timestamps as their text ('2099-01-01 10:00:00'), not their repr, in examples."""
+    return str(value) if isinstance(value, pd.Timestamp) else value
 
 
 def _events_schema(now: dt.datetime) -> pa.DataFrameSchema:

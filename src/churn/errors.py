@@ -96,7 +96,8 @@ class Problem:
         shown = ", ".join(repr(e) for e in list(self.examples)[:5])
         rows = f"{self.n_rows:,} row{'s' if self.n_rows != 1 else ''}"
         tail = f"; e.g. {shown}" if shown else ""
-        return f"{self.source}: column {self.column!r}: {self.rule} ({rows}{tail})"
+        count = f" ({rows}{tail})" if self.n_rows or shown else ""  # 0: about the file itself
+        return f"{self.source}: column {self.column!r}: {self.rule}{count}"
 
 
 class ContractViolation(InputDataError):
