@@ -1,18 +1,22 @@
 """Same data, params and seed give byte-identical outputs; models are only ever read from
-xgboost's own format and our JSON, never unpickled, and nothing else in a model folder reaches
-the registry."""
+xgboost's own format and our JSON, never unpickled, nothing else in a model folder reaches the
+registry, and a registered model is loaded only if it is exactly churn's own pyfunc."""
 
 from __future__ import annotations
 
 import pickle
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 from mlflow import MlflowClient
 
+from churn.errors import TrackingError
 from churn.model import BOOSTER_FILE, META_FILE, ChurnModel
+from churn.tracking import check_pyfunc_folder
 from tests._project import PIPELINE, churn, make_project, params, run_stages, write_params
 
 pytestmark = [
@@ -100,3 +104,19 @@ def test_a_pickle_in_the_model_folder_is_never_loaded_nor_registered(
     assert not [p for p in local.rglob("*") if p.suffix in (".pkl", ".pickle", ".joblib")]
     (model_dir,) = [p for p in local.rglob("model_dir") if p.is_dir()]
     assert sorted(p.name for p in model_dir.iterdir()) == sorted([BOOSTER_FILE, META_FILE])
+
+    check_pyfunc_folder(local)  # what `churn promote` checks before loading (it just did)
+    tampered = Path(shutil.copytree(local, project / "tampered"))
+    (tampered / "churn_pyfunc.py").write_text("import os\nos.system('echo pwned')\n")
+    with pytest.raises(
+        TrackingError, match=re.escape("model code 'churn_pyfunc.py' that is not churn's")
+    ):
+        check_pyfunc_folder(tampered)
+    mlmodel = yaml.safe_load((tampered / "MLmodel").read_text())
+    mlmodel["flavors"]["python_function"] |= {
+        "loader_module": "mlflow.pyfunc.model",
+        "python_model": "python_model.pkl",
+    }
+    (tampered / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    with pytest.raises(TrackingError, match=re.escape("a pickled python_model 'python_model.pkl'")):
+        check_pyfunc_folder(tampered)

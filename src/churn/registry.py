@@ -12,6 +12,7 @@ import re
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow.artifacts
@@ -22,7 +23,7 @@ from mlflow.exceptions import MlflowException
 
 from churn.errors import PipelineStateError, TrackingError
 from churn.settings import RegistrySettings
-from churn.tracking import CHALLENGER, CHAMPION, connect
+from churn.tracking import CHALLENGER, CHAMPION, check_pyfunc_folder, connect
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
@@ -175,6 +176,7 @@ def load_model(client: MlflowClient, model_uri: str) -> PyFuncModel:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=source, dst_path=tmp, tracking_uri=client.tracking_uri
             )
+            check_pyfunc_folder(Path(local))
             return load_pyfunc(local)
     except MlflowException as exc:
         raise TrackingError(
