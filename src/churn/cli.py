@@ -14,8 +14,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from churn import io
 from churn.crm_export import TARGETS
 from churn.errors import ChurnError
+from churn.locks import lock_timeout, pipeline_lock
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
 from churn.stages import export as export_stage
@@ -55,12 +57,37 @@ def _run[T](
     )
     try:
         settings = load_settings(project_dir, pipeline)
-        return step(settings, PipelinePaths(project_dir, pipeline))
+        paths = PipelinePaths(project_dir, pipeline)
+        with pipeline_lock(
+            paths.lock,
+            pipeline=pipeline,
+            timeout=lock_timeout(os.environ),
+            on_wait=lambda holder: log.info("waiting for the lock %s (%s)", paths.lock, holder),
+        ):
+            _recover_interrupted(paths)
+            return step(settings, paths)
     except ChurnError as exc:
         if debug:
             raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
+    except Exception as exc:  # a bug: one line, not a traceback, unless --debug
+        if debug:
+            raise
+        typer.echo(
+            f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in churn; run the "
+            "command again with --debug for the traceback and report it.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _recover_interrupted(paths: PipelinePaths) -> None:
+    """Put back an output folder a killed run swapped out but never replaced, so every stage
+    sees the previous outputs (temporary files are removed by the next write of each output)."""
+    for folder in paths.folder_outputs:
+        for action in io.recover(folder):
+            log.warning("a previous run was interrupted: %s", action)
 
 
 @app.command()

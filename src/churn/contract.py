@@ -35,6 +35,9 @@ from churn.settings import (
 
 NUMERIC_COLUMNS = ("amount", "quantity", "unit_price")
 TEXT_COLUMNS = ("order_id", "product_id", "event_type")
+MAX_ABS_AMOUNT = 1e12
+"""Larger amounts (or infinities) on one event are refused: they come from a wrong unit or a
+misread number, and would swamp every monetary feature."""
 EVENT_FRAME_COLUMNS = (
     "customer_id",
     "ts",
@@ -106,17 +109,42 @@ def parse_timestamps(
         return parsed.astype("datetime64[us]"), values[parsed.isna() & values.notna()]
     text = values.astype("string").str.strip()
     try:
-        parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
+        parsed = _local_to_utc(text, fmt=fmt, timezone=timezone)
     except (ValueError, TypeError):
-        # offsets differ between rows: read every value as an instant in UTC
-        parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    else:
-        parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        # some values carry a UTC offset and some do not (or offsets differ): values with an
+        # offset are instants, values without one are read in ``timezone``
+        with_offset = text.str.contains(_ISO_OFFSET, regex=True).fillna(False).astype(bool)
+        parsed = pd.concat(
+            [_instants(text[with_offset], fmt=fmt), _mixed(text[~with_offset], fmt, timezone)]
+        ).reindex(text.index)
     bad = values[parsed.isna() & text.notna()]
     return parsed.astype("datetime64[us]"), bad
+
+
+_ISO_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+"""The end of a time that carries a UTC offset ('...10:00+02:00', '...10:00:00 +0200', 'Z')."""
+
+
+def _local_to_utc(text: pd.Series, *, fmt: str | None, timezone: str) -> pd.Series:
+    """UTC-naive timestamps when every value has the same offset or none has one (then read in
+    ``timezone``). Raises ValueError when offsets differ or only some values have one."""
+    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+    return local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+
+
+def _instants(text: pd.Series, *, fmt: str | None) -> pd.Series:
+    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
+    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+
+
+def _mixed(text: pd.Series, fmt: str | None, timezone: str) -> pd.Series:
+    try:
+        return _local_to_utc(text, fmt=fmt, timezone=timezone)
+    except (ValueError, TypeError):  # an offset the pattern does not know: read as instants
+        return _instants(text, fmt=fmt)
 
 
 def _numeric(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -147,7 +175,7 @@ def _schema_problems(
     except SchemaErrors as exc:
         cases = exc.failure_cases
         for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
-            bad = group["failure_case"].astype(object)
+            bad = group["failure_case"].astype(object).map(_readable)
             problems.items.append(
                 Problem(
                     src.path,
@@ -159,11 +187,16 @@ def _schema_problems(
             )
 
 
+def _readable(value: object) -> object:
+    """Timestamps as their text ('2099-01-01 10:00:00'), not their repr, in examples."""
+    return str(value) if isinstance(value, pd.Timestamp) else value
+
+
 def _events_schema(now: dt.datetime) -> pa.DataFrameSchema:
     horizon = pd.Timestamp(now) + pd.Timedelta(days=1)
     return pa.DataFrameSchema(
         {
-            "customer_id": pa.Column(None, nullable=False),
+            "customer_id": pa.Column(None, nullable=True),  # missing ids are reported above
             "ts": pa.Column(
                 "datetime64[us]",
                 checks=[
@@ -176,7 +209,11 @@ def _events_schema(now: dt.datetime) -> pa.DataFrameSchema:
             ),
             "amount": pa.Column(
                 float,
-                checks=pa.Check(lambda s: np.isfinite(s) | s.isna(), name="finite"),
+                checks=pa.Check(
+                    lambda s: (s.abs() <= MAX_ABS_AMOUNT) | s.isna(),
+                    name=f"a finite amount of at most {MAX_ABS_AMOUNT:.0e} either way "
+                    "(a unit or parsing error?)",
+                ),
                 nullable=True,
             ),
             "quantity": pa.Column(
@@ -299,6 +336,29 @@ def canonical_events(
         dropped["duplicate_events"] = before - len(events)
     events = events.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
     return events, dropped
+
+
+def event_warnings(events: pd.DataFrame, settings: EventsSettings) -> list[str]:
+    """What is legal in canonical ``events`` but may surprise: each with its count and what to
+    do about it. Duplicates and negative amounts are kept, so the stage logs these."""
+    warnings = []
+    if not settings.drop_duplicate_events:
+        repeated = int(events.duplicated().sum())
+        if repeated:
+            warnings.append(
+                f"{repeated:,} event(s) repeat another one exactly (customer, time, type, amount, "
+                "order, product); kept, as one order may repeat a line. Set "
+                "data.events.drop_duplicate_events: true to drop them."
+            )
+    for event_type, amounts in events.groupby("event_type", sort=True)["amount"]:
+        negative = int((amounts < 0).sum())
+        if 0 < negative < len(amounts) / 2:
+            warnings.append(
+                f"{negative:,} of {len(amounts):,} {event_type!r} events have a negative amount "
+                "(refunds or corrections?); kept, they lower the monetary features. Add a rule "
+                "to data.events.event_type_rules if they are returns."
+            )
+    return warnings
 
 
 def canonical_customers(

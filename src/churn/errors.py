@@ -6,7 +6,8 @@ bad config from bad data without parsing messages. The table is repeated in the 
 =====================  ====  ==========================================================
 class                  code  raised when
 =====================  ====  ==========================================================
-ChurnError                1  base class; never raised directly
+ChurnError                1  base class; never raised directly (the CLI also exits 1 on an
+                             unexpected error, a bug: ``--debug`` shows its traceback)
 ConfigError               2  params.yaml is missing, malformed, has an unknown key or a
                              value of the wrong type or range
 InputDataError            3  a raw input file is missing, unreadable, or breaks the input
@@ -19,6 +20,8 @@ TrainingError             6  a model cannot be trained on these labels and featu
                              (one class only, too few positives, an all-missing feature)
 TrackingError             7  the MLflow tracking store or registry cannot be reached, or
                              holds no model where one is needed (no champion yet)
+PipelineBusyError         8  another run of the same pipeline holds its lock: wait for it
+                             (CHURN_LOCK_TIMEOUT) or try again later
 =====================  ====  ==========================================================
 """
 
@@ -70,6 +73,12 @@ class TrackingError(ChurnError):
     exit_code = 7
 
 
+class PipelineBusyError(ChurnError):
+    """Another run of the same pipeline holds its lock."""
+
+    exit_code = 8
+
+
 @dataclass(frozen=True)
 class Problem:
     """One broken rule in one column of one input.
@@ -87,7 +96,8 @@ class Problem:
         shown = ", ".join(repr(e) for e in list(self.examples)[:5])
         rows = f"{self.n_rows:,} row{'s' if self.n_rows != 1 else ''}"
         tail = f"; e.g. {shown}" if shown else ""
-        return f"{self.source}: column {self.column!r}: {self.rule} ({rows}{tail})"
+        count = f" ({rows}{tail})" if self.n_rows or shown else ""  # 0: about the file itself
+        return f"{self.source}: column {self.column!r}: {self.rule}{count}"
 
 
 class ContractViolation(InputDataError):

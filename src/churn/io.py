@@ -1,7 +1,9 @@
 """Reading raw tables and writing outputs. The only module (with the CLI) that touches files.
 
 Every write goes to a temporary file in the destination folder and is renamed into place, so
-a failed or killed run leaves the previous output intact.
+a failed or killed run leaves the previous output intact. What a killed run leaves behind (a
+hidden temporary file or folder, or a folder swapped out but not yet replaced) is cleaned up
+or put back by the next write of the same output, or by :func:`recover`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -68,10 +71,47 @@ def read_source(project_dir: Path, source: SourceSettings) -> pd.DataFrame:
         raise InputDataError(f"{source.path}: malformed CSV: {exc}") from exc
 
 
+def _old_folder(dest: Path) -> Path:
+    """Where :func:`write_folder` parks the previous ``dest`` while it swaps in the new one."""
+    return dest.with_name(f".{dest.name}.old")
+
+
+def _leftovers(dest: Path) -> list[Path]:
+    """Temporary files and staging folders of writes to ``dest`` that never finished (named
+    by ``tempfile``: ``.<name>.<8 random characters>[.tmp]``)."""
+    if not dest.parent.is_dir():
+        return []
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.[a-z0-9_]{{8}}(\.tmp)?")
+    return sorted(p for p in dest.parent.iterdir() if pattern.fullmatch(p.name))
+
+
+def recover(dest: Path) -> list[str]:
+    """Undo what a killed write to ``dest`` left behind; returns what was done, for the log.
+
+    A folder parked by :func:`write_folder` whose replacement never arrived (killed between its
+    two renames) is put back; otherwise the parked copy and every temporary file or staging
+    folder of ``dest`` is deleted. Only call it while no other process writes ``dest``: the
+    CLI holds the pipeline's lock.
+    """
+    done = []
+    old = _old_folder(dest)
+    if old.exists() and not dest.exists():
+        old.rename(dest)
+        done.append(f"restored {dest} from {old.name}")
+    for leftover in [*_leftovers(dest), *([old] if old.exists() else [])]:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        done.append(f"removed {leftover}")
+    return done
+
+
 @contextlib.contextmanager
 def _atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; rename it over ``dest`` only on success."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    recover(dest)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -129,8 +169,9 @@ def write_json(obj: Any, dest: Path) -> None:
 def write_folder(dest: Path, fill: Callable[[Path], None]) -> None:
     """Let ``fill`` write a fresh folder, then swap it in place of ``dest`` (all or nothing)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    recover(dest)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    old = dest.with_name(f".{dest.name}.old")
+    old = _old_folder(dest)
     try:
         fill(staging)
         shutil.rmtree(old, ignore_errors=True)
@@ -143,13 +184,26 @@ def write_folder(dest: Path, fill: Callable[[Path], None]) -> None:
 
 
 def read_json(path: Path, *, stage_hint: str) -> Any:
+    """Read an output of an earlier stage; say which stage to run if it is missing or broken."""
     if not path.is_file():
         raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PipelineStateError(
+            f"{path}: expected JSON written by `{stage_hint}`, found unreadable content "
+            f"({exc}). Run `{stage_hint}` again to rebuild it."
+        ) from exc
 
 
 def read_parquet(path: Path, *, stage_hint: str) -> pd.DataFrame:
-    """Read an output of an earlier stage; say which stage to run if it is missing."""
+    """Read an output of an earlier stage; say which stage to run if it is missing or broken."""
     if not path.is_file():
         raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise PipelineStateError(
+            f"{path}: expected a parquet file written by `{stage_hint}`, found an unreadable "
+            f"file ({exc}). Run `{stage_hint}` again to rebuild it."
+        ) from exc

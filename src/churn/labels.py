@@ -188,7 +188,9 @@ def build_labels(
                 if settings.max_inactive_days
                 else ""
             )
-            + ". Check the cutoffs against the data's date range."
+            + f". The data runs from {events['ts'].min():%Y-%m-%d} to {events['ts'].max():%Y-%m-%d}"
+            f" and has event types {sorted(map(str, events['event_type'].unique()))[:10]}. "
+            "Check labels.activity_event_types and the cutoffs against them."
         )
     return labels
 

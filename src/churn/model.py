@@ -24,6 +24,9 @@ from churn.errors import PipelineStateError
 BOOSTER_FILE = "booster.ubj"
 META_FILE = "model.json"
 FORMAT_VERSION = 1
+MODEL_FILES = (BOOSTER_FILE, META_FILE)
+"""Everything a model folder holds that is ever read; any other file in it is ignored (and is
+never unpickled: nothing here or in the pyfunc loads a pickle)."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +155,11 @@ class ChurnModel:
             ValueError,
             xgb.core.XGBoostError,
         ) as exc:
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise PipelineStateError(
-                f"{folder}: the model files are corrupted or from another version ({exc}). "
-                "Retrain with `churn train` or load another model version."
+                f"{folder}: expected a model written by `churn train` ({META_FILE} and "
+                f"{BOOSTER_FILE}), found corrupted files or files from another version "
+                f"({detail}). Retrain with `churn train` or load another model version."
             ) from exc
 
 

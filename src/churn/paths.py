@@ -85,3 +85,13 @@ class PipelinePaths:
     def shap_plots(self) -> tuple[Path, Path]:
         """Beeswarm and bar chart of the champion's SHAP values on the explained customers."""
         return self.reports / "shap_beeswarm.png", self.reports / "shap_bar.png"
+
+    @property
+    def lock(self) -> Path:
+        """Held by every stage of this pipeline while it runs (see ``churn.locks``)."""
+        return self.project_dir / ".churn" / "locks" / f"{self.name}.lock"
+
+    @property
+    def folder_outputs(self) -> tuple[Path, ...]:
+        """Outputs written as whole folders (swapped in by ``io.write_folder``)."""
+        return (self.canonical, self.model)

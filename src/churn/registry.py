@@ -12,6 +12,7 @@ import re
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow.artifacts
@@ -22,7 +23,7 @@ from mlflow.exceptions import MlflowException
 
 from churn.errors import PipelineStateError, TrackingError
 from churn.settings import RegistrySettings
-from churn.tracking import CHALLENGER, CHAMPION, connect
+from churn.tracking import CHALLENGER, CHAMPION, check_pyfunc_folder, connect
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
@@ -83,8 +84,8 @@ def promote(
     challenger = registered.aliases.get(CHALLENGER)
     if challenger is None:
         raise TrackingError(
-            f"{model_name} has no '{CHALLENGER}' version to promote: train one with "
-            f"`churn train {pipeline}` (or `make run`)."
+            f"{model_name} has no '{CHALLENGER}' version to promote: train and register one "
+            f"with `churn train {pipeline}` then `churn register {pipeline}` (or `make run`)."
         )
     challenger = str(challenger)
     champion = registered.aliases.get(CHAMPION)
@@ -175,6 +176,7 @@ def load_model(client: MlflowClient, model_uri: str) -> PyFuncModel:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=source, dst_path=tmp, tracking_uri=client.tracking_uri
             )
+            check_pyfunc_folder(Path(local))
             return load_pyfunc(local)
     except MlflowException as exc:
         raise TrackingError(
@@ -207,8 +209,9 @@ def _registered_model(client: MlflowClient, name: str) -> RegisteredModel:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise TrackingError(
                 f"no registered model named {name!r} in {client.tracking_uri}: train and "
-                f"register one with `churn train {_pipeline(name)}` (or `make run`), or set "
-                "MLFLOW_TRACKING_URI to the store that holds it."
+                f"register one with `churn train {_pipeline(name)}` then `churn register "
+                f"{_pipeline(name)}` (or `make run`), or set MLFLOW_TRACKING_URI to the store "
+                "that holds it."
             ) from exc
         raise TrackingError(
             f"could not read {name!r} from the registry {client.tracking_uri}: {exc.message}"

@@ -85,16 +85,19 @@ class EventsSettings(Frozen):
 
     @model_validator(mode="after")
     def _sources_map_required_columns(self) -> EventsSettings:
+        problems = []
         for i, src in enumerate(self.sources):
             unknown = sorted(set(src.columns) - set(EVENT_COLUMNS))
             if unknown:
-                raise ValueError(
+                problems.append(
                     f"sources[{i}].columns: unknown contract column(s) {unknown}; "
                     f"expected some of {list(EVENT_COLUMNS)}"
                 )
             missing = [c for c in ("customer_id", "timestamp") if c not in src.columns]
             if missing:
-                raise ValueError(f"sources[{i}].columns must map {missing}")
+                problems.append(f"sources[{i}].columns must map {missing}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -438,7 +441,9 @@ def load_settings(project_dir: Path, name: str) -> PipelineSettings:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(
+            f"{path}: not valid YAML: {exc}\nFix the syntax at the line and column shown."
+        ) from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}.")
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -28,13 +29,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
+import yaml
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature, infer_signature
 
 from churn.errors import PipelineStateError, TrackingError
-from churn.model import ChurnModel
+from churn.model import MODEL_FILES, ChurnModel
 
 with warnings.catch_warnings():
     # MLflow 3.17 warns while importing its own agent schemas ("Any type hint is inferred as
@@ -53,6 +55,7 @@ GIT_COMMIT = "git_commit"
 """Lineage key whose value is also written to MLflow's own ``mlflow.source.git.commit`` tag."""
 
 _MODEL_NAME = "model"
+_CODE_MODEL_LOADER = "mlflow.pyfunc.loaders.code_model"
 _PROBE_TIMEOUT_S = 3.0
 _REQUIREMENTS = ("xgboost", "pandas", "numpy", "scikit-learn")
 _MODEL_CODE = """\
@@ -281,13 +284,18 @@ def _log_pyfunc(
     client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
     with tempfile.TemporaryDirectory(prefix="churn-pyfunc-") as tmp:
         local = Path(tmp) / _MODEL_NAME
+        # only the files a ChurnModel reads reach the registry, never a stray file (a pickle)
+        model_files = Path(tmp) / MODEL_DIR_ARTIFACT
+        model_files.mkdir()
+        for name in MODEL_FILES:
+            shutil.copy2(model_dir / name, model_files / name)
         # "Models from code": MLflow stores this script, not a cloudpickle of the class.
         code = Path(tmp) / "churn_pyfunc.py"
         code.write_text(_MODEL_CODE)
         save_model(
             path=str(local),
             python_model=str(code),
-            artifacts={MODEL_DIR_ARTIFACT: str(model_dir)},
+            artifacts={MODEL_DIR_ARTIFACT: str(model_files)},
             signature=signature,
             input_example=example,
             pip_requirements=pip_requirements(),
@@ -325,6 +333,37 @@ def _register(
     version = str(mv.version)
     client.set_registered_model_alias(name, CHALLENGER, version)
     return RegisteredVersion(run_id=run_id, version=version, model_uri=f"models:/{name}/{version}")
+
+
+def check_pyfunc_folder(folder: Path) -> None:
+    """Refuse a downloaded model folder unless it is exactly the pyfunc this module logs:
+    MLflow's models-from-code loader (no pickled Python object), running this module's own
+    script. Loading anything else could unpickle or run code someone put in the registry.
+
+    Raises TrackingError naming what differs.
+    """
+    try:
+        flavor = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))["flavors"][
+            "python_function"
+        ]
+        code_file = folder / Path(str(flavor.get("model_code_path") or "-")).name
+        problems = []
+        if flavor.get("loader_module") != _CODE_MODEL_LOADER:
+            problems.append(f"loader {flavor.get('loader_module')!r}")
+        if "python_model" in flavor:
+            problems.append(f"a pickled python_model {flavor['python_model']!r}")
+        if flavor.get("code"):
+            problems.append(f"extra code {flavor['code']!r}")
+        if not code_file.is_file() or code_file.read_text(encoding="utf-8") != _MODEL_CODE:
+            problems.append(f"model code {code_file.name!r} that is not churn's")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as exc:
+        problems = [f"no readable MLmodel python_function flavor ({_first_line(exc)})"]
+    if problems:
+        raise TrackingError(
+            f"refusing to load the model in {folder}: expected churn's models-from-code pyfunc "
+            f"(loader {_CODE_MODEL_LOADER!r}, churn's own script), found "
+            f"{'; '.join(problems)}. Register models only with `churn register`."
+        )
 
 
 def model_input(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:

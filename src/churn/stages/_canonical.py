@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from churn.errors import PipelineStateError
+from churn import io
 from churn.paths import PipelinePaths
 
 
@@ -13,11 +13,9 @@ def read_canonical(
 ) -> pd.DataFrame | None:
     """A canonical table, or None when it is optional and absent."""
     path = paths.table(name)
-    if not path.is_file():
-        if required:
-            raise PipelineStateError(f"{path}: not found. Run `churn ingest {paths.name}` first.")
+    if not path.is_file() and not required:
         return None
-    return pd.read_parquet(path)
+    return io.read_parquet(path, stage_hint=f"churn ingest {paths.name}")
 
 
 def require_canonical(paths: PipelinePaths, name: str) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from churn.contract import (
     canonical_customers,
     canonical_events,
     canonical_snapshot,
+    event_warnings,
 )
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings
@@ -43,6 +44,8 @@ def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -
         for rule, n in dropped.items():
             if n:
                 log.info("cleaning rule %s dropped %s rows", rule, f"{n:,}")
+        for warning in event_warnings(events, data.events):
+            log.warning("%s", warning)
         tables["events"] = events
         if data.customers is not None:
             raws = [(s, io.read_source(root, s)) for s in data.customers.sources]

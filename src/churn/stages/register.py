@@ -17,6 +17,7 @@ import pandas as pd
 
 from churn import evaluate, io
 from churn.errors import PipelineStateError
+from churn.model import ChurnModel
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings
 from churn.training_data import labelled_rows, outcome, split_rows
@@ -78,6 +79,7 @@ def register(
     from churn import tracking  # noqa: PLC0415 - mlflow is slow to import
 
     metrics = io.read_json(paths.metrics, stage_hint=f"churn train {paths.name}")
+    ChurnModel.load(paths.model)  # a missing or corrupted model fails before the store is touched
     client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
     experiment = tracking.ensure_experiment(client, paths.project_dir, paths.name)
     version = tracking.log_training_run(

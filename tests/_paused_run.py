@@ -1,0 +1,55 @@
+"""Run ``churn`` in a child process that stops forever in the middle of one write, so a test
+can kill it there with SIGKILL.
+
+    python tests/_paused_run.py <marker file> <where> <churn arguments...>
+
+``where`` is ``parquet:<text>`` or ``booster:<text>``: pause after writing half of a parquet
+file or xgboost model whose path contains <text>. The child creates the marker file when it
+pauses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xgboost as xgb
+
+from churn.cli import app
+
+
+def pause(marker: str) -> None:
+    Path(marker).touch()
+    time.sleep(3600)
+
+
+def half_written(marker: str, text: str, write: Any) -> Any:
+    def wrapper(self: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+        result = write(self, path, *args, **kwargs)
+        if text in str(path):
+            os.truncate(path, os.path.getsize(path) // 2)
+            pause(marker)
+        return result
+
+    return wrapper
+
+
+def main() -> None:
+    marker, where, *args = sys.argv[1:]
+    kind, _, text = where.partition(":")
+    if kind == "parquet":
+        pd.DataFrame.to_parquet = half_written(marker, text, pd.DataFrame.to_parquet)  # type: ignore[method-assign]
+    elif kind == "booster":
+        xgb.Booster.save_model = half_written(marker, text, xgb.Booster.save_model)  # type: ignore[method-assign]
+    else:
+        raise SystemExit(f"unknown pause point {where!r}")
+    sys.argv = ["churn", *args]  # what the lock file records as the holder's command
+    app(args, prog_name="churn")
+
+
+if __name__ == "__main__":
+    main()
