@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
+from churn.base_margin import BaseMargin
 from churn.errors import PipelineStateError
 from churn.model import BOOSTER_FILE, META_FILE, Calibrator, ChurnModel, design_matrix
 
@@ -247,3 +249,32 @@ def test_sigmoid_calibrators_take_extreme_margins_without_warnings(cal: Calibrat
 def test_uncalibrated_is_the_logistic_function() -> None:
     p = Calibrator("none")(np.array([-np.log(3), 0.0, np.log(3)]))
     np.testing.assert_allclose(p, [0.25, 0.5, 0.75])
+
+
+def test_model_with_base_margin_round_trips(model: ChurnModel, tmp_path: Path) -> None:
+    boosted = replace(model, base_margin=BaseMargin(("orders",), (-0.8,), 0.3))
+    boosted.save(tmp_path / "boosted")
+    loaded = ChurnModel.load(tmp_path / "boosted")
+    rows = feature_frame(200, seed=4)
+    assert loaded.base_margin == boosted.base_margin
+    np.testing.assert_array_equal(loaded.margin(rows), boosted.margin(rows))
+    # the base margin replaces the booster's constant start: it shifts each row's log-odds by
+    # its own base margin, less that one constant
+    shift = boosted.margin(rows) - model.margin(rows) - boosted.base_margin(rows)
+    np.testing.assert_allclose(shift, shift[0], atol=1e-5)
+
+
+def test_version_1_model_without_base_margin_still_loads(saved: Path) -> None:
+    meta = json.loads((saved / META_FILE).read_text())
+    meta["format_version"] = 1
+    del meta["base_margin"]
+    (saved / META_FILE).write_text(json.dumps(meta))
+    assert ChurnModel.load(saved).base_margin is None
+
+
+def test_malformed_base_margin_is_refused(saved: Path) -> None:
+    meta = json.loads((saved / META_FILE).read_text())
+    meta["base_margin"] = {"features": ["orders"], "coefs": [], "intercept": 0.0}
+    (saved / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(PipelineStateError, match="corrupted"):
+        ChurnModel.load(saved)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
+from churn.base_margin import BaseMargin
 from churn.derived_features import derived_catalogue
 from churn.errors import ConfigError, PipelineStateError
 from churn.explain import Contributions, Reference, reason_sums, shap_contributions, top_reasons
@@ -88,6 +89,25 @@ def test_shap_values_plus_base_equal_the_models_log_odds(model: ChurnModel) -> N
     assert contributions.values.shape == (50, 4)
     total = contributions.values.sum(axis=1) + contributions.base
     np.testing.assert_allclose(total, model.margin(frame), rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_boosted_from_a_score_attributes_that_score_to_its_feature() -> None:
+    frame, y = toy_features(300, seed=5)
+    numeric = ("days_since_last_activity", "orders_total", "spend_total")
+    start = BaseMargin.fit(frame, y, ["orders_total"])
+    empty = ChurnModel(xgb.Booster(), Calibrator("none"), numeric, {"country": ("DE", "FR", "UK")})
+    matrix = xgb.DMatrix(empty.matrix(frame), label=y, enable_categorical=True)
+    matrix.set_base_margin(start(frame))
+    booster = xgb.train(
+        {"max_depth": 2, "seed": 0, "nthread": 1, "objective": "binary:logistic"}, matrix, 10
+    )
+    model = ChurnModel(booster, Calibrator("none"), numeric, empty.categories, base_margin=start)
+    contributions = shap_contributions(model, frame)
+    total = contributions.values.sum(axis=1) + contributions.base
+    np.testing.assert_allclose(total, model.margin(frame), rtol=1e-5, atol=1e-5)
+    orders = contributions.values[:, 1]
+    few, many = frame["orders_total"] <= 1, frame["orders_total"] >= 8
+    assert orders[few].mean() > 0 > orders[many].mean()  # few orders raise the risk
 
 
 def test_reasons_are_the_largest_risk_raising_sums_only(

@@ -225,6 +225,45 @@ def test_class_weight_sets_scale_pos_weight() -> None:
     assert params["objective"] == "binary:logistic"
 
 
+def test_early_stopping_metric_is_the_last_eval_metric() -> None:
+    y = np.array([1, 0, 0, 1], dtype=np.int8)
+    assert booster_params(TrainSettings(), y)["eval_metric"] == ["logloss"]
+    auc = booster_params(TrainSettings(early_stopping_metric="auc"), y)["eval_metric"]
+    assert auc == ["logloss", "auc"]  # xgboost stops on the last; log loss stays reported
+
+
+def scored_rows(n: int, seed: int, split: str) -> pd.DataFrame:
+    """Rows whose churn odds fall smoothly with log(score), plus a small x1 effect: a score
+    trees rebuild only coarsely from a constant start."""
+    rows = synthetic_rows(n, seed, split)
+    rng = np.random.default_rng(seed + 100)
+    score = rng.gamma(0.8, 2.0, n)
+    logit = -1.5 * np.log(score + 0.01) - 1.0 + 0.5 * rows["x1"].to_numpy()
+    churned = rng.uniform(size=n) < 1 / (1 + np.exp(-logit))
+    return rows.assign(score=score, churned=churned)
+
+
+def test_boosting_from_a_score_ranks_at_least_as_well_as_the_score() -> None:
+    train, valid, test = (
+        scored_rows(n, s, r) for n, s, r in ((600, 1, "t"), (300, 2, "v"), (2000, 3, "s"))
+    )
+    columns = FeatureColumns(numeric=("x1", "x2", "score"), categorical=("plan",))
+    settings = TrainSettings(boost_from=["score"], early_stopping_metric="auc", **FAST)
+    fit = fit_model(train, valid, columns, settings)
+    assert fit.model.base_margin is not None
+    assert fit.model.base_margin.features == ("score",)
+    y = outcome(test)
+    assert (
+        roc_auc_score(y, fit.model.predict_proba(test)) >= roc_auc_score(y, -test["score"]) - 0.005
+    )
+
+
+def test_boost_from_must_name_numeric_model_features(synthetic: dict[str, pd.DataFrame]) -> None:
+    settings = TrainSettings(boost_from=["x1", "plan", "nope"], **FAST)
+    with pytest.raises(TrainingError, match=r"\['plan', 'nope'\]"):
+        fit_model(synthetic["train"], synthetic["valid"], COLUMNS, settings)
+
+
 # --------------------------------------------------------------------------- rolling origin
 
 

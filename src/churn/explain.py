@@ -33,11 +33,25 @@ class Contributions:
 
 
 def shap_contributions(model: ChurnModel, features: pd.DataFrame) -> Contributions:
-    """TreeSHAP contributions of every model feature for every row of ``features``."""
+    """TreeSHAP contributions of every model feature for every row of ``features``.
+
+    A model boosted from a starting score (``model.base_margin``) gets that linear part's exact
+    SHAP values added to the features it is computed from, so the reasons see it too and the
+    base value stays one number.
+    """
     matrix = xgb.DMatrix(model.matrix(features), enable_categorical=True)
+    if model.base_margin is not None:
+        matrix.set_base_margin(model.base_margin(features))
     raw = np.asarray(model.booster.predict(matrix, pred_contribs=True), dtype="float64")
-    base = float(raw[0, -1]) if len(raw) else 0.0
-    return Contributions(raw[:, :-1], base, tuple(model.feature_names))
+    values, bias = raw[:, :-1].copy(), raw[:, -1].copy()
+    if model.base_margin is not None:
+        linear = model.base_margin.contributions(features)
+        position = {name: i for i, name in enumerate(model.feature_names)}
+        for j, name in enumerate(model.base_margin.features):
+            values[:, position[name]] += linear[:, j]
+        bias -= linear.sum(axis=1)
+    base = float(bias[0]) if len(bias) else 0.0
+    return Contributions(values, base, tuple(model.feature_names))
 
 
 def reason_sums(contributions: Contributions, catalogue: ReasonCatalogue) -> np.ndarray:

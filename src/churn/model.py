@@ -1,5 +1,6 @@
-"""The churn model artifact: an xgboost booster plus a probability calibrator, saved in
-xgboost's own format (UBJSON) and plain JSON, never as a pickle.
+"""The churn model artifact: an xgboost booster plus a probability calibrator (and, when the
+booster was trained from one, the base margin it starts from), saved in xgboost's own format
+(UBJSON) and plain JSON, never as a pickle.
 
 ``design_matrix`` is the one place a feature frame becomes model input, for training and
 scoring alike: numeric features as float64, categorical features as pandas categories with the
@@ -19,11 +20,14 @@ import pandas as pd
 import xgboost as xgb
 from scipy.special import expit
 
+from churn.base_margin import BaseMargin
 from churn.errors import PipelineStateError
 
 BOOSTER_FILE = "booster.ubj"
 META_FILE = "model.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+"""Version 1 had no base margin; it loads as a model without one."""
 MODEL_FILES = (BOOSTER_FILE, META_FILE)
 """Everything a model folder holds that is ever read; any other file in it is ignored (and is
 never unpickled: nothing here or in the pyfunc loads a pickle)."""
@@ -80,6 +84,7 @@ class ChurnModel:
     numeric_features: tuple[str, ...]
     categories: Mapping[str, tuple[str, ...]]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    base_margin: BaseMargin | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -89,8 +94,10 @@ class ChurnModel:
         return design_matrix(features, self.numeric_features, self.categories)
 
     def margin(self, features: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated log-odds of churn, one per row."""
+        """Uncalibrated log-odds of churn, one per row (the base margin plus the trees)."""
         dm = xgb.DMatrix(self.matrix(features), enable_categorical=True)
+        if self.base_margin is not None:
+            dm.set_base_margin(self.base_margin(features))
         return np.asarray(self.booster.predict(dm, output_margin=True), dtype=float)
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
@@ -111,6 +118,7 @@ class ChurnModel:
                 "y": list(self.calibrator.y),
             },
             "metadata": dict(self.metadata),
+            "base_margin": None if self.base_margin is None else self.base_margin.to_dict(),
         }
         text = json.dumps(meta, indent=2, default=str) + "\n"
         (folder / META_FILE).write_text(text, encoding="utf-8")
@@ -125,9 +133,10 @@ class ChurnModel:
             )
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("format_version") != FORMAT_VERSION:
+            if meta.get("format_version") not in READABLE_VERSIONS:
                 raise ValueError(
-                    f"format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
+                    f"format_version {meta.get('format_version')!r}, expected one of "
+                    f"{READABLE_VERSIONS}"
                 )
             cal = meta["calibrator"]
             if cal["method"] not in ("isotonic", "platt", "none"):
@@ -145,6 +154,7 @@ class ChurnModel:
                 numeric_features=tuple(meta["numeric_features"]),
                 categories={k: tuple(v) for k, v in meta["categories"].items()},
                 metadata=meta.get("metadata", {}),
+                base_margin=_base_margin(meta.get("base_margin")),
             )
         except (
             json.JSONDecodeError,
@@ -161,6 +171,14 @@ class ChurnModel:
                 f"{BOOSTER_FILE}), found corrupted files or files from another version "
                 f"({detail}). Retrain with `churn train` or load another model version."
             ) from exc
+
+
+def _base_margin(record: Any) -> BaseMargin | None:
+    if record is None:
+        return None
+    if not isinstance(record, dict):
+        raise ValueError(f"base_margin must be an object or null, got {type(record).__name__}")
+    return BaseMargin.from_dict(record)
 
 
 def design_matrix(

@@ -233,6 +233,16 @@ class TrainSettings(Frozen):
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_metric: Literal["logloss", "auc"] = Field(
+        "logloss",
+        description="validation metric early stopping watches; auc ignores a shift in the churn "
+        "rate between training and validation cutoffs, which the calibrator corrects anyway",
+    )
+    boost_from: list[str] = Field(
+        default_factory=list,
+        description="non-negative features whose logistic fit on log(x + 0.01) the trees start "
+        "from (churn.base_margin); empty: start from a constant",
+    )
     class_weight: Literal["none", "balanced"] | float = Field(
         "none", description="weight of churners: none, balanced (negatives/positives) or a number"
     )

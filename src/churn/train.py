@@ -1,18 +1,21 @@
-"""Gradient-boosted churn models: xgboost (hist) on stacked training cutoffs, early stopping on
-the validation cutoff, optional optuna search scored on the validation cutoff only, and a
+"""Gradient-boosted churn models: xgboost (hist) on stacked training cutoffs, optionally boosted
+from a base margin fitted on the training rows (``train.boost_from``), early stopping on the
+validation cutoff, optional optuna search scored on the validation cutoff only, and a
 calibrator fitted on the validation cutoff. The test cutoff is never used here."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from churn.base_margin import BaseMargin
+from churn.errors import TrainingError
 from churn.model import Calibrator, ChurnModel, design_matrix
 from churn.settings import TrainSettings
 from churn.training_data import FeatureColumns, outcome
@@ -47,9 +50,11 @@ def booster_params(
         weight = float((len(y_train) - y_train.sum()) / max(y_train.sum(), 1))
     else:
         weight = float(settings.class_weight)
+    # xgboost stops early on the last metric listed; log loss is kept for the search and reports
+    metrics = ["logloss"] if settings.early_stopping_metric == "logloss" else ["logloss", "auc"]
     params: dict[str, Any] = {
         "objective": "binary:logistic",
-        "eval_metric": "logloss",
+        "eval_metric": metrics,
         "tree_method": "hist",
         "seed": settings.seed,
         "nthread": settings.threads,
@@ -65,22 +70,51 @@ def _categories(frame: pd.DataFrame, columns: FeatureColumns) -> dict[str, tuple
     return {c: tuple(sorted(frame[c].dropna().astype(str).unique())) for c in columns.categorical}
 
 
+def base_margin_for(
+    train: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
+) -> BaseMargin | None:
+    """The base margin ``train.boost_from`` asks for, fitted on ``train``; None if unset.
+    Raises TrainingError naming every boost_from feature that is not a model feature."""
+    if not settings.boost_from:
+        return None
+    unknown = [f for f in settings.boost_from if f not in columns.numeric]
+    if unknown:
+        raise TrainingError(
+            f"train.boost_from names {unknown}, which are not numeric model features; expected "
+            "numeric names from the feature catalogue that train.exclude_features does not drop."
+        )
+    return BaseMargin.fit(train, outcome(train), settings.boost_from)
+
+
+def _dmatrix(
+    rows: pd.DataFrame,
+    columns: FeatureColumns,
+    cats: Mapping[str, tuple[str, ...]],
+    base: BaseMargin | None,
+) -> xgb.DMatrix:
+    dm = xgb.DMatrix(
+        design_matrix(rows, columns.numeric, cats), label=outcome(rows), enable_categorical=True
+    )
+    if base is not None:
+        dm.set_base_margin(base(rows))
+    return dm
+
+
 def fit_booster(
     train: pd.DataFrame,
     valid: pd.DataFrame,
     columns: FeatureColumns,
     params: Mapping[str, Any],
     settings: TrainSettings,
+    *,
+    base: BaseMargin | None = None,
 ) -> tuple[xgb.Booster, dict[str, tuple[str, ...]], int, float]:
-    """Train with early stopping on ``valid``; returns the booster cut at its best iteration,
-    the training categories, the best iteration and the validation log loss there."""
+    """Train with early stopping on ``valid``, starting from ``base`` when given; returns the
+    booster cut at its best iteration, the training categories, the best iteration and the
+    validation log loss there."""
     cats = _categories(train, columns)
-    dtrain = xgb.DMatrix(
-        design_matrix(train, columns.numeric, cats), label=outcome(train), enable_categorical=True
-    )
-    dvalid = xgb.DMatrix(
-        design_matrix(valid, columns.numeric, cats), label=outcome(valid), enable_categorical=True
-    )
+    dtrain = _dmatrix(train, columns, cats, base)
+    dvalid = _dmatrix(valid, columns, cats, base)
     history: dict[str, dict[str, list[float]]] = {}
     booster = xgb.train(
         dict(params),
@@ -103,6 +137,7 @@ def search_params(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     y = outcome(train)
+    base = base_margin_for(train, columns, settings)
 
     def objective(trial: optuna.Trial) -> float:
         overrides = {
@@ -114,7 +149,7 @@ def search_params(
             "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 20.0, log=True),
         }
         *_, loss = fit_booster(
-            train, valid, columns, booster_params(settings, y, overrides), settings
+            train, valid, columns, booster_params(settings, y, overrides), settings, base=base
         )
         return loss
 
@@ -141,20 +176,15 @@ def fit_model(
 ) -> FitResult:
     """Train on ``train``, stop early and calibrate on ``valid``; return the model artifact."""
     params = booster_params(settings, outcome(train), overrides)
-    booster, cats, best, loss = fit_booster(train, valid, columns, params, settings)
-    margin = np.asarray(
-        booster.predict(
-            xgb.DMatrix(design_matrix(valid, columns.numeric, cats), enable_categorical=True),
-            output_margin=True,
-        ),
-        dtype=float,
-    )
-    calibrator = Calibrator.fit(settings.calibration, margin, outcome(valid))
-    model = ChurnModel(
+    base = base_margin_for(train, columns, settings)
+    booster, cats, best, loss = fit_booster(train, valid, columns, params, settings, base=base)
+    uncalibrated = ChurnModel(
         booster=booster,
-        calibrator=calibrator,
+        calibrator=Calibrator("none"),
         numeric_features=columns.numeric,
         categories=cats,
         metadata={**(metadata or {}), "params": params, "best_iteration": best},
+        base_margin=base,
     )
-    return FitResult(model, params, best, loss)
+    calibrator = Calibrator.fit(settings.calibration, uncalibrated.margin(valid), outcome(valid))
+    return FitResult(replace(uncalibrated, calibrator=calibrator), params, best, loss)
