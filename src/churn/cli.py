@@ -24,6 +24,7 @@ from churn.stages import export as export_stage
 from churn.stages import features as features_stage
 from churn.stages import ingest as ingest_stage
 from churn.stages import labels as labels_stage
+from churn.stages import monitor as monitor_stage
 from churn.stages import register as register_stage
 from churn.stages import score as score_stage
 from churn.stages import train as train_stage
@@ -228,6 +229,24 @@ def export(
     paths = PipelinePaths(project_dir, pipeline)
     for name, n in rows.items():
         typer.echo(f"{pipeline}: {n:,} rows -> {paths.export(name)}")
+
+
+@app.command()
+def monitor(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
+    """Drift of the scored population from the training one, and realised performance."""
+    out = _run(pipeline, project_dir, debug, monitor_stage.run)
+    drift = out["drift"]
+    typer.echo(
+        f"{pipeline}: score PSI {drift['score_psi']:.3f}; features over "
+        f"{drift['psi_threshold']:g}: {drift['flagged_features'] or 'none'}"
+    )
+    for item in out["realised"]["evaluated"]:
+        typer.echo(
+            f"{pipeline}: realised at {item['cutoff']}: ROC AUC {item['roc_auc']:.3f}, "
+            f"ECE {item['ece']:.3f}, lift in the top decile {item['lift_top_decile']:.2f}"
+        )
 
 
 @app.command()

@@ -66,6 +66,27 @@ class PipelinePaths:
         return self.project_dir / "data" / "scored" / self.name / "scores.parquet"
 
     @property
+    def scored_features(self) -> Path:
+        """Features of the customers in ``scores.parquet`` (what ``churn monitor`` compares)."""
+        return self.scores.with_name("features.parquet")
+
+    def scores_history(self, cutoff: str) -> Path:
+        """Every scoring run's list, kept per cutoff for realised performance."""
+        return self.scores.parent / "history" / f"scores_{cutoff}.parquet"
+
+    @property
+    def drift(self) -> Path:
+        return self.reports / "drift.json"
+
+    @property
+    def realised(self) -> Path:
+        return self.reports / "realised.json"
+
+    @property
+    def report(self) -> Path:
+        return self.reports / "report.html"
+
+    @property
     def exports(self) -> Path:
         """Folder of CRM import files written by ``churn export``."""
         return self.project_dir / "data" / "exports" / self.name

@@ -64,8 +64,14 @@ def promote(
     metrics_fn: Callable[[np.ndarray, np.ndarray], Mapping[str, float]],
     settings: RegistrySettings,
     force: bool = False,
+    drift: Callable[[str], list[str]] | None = None,
 ) -> PromotionDecision:
     """Move the ``champion`` alias to the ``challenger`` version when it is better.
+
+    ``drift(model_uri)``, when given, lists how the population the challenger would score has
+    drifted from the one it was trained on (empty: no drift over the threshold); any drift
+    refuses the challenger unless ``force``. A first version is promoted anyway (there must be
+    a champion to score with), with the drift named in the reason.
 
     ``score(model_uri)`` returns one churn probability per row of the current test population
     (``model_uri`` is ``models:/<name>/<version>``; :func:`load_model` loads it);
@@ -106,12 +112,20 @@ def promote(
         return decision  # no tags: they keep the reason it was promoted
 
     challenger_metrics = measure(challenger)
+    drifted = drift(f"models:/{model_name}/{challenger}") if drift is not None else []
+    drift_rule = (
+        f"the population it would score has drifted from its training population: "
+        f"{', '.join(drifted)}"
+        if drifted
+        else ""
+    )
     if champion is None:
+        note = f" Note: {drift_rule}." if drifted else ""
         decision = PromotionDecision(
             promoted=True,
             champion_version=None,
             challenger_version=challenger,
-            reason=f"{model_name} has no champion yet: the first version becomes champion.",
+            reason=f"{model_name} has no champion yet: the first version becomes champion.{note}",
             challenger_metrics=challenger_metrics,
         )
     else:
@@ -124,6 +138,8 @@ def promote(
             failures, passes = [f"champion v{champion} cannot be compared: {exc}"], list[str]()
         else:
             failures, passes = _judge(challenger_metrics, champion_metrics, settings)
+        if drifted:
+            failures.append(drift_rule)
         rules = "; ".join(failures + passes)
         if failures and force:
             reason = f"forced promotion of v{challenger} over v{champion} although {rules}."

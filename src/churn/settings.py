@@ -383,6 +383,26 @@ class ExportSettings(Frozen):
     )
 
 
+class MonitoringSettings(Frozen):
+    """Drift of the scored population from the training one, and realised performance."""
+
+    psi_threshold: float = Field(0.2, gt=0, description="flag features with a larger PSI")
+    psi_bins: int = Field(10, ge=2, le=100)
+    exempt_families: list[str] = Field(
+        default_factory=lambda: ["season", "tenure"],
+        description="feature families that drift by construction (the calendar, customer age): "
+        "reported, never flagged",
+    )
+    gate_promotion: bool = Field(
+        True, description="churn promote refuses a challenger whose scoring population drifted"
+    )
+    backfill_cutoffs: list[dt.date] = Field(
+        default_factory=list,
+        description="past cutoffs churn score also scores into history/, so realised "
+        "performance can be shown where the outcome is already known",
+    )
+
+
 class PipelineSettings(Frozen):
     name: str
     data: DataSettings
@@ -393,6 +413,7 @@ class PipelineSettings(Frozen):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     playbook: PlaybookSettings = Field(default_factory=PlaybookSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -141,6 +141,9 @@ def promote(
         out = pd.DataFrame(pyfunc.predict(test[wanted]))
         return np.asarray(out[tracking.PROBABILITY_COLUMN], dtype=float)
 
+    def drift(uri: str) -> list[str]:
+        return drift_problems(settings, paths, registry.load_model(client, uri))
+
     decision = registry.promote(
         client,
         model_name=model_name(paths.name),
@@ -149,9 +152,45 @@ def promote(
         metrics_fn=evaluate.binary_metrics,
         settings=settings.registry,
         force=force,
+        drift=drift if settings.monitoring.gate_promotion else None,
     )
     log.info("promotion of %s: %s", model_name(paths.name), decision.reason)
     return decision.to_dict()
+
+
+def scoring_rows(paths: PipelinePaths) -> pd.DataFrame:
+    """Feature rows of the customers a new champion would score: the ``score`` cutoff of an
+    event pipeline, the current (not churned) customers of a snapshot."""
+    labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
+    features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
+    if (labels["split"] == "score").any():
+        keys = labels.loc[labels["split"] == "score", ["customer_id", "cutoff"]]
+    else:
+        keys = labels.loc[labels["churned"].eq(False), ["customer_id", "cutoff"]]
+    return features.merge(keys, on=["customer_id", "cutoff"])
+
+
+def drift_problems(settings: PipelineSettings, paths: PipelinePaths, pyfunc: Any) -> list[str]:
+    """The flagged drift of today's scoring population for a registered model, as phrases
+    ("score PSI 0.35", "orders_total PSI 0.41"); empty when nothing is over the threshold."""
+    from churn import tracking  # noqa: PLC0415
+    from churn.stages.monitor import population_drift, training_rows  # noqa: PLC0415
+
+    wrapper = pyfunc.unwrap_python_model()
+    assert isinstance(wrapper, tracking.ChurnPyfunc)
+    summary = population_drift(
+        wrapper.churn_model,
+        training_rows(paths),
+        scoring_rows(paths),
+        catalogue=io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}"),
+        settings=settings.monitoring,
+    )
+    psi = {f["feature"]: f["psi"] for f in summary["features"]}
+    problems = [f"score PSI {summary['score_psi']:.2f}"] if summary["score_flagged"] else []
+    problems += [f"{name} PSI {psi[name]:.2f}" for name in summary["flagged_features"]]
+    if problems:
+        problems[-1] += f" (threshold {settings.monitoring.psi_threshold:g})"
+    return problems
 
 
 def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:

@@ -196,18 +196,9 @@ def run(
     model_path: Path | None = None,
     explain_all: bool = False,
 ) -> dict[str, Any]:
-    """Score today's customers; write scores.parquet, scoring.json and the SHAP charts."""
-    population = (
-        snapshot_population(settings, paths)
-        if settings.data.kind == "snapshot"
-        else event_population(settings, paths, cutoff)
-    )
-    log.info(
-        "scoring %s customers of %s at %s",
-        f"{len(population.features):,}",
-        paths.name,
-        population.cutoff,
-    )
+    """Score today's customers; write scores.parquet (a copy kept in history/), the scored
+    features, scoring.json and the SHAP charts. ``monitoring.backfill_cutoffs`` are scored
+    into history/ first, so realised performance can be measured on them."""
     loaded = load_scoring_model(paths, model_path)
     loaded.model.booster.set_param({"nthread": settings.scoring.threads or os.cpu_count() or 1})
     feature_records = io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}")
@@ -222,18 +213,44 @@ def run(
         where=f"pipelines/{paths.name}/params.yaml",
     )
     catalogue = resolve(spec, feature_records, loaded.model.feature_names)
-    result = score_customers(
-        loaded.model,
-        population.features,
-        population.expected_value,
-        catalogue=catalogue,
-        reference=reference(paths, loaded.model.feature_names),
-        settings=scoring,
-        playbook=settings.playbook,
-        identity=loaded.identity,
-        scored_at=now,
-    )
+    ref = reference(paths, loaded.model.feature_names)
+
+    def score_at(when: dt.date | None) -> tuple[Population, ScoreResult]:
+        population = (
+            snapshot_population(settings, paths)
+            if settings.data.kind == "snapshot"
+            else event_population(settings, paths, when)
+        )
+        log.info(
+            "scoring %s customers of %s at %s with %s v%s",
+            f"{len(population.features):,}",
+            paths.name,
+            population.cutoff,
+            loaded.identity.name,
+            loaded.identity.version,
+        )
+        result = score_customers(
+            loaded.model,
+            population.features,
+            population.expected_value,
+            catalogue=catalogue,
+            reference=ref,
+            settings=scoring,
+            playbook=settings.playbook,
+            identity=loaded.identity,
+            scored_at=now,
+        )
+        history = paths.scores_history(population.cutoff.isoformat())
+        io.write_parquet(result.scores, history)
+        log.info("wrote %s", history)
+        return population, result
+
+    if settings.data.kind == "events":
+        for past in settings.monitoring.backfill_cutoffs:
+            score_at(past)
+    population, result = score_at(cutoff)
     io.write_parquet(result.scores, paths.scores)
+    io.write_parquet(population.features, paths.scored_features)
     out = summary(result, spec.version)
     io.write_json(out, paths.scoring_summary)
     _write_global_explanations(paths, result, catalogue, loaded)

@@ -1,0 +1,181 @@
+"""Stage ``monitor``: is the model still fit for today's customers?
+
+* ``drift.json``: the scored population (``data/scored/<p>/features.parquet``) against the
+  population the champion was trained on (the train and valid rows of ``features.parquet``):
+  PSI per feature and of the score, missing values, unseen categories.
+* ``realised.json``: every scored list in ``data/scored/<p>/history/`` whose label window has
+  passed, evaluated against what the customers then did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn import evaluate, io
+from churn.drift import FeatureDrift, drift_summary, feature_drift, numeric_psi
+from churn.labels import build_labels, observed_until
+from churn.model import ChurnModel
+from churn.paths import PipelinePaths
+from churn.settings import EventLabelSettings, MonitoringSettings, PipelineSettings
+from churn.stages._canonical import read_canonical, require_canonical
+from churn.stages.score import load_scoring_model
+
+log = logging.getLogger("churn")
+
+TRAINING_SPLITS = ("train", "valid")
+_HISTORY = re.compile(r"^scores_(\d{4}-\d{2}-\d{2})\.parquet$")
+
+
+def training_rows(paths: PipelinePaths) -> pd.DataFrame:
+    """Feature rows of the population a model of this pipeline is trained on."""
+    labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
+    features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
+    keys = labels.loc[labels["split"].isin(TRAINING_SPLITS), ["customer_id", "cutoff"]]
+    return features.merge(keys, on=["customer_id", "cutoff"])
+
+
+def population_drift(
+    model: ChurnModel,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    catalogue: Sequence[Mapping[str, str]],
+    settings: MonitoringSettings,
+    current_probability: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Drift of ``current`` from ``reference`` over the model's features and its score.
+
+    Features of ``settings.exempt_families`` are measured but never flagged."""
+    family = {f["name"]: f["family"] for f in catalogue}
+    exempt = [n for n in model.feature_names if family.get(n) in settings.exempt_families]
+    drifts = feature_drift(
+        reference,
+        current,
+        numeric=list(model.numeric_features),
+        categorical=list(model.categories),
+        threshold=settings.psi_threshold,
+        bins=settings.psi_bins,
+    )
+    drifts = [d if d.feature not in exempt else _unflag(d) for d in drifts]
+    p_current = model.predict_proba(current) if current_probability is None else current_probability
+    score_psi = numeric_psi(
+        pd.Series(model.predict_proba(reference)), pd.Series(p_current), bins=settings.psi_bins
+    )
+    return drift_summary(
+        drifts,
+        score_psi=score_psi,
+        threshold=settings.psi_threshold,
+        reference_rows=len(reference),
+        current_rows=len(current),
+        ignored=exempt,
+    )
+
+
+def _unflag(drift: FeatureDrift) -> FeatureDrift:
+    return replace(drift, flagged=False)
+
+
+def realised(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
+    """Each history list whose outcome is known, scored against that outcome."""
+    labs = settings.labels
+    if not isinstance(labs, EventLabelSettings):
+        return {
+            "evaluated": [],
+            "note": "a snapshot has no later outcome to compare its scores with",
+        }
+    events = require_canonical(paths, "events")
+    data_end = observed_until(events, labs.last_day_of_data)
+    horizon = dt.timedelta(days=labs.horizon_days)
+    history = paths.scores_history("x").parent
+    evaluated, waiting = [], []
+    for file in sorted(history.glob("scores_*.parquet")) if history.is_dir() else []:
+        match = _HISTORY.match(file.name)
+        if match is None:
+            continue
+        cutoff = dt.date.fromisoformat(match[1])
+        if cutoff + horizon > data_end:
+            waiting.append(
+                {"cutoff": cutoff.isoformat(), "known_from": (cutoff + horizon).isoformat()}
+            )
+            continue
+        evaluated.append(_evaluate_list(pd.read_parquet(file), cutoff, events, settings, paths))
+    return {"evaluated": evaluated, "not_yet_known": waiting}
+
+
+def _evaluate_list(
+    scores: pd.DataFrame,
+    cutoff: dt.date,
+    events: pd.DataFrame,
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+) -> dict[str, Any]:
+    labs = settings.labels
+    assert isinstance(labs, EventLabelSettings)
+    table = pd.DataFrame({"cutoff": [cutoff], "split": ["realised"], "observed": [True]})
+    outcome = build_labels(
+        events, table, labs, read_canonical(paths, "churn_events", required=False)
+    )[["customer_id", "churned"]]
+    joined = scores.merge(outcome, on="customer_id", how="inner")
+    y = joined["churned"].astype(bool).to_numpy().astype(int)
+    metrics = evaluate.binary_metrics(y, joined["churn_probability"].to_numpy())
+    contact = joined[joined["in_outreach"]]
+    rest = joined[~joined["in_outreach"]]
+    return {
+        "cutoff": cutoff.isoformat(),
+        "model": f"{scores['model_name'].iloc[0]} v{scores['model_version'].iloc[0]}",
+        "scored": len(scores),
+        "with_outcome": len(joined),
+        **metrics,
+        "churn_rate_outreach": float(contact["churned"].mean()) if len(contact) else None,
+        "churn_rate_rest": float(rest["churned"].mean()) if len(rest) else None,
+    }
+
+
+def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
+    """Write drift.json and realised.json."""
+    scores = io.read_parquet(paths.scores, stage_hint=f"churn score {paths.name}")
+    current = io.read_parquet(paths.scored_features, stage_hint=f"churn score {paths.name}")
+    current = current.merge(scores[["customer_id", "churn_probability"]], on="customer_id")
+    loaded = load_scoring_model(paths, None) if _registered(scores) else None
+    model = loaded.model if loaded is not None else ChurnModel.load(paths.model)
+    drift = population_drift(
+        model,
+        training_rows(paths),
+        current,
+        catalogue=io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}"),
+        settings=settings.monitoring,
+        current_probability=current["churn_probability"].to_numpy(),
+    )
+    io.write_json(drift, paths.drift)
+    log.info(
+        "wrote %s: score PSI %.3f, %s feature(s) over %.2f: %s",
+        paths.drift,
+        drift["score_psi"],
+        len(drift["flagged_features"]),
+        settings.monitoring.psi_threshold,
+        drift["flagged_features"][:5],
+    )
+    outcome = realised(settings, paths)
+    io.write_json(outcome, paths.realised)
+    for item in outcome["evaluated"]:
+        log.info(
+            "realised at %s (%s): ROC AUC %.3f, ECE %.3f on %s customers",
+            item["cutoff"],
+            item["model"],
+            item["roc_auc"],
+            item["ece"],
+            f"{item['with_outcome']:,}",
+        )
+    return {"drift": drift, "realised": outcome}
+
+
+def _registered(scores: pd.DataFrame) -> bool:
+    return bool(len(scores)) and str(scores["model_version"].iloc[0]) != "local"
