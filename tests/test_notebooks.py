@@ -1,0 +1,89 @@
+"""The notebooks under notebooks/ run top to bottom on a small project of their own: the first
+CDNOW customers ingested, labelled, trained and scored through the CLI in a temporary folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+from nbclient import NotebookClient
+from typer.testing import CliRunner
+
+from churn.cli import app
+from churn.notebooks import PIPELINE_ENV, PROJECT_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+N_CUSTOMERS = 800
+PIPELINE = "mini"
+
+pytestmark = pytest.mark.slow
+
+
+def churn(project: Path, *args: str) -> None:
+    result = CliRunner().invoke(app, [args[0], PIPELINE, "--project-dir", str(project), *args[1:]])
+    assert result.exit_code == 0, f"churn {args[0]}: {result.output}"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The first CDNOW customers trained and scored with the model folder (`churn score
+    --model`): registering in MLflow would double the test's time, and `churn score` from the
+    champion is tested in test_score_cli. The registry is never reached."""
+    mp = pytest.MonkeyPatch()
+    project = tmp_path_factory.mktemp("notebooks")
+    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
+    sliced = raw[raw["customer_id"].astype(int) <= N_CUSTOMERS]
+    (project / "data/raw/cdnow").mkdir(parents=True)
+    sliced.to_csv(project / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
+    (project / f"pipelines/{PIPELINE}").mkdir(parents=True)
+    params = yaml.safe_load((ROOT / "pipelines/cdnow/params.yaml").read_text())
+    params["train"].update({"backtest_cutoffs": 0, "search": {"enabled": False}, "threads": 1})
+    params["scoring"]["threads"] = 1
+    (project / f"pipelines/{PIPELINE}/params.yaml").write_text(yaml.safe_dump(params))
+    mp.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    for stage in ("ingest", "labels", "features", "train"):
+        churn(project, stage)
+    churn(project, "score", "--model", str(project / "models" / PIPELINE))
+    yield project
+    mp.undo()
+
+
+def test_the_notebooks_are_saved_without_outputs() -> None:
+    assert [p.name for p in NOTEBOOKS] == [
+        "01-retention-metrics.ipynb",
+        "02-why-this-customer.ipynb",
+    ]
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_on_a_small_project(
+    path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PROJECT_ENV, str(project))
+    monkeypatch.setenv(PIPELINE_ENV, PIPELINE)
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's own deprecation warning
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(project)}},
+    )
+    client.execute()  # raises CellExecutionError naming the failing cell
+    images = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert images, f"{path.name} drew no figure"
