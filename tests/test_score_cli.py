@@ -169,3 +169,35 @@ def test_no_champion_yet_is_a_clear_error(project_copy: Path) -> None:
     code, out = churn(project_copy, "score")
     assert code == 7
     assert "no registered model named 'churn-mini'" in out and "churn train mini" in out
+
+
+def test_monitor_writes_drift_and_realised_performance_equal_to_a_direct_computation(
+    project_copy: Path,
+) -> None:
+    code, out = churn(project_copy, "monitor")
+    assert code == 0, out
+    reports = project_copy / "reports/mini"
+    drift = json.loads((reports / "drift.json").read_text())
+    assert drift["current_rows"] == len(scores_of(project_copy))
+    assert {f["feature"] for f in drift["features"]} >= {"days_since_last_activity", "orders_total"}
+    assert drift["score_psi"] >= 0.0
+    realised = json.loads((reports / "realised.json").read_text())
+    (past,) = realised["evaluated"]  # the test cutoff, scored by monitoring.backfill_cutoffs
+    assert past["cutoff"] == "1998-04-01"
+    metrics = json.loads((reports / "metrics.json").read_text())
+    assert past["n_test"] == metrics["n_test"] == N_CUSTOMERS
+    assert past["roc_auc"] == pytest.approx(metrics["roc_auc"], abs=1e-9)
+    assert past["ece"] == pytest.approx(metrics["ece"], abs=1e-9)
+    assert [w["cutoff"] for w in realised["not_yet_known"]] == ["1998-07-01"]
+
+
+def test_report_is_one_self_contained_page_with_every_section(project_copy: Path) -> None:
+    assert churn(project_copy, "monitor")[0] == 0
+    code, out = churn(project_copy, "report")
+    assert code == 0, out
+    page = (project_copy / "reports/mini/report.html").read_text(encoding="utf-8")
+    for title in ("Retention", "Model", "Who to contact, and why", "Monitoring"):
+        assert f"<h2>{title}</h2>" in page
+    assert page.count('src="data:image/png;base64,') >= 12
+    assert "http://" not in page and "https://" not in page  # opens from disk, no server
+    assert "Realised performance of earlier lists" in page and "1998-04-01" in page

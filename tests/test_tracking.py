@@ -335,3 +335,34 @@ def test_load_champion_names_the_fix_when_there_is_none(store: Store, tmp_path: 
     store.log("churn-nochamp", ["recency"], tmp_path)
     with pytest.raises(TrackingError, match=r"no champion yet for churn-nochamp: run `churn pro"):
         load_champion(store.client.tracking_uri, "churn-nochamp")
+
+
+def test_a_better_challenger_whose_population_drifted_is_kept_out_unless_forced(
+    store: Store, tmp_path: Path
+) -> None:
+    name, client = "churn-drift", store.client
+    store.log(name, ["weak"], tmp_path / "v1")
+    drifted = ["score PSI 0.35", "orders_total PSI 0.41 (threshold 0.2)"]
+
+    def decide(force: bool, drift: list[str]) -> PromotionDecision:
+        return promote(
+            client,
+            model_name=name,
+            score=store.score,
+            y_test=Y_TEST,
+            metrics_fn=metrics_fn,
+            settings=LOOSE_ECE,
+            force=force,
+            drift=lambda uri: drift,
+        )
+
+    first = decide(False, drifted)  # a first version is champion anyway: something must score
+    assert first.promoted and "Note: the population it would score has drifted" in first.reason
+    store.log(name, ["recency"], tmp_path / "v2")  # better than v1
+    kept = decide(False, drifted)
+    assert not kept.promoted
+    assert "orders_total PSI 0.41 (threshold 0.2)" in kept.reason and "--force" in kept.reason
+    assert decide(False, []).promoted  # the same challenger without drift gets in
+    store.log(name, ["recency"], tmp_path / "v3")
+    forced = decide(True, drifted)
+    assert forced.promoted and forced.forced

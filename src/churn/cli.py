@@ -26,6 +26,7 @@ from churn.stages import ingest as ingest_stage
 from churn.stages import labels as labels_stage
 from churn.stages import monitor as monitor_stage
 from churn.stages import register as register_stage
+from churn.stages import report as report_stage
 from churn.stages import score as score_stage
 from churn.stages import train as train_stage
 
@@ -247,6 +248,16 @@ def monitor(
             f"{pipeline}: realised at {item['cutoff']}: ROC AUC {item['roc_auc']:.3f}, "
             f"ECE {item['ece']:.3f}, lift in the top decile {item['lift_top_decile']:.2f}"
         )
+
+
+@app.command()
+def report(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
+    """Write reports/<p>/report.html: retention, model, outreach and monitoring on one page."""
+    now = dt.datetime.now(dt.UTC)
+    out = _run(pipeline, project_dir, debug, lambda s, p: report_stage.run(s, p, now=now))
+    typer.echo(f"{pipeline}: {out['path']}")
 
 
 @app.command()

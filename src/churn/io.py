@@ -107,6 +107,15 @@ def recover(dest: Path) -> list[str]:
     return done
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 @contextlib.contextmanager
 def _atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; rename it over ``dest`` only on success."""
@@ -119,6 +128,8 @@ def _atomic_path(dest: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); give it the permissions any new file gets
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -64,9 +64,14 @@ def beeswarm_figure(contributions: Contributions, matrix: pd.DataFrame, title: s
     import shap  # noqa: PLC0415
 
     figure = plt.figure(figsize=(8.5, 6.5))
-    shap.plots.beeswarm(
-        _explanation(contributions, matrix), max_display=MAX_DISPLAY, show=False, plot_size=None
-    )
+    state = np.random.get_state()  # noqa: NPY002 - shap jitters the dots with the global generator
+    np.random.seed(0)  # noqa: NPY002
+    try:
+        shap.plots.beeswarm(
+            _explanation(contributions, matrix), max_display=MAX_DISPLAY, show=False, plot_size=None
+        )
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
     ax = figure.axes[0]
     ax.set_title(title)
     ax.set_xlabel("SHAP value (log-odds of churn; > 0 raises risk)")
