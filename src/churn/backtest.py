@@ -16,6 +16,7 @@ import pandas as pd
 
 from churn.baselines import BaselineInputs, Scorer
 from churn.evaluate import binary_metrics
+from churn.progress import progress
 from churn.settings import TrainSettings
 from churn.train import fit_model
 from churn.training_data import FeatureColumns, outcome
@@ -65,7 +66,7 @@ def rolling_origin_backtest(
     """Metrics of the model and each baseline at every fold's test cutoff. ``rows``: labelled
     feature rows of the training and validation cutoffs (never the real test cutoff)."""
     out = []
-    for fold in plan:
+    for fold in progress(plan, "rolling-origin backtest"):
         train = rows[rows["cutoff"].isin(fold.train_cutoffs)].reset_index(drop=True)
         valid = rows[rows["cutoff"] == fold.valid_cutoff].reset_index(drop=True)
         test = rows[rows["cutoff"] == fold.test_cutoff].reset_index(drop=True)
@@ -97,7 +98,7 @@ def cross_validated_auc(
     never used for any choice."""
     folds = sorted(int(f) for f in rows["fold"].unique() if f >= 0)
     aucs = []
-    for k in folds:
+    for k in progress(folds, "cross-validation folds"):
         stop = folds[(folds.index(k) + 1) % len(folds)]
         train = rows[~rows["fold"].isin([k, stop])].reset_index(drop=True)
         valid = rows[rows["fold"] == stop].reset_index(drop=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -25,6 +26,8 @@ import pyarrow.parquet as pq
 
 from churn.errors import InputDataError, PipelineStateError
 from churn.settings import SourceSettings
+
+log = logging.getLogger("churn")
 
 
 def read_source(project_dir: Path, source: SourceSettings) -> pd.DataFrame:
@@ -138,6 +141,7 @@ def _atomic_path(dest: Path) -> Iterator[Path]:
 def write_parquet(frame: pd.DataFrame, dest: Path) -> None:
     with _atomic_path(dest) as tmp:
         frame.to_parquet(tmp, index=False)
+    log.info("wrote %s: %s rows x %s columns", dest, f"{len(frame):,}", len(frame.columns))
 
 
 def write_png(figure: Any, dest: Path) -> None:
@@ -212,9 +216,11 @@ def read_parquet(path: Path, *, stage_hint: str) -> pd.DataFrame:
     if not path.is_file():
         raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except (pa.ArrowException, OSError) as exc:
         raise PipelineStateError(
             f"{path}: expected a parquet file written by `{stage_hint}`, found an unreadable "
             f"file ({exc}). Run `{stage_hint}` again to rebuild it."
         ) from exc
+    log.info("read %s: %s rows", path, f"{len(frame):,}")
+    return frame
