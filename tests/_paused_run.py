@@ -3,9 +3,9 @@ can kill it there with SIGKILL.
 
     python tests/_paused_run.py <marker file> <where> <churn arguments...>
 
-``where`` is ``parquet:<text>`` or ``booster:<text>``: pause after writing half of a parquet
-file or xgboost model whose path contains <text>. The child creates the marker file when it
-pauses.
+``where`` is ``parquet:<text>``, ``booster:<text>`` or ``bytes:<text>``: pause after writing
+half of a parquet file, xgboost model or raw file (a CRM export) whose path contains <text>.
+The child creates the marker file when it pauses.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ def pause(marker: str) -> None:
 def half_written(marker: str, text: str, write: Any) -> Any:
     def wrapper(self: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
         result = write(self, path, *args, **kwargs)
-        if text in str(path):
-            os.truncate(path, os.path.getsize(path) // 2)
+        target = self if isinstance(self, Path) else path  # Path.write_bytes(self, data)
+        if text in str(target):
+            os.truncate(target, os.path.getsize(target) // 2)
             pause(marker)
         return result
 
@@ -43,6 +44,8 @@ def main() -> None:
     kind, _, text = where.partition(":")
     if kind == "parquet":
         pd.DataFrame.to_parquet = half_written(marker, text, pd.DataFrame.to_parquet)  # type: ignore[method-assign]
+    elif kind == "bytes":
+        Path.write_bytes = half_written(marker, text, Path.write_bytes)  # type: ignore[method-assign]
     elif kind == "booster":
         xgb.Booster.save_model = half_written(marker, text, xgb.Booster.save_model)  # type: ignore[method-assign]
     else:

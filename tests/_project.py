@@ -17,7 +17,7 @@ from churn.cli import app
 
 PIPELINE = "shop"
 ORDERS = "data/raw/shop/orders.csv"
-OUTPUT_DIRS = ("data/interim", "models", "reports")
+OUTPUT_DIRS = ("data/interim", "models", "reports", "data/scored", "data/exports")
 STAGES = ("ingest", "labels", "features", "train")
 
 

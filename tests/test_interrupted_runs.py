@@ -157,6 +157,34 @@ def test_killed_while_writing_the_model_keeps_the_old_model_and_the_next_run_cle
     assert models == {k: v[0] for k, v in before.items() if k.startswith("models/")}
 
 
+def test_killed_while_writing_scores_or_an_export_keeps_the_old_ones(
+    project: Path, children: list[subprocess.Popen[str]]
+) -> None:
+    model = ["--model", str(project / "models" / PIPELINE)]
+    assert churn(project, "score", *model)[0] == 0
+    assert churn(project, "export", "--target", "generic")[0] == 0
+
+    def outputs() -> dict[str, tuple[bytes, int]]:
+        # history/ gets a complete copy of each list before scores.parquet is written
+        return {k: v for k, v in snapshot(project).items() if "/history/" not in k}
+
+    before = outputs()
+    children.append(start_paused(project, "parquet:.scores.parquet.", "score", PIPELINE, *model))
+    kill(children[-1])
+    assert outputs() == before
+    where = "bytes:.generic.csv."
+    children.append(start_paused(project, where, "export", PIPELINE, "--target", "generic"))
+    kill(children[-1])
+    assert outputs() == before
+    assert len(leftovers(project)) == 2  # the two half-written temporary files
+
+    code, out = churn(project, "score", *model)
+    assert code == 0, out
+    code, out = churn(project, "export", "--target", "generic")
+    assert code == 0, out
+    assert leftovers(project) == []
+
+
 def test_a_folder_swap_cut_between_its_two_renames_is_put_back_by_the_next_run(
     project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
