@@ -2,10 +2,11 @@
 query on the embedded engine.
 
 Every feature sees only events on days before its cutoff. The definitions are plain SQL
-aggregates over a per-customer daily rollup, in DuckDB's dialect restricted to what SQLGlot
-transpiles to Spark, so ``features_sql`` is the single source of truth for training, scoring
-and (later) the Spark engine. ``feature_catalogue`` names each feature with its family and a
-one-line description; reason codes are built on the families.
+aggregates over per-customer sums of segments of days (cut at every cutoff and every window
+start), in DuckDB's dialect restricted to what SQLGlot transpiles to Spark, so
+``features_sql`` is the single source of truth for training, scoring and (later) the Spark
+engine. ``feature_catalogue`` names each feature with its family and a one-line description;
+reason codes are built on the families.
 """
 
 from __future__ import annotations
