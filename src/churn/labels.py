@@ -144,23 +144,24 @@ def build_labels(
         FROM events WHERE event_type IN ({types})
     ),
     a AS (
-        SELECT act.customer_id, c.cutoff_day, c.split, c.observed,
-               MAX(act.day) FILTER (WHERE act.day < c.cutoff_day) AS last_day,
-               COUNT(*) FILTER (WHERE act.day >= c.cutoff_day) AS n_window
+        SELECT act.customer_id, c.cutoff_day,
+               MAX(CASE WHEN act.day < c.cutoff_day THEN act.day END) AS last_day,
+               COUNT(CASE WHEN act.day >= c.cutoff_day THEN 1 END) AS n_window
         FROM act JOIN cut AS c ON act.day < c.cutoff_day + {h}
-        GROUP BY act.customer_id, c.cutoff_day, c.split, c.observed
+        GROUP BY act.customer_id, c.cutoff_day
     ),
     x AS (
         SELECT ch.customer_id, c.cutoff_day,
-               MAX(ch.day) FILTER (WHERE ch.day < c.cutoff_day) AS last_churn_day,
-               COUNT(*) FILTER (WHERE ch.day >= c.cutoff_day) AS n_window
+               MAX(CASE WHEN ch.day < c.cutoff_day THEN ch.day END) AS last_churn_day,
+               COUNT(CASE WHEN ch.day >= c.cutoff_day THEN 1 END) AS n_window
         FROM (SELECT customer_id, {day_of("ts")} AS day FROM churns) AS ch
         JOIN cut AS c ON ch.day < c.cutoff_day + {h}
         GROUP BY ch.customer_id, c.cutoff_day
     )
-    SELECT a.customer_id, a.cutoff_day, a.split,
-           CASE WHEN a.observed THEN {label} END AS churned
-    FROM a LEFT JOIN x ON a.customer_id = x.customer_id AND a.cutoff_day = x.cutoff_day
+    SELECT a.customer_id, a.cutoff_day, c.split,
+           CASE WHEN c.observed THEN {label} END AS churned
+    FROM a JOIN cut AS c ON c.cutoff_day = a.cutoff_day
+    LEFT JOIN x ON a.customer_id = x.customer_id AND a.cutoff_day = x.cutoff_day
     WHERE a.last_day IS NOT NULL AND {inactive}
       AND (x.last_churn_day IS NULL OR x.last_churn_day < a.last_day)
     ORDER BY a.cutoff_day, a.customer_id
