@@ -387,6 +387,21 @@ def test_purchase_value_is_higher_for_frequent_big_spenders() -> None:
     assert (value >= 0).all()
     assert value["c39"] > value["c34"] > value["one0"]  # same rhythm, bigger spend; one-off
 
+    # c39 sends back everything it bought, c34 half of it: their value is net of returns
+    bought = events.groupby("customer_id")["amount"].sum()
+    returns = events_frame(
+        [
+            ("c39", "2024-09-01", "return", -bought["c39"]),
+            ("c34", "2024-09-01", "return", -bought["c34"] / 2),
+            ("c0", "2024-11-01", "return", -bought["c0"]),  # after the cutoff: not counted
+        ]
+    )
+    net = purchase_value(events, pd.Timestamp("2024-10-10"), 90, returns)
+    assert net["c39"] == 0.0
+    assert net["c34"] == pytest.approx(value["c34"] / 2)
+    assert net["c0"] == pytest.approx(value["c0"])
+    assert net["one0"] == pytest.approx(value["one0"])
+
 
 # --------------------------------------------------------------------------- the whole list
 

@@ -14,9 +14,15 @@ from churn.clv import MIN_CUSTOMERS_TO_FIT, BetaGeoModel, GammaGammaModel, rfm_s
 from churn.errors import PipelineStateError
 
 
-def purchase_value(purchases: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> pd.Series:
+def purchase_value(
+    purchases: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    returns: pd.DataFrame | None = None,
+) -> pd.Series:
     """Expected spend in ``[cutoff, cutoff + horizon)`` per customer id with a purchase before
-    ``cutoff``: BG/NBD purchases x Gamma-Gamma spend.
+    ``cutoff``: BG/NBD purchases x Gamma-Gamma spend, net of the share of value the customer
+    has returned or cancelled so far (``returns``: return events, amounts of either sign).
 
     Customers without a usable repeat history (one purchase day, or repeat days of zero or
     unknown value) get the population's mean spend per purchase. Raises PipelineStateError when
@@ -44,11 +50,24 @@ def purchase_value(purchases: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: 
         per_purchase = np.where(np.isfinite(per_purchase), per_purchase, fallback)
     else:  # too few repeat buyers for Gamma-Gamma: everyone at the mean repeat spend
         per_purchase = np.full(len(x), float(np.nanmean(spend)) if usable.any() else 0.0)
+    kept = _kept_share(purchases, returns, cutoff).reindex(summary["customer_id"]).fillna(1.0)
     return pd.Series(
-        np.asarray(purchases_ahead, dtype="float64") * per_purchase,
+        np.asarray(purchases_ahead, dtype="float64") * per_purchase * kept.to_numpy(),
         index=summary["customer_id"].to_numpy(),
         name="expected_value",
     )
+
+
+def _kept_share(
+    purchases: pd.DataFrame, returns: pd.DataFrame | None, cutoff: pd.Timestamp
+) -> pd.Series:
+    """Per customer, the share of the value bought before ``cutoff`` not returned (0 to 1)."""
+    if returns is None or returns.empty:
+        return pd.Series(dtype="float64")
+    bought = purchases.loc[purchases["ts"] < cutoff].groupby("customer_id")["amount"].sum()
+    back = returns.loc[returns["ts"] < cutoff].groupby("customer_id")["amount"].sum().abs()
+    share = 1.0 - back.reindex(bought.index).fillna(0.0) / bought.where(bought > 0)
+    return share.clip(0.0, 1.0).fillna(1.0)
 
 
 def recurring_value(features: pd.DataFrame, charge_feature: str, months: float) -> pd.Series:

@@ -143,7 +143,8 @@ def _expected_value(
             "events; for a snapshot set method: recurring and charge_feature (the monthly charge)."
         )
     purchases = events[events["event_type"].isin(labs.activity_event_types)]
-    per_customer = purchase_value(purchases, pd.Timestamp(cutoff), labs.horizon_days)
+    returns = events[events["event_type"].isin(settings.features.return_event_types)]
+    per_customer = purchase_value(purchases, pd.Timestamp(cutoff), labs.horizon_days, returns)
     return features["customer_id"].map(per_customer).fillna(0.0).astype("float64")
 
 
