@@ -47,7 +47,9 @@ def test_every_bad_setting_is_named(tmp_path: Path) -> None:
 
 
 def test_unknown_pipeline_lists_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"Known pipelines: \['cdnow', 'retail', 'telco'\]"):
+    with pytest.raises(
+        ConfigError, match=r"Known pipelines: \['cdnow', 'retail', 'subscription', 'telco'\]"
+    ):
         load_settings(ROOT, "retial")
 
 

@@ -261,6 +261,44 @@ def report(
 
 
 @app.command()
+def simulate(  # noqa: PLR0917 - Typer options are keyword arguments on the command line
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write (replaced as a whole).")
+    ] = Path("data/raw/subscription"),
+    customers: Annotated[int, typer.Option("--customers", min=1)] = 3000,
+    months: Annotated[int, typer.Option("--months", min=2)] = 24,
+    start: Annotated[
+        dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First of a month.")
+    ] = dt.datetime(2023, 1, 1),
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    file_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+) -> None:
+    """Simulate a subscription business: contract tables (events, customers, churn_events)
+    and, under truth/, each subscriber-month's churn hazard and each churner's main driver."""
+    from churn import simulate as sim  # noqa: PLC0415 - only this command needs it
+
+    if file_format not in ("parquet", "csv"):
+        typer.echo(
+            f"error: --format must be parquet or csv. Got {file_format!r} instead.", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        settings = sim.SimulationSettings(
+            customers=customers, months=months, start=start.date(), seed=seed
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    result = sim.simulate(settings)
+    write = io.write_parquet if file_format == "parquet" else io.write_csv
+    io.write_folder(out, lambda folder: sim.write_tables(result, folder, write, file_format))
+    typer.echo(
+        f"simulated {customers:,} customers over {months} months (seed {seed}): "
+        f"{len(result.events):,} events, {len(result.churn_events):,} cancellations -> {out}"
+    )
+
+
+@app.command()
 def summary(project_dir: ProjectOpt = Path(".")) -> None:
     """Test ROC AUC and calibration of every trained pipeline, baselines beside it."""
     for metrics_file in sorted(project_dir.glob("reports/*/metrics.json")):
