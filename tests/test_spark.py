@@ -11,15 +11,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
+from mlflow import MlflowClient
 
 from churn.engine import SqlRunner, sql_runner
 from churn.features import FeatureSpec, build_features, feature_catalogue
 from churn.labels import build_labels, cutoff_table, observed_until
-from churn.settings import CutoffSchedule, EventLabelSettings, FeatureSettings, SparkSettings
+from churn.model import Calibrator, ChurnModel, design_matrix
+from churn.settings import (
+    CutoffSchedule,
+    EventLabelSettings,
+    FeatureSettings,
+    SparkSettings,
+)
 from tests.test_features_reference import CUTOFFS, NO_EVENTS, SPECS, _edge_cases
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
-from churn.spark_engine import spark_query, spark_session
+from churn.registry import load_champion
+from churn.spark_engine import spark_dataframe, spark_query, spark_session
+from churn.spark_scoring import spark_champion, spark_probabilities
+from churn.tracking import (
+    CHAMPION,
+    PROBABILITY_COLUMN,
+    connect,
+    ensure_experiment,
+    log_training_run,
+    tracking_uri,
+)
+from tests.test_tracking import CATEGORIES
+from tests.test_tracking import customers as scored_customers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from synthetic import synthetic_events
@@ -171,3 +191,55 @@ def test_the_engine_setting_picks_spark(session: Any, events: pd.DataFrame) -> N
     run = sql_runner(FeatureSettings(engine="spark"))
     spark = build_labels(events, cutoffs, settings, run_sql=run)
     assert_same_frame(spark, build_labels(events, cutoffs, settings))
+
+
+def registered_champion(client: MlflowClient, project: Path) -> str:
+    """A champion of 40 trees with a Platt calibrator, on numeric and categorical features."""
+    frame, y = scored_customers(400, seed=3)
+    numeric = ("recency", "weak", "noise")
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "seed": 0},
+        xgb.DMatrix(design_matrix(frame, numeric, CATEGORIES), label=y, enable_categorical=True),
+        num_boost_round=40,
+    )
+    model = ChurnModel(booster, Calibrator("platt", (0.9,), (-0.1,)), numeric, CATEGORIES)
+    model.save(project / "model")
+    registered = log_training_run(
+        client,
+        experiment=ensure_experiment(client, project, "spark"),
+        model_dir=project / "model",
+        params={},
+        metrics={},
+        artifacts=[],
+        lineage={},
+        input_example=frame.head(3),
+        registered_model_name="churn-spark",
+    )
+    client.set_registered_model_alias("churn-spark", CHAMPION, registered.version)
+    return registered.version
+
+
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
+def test_the_champion_as_a_spark_udf_gives_the_pandas_probabilities(
+    session: Any, tmp_path: Path
+) -> None:
+    client = connect(tracking_uri(tmp_path, {}))
+    version = registered_champion(client, tmp_path)
+    features, _ = scored_customers(300, seed=4)
+    features = features.reset_index().astype({"plan": object})
+    features.loc[::7, "weak"] = np.nan
+    features.loc[::5, "plan"] = None
+
+    pyfunc, _ = load_champion(client, "churn-spark")
+    expected = pyfunc.predict(features)[PROBABILITY_COLUMN].to_numpy()
+    champion = spark_champion(session, client, "churn-spark")
+    scored = spark_probabilities(spark_dataframe(session, features), champion)
+    got = scored.toArrow().to_pandas()  # toPandas() fails on pandas 3 in pyspark 4.3
+
+    assert champion.version == version
+    assert got["customer_id"].tolist() == features["customer_id"].tolist()
+    assert len(np.unique(expected)) > 20, "a model that tells customers apart"
+    np.testing.assert_allclose(got[PROBABILITY_COLUMN], expected, rtol=0, atol=TOLERANCE)
+    worst = float(np.abs(got[PROBABILITY_COLUMN] - expected).max())
+    print(f"spark_udf: {len(got)} probabilities equal; max |diff| {worst:.3g}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -99,6 +100,10 @@ def spark_session(settings: SparkSettings, env: Mapping[str, str] | None = None)
     master = resolve_master(settings, env)
     if not env.get("PYSPARK_GATEWAY_PORT") and not _java_on_path(env):
         raise ConfigError(f"features.engine is 'spark' but no Java was found. {JAVA_HINT}")
+    if master is not None and master.startswith("local"):
+        # Python UDF workers (the champion's spark_udf) run this environment's Python, not
+        # `python3` from PATH; pyspark reads only the variable when it starts a context
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in session_conf(settings, master).items():
         builder = builder.config(key, value)
@@ -114,6 +119,11 @@ def spark_session(settings: SparkSettings, env: Mapping[str, str] | None = None)
             f"features.engine is 'spark' but Spark did not start with master "
             f"{master or '(from spark-submit)'}: {first_line}. {JAVA_HINT}"
         ) from exc
+
+
+def spark_dataframe(session: SparkSession, frame: pd.DataFrame) -> Any:
+    """``frame`` as a Spark DataFrame, through Arrow (see ``_arrow_table``)."""
+    return session.createDataFrame(_arrow_table(frame))
 
 
 def _arrow_table(frame: pd.DataFrame) -> Any:
@@ -156,7 +166,7 @@ def spark_query(session: SparkSession, settings: SparkSettings | None = None) ->
         for key, value in sql_conf.items():
             scoped.conf.set(key, value)
         for name, frame in tables.items():
-            scoped.createDataFrame(_arrow_table(frame)).createOrReplaceTempView(name)
+            spark_dataframe(scoped, frame).createOrReplaceTempView(name)
         return scoped.sql(to_spark_sql(sql)).toArrow()
 
     return run
