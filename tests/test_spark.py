@@ -23,13 +23,17 @@ from churn.settings import (
     EventLabelSettings,
     FeatureSettings,
     SparkSettings,
+    TrainSettings,
 )
+from churn.train import booster_params, fit_booster
+from churn.training_data import FeatureColumns, outcome
 from tests.test_features_reference import CUTOFFS, NO_EVENTS, SPECS, _edge_cases
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.registry import load_champion
 from churn.spark_engine import spark_dataframe, spark_query, spark_session
 from churn.spark_scoring import spark_champion, spark_probabilities
+from churn.spark_train import spark_booster
 from churn.tracking import (
     CHAMPION,
     PROBABILITY_COLUMN,
@@ -243,3 +247,31 @@ def test_the_champion_as_a_spark_udf_gives_the_pandas_probabilities(
     np.testing.assert_allclose(got[PROBABILITY_COLUMN], expected, rtol=0, atol=TOLERANCE)
     worst = float(np.abs(got[PROBABILITY_COLUMN] - expected).max())
     print(f"spark_udf: {len(got)} probabilities equal; max |diff| {worst:.3g}")
+
+
+def test_the_booster_trained_on_spark_is_the_pandas_one(session: Any) -> None:
+    """One worker, the same rows, no row or column sampling: the same trees, the same stop."""
+    rng = np.random.default_rng(8)
+    n = 1_500
+    rows = pd.DataFrame(
+        {
+            "recency": rng.uniform(0, 1, n),
+            "spend": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.gamma(2.0, 10.0, n)),
+            "noise": rng.normal(size=n),
+            "split": rng.choice(["train", "valid", "test"], n, p=[0.6, 0.25, 0.15]),
+        }
+    )
+    rows["churned"] = (rows["recency"] + rng.normal(0, 0.4, n) > 0.6).astype("boolean")
+    columns = FeatureColumns(numeric=("recency", "spend", "noise"), categorical=())
+    settings = TrainSettings(subsample=1.0, colsample_bytree=1.0, max_rounds=300)
+    params = booster_params(settings, outcome(rows[rows["split"] == "train"]))
+
+    train, valid = rows[rows["split"] == "train"], rows[rows["split"] == "valid"]
+    expected, _, expected_best, _ = fit_booster(train, valid, columns, params, settings)
+    booster, best = spark_booster(spark_dataframe(session, rows), columns.numeric, params, settings)
+
+    assert best == expected_best and 5 < best < settings.max_rounds - 1
+    matrix = xgb.DMatrix(rows[list(columns.numeric)])
+    np.testing.assert_allclose(
+        booster.predict(matrix), expected.predict(matrix), rtol=0, atol=TOLERANCE
+    )
