@@ -13,6 +13,7 @@ spark-submit was given, else ``local[2]``. A local session binds to 127.0.0.1 an
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -104,6 +105,8 @@ def spark_session(settings: SparkSettings, env: Mapping[str, str] | None = None)
         # Python UDF workers (the champion's spark_udf) run this environment's Python, not
         # `python3` from PATH; pyspark reads only the variable when it starts a context
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # py4j logs every closed connection at INFO, which the CLI's log would show
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     builder = SparkSession.builder
     for key, value in session_conf(settings, master).items():
         builder = builder.config(key, value)
