@@ -16,13 +16,12 @@ data in one pass. Nothing here touches files: raw frames come in, canonical fram
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from churn.errors import ContractViolation, Problem
 from churn.settings import (
@@ -32,6 +31,15 @@ from churn.settings import (
     SnapshotSettings,
     SourceSettings,
 )
+
+with warnings.catch_warnings():
+    # Where pyspark is installed (churn[spark]), pandera imports pyspark.pandas, which warns
+    # that it does not fully support pandas 3. churn never uses pyspark.pandas.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 NUMERIC_COLUMNS = ("amount", "quantity", "unit_price")
 TEXT_COLUMNS = ("order_id", "product_id", "event_type")

@@ -1,7 +1,9 @@
-"""The embedded SQL engine (DuckDB) that labels and features run on.
+"""The SQL engines that labels and features run on: embedded DuckDB (default) or Spark.
 
 Queries are written once in DuckDB's dialect using only constructs SQLGlot can transpile to
-Spark SQL (see ``to_spark_sql``), so the same definitions can later run on a cluster.
+Spark SQL (see ``to_spark_sql``), so the same definitions run on a cluster
+(:mod:`churn.spark_engine`). A ``SqlRunner`` takes pandas tables by name and one such query
+and returns the result as an Arrow table; ``sql_runner`` picks one from the settings.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
 import sqlglot
+
+from churn.settings import FeatureSettings
 
 DAY_SQL = "DATE_DIFF('day', DATE '1970-01-01', CAST({col} AS DATE))"
 """Whole days since 1970-01-01 of a timestamp column: the time unit of every query."""
@@ -46,6 +51,32 @@ def duckdb_session(
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+class SqlRunner(Protocol):
+    """Runs one query (DuckDB dialect) over pandas ``tables`` registered under their names and
+    returns the result as a ``pyarrow.Table``, in the query's row order."""
+
+    def __call__(self, tables: Mapping[str, pd.DataFrame], sql: str) -> Any: ...
+
+
+def duckdb_runner(*, threads: int | None = None, memory_limit: str = "4GB") -> SqlRunner:
+    """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``)."""
+
+    def run(tables: Mapping[str, pd.DataFrame], sql: str) -> Any:
+        with duckdb_session(tables, threads=threads, memory_limit=memory_limit) as con:
+            return con.sql(sql).to_arrow_table()
+
+    return run
+
+
+def sql_runner(settings: FeatureSettings) -> SqlRunner:
+    """The runner ``features.engine`` names: DuckDB, or Spark (needs churn[spark] and Java)."""
+    if settings.engine == "spark":
+        from churn.spark_engine import spark_runner  # noqa: PLC0415 - optional dependency
+
+        return spark_runner(settings.spark)
+    return duckdb_runner(threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
 
 
 def to_spark_sql(sql: str) -> str:

@@ -17,7 +17,13 @@ from typing import Literal
 
 import pandas as pd
 
-from churn.engine import day_of, days_to_timestamp, duckdb_session, timestamp_to_days
+from churn.engine import (
+    SqlRunner,
+    day_of,
+    days_to_timestamp,
+    duckdb_runner,
+    timestamp_to_days,
+)
 from churn.errors import PipelineStateError
 from churn.settings import FeatureSettings
 
@@ -585,12 +591,14 @@ def build_features(
     customers: pd.DataFrame | None = None,
     *,
     threads: int | None = None,
+    run_sql: SqlRunner | None = None,
 ) -> pd.DataFrame:
     """Features for each (customer_id, cutoff) in ``pairs``, from events before each cutoff.
 
     ``events``: canonical events frame. ``pairs``: ``customer_id`` and ``cutoff`` (midnight
     timestamps); a customer with no events before a cutoff gets zero counts and missing
-    recency. Returns one row per pair: ``customer_id``, ``cutoff``, then the catalogue's
+    recency. ``run_sql``: the engine (default: DuckDB with ``threads`` and the spec's memory
+    limit). Returns one row per pair: ``customer_id``, ``cutoff``, then the catalogue's
     columns in catalogue order (numeric as float64, categorical as object).
     """
     missing = [c for c in KEY_COLUMNS if c not in pairs]
@@ -605,12 +613,11 @@ def build_features(
     tables = {"events": events, "pairs": keyed}
     if customers is not None:
         tables["customers"] = customers
-    with duckdb_session(
-        tables, threads=threads, memory_limit=spec.settings.duckdb_memory_limit
-    ) as con:
-        # Arrow is the fastest way out of DuckDB (.df() is slower on this wide result); the
-        # conversion to pandas waits until the session has given its memory back.
-        table = con.sql(features_sql(spec)).to_arrow_table()
+    if run_sql is None:
+        run_sql = duckdb_runner(threads=threads, memory_limit=spec.settings.duckdb_memory_limit)
+    # Arrow is the fastest way out of DuckDB (.df() is slower on this wide result); the
+    # conversion to pandas waits until the session has given its memory back.
+    table = run_sql(tables, features_sql(spec))
     out: pd.DataFrame = table.to_pandas()
     del table
     out.insert(1, "cutoff", days_to_timestamp(out.pop("cutoff_day")))

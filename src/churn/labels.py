@@ -13,7 +13,7 @@ import datetime as dt
 
 import pandas as pd
 
-from churn.engine import day_of, days_to_timestamp, duckdb_session
+from churn.engine import SqlRunner, day_of, days_to_timestamp, duckdb_runner
 from churn.errors import LabelError
 from churn.settings import CutoffSchedule, EventLabelSettings, SnapshotLabelSettings
 
@@ -108,11 +108,13 @@ def build_labels(
     churn_events: pd.DataFrame | None = None,
     *,
     threads: int | None = None,
+    run_sql: SqlRunner | None = None,
 ) -> pd.DataFrame:
     """Labels for every eligible (customer, cutoff) pair, all cutoffs in one query.
 
     ``events``: canonical events (customer_id, ts, event_type). ``cutoffs``: from
-    ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any.
+    ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any. ``run_sql``:
+    the engine (default: DuckDB with ``threads``).
     Returns ``customer_id``, ``cutoff`` (timestamp at midnight), ``churned`` (bool, missing
     where the window is not observed) and ``split``, sorted by cutoff then customer.
     """
@@ -166,11 +168,10 @@ def build_labels(
       AND (x.last_churn_day IS NULL OR x.last_churn_day < a.last_day)
     ORDER BY a.cutoff_day, a.customer_id
     """
-    with duckdb_session(
-        {"events": events[["customer_id", "ts", "event_type"]], "churns": churns, "cut": cut},
-        threads=threads,
-    ) as con:
-        out = con.execute(sql).df()
+    if run_sql is None:
+        run_sql = duckdb_runner(threads=threads)
+    tables = {"events": events[["customer_id", "ts", "event_type"]], "churns": churns, "cut": cut}
+    out = run_sql(tables, sql).to_pandas()
     labels = pd.DataFrame(
         {
             "customer_id": out["customer_id"].astype(object),

@@ -8,9 +8,10 @@ scores better on the *same* test population, checked here; every decision is wri
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,9 +165,9 @@ def promote(
     return decision
 
 
-def load_model(client: MlflowClient, model_uri: str) -> PyFuncModel:
-    """Load ``models:/<name>/<version>`` or ``models:/<name>@<alias>`` from ``client``'s
-    registry (not MLflow's global one). Raises TrackingError when there is no such version."""
+def version_of(client: MlflowClient, model_uri: str) -> tuple[str, str]:
+    """(name, version) of ``models:/<name>/<version>`` or ``models:/<name>@<alias>`` in
+    ``client``'s registry. Raises TrackingError when the alias is not set."""
     match = _MODELS_URI.match(model_uri)
     if match is None:
         raise ValueError(
@@ -183,9 +184,15 @@ def load_model(client: MlflowClient, model_uri: str) -> PyFuncModel:
                 f"{sorted(registered.aliases)}."
             )
         version = str(registered.aliases[match["alias"]])
-    # Imported by churn.tracking first, where its import-time warning is silenced.
-    from mlflow.pyfunc import load_model as load_pyfunc  # noqa: PLC0415
+    return name, version
 
+
+@contextlib.contextmanager
+def local_model(client: MlflowClient, model_uri: str) -> Iterator[Path]:
+    """The pyfunc folder of ``model_uri`` (see ``version_of``) downloaded from ``client``'s
+    registry (not MLflow's global one) and checked, removed on exit. Raises TrackingError when
+    there is no such version or MLflow fails while the folder is in use."""
+    name, version = version_of(client, model_uri)
     try:
         source = client.get_model_version_download_uri(name, version)
         with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
@@ -193,12 +200,37 @@ def load_model(client: MlflowClient, model_uri: str) -> PyFuncModel:
                 artifact_uri=source, dst_path=tmp, tracking_uri=client.tracking_uri
             )
             check_pyfunc_folder(Path(local))
-            return load_pyfunc(local)
+            yield Path(local)
     except MlflowException as exc:
         raise TrackingError(
             f"could not load {model_uri} from {client.tracking_uri}: {exc.message}. Check that "
             "the version exists (`mlflow ui`) and its artifacts were not deleted."
         ) from exc
+
+
+def load_model(client: MlflowClient, model_uri: str) -> PyFuncModel:
+    """Load ``models:/<name>/<version>`` or ``models:/<name>@<alias>`` from ``client``'s
+    registry (not MLflow's global one). Raises TrackingError when there is no such version."""
+    # Imported by churn.tracking first, where its import-time warning is silenced.
+    from mlflow.pyfunc import load_model as load_pyfunc  # noqa: PLC0415
+
+    with local_model(client, model_uri) as folder:
+        return load_pyfunc(str(folder))
+
+
+def champion_uri(client: MlflowClient, model_name: str) -> tuple[str, str]:
+    """``models:/<model_name>/<version>`` of the champion, and the version.
+
+    Raises TrackingError when the model is not registered or has no champion yet.
+    """
+    registered = _registered_model(client, model_name)
+    version = registered.aliases.get(CHAMPION)
+    if version is None:
+        raise TrackingError(
+            f"no champion yet for {model_name}: run `churn promote {_pipeline(model_name)}` "
+            "(or `make run`)."
+        )
+    return f"models:/{model_name}/{version}", str(version)
 
 
 def load_champion(client_or_uri: MlflowClient | str, model_name: str) -> tuple[PyFuncModel, str]:
@@ -207,15 +239,8 @@ def load_champion(client_or_uri: MlflowClient | str, model_name: str) -> tuple[P
     Raises TrackingError when the model is not registered or has no champion yet.
     """
     client = connect(client_or_uri) if isinstance(client_or_uri, str) else client_or_uri
-    registered = _registered_model(client, model_name)
-    version = registered.aliases.get(CHAMPION)
-    if version is None:
-        raise TrackingError(
-            f"no champion yet for {model_name}: run `churn promote {_pipeline(model_name)}` "
-            "(or `make run`)."
-        )
-    version = str(version)
-    return load_model(client, f"models:/{model_name}/{version}"), version
+    uri, version = champion_uri(client, model_name)
+    return load_model(client, uri), version
 
 
 def _registered_model(client: MlflowClient, name: str) -> RegisteredModel:

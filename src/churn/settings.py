@@ -200,6 +200,25 @@ class SnapshotLabelSettings(Frozen):
     seed: int = 42
 
 
+class SparkSettings(Frozen):
+    """Where labels and features run when ``features.engine`` is ``spark`` (churn[spark])."""
+
+    master: str | None = Field(
+        None,
+        description="Spark master URL, e.g. spark://host:7077 or yarn; default: $SPARK_MASTER, "
+        "else the master spark-submit was given, else local[2] (bound to localhost)",
+    )
+    shuffle_partitions: PositiveInt = Field(
+        4,
+        description="spark.sql.shuffle.partitions: a few for one machine, ~2-3 per core on a "
+        "cluster",
+    )
+    driver_memory: str = Field("2g", description="spark.driver.memory of a session churn starts")
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="any other Spark properties, e.g. spark.executor.memory"
+    )
+
+
 class FeatureSettings(Frozen):
     windows_days: list[PositiveInt] = Field(default_factory=lambda: [30, 90, 180, 365])
     trend_window_days: PositiveInt = 90
@@ -208,7 +227,10 @@ class FeatureSettings(Frozen):
     categorical_attributes: list[str] = Field(default_factory=list)
     calendar: bool = Field(False, description="add the cutoff's month (seasonal businesses)")
     bgnbd: bool = Field(False, description="add BG/NBD p(alive) and expected purchases")
-    engine: Literal["duckdb"] = "duckdb"
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="where the label and feature SQL runs: embedded DuckDB or Spark"
+    )
+    spark: SparkSettings = Field(default_factory=SparkSettings)
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: PositiveInt | None = None
 

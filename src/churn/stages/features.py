@@ -8,6 +8,7 @@ import pandas as pd
 
 from churn import io
 from churn.derived_features import add_derived_features, derived_catalogue
+from churn.engine import sql_runner
 from churn.features import (
     Feature,
     FeatureSpec,
@@ -46,14 +47,12 @@ def event_features(
     customers: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """Features of an event pipeline for each (customer_id, cutoff) in ``pairs``: the SQL pass
-    plus the derived columns. The one feature path of training (all labelled cutoffs) and
-    scoring (today's customers)."""
+    on ``features.engine`` (DuckDB or Spark), then the derived columns on pandas. The one
+    feature path of training (all labelled cutoffs) and scoring (today's customers)."""
     labs = settings.labels
     assert isinstance(labs, EventLabelSettings)
     fs = settings.features
-    base = build_features(
-        events, pairs, feature_spec(settings), customers, threads=fs.duckdb_threads
-    )
+    base = build_features(events, pairs, feature_spec(settings), customers, run_sql=sql_runner(fs))
     return add_derived_features(
         base,
         events[events["event_type"].isin(labs.activity_event_types)],

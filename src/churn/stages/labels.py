@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 
 from churn import io
+from churn.engine import sql_runner
 from churn.labels import build_labels, cutoff_table, observed_until, snapshot_labels
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, SnapshotLabelSettings
@@ -39,7 +40,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame:
             settings.labels, observed_until(events, settings.labels.last_day_of_data)
         )
         out = build_labels(
-            events, cutoffs, settings.labels, churns, threads=settings.features.duckdb_threads
+            events, cutoffs, settings.labels, churns, run_sql=sql_runner(settings.features)
         )
     io.write_parquet(out, paths.labels)
     log.info("wrote %s: %s rows; %s", paths.labels, f"{len(out):,}", label_summary(out))

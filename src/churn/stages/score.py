@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from churn import io
+from churn.engine import sql_runner
 from churn.errors import ConfigError, LabelError
 from churn.explain import Reference
 from churn.features import snapshot_features
@@ -96,7 +97,7 @@ def event_population(
         table,
         labs,
         read_canonical(paths, "churn_events", required=False),
-        threads=settings.features.duckdb_threads,
+        run_sql=sql_runner(settings.features),
     )
     if eligible.empty:
         raise LabelError(

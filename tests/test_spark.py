@@ -1,0 +1,277 @@
+"""The Spark engine gives the DuckDB engine's features and labels, row for row, on a local
+Spark (``local[2]``) started once for this module and stopped at its end."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from mlflow import MlflowClient
+
+from churn.engine import SqlRunner, sql_runner
+from churn.features import FeatureSpec, build_features, feature_catalogue
+from churn.labels import build_labels, cutoff_table, observed_until
+from churn.model import Calibrator, ChurnModel, design_matrix
+from churn.settings import (
+    CutoffSchedule,
+    EventLabelSettings,
+    FeatureSettings,
+    SparkSettings,
+    TrainSettings,
+)
+from churn.train import booster_params, fit_booster
+from churn.training_data import FeatureColumns, outcome
+from tests.test_features_reference import CUTOFFS, NO_EVENTS, SPECS, _edge_cases
+
+pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
+from churn.registry import load_champion
+from churn.spark_engine import spark_dataframe, spark_query, spark_session
+from churn.spark_scoring import spark_champion, spark_probabilities
+from churn.spark_train import spark_booster
+from churn.tracking import (
+    CHAMPION,
+    PROBABILITY_COLUMN,
+    connect,
+    ensure_experiment,
+    log_training_run,
+    tracking_uri,
+)
+from tests.test_tracking import CATEGORIES
+from tests.test_tracking import customers as scored_customers
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from synthetic import synthetic_events
+
+pytestmark = pytest.mark.slow
+
+TOLERANCE = 1e-9
+CUSTOMER_SPEC = FeatureSpec(
+    settings=FeatureSettings(
+        windows_days=[30, 90],
+        trend_window_days=30,
+        event_types=["purchase", "return", "visit"],
+        return_event_types=["return"],
+        categorical_attributes=["plan"],
+    ),
+    activity_event_types=("purchase",),
+    event_attributes=("channel",),
+    customer_attributes=("age", "plan"),
+    has_signup_date=True,
+)
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[Any]:
+    spark = spark_session(SparkSettings(master="local[2]", shuffle_partitions=2), env={})
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(scope="module")
+def run_spark(session: Any) -> SqlRunner:
+    return spark_query(session)
+
+
+@pytest.fixture(scope="module")
+def events() -> pd.DataFrame:
+    synthetic = synthetic_events(6_000, seed=5, events_per_customer=20, missing_order_fraction=0.1)
+    both = pd.concat([synthetic, _edge_cases()], ignore_index=True)
+    return both.astype({"amount": "float64", "quantity": "float64"})
+
+
+@pytest.fixture(scope="module")
+def customers(events: pd.DataFrame) -> pd.DataFrame:
+    """Attributes and signup dates, with gaps: some customers have none at all."""
+    ids = sorted(events["customer_id"].unique())[::2]
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "signup_date": pd.to_datetime("2022-06-01")
+            + pd.to_timedelta(np.arange(n) * 3, unit="D"),
+            "age": np.where(np.arange(n) % 5 == 0, np.nan, 20.0 + np.arange(n) % 50),
+            "plan": [None if i % 7 == 0 else ("basic", "pro")[i % 2] for i in range(n)],
+        }
+    ).astype({"signup_date": "datetime64[us]"})
+
+
+@pytest.fixture(scope="module")
+def pairs(events: pd.DataFrame) -> pd.DataFrame:
+    customers = [*events["customer_id"].unique(), NO_EVENTS]
+    cutoffs = pd.to_datetime(list(CUTOFFS)).astype("datetime64[us]")
+    return pd.DataFrame(
+        [(c, k) for k in cutoffs for c in customers], columns=["customer_id", "cutoff"]
+    )
+
+
+def assert_same_frame(spark: pd.DataFrame, duck: pd.DataFrame) -> float:
+    """Same columns, dtypes and rows in the same order; numbers within 1e-9, missing values in
+    the same places. Returns the largest absolute difference of a numeric column."""
+    assert list(spark.columns) == list(duck.columns)
+    assert spark.dtypes.to_dict() == duck.dtypes.to_dict()
+    assert len(spark) == len(duck)
+    worst = 0.0
+    for column in duck.columns:
+        got, want = spark[column], duck[column]
+        if pd.api.types.is_float_dtype(want):
+            np.testing.assert_allclose(
+                got, want, rtol=0, atol=TOLERANCE, equal_nan=True, err_msg=column
+            )
+            both = want.notna()
+            worst = max(worst, float((got[both] - want[both]).abs().max() or 0.0))
+        else:
+            same = (got == want).fillna(False) | (got.isna() & want.isna())
+            assert bool(same.all()), f"{column}: {duck.loc[~same, column].head().tolist()}"
+    return worst
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [CUSTOMER_SPEC, SPECS["short_windows_visits_count"]],
+    ids=["attributes_and_signup", "visits_count"],
+)
+def test_spark_features_equal_duckdb_features(
+    spec: FeatureSpec,
+    run_spark: SqlRunner,
+    events: pd.DataFrame,
+    pairs: pd.DataFrame,
+    customers: pd.DataFrame,
+) -> None:
+    table = customers if spec.customer_attributes or spec.has_signup_date else None
+    duck = build_features(events, pairs, spec, table)
+    spark = build_features(events, pairs, spec, table, run_sql=run_spark)
+
+    worst = assert_same_frame(spark, duck)
+    assert len(duck) == len(pairs) and len(feature_catalogue(spec)) == duck.shape[1] - 2
+    print(f"features: {len(duck)} rows x {duck.shape[1]} columns equal; max |diff| {worst:.3g}")
+
+
+def label_settings(**overrides: object) -> EventLabelSettings:
+    base: dict[str, object] = {
+        "activity_event_types": ["purchase"],
+        "horizon_days": 60,
+        "train_cutoffs": CutoffSchedule(start="2023-02-01", end="2023-08-01", every_months=2),
+        "test_cutoff": "2023-10-01",
+    }
+    return EventLabelSettings.model_validate({**base, **overrides})
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        label_settings(max_inactive_days=90),
+        label_settings(churn_definition="either", activity_event_types=["purchase", "visit"]),
+    ],
+    ids=["inactivity_max_inactive", "either_with_churn_events"],
+)
+def test_spark_labels_equal_duckdb_labels(
+    settings: EventLabelSettings, run_spark: SqlRunner, events: pd.DataFrame
+) -> None:
+    cutoffs = cutoff_table(settings, observed_until(events))
+    churns = None
+    if settings.churn_definition != "inactivity":
+        last = events.groupby("customer_id")["ts"].max().iloc[::3]
+        churns = pd.DataFrame(
+            {"customer_id": last.index.astype(object), "ts": last + pd.Timedelta(days=5)}
+        ).reset_index(drop=True)
+    duck = build_labels(events, cutoffs, settings, churns)
+    spark = build_labels(events, cutoffs, settings, churns, run_sql=run_spark)
+
+    assert_same_frame(spark, duck)
+    assert duck["churned"].notna().any() and duck["churned"].isna().any()
+    print(f"labels: {len(duck)} rows x {duck.shape[1]} columns equal")
+
+
+def test_the_engine_setting_picks_spark(session: Any, events: pd.DataFrame) -> None:
+    """``features.engine: spark`` runs on the process's Spark session (here the module's)."""
+    settings = label_settings()
+    cutoffs = cutoff_table(settings, observed_until(events))
+    run = sql_runner(FeatureSettings(engine="spark"))
+    spark = build_labels(events, cutoffs, settings, run_sql=run)
+    assert_same_frame(spark, build_labels(events, cutoffs, settings))
+
+
+def registered_champion(client: MlflowClient, project: Path) -> str:
+    """A champion of 40 trees with a Platt calibrator, on numeric and categorical features."""
+    frame, y = scored_customers(400, seed=3)
+    numeric = ("recency", "weak", "noise")
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "seed": 0},
+        xgb.DMatrix(design_matrix(frame, numeric, CATEGORIES), label=y, enable_categorical=True),
+        num_boost_round=40,
+    )
+    model = ChurnModel(booster, Calibrator("platt", (0.9,), (-0.1,)), numeric, CATEGORIES)
+    model.save(project / "model")
+    registered = log_training_run(
+        client,
+        experiment=ensure_experiment(client, project, "spark"),
+        model_dir=project / "model",
+        params={},
+        metrics={},
+        artifacts=[],
+        lineage={},
+        input_example=frame.head(3),
+        registered_model_name="churn-spark",
+    )
+    client.set_registered_model_alias("churn-spark", CHAMPION, registered.version)
+    return registered.version
+
+
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
+def test_the_champion_as_a_spark_udf_gives_the_pandas_probabilities(
+    session: Any, tmp_path: Path
+) -> None:
+    client = connect(tracking_uri(tmp_path, {}))
+    version = registered_champion(client, tmp_path)
+    features, _ = scored_customers(300, seed=4)
+    features = features.reset_index().astype({"plan": object})
+    features.loc[::7, "weak"] = np.nan
+    features.loc[::5, "plan"] = None
+
+    pyfunc, _ = load_champion(client, "churn-spark")
+    expected = pyfunc.predict(features)[PROBABILITY_COLUMN].to_numpy()
+    champion = spark_champion(session, client, "churn-spark")
+    scored = spark_probabilities(spark_dataframe(session, features), champion)
+    got = scored.toArrow().to_pandas()  # toPandas() fails on pandas 3 in pyspark 4.3
+
+    assert champion.version == version
+    assert got["customer_id"].tolist() == features["customer_id"].tolist()
+    assert len(np.unique(expected)) > 20, "a model that tells customers apart"
+    np.testing.assert_allclose(got[PROBABILITY_COLUMN], expected, rtol=0, atol=TOLERANCE)
+    worst = float(np.abs(got[PROBABILITY_COLUMN] - expected).max())
+    print(f"spark_udf: {len(got)} probabilities equal; max |diff| {worst:.3g}")
+
+
+def test_the_booster_trained_on_spark_is_the_pandas_one(session: Any) -> None:
+    """One worker, the same rows, no row or column sampling: the same trees, the same stop."""
+    rng = np.random.default_rng(8)
+    n = 1_500
+    rows = pd.DataFrame(
+        {
+            "recency": rng.uniform(0, 1, n),
+            "spend": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.gamma(2.0, 10.0, n)),
+            "noise": rng.normal(size=n),
+            "split": rng.choice(["train", "valid", "test"], n, p=[0.6, 0.25, 0.15]),
+        }
+    )
+    rows["churned"] = (rows["recency"] + rng.normal(0, 0.4, n) > 0.6).astype("boolean")
+    columns = FeatureColumns(numeric=("recency", "spend", "noise"), categorical=())
+    settings = TrainSettings(subsample=1.0, colsample_bytree=1.0, max_rounds=300)
+    params = booster_params(settings, outcome(rows[rows["split"] == "train"]))
+
+    train, valid = rows[rows["split"] == "train"], rows[rows["split"] == "valid"]
+    expected, _, expected_best, _ = fit_booster(train, valid, columns, params, settings)
+    booster, best = spark_booster(spark_dataframe(session, rows), columns.numeric, params, settings)
+
+    assert best == expected_best and 5 < best < settings.max_rounds - 1
+    matrix = xgb.DMatrix(rows[list(columns.numeric)])
+    np.testing.assert_allclose(
+        booster.predict(matrix), expected.predict(matrix), rtol=0, atol=TOLERANCE
+    )

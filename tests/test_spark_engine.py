@@ -1,0 +1,56 @@
+"""How the Spark engine is chosen and configured, and its errors, without starting Spark."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from churn.engine import sql_runner
+from churn.errors import ConfigError
+from churn.settings import FeatureSettings, SparkSettings
+
+pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
+from churn.spark_engine import resolve_master, session_conf, spark_session
+
+
+def test_master_comes_from_the_setting_then_the_environment_then_local() -> None:
+    assert resolve_master(SparkSettings(master="yarn"), {"SPARK_MASTER": "spark://h:7077"}) == (
+        "yarn"
+    )
+    assert resolve_master(SparkSettings(), {"SPARK_MASTER": "spark://h:7077"}) == "spark://h:7077"
+    assert resolve_master(SparkSettings(), {"PYSPARK_GATEWAY_PORT": "40000"}) is None
+    assert resolve_master(SparkSettings(), {}) == "local[2]"
+
+
+def test_a_local_session_listens_on_localhost_only_and_cuts_days_in_utc() -> None:
+    conf = session_conf(SparkSettings(shuffle_partitions=3), "local[2]")
+    assert conf["spark.driver.bindAddress"] == conf["spark.driver.host"] == "127.0.0.1"
+    assert conf["spark.ui.enabled"] == "false"
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.sql.shuffle.partitions"] == "3"
+
+
+def test_a_cluster_session_is_not_bound_to_localhost_and_extra_conf_wins() -> None:
+    settings = SparkSettings(conf={"spark.executor.memory": "8g", "spark.ui.enabled": "true"})
+    conf = session_conf(settings, "spark://h:7077")
+    assert "spark.driver.bindAddress" not in conf
+    assert conf["spark.executor.memory"] == "8g" and conf["spark.ui.enabled"] == "true"
+
+
+def test_no_java_is_a_config_error_naming_the_fix() -> None:
+    with pytest.raises(ConfigError, match=r"no Java was found.*JAVA_HOME.*engine: duckdb"):
+        spark_session(SparkSettings(), env={"PATH": "/nonexistent", "JAVA_HOME": "/nonexistent"})
+
+
+def test_pyspark_missing_is_a_config_error_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # import pyspark.sql now fails
+    with pytest.raises(ConfigError, match=r"pip install 'churn\[spark\]'"):
+        sql_runner(FeatureSettings(engine="spark"))
+
+
+def test_the_engine_setting_rejects_unknown_engines() -> None:
+    with pytest.raises(ValueError, match="duckdb"):
+        FeatureSettings.model_validate({"engine": "polars"})
