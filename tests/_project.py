@@ -139,3 +139,28 @@ def leftovers(root: Path) -> list[str]:
 def subprocess_env() -> dict[str, str]:
     """The environment for a ``churn`` child process: this one, with one OpenMP thread."""
     return {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cdnow_slice(
+    root: Path,
+    n_customers: int,
+    *,
+    name: str = "mini",
+    updates: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
+    """A project holding the first ``n_customers`` of the bundled CDNOW data under
+    ``data/raw/cdnow`` and the bundled cdnow params as ``pipelines/<name>``, each section named
+    in ``updates`` updated key by key (``{"train": {"backtest_cutoffs": 0}}``)."""
+    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
+    sliced = raw[raw["customer_id"].astype(int) <= n_customers]
+    (root / "data/raw/cdnow").mkdir(parents=True)
+    sliced.to_csv(root / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
+    params = yaml.safe_load((ROOT / "pipelines/cdnow/params.yaml").read_text())
+    for section, values in (updates or {}).items():
+        params[section].update(values)
+    (root / "pipelines" / name).mkdir(parents=True)
+    (root / "pipelines" / name / "params.yaml").write_text(yaml.safe_dump(params))
+    return root

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from churn.cli import app
+from tests._project import cdnow_slice
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,13 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A project holding the first 300 CDNOW customers and the cdnow params."""
-    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
-    sliced = raw[raw["customer_id"].astype(int) <= 300]
-    (tmp_path / "data/raw/cdnow").mkdir(parents=True)
-    sliced.to_csv(tmp_path / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
-    (tmp_path / "pipelines/mini").mkdir(parents=True)
-    shutil.copy(ROOT / "pipelines/cdnow/params.yaml", tmp_path / "pipelines/mini/params.yaml")
-    return tmp_path
+    return cdnow_slice(tmp_path, 300)
 
 
 def churn(project: Path, *args: str) -> tuple[int, str]:

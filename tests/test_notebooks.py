@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
-import yaml
 from nbclient import NotebookClient
 from typer.testing import CliRunner
 
 from churn.cli import app
 from churn.notebooks import PIPELINE_ENV, PROJECT_ENV
+from tests._project import cdnow_slice
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -35,16 +34,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     --model`): registering in MLflow would double the test's time, and `churn score` from the
     champion is tested in test_score_cli. The registry is never reached."""
     mp = pytest.MonkeyPatch()
-    project = tmp_path_factory.mktemp("notebooks")
-    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
-    sliced = raw[raw["customer_id"].astype(int) <= N_CUSTOMERS]
-    (project / "data/raw/cdnow").mkdir(parents=True)
-    sliced.to_csv(project / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
-    (project / f"pipelines/{PIPELINE}").mkdir(parents=True)
-    params = yaml.safe_load((ROOT / "pipelines/cdnow/params.yaml").read_text())
-    params["train"].update({"backtest_cutoffs": 0, "search": {"enabled": False}, "threads": 1})
-    params["scoring"]["threads"] = 1
-    (project / f"pipelines/{PIPELINE}/params.yaml").write_text(yaml.safe_dump(params))
+    project = cdnow_slice(
+        tmp_path_factory.mktemp("notebooks"),
+        N_CUSTOMERS,
+        name=PIPELINE,
+        updates={
+            "train": {"backtest_cutoffs": 0, "search": {"enabled": False}, "threads": 1},
+            "scoring": {"threads": 1},
+        },
+    )
     mp.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
     for stage in ("ingest", "labels", "features", "train"):
         churn(project, stage)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from churn.cli import app
 from churn.crm_export import TARGETS
 from churn.scoring import score_columns
+from tests._project import cdnow_slice
 
 ROOT = Path(__file__).resolve().parents[1]
 N_CUSTOMERS = 1200
@@ -39,15 +39,11 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Read-only: tests that change it work on a copy."""
     mp = pytest.MonkeyPatch()
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    project = tmp_path_factory.mktemp("score_cli")
-    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
-    sliced = raw[raw["customer_id"].astype(int) <= N_CUSTOMERS]
-    (project / "data/raw/cdnow").mkdir(parents=True)
-    sliced.to_csv(project / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
-    (project / "pipelines/mini").mkdir(parents=True)
-    params = yaml.safe_load((ROOT / "pipelines/cdnow/params.yaml").read_text())
-    params["train"].update({"backtest_cutoffs": 0, "search": {"enabled": False}})
-    (project / "pipelines/mini/params.yaml").write_text(yaml.safe_dump(params))
+    project = cdnow_slice(
+        tmp_path_factory.mktemp("score_cli"),
+        N_CUSTOMERS,
+        updates={"train": {"backtest_cutoffs": 0, "search": {"enabled": False}}},
+    )
     for stage in ("ingest", "labels", "features", "train", "register", "score"):
         code, out = churn(project, stage)
         assert code == 0, f"churn {stage}: {out}"
@@ -151,6 +147,16 @@ def test_a_model_folder_scores_without_any_registry(
     s = scores_of(project_copy)
     assert (s["model_version"] == "local").all()
     assert not (s["model_name"] == "churn-mini").any()
+
+
+def test_monitor_uses_the_model_folder_the_list_was_scored_with(project_copy: Path) -> None:
+    elsewhere = project_copy / "candidates/v7"
+    shutil.move(project_copy / "models/mini", elsewhere)  # models/<p> no longer exists
+    assert churn(project_copy, "score", "--model", str(elsewhere))[0] == 0
+    code, out = churn(project_copy, "monitor")
+    assert code == 0, out
+    drift = json.loads((project_copy / "reports/mini/drift.json").read_text())
+    assert drift["current_rows"] == len(scores_of(project_copy))
 
 
 def test_scoring_at_a_past_cutoff_and_outside_the_data(project_copy: Path) -> None:

@@ -19,7 +19,7 @@ from churn.features import FeatureSpec, catalogue_records, feature_catalogue
 from churn.model import Calibrator, ChurnModel
 from churn.outreach import control_group, outreach_size, priority_rank, risk_percentile, risk_tier
 from churn.playbook import check_rules, recommend, top_actionable_reason
-from churn.reasons import CatalogueSpec, load_catalogue, render, resolve
+from churn.reasons import CatalogueSpec, load_catalogue, render_many, resolve
 from churn.scoring import CONTROL, ModelIdentity, score_columns, score_customers
 from churn.settings import (
     FeatureSettings,
@@ -212,7 +212,9 @@ def test_reference_holds_medians_of_stayers_modes_and_churn_rates() -> None:
 def test_sentences_format_what_they_can_and_never_fail(
     template: str, value: object, typical: object, expected: str
 ) -> None:
-    text = render(template, feature="gap_days", value=value, typical=typical, description="d")
+    (text,) = render_many(
+        template, feature="gap_days", values=[value], typical=typical, description="d"
+    )
     assert text == expected
 
 

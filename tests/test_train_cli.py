@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from churn.cli import app
 from churn.errors import TrainingError
 from churn.model import BOOSTER_FILE, META_FILE, ChurnModel
+from tests._project import cdnow_slice
 
 ROOT = Path(__file__).resolve().parents[1]
 N_CUSTOMERS = 1500
@@ -42,16 +43,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project holding the first 1,500 CDNOW customers, run through `churn train`.
 
     Read-only: tests that change it work on a copy (see ``project_copy``)."""
-    project = tmp_path_factory.mktemp("train_cli")
-    raw = pd.read_csv(ROOT / "data/raw/cdnow/CDNOW_master.txt", sep=r"\s+", dtype=str)
-    sliced = raw[raw["customer_id"].astype(int) <= N_CUSTOMERS]
-    (project / "data/raw/cdnow").mkdir(parents=True)
-    sliced.to_csv(project / "data/raw/cdnow/CDNOW_master.txt", sep=" ", index=False)
-    (project / "pipelines/mini").mkdir(parents=True)
-    params = yaml.safe_load((ROOT / "pipelines/cdnow/params.yaml").read_text())
-    params["features"]["bgnbd"] = True
-    params["train"].update({"backtest_cutoffs": 2, "search": {"enabled": False}})
-    (project / "pipelines/mini/params.yaml").write_text(yaml.safe_dump(params))
+    project = cdnow_slice(
+        tmp_path_factory.mktemp("train_cli"),
+        N_CUSTOMERS,
+        updates={
+            "features": {"bgnbd": True},
+            "train": {"backtest_cutoffs": 2, "search": {"enabled": False}},
+        },
+    )
     for stage in ("ingest", "labels", "features", "train"):
         code, out = churn(project, stage)
         assert code == 0, f"churn {stage}: {out}"

@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from churn.errors import TrainingError
+from churn.frames import require_columns
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -637,15 +638,6 @@ def segment_metrics(
 # --------------------------------------------------------------------------- figures
 
 
-def _require(frame: pd.DataFrame, columns: tuple[str, ...], maker: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"the curve frame must have columns {list(columns)}; missing {missing} (found "
-            f"{list(frame.columns)}). Build it with {maker}()."
-        )
-
-
 def _curves(
     curve: pd.DataFrame,
     label: str,
@@ -656,7 +648,7 @@ def _curves(
     """The model's curve first, then each baseline; every frame checked for ``columns``."""
     curves = [(label, curve), *(baselines or {}).items()]
     for _, frame in curves:
-        _require(frame, columns, maker)
+        require_columns(frame, columns, what="the curve frame", fix=f"Build it with {maker}().")
     return curves
 
 

@@ -213,28 +213,6 @@ def render_many(
     return out
 
 
-def render(
-    template: str,
-    *,
-    feature: str,
-    value: Any,
-    typical: Any,
-    description: str,
-    churn_rate_by_value: Mapping[str, float] | None = None,
-    overall_churn_rate: float | None = None,
-) -> str:
-    """One sentence: :func:`render_many` for a single value."""
-    return render_many(
-        template,
-        feature=feature,
-        values=[value],
-        typical=typical,
-        description=description,
-        churn_rate_by_value=churn_rate_by_value,
-        overall_churn_rate=overall_churn_rate,
-    )[0]
-
-
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 

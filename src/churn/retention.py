@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from churn.frames import require_columns
 from churn.outreach import TIERS
 
 Period = Literal["W", "M", "Q"]
@@ -55,12 +56,7 @@ TIER_COLUMNS = (
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"'{name}' must have columns {list(columns)}; missing {missing} (found "
-            f"{list(frame.columns)})."
-        )
+    require_columns(frame, columns, what=f"'{name}'")
 
 
 def _check_period(period: str) -> None:

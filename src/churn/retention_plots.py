@@ -15,6 +15,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from churn.evaluate import _new_axes, _style
+from churn.frames import require_columns
 from churn.retention import (
     CHURN_RATE_COLUMNS,
     COHORT_COLUMNS,
@@ -39,12 +40,8 @@ MAX_ANNOTATED_CELLS = 400
 
 
 def _check(frame: pd.DataFrame, columns: tuple[str, ...], maker: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"the frame must have columns {list(columns)}; missing {missing} (found "
-            f"{list(frame.columns)}). Build it with churn.retention.{maker}()."
-        )
+    fix = f"Build it with churn.retention.{maker}()."
+    require_columns(frame, columns, what="the frame", fix=fix)
 
 
 def _money(currency: str | None) -> str:

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,10 +35,16 @@ TRAINING_SPLITS = ("train", "valid")
 _HISTORY = re.compile(r"^scores_(\d{4}-\d{2}-\d{2})\.parquet$")
 
 
-def training_rows(paths: PipelinePaths) -> pd.DataFrame:
+def labels_and_features(paths: PipelinePaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``labels.parquet`` and ``features.parquet``, read once for the row selections below."""
+    return (
+        io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}"),
+        io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}"),
+    )
+
+
+def training_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """Feature rows of the population a model of this pipeline is trained on."""
-    labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
-    features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
     keys = labels.loc[labels["split"].isin(TRAINING_SPLITS), ["customer_id", "cutoff"]]
     return features.merge(keys, on=["customer_id", "cutoff"])
 
@@ -144,11 +151,13 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     scores = io.read_parquet(paths.scores, stage_hint=f"churn score {paths.name}")
     current = io.read_parquet(paths.scored_features, stage_hint=f"churn score {paths.name}")
     current = current.merge(scores[["customer_id", "churn_probability"]], on="customer_id")
-    loaded = load_scoring_model(paths, None) if _registered(scores) else None
-    model = loaded.model if loaded is not None else ChurnModel.load(paths.model)
+    if _registered(scores):
+        model = load_scoring_model(paths, None).model
+    else:  # scored with `churn score --model <folder>`: that folder, as the list names it
+        model = ChurnModel.load(Path(str(scores["model_name"].iloc[0])))
     drift = population_drift(
         model,
-        training_rows(paths),
+        training_rows(*labels_and_features(paths)),
         current,
         catalogue=io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}"),
         settings=settings.monitoring,

@@ -158,11 +158,9 @@ def promote(
     return decision.to_dict()
 
 
-def scoring_rows(paths: PipelinePaths) -> pd.DataFrame:
+def scoring_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """Feature rows of the customers a new champion would score: the ``score`` cutoff of an
     event pipeline, the current (not churned) customers of a snapshot."""
-    labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
-    features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
     if (labels["split"] == "score").any():
         keys = labels.loc[labels["split"] == "score", ["customer_id", "cutoff"]]
     else:
@@ -174,14 +172,19 @@ def drift_problems(settings: PipelineSettings, paths: PipelinePaths, pyfunc: Any
     """The flagged drift of today's scoring population for a registered model, as phrases
     ("score PSI 0.35", "orders_total PSI 0.41"); empty when nothing is over the threshold."""
     from churn import tracking  # noqa: PLC0415
-    from churn.stages.monitor import population_drift, training_rows  # noqa: PLC0415
+    from churn.stages.monitor import (  # noqa: PLC0415
+        labels_and_features,
+        population_drift,
+        training_rows,
+    )
 
     wrapper = pyfunc.unwrap_python_model()
     assert isinstance(wrapper, tracking.ChurnPyfunc)
+    labels, features = labels_and_features(paths)
     summary = population_drift(
         wrapper.churn_model,
-        training_rows(paths),
-        scoring_rows(paths),
+        training_rows(labels, features),
+        scoring_rows(labels, features),
         catalogue=io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}"),
         settings=settings.monitoring,
     )
