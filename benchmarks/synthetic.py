@@ -11,6 +11,7 @@ vectorised numpy from one seed, so 10 million events take a few seconds.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,9 +32,11 @@ def _pick(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
 
 
-def _names(prefix: str, n: int, width: int) -> pa.Array:
-    """``prefix`` followed by 0..n-1 zero-padded to ``width`` digits."""
-    return pa.array([f"{prefix}{i:0{width}d}" for i in range(n)], type=pa.large_string())
+def _names(prefix: str, n: int, width: int, *, first: int = 0) -> pa.Array:
+    """``prefix`` followed by first..first+n-1 zero-padded to ``width`` digits."""
+    return pa.array(
+        [f"{prefix}{i:0{width}d}" for i in range(first, first + n)], type=pa.large_string()
+    )
 
 
 def _popular(rng: np.random.Generator, n_items: int, size: int) -> np.ndarray:
@@ -44,7 +47,7 @@ def _popular(rng: np.random.Generator, n_items: int, size: int) -> np.ndarray:
     return np.minimum(x - a, n_items - 1).astype(np.int64)
 
 
-def synthetic_events(
+def synthetic_table(
     n_events: int,
     *,
     seed: int = 0,
@@ -54,7 +57,8 @@ def synthetic_events(
     n_products: int = 3_000,
     churn_fraction: float = 0.35,
     missing_order_fraction: float = 0.0,
-) -> pd.DataFrame:
+    first_customer: int = 0,
+) -> pa.Table:
     """Exactly ``n_events`` canonical events of about ``n_events / events_per_customer``
     customers over ``days`` days from ``start``, sorted by ``ts``.
 
@@ -65,6 +69,8 @@ def synthetic_events(
     and for a ``missing_order_fraction`` of purchases), ``product_id`` (str ``P00042``, from a
     catalogue of ``n_products`` with skewed popularity) and the attribute ``channel`` (str, the
     session's channel; missing for 5% of sessions). The same arguments give the same frame.
+    Customer ids start at ``first_customer``, so shards drawn with other seeds can be stacked
+    into one larger population. Returned as an Arrow table (``synthetic_events``: as pandas).
     """
     if n_events < 1:
         raise ValueError(f"The 'n_events' parameter must be a positive int. Got {n_events}.")
@@ -131,7 +137,9 @@ def synthetic_events(
     epoch_us = int((pd.Timestamp(start) - pd.Timestamp("1970-01-01")) // pd.Timedelta("1us"))
     table = pa.table(
         {
-            "customer_id": _pick(_names("C", n_customers, 7), customer[session]),
+            "customer_id": _pick(
+                _names("C", n_customers, 7, first=first_customer), customer[session]
+            ),
             "ts": pa.array(ts_us[session] + epoch_us, type=pa.timestamp("us")),
             "event_type": _pick(pa.array(EVENT_TYPES, type=pa.large_string()), line_kind),
             "amount": pa.array(amount, from_pandas=True),
@@ -141,4 +149,9 @@ def synthetic_events(
             "channel": channels.take(session_idx),
         }
     )
-    return table.to_pandas()  # strings stay in Arrow memory: pandas' "str" dtype, no copy
+    return table
+
+
+def synthetic_events(n_events: int, **kwargs: Any) -> pd.DataFrame:
+    """``synthetic_table`` as a pandas frame (same arguments)."""
+    return synthetic_table(n_events, **kwargs).to_pandas()  # strings stay in Arrow memory
