@@ -1,5 +1,6 @@
 """The Spark engine gives the DuckDB engine's features and labels, row for row, on a local
-Spark (``local[2]``) started once for this module and stopped at its end."""
+Spark (``local[2]``) started once for this module and stopped at its end; on Spark, customers
+are not keyed in one partition."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import xgboost as xgb
 from mlflow import MlflowClient
 
 from churn.engine import SqlRunner, sql_runner
-from churn.features import FeatureSpec, build_features, feature_catalogue
+from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.model import Calibrator, ChurnModel, design_matrix
 from churn.settings import (
@@ -31,7 +32,7 @@ from tests.test_features_reference import CUTOFFS, NO_EVENTS, SPECS, _edge_cases
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.registry import load_champion
-from churn.spark_engine import spark_dataframe, spark_query, spark_session
+from churn.spark_engine import spark_dataframe, spark_query, spark_session, spark_sql
 from churn.spark_scoring import spark_champion, spark_probabilities
 from churn.spark_train import spark_booster
 from churn.tracking import (
@@ -275,3 +276,30 @@ def test_the_booster_trained_on_spark_is_the_pandas_one(session: Any) -> None:
     np.testing.assert_allclose(
         booster.predict(matrix), expected.predict(matrix), rtol=0, atol=TOLERANCE
     )
+
+
+def test_spark_keys_customers_without_moving_them_to_one_partition(session: Any) -> None:
+    """DuckDB keeps its integer key; on Spark customer_id replaces it, so no window without
+    PARTITION BY gathers every customer in one task (only one-row global MIN/MAX remain)."""
+    duck_sql = features_sql(CUSTOMER_SPEC)
+    spark_text = spark_sql(duck_sql)
+    assert "ROW_NUMBER() OVER (ORDER BY customer_id)" in duck_sql
+    assert "ROW_NUMBER" not in spark_text.upper()
+
+    scoped = session.newSession()
+    tiny = pd.DataFrame({"customer_id": ["a"], "cutoff_day": [19_500]})
+    for name, frame in {"pairs": tiny, "customers": tiny, "events": tiny}.items():
+        spark_dataframe(scoped, frame).createOrReplaceTempView(name)
+    columns = {
+        "events": "customer_id, TIMESTAMP '2023-01-01' AS ts, 1.0D AS amount, 1.0D AS quantity, "
+        "'purchase' AS event_type, 'o' AS order_id, 'p' AS product_id, 'web' AS channel",
+        "customers": "customer_id, TIMESTAMP '2022-01-01' AS signup_date, 1.0D AS age, "
+        "'pro' AS plan",
+    }
+    for name, select in columns.items():
+        scoped.sql(f"SELECT {select} FROM pairs").createOrReplaceTempView(name)
+    plan = scoped.sql(spark_text)._jdf.queryExecution().executedPlan().toString().splitlines()
+    gathered = [i for i, line in enumerate(plan) if "Exchange SinglePartition" in line]
+    assert gathered, "expected the global MIN/MAX of the calendar"
+    assert all("HashAggregate(keys=[]" in plan[i + 1] for i in gathered), "a one-partition step"
+    assert not any("row_number()" in line for line in plan)

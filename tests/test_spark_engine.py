@@ -11,7 +11,7 @@ from churn.errors import ConfigError
 from churn.settings import FeatureSettings, SparkSettings
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
-from churn.spark_engine import resolve_master, session_conf, spark_session
+from churn.spark_engine import resolve_master, session_conf, spark_session, spark_sql
 
 
 def test_master_comes_from_the_setting_then_the_environment_then_local() -> None:
@@ -54,3 +54,14 @@ def test_pyspark_missing_is_a_config_error_naming_the_extra(
 def test_the_engine_setting_rejects_unknown_engines() -> None:
     with pytest.raises(ValueError, match="duckdb"):
         FeatureSettings.model_validate({"engine": "polars"})
+
+
+def test_spark_sql_keys_customers_by_customer_id_and_leaves_other_windows() -> None:
+    sql = """WITH customer_keys AS (
+            SELECT customer_id, ROW_NUMBER() OVER (ORDER BY customer_id) AS cid FROM pairs),
+        ranked AS (SELECT cid, ROW_NUMBER() OVER (PARTITION BY cid ORDER BY day) AS n FROM t)
+        SELECT k.customer_id FROM customer_keys AS k JOIN ranked AS r ON r.cid = k.cid
+        ORDER BY k.cid"""
+    spark = spark_sql(sql)
+    assert "customer_id AS cid" in spark
+    assert "ROW_NUMBER() OVER (PARTITION BY cid ORDER BY day" in spark
