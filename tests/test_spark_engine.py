@@ -56,6 +56,19 @@ def test_the_engine_setting_rejects_unknown_engines() -> None:
         FeatureSettings.model_validate({"engine": "polars"})
 
 
+def test_spark_errors_name_the_setting_that_chose_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage that needs Spark for training or scoring says which key to set back."""
+    with pytest.raises(ConfigError, match=r"train.engine is 'spark'.*set train.engine: local"):
+        spark_session(
+            SparkSettings(),
+            env={"PATH": "/nonexistent", "JAVA_HOME": "/nonexistent"},
+            setting="train.engine",
+        )
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ConfigError, match=r"set scoring.engine: local"):
+        spark_session(SparkSettings(), setting="scoring.engine")
+
+
 def test_spark_sql_keys_customers_by_customer_id_and_leaves_other_windows() -> None:
     sql = """WITH customer_keys AS (
             SELECT customer_id, ROW_NUMBER() OVER (ORDER BY customer_id) AS cid FROM pairs),

@@ -23,7 +23,7 @@ import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -39,14 +39,28 @@ if TYPE_CHECKING:
 
 DEFAULT_MASTER = "local[2]"
 PANDAS_WARNING = "PySpark does not yet fully support pandas"
-INSTALL_HINT = (
-    "features.engine is 'spark' but pyspark is not installed. Install it with "
-    "`pip install 'churn[spark]'`, or set features.engine: duckdb."
-)
-JAVA_HINT = (
-    "Spark 4 needs Java 17 or 21: install a JDK (e.g. apt-get install openjdk-17-jre-headless) "
-    "and put `java` on PATH or set JAVA_HOME, or set features.engine: duckdb."
-)
+EngineSetting = Literal["features.engine", "train.engine", "scoring.engine"]
+FALLBACK: dict[EngineSetting, str] = {
+    "features.engine": "duckdb",
+    "train.engine": "local",
+    "scoring.engine": "local",
+}
+"""Each setting that can choose Spark, and its value that runs without Spark."""
+
+
+def _install_hint(setting: EngineSetting) -> str:
+    return (
+        f"{setting} is 'spark' but pyspark is not installed. Install it with "
+        f"`pip install 'churn[spark]'`, or set {setting}: {FALLBACK[setting]}."
+    )
+
+
+def _java_hint(setting: EngineSetting) -> str:
+    return (
+        "Spark 4 needs Java 17 or 21: install a JDK (e.g. apt-get install "
+        "openjdk-17-jre-headless) and put `java` on PATH or set JAVA_HOME, or set "
+        f"{setting}: {FALLBACK[setting]}."
+    )
 
 
 def resolve_master(settings: SparkSettings, env: Mapping[str, str]) -> str | None:
@@ -90,22 +104,28 @@ def _java_on_path(env: Mapping[str, str]) -> bool:
     return shutil.which("java", path=env.get("PATH")) is not None
 
 
-def spark_session(settings: SparkSettings, env: Mapping[str, str] | None = None) -> SparkSession:
+def spark_session(
+    settings: SparkSettings,
+    env: Mapping[str, str] | None = None,
+    *,
+    setting: EngineSetting = "features.engine",
+) -> SparkSession:
     """The running SparkSession, or a new one configured from ``settings`` (see module doc).
 
-    Raises ConfigError when pyspark is not installed or Java cannot be found or started.
+    Raises ConfigError when pyspark is not installed or Java cannot be found or started; its
+    message names ``setting``, the key that chose Spark, and the value that avoids it.
     """
     env = os.environ if env is None else env
     try:
         from pyspark.sql import SparkSession  # noqa: PLC0415 - optional dependency
     except ImportError as exc:
-        raise ConfigError(INSTALL_HINT) from exc
+        raise ConfigError(_install_hint(setting)) from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     master = resolve_master(settings, env)
     if not env.get("PYSPARK_GATEWAY_PORT") and not _java_on_path(env):
-        raise ConfigError(f"features.engine is 'spark' but no Java was found. {JAVA_HINT}")
+        raise ConfigError(f"{setting} is 'spark' but no Java was found. {_java_hint(setting)}")
     if master is not None and master.startswith("local"):
         # Python UDF workers (the champion's spark_udf) run this environment's Python, not
         # `python3` from PATH; pyspark reads only the variable when it starts a context
@@ -124,8 +144,8 @@ def spark_session(settings: SparkSettings, env: Mapping[str, str] | None = None)
     except Exception as exc:  # pyspark raises PySparkRuntimeError with the JVM's exit
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(
-            f"features.engine is 'spark' but Spark did not start with master "
-            f"{master or '(from spark-submit)'}: {first_line}. {JAVA_HINT}"
+            f"{setting} is 'spark' but Spark did not start with master "
+            f"{master or '(from spark-submit)'}: {first_line}. {_java_hint(setting)}"
         ) from exc
 
 
