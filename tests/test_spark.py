@@ -5,6 +5,7 @@ the library and through ``churn train`` and ``churn score``."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -51,6 +52,8 @@ from churn.tracking import (
     log_training_run,
     tracking_uri,
 )
+from tests._project import PIPELINE, churn, make_project, run_stages, write_params
+from tests._project import params as project_params
 from tests.test_tracking import CATEGORIES
 from tests.test_tracking import customers as scored_customers
 
@@ -391,3 +394,78 @@ def test_spark_training_rows_hold_category_codes_and_the_base_margin() -> None:
     np.testing.assert_array_equal(frame["plan"].to_numpy(), want.to_numpy(dtype=float))
     np.testing.assert_allclose(frame[BASE_MARGIN_COLUMN], base(rows))
     assert frame["churned"].dtype == bool
+
+
+@pytest.fixture(scope="module")
+def shop(session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tiny shop project up to features, with MLflow's store inside it."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = make_project(tmp_path_factory.mktemp("spark_shop"))
+    run_stages(root, ("ingest", "labels", "features"))
+    yield root
+    mp.undo()
+
+
+def with_engines(root: Path, train: str, scoring: str) -> None:
+    values = project_params()
+    values["train"] = {**values["train"], "engine": train}
+    values["scoring"] = {"engine": scoring}
+    write_params(root, values)
+
+
+def scores(root: Path) -> pd.DataFrame:
+    return pd.read_parquet(root / "data/scored" / PIPELINE / "scores.parquet")
+
+
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
+def test_churn_train_and_score_on_spark_give_the_local_outputs(shop: Path) -> None:
+    """``churn train`` with train.engine spark writes the model and metrics the local engine
+    writes; ``churn score`` with scoring.engine spark writes the same scores.parquet."""
+    model, metrics = shop / "models" / PIPELINE, shop / "reports" / PIPELINE / "metrics.json"
+    timings = {}
+    for engine in ("local", "spark"):
+        with_engines(shop, engine, "local")
+        started = time.perf_counter()
+        code, out = churn(shop, "train")
+        timings[f"train {engine}"] = time.perf_counter() - started
+        assert code == 0, out
+        if engine == "local":
+            local_model, local_json = ChurnModel.load(model), (model / "model.json").read_bytes()
+            local_metrics = json.loads(metrics.read_text())
+    spark_model = ChurnModel.load(model)
+    assert (model / "model.json").read_bytes() == local_json
+    assert json.loads(metrics.read_text()) == local_metrics
+
+    code, out = churn(shop, "register")
+    assert code == 0, out
+    got = {}
+    for engine in ("local", "spark"):
+        with_engines(shop, "spark", engine)
+        started = time.perf_counter()
+        code, out = churn(shop, "score")
+        timings[f"score {engine}"] = time.perf_counter() - started
+        assert code == 0, out
+        got[engine] = scores(shop)
+    local, spark = got["local"], got["spark"]
+    assert len(local) > 50 and local["churn_probability"].nunique() > 10
+    np.testing.assert_allclose(
+        spark["churn_probability"], local["churn_probability"], rtol=0, atol=TOLERANCE
+    )
+    pd.testing.assert_frame_equal(spark.drop(columns="scored_at"), local.drop(columns="scored_at"))
+    scored = pd.read_parquet(shop / "data/scored" / PIPELINE / "features.parquet")
+    train_diff = np.abs(spark_model.predict_proba(scored) - local_model.predict_proba(scored)).max()
+    score_diff = float(np.abs(spark["churn_probability"] - local["churn_probability"]).max())
+    print(
+        f"CLI: model max |diff| {train_diff:.3g}, scores max |diff| {score_diff:.3g} over "
+        f"{len(local)} customers; "
+        + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items())
+    )
+
+
+def test_spark_scoring_refuses_a_model_folder(shop: Path) -> None:
+    with_engines(shop, "local", "spark")
+    code, out = churn(shop, "score", "--model", str(shop / "models" / PIPELINE))
+    assert code != 0
+    assert "scoring.engine 'spark'" in out and "scoring.engine: local" in out

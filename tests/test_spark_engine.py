@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
 from churn.engine import sql_runner
 from churn.errors import ConfigError
-from churn.settings import FeatureSettings, SparkSettings
+from churn.settings import FeatureSettings, SparkSettings, load_settings
+from tests._project import PIPELINE, write_params
+from tests._project import params as project_params
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.spark_engine import resolve_master, session_conf, spark_session, spark_sql
@@ -54,6 +57,21 @@ def test_pyspark_missing_is_a_config_error_naming_the_extra(
 def test_the_engine_setting_rejects_unknown_engines() -> None:
     with pytest.raises(ValueError, match="duckdb"):
         FeatureSettings.model_validate({"engine": "polars"})
+
+
+def test_an_unknown_train_or_scoring_engine_is_named_with_the_allowed_values(
+    tmp_path: Path,
+) -> None:
+    values = project_params()
+    values["train"] = {**values["train"], "engine": "gpu"}
+    values["scoring"] = {"engine": "duckdb"}
+    write_params(tmp_path, values)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, PIPELINE)
+    message = str(caught.value)
+    assert "2 invalid setting(s)" in message
+    assert "train.engine: Input should be 'local' or 'spark'. Got 'gpu' instead." in message
+    assert "scoring.engine: Input should be 'local' or 'spark'. Got 'duckdb' instead." in message
 
 
 def test_spark_errors_name_the_setting_that_chose_spark(monkeypatch: pytest.MonkeyPatch) -> None:

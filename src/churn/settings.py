@@ -372,6 +372,12 @@ class ScoringSettings(Frozen):
     threads: PositiveInt | None = Field(
         None, description="xgboost threads for probabilities and SHAP values; default: all cores"
     )
+    engine: Literal["local", "spark"] = Field(
+        "local",
+        description="where churn probabilities are computed: in this process, or in the Spark "
+        "executors with the registered champion as an MLflow spark_udf (churn[spark]; session "
+        "from features.spark); reasons, value and the outreach list are computed here",
+    )
 
 
 class PlaybookRule(Frozen):
