@@ -64,6 +64,7 @@ pytestmark = pytest.mark.slow
 
 TOLERANCE = 1e-9
 SPLITS = ("train", "valid", "test")
+ARROW_BATCH = "spark.sql.execution.arrow.maxRecordsPerBatch"
 CUSTOMER_SPEC = FeatureSpec(
     settings=FeatureSettings(
         windows_days=[30, 90],
@@ -355,7 +356,15 @@ def test_the_model_trained_on_spark_is_the_local_one(session: Any, tmp_path: Pat
 
     local = fit_model(train, valid, columns, settings, metadata={"pipeline": "t"})
     started = time.perf_counter()
-    spark = spark_fit_model(session, train, valid, columns, settings, metadata={"pipeline": "t"})
+    # small Arrow batches, so some hold only training rows and others only validation rows,
+    # as in a real table where the validation cutoff's rows come last
+    session.conf.set(ARROW_BATCH, "300")
+    try:
+        spark = spark_fit_model(
+            session, train, valid, columns, settings, metadata={"pipeline": "t"}
+        )
+    finally:
+        session.conf.unset(ARROW_BATCH)
     seconds = time.perf_counter() - started
 
     assert spark.best_iteration == local.best_iteration and 5 < local.best_iteration < 299

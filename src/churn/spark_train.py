@@ -29,6 +29,7 @@ from churn.training_data import FeatureColumns, outcome
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+FEATURES_COLUMN = "_features"
 LABEL_COLUMN = "_churned"
 VALID_COLUMN = "_is_valid"
 BASE_MARGIN_COLUMN = "_base_margin"
@@ -65,8 +66,12 @@ def spark_booster(
     missing = [c for c in [*features, "churned", "split"] if c not in rows.columns]
     if missing:
         raise TrainingError(f"the Spark training rows lack column(s) {missing}.")
+    # one array column, missing values as NaN: with a list of feature columns xgboost.spark
+    # 3.4 fails on an Arrow batch holding no validation (or no training) rows, and
+    # validation rows come together at the end of a churn training table
+    values = ", ".join(f"COALESCE(CAST(`{c}` AS DOUBLE), DOUBLE('NaN'))" for c in features)
     used = rows.where("split IN ('train', 'valid')").selectExpr(
-        *features,
+        f"ARRAY({values}) AS {FEATURES_COLUMN}",
         f"CAST(churned AS INT) AS {LABEL_COLUMN}",
         f"split = 'valid' AS {VALID_COLUMN}",
         *([base_margin_column] if base_margin_column else []),
@@ -83,7 +88,7 @@ def spark_booster(
         )
     booster_params = {k: v for k, v in params.items() if k not in SPARK_MANAGED_PARAMS}
     classifier = SparkXGBClassifier(
-        features_col=features,
+        features_col=FEATURES_COLUMN,
         label_col=LABEL_COLUMN,
         validation_indicator_col=VALID_COLUMN,
         base_margin_col=base_margin_column,
