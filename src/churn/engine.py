@@ -2,8 +2,9 @@
 
 Queries are written once in DuckDB's dialect using only constructs SQLGlot can transpile to
 Spark SQL (see ``to_spark_sql``), so the same definitions run on a cluster
-(:mod:`churn.spark_engine`). A ``SqlRunner`` takes pandas tables by name and one such query
-and returns the result as an Arrow table; ``sql_runner`` picks one from the settings.
+(:mod:`churn.spark_engine`). A ``SqlRunner`` takes tables by name (pandas frames, or parquet
+files the engine reads itself, out of core) and one such query and returns the result as an
+Arrow table; ``sql_runner`` picks one from the settings.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
@@ -28,15 +31,32 @@ def day_of(col: str) -> str:
     return DAY_SQL.format(col=col)
 
 
+@dataclass(frozen=True)
+class ParquetTable:
+    """A table the engine reads from a parquet file itself, column by column and out of core,
+    instead of a frame held in memory: how a hundred million events stay on disk."""
+
+    path: Path
+
+
+Table = pd.DataFrame | ParquetTable
+"""What a query's tables may be: a frame in memory or a parquet file."""
+
+
+def _quote_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 @contextlib.contextmanager
 def duckdb_session(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, Table],
     *,
     threads: int | None = None,
     memory_limit: str = "4GB",
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection with ``tables`` registered as views (no copies).
-    Data beyond ``memory_limit`` spills to a private temporary folder, removed afterwards."""
+    """An in-memory DuckDB connection with ``tables`` registered as views (no copies; a
+    ``ParquetTable`` is scanned from its file as queries need it). Data beyond ``memory_limit``
+    spills to a private temporary folder, removed afterwards."""
     spill = tempfile.mkdtemp(prefix="churn-duckdb-")
     con = duckdb.connect(":memory:")
     try:
@@ -45,8 +65,13 @@ def duckdb_session(
         con.execute("SET preserve_insertion_order = false")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
-        for name, frame in tables.items():
-            con.register(name, frame)
+        for name, table in tables.items():
+            if isinstance(table, ParquetTable):
+                con.execute(
+                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_quote_path(table.path)})'
+                )
+            else:
+                con.register(name, table)
         yield con
     finally:
         con.close()
@@ -54,16 +79,16 @@ def duckdb_session(
 
 
 class SqlRunner(Protocol):
-    """Runs one query (DuckDB dialect) over pandas ``tables`` registered under their names and
+    """Runs one query (DuckDB dialect) over ``tables`` registered under their names and
     returns the result as a ``pyarrow.Table``, in the query's row order."""
 
-    def __call__(self, tables: Mapping[str, pd.DataFrame], sql: str) -> Any: ...
+    def __call__(self, tables: Mapping[str, Table], sql: str) -> Any: ...
 
 
 def duckdb_runner(*, threads: int | None = None, memory_limit: str = "4GB") -> SqlRunner:
     """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``)."""
 
-    def run(tables: Mapping[str, pd.DataFrame], sql: str) -> Any:
+    def run(tables: Mapping[str, Table], sql: str) -> Any:
         with duckdb_session(tables, threads=threads, memory_limit=memory_limit) as con:
             return con.sql(sql).to_arrow_table()
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from churn.engine import (
     SqlRunner,
+    Table,
     day_of,
     days_to_timestamp,
     duckdb_runner,
@@ -587,7 +588,7 @@ def features_sql(spec: FeatureSpec) -> str:
 
 
 def build_features(
-    events: pd.DataFrame,
+    events: Table,
     pairs: pd.DataFrame,
     spec: FeatureSpec,
     customers: pd.DataFrame | None = None,
@@ -597,7 +598,8 @@ def build_features(
 ) -> pd.DataFrame:
     """Features for each (customer_id, cutoff) in ``pairs``, from events before each cutoff.
 
-    ``events``: canonical events frame. ``pairs``: ``customer_id`` and ``cutoff`` (midnight
+    ``events``: canonical events, a frame or a parquet file the engine scans
+    (``churn.engine.ParquetTable``). ``pairs``: ``customer_id`` and ``cutoff`` (midnight
     timestamps); a customer with no events before a cutoff gets zero counts and missing
     recency. ``run_sql``: the engine (default: DuckDB with ``threads`` and the spec's memory
     limit). Returns one row per pair: ``customer_id``, ``cutoff``, then the catalogue's

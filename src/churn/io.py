@@ -211,6 +211,22 @@ def read_json(path: Path, *, stage_hint: str) -> Any:
         ) from exc
 
 
+def require_parquet(path: Path, *, stage_hint: str) -> int:
+    """Check that an output of an earlier stage is a readable parquet file without reading its
+    rows (its footer only); return the row count. Errors as ``read_parquet``."""
+    if not path.is_file():
+        raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
+    try:
+        rows = int(pq.read_metadata(path).num_rows)
+    except (pa.ArrowException, OSError) as exc:
+        raise PipelineStateError(
+            f"{path}: expected a parquet file written by `{stage_hint}`, found an unreadable "
+            f"file ({exc}). Run `{stage_hint}` again to rebuild it."
+        ) from exc
+    log.info("scanning %s in place: %s rows", path, f"{rows:,}")
+    return rows
+
+
 def read_parquet(path: Path, *, stage_hint: str) -> pd.DataFrame:
     """Read an output of an earlier stage; say which stage to run if it is missing or broken."""
     if not path.is_file():

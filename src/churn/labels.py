@@ -13,11 +13,16 @@ import datetime as dt
 
 import pandas as pd
 
-from churn.engine import SqlRunner, day_of, days_to_timestamp, duckdb_runner
+from churn.engine import SqlRunner, Table, day_of, days_to_timestamp, duckdb_runner
 from churn.errors import LabelError
+from churn.event_summaries import EventSpan, event_span
 from churn.settings import CutoffSchedule, EventLabelSettings, SnapshotLabelSettings
 
 LABEL_COLUMNS = ("customer_id", "cutoff", "churned", "split")
+
+_NO_CHURNS = pd.DataFrame(
+    {"customer_id": pd.Series([], dtype="str"), "ts": pd.Series([], dtype="datetime64[us]")}
+)
 
 
 def schedule_dates(schedule: CutoffSchedule) -> list[dt.date]:
@@ -34,13 +39,16 @@ def schedule_dates(schedule: CutoffSchedule) -> list[dt.date]:
     return out
 
 
-def observed_until(events: pd.DataFrame, last_day_of_data: dt.date | None = None) -> dt.date:
+def observed_until(
+    events: pd.DataFrame | EventSpan, last_day_of_data: dt.date | None = None
+) -> dt.date:
     """First day not covered by the data: the day after ``last_day_of_data`` if given (an
-    extract's documented end), else the day after the last event."""
-    if events.empty:
+    extract's documented end), else the day after the last event. ``events``: the canonical
+    events, or their span (``churn.event_summaries.event_span``)."""
+    span = events if isinstance(events, EventSpan) else EventSpan.of_frame(events)
+    if span.last is None:
         raise LabelError("No events: cannot place cutoffs on an empty history.")
-    last: pd.Timestamp = events["ts"].max()
-    last_event_day = last.floor("D").date()
+    last_event_day = span.last.floor("D").date()
     if last_day_of_data is not None:
         if last_day_of_data < last_event_day:
             raise LabelError(
@@ -102,7 +110,7 @@ def cutoff_table(settings: EventLabelSettings, data_end: dt.date) -> pd.DataFram
 
 
 def build_labels(
-    events: pd.DataFrame,
+    events: Table,
     cutoffs: pd.DataFrame,
     settings: EventLabelSettings,
     churn_events: pd.DataFrame | None = None,
@@ -112,14 +120,15 @@ def build_labels(
 ) -> pd.DataFrame:
     """Labels for every eligible (customer, cutoff) pair, all cutoffs in one query.
 
-    ``events``: canonical events (customer_id, ts, event_type). ``cutoffs``: from
+    ``events``: canonical events (customer_id, ts, event_type), a frame or a parquet file the
+    engine scans (``churn.engine.ParquetTable``). ``cutoffs``: from
     ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any. ``run_sql``:
     the engine (default: DuckDB with ``threads``).
     Returns ``customer_id``, ``cutoff`` (timestamp at midnight), ``churned`` (bool, missing
     where the window is not observed) and ``split``, sorted by cutoff then customer.
     """
     h = settings.horizon_days
-    churns = churn_events if churn_events is not None else events.iloc[0:0][["customer_id", "ts"]]
+    churns = churn_events if churn_events is not None else _NO_CHURNS
     cut = pd.DataFrame(
         {
             "cutoff_day": (pd.to_datetime(cutoffs["cutoff"]) - pd.Timestamp("1970-01-01")).dt.days,
@@ -170,8 +179,10 @@ def build_labels(
     """
     if run_sql is None:
         run_sql = duckdb_runner(threads=threads)
-    tables = {"events": events[["customer_id", "ts", "event_type"]], "churns": churns, "cut": cut}
-    out = run_sql(tables, sql).to_pandas()
+    used = (
+        events[["customer_id", "ts", "event_type"]] if isinstance(events, pd.DataFrame) else events
+    )
+    out = run_sql({"events": used, "churns": churns, "cut": cut}, sql).to_pandas()
     labels = pd.DataFrame(
         {
             "customer_id": out["customer_id"].astype(object),
@@ -182,6 +193,7 @@ def build_labels(
     )
     empty = sorted({"train", "valid", "test"} & (set(cut["split"]) - set(labels["split"])))
     if empty:
+        span = event_span(events, run_sql)
         raise LabelError(
             f"No eligible customers at the {', '.join(empty)} cutoff(s): nobody has "
             f"{'/'.join(settings.activity_event_types)} activity before them"
@@ -190,8 +202,8 @@ def build_labels(
                 if settings.max_inactive_days
                 else ""
             )
-            + f". The data runs from {events['ts'].min():%Y-%m-%d} to {events['ts'].max():%Y-%m-%d}"
-            f" and has event types {sorted(map(str, events['event_type'].unique()))[:10]}. "
+            + f". The data runs from {span.first:%Y-%m-%d} to {span.last:%Y-%m-%d}"
+            f" and has event types {list(span.event_types)[:10]}. "
             "Check labels.activity_event_types and the cutoffs against them."
         )
     return labels

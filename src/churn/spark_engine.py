@@ -30,7 +30,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from churn.engine import SqlRunner, to_spark_sql
+from churn.engine import ParquetTable, SqlRunner, Table, to_spark_sql
 from churn.errors import ConfigError
 from churn.settings import SparkSettings
 
@@ -189,11 +189,13 @@ def spark_query(session: SparkSession, settings: SparkSettings | None = None) ->
         if k in SQL_CONF_KEYS
     }
 
-    def run(tables: Mapping[str, pd.DataFrame], sql: str) -> Any:
+    def run(tables: Mapping[str, Table], sql: str) -> Any:
         scoped = session.newSession()
         for key, value in sql_conf.items():
             scoped.conf.set(key, value)
-        for name, frame in tables.items():
+        for name, table in tables.items():
+            # a parquet table goes through pandas, like a frame, so its types map the same way
+            frame = pd.read_parquet(table.path) if isinstance(table, ParquetTable) else table
             spark_dataframe(scoped, frame).createOrReplaceTempView(name)
         return scoped.sql(spark_sql(sql)).toArrow()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from churn import io
+from churn.engine import ParquetTable, Table
 from churn.paths import PipelinePaths
+from churn.settings import PipelineSettings
 
 
 def read_canonical(
@@ -22,3 +24,13 @@ def require_canonical(paths: PipelinePaths, name: str) -> pd.DataFrame:
     frame = read_canonical(paths, name)
     assert frame is not None
     return frame
+
+
+def events_table(settings: PipelineSettings, paths: PipelinePaths) -> Table:
+    """The canonical events as the SQL engine reads them: on DuckDB the parquet file itself,
+    scanned out of core (a hundred million events never enter memory); on Spark a frame."""
+    path = paths.table("events")
+    if settings.features.engine == "duckdb":
+        io.require_parquet(path, stage_hint=f"churn ingest {paths.name}")
+        return ParquetTable(path)
+    return require_canonical(paths, "events")

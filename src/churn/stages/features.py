@@ -8,7 +8,8 @@ import pandas as pd
 
 from churn import io
 from churn.derived_features import add_derived_features, derived_catalogue
-from churn.engine import sql_runner
+from churn.engine import Table, sql_runner
+from churn.event_summaries import daily_totals
 from churn.features import (
     Feature,
     FeatureSpec,
@@ -20,7 +21,7 @@ from churn.features import (
 )
 from churn.paths import PipelinePaths
 from churn.settings import EventLabelSettings, PipelineSettings
-from churn.stages._canonical import read_canonical, require_canonical
+from churn.stages._canonical import events_table, read_canonical, require_canonical
 
 log = logging.getLogger("churn")
 
@@ -42,20 +43,22 @@ def feature_spec(settings: PipelineSettings) -> FeatureSpec:
 
 def event_features(
     settings: PipelineSettings,
-    events: pd.DataFrame,
+    events: Table,
     pairs: pd.DataFrame,
     customers: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """Features of an event pipeline for each (customer_id, cutoff) in ``pairs``: the SQL pass
     on ``features.engine`` (DuckDB or Spark), then the derived columns on pandas. The one
-    feature path of training (all labelled cutoffs) and scoring (today's customers)."""
+    feature path of training (all labelled cutoffs) and scoring (today's customers).
+    ``events``: the canonical events, a frame or the parquet file the engine scans."""
     labs = settings.labels
     assert isinstance(labs, EventLabelSettings)
     fs = settings.features
-    base = build_features(events, pairs, feature_spec(settings), customers, run_sql=sql_runner(fs))
+    run_sql = sql_runner(fs)
+    base = build_features(events, pairs, feature_spec(settings), customers, run_sql=run_sql)
     return add_derived_features(
         base,
-        events[events["event_type"].isin(labs.activity_event_types)],
+        daily_totals(events, labs.activity_event_types, run_sql) if fs.bgnbd else None,
         calendar=fs.calendar,
         bgnbd=fs.bgnbd,
         horizon_days=labs.horizon_days,
@@ -88,7 +91,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame:
     else:
         out = event_features(
             settings,
-            require_canonical(paths, "events"),
+            events_table(settings, paths),
             labels,
             read_canonical(paths, "customers", required=False),
         )

@@ -8,10 +8,11 @@ import pandas as pd
 
 from churn import io
 from churn.engine import sql_runner
+from churn.event_summaries import event_span
 from churn.labels import build_labels, cutoff_table, observed_until, snapshot_labels
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, SnapshotLabelSettings
-from churn.stages._canonical import read_canonical, require_canonical
+from churn.stages._canonical import events_table, read_canonical, require_canonical
 
 log = logging.getLogger("churn")
 
@@ -34,14 +35,14 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame:
     if isinstance(settings.labels, SnapshotLabelSettings):
         out = snapshot_labels(require_canonical(paths, "snapshot"), settings.labels)
     else:
-        events = require_canonical(paths, "events")
+        events = events_table(settings, paths)
+        run_sql = sql_runner(settings.features)
         churns = read_canonical(paths, "churn_events", required=False)
         cutoffs = cutoff_table(
-            settings.labels, observed_until(events, settings.labels.last_day_of_data)
+            settings.labels,
+            observed_until(event_span(events, run_sql), settings.labels.last_day_of_data),
         )
-        out = build_labels(
-            events, cutoffs, settings.labels, churns, run_sql=sql_runner(settings.features)
-        )
+        out = build_labels(events, cutoffs, settings.labels, churns, run_sql=run_sql)
     io.write_parquet(out, paths.labels)
     log.info("wrote %s: %s rows; %s", paths.labels, f"{len(out):,}", label_summary(out))
     return out

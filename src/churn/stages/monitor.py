@@ -22,11 +22,13 @@ import pandas as pd
 
 from churn import evaluate, io
 from churn.drift import FeatureDrift, drift_summary, feature_drift, numeric_psi
+from churn.engine import Table, sql_runner
+from churn.event_summaries import event_span
 from churn.labels import build_labels, observed_until
 from churn.model import ChurnModel
 from churn.paths import PipelinePaths
 from churn.settings import EventLabelSettings, MonitoringSettings, PipelineSettings
-from churn.stages._canonical import read_canonical, require_canonical
+from churn.stages._canonical import events_table, read_canonical
 from churn.stages.score import load_scoring_model
 
 log = logging.getLogger("churn")
@@ -98,8 +100,10 @@ def realised(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]
             "evaluated": [],
             "note": "a snapshot has no later outcome to compare its scores with",
         }
-    events = require_canonical(paths, "events")
-    data_end = observed_until(events, labs.last_day_of_data)
+    events = events_table(settings, paths)
+    data_end = observed_until(
+        event_span(events, sql_runner(settings.features)), labs.last_day_of_data
+    )
     horizon = dt.timedelta(days=labs.horizon_days)
     history = paths.scores_history("x").parent
     evaluated, waiting = [], []
@@ -120,7 +124,7 @@ def realised(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]
 def _evaluate_list(
     scores: pd.DataFrame,
     cutoff: dt.date,
-    events: pd.DataFrame,
+    events: Table,
     settings: PipelineSettings,
     paths: PipelinePaths,
 ) -> dict[str, Any]:
@@ -128,7 +132,11 @@ def _evaluate_list(
     assert isinstance(labs, EventLabelSettings)
     table = pd.DataFrame({"cutoff": [cutoff], "split": ["realised"], "observed": [True]})
     outcome = build_labels(
-        events, table, labs, read_canonical(paths, "churn_events", required=False)
+        events,
+        table,
+        labs,
+        read_canonical(paths, "churn_events", required=False),
+        run_sql=sql_runner(settings.features),
     )[["customer_id", "churned"]]
     joined = scores.merge(outcome, on="customer_id", how="inner")
     y = joined["churned"].astype(bool).to_numpy().astype(int)

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from churn import io
-from churn.engine import sql_runner
+from churn.engine import Table, sql_runner
 from churn.errors import ConfigError, LabelError
+from churn.event_summaries import daily_totals, event_span
 from churn.explain import Reference
 from churn.features import snapshot_features
 from churn.labels import build_labels, observed_until
@@ -31,7 +32,7 @@ from churn.reasons import load_catalogue, resolve
 from churn.scoring import ModelIdentity, ScoreResult, score_customers
 from churn.settings import EventLabelSettings, PipelineSettings, SnapshotLabelSettings
 from churn.shap_plots import bar_figure, beeswarm_figure, importance
-from churn.stages._canonical import read_canonical, require_canonical
+from churn.stages._canonical import events_table, read_canonical, require_canonical
 from churn.stages.features import event_features
 from churn.stages.register import model_name
 from churn.value import purchase_value, recurring_value
@@ -97,10 +98,13 @@ def event_population(
     data), their features and expected value."""
     labs = settings.labels
     assert isinstance(labs, EventLabelSettings)
-    events = require_canonical(paths, "events")
-    data_end = observed_until(events, labs.last_day_of_data)
+    events = events_table(settings, paths)
+    run_sql = sql_runner(settings.features)
+    span = event_span(events, run_sql)
+    data_end = observed_until(span, labs.last_day_of_data)
+    assert span.first is not None  # observed_until raises on no events
     when = cutoff or labs.score_cutoff or data_end
-    first = pd.Timestamp(events["ts"].min()).date()
+    first = span.first.date()
     if not first < when <= data_end:
         raise LabelError(
             f"scoring cutoff {when}: expected a date after the first event ({first}) and no "
@@ -116,7 +120,7 @@ def event_population(
         table,
         labs,
         read_canonical(paths, "churn_events", required=False),
-        run_sql=sql_runner(settings.features),
+        run_sql=run_sql,
     )
     if eligible.empty:
         raise LabelError(
@@ -149,7 +153,7 @@ def snapshot_population(settings: PipelineSettings, paths: PipelinePaths) -> Pop
 def _expected_value(
     settings: PipelineSettings,
     features: pd.DataFrame,
-    events: pd.DataFrame | None,
+    events: Table | None,
     cutoff: dt.date,
 ) -> pd.Series:
     value = settings.scoring.value
@@ -162,8 +166,9 @@ def _expected_value(
             f"pipelines/{settings.name}/params.yaml: scoring.value.method 'clv' needs purchase "
             "events; for a snapshot set method: recurring and charge_feature (the monthly charge)."
         )
-    purchases = events[events["event_type"].isin(labs.activity_event_types)]
-    returns = events[events["event_type"].isin(settings.features.return_event_types)]
+    run_sql = sql_runner(settings.features)
+    purchases = daily_totals(events, labs.activity_event_types, run_sql)
+    returns = daily_totals(events, settings.features.return_event_types, run_sql)
     per_customer = purchase_value(purchases, pd.Timestamp(cutoff), labs.horizon_days, returns)
     return features["customer_id"].map(per_customer).fillna(0.0).astype("float64")
 

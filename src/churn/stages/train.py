@@ -17,9 +17,11 @@ from churn.baselines import (
     onehot_logistic_baseline,
     single_feature_baseline,
 )
+from churn.engine import sql_runner
+from churn.event_summaries import daily_totals
 from churn.paths import PipelinePaths
 from churn.settings import EventLabelSettings, PipelineSettings
-from churn.stages._canonical import require_canonical
+from churn.stages._canonical import events_table
 from churn.train import fit_model, search_params
 from churn.training_data import (
     FeatureColumns,
@@ -141,8 +143,11 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     purchases = None
     labs = settings.labels
     if isinstance(labs, EventLabelSettings):
-        events = require_canonical(paths, "events")
-        purchases = events[events["event_type"].isin(labs.activity_event_types)]
+        purchases = daily_totals(
+            events_table(settings, paths),
+            labs.activity_event_types,
+            sql_runner(settings.features),
+        )
         has_amounts = bool(purchases["amount"].notna().any())
         baselines = dict(event_baselines(has_purchases=has_amounts))
         horizon = labs.horizon_days
