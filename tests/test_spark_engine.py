@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,3 +97,16 @@ def test_spark_sql_keys_customers_by_customer_id_and_leaves_other_windows() -> N
     spark = spark_sql(sql)
     assert "customer_id AS cid" in spark
     assert "ROW_NUMBER() OVER (PARTITION BY cid ORDER BY day" in spark
+
+
+@pytest.mark.slow
+def test_the_spark_modules_and_the_stages_import_without_pyspark() -> None:
+    """pyspark stays optional: it is imported only when a setting chooses Spark."""
+    code = (
+        "import sys; sys.modules['pyspark'] = None\n"
+        "import churn.spark_engine, churn.spark_train, churn.spark_scoring\n"
+        "import churn.stages.train, churn.stages.score\n"
+        "assert not any(m.startswith(('pyspark', 'xgboost.spark')) for m in sys.modules "
+        "if sys.modules[m] is not None)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
