@@ -1,9 +1,13 @@
-"""The Spark engine gives the DuckDB engine's features and labels, row for row, on a local
-Spark (``local[2]``) started once for this module and stopped at its end."""
+"""On a local Spark (``local[2]``) started once for this module and stopped at its end: the
+Spark engine gives the DuckDB engine's features and labels row for row, the model trained on
+Spark is the local one, and the champion's probabilities on Spark are the local ones, through
+the library and through ``churn train`` and ``churn score``."""
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +18,9 @@ import pytest
 import xgboost as xgb
 from mlflow import MlflowClient
 
+from churn.base_margin import BaseMargin
 from churn.engine import SqlRunner, sql_runner
-from churn.features import FeatureSpec, build_features, feature_catalogue
+from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.model import Calibrator, ChurnModel, design_matrix
 from churn.settings import (
@@ -25,15 +30,20 @@ from churn.settings import (
     SparkSettings,
     TrainSettings,
 )
-from churn.train import booster_params, fit_booster
+from churn.train import booster_params, fit_booster, fit_model
 from churn.training_data import FeatureColumns, outcome
 from tests.test_features_reference import CUTOFFS, NO_EVENTS, SPECS, _edge_cases
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.registry import load_champion
-from churn.spark_engine import spark_dataframe, spark_query, spark_session
+from churn.spark_engine import spark_dataframe, spark_query, spark_session, spark_sql
 from churn.spark_scoring import spark_champion, spark_probabilities
-from churn.spark_train import spark_booster
+from churn.spark_train import (
+    BASE_MARGIN_COLUMN,
+    spark_booster,
+    spark_fit_model,
+    training_frame,
+)
 from churn.tracking import (
     CHAMPION,
     PROBABILITY_COLUMN,
@@ -42,6 +52,8 @@ from churn.tracking import (
     log_training_run,
     tracking_uri,
 )
+from tests._project import PIPELINE, churn, make_project, run_stages, write_params
+from tests._project import params as project_params
 from tests.test_tracking import CATEGORIES
 from tests.test_tracking import customers as scored_customers
 
@@ -51,6 +63,8 @@ from synthetic import synthetic_events
 pytestmark = pytest.mark.slow
 
 TOLERANCE = 1e-9
+SPLITS = ("train", "valid", "test")
+ARROW_BATCH = "spark.sql.execution.arrow.maxRecordsPerBatch"
 CUSTOMER_SPEC = FeatureSpec(
     settings=FeatureSettings(
         windows_days=[30, 90],
@@ -267,11 +281,200 @@ def test_the_booster_trained_on_spark_is_the_pandas_one(session: Any) -> None:
     params = booster_params(settings, outcome(rows[rows["split"] == "train"]))
 
     train, valid = rows[rows["split"] == "train"], rows[rows["split"] == "valid"]
-    expected, _, expected_best, _ = fit_booster(train, valid, columns, params, settings)
-    booster, best = spark_booster(spark_dataframe(session, rows), columns.numeric, params, settings)
+    expected, _, expected_best, expected_loss = fit_booster(train, valid, columns, params, settings)
+    booster, best, loss = spark_booster(
+        spark_dataframe(session, rows), columns.numeric, params, settings
+    )
 
     assert best == expected_best and 5 < best < settings.max_rounds - 1
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
     matrix = xgb.DMatrix(rows[list(columns.numeric)])
     np.testing.assert_allclose(
         booster.predict(matrix), expected.predict(matrix), rtol=0, atol=TOLERANCE
     )
+
+
+def test_spark_keys_customers_without_moving_them_to_one_partition(session: Any) -> None:
+    """DuckDB keeps its integer key; on Spark customer_id replaces it, so no window without
+    PARTITION BY gathers every customer in one task (only one-row global MIN/MAX remain)."""
+    duck_sql = features_sql(CUSTOMER_SPEC)
+    spark_text = spark_sql(duck_sql)
+    assert "ROW_NUMBER() OVER (ORDER BY customer_id)" in duck_sql
+    assert "ROW_NUMBER" not in spark_text.upper()
+
+    scoped = session.newSession()
+    tiny = pd.DataFrame({"customer_id": ["a"], "cutoff_day": [19_500]})
+    for name, frame in {"pairs": tiny, "customers": tiny, "events": tiny}.items():
+        spark_dataframe(scoped, frame).createOrReplaceTempView(name)
+    columns = {
+        "events": "customer_id, TIMESTAMP '2023-01-01' AS ts, 1.0D AS amount, 1.0D AS quantity, "
+        "'purchase' AS event_type, 'o' AS order_id, 'p' AS product_id, 'web' AS channel",
+        "customers": "customer_id, TIMESTAMP '2022-01-01' AS signup_date, 1.0D AS age, "
+        "'pro' AS plan",
+    }
+    for name, select in columns.items():
+        scoped.sql(f"SELECT {select} FROM pairs").createOrReplaceTempView(name)
+    plan = scoped.sql(spark_text)._jdf.queryExecution().executedPlan().toString().splitlines()
+    gathered = [i for i, line in enumerate(plan) if "Exchange SinglePartition" in line]
+    assert gathered, "expected the global MIN/MAX of the calendar"
+    assert all("HashAggregate(keys=[]" in plan[i + 1] for i in gathered), "a one-partition step"
+    assert not any("row_number()" in line for line in plan)
+
+
+def labelled_frame(n: int, seed: int) -> pd.DataFrame:
+    """Rows of a training table: numeric features (with gaps), a six-valued categorical (with
+    gaps), a non-negative score to boost from, and an outcome depending on all of them."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "pro", "team", "edu", "trial"], n).astype(object)
+    plan[rng.uniform(size=n) < 0.1] = None
+    rows = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:05d}" for i in range(n)],
+            "recency": rng.uniform(0, 1, n),
+            "spend": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.gamma(2.0, 10.0, n)),
+            "expected": rng.gamma(1.5, 1.0, n),
+            "noise": rng.normal(size=n),
+            "plan": plan,
+            "split": rng.choice(["train", "valid", "test"], n, p=[0.6, 0.25, 0.15]),
+        }
+    )
+    risky = pd.Series(plan).isin(["trial", "edu"]).to_numpy()
+    signal = rows["recency"] - 0.2 * np.log(rows["expected"] + 0.01) + 0.5 * risky
+    rows["churned"] = (signal + rng.normal(0, 0.4, n) > 0.8).astype("boolean")
+    return rows
+
+
+def test_the_model_trained_on_spark_is_the_local_one(session: Any, tmp_path: Path) -> None:
+    """``train.engine: spark``: with one worker the same trees (row and column sampling
+    included), the same base margin, calibrator and metadata, so the same probabilities."""
+    rows = labelled_frame(2_000, seed=11)
+    train, valid, test = (rows[rows["split"] == s].reset_index(drop=True) for s in SPLITS)
+    columns = FeatureColumns(
+        numeric=("recency", "spend", "expected", "noise"), categorical=("plan",)
+    )
+    settings = TrainSettings(max_rounds=300, boost_from=["expected"], calibration="isotonic")
+
+    local = fit_model(train, valid, columns, settings, metadata={"pipeline": "t"})
+    started = time.perf_counter()
+    # small Arrow batches, so some hold only training rows and others only validation rows,
+    # as in a real table where the validation cutoff's rows come last
+    session.conf.set(ARROW_BATCH, "300")
+    try:
+        spark = spark_fit_model(
+            session, train, valid, columns, settings, metadata={"pipeline": "t"}
+        )
+    finally:
+        session.conf.unset(ARROW_BATCH)
+    seconds = time.perf_counter() - started
+
+    assert spark.best_iteration == local.best_iteration and 5 < local.best_iteration < 299
+    assert spark.valid_logloss == pytest.approx(local.valid_logloss, rel=1e-12)
+    assert spark.params == local.params
+    assert spark.model.categories == local.model.categories
+    assert spark.model.base_margin == local.model.base_margin
+    assert spark.model.calibrator == local.model.calibrator
+    p_local, p_spark = local.model.predict_proba(test), spark.model.predict_proba(test)
+    assert len(np.unique(p_local)) > 10
+    np.testing.assert_allclose(p_spark, p_local, rtol=0, atol=TOLERANCE)
+
+    local.model.save(tmp_path / "local")
+    spark.model.save(tmp_path / "spark")
+    reloaded = ChurnModel.load(tmp_path / "spark")
+    np.testing.assert_allclose(reloaded.predict_proba(test), p_local, rtol=0, atol=TOLERANCE)
+    assert (tmp_path / "spark/model.json").read_text() == (
+        tmp_path / "local/model.json"
+    ).read_text()
+    worst = float(np.abs(p_spark - p_local).max())
+    print(
+        f"train.engine spark: {len(train)} training rows, {spark.best_iteration + 1} trees in "
+        f"{seconds:.1f} s; {len(test)} test probabilities, max |diff| {worst:.3g}"
+    )
+
+
+def test_spark_training_rows_hold_category_codes_and_the_base_margin() -> None:
+    rows = labelled_frame(50, seed=2)
+    columns = FeatureColumns(numeric=("recency",), categorical=("plan",))
+    cats = {"plan": ("basic", "pro")}
+    base = BaseMargin(("expected",), (0.5,), -1.0)
+    frame = training_frame(rows, columns, cats, base)
+
+    assert list(frame.columns) == ["recency", "plan", "churned", "split", BASE_MARGIN_COLUMN]
+    want = rows["plan"].map({"basic": 0.0, "pro": 1.0})  # others and missing: no category
+    np.testing.assert_array_equal(frame["plan"].to_numpy(), want.to_numpy(dtype=float))
+    np.testing.assert_allclose(frame[BASE_MARGIN_COLUMN], base(rows))
+    assert frame["churned"].dtype == bool
+
+
+@pytest.fixture(scope="module")
+def shop(session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tiny shop project up to features, with MLflow's store inside it."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = make_project(tmp_path_factory.mktemp("spark_shop"))
+    run_stages(root, ("ingest", "labels", "features"))
+    yield root
+    mp.undo()
+
+
+def with_engines(root: Path, train: str, scoring: str) -> None:
+    values = project_params()
+    values["train"] = {**values["train"], "engine": train}
+    values["scoring"] = {"engine": scoring}
+    write_params(root, values)
+
+
+def scores(root: Path) -> pd.DataFrame:
+    return pd.read_parquet(root / "data/scored" / PIPELINE / "scores.parquet")
+
+
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
+def test_churn_train_and_score_on_spark_give_the_local_outputs(shop: Path) -> None:
+    """``churn train`` with train.engine spark writes the model and metrics the local engine
+    writes; ``churn score`` with scoring.engine spark writes the same scores.parquet."""
+    model, metrics = shop / "models" / PIPELINE, shop / "reports" / PIPELINE / "metrics.json"
+    timings = {}
+    for engine in ("local", "spark"):
+        with_engines(shop, engine, "local")
+        started = time.perf_counter()
+        code, out = churn(shop, "train")
+        timings[f"train {engine}"] = time.perf_counter() - started
+        assert code == 0, out
+        if engine == "local":
+            local_model, local_json = ChurnModel.load(model), (model / "model.json").read_bytes()
+            local_metrics = json.loads(metrics.read_text())
+    spark_model = ChurnModel.load(model)
+    assert (model / "model.json").read_bytes() == local_json
+    assert json.loads(metrics.read_text()) == local_metrics
+
+    code, out = churn(shop, "register")
+    assert code == 0, out
+    got = {}
+    for engine in ("local", "spark"):
+        with_engines(shop, "spark", engine)
+        started = time.perf_counter()
+        code, out = churn(shop, "score")
+        timings[f"score {engine}"] = time.perf_counter() - started
+        assert code == 0, out
+        got[engine] = scores(shop)
+    local, spark = got["local"], got["spark"]
+    assert len(local) > 50 and local["churn_probability"].nunique() > 10
+    np.testing.assert_allclose(
+        spark["churn_probability"], local["churn_probability"], rtol=0, atol=TOLERANCE
+    )
+    pd.testing.assert_frame_equal(spark.drop(columns="scored_at"), local.drop(columns="scored_at"))
+    scored = pd.read_parquet(shop / "data/scored" / PIPELINE / "features.parquet")
+    train_diff = np.abs(spark_model.predict_proba(scored) - local_model.predict_proba(scored)).max()
+    score_diff = float(np.abs(spark["churn_probability"] - local["churn_probability"]).max())
+    print(
+        f"CLI: model max |diff| {train_diff:.3g}, scores max |diff| {score_diff:.3g} over "
+        f"{len(local)} customers; "
+        + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items())
+    )
+
+
+def test_spark_scoring_refuses_a_model_folder(shop: Path) -> None:
+    with_engines(shop, "local", "spark")
+    code, out = churn(shop, "score", "--model", str(shop / "models" / PIPELINE))
+    assert code != 0
+    assert "scoring.engine 'spark'" in out and "scoring.engine: local" in out

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from churn.engine import sql_runner
 from churn.errors import ConfigError
-from churn.settings import FeatureSettings, SparkSettings
+from churn.settings import FeatureSettings, SparkSettings, load_settings
+from tests._project import PIPELINE, write_params
+from tests._project import params as project_params
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
-from churn.spark_engine import resolve_master, session_conf, spark_session
+from churn.spark_engine import resolve_master, session_conf, spark_session, spark_sql
 
 
 def test_master_comes_from_the_setting_then_the_environment_then_local() -> None:
@@ -54,3 +58,55 @@ def test_pyspark_missing_is_a_config_error_naming_the_extra(
 def test_the_engine_setting_rejects_unknown_engines() -> None:
     with pytest.raises(ValueError, match="duckdb"):
         FeatureSettings.model_validate({"engine": "polars"})
+
+
+def test_an_unknown_train_or_scoring_engine_is_named_with_the_allowed_values(
+    tmp_path: Path,
+) -> None:
+    values = project_params()
+    values["train"] = {**values["train"], "engine": "gpu"}
+    values["scoring"] = {"engine": "duckdb"}
+    write_params(tmp_path, values)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, PIPELINE)
+    message = str(caught.value)
+    assert "2 invalid setting(s)" in message
+    assert "train.engine: Input should be 'local' or 'spark'. Got 'gpu' instead." in message
+    assert "scoring.engine: Input should be 'local' or 'spark'. Got 'duckdb' instead." in message
+
+
+def test_spark_errors_name_the_setting_that_chose_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage that needs Spark for training or scoring says which key to set back."""
+    with pytest.raises(ConfigError, match=r"train.engine is 'spark'.*set train.engine: local"):
+        spark_session(
+            SparkSettings(),
+            env={"PATH": "/nonexistent", "JAVA_HOME": "/nonexistent"},
+            setting="train.engine",
+        )
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ConfigError, match=r"set scoring.engine: local"):
+        spark_session(SparkSettings(), setting="scoring.engine")
+
+
+def test_spark_sql_keys_customers_by_customer_id_and_leaves_other_windows() -> None:
+    sql = """WITH customer_keys AS (
+            SELECT customer_id, ROW_NUMBER() OVER (ORDER BY customer_id) AS cid FROM pairs),
+        ranked AS (SELECT cid, ROW_NUMBER() OVER (PARTITION BY cid ORDER BY day) AS n FROM t)
+        SELECT k.customer_id FROM customer_keys AS k JOIN ranked AS r ON r.cid = k.cid
+        ORDER BY k.cid"""
+    spark = spark_sql(sql)
+    assert "customer_id AS cid" in spark
+    assert "ROW_NUMBER() OVER (PARTITION BY cid ORDER BY day" in spark
+
+
+@pytest.mark.slow
+def test_the_spark_modules_and_the_stages_import_without_pyspark() -> None:
+    """pyspark stays optional: it is imported only when a setting chooses Spark."""
+    code = (
+        "import sys; sys.modules['pyspark'] = None\n"
+        "import churn.spark_engine, churn.spark_train, churn.spark_scoring\n"
+        "import churn.stages.train, churn.stages.score\n"
+        "assert not any(m.startswith(('pyspark', 'xgboost.spark')) for m in sys.modules "
+        "if sys.modules[m] is not None)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -507,7 +507,9 @@ def _segments_sql(spec: FeatureSpec) -> str:
     A segment runs from one boundary to the next (``_calendar_sql``). Events are summed per
     segment in four narrow passes (``event_sums``, ``activity``, ``orders``, ``new_products``),
     since one pass holding COUNT(DISTINCT) states is slower and needs more memory; strings are
-    grouped as they are, which is cheaper than joining ten million events to ``cid``."""
+    grouped as they are, which is cheaper than joining ten million events to ``cid``. On Spark
+    ``cid`` is customer_id itself (:func:`churn.spark_engine.distributed_keys` rewrites this
+    CTE's ``ROW_NUMBER() OVER (ORDER BY customer_id)``, a one-partition step there)."""
     sums = (_calendar_sql, _event_sums_sql, _activity_sql, _orders_sql, _new_products_sql)
     return f"""
     customer_keys AS (

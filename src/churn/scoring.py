@@ -75,13 +75,21 @@ def rank_customers(
     features: pd.DataFrame,
     expected_value: pd.Series,
     settings: ScoringSettings,
+    *,
+    probabilities: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Probabilities, tiers, value at risk, priority, the outreach slice and its control group,
-    one row per row of ``features`` in its order (index 0..n-1)."""
+    one row per row of ``features`` in its order (index 0..n-1). ``probabilities``: the
+    model's, computed elsewhere (on Spark), one per row; default: ``model.predict_proba``."""
     frame = features.reset_index(drop=True)
     value = expected_value.to_numpy(dtype="float64")
     value = np.where(np.isnan(value), 0.0, value)
-    p = model.predict_proba(frame)
+    p = model.predict_proba(frame) if probabilities is None else np.asarray(probabilities)
+    if p.shape != (len(frame),):
+        raise ValueError(
+            f"probabilities must hold one value per feature row ({len(frame)}). "
+            f"Got shape {p.shape} instead."
+        )
     out = pd.DataFrame(
         {
             "customer_id": frame["customer_id"].to_numpy(),
@@ -159,14 +167,16 @@ def score_customers(
     playbook: PlaybookSettings,
     identity: ModelIdentity,
     scored_at: dt.datetime,
+    probabilities: np.ndarray | None = None,
 ) -> ScoreResult:
     """Score every row of ``features`` (one per customer, one cutoff): :func:`rank_customers`
     then :func:`explain_customers`, sorted by priority.
 
     ``expected_value``: value over the horizon per row, aligned with ``features``' rows.
     ``reference``: typical values of labelled customers, quoted in the reason sentences.
+    ``probabilities``: see :func:`rank_customers`.
     """
-    out = rank_customers(model, features, expected_value, settings)
+    out = rank_customers(model, features, expected_value, settings, probabilities=probabilities)
     explained = explain_customers(
         model,
         features,

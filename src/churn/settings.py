@@ -201,7 +201,8 @@ class SnapshotLabelSettings(Frozen):
 
 
 class SparkSettings(Frozen):
-    """Where labels and features run when ``features.engine`` is ``spark`` (churn[spark])."""
+    """The Spark session of every stage set to run on Spark (churn[spark]):
+    ``features.engine``, ``train.engine`` and ``scoring.engine``."""
 
     master: str | None = Field(
         None,
@@ -276,6 +277,17 @@ class TrainSettings(Frozen):
     backtest_cutoffs: int = Field(3, ge=0, description="earlier cutoffs to re-train and score at")
     threads: PositiveInt = Field(
         1, description="xgboost threads; more than the idle cores slows it down"
+    )
+    engine: Literal["local", "spark"] = Field(
+        "local",
+        description="where the booster is fitted: in this process, or on Spark with "
+        "xgboost.spark (churn[spark]; session from features.spark); the rest of training "
+        "(base margin, calibrator, baselines, backtest, search) runs here either way",
+    )
+    spark_workers: PositiveInt = Field(
+        1,
+        description="engine spark: Spark tasks that fit the booster together (at most the "
+        "executor cores); 1 grows the same trees as the local engine",
     )
     search: SearchSettings = Field(default_factory=SearchSettings)
 
@@ -359,6 +371,12 @@ class ScoringSettings(Frozen):
     n_reasons: int = Field(3, ge=1, le=3)
     threads: PositiveInt | None = Field(
         None, description="xgboost threads for probabilities and SHAP values; default: all cores"
+    )
+    engine: Literal["local", "spark"] = Field(
+        "local",
+        description="where churn probabilities are computed: in this process, or in the Spark "
+        "executors with the registered champion as an MLflow spark_udf (churn[spark]; session "
+        "from features.spark); reasons, value and the outreach list are computed here",
     )
 
 

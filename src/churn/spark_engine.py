@@ -9,6 +9,9 @@ BG/NBD) and everything after them still run on pandas in the driver.
 The session is the one already running in this process (spark-submit, a notebook), else one
 started here: master from ``features.spark.master``, else ``$SPARK_MASTER``, else the master
 spark-submit was given, else ``local[2]``. A local session binds to 127.0.0.1 and has no UI.
+
+One thing differs on Spark: the features query's customer key is customer_id itself, not
+DuckDB's global row number, which Spark would compute in one partition (``distributed_keys``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 from churn.engine import ParquetTable, SqlRunner, Table, to_spark_sql
 from churn.errors import ConfigError
@@ -34,14 +39,28 @@ if TYPE_CHECKING:
 
 DEFAULT_MASTER = "local[2]"
 PANDAS_WARNING = "PySpark does not yet fully support pandas"
-INSTALL_HINT = (
-    "features.engine is 'spark' but pyspark is not installed. Install it with "
-    "`pip install 'churn[spark]'`, or set features.engine: duckdb."
-)
-JAVA_HINT = (
-    "Spark 4 needs Java 17 or 21: install a JDK (e.g. apt-get install openjdk-17-jre-headless) "
-    "and put `java` on PATH or set JAVA_HOME, or set features.engine: duckdb."
-)
+EngineSetting = Literal["features.engine", "train.engine", "scoring.engine"]
+FALLBACK: dict[EngineSetting, str] = {
+    "features.engine": "duckdb",
+    "train.engine": "local",
+    "scoring.engine": "local",
+}
+"""Each setting that can choose Spark, and its value that runs without Spark."""
+
+
+def _install_hint(setting: EngineSetting) -> str:
+    return (
+        f"{setting} is 'spark' but pyspark is not installed. Install it with "
+        f"`pip install 'churn[spark]'`, or set {setting}: {FALLBACK[setting]}."
+    )
+
+
+def _java_hint(setting: EngineSetting) -> str:
+    return (
+        "Spark 4 needs Java 17 or 21: install a JDK (e.g. apt-get install "
+        "openjdk-17-jre-headless) and put `java` on PATH or set JAVA_HOME, or set "
+        f"{setting}: {FALLBACK[setting]}."
+    )
 
 
 def resolve_master(settings: SparkSettings, env: Mapping[str, str]) -> str | None:
@@ -85,22 +104,28 @@ def _java_on_path(env: Mapping[str, str]) -> bool:
     return shutil.which("java", path=env.get("PATH")) is not None
 
 
-def spark_session(settings: SparkSettings, env: Mapping[str, str] | None = None) -> SparkSession:
+def spark_session(
+    settings: SparkSettings,
+    env: Mapping[str, str] | None = None,
+    *,
+    setting: EngineSetting = "features.engine",
+) -> SparkSession:
     """The running SparkSession, or a new one configured from ``settings`` (see module doc).
 
-    Raises ConfigError when pyspark is not installed or Java cannot be found or started.
+    Raises ConfigError when pyspark is not installed or Java cannot be found or started; its
+    message names ``setting``, the key that chose Spark, and the value that avoids it.
     """
     env = os.environ if env is None else env
     try:
         from pyspark.sql import SparkSession  # noqa: PLC0415 - optional dependency
     except ImportError as exc:
-        raise ConfigError(INSTALL_HINT) from exc
+        raise ConfigError(_install_hint(setting)) from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     master = resolve_master(settings, env)
     if not env.get("PYSPARK_GATEWAY_PORT") and not _java_on_path(env):
-        raise ConfigError(f"features.engine is 'spark' but no Java was found. {JAVA_HINT}")
+        raise ConfigError(f"{setting} is 'spark' but no Java was found. {_java_hint(setting)}")
     if master is not None and master.startswith("local"):
         # Python UDF workers (the champion's spark_udf) run this environment's Python, not
         # `python3` from PATH; pyspark reads only the variable when it starts a context
@@ -119,8 +144,8 @@ def spark_session(settings: SparkSettings, env: Mapping[str, str] | None = None)
     except Exception as exc:  # pyspark raises PySparkRuntimeError with the JVM's exit
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(
-            f"features.engine is 'spark' but Spark did not start with master "
-            f"{master or '(from spark-submit)'}: {first_line}. {JAVA_HINT}"
+            f"{setting} is 'spark' but Spark did not start with master "
+            f"{master or '(from spark-submit)'}: {first_line}. {_java_hint(setting)}"
         ) from exc
 
 
@@ -172,9 +197,48 @@ def spark_query(session: SparkSession, settings: SparkSettings | None = None) ->
             # a parquet table goes through pandas, like a frame, so its types map the same way
             frame = pd.read_parquet(table.path) if isinstance(table, ParquetTable) else table
             spark_dataframe(scoped, frame).createOrReplaceTempView(name)
-        return scoped.sql(to_spark_sql(sql)).toArrow()
+        return scoped.sql(spark_sql(sql)).toArrow()
 
     return run
+
+
+KEYS_CTE = "customer_keys"
+"""The CTE of :func:`churn.features.features_sql` that numbers customers."""
+
+
+def spark_sql(sql: str) -> str:
+    """A DuckDB query of churn's (see :mod:`churn.engine`) as Spark SQL, its customer keys
+    made by :func:`distributed_keys`."""
+    return distributed_keys(to_spark_sql(sql))
+
+
+def distributed_keys(sql: str) -> str:
+    """The Spark query ``sql`` keyed by customer_id itself where the ``customer_keys`` CTE
+    numbers customers with a global ``ROW_NUMBER() OVER (ORDER BY customer_id)``.
+
+    DuckDB joins, groups and sorts the small integer faster than the string (the features
+    benchmark relies on it), but a window without PARTITION BY moves every customer into one
+    Spark partition, on one executor. The number is only ever joined, grouped and sorted on,
+    and it sorts as customer_id does, so customer_id in its place gives the same rows in the
+    same order, with the work spread by hash partitioning.
+    """
+    statements = []
+    for tree in sqlglot.parse(sql, read="spark"):
+        assert tree is not None
+        for cte in tree.find_all(exp.CTE):
+            if cte.alias != KEYS_CTE:
+                continue
+            for window in list(cte.find_all(exp.Window)):
+                order = window.args.get("order")
+                if (
+                    isinstance(window.this, exp.RowNumber)
+                    and not window.args.get("partition_by")
+                    and order is not None
+                    and len(order.expressions) == 1
+                ):
+                    window.replace(order.expressions[0].this.copy())
+        statements.append(tree.sql(dialect="spark"))
+    return ";\n".join(statements)
 
 
 def spark_runner(settings: SparkSettings) -> SqlRunner:

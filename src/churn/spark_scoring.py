@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import Model
 
@@ -31,15 +33,21 @@ class SparkChampion:
     feature_names: tuple[str, ...]
 
 
-def spark_champion(session: SparkSession, client: MlflowClient, model_name: str) -> SparkChampion:
-    """The champion of ``model_name`` in ``client``'s registry as a UDF on ``session``.
+def spark_champion(
+    session: SparkSession, client: MlflowClient, model_name: str, version: str | None = None
+) -> SparkChampion:
+    """The champion of ``model_name`` in ``client``'s registry (or its ``version``, e.g. the
+    champion the caller already loaded) as a UDF on ``session``.
 
     The model is downloaded through ``client`` (not MLflow's global tracking URI) and handed
     to Spark, which ships it to the executors. Raises TrackingError when there is no champion.
     """
     from mlflow.pyfunc import spark_udf  # noqa: PLC0415 - imported by churn.tracking first
 
-    uri, version = champion_uri(client, model_name)
+    if version is None:
+        uri, version = champion_uri(client, model_name)
+    else:
+        uri = f"models:/{model_name}/{version}"
     with local_model(client, uri) as folder:
         signature = Model.load(str(folder)).signature
         names = tuple(signature.inputs.input_names()) if signature is not None else ()
@@ -58,3 +66,23 @@ def spark_probabilities(
 
     probability = champion.udf(struct(*champion.feature_names)).alias(PROBABILITY_COLUMN)
     return features.select(*keys, probability)
+
+
+ROW_COLUMN = "_row"
+
+
+def champion_probabilities(
+    session: SparkSession, champion: SparkChampion, features: pd.DataFrame
+) -> np.ndarray:
+    """(n_rows,) calibrated churn probabilities of the rows of the pandas feature frame
+    ``features``, computed in the Spark executors (:func:`spark_probabilities`), in the
+    frame's row order. Only the model's columns are sent to Spark, through Arrow."""
+    from churn.spark_engine import spark_dataframe  # noqa: PLC0415 - needs pyspark
+
+    frame = features.reset_index(drop=True)[list(champion.feature_names)]
+    frame[ROW_COLUMN] = np.arange(len(frame), dtype="int64")
+    scored = spark_probabilities(spark_dataframe(session, frame), champion, keys=(ROW_COLUMN,))
+    result = scored.toArrow().to_pandas().sort_values(ROW_COLUMN)
+    if not np.array_equal(result[ROW_COLUMN].to_numpy(), frame[ROW_COLUMN].to_numpy()):
+        raise RuntimeError(f"Spark returned {len(result)} probabilities for {len(frame)} rows")
+    return np.asarray(result[PROBABILITY_COLUMN].to_numpy(), dtype="float64")

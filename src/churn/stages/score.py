@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from churn import io
@@ -70,6 +71,24 @@ def load_scoring_model(paths: PipelinePaths, model_path: Path | None) -> LoadedM
     assert isinstance(wrapper, tracking.ChurnPyfunc)
     run_id = str(client.get_model_version(name, version).run_id)
     return LoadedModel(wrapper.churn_model, ModelIdentity(name, version), run_id)
+
+
+def spark_probabilities_of(
+    settings: PipelineSettings, paths: PipelinePaths, loaded: LoadedModel
+) -> Callable[[pd.DataFrame], np.ndarray]:
+    """``scoring.engine: spark``: a function from a feature frame to the churn probabilities
+    of ``loaded`` (the registered champion), computed by its MLflow ``spark_udf`` in the
+    Spark executors (:mod:`churn.spark_scoring`)."""
+    from churn import tracking  # noqa: PLC0415 - mlflow is slow to import
+    from churn.spark_engine import spark_session  # noqa: PLC0415 - optional dependency
+    from churn.spark_scoring import champion_probabilities, spark_champion  # noqa: PLC0415
+
+    session = spark_session(settings.features.spark, setting="scoring.engine")
+    client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
+    # the version loaded for reasons, even if the champion alias moves meanwhile
+    champion = spark_champion(session, client, loaded.identity.name, loaded.identity.version)
+    log.info("churn probabilities on Spark (%s)", session.sparkContext.master)
+    return lambda features: champion_probabilities(session, champion, features)
 
 
 def event_population(
@@ -206,7 +225,18 @@ def run(
     """Score today's customers; write scores.parquet (a copy kept in history/), the scored
     features, scoring.json and the SHAP charts. ``monitoring.backfill_cutoffs`` are scored
     into history/ first, so realised performance can be measured on them."""
+    if settings.scoring.engine == "spark" and model_path is not None:
+        raise ConfigError(
+            f"pipelines/{paths.name}/params.yaml: scoring.engine 'spark' scores the registered "
+            f"champion through MLflow's spark_udf, but --model gave the model folder "
+            f"{model_path}. Drop --model, or set scoring.engine: local."
+        )
     loaded = load_scoring_model(paths, model_path)
+    on_spark = (
+        spark_probabilities_of(settings, paths, loaded)
+        if settings.scoring.engine == "spark"
+        else None
+    )
     loaded.model.booster.set_param({"nthread": settings.scoring.threads or os.cpu_count() or 1})
     feature_records = io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}")
     scoring = settings.scoring
@@ -246,6 +276,7 @@ def run(
             playbook=settings.playbook,
             identity=loaded.identity,
             scored_at=now,
+            probabilities=None if on_spark is None else on_spark(population.features),
         )
         history = paths.scores_history(population.cutoff.isoformat())
         io.write_parquet(result.scores, history)

@@ -113,14 +113,29 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
 
     overrides = search_params(train, valid, columns, ts) if ts.search.enabled else None
     test_cutoff = pd.Timestamp(test["cutoff"].iloc[0])
-    fit = fit_model(
-        train,
-        valid,
-        columns,
-        ts,
-        overrides=overrides,
-        metadata={"pipeline": paths.name, "test_cutoff": test_cutoff.date().isoformat()},
-    )
+    metadata = {"pipeline": paths.name, "test_cutoff": test_cutoff.date().isoformat()}
+    if ts.engine == "spark":
+        from churn.spark_engine import spark_session  # noqa: PLC0415 - optional dependency
+        from churn.spark_train import spark_fit_model  # noqa: PLC0415
+
+        session = spark_session(settings.features.spark, setting="train.engine")
+        log.info(
+            "fitting the booster on Spark (%s, %d worker(s))",
+            session.sparkContext.master,
+            ts.spark_workers,
+        )
+        fit = spark_fit_model(
+            session,
+            train,
+            valid,
+            columns,
+            ts,
+            num_workers=ts.spark_workers,
+            overrides=overrides,
+            metadata=metadata,
+        )
+    else:
+        fit = fit_model(train, valid, columns, ts, overrides=overrides, metadata=metadata)
     y_test = outcome(test)
     p_test = fit.model.predict_proba(test)
     metrics: dict[str, Any] = evaluate.binary_metrics(y_test, p_test)
