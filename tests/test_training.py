@@ -13,8 +13,8 @@ from sklearn.metrics import roc_auc_score
 from churn.backtest import Fold, rolling_origin_plan
 from churn.baselines import BaselineInputs, Scorer, logistic_rfm_baseline, recency_baseline
 from churn.errors import PipelineStateError, TrainingError
-from churn.settings import TrainSettings
-from churn.train import booster_params, fit_model
+from churn.settings import SearchSettings, TrainSettings
+from churn.train import booster_params, fit_model, search_study
 from churn.training_data import (
     FeatureColumns,
     check_trainable,
@@ -230,6 +230,28 @@ def test_early_stopping_metric_is_the_last_eval_metric() -> None:
     assert booster_params(TrainSettings(), y)["eval_metric"] == ["logloss"]
     auc = booster_params(TrainSettings(early_stopping_metric="auc"), y)["eval_metric"]
     assert auc == ["logloss", "auc"]  # xgboost stops on the last; log loss stays reported
+
+
+@pytest.mark.parametrize(("metric", "direction"), [("auc", "MAXIMIZE"), ("logloss", "MINIMIZE")])
+def test_search_scores_trials_by_the_early_stopping_metric(
+    synthetic: dict[str, pd.DataFrame], metric: str, direction: str
+) -> None:
+    settings = TrainSettings(
+        **FAST,
+        calibration="none",
+        early_stopping_metric=metric,
+        search=SearchSettings(enabled=True, n_trials=2),
+    )
+    train, valid = synthetic["train"], synthetic["valid"]
+    study = search_study(train, valid, COLUMNS, settings)
+    assert study.direction.name == direction
+    fit = fit_model(train, valid, COLUMNS, settings, overrides=study.best_params)
+    expected = (
+        roc_auc_score(outcome(valid), fit.model.predict_proba(valid))
+        if metric == "auc"
+        else fit.valid_logloss
+    )
+    assert study.best_value == pytest.approx(expected)
 
 
 def scored_rows(n: int, seed: int, split: str) -> pd.DataFrame:
