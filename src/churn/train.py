@@ -1,7 +1,8 @@
 """Gradient-boosted churn models: xgboost (hist) on stacked training cutoffs, optionally boosted
 from a base margin fitted on the training rows (``train.boost_from``), early stopping on the
-validation cutoff, optional optuna search scored on the validation cutoff only, and a
-calibrator fitted on the validation cutoff. The test cutoff is never used here."""
+validation cutoff, optionally refitted with the purged cutoffs, optional optuna search scored
+on the validation cutoff only, and a calibrator fitted on the validation cutoff. The test
+cutoff is never used here."""
 
 from __future__ import annotations
 
@@ -137,9 +138,9 @@ def search_study(
 ) -> optuna.Study:
     """The optuna study (TPE, seeded) over the shape parameters, each trial scored on the
     validation cutoff by the metric early stopping watches (``train.early_stopping_metric``):
-    log loss (minimised) or ROC AUC (maximised). Log loss mostly rewards matching the validation cutoff's churn rate,
-    which moves with the season; AUC scores the ranking alone, as the calibrator fixes the
-    level afterwards."""
+    log loss (minimised) or ROC AUC (maximised). Log loss mostly rewards matching the
+    validation cutoff's churn rate, which moves with the season; AUC scores the ranking alone,
+    as the calibrator fixes the level afterwards."""
     import optuna  # noqa: PLC0415 - slow import, only when searching
     from sklearn.metrics import roc_auc_score  # noqa: PLC0415
 
@@ -194,19 +195,37 @@ def fit_model(
     columns: FeatureColumns,
     settings: TrainSettings,
     *,
+    purged: pd.DataFrame | None = None,
     overrides: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> FitResult:
-    """Train on ``train``, stop early and calibrate on ``valid``; return the model artifact."""
+    """Train on ``train``, stop early and calibrate on ``valid``; return the model artifact.
+
+    With ``train.refit_on_purged`` and ``purged`` rows (cutoffs between the training and the
+    validation cutoff, whose label windows overlap the validation one), the trees are grown
+    again on ``train`` and ``purged`` together, as many as early stopping chose on ``train``
+    alone, and that refitted model is calibrated on ``valid``. Early stopping never sees the
+    purged rows, so their overlap with the validation outcomes cannot fool it, and the model
+    still learns from the most recent labelled behaviour. ``best_iteration`` and
+    ``valid_logloss`` describe the early-stopped fit."""
     params = booster_params(settings, outcome(train), overrides)
     base = base_margin_for(train, columns, settings)
     booster, cats, best, loss = fit_booster(train, valid, columns, params, settings, base=base)
+    meta: dict[str, Any] = {**(metadata or {}), "params": params, "best_iteration": best}
+    if settings.refit_on_purged and purged is not None and len(purged):
+        fitted = pd.concat([train, purged], ignore_index=True)
+        base = base_margin_for(fitted, columns, settings)
+        cats = _categories(fitted, columns)
+        booster = xgb.train(
+            dict(params), _dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
+        )
+        meta["refit_rows"] = len(fitted)
     uncalibrated = ChurnModel(
         booster=booster,
         calibrator=Calibrator("none"),
         numeric_features=columns.numeric,
         categories=cats,
-        metadata={**(metadata or {}), "params": params, "best_iteration": best},
+        metadata=meta,
         base_margin=base,
     )
     calibrator = Calibrator.fit(settings.calibration, uncalibrated.margin(valid), outcome(valid))

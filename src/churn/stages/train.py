@@ -116,6 +116,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         valid,
         columns,
         ts,
+        purged=split_rows(rows, "purged"),
         overrides=overrides,
         metadata={"pipeline": paths.name, "test_cutoff": test_cutoff.date().isoformat()},
     )
@@ -150,6 +151,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         "operating_threshold": threshold,
         "test_cutoff": test_cutoff.date().isoformat(),
         "searched": overrides is not None,
+        "refit_rows": fit.model.metadata.get("refit_rows"),
     }
     if isinstance(labs, EventLabelSettings):
         history = rows[rows["split"].isin(["train", "purged", "valid"])]
