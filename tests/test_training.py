@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churn.backtest import Fold, rolling_origin_plan
+from churn.backtest import Fold, fold_purged, rolling_origin_plan
 from churn.baselines import BaselineInputs, Scorer, logistic_rfm_baseline, recency_baseline
 from churn.errors import PipelineStateError, TrainingError
-from churn.settings import TrainSettings
-from churn.train import booster_params, fit_model
+from churn.settings import SearchSettings, TrainSettings
+from churn.train import booster_params, fit_model, search_study
 from churn.training_data import (
     FeatureColumns,
     check_trainable,
@@ -232,6 +232,61 @@ def test_early_stopping_metric_is_the_last_eval_metric() -> None:
     assert auc == ["logloss", "auc"]  # xgboost stops on the last; log loss stays reported
 
 
+def test_refit_grows_the_early_stopped_trees_on_training_and_purged_rows(
+    synthetic: dict[str, pd.DataFrame],
+) -> None:
+    train, valid = synthetic["train"], synthetic["valid"]
+    purged = synthetic_rows(300, seed=4, split="purged")
+    plain = fit_model(train, valid, COLUMNS, TrainSettings(**FAST))
+    refit = fit_model(
+        train, valid, COLUMNS, TrainSettings(**FAST, refit_on_purged=True), purged=purged
+    )
+    # early stopping sees the same rows either way, so it picks the same number of trees
+    assert refit.best_iteration == plain.best_iteration
+    assert refit.model.booster.num_boosted_rounds() == plain.best_iteration + 1
+    assert refit.model.metadata["refit_rows"] == len(train) + len(purged)
+    assert not np.allclose(refit.model.margin(valid), plain.model.margin(valid))
+    p = refit.model.predict_proba(valid)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert roc_auc_score(outcome(valid), p) > 0.8
+
+
+def test_purged_rows_are_ignored_unless_refit_is_asked_for(
+    synthetic: dict[str, pd.DataFrame],
+) -> None:
+    train, valid = synthetic["train"], synthetic["valid"]
+    purged = synthetic_rows(300, seed=4, split="purged")
+    settings = TrainSettings(**FAST)
+    with_purged = fit_model(train, valid, COLUMNS, settings, purged=purged)
+    without = fit_model(train, valid, COLUMNS, settings)
+    np.testing.assert_array_equal(
+        with_purged.model.predict_proba(valid), without.model.predict_proba(valid)
+    )
+    assert "refit_rows" not in with_purged.model.metadata
+
+
+@pytest.mark.parametrize(("metric", "direction"), [("auc", "MAXIMIZE"), ("logloss", "MINIMIZE")])
+def test_search_scores_trials_by_the_early_stopping_metric(
+    synthetic: dict[str, pd.DataFrame], metric: str, direction: str
+) -> None:
+    settings = TrainSettings(
+        **FAST,
+        calibration="none",
+        early_stopping_metric=metric,
+        search=SearchSettings(enabled=True, n_trials=2),
+    )
+    train, valid = synthetic["train"], synthetic["valid"]
+    study = search_study(train, valid, COLUMNS, settings)
+    assert study.direction.name == direction
+    fit = fit_model(train, valid, COLUMNS, settings, overrides=study.best_params)
+    expected = (
+        roc_auc_score(outcome(valid), fit.model.predict_proba(valid))
+        if metric == "auc"
+        else fit.valid_logloss
+    )
+    assert study.best_value == pytest.approx(expected)
+
+
 def scored_rows(n: int, seed: int, split: str) -> pd.DataFrame:
     """Rows whose churn odds fall smoothly with log(score), plus a small x1 effect: a score
     trees rebuild only coarsely from a constant start."""
@@ -314,6 +369,18 @@ def test_rolling_origin_plan_keeps_the_latest_n_folds() -> None:
     assert len(every) == 8  # test cutoffs in weeks 4..11: valid two weeks, train four before
     assert rolling_origin_plan(weekly, 10, n=3) == every[:3]
     assert rolling_origin_plan(weekly, 10, n=1) == every[:1]
+
+
+def test_fold_purged_rows_lie_between_training_and_validation_cutoffs() -> None:
+    cutoffs = [day(f"2024-{m:02d}-01") for m in range(1, 7)]
+    rows = pd.DataFrame({"cutoff": cutoffs, "customer_id": "a"})
+    fold = rolling_origin_plan(cutoffs, horizon_days=45, n=1)[0]
+    purged = fold_purged(rows, fold)
+    assert list(purged["cutoff"]) == [
+        c for c in cutoffs if max(fold.train_cutoffs) < c < fold.valid_cutoff
+    ]
+    assert len(purged) > 0
+    assert (purged["cutoff"] + pd.Timedelta(days=45) <= fold.test_cutoff).all()
 
 
 def test_rolling_origin_plan_with_n_zero_is_empty() -> None:

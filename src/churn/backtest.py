@@ -52,6 +52,13 @@ def rolling_origin_plan(cutoffs: Sequence[pd.Timestamp], horizon_days: int, n: i
     return folds
 
 
+def fold_purged(rows: pd.DataFrame, fold: Fold) -> pd.DataFrame:
+    """The fold's purged rows: cutoffs after its training cutoffs and before its validation
+    cutoff, whose label windows end by its test cutoff but overlap the validation window."""
+    between = (rows["cutoff"] < fold.valid_cutoff) & ~rows["cutoff"].isin(fold.train_cutoffs)
+    return rows[between].reset_index(drop=True)
+
+
 def rolling_origin_backtest(
     rows: pd.DataFrame,
     plan: Sequence[Fold],
@@ -71,7 +78,9 @@ def rolling_origin_backtest(
         valid = rows[rows["cutoff"] == fold.valid_cutoff].reset_index(drop=True)
         test = rows[rows["cutoff"] == fold.test_cutoff].reset_index(drop=True)
         y = outcome(test)
-        fit = fit_model(train, valid, columns, settings, overrides=overrides)
+        fit = fit_model(
+            train, valid, columns, settings, purged=fold_purged(rows, fold), overrides=overrides
+        )
         entry: dict[str, Any] = {
             "test_cutoff": fold.test_cutoff.date().isoformat(),
             "valid_cutoff": fold.valid_cutoff.date().isoformat(),

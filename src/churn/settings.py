@@ -266,6 +266,12 @@ class TrainSettings(Frozen):
         description="non-negative features whose logistic fit on log(x + 0.01) the trees start "
         "from (churn.base_margin); empty: start from a constant",
     )
+    refit_on_purged: bool = Field(
+        False,
+        description="after early stopping on the training cutoffs, grow the same number of trees "
+        "on the training and purged cutoffs (the most recent behaviour), then calibrate on the "
+        "validation cutoff",
+    )
     class_weight: Literal["none", "balanced"] | float = Field(
         "none", description="weight of churners: none, balanced (negatives/positives) or a number"
     )

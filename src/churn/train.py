@@ -1,14 +1,15 @@
 """Gradient-boosted churn models: xgboost (hist) on stacked training cutoffs, optionally boosted
 from a base margin fitted on the training rows (``train.boost_from``), early stopping on the
-validation cutoff, optional optuna search scored on the validation cutoff only, and a
-calibrator fitted on the validation cutoff. The test cutoff is never used here."""
+validation cutoff, optionally refitted with the purged cutoffs, optional optuna search scored
+on the validation cutoff only, and a calibrator fitted on the validation cutoff. The test
+cutoff is never used here."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from churn.errors import TrainingError
 from churn.model import Calibrator, ChurnModel, design_matrix
 from churn.settings import TrainSettings
 from churn.training_data import FeatureColumns, outcome
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger("churn")
 
@@ -129,11 +133,16 @@ def fit_booster(
     return booster[: best + 1], cats, best, float(history["valid"]["logloss"][best])
 
 
-def search_params(
+def search_study(
     train: pd.DataFrame, valid: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
-) -> dict[str, Any]:
-    """Best shape parameters by optuna (TPE, seeded), minimising validation log loss."""
+) -> optuna.Study:
+    """The optuna study (TPE, seeded) over the shape parameters, each trial scored on the
+    validation cutoff by the metric early stopping watches (``train.early_stopping_metric``):
+    log loss (minimised) or ROC AUC (maximised). Log loss mostly rewards matching the
+    validation cutoff's churn rate, which moves with the season; AUC scores the ranking alone,
+    as the calibrator fixes the level afterwards."""
     import optuna  # noqa: PLC0415 - slow import, only when searching
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     y = outcome(train)
@@ -148,21 +157,36 @@ def search_params(
             "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
             "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 20.0, log=True),
         }
-        *_, loss = fit_booster(
+        booster, cats, _, loss = fit_booster(
             train, valid, columns, booster_params(settings, y, overrides), settings, base=base
         )
-        return loss
+        if not by_auc:
+            return loss
+        p_valid = booster.predict(_dmatrix(valid, columns, cats, base))
+        return float(roc_auc_score(outcome(valid), p_valid))
 
+    by_auc = settings.early_stopping_metric == "auc"
     study = optuna.create_study(
-        direction="minimize", sampler=optuna.samplers.TPESampler(seed=settings.seed)
+        direction="maximize" if by_auc else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
     )
     study.optimize(
         objective, n_trials=settings.search.n_trials, timeout=settings.search.timeout_seconds
     )
     log.info(
-        "search: best validation log loss %.4f after %d trials", study.best_value, len(study.trials)
+        "search: best validation %s %.4f after %d trials",
+        "ROC AUC" if by_auc else "log loss",
+        study.best_value,
+        len(study.trials),
     )
-    return dict(study.best_params)
+    return study
+
+
+def search_params(
+    train: pd.DataFrame, valid: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
+) -> dict[str, Any]:
+    """Best shape parameters of ``search_study``, as overrides for ``booster_params``."""
+    return dict(search_study(train, valid, columns, settings).best_params)
 
 
 def fit_model(
@@ -171,19 +195,37 @@ def fit_model(
     columns: FeatureColumns,
     settings: TrainSettings,
     *,
+    purged: pd.DataFrame | None = None,
     overrides: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> FitResult:
-    """Train on ``train``, stop early and calibrate on ``valid``; return the model artifact."""
+    """Train on ``train``, stop early and calibrate on ``valid``; return the model artifact.
+
+    With ``train.refit_on_purged`` and ``purged`` rows (cutoffs between the training and the
+    validation cutoff, whose label windows overlap the validation one), the trees are grown
+    again on ``train`` and ``purged`` together, as many as early stopping chose on ``train``
+    alone, and that refitted model is calibrated on ``valid``. Early stopping never sees the
+    purged rows, so their overlap with the validation outcomes cannot fool it, and the model
+    still learns from the most recent labelled behaviour. ``best_iteration`` and
+    ``valid_logloss`` describe the early-stopped fit."""
     params = booster_params(settings, outcome(train), overrides)
     base = base_margin_for(train, columns, settings)
     booster, cats, best, loss = fit_booster(train, valid, columns, params, settings, base=base)
+    meta: dict[str, Any] = {**(metadata or {}), "params": params, "best_iteration": best}
+    if settings.refit_on_purged and purged is not None and len(purged):
+        fitted = pd.concat([train, purged], ignore_index=True)
+        base = base_margin_for(fitted, columns, settings)
+        cats = _categories(fitted, columns)
+        booster = xgb.train(
+            dict(params), _dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
+        )
+        meta["refit_rows"] = len(fitted)
     uncalibrated = ChurnModel(
         booster=booster,
         calibrator=Calibrator("none"),
         numeric_features=columns.numeric,
         categories=cats,
-        metadata={**(metadata or {}), "params": params, "best_iteration": best},
+        metadata=meta,
         base_margin=base,
     )
     calibrator = Calibrator.fit(settings.calibration, uncalibrated.margin(valid), outcome(valid))

@@ -18,6 +18,7 @@ from churn.baselines import (
     single_feature_baseline,
 )
 from churn.engine import sql_runner
+from churn.errors import ConfigError
 from churn.event_summaries import daily_totals
 from churn.paths import PipelinePaths
 from churn.settings import EventLabelSettings, PipelineSettings
@@ -115,6 +116,12 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     test_cutoff = pd.Timestamp(test["cutoff"].iloc[0])
     metadata = {"pipeline": paths.name, "test_cutoff": test_cutoff.date().isoformat()}
     if ts.engine == "spark":
+        if ts.refit_on_purged:
+            raise ConfigError(
+                f"pipelines/{paths.name}/params.yaml: train.refit_on_purged is not supported "
+                "with train.engine: spark yet. Set train.refit_on_purged: false, or "
+                "train.engine: local."
+            )
         from churn.spark_engine import spark_session  # noqa: PLC0415 - optional dependency
         from churn.spark_train import spark_fit_model  # noqa: PLC0415
 
@@ -135,7 +142,10 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
             metadata=metadata,
         )
     else:
-        fit = fit_model(train, valid, columns, ts, overrides=overrides, metadata=metadata)
+        purged = split_rows(rows, "purged")
+        fit = fit_model(
+            train, valid, columns, ts, purged=purged, overrides=overrides, metadata=metadata
+        )
     y_test = outcome(test)
     p_test = fit.model.predict_proba(test)
     metrics: dict[str, Any] = evaluate.binary_metrics(y_test, p_test)
@@ -170,6 +180,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         "operating_threshold": threshold,
         "test_cutoff": test_cutoff.date().isoformat(),
         "searched": overrides is not None,
+        "refit_rows": fit.model.metadata.get("refit_rows"),
     }
     if isinstance(labs, EventLabelSettings):
         history = rows[rows["split"].isin(["train", "purged", "valid"])]
