@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from churn.engine import Table
 from churn.errors import ContractViolation, Problem
 from churn.settings import (
     ChurnEventsSettings,
@@ -68,7 +69,24 @@ class _Problems:
 
     def raise_if_any(self, hint: str = "") -> None:
         if self.items:
-            raise ContractViolation(self.items, hint)
+            raise ContractViolation(_merged(self.items), hint)
+
+
+def _merged(items: Sequence[Problem]) -> list[Problem]:
+    """One problem per source, column and rule: chunks of one source report theirs apart."""
+    out: dict[tuple[str, str, str], Problem] = {}
+    for item in items:
+        key = (item.source, item.column, item.rule)
+        if key not in out:
+            out[key] = item
+            continue
+        seen = out[key]
+        examples = list(seen.examples)
+        examples += [e for e in item.examples if e not in examples]
+        out[key] = Problem(
+            item.source, item.column, item.rule, seen.n_rows + item.n_rows, tuple(examples[:5])
+        )
+    return list(out.values())
 
 
 def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: _Problems) -> bool:
@@ -287,82 +305,170 @@ def _derive_event_columns(frame: pd.DataFrame, settings: EventsSettings) -> pd.D
     return out
 
 
+def clean_event_chunk(
+    raw: pd.DataFrame,
+    src: SourceSettings,
+    settings: EventsSettings,
+    problems: _Problems,
+    *,
+    now: dt.datetime,
+    attributes: Sequence[str],
+) -> tuple[pd.DataFrame | None, int]:
+    """Map, clean and validate one chunk of rows of one events source (its index: the rows'
+    0-based positions in the source, which error messages quote as line numbers). Problems are
+    added to ``problems``. Returns the canonical rows (``EVENT_FRAME_COLUMNS`` then
+    ``attributes``), or None if the source lacks mapped columns, and the number of rows dropped
+    for a missing customer id. Overlaps and duplicates are settled across all chunks by
+    ``canonical_events_sql``."""
+    frame = _map_event_source(raw, src, settings, problems)
+    if frame is None:
+        return None, 0
+    no_id = frame["customer_id"].isna()
+    n_missing = 0
+    if no_id.any():
+        if settings.drop_missing_customer_id:
+            n_missing = int(no_id.sum())
+            frame = frame[~no_id]
+        else:
+            rows = frame.index[no_id].to_series().map(lambda i: f"row {i + 2}")
+            problems.add(
+                src.path,
+                src.columns["customer_id"],
+                "customer id is missing (set data.events.drop_missing_customer_id: true "
+                "to drop such rows, e.g. guest checkouts)",
+                rows,
+            )
+    frame = _derive_event_columns(frame, settings)
+    _schema_problems(frame, _events_schema(now), src, problems)
+    for attr in attributes:
+        if attr not in frame:
+            frame[attr] = None
+    return frame[[*EVENT_FRAME_COLUMNS, *attributes]], n_missing
+
+
+ORDER_COLUMNS = ("_source", "_row")
+"""Columns ``canonical_events_sql`` expects beside the canonical ones: the source's position in
+the params and the row's position in its source; they make the result's order that of a stable
+sort by customer and time over the sources stacked in order."""
+
+
+def canonical_events_sql(settings: EventsSettings, attributes: Sequence[str]) -> str:
+    """The query that turns table ``parts`` (cleaned chunks of every source with
+    ``ORDER_COLUMNS``) into the canonical events: an ``overlap_key`` value seen in an earlier
+    source drops the row, exact duplicates are dropped if configured (the first is kept), and
+    rows are sorted by customer and time, typed as the contract says."""
+    where = _overlap_filter(settings)
+    columns = [*EVENT_FRAME_COLUMNS, *attributes]
+    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    first = (
+        f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quoted} ORDER BY _source, _row) = 1"
+        if settings.drop_duplicate_events
+        else ""
+    )
+    kinds = {"ts": "TIMESTAMP", "amount": "DOUBLE", "quantity": "DOUBLE"}
+    typed = ", ".join(f'CAST("{c}" AS {kinds.get(c, "VARCHAR")}) AS "{c}"' for c in columns)
+    return f"""
+    WITH kept AS (SELECT * FROM parts AS p {where})
+    SELECT {typed} FROM kept {first} ORDER BY customer_id, ts, _source, _row
+    """
+
+
 def canonical_events(
     raw_by_source: Sequence[tuple[SourceSettings, pd.DataFrame]],
     settings: EventsSettings,
     *,
     now: dt.datetime,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Map, clean and validate every events source, then stack them.
+    """Map, clean and validate every events source, then stack them (in memory; ``churn
+    ingest`` runs the same steps chunk by chunk with the stack on disk).
 
     Returns the canonical events frame, sorted by customer and time, and counts of rows dropped
     by cleaning rules (for the log). Raises ContractViolation naming every problem at once.
     """
+    from churn.engine import duckdb_session  # noqa: PLC0415 - the engine imports settings only
+
     problems = _Problems()
-    mapped: list[tuple[SourceSettings, pd.DataFrame]] = []
-    for src, raw in raw_by_source:
-        frame = _map_event_source(raw, src, settings, problems)
-        if frame is not None:
-            mapped.append((src, frame))
-    dropped = {"missing_customer_id": 0, "overlapping_orders": 0, "duplicate_events": 0}
-    cleaned: list[pd.DataFrame] = []
-    seen_orders: set[str] = set()
     attributes = sorted({a for src, _ in raw_by_source for a in src.attributes})
-    for src, mapped_frame in mapped:
-        frame = mapped_frame
-        no_id = frame["customer_id"].isna()
-        if no_id.any():
-            if settings.drop_missing_customer_id:
-                dropped["missing_customer_id"] += int(no_id.sum())
-                frame = frame[~no_id]
-            else:
-                rows = frame.index[no_id].to_series().map(lambda i: f"row {i + 2}")
-                problems.add(
-                    src.path,
-                    src.columns["customer_id"],
-                    "customer id is missing (set data.events.drop_missing_customer_id: true "
-                    "to drop such rows, e.g. guest checkouts)",
-                    rows,
-                )
-        frame = _derive_event_columns(frame, settings)
-        if settings.overlap_key is not None:
-            key = frame[settings.overlap_key]
-            repeat = key.isin(seen_orders) & key.notna()
-            dropped["overlapping_orders"] += int(repeat.sum())
-            seen_orders.update(key.dropna().unique().tolist())
-            frame = frame[~repeat]
-        _schema_problems(frame, _events_schema(now), src, problems)
-        for attr in attributes:
-            if attr not in frame:
-                frame[attr] = None
-        cleaned.append(frame[[*EVENT_FRAME_COLUMNS, *attributes]])
+    parts, n_missing = [], 0
+    for position, (src, raw) in enumerate(raw_by_source):
+        frame, missing = clean_event_chunk(
+            raw, src, settings, problems, now=now, attributes=attributes
+        )
+        n_missing += missing
+        if frame is not None:
+            parts.append(frame.assign(_source=position, _row=np.arange(len(frame))))
     problems.raise_if_any("Fix the source files or the column mapping in data.events.")
-    events = pd.concat(cleaned, ignore_index=True)
-    if settings.drop_duplicate_events:
-        before = len(events)
-        events = events.drop_duplicates()
-        dropped["duplicate_events"] = before - len(events)
-    events = events.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
-    return events, dropped
+    stacked = pd.concat(parts, ignore_index=True)
+    with duckdb_session({"parts": stacked}) as con:
+        events = con.sql(canonical_events_sql(settings, attributes)).df()
+        overlapping = len(stacked) - int(con.execute(kept_rows_sql(settings)).fetchall()[0][0])
+    events = _as_canonical(events, attributes)
+    return events, {
+        "missing_customer_id": n_missing,
+        "overlapping_orders": overlapping,
+        "duplicate_events": len(stacked) - overlapping - len(events),
+    }
 
 
-def event_warnings(events: pd.DataFrame, settings: EventsSettings) -> list[str]:
-    """What is legal in canonical ``events`` but may surprise: each with its count and what to
-    do about it. Duplicates and negative amounts are kept, so the stage logs these."""
+def _overlap_filter(settings: EventsSettings) -> str:
+    """WHERE clause over ``parts AS p``: rows whose overlap key no earlier source has."""
+    key = settings.overlap_key
+    if key is None:
+        return ""
+    return f"""WHERE p.{key} IS NULL OR NOT EXISTS (
+            SELECT 1 FROM parts AS q WHERE q.{key} = p.{key} AND q._source < p._source)"""
+
+
+def kept_rows_sql(settings: EventsSettings) -> str:
+    """Count of the rows of ``parts`` left after dropping overlaps (before duplicates)."""
+    return f"SELECT COUNT(*) FROM parts AS p {_overlap_filter(settings)}"
+
+
+def empty_events(attributes: Sequence[str]) -> pd.DataFrame:
+    """A canonical events frame without rows."""
+    kinds = {"ts": "datetime64[us]", "amount": "float64", "quantity": "float64"}
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=kinds.get(c, object)) for c in [*EVENT_FRAME_COLUMNS, *attributes]}
+    )
+
+
+EventProblems = _Problems
+"""Problems collected over many chunks, raised at once (``raise_if_any``)."""
+
+
+def _as_canonical(events: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFrame:
+    """Text columns as object (missing: None), timestamps in microseconds."""
+    out = events.copy()
+    out["ts"] = out["ts"].astype("datetime64[us]")
+    for name in ("customer_id", "event_type", "order_id", "product_id", *attributes):
+        out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out
+
+
+def event_warnings(events: Table, settings: EventsSettings) -> list[str]:
+    """What is legal in canonical ``events`` (a frame, or the parquet file, scanned by DuckDB)
+    but may surprise: each with its count and what to do about it. Duplicates and negative
+    amounts are kept, so the stage logs these."""
+    from churn.engine import duckdb_runner  # noqa: PLC0415 - the engine imports settings only
+
+    run = duckdb_runner()
     warnings = []
     if not settings.drop_duplicate_events:
-        repeated = int(events.duplicated().sum())
+        sql = """SELECT (SELECT COUNT(*) FROM events)
+                      - (SELECT COUNT(*) FROM (SELECT DISTINCT * FROM events) AS d) AS n"""
+        repeated = int(run({"events": events}, sql).to_pandas()["n"].iloc[0])
         if repeated:
             warnings.append(
                 f"{repeated:,} event(s) repeat another one exactly (customer, time, type, amount, "
                 "order, product); kept, as one order may repeat a line. Set "
                 "data.events.drop_duplicate_events: true to drop them."
             )
-    for event_type, amounts in events.groupby("event_type", sort=True)["amount"]:
-        negative = int((amounts < 0).sum())
-        if 0 < negative < len(amounts) / 2:
+    sql = """SELECT event_type, COUNT(*) AS n, COUNT(CASE WHEN amount < 0 THEN 1 END) AS negative
+             FROM events GROUP BY event_type ORDER BY event_type"""
+    for row in run({"events": events}, sql).to_pandas().itertuples():
+        if 0 < row.negative < row.n / 2:
             warnings.append(
-                f"{negative:,} of {len(amounts):,} {event_type!r} events have a negative amount "
+                f"{row.negative:,} of {row.n:,} {row.event_type!r} events have a negative amount "
                 "(refunds or corrections?); kept, they lower the monetary features. Add a rule "
                 "to data.events.event_type_rules if they are returns."
             )

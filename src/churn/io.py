@@ -32,6 +32,15 @@ log = logging.getLogger("churn")
 
 def read_source(project_dir: Path, source: SourceSettings) -> pd.DataFrame:
     """Read one raw file as it is. CSV cells are read as text; the contract parses them."""
+    chunks = list(read_source_chunks(project_dir, source, rows=None))
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks)
+
+
+def read_source_chunks(
+    project_dir: Path, source: SourceSettings, *, rows: int | None
+) -> Iterator[pd.DataFrame]:
+    """One raw file as it is, ``rows`` rows at a time (None: all at once), each chunk indexed by
+    its rows' 0-based positions in the file. CSV cells are read as text."""
     path = project_dir / source.path
     if not path.is_file():
         raise InputDataError(
@@ -45,23 +54,36 @@ def read_source(project_dir: Path, source: SourceSettings) -> pd.DataFrame:
         fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
     if fmt == "parquet":
         try:
-            frame: pd.DataFrame = pq.read_table(path).to_pandas()
-            return frame
+            if rows is None:
+                yield pq.read_table(path).to_pandas()
+                return
+            offset = 0
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+                frame = batch.to_pandas()
+                frame.index = pd.RangeIndex(offset, offset + len(frame))
+                offset += len(frame)
+                yield frame
+            return
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputDataError(f"{source.path}: not a readable parquet file: {exc}") from exc
     sep = r"\s+" if source.separator == "whitespace" else source.separator
+    options: dict[str, Any] = {
+        "sep": sep,
+        "dtype": str,
+        "keep_default_na": False,
+        "na_values": [""],
+        "encoding": source.encoding,
+        "header": 0 if source.header else None,
+        "names": source.column_names,
+        "skipinitialspace": True,
+    }
     try:
-        return pd.read_csv(
-            path,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding=source.encoding,
-            header=0 if source.header else None,
-            names=source.column_names,
-            skipinitialspace=True,
-        )
+        if rows is None:
+            yield pd.read_csv(path, **options)
+            return
+        with pd.read_csv(path, chunksize=rows, **options) as reader:
+            for chunk in reader:  # noqa: UP028 - `yield from` loses the stubs' chunk type
+                yield chunk
     except UnicodeDecodeError as exc:
         raise InputDataError(
             f"{source.path}: cannot be decoded as {source.encoding} (byte {exc.start}: "

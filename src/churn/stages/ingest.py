@@ -1,30 +1,97 @@
-"""Stage ``ingest``: raw inputs -> validated canonical tables in ``data/interim/<p>/canonical``."""
+"""Stage ``ingest``: raw inputs -> validated canonical tables in ``data/interim/<p>/canonical``.
+
+Events are read, mapped and validated a chunk of rows at a time; the cleaned chunks wait in a
+temporary folder, and DuckDB stacks, de-duplicates and sorts them out of core straight into
+``events.parquet``. So memory stays bounded by the chunk size whatever the number of events.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from churn import io
 from churn.contract import (
+    EventProblems,
     canonical_churn_events,
     canonical_customers,
-    canonical_events,
+    canonical_events_sql,
     canonical_snapshot,
+    clean_event_chunk,
+    empty_events,
     event_warnings,
+    kept_rows_sql,
 )
+from churn.engine import ParquetTable, duckdb_session
 from churn.paths import PipelinePaths
-from churn.settings import PipelineSettings
+from churn.progress import progress
+from churn.settings import EventsSettings, PipelineSettings
 
 log = logging.getLogger("churn")
 
+CHUNK_ROWS = 2_000_000
+"""Raw event rows mapped and validated at a time (about 1.5 GB of pandas working memory)."""
 
-def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -> dict[str, int]:
+
+def _clean_chunks(
+    root: Path, events: EventsSettings, now: dt.datetime, parts: Path, chunk_rows: int
+) -> dict[str, int]:
+    """Every events source, chunk by chunk, cleaned into parquet parts under ``parts``.
+    Raises ContractViolation naming every problem of every source once all are read."""
+    problems = EventProblems()
+    attributes = sorted({a for src in events.sources for a in src.attributes})
+    counts = {"rows": 0, "missing_customer_id": 0}
+    for position, src in enumerate(events.sources):
+        n_read = 0
+        chunks = io.read_source_chunks(root, src, rows=chunk_rows)
+        for raw in progress(chunks, f"reading {src.path}"):
+            frame, missing = clean_event_chunk(
+                raw, src, events, problems, now=now, attributes=attributes
+            )
+            counts["missing_customer_id"] += missing
+            if frame is not None and not problems.items:
+                part = frame.assign(_source=position, _row=np.arange(len(frame)) + n_read)
+                io.write_parquet(part, parts / f"part-{position:03d}-{n_read:012d}.parquet")
+                counts["rows"] += len(part)
+            n_read += len(raw)
+        log.info("read %s: %s rows", src.path, f"{n_read:,}")
+    problems.raise_if_any("Fix the source files or the column mapping in data.events.")
+    return counts
+
+
+def _write_events(
+    settings: EventsSettings, attributes: list[str], parts: Path, dest: Path, memory_limit: str
+) -> dict[str, int]:
+    """Stack, de-duplicate and sort the parts into ``dest``; rows dropped by each rule."""
+    table = {"parts": ParquetTable(parts / "*.parquet")}
+    with duckdb_session(table, memory_limit=memory_limit) as con:
+        total = int(con.execute("SELECT COUNT(*) FROM parts").fetchall()[0][0])
+        kept = int(con.execute(kept_rows_sql(settings)).fetchall()[0][0])
+        target = str(dest).replace("'", "''")
+        con.execute(
+            f"COPY ({canonical_events_sql(settings, attributes)}) TO '{target}' "
+            "(FORMAT parquet, ROW_GROUP_SIZE 1000000)"
+        )
+    written = io.require_parquet(dest, stage_hint="churn ingest")
+    return {"overlapping_orders": total - kept, "duplicate_events": kept - written}
+
+
+def run(
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    *,
+    now: dt.datetime,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict[str, int]:
     """Validate every raw input and write the canonical tables. Nothing is written unless all
-    inputs pass. ``now`` bounds timestamps: events after it are rejected as in the future."""
+    inputs pass. ``now`` bounds timestamps: events after it are rejected as in the future.
+    ``chunk_rows``: raw event rows validated at a time (the output does not depend on it)."""
     data = settings.data
     root = paths.project_dir
     tables: dict[str, pd.DataFrame] = {}
@@ -33,32 +100,50 @@ def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -
         raw = io.read_source(root, data.snapshot.source)
         log.info("read %s: %s rows", data.snapshot.source.path, f"{len(raw):,}")
         tables["snapshot"] = canonical_snapshot(raw, data.snapshot)
-    else:
-        assert data.events is not None
-        raws = []
-        for src in data.events.sources:
-            raw = io.read_source(root, src)
-            log.info("read %s: %s rows", src.path, f"{len(raw):,}")
-            raws.append((src, raw))
-        events, dropped = canonical_events(raws, data.events, now=now)
-        for rule, n in dropped.items():
-            if n:
-                log.info("cleaning rule %s dropped %s rows", rule, f"{n:,}")
-        for warning in event_warnings(events, data.events):
-            log.warning("%s", warning)
-        tables["events"] = events
+        io.write_folder(paths.canonical, lambda folder: _write_tables(tables, folder))
+        counts = {name: len(frame) for name, frame in tables.items()}
+        log.info("wrote %s: %s", paths.canonical, counts)
+        return counts
+
+    events = data.events
+    assert events is not None
+    paths.canonical.parent.mkdir(parents=True, exist_ok=True)
+    parts = Path(tempfile.mkdtemp(prefix=".ingest-parts-", dir=paths.canonical.parent))
+    try:
+        dropped = _clean_chunks(root, events, now, parts, chunk_rows)
         if data.customers is not None:
             raws = [(s, io.read_source(root, s)) for s in data.customers.sources]
             tables["customers"] = canonical_customers(raws, data.customers)
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in data.churn_events.sources]
             tables["churn_events"] = canonical_churn_events(raws, data.churn_events)
+        attributes = sorted({a for src in events.sources for a in src.attributes})
+        n_rows = dropped.pop("rows")
 
-    def fill(folder: Path) -> None:
-        for name, frame in tables.items():
-            io.write_parquet(frame, folder / f"{name}.parquet")
+        def fill(folder: Path) -> None:
+            dest = folder / "events.parquet"
+            if n_rows == 0:  # every row dropped by a cleaning rule: labels will say so
+                io.write_parquet(empty_events(attributes), dest)
+            else:
+                memory = settings.features.duckdb_memory_limit
+                dropped.update(_write_events(events, attributes, parts, dest, memory))
+            _write_tables(tables, folder)
 
-    io.write_folder(paths.canonical, fill)
-    counts = {name: len(frame) for name, frame in tables.items()}
+        io.write_folder(paths.canonical, fill)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    for rule, n in dropped.items():
+        if n:
+            log.info("cleaning rule %s dropped %s rows", rule, f"{n:,}")
+    written = ParquetTable(paths.table("events"))
+    for warning in event_warnings(written, events):
+        log.warning("%s", warning)
+    counts = {"events": io.require_parquet(written.path, stage_hint="churn ingest")}
+    counts |= {name: len(frame) for name, frame in tables.items()}
     log.info("wrote %s: %s", paths.canonical, counts)
     return counts
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    for name, frame in tables.items():
+        io.write_parquet(frame, folder / f"{name}.parquet")

@@ -1,0 +1,74 @@
+"""``churn ingest`` validates events a chunk of rows at a time and lets DuckDB stack, de-duplicate
+and sort the chunks on disk. The canonical tables must not depend on the chunk size, and a
+problem found in several chunks is still reported once, with every row counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from churn.errors import ContractViolation
+from churn.paths import PipelinePaths
+from churn.settings import load_settings
+from churn.stages import ingest
+from tests._project import ORDERS, make_project, orders, params, write_params
+
+NOW = dt.datetime(2026, 1, 1)
+
+
+def two_sources(root: Path) -> None:
+    """The shop's orders split into two files that overlap by 30 orders, with a repeated line
+    and a guest row, as exports of two periods often are."""
+    make_project(root)
+    frame = orders()
+    first, second = frame.iloc[:400], frame.iloc[370:]
+    first = pd.concat([first, first.iloc[[5]]])  # a line repeated exactly
+    second = pd.concat([second, second.iloc[[0]].assign(cust="")])  # a guest checkout
+    first.to_csv(root / ORDERS, index=False)
+    second.to_csv(root / "data/raw/shop/orders_2.csv", index=False)
+    values: dict[str, Any] = params()
+    source = values["data"]["events"]["sources"][0]
+    values["data"]["events"]["sources"] = [source, {**source, "path": "data/raw/shop/orders_2.csv"}]
+    values["data"]["events"] |= {
+        "overlap_key": "order_id",
+        "drop_duplicate_events": True,
+        "drop_missing_customer_id": True,
+    }
+    write_params(root, values)
+
+
+def ingested(root: Path, chunk_rows: int) -> tuple[pd.DataFrame, dict[str, int]]:
+    paths = PipelinePaths(root, "shop")
+    counts = ingest.run(load_settings(root, "shop"), paths, now=NOW, chunk_rows=chunk_rows)
+    return pd.read_parquet(paths.table("events")), counts
+
+
+def test_chunk_size_does_not_change_the_canonical_events(tmp_path: Path) -> None:
+    two_sources(tmp_path)
+    whole, counts = ingested(tmp_path, 1_000_000)
+    for rows in (97, 250):  # files of 401 and 1,400-odd rows: several chunks, a ragged last one
+        chunked, chunked_counts = ingested(tmp_path, rows)
+        pd.testing.assert_frame_equal(chunked, whole)
+        assert chunked_counts == counts
+    n_orders = len(orders())
+    assert counts["events"] == n_orders == whole["order_id"].nunique()
+    assert whole.equals(whole.sort_values(["customer_id", "ts"], kind="stable"))
+
+
+def test_a_problem_in_many_chunks_is_reported_once_with_every_row(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    frame = orders().astype({"total": object})
+    frame.loc[[2, 9, 30], "total"] = ["ten", "n/a", "ten"]
+    frame.to_csv(tmp_path / ORDERS, index=False)
+    paths = PipelinePaths(tmp_path, "shop")
+    with pytest.raises(ContractViolation) as err:
+        ingest.run(load_settings(tmp_path, "shop"), paths, now=NOW, chunk_rows=8)
+    (problem,) = err.value.problems
+    assert (problem.source, problem.column, problem.n_rows) == (ORDERS, "total", 3)
+    assert list(problem.examples) == ["ten", "n/a"]
+    assert not paths.canonical.exists()
+    assert not list(paths.canonical.parent.glob(".ingest-parts-*"))
