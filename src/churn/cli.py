@@ -20,15 +20,6 @@ from churn.errors import ChurnError
 from churn.locks import lock_timeout, pipeline_lock
 from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
-from churn.stages import export as export_stage
-from churn.stages import features as features_stage
-from churn.stages import ingest as ingest_stage
-from churn.stages import labels as labels_stage
-from churn.stages import monitor as monitor_stage
-from churn.stages import register as register_stage
-from churn.stages import report as report_stage
-from churn.stages import score as score_stage
-from churn.stages import train as train_stage
 
 app = typer.Typer(
     name="churn",
@@ -97,6 +88,8 @@ def ingest(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:
     """Validate the raw inputs against the contract and write the canonical tables."""
+    from churn.stages import ingest as ingest_stage  # noqa: PLC0415 - a command loads only its stage
+
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     _run(pipeline, project_dir, debug, lambda s, p: ingest_stage.run(s, p, now=now))
 
@@ -106,6 +99,8 @@ def labels(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:
     """Build point-in-time churn labels for every cutoff."""
+    from churn.stages import labels as labels_stage  # noqa: PLC0415 - a command loads only its stage
+
     _run(pipeline, project_dir, debug, labels_stage.run)
 
 
@@ -114,6 +109,8 @@ def features(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:
     """Build behaviour features for every labelled (customer, cutoff)."""
+    from churn.stages import features as features_stage  # noqa: PLC0415 - a command loads only its stage
+
     _run(pipeline, project_dir, debug, features_stage.run)
 
 
@@ -122,6 +119,8 @@ def train(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:
     """Train the churn model and baselines; write the model, metrics, backtest and plots."""
+    from churn.stages import train as train_stage  # noqa: PLC0415 - a command loads only its stage
+
     _run(pipeline, project_dir, debug, train_stage.run)
 
 
@@ -130,6 +129,8 @@ def register(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:
     """Log the trained model to MLflow as the challenger, then run the promotion gate."""
+    from churn.stages import register as register_stage  # noqa: PLC0415 - a command loads only its stage
+
     _run(pipeline, project_dir, debug, register_stage.run)
 
 
@@ -143,6 +144,8 @@ def promote(
     debug: DebugOpt = False,
 ) -> None:
     """Make the challenger the champion if it beats the champion on the same test cutoff."""
+    from churn.stages import register as register_stage  # noqa: PLC0415 - a command loads only its stage
+
     decision = _run(
         pipeline,
         project_dir,
@@ -177,6 +180,8 @@ def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command
     debug: DebugOpt = False,
 ) -> None:
     """Score today's customers with the champion: the ranked at-risk list with reasons."""
+    from churn.stages import score as score_stage  # noqa: PLC0415 - a command loads only its stage
+
     now = dt.datetime.now(dt.UTC)
     out = _run(
         pipeline,
@@ -214,6 +219,8 @@ def export(
     debug: DebugOpt = False,
 ) -> None:
     """Write the outreach list as CRM import files (data/exports/<p>/<target>.csv)."""
+    from churn.stages import export as export_stage  # noqa: PLC0415 - a command loads only its stage
+
     chosen = target or list(TARGETS)
     unknown = [t for t in chosen if t not in TARGETS]
     if unknown:
@@ -237,6 +244,8 @@ def monitor(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:
     """Drift of the scored population from the training one, and realised performance."""
+    from churn.stages import monitor as monitor_stage  # noqa: PLC0415 - a command loads only its stage
+
     out = _run(pipeline, project_dir, debug, monitor_stage.run)
     drift = out["drift"]
     typer.echo(
@@ -255,6 +264,8 @@ def report(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:
     """Write reports/<p>/report.html: retention, model, outreach and monitoring on one page."""
+    from churn.stages import report as report_stage  # noqa: PLC0415 - a command loads only its stage
+
     now = dt.datetime.now(dt.UTC)
     out = _run(pipeline, project_dir, debug, lambda s, p: report_stage.run(s, p, now=now))
     typer.echo(f"{pipeline}: {out['path']}")
