@@ -15,9 +15,10 @@ data in one pass. Nothing here touches files: raw frames come in, canonical fram
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,12 +34,20 @@ from churn.settings import (
     SourceSettings,
 )
 
-with warnings.catch_warnings():
-    # Where pyspark is installed (churn[spark]), pandera imports pyspark.pandas, which warns
-    # that it does not fully support pandas 3. churn never uses pyspark.pandas.
-    warnings.filterwarnings(
-        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
-    )
+
+@contextlib.contextmanager
+def _without_pyspark_pandas_warning() -> Iterator[None]:
+    """Where pyspark is installed (churn[spark]), pandera imports pyspark.pandas, on import and
+    again lazily on the first validation, which warns that it does not fully support pandas 3.
+    churn never uses pyspark.pandas."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+        )
+        yield
+
+
+with _without_pyspark_pandas_warning():
     import pandera.pandas as pa
     from pandera.errors import SchemaErrors
 
@@ -197,7 +206,8 @@ def _schema_problems(
     """Run a pandera schema lazily; report failures under the user's column names."""
     user_names = {"ts": src.columns.get("timestamp", "ts"), **src.columns, **src.attributes}
     try:
-        schema.validate(frame, lazy=True)
+        with _without_pyspark_pandas_warning():
+            schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
         cases = exc.failure_cases
         for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
