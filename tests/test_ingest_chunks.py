@@ -5,6 +5,9 @@ problem found in several chunks is still reported once, with every row counted."
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from churn.errors import ContractViolation
 from churn.paths import PipelinePaths
 from churn.settings import load_settings
 from churn.stages import ingest
-from tests._project import ORDERS, make_project, orders, params, write_params
+from tests._project import ORDERS, make_project, orders, params, subprocess_env, write_params
 
 NOW = dt.datetime(2026, 1, 1)
 
@@ -72,3 +75,22 @@ def test_a_problem_in_many_chunks_is_reported_once_with_every_row(tmp_path: Path
     assert list(problem.examples) == ["ten", "n/a"]
     assert not paths.canonical.exists()
     assert not list(paths.canonical.parent.glob(".ingest-parts-*"))
+
+
+def test_ingest_prints_no_pyspark_pandas_warning(tmp_path: Path) -> None:
+    """With churn[spark] installed, pandera imports pyspark.pandas again on its first
+    validation, which warns about pandas 3; a user should not see that on every ingest."""
+    pytest.importorskip("pyspark")
+    make_project(tmp_path)
+    churn = shutil.which("churn", path=str(Path(sys.executable).parent))
+    assert churn is not None
+    done = subprocess.run(
+        [churn, "ingest", "shop", "--project-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stderr
+    assert "PySpark does not yet fully support pandas" not in done.stderr

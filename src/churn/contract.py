@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churn.engine import Table
+from churn.engine import Table, duckdb_runner, duckdb_session
 from churn.errors import ContractViolation, Problem
 from churn.settings import (
     ChurnEventsSettings,
@@ -68,7 +68,9 @@ EVENT_FRAME_COLUMNS = (
 
 
 @dataclass
-class _Problems:
+class Problems:
+    """Problems collected over every source (and chunk), raised at once (``raise_if_any``)."""
+
     items: list[Problem] = field(default_factory=list)
 
     def add(self, source: str, column: str, rule: str, bad: pd.Series | None = None) -> None:
@@ -98,7 +100,7 @@ def _merged(items: Sequence[Problem]) -> list[Problem]:
     return list(out.values())
 
 
-def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: _Problems) -> bool:
+def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: Problems) -> bool:
     wanted = {**src.columns, **src.attributes}
     ok = True
     for target, col in wanted.items():
@@ -201,7 +203,7 @@ def _schema_problems(
     frame: pd.DataFrame,
     schema: pa.DataFrameSchema,
     src: SourceSettings,
-    problems: _Problems,
+    problems: Problems,
 ) -> None:
     """Run a pandera schema lazily; report failures under the user's column names."""
     user_names = {"ts": src.columns.get("timestamp", "ts"), **src.columns, **src.attributes}
@@ -267,7 +269,7 @@ def _map_event_source(
     raw: pd.DataFrame,
     src: SourceSettings,
     settings: EventsSettings,
-    problems: _Problems,
+    problems: Problems,
 ) -> pd.DataFrame | None:
     if not _missing_columns(raw, src, problems):
         return None
@@ -319,7 +321,7 @@ def clean_event_chunk(
     raw: pd.DataFrame,
     src: SourceSettings,
     settings: EventsSettings,
-    problems: _Problems,
+    problems: Problems,
     *,
     now: dt.datetime,
     attributes: Sequence[str],
@@ -395,9 +397,7 @@ def canonical_events(
     Returns the canonical events frame, sorted by customer and time, and counts of rows dropped
     by cleaning rules (for the log). Raises ContractViolation naming every problem at once.
     """
-    from churn.engine import duckdb_session  # noqa: PLC0415 - the engine imports settings only
-
-    problems = _Problems()
+    problems = Problems()
     attributes = sorted({a for src, _ in raw_by_source for a in src.attributes})
     parts, n_missing = [], 0
     for position, (src, raw) in enumerate(raw_by_source):
@@ -442,10 +442,6 @@ def empty_events(attributes: Sequence[str]) -> pd.DataFrame:
     )
 
 
-EventProblems = _Problems
-"""Problems collected over many chunks, raised at once (``raise_if_any``)."""
-
-
 def _as_canonical(events: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFrame:
     """Text columns as object (missing: None), timestamps in microseconds."""
     out = events.copy()
@@ -459,8 +455,6 @@ def event_warnings(events: Table, settings: EventsSettings) -> list[str]:
     """What is legal in canonical ``events`` (a frame, or the parquet file, scanned by DuckDB)
     but may surprise: each with its count and what to do about it. Duplicates and negative
     amounts are kept, so the stage logs these."""
-    from churn.engine import duckdb_runner  # noqa: PLC0415 - the engine imports settings only
-
     run = duckdb_runner()
     warnings = []
     if not settings.drop_duplicate_events:
@@ -490,7 +484,7 @@ def canonical_customers(
     settings: CustomersSettings,
 ) -> pd.DataFrame:
     """One row per customer: id, optional signup_date, attribute columns."""
-    problems = _Problems()
+    problems = Problems()
     frames = []
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
@@ -531,7 +525,7 @@ def canonical_churn_events(
     settings: ChurnEventsSettings,
 ) -> pd.DataFrame:
     """Explicit churn events (cancellations): customer_id, ts."""
-    problems = _Problems()
+    problems = Problems()
     frames = []
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
@@ -557,7 +551,7 @@ def canonical_churn_events(
 def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.DataFrame:
     """A snapshot table: customer_id, churned, then attributes (numeric ones as floats)."""
     src = settings.source
-    problems = _Problems()
+    problems = Problems()
     if not _missing_columns(raw, src, problems):
         problems.raise_if_any()
     if "label" not in src.columns:

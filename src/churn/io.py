@@ -233,32 +233,32 @@ def read_json(path: Path, *, stage_hint: str) -> Any:
         ) from exc
 
 
-def require_parquet(path: Path, *, stage_hint: str) -> int:
-    """Check that an output of an earlier stage is a readable parquet file without reading its
-    rows (its footer only); return the row count. Errors as ``read_parquet``."""
+@contextlib.contextmanager
+def _earlier_output(path: Path, stage_hint: str) -> Iterator[None]:
+    """Say which stage to run when an output of an earlier stage is missing or unreadable."""
     if not path.is_file():
         raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
     try:
-        rows = int(pq.read_metadata(path).num_rows)
+        yield
     except (pa.ArrowException, OSError) as exc:
         raise PipelineStateError(
             f"{path}: expected a parquet file written by `{stage_hint}`, found an unreadable "
             f"file ({exc}). Run `{stage_hint}` again to rebuild it."
         ) from exc
+
+
+def require_parquet(path: Path, *, stage_hint: str) -> int:
+    """Check that an output of an earlier stage is a readable parquet file without reading its
+    rows (its footer only); return the row count. Errors as ``read_parquet``."""
+    with _earlier_output(path, stage_hint):
+        rows = int(pq.read_metadata(path).num_rows)
     log.info("scanning %s in place: %s rows", path, f"{rows:,}")
     return rows
 
 
 def read_parquet(path: Path, *, stage_hint: str) -> pd.DataFrame:
     """Read an output of an earlier stage; say which stage to run if it is missing or broken."""
-    if not path.is_file():
-        raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
-    try:
+    with _earlier_output(path, stage_hint):
         frame = pd.read_parquet(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise PipelineStateError(
-            f"{path}: expected a parquet file written by `{stage_hint}`, found an unreadable "
-            f"file ({exc}). Run `{stage_hint}` again to rebuild it."
-        ) from exc
     log.info("read %s: %s rows", path, f"{len(frame):,}")
     return frame

@@ -18,7 +18,7 @@ import pandas as pd
 
 from churn import io
 from churn.contract import (
-    EventProblems,
+    Problems,
     canonical_churn_events,
     canonical_customers,
     canonical_events_sql,
@@ -40,12 +40,17 @@ CHUNK_ROWS = 2_000_000
 
 
 def _clean_chunks(
-    root: Path, events: EventsSettings, now: dt.datetime, parts: Path, chunk_rows: int
+    root: Path,
+    events: EventsSettings,
+    attributes: list[str],
+    *,
+    now: dt.datetime,
+    parts: Path,
+    chunk_rows: int,
 ) -> dict[str, int]:
     """Every events source, chunk by chunk, cleaned into parquet parts under ``parts``.
     Raises ContractViolation naming every problem of every source once all are read."""
-    problems = EventProblems()
-    attributes = sorted({a for src in events.sources for a in src.attributes})
+    problems = Problems()
     counts = {"rows": 0, "missing_customer_id": 0}
     for position, src in enumerate(events.sources):
         n_read = 0
@@ -67,8 +72,9 @@ def _clean_chunks(
 
 def _write_events(
     settings: EventsSettings, attributes: list[str], parts: Path, dest: Path, memory_limit: str
-) -> dict[str, int]:
-    """Stack, de-duplicate and sort the parts into ``dest``; rows dropped by each rule."""
+) -> tuple[int, dict[str, int]]:
+    """Stack, de-duplicate and sort the parts into ``dest``; rows written and rows dropped by
+    each rule."""
     table = {"parts": ParquetTable(parts / "*.parquet")}
     with duckdb_session(table, memory_limit=memory_limit) as con:
         total = int(con.execute("SELECT COUNT(*) FROM parts").fetchall()[0][0])
@@ -79,7 +85,7 @@ def _write_events(
             "(FORMAT parquet, ROW_GROUP_SIZE 1000000)"
         )
     written = io.require_parquet(dest, stage_hint="churn ingest")
-    return {"overlapping_orders": total - kept, "duplicate_events": kept - written}
+    return written, {"overlapping_orders": total - kept, "duplicate_events": kept - written}
 
 
 def run(
@@ -110,15 +116,18 @@ def run(
     paths.canonical.parent.mkdir(parents=True, exist_ok=True)
     parts = Path(tempfile.mkdtemp(prefix=".ingest-parts-", dir=paths.canonical.parent))
     try:
-        dropped = _clean_chunks(root, events, now, parts, chunk_rows)
+        attributes = sorted({a for src in events.sources for a in src.attributes})
+        dropped = _clean_chunks(
+            root, events, attributes, now=now, parts=parts, chunk_rows=chunk_rows
+        )
         if data.customers is not None:
             raws = [(s, io.read_source(root, s)) for s in data.customers.sources]
             tables["customers"] = canonical_customers(raws, data.customers)
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in data.churn_events.sources]
             tables["churn_events"] = canonical_churn_events(raws, data.churn_events)
-        attributes = sorted({a for src in events.sources for a in src.attributes})
         n_rows = dropped.pop("rows")
+        counts = {"events": 0}
 
         def fill(folder: Path) -> None:
             dest = folder / "events.parquet"
@@ -126,7 +135,8 @@ def run(
                 io.write_parquet(empty_events(attributes), dest)
             else:
                 memory = settings.features.duckdb_memory_limit
-                dropped.update(_write_events(events, attributes, parts, dest, memory))
+                counts["events"], by_rule = _write_events(events, attributes, parts, dest, memory)
+                dropped.update(by_rule)
             _write_tables(tables, folder)
 
         io.write_folder(paths.canonical, fill)
@@ -135,10 +145,8 @@ def run(
     for rule, n in dropped.items():
         if n:
             log.info("cleaning rule %s dropped %s rows", rule, f"{n:,}")
-    written = ParquetTable(paths.table("events"))
-    for warning in event_warnings(written, events):
+    for warning in event_warnings(ParquetTable(paths.table("events")), events):
         log.warning("%s", warning)
-    counts = {"events": io.require_parquet(written.path, stage_hint="churn ingest")}
     counts |= {name: len(frame) for name, frame in tables.items()}
     log.info("wrote %s: %s", paths.canonical, counts)
     return counts
