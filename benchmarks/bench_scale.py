@@ -135,7 +135,7 @@ def canonical_without_ingest(project: Path) -> None:
     ``--ingest-max``."""
     import duckdb  # noqa: PLC0415 - only in the data-preparing child
 
-    from churn.contract import EVENT_FRAME_COLUMNS  # noqa: PLC0415
+    from churn.data.contract import EVENT_FRAME_COLUMNS  # noqa: PLC0415
 
     raw = project / "data/raw/shop/events.parquet"
     out = project / "data/interim/shop/canonical/events.parquet"

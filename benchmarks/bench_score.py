@@ -4,9 +4,9 @@ The feature frame is the retail pipeline's own scoring rows resampled (with a li
 numeric features) to ``--customers`` rows with unique ids, so the model, the feature mix and the
 reason catalogue are the real ones. Timed steps, each after the frame is in memory:
 
-1. rank (``churn.scoring.rank_customers``): probabilities, tiers, value at risk, ranking,
+1. rank (``churn.scoring.ranking.rank_customers``): probabilities, tiers, value at risk, ranking,
    the outreach slice and its control group, for every customer;
-2. reasons (``churn.scoring.explain_customers``): TreeSHAP, reason codes, sentences and a
+2. reasons (``churn.scoring.ranking.explain_customers``): TreeSHAP, reason codes, sentences and a
    recommended action for the outreach slice (``scoring.explain: outreach``);
 3. assemble the list and write scores.parquet;
 4. one CRM export (Salesforce) of the outreach slice.
@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 
 from churn import io
-from churn.crm_export import crm_frame, default_target, export_bytes
-from churn.explain import Reference
-from churn.model import ChurnModel
-from churn.reasons import load_catalogue, resolve
-from churn.scoring import Explained, explain_customers, rank_customers
+from churn.crm.writers import crm_frame, default_target, export_bytes
+from churn.modeling.model import ChurnModel
+from churn.scoring.explain import Reference
+from churn.scoring.ranking import Explained, explain_customers, rank_customers
+from churn.scoring.reasons import load_catalogue, resolve
 from churn.settings import load_settings
 
 

@@ -2,7 +2,7 @@
 
 Both fit the same data with the same parameters and the same number of rounds (early
 stopping off). The direct call gets its DMatrix objects ready-made, so the difference is
-everything ``churn.train.fit_model`` adds: building the design matrix and categories, the
+everything ``churn.modeling.train.fit_model`` adds: building the design matrix and categories, the
 evaluation set, cutting the booster and fitting the calibrator.
 
     .venv/bin/python benchmarks/bench_train.py --pipeline retail --rounds 300 --repeats 3
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import xgboost as xgb
 
-from churn.model import design_matrix
+from churn.modeling.model import design_matrix
+from churn.modeling.train import booster_params, fit_model
+from churn.modeling.training_data import feature_columns, labelled_rows, outcome, split_rows
 from churn.settings import load_settings
-from churn.train import booster_params, fit_model
-from churn.training_data import feature_columns, labelled_rows, outcome, split_rows
 
 
 def main() -> None:

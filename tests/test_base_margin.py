@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churn.base_margin import LOG_EPSILON, BaseMargin
+from churn.modeling.base_margin import LOG_EPSILON, BaseMargin
 
 
 def scored_rows(n: int, seed: int) -> pd.DataFrame:

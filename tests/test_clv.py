@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from churn.clv import (
+from churn.modeling.clv import (
     RFM_COLUMNS,
     BetaGeoModel,
     GammaGammaModel,

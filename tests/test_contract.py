@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.contract import canonical_events, canonical_snapshot, parse_timestamps
+from churn.data.contract import canonical_events, canonical_snapshot, parse_timestamps
 from churn.errors import ContractViolation
 from churn.settings import EventsSettings, SnapshotSettings, SourceSettings
 

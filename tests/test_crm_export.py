@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from churn.crm_export import TARGETS, crm_frame, default_target, export_bytes, neutralise
+from churn.crm.writers import TARGETS, crm_frame, default_target, export_bytes, neutralise
 from churn.errors import ConfigError
 from churn.settings import ExportTarget
 

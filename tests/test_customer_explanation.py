@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churn.customer_explanation import first_to_contact, reason_table, scored_row
 from churn.errors import ConfigError, PipelineStateError
-from churn.notebooks import find_project_dir, notebook_context
+from churn.io.notebooks import find_project_dir, notebook_context
+from churn.scoring.customer_explanation import first_to_contact, reason_table, scored_row
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.drift import categorical_psi, feature_drift, numeric_psi
+from churn.monitoring.drift import categorical_psi, feature_drift, numeric_psi
 
 
 def normal(mean: float, n: int = 5000, seed: int = 0) -> pd.Series:

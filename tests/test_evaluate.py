@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from churn import evaluate as ev
 from churn.errors import TrainingError
+from churn.evaluation import evaluate as ev
 
 
 @pytest.fixture(scope="module")

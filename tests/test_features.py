@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.engine import to_spark_sql
-from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
+from churn.engines.sql import to_spark_sql
+from churn.features.build import FeatureSpec, build_features, feature_catalogue, features_sql
 from tests.conftest import events_frame
 
 CUTOFF = pd.Timestamp("2024-03-01")

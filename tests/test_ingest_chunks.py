@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ContractViolation
-from churn.paths import PipelinePaths
+from churn.io.paths import PipelinePaths
 from churn.settings import load_settings
 from churn.stages import ingest
 from tests._project import ORDERS, make_project, orders, params, subprocess_env, write_params

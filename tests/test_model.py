@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from churn.base_margin import BaseMargin
 from churn.errors import PipelineStateError
-from churn.model import BOOSTER_FILE, META_FILE, Calibrator, ChurnModel, design_matrix
+from churn.modeling.base_margin import BaseMargin
+from churn.modeling.model import BOOSTER_FILE, META_FILE, Calibrator, ChurnModel, design_matrix
 
 NUMERIC = ("recency", "orders")
 CATEGORIES = {"plan": ("basic", "pro")}

@@ -12,7 +12,7 @@ from nbclient import NotebookClient
 from typer.testing import CliRunner
 
 from churn.cli import app
-from churn.notebooks import PIPELINE_ENV, PROJECT_ENV
+from churn.io.notebooks import PIPELINE_ENV, PROJECT_ENV
 from tests._project import cdnow_slice
 
 ROOT = Path(__file__).resolve().parents[1]

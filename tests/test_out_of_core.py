@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.clv import rfm_summary
-from churn.engine import ParquetTable
+from churn.data.event_summaries import EventSpan, daily_totals, event_span
+from churn.engines.sql import ParquetTable
 from churn.errors import LabelError
-from churn.event_summaries import EventSpan, daily_totals, event_span
-from churn.features import FeatureSpec, build_features
+from churn.features.build import FeatureSpec, build_features
 from churn.labels import build_labels, cutoff_table, observed_until
+from churn.modeling.clv import rfm_summary
+from churn.scoring.value import purchase_value
 from churn.settings import CutoffSchedule, EventLabelSettings, FeatureSettings
-from churn.value import purchase_value
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from synthetic import synthetic_events

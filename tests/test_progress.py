@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from churn.progress import progress
+from churn.io.progress import progress
 
 
 def test_without_a_terminal_each_step_is_a_log_line(caplog: pytest.LogCaptureFixture) -> None:

@@ -15,8 +15,8 @@ import yaml
 from mlflow import MlflowClient
 
 from churn.errors import TrackingError
-from churn.model import BOOSTER_FILE, META_FILE, ChurnModel
-from churn.tracking import check_pyfunc_folder
+from churn.modeling.model import BOOSTER_FILE, META_FILE, ChurnModel
+from churn.tracking.store import check_pyfunc_folder
 from tests._project import PIPELINE, churn, make_project, params, run_stages, write_params
 
 pytestmark = [

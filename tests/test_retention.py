@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from churn.retention import (
+from churn.reporting.retention import (
     churn_rate_by_cutoff,
     clv_summary,
     cohort_retention,
     repeat_purchase_rate,
     retention_matrix,
 )
-from churn.retention_plots import (
+from churn.reporting.retention_figures import (
     churn_rate_figure,
     clv_distribution_figure,
     cohort_retention_figure,
@@ -267,5 +267,5 @@ def test_every_figure_draws_with_a_title_and_labelled_axes(
 
 
 def test_figures_name_the_function_that_builds_their_frame() -> None:
-    with pytest.raises(ValueError, match=r"churn\.retention\.cohort_retention\(\)"):
+    with pytest.raises(ValueError, match=r"churn\.reporting\.retention\.cohort_retention\(\)"):
         cohort_retention_figure(pd.DataFrame({"cohort": []}))

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from churn.cli import app
-from churn.crm_export import TARGETS
-from churn.scoring import score_columns
+from churn.crm.writers import TARGETS
+from churn.scoring.ranking import score_columns
 from tests._project import cdnow_slice
 
 ROOT = Path(__file__).resolve().parents[1]

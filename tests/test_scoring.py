@@ -11,16 +11,29 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from churn.base_margin import BaseMargin
-from churn.derived_features import derived_catalogue
 from churn.errors import ConfigError, PipelineStateError
-from churn.explain import Contributions, Reference, reason_sums, shap_contributions, top_reasons
-from churn.features import FeatureSpec, catalogue_records, feature_catalogue
-from churn.model import Calibrator, ChurnModel
-from churn.outreach import control_group, outreach_size, priority_rank, risk_percentile, risk_tier
-from churn.playbook import check_rules, recommend, top_actionable_reason
-from churn.reasons import CatalogueSpec, load_catalogue, render_many, resolve
-from churn.scoring import CONTROL, ModelIdentity, score_columns, score_customers
+from churn.features.build import FeatureSpec, catalogue_records, feature_catalogue
+from churn.features.derived import derived_catalogue
+from churn.modeling.base_margin import BaseMargin
+from churn.modeling.model import Calibrator, ChurnModel
+from churn.scoring.explain import (
+    Contributions,
+    Reference,
+    reason_sums,
+    shap_contributions,
+    top_reasons,
+)
+from churn.scoring.outreach import (
+    control_group,
+    outreach_size,
+    priority_rank,
+    risk_percentile,
+    risk_tier,
+)
+from churn.scoring.playbook import check_rules, recommend, top_actionable_reason
+from churn.scoring.ranking import CONTROL, ModelIdentity, score_columns, score_customers
+from churn.scoring.reasons import CatalogueSpec, load_catalogue, render_many, resolve
+from churn.scoring.value import purchase_value, recurring_value
 from churn.settings import (
     FeatureSettings,
     OutreachSettings,
@@ -28,7 +41,6 @@ from churn.settings import (
     RiskTiers,
     ScoringSettings,
 )
-from churn.value import purchase_value, recurring_value
 from tests.conftest import events_frame
 
 FEATURES = ["days_since_last_activity", "orders_total", "spend_total", "country"]

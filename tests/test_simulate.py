@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from churn.cli import app
-from churn.simulate import DRIVERS, DriverWeights, SimulationSettings, simulate
+from churn.data.simulate import DRIVERS, DriverWeights, SimulationSettings, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = "subscription"

@@ -18,11 +18,13 @@ import pytest
 import xgboost as xgb
 from mlflow import MlflowClient
 
-from churn.base_margin import BaseMargin
-from churn.engine import SqlRunner, sql_runner
-from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
+from churn.engines import SqlRunner, sql_runner
+from churn.features.build import FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.labels import build_labels, cutoff_table, observed_until
-from churn.model import Calibrator, ChurnModel, design_matrix
+from churn.modeling.base_margin import BaseMargin
+from churn.modeling.model import Calibrator, ChurnModel, design_matrix
+from churn.modeling.train import booster_params, fit_booster, fit_model
+from churn.modeling.training_data import FeatureColumns, outcome
 from churn.settings import (
     CutoffSchedule,
     EventLabelSettings,
@@ -30,21 +32,19 @@ from churn.settings import (
     SparkSettings,
     TrainSettings,
 )
-from churn.train import booster_params, fit_booster, fit_model
-from churn.training_data import FeatureColumns, outcome
 from tests.test_features_reference import CUTOFFS, NO_EVENTS, SPECS, _edge_cases
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
-from churn.registry import load_champion
-from churn.spark_engine import spark_dataframe, spark_query, spark_session, spark_sql
-from churn.spark_scoring import spark_champion, spark_probabilities
-from churn.spark_train import (
+from churn.engines.spark import spark_dataframe, spark_query, spark_session, spark_sql
+from churn.modeling.spark_train import (
     BASE_MARGIN_COLUMN,
     spark_booster,
     spark_fit_model,
     training_frame,
 )
-from churn.tracking import (
+from churn.scoring.spark_scoring import spark_champion, spark_probabilities
+from churn.tracking.registry import load_champion
+from churn.tracking.store import (
     CHAMPION,
     PROBABILITY_COLUMN,
     connect,

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from churn.engine import sql_runner
+from churn.engines import sql_runner
 from churn.errors import ConfigError
 from churn.settings import FeatureSettings, SparkSettings, load_settings
 from tests._project import PIPELINE, write_params
 from tests._project import params as project_params
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
-from churn.spark_engine import resolve_master, session_conf, spark_session, spark_sql
+from churn.engines.spark import resolve_master, session_conf, spark_session, spark_sql
 
 
 def test_master_comes_from_the_setting_then_the_environment_then_local() -> None:
@@ -104,7 +104,7 @@ def test_the_spark_modules_and_the_stages_import_without_pyspark() -> None:
     """pyspark stays optional: it is imported only when a setting chooses Spark."""
     code = (
         "import sys; sys.modules['pyspark'] = None\n"
-        "import churn.spark_engine, churn.spark_train, churn.spark_scoring\n"
+        "import churn.engines.spark, churn.modeling.spark_train, churn.scoring.spark_scoring\n"
         "import churn.stages.train, churn.stages.score\n"
         "assert not any(m.startswith(('pyspark', 'xgboost.spark')) for m in sys.modules "
         "if sys.modules[m] is not None)"

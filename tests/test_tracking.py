@@ -17,15 +17,15 @@ from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from churn.errors import PipelineStateError, TrackingError
-from churn.model import Calibrator, ChurnModel, design_matrix
-from churn.registry import (
+from churn.modeling.model import Calibrator, ChurnModel, design_matrix
+from churn.tracking.registry import (
     PromotionDecision,
     RegistrySettings,
     load_champion,
     load_model,
     promote,
 )
-from churn.tracking import (
+from churn.tracking.store import (
     CHALLENGER,
     CHAMPION,
     PROBABILITY_COLUMN,

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from churn.cli import app
 from churn.errors import TrainingError
-from churn.model import BOOSTER_FILE, META_FILE, ChurnModel
+from churn.modeling.model import BOOSTER_FILE, META_FILE, ChurnModel
 from tests._project import cdnow_slice
 
 ROOT = Path(__file__).resolve().parents[1]

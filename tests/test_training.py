@@ -10,12 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churn.backtest import Fold, fold_purged, rolling_origin_plan
-from churn.baselines import BaselineInputs, Scorer, logistic_rfm_baseline, recency_baseline
 from churn.errors import PipelineStateError, TrainingError
-from churn.settings import SearchSettings, TrainSettings
-from churn.train import booster_params, fit_model, search_study
-from churn.training_data import (
+from churn.modeling.backtest import Fold, fold_purged, rolling_origin_plan
+from churn.modeling.baselines import BaselineInputs, Scorer, logistic_rfm_baseline, recency_baseline
+from churn.modeling.train import booster_params, fit_model, search_study
+from churn.modeling.training_data import (
     FeatureColumns,
     check_trainable,
     feature_columns,
@@ -23,6 +22,7 @@ from churn.training_data import (
     outcome,
     split_rows,
 )
+from churn.settings import SearchSettings, TrainSettings
 
 CATALOGUE = [
     {"name": "x1", "kind": "numeric"},

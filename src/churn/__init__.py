@@ -9,7 +9,13 @@ from churn.errors import (
     PipelineStateError,
     Problem,
 )
-from churn.features import Feature, FeatureSpec, build_features, feature_catalogue, features_sql
+from churn.features.build import (
+    Feature,
+    FeatureSpec,
+    build_features,
+    feature_catalogue,
+    features_sql,
+)
 from churn.labels import build_labels, cutoff_table, observed_until, snapshot_labels
 from churn.settings import PipelineSettings, load_settings
 

@@ -15,10 +15,10 @@ from typing import Annotated, TypeVar
 import typer
 
 from churn import io
-from churn.crm_export import TARGETS
+from churn.crm.writers import TARGETS
 from churn.errors import ChurnError
-from churn.locks import lock_timeout, pipeline_lock
-from churn.paths import PipelinePaths
+from churn.io.locks import lock_timeout, pipeline_lock
+from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
 
 app = typer.Typer(
@@ -286,7 +286,7 @@ def simulate(  # noqa: PLR0917 - Typer options are keyword arguments on the comm
 ) -> None:
     """Simulate a subscription business: contract tables (events, customers, churn_events)
     and, under truth/, each subscriber-month's churn hazard and each churner's main driver."""
-    from churn import simulate as sim  # noqa: PLC0415 - only this command needs it
+    from churn.data import simulate as sim  # noqa: PLC0415 - only this command needs it
 
     if file_format not in ("parquet", "csv"):
         typer.echo(

@@ -13,9 +13,9 @@ import datetime as dt
 
 import pandas as pd
 
-from churn.engine import SqlRunner, Table, day_of, days_to_timestamp, duckdb_runner
+from churn.data.event_summaries import EventSpan, event_span
+from churn.engines.sql import SqlRunner, Table, day_of, days_to_timestamp, duckdb_runner
 from churn.errors import LabelError
-from churn.event_summaries import EventSpan, event_span
 from churn.settings import CutoffSchedule, EventLabelSettings, SnapshotLabelSettings
 
 LABEL_COLUMNS = ("customer_id", "cutoff", "churned", "split")
@@ -44,7 +44,7 @@ def observed_until(
 ) -> dt.date:
     """First day not covered by the data: the day after ``last_day_of_data`` if given (an
     extract's documented end), else the day after the last event. ``events``: the canonical
-    events, or their span (``churn.event_summaries.event_span``)."""
+    events, or their span (``churn.data.event_summaries.event_span``)."""
     span = events if isinstance(events, EventSpan) else EventSpan.of_frame(events)
     if span.last is None:
         raise LabelError("No events: cannot place cutoffs on an empty history.")
@@ -121,7 +121,7 @@ def build_labels(
     """Labels for every eligible (customer, cutoff) pair, all cutoffs in one query.
 
     ``events``: canonical events (customer_id, ts, event_type), a frame or a parquet file the
-    engine scans (``churn.engine.ParquetTable``). ``cutoffs``: from
+    engine scans (``churn.engines.sql.ParquetTable``). ``cutoffs``: from
     ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any. ``run_sql``:
     the engine (default: DuckDB with ``threads``).
     Returns ``customer_id``, ``cutoff`` (timestamp at midnight), ``churned`` (bool, missing

@@ -264,7 +264,7 @@ class TrainSettings(Frozen):
     boost_from: list[str] = Field(
         default_factory=list,
         description="non-negative features whose logistic fit on log(x + 0.01) the trees start "
-        "from (churn.base_margin); empty: start from a constant",
+        "from (churn.modeling.base_margin); empty: start from a constant",
     )
     refit_on_purged: bool = Field(
         False,
@@ -422,7 +422,7 @@ class ExportTarget(Frozen):
 
 class ExportSettings(Frozen):
     """Per CRM target, which columns leave the system and under what names. Targets not set
-    here use the built-in defaults (see churn.crm_export)."""
+    here use the built-in defaults (see churn.crm.writers)."""
 
     targets: dict[Literal["salesforce", "hubspot", "dynamics", "generic"], ExportTarget] = Field(
         default_factory=dict

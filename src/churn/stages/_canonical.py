@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from churn import io
-from churn.engine import ParquetTable, Table
-from churn.paths import PipelinePaths
+from churn.engines.sql import ParquetTable, Table
+from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings
 
 

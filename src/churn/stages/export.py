@@ -6,9 +6,9 @@ import logging
 from collections.abc import Sequence
 
 from churn import io
-from churn.crm_export import TARGETS, Target, crm_frame, export_bytes, target_settings
+from churn.crm.writers import TARGETS, Target, crm_frame, export_bytes, target_settings
 from churn.errors import PipelineStateError
-from churn.paths import PipelinePaths
+from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings
 
 log = logging.getLogger("churn")

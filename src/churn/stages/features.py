@@ -7,10 +7,9 @@ import logging
 import pandas as pd
 
 from churn import io
-from churn.derived_features import add_derived_features, derived_catalogue
-from churn.engine import Table, sql_runner
-from churn.event_summaries import daily_totals
-from churn.features import (
+from churn.data.event_summaries import daily_totals
+from churn.engines import Table, sql_runner
+from churn.features.build import (
     Feature,
     FeatureSpec,
     build_features,
@@ -19,7 +18,8 @@ from churn.features import (
     snapshot_catalogue,
     snapshot_features,
 )
-from churn.paths import PipelinePaths
+from churn.features.derived import add_derived_features, derived_catalogue
+from churn.io.paths import PipelinePaths
 from churn.settings import EventLabelSettings, PipelineSettings
 from churn.stages._canonical import events_table, read_canonical, require_canonical
 

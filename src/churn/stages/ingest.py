@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from churn import io
-from churn.contract import (
+from churn.data.contract import (
     Problems,
     canonical_churn_events,
     canonical_customers,
@@ -28,9 +28,9 @@ from churn.contract import (
     event_warnings,
     kept_rows_sql,
 )
-from churn.engine import ParquetTable, duckdb_session
-from churn.paths import PipelinePaths
-from churn.progress import progress
+from churn.engines.sql import ParquetTable, duckdb_session
+from churn.io.paths import PipelinePaths
+from churn.io.progress import progress
 from churn.settings import EventsSettings, PipelineSettings
 
 log = logging.getLogger("churn")

@@ -7,10 +7,10 @@ import logging
 import pandas as pd
 
 from churn import io
-from churn.engine import sql_runner
-from churn.event_summaries import event_span
+from churn.data.event_summaries import event_span
+from churn.engines import sql_runner
+from churn.io.paths import PipelinePaths
 from churn.labels import build_labels, cutoff_table, observed_until, snapshot_labels
-from churn.paths import PipelinePaths
 from churn.settings import PipelineSettings, SnapshotLabelSettings
 from churn.stages._canonical import events_table, read_canonical, require_canonical
 

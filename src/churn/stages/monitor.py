@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import evaluate, io
-from churn.drift import FeatureDrift, drift_summary, feature_drift, numeric_psi
-from churn.engine import Table, sql_runner
-from churn.event_summaries import event_span
+from churn import io
+from churn.data.event_summaries import event_span
+from churn.engines import Table, sql_runner
+from churn.evaluation import evaluate
+from churn.io.paths import PipelinePaths
 from churn.labels import build_labels, observed_until
-from churn.model import ChurnModel
-from churn.paths import PipelinePaths
+from churn.modeling.model import ChurnModel
+from churn.monitoring.drift import FeatureDrift, drift_summary, feature_drift, numeric_psi
 from churn.settings import EventLabelSettings, MonitoringSettings, PipelineSettings
 from churn.stages._canonical import events_table, read_canonical
 from churn.stages.score import load_scoring_model

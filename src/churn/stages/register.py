@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import evaluate, io
+from churn import io
 from churn.errors import PipelineStateError
-from churn.model import ChurnModel
-from churn.paths import PipelinePaths
+from churn.evaluation import evaluate
+from churn.io.paths import PipelinePaths
+from churn.modeling.model import ChurnModel
+from churn.modeling.training_data import labelled_rows, outcome, split_rows
 from churn.settings import PipelineSettings
-from churn.training_data import labelled_rows, outcome, split_rows
 
 log = logging.getLogger("churn")
 
@@ -76,7 +77,7 @@ def register(
 ) -> dict[str, Any]:
     """Log the model in ``models/<p>`` with its metrics, plots and lineage; alias challenger.
     ``test``: rows from :func:`test_rows`, the first five of which are the input example."""
-    from churn import tracking  # noqa: PLC0415 - mlflow is slow to import
+    from churn.tracking import store as tracking  # noqa: PLC0415 - mlflow is slow to import
 
     metrics = io.read_json(paths.metrics, stage_hint=f"churn train {paths.name}")
     ChurnModel.load(paths.model)  # a missing or corrupted model fails before the store is touched
@@ -123,7 +124,9 @@ def promote(
     force: bool = False,
 ) -> dict[str, Any]:
     """Run the champion/challenger gate on ``test`` (rows from :func:`test_rows`)."""
-    from churn import registry, tracking  # noqa: PLC0415 - mlflow is slow to import
+    # mlflow is slow to import
+    from churn.tracking import registry  # noqa: PLC0415
+    from churn.tracking import store as tracking  # noqa: PLC0415
 
     client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
 
@@ -171,12 +174,12 @@ def scoring_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
 def drift_problems(settings: PipelineSettings, paths: PipelinePaths, pyfunc: Any) -> list[str]:
     """The flagged drift of today's scoring population for a registered model, as phrases
     ("score PSI 0.35", "orders_total PSI 0.41"); empty when nothing is over the threshold."""
-    from churn import tracking  # noqa: PLC0415
     from churn.stages.monitor import (  # noqa: PLC0415
         labels_and_features,
         population_drift,
         training_rows,
     )
+    from churn.tracking import store as tracking  # noqa: PLC0415
 
     wrapper = pyfunc.unwrap_python_model()
     assert isinstance(wrapper, tracking.ChurnPyfunc)

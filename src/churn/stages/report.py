@@ -12,16 +12,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from churn import io
-from churn.paths import PipelinePaths
-from churn.report import Figure, KeyNumbers, Note, Png, Section, Table, render_html
-from churn.report_plots import backtest_figure, counts_figure, drift_figure
-from churn.retention import (
+from churn.io.paths import PipelinePaths
+from churn.reporting.model_figures import backtest_figure, counts_figure, drift_figure
+from churn.reporting.page import Figure, KeyNumbers, Note, Png, Section, Table, render_html
+from churn.reporting.retention import (
     churn_rate_by_cutoff,
     clv_summary,
     cohort_retention,
     repeat_purchase_rate,
 )
-from churn.retention_plots import (
+from churn.reporting.retention_figures import (
     churn_rate_figure,
     clv_distribution_figure,
     cohort_retention_figure,

@@ -19,23 +19,23 @@ import numpy as np
 import pandas as pd
 
 from churn import io
-from churn.engine import Table, sql_runner
+from churn.data.event_summaries import daily_totals, event_span
+from churn.engines import Table, sql_runner
 from churn.errors import ConfigError, LabelError
-from churn.event_summaries import daily_totals, event_span
-from churn.explain import Reference
-from churn.features import snapshot_features
+from churn.features.build import snapshot_features
+from churn.io.paths import PipelinePaths
 from churn.labels import build_labels, observed_until
-from churn.model import ChurnModel
-from churn.paths import PipelinePaths
-from churn.playbook import check_rules
-from churn.reasons import load_catalogue, resolve
-from churn.scoring import ModelIdentity, ScoreResult, score_customers
+from churn.modeling.model import ChurnModel
+from churn.reporting.shap_figures import bar_figure, beeswarm_figure, importance
+from churn.scoring.explain import Reference
+from churn.scoring.playbook import check_rules
+from churn.scoring.ranking import ModelIdentity, ScoreResult, score_customers
+from churn.scoring.reasons import load_catalogue, resolve
+from churn.scoring.value import purchase_value, recurring_value
 from churn.settings import EventLabelSettings, PipelineSettings, SnapshotLabelSettings
-from churn.shap_plots import bar_figure, beeswarm_figure, importance
 from churn.stages._canonical import events_table, read_canonical, require_canonical
 from churn.stages.features import event_features
 from churn.stages.register import model_name
-from churn.value import purchase_value, recurring_value
 
 log = logging.getLogger("churn")
 
@@ -62,7 +62,9 @@ def load_scoring_model(paths: PipelinePaths, model_path: Path | None) -> LoadedM
     if model_path is not None:
         model = ChurnModel.load(model_path)
         return LoadedModel(model, ModelIdentity(str(model_path), "local"), None)
-    from churn import registry, tracking  # noqa: PLC0415 - mlflow is slow to import
+    # mlflow is slow to import
+    from churn.tracking import registry  # noqa: PLC0415
+    from churn.tracking import store as tracking  # noqa: PLC0415
 
     client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
     name = model_name(paths.name)
@@ -78,10 +80,10 @@ def spark_probabilities_of(
 ) -> Callable[[pd.DataFrame], np.ndarray]:
     """``scoring.engine: spark``: a function from a feature frame to the churn probabilities
     of ``loaded`` (the registered champion), computed by its MLflow ``spark_udf`` in the
-    Spark executors (:mod:`churn.spark_scoring`)."""
-    from churn import tracking  # noqa: PLC0415 - mlflow is slow to import
-    from churn.spark_engine import spark_session  # noqa: PLC0415 - optional dependency
-    from churn.spark_scoring import champion_probabilities, spark_champion  # noqa: PLC0415
+    Spark executors (:mod:`churn.scoring.spark_scoring`)."""
+    from churn.engines.spark import spark_session  # noqa: PLC0415 - optional dependency
+    from churn.scoring.spark_scoring import champion_probabilities, spark_champion  # noqa: PLC0415
+    from churn.tracking import store as tracking  # noqa: PLC0415 - mlflow is slow to import
 
     session = spark_session(settings.features.spark, setting="scoring.engine")
     client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
@@ -324,7 +326,7 @@ def _write_global_explanations(
         io.write_png(figure, dest)
         plt.close(figure)
     if loaded.run_id is not None:
-        from churn import tracking  # noqa: PLC0415
+        from churn.tracking import store as tracking  # noqa: PLC0415
 
         client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
         for path in (paths.shap_importance, beeswarm_path, bar_path):

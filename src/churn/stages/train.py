@@ -9,22 +9,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import evaluate, io
-from churn.backtest import cross_validated_auc, rolling_origin_backtest, rolling_origin_plan
-from churn.baselines import (
+from churn import io
+from churn.data.event_summaries import daily_totals
+from churn.engines import sql_runner
+from churn.errors import ConfigError
+from churn.evaluation import evaluate
+from churn.io.paths import PipelinePaths
+from churn.modeling.backtest import (
+    cross_validated_auc,
+    rolling_origin_backtest,
+    rolling_origin_plan,
+)
+from churn.modeling.baselines import (
     BaselineInputs,
     event_baselines,
     onehot_logistic_baseline,
     single_feature_baseline,
 )
-from churn.engine import sql_runner
-from churn.errors import ConfigError
-from churn.event_summaries import daily_totals
-from churn.paths import PipelinePaths
-from churn.settings import EventLabelSettings, PipelineSettings
-from churn.stages._canonical import events_table
-from churn.train import fit_model, search_params
-from churn.training_data import (
+from churn.modeling.train import fit_model, search_params
+from churn.modeling.training_data import (
     FeatureColumns,
     check_trainable,
     feature_columns,
@@ -32,6 +35,8 @@ from churn.training_data import (
     outcome,
     split_rows,
 )
+from churn.settings import EventLabelSettings, PipelineSettings
+from churn.stages._canonical import events_table
 
 log = logging.getLogger("churn")
 
@@ -122,8 +127,8 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
                 "with train.engine: spark yet. Set train.refit_on_purged: false, or "
                 "train.engine: local."
             )
-        from churn.spark_engine import spark_session  # noqa: PLC0415 - optional dependency
-        from churn.spark_train import spark_fit_model  # noqa: PLC0415
+        from churn.engines.spark import spark_session  # noqa: PLC0415 - optional dependency
+        from churn.modeling.spark_train import spark_fit_model  # noqa: PLC0415
 
         session = spark_session(settings.features.spark, setting="train.engine")
         log.info(

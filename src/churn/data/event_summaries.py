@@ -1,0 +1,96 @@
+"""Small summaries of the canonical events, computed by the engine so that the events themselves
+never have to be held in memory: their time span and types, and daily purchase totals.
+
+Both read the ``events`` table as the SQL engine gets it (a frame, or a parquet file that
+DuckDB scans out of core; see :class:`churn.engines.sql.ParquetTable`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from churn.engines.sql import SqlRunner, Table, day_of, days_to_timestamp, duckdb_runner
+
+
+@dataclass(frozen=True)
+class EventSpan:
+    """First and last event time (UTC, no time zone), the number of events and the event
+    types present, sorted."""
+
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+    n_events: int
+    event_types: tuple[str, ...]
+
+    @classmethod
+    def of_frame(cls, events: pd.DataFrame) -> EventSpan:
+        if events.empty:
+            return cls(None, None, 0, ())
+        types = tuple(sorted(str(t) for t in events["event_type"].dropna().unique()))
+        return cls(
+            pd.Timestamp(events["ts"].min()), pd.Timestamp(events["ts"].max()), len(events), types
+        )
+
+
+def event_span(events: Table, run_sql: SqlRunner | None = None) -> EventSpan:
+    """The :class:`EventSpan` of ``events`` (canonical), in two small aggregate queries."""
+    if isinstance(events, pd.DataFrame):
+        return EventSpan.of_frame(events)
+    run = run_sql or duckdb_runner()
+    bounds = run(
+        {"events": events}, "SELECT MIN(ts) AS first, MAX(ts) AS last, COUNT(*) AS n FROM events"
+    ).to_pandas()
+    types = run(
+        {"events": events},
+        "SELECT DISTINCT event_type FROM events WHERE event_type IS NOT NULL ORDER BY 1",
+    ).to_pandas()
+    n = int(bounds["n"].iloc[0])
+    if n == 0:
+        return EventSpan(None, None, 0, ())
+    return EventSpan(
+        pd.Timestamp(bounds["first"].iloc[0]),
+        pd.Timestamp(bounds["last"].iloc[0]),
+        n,
+        tuple(str(t) for t in types["event_type"]),
+    )
+
+
+def daily_totals(
+    events: Table, event_types: Sequence[str], run_sql: SqlRunner | None = None
+) -> pd.DataFrame:
+    """One row per customer and day with events of ``event_types``: ``customer_id``, ``ts``
+    (that day at midnight) and ``amount`` (the day's total; missing if any of the day's amounts
+    is missing), sorted by customer and day.
+
+    What the purchase-history models read (``churn.modeling.clv.rfm_summary`` merges each day's
+    purchases into one transaction; returned value is summed per customer), in a frame a few
+    times smaller than the events, whatever the engine keeps them in.
+    """
+    if not event_types:
+        return pd.DataFrame(
+            {
+                "customer_id": pd.Series([], dtype=object),
+                "ts": pd.Series([], dtype="datetime64[us]"),
+                "amount": pd.Series([], dtype="float64"),
+            }
+        )
+    types = ", ".join("'" + t.replace("'", "''") + "'" for t in event_types)
+    sql = f"""
+    SELECT customer_id, {day_of("ts")} AS day,
+        CASE WHEN COUNT(amount) = COUNT(*) THEN SUM(CAST(amount AS DOUBLE)) END AS amount
+    FROM events
+    WHERE event_type IN ({types}) AND customer_id IS NOT NULL
+    GROUP BY customer_id, {day_of("ts")}
+    ORDER BY customer_id, day
+    """
+    out = (run_sql or duckdb_runner())({"events": events}, sql).to_pandas()
+    return pd.DataFrame(
+        {
+            "customer_id": out["customer_id"].astype(object),
+            "ts": days_to_timestamp(out["day"]),
+            "amount": out["amount"].astype("float64"),
+        }
+    )

@@ -1,0 +1,113 @@
+"""The SQL engines that labels and features run on: embedded DuckDB (default) or Spark.
+
+Queries are written once in DuckDB's dialect using only constructs SQLGlot can transpile to
+Spark SQL (see ``to_spark_sql``), so the same definitions run on a cluster
+(:mod:`churn.engines.spark`). A ``SqlRunner`` takes tables by name (pandas frames, or parquet
+files the engine reads itself, out of core) and one such query and returns the result as an
+Arrow table; :func:`churn.engines.sql_runner` picks one from the settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pandas as pd
+import sqlglot
+
+DAY_SQL = "DATE_DIFF('day', DATE '1970-01-01', CAST({col} AS DATE))"
+"""Whole days since 1970-01-01 of a timestamp column: the time unit of every query."""
+
+
+def day_of(col: str) -> str:
+    return DAY_SQL.format(col=col)
+
+
+@dataclass(frozen=True)
+class ParquetTable:
+    """A table the engine reads from a parquet file itself, column by column and out of core,
+    instead of a frame held in memory: how a hundred million events stay on disk."""
+
+    path: Path
+
+
+Table = pd.DataFrame | ParquetTable
+"""What a query's tables may be: a frame in memory or a parquet file."""
+
+
+def _quote_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def duckdb_session(
+    tables: Mapping[str, Table],
+    *,
+    threads: int | None = None,
+    memory_limit: str = "4GB",
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection with ``tables`` registered as views (no copies; a
+    ``ParquetTable`` is scanned from its file as queries need it). Data beyond ``memory_limit``
+    spills to a private temporary folder, removed afterwards."""
+    spill = tempfile.mkdtemp(prefix="churn-duckdb-")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"SET temp_directory = '{spill}'")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute("SET preserve_insertion_order = false")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        for name, table in tables.items():
+            if isinstance(table, ParquetTable):
+                con.execute(
+                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_quote_path(table.path)})'
+                )
+            else:
+                con.register(name, table)
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+class SqlRunner(Protocol):
+    """Runs one query (DuckDB dialect) over ``tables`` registered under their names and
+    returns the result as a ``pyarrow.Table``, in the query's row order."""
+
+    def __call__(self, tables: Mapping[str, Table], sql: str) -> Any: ...
+
+
+def duckdb_runner(*, threads: int | None = None, memory_limit: str = "4GB") -> SqlRunner:
+    """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``)."""
+
+    def run(tables: Mapping[str, Table], sql: str) -> Any:
+        with duckdb_session(tables, threads=threads, memory_limit=memory_limit) as con:
+            return con.sql(sql).to_arrow_table()
+
+    return run
+
+
+def to_spark_sql(sql: str) -> str:
+    """The same query in Spark SQL (raises if SQLGlot cannot transpile it)."""
+    return ";\n".join(
+        sqlglot.transpile(
+            sql,
+            read="duckdb",
+            write="spark",
+            unsupported_level="raise",  # type: ignore[arg-type]
+        )
+    )
+
+
+def days_to_timestamp(days: pd.Series) -> pd.Series:
+    return pd.to_datetime(days.astype("int64"), unit="D").astype("datetime64[us]")
+
+
+def timestamp_to_days(values: pd.Series) -> pd.Series:
+    return (values.astype("datetime64[us]").dt.floor("D") - pd.Timestamp("1970-01-01")).dt.days

@@ -1,0 +1,111 @@
+"""Features derived after the SQL pass, per (customer, cutoff) row rather than per event, so
+they are cheap and engine-independent:
+
+* calendar: the cutoff's month, so a model trained across a year can learn seasonality
+  (a September cutoff's window holds the Christmas peak; a June one the summer lull);
+* rates: lifetime counts divided by tenure, which stay comparable as histories grow longer;
+* bgnbd: the BG/NBD model refitted at each cutoff on all purchase histories before it
+  (unsupervised, so no label is read): probability alive and expected purchases in the
+  horizon, the probabilistic view of the same history.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churn.features.build import Feature
+from churn.modeling.clv import BetaGeoModel, rfm_summary
+
+
+def derived_catalogue(*, calendar: bool, bgnbd: bool, horizon_days: int) -> list[Feature]:
+    out = [
+        Feature(
+            "orders_per_month",
+            "frequency",
+            "Orders per 30 days of customer age (lifetime order rate)",
+        ),
+        Feature("spend_per_month", "monetary", "Spend per 30 days of customer age"),
+        Feature(
+            "recency_share_of_tenure",
+            "recency",
+            "Days since last activity as a share of customer age (1: nothing since the first)",
+        ),
+    ]
+    if calendar:
+        out.append(
+            Feature(
+                "cutoff_month",
+                "season",
+                "Month of the cutoff (1-12): the season the churn window falls in",
+            )
+        )
+    if bgnbd:
+        out += [
+            Feature(
+                "bgnbd_p_alive",
+                "bgnbd",
+                "BG/NBD probability the customer is still active, from purchase history",
+            ),
+            Feature(
+                f"bgnbd_expected_purchases_{horizon_days}d",
+                "bgnbd",
+                f"BG/NBD expected purchases in the next {horizon_days} days",
+            ),
+        ]
+    return out
+
+
+def _bgnbd_columns(
+    features: pd.DataFrame, purchases: pd.DataFrame, horizon_days: int
+) -> pd.DataFrame:
+    weeks = horizon_days / 7.0
+    parts = []
+    for cutoff, keys in features.groupby("cutoff", sort=True)[["customer_id"]]:
+        summary = rfm_summary(purchases, pd.Timestamp(str(cutoff)))
+        if len(summary) < 10 or (summary["frequency"] > 0).sum() == 0:
+            continue
+        bg = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+        x, tx, t = summary["frequency"], summary["recency"], summary["T"]
+        fitted = pd.DataFrame(
+            {
+                "customer_id": summary["customer_id"].to_numpy(),
+                "bgnbd_p_alive": bg.probability_alive(x, tx, t),
+                f"bgnbd_expected_purchases_{horizon_days}d": bg.expected_purchases(weeks, x, tx, t),
+            }
+        )
+        parts.append(keys.assign(cutoff=cutoff).merge(fitted, on="customer_id", how="left"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def add_derived_features(
+    features: pd.DataFrame,
+    purchases: pd.DataFrame | None,
+    *,
+    calendar: bool,
+    bgnbd: bool,
+    horizon_days: int,
+) -> pd.DataFrame:
+    """``features`` (from ``build_features``) with the derived columns appended, in catalogue
+    order. ``purchases``: canonical events of the activity types, needed when ``bgnbd``."""
+    out = features.copy()
+    months = out["days_since_first_activity"] / 30.0
+    out["orders_per_month"] = out["orders_total"] / months.where(months > 0)
+    out["spend_per_month"] = out["spend_total"] / months.where(months > 0)
+    tenure = out["days_since_first_activity"]
+    out["recency_share_of_tenure"] = out["days_since_last_activity"] / tenure.where(tenure > 0)
+    if calendar:
+        out["cutoff_month"] = pd.to_datetime(out["cutoff"]).dt.month.astype("float64")
+    if bgnbd:
+        assert purchases is not None
+        names = [
+            f.name
+            for f in derived_catalogue(calendar=False, bgnbd=True, horizon_days=horizon_days)[-2:]
+        ]
+        fitted = _bgnbd_columns(out[["customer_id", "cutoff"]], purchases, horizon_days)
+        if fitted.empty:
+            for name in names:
+                out[name] = np.nan
+        else:
+            out = out.merge(fitted, on=["customer_id", "cutoff"], how="left", validate="1:1")
+    return out

@@ -1,0 +1,232 @@
+"""Gradient-boosted churn models: xgboost (hist) on stacked training cutoffs, optionally boosted
+from a base margin fitted on the training rows (``train.boost_from``), early stopping on the
+validation cutoff, optionally refitted with the purged cutoffs, optional optuna search scored
+on the validation cutoff only, and a calibrator fitted on the validation cutoff. The test
+cutoff is never used here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from churn.errors import TrainingError
+from churn.modeling.base_margin import BaseMargin
+from churn.modeling.model import Calibrator, ChurnModel, design_matrix
+from churn.modeling.training_data import FeatureColumns, outcome
+from churn.settings import TrainSettings
+
+if TYPE_CHECKING:
+    import optuna
+
+log = logging.getLogger("churn")
+
+SEARCH_SPACE = (
+    "learning_rate",
+    "max_depth",
+    "min_child_weight",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model: ChurnModel
+    params: Mapping[str, Any]
+    best_iteration: int
+    valid_logloss: float
+
+
+def booster_params(
+    settings: TrainSettings, y_train: np.ndarray, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """xgboost parameters for a run: fixed objective and seed, tunable shape parameters."""
+    if settings.class_weight == "none":
+        weight = 1.0
+    elif settings.class_weight == "balanced":
+        weight = float((len(y_train) - y_train.sum()) / max(y_train.sum(), 1))
+    else:
+        weight = float(settings.class_weight)
+    # xgboost stops early on the last metric listed; log loss is kept for the search and reports
+    metrics = ["logloss"] if settings.early_stopping_metric == "logloss" else ["logloss", "auc"]
+    params: dict[str, Any] = {
+        "objective": "binary:logistic",
+        "eval_metric": metrics,
+        "tree_method": "hist",
+        "seed": settings.seed,
+        "nthread": settings.threads,
+        "scale_pos_weight": weight,
+        "max_cat_to_onehot": 4,
+        **{k: getattr(settings, k) for k in SEARCH_SPACE},
+    }
+    params.update(overrides or {})
+    return params
+
+
+def _categories(frame: pd.DataFrame, columns: FeatureColumns) -> dict[str, tuple[str, ...]]:
+    return {c: tuple(sorted(frame[c].dropna().astype(str).unique())) for c in columns.categorical}
+
+
+def base_margin_for(
+    train: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
+) -> BaseMargin | None:
+    """The base margin ``train.boost_from`` asks for, fitted on ``train``; None if unset.
+    Raises TrainingError naming every boost_from feature that is not a model feature."""
+    if not settings.boost_from:
+        return None
+    unknown = [f for f in settings.boost_from if f not in columns.numeric]
+    if unknown:
+        raise TrainingError(
+            f"train.boost_from names {unknown}, which are not numeric model features; expected "
+            "numeric names from the feature catalogue that train.exclude_features does not drop."
+        )
+    return BaseMargin.fit(train, outcome(train), settings.boost_from)
+
+
+def _dmatrix(
+    rows: pd.DataFrame,
+    columns: FeatureColumns,
+    cats: Mapping[str, tuple[str, ...]],
+    base: BaseMargin | None,
+) -> xgb.DMatrix:
+    dm = xgb.DMatrix(
+        design_matrix(rows, columns.numeric, cats), label=outcome(rows), enable_categorical=True
+    )
+    if base is not None:
+        dm.set_base_margin(base(rows))
+    return dm
+
+
+def fit_booster(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    columns: FeatureColumns,
+    params: Mapping[str, Any],
+    settings: TrainSettings,
+    *,
+    base: BaseMargin | None = None,
+) -> tuple[xgb.Booster, dict[str, tuple[str, ...]], int, float]:
+    """Train with early stopping on ``valid``, starting from ``base`` when given; returns the
+    booster cut at its best iteration, the training categories, the best iteration and the
+    validation log loss there."""
+    cats = _categories(train, columns)
+    dtrain = _dmatrix(train, columns, cats, base)
+    dvalid = _dmatrix(valid, columns, cats, base)
+    history: dict[str, dict[str, list[float]]] = {}
+    booster = xgb.train(
+        dict(params),
+        dtrain,
+        num_boost_round=settings.max_rounds,
+        evals=[(dvalid, "valid")],
+        early_stopping_rounds=settings.early_stopping_rounds,
+        evals_result=history,
+        verbose_eval=False,
+    )
+    best = int(booster.best_iteration)
+    return booster[: best + 1], cats, best, float(history["valid"]["logloss"][best])
+
+
+def search_study(
+    train: pd.DataFrame, valid: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
+) -> optuna.Study:
+    """The optuna study (TPE, seeded) over the shape parameters, each trial scored on the
+    validation cutoff by the metric early stopping watches (``train.early_stopping_metric``):
+    log loss (minimised) or ROC AUC (maximised). Log loss mostly rewards matching the
+    validation cutoff's churn rate, which moves with the season; AUC scores the ranking alone,
+    as the calibrator fixes the level afterwards."""
+    import optuna  # noqa: PLC0415 - slow import, only when searching
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    y = outcome(train)
+    base = base_margin_for(train, columns, settings)
+
+    def objective(trial: optuna.Trial) -> float:
+        overrides = {
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "max_depth": trial.suggest_int("max_depth", 2, 8),
+            "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
+            "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+            "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 20.0, log=True),
+        }
+        booster, cats, _, loss = fit_booster(
+            train, valid, columns, booster_params(settings, y, overrides), settings, base=base
+        )
+        if not by_auc:
+            return loss
+        p_valid = booster.predict(_dmatrix(valid, columns, cats, base))
+        return float(roc_auc_score(outcome(valid), p_valid))
+
+    by_auc = settings.early_stopping_metric == "auc"
+    study = optuna.create_study(
+        direction="maximize" if by_auc else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+    )
+    study.optimize(
+        objective, n_trials=settings.search.n_trials, timeout=settings.search.timeout_seconds
+    )
+    log.info(
+        "search: best validation %s %.4f after %d trials",
+        "ROC AUC" if by_auc else "log loss",
+        study.best_value,
+        len(study.trials),
+    )
+    return study
+
+
+def search_params(
+    train: pd.DataFrame, valid: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
+) -> dict[str, Any]:
+    """Best shape parameters of ``search_study``, as overrides for ``booster_params``."""
+    return dict(search_study(train, valid, columns, settings).best_params)
+
+
+def fit_model(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    columns: FeatureColumns,
+    settings: TrainSettings,
+    *,
+    purged: pd.DataFrame | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> FitResult:
+    """Train on ``train``, stop early and calibrate on ``valid``; return the model artifact.
+
+    With ``train.refit_on_purged`` and ``purged`` rows (cutoffs between the training and the
+    validation cutoff, whose label windows overlap the validation one), the trees are grown
+    again on ``train`` and ``purged`` together, as many as early stopping chose on ``train``
+    alone, and that refitted model is calibrated on ``valid``. Early stopping never sees the
+    purged rows, so their overlap with the validation outcomes cannot fool it, and the model
+    still learns from the most recent labelled behaviour. ``best_iteration`` and
+    ``valid_logloss`` describe the early-stopped fit."""
+    params = booster_params(settings, outcome(train), overrides)
+    base = base_margin_for(train, columns, settings)
+    booster, cats, best, loss = fit_booster(train, valid, columns, params, settings, base=base)
+    meta: dict[str, Any] = {**(metadata or {}), "params": params, "best_iteration": best}
+    if settings.refit_on_purged and purged is not None and len(purged):
+        fitted = pd.concat([train, purged], ignore_index=True)
+        base = base_margin_for(fitted, columns, settings)
+        cats = _categories(fitted, columns)
+        booster = xgb.train(
+            dict(params), _dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
+        )
+        meta["refit_rows"] = len(fitted)
+    uncalibrated = ChurnModel(
+        booster=booster,
+        calibrator=Calibrator("none"),
+        numeric_features=columns.numeric,
+        categories=cats,
+        metadata=meta,
+        base_margin=base,
+    )
+    calibrator = Calibrator.fit(settings.calibration, uncalibrated.margin(valid), outcome(valid))
+    return FitResult(replace(uncalibrated, calibrator=calibrator), params, best, loss)

@@ -1,0 +1,1 @@
+"""After scoring: drift of the scored population against training, and how earlier lists did."""

@@ -1,0 +1,387 @@
+"""Business retention metrics: churn rate per cutoff, cohort retention, repeat purchase rate and
+the distribution of customer value at risk.
+
+Pure: frames in, frames out, nothing read or written. ``churn report`` and the notebooks feed
+them the pipeline's tables and draw them with :mod:`churn.reporting.retention_figures`.
+
+Inputs
+------
+``labels``: ``labels.parquet`` (``customer_id``, ``cutoff``, ``churned``, ``split``).
+``events``: canonical events (``customer_id``, ``ts`` naive UTC datetimes, ``event_type``, ...);
+only events whose type is in ``activity_event_types`` count as activity (purchases).
+``scores``: ``scores.parquet`` (:func:`churn.scoring.ranking.score_columns`).
+
+Conventions
+-----------
+* A customer's *cohort* is the calendar period (month by default) of their first activity in
+  the data. Customers who were already buying before the data starts land in its first cohort,
+  so that cohort mixes new and old customers.
+* Periods are counted in whole calendar periods: a customer first active on 31 January and
+  again on 1 February is active in period 1 of the January cohort.
+* ``end`` is the first moment the data does not cover (default: midnight after the last
+  event, as :func:`churn.labels.observed_until`). A period that ends after it is not fully
+  observed and is left out, so a half-observed last month never reads as a drop in retention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from churn.data.frames import require_columns
+from churn.scoring.outreach import TIERS
+
+Period = Literal["W", "M", "Q"]
+PERIODS: tuple[str, ...] = ("W", "M", "Q")
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
+VALUE_MEASURES = ("expected_value", "value_at_risk")
+
+CHURN_RATE_COLUMNS = ("cutoff", "split", "eligible", "churners", "churn_rate")
+COHORT_COLUMNS = ("cohort", "period", "cohort_size", "active", "retention")
+REPEAT_COLUMNS = ("cohort", "customers", "repeat_customers", "repeat_rate")
+TIER_COLUMNS = (
+    "risk_tier",
+    "customers",
+    "mean_churn_probability",
+    "expected_value",
+    "value_at_risk",
+    "share_of_value_at_risk",
+)
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
+    require_columns(frame, columns, what=f"'{name}'")
+
+
+def _check_period(period: str) -> None:
+    if period not in PERIODS:
+        shown = ", ".join(repr(p) for p in PERIODS)
+        raise ValueError(
+            f"The 'period' parameter must be one of {shown} (week, month, quarter). "
+            f"Got {period!r} instead."
+        )
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
+    return int(value)
+
+
+def _activity(
+    events: pd.DataFrame, activity_event_types: list[str] | tuple[str, ...]
+) -> pd.DataFrame:
+    """``customer_id`` and ``ts`` of the events whose type is in ``activity_event_types``."""
+    _require(events, ("customer_id", "ts", "event_type"), "events")
+    if not len(activity_event_types):
+        raise ValueError(
+            "The 'activity_event_types' parameter must name at least one event type "
+            "(e.g. ['purchase']). Got an empty list instead."
+        )
+    mask = events["event_type"].isin(list(activity_event_types))
+    return events.loc[mask, ["customer_id", "ts"]]
+
+
+def _end_of_data(events: pd.DataFrame, end: pd.Timestamp | None) -> pd.Timestamp:
+    if end is not None:
+        return pd.Timestamp(end)
+    if events.empty:
+        raise ValueError("'events' is empty: there is no activity to measure retention on.")
+    return pd.Timestamp(events["ts"].max()).floor("D") + pd.Timedelta(days=1)
+
+
+# --------------------------------------------------------------------------- churn rate
+
+
+def churn_rate_by_cutoff(labels: pd.DataFrame) -> pd.DataFrame:
+    """Churn rate at every labelled cutoff.
+
+    Parameters
+    ----------
+    labels : ``labels.parquet``: one row per eligible (customer, cutoff) with ``churned``
+        (missing where the cutoff's window is not observed, e.g. the scoring cutoff).
+
+    Returns
+    -------
+    DataFrame, one row per cutoff with a label, ascending: ``cutoff``, ``split`` (train,
+    purged, valid, test; for a snapshot the splits are joined with "+"), ``eligible``
+    (customers, int), ``churners`` (int), ``churn_rate`` (0-1).
+    """
+    _require(labels, ("customer_id", "cutoff", "churned", "split"), "labels")
+    known = labels[labels["churned"].notna()]
+    if known.empty:
+        return pd.DataFrame({c: [] for c in CHURN_RATE_COLUMNS}).astype(
+            {"cutoff": "datetime64[us]", "eligible": "int64", "churners": "int64"}
+        )
+    churned = known["churned"].astype(bool)
+    grouped = churned.groupby(known["cutoff"], sort=True)
+    splits = known.groupby("cutoff", sort=True)["split"].agg(
+        lambda s: "+".join(sorted(set(map(str, s))))
+    )
+    out = pd.DataFrame(
+        {
+            "split": splits,
+            "eligible": grouped.size().astype("int64"),
+            "churners": grouped.sum().astype("int64"),
+        }
+    )
+    out["churn_rate"] = out["churners"] / out["eligible"]
+    return out.rename_axis("cutoff").reset_index()[list(CHURN_RATE_COLUMNS)]
+
+
+# --------------------------------------------------------------------------- cohorts
+
+
+def _activity_periods(
+    events: pd.DataFrame,
+    activity_event_types: list[str] | tuple[str, ...],
+    period: Period,
+    end: pd.Timestamp | None,
+) -> tuple[pd.DataFrame, int]:
+    """Distinct (customer, cohort ordinal, period ordinal) of qualifying activity, and the
+    ordinal of the last fully observed period."""
+    _check_period(period)
+    activity = _activity(events, activity_event_types)
+    stop = _end_of_data(events, end)
+    ordinal = pd.PeriodIndex(activity["ts"].dt.to_period(period)).asi8
+    frame = pd.DataFrame({"customer_id": activity["customer_id"].to_numpy(), "ordinal": ordinal})
+    frame = frame.drop_duplicates()
+    frame["cohort"] = frame.groupby("customer_id")["ordinal"].transform("min")
+    # the last period whose end (the start of the next one) is no later than ``stop``
+    last_full = int(pd.Period(stop, freq=period).ordinal) - 1
+    return frame, last_full
+
+
+def _ordinal_starts(ordinals: pd.Series, period: Period) -> pd.Series:
+    starts = {
+        o: pd.Period(ordinal=int(o), freq=period).start_time for o in ordinals.unique().tolist()
+    }
+    return ordinals.map(starts).astype("datetime64[us]")
+
+
+def cohort_retention(
+    events: pd.DataFrame,
+    activity_event_types: list[str] | tuple[str, ...],
+    *,
+    period: Period = "M",
+    max_periods: int = 12,
+    end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The retention triangle: the share of each cohort active in each period since its first.
+
+    Parameters
+    ----------
+    events : canonical events.
+    activity_event_types : event types that count as activity, e.g. ``["purchase"]``.
+    period : "M" (calendar months, default), "W" (weeks starting Monday) or "Q" (quarters).
+    max_periods : periods after the first to report (period 0, the first, is always 100 %).
+    end : first moment not covered by the data (default: midnight after the last event);
+        periods ending after it are not fully observed and left out.
+
+    Returns
+    -------
+    DataFrame, one row per (cohort, period) observed, sorted by cohort then period:
+    ``cohort`` (timestamp of the cohort period's start), ``period`` (0..max_periods, periods
+    since the first), ``cohort_size`` (customers whose first activity is in the cohort, int),
+    ``active`` (of those, active in that period, int) and ``retention`` (active / cohort_size,
+    0-1). Periods in which nobody of the cohort was active appear with ``active`` 0. Cohorts
+    whose first period is not fully observed are left out.
+    """
+    _check_positive_int("max_periods", max_periods)
+    frame, last_full = _activity_periods(events, activity_event_types, period, end)
+    sizes = frame.groupby("cohort")["customer_id"].nunique()
+    sizes = sizes[sizes.index <= last_full]
+    if sizes.empty:
+        return _empty_cohorts()
+    frame["period"] = frame["ordinal"] - frame["cohort"]
+    seen = frame[(frame["ordinal"] <= last_full) & (frame["period"] <= max_periods)]
+    active = seen.groupby(["cohort", "period"])["customer_id"].nunique()
+    grid = [
+        (cohort, k)
+        for cohort in sizes.index
+        for k in range(min(max_periods, last_full - int(cohort)) + 1)
+    ]
+    index = pd.MultiIndex.from_tuples(grid, names=["cohort", "period"])
+    out = active.reindex(index, fill_value=0).rename("active").reset_index()
+    out["cohort_size"] = out["cohort"].map(sizes).astype("int64")
+    out["active"] = out["active"].astype("int64")
+    out["period"] = out["period"].astype("int64")
+    out["retention"] = out["active"] / out["cohort_size"]
+    out["cohort"] = _ordinal_starts(out["cohort"], period)
+    return out[list(COHORT_COLUMNS)]
+
+
+def _empty_cohorts() -> pd.DataFrame:
+    return pd.DataFrame({c: [] for c in COHORT_COLUMNS}).astype(
+        {"cohort": "datetime64[us]", "period": "int64", "cohort_size": "int64", "active": "int64"}
+    )
+
+
+def retention_matrix(cohorts: pd.DataFrame) -> pd.DataFrame:
+    """The triangle of :func:`cohort_retention` as a wide table: one row per cohort (index
+    ``cohort``), one column per period since the first (0, 1, ...), retention 0-1; NaN where
+    the period is not observed yet."""
+    _require(cohorts, COHORT_COLUMNS, "cohorts")
+    wide = cohorts.pivot(index="cohort", columns="period", values="retention")
+    wide.columns = [int(c) for c in wide.columns]
+    return wide.sort_index()
+
+
+# --------------------------------------------------------------------------- repeat purchases
+
+
+@dataclass(frozen=True)
+class RepeatPurchaseRates:
+    """Customers who came back for a second purchase day."""
+
+    customers: int
+    """Customers counted (those of the cohorts observed long enough when ``within_days`` is
+    set)."""
+    repeat_customers: int
+    """Of those, customers with a second purchase day (within ``within_days`` if set)."""
+    by_cohort: pd.DataFrame
+    """One row per cohort: ``cohort`` (period start), ``customers``, ``repeat_customers``,
+    ``repeat_rate`` (0-1)."""
+
+    @property
+    def overall(self) -> float:
+        """Share of all counted customers who repeated (0-1; NaN when nobody is counted)."""
+        return self.repeat_customers / self.customers if self.customers else float("nan")
+
+
+def repeat_purchase_rate(
+    events: pd.DataFrame,
+    activity_event_types: list[str] | tuple[str, ...],
+    *,
+    period: Period = "M",
+    within_days: int | None = None,
+    end: pd.Timestamp | None = None,
+) -> RepeatPurchaseRates:
+    """Share of customers with purchases on two or more different days, overall and per cohort.
+
+    Parameters
+    ----------
+    events, activity_event_types, period, end : as in :func:`cohort_retention`.
+    within_days : if set, a repeat counts only when the second purchase day is less than this
+        many days after the first, and only cohorts whose period ends at least this many days
+        before ``end`` are counted, so every customer counted had the same time to come back.
+        If None, any later purchase day in the data counts, and recent cohorts read low
+        because they have had less time.
+
+    Returns
+    -------
+    :class:`RepeatPurchaseRates`; cohorts with no counted customer are left out.
+    """
+    _check_period(period)
+    if within_days is not None:
+        _check_positive_int("within_days", within_days)
+    activity = _activity(events, activity_event_types)
+    stop = _end_of_data(events, end)
+    days = pd.DataFrame(
+        {"customer_id": activity["customer_id"].to_numpy(), "day": activity["ts"].dt.floor("D")}
+    ).drop_duplicates()
+    days = days.sort_values(["customer_id", "day"], kind="stable")
+    nth = days.groupby("customer_id").cumcount()
+    first = days[nth == 0].set_index("customer_id")["day"]
+    second = days[nth == 1].set_index("customer_id")["day"].reindex(first.index)
+    if within_days is None:
+        counted = pd.Series(True, index=first.index)
+        repeated = second.notna()
+    else:
+        window = pd.Timedelta(days=within_days)
+        # whole cohorts or none: a cohort's last customers need the window too
+        cohort_end = first.dt.to_period(period).dt.end_time.dt.floor("D") + pd.Timedelta(days=1)
+        counted = cohort_end + window <= stop
+        repeated = second.notna() & (second < first + window)
+    per_customer = pd.DataFrame(
+        {
+            "cohort": first[counted].dt.to_period(period).dt.start_time.to_numpy(),
+            "repeated": repeated[counted].to_numpy(dtype=bool),
+        }
+    )
+    grouped = per_customer.groupby("cohort", sort=True)["repeated"]
+    by_cohort = pd.DataFrame(
+        {
+            "customers": grouped.size().astype("int64"),
+            "repeat_customers": grouped.sum().astype("int64"),
+        }
+    )
+    by_cohort["repeat_rate"] = by_cohort["repeat_customers"] / by_cohort["customers"]
+    by_cohort = by_cohort.rename_axis("cohort").reset_index()[list(REPEAT_COLUMNS)]
+    by_cohort["cohort"] = by_cohort["cohort"].astype("datetime64[us]")
+    return RepeatPurchaseRates(
+        customers=len(per_customer),
+        repeat_customers=int(per_customer["repeated"].sum()),
+        by_cohort=by_cohort,
+    )
+
+
+# --------------------------------------------------------------------------- value at risk
+
+
+@dataclass(frozen=True)
+class ClvSummary:
+    """How customer value over the horizon is spread, and how much of it is at risk."""
+
+    distribution: pd.DataFrame
+    """One row per measure (``expected_value``, ``value_at_risk``): ``measure``,
+    ``customers``, ``total``, ``mean``, quantiles ``q10``, ``q25``, ``q50``, ``q75``, ``q90``,
+    ``q99``, ``max`` (currency), and ``top_decile_share`` (share of the total held by the 10 %
+    of customers with the largest values, 0-1)."""
+    by_tier: pd.DataFrame
+    """One row per risk tier, High first: ``risk_tier``, ``customers``,
+    ``mean_churn_probability``, ``expected_value`` and ``value_at_risk`` (sums, currency),
+    ``share_of_value_at_risk`` (0-1)."""
+
+
+def _distribution_row(name: str, values: pd.Series) -> dict[str, object]:
+    v = values.astype("float64").dropna().to_numpy()
+    total = float(v.sum())
+    row: dict[str, object] = {"measure": name, "customers": len(v), "total": total}
+    row["mean"] = float(v.mean()) if len(v) else float("nan")
+    for q in QUANTILES:
+        row[f"q{round(q * 100)}"] = float(np.quantile(v, q)) if len(v) else float("nan")
+    row["max"] = float(v.max()) if len(v) else float("nan")
+    top = int(np.ceil(0.1 * len(v)))
+    top_sum = float(np.sort(v)[::-1][:top].sum())
+    row["top_decile_share"] = top_sum / total if total > 0 else float("nan")
+    return row
+
+
+def clv_summary(scores: pd.DataFrame) -> ClvSummary:
+    """Distribution of ``expected_value`` and ``value_at_risk``, and value at risk per tier.
+
+    Parameters
+    ----------
+    scores : ``scores.parquet``, one row per scored customer with ``churn_probability``,
+        ``risk_tier``, ``expected_value`` and ``value_at_risk`` (currency over the horizon).
+        Quantiles use numpy's default (linear interpolation).
+
+    Returns
+    -------
+    :class:`ClvSummary`. Every tier (High, Medium, Low) has a row, with zeros when empty.
+    """
+    _require(scores, ("churn_probability", "risk_tier", *VALUE_MEASURES), "scores")
+    distribution = pd.DataFrame([_distribution_row(m, scores[m]) for m in VALUE_MEASURES])
+    tier = scores["risk_tier"].astype(str)
+    grouped = scores.groupby(tier, sort=False)
+    order = list(reversed(TIERS))
+    by_tier = pd.DataFrame(
+        {
+            "customers": grouped.size().reindex(order, fill_value=0).astype("int64"),
+            "mean_churn_probability": grouped["churn_probability"].mean().reindex(order),
+            "expected_value": grouped["expected_value"].sum().reindex(order, fill_value=0.0),
+            "value_at_risk": grouped["value_at_risk"].sum().reindex(order, fill_value=0.0),
+        }
+    )
+    total = float(by_tier["value_at_risk"].sum())
+    by_tier["share_of_value_at_risk"] = (
+        by_tier["value_at_risk"] / total if total > 0 else float("nan")
+    )
+    return ClvSummary(distribution, by_tier.rename_axis("risk_tier").reset_index())

@@ -1,0 +1,204 @@
+"""From a feature frame to the at-risk list: probabilities, tiers, value at risk, ranking, the
+outreach slice with its control group, reasons and one recommended action per customer.
+
+Pure: the model, features, values and settings come in; a frame comes out. ``churn score``
+(stages/score.py) does the reading and writing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churn.modeling.model import ChurnModel
+from churn.scoring.explain import Contributions, Reference, shap_contributions, top_reasons
+from churn.scoring.outreach import (
+    control_group,
+    outreach_size,
+    priority_rank,
+    risk_percentile,
+    risk_tier,
+)
+from churn.scoring.playbook import recommend, top_actionable_reason
+from churn.scoring.reasons import ReasonCatalogue
+from churn.settings import PlaybookSettings, ScoringSettings
+
+CONTACT = "contact"
+CONTROL = "control: do not contact"
+NOT_IN_OUTREACH = "not in outreach"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    scores: pd.DataFrame
+    """One row per customer, sorted by ``priority_rank``; columns :func:`score_columns`."""
+    contributions: Contributions
+    """SHAP values of the explained customers (rows of ``explained``), for global plots."""
+    explained: pd.DataFrame
+    """Model features of the explained customers, aligned with ``contributions``."""
+
+
+def score_columns(n_reasons: int) -> list[str]:
+    parts = ("code", "text", "actionable")
+    reasons = [f"reason_{k}_{part}" for k in range(1, n_reasons + 1) for part in parts]
+    return [
+        "customer_id",
+        "churn_probability",
+        "risk_percentile",
+        "risk_tier",
+        "expected_value",
+        "value_at_risk",
+        "priority_rank",
+        "in_outreach",
+        "control_group",
+        "outreach_status",
+        *reasons,
+        "recommended_action",
+        "model_name",
+        "model_version",
+        "cutoff",
+        "scored_at",
+    ]
+
+
+def rank_customers(
+    model: ChurnModel,
+    features: pd.DataFrame,
+    expected_value: pd.Series,
+    settings: ScoringSettings,
+    *,
+    probabilities: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Probabilities, tiers, value at risk, priority, the outreach slice and its control group,
+    one row per row of ``features`` in its order (index 0..n-1). ``probabilities``: the
+    model's, computed elsewhere (on Spark), one per row; default: ``model.predict_proba``."""
+    frame = features.reset_index(drop=True)
+    value = expected_value.to_numpy(dtype="float64")
+    value = np.where(np.isnan(value), 0.0, value)
+    p = model.predict_proba(frame) if probabilities is None else np.asarray(probabilities)
+    if p.shape != (len(frame),):
+        raise ValueError(
+            f"probabilities must hold one value per feature row ({len(frame)}). "
+            f"Got shape {p.shape} instead."
+        )
+    out = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].to_numpy(),
+            "churn_probability": p,
+            "risk_percentile": risk_percentile(p),
+            "risk_tier": risk_tier(p, settings.risk_tiers),
+            "expected_value": value,
+            "value_at_risk": p * value,
+        }
+    )
+    ranking = out[settings.outreach.priority].to_numpy()
+    out["priority_rank"] = priority_rank(ranking, out["customer_id"])
+    out["in_outreach"] = out["priority_rank"] <= outreach_size(len(out), settings.outreach)
+    out["control_group"] = out["in_outreach"].to_numpy() & control_group(
+        out["customer_id"], settings.outreach.control_percent, settings.outreach.control_seed
+    )
+    out["outreach_status"] = np.select(
+        [out["control_group"], out["in_outreach"]], [CONTROL, CONTACT], default=NOT_IN_OUTREACH
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class Explained:
+    reasons: pd.DataFrame
+    """``reason_<k>_*`` columns and ``recommended_action`` for every ranked row."""
+    contributions: Contributions
+    rows: np.ndarray
+    """Boolean mask of the ranked rows that were explained."""
+
+
+def explain_customers(
+    model: ChurnModel,
+    features: pd.DataFrame,
+    ranked: pd.DataFrame,
+    *,
+    catalogue: ReasonCatalogue,
+    reference: Reference,
+    settings: ScoringSettings,
+    playbook: PlaybookSettings,
+) -> Explained:
+    """Reason codes and one recommended action for the outreach slice (or everyone, with
+    ``settings.explain == "all"``); other rows get ``playbook.not_contacted_action``."""
+    frame = features.reset_index(drop=True)
+    rows = (
+        ranked["in_outreach"].to_numpy()
+        if settings.explain == "outreach"
+        else np.ones(len(ranked), dtype=bool)
+    )
+    explained = frame[rows]
+    contributions = shap_contributions(model, explained)
+    reasons = top_reasons(
+        explained, contributions, catalogue, reference, n_reasons=settings.n_reasons
+    ).reindex(ranked.index)
+    value_pct = np.asarray(ranked["expected_value"].rank(method="max", pct=True) * 100.0)
+    action = np.full(len(ranked), playbook.not_contacted_action, dtype=object)
+    action[rows] = recommend(
+        top_actionable_reason(reasons[rows]),
+        ranked["churn_probability"].to_numpy()[rows],
+        value_pct[rows],
+        playbook,
+    )
+    reasons["recommended_action"] = action
+    return Explained(reasons, contributions, rows)
+
+
+def score_customers(
+    model: ChurnModel,
+    features: pd.DataFrame,
+    expected_value: pd.Series,
+    *,
+    catalogue: ReasonCatalogue,
+    reference: Reference,
+    settings: ScoringSettings,
+    playbook: PlaybookSettings,
+    identity: ModelIdentity,
+    scored_at: dt.datetime,
+    probabilities: np.ndarray | None = None,
+) -> ScoreResult:
+    """Score every row of ``features`` (one per customer, one cutoff): :func:`rank_customers`
+    then :func:`explain_customers`, sorted by priority.
+
+    ``expected_value``: value over the horizon per row, aligned with ``features``' rows.
+    ``reference``: typical values of labelled customers, quoted in the reason sentences.
+    ``probabilities``: see :func:`rank_customers`.
+    """
+    out = rank_customers(model, features, expected_value, settings, probabilities=probabilities)
+    explained = explain_customers(
+        model,
+        features,
+        out,
+        catalogue=catalogue,
+        reference=reference,
+        settings=settings,
+        playbook=playbook,
+    )
+    reasons = explained.reasons
+    for k in range(1, settings.n_reasons + 1):
+        out[f"reason_{k}_code"] = reasons[f"reason_{k}_code"]
+        out[f"reason_{k}_text"] = reasons[f"reason_{k}_text"]
+        out[f"reason_{k}_actionable"] = reasons[f"reason_{k}_actionable"].astype("boolean")
+    out["recommended_action"] = reasons["recommended_action"]
+    out["model_name"] = identity.name
+    out["model_version"] = identity.version
+    out["cutoff"] = pd.to_datetime(features["cutoff"]).to_numpy()
+    out["scored_at"] = scored_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scores = out.sort_values("priority_rank", kind="stable").reset_index(drop=True)
+    return ScoreResult(
+        scores[score_columns(settings.n_reasons)],
+        explained.contributions,
+        model.matrix(features.reset_index(drop=True)[explained.rows]),
+    )

@@ -1,0 +1,234 @@
+"""The reason catalogue: stable reason codes, what each gathers, and the sentence it prints.
+
+A catalogue is YAML (the built-in one is ``reason_catalogue.yaml`` beside this module; a
+pipeline may name its own with ``scoring.reasons``). :func:`resolve` ties it to one model's
+features: each feature belongs to exactly one reason, and every reason knows which feature its
+sentence quotes. Rendering a sentence is pure: value and typical value in, text out.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from churn.errors import ConfigError
+
+BUILT_IN = "reason_catalogue.yaml"
+
+
+class ReasonSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    families: list[str] = Field(default_factory=list)
+    features: list[str] = Field(default_factory=list)
+    actionable: bool = True
+    per_customer: bool = True
+    headline: list[str] = Field(default_factory=list)
+    text: str = "{description}: {value}; typical for active customers: {typical}"
+    texts: dict[str, str] = Field(
+        default_factory=dict, description="feature -> sentence when that feature is quoted"
+    )
+
+
+class CatalogueSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str = Field(min_length=1)
+    reasons: list[ReasonSpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A reason resolved against one model: the model features it sums over."""
+
+    code: str
+    actionable: bool
+    per_customer: bool
+    features: tuple[str, ...]
+    headline: str | None
+    text: str
+    texts: Mapping[str, str]
+
+    def template(self, feature: str) -> str:
+        return self.texts.get(feature, self.text)
+
+
+@dataclass(frozen=True)
+class ReasonCatalogue:
+    version: str
+    reasons: tuple[Reason, ...]
+    descriptions: Mapping[str, str]
+
+    @property
+    def codes(self) -> list[str]:
+        return [r.code for r in self.reasons]
+
+
+def load_catalogue(path: Path | None = None) -> CatalogueSpec:
+    """Read and validate a reason catalogue; ``None`` reads the built-in one."""
+    if path is None:
+        where, text = (
+            BUILT_IN,
+            files("churn.scoring").joinpath(BUILT_IN).read_text(encoding="utf-8"),
+        )
+    else:
+        if not path.is_file():
+            raise ConfigError(
+                f"scoring.reasons: reason catalogue {path} not found. Give a project-relative "
+                "path to a YAML catalogue, or remove the key to use the built-in one."
+            )
+        where, text = str(path), path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+        spec = CatalogueSpec.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{where}: invalid reason catalogue: {problems}.") from exc
+    codes = [r.code for r in spec.reasons]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise ConfigError(f"{where}: reason codes must be unique; repeated: {dupes}.")
+    return spec
+
+
+def resolve(
+    spec: CatalogueSpec,
+    feature_catalogue: Sequence[Mapping[str, str]],
+    model_features: Sequence[str],
+) -> ReasonCatalogue:
+    """Assign every model feature to one reason (named features first, then families).
+
+    ``feature_catalogue``: records with ``name``, ``family`` and ``description`` (as written to
+    ``feature_catalogue.json``). Raises ConfigError naming features no reason gathers.
+    """
+    family = {f["name"]: f["family"] for f in feature_catalogue}
+    descriptions = {f["name"]: f["description"] for f in feature_catalogue}
+    owner: dict[str, str] = {}
+    for reason in spec.reasons:
+        for name in reason.features:
+            owner.setdefault(name, reason.code)
+    for name in model_features:
+        if name in owner:
+            continue
+        for reason in spec.reasons:
+            if family.get(name) in reason.families:
+                owner[name] = reason.code
+                break
+    orphans = [n for n in model_features if n not in owner]
+    if orphans:
+        shown = {n: family.get(n, "<not in the feature catalogue>") for n in orphans}
+        raise ConfigError(
+            f"reason catalogue {spec.version}: no reason gathers the model feature(s) {shown} "
+            "(name: family). Add their family to a reason's 'families' or the feature to its "
+            "'features'."
+        )
+    reasons = []
+    for r in spec.reasons:
+        members = tuple(n for n in model_features if owner[n] == r.code)
+        if not members:
+            continue
+        headline = next((h for h in r.headline if h in members), None)
+        reasons.append(
+            Reason(r.code, r.actionable, r.per_customer, members, headline, r.text, r.texts)
+        )
+    return ReasonCatalogue(spec.version, tuple(reasons), descriptions)
+
+
+def _field(value: Any, spec: str) -> str:
+    """One placeholder's text: a missing value reads 'unknown', a number without a format spec
+    reads as :func:`plain`, and a spec that does not fit the value (a category under ``:.0f``)
+    falls back to plain text instead of failing the whole list."""
+    if _missing(value):
+        return "unknown"
+    if not spec:
+        return plain(value)
+    try:
+        return format(value, spec)
+    except (ValueError, TypeError):
+        return plain(value)
+
+
+PER_CUSTOMER_FIELDS = ("value", "value_churn_rate")
+
+
+def render_many(
+    template: str,
+    *,
+    feature: str,
+    values: Sequence[Any],
+    typical: Any,
+    description: str,
+    churn_rate_by_value: Mapping[str, float] | None = None,
+    overall_churn_rate: float | None = None,
+) -> list[str]:
+    """The reason sentence for each of ``values`` (one customer each), e.g. "No purchase for 74
+    days; typical for active customers: 21 days".
+
+    Placeholders: {value}, {typical}, {description}, {feature} (the feature's name in words:
+    "Tech support"), and for categories {value_churn_rate} (churn rate of customers with this
+    value, from ``churn_rate_by_value``) and {overall_churn_rate}. The template is parsed
+    once and the fixed parts formatted once, so a million sentences take seconds.
+    """
+    words = feature.replace("_", " ")
+    fixed = {
+        "typical": typical,
+        "description": description,
+        "feature": words[:1].upper() + words[1:],
+        "overall_churn_rate": overall_churn_rate,
+    }
+    parts: list[tuple[str, str | None, str]] = []  # (literal, per-customer field, spec)
+    for literal, name, spec, _ in string.Formatter().parse(template):
+        if name is None:
+            parts.append((literal, None, ""))
+        elif name in PER_CUSTOMER_FIELDS:
+            parts.append((literal, name, spec or ""))
+        elif name in fixed:
+            parts.append((literal + _field(fixed[name], spec or ""), None, ""))
+        else:
+            raise ConfigError(
+                f"reason sentence {template!r}: unknown placeholder {{{name}}}. Expected some of "
+                f"{sorted([*PER_CUSTOMER_FIELDS, *fixed])}."
+            )
+    rates = churn_rate_by_value or {}
+    out = []
+    for value in values:
+        pieces = []
+        for literal, name, spec in parts:
+            pieces.append(literal)
+            if name == "value":
+                pieces.append(_field(value, spec))
+            elif name is not None:
+                pieces.append(_field(None if _missing(value) else rates.get(str(value)), spec))
+        out.append("".join(pieces))
+    return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def plain(value: Any) -> str:
+    """A value as a person would write it: 3, 2.5, 0.33, 'Month-to-month', 'unknown'."""
+    if _missing(value):
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | int):
+        number = float(value)
+        if number.is_integer():
+            return f"{number:,.0f}"
+        return f"{number:,.2f}" if abs(number) >= 1 else f"{number:.2g}"
+    return str(value)

@@ -1,0 +1,82 @@
+"""What each customer is worth over the horizon, so the list can rank by value at risk.
+
+* Purchases (``clv``): BG/NBD expected purchases in the horizon times the Gamma-Gamma expected
+  spend per purchase, both fitted on the purchase histories before the cutoff (no labels).
+* Subscriptions (``recurring``): the monthly charge times the months at stake.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churn.errors import PipelineStateError
+from churn.modeling.clv import MIN_CUSTOMERS_TO_FIT, BetaGeoModel, GammaGammaModel, rfm_summary
+
+
+def purchase_value(
+    purchases: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    returns: pd.DataFrame | None = None,
+) -> pd.Series:
+    """Expected spend in ``[cutoff, cutoff + horizon)`` per customer id with a purchase before
+    ``cutoff``: BG/NBD purchases x Gamma-Gamma spend, net of the share of value the customer
+    has returned or cancelled so far (``returns``: return events, amounts of either sign).
+
+    Customers without a usable repeat history (one purchase day, or repeat days of zero or
+    unknown value) get the population's mean spend per purchase. Raises PipelineStateError when
+    too few customers have bought to fit either model.
+    """
+    summary = rfm_summary(purchases, cutoff)
+    if len(summary) < MIN_CUSTOMERS_TO_FIT:
+        raise PipelineStateError(
+            f"value at {cutoff.date()}: {len(summary)} customers have purchases before the "
+            f"cutoff; the CLV model needs at least {MIN_CUSTOMERS_TO_FIT}. Use a later cutoff "
+            "or scoring.value.method: recurring."
+        )
+    x = summary["frequency"].to_numpy(dtype="float64")
+    spend = summary["mean_repeat_spend"].to_numpy(dtype="float64")
+    usable = (x > 0) & np.isfinite(spend) & (spend > 0)
+    x_spend = np.where(usable, x, 0.0)
+    bg = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    purchases_ahead = bg.expected_purchases(
+        horizon_days / 7.0, summary["frequency"], summary["recency"], summary["T"]
+    )
+    if usable.sum() >= MIN_CUSTOMERS_TO_FIT:
+        gg = GammaGammaModel().fit(x_spend, np.where(usable, spend, np.nan))
+        per_purchase = gg.conditional_expected_spend(x_spend, np.where(usable, spend, np.nan))
+        fallback = float(np.nanmean(spend[usable]))
+        per_purchase = np.where(np.isfinite(per_purchase), per_purchase, fallback)
+    else:  # too few repeat buyers for Gamma-Gamma: everyone at the mean repeat spend
+        per_purchase = np.full(len(x), float(np.nanmean(spend)) if usable.any() else 0.0)
+    kept = _kept_share(purchases, returns, cutoff).reindex(summary["customer_id"]).fillna(1.0)
+    return pd.Series(
+        np.asarray(purchases_ahead, dtype="float64") * per_purchase * kept.to_numpy(),
+        index=summary["customer_id"].to_numpy(),
+        name="expected_value",
+    )
+
+
+def _kept_share(
+    purchases: pd.DataFrame, returns: pd.DataFrame | None, cutoff: pd.Timestamp
+) -> pd.Series:
+    """Per customer, the share of the value bought before ``cutoff`` not returned (0 to 1)."""
+    if returns is None or returns.empty:
+        return pd.Series(dtype="float64")
+    bought = purchases.loc[purchases["ts"] < cutoff].groupby("customer_id")["amount"].sum()
+    back = returns.loc[returns["ts"] < cutoff].groupby("customer_id")["amount"].sum().abs()
+    share = 1.0 - back.reindex(bought.index).fillna(0.0) / bought.where(bought > 0)
+    return share.clip(0.0, 1.0).fillna(1.0)
+
+
+def recurring_value(features: pd.DataFrame, charge_feature: str, months: float) -> pd.Series:
+    """Monthly charge x months, per row of ``features`` (missing charges count as 0)."""
+    if charge_feature not in features:
+        known = sorted(str(c) for c in features if c not in ("customer_id", "cutoff"))
+        raise PipelineStateError(
+            f"scoring.value.charge_feature {charge_feature!r} is not a feature of this "
+            f"pipeline. Expected one of {known}."
+        )
+    charge = pd.to_numeric(features[charge_feature], errors="coerce").fillna(0.0)
+    return (charge * months).astype("float64").rename("expected_value")

@@ -1,0 +1,322 @@
+"""Model registry rules: which version is the champion, and loading it.
+
+Aliases only (``challenger`` on the newest trained version, ``champion`` on the one that
+scores), never MLflow's deprecated stages. A challenger replaces the champion only when it
+scores better on the *same* test population, checked here; every decision is written as
+``promotion.*`` tags on the challenger version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow.artifacts
+import numpy as np
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import RegisteredModel
+from mlflow.exceptions import MlflowException
+
+from churn.errors import PipelineStateError, TrackingError
+from churn.settings import RegistrySettings
+from churn.tracking.store import CHALLENGER, CHAMPION, check_pyfunc_folder, connect
+
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
+
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """What :func:`promote` decided.
+
+    ``champion_version`` is the champion *before* the decision (None when there was none) and
+    ``champion_metrics`` its metrics on the test population; after a promotion the champion is
+    ``challenger_version``.
+    """
+
+    promoted: bool
+    champion_version: str | None
+    challenger_version: str
+    reason: str
+    challenger_metrics: Mapping[str, float] = field(default_factory=dict)
+    champion_metrics: Mapping[str, float] = field(default_factory=dict)
+    forced: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["challenger_metrics"] = dict(self.challenger_metrics)
+        out["champion_metrics"] = dict(self.champion_metrics)
+        return out
+
+
+def promote(
+    client: MlflowClient,
+    *,
+    model_name: str,
+    score: Callable[[str], np.ndarray],
+    y_test: np.ndarray,
+    metrics_fn: Callable[[np.ndarray, np.ndarray], Mapping[str, float]],
+    settings: RegistrySettings,
+    force: bool = False,
+    drift: Callable[[str], list[str]] | None = None,
+) -> PromotionDecision:
+    """Move the ``champion`` alias to the ``challenger`` version when it is better.
+
+    ``drift(model_uri)``, when given, lists how the population the challenger would score has
+    drifted from the one it was trained on (empty: no drift over the threshold); any drift
+    refuses the challenger unless ``force``. A first version is promoted anyway (there must be
+    a champion to score with), with the drift named in the reason.
+
+    ``score(model_uri)`` returns one churn probability per row of the current test population
+    (``model_uri`` is ``models:/<name>/<version>``; :func:`load_model` loads it);
+    ``metrics_fn(y_test, p)`` returns at least ``roc_auc`` and ``ece``. The first version
+    becomes champion without a comparison. Otherwise the challenger needs ROC AUC >= champion
+    ROC AUC + ``settings.auc_margin`` and ECE <= ``settings.max_ece``; ``force`` promotes
+    regardless and records that it did.
+
+    When ``score`` raises PipelineStateError for the champion (it needs features the current
+    test rows lack), the challenger is refused unless ``force``: nothing can be compared.
+
+    Raises TrackingError when the model or its challenger does not exist.
+    """
+    registered = _registered_model(client, model_name)
+    pipeline = _pipeline(model_name)
+    challenger = registered.aliases.get(CHALLENGER)
+    if challenger is None:
+        raise TrackingError(
+            f"{model_name} has no '{CHALLENGER}' version to promote: train and register one "
+            f"with `churn train {pipeline}` then `churn register {pipeline}` (or `make run`)."
+        )
+    challenger = str(challenger)
+    champion = registered.aliases.get(CHAMPION)
+    champion = None if champion is None else str(champion)
+    y = np.asarray(y_test)
+
+    def measure(version: str) -> dict[str, float]:
+        return _metrics(model_name, version, score, y, metrics_fn)
+
+    if champion == challenger:
+        decision = PromotionDecision(
+            promoted=False,
+            champion_version=champion,
+            challenger_version=challenger,
+            reason=f"version {challenger} is already the champion of {model_name}; "
+            "nothing to promote.",
+        )
+        return decision  # no tags: they keep the reason it was promoted
+
+    challenger_metrics = measure(challenger)
+    drifted = drift(f"models:/{model_name}/{challenger}") if drift is not None else []
+    drift_rule = (
+        f"the population it would score has drifted from its training population: "
+        f"{', '.join(drifted)}"
+        if drifted
+        else ""
+    )
+    if champion is None:
+        note = f" Note: {drift_rule}." if drifted else ""
+        decision = PromotionDecision(
+            promoted=True,
+            champion_version=None,
+            challenger_version=challenger,
+            reason=f"{model_name} has no champion yet: the first version becomes champion.{note}",
+            challenger_metrics=challenger_metrics,
+        )
+    else:
+        try:
+            champion_metrics = measure(champion)
+        except PipelineStateError as exc:
+            # the champion cannot score today's test rows (its features no longer exist):
+            # there is nothing to compare, so only a person's --force may replace it
+            champion_metrics = {}
+            failures, passes = [f"champion v{champion} cannot be compared: {exc}"], list[str]()
+        else:
+            failures, passes = _judge(challenger_metrics, champion_metrics, settings)
+        if drifted:
+            failures.append(drift_rule)
+        rules = "; ".join(failures + passes)
+        if failures and force:
+            reason = f"forced promotion of v{challenger} over v{champion} although {rules}."
+        elif failures:
+            reason = f"kept v{champion}: {rules}. Use --force to promote anyway."
+        else:
+            reason = f"v{challenger} replaces v{champion}: {rules}."
+        decision = PromotionDecision(
+            promoted=force or not failures,
+            champion_version=champion,
+            challenger_version=challenger,
+            reason=reason,
+            challenger_metrics=challenger_metrics,
+            champion_metrics=champion_metrics,
+            forced=force and bool(failures),
+        )
+    if decision.promoted:
+        client.set_registered_model_alias(model_name, CHAMPION, challenger)
+        if champion is not None:
+            client.set_model_version_tag(model_name, champion, "promotion.replaced_by", challenger)
+    _record(client, model_name, decision)
+    return decision
+
+
+def version_of(client: MlflowClient, model_uri: str) -> tuple[str, str]:
+    """(name, version) of ``models:/<name>/<version>`` or ``models:/<name>@<alias>`` in
+    ``client``'s registry. Raises TrackingError when the alias is not set."""
+    match = _MODELS_URI.match(model_uri)
+    if match is None:
+        raise ValueError(
+            f"model_uri must be 'models:/<name>/<version>' or 'models:/<name>@<alias>'. "
+            f"Got {model_uri!r} instead."
+        )
+    name = match["name"]
+    version = match["version"]
+    if version is None:
+        registered = _registered_model(client, name)
+        if match["alias"] not in registered.aliases:
+            raise TrackingError(
+                f"{name} has no version with alias {match['alias']!r}; aliases set: "
+                f"{sorted(registered.aliases)}."
+            )
+        version = str(registered.aliases[match["alias"]])
+    return name, version
+
+
+@contextlib.contextmanager
+def local_model(client: MlflowClient, model_uri: str) -> Iterator[Path]:
+    """The pyfunc folder of ``model_uri`` (see ``version_of``) downloaded from ``client``'s
+    registry (not MLflow's global one) and checked, removed on exit. Raises TrackingError when
+    there is no such version or MLflow fails while the folder is in use."""
+    name, version = version_of(client, model_uri)
+    try:
+        source = client.get_model_version_download_uri(name, version)
+        with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=tmp, tracking_uri=client.tracking_uri
+            )
+            check_pyfunc_folder(Path(local))
+            yield Path(local)
+    except MlflowException as exc:
+        raise TrackingError(
+            f"could not load {model_uri} from {client.tracking_uri}: {exc.message}. Check that "
+            "the version exists (`mlflow ui`) and its artifacts were not deleted."
+        ) from exc
+
+
+def load_model(client: MlflowClient, model_uri: str) -> PyFuncModel:
+    """Load ``models:/<name>/<version>`` or ``models:/<name>@<alias>`` from ``client``'s
+    registry (not MLflow's global one). Raises TrackingError when there is no such version."""
+    # Imported by churn.tracking.store first, where its import-time warning is silenced.
+    from mlflow.pyfunc import load_model as load_pyfunc  # noqa: PLC0415
+
+    with local_model(client, model_uri) as folder:
+        return load_pyfunc(str(folder))
+
+
+def champion_uri(client: MlflowClient, model_name: str) -> tuple[str, str]:
+    """``models:/<model_name>/<version>`` of the champion, and the version.
+
+    Raises TrackingError when the model is not registered or has no champion yet.
+    """
+    registered = _registered_model(client, model_name)
+    version = registered.aliases.get(CHAMPION)
+    if version is None:
+        raise TrackingError(
+            f"no champion yet for {model_name}: run `churn promote {_pipeline(model_name)}` "
+            "(or `make run`)."
+        )
+    return f"models:/{model_name}/{version}", str(version)
+
+
+def load_champion(client_or_uri: MlflowClient | str, model_name: str) -> tuple[PyFuncModel, str]:
+    """The champion of ``model_name`` as a pyfunc, and its version.
+
+    Raises TrackingError when the model is not registered or has no champion yet.
+    """
+    client = connect(client_or_uri) if isinstance(client_or_uri, str) else client_or_uri
+    uri, version = champion_uri(client, model_name)
+    return load_model(client, uri), version
+
+
+def _registered_model(client: MlflowClient, name: str) -> RegisteredModel:
+    try:
+        return client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise TrackingError(
+                f"no registered model named {name!r} in {client.tracking_uri}: train and "
+                f"register one with `churn train {_pipeline(name)}` then `churn register "
+                f"{_pipeline(name)}` (or `make run`), or set MLFLOW_TRACKING_URI to the store "
+                "that holds it."
+            ) from exc
+        raise TrackingError(
+            f"could not read {name!r} from the registry {client.tracking_uri}: {exc.message}"
+        ) from exc
+
+
+def _pipeline(model_name: str) -> str:
+    return model_name.removeprefix("churn-")
+
+
+def _metrics(
+    model_name: str,
+    version: str,
+    score: Callable[[str], np.ndarray],
+    y: np.ndarray,
+    metrics_fn: Callable[[np.ndarray, np.ndarray], Mapping[str, float]],
+) -> dict[str, float]:
+    proba = np.asarray(score(f"models:/{model_name}/{version}"), dtype="float64")
+    if proba.shape != y.shape:
+        raise ValueError(
+            f"score() must return one probability per test row ({y.shape[0]}) for "
+            f"{model_name} v{version}. Got shape {proba.shape} instead."
+        )
+    metrics = {key: float(value) for key, value in metrics_fn(y, proba).items()}
+    missing = [key for key in ("roc_auc", "ece") if key not in metrics]
+    if missing:
+        raise ValueError(f"metrics_fn must return {missing}. Got {sorted(metrics)} instead.")
+    return metrics
+
+
+def _judge(
+    challenger: Mapping[str, float], champion: Mapping[str, float], settings: RegistrySettings
+) -> tuple[list[str], list[str]]:
+    """(failed rules, passed rules), each stated with its numbers."""
+    failures, passes = [], []
+    needed = champion["roc_auc"] + settings.auc_margin
+    versus = (
+        f"champion ROC AUC {champion['roc_auc']:.4f} + margin {settings.auc_margin:g} "
+        f"= {needed:.4f}"
+    )
+    if challenger["roc_auc"] >= needed:
+        passes.append(f"challenger ROC AUC {challenger['roc_auc']:.4f} >= {versus}")
+    else:
+        failures.append(f"challenger ROC AUC {challenger['roc_auc']:.4f} < {versus}")
+    if challenger["ece"] <= settings.max_ece:
+        passes.append(f"challenger ECE {challenger['ece']:.4f} <= max_ece {settings.max_ece:g}")
+    else:
+        failures.append(f"challenger ECE {challenger['ece']:.4f} > max_ece {settings.max_ece:g}")
+    return failures, passes
+
+
+def _record(client: MlflowClient, model_name: str, decision: PromotionDecision) -> None:
+    if decision.promoted:
+        outcome = "promoted"
+    elif decision.champion_version == decision.challenger_version:
+        outcome = "already_champion"
+    else:
+        outcome = "refused"
+    tags = {
+        "promotion.decision": outcome,
+        "promotion.reason": decision.reason,
+        "promotion.forced": str(decision.forced).lower(),
+        "promotion.compared_with": decision.champion_version or "",
+        **{f"promotion.metrics.{k}": f"{v:.6g}" for k, v in decision.challenger_metrics.items()},
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, decision.challenger_version, key, value)
