@@ -9,12 +9,15 @@ reading: below 0.1 stable, 0.1 to 0.2 moderate shift, above 0.2 a shift worth ac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from churn.modeling.model import ChurnModel
+from churn.settings import MonitoringSettings
 
 EPSILON = 1e-4
 """Floor of a bin's share, so an empty bin contributes a large but finite amount."""
@@ -134,3 +137,63 @@ def drift_summary(
         "ignored_features": list(ignored),
         "features": [asdict(f) for f in features],
     }
+
+
+TRAINING_SPLITS = ("train", "valid")
+
+
+def training_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows of the population a model of this pipeline is trained on."""
+    keys = labels.loc[labels["split"].isin(TRAINING_SPLITS), ["customer_id", "cutoff"]]
+    return features.merge(keys, on=["customer_id", "cutoff"])
+
+
+def population_drift(
+    model: ChurnModel,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    catalogue: Sequence[Mapping[str, str]],
+    settings: MonitoringSettings,
+    current_probability: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Drift of ``current`` from ``reference`` over the model's features and its score.
+
+    Features of ``settings.exempt_families`` are measured but never flagged."""
+    family = {f["name"]: f["family"] for f in catalogue}
+    exempt = [n for n in model.feature_names if family.get(n) in settings.exempt_families]
+    drifts = feature_drift(
+        reference,
+        current,
+        numeric=list(model.numeric_features),
+        categorical=list(model.categories),
+        threshold=settings.psi_threshold,
+        bins=settings.psi_bins,
+    )
+    drifts = [d if d.feature not in exempt else _unflag(d) for d in drifts]
+    p_current = model.predict_proba(current) if current_probability is None else current_probability
+    score_psi = numeric_psi(
+        pd.Series(model.predict_proba(reference)), pd.Series(p_current), bins=settings.psi_bins
+    )
+    return drift_summary(
+        drifts,
+        score_psi=score_psi,
+        threshold=settings.psi_threshold,
+        reference_rows=len(reference),
+        current_rows=len(current),
+        ignored=exempt,
+    )
+
+
+def _unflag(drift: FeatureDrift) -> FeatureDrift:
+    return replace(drift, flagged=False)
+
+
+def scoring_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows of the customers a new champion would score: the ``score`` cutoff of an
+    event pipeline, the current (not churned) customers of a snapshot."""
+    if (labels["split"] == "score").any():
+        keys = labels.loc[labels["split"] == "score", ["customer_id", "cutoff"]]
+    else:
+        keys = labels.loc[labels["churned"].eq(False), ["customer_id", "cutoff"]]
+    return features.merge(keys, on=["customer_id", "cutoff"])

@@ -97,9 +97,9 @@ def explain_scored_customer(
     """
     from churn.stages.score import (  # noqa: PLC0415 - pulls in the whole scoring stack
         event_population,
-        load_scoring_model,
         snapshot_population,
     )
+    from churn.tracking.loading import load_scoring_model  # noqa: PLC0415 - mlflow is slow
 
     row = scored_row(scores, customer_id)
     version = str(row["model_version"])

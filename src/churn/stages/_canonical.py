@@ -34,3 +34,11 @@ def events_table(settings: PipelineSettings, paths: PipelinePaths) -> Table:
         io.require_parquet(path, stage_hint=f"churn ingest {paths.name}")
         return ParquetTable(path)
     return require_canonical(paths, "events")
+
+
+def labels_and_features(paths: PipelinePaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``labels.parquet`` and ``features.parquet``, read once for the row selections below."""
+    return (
+        io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}"),
+        io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}"),
+    )

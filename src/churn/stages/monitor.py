@@ -12,12 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from churn import io
@@ -27,70 +24,14 @@ from churn.evaluation import evaluate
 from churn.io.paths import PipelinePaths
 from churn.labels import build_labels, observed_until
 from churn.modeling.model import ChurnModel
-from churn.monitoring.drift import FeatureDrift, drift_summary, feature_drift, numeric_psi
-from churn.settings import EventLabelSettings, MonitoringSettings, PipelineSettings
-from churn.stages._canonical import events_table, read_canonical
-from churn.stages.score import load_scoring_model
+from churn.monitoring.drift import population_drift, training_rows
+from churn.settings import EventLabelSettings, PipelineSettings
+from churn.stages._canonical import events_table, labels_and_features, read_canonical
+from churn.tracking.loading import load_scoring_model
 
 log = logging.getLogger("churn")
 
-TRAINING_SPLITS = ("train", "valid")
 _HISTORY = re.compile(r"^scores_(\d{4}-\d{2}-\d{2})\.parquet$")
-
-
-def labels_and_features(paths: PipelinePaths) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``labels.parquet`` and ``features.parquet``, read once for the row selections below."""
-    return (
-        io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}"),
-        io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}"),
-    )
-
-
-def training_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """Feature rows of the population a model of this pipeline is trained on."""
-    keys = labels.loc[labels["split"].isin(TRAINING_SPLITS), ["customer_id", "cutoff"]]
-    return features.merge(keys, on=["customer_id", "cutoff"])
-
-
-def population_drift(
-    model: ChurnModel,
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    *,
-    catalogue: Sequence[Mapping[str, str]],
-    settings: MonitoringSettings,
-    current_probability: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """Drift of ``current`` from ``reference`` over the model's features and its score.
-
-    Features of ``settings.exempt_families`` are measured but never flagged."""
-    family = {f["name"]: f["family"] for f in catalogue}
-    exempt = [n for n in model.feature_names if family.get(n) in settings.exempt_families]
-    drifts = feature_drift(
-        reference,
-        current,
-        numeric=list(model.numeric_features),
-        categorical=list(model.categories),
-        threshold=settings.psi_threshold,
-        bins=settings.psi_bins,
-    )
-    drifts = [d if d.feature not in exempt else _unflag(d) for d in drifts]
-    p_current = model.predict_proba(current) if current_probability is None else current_probability
-    score_psi = numeric_psi(
-        pd.Series(model.predict_proba(reference)), pd.Series(p_current), bins=settings.psi_bins
-    )
-    return drift_summary(
-        drifts,
-        score_psi=score_psi,
-        threshold=settings.psi_threshold,
-        reference_rows=len(reference),
-        current_rows=len(current),
-        ignored=exempt,
-    )
-
-
-def _unflag(drift: FeatureDrift) -> FeatureDrift:
-    return replace(drift, flagged=False)
 
 
 def realised(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:

@@ -21,13 +21,12 @@ from churn.evaluation import evaluate
 from churn.io.paths import PipelinePaths
 from churn.modeling.model import ChurnModel
 from churn.modeling.training_data import labelled_rows, outcome, split_rows
+from churn.monitoring.drift import population_drift, scoring_rows, training_rows
 from churn.settings import PipelineSettings
+from churn.stages._canonical import labels_and_features
+from churn.tracking.registry import model_name
 
 log = logging.getLogger("churn")
-
-
-def model_name(pipeline: str) -> str:
-    return f"churn-{pipeline}"
 
 
 def _git_commit(project_dir: Path) -> str:
@@ -161,24 +160,9 @@ def promote(
     return decision.to_dict()
 
 
-def scoring_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """Feature rows of the customers a new champion would score: the ``score`` cutoff of an
-    event pipeline, the current (not churned) customers of a snapshot."""
-    if (labels["split"] == "score").any():
-        keys = labels.loc[labels["split"] == "score", ["customer_id", "cutoff"]]
-    else:
-        keys = labels.loc[labels["churned"].eq(False), ["customer_id", "cutoff"]]
-    return features.merge(keys, on=["customer_id", "cutoff"])
-
-
 def drift_problems(settings: PipelineSettings, paths: PipelinePaths, pyfunc: Any) -> list[str]:
     """The flagged drift of today's scoring population for a registered model, as phrases
     ("score PSI 0.35", "orders_total PSI 0.41"); empty when nothing is over the threshold."""
-    from churn.stages.monitor import (  # noqa: PLC0415
-        labels_and_features,
-        population_drift,
-        training_rows,
-    )
     from churn.tracking import store as tracking  # noqa: PLC0415
 
     wrapper = pyfunc.unwrap_python_model()

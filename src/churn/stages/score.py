@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from churn import io
@@ -25,27 +24,18 @@ from churn.errors import ConfigError, LabelError
 from churn.features.build import snapshot_features
 from churn.io.paths import PipelinePaths
 from churn.labels import build_labels, observed_until
-from churn.modeling.model import ChurnModel
 from churn.reporting.shap_figures import bar_figure, beeswarm_figure, importance
 from churn.scoring.explain import Reference
 from churn.scoring.playbook import check_rules
-from churn.scoring.ranking import ModelIdentity, ScoreResult, score_customers
+from churn.scoring.ranking import ScoreResult, score_customers
 from churn.scoring.reasons import load_catalogue, resolve
 from churn.scoring.value import purchase_value, recurring_value
 from churn.settings import EventLabelSettings, PipelineSettings, SnapshotLabelSettings
 from churn.stages._canonical import events_table, read_canonical, require_canonical
 from churn.stages.features import event_features
-from churn.stages.register import model_name
+from churn.tracking.loading import LoadedModel, load_scoring_model, spark_probabilities_of
 
 log = logging.getLogger("churn")
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    model: ChurnModel
-    identity: ModelIdentity
-    run_id: str | None
-    """The MLflow run that trained it (None for a model folder given by path)."""
 
 
 @dataclass(frozen=True)
@@ -55,42 +45,6 @@ class Population:
     cutoff: dt.date
     features: pd.DataFrame
     expected_value: pd.Series
-
-
-def load_scoring_model(paths: PipelinePaths, model_path: Path | None) -> LoadedModel:
-    """The model folder at ``model_path``, else ``models:/churn-<p>@champion``."""
-    if model_path is not None:
-        model = ChurnModel.load(model_path)
-        return LoadedModel(model, ModelIdentity(str(model_path), "local"), None)
-    # mlflow is slow to import
-    from churn.tracking import registry  # noqa: PLC0415
-    from churn.tracking import store as tracking  # noqa: PLC0415
-
-    client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
-    name = model_name(paths.name)
-    pyfunc, version = registry.load_champion(client, name)
-    wrapper = pyfunc.unwrap_python_model()  # type: ignore[no-untyped-call]
-    assert isinstance(wrapper, tracking.ChurnPyfunc)
-    run_id = str(client.get_model_version(name, version).run_id)
-    return LoadedModel(wrapper.churn_model, ModelIdentity(name, version), run_id)
-
-
-def spark_probabilities_of(
-    settings: PipelineSettings, paths: PipelinePaths, loaded: LoadedModel
-) -> Callable[[pd.DataFrame], np.ndarray]:
-    """``scoring.engine: spark``: a function from a feature frame to the churn probabilities
-    of ``loaded`` (the registered champion), computed by its MLflow ``spark_udf`` in the
-    Spark executors (:mod:`churn.scoring.spark_scoring`)."""
-    from churn.engines.spark import spark_session  # noqa: PLC0415 - optional dependency
-    from churn.scoring.spark_scoring import champion_probabilities, spark_champion  # noqa: PLC0415
-    from churn.tracking import store as tracking  # noqa: PLC0415 - mlflow is slow to import
-
-    session = spark_session(settings.features.spark, setting="scoring.engine")
-    client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
-    # the version loaded for reasons, even if the champion alias moves meanwhile
-    champion = spark_champion(session, client, loaded.identity.name, loaded.identity.version)
-    log.info("churn probabilities on Spark (%s)", session.sparkContext.master)
-    return lambda features: champion_probabilities(session, champion, features)
 
 
 def event_population(

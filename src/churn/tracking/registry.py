@@ -320,3 +320,7 @@ def _record(client: MlflowClient, model_name: str, decision: PromotionDecision) 
     }
     for key, value in tags.items():
         client.set_model_version_tag(model_name, decision.challenger_version, key, value)
+
+
+def model_name(pipeline: str) -> str:
+    return f"churn-{pipeline}"
