@@ -19,7 +19,7 @@ import xgboost as xgb
 from mlflow import MlflowClient
 
 from churn.engines import SqlRunner, sql_runner
-from churn.features.build import FeatureSpec, build_features, feature_catalogue, features_sql
+from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix

@@ -9,7 +9,7 @@ from churn.errors import (
     PipelineStateError,
     Problem,
 )
-from churn.features.build import (
+from churn.features import (
     Feature,
     FeatureSpec,
     build_features,

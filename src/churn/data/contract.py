@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churn.engines.sql import Table, duckdb_runner, duckdb_session
+from churn.engines.sql import Table, duckdb_runner, duckdb_session, quote_identifier
 from churn.errors import ContractViolation, Problem
 from churn.settings import (
     ChurnEventsSettings,
@@ -371,7 +371,7 @@ def canonical_events_sql(settings: EventsSettings, attributes: Sequence[str]) ->
     rows are sorted by customer and time, typed as the contract says."""
     where = _overlap_filter(settings)
     columns = [*EVENT_FRAME_COLUMNS, *attributes]
-    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    quoted = ", ".join(quote_identifier(c) for c in columns)
     first = (
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quoted} ORDER BY _source, _row) = 1"
         if settings.drop_duplicate_events

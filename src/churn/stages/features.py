@@ -9,7 +9,7 @@ import pandas as pd
 from churn import io
 from churn.data.event_summaries import daily_totals
 from churn.engines import Table, sql_runner
-from churn.features.build import (
+from churn.features import (
     Feature,
     FeatureSpec,
     build_features,

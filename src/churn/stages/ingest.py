@@ -28,7 +28,7 @@ from churn.data.contract import (
     event_warnings,
     kept_rows_sql,
 )
-from churn.engines.sql import ParquetTable, duckdb_session
+from churn.engines.sql import ParquetTable, duckdb_session, quote_literal
 from churn.io.paths import PipelinePaths
 from churn.io.progress import progress
 from churn.settings import EventsSettings, PipelineSettings
@@ -79,9 +79,8 @@ def _write_events(
     with duckdb_session(table, memory_limit=memory_limit) as con:
         total = int(con.execute("SELECT COUNT(*) FROM parts").fetchall()[0][0])
         kept = int(con.execute(kept_rows_sql(settings)).fetchall()[0][0])
-        target = str(dest).replace("'", "''")
         con.execute(
-            f"COPY ({canonical_events_sql(settings, attributes)}) TO '{target}' "
+            f"COPY ({canonical_events_sql(settings, attributes)}) TO {quote_literal(dest)} "
             "(FORMAT parquet, ROW_GROUP_SIZE 1000000)"
         )
     written = io.require_parquet(dest, stage_hint="churn ingest")

@@ -21,7 +21,7 @@ from churn import io
 from churn.data.event_summaries import daily_totals, event_span
 from churn.engines import Table, sql_runner
 from churn.errors import ConfigError, LabelError
-from churn.features.build import snapshot_features
+from churn.features import snapshot_features
 from churn.io.paths import PipelinePaths
 from churn.labels import build_labels, observed_until
 from churn.reporting.shap_figures import bar_figure, beeswarm_figure, importance
