@@ -1,4 +1,10 @@
-"""churn: customer behaviour in, at-risk customers with reasons and actions out."""
+"""churn: customer behaviour in, at-risk customers with reasons and actions out.
+
+The commands (``churn --help``) run the pipeline; the names below are the library surface a
+notebook or another tool builds on. Everything else lives in the subpackages along the
+pipeline's path: ``data``, ``engines``, ``features``, ``modeling``, ``evaluation``, ``scoring``,
+``monitoring``, ``crm``, ``reporting``, ``tracking``, ``io`` and ``stages``.
+"""
 
 from churn.errors import (
     ChurnError,
@@ -6,16 +12,13 @@ from churn.errors import (
     ContractViolation,
     InputDataError,
     LabelError,
+    PipelineBusyError,
     PipelineStateError,
     Problem,
+    TrackingError,
+    TrainingError,
 )
-from churn.features.build import (
-    Feature,
-    FeatureSpec,
-    build_features,
-    feature_catalogue,
-    features_sql,
-)
+from churn.features import Feature, FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.labels import build_labels, cutoff_table, observed_until, snapshot_labels
 from churn.settings import PipelineSettings, load_settings
 
@@ -27,9 +30,12 @@ __all__ = [
     "FeatureSpec",
     "InputDataError",
     "LabelError",
+    "PipelineBusyError",
     "PipelineSettings",
     "PipelineStateError",
     "Problem",
+    "TrackingError",
+    "TrainingError",
     "build_features",
     "build_labels",
     "cutoff_table",
