@@ -66,5 +66,7 @@ def closure(module: str) -> set[str]:
         seen.add(current)
         todo.extend(graph[current])
         parts = current.split(".")
-        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in graph)
+        todo.extend(
+            ".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in graph
+        )
     return seen
