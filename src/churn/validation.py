@@ -33,8 +33,8 @@ def check_int(name: str, value: object, *, minimum: int = 1, of: str = "") -> in
     """``value`` as an int; ValueError unless it is an int (Python or numpy, never bool) of at
     least ``minimum`` ("must be a positive int", "must be an int >= 2")."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        kind = "positive int" if minimum == 1 else f"int >= {minimum}"
-        raise ValueError(must_be(parameter(name, of=of), f"a {kind}", value))
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(must_be(parameter(name, of=of), kind, value))
     return int(value)
 
 
