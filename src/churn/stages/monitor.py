@@ -20,7 +20,7 @@ import pandas as pd
 from churn import io
 from churn.data.event_summaries import event_span
 from churn.engines import Table, sql_runner
-from churn.evaluation import evaluate
+from churn.evaluation import metrics as evaluation_metrics
 from churn.io.paths import PipelinePaths
 from churn.labels import build_labels, observed_until
 from churn.modeling.model import ChurnModel
@@ -82,7 +82,7 @@ def _evaluate_list(
     )[["customer_id", "churned"]]
     joined = scores.merge(outcome, on="customer_id", how="inner")
     y = joined["churned"].astype(bool).to_numpy().astype(int)
-    metrics = evaluate.binary_metrics(y, joined["churn_probability"].to_numpy())
+    metrics = evaluation_metrics.binary_metrics(y, joined["churn_probability"].to_numpy())
     contact = joined[joined["in_outreach"]]
     rest = joined[~joined["in_outreach"]]
     return {

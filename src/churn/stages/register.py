@@ -17,7 +17,7 @@ import pandas as pd
 
 from churn import io
 from churn.errors import PipelineStateError
-from churn.evaluation import evaluate
+from churn.evaluation import metrics as evaluation_metrics
 from churn.io.paths import PipelinePaths
 from churn.modeling.model import ChurnModel
 from churn.modeling.training_data import labelled_rows, outcome, split_rows
@@ -151,7 +151,7 @@ def promote(
         model_name=model_name(paths.name),
         score=score,
         y_test=outcome(test),
-        metrics_fn=evaluate.binary_metrics,
+        metrics_fn=evaluation_metrics.binary_metrics,
         settings=settings.registry,
         force=force,
         drift=drift if settings.monitoring.gate_promotion else None,

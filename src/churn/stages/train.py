@@ -13,7 +13,9 @@ from churn import io
 from churn.data.event_summaries import daily_totals
 from churn.engines import sql_runner
 from churn.errors import ConfigError
-from churn.evaluation import evaluate
+from churn.evaluation import curves
+from churn.evaluation import metrics as evaluation_metrics
+from churn.evaluation import segments as evaluation_segments
 from churn.io.paths import PipelinePaths
 from churn.modeling.backtest import (
     cross_validated_auc,
@@ -35,6 +37,7 @@ from churn.modeling.training_data import (
     outcome,
     split_rows,
 )
+from churn.reporting import evaluation_figures
 from churn.settings import EventLabelSettings, PipelineSettings
 from churn.stages._canonical import events_table
 
@@ -44,24 +47,24 @@ log = logging.getLogger("churn")
 def _segments(test: pd.DataFrame, p: np.ndarray, columns: FeatureColumns) -> pd.DataFrame:
     groups: dict[str, pd.Series] = {}
     if "days_since_first_activity" in test:
-        groups["tenure"] = evaluate.tenure_bands(test["days_since_first_activity"])
+        groups["tenure"] = evaluation_segments.tenure_bands(test["days_since_first_activity"])
     if "tenure_months" in test:
-        groups["tenure"] = evaluate.tenure_bands(test["tenure_months"] * 30.4)
+        groups["tenure"] = evaluation_segments.tenure_bands(test["tenure_months"] * 30.4)
     for name in columns.categorical:
-        groups[name] = evaluate.top_categories(test[name])
-    return evaluate.segment_metrics(outcome(test), p, groups)
+        groups[name] = evaluation_segments.top_categories(test[name])
+    return evaluation_segments.segment_metrics(outcome(test), p, groups)
 
 
 def _plot_data(
     y_test: np.ndarray, p_test: np.ndarray, threshold: float, baselines: dict[str, np.ndarray]
 ) -> dict[str, pd.DataFrame]:
-    roc = [evaluate.roc_curve_frame(y_test, p_test).assign(model="churn model")]
-    roc += [evaluate.roc_curve_frame(y_test, p).assign(model=name) for name, p in baselines.items()]
+    roc = [curves.roc_curve_frame(y_test, p_test).assign(model="churn model")]
+    roc += [curves.roc_curve_frame(y_test, p).assign(model=name) for name, p in baselines.items()]
     return {
         "roc": pd.concat(roc, ignore_index=True),
-        "precision_recall": evaluate.pr_curve_frame(y_test, p_test),
-        "calibration": evaluate.calibration_frame(y_test, p_test),
-        "gains": evaluate.gains_frame(y_test, p_test),
+        "precision_recall": curves.pr_curve_frame(y_test, p_test),
+        "calibration": curves.calibration_frame(y_test, p_test),
+        "gains": curves.gains_frame(y_test, p_test),
         "confusion": pd.DataFrame(
             {
                 "actual": np.where(y_test == 1, "churn", "stay"),
@@ -78,23 +81,23 @@ def _figures(
     label = f"churn model (AUC {metrics['roc_auc']:.3f})"
     named = {f"{n} (AUC {metrics['baselines'][n]['roc_auc']:.3f})": b for n, b in baselines.items()}
     return {
-        "roc": evaluate.roc_figure(
-            evaluate.roc_curve_frame(y, p),
+        "roc": evaluation_figures.roc_figure(
+            curves.roc_curve_frame(y, p),
             label=label,
-            baselines={n: evaluate.roc_curve_frame(y, b) for n, b in named.items()},
+            baselines={n: curves.roc_curve_frame(y, b) for n, b in named.items()},
         ),
-        "precision_recall": evaluate.pr_figure(
-            evaluate.pr_curve_frame(y, p),
+        "precision_recall": evaluation_figures.pr_figure(
+            curves.pr_curve_frame(y, p),
             label=label,
-            baselines={n: evaluate.pr_curve_frame(y, b) for n, b in named.items()},
+            baselines={n: curves.pr_curve_frame(y, b) for n, b in named.items()},
         ),
-        "calibration": evaluate.calibration_figure(
-            evaluate.calibration_frame(y, p), label=f"churn model (ECE {metrics['ece']:.3f})"
+        "calibration": evaluation_figures.calibration_figure(
+            curves.calibration_frame(y, p), label=f"churn model (ECE {metrics['ece']:.3f})"
         ),
-        "gains": evaluate.gains_figure(
-            evaluate.gains_frame(y, p),
+        "gains": evaluation_figures.gains_figure(
+            curves.gains_frame(y, p),
             label=label,
-            baselines={n: evaluate.gains_frame(y, b) for n, b in named.items()},
+            baselines={n: curves.gains_frame(y, b) for n, b in named.items()},
         ),
     }
 
@@ -153,7 +156,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         )
     y_test = outcome(test)
     p_test = fit.model.predict_proba(test)
-    metrics: dict[str, Any] = evaluate.binary_metrics(y_test, p_test)
+    metrics: dict[str, Any] = evaluation_metrics.binary_metrics(y_test, p_test)
 
     purchases = None
     labs = settings.labels
@@ -174,9 +177,13 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         horizon = 0
     inputs = BaselineInputs(train, valid, purchases, horizon)
     baseline_p = {name: make(inputs)(test) for name, make in baselines.items()}
-    metrics["baselines"] = {n: evaluate.binary_metrics(y_test, p) for n, p in baseline_p.items()}
+    metrics["baselines"] = {
+        n: evaluation_metrics.binary_metrics(y_test, p) for n, p in baseline_p.items()
+    }
 
-    threshold = evaluate.operating_threshold(outcome(valid), fit.model.predict_proba(valid))
+    threshold = evaluation_metrics.operating_threshold(
+        outcome(valid), fit.model.predict_proba(valid)
+    )
     metrics["training"] = {
         "n_train": len(train),
         "n_valid": len(valid),

@@ -25,6 +25,7 @@ from mlflow.exceptions import MlflowException
 from churn.errors import PipelineStateError, TrackingError
 from churn.settings import RegistrySettings
 from churn.tracking.store import CHALLENGER, CHAMPION, check_pyfunc_folder, connect
+from churn.validation import must_be, parameter
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
@@ -171,8 +172,11 @@ def version_of(client: MlflowClient, model_uri: str) -> tuple[str, str]:
     match = _MODELS_URI.match(model_uri)
     if match is None:
         raise ValueError(
-            f"model_uri must be 'models:/<name>/<version>' or 'models:/<name>@<alias>'. "
-            f"Got {model_uri!r} instead."
+            must_be(
+                parameter("model_uri"),
+                "'models:/<name>/<version>' or 'models:/<name>@<alias>'",
+                model_uri,
+            )
         )
     name = match["name"]
     version = match["version"]
