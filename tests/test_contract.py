@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from pandera import errors as pa_errors
 
 from churn.data.contract import (
     canonical_churn_events,
@@ -291,3 +292,12 @@ def test_every_canonical_table_matches_its_schema() -> None:
         raw(id=["a", "b"], Churn=["Yes", "No"], T=[" ", "1.5"], S=[0, 1]), telco
     )
     snapshot_schema(["total", "senior"], numeric=["total"]).validate(snapshot)
+
+
+def test_the_schemas_refuse_what_the_mapping_never_produces() -> None:
+    """A number among text ids, a repeated key, a missing key: each a failure pandera reports."""
+    frame = pd.DataFrame({"customer_id": pd.Series(["a", 7, "a", None], dtype=object)})
+    with pytest.raises(pa_errors.SchemaErrors) as err:
+        customers_schema([], signup_date=False).validate(frame, lazy=True)
+    failed = set(err.value.failure_cases["check"])
+    assert failed == {"text", "not_nullable", "field_uniqueness"}

@@ -1,9 +1,10 @@
 """The canonical tables as pandera schemas, and their failures as the contract's problems.
 
 One schema per canonical table: ``events``, ``customers``, ``churn_events`` and ``snapshot``.
-Each names its columns, their dtypes and nullability, the key's uniqueness where it must be
-unique, and range checks on values. Missing values that the mapping reports itself (a
-timestamp or number it could not read) are allowed here, so that each is reported once.
+Each names its columns, their types (text checked value by value: object or pandas' string
+dtype) and nullability, the key's uniqueness where it must be unique, and range checks on
+values. Missing values that the mapping reports itself (a timestamp or number it could not
+read) are allowed here, so that each is reported once.
 """
 
 from __future__ import annotations
@@ -50,21 +51,35 @@ _RULES = "rules"
 by pandera's name for the check (other failures read 'fails check <name>')."""
 
 
+def _all_text(values: pd.Series) -> bool:
+    return pd.api.types.infer_dtype(values, skipna=True) in {"string", "empty"}
+
+
+_TEXT = pa.Check(_all_text, name="text", ignore_na=False)
+"""Every value a ``str`` or missing. pandera's own ``str`` dtype tests value by value in Python
+(about 0.3 s per million values: validating 2M events took 4 s instead of under 1 s), and a check
+that ignores missing values first copies the column without them; ``infer_dtype`` scans in C and
+skips missing values itself."""
+
+
+def _text_column(
+    *, nullable: bool = True, unique: bool = False, metadata: dict[str, object] | None = None
+) -> pa.Column:
+    # any dtype: object, or pandas' own string dtype where a column was filled with one text
+    return pa.Column(None, checks=_TEXT, nullable=nullable, unique=unique, metadata=metadata)
+
+
 def _customer_id(*, unique: bool, missing: str = "customer id is missing") -> pa.Column:
     rules = {"not_nullable": missing, "field_uniqueness": "customer id is not unique"}
-    return pa.Column(str, nullable=False, unique=unique, metadata={_RULES: rules})
-
-
-def _text(*, nullable: bool = True) -> pa.Column:
-    return pa.Column(str, nullable=nullable)
+    return _text_column(nullable=False, unique=unique, metadata={_RULES: rules})
 
 
 def _attributes(names: Collection[str], *, numeric: Collection[str] = ()) -> dict[str, pa.Column]:
     """Attribute columns: text, or floats for those named ``numeric``; either may be missing."""
-    return {n: pa.Column(float, nullable=True) if n in numeric else _text() for n in names}
+    return {n: pa.Column(float, nullable=True) if n in numeric else _text_column() for n in names}
 
 
-def _timestamps(*checks: pa.Check) -> pa.Column:
+def _timestamp_column(*checks: pa.Check) -> pa.Column:
     """UTC-naive timestamps; missing where the value was blank or unparseable (reported by the
     mapping)."""
     return pa.Column("datetime64[us]", checks=list(checks), nullable=True)
@@ -77,13 +92,13 @@ def events_schema(now: dt.datetime, attributes: Sequence[str] = ()) -> pa.DataFr
     return pa.DataFrameSchema(
         {
             "customer_id": _customer_id(unique=False, missing=MISSING_EVENT_CUSTOMER),
-            "ts": _timestamps(
+            "ts": _timestamp_column(
                 pa.Check(lambda s: s >= pd.Timestamp("1900-01-01"), name="not before 1900"),
                 pa.Check(
                     lambda s: s <= horizon, name=f"not in the future (after {horizon:%Y-%m-%d})"
                 ),
             ),
-            "event_type": _text(nullable=False),
+            "event_type": _text_column(nullable=False),
             "amount": pa.Column(
                 float,
                 checks=pa.Check(
@@ -98,8 +113,8 @@ def events_schema(now: dt.datetime, attributes: Sequence[str] = ()) -> pa.DataFr
                 checks=pa.Check(lambda s: np.isfinite(s) | s.isna(), name="finite"),
                 nullable=True,
             ),
-            "order_id": _text(),
-            "product_id": _text(),
+            "order_id": _text_column(),
+            "product_id": _text_column(),
             **_attributes(attributes),
         },
         strict=False,
@@ -111,13 +126,13 @@ def customers_schema(attributes: Sequence[str], *, signup_date: bool) -> pa.Data
     ``attributes``."""
     columns = {"customer_id": _customer_id(unique=True)}
     if signup_date:
-        columns["signup_date"] = _timestamps()
+        columns["signup_date"] = _timestamp_column()
     return pa.DataFrameSchema({**columns, **_attributes(attributes)}, strict=True)
 
 
 def churn_events_schema() -> pa.DataFrameSchema:
     """One source's churn events: ``customer_id`` and ``ts``."""
-    columns = {"customer_id": _customer_id(unique=False), "ts": _timestamps()}
+    columns = {"customer_id": _customer_id(unique=False), "ts": _timestamp_column()}
     return pa.DataFrameSchema(columns, strict=True)
 
 
