@@ -18,7 +18,6 @@ import pandas as pd
 
 from churn import io
 from churn.data.contract import (
-    Problems,
     canonical_churn_events,
     canonical_customers,
     canonical_events_sql,
@@ -28,6 +27,7 @@ from churn.data.contract import (
     event_warnings,
     kept_rows_sql,
 )
+from churn.data.problems import Problems
 from churn.engines.sql import ParquetTable, duckdb_session, quote_literal
 from churn.io.paths import PipelinePaths
 from churn.io.progress import progress
