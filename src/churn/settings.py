@@ -52,7 +52,10 @@ class SourceSettings(Frozen):
         None, description="names of the file's columns when it has no header row"
     )
     columns: dict[str, str] = Field(
-        description="contract column -> column in this file, e.g. {customer_id: cust_no}"
+        description="contract column -> column in this file, e.g. {customer_id: cust_no}; "
+        "events: customer_id and timestamp, optionally amount (or quantity and unit_price), "
+        "event_type, order_id, product_id; customers: customer_id, optionally signup_date; "
+        "churn events: customer_id, timestamp; snapshot: customer_id, label"
     )
     attributes: dict[str, str] = Field(
         default_factory=dict,
