@@ -373,7 +373,7 @@ class SearchSettings(Frozen):
 class TrainSettings(Frozen):
     """xgboost (hist) with early stopping on the validation cutoff, then calibration on it."""
 
-    seed: int = Field(42, description="random seed of xgboost's row and column sampling")
+    seed: int = Field(42, description="random seed of xgboost's sampling and of the optuna search")
     max_rounds: PositiveInt = Field(2000, description="most boosting rounds (trees) to grow")
     early_stopping_rounds: PositiveInt = Field(
         50, description="stop after this many rounds without a better validation metric"
