@@ -21,7 +21,8 @@ import yaml
 
 from churn.settings import EventLabelSettings, load_settings
 from churn.stage_params import UndeclaredParamError, restrict
-from tests._project import PIPELINE, make_project, params
+from churn.stages import labels as labels_stage
+from tests._project import PIPELINE, churn, make_project, params
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -129,10 +130,10 @@ def roots(stage: dict[str, Any]) -> tuple[str, ...]:
     return (f"churn.stages.{name}",)
 
 
-def module_params(command: str) -> tuple[str, ...]:
-    """``PARAMS`` of src/churn/stages/<command>.py, read from its source (importing every stage
-    would import MLflow, Spark glue and the rest)."""
-    path = PACKAGE / "stages" / f"{command}.py"
+def module_params(stage_name: str) -> tuple[str, ...]:
+    """``PARAMS`` of src/churn/stages/<stage_name>.py, read from its source (importing every
+    stage would import MLflow, Spark glue and the rest)."""
+    path = PACKAGE / "stages" / f"{stage_name}.py"
     for node in parsed(path).body:
         target = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -147,7 +148,9 @@ def module_params(command: str) -> tuple[str, ...]:
 def declared_params(stage: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for entry in stage.get("params", []):
-        assert isinstance(entry, dict), f"params from the default params.yaml: {entry!r}"
+        assert isinstance(entry, dict), (
+            f"expected params under pipelines/${{key}}/params.yaml, got {entry!r}"
+        )
         for keys in entry.values():
             out += keys
     return out
@@ -306,6 +309,19 @@ def test_declaring_a_param_the_settings_lack_is_refused(tmp_path: Path) -> None:
         restrict(shop_settings(tmp_path), ["monitoring.psi_treshold"], stage="register")
     with pytest.raises(ValueError, match=re.escape("'registry.auc_margin', which is a value")):
         restrict(shop_settings(tmp_path), ["registry.auc_margin.x"], stage="register")
+
+
+def test_a_stage_run_through_the_cli_fails_on_a_param_it_does_not_declare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(tmp_path)
+    assert churn(project, "ingest")[0] == 0
+    monkeypatch.setattr(labels_stage, "PARAMS", ("labels",))  # forgets features (the engine)
+    code, out = churn(project, "labels")
+    assert code == 1
+    assert "stage 'labels' read the param 'features'" in out
+    assert "bug in churn" in out
+    assert not (project / "data/interim" / PIPELINE / "labels.parquet").exists()
 
 
 # ---- the promise, end to end -----------------------------------------------------------------
