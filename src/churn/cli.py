@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, TypeVar
 
 import typer
@@ -20,6 +21,7 @@ from churn.errors import ChurnError
 from churn.io.locks import lock_timeout, pipeline_lock
 from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
+from churn.stage_params import restrict
 
 app = typer.Typer(
     name="churn",
@@ -43,13 +45,20 @@ def _run[T](
     project_dir: Path,
     debug: bool,
     step: Callable[[PipelineSettings, PipelinePaths], T],
+    *,
+    stage: ModuleType,
 ) -> T:
+    """Run ``step`` of the module ``stage`` with the settings restricted to its ``PARAMS``."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     try:
-        settings = load_settings(project_dir, pipeline)
+        settings = restrict(
+            load_settings(project_dir, pipeline),
+            stage.PARAMS,
+            stage=stage.__name__.rpartition(".")[2],
+        )
         paths = PipelinePaths(project_dir, pipeline)
         with pipeline_lock(
             paths.lock,
@@ -91,7 +100,13 @@ def ingest(
     from churn.stages import ingest as ingest_stage  # noqa: PLC0415 - a command loads only its stage
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    _run(pipeline, project_dir, debug, lambda s, p: ingest_stage.run(s, p, now=now))
+    _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: ingest_stage.run(s, p, now=now),
+        stage=ingest_stage,
+    )
 
 
 @app.command()
@@ -101,7 +116,7 @@ def labels(
     """Build point-in-time churn labels for every cutoff."""
     from churn.stages import labels as labels_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, labels_stage.run)
+    _run(pipeline, project_dir, debug, labels_stage.run, stage=labels_stage)
 
 
 @app.command()
@@ -111,7 +126,7 @@ def features(
     """Build behaviour features for every labelled (customer, cutoff)."""
     from churn.stages import features as features_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, features_stage.run)
+    _run(pipeline, project_dir, debug, features_stage.run, stage=features_stage)
 
 
 @app.command()
@@ -121,7 +136,7 @@ def train(
     """Train the churn model and baselines; write the model, metrics, backtest and plots."""
     from churn.stages import train as train_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, train_stage.run)
+    _run(pipeline, project_dir, debug, train_stage.run, stage=train_stage)
 
 
 @app.command()
@@ -131,7 +146,7 @@ def register(
     """Log the trained model to MLflow as the challenger, then run the promotion gate."""
     from churn.stages import register as register_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, register_stage.run)
+    _run(pipeline, project_dir, debug, register_stage.run, stage=register_stage)
 
 
 @app.command()
@@ -151,6 +166,7 @@ def promote(
         project_dir,
         debug,
         lambda s, p: register_stage.promote(s, p, register_stage.test_rows(p), force=force),
+        stage=register_stage,
     )
     typer.echo(decision["reason"])
 
@@ -195,6 +211,7 @@ def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command
             model_path=model,
             explain_all=explain_all,
         ),
+        stage=score_stage,
     )
     reach = out["outreach"]
     typer.echo(
@@ -233,6 +250,7 @@ def export(
         project_dir,
         debug,
         lambda s, p: export_stage.run(s, p, [t for t in TARGETS if t in chosen]),
+        stage=export_stage,
     )
     paths = PipelinePaths(project_dir, pipeline)
     for name, n in rows.items():
@@ -246,7 +264,7 @@ def monitor(
     """Drift of the scored population from the training one, and realised performance."""
     from churn.stages import monitor as monitor_stage  # noqa: PLC0415 - a command loads only its stage
 
-    out = _run(pipeline, project_dir, debug, monitor_stage.run)
+    out = _run(pipeline, project_dir, debug, monitor_stage.run, stage=monitor_stage)
     drift = out["drift"]
     typer.echo(
         f"{pipeline}: score PSI {drift['score_psi']:.3f}; features over "
@@ -267,7 +285,13 @@ def report(
     from churn.stages import report as report_stage  # noqa: PLC0415 - a command loads only its stage
 
     now = dt.datetime.now(dt.UTC)
-    out = _run(pipeline, project_dir, debug, lambda s, p: report_stage.run(s, p, now=now))
+    out = _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: report_stage.run(s, p, now=now),
+        stage=report_stage,
+    )
     typer.echo(f"{pipeline}: {out['path']}")
 
 

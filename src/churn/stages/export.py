@@ -11,6 +11,9 @@ from churn.errors import PipelineStateError
 from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings
 
+PARAMS: tuple[str, ...] = ("export",)
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+
 log = logging.getLogger("churn")
 
 

@@ -23,6 +23,9 @@ from churn.io.paths import PipelinePaths
 from churn.settings import EventLabelSettings, PipelineSettings
 from churn.stages._canonical import events_table, read_canonical, require_canonical
 
+PARAMS: tuple[str, ...] = ("data", "labels", "features")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+
 log = logging.getLogger("churn")
 
 

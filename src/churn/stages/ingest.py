@@ -33,6 +33,10 @@ from churn.io.paths import PipelinePaths
 from churn.io.progress import progress
 from churn.settings import EventsSettings, PipelineSettings
 
+PARAMS: tuple[str, ...] = ("data", "features")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
+``features`` for DuckDB's memory limit."""
+
 log = logging.getLogger("churn")
 
 CHUNK_ROWS = 2_000_000

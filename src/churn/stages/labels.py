@@ -14,6 +14,10 @@ from churn.labels import build_labels, cutoff_table, observed_until, snapshot_la
 from churn.settings import PipelineSettings, SnapshotLabelSettings
 from churn.stages._canonical import events_table, read_canonical, require_canonical
 
+PARAMS: tuple[str, ...] = ("labels", "features")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
+``features`` for the SQL engine."""
+
 log = logging.getLogger("churn")
 
 

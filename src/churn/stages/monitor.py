@@ -29,6 +29,9 @@ from churn.settings import EventLabelSettings, PipelineSettings
 from churn.stages._canonical import events_table, labels_and_features, read_canonical
 from churn.tracking.loading import load_scoring_model
 
+PARAMS: tuple[str, ...] = ("labels", "features", "monitoring")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+
 log = logging.getLogger("churn")
 
 _HISTORY = re.compile(r"^scores_(\d{4}-\d{2}-\d{2})\.parquet$")

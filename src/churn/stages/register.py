@@ -26,6 +26,10 @@ from churn.settings import PipelineSettings
 from churn.stages._canonical import labels_and_features
 from churn.tracking.registry import model_name
 
+PARAMS: tuple[str, ...] = ("train", "labels", "features", "registry", "monitoring")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
+``train``, ``labels``, ``features``: logged to MLflow; ``monitoring``: the drift gate."""
+
 log = logging.getLogger("churn")
 
 

@@ -31,6 +31,9 @@ from churn.reporting.retention_figures import (
 from churn.settings import EventLabelSettings, PipelineSettings
 from churn.stages._canonical import read_canonical
 
+PARAMS: tuple[str, ...] = ("labels",)
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+
 log = logging.getLogger("churn")
 
 METRIC_COLUMNS = ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile")

@@ -35,6 +35,16 @@ from churn.stages._canonical import events_table, read_canonical, require_canoni
 from churn.stages.features import event_features
 from churn.tracking.loading import LoadedModel, load_scoring_model, spark_probabilities_of
 
+PARAMS: tuple[str, ...] = (
+    "data",
+    "labels",
+    "features",
+    "scoring",
+    "playbook",
+    "monitoring.backfill_cutoffs",
+)
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+
 log = logging.getLogger("churn")
 
 

@@ -41,6 +41,10 @@ from churn.reporting import evaluation_figures
 from churn.settings import EventLabelSettings, PipelineSettings
 from churn.stages._canonical import events_table
 
+PARAMS: tuple[str, ...] = ("train", "labels", "features")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
+``features`` for the SQL engine and the Spark session."""
+
 log = logging.getLogger("churn")
 
 
