@@ -31,6 +31,26 @@ def _absolute(module: str | None, level: int, importer: str, is_package: bool) -
     return ".".join([*base, module] if module else base)
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    name = test.attr if isinstance(test, ast.Attribute) else getattr(test, "id", None)
+    return name == "TYPE_CHECKING"
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node Python may execute: ``if TYPE_CHECKING:`` blocks are for type checkers."""
+    out, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if _is_type_checking(node):
+            assert isinstance(node, ast.If)
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
 @cache
 def import_graph() -> dict[str, frozenset[str]]:
     """``{module: the churn modules it imports}``. ``from churn.x import y`` counts as importing
@@ -39,7 +59,7 @@ def import_graph() -> dict[str, frozenset[str]]:
     graph = {}
     for name, path in files.items():
         deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
             elif isinstance(node, ast.ImportFrom):
@@ -56,9 +76,14 @@ def import_graph() -> dict[str, frozenset[str]]:
 def closure(module: str) -> set[str]:
     """``module`` and every churn module it imports, directly or not, with the packages whose
     ``__init__`` Python runs on the way."""
+    return closure_of((module,))
+
+
+def closure_of(modules: tuple[str, ...]) -> set[str]:
+    """:func:`closure` of several modules at once."""
     graph = import_graph()
     seen: set[str] = set()
-    todo = [module]
+    todo = [m for m in modules if m in graph]
     while todo:
         current = todo.pop()
         if current in seen:

@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import yaml
 from churn.settings import EventLabelSettings, load_settings
 from churn.stage_params import UndeclaredParamError, restrict
 from churn.stages import labels as labels_stage
+from tests._imports import closure_of, module_files
 from tests._project import PIPELINE, churn, make_project, params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,55 +35,16 @@ COMMAND_MODULES = {"simulate": ("churn.data.simulate", "churn.io")}
 # ---- what the code imports ------------------------------------------------------------------
 
 
-def module_file(name: str) -> Path | None:
-    """The file of module ``churn...`` under src/, or None if there is no such module."""
-    base = SRC.joinpath(*name.split("."))
-    for candidate in (base / "__init__.py", base.with_suffix(".py")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 @cache
 def parsed(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"))
 
 
-def imported_names(path: Path, name: str) -> Iterator[str]:
-    """Every ``churn...`` name the module imports anywhere (inside functions too); for
-    ``from a import b``, both ``a`` and ``a.b`` (kept when ``a.b`` is a module)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(parsed(path)):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1])
-                source = f"{base}.{node.module}" if node.module else base
-            else:
-                source = node.module or ""
-            yield source
-            yield from (f"{source}.{alias.name}" for alias in node.names)
-
-
 def import_closure(roots: tuple[str, ...]) -> set[Path]:
-    """Files of every churn module the roots import, directly or not. Importing a module runs
-    the ``__init__`` of each package above it, so those count too."""
-    seen: set[str] = set()
-    todo = list(roots)
-    while todo:
-        parts = todo.pop().split(".")
-        if parts[0] != "churn":
-            continue
-        for i in range(1, len(parts) + 1):
-            name = ".".join(parts[:i])
-            path = module_file(name)
-            if name in seen or path is None:
-                continue
-            seen.add(name)
-            todo.extend(imported_names(path, name))
-    return {p for p in (module_file(n) for n in seen) if p is not None}
+    """Files of every churn module the roots import, directly or not (the packages above them
+    included: importing a module runs their ``__init__``)."""
+    files = module_files()
+    return {files[name] for name in closure_of(roots)}
 
 
 def code_deps(files: set[Path]) -> set[str]:
