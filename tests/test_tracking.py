@@ -18,24 +18,18 @@ from sklearn.metrics import roc_auc_score
 
 from churn.errors import PipelineStateError, TrackingError
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
+from churn.tracking.pyfunc import PROBABILITY_COLUMN
 from churn.tracking.registry import (
+    CHALLENGER,
+    CHAMPION,
     PromotionDecision,
     RegistrySettings,
     load_champion,
     load_model,
     promote,
 )
-from churn.tracking.store import (
-    CHALLENGER,
-    CHAMPION,
-    PROBABILITY_COLUMN,
-    RegisteredVersion,
-    connect,
-    ensure_experiment,
-    log_training_run,
-    tracking_uri,
-    ui_command,
-)
+from churn.tracking.runs import RegisteredVersion, log_training_run
+from churn.tracking.store import connect, ensure_experiment, tracking_uri, ui_command
 
 pytestmark = [
     # MLflow 3.17's SQL store configures SQLAlchemy mappers that use the deprecated `noload`
