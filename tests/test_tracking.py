@@ -360,3 +360,31 @@ def test_a_better_challenger_whose_population_drifted_is_kept_out_unless_forced(
     store.log(name, ["recency"], tmp_path / "v3")
     forced = decide(True, drifted)
     assert forced.promoted and forced.forced
+
+
+def test_churn_tracking_exports_the_pyfunc_models_load_and_the_tracker() -> None:
+    import churn.tracking  # noqa: PLC0415
+    from churn.tracking import pyfunc, store  # noqa: PLC0415
+
+    assert churn.tracking.__all__ == ["ChurnPyfunc", "Tracker"]
+    assert churn.tracking.ChurnPyfunc is pyfunc.ChurnPyfunc  # registered models' code imports it
+    assert "from churn.tracking import ChurnPyfunc" in pyfunc.MODEL_CODE
+    assert churn.tracking.Tracker is store.Tracker
+    with pytest.raises(AttributeError, match="no attribute 'connect'"):
+        _ = churn.tracking.connect
+
+
+def test_a_tracker_connects_on_first_use_then_reuses_its_client(store: Store) -> None:
+    from churn.tracking import Tracker  # noqa: PLC0415
+
+    unreachable = Tracker.from_environment(
+        store.project, {"MLFLOW_TRACKING_URI": "http://127.0.0.1:1"}
+    )
+    assert unreachable.uri == "http://127.0.0.1:1"  # built without touching the server
+    with pytest.raises(TrackingError, match="cannot be reached"):
+        _ = unreachable.client
+
+    tracker = Tracker.from_environment(store.project, {})
+    assert tracker.uri == tracking_uri(store.project, {})
+    assert tracker.client is tracker.client
+    assert tracker.experiment("x") == store.experiment
