@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -22,6 +22,9 @@ from churn.io.locks import lock_timeout, pipeline_lock
 from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
 from churn.stage_params import restrict
+
+if TYPE_CHECKING:
+    from churn.tracking.store import Tracker
 
 app = typer.Typer(
     name="churn",
@@ -82,6 +85,15 @@ def _run[T](
             err=True,
         )
         raise typer.Exit(1) from None
+
+
+def _tracker(project_dir: Path) -> Tracker:
+    """The MLflow store of one command, built once and passed to the stages that use it: the
+    one ``MLFLOW_TRACKING_URI`` names, else the project's ``mlflow.db``. It connects on first
+    use, so a command that never needs it never reaches it."""
+    from churn.tracking.store import Tracker  # noqa: PLC0415 - mlflow is slow to import
+
+    return Tracker.from_environment(project_dir, os.environ)
 
 
 def _recover_interrupted(paths: PipelinePaths) -> None:
@@ -146,7 +158,14 @@ def register(
     """Log the trained model to MLflow as the challenger, then run the promotion gate."""
     from churn.stages import register as register_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, register_stage.run, stage=register_stage)
+    tracker = _tracker(project_dir)
+    _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: register_stage.run(s, p, tracker),
+        stage=register_stage,
+    )
 
 
 @app.command()
@@ -161,11 +180,12 @@ def promote(
     """Make the challenger the champion if it beats the champion on the same test cutoff."""
     from churn.stages import register as register_stage  # noqa: PLC0415 - a command loads only its stage
 
+    tracker = _tracker(project_dir)
     decision = _run(
         pipeline,
         project_dir,
         debug,
-        lambda s, p: register_stage.promote(s, p, register_stage.test_rows(p), force=force),
+        lambda s, p: register_stage.promote(s, p, tracker, force=force),
         stage=register_stage,
     )
     typer.echo(decision["reason"])
@@ -199,6 +219,7 @@ def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command
     from churn.stages import score as score_stage  # noqa: PLC0415 - a command loads only its stage
 
     now = dt.datetime.now(dt.UTC)
+    tracker = _tracker(project_dir)
     out = _run(
         pipeline,
         project_dir,
@@ -206,6 +227,7 @@ def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command
         lambda s, p: score_stage.run(
             s,
             p,
+            tracker,
             now=now,
             cutoff=cutoff.date() if cutoff else None,
             model_path=model,
@@ -264,7 +286,14 @@ def monitor(
     """Drift of the scored population from the training one, and realised performance."""
     from churn.stages import monitor as monitor_stage  # noqa: PLC0415 - a command loads only its stage
 
-    out = _run(pipeline, project_dir, debug, monitor_stage.run, stage=monitor_stage)
+    tracker = _tracker(project_dir)
+    out = _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: monitor_stage.run(s, p, tracker),
+        stage=monitor_stage,
+    )
     drift = out["drift"]
     typer.echo(
         f"{pipeline}: score PSI {drift['score_psi']:.3f}; features over "

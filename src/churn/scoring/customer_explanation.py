@@ -9,10 +9,11 @@ model that scored) and rebuilds the customer's features with the scoring code it
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from churn.io.paths import PipelinePaths
 from churn.scoring.explain import Contributions, shap_contributions
 from churn.scoring.ranking import ModelIdentity
 from churn.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from churn.tracking.store import Tracker
 
 LOCAL_MODEL_VERSION = "local"
 """``model_version`` of rows scored with ``churn score --model <folder>``."""
@@ -85,11 +89,17 @@ def reason_table(row: pd.Series) -> pd.DataFrame:
 
 
 def explain_scored_customer(
-    settings: PipelineSettings, paths: PipelinePaths, scores: pd.DataFrame, customer_id: str
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    scores: pd.DataFrame,
+    customer_id: str,
+    *,
+    tracker: Tracker | None = None,
 ) -> CustomerExplanation:
     """Rebuild ``customer_id``'s features at the cutoff ``scores`` was made at, with the model
     that scored it (the folder for ``churn score --model``, else the registry's champion), and
-    compute its SHAP contributions.
+    compute its SHAP contributions. The champion is read from ``tracker``'s registry (default:
+    the store ``$MLFLOW_TRACKING_URI`` names, else the project's, as ``churn score`` reads it).
 
     Raises PipelineStateError if the customer was not scored, if the champion is no longer the
     version that scored, or if the rebuilt row no longer gives the scored probability (the
@@ -100,13 +110,16 @@ def explain_scored_customer(
         snapshot_population,
     )
     from churn.tracking.loading import load_scoring_model  # noqa: PLC0415 - mlflow is slow
+    from churn.tracking.store import Tracker  # noqa: PLC0415
 
     row = scored_row(scores, customer_id)
     version = str(row["model_version"])
     model_path = None
     if version == LOCAL_MODEL_VERSION:  # model_name is the folder, as given to churn score
         model_path = paths.project_dir / Path(str(row["model_name"]))
-    loaded = load_scoring_model(paths, model_path)
+    if tracker is None:  # a notebook's call: the store the CLI would use
+        tracker = Tracker.from_environment(paths.project_dir, os.environ)
+    loaded = load_scoring_model(paths, model_path, tracker=tracker)
     if version not in (LOCAL_MODEL_VERSION, loaded.identity.version):
         raise PipelineStateError(
             f"scores.parquet was scored by {row['model_name']} v{version}, but the champion is "

@@ -28,6 +28,7 @@ from churn.monitoring.drift import population_drift, training_rows
 from churn.settings import EventLabelSettings, PipelineSettings
 from churn.stages._canonical import events_table, labels_and_features, read_canonical
 from churn.tracking.loading import load_scoring_model
+from churn.tracking.store import Tracker
 
 PARAMS: tuple[str, ...] = ("labels", "features", "monitoring")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
@@ -99,13 +100,13 @@ def _evaluate_list(
     }
 
 
-def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
+def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Write drift.json and realised.json."""
     scores = io.read_parquet(paths.scores, stage_hint=f"churn score {paths.name}")
     current = io.read_parquet(paths.scored_features, stage_hint=f"churn score {paths.name}")
     current = current.merge(scores[["customer_id", "churn_probability"]], on="customer_id")
     if _registered(scores):
-        model = load_scoring_model(paths, None).model
+        model = load_scoring_model(paths, None, tracker=tracker).model
     else:  # scored with `churn score --model <folder>`: that folder, as the list names it
         model = ChurnModel.load(Path(str(scores["model_name"].iloc[0])))
     drift = population_drift(

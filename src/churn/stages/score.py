@@ -34,6 +34,7 @@ from churn.settings import EventLabelSettings, PipelineSettings, SnapshotLabelSe
 from churn.stages._canonical import events_table, read_canonical, require_canonical
 from churn.stages.features import event_features
 from churn.tracking.loading import LoadedModel, load_scoring_model, spark_probabilities_of
+from churn.tracking.store import Tracker
 
 PARAMS: tuple[str, ...] = (
     "data",
@@ -182,6 +183,7 @@ def _counts(values: pd.Series) -> dict[str, int]:
 def run(
     settings: PipelineSettings,
     paths: PipelinePaths,
+    tracker: Tracker,
     *,
     now: dt.datetime,
     cutoff: dt.date | None = None,
@@ -197,9 +199,9 @@ def run(
             f"champion through MLflow's spark_udf, but --model gave the model folder "
             f"{model_path}. Drop --model, or set scoring.engine: local."
         )
-    loaded = load_scoring_model(paths, model_path)
+    loaded = load_scoring_model(paths, model_path, tracker=tracker)
     on_spark = (
-        spark_probabilities_of(settings, paths, loaded)
+        spark_probabilities_of(settings, loaded, tracker=tracker)
         if settings.scoring.engine == "spark"
         else None
     )
@@ -257,7 +259,7 @@ def run(
     io.write_parquet(population.features, paths.scored_features)
     out = summary(result, spec.version)
     io.write_json(out, paths.scoring_summary)
-    _write_global_explanations(paths, result, catalogue, loaded)
+    _write_global_explanations(paths, result, catalogue, loaded, tracker)
     log.info(
         "wrote %s: %s customers, %s in the outreach slice (%s held out as control)",
         paths.scores,
@@ -269,7 +271,11 @@ def run(
 
 
 def _write_global_explanations(
-    paths: PipelinePaths, result: ScoreResult, catalogue: Any, loaded: LoadedModel
+    paths: PipelinePaths,
+    result: ScoreResult,
+    catalogue: Any,
+    loaded: LoadedModel,
+    tracker: Tracker,
 ) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
@@ -290,8 +296,5 @@ def _write_global_explanations(
         io.write_png(figure, dest)
         plt.close(figure)
     if loaded.run_id is not None:
-        from churn.tracking import store as tracking  # noqa: PLC0415
-
-        client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
         for path in (paths.shap_importance, beeswarm_path, bar_path):
-            client.log_artifact(loaded.run_id, str(path), artifact_path="shap")
+            tracker.client.log_artifact(loaded.run_id, str(path), artifact_path="shap")
