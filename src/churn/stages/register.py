@@ -66,8 +66,8 @@ def _numeric(tree: dict[str, Any]) -> dict[str, Any]:
 
 def test_rows(paths: PipelinePaths) -> pd.DataFrame:
     """Labelled feature rows of the test cutoff: the population every model is judged on."""
-    labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
-    features = io.read_parquet(paths.features, stage_hint=f"churn features {paths.name}")
+    labels = io.read_parquet(paths.labels)
+    features = io.read_parquet(paths.features)
     return split_rows(labelled_rows(features, labels), "test")
 
 
@@ -78,7 +78,7 @@ def register(
     ``test``: rows from :func:`test_rows`, the first five of which are the input example."""
     from churn.tracking import store as tracking  # noqa: PLC0415 - mlflow is slow to import
 
-    metrics = io.read_json(paths.metrics, stage_hint=f"churn train {paths.name}")
+    metrics = io.read_json(paths.metrics)
     ChurnModel.load(paths.model)  # a missing or corrupted model fails before the store is touched
     client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
     experiment = tracking.ensure_experiment(client, paths.project_dir, paths.name)
@@ -172,7 +172,7 @@ def drift_problems(settings: PipelineSettings, paths: PipelinePaths, pyfunc: Any
         wrapper.churn_model,
         training_rows(labels, features),
         scoring_rows(labels, features),
-        catalogue=io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}"),
+        catalogue=io.read_json(paths.catalogue),
         settings=settings.monitoring,
     )
     psi = {f["feature"]: f["psi"] for f in summary["features"]}
