@@ -72,10 +72,6 @@ class PipelinePaths:
     def plots(self) -> Output:
         return self._made_by("train", self.reports / "plots")
 
-    def plot(self, name: str) -> Output:
-        """``plots/<name>.png`` (or ``.csv``), a chart of ``churn train``."""
-        return self._made_by("train", self.plots / name)
-
     @property
     def metrics(self) -> Output:
         return self._made_by("train", self.reports / "metrics.json")
