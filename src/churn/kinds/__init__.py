@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from churn.engines.sql import Table
-from churn.features.build import Feature
+from churn.features import Feature
 from churn.modeling.baselines import BaselineInputs, Scorer
 from churn.modeling.training_data import FeatureColumns
 from churn.reporting.retention import Activity

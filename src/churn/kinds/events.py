@@ -16,7 +16,7 @@ import pandas as pd
 from churn.data.event_summaries import daily_totals, event_span
 from churn.engines import Table, sql_runner
 from churn.errors import LabelError
-from churn.features.build import Feature, FeatureSpec, build_features, feature_catalogue
+from churn.features import Feature, FeatureSpec, build_features, feature_catalogue
 from churn.features.derived import add_derived_features, derived_catalogue
 from churn.kinds import Activity, Backtest, Baselines, Canonical
 from churn.labels import build_labels, cutoff_table, observed_until
