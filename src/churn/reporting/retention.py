@@ -34,6 +34,17 @@ import pandas as pd
 from churn.scoring.outreach import TIERS
 from churn.validation import check_choice, check_int, require_columns
 
+
+@dataclass(frozen=True)
+class Activity:
+    """The events behind the report's retention charts (an events pipeline's): ``events`` as
+    above, the ``activity_event_types`` that count as activity, and the label horizon."""
+
+    events: pd.DataFrame
+    activity_event_types: list[str]
+    horizon_days: int
+
+
 Period = Literal["W", "M", "Q"]
 PERIODS: tuple[str, ...] = ("W", "M", "Q")
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)

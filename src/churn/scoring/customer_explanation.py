@@ -2,8 +2,8 @@
 model's SHAP contributions for it, a waterfall figure and their reasons as a table.
 
 :func:`explain_scored_customer` reads what ``churn score`` read (the canonical tables and the
-model that scored) and rebuilds the customer's features with the scoring code itself
-(:func:`churn.stages.score.event_population`); the other functions are pure.
+model that scored) and rebuilds the customer's features with the scoring code itself (the
+pipeline kind's ``population``, as ``churn score`` does); the other functions are pure.
 """
 
 from __future__ import annotations
@@ -105,10 +105,8 @@ def explain_scored_customer(
     version that scored, or if the rebuilt row no longer gives the scored probability (the
     data or params changed since): rerun ``churn score`` then.
     """
-    from churn.stages.score import (  # noqa: PLC0415 - pulls in the whole scoring stack
-        event_population,
-        snapshot_population,
-    )
+    from churn.io.canonical import CanonicalFiles  # noqa: PLC0415 - pulls in the engines
+    from churn.kinds import kind_of  # noqa: PLC0415 - pulls in the whole feature stack
     from churn.tracking.loading import load_scoring_model  # noqa: PLC0415 - mlflow is slow
     from churn.tracking.store import Tracker  # noqa: PLC0415
 
@@ -127,11 +125,7 @@ def explain_scored_customer(
         )
     loaded.model.booster.set_param({"nthread": settings.scoring.threads or 1})
     cutoff = pd.Timestamp(row["cutoff"]).date()
-    population = (
-        snapshot_population(settings, paths)
-        if settings.data.kind == "snapshot"
-        else event_population(settings, paths, cutoff)
-    )
+    population = kind_of(settings).population(CanonicalFiles(paths, settings.features), cutoff)
     features = population.features
     mine = features[features["customer_id"].astype(str) == str(customer_id)]
     probability = float(loaded.model.predict_proba(mine)[0])

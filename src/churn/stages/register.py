@@ -34,7 +34,7 @@ def register(
     """Log the model in ``models/<p>`` with its metrics, plots and lineage; alias challenger.
     ``test``: the test rows (:func:`churn.tracking.registry.test_rows`), the first five of
     which are the input example."""
-    metrics = io.read_json(paths.metrics, stage_hint=f"churn train {paths.name}")
+    metrics = io.read_json(paths.metrics)
     ChurnModel.load(paths.model)  # a missing or corrupted model fails before the store is touched
     name = registry.model_name(paths.name)
     version = runs.log_training_run(
@@ -91,7 +91,7 @@ def _gate(
             registry.load_churn_model(client, uri),
             labels,
             features,
-            catalogue=io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}"),
+            catalogue=io.read_json(paths.catalogue),
             settings=settings.monitoring,
         )
 
