@@ -18,7 +18,7 @@ from churn.engines import Table, sql_runner
 from churn.errors import LabelError
 from churn.features import Feature, FeatureSpec, build_features, feature_catalogue
 from churn.features.derived import add_derived_features, derived_catalogue
-from churn.kinds import Activity, Backtest, Baselines, Canonical
+from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.modeling.backtest import rolling_origin_backtest, rolling_origin_plan
 from churn.modeling.baselines import event_baselines

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from churn.features import Feature, snapshot_catalogue, snapshot_features
-from churn.kinds import Activity, Backtest, Baselines, Canonical
+from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import snapshot_labels
 from churn.modeling.backtest import cross_validated_auc
 from churn.modeling.baselines import onehot_logistic_baseline, single_feature_baseline
