@@ -115,7 +115,7 @@ def run(
     io.write_parquet(population.features, paths.scored_features)
     out = scoring_summary(result, spec.version)
     io.write_json(out, paths.scoring_summary)
-    _write_global_explanations(paths, result, catalogue, loaded)
+    _write_global_explanations(paths, result, catalogue, loaded, tracker)
     reach = out["outreach"]
     log.info(
         "wrote %s: %s customers, %s in the outreach slice (%s held out as control)",
@@ -128,7 +128,11 @@ def run(
 
 
 def _write_global_explanations(
-    paths: PipelinePaths, result: ScoreResult, catalogue: ReasonCatalogue, loaded: LoadedModel
+    paths: PipelinePaths,
+    result: ScoreResult,
+    catalogue: ReasonCatalogue,
+    loaded: LoadedModel,
+    tracker: Tracker,
 ) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415 - slow import, only needed here
 
@@ -139,8 +143,5 @@ def _write_global_explanations(
         io.write_png(figure, dest)
         plt.close(figure)
     if loaded.run_id is not None:
-        from churn.tracking import store as tracking  # noqa: PLC0415
-
-        client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
         for path in (paths.shap_importance, *paths.shap_plots):
-            client.log_artifact(loaded.run_id, str(path), artifact_path="shap")
+            tracker.client.log_artifact(loaded.run_id, str(path), artifact_path="shap")
