@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -12,6 +14,7 @@ from churn.data.inference import (
     positive_label,
     timestamp_format,
 )
+from tests import messy
 
 
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -136,3 +139,40 @@ def test_a_snapshot_without_an_id_is_numbered_by_row() -> None:
     roles = infer_snapshot_roles(sample, label="churn")
     assert roles.customer_id is None
     assert any("numbered by row" in note for note in roles.notes)
+
+
+# ---- the messy shapes of tests/messy.py, as a CSV reader would hand them over -------------------
+
+
+def _as_read(frame: pd.DataFrame, tmp_path: Path) -> pd.DataFrame:
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("spelling", sorted(messy.LABEL_SPELLINGS))
+@pytest.mark.parametrize("id_style", ["leading_zeros", "numeric", "none"])
+def test_snapshots_of_every_shape(spelling: str, id_style: str, tmp_path: Path) -> None:
+    data = messy.snapshot(300, seed=1, spelling=spelling, id_style=id_style, surname=True)
+    roles = infer_snapshot_roles(_as_read(data.frame, tmp_path), label=data.label)
+    assert roles.customer_id == data.customer_id
+    assert roles.positive == str(data.positive)
+    assert "Surname" in roles.categorical
+    assert "MonthlyFee" in roles.numeric  # blanks in a numeric column keep it numeric
+
+
+def test_an_anonymised_snapshot(tmp_path: Path) -> None:
+    data = messy.snapshot(300, anonymised=True, spelling="1.0/0.0")
+    roles = infer_snapshot_roles(_as_read(data.frame, tmp_path), label=data.label)
+    assert roles.numeric == ("V1", "V2", "V3", "V4")
+    assert roles.categorical == ("V5",)
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M", "%Y%m%d"])
+@pytest.mark.parametrize("amount", [True, False])
+def test_event_logs_of_every_shape(fmt: str, amount: bool, tmp_path: Path) -> None:
+    log = messy.event_log(60, amount=amount, date_format=fmt)
+    roles = infer_event_roles(_as_read(log.events, tmp_path))
+    assert (roles.customer_id, roles.timestamp.column) == (log.customer_id, log.timestamp)
+    assert roles.timestamp.format == fmt
+    assert roles.amount == log.amount
