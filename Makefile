@@ -41,6 +41,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
+## make docs: regenerate docs/settings.md from the typed settings (src/churn/settings.py)
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m churn.settings_reference > docs/settings.md.tmp
+	mv docs/settings.md.tmp docs/settings.md
+
 audit: $(STAMP)
 	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.lock
 

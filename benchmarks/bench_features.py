@@ -37,7 +37,7 @@ from dateutil.relativedelta import relativedelta
 from pandas_features import pandas_features  # benchmarks/ is on sys.path when run as a script
 from synthetic import synthetic_events
 
-from churn.features.build import FeatureSpec, build_features
+from churn.features import FeatureSpec, build_features
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.settings import CutoffSchedule, EventLabelSettings, FeatureSettings
 

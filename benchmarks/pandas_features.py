@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn.features.build import FeatureSpec, feature_catalogue
+from churn.features import FeatureSpec, feature_catalogue
 
 _EPOCH = pd.Timestamp("1970-01-01")
 

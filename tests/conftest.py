@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from churn.features.build import FeatureSpec
+from churn.features import FeatureSpec
 from churn.settings import CutoffSchedule, EventLabelSettings, FeatureSettings
 
 

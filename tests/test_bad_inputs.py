@@ -377,7 +377,7 @@ def test_an_unexpected_error_is_one_line_and_exit_1(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr("churn.stages.labels.build_labels", broken)
+    monkeypatch.setattr("churn.kinds.events.build_labels", broken)
     code, out = churn(project, "labels")
     assert code == 1
     assert "error: unexpected KeyError: 'surprise'. This is a bug in churn" in out

@@ -7,10 +7,29 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from pandera import errors as pa_errors
 
-from churn.data.contract import canonical_events, canonical_snapshot, parse_timestamps
-from churn.errors import ContractViolation
-from churn.settings import EventsSettings, SnapshotSettings, SourceSettings
+from churn.data.contract import (
+    canonical_churn_events,
+    canonical_customers,
+    canonical_events,
+    canonical_snapshot,
+)
+from churn.data.parsing import parse_timestamps
+from churn.data.schemas import (
+    churn_events_schema,
+    customers_schema,
+    events_schema,
+    snapshot_schema,
+)
+from churn.errors import ContractViolation, Problem
+from churn.settings import (
+    ChurnEventsSettings,
+    CustomersSettings,
+    EventsSettings,
+    SnapshotSettings,
+    SourceSettings,
+)
 
 NOW = dt.datetime(2026, 1, 1)
 
@@ -180,3 +199,105 @@ def test_snapshot_with_one_class_is_refused() -> None:
     )
     with pytest.raises(ContractViolation, match="two classes"):
         canonical_snapshot(raw(id=["a", "b"], Churn=["No", "No"]), settings)
+
+
+def test_customers_with_missing_or_repeated_ids_are_refused_with_rows_and_values() -> None:
+    src = SourceSettings(path="crm.csv", columns={"customer_id": "id"}, attributes={"plan": "p"})
+    frame = raw(id=["a", None, "b", "a", " ", "a"], p=["x"] * 6)
+    with pytest.raises(ContractViolation) as err:
+        canonical_customers([(src, frame)], CustomersSettings(sources=[src]))
+    assert err.value.problems == (
+        Problem("crm.csv", "id", "customer id is missing", 2, ("row 3", "row 6")),
+        Problem("crm.csv", "id", "customer id is not unique", 3, ("a",)),
+    )
+    assert "Fix the customers table" in str(err.value)
+
+
+def test_a_customer_in_two_sources_keeps_the_row_of_the_last() -> None:
+    first = SourceSettings(path="a.csv", columns={"customer_id": "id"}, attributes={"plan": "p"})
+    second = first.model_copy(update={"path": "b.csv"})
+    settings = CustomersSettings(sources=[first, second])
+    out = canonical_customers(
+        [(first, raw(id=["1", "2"], p=["old", "x"])), (second, raw(id=[1.0], p=["new"]))],
+        settings,
+    )
+    assert out.set_index("customer_id")["plan"].to_dict() == {"1": "new", "2": "x"}
+
+
+def test_churn_events_without_a_customer_id_are_refused_by_row() -> None:
+    src = SourceSettings(path="cancel.csv", columns={"customer_id": "id", "timestamp": "at"})
+    frame = raw(id=["a", "", "a"], at=["2024-01-01", "2024-02-01", "not a date"])
+    with pytest.raises(ContractViolation) as err:
+        canonical_churn_events([(src, frame)], ChurnEventsSettings(sources=[src]))
+    assert err.value.problems == (
+        Problem("cancel.csv", "at", "unparseable timestamp", 1, ("not a date",)),
+        Problem("cancel.csv", "id", "customer id is missing", 1, ("row 3",)),
+    )
+
+
+def test_snapshot_rows_need_one_unique_customer_id_each() -> None:
+    settings = SnapshotSettings(
+        source=SourceSettings(path="t.csv", columns={"customer_id": "id", "label": "Churn"}),
+    )
+    frame = raw(id=["a", "b", "b", None], Churn=["Yes", "No", "No", None])
+    with pytest.raises(ContractViolation) as err:
+        canonical_snapshot(frame, settings)
+    assert [(p.column, p.rule, p.n_rows, tuple(p.examples)) for p in err.value.problems] == [
+        ("Churn", "label is missing", 1, ("row 5",)),
+        ("id", "customer id is missing", 1, ("row 5",)),
+        ("id", "customer id is not unique", 2, ("b",)),
+    ]
+
+
+def test_every_canonical_table_matches_its_schema() -> None:
+    """The schemas describe what the mapping produces, so they refuse only bad data."""
+    src = source().model_copy(update={"attributes": {"country": "land"}})
+    frame = raw(
+        cust=[1.0, 2.0],
+        when=["2024-01-01", "2024-01-02"],
+        invoice=["1", None],
+        qty=["1", None],
+        price=[1.5, 2.0],
+        land=["UK", None],
+    )
+    events, _ = canonical_events([(src, frame)], retail_settings(src), now=NOW)
+    events_schema(NOW, ["country"]).validate(events)
+
+    crm = SourceSettings(
+        path="crm.csv",
+        columns={"customer_id": "id", "signup_date": "since"},
+        attributes={"plan": "p"},
+    )
+    customers = canonical_customers(
+        [(crm, raw(id=[7, 8], since=["2023-05-01", None], p=[1, None]))],
+        CustomersSettings(sources=[crm]),
+    )
+    customers_schema(["plan"], signup_date=True).validate(customers)
+
+    cancel = SourceSettings(path="c.csv", columns={"customer_id": "id", "timestamp": "at"})
+    churn_events = canonical_churn_events(
+        [(cancel, raw(id=["7"], at=["2024-03-01"]))], ChurnEventsSettings(sources=[cancel])
+    )
+    churn_events_schema().validate(churn_events)
+
+    telco = SnapshotSettings(
+        source=SourceSettings(
+            path="t.csv",
+            columns={"customer_id": "id", "label": "Churn"},
+            attributes={"total": "T", "senior": "S"},
+        ),
+        numeric_attributes=["total"],
+    )
+    snapshot = canonical_snapshot(
+        raw(id=["a", "b"], Churn=["Yes", "No"], T=[" ", "1.5"], S=[0, 1]), telco
+    )
+    snapshot_schema(["total", "senior"], numeric=["total"]).validate(snapshot)
+
+
+def test_the_schemas_refuse_what_the_mapping_never_produces() -> None:
+    """A number among text ids, a repeated key, a missing key: each a failure pandera reports."""
+    frame = pd.DataFrame({"customer_id": pd.Series(["a", 7, "a", None], dtype=object)})
+    with pytest.raises(pa_errors.SchemaErrors) as err:
+        customers_schema([], signup_date=False).validate(frame, lazy=True)
+    failed = set(err.value.failure_cases["check"])
+    assert failed == {"text", "not_nullable", "field_uniqueness"}

@@ -1,18 +1,17 @@
-"""Evaluation metrics, curve frames, segments and figures on tiny hand-made data with known
-answers, then invariants on a larger random sample."""
+"""Evaluation metrics, curve frames and segments on tiny hand-made data with known answers,
+then invariants on a larger random sample. The figures are in test_evaluation_figures.py."""
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
 from churn.errors import TrainingError
-from churn.evaluation import evaluate as ev
+from churn.evaluation import curves, segments
+from churn.evaluation import metrics as evaluation_metrics
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +33,15 @@ def perfect(n: int, n_churners: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_metric_keys_and_types(sample: tuple[np.ndarray, np.ndarray]) -> None:
-    metrics = ev.binary_metrics(*sample)
-    assert list(metrics) == list(ev.METRIC_KEYS)
+    metrics = evaluation_metrics.binary_metrics(*sample)
+    assert list(metrics) == list(evaluation_metrics.METRIC_KEYS)
     assert type(metrics["n_test"]) is int and metrics["n_test"] == 5_000
     assert all(type(v) is float for k, v in metrics.items() if k != "n_test")
 
 
 def test_perfect_ranking_scores_auc_one_and_lift_inverse_rate() -> None:
     for n_churners in (10, 25):  # below and above the top decile's size
-        metrics = ev.binary_metrics(*perfect(100, n_churners))
+        metrics = evaluation_metrics.binary_metrics(*perfect(100, n_churners))
         assert metrics["roc_auc"] == 1.0
         assert metrics["pr_auc"] == pytest.approx(1.0)
         assert metrics["positive_rate"] == n_churners / 100
@@ -51,36 +50,40 @@ def test_perfect_ranking_scores_auc_one_and_lift_inverse_rate() -> None:
 
 def test_reversed_ranking_scores_auc_zero() -> None:
     y, p = perfect(100, 10)
-    assert ev.binary_metrics(y, p[::-1])["roc_auc"] == 0.0
+    assert evaluation_metrics.binary_metrics(y, p[::-1])["roc_auc"] == 0.0
 
 
 def test_brier_by_hand() -> None:
     y = [0, 1, 1, 0]
     p = [0.1, 0.8, 0.6, 0.3]
     expected = (0.1**2 + 0.2**2 + 0.4**2 + 0.3**2) / 4
-    assert ev.binary_metrics(y, p)["brier"] == pytest.approx(expected)
+    assert evaluation_metrics.binary_metrics(y, p)["brier"] == pytest.approx(expected)
 
 
 def test_ece_zero_when_every_bin_is_calibrated() -> None:
     y = np.r_[np.ones(10), np.zeros(40), np.ones(30), np.zeros(20)]
     p = np.r_[np.full(50, 0.2), np.full(50, 0.6)]
-    assert ev.expected_calibration_error(y, p) == pytest.approx(0.0)
-    assert ev.binary_metrics(y, p)["ece"] == pytest.approx(0.0)
+    assert evaluation_metrics.expected_calibration_error(y, p) == pytest.approx(0.0)
+    assert evaluation_metrics.binary_metrics(y, p)["ece"] == pytest.approx(0.0)
 
 
 def test_ece_of_a_constructed_miscalibration() -> None:
     # bin 1: predicted 0.2, observed 0.4; bin 2: predicted 0.8, observed 0.6 -> gaps 0.2 each
     y = np.r_[np.ones(20), np.zeros(30), np.ones(30), np.zeros(20)]
     p = np.r_[np.full(50, 0.2), np.full(50, 0.8)]
-    assert ev.expected_calibration_error(y, p) == pytest.approx(0.2)
+    assert evaluation_metrics.expected_calibration_error(y, p) == pytest.approx(0.2)
     # unequal weights: 0.2 * 25% + 0.1 * 75%
     y = np.r_[np.ones(10), np.zeros(15), np.ones(15), np.zeros(60)]
     p = np.r_[np.full(25, 0.2), np.full(75, 0.1)]
-    assert ev.expected_calibration_error(y, p, strategy="uniform") == pytest.approx(0.125)
+    assert evaluation_metrics.expected_calibration_error(y, p, strategy="uniform") == pytest.approx(
+        0.125
+    )
 
 
 def test_uniform_bins_are_half_open_and_the_last_holds_one() -> None:
-    frame = ev.calibration_frame([0, 1, 1, 0], [0.0, 0.1, 1.0, 0.95], n_bins=10, strategy="uniform")
+    frame = curves.calibration_frame(
+        [0, 1, 1, 0], [0.0, 0.1, 1.0, 0.95], n_bins=10, strategy="uniform"
+    )
     assert frame["count"].tolist() == [1, 1, 2]
     assert frame["mean_predicted"].tolist() == pytest.approx([0.0, 0.1, 0.975])
 
@@ -88,35 +91,39 @@ def test_uniform_bins_are_half_open_and_the_last_holds_one() -> None:
 def test_lift_ties_are_shared_so_row_order_does_not_matter() -> None:
     y = np.r_[np.ones(20, dtype=int), np.zeros(80, dtype=int)]
     constant = np.full(100, 0.3)
-    assert ev.binary_metrics(y, constant)["lift_top_decile"] == pytest.approx(1.0)
-    assert ev.binary_metrics(y[::-1], constant)["lift_top_decile"] == pytest.approx(1.0)
+    assert evaluation_metrics.binary_metrics(y, constant)["lift_top_decile"] == pytest.approx(1.0)
+    assert evaluation_metrics.binary_metrics(y[::-1], constant)["lift_top_decile"] == pytest.approx(
+        1.0
+    )
 
 
 def test_metrics_do_not_depend_on_row_order(sample: tuple[np.ndarray, np.ndarray]) -> None:
     y, p = sample
     p = np.round(p, 1)  # many ties
     order = np.random.default_rng(1).permutation(len(y))
-    assert ev.binary_metrics(y[order], p[order]) == pytest.approx(ev.binary_metrics(y, p))
+    assert evaluation_metrics.binary_metrics(y[order], p[order]) == pytest.approx(
+        evaluation_metrics.binary_metrics(y, p)
+    )
 
 
 def test_average_precision_by_hand() -> None:
     # cuts at 0.9 (recall 1/2, precision 1), 0.8 (recall 1/2), 0.7 (recall 1, precision 2/3)
-    metrics = ev.binary_metrics([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
+    metrics = evaluation_metrics.binary_metrics([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
     assert metrics["pr_auc"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
     assert metrics["roc_auc"] == 0.75
 
 
 def test_tied_pairs_count_half() -> None:
     # pairs (churner, stayer): (0.8, 0.5) right, (0.8, 0.8) tied, (0.5, 0.5) tied, (0.5, 0.8) wrong
-    assert ev.binary_metrics([1, 1, 0, 0], [0.8, 0.5, 0.8, 0.5])["roc_auc"] == 0.5
-    assert ev.binary_metrics([1, 0, 0], [0.8, 0.8, 0.2])["roc_auc"] == 0.75
+    assert evaluation_metrics.binary_metrics([1, 1, 0, 0], [0.8, 0.5, 0.8, 0.5])["roc_auc"] == 0.5
+    assert evaluation_metrics.binary_metrics([1, 0, 0], [0.8, 0.8, 0.2])["roc_auc"] == 0.75
 
 
 def test_accepts_pandas_boolean_and_series() -> None:
     y = pd.Series([True, False, True, False], dtype="boolean", index=[10, 11, 12, 13])
     p = pd.Series([0.9, 0.2, 0.7, 0.4], index=y.index)
-    assert ev.binary_metrics(y, p)["roc_auc"] == 1.0
-    assert ev.binary_metrics(y, p.to_numpy())["n_test"] == 4
+    assert evaluation_metrics.binary_metrics(y, p)["roc_auc"] == 1.0
+    assert evaluation_metrics.binary_metrics(y, p.to_numpy())["n_test"] == 4
 
 
 # --------------------------------------------------------------------------- validation
@@ -124,9 +131,9 @@ def test_accepts_pandas_boolean_and_series() -> None:
 
 def test_single_class_raises_training_error_saying_what_to_do() -> None:
     with pytest.raises(TrainingError, match=r"one class only: all 3 customers stayed.*cutoff"):
-        ev.binary_metrics([0, 0, 0], [0.1, 0.2, 0.3])
+        evaluation_metrics.binary_metrics([0, 0, 0], [0.1, 0.2, 0.3])
     with pytest.raises(TrainingError, match="all 2 customers churned"):
-        ev.roc_curve_frame([1, 1], [0.1, 0.2])
+        curves.roc_curve_frame([1, 1], [0.1, 0.2])
 
 
 @pytest.mark.parametrize(
@@ -144,12 +151,14 @@ def test_single_class_raises_training_error_saying_what_to_do() -> None:
 )
 def test_invalid_inputs_raise_training_error(y: object, p: object, message: str) -> None:
     with pytest.raises(TrainingError, match=message):
-        ev.binary_metrics(y, p)  # type: ignore[arg-type]
+        evaluation_metrics.binary_metrics(y, p)  # type: ignore[arg-type]
 
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(TrainingError, match="2 problem") as info:
-        ev.binary_metrics(pd.Series([0, 1, pd.NA], dtype="boolean"), [0.1, 2.0, 0.3])
+        evaluation_metrics.binary_metrics(
+            pd.Series([0, 1, pd.NA], dtype="boolean"), [0.1, 2.0, 0.3]
+        )
     assert "missing values" in str(info.value) and "[0, 1]" in str(info.value)
 
 
@@ -157,25 +166,25 @@ def test_series_with_different_indexes_are_refused() -> None:
     y = pd.Series([0, 1], index=[1, 2])
     p = pd.Series([0.2, 0.8], index=[2, 1])
     with pytest.raises(TrainingError, match="different indexes"):
-        ev.binary_metrics(y, p)
+        evaluation_metrics.binary_metrics(y, p)
 
 
 def test_invalid_parameters_raise_value_error() -> None:
     with pytest.raises(ValueError, match=r"'n_bins' parameter must be a positive int\. Got 0"):
-        ev.expected_calibration_error([0, 1], [0.1, 0.9], n_bins=0)
+        evaluation_metrics.expected_calibration_error([0, 1], [0.1, 0.9], n_bins=0)
     with pytest.raises(ValueError, match="'strategy'"):
-        ev.calibration_frame([0, 1], [0.1, 0.9], strategy="equal")  # type: ignore[arg-type]
+        curves.calibration_frame([0, 1], [0.1, 0.9], strategy="equal")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'rule'"):
-        ev.operating_threshold([0, 1], [0.1, 0.9], rule="youden")  # type: ignore[arg-type]
+        evaluation_metrics.operating_threshold([0, 1], [0.1, 0.9], rule="youden")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'threshold'"):
-        ev.confusion_frame([0, 1], [0.1, 0.9], threshold=1.5)
+        curves.confusion_frame([0, 1], [0.1, 0.9], threshold=1.5)
 
 
 # --------------------------------------------------------------------------- curve frames
 
 
 def test_roc_frame_small_case_is_exact() -> None:
-    frame = ev.roc_curve_frame([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
+    frame = curves.roc_curve_frame([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
     assert frame["fpr"].tolist() == [0.0, 0.0, 0.5, 0.5, 1.0]
     assert frame["tpr"].tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
     assert frame["threshold"].tolist() == [1.0, 0.9, 0.8, 0.7, 0.1]
@@ -185,10 +194,10 @@ def test_curve_frames_are_small_bounded_and_monotone(
     sample: tuple[np.ndarray, np.ndarray],
 ) -> None:
     y, p = sample
-    roc = ev.roc_curve_frame(y, p)
-    pr = ev.pr_curve_frame(y, p)
+    roc = curves.roc_curve_frame(y, p)
+    pr = curves.pr_curve_frame(y, p)
     for frame in (roc, pr):
-        assert 100 <= len(frame) <= ev.MAX_CURVE_POINTS
+        assert 100 <= len(frame) <= curves.MAX_CURVE_POINTS
         assert frame.notna().all().all()
         assert frame.to_numpy().min() >= 0.0 and frame.to_numpy().max() <= 1.0
         assert frame["threshold"].is_monotonic_decreasing
@@ -199,14 +208,14 @@ def test_curve_frames_are_small_bounded_and_monotone(
     assert pr.iloc[-1]["recall"] == 1.0
     assert pr.iloc[-1]["precision"] == pytest.approx(y.mean())
     # thinning keeps exact points: the area under the thinned ROC stays close to the true AUC
-    auc = ev.binary_metrics(y, p)["roc_auc"]
+    auc = evaluation_metrics.binary_metrics(y, p)["roc_auc"]
     thinned_auc = np.sum(np.diff(roc["fpr"]) * (roc["tpr"].to_numpy()[1:] + roc["tpr"][:-1]) / 2)
     assert thinned_auc == pytest.approx(auc, abs=2e-3)
 
 
 def test_calibration_frame_counts_sum_to_n(sample: tuple[np.ndarray, np.ndarray]) -> None:
     y, p = sample
-    frame = ev.calibration_frame(y, p)
+    frame = curves.calibration_frame(y, p)
     assert list(frame.columns) == ["mean_predicted", "observed_rate", "count"]
     assert len(frame) == 10 and frame["count"].sum() == len(y)
     assert (frame["count"] == 500).all()  # equal-frequency bins
@@ -217,7 +226,7 @@ def test_gains_frame_steps_and_matches_top_decile_lift(
     sample: tuple[np.ndarray, np.ndarray],
 ) -> None:
     y, p = sample
-    frame = ev.gains_frame(y, p)
+    frame = curves.gains_frame(y, p)
     assert len(frame) == 101
     assert frame["share_contacted"].tolist() == pytest.approx(np.arange(101) / 100)
     caught = frame["share_of_churners_caught"]
@@ -225,11 +234,11 @@ def test_gains_frame_steps_and_matches_top_decile_lift(
     assert caught.is_monotonic_increasing
     assert math.isnan(frame["lift"].iloc[0]) and frame["lift"].iloc[-1] == pytest.approx(1.0)
     top = frame.loc[frame["share_contacted"] == 0.1, "lift"].item()
-    assert top == pytest.approx(ev.binary_metrics(y, p)["lift_top_decile"])
+    assert top == pytest.approx(evaluation_metrics.binary_metrics(y, p)["lift_top_decile"])
 
 
 def test_gains_of_a_perfect_model() -> None:
-    frame = ev.gains_frame(*perfect(100, 20))
+    frame = curves.gains_frame(*perfect(100, 20))
     at = frame.set_index("share_contacted")
     assert at.loc[0.1, "share_of_churners_caught"] == pytest.approx(0.5)
     assert at.loc[0.2, "share_of_churners_caught"] == pytest.approx(1.0)
@@ -237,7 +246,7 @@ def test_gains_of_a_perfect_model() -> None:
 
 
 def test_confusion_counts_by_hand_and_sum_to_n(sample: tuple[np.ndarray, np.ndarray]) -> None:
-    frame = ev.confusion_frame([1, 1, 0, 0, 0], [0.9, 0.2, 0.6, 0.1, 0.5], threshold=0.5)
+    frame = curves.confusion_frame([1, 1, 0, 0, 0], [0.9, 0.2, 0.6, 0.1, 0.5], threshold=0.5)
     counts = {(a, b): c for a, b, c in frame.itertuples(index=False)}
     assert counts == {
         ("churn", "churn"): 1,
@@ -246,8 +255,8 @@ def test_confusion_counts_by_hand_and_sum_to_n(sample: tuple[np.ndarray, np.ndar
         ("stay", "stay"): 1,
     }
     y, p = sample
-    assert ev.confusion_frame(y, p, 0.3)["count"].sum() == len(y)
-    rows = ev.confusion_rows(y, p, 0.3)
+    assert curves.confusion_frame(y, p, 0.3)["count"].sum() == len(y)
+    rows = curves.confusion_rows(y, p, 0.3)
     assert len(rows) == len(y) and set(rows["actual"]) == {"churn", "stay"}
 
 
@@ -255,8 +264,10 @@ def test_operating_threshold_rules() -> None:
     y = [1, 1, 0, 1, 0, 0]
     p = [0.9, 0.8, 0.7, 0.6, 0.3, 0.1]
     # F1 at 0.6: tp 3, fp 1, fn 0 -> 6 / 7, the best of all cuts
-    assert ev.operating_threshold(y, p) == 0.6
-    assert ev.operating_threshold(y, p, rule="top_decile") == 0.9  # ceil(0.6) = 1 customer
+    assert evaluation_metrics.operating_threshold(y, p) == 0.6
+    assert (
+        evaluation_metrics.operating_threshold(y, p, rule="top_decile") == 0.9
+    )  # ceil(0.6) = 1 customer
 
 
 # --------------------------------------------------------------------------- segments
@@ -264,21 +275,21 @@ def test_operating_threshold_rules() -> None:
 
 def test_tenure_bands_boundaries() -> None:
     days = pd.Series([0, 89.9, 90, 179, 180, 364, 365, 729, 730, 5000, np.nan], name="age")
-    bands = ev.tenure_bands(days)
+    bands = segments.tenure_bands(days)
     assert bands.tolist()[:-1] == [
         "<90d", "<90d", "90-180d", "90-180d", "180-365d", "180-365d",
         "1-2y", "1-2y", "2y+", "2y+",
     ]  # fmt: skip
     assert pd.isna(bands.iloc[-1])
-    assert list(bands.cat.categories) == list(ev.TENURE_BANDS) and bands.cat.ordered
+    assert list(bands.cat.categories) == list(segments.TENURE_BANDS) and bands.cat.ordered
     assert bands.name == "age" and bands.index.equals(days.index)
     with pytest.raises(ValueError, match="negative"):
-        ev.tenure_bands(pd.Series([3, -1]))
+        segments.tenure_bands(pd.Series([3, -1]))
 
 
 def test_top_categories_maps_rare_values_to_other() -> None:
     values = pd.Series(["de", "fr", "de", "it", "fr", "de", "es", None], index=range(10, 18))
-    top = ev.top_categories(values, k=2)
+    top = segments.top_categories(values, k=2)
     assert top.tolist()[:7] == ["de", "fr", "de", "other", "fr", "de", "other"]
     assert pd.isna(top.iloc[7])
     assert list(top.cat.categories) == ["de", "fr", "other"]
@@ -292,7 +303,7 @@ def test_segment_metrics_nan_auc_for_small_or_single_class_segments() -> None:
     y[60:62] = [0, 1]
     p = rng.uniform(size=y.size)
     labels = pd.Series(["big"] * 60 + ["small"] * 20 + ["one class"] * 30 + [None] * 2)
-    frame = ev.segment_metrics(y, p, {"group": labels}, min_rows=30)
+    frame = segments.segment_metrics(y, p, {"group": labels}, min_rows=30)
     assert list(frame.columns) == [
         "segment", "value", "n", "positive_rate", "mean_predicted", "roc_auc",
     ]  # fmt: skip
@@ -308,38 +319,10 @@ def test_segment_metrics_nan_auc_for_small_or_single_class_segments() -> None:
 def test_segment_metrics_keeps_band_order_and_checks_lengths() -> None:
     days = pd.Series([10, 400, 100, 800] * 10, index=range(100, 140))
     y = np.tile([0, 1], 20)
-    frame = ev.segment_metrics(y, np.full(40, 0.5), {"tenure": ev.tenure_bands(days)})
+    frame = segments.segment_metrics(y, np.full(40, 0.5), {"tenure": segments.tenure_bands(days)})
     assert frame["value"].tolist() == ["<90d", "90-180d", "1-2y", "2y+"]
     with pytest.raises(TrainingError, match=r"segments\['tenure'\].*39 labels for 40"):
-        ev.segment_metrics(y, np.full(40, 0.5), {"tenure": days.iloc[:39]})
+        segments.segment_metrics(y, np.full(40, 0.5), {"tenure": days.iloc[:39]})
     shifted = pd.Series(y, index=range(40))
     with pytest.raises(TrainingError, match="different indexes"):
-        ev.segment_metrics(shifted, np.full(40, 0.5), {"tenure": ev.tenure_bands(days)})
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def test_figures_have_titles_and_axis_labels(sample: tuple[np.ndarray, np.ndarray]) -> None:
-    y, p = sample
-    baseline = np.clip(p + np.random.default_rng(2).normal(0, 0.3, p.size), 0, 1)
-    figures = [
-        ev.roc_figure(
-            ev.roc_curve_frame(y, p), baselines={"noisy": ev.roc_curve_frame(y, baseline)}
-        ),
-        ev.pr_figure(ev.pr_curve_frame(y, p)),
-        ev.calibration_figure(ev.calibration_frame(y, p)),
-        ev.gains_figure(ev.gains_frame(y, p)),
-    ]
-    for fig in figures:
-        assert isinstance(fig, Figure)
-        for ax in fig.axes:
-            assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
-        fig.savefig(io.BytesIO(), format="png", dpi=40)  # renders without warnings
-    labels = [t.get_text() for t in figures[0].axes[0].get_legend().get_texts()]
-    assert labels[:2] == ["churn model", "noisy"]
-
-
-def test_figure_names_missing_columns() -> None:
-    with pytest.raises(ValueError, match=r"missing \['tpr'\].*roc_curve_frame"):
-        ev.roc_figure(pd.DataFrame({"fpr": [0.0, 1.0]}))
+        segments.segment_metrics(shifted, np.full(40, 0.5), {"tenure": segments.tenure_bands(days)})

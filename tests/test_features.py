@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import churn.features
 from churn.engines.sql import to_spark_sql
-from churn.features.build import FeatureSpec, build_features, feature_catalogue, features_sql
+from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
 from tests.conftest import events_frame
 
 CUTOFF = pd.Timestamp("2024-03-01")
@@ -131,3 +132,41 @@ def test_catalogue_names_every_column_once(spec: FeatureSpec) -> None:
 def test_feature_query_transpiles_to_spark(spec: FeatureSpec) -> None:
     spark = to_spark_sql(features_sql(spec))
     assert "MAX_BY" in spark or "MIN_BY" in spark
+
+
+def test_features_package_exports_the_public_names() -> None:
+    assert sorted(churn.features.__all__) == [
+        "Feature",
+        "FeatureSpec",
+        "build_features",
+        "catalogue_records",
+        "feature_catalogue",
+        "features_sql",
+        "snapshot_catalogue",
+        "snapshot_features",
+    ]
+    assert all(hasattr(churn.features, name) for name in churn.features.__all__)
+
+
+def test_names_and_event_types_with_quotes_are_data_not_sql(spec: FeatureSpec) -> None:
+    hostile = "it's\"; DROP TABLE events; --"
+    settings = spec.settings.model_copy(update={"event_types": ["purchase", hostile]})
+    spec = dataclasses.replace(
+        spec,
+        settings=settings,
+        activity_event_types=("purchase", hostile),
+        event_attributes=('chan"nel',),
+        customer_attributes=("o'plan",),
+    )
+    events = events_frame(
+        [
+            ("a", "2024-02-20", "purchase", 10.0),
+            ("a", "2024-02-25", hostile, 5.0),
+        ],
+        **{'chan"nel': ["web", "shop"]},
+    )
+    customers = pd.DataFrame({"customer_id": ["a"], "o'plan": [3.0]})
+    row = one_row(build_features(events, pairs("a"), spec, customers), "a")
+    assert row["orders_total"] == 2 and row["spend_total"] == 15.0
+    assert row["events_it_s___drop_table_events_30d"] == 1
+    assert row['chan"nel'] == "shop" and row["o'plan"] == 3.0

@@ -12,7 +12,7 @@ import pytest
 
 from churn.data.contract import EVENT_FRAME_COLUMNS
 from churn.engines.sql import to_spark_sql
-from churn.features.build import FeatureSpec, build_features, feature_catalogue, features_sql
+from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.settings import FeatureSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))

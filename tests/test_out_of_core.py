@@ -15,7 +15,7 @@ import pytest
 from churn.data.event_summaries import EventSpan, daily_totals, event_span
 from churn.engines.sql import ParquetTable
 from churn.errors import LabelError
-from churn.features.build import FeatureSpec, build_features
+from churn.features import FeatureSpec, build_features
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.modeling.clv import rfm_summary
 from churn.scoring.value import purchase_value

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 
 from churn.errors import TrackingError
 from churn.modeling.model import BOOSTER_FILE, META_FILE, ChurnModel
-from churn.tracking.store import check_pyfunc_folder
+from churn.tracking.pyfunc import check_pyfunc_folder
 from tests._project import PIPELINE, churn, make_project, params, run_stages, write_params
 
 pytestmark = [

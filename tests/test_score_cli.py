@@ -3,10 +3,13 @@ trained, registered in a project-local MLflow store, scored and exported."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -14,7 +17,9 @@ from typer.testing import CliRunner
 
 from churn.cli import app
 from churn.crm.writers import TARGETS
+from churn.io.paths import PipelinePaths
 from churn.scoring.ranking import score_columns
+from churn.settings import load_settings
 from tests._project import cdnow_slice
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,3 +212,68 @@ def test_report_is_one_self_contained_page_with_every_section(project_copy: Path
     assert page.count('src="data:image/png;base64,') >= 12
     assert "http://" not in page and "https://" not in page  # opens from disk, no server
     assert "Realised performance of earlier lists" in page and "1998-04-01" in page
+
+
+def test_each_mlflow_command_builds_one_tracker_and_connects_once(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Spies on the seam, not a replacement: the real store is used.
+    from churn.tracking import store  # noqa: PLC0415
+
+    built: list[store.Tracker] = []
+    connected: list[str] = []
+    from_environment, connect = store.Tracker.from_environment.__func__, store.connect
+
+    def spy_from_environment(
+        cls: type[store.Tracker], project_dir: Path, env: Mapping[str, str]
+    ) -> store.Tracker:
+        built.append(from_environment(cls, project_dir, env))
+        return built[-1]
+
+    def spy_connect(uri: str) -> Any:
+        connected.append(uri)
+        return connect(uri)
+
+    monkeypatch.setattr(store.Tracker, "from_environment", classmethod(spy_from_environment))
+    monkeypatch.setattr(store, "connect", spy_connect)
+    # register (log, register, then the gate), promote, score (champion, then SHAP artifacts
+    # logged to its run) and monitor each used to connect once per step
+    for command in ("register", "promote", "score", "monitor"):
+        built.clear()
+        connected.clear()
+        code, out = churn(project_copy, command)
+        assert code == 0, f"churn {command}: {out}"
+        assert [t.project_dir for t in built] == [project_copy], command
+        assert connected == [f"sqlite:///{project_copy.resolve()}/mlflow.db"], command
+
+
+def test_register_and_score_with_a_tracker_on_another_store_passed_directly(
+    scored: Path, project_copy: Path, tmp_path: Path
+) -> None:
+    from churn.stages import register as register_stage  # noqa: PLC0415
+    from churn.stages import score as score_stage  # noqa: PLC0415
+    from churn.tracking import Tracker  # noqa: PLC0415
+    from churn.tracking.store import connect, tracking_uri  # noqa: PLC0415
+
+    settings, paths = load_settings(project_copy, "mini"), PipelinePaths(project_copy, "mini")
+    (tmp_path / "other").mkdir()
+    tracker = Tracker.from_environment(tmp_path / "other", {})
+
+    registry = register_stage.run(settings, paths, tracker)
+    assert registry["registered"]["version"] == "1" and registry["promotion"]["promoted"]
+    out = score_stage.run(settings, paths, tracker, now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+    assert out["model"] == {"name": "churn-mini", "version": "1"}
+    # the same model as the project's champion v1, so the same list
+    pd.testing.assert_frame_equal(
+        scores_of(project_copy).drop(columns="scored_at"),
+        scores_of(scored).drop(columns="scored_at"),
+    )
+    shap = tracker.client.list_artifacts(registry["registered"]["run_id"], "shap")
+    assert {Path(a.path).name for a in shap} == {
+        "shap_importance.json",
+        "shap_beeswarm.png",
+        "shap_bar.png",
+    }
+    project_store = connect(tracking_uri(project_copy, {}))
+    assert len(project_store.search_model_versions("name='churn-mini'")) == 1  # untouched

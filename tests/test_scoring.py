@@ -12,7 +12,7 @@ import pytest
 import xgboost as xgb
 
 from churn.errors import ConfigError, PipelineStateError
-from churn.features.build import FeatureSpec, catalogue_records, feature_catalogue
+from churn.features import FeatureSpec, catalogue_records, feature_catalogue
 from churn.features.derived import derived_catalogue
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel

@@ -19,7 +19,7 @@ import xgboost as xgb
 from mlflow import MlflowClient
 
 from churn.engines import SqlRunner, sql_runner
-from churn.features.build import FeatureSpec, build_features, feature_catalogue, features_sql
+from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
@@ -43,15 +43,10 @@ from churn.modeling.spark_train import (
     training_frame,
 )
 from churn.scoring.spark_scoring import spark_champion, spark_probabilities
-from churn.tracking.registry import load_champion
-from churn.tracking.store import (
-    CHAMPION,
-    PROBABILITY_COLUMN,
-    connect,
-    ensure_experiment,
-    log_training_run,
-    tracking_uri,
-)
+from churn.tracking.pyfunc import PROBABILITY_COLUMN
+from churn.tracking.registry import CHAMPION, load_champion
+from churn.tracking.runs import log_training_run
+from churn.tracking.store import connect, ensure_experiment, tracking_uri
 from tests._project import PIPELINE, churn, make_project, run_stages, write_params
 from tests._project import params as project_params
 from tests.test_tracking import CATEGORIES

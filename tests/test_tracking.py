@@ -18,24 +18,18 @@ from sklearn.metrics import roc_auc_score
 
 from churn.errors import PipelineStateError, TrackingError
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
+from churn.tracking.pyfunc import PROBABILITY_COLUMN
 from churn.tracking.registry import (
+    CHALLENGER,
+    CHAMPION,
     PromotionDecision,
     RegistrySettings,
     load_champion,
     load_model,
     promote,
 )
-from churn.tracking.store import (
-    CHALLENGER,
-    CHAMPION,
-    PROBABILITY_COLUMN,
-    RegisteredVersion,
-    connect,
-    ensure_experiment,
-    log_training_run,
-    tracking_uri,
-    ui_command,
-)
+from churn.tracking.runs import RegisteredVersion, log_training_run
+from churn.tracking.store import connect, ensure_experiment, tracking_uri, ui_command
 
 pytestmark = [
     # MLflow 3.17's SQL store configures SQLAlchemy mappers that use the deprecated `noload`
@@ -366,3 +360,31 @@ def test_a_better_challenger_whose_population_drifted_is_kept_out_unless_forced(
     store.log(name, ["recency"], tmp_path / "v3")
     forced = decide(True, drifted)
     assert forced.promoted and forced.forced
+
+
+def test_churn_tracking_exports_the_pyfunc_models_load_and_the_tracker() -> None:
+    import churn.tracking  # noqa: PLC0415
+    from churn.tracking import pyfunc, store  # noqa: PLC0415
+
+    assert churn.tracking.__all__ == ["ChurnPyfunc", "Tracker"]
+    assert churn.tracking.ChurnPyfunc is pyfunc.ChurnPyfunc  # registered models' code imports it
+    assert "from churn.tracking import ChurnPyfunc" in pyfunc.MODEL_CODE
+    assert churn.tracking.Tracker is store.Tracker
+    with pytest.raises(AttributeError, match="no attribute 'connect'"):
+        _ = churn.tracking.connect
+
+
+def test_a_tracker_connects_on_first_use_then_reuses_its_client(store: Store) -> None:
+    from churn.tracking import Tracker  # noqa: PLC0415
+
+    unreachable = Tracker.from_environment(
+        store.project, {"MLFLOW_TRACKING_URI": "http://127.0.0.1:1"}
+    )
+    assert unreachable.uri == "http://127.0.0.1:1"  # built without touching the server
+    with pytest.raises(TrackingError, match="cannot be reached"):
+        _ = unreachable.client
+
+    tracker = Tracker.from_environment(store.project, {})
+    assert tracker.uri == tracking_uri(store.project, {})
+    assert tracker.client is tracker.client
+    assert tracker.experiment("x") == store.experiment

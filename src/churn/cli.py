@@ -10,7 +10,8 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -20,6 +21,10 @@ from churn.errors import ChurnError
 from churn.io.locks import lock_timeout, pipeline_lock
 from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings, load_settings
+from churn.stage_params import restrict
+
+if TYPE_CHECKING:
+    from churn.tracking.store import Tracker
 
 app = typer.Typer(
     name="churn",
@@ -43,13 +48,20 @@ def _run[T](
     project_dir: Path,
     debug: bool,
     step: Callable[[PipelineSettings, PipelinePaths], T],
+    *,
+    stage: ModuleType,
 ) -> T:
+    """Run ``step`` of the module ``stage`` with the settings restricted to its ``PARAMS``."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     try:
-        settings = load_settings(project_dir, pipeline)
+        settings = restrict(
+            load_settings(project_dir, pipeline),
+            stage.PARAMS,
+            stage=stage.__name__.rpartition(".")[2],
+        )
         paths = PipelinePaths(project_dir, pipeline)
         with pipeline_lock(
             paths.lock,
@@ -75,6 +87,15 @@ def _run[T](
         raise typer.Exit(1) from None
 
 
+def _tracker(project_dir: Path) -> Tracker:
+    """The MLflow store of one command, built once and passed to the stages that use it: the
+    one ``MLFLOW_TRACKING_URI`` names, else the project's ``mlflow.db``. It connects on first
+    use, so a command that never needs it never reaches it."""
+    from churn.tracking.store import Tracker  # noqa: PLC0415 - mlflow is slow to import
+
+    return Tracker.from_environment(project_dir, os.environ)
+
+
 def _recover_interrupted(paths: PipelinePaths) -> None:
     """Put back an output folder a killed run swapped out but never replaced, so every stage
     sees the previous outputs (temporary files are removed by the next write of each output)."""
@@ -91,7 +112,13 @@ def ingest(
     from churn.stages import ingest as ingest_stage  # noqa: PLC0415 - a command loads only its stage
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    _run(pipeline, project_dir, debug, lambda s, p: ingest_stage.run(s, p, now=now))
+    _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: ingest_stage.run(s, p, now=now),
+        stage=ingest_stage,
+    )
 
 
 @app.command()
@@ -101,7 +128,7 @@ def labels(
     """Build point-in-time churn labels for every cutoff."""
     from churn.stages import labels as labels_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, labels_stage.run)
+    _run(pipeline, project_dir, debug, labels_stage.run, stage=labels_stage)
 
 
 @app.command()
@@ -111,7 +138,7 @@ def features(
     """Build behaviour features for every labelled (customer, cutoff)."""
     from churn.stages import features as features_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, features_stage.run)
+    _run(pipeline, project_dir, debug, features_stage.run, stage=features_stage)
 
 
 @app.command()
@@ -121,7 +148,7 @@ def train(
     """Train the churn model and baselines; write the model, metrics, backtest and plots."""
     from churn.stages import train as train_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, train_stage.run)
+    _run(pipeline, project_dir, debug, train_stage.run, stage=train_stage)
 
 
 @app.command()
@@ -131,7 +158,14 @@ def register(
     """Log the trained model to MLflow as the challenger, then run the promotion gate."""
     from churn.stages import register as register_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, register_stage.run)
+    tracker = _tracker(project_dir)
+    _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: register_stage.run(s, p, tracker),
+        stage=register_stage,
+    )
 
 
 @app.command()
@@ -146,11 +180,13 @@ def promote(
     """Make the challenger the champion if it beats the champion on the same test cutoff."""
     from churn.stages import register as register_stage  # noqa: PLC0415 - a command loads only its stage
 
+    tracker = _tracker(project_dir)
     decision = _run(
         pipeline,
         project_dir,
         debug,
-        lambda s, p: register_stage.promote(s, p, register_stage.test_rows(p), force=force),
+        lambda s, p: register_stage.promote(s, p, tracker, force=force),
+        stage=register_stage,
     )
     typer.echo(decision["reason"])
 
@@ -183,6 +219,7 @@ def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command
     from churn.stages import score as score_stage  # noqa: PLC0415 - a command loads only its stage
 
     now = dt.datetime.now(dt.UTC)
+    tracker = _tracker(project_dir)
     out = _run(
         pipeline,
         project_dir,
@@ -190,11 +227,13 @@ def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command
         lambda s, p: score_stage.run(
             s,
             p,
+            tracker,
             now=now,
             cutoff=cutoff.date() if cutoff else None,
             model_path=model,
             explain_all=explain_all,
         ),
+        stage=score_stage,
     )
     reach = out["outreach"]
     typer.echo(
@@ -233,6 +272,7 @@ def export(
         project_dir,
         debug,
         lambda s, p: export_stage.run(s, p, [t for t in TARGETS if t in chosen]),
+        stage=export_stage,
     )
     paths = PipelinePaths(project_dir, pipeline)
     for name, n in rows.items():
@@ -246,7 +286,14 @@ def monitor(
     """Drift of the scored population from the training one, and realised performance."""
     from churn.stages import monitor as monitor_stage  # noqa: PLC0415 - a command loads only its stage
 
-    out = _run(pipeline, project_dir, debug, monitor_stage.run)
+    tracker = _tracker(project_dir)
+    out = _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: monitor_stage.run(s, p, tracker),
+        stage=monitor_stage,
+    )
     drift = out["drift"]
     typer.echo(
         f"{pipeline}: score PSI {drift['score_psi']:.3f}; features over "
@@ -267,7 +314,13 @@ def report(
     from churn.stages import report as report_stage  # noqa: PLC0415 - a command loads only its stage
 
     now = dt.datetime.now(dt.UTC)
-    out = _run(pipeline, project_dir, debug, lambda s, p: report_stage.run(s, p, now=now))
+    out = _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: report_stage.run(s, p, now=now),
+        stage=report_stage,
+    )
     typer.echo(f"{pipeline}: {out['path']}")
 
 

@@ -14,7 +14,14 @@ import datetime as dt
 import pandas as pd
 
 from churn.data.event_summaries import EventSpan, event_span
-from churn.engines.sql import SqlRunner, Table, day_of, days_to_timestamp, duckdb_runner
+from churn.engines.sql import (
+    SqlRunner,
+    Table,
+    day_of,
+    days_to_timestamp,
+    duckdb_runner,
+    quote_literal,
+)
 from churn.errors import LabelError
 from churn.settings import CutoffSchedule, EventLabelSettings, SnapshotLabelSettings
 
@@ -136,7 +143,7 @@ def build_labels(
             "observed": cutoffs["observed"].astype(bool),
         }
     )
-    types = ", ".join("'" + t.replace("'", "''") + "'" for t in settings.activity_event_types)
+    types = ", ".join(quote_literal(t) for t in settings.activity_event_types)
     inactive = (
         "TRUE"
         if settings.max_inactive_days is None

@@ -31,26 +31,40 @@ required; ``amount`` may instead be derived as ``quantity * unit_price``."""
 
 
 class Frozen(BaseModel):
+    """Base of every settings model: immutable, and unknown keys are an error."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class SourceSettings(Frozen):
     """One raw file and how its columns map onto the contract."""
 
-    path: str
-    format: Literal["auto", "csv", "parquet"] = "auto"
-    separator: str = Field(",", description="a character, or 'whitespace' for runs of blanks")
-    encoding: str = "utf-8"
-    header: bool = True
+    path: str = Field(description="the file, relative to the project folder")
+    format: Literal["auto", "csv", "parquet"] = Field(
+        "auto", description="file format; auto: parquet for .parquet or .pq files, else CSV"
+    )
+    separator: str = Field(
+        ",", description="CSV field separator: a character, or 'whitespace' for runs of blanks"
+    )
+    encoding: str = Field("utf-8", description="text encoding of a CSV file, e.g. latin-1")
+    header: bool = Field(True, description="whether the first row of a CSV file names the columns")
     column_names: list[str] | None = Field(
         None, description="names of the file's columns when it has no header row"
     )
-    columns: dict[str, str] = Field(description="contract column -> column in this file")
+    columns: dict[str, str] = Field(
+        description="contract column -> column in this file, e.g. {customer_id: cust_no}; "
+        "events: customer_id and timestamp, optionally amount (or quantity and unit_price), "
+        "event_type, order_id, product_id; customers: customer_id, optionally signup_date; "
+        "churn events: customer_id, timestamp; snapshot: customer_id, label"
+    )
     attributes: dict[str, str] = Field(
-        default_factory=dict, description="attribute name -> column in this file"
+        default_factory=dict,
+        description="attribute name -> column in this file; each attribute becomes a feature",
     )
     timestamp_format: str | None = Field(
-        None, description="strftime format of the timestamp column; None parses ISO 8601"
+        None,
+        description="strftime format of the timestamp (and signup_date) column, e.g. "
+        "'%d/%m/%Y %H:%M'; null parses ISO 8601",
     )
 
     @model_validator(mode="after")
@@ -63,16 +77,30 @@ class SourceSettings(Frozen):
 class EventTypeRule(Frozen):
     """Derive an event type from another column, e.g. invoices starting with 'C' are returns."""
 
-    column: Literal["order_id", "product_id"]
-    startswith: str = Field(min_length=1)
-    event_type: str = Field(min_length=1)
+    column: Literal["order_id", "product_id"] = Field(
+        description="contract column whose value the rule looks at"
+    )
+    startswith: str = Field(min_length=1, description="prefix that makes the rule apply, e.g. C")
+    event_type: str = Field(min_length=1, description="event type given to matching rows")
 
 
 class EventsSettings(Frozen):
-    sources: list[SourceSettings] = Field(min_length=1)
-    timezone: str = Field("UTC", description="zone of timestamps written without an offset")
-    default_event_type: str = "purchase"
-    event_type_rules: list[EventTypeRule] = Field(default_factory=list)
+    """The events table: one row per purchase, visit, return or other customer event."""
+
+    sources: list[SourceSettings] = Field(
+        min_length=1,
+        description="one or more files of events; each maps at least customer_id and timestamp",
+    )
+    timezone: str = Field(
+        "UTC", description="IANA zone of timestamps written without an offset, e.g. Europe/London"
+    )
+    default_event_type: str = Field(
+        "purchase", description="event type of rows whose event_type is not mapped or is empty"
+    )
+    event_type_rules: list[EventTypeRule] = Field(
+        default_factory=list,
+        description="rules that set the event type from order_id or product_id, e.g. returns",
+    )
     drop_missing_customer_id: bool = Field(
         False, description="drop rows without a customer id (guest checkouts) instead of failing"
     )
@@ -81,7 +109,11 @@ class EventsSettings(Frozen):
         description="sources may overlap: an order already seen in an earlier source is "
         "dropped from later ones, so it counts once",
     )
-    drop_duplicate_events: bool = False
+    drop_duplicate_events: bool = Field(
+        False,
+        description="drop exact duplicate events; by default they are kept (an order may repeat "
+        "a line) and counted in the log",
+    )
 
     @model_validator(mode="after")
     def _sources_map_required_columns(self) -> EventsSettings:
@@ -104,32 +136,59 @@ class EventsSettings(Frozen):
 class CustomersSettings(Frozen):
     """Optional static attributes per customer (one row each), e.g. signup date, plan."""
 
-    sources: list[SourceSettings] = Field(min_length=1)
-    signup_date_format: str | None = None
+    sources: list[SourceSettings] = Field(
+        min_length=1,
+        description="files with one row per customer: customer_id, optionally signup_date "
+        "(read with the source's timestamp_format), and attributes",
+    )
 
 
 class ChurnEventsSettings(Frozen):
     """Optional explicit churn events (cancellations): customer_id and timestamp."""
 
-    sources: list[SourceSettings] = Field(min_length=1)
-    timezone: str = "UTC"
+    sources: list[SourceSettings] = Field(
+        min_length=1, description="files of churn events; each maps customer_id and timestamp"
+    )
+    timezone: str = Field("UTC", description="IANA zone of timestamps written without an offset")
 
 
 class SnapshotSettings(Frozen):
     """A table with one row per customer and a label column (contractual snapshot)."""
 
-    source: SourceSettings
-    positive_label: str = Field("Yes", description="value of the label column meaning churned")
-    numeric_attributes: list[str] = Field(default_factory=list)
-    blank_as_missing: bool = Field(True, description="treat blank strings as missing values")
+    source: SourceSettings = Field(
+        description="the snapshot file; its columns map customer_id and label"
+    )
+    positive_label: str = Field(
+        "Yes", description="value of the label column that means the customer churned"
+    )
+    numeric_attributes: list[str] = Field(
+        default_factory=list,
+        description="mapped attributes read as numbers; every other attribute is a category",
+    )
+    blank_as_missing: bool = Field(
+        True, description="treat blank or all-space text cells of attributes as missing values"
+    )
 
 
 class DataSettings(Frozen):
-    kind: Literal["events", "snapshot"]
-    events: EventsSettings | None = None
-    customers: CustomersSettings | None = None
-    churn_events: ChurnEventsSettings | None = None
-    snapshot: SnapshotSettings | None = None
+    """Which raw files the pipeline reads and how they map onto the input contract."""
+
+    kind: Literal["events", "snapshot"] = Field(
+        description="events: a history of customer events; snapshot: one row per customer "
+        "with a churn label column"
+    )
+    events: EventsSettings | None = Field(None, description="the events table (kind events)")
+    customers: CustomersSettings | None = Field(
+        None, description="optional table of static customer attributes (kind events)"
+    )
+    churn_events: ChurnEventsSettings | None = Field(
+        None,
+        description="optional explicit churn events (kind events); needed by churn_definition "
+        "explicit or either",
+    )
+    snapshot: SnapshotSettings | None = Field(
+        None, description="the snapshot table (kind snapshot)"
+    )
 
     @model_validator(mode="after")
     def _kind_has_its_tables(self) -> DataSettings:
@@ -143,10 +202,14 @@ class DataSettings(Frozen):
 class CutoffSchedule(Frozen):
     """Cutoff dates: either ``start``/``end``/``every_months`` or an explicit ``dates`` list."""
 
-    start: dt.date | None = None
-    end: dt.date | None = None
-    every_months: PositiveInt = 1
-    dates: list[dt.date] | None = None
+    start: dt.date | None = Field(None, description="first cutoff (YYYY-MM-DD)")
+    end: dt.date | None = Field(
+        None, description="last cutoff at most this date; the last one is the validation cutoff"
+    )
+    every_months: PositiveInt = Field(1, description="months between cutoffs from start")
+    dates: list[dt.date] | None = Field(
+        None, description="explicit cutoff dates instead of start/end/every_months"
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> CutoffSchedule:
@@ -163,13 +226,32 @@ class CutoffSchedule(Frozen):
 
 
 class EventLabelSettings(Frozen):
-    kind: Literal["events"] = "events"
-    churn_definition: Literal["inactivity", "explicit", "either"] = "inactivity"
-    activity_event_types: list[str] = Field(min_length=1)
-    horizon_days: PositiveInt
-    max_inactive_days: PositiveInt | None = None
-    train_cutoffs: CutoffSchedule
-    test_cutoff: dt.date
+    """Point-in-time labels of an events pipeline: at each cutoff, who was eligible and who
+    churned within the horizon after it."""
+
+    kind: Literal["events"] = Field("events", description="set from data.kind; no need to write it")
+    churn_definition: Literal["inactivity", "explicit", "either"] = Field(
+        "inactivity",
+        description="churned means: no qualifying activity in the horizon (inactivity), a churn "
+        "event in it (explicit), or either",
+    )
+    activity_event_types: list[str] = Field(
+        min_length=1, description="event types that count as activity, e.g. [purchase]"
+    )
+    horizon_days: PositiveInt = Field(
+        description="days after a cutoff in which churn is looked for (the label window)"
+    )
+    max_inactive_days: PositiveInt | None = Field(
+        None,
+        description="eligible only if active within this many days before the cutoff; "
+        "null: everyone with earlier activity",
+    )
+    train_cutoffs: CutoffSchedule = Field(
+        description="cutoffs of the training rows; the last is the validation cutoff"
+    )
+    test_cutoff: dt.date = Field(
+        description="cutoff of the held-out test rows; must come after the training cutoffs"
+    )
     score_cutoff: dt.date | None = Field(
         None, description="cutoff to score today's customers at; default: the day after the data"
     )
@@ -192,12 +274,23 @@ class EventLabelSettings(Frozen):
 
 
 class SnapshotLabelSettings(Frozen):
-    kind: Literal["snapshot"] = "snapshot"
-    snapshot_date: dt.date = Field(description="the date the snapshot describes")
-    test_fraction: float = Field(0.2, gt=0, lt=1)
-    valid_fraction: float = Field(0.2, gt=0, lt=1, description="of the non-test rows")
-    n_folds: int = Field(5, ge=2)
-    seed: int = 42
+    """Labels of a snapshot pipeline: stratified test and validation splits and CV folds."""
+
+    kind: Literal["snapshot"] = Field(
+        "snapshot", description="set from data.kind; no need to write it"
+    )
+    snapshot_date: dt.date = Field(description="the date the snapshot describes; its rows' cutoff")
+    test_fraction: float = Field(
+        0.2, gt=0, lt=1, description="share of rows held out as the test set (stratified)"
+    )
+    valid_fraction: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="share of the non-test rows used for early stopping and calibration",
+    )
+    n_folds: int = Field(5, ge=2, description="cross-validation folds over the non-test rows")
+    seed: int = Field(42, description="random seed of the splits and folds")
 
 
 class SparkSettings(Frozen):
@@ -221,41 +314,82 @@ class SparkSettings(Frozen):
 
 
 class FeatureSettings(Frozen):
-    windows_days: list[PositiveInt] = Field(default_factory=lambda: [30, 90, 180, 365])
-    trend_window_days: PositiveInt = 90
-    event_types: list[str] = Field(default_factory=list)
-    return_event_types: list[str] = Field(default_factory=list)
-    categorical_attributes: list[str] = Field(default_factory=list)
+    """Which features are built for every customer and cutoff, and where the SQL runs."""
+
+    windows_days: list[PositiveInt] = Field(
+        default_factory=lambda: [30, 90, 180, 365],
+        description="lengths in days of the windows before the cutoff that frequency and "
+        "spend are counted over",
+    )
+    trend_window_days: PositiveInt = Field(
+        90,
+        description="trend features compare the last this-many days with the same length before",
+    )
+    event_types: list[str] = Field(
+        default_factory=list,
+        description="event types whose count and share in the longest window become features",
+    )
+    return_event_types: list[str] = Field(
+        default_factory=list,
+        description="event types that are returns or cancellations: return features, and "
+        "customer value net of returns",
+    )
+    categorical_attributes: list[str] = Field(
+        default_factory=list,
+        description="customer attributes (data.customers) treated as categories; others are "
+        "numbers",
+    )
     calendar: bool = Field(False, description="add the cutoff's month (seasonal businesses)")
     bgnbd: bool = Field(False, description="add BG/NBD p(alive) and expected purchases")
     engine: Literal["duckdb", "spark"] = Field(
         "duckdb", description="where the label and feature SQL runs: embedded DuckDB or Spark"
     )
-    spark: SparkSettings = Field(default_factory=SparkSettings)
-    duckdb_memory_limit: str = "4GB"
-    duckdb_threads: PositiveInt | None = None
+    spark: SparkSettings = Field(
+        default_factory=SparkSettings,
+        description="the Spark session of every stage set to run on Spark",
+    )
+    duckdb_memory_limit: str = Field(
+        "4GB",
+        description="DuckDB memory limit of every stage (ingest too); beyond it DuckDB spills "
+        "to disk",
+    )
+    duckdb_threads: PositiveInt | None = Field(
+        None, description="DuckDB threads; null: DuckDB's default (all cores)"
+    )
 
 
 class SearchSettings(Frozen):
     """Hyperparameter search with optuna, scored on the validation cutoff only."""
 
-    enabled: bool = False
-    n_trials: PositiveInt = 30
-    timeout_seconds: PositiveInt | None = None
+    enabled: bool = Field(
+        False, description="search hyperparameters before training (slow; off by default)"
+    )
+    n_trials: PositiveInt = Field(30, description="parameter sets to try")
+    timeout_seconds: PositiveInt | None = Field(
+        None, description="stop the search after this many seconds; null: after n_trials"
+    )
 
 
 class TrainSettings(Frozen):
     """xgboost (hist) with early stopping on the validation cutoff, then calibration on it."""
 
-    seed: int = 42
-    max_rounds: PositiveInt = 2000
-    early_stopping_rounds: PositiveInt = 50
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    max_depth: PositiveInt = 4
-    min_child_weight: float = Field(5.0, ge=0)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = Field(1.0, ge=0)
+    seed: int = Field(42, description="random seed of xgboost's sampling and of the optuna search")
+    max_rounds: PositiveInt = Field(2000, description="most boosting rounds (trees) to grow")
+    early_stopping_rounds: PositiveInt = Field(
+        50, description="stop after this many rounds without a better validation metric"
+    )
+    learning_rate: float = Field(
+        0.05, gt=0, le=1, description="xgboost eta: how much each tree adds"
+    )
+    max_depth: PositiveInt = Field(4, description="depth of each tree")
+    min_child_weight: float = Field(
+        5.0, ge=0, description="xgboost min_child_weight: least weight of rows in a leaf"
+    )
+    subsample: float = Field(0.8, gt=0, le=1, description="share of rows each tree samples")
+    colsample_bytree: float = Field(
+        0.8, gt=0, le=1, description="share of features each tree samples"
+    )
+    reg_lambda: float = Field(1.0, ge=0, description="xgboost L2 penalty on leaf weights")
     early_stopping_metric: Literal["logloss", "auc"] = Field(
         "logloss",
         description="validation metric early stopping watches; auc ignores a shift in the churn "
@@ -275,8 +409,15 @@ class TrainSettings(Frozen):
     class_weight: Literal["none", "balanced"] | float = Field(
         "none", description="weight of churners: none, balanced (negatives/positives) or a number"
     )
-    calibration: Literal["isotonic", "platt", "none"] = "isotonic"
-    exclude_features: list[str] = Field(default_factory=list)
+    calibration: Literal["isotonic", "platt", "none"] = Field(
+        "isotonic",
+        description="how probabilities are calibrated on the validation cutoff: isotonic, "
+        "platt (logistic) or none",
+    )
+    exclude_features: list[str] = Field(
+        default_factory=list,
+        description="features (names from the feature catalogue) the model must not use",
+    )
     min_class_rows: PositiveInt = Field(
         20, description="fewest churners and fewest stayers a training set may have"
     )
@@ -295,7 +436,9 @@ class TrainSettings(Frozen):
         description="engine spark: Spark tasks that fit the booster together (at most the "
         "executor cores); 1 grows the same trees as the local engine",
     )
-    search: SearchSettings = Field(default_factory=SearchSettings)
+    search: SearchSettings = Field(
+        default_factory=SearchSettings, description="optional optuna hyperparameter search"
+    )
 
 
 class RegistrySettings(Frozen):
@@ -312,8 +455,12 @@ class RegistrySettings(Frozen):
 class RiskTiers(Frozen):
     """Calibrated-probability thresholds of the risk tiers: High >= high, Medium >= medium."""
 
-    high: float = Field(0.6, gt=0, le=1)
-    medium: float = Field(0.3, ge=0, le=1)
+    high: float = Field(
+        0.6, gt=0, le=1, description="churn probability from which a customer is High risk"
+    )
+    medium: float = Field(
+        0.3, ge=0, le=1, description="churn probability from which a customer is Medium risk"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RiskTiers:
@@ -326,7 +473,9 @@ class OutreachSettings(Frozen):
     """Who is contacted: the top of the list by ``priority``, within a budget, minus a random
     control group that is flagged "do not contact" so the effect of outreach can be measured."""
 
-    priority: Literal["value_at_risk", "churn_probability"] = "value_at_risk"
+    priority: Literal["value_at_risk", "churn_probability"] = Field(
+        "value_at_risk", description="what ranks the list: value at risk or churn probability"
+    )
     top_k: PositiveInt | None = Field(None, description="contact at most this many customers")
     top_percent: float | None = Field(
         20.0, gt=0, le=100, description="contact this share of scored customers (percent)"
@@ -349,7 +498,11 @@ class ValueSettings(Frozen):
     """What a customer is worth over the horizon: a CLV model (BG/NBD purchases x Gamma-Gamma
     spend) for purchase data, or a recurring charge x months for subscriptions."""
 
-    method: Literal["clv", "recurring"] = "clv"
+    method: Literal["clv", "recurring"] = Field(
+        "clv",
+        description="clv: BG/NBD x Gamma-Gamma over the horizon; recurring: monthly charge x "
+        "months",
+    )
     charge_feature: str | None = Field(
         None, description="recurring: the feature holding the monthly charge"
     )
@@ -365,16 +518,25 @@ class ValueSettings(Frozen):
 class ScoringSettings(Frozen):
     """How ``churn score`` turns probabilities into a ranked outreach list with reasons."""
 
-    risk_tiers: RiskTiers = Field(default_factory=RiskTiers)
-    outreach: OutreachSettings = Field(default_factory=OutreachSettings)
-    value: ValueSettings = Field(default_factory=ValueSettings)
+    risk_tiers: RiskTiers = Field(
+        default_factory=RiskTiers, description="probability thresholds of the risk tiers"
+    )
+    outreach: OutreachSettings = Field(
+        default_factory=OutreachSettings,
+        description="who is contacted, within what budget, and the control group",
+    )
+    value: ValueSettings = Field(
+        default_factory=ValueSettings, description="how a customer's value is estimated"
+    )
     explain: Literal["outreach", "all"] = Field(
         "outreach", description="whose reasons to compute: the outreach slice or everyone"
     )
     reasons: str | None = Field(
         None, description="reason catalogue YAML (project-relative); default: the built-in one"
     )
-    n_reasons: int = Field(3, ge=1, le=3)
+    n_reasons: int = Field(
+        3, ge=1, le=3, description="reasons per customer in scores.parquet (reason_1 to 3)"
+    )
     threads: PositiveInt | None = Field(
         None, description="xgboost threads for probabilities and SHAP values; default: all cores"
     )
@@ -389,35 +551,57 @@ class ScoringSettings(Frozen):
 class PlaybookRule(Frozen):
     """One retention action and when it applies; the first matching rule wins."""
 
-    action: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
+    action: str = Field(
+        min_length=1,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="name of the action in snake_case, e.g. loyalty_reward",
+    )
+    description: str = Field(
+        "", description="what the action is, for people reading the params; not used by churn"
+    )
     reasons: list[str] = Field(
         default_factory=list, description="reason codes of reason_1 it answers; empty: any"
     )
     min_value_percentile: float = Field(
         0.0, ge=0, le=100, description="only customers at least this high in expected value"
     )
-    min_probability: float = Field(0.0, ge=0, le=1)
+    min_probability: float = Field(
+        0.0, ge=0, le=1, description="only customers with at least this churn probability"
+    )
 
 
 class PlaybookSettings(Frozen):
-    rules: list[PlaybookRule] = Field(default_factory=list)
-    default_action: str = Field("feedback_request", pattern=r"^[a-z][a-z0-9_]*$")
+    """Which retention action each explained customer gets, from their top actionable reason."""
+
+    rules: list[PlaybookRule] = Field(
+        default_factory=list, description="rules tried in order; the first that matches wins"
+    )
+    default_action: str = Field(
+        "feedback_request",
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="action of explained customers no rule matches",
+    )
     not_contacted_action: str = Field(
         "none", description="action of customers outside the explained slice"
     )
 
 
 class ExportColumn(Frozen):
+    """One exported column: where it comes from and what the CRM calls it."""
+
     source: str = Field(description="column of scores.parquet")
     name: str = Field(description="field name in the CRM")
 
 
 class ExportTarget(Frozen):
+    """The columns and rows of one CRM import file."""
+
     columns: list[ExportColumn] = Field(
         min_length=1, description="exported columns in order; the first is the record key"
     )
-    only_outreach: bool = Field(True, description="export the outreach slice only")
+    only_outreach: bool = Field(
+        True, description="export the outreach slice (control group flagged) only; false: everyone"
+    )
 
 
 class ExportSettings(Frozen):
@@ -425,7 +609,8 @@ class ExportSettings(Frozen):
     here use the built-in defaults (see churn.crm.writers)."""
 
     targets: dict[Literal["salesforce", "hubspot", "dynamics", "generic"], ExportTarget] = Field(
-        default_factory=dict
+        default_factory=dict,
+        description="CRM target -> its columns; targets left out use the built-in columns",
     )
 
 
@@ -433,7 +618,13 @@ class MonitoringSettings(Frozen):
     """Drift of the scored population from the training one, and realised performance."""
 
     psi_threshold: float = Field(0.2, gt=0, description="flag features with a larger PSI")
-    psi_bins: int = Field(10, ge=2, le=100)
+    psi_bins: int = Field(
+        10,
+        ge=2,
+        le=100,
+        description="quantile bins of the training values in the PSI (10: deciles), plus bins "
+        "below and above their range and for missing values",
+    )
     exempt_families: list[str] = Field(
         default_factory=lambda: ["season", "tenure"],
         description="feature families that drift by construction (the calendar, customer age): "
@@ -450,16 +641,36 @@ class MonitoringSettings(Frozen):
 
 
 class PipelineSettings(Frozen):
-    name: str
-    data: DataSettings
-    labels: Annotated[EventLabelSettings | SnapshotLabelSettings, Field(discriminator="kind")]
-    features: FeatureSettings = Field(default_factory=FeatureSettings)
-    train: TrainSettings = Field(default_factory=TrainSettings)
-    registry: RegistrySettings = Field(default_factory=RegistrySettings)
-    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
-    playbook: PlaybookSettings = Field(default_factory=PlaybookSettings)
-    export: ExportSettings = Field(default_factory=ExportSettings)
-    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    """Everything in one ``pipelines/<name>/params.yaml``, one section per stage."""
+
+    name: str = Field(
+        description="the pipeline's name: its folder under pipelines/ (set by churn, not in "
+        "the file)"
+    )
+    data: DataSettings = Field(description="the raw input files and their column mapping")
+    labels: Annotated[
+        EventLabelSettings | SnapshotLabelSettings,
+        Field(discriminator="kind", description="how churn labels are made"),
+    ]
+    features: FeatureSettings = Field(
+        default_factory=FeatureSettings, description="the features and the SQL engine"
+    )
+    train: TrainSettings = Field(
+        default_factory=TrainSettings, description="the model and how it is trained"
+    )
+    registry: RegistrySettings = Field(
+        default_factory=RegistrySettings, description="the champion/challenger gate"
+    )
+    scoring: ScoringSettings = Field(
+        default_factory=ScoringSettings, description="the at-risk list: tiers, value, outreach"
+    )
+    playbook: PlaybookSettings = Field(
+        default_factory=PlaybookSettings, description="retention actions per reason"
+    )
+    export: ExportSettings = Field(default_factory=ExportSettings, description="CRM import files")
+    monitoring: MonitoringSettings = Field(
+        default_factory=MonitoringSettings, description="drift and realised performance"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -499,7 +710,9 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
         got = e.get("input")
         got_text = "" if isinstance(got, dict) else f" Got {got!r} instead."
         lines.append(f"  - {key or '<top level>'}: {e['msg']}.{got_text}")
-    lines.append("Fix the key(s) above in the params file; see the README for every setting.")
+    lines.append(
+        "Fix the key(s) above in the params file; every setting is described in docs/settings.md."
+    )
     return "\n".join(lines)
 
 

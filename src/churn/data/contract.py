@@ -9,23 +9,31 @@ Canonical frames (all timestamps are UTC without a zone, microsecond precision):
 * churn_events: ``customer_id``, ``ts``.
 * snapshot: ``customer_id``, ``churned`` (bool), then attribute columns.
 
-Every problem in every source is collected before anything is raised, so a user fixes their
-data in one pass. Nothing here touches files: raw frames come in, canonical frames go out.
+Raw columns are read by ``churn.data.parsing``; each canonical table is then checked against
+its pandera schema (``churn.data.schemas``). Every problem in every source is collected
+(``churn.data.problems``) before anything is raised, so a user fixes their data in one pass.
+Nothing here touches files: raw frames come in, canonical frames go out.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from churn.engines.sql import Table, duckdb_runner, duckdb_session
-from churn.errors import ContractViolation, Problem
+from churn.data.parsing import clean_text, normalise_ids, parse_numbers, parse_timestamps
+from churn.data.problems import Problems, row_labels
+from churn.data.schemas import (
+    churn_events_schema,
+    customers_schema,
+    events_schema,
+    schema_problems,
+    snapshot_schema,
+)
+from churn.engines.sql import Table, duckdb_runner, duckdb_session, quote_identifier
+from churn.errors import Problem
 from churn.settings import (
     ChurnEventsSettings,
     CustomersSettings,
@@ -34,28 +42,8 @@ from churn.settings import (
     SourceSettings,
 )
 
-
-@contextlib.contextmanager
-def _without_pyspark_pandas_warning() -> Iterator[None]:
-    """Where pyspark is installed (churn[spark]), pandera imports pyspark.pandas, on import and
-    again lazily on the first validation, which warns that it does not fully support pandas 3.
-    churn never uses pyspark.pandas."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
-        )
-        yield
-
-
-with _without_pyspark_pandas_warning():
-    import pandera.pandas as pa
-    from pandera.errors import SchemaErrors
-
 NUMERIC_COLUMNS = ("amount", "quantity", "unit_price")
 TEXT_COLUMNS = ("order_id", "product_id", "event_type")
-MAX_ABS_AMOUNT = 1e12
-"""Larger amounts (or infinities) on one event are refused: they come from a wrong unit or a
-misread number, and would swamp every monetary feature."""
 EVENT_FRAME_COLUMNS = (
     "customer_id",
     "ts",
@@ -65,39 +53,6 @@ EVENT_FRAME_COLUMNS = (
     "order_id",
     "product_id",
 )
-
-
-@dataclass
-class Problems:
-    """Problems collected over every source (and chunk), raised at once (``raise_if_any``)."""
-
-    items: list[Problem] = field(default_factory=list)
-
-    def add(self, source: str, column: str, rule: str, bad: pd.Series | None = None) -> None:
-        n = 0 if bad is None else len(bad)
-        examples = () if bad is None else tuple(bad.drop_duplicates().head(5).tolist())
-        self.items.append(Problem(source, column, rule, n, examples))
-
-    def raise_if_any(self, hint: str = "") -> None:
-        if self.items:
-            raise ContractViolation(_merged(self.items), hint)
-
-
-def _merged(items: Sequence[Problem]) -> list[Problem]:
-    """One problem per source, column and rule: chunks of one source report theirs apart."""
-    out: dict[tuple[str, str, str], Problem] = {}
-    for item in items:
-        key = (item.source, item.column, item.rule)
-        if key not in out:
-            out[key] = item
-            continue
-        seen = out[key]
-        examples = list(seen.examples)
-        examples += [e for e in item.examples if e not in examples]
-        out[key] = Problem(
-            item.source, item.column, item.rule, seen.n_rows + item.n_rows, tuple(examples[:5])
-        )
-    return list(out.values())
 
 
 def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: Problems) -> bool:
@@ -121,150 +76,6 @@ def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: Problems)
     return ok
 
 
-def normalise_ids(values: pd.Series) -> pd.Series:
-    """Customer ids as text. Numeric ids stored as floats (13085.0) become '13085'."""
-    if pd.api.types.is_float_dtype(values):
-        whole = values.dropna()
-        if (whole == np.floor(whole)).all():
-            return values.astype("Int64").astype("string").astype(object).where(values.notna())
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("string").astype(object).where(values.notna())
-    text = values.astype("string").str.strip()
-    return text.astype(object).where(text.notna() & (text != ""))
-
-
-def parse_timestamps(
-    values: pd.Series, *, fmt: str | None, timezone: str
-) -> tuple[pd.Series, pd.Series]:
-    """Parse to UTC-naive timestamps. Returns (parsed, unparseable original values)."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        return parsed.astype("datetime64[us]"), values.iloc[0:0]
-    if pd.api.types.is_datetime64_dtype(values):
-        local = values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-        parsed = local.dt.tz_convert("UTC").dt.tz_localize(None)
-        return parsed.astype("datetime64[us]"), values[parsed.isna() & values.notna()]
-    text = values.astype("string").str.strip()
-    try:
-        parsed = _local_to_utc(text, fmt=fmt, timezone=timezone)
-    except (ValueError, TypeError):
-        # some values carry a UTC offset and some do not (or offsets differ): values with an
-        # offset are instants, values without one are read in ``timezone``
-        with_offset = text.str.contains(_ISO_OFFSET, regex=True).fillna(False).astype(bool)
-        parsed = pd.concat(
-            [_instants(text[with_offset], fmt=fmt), _mixed(text[~with_offset], fmt, timezone)]
-        ).reindex(text.index)
-    bad = values[parsed.isna() & text.notna()]
-    return parsed.astype("datetime64[us]"), bad
-
-
-_ISO_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
-"""The end of a time that carries a UTC offset ('...10:00+02:00', '...10:00:00 +0200', 'Z')."""
-
-
-def _local_to_utc(text: pd.Series, *, fmt: str | None, timezone: str) -> pd.Series:
-    """UTC-naive timestamps when every value has the same offset or none has one (then read in
-    ``timezone``). Raises ValueError when offsets differ or only some values have one."""
-    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-    local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-    return local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-
-
-def _instants(text: pd.Series, *, fmt: str | None) -> pd.Series:
-    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
-    return parsed.dt.tz_localize(None).astype("datetime64[us]")
-
-
-def _mixed(text: pd.Series, fmt: str | None, timezone: str) -> pd.Series:
-    try:
-        return _local_to_utc(text, fmt=fmt, timezone=timezone)
-    except (ValueError, TypeError):  # an offset the pattern does not know: read as instants
-        return _instants(text, fmt=fmt)
-
-
-def _numeric(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype("float64"), values.iloc[0:0]
-    text = values.astype("string").str.strip()
-    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
-    return parsed, values[parsed.isna() & text.notna()]
-
-
-def _text(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_float_dtype(values):
-        return normalise_ids(values)
-    text = values.astype("string").str.strip()
-    return text.astype(object).where(text.notna() & (text != ""))
-
-
-def _schema_problems(
-    frame: pd.DataFrame,
-    schema: pa.DataFrameSchema,
-    src: SourceSettings,
-    problems: Problems,
-) -> None:
-    """Run a pandera schema lazily; report failures under the user's column names."""
-    user_names = {"ts": src.columns.get("timestamp", "ts"), **src.columns, **src.attributes}
-    try:
-        with _without_pyspark_pandas_warning():
-            schema.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        cases = exc.failure_cases
-        for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
-            bad = group["failure_case"].astype(object).map(_readable)
-            problems.items.append(
-                Problem(
-                    src.path,
-                    user_names.get(str(column), str(column)),
-                    f"fails check {check}",
-                    len(bad),
-                    tuple(bad.drop_duplicates().head(5).tolist()),
-                )
-            )
-
-
-def _readable(value: object) -> object:
-    """Timestamps as their text ('2099-01-01 10:00:00'), not their repr, in examples."""
-    return str(value) if isinstance(value, pd.Timestamp) else value
-
-
-def _events_schema(now: dt.datetime) -> pa.DataFrameSchema:
-    horizon = pd.Timestamp(now) + pd.Timedelta(days=1)
-    return pa.DataFrameSchema(
-        {
-            "customer_id": pa.Column(None, nullable=True),  # missing ids are reported above
-            "ts": pa.Column(
-                "datetime64[us]",
-                checks=[
-                    pa.Check(lambda s: s >= pd.Timestamp("1900-01-01"), name="not before 1900"),
-                    pa.Check(
-                        lambda s: s <= horizon, name=f"not in the future (after {horizon:%Y-%m-%d})"
-                    ),
-                ],
-                nullable=True,  # unparseable timestamps are reported by parse_timestamps
-            ),
-            "amount": pa.Column(
-                float,
-                checks=pa.Check(
-                    lambda s: (s.abs() <= MAX_ABS_AMOUNT) | s.isna(),
-                    name=f"a finite amount of at most {MAX_ABS_AMOUNT:.0e} either way "
-                    "(a unit or parsing error?)",
-                ),
-                nullable=True,
-            ),
-            "quantity": pa.Column(
-                float,
-                checks=pa.Check(lambda s: np.isfinite(s) | s.isna(), name="finite"),
-                nullable=True,
-            ),
-            "event_type": pa.Column(None, nullable=False),
-        },
-        strict=False,
-    )
-
-
 def _map_event_source(
     raw: pd.DataFrame,
     src: SourceSettings,
@@ -285,15 +96,15 @@ def _map_event_source(
     out["ts"] = ts
     for name in NUMERIC_COLUMNS:
         if name in cols:
-            parsed, bad = _numeric(raw[cols[name]])
+            parsed, bad = parse_numbers(raw[cols[name]])
             if len(bad):
                 problems.add(src.path, cols[name], "expected a number", bad)
             out[name] = parsed
     for name in TEXT_COLUMNS:
         if name in cols:
-            out[name] = _text(raw[cols[name]])
+            out[name] = clean_text(raw[cols[name]])
     for attr, col in src.attributes.items():
-        out[attr] = _text(raw[col])
+        out[attr] = clean_text(raw[col])
     return out
 
 
@@ -335,27 +146,18 @@ def clean_event_chunk(
     frame = _map_event_source(raw, src, settings, problems)
     if frame is None:
         return None, 0
-    no_id = frame["customer_id"].isna()
     n_missing = 0
-    if no_id.any():
-        if settings.drop_missing_customer_id:
-            n_missing = int(no_id.sum())
-            frame = frame[~no_id]
-        else:
-            rows = frame.index[no_id].to_series().map(lambda i: f"row {i + 2}")
-            problems.add(
-                src.path,
-                src.columns["customer_id"],
-                "customer id is missing (set data.events.drop_missing_customer_id: true "
-                "to drop such rows, e.g. guest checkouts)",
-                rows,
-            )
+    if settings.drop_missing_customer_id:
+        no_id = frame["customer_id"].isna()
+        n_missing = int(no_id.sum())
+        frame = frame[~no_id]
     frame = _derive_event_columns(frame, settings)
-    _schema_problems(frame, _events_schema(now), src, problems)
     for attr in attributes:
         if attr not in frame:
             frame[attr] = None
-    return frame[[*EVENT_FRAME_COLUMNS, *attributes]], n_missing
+    frame = frame[[*EVENT_FRAME_COLUMNS, *attributes]]
+    schema_problems(frame, events_schema(now, attributes), src, problems)
+    return frame, n_missing
 
 
 ORDER_COLUMNS = ("_source", "_row")
@@ -371,14 +173,17 @@ def canonical_events_sql(settings: EventsSettings, attributes: Sequence[str]) ->
     rows are sorted by customer and time, typed as the contract says."""
     where = _overlap_filter(settings)
     columns = [*EVENT_FRAME_COLUMNS, *attributes]
-    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    quoted = ", ".join(quote_identifier(c) for c in columns)
     first = (
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quoted} ORDER BY _source, _row) = 1"
         if settings.drop_duplicate_events
         else ""
     )
     kinds = {"ts": "TIMESTAMP", "amount": "DOUBLE", "quantity": "DOUBLE"}
-    typed = ", ".join(f'CAST("{c}" AS {kinds.get(c, "VARCHAR")}) AS "{c}"' for c in columns)
+    typed = ", ".join(
+        f"CAST({quote_identifier(c)} AS {kinds.get(c, 'VARCHAR')}) AS {quote_identifier(c)}"
+        for c in columns
+    )
     return f"""
     WITH kept AS (SELECT * FROM parts AS p {where})
     SELECT {typed} FROM kept {first} ORDER BY customer_id, ts, _source, _row
@@ -498,23 +303,9 @@ def canonical_customers(
                 problems.add(src.path, src.columns["signup_date"], "unparseable date", bad)
             out["signup_date"] = ts
         for attr, col in src.attributes.items():
-            out[attr] = _text(raw[col])
-        missing = out["customer_id"].isna()
-        if missing.any():
-            problems.add(
-                src.path,
-                src.columns["customer_id"],
-                "customer id is missing",
-                out.index[missing].to_series().map(lambda i: f"row {i + 2}"),
-            )
-        dup = out["customer_id"].duplicated(keep=False) & ~missing
-        if dup.any():
-            problems.add(
-                src.path,
-                src.columns["customer_id"],
-                "customer id is not unique",
-                out.loc[dup, "customer_id"],
-            )
+            out[attr] = clean_text(raw[col])
+        schema = customers_schema(list(src.attributes), signup_date="signup_date" in out)
+        schema_problems(out, schema, src, problems)
         frames.append(out)
     problems.raise_if_any("Fix the customers table or its mapping in data.customers.")
     return pd.concat(frames, ignore_index=True).drop_duplicates("customer_id", keep="last")
@@ -536,14 +327,9 @@ def canonical_churn_events(
         )
         if len(bad):
             problems.add(src.path, src.columns["timestamp"], "unparseable timestamp", bad)
-        if ids.isna().any():
-            problems.add(
-                src.path,
-                src.columns["customer_id"],
-                "customer id is missing",
-                ids.index[ids.isna()].to_series().map(lambda i: f"row {i + 2}"),
-            )
-        frames.append(pd.DataFrame({"customer_id": ids, "ts": ts}))
+        out = pd.DataFrame({"customer_id": ids, "ts": ts})
+        schema_problems(out, churn_events_schema(), src, problems)
+        frames.append(out)
     problems.raise_if_any("Fix the churn events table or its mapping in data.churn_events.")
     return pd.concat(frames, ignore_index=True).dropna().sort_values(["customer_id", "ts"])
 
@@ -560,13 +346,13 @@ def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.Data
         )
         problems.raise_if_any()
     out = pd.DataFrame({"customer_id": normalise_ids(raw[src.columns["customer_id"]])})
-    label = _text(raw[src.columns["label"]])
+    label = clean_text(raw[src.columns["label"]])
     if label.isna().any():
         problems.add(
             src.path,
             src.columns["label"],
             "label is missing",
-            label.index[label.isna()].to_series().map(lambda i: f"row {i + 2}"),
+            row_labels(label.index[label.isna()]),
         )
     out["churned"] = label == settings.positive_label
     if out["churned"].all() or not out["churned"].any():
@@ -592,27 +378,13 @@ def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.Data
             text = values.astype("string").str.strip()
             values = text.where(text != "")
         if attr in numeric:
-            parsed, bad = _numeric(values)
+            parsed, bad = parse_numbers(values)
             if len(bad):
                 problems.add(src.path, col, "expected a number", bad)
             out[attr] = parsed
         else:
-            out[attr] = _text(values)
-    missing = out["customer_id"].isna()
-    if missing.any():
-        problems.add(
-            src.path,
-            src.columns["customer_id"],
-            "customer id is missing",
-            out.index[missing].to_series().map(lambda i: f"row {i + 2}"),
-        )
-    dup = out["customer_id"].duplicated(keep=False) & ~missing
-    if dup.any():
-        problems.add(
-            src.path,
-            src.columns["customer_id"],
-            "customer id is not unique",
-            out.loc[dup, "customer_id"],
-        )
+            out[attr] = clean_text(values)
+    schema = snapshot_schema(list(src.attributes), numeric=numeric)
+    schema_problems(out, schema, src, problems)
     problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
     return out

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from churn.engines.sql import SqlRunner, Table, day_of, days_to_timestamp, duckdb_runner
+from churn.engines.sql import (
+    SqlRunner,
+    Table,
+    day_of,
+    days_to_timestamp,
+    duckdb_runner,
+    quote_literal,
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ def daily_totals(
                 "amount": pd.Series([], dtype="float64"),
             }
         )
-    types = ", ".join("'" + t.replace("'", "''") + "'" for t in event_types)
+    types = ", ".join(quote_literal(t) for t in event_types)
     sql = f"""
     SELECT customer_id, {day_of("ts")} AS day,
         CASE WHEN COUNT(amount) = COUNT(*) THEN SUM(CAST(amount AS DOUBLE)) END AS amount

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churn.validation import must_be
+
 DRIVERS = (
     "declining_usage",
     "unresolved_tickets",
@@ -67,7 +69,7 @@ class DriverWeights:
     def __post_init__(self) -> None:
         negative = [d for d in DRIVERS if getattr(self, d) < 0]
         if negative:
-            raise ValueError(f"driver weights must be >= 0 (they raise the hazard); got {negative}")
+            raise ValueError(must_be("driver weights", ">= 0 (they raise the hazard)", negative))
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,11 @@ class SimulationSettings:
     def __post_init__(self) -> None:
         problems = []
         if self.customers < 1:
-            problems.append(f"customers must be a positive int. Got {self.customers} instead.")
+            problems.append(must_be("customers", "a positive int", self.customers))
         if self.months < 2:
-            problems.append(f"months must be at least 2. Got {self.months} instead.")
+            problems.append(must_be("months", "at least 2", self.months))
         if self.start.day != 1:
-            problems.append(f"start must be the first of a month. Got {self.start} instead.")
+            problems.append(must_be("start", "the first of a month", self.start.isoformat()))
         if problems:
             raise ValueError("; ".join(problems))
 

@@ -1,6 +1,6 @@
 """Spark as the SQL engine of labels and features (``features.engine: spark``, churn[spark]).
 
-The queries are the DuckDB ones of :mod:`churn.labels` and :mod:`churn.features.build`, transpiled
+The queries are the DuckDB ones of :mod:`churn.labels` and :mod:`churn.features.sql`, transpiled
 by SQLGlot (:func:`churn.engines.sql.to_spark_sql`): no feature is written twice. The pandas tables
 are handed to Spark through Arrow, the query runs on Spark, and its result (one row per
 customer and cutoff) comes back to the driver as an Arrow table. Derived features (rates,
@@ -203,7 +203,7 @@ def spark_query(session: SparkSession, settings: SparkSettings | None = None) ->
 
 
 KEYS_CTE = "customer_keys"
-"""The CTE of :func:`churn.features.build.features_sql` that numbers customers."""
+"""The CTE of :func:`churn.features.sql.features_sql` that numbers customers."""
 
 
 def spark_sql(sql: str) -> str:

@@ -41,8 +41,23 @@ Table = pd.DataFrame | ParquetTable
 """What a query's tables may be: a frame in memory or a parquet file."""
 
 
-def _quote_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def quote_identifier(name: str) -> str:
+    """``name`` as a SQL identifier (column or table name): in double quotes, each double quote
+    in it doubled. ``'a"b'`` -> ``'"a""b"'``.
+
+    Column names, event types and paths reach the queries from params files and data, which are
+    untrusted input: every one is written into SQL through this function or ``quote_literal``,
+    never pasted in by hand, so a name holding a quote is that name and never more SQL. Both
+    forms are standard SQL, which DuckDB reads as they are and SQLGlot carries over to Spark
+    (backticks, backslashes escaped)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str | Path) -> str:
+    """``text`` (or a path) as a SQL string literal: in single quotes, each single quote in it
+    doubled; backslashes stay as they are. ``"it's"`` -> ``"'it''s'"``. See
+    ``quote_identifier`` for why."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 @contextlib.contextmanager
@@ -58,15 +73,16 @@ def duckdb_session(
     spill = tempfile.mkdtemp(prefix="churn-duckdb-")
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"SET temp_directory = '{spill}'")
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = {quote_literal(spill)}")
+        con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
         con.execute("SET preserve_insertion_order = false")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         for name, table in tables.items():
             if isinstance(table, ParquetTable):
                 con.execute(
-                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_quote_path(table.path)})'
+                    f"CREATE VIEW {quote_identifier(name)}"
+                    f" AS SELECT * FROM read_parquet({quote_literal(table.path)})"
                 )
             else:
                 con.register(name, table)

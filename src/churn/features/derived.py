@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn.features.build import Feature
+from churn.features.catalogue import Feature
 from churn.modeling.clv import BetaGeoModel, rfm_summary
 
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn.errors import InputDataError, PipelineStateError
+from churn.io.paths import Output
 from churn.settings import SourceSettings
 
 log = logging.getLogger("churn")
@@ -220,45 +221,47 @@ def write_folder(dest: Path, fill: Callable[[Path], None]) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def read_json(path: Path, *, stage_hint: str) -> Any:
-    """Read an output of an earlier stage; say which stage to run if it is missing or broken."""
+def read_json(path: Output) -> Any:
+    """Read an output of an earlier stage; say which command to run (``path.made_by``) if it
+    is missing or broken."""
     if not path.is_file():
-        raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
+        raise PipelineStateError(f"{path}: not found. Run `{path.made_by}` first.")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PipelineStateError(
-            f"{path}: expected JSON written by `{stage_hint}`, found unreadable content "
-            f"({exc}). Run `{stage_hint}` again to rebuild it."
+            f"{path}: expected JSON written by `{path.made_by}`, found unreadable content "
+            f"({exc}). Run `{path.made_by}` again to rebuild it."
         ) from exc
 
 
 @contextlib.contextmanager
-def _earlier_output(path: Path, stage_hint: str) -> Iterator[None]:
-    """Say which stage to run when an output of an earlier stage is missing or unreadable."""
+def _earlier_output(path: Output) -> Iterator[None]:
+    """Say which command to run when an output of an earlier stage is missing or unreadable."""
     if not path.is_file():
-        raise PipelineStateError(f"{path}: not found. Run `{stage_hint}` first.")
+        raise PipelineStateError(f"{path}: not found. Run `{path.made_by}` first.")
     try:
         yield
     except (pa.ArrowException, OSError) as exc:
         raise PipelineStateError(
-            f"{path}: expected a parquet file written by `{stage_hint}`, found an unreadable "
-            f"file ({exc}). Run `{stage_hint}` again to rebuild it."
+            f"{path}: expected a parquet file written by `{path.made_by}`, found an unreadable "
+            f"file ({exc}). Run `{path.made_by}` again to rebuild it."
         ) from exc
 
 
-def require_parquet(path: Path, *, stage_hint: str) -> int:
+def require_parquet(path: Output) -> int:
     """Check that an output of an earlier stage is a readable parquet file without reading its
     rows (its footer only); return the row count. Errors as ``read_parquet``."""
-    with _earlier_output(path, stage_hint):
+    with _earlier_output(path):
         rows = int(pq.read_metadata(path).num_rows)
     log.info("scanning %s in place: %s rows", path, f"{rows:,}")
     return rows
 
 
-def read_parquet(path: Path, *, stage_hint: str) -> pd.DataFrame:
-    """Read an output of an earlier stage; say which stage to run if it is missing or broken."""
-    with _earlier_output(path, stage_hint):
+def read_parquet(path: Output) -> pd.DataFrame:
+    """Read an output of an earlier stage; say which command to run (``path.made_by``) if it
+    is missing or broken."""
+    with _earlier_output(path):
         frame = pd.read_parquet(path)
     log.info("read %s: %s rows", path, f"{len(frame):,}")
     return frame

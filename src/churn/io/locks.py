@@ -18,6 +18,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from churn.errors import ConfigError, PipelineBusyError
+from churn.validation import must_be
 
 TIMEOUT_VARIABLE = "CHURN_LOCK_TIMEOUT"
 """Environment variable: seconds a run waits for a busy pipeline before giving up (default 0)."""
@@ -95,7 +96,5 @@ def lock_timeout(env: Mapping[str, str]) -> float:
     except ValueError:
         value = -1.0
     if not value >= 0:  # also refuses nan
-        raise ConfigError(
-            f"{TIMEOUT_VARIABLE} must be a number of seconds, 0 or more. Got {raw!r} instead."
-        )
+        raise ConfigError(must_be(TIMEOUT_VARIABLE, "a number of seconds, 0 or more", raw))
     return value

@@ -17,7 +17,7 @@ import pandas as pd
 
 from churn import io
 from churn.errors import ConfigError
-from churn.io.paths import PipelinePaths
+from churn.io.paths import Output, PipelinePaths
 from churn.settings import PipelineSettings, load_settings
 
 PROJECT_ENV = "CHURN_PROJECT_DIR"
@@ -32,18 +32,19 @@ class NotebookContext:
 
     def events(self) -> pd.DataFrame:
         """Canonical events (``data/interim/<p>/canonical/events.parquet``)."""
-        return io.read_parquet(self.paths.table("events"), stage_hint=self._run("ingest"))
+        return io.read_parquet(self._here(self.paths.table("events")))
 
     def labels(self) -> pd.DataFrame:
         """``data/interim/<p>/labels.parquet``."""
-        return io.read_parquet(self.paths.labels, stage_hint=self._run("labels"))
+        return io.read_parquet(self._here(self.paths.labels))
 
     def scores(self) -> pd.DataFrame:
         """The at-risk list, ``data/scored/<p>/scores.parquet``."""
-        return io.read_parquet(self.paths.scores, stage_hint=self._run("score"))
+        return io.read_parquet(self._here(self.paths.scores))
 
-    def _run(self, stage: str) -> str:
-        return f"churn {stage} {self.paths.name} --project-dir {self.paths.project_dir}"
+    def _here(self, output: Output) -> Output:
+        """``output``, whose command names this project (a notebook runs outside it)."""
+        return Output(output, made_by=f"{output.made_by} --project-dir {self.paths.project_dir}")
 
 
 def find_project_dir(start: Path) -> Path:

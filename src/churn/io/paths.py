@@ -1,9 +1,35 @@
-"""Where each stage reads and writes, per pipeline. One place, so the CLI and dvc.yaml agree."""
+"""Where each stage reads and writes, per pipeline: a typed catalog in which every stage output
+knows the command that writes it. One place, so the CLI and dvc.yaml agree, and so a missing or
+broken input can say by itself which command to run (see ``churn.io.read_parquet``)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
+
+
+class Output(Path):
+    """The path of a file or folder that one pipeline command writes; ``made_by`` is that
+    command (``"churn labels retail"``), named when the file is missing or unreadable. Paths
+    derived from it (``output / "x"``, ``output.parent``) are plain paths."""
+
+    made_by: str
+
+    def __init__(self, *segments: str | os.PathLike[str], made_by: str) -> None:
+        super().__init__(*segments)
+        self.made_by = made_by
+
+    def with_segments(self, *segments: str | os.PathLike[str]) -> Self:
+        return Path(*segments)  # type: ignore[return-value]  # derived paths name no command
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _output, (str(self), self.made_by)
+
+
+def _output(path: str, made_by: str) -> Output:
+    return Output(path, made_by=made_by)
 
 
 @dataclass(frozen=True)
@@ -11,101 +37,114 @@ class PipelinePaths:
     project_dir: Path
     name: str
 
+    def _made_by(self, command: str, path: Path) -> Output:
+        return Output(path, made_by=f"churn {command} {self.name}")
+
     @property
     def interim(self) -> Path:
         return self.project_dir / "data" / "interim" / self.name
 
     @property
-    def canonical(self) -> Path:
+    def canonical(self) -> Output:
         """Folder of validated canonical tables written by ``churn ingest``."""
-        return self.interim / "canonical"
+        return self._made_by("ingest", self.interim / "canonical")
 
-    def table(self, name: str) -> Path:
-        return self.canonical / f"{name}.parquet"
-
-    @property
-    def labels(self) -> Path:
-        return self.interim / "labels.parquet"
+    def table(self, name: str) -> Output:
+        return self._made_by("ingest", self.canonical / f"{name}.parquet")
 
     @property
-    def features(self) -> Path:
-        return self.interim / "features.parquet"
+    def labels(self) -> Output:
+        return self._made_by("labels", self.interim / "labels.parquet")
 
     @property
-    def catalogue(self) -> Path:
-        return self.interim / "feature_catalogue.json"
+    def features(self) -> Output:
+        return self._made_by("features", self.interim / "features.parquet")
+
+    @property
+    def catalogue(self) -> Output:
+        return self._made_by("features", self.interim / "feature_catalogue.json")
 
     @property
     def reports(self) -> Path:
         return self.project_dir / "reports" / self.name
 
     @property
-    def plots(self) -> Path:
-        return self.reports / "plots"
+    def plots(self) -> Output:
+        return self._made_by("train", self.reports / "plots")
 
     @property
-    def metrics(self) -> Path:
-        return self.reports / "metrics.json"
+    def metrics(self) -> Output:
+        return self._made_by("train", self.reports / "metrics.json")
 
     @property
-    def backtest(self) -> Path:
-        return self.reports / "backtest.json"
+    def backtest(self) -> Output:
+        return self._made_by("train", self.reports / "backtest.json")
 
     @property
-    def segments(self) -> Path:
-        return self.reports / "segments.json"
+    def segments(self) -> Output:
+        return self._made_by("train", self.reports / "segments.json")
 
     @property
-    def model(self) -> Path:
+    def model(self) -> Output:
         """Folder of the trained model (xgboost UBJSON + JSON metadata and calibrator)."""
-        return self.project_dir / "models" / self.name
+        return self._made_by("train", self.project_dir / "models" / self.name)
 
     @property
-    def scores(self) -> Path:
+    def scores(self) -> Output:
         """The scored at-risk list written by ``churn score``."""
-        return self.project_dir / "data" / "scored" / self.name / "scores.parquet"
+        return self._made_by(
+            "score", self.project_dir / "data" / "scored" / self.name / "scores.parquet"
+        )
 
     @property
-    def scored_features(self) -> Path:
+    def scored_features(self) -> Output:
         """Features of the customers in ``scores.parquet`` (what ``churn monitor`` compares)."""
-        return self.scores.with_name("features.parquet")
+        return self._made_by("score", self.scores.with_name("features.parquet"))
 
-    def scores_history(self, cutoff: str) -> Path:
+    @property
+    def history(self) -> Path:
+        """Folder of every scoring run's list, one file per cutoff."""
+        return self.scores.parent / "history"
+
+    def scores_history(self, cutoff: str) -> Output:
         """Every scoring run's list, kept per cutoff for realised performance."""
-        return self.scores.parent / "history" / f"scores_{cutoff}.parquet"
+        return self._made_by("score", self.history / f"scores_{cutoff}.parquet")
 
     @property
-    def drift(self) -> Path:
-        return self.reports / "drift.json"
+    def drift(self) -> Output:
+        return self._made_by("monitor", self.reports / "drift.json")
 
     @property
-    def realised(self) -> Path:
-        return self.reports / "realised.json"
+    def realised(self) -> Output:
+        return self._made_by("monitor", self.reports / "realised.json")
 
     @property
-    def report(self) -> Path:
-        return self.reports / "report.html"
+    def report(self) -> Output:
+        return self._made_by("report", self.reports / "report.html")
 
     @property
-    def exports(self) -> Path:
+    def exports(self) -> Output:
         """Folder of CRM import files written by ``churn export``."""
-        return self.project_dir / "data" / "exports" / self.name
+        return self._made_by("export", self.project_dir / "data" / "exports" / self.name)
 
-    def export(self, target: str) -> Path:
-        return self.exports / f"{target}.csv"
-
-    @property
-    def scoring_summary(self) -> Path:
-        return self.reports / "scoring.json"
+    def export(self, target: str) -> Output:
+        return self._made_by("export", self.exports / f"{target}.csv")
 
     @property
-    def shap_importance(self) -> Path:
-        return self.reports / "shap_importance.json"
+    def scoring_summary(self) -> Output:
+        return self._made_by("score", self.reports / "scoring.json")
 
     @property
-    def shap_plots(self) -> tuple[Path, Path]:
+    def shap_importance(self) -> Output:
+        return self._made_by("score", self.reports / "shap_importance.json")
+
+    @property
+    def shap_plots(self) -> tuple[Output, Output]:
         """Beeswarm and bar chart of the champion's SHAP values on the explained customers."""
-        return self.reports / "shap_beeswarm.png", self.reports / "shap_bar.png"
+        return (
+            self._made_by("score", self.reports / "shap_beeswarm.png"),
+            self._made_by("score", self.reports / "shap_bar.png"),
+        )
 
     @property
     def lock(self) -> Path:

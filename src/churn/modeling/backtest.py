@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn.evaluation.evaluate import binary_metrics
+from churn.evaluation.metrics import binary_metrics
 from churn.io.progress import progress
 from churn.modeling.baselines import BaselineInputs, Scorer
 from churn.modeling.train import fit_model

@@ -25,6 +25,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from churn.validation import check_int, check_real, positions, problems_error
+
 FloatArray = NDArray[np.float64]
 
 MIN_CUSTOMERS_TO_FIT = 10
@@ -33,23 +35,9 @@ MIN_CUSTOMERS_TO_FIT = 10
 RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "mean_repeat_spend")
 
 _LOG_PARAM_BOUND = 30.0  # exp(+-30): far outside any plausible value; keeps exp() finite
-_EXAMPLES = 5
 
 
 # --------------------------------------------------------------------------- input checks
-
-
-def _problems_error(where: str, problems: list[str]) -> ValueError:
-    lines = [f"{where}: {len(problems)} problem(s) found in the inputs:"]
-    lines += [f"  - {p}" for p in problems]
-    return ValueError("\n".join(lines))
-
-
-def _positions(mask: NDArray[np.bool_]) -> str:
-    idx = np.flatnonzero(mask)
-    shown = ", ".join(str(i) for i in idx[:_EXAMPLES])
-    more = ", ..." if len(idx) > _EXAMPLES else ""
-    return f"{len(idx):,} customer(s), at positions [{shown}{more}]"
 
 
 def _as_vector(name: str, values: ArrayLike, problems: list[str]) -> FloatArray | None:
@@ -65,7 +53,7 @@ def _as_vector(name: str, values: ArrayLike, problems: list[str]) -> FloatArray 
         return None
     bad = ~np.isfinite(arr)
     if bad.any():
-        problems.append(f"'{name}' must be finite; found NaN or inf for {_positions(bad)}.")
+        problems.append(f"'{name}' must be finite; found NaN or inf for {positions(bad)}.")
         return None
     return arr
 
@@ -83,13 +71,13 @@ def _check_frequency(x: FloatArray, problems: list[str]) -> None:
     negative = x < 0
     if negative.any():
         problems.append(
-            f"'frequency' must be >= 0; found negative values for {_positions(negative)}."
+            f"'frequency' must be >= 0; found negative values for {positions(negative)}."
         )
     fractional = x != np.floor(x)
     if fractional.any():
         problems.append(
             "'frequency' must be a whole number of repeat purchases; found fractions for "
-            f"{_positions(fractional)}."
+            f"{positions(fractional)}."
         )
 
 
@@ -102,29 +90,29 @@ def _purchase_history(
     t_x = _as_vector("recency", recency, problems)
     age = _as_vector("T", T, problems)
     if x is None or t_x is None or age is None:
-        raise _problems_error(where, problems)
+        raise problems_error(where, problems, ValueError)
     if not _equal_lengths({"frequency": x, "recency": t_x, "T": age}, problems):
-        raise _problems_error(where, problems)
+        raise problems_error(where, problems, ValueError)
     _check_frequency(x, problems)
     for name, arr in (("recency", t_x), ("T", age)):
         if (arr < 0).any():
             problems.append(
-                f"'{name}' must be >= 0; found negative values for {_positions(arr < 0)}."
+                f"'{name}' must be >= 0; found negative values for {positions(arr < 0)}."
             )
     late = t_x > age
     if late.any():
         problems.append(
             "'recency' must be <= 'T' (the last purchase happens within the customer's "
-            f"observed age); found recency > T for {_positions(late)}."
+            f"observed age); found recency > T for {positions(late)}."
         )
     orphan = (x == 0) & (t_x != 0)
     if orphan.any():
         problems.append(
             "'recency' must be 0 where 'frequency' is 0 (no repeat purchase, so the last "
-            f"purchase is the first); found recency != 0 for {_positions(orphan)}."
+            f"purchase is the first); found recency != 0 for {positions(orphan)}."
         )
     if problems:
-        raise _problems_error(where, problems)
+        raise problems_error(where, problems, ValueError)
     return x, t_x, age
 
 
@@ -143,21 +131,15 @@ def _future_period(where: str, t: ArrayLike, n_customers: int) -> FloatArray:
         )
     elif not (np.isfinite(horizon) & (horizon >= 0)).all():
         bad = ~(np.isfinite(horizon) & (horizon >= 0))
-        problem = f"'t' must be finite and >= 0; found other values for {_positions(bad)}."
+        problem = f"'t' must be finite and >= 0; found other values for {positions(bad)}."
     else:
         return horizon
-    raise _problems_error(where, [problem])
+    raise problems_error(where, [problem], ValueError)
 
 
 def _check_settings(model: str, max_iter: int, tol: float) -> None:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(
-            f"The 'max_iter' parameter of {model} must be a positive int. Got {max_iter!r} instead."
-        )
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < 1:
-        raise ValueError(
-            f"The 'tol' parameter of {model} must be a float in (0, 1). Got {tol!r} instead."
-        )
+    check_int("max_iter", max_iter, of=model)
+    check_real("tol", tol, low=0.0, high=1.0, closed=False, expected="a float in (0, 1)", of=model)
 
 
 def _not_fitted(model: object, attribute: str) -> None:
@@ -421,18 +403,18 @@ def _spend_history(
         problems.append(f"'mean_spend' must be a 1-D array; got an array of shape {zbar.shape}.")
         zbar = None
     if x is None or zbar is None:
-        raise _problems_error(where, problems)
+        raise problems_error(where, problems, ValueError)
     if not _equal_lengths({"frequency": x, "mean_spend": zbar}, problems):
-        raise _problems_error(where, problems)
+        raise problems_error(where, problems, ValueError)
     _check_frequency(x, problems)
     bad = (x > 0) & ~(np.isfinite(zbar) & (zbar > 0))
     if bad.any():
         problems.append(
             "'mean_spend' must be a finite amount > 0 where 'frequency' > 0 (the Gamma-Gamma "
-            f"model has no zero or negative spend); found other values for {_positions(bad)}."
+            f"model has no zero or negative spend); found other values for {positions(bad)}."
         )
     if problems:
-        raise _problems_error(where, problems)
+        raise problems_error(where, problems, ValueError)
     return x, zbar
 
 
@@ -596,7 +578,7 @@ def rfm_summary(
     if not (isinstance(time_unit_days, int | float) and 0 < time_unit_days < np.inf):
         problems.append(f"'time_unit_days' must be a positive number; got {time_unit_days!r}.")
     if problems:
-        raise _problems_error("rfm_summary", problems)
+        raise problems_error("rfm_summary", problems, ValueError)
 
     before = events.loc[events["ts"] < cut, ["customer_id", "ts", "amount"]]
     daily = (

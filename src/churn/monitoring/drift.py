@@ -197,3 +197,30 @@ def scoring_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     else:
         keys = labels.loc[labels["churned"].eq(False), ["customer_id", "cutoff"]]
     return features.merge(keys, on=["customer_id", "cutoff"])
+
+
+def drift_problems(
+    model: ChurnModel,
+    labels: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    catalogue: Sequence[Mapping[str, str]],
+    settings: MonitoringSettings,
+) -> list[str]:
+    """How the population ``model`` would score today (:func:`scoring_rows`) has drifted from
+    the one it was trained on (:func:`training_rows`), as phrases for the promotion gate
+    ("score PSI 0.35", "orders_total PSI 0.41 (threshold 0.2)"); empty when nothing is over
+    ``settings.psi_threshold``."""
+    summary = population_drift(
+        model,
+        training_rows(labels, features),
+        scoring_rows(labels, features),
+        catalogue=catalogue,
+        settings=settings,
+    )
+    psi = {f["feature"]: f["psi"] for f in summary["features"]}
+    problems = [f"score PSI {summary['score_psi']:.2f}"] if summary["score_flagged"] else []
+    problems += [f"{name} PSI {psi[name]:.2f}" for name in summary["flagged_features"]]
+    if problems:
+        problems[-1] += f" (threshold {settings.psi_threshold:g})"
+    return problems

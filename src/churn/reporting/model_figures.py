@@ -8,7 +8,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from churn.evaluation.evaluate import _new_axes
+from churn.reporting.evaluation_figures import _new_axes
 
 MAX_BARS = 15
 

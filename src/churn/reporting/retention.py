@@ -31,8 +31,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from churn.data.frames import require_columns
 from churn.scoring.outreach import TIERS
+from churn.validation import check_choice, check_int, require_columns
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The events behind the report's retention charts (an events pipeline's): ``events`` as
+    above, the ``activity_event_types`` that count as activity, and the label horizon."""
+
+    events: pd.DataFrame
+    activity_event_types: list[str]
+    horizon_days: int
+
 
 Period = Literal["W", "M", "Q"]
 PERIODS: tuple[str, ...] = ("W", "M", "Q")
@@ -60,18 +71,7 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
 
 
 def _check_period(period: str) -> None:
-    if period not in PERIODS:
-        shown = ", ".join(repr(p) for p in PERIODS)
-        raise ValueError(
-            f"The 'period' parameter must be one of {shown} (week, month, quarter). "
-            f"Got {period!r} instead."
-        )
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"The '{name}' parameter must be a positive int. Got {value!r} instead.")
-    return int(value)
+    check_choice("period", period, PERIODS, meaning="week, month, quarter")
 
 
 def _activity(
@@ -193,7 +193,7 @@ def cohort_retention(
     0-1). Periods in which nobody of the cohort was active appear with ``active`` 0. Cohorts
     whose first period is not fully observed are left out.
     """
-    _check_positive_int("max_periods", max_periods)
+    check_int("max_periods", max_periods)
     frame, last_full = _activity_periods(events, activity_event_types, period, end)
     sizes = frame.groupby("cohort")["customer_id"].nunique()
     sizes = sizes[sizes.index <= last_full]
@@ -280,7 +280,7 @@ def repeat_purchase_rate(
     """
     _check_period(period)
     if within_days is not None:
-        _check_positive_int("within_days", within_days)
+        check_int("within_days", within_days)
     activity = _activity(events, activity_event_types)
     stop = _end_of_data(events, end)
     days = pd.DataFrame(

@@ -14,8 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from churn.data.frames import require_columns
-from churn.evaluation.evaluate import _new_axes, _style
+from churn.reporting.evaluation_figures import _new_axes, _style
 from churn.reporting.retention import (
     CHURN_RATE_COLUMNS,
     COHORT_COLUMNS,
@@ -25,6 +24,7 @@ from churn.reporting.retention import (
     RepeatPurchaseRates,
     retention_matrix,
 )
+from churn.validation import require_columns
 
 _PERIOD_WORDS = {"W": "weeks", "M": "months", "Q": "quarters"}
 _COHORT_FORMAT = {"W": "%Y-%m-%d", "M": "%Y-%m", "Q": "%Y-%m"}

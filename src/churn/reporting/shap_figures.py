@@ -91,3 +91,14 @@ def bar_figure(contributions: Contributions, matrix: pd.DataFrame, title: str) -
     ax.set_xlabel("mean |SHAP value| (log-odds of churn)")
     figure.tight_layout()
     return figure
+
+
+def global_figures(
+    contributions: Contributions, matrix: pd.DataFrame, *, pipeline: str, model: str
+) -> tuple[Any, Any]:
+    """The beeswarm and the bar chart of ``contributions`` on the explained rows ``matrix``,
+    titled with the ``pipeline`` and the ``model`` (``"<name> v<version>"``)."""
+    return (
+        beeswarm_figure(contributions, matrix, f"{pipeline}: what drives churn risk ({model})"),
+        bar_figure(contributions, matrix, f"{pipeline}: mean impact on churn risk ({model})"),
+    )

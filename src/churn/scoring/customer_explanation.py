@@ -2,17 +2,18 @@
 model's SHAP contributions for it, a waterfall figure and their reasons as a table.
 
 :func:`explain_scored_customer` reads what ``churn score`` read (the canonical tables and the
-model that scored) and rebuilds the customer's features with the scoring code itself
-(:func:`churn.stages.score.event_population`); the other functions are pure.
+model that scored) and rebuilds the customer's features with the scoring code itself (the
+pipeline kind's ``population``, as ``churn score`` does); the other functions are pure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from churn.io.paths import PipelinePaths
 from churn.scoring.explain import Contributions, shap_contributions
 from churn.scoring.ranking import ModelIdentity
 from churn.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from churn.tracking.store import Tracker
 
 LOCAL_MODEL_VERSION = "local"
 """``model_version`` of rows scored with ``churn score --model <folder>``."""
@@ -85,28 +89,35 @@ def reason_table(row: pd.Series) -> pd.DataFrame:
 
 
 def explain_scored_customer(
-    settings: PipelineSettings, paths: PipelinePaths, scores: pd.DataFrame, customer_id: str
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    scores: pd.DataFrame,
+    customer_id: str,
+    *,
+    tracker: Tracker | None = None,
 ) -> CustomerExplanation:
     """Rebuild ``customer_id``'s features at the cutoff ``scores`` was made at, with the model
     that scored it (the folder for ``churn score --model``, else the registry's champion), and
-    compute its SHAP contributions.
+    compute its SHAP contributions. The champion is read from ``tracker``'s registry (default:
+    the store ``$MLFLOW_TRACKING_URI`` names, else the project's, as ``churn score`` reads it).
 
     Raises PipelineStateError if the customer was not scored, if the champion is no longer the
     version that scored, or if the rebuilt row no longer gives the scored probability (the
     data or params changed since): rerun ``churn score`` then.
     """
-    from churn.stages.score import (  # noqa: PLC0415 - pulls in the whole scoring stack
-        event_population,
-        snapshot_population,
-    )
+    from churn.io.canonical import CanonicalFiles  # noqa: PLC0415 - pulls in the engines
+    from churn.kinds import kind_of  # noqa: PLC0415 - pulls in the whole feature stack
     from churn.tracking.loading import load_scoring_model  # noqa: PLC0415 - mlflow is slow
+    from churn.tracking.store import Tracker  # noqa: PLC0415
 
     row = scored_row(scores, customer_id)
     version = str(row["model_version"])
     model_path = None
     if version == LOCAL_MODEL_VERSION:  # model_name is the folder, as given to churn score
         model_path = paths.project_dir / Path(str(row["model_name"]))
-    loaded = load_scoring_model(paths, model_path)
+    if tracker is None:  # a notebook's call: the store the CLI would use
+        tracker = Tracker.from_environment(paths.project_dir, os.environ)
+    loaded = load_scoring_model(paths, model_path, tracker=tracker)
     if version not in (LOCAL_MODEL_VERSION, loaded.identity.version):
         raise PipelineStateError(
             f"scores.parquet was scored by {row['model_name']} v{version}, but the champion is "
@@ -114,11 +125,7 @@ def explain_scored_customer(
         )
     loaded.model.booster.set_param({"nthread": settings.scoring.threads or 1})
     cutoff = pd.Timestamp(row["cutoff"]).date()
-    population = (
-        snapshot_population(settings, paths)
-        if settings.data.kind == "snapshot"
-        else event_population(settings, paths, cutoff)
-    )
+    population = kind_of(settings).population(CanonicalFiles(paths, settings.features), cutoff)
     features = population.features
     mine = features[features["customer_id"].astype(str) == str(customer_id)]
     probability = float(loaded.model.predict_proba(mine)[0])

@@ -1,6 +1,6 @@
 """Churn probabilities on Spark: the registered champion as an MLflow ``spark_udf``.
 
-The UDF runs the same pyfunc the pandas path loads (``churn.tracking.store.ChurnPyfunc``: xgboost
+The UDF runs the same pyfunc the pandas path loads (``churn.tracking.ChurnPyfunc``: xgboost
 booster plus calibrator) inside the Spark executors' Python workers, one Arrow batch at a time,
 so each executor needs this package installed (``pip install 'churn[spark]'``). Only the
 probability is computed there; reasons, value at risk and the outreach list stay with
@@ -17,8 +17,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import Model
 
+from churn.tracking.pyfunc import PROBABILITY_COLUMN
 from churn.tracking.registry import champion_uri, local_model
-from churn.tracking.store import PROBABILITY_COLUMN
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -42,7 +42,7 @@ def spark_champion(
     The model is downloaded through ``client`` (not MLflow's global tracking URI) and handed
     to Spark, which ships it to the executors. Raises TrackingError when there is no champion.
     """
-    from mlflow.pyfunc import spark_udf  # noqa: PLC0415 - imported by churn.tracking.store first
+    from mlflow.pyfunc import spark_udf  # noqa: PLC0415 - imported by churn.tracking.pyfunc first
 
     if version is None:
         uri, version = champion_uri(client, model_name)

@@ -11,6 +11,9 @@ from churn.errors import PipelineStateError
 from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings
 
+PARAMS: tuple[str, ...] = ("export",)
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+
 log = logging.getLogger("churn")
 
 
@@ -18,7 +21,7 @@ def run(
     settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target] = TARGETS
 ) -> dict[str, int]:
     """Write one import file per target; every file is built before any is written."""
-    scores = io.read_parquet(paths.scores, stage_hint=f"churn score {paths.name}")
+    scores = io.read_parquet(paths.scores)
     if "in_outreach" not in scores.columns or scores["customer_id"].isna().any():
         raise PipelineStateError(
             f"{paths.scores}: not a scores file of this version (needs customer_id on every "

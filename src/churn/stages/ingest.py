@@ -18,7 +18,6 @@ import pandas as pd
 
 from churn import io
 from churn.data.contract import (
-    Problems,
     canonical_churn_events,
     canonical_customers,
     canonical_events_sql,
@@ -28,10 +27,15 @@ from churn.data.contract import (
     event_warnings,
     kept_rows_sql,
 )
-from churn.engines.sql import ParquetTable, duckdb_session
-from churn.io.paths import PipelinePaths
+from churn.data.problems import Problems
+from churn.engines.sql import ParquetTable, duckdb_session, quote_literal
+from churn.io.paths import Output, PipelinePaths
 from churn.io.progress import progress
 from churn.settings import EventsSettings, PipelineSettings
+
+PARAMS: tuple[str, ...] = ("data", "features")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
+``features`` for DuckDB's memory limit."""
 
 log = logging.getLogger("churn")
 
@@ -71,7 +75,7 @@ def _clean_chunks(
 
 
 def _write_events(
-    settings: EventsSettings, attributes: list[str], parts: Path, dest: Path, memory_limit: str
+    settings: EventsSettings, attributes: list[str], parts: Path, dest: Output, memory_limit: str
 ) -> tuple[int, dict[str, int]]:
     """Stack, de-duplicate and sort the parts into ``dest``; rows written and rows dropped by
     each rule."""
@@ -79,12 +83,11 @@ def _write_events(
     with duckdb_session(table, memory_limit=memory_limit) as con:
         total = int(con.execute("SELECT COUNT(*) FROM parts").fetchall()[0][0])
         kept = int(con.execute(kept_rows_sql(settings)).fetchall()[0][0])
-        target = str(dest).replace("'", "''")
         con.execute(
-            f"COPY ({canonical_events_sql(settings, attributes)}) TO '{target}' "
+            f"COPY ({canonical_events_sql(settings, attributes)}) TO {quote_literal(dest)} "
             "(FORMAT parquet, ROW_GROUP_SIZE 1000000)"
         )
-    written = io.require_parquet(dest, stage_hint="churn ingest")
+    written = io.require_parquet(dest)
     return written, {"overlapping_orders": total - kept, "duplicate_events": kept - written}
 
 
@@ -130,7 +133,7 @@ def run(
         counts = {"events": 0}
 
         def fill(folder: Path) -> None:
-            dest = folder / "events.parquet"
+            dest = Output(folder / "events.parquet", made_by=paths.canonical.made_by)
             if n_rows == 0:  # every row dropped by a cleaning rule: labels will say so
                 io.write_parquet(empty_events(attributes), dest)
             else:

@@ -12,104 +12,57 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from churn import io
-from churn.data.event_summaries import event_span
-from churn.engines import Table, sql_runner
-from churn.evaluation import evaluate
+from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
-from churn.labels import build_labels, observed_until
+from churn.kinds import kind_of
 from churn.modeling.model import ChurnModel
 from churn.monitoring.drift import population_drift, training_rows
-from churn.settings import EventLabelSettings, PipelineSettings
-from churn.stages._canonical import events_table, labels_and_features, read_canonical
+from churn.settings import PipelineSettings
+from churn.stages._canonical import labels_and_features
 from churn.tracking.loading import load_scoring_model
+from churn.tracking.store import Tracker
+
+PARAMS: tuple[str, ...] = ("labels", "features", "monitoring")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")
 
 _HISTORY = re.compile(r"^scores_(\d{4}-\d{2}-\d{2})\.parquet$")
 
 
-def realised(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
-    """Each history list whose outcome is known, scored against that outcome."""
-    labs = settings.labels
-    if not isinstance(labs, EventLabelSettings):
-        return {
-            "evaluated": [],
-            "note": "a snapshot has no later outcome to compare its scores with",
-        }
-    events = events_table(settings, paths)
-    data_end = observed_until(
-        event_span(events, sql_runner(settings.features)), labs.last_day_of_data
-    )
-    horizon = dt.timedelta(days=labs.horizon_days)
-    history = paths.scores_history("x").parent
-    evaluated, waiting = [], []
-    for file in sorted(history.glob("scores_*.parquet")) if history.is_dir() else []:
-        match = _HISTORY.match(file.name)
-        if match is None:
-            continue
-        cutoff = dt.date.fromisoformat(match[1])
-        if cutoff + horizon > data_end:
-            waiting.append(
-                {"cutoff": cutoff.isoformat(), "known_from": (cutoff + horizon).isoformat()}
-            )
-            continue
-        evaluated.append(_evaluate_list(pd.read_parquet(file), cutoff, events, settings, paths))
-    return {"evaluated": evaluated, "not_yet_known": waiting}
-
-
-def _evaluate_list(
-    scores: pd.DataFrame,
-    cutoff: dt.date,
-    events: Table,
-    settings: PipelineSettings,
-    paths: PipelinePaths,
-) -> dict[str, Any]:
-    labs = settings.labels
-    assert isinstance(labs, EventLabelSettings)
-    table = pd.DataFrame({"cutoff": [cutoff], "split": ["realised"], "observed": [True]})
-    outcome = build_labels(
-        events,
-        table,
-        labs,
-        read_canonical(paths, "churn_events", required=False),
-        run_sql=sql_runner(settings.features),
-    )[["customer_id", "churned"]]
-    joined = scores.merge(outcome, on="customer_id", how="inner")
-    y = joined["churned"].astype(bool).to_numpy().astype(int)
-    metrics = evaluate.binary_metrics(y, joined["churn_probability"].to_numpy())
-    contact = joined[joined["in_outreach"]]
-    rest = joined[~joined["in_outreach"]]
+def _lists(paths: PipelinePaths) -> dict[dt.date, Callable[[], pd.DataFrame]]:
+    """Every list in ``history/`` by its cutoff, in order, each read only when asked for."""
+    files = sorted(paths.history.glob("scores_*.parquet")) if paths.history.is_dir() else []
+    matches = ((file, _HISTORY.match(file.name)) for file in files)
     return {
-        "cutoff": cutoff.isoformat(),
-        "model": f"{scores['model_name'].iloc[0]} v{scores['model_version'].iloc[0]}",
-        "scored": len(scores),
-        "with_outcome": len(joined),
-        **metrics,
-        "churn_rate_outreach": float(contact["churned"].mean()) if len(contact) else None,
-        "churn_rate_rest": float(rest["churned"].mean()) if len(rest) else None,
+        dt.date.fromisoformat(m[1]): partial(io.read_parquet, paths.scores_history(m[1]))
+        for file, m in matches
+        if m is not None
     }
 
 
-def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
+def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Write drift.json and realised.json."""
-    scores = io.read_parquet(paths.scores, stage_hint=f"churn score {paths.name}")
-    current = io.read_parquet(paths.scored_features, stage_hint=f"churn score {paths.name}")
+    scores = io.read_parquet(paths.scores)
+    current = io.read_parquet(paths.scored_features)
     current = current.merge(scores[["customer_id", "churn_probability"]], on="customer_id")
     if _registered(scores):
-        model = load_scoring_model(paths, None).model
+        model = load_scoring_model(paths, None, tracker=tracker).model
     else:  # scored with `churn score --model <folder>`: that folder, as the list names it
         model = ChurnModel.load(Path(str(scores["model_name"].iloc[0])))
     drift = population_drift(
         model,
         training_rows(*labels_and_features(paths)),
         current,
-        catalogue=io.read_json(paths.catalogue, stage_hint=f"churn features {paths.name}"),
+        catalogue=io.read_json(paths.catalogue),
         settings=settings.monitoring,
         current_probability=current["churn_probability"].to_numpy(),
     )
@@ -122,7 +75,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         settings.monitoring.psi_threshold,
         drift["flagged_features"][:5],
     )
-    outcome = realised(settings, paths)
+    outcome = kind_of(settings).realised(CanonicalFiles(paths, settings.features), _lists(paths))
     io.write_json(outcome, paths.realised)
     for item in outcome["evaluated"]:
         log.info(

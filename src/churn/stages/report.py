@@ -6,227 +6,65 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from churn import io
-from churn.io.paths import PipelinePaths
-from churn.reporting.model_figures import backtest_figure, counts_figure, drift_figure
-from churn.reporting.page import Figure, KeyNumbers, Note, Png, Section, Table, render_html
-from churn.reporting.retention import (
-    churn_rate_by_cutoff,
-    clv_summary,
-    cohort_retention,
-    repeat_purchase_rate,
+from churn.io.canonical import CanonicalFiles
+from churn.io.paths import Output, PipelinePaths
+from churn.kinds import kind_of
+from churn.reporting.page import render_html
+from churn.reporting.sections import (
+    PLOTS,
+    business_section,
+    model_section,
+    monitoring_section,
+    outreach_section,
 )
-from churn.reporting.retention_figures import (
-    churn_rate_figure,
-    clv_distribution_figure,
-    cohort_retention_figure,
-    repeat_purchase_figure,
-    value_at_risk_by_tier_figure,
-)
-from churn.settings import EventLabelSettings, PipelineSettings
-from churn.stages._canonical import read_canonical
+from churn.settings import PipelineSettings
+
+PARAMS: tuple[str, ...] = ("labels",)
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")
 
-METRIC_COLUMNS = ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile")
-PLOTS = (
-    ("roc", "ROC curve: model and baselines on the test cutoff"),
-    ("precision_recall", "Precision against recall on the test cutoff"),
-    ("calibration", "Calibration: predicted against observed churn rate"),
-    ("gains", "Cumulative gains: share of churners reached by contacting the riskiest first"),
-)
+
+def _png(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1%}"
-
-
-def business_section(
-    settings: PipelineSettings, paths: PipelinePaths, scores: pd.DataFrame
-) -> Section:
-    labels = io.read_parquet(paths.labels, stage_hint=f"churn labels {paths.name}")
-    rates = churn_rate_by_cutoff(labels)
-    clv = clv_summary(scores)
-    latest = rates.iloc[-1] if len(rates) else None
-    labs = settings.labels
-    horizon = labs.horizon_days if isinstance(labs, EventLabelSettings) else None
-    items: list[Any] = []
-    numbers = [
-        ("customers scored", f"{len(scores):,}"),
-        ("expected value at stake", f"{scores['expected_value'].sum():,.0f}"),
-        ("value at risk", f"{scores['value_at_risk'].sum():,.0f}"),
-    ]
-    if latest is not None:
-        numbers.insert(
-            0,
-            (f"churn rate at {pd.Timestamp(latest['cutoff']).date()}", _pct(latest["churn_rate"])),
-        )
-    events = read_canonical(paths, "events", required=False)
-    if events is not None and isinstance(labs, EventLabelSettings):
-        repeat = repeat_purchase_rate(events, labs.activity_event_types, within_days=horizon)
-        numbers.append((f"repeat purchase within {horizon} days", _pct(repeat.overall)))
-        items.append(KeyNumbers(numbers))
-        items.append(Figure(churn_rate_figure(rates, horizon_days=horizon)))
-        cohorts = cohort_retention(events, labs.activity_event_types)
-        items.append(Figure(cohort_retention_figure(cohorts)))
-        items.append(Figure(repeat_purchase_figure(repeat, within_days=horizon)))
-    else:
-        items.append(KeyNumbers(numbers))
-        items.append(
-            Note("A snapshot has one date: no churn rate over time, cohorts or repeat purchases.")
-        )
-    items.append(Figure(clv_distribution_figure(scores)))
-    items.append(Figure(value_at_risk_by_tier_figure(clv.by_tier)))
-    return Section("Retention", items, "retention")
-
-
-def model_section(paths: PipelinePaths) -> Section:
-    metrics = io.read_json(paths.metrics, stage_hint=f"churn train {paths.name}")
-    rows = [{"model": "churn model", **{k: metrics[k] for k in METRIC_COLUMNS}}]
-    rows += [
-        {"model": name.replace("_", " "), **{k: b[k] for k in METRIC_COLUMNS}}
-        for name, b in metrics.get("baselines", {}).items()
-    ]
-    table = pd.DataFrame(rows).round(3)
-    cv = ""
-    if "cv_roc_auc_mean" in metrics:
-        mean, std = metrics["cv_roc_auc_mean"], metrics["cv_roc_auc_std"]
-        cv = f"; 5-fold CV ROC AUC {mean:.3f} ± {std:.3f}"
-    items: list[Any] = [
-        Note(
-            f"Test cutoff: {metrics['n_test']:,} customers, {metrics['positive_rate']:.1%} churned"
-            f"{cv}. No training, early-stopping or calibration step saw these rows."
-        ),
-        Table(table, "Model and baselines on the same test rows (ECE: expected calibration error)"),
-    ]
-    items += [
-        Png((paths.plots / f"{name}.png").read_bytes(), caption)
-        for name, caption in PLOTS
-        if (paths.plots / f"{name}.png").is_file()
-    ]
-    if paths.backtest.is_file():
-        backtest = io.read_json(paths.backtest, stage_hint=f"churn train {paths.name}")
-        if isinstance(backtest, list) and backtest:  # rolling-origin folds of an event pipeline
-            items.append(Figure(backtest_figure(backtest, metrics)))
-        elif isinstance(backtest, dict) and backtest.get("cross_validation_roc_auc"):
-            folds = ", ".join(f"{auc:.3f}" for auc in backtest["cross_validation_roc_auc"])
-            items.append(Note(f"ROC AUC of the 5 cross-validation folds: {folds}."))
-    return Section("Model", items, "model")
-
-
-def outreach_section(paths: PipelinePaths, scores: pd.DataFrame) -> Section:
-    summary = io.read_json(paths.scoring_summary, stage_hint=f"churn score {paths.name}")
-    outreach = summary["outreach"]
-    items: list[Any] = [
-        KeyNumbers(
-            [
-                ("in the outreach slice", f"{outreach['customers']:,}"),
-                ("to contact", f"{outreach['to_contact']:,}"),
-                ("control group (do not contact)", f"{outreach['control_group']:,}"),
-                ("value at risk in the slice", f"{outreach['value_at_risk']:,.0f}"),
-                ("mean churn probability in the slice", _pct(outreach["mean_churn_probability"])),
-            ]
-        ),
-        Figure(
-            counts_figure(
-                summary["top_reasons"],
-                title="Top reason of each customer in the outreach slice",
-                xlabel="customers",
-            )
-        ),
-        Figure(
-            counts_figure(
-                summary["recommended_actions"],
-                title="Recommended actions (control group excluded)",
-                xlabel="customers",
-            )
-        ),
-    ]
-    beeswarm, bar = paths.shap_plots
-    items += [
-        Png(p.read_bytes(), caption)
-        for p, caption in (
-            (bar, "What the model leans on most (mean |SHAP|)"),
-            (beeswarm, "How each feature moves risk, customer by customer"),
-        )
-        if p.is_file()
-    ]
-    top = scores[scores["in_outreach"] & ~scores["control_group"]].head(15)
-    columns = [
-        "priority_rank",
-        "customer_id",
-        "churn_probability",
-        "value_at_risk",
-        "reason_1_text",
-        "recommended_action",
-    ]
-    items.append(Table(top[columns].round(3), "The first customers to contact"))
-    return Section("Who to contact, and why", items, "outreach")
-
-
-def monitoring_section(paths: PipelinePaths) -> Section:
-    items: list[Any] = []
-    if paths.drift.is_file():
-        drift = io.read_json(paths.drift, stage_hint=f"churn monitor {paths.name}")
-        flagged = drift["flagged_features"]
-        items.append(
-            Note(
-                f"Population stability index of the {drift['current_rows']:,} scored customers "
-                f"against the {drift['reference_rows']:,} training rows: the score "
-                f"{drift['score_psi']:.2f}; {len(flagged)} feature(s) over "
-                f"{drift['psi_threshold']:g}{': ' + ', '.join(flagged[:8]) if flagged else ''}. "
-                f"Exempt (drift by construction): {', '.join(drift['ignored_features']) or 'none'}."
-            )
-        )
-        items.append(Figure(drift_figure(drift)))
-    if paths.realised.is_file():
-        realised = io.read_json(paths.realised, stage_hint=f"churn monitor {paths.name}")
-        if realised["evaluated"]:
-            frame = pd.DataFrame(realised["evaluated"])
-            keep = [
-                "cutoff",
-                "model",
-                "with_outcome",
-                "roc_auc",
-                "ece",
-                "lift_top_decile",
-                "churn_rate_outreach",
-                "churn_rate_rest",
-            ]
-            items.append(
-                Table(
-                    frame[keep].round(3),
-                    "Realised performance of earlier lists whose outcome is now known",
-                )
-            )
-        else:
-            items.append(Note(realised.get("note") or "No earlier list has a known outcome yet."))
-    if not items:
-        items.append(Note(f"Run `churn monitor {paths.name}` for drift and realised performance."))
-    return Section("Monitoring", items, "monitoring")
+def _json_if_written(path: Output) -> Any:
+    return io.read_json(path) if path.is_file() else None
 
 
 def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -> dict[str, Any]:
     """Build reports/<p>/report.html from the outputs of the earlier stages."""
-    scores = io.read_parquet(paths.scores, stage_hint=f"churn score {paths.name}")
-    sections = [
-        business_section(settings, paths, scores),
-        model_section(paths),
-        outreach_section(paths, scores),
-        monitoring_section(paths),
-    ]
-    cutoff = pd.Timestamp(scores["cutoff"].iloc[0]).date() if len(scores) else "-"
-    model = (
-        f"{scores['model_name'].iloc[0]} v{scores['model_version'].iloc[0]}" if len(scores) else "-"
+    scores = io.read_parquet(paths.scores)
+    labels = io.read_parquet(paths.labels)
+    activity = kind_of(settings).activity(CanonicalFiles(paths, settings.features))
+    retention = business_section(labels, scores, activity)
+    metrics = io.read_json(paths.metrics)
+    pngs = {name: _png(paths.plots / f"{name}.png") for name, _ in PLOTS}
+    plots = {name: png for name, png in pngs.items() if png is not None}
+    model = model_section(metrics, plots, _json_if_written(paths.backtest))
+    beeswarm, bar = paths.shap_plots
+    outreach = outreach_section(
+        io.read_json(paths.scoring_summary), scores, (_png(beeswarm), _png(bar))
     )
+    monitoring = monitoring_section(
+        _json_if_written(paths.drift), _json_if_written(paths.realised), paths.name
+    )
+    sections = [retention, model, outreach, monitoring]
+    cutoff = pd.Timestamp(scores["cutoff"].iloc[0]).date() if len(scores) else "-"
+    by = "-"
+    if len(scores):
+        by = f"{scores['model_name'].iloc[0]} v{scores['model_version'].iloc[0]}"
     text = render_html(
         f"Churn report: {paths.name}",
-        f"Customers scored at {cutoff} by {model}; page built {now:%Y-%m-%d %H:%M} UTC.",
+        f"Customers scored at {cutoff} by {by}; page built {now:%Y-%m-%d %H:%M} UTC.",
         sections,
     )
     plt.close("all")

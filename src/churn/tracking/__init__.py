@@ -1,10 +1,29 @@
-"""MLflow at the edge: the tracking store, training runs, the registered pyfunc, the registry's
-champion and challenger, and model lineage.
+"""MLflow at the edge: the tracking store (:mod:`~churn.tracking.store`), training runs
+(:mod:`~churn.tracking.runs`), the registered pyfunc (:mod:`~churn.tracking.pyfunc`), the
+registry's champion and challenger (:mod:`~churn.tracking.registry`), model lineage
+(:mod:`~churn.tracking.lineage`) and the model a scoring run uses
+(:mod:`~churn.tracking.loading`).
 
 ``churn.tracking.ChurnPyfunc`` is the import path every registered model's code loads; it stays
-here whatever moves inside the package.
+here whatever moves inside the package. Names are resolved on first use, so importing one
+submodule does not import the others (MLflow is slow to import).
 """
 
-from churn.tracking.store import ChurnPyfunc
+from __future__ import annotations
 
-__all__ = ["ChurnPyfunc"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from churn.tracking.pyfunc import ChurnPyfunc
+    from churn.tracking.store import Tracker
+
+__all__ = ["ChurnPyfunc", "Tracker"]
+
+_HOMES = {"ChurnPyfunc": "churn.tracking.pyfunc", "Tracker": "churn.tracking.store"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'churn.tracking' has no attribute {name!r}")

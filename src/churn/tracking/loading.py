@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,9 @@ from churn.io.paths import PipelinePaths
 from churn.modeling.model import ChurnModel
 from churn.scoring.ranking import ModelIdentity
 from churn.settings import PipelineSettings
-from churn.tracking.registry import model_name
+from churn.tracking import registry
+from churn.tracking.pyfunc import churn_model_of
+from churn.tracking.store import Tracker
 
 log = logging.getLogger("churn")
 
@@ -29,37 +30,34 @@ class LoadedModel:
     """The MLflow run that trained it (None for a model folder given by path)."""
 
 
-def load_scoring_model(paths: PipelinePaths, model_path: Path | None) -> LoadedModel:
-    """The model folder at ``model_path``, else ``models:/churn-<p>@champion``."""
+def load_scoring_model(
+    paths: PipelinePaths, model_path: Path | None, *, tracker: Tracker
+) -> LoadedModel:
+    """The model folder at ``model_path`` (``tracker`` is not touched), else
+    ``models:/churn-<p>@champion`` from ``tracker``'s registry."""
     if model_path is not None:
         model = ChurnModel.load(model_path)
         return LoadedModel(model, ModelIdentity(str(model_path), "local"), None)
-    # mlflow is slow to import
-    from churn.tracking import registry  # noqa: PLC0415
-    from churn.tracking import store as tracking  # noqa: PLC0415
-
-    client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
-    name = model_name(paths.name)
+    client = tracker.client
+    name = registry.model_name(paths.name)
     pyfunc, version = registry.load_champion(client, name)
-    wrapper = pyfunc.unwrap_python_model()  # type: ignore[no-untyped-call]
-    assert isinstance(wrapper, tracking.ChurnPyfunc)
     run_id = str(client.get_model_version(name, version).run_id)
-    return LoadedModel(wrapper.churn_model, ModelIdentity(name, version), run_id)
+    return LoadedModel(churn_model_of(pyfunc), ModelIdentity(name, version), run_id)
 
 
 def spark_probabilities_of(
-    settings: PipelineSettings, paths: PipelinePaths, loaded: LoadedModel
+    settings: PipelineSettings, loaded: LoadedModel, *, tracker: Tracker
 ) -> Callable[[pd.DataFrame], np.ndarray]:
     """``scoring.engine: spark``: a function from a feature frame to the churn probabilities
-    of ``loaded`` (the registered champion), computed by its MLflow ``spark_udf`` in the
-    Spark executors (:mod:`churn.scoring.spark_scoring`)."""
+    of ``loaded`` (the registered champion in ``tracker``'s registry), computed by its MLflow
+    ``spark_udf`` in the Spark executors (:mod:`churn.scoring.spark_scoring`)."""
     from churn.engines.spark import spark_session  # noqa: PLC0415 - optional dependency
     from churn.scoring.spark_scoring import champion_probabilities, spark_champion  # noqa: PLC0415
-    from churn.tracking import store as tracking  # noqa: PLC0415 - mlflow is slow to import
 
     session = spark_session(settings.features.spark, setting="scoring.engine")
-    client = tracking.connect(tracking.tracking_uri(paths.project_dir, os.environ))
     # the version loaded for reasons, even if the champion alias moves meanwhile
-    champion = spark_champion(session, client, loaded.identity.name, loaded.identity.version)
+    champion = spark_champion(
+        session, tracker.client, loaded.identity.name, loaded.identity.version
+    )
     log.info("churn probabilities on Spark (%s)", session.sparkContext.master)
     return lambda features: champion_probabilities(session, champion, features)

@@ -1,4 +1,5 @@
-"""Model registry rules: which version is the champion, and loading it.
+"""Model registry rules: which version is the champion, the gate that decides it, and loading
+a registered version.
 
 Aliases only (``challenger`` on the newest trained version, ``champion`` on the one that
 scores), never MLflow's deprecated stages. A challenger replaces the champion only when it
@@ -18,16 +19,24 @@ from typing import TYPE_CHECKING, Any
 
 import mlflow.artifacts
 import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from churn.errors import PipelineStateError, TrackingError
+from churn.modeling.model import ChurnModel
+from churn.modeling.training_data import labelled_rows, split_rows
 from churn.settings import RegistrySettings
-from churn.tracking.store import CHALLENGER, CHAMPION, check_pyfunc_folder, connect
+from churn.tracking.pyfunc import PROBABILITY_COLUMN, check_pyfunc_folder, churn_model_of
+from churn.tracking.store import connect
+from churn.validation import must_be, parameter
 
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
+
+CHALLENGER = "challenger"
+CHAMPION = "champion"
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
 
@@ -171,8 +180,11 @@ def version_of(client: MlflowClient, model_uri: str) -> tuple[str, str]:
     match = _MODELS_URI.match(model_uri)
     if match is None:
         raise ValueError(
-            f"model_uri must be 'models:/<name>/<version>' or 'models:/<name>@<alias>'. "
-            f"Got {model_uri!r} instead."
+            must_be(
+                parameter("model_uri"),
+                "'models:/<name>/<version>' or 'models:/<name>@<alias>'",
+                model_uri,
+            )
         )
     name = match["name"]
     version = match["version"]
@@ -211,11 +223,44 @@ def local_model(client: MlflowClient, model_uri: str) -> Iterator[Path]:
 def load_model(client: MlflowClient, model_uri: str) -> PyFuncModel:
     """Load ``models:/<name>/<version>`` or ``models:/<name>@<alias>`` from ``client``'s
     registry (not MLflow's global one). Raises TrackingError when there is no such version."""
-    # Imported by churn.tracking.store first, where its import-time warning is silenced.
+    # Imported by churn.tracking.pyfunc first, where its import-time warning is silenced.
     from mlflow.pyfunc import load_model as load_pyfunc  # noqa: PLC0415
 
     with local_model(client, model_uri) as folder:
         return load_pyfunc(str(folder))
+
+
+def load_churn_model(client: MlflowClient, model_uri: str) -> ChurnModel:
+    """The :class:`ChurnModel` inside a registered version (see :func:`load_model`)."""
+    return churn_model_of(load_model(client, model_uri))
+
+
+def test_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Labelled feature rows of the test cutoff (``labels.parquet`` joined to
+    ``features.parquet``): the population every version is judged on by :func:`promote`."""
+    return split_rows(labelled_rows(features, labels), "test")
+
+
+def probabilities_on(client: MlflowClient, model_uri: str, rows: pd.DataFrame) -> np.ndarray:
+    """Churn probabilities of ``model_uri`` on ``rows`` (from :func:`test_rows`), one per row:
+    the ``score`` that :func:`promote` compares versions with.
+
+    Raises PipelineStateError when the version needs feature columns ``rows`` lacks (the
+    feature set changed since it was trained), TrackingError when it cannot be loaded.
+    """
+    pyfunc = load_model(client, model_uri)
+    schema = pyfunc.metadata.get_input_schema()  # type: ignore[no-untyped-call]
+    wanted = schema.input_names() if schema is not None else list(rows.columns)
+    missing = [c for c in wanted if c not in rows.columns]
+    if missing:
+        pipeline = _pipeline(version_of(client, model_uri)[0])
+        raise PipelineStateError(
+            f"{model_uri} needs feature(s) {missing} that the current features lack: the feature "
+            "set changed since it was trained. Promote the new version with "
+            f"`churn promote {pipeline} --force` if it should replace it."
+        )
+    out = pd.DataFrame(pyfunc.predict(rows[wanted]))
+    return np.asarray(out[PROBABILITY_COLUMN], dtype=float)
 
 
 def champion_uri(client: MlflowClient, model_name: str) -> tuple[str, str]:

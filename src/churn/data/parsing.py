@@ -1,0 +1,92 @@
+"""Raw columns read as typed values: customer ids, timestamps, numbers and text.
+
+Each parser takes one raw column (any dtype a CSV or parquet reader may give) and returns the
+typed column; those that can fail also return the original values they could not read, for the
+contract to report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def normalise_ids(values: pd.Series) -> pd.Series:
+    """Customer ids as text. Numeric ids stored as floats (13085.0) become '13085'."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == np.floor(whole)).all():
+            return values.astype("Int64").astype("string").astype(object).where(values.notna())
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("string").astype(object).where(values.notna())
+    text = values.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""))
+
+
+def parse_timestamps(
+    values: pd.Series, *, fmt: str | None, timezone: str
+) -> tuple[pd.Series, pd.Series]:
+    """Parse to UTC-naive timestamps. Returns (parsed, unparseable original values)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return parsed.astype("datetime64[us]"), values.iloc[0:0]
+    if pd.api.types.is_datetime64_dtype(values):
+        local = values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        parsed = local.dt.tz_convert("UTC").dt.tz_localize(None)
+        return parsed.astype("datetime64[us]"), values[parsed.isna() & values.notna()]
+    text = values.astype("string").str.strip()
+    try:
+        parsed = _local_to_utc(text, fmt=fmt, timezone=timezone)
+    except (ValueError, TypeError):
+        # some values carry a UTC offset and some do not (or offsets differ): values with an
+        # offset are instants, values without one are read in ``timezone``
+        with_offset = text.str.contains(_ISO_OFFSET, regex=True).fillna(False).astype(bool)
+        parsed = pd.concat(
+            [_instants(text[with_offset], fmt=fmt), _mixed(text[~with_offset], fmt, timezone)]
+        ).reindex(text.index)
+    bad = values[parsed.isna() & text.notna()]
+    return parsed.astype("datetime64[us]"), bad
+
+
+_ISO_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+"""The end of a time that carries a UTC offset ('...10:00+02:00', '...10:00:00 +0200', 'Z')."""
+
+
+def _local_to_utc(text: pd.Series, *, fmt: str | None, timezone: str) -> pd.Series:
+    """UTC-naive timestamps when every value has the same offset or none has one (then read in
+    ``timezone``). Raises ValueError when offsets differ or only some values have one."""
+    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+    return local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+
+
+def _instants(text: pd.Series, *, fmt: str | None) -> pd.Series:
+    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
+    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+
+
+def _mixed(text: pd.Series, fmt: str | None, timezone: str) -> pd.Series:
+    try:
+        return _local_to_utc(text, fmt=fmt, timezone=timezone)
+    except (ValueError, TypeError):  # an offset the pattern does not know: read as instants
+        return _instants(text, fmt=fmt)
+
+
+def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Floats. Returns (parsed, original values that are not numbers); blanks become NaN."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64"), values.iloc[0:0]
+    text = values.astype("string").str.strip()
+    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    return parsed, values[parsed.isna() & text.notna()]
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Text (object dtype) without surrounding blanks; blanks become missing. Whole floats
+    lose their '.0', as ids do."""
+    if pd.api.types.is_float_dtype(values):
+        return normalise_ids(values)
+    text = values.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""))

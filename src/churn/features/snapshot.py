@@ -1,0 +1,33 @@
+"""Features of a snapshot pipeline (one row of attributes per customer, no events): the
+attribute columns themselves, keyed like event features, and their catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from churn.features.catalogue import Feature
+
+
+def snapshot_catalogue(columns: Sequence[str], numeric: Sequence[str]) -> list[Feature]:
+    """One ``attribute`` feature per snapshot column, numeric if ``numeric`` names it, else
+    categorical."""
+    return [
+        Feature(
+            c,
+            "attribute",
+            f"Snapshot attribute {c}",
+            kind="numeric" if c in numeric else "categorical",
+        )
+        for c in columns
+    ]
+
+
+def snapshot_features(snapshot: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Features of a snapshot pipeline: the attribute columns, keyed like event features."""
+    attrs = [c for c in snapshot.columns if c not in ("customer_id", "churned")]
+    keyed = labels[["customer_id", "cutoff"]].merge(
+        snapshot[["customer_id", *attrs]], on="customer_id", how="left", validate="one_to_one"
+    )
+    return keyed

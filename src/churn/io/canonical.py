@@ -1,0 +1,41 @@
+"""The canonical tables written by ``churn ingest``, read from a pipeline's files the way the
+stages read them (see :class:`churn.kinds.Canonical` for what a pipeline kind asks of them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from churn.engines.sql import ParquetTable, Table
+from churn.io.files import read_parquet, require_parquet
+from churn.io.paths import PipelinePaths
+from churn.settings import FeatureSettings
+
+
+@dataclass(frozen=True)
+class CanonicalFiles:
+    """``data/interim/<p>/canonical/*.parquet``, each read when asked for."""
+
+    paths: PipelinePaths
+    features: FeatureSettings
+    """Which SQL engine scans the events (``features.engine``)."""
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """A canonical table in memory; says to run ``churn ingest`` if it is missing."""
+        return read_parquet(self.paths.table(name))
+
+    def optional(self, name: str) -> pd.DataFrame | None:
+        """A canonical table in memory, or None when the pipeline has none (e.g. customers)."""
+        path = self.paths.table(name)
+        return read_parquet(path) if path.is_file() else None
+
+    def events(self) -> Table:
+        """The canonical events as the SQL engine reads them: on DuckDB the parquet file
+        itself, scanned out of core (a hundred million events never enter memory); on Spark a
+        frame."""
+        path = self.paths.table("events")
+        if self.features.engine == "duckdb":
+            require_parquet(path)
+            return ParquetTable(path)
+        return read_parquet(path)

@@ -1,0 +1,199 @@
+"""An events pipeline: a behaviour log (purchases, usage) whose labels come from a schedule of
+cutoffs and whose features are SQL on DuckDB (or Spark) over the events before each cutoff.
+
+The events arrive as the engine's tables (:class:`churn.engines.ParquetTable` on DuckDB,
+scanned in place), so they never have to fit in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from churn.data.event_summaries import daily_totals, event_span
+from churn.engines import Table, sql_runner
+from churn.errors import LabelError
+from churn.features import Feature, FeatureSpec, build_features, feature_catalogue
+from churn.features.derived import add_derived_features, derived_catalogue
+from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
+from churn.labels import build_labels, cutoff_table, observed_until
+from churn.modeling.backtest import rolling_origin_backtest, rolling_origin_plan
+from churn.modeling.baselines import event_baselines
+from churn.modeling.training_data import FeatureColumns
+from churn.monitoring.realised import realised_performance
+from churn.scoring.population import Population, recurring_expected_value
+from churn.scoring.value import purchase_value
+from churn.settings import EventLabelSettings, PipelineSettings
+
+
+class EventsKind:
+    """The events implementation of :class:`churn.kinds.Kind`."""
+
+    def __init__(self, settings: PipelineSettings, labels: EventLabelSettings) -> None:
+        self.settings = settings
+        self.labs = labels
+
+    def _data_end(self, events: Table) -> dt.date:
+        """The day after the last event (or ``labels.last_day_of_data``)."""
+        span = event_span(events, sql_runner(self.settings.features))
+        return observed_until(span, self.labs.last_day_of_data)
+
+    def _labels_at(self, tables: Canonical, events: Table, cutoffs: pd.DataFrame) -> pd.DataFrame:
+        return build_labels(
+            events,
+            cutoffs,
+            self.labs,
+            tables.optional("churn_events"),
+            run_sql=sql_runner(self.settings.features),
+        )
+
+    def labels(self, tables: Canonical) -> pd.DataFrame:
+        events = tables.events()
+        cutoffs = cutoff_table(self.labs, self._data_end(events))
+        return self._labels_at(tables, events, cutoffs)
+
+    def feature_spec(self) -> FeatureSpec:
+        """The feature spec, from the settings alone (never from data), so training and scoring
+        always build the same columns."""
+        data = self.settings.data
+        assert data.events is not None
+        customer_sources = data.customers.sources if data.customers is not None else []
+        return FeatureSpec(
+            settings=self.settings.features,
+            activity_event_types=tuple(self.labs.activity_event_types),
+            event_attributes=tuple(sorted({a for s in data.events.sources for a in s.attributes})),
+            customer_attributes=tuple(sorted({a for s in customer_sources for a in s.attributes})),
+            has_signup_date=any("signup_date" in s.columns for s in customer_sources),
+        )
+
+    def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:
+        """The SQL pass on ``features.engine`` (DuckDB or Spark), then the derived columns on
+        pandas: the one feature path of training (all labelled cutoffs) and scoring."""
+        return self._features(tables, tables.events(), pairs)
+
+    def _features(self, tables: Canonical, events: Table, pairs: pd.DataFrame) -> pd.DataFrame:
+        fs = self.settings.features
+        run_sql = sql_runner(fs)
+        customers = tables.optional("customers")
+        base = build_features(events, pairs, self.feature_spec(), customers, run_sql=run_sql)
+        return add_derived_features(
+            base,
+            daily_totals(events, self.labs.activity_event_types, run_sql) if fs.bgnbd else None,
+            calendar=fs.calendar,
+            bgnbd=fs.bgnbd,
+            horizon_days=self.labs.horizon_days,
+        )
+
+    def catalogue(self, features: pd.DataFrame) -> list[Feature]:
+        fs = self.settings.features
+        return feature_catalogue(self.feature_spec()) + derived_catalogue(
+            calendar=fs.calendar, bgnbd=fs.bgnbd, horizon_days=self.labs.horizon_days
+        )
+
+    def population(self, tables: Canonical, cutoff: dt.date | None) -> Population:
+        """Customers eligible at ``cutoff`` (default: labels.score_cutoff, else the day after
+        the data), their features and expected value."""
+        labs = self.labs
+        events = tables.events()
+        span = event_span(events, sql_runner(self.settings.features))
+        data_end = observed_until(span, labs.last_day_of_data)
+        assert span.first is not None  # observed_until raises on no events
+        when = cutoff or labs.score_cutoff or data_end
+        first = span.first.date()
+        if not first < when <= data_end:
+            raise LabelError(
+                f"scoring cutoff {when}: expected a date after the first event ({first}) and no "
+                f"later than the day after the data ({data_end}); features at a later date "
+                "would miss the days in between. Give --cutoff within that range."
+            )
+        horizon = dt.timedelta(days=labs.horizon_days)
+        table = pd.DataFrame(
+            {"cutoff": [when], "split": ["score"], "observed": [when + horizon <= data_end]}
+        )
+        eligible = self._labels_at(tables, events, table)
+        if eligible.empty:
+            raise LabelError(
+                f"scoring cutoff {when}: no eligible customers (none active before it and not "
+                "yet churned). Check --cutoff and labels.max_inactive_days."
+            )
+        features = self._features(tables, events, eligible)
+        return Population(when, features, self._expected_value(events, features, when))
+
+    def expected_value(
+        self, tables: Canonical, features: pd.DataFrame, cutoff: dt.date
+    ) -> pd.Series:
+        return self._expected_value(tables.events(), features, cutoff)
+
+    def _expected_value(self, events: Table, features: pd.DataFrame, cutoff: dt.date) -> pd.Series:
+        value = self.settings.scoring.value
+        if value.method == "recurring":
+            return recurring_expected_value(value, features)
+        run_sql = sql_runner(self.settings.features)
+        purchases = daily_totals(events, self.labs.activity_event_types, run_sql)
+        returns = daily_totals(events, self.settings.features.return_event_types, run_sql)
+        per_customer = purchase_value(
+            purchases, pd.Timestamp(cutoff), self.labs.horizon_days, returns
+        )
+        return features["customer_id"].map(per_customer).fillna(0.0).astype("float64")
+
+    def backfill_cutoffs(self) -> tuple[dt.date, ...]:
+        return tuple(self.settings.monitoring.backfill_cutoffs)
+
+    def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
+        """Recency, logistic RFM and (with purchase amounts) BG/NBD."""
+        purchases = daily_totals(
+            tables.events(), self.labs.activity_event_types, sql_runner(self.settings.features)
+        )
+        has_amounts = bool(purchases["amount"].notna().any())
+        return Baselines(
+            dict(event_baselines(has_purchases=has_amounts)), purchases, self.labs.horizon_days
+        )
+
+    def backtest(
+        self,
+        rows: pd.DataFrame,
+        columns: FeatureColumns,
+        overrides: Mapping[str, Any] | None,
+        baselines: Baselines,
+    ) -> Backtest:
+        """Rolling-origin folds over the cutoffs before the test cutoff."""
+        ts = self.settings.train
+        history = rows[rows["split"].isin(["train", "purged", "valid"])]
+        horizon = baselines.horizon_days
+        plan = rolling_origin_plan(list(history["cutoff"].unique()), horizon, ts.backtest_cutoffs)
+        folds = rolling_origin_backtest(
+            history,
+            plan,
+            columns,
+            ts,
+            overrides=overrides,
+            baselines=baselines.makers,
+            purchases=baselines.purchases,
+            horizon_days=horizon,
+        )
+        return Backtest({}, folds)
+
+    def realised(
+        self, tables: Canonical, lists: Mapping[dt.date, Callable[[], pd.DataFrame]]
+    ) -> dict[str, Any]:
+        events = tables.events()
+
+        def outcome_at(cutoff: dt.date) -> pd.DataFrame:
+            table = pd.DataFrame({"cutoff": [cutoff], "split": ["realised"], "observed": [True]})
+            return self._labels_at(tables, events, table)
+
+        return realised_performance(
+            lists,
+            outcome_at,
+            data_end=self._data_end(events),
+            horizon_days=self.labs.horizon_days,
+        )
+
+    def activity(self, tables: Canonical) -> Activity | None:
+        events = tables.optional("events")
+        if events is None:
+            return None
+        return Activity(events, self.labs.activity_event_types, self.labs.horizon_days)

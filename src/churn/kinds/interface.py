@@ -1,0 +1,127 @@
+"""The interface both kinds implement, and the small types they share (see :mod:`churn.kinds`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from churn.engines.sql import Table
+from churn.features import Feature
+from churn.modeling.baselines import BaselineInputs, Scorer
+from churn.modeling.training_data import FeatureColumns
+from churn.reporting.retention import Activity
+from churn.scoring.population import Population
+
+__all__ = [
+    "Activity",
+    "Backtest",
+    "Baselines",
+    "Canonical",
+    "Kind",
+    "Population",
+]
+
+
+class Canonical(Protocol):
+    """The canonical tables of ``churn ingest`` (see :class:`churn.io.canonical.CanonicalFiles`)."""
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """Table ``name`` in memory (``snapshot``, ``events``); an error if it is missing."""
+        ...
+
+    def optional(self, name: str) -> pd.DataFrame | None:
+        """Table ``name`` in memory, or None when the pipeline has none (``customers``,
+        ``churn_events``)."""
+        ...
+
+    def events(self) -> Table:
+        """The events as the SQL engine reads them (on DuckDB a parquet file scanned in place,
+        so the events never have to fit in memory)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """The simple models the churn model is compared with, and what they learn from."""
+
+    makers: Mapping[str, Callable[[BaselineInputs], Scorer]]
+    purchases: pd.DataFrame | None
+    """Purchases per customer and day (BG/NBD fits on them); None for a snapshot."""
+    horizon_days: int
+
+    def inputs(self, train: pd.DataFrame, valid: pd.DataFrame) -> BaselineInputs:
+        return BaselineInputs(train, valid, self.purchases, self.horizon_days)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """How the model did away from the test cutoff: ``report`` goes to ``backtest.json``,
+    ``metrics`` are added to ``metrics.json``."""
+
+    metrics: dict[str, float]
+    report: Any
+
+
+class Kind(Protocol):
+    """What an events and a snapshot pipeline do differently. ``pairs``, ``labels``: frames
+    with ``customer_id`` and ``cutoff``, one row per (customer, cutoff)."""
+
+    def labels(self, tables: Canonical) -> pd.DataFrame:
+        """Point-in-time labels: ``customer_id``, ``cutoff``, ``split``, ``churned``, ..."""
+        ...
+
+    def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:
+        """One feature row per row of ``pairs``, built only from what was known at its cutoff
+        (the one feature path of training and scoring)."""
+        ...
+
+    def catalogue(self, features: pd.DataFrame) -> list[Feature]:
+        """Every feature of ``features`` (as :meth:`features` built it), with family and
+        description."""
+        ...
+
+    def population(self, tables: Canonical, cutoff: dt.date | None) -> Population:
+        """The customers to score at ``cutoff`` (None: the kind's default) with their
+        features and expected value."""
+        ...
+
+    def expected_value(
+        self, tables: Canonical, features: pd.DataFrame, cutoff: dt.date
+    ) -> pd.Series:
+        """What each row of ``features`` is worth over the horizon (``scoring.value``)."""
+        ...
+
+    def backfill_cutoffs(self) -> tuple[dt.date, ...]:
+        """Earlier cutoffs to score into the history before today's list."""
+        ...
+
+    def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
+        """The baselines ``churn train`` reports beside the model."""
+        ...
+
+    def backtest(
+        self,
+        rows: pd.DataFrame,
+        columns: FeatureColumns,
+        overrides: Mapping[str, Any] | None,
+        baselines: Baselines,
+    ) -> Backtest:
+        """Rolling-origin backtest (events) or cross-validation (snapshot) on the labelled
+        ``rows`` (features and labels joined) other than the test cutoff."""
+        ...
+
+    def realised(
+        self, tables: Canonical, lists: Mapping[dt.date, Callable[[], pd.DataFrame]]
+    ) -> dict[str, Any]:
+        """``realised.json``: the scored ``lists`` (by cutoff) whose outcome is now known,
+        evaluated against it."""
+        ...
+
+    def activity(self, tables: Canonical) -> Activity | None:
+        """The events behind the report's retention charts, or None (a snapshot, or no
+        events table)."""
+        ...

@@ -1,0 +1,99 @@
+"""A snapshot pipeline: one row per customer with a churn label (e.g. IBM Telco), all at one
+date; train/valid/test are a random split and the backtest is cross-validation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.features import Feature, snapshot_catalogue, snapshot_features
+from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
+from churn.labels import snapshot_labels
+from churn.modeling.backtest import cross_validated_auc
+from churn.modeling.baselines import onehot_logistic_baseline, single_feature_baseline
+from churn.modeling.training_data import FeatureColumns, split_rows
+from churn.monitoring.realised import no_later_outcome
+from churn.scoring.population import Population, clv_needs_events, recurring_expected_value
+from churn.settings import PipelineSettings, SnapshotLabelSettings
+
+_KEYS = ("customer_id", "cutoff")
+
+
+class SnapshotKind:
+    """The snapshot implementation of :class:`churn.kinds.Kind`."""
+
+    def __init__(self, settings: PipelineSettings, labels: SnapshotLabelSettings) -> None:
+        self.settings = settings
+        self.labs = labels
+
+    def labels(self, tables: Canonical) -> pd.DataFrame:
+        return snapshot_labels(tables.frame("snapshot"), self.labs)
+
+    def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:
+        return snapshot_features(tables.frame("snapshot"), pairs)
+
+    def catalogue(self, features: pd.DataFrame) -> list[Feature]:
+        snapshot = self.settings.data.snapshot
+        assert snapshot is not None
+        columns = [c for c in features.columns if c not in _KEYS]
+        return snapshot_catalogue(columns, snapshot.numeric_attributes)
+
+    def population(self, tables: Canonical, cutoff: dt.date | None) -> Population:
+        """The current customers (those who have not churned) at ``labels.snapshot_date``;
+        ``cutoff`` is ignored: a snapshot has one date."""
+        snapshot = tables.frame("snapshot")
+        current = snapshot[~snapshot["churned"].astype(bool)]
+        when = self.labs.snapshot_date
+        pairs = pd.DataFrame({"customer_id": current["customer_id"], "cutoff": pd.Timestamp(when)})
+        features = snapshot_features(current, pairs)
+        return Population(when, features, self.expected_value(tables, features, when))
+
+    def expected_value(
+        self, tables: Canonical, features: pd.DataFrame, cutoff: dt.date
+    ) -> pd.Series:
+        """Monthly charge x months (``scoring.value.method: recurring``); a snapshot has no
+        purchases for a CLV."""
+        value = self.settings.scoring.value
+        if value.method != "recurring":
+            raise clv_needs_events(self.settings.name)
+        return recurring_expected_value(value, features)
+
+    def backfill_cutoffs(self) -> tuple[dt.date, ...]:
+        return ()
+
+    def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
+        """Logistic regression on one-hot categories, and tenure alone."""
+        makers = {
+            "logistic_onehot": onehot_logistic_baseline(columns.numeric, columns.categorical),
+            "tenure": single_feature_baseline("tenure_months", higher_is_riskier=False),
+        }
+        return Baselines(makers, None, 0)
+
+    def backtest(
+        self,
+        rows: pd.DataFrame,
+        columns: FeatureColumns,
+        overrides: Mapping[str, Any] | None,
+        baselines: Baselines,
+    ) -> Backtest:
+        """Cross-validated ROC AUC on the training and validation rows."""
+        aucs = cross_validated_auc(
+            split_rows(rows, ["train", "valid"]), columns, self.settings.train, overrides=overrides
+        )
+        metrics = {
+            "cv_roc_auc_mean": float(np.mean(aucs)),
+            "cv_roc_auc_std": float(np.std(aucs, ddof=1)),
+        }
+        return Backtest(metrics, {"cross_validation_roc_auc": aucs})
+
+    def realised(
+        self, tables: Canonical, lists: Mapping[dt.date, Callable[[], pd.DataFrame]]
+    ) -> dict[str, Any]:
+        return no_later_outcome()
+
+    def activity(self, tables: Canonical) -> Activity | None:
+        return None

@@ -1,0 +1,204 @@
+"""The sections of ``report.html``, each built from what earlier stages wrote (frames, the
+parsed JSON outputs, PNG bytes): nothing here reads or writes a file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from churn.reporting.model_figures import backtest_figure, counts_figure, drift_figure
+from churn.reporting.page import Figure, KeyNumbers, Note, Png, Section, Table
+from churn.reporting.retention import (
+    Activity,
+    churn_rate_by_cutoff,
+    clv_summary,
+    cohort_retention,
+    repeat_purchase_rate,
+)
+from churn.reporting.retention_figures import (
+    churn_rate_figure,
+    clv_distribution_figure,
+    cohort_retention_figure,
+    repeat_purchase_figure,
+    value_at_risk_by_tier_figure,
+)
+
+METRIC_COLUMNS = ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile")
+PLOTS = (
+    ("roc", "ROC curve: model and baselines on the test cutoff"),
+    ("precision_recall", "Precision against recall on the test cutoff"),
+    ("calibration", "Calibration: predicted against observed churn rate"),
+    ("gains", "Cumulative gains: share of churners reached by contacting the riskiest first"),
+)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def business_section(
+    labels: pd.DataFrame, scores: pd.DataFrame, activity: Activity | None
+) -> Section:
+    """Churn rate, value at stake and at risk; with the ``activity`` of an events pipeline,
+    churn over time, cohorts and repeat purchases too. ``labels``: ``labels.parquet``;
+    ``scores``: ``scores.parquet``."""
+    rates = churn_rate_by_cutoff(labels)
+    clv = clv_summary(scores)
+    latest = rates.iloc[-1] if len(rates) else None
+    items: list[Any] = []
+    numbers = [
+        ("customers scored", f"{len(scores):,}"),
+        ("expected value at stake", f"{scores['expected_value'].sum():,.0f}"),
+        ("value at risk", f"{scores['value_at_risk'].sum():,.0f}"),
+    ]
+    if latest is not None:
+        numbers.insert(
+            0,
+            (f"churn rate at {pd.Timestamp(latest['cutoff']).date()}", _pct(latest["churn_rate"])),
+        )
+    if activity is not None:
+        events, types = activity.events, activity.activity_event_types
+        horizon = activity.horizon_days
+        repeat = repeat_purchase_rate(events, types, within_days=horizon)
+        numbers.append((f"repeat purchase within {horizon} days", _pct(repeat.overall)))
+        items.append(KeyNumbers(numbers))
+        items.append(Figure(churn_rate_figure(rates, horizon_days=horizon)))
+        cohorts = cohort_retention(events, types)
+        items.append(Figure(cohort_retention_figure(cohorts)))
+        items.append(Figure(repeat_purchase_figure(repeat, within_days=horizon)))
+    else:
+        items.append(KeyNumbers(numbers))
+        items.append(
+            Note("A snapshot has one date: no churn rate over time, cohorts or repeat purchases.")
+        )
+    items.append(Figure(clv_distribution_figure(scores)))
+    items.append(Figure(value_at_risk_by_tier_figure(clv.by_tier)))
+    return Section("Retention", items, "retention")
+
+
+def model_section(metrics: dict[str, Any], plots: dict[str, bytes], backtest: Any) -> Section:
+    """The model against its baselines on the test cutoff. ``metrics``: ``metrics.json``;
+    ``plots``: the PNGs of ``churn train`` by name (those of :data:`PLOTS` that exist);
+    ``backtest``: ``backtest.json``, or None."""
+    rows = [{"model": "churn model", **{k: metrics[k] for k in METRIC_COLUMNS}}]
+    rows += [
+        {"model": name.replace("_", " "), **{k: b[k] for k in METRIC_COLUMNS}}
+        for name, b in metrics.get("baselines", {}).items()
+    ]
+    table = pd.DataFrame(rows).round(3)
+    cv = ""
+    if "cv_roc_auc_mean" in metrics:
+        mean, std = metrics["cv_roc_auc_mean"], metrics["cv_roc_auc_std"]
+        cv = f"; 5-fold CV ROC AUC {mean:.3f} ± {std:.3f}"
+    items: list[Any] = [
+        Note(
+            f"Test cutoff: {metrics['n_test']:,} customers, {metrics['positive_rate']:.1%} churned"
+            f"{cv}. No training, early-stopping or calibration step saw these rows."
+        ),
+        Table(table, "Model and baselines on the same test rows (ECE: expected calibration error)"),
+    ]
+    items += [Png(plots[name], caption) for name, caption in PLOTS if name in plots]
+    if isinstance(backtest, list) and backtest:  # rolling-origin folds of an event pipeline
+        items.append(Figure(backtest_figure(backtest, metrics)))
+    elif isinstance(backtest, dict) and backtest.get("cross_validation_roc_auc"):
+        folds = ", ".join(f"{auc:.3f}" for auc in backtest["cross_validation_roc_auc"])
+        items.append(Note(f"ROC AUC of the 5 cross-validation folds: {folds}."))
+    return Section("Model", items, "model")
+
+
+def outreach_section(
+    summary: dict[str, Any], scores: pd.DataFrame, shap_plots: tuple[bytes | None, bytes | None]
+) -> Section:
+    """Who to contact and why. ``summary``: ``scoring.json``; ``shap_plots``: the beeswarm and
+    bar PNGs of ``churn score`` (None where missing)."""
+    outreach = summary["outreach"]
+    items: list[Any] = [
+        KeyNumbers(
+            [
+                ("in the outreach slice", f"{outreach['customers']:,}"),
+                ("to contact", f"{outreach['to_contact']:,}"),
+                ("control group (do not contact)", f"{outreach['control_group']:,}"),
+                ("value at risk in the slice", f"{outreach['value_at_risk']:,.0f}"),
+                ("mean churn probability in the slice", _pct(outreach["mean_churn_probability"])),
+            ]
+        ),
+        Figure(
+            counts_figure(
+                summary["top_reasons"],
+                title="Top reason of each customer in the outreach slice",
+                xlabel="customers",
+            )
+        ),
+        Figure(
+            counts_figure(
+                summary["recommended_actions"],
+                title="Recommended actions (control group excluded)",
+                xlabel="customers",
+            )
+        ),
+    ]
+    beeswarm, bar = shap_plots
+    items += [
+        Png(png, caption)
+        for png, caption in (
+            (bar, "What the model leans on most (mean |SHAP|)"),
+            (beeswarm, "How each feature moves risk, customer by customer"),
+        )
+        if png is not None
+    ]
+    top = scores[scores["in_outreach"] & ~scores["control_group"]].head(15)
+    columns = [
+        "priority_rank",
+        "customer_id",
+        "churn_probability",
+        "value_at_risk",
+        "reason_1_text",
+        "recommended_action",
+    ]
+    items.append(Table(top[columns].round(3), "The first customers to contact"))
+    return Section("Who to contact, and why", items, "outreach")
+
+
+def monitoring_section(
+    drift: dict[str, Any] | None, realised: dict[str, Any] | None, pipeline: str
+) -> Section:
+    """Drift and realised performance. ``drift``, ``realised``: ``drift.json`` and
+    ``realised.json`` of ``churn monitor``, or None when not written yet."""
+    items: list[Any] = []
+    if drift is not None:
+        flagged = drift["flagged_features"]
+        items.append(
+            Note(
+                f"Population stability index of the {drift['current_rows']:,} scored customers "
+                f"against the {drift['reference_rows']:,} training rows: the score "
+                f"{drift['score_psi']:.2f}; {len(flagged)} feature(s) over "
+                f"{drift['psi_threshold']:g}{': ' + ', '.join(flagged[:8]) if flagged else ''}. "
+                f"Exempt (drift by construction): {', '.join(drift['ignored_features']) or 'none'}."
+            )
+        )
+        items.append(Figure(drift_figure(drift)))
+    if realised is not None:
+        if realised["evaluated"]:
+            frame = pd.DataFrame(realised["evaluated"])
+            keep = [
+                "cutoff",
+                "model",
+                "with_outcome",
+                "roc_auc",
+                "ece",
+                "lift_top_decile",
+                "churn_rate_outreach",
+                "churn_rate_rest",
+            ]
+            items.append(
+                Table(
+                    frame[keep].round(3),
+                    "Realised performance of earlier lists whose outcome is now known",
+                )
+            )
+        else:
+            items.append(Note(realised.get("note") or "No earlier list has a known outcome yet."))
+    if not items:
+        items.append(Note(f"Run `churn monitor {pipeline}` for drift and realised performance."))
+    return Section("Monitoring", items, "monitoring")

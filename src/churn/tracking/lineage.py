@@ -1,0 +1,60 @@
+"""Model lineage: what a registered model was trained from (the code's git commit, digests of
+the labels and features files, the test cutoff), as the ``lineage.*`` tags of its run and
+model version."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+GIT_COMMIT = "git_commit"
+"""Lineage key whose value is also written to MLflow's own ``mlflow.source.git.commit`` tag."""
+
+
+def git_commit(project_dir: Path) -> str:
+    """``git rev-parse HEAD`` in ``project_dir``; ``"unknown"`` outside a repository or
+    without git."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def file_md5(path: Path) -> str:
+    """Hex MD5 of the file at ``path``, read in 1 MiB blocks (a fingerprint, not security)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def training_lineage(
+    project_dir: Path, *, features: Path, labels: Path, test_cutoff: str
+) -> dict[str, str]:
+    """The lineage of a model trained in ``project_dir`` on the ``features`` and ``labels``
+    parquet files: ``git_commit``, ``features_md5``, ``labels_md5`` and ``test_cutoff``."""
+    return {
+        GIT_COMMIT: git_commit(project_dir),
+        "features_md5": file_md5(features),
+        "labels_md5": file_md5(labels),
+        "test_cutoff": test_cutoff,
+    }
+
+
+def lineage_tags(lineage: Mapping[str, object]) -> dict[str, str]:
+    """``lineage.<key>`` tags, plus MLflow's ``mlflow.source.git.commit`` when the commit is
+    known."""
+    tags = {f"lineage.{key}": str(value) for key, value in lineage.items()}
+    if GIT_COMMIT in lineage:
+        tags["mlflow.source.git.commit"] = str(lineage[GIT_COMMIT])
+    return tags

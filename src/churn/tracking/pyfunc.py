@@ -1,0 +1,174 @@
+"""The registered model: a custom MLflow pyfunc around a saved :class:`ChurnModel` folder, how
+its folder is written, and the checks a downloaded folder must pass before it is loaded.
+
+``predict`` takes a feature frame and returns one calibrated churn probability per row, in a
+one-column frame named ``churn_probability``. The model is saved as "models from code": MLflow
+stores :data:`MODEL_CODE` (which imports ``churn.tracking.ChurnPyfunc``), never a pickle, so
+serve it from an environment where this package is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import warnings
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from mlflow.models import Model, ModelSignature
+
+from churn.errors import TrackingError
+from churn.modeling.model import MODEL_FILES, ChurnModel
+from churn.tracking.store import first_line
+
+with warnings.catch_warnings():
+    # MLflow 3.17 warns while importing its own agent schemas ("Any type hint is inferred as
+    # AnyType"): nothing a user can act on, and it would print on every command. Every other
+    # module imports mlflow.pyfunc after this one has.
+    warnings.filterwarnings("ignore", message=".*Any type hint is inferred", category=UserWarning)
+    from mlflow.pyfunc import save_model
+    from mlflow.pyfunc.model import PythonModel, PythonModelContext
+
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
+
+PROBABILITY_COLUMN = "churn_probability"
+MODEL_DIR_ARTIFACT = "model_dir"
+MODEL_CODE = """\
+import mlflow.models
+
+from churn.tracking import ChurnPyfunc
+
+mlflow.models.set_model(ChurnPyfunc())
+"""
+"""The script MLflow stores with every registered model and runs to load it."""
+
+_CODE_MODEL_LOADER = "mlflow.pyfunc.loaders.code_model"
+_CODE_FILE = "churn_pyfunc.py"
+_REQUIREMENTS = ("xgboost", "pandas", "numpy", "scikit-learn")
+
+
+class ChurnPyfunc(PythonModel):
+    """MLflow pyfunc around a saved :class:`ChurnModel` folder (artifact ``model_dir``).
+
+    ``predict`` takes the feature frame (the model's feature columns; extra columns ignored) and
+    returns a frame with one column ``churn_probability`` in [0, 1], indexed like the input.
+    """
+
+    def load_context(self, context: PythonModelContext) -> None:
+        self._model = ChurnModel.load(Path(context.artifacts[MODEL_DIR_ARTIFACT]))
+
+    @property
+    def churn_model(self) -> ChurnModel:
+        """The loaded model itself, for what the pyfunc interface cannot do (SHAP values)."""
+        return self._model
+
+    def predict(
+        self,
+        context: PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        return probability_frame(self._model.predict_proba(model_input), model_input.index)
+
+
+def churn_model_of(pyfunc: PyFuncModel) -> ChurnModel:
+    """The :class:`ChurnModel` inside a loaded registered model (see :class:`ChurnPyfunc`)."""
+    wrapper = pyfunc.unwrap_python_model()  # type: ignore[no-untyped-call]
+    assert isinstance(wrapper, ChurnPyfunc)
+    return wrapper.churn_model
+
+
+def save_pyfunc(
+    workdir: Path,
+    model_dir: Path,
+    *,
+    signature: ModelSignature,
+    input_example: pd.DataFrame,
+    mlflow_model: Model,
+) -> Path:
+    """Write the pyfunc of the :class:`ChurnModel` in ``model_dir`` under the empty folder
+    ``workdir``; returns the pyfunc folder (``workdir/model``) to upload."""
+    # only the files a ChurnModel reads reach the registry, never a stray file (a pickle)
+    model_files = workdir / MODEL_DIR_ARTIFACT
+    model_files.mkdir()
+    for name in MODEL_FILES:
+        shutil.copy2(model_dir / name, model_files / name)
+    # "Models from code": MLflow stores this script, not a cloudpickle of the class.
+    code = workdir / _CODE_FILE
+    code.write_text(MODEL_CODE)
+    local = workdir / "model"
+    save_model(
+        path=str(local),
+        python_model=str(code),
+        artifacts={MODEL_DIR_ARTIFACT: str(model_files)},
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements(),
+        mlflow_model=mlflow_model,
+    )
+    return local
+
+
+def check_pyfunc_folder(folder: Path) -> None:
+    """Refuse a downloaded model folder unless it is exactly the pyfunc this module saves:
+    MLflow's models-from-code loader (no pickled Python object), running this module's own
+    script. Loading anything else could unpickle or run code someone put in the registry.
+
+    Raises TrackingError naming what differs.
+    """
+    try:
+        flavor = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))["flavors"][
+            "python_function"
+        ]
+        code_file = folder / Path(str(flavor.get("model_code_path") or "-")).name
+        problems = []
+        if flavor.get("loader_module") != _CODE_MODEL_LOADER:
+            problems.append(f"loader {flavor.get('loader_module')!r}")
+        if "python_model" in flavor:
+            problems.append(f"a pickled python_model {flavor['python_model']!r}")
+        if flavor.get("code"):
+            problems.append(f"extra code {flavor['code']!r}")
+        if not code_file.is_file() or code_file.read_text(encoding="utf-8") != MODEL_CODE:
+            problems.append(f"model code {code_file.name!r} that is not churn's")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as exc:
+        problems = [f"no readable MLmodel python_function flavor ({first_line(exc)})"]
+    if problems:
+        raise TrackingError(
+            f"refusing to load the model in {folder}: expected churn's models-from-code pyfunc "
+            f"(loader {_CODE_MODEL_LOADER!r}, churn's own script), found "
+            f"{'; '.join(problems)}. Register models only with `churn register`."
+        )
+
+
+def model_input(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:
+    """The model's feature columns of ``features`` in the feature frame's contract: numeric as
+    float64, categorical as object. The pyfunc's signature is inferred from this, so callers
+    must pass those dtypes too (MLflow refuses int64 for a double column, and pandas
+    categories for a string one). Raises PipelineStateError naming missing columns."""
+    model.matrix(features)  # the one place that checks for missing feature columns
+    columns = {
+        name: pd.to_numeric(features[name], errors="coerce").astype("float64")
+        for name in model.numeric_features
+    }
+    columns |= {name: features[name].astype(object) for name in model.categories}
+    return pd.DataFrame(columns, index=features.index)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned versions of the installed packages the pyfunc needs (``churn`` itself is not
+    listed: it is not on PyPI; install it from this repository where the model is served)."""
+    pins = []
+    for dist in _REQUIREMENTS:
+        with contextlib.suppress(PackageNotFoundError):
+            pins.append(f"{dist}=={version(dist)}")
+    return pins
+
+
+def probability_frame(proba: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """``proba`` as the pyfunc's output: one float64 column ``churn_probability``."""
+    return pd.DataFrame({PROBABILITY_COLUMN: np.asarray(proba, dtype="float64")}, index=index)

@@ -1,0 +1,225 @@
+"""Training runs: one run per trained model, with its params, metrics, artifacts and lineage,
+its pyfunc logged as the run's model, registered and aliased ``challenger``."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model, ModelSignature, infer_signature
+
+from churn.errors import PipelineStateError
+from churn.modeling.model import ChurnModel
+from churn.tracking.lineage import lineage_tags
+from churn.tracking.pyfunc import model_input, probability_frame, save_pyfunc
+from churn.tracking.registry import CHALLENGER
+from churn.tracking.store import store_error
+
+_MODEL_NAME = "model"
+
+type MetricTree = Mapping[str, float | MetricTree]
+"""Metrics, possibly nested: ``{"baselines": {"recency": {"roc_auc": 0.7}}}``."""
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A model version created by :func:`log_training_run`.
+
+    ``model_uri`` is ``models:/<registered name>/<version>``.
+    """
+
+    run_id: str
+    version: str
+    model_uri: str
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level with dotted keys: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def numeric_metrics(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """The finite numeric leaves of a metrics tree (``metrics.json``) as floats, nesting kept:
+    MLflow metrics are numbers; dates, counts as text and NaN are left out."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out[key] = numeric_metrics(value)
+        elif (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ):
+            out[key] = float(value)
+    return out
+
+
+def log_training_run(
+    client: MlflowClient,
+    *,
+    experiment: str,
+    model_dir: Path,
+    params: Mapping[str, object],
+    metrics: MetricTree,
+    artifacts: Sequence[Path],
+    lineage: Mapping[str, str],
+    input_example: pd.DataFrame,
+    registered_model_name: str,
+) -> RegisteredVersion:
+    """Log one training run, register its model and point the alias ``challenger`` at it.
+
+    ``experiment`` is an experiment id (see :func:`churn.tracking.store.ensure_experiment`).
+    ``params`` and ``metrics`` may nest mappings; keys are flattened with dots
+    (``baselines.recency.roc_auc``). ``artifacts`` are files or folders copied into the run.
+    ``lineage`` (git commit, features hash, test cutoff, ...; see
+    :mod:`churn.tracking.lineage`) becomes ``lineage.<key>`` tags on the run and the model
+    version. ``input_example`` is a few rows of the feature frame; the model's columns of its
+    first five rows (see :func:`churn.tracking.pyfunc.model_input`) are stored with the model,
+    and the signature is inferred from them and the model's output on them.
+
+    Raises PipelineStateError when ``model_dir`` or an artifact is missing, and TrackingError
+    when the store fails; a run that fails midway is marked FAILED.
+    """
+    churn_model = ChurnModel.load(model_dir)
+    missing = [str(p) for p in artifacts if not p.exists()]
+    if missing:
+        raise PipelineStateError(
+            f"{len(missing)} artifact(s) to log do not exist: {missing}. Run the stage that "
+            "writes them (`churn train`) before logging."
+        )
+    example = model_input(churn_model, input_example.head(5))
+    signature = infer_signature(
+        example, probability_frame(churn_model.predict_proba(example), example.index)
+    )
+    tags = lineage_tags(lineage)
+    param_entities = [Param(key, str(value)) for key, value in flatten(params).items()]
+    metric_entities = _metric_entities(flatten(metrics), timestamp_ms=int(time.time() * 1000))
+
+    try:
+        run_id = str(client.create_run(experiment, tags=tags).info.run_id)
+    except MlflowException as exc:
+        raise store_error(client, "create a run", exc) from exc
+    try:
+        client.log_batch(run_id, params=param_entities, metrics=metric_entities)
+        for path in artifacts:
+            if path.is_dir():
+                client.log_artifacts(run_id, str(path), artifact_path=path.name)
+            else:
+                client.log_artifact(run_id, str(path))
+        model_id, source = _log_pyfunc(
+            client,
+            experiment=experiment,
+            run_id=run_id,
+            model_dir=model_dir,
+            signature=signature,
+            example=example,
+            tags=tags,
+        )
+        registered = _register(
+            client,
+            name=registered_model_name,
+            source=source,
+            run_id=run_id,
+            model_id=model_id,
+            tags=tags,
+        )
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    except BaseException as exc:
+        status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
+        with contextlib.suppress(Exception):
+            client.set_terminated(run_id, RunStatus.to_string(status))
+        if isinstance(exc, MlflowException):
+            raise store_error(client, f"log run {run_id}", exc) from exc
+        raise
+    return registered
+
+
+def _log_pyfunc(
+    client: MlflowClient,
+    *,
+    experiment: str,
+    run_id: str,
+    model_dir: Path,
+    signature: ModelSignature,
+    example: pd.DataFrame,
+    tags: Mapping[str, str],
+) -> tuple[str, str]:
+    """Save the pyfunc locally and upload it as a LoggedModel of the run, as ``Model.log``
+    does, but through ``client`` instead of MLflow's global tracking URI.
+
+    Returns (model id, artifact location).
+    """
+    logged = client.create_logged_model(
+        experiment, name=_MODEL_NAME, source_run_id=run_id, tags=dict(tags)
+    )
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+    with tempfile.TemporaryDirectory(prefix="churn-pyfunc-") as tmp:
+        local = save_pyfunc(
+            Path(tmp),
+            model_dir,
+            signature=signature,
+            input_example=example,
+            mlflow_model=Model(
+                artifact_path=logged.artifact_location,
+                model_uuid=logged.model_id,
+                run_id=run_id,
+                model_id=logged.model_id,
+            ),
+        )
+        client.log_model_artifacts(logged.model_id, str(local))
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    return str(logged.model_id), str(logged.artifact_location)
+
+
+def _register(
+    client: MlflowClient,
+    *,
+    name: str,
+    source: str,
+    run_id: str,
+    model_id: str,
+    tags: Mapping[str, str],
+) -> RegisteredVersion:
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    # The artifact location, not models:/<model_id>: the SQL registry resolves the latter with
+    # MLflow's *global* tracking URI, which may point at another store.
+    mv = client.create_model_version(
+        name, source=source, run_id=run_id, tags=dict(tags), model_id=model_id
+    )
+    version = str(mv.version)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    return RegisteredVersion(run_id=run_id, version=version, model_uri=f"models:/{name}/{version}")
+
+
+def _metric_entities(flat: Mapping[str, object], *, timestamp_ms: int) -> list[Metric]:
+    """MLflow metrics at step 0; a TypeError naming every value that is not a number."""
+    entities: list[Metric] = []
+    bad: dict[str, object] = {}
+    for key, value in flat.items():
+        if isinstance(value, int | float | np.number):
+            entities.append(Metric(key, float(value), timestamp_ms, 0))
+        else:
+            bad[key] = value
+    if bad:
+        raise TypeError(f"metrics must be numbers; {len(bad)} are not: {bad}.")
+    return entities
