@@ -12,8 +12,8 @@
 * **A label the wrong way round.** Churners are usually the minority; a positive class above
   ``max_positive_share`` is worth a warning.
 
-Pure: frames in, findings out. ``churn train`` raises :class:`LeakageError` on leaks and logs the
-rest.
+Pure: frames in, findings out. ``churn train`` calls :func:`screen_features` before fitting:
+leaks stop it (:class:`LeakageError`, exit code 6), the rest is logged.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from churn.errors import TrainingError
+from churn.modeling.training_data import FeatureColumns
+from churn.settings import LeakageSettings
 
 MAX_SINGLE_FEATURE_AUC = 0.98
 MAX_POSITIVE_SHARE = 0.6
@@ -171,3 +173,59 @@ def positive_share_warning(y: np.ndarray, *, max_share: float = MAX_POSITIVE_SHA
         "minority. If the label is the wrong way round, set the value that means 'churned' "
         "(data.snapshot.positive_label, or the churn definition in labels)."
     )
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The feature columns to train on, and what the guard left out or noticed."""
+
+    columns: FeatureColumns
+    identifiers: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def screen_features(
+    train: pd.DataFrame,
+    y: np.ndarray,
+    columns: FeatureColumns,
+    settings: LeakageSettings,
+    *,
+    label_name: str | None = None,
+    seed: int = 0,
+) -> Screened:
+    """The guard on the training rows (outcomes ``y``): identifier-like text features left out
+    (``settings.drop_identifiers``), then :class:`LeakageError` if any remaining feature looks
+    like the label; warnings for what was left out and for a positive class above
+    ``MAX_POSITIVE_SHARE``. Raises LeakageError naming every suspect at once."""
+    allowed = set(settings.allow)
+    identifiers = (
+        tuple(c for c in identifier_like(train, columns.categorical) if c not in allowed)
+        if settings.drop_identifiers
+        else ()
+    )
+    kept = FeatureColumns(
+        numeric=columns.numeric,
+        categorical=tuple(c for c in columns.categorical if c not in identifiers),
+    )
+    suspects = leak_suspects(
+        train,
+        y,
+        numeric=kept.numeric,
+        categorical=kept.categorical,
+        label_name=label_name,
+        max_auc=settings.max_single_feature_auc,
+        allow=settings.allow,
+        seed=seed,
+    )
+    if suspects:
+        raise leakage_error(suspects)
+    warnings = [
+        f"left out {c!r}: {train[c].nunique():,} distinct values in {len(train):,} training rows "
+        "look like an identifier or a name, which a model memorises instead of learning from "
+        "(train.leakage.allow keeps it)"
+        for c in identifiers
+    ]
+    share = positive_share_warning(y)
+    if share is not None:
+        warnings.append(share)
+    return Screened(kept, identifiers, tuple(warnings))
