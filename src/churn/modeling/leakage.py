@@ -100,6 +100,21 @@ def repeats_label_name(column: str, label_name: str) -> bool:
     return bool(distinctive) and distinctive <= _tokens(column)
 
 
+def single_feature_aucs(
+    rows: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    seed: int = 0,
+) -> dict[str, float]:
+    """Each feature's single-feature ROC AUC on ``rows`` (oriented: 0.5 is chance)."""
+    y = np.asarray(y).astype(np.int8)
+    out = {c: _numeric_auc(rows[c], y) for c in numeric}
+    out |= {c: _categorical_auc(rows[c], y, seed) for c in categorical}
+    return out
+
+
 def leak_suspects(
     rows: pd.DataFrame,
     y: np.ndarray,
