@@ -370,6 +370,29 @@ class SearchSettings(Frozen):
     )
 
 
+class LeakageSettings(Frozen):
+    """The guard ``churn train`` runs on the training rows before fitting
+    (:mod:`churn.modeling.leakage`): features that give the label away stop training."""
+
+    max_single_feature_auc: float = Field(
+        0.98,
+        gt=0.5,
+        le=1.0,
+        description="a feature whose value (or missingness) alone reaches this ROC AUC on the "
+        "training labels stops training as a probable leak",
+    )
+    allow: list[str] = Field(
+        default_factory=list,
+        description="features the guard must not stop on (a genuine, very strong signal) nor "
+        "leave out as identifiers",
+    )
+    drop_identifiers: bool = Field(
+        True,
+        description="leave out text features with so many distinct values that they name "
+        "customers (surnames, emails), with a warning",
+    )
+
+
 class TrainSettings(Frozen):
     """xgboost (hist) with early stopping on the validation cutoff, then calibration on it."""
 
@@ -438,6 +461,10 @@ class TrainSettings(Frozen):
     )
     search: SearchSettings = Field(
         default_factory=SearchSettings, description="optional optuna hyperparameter search"
+    )
+    leakage: LeakageSettings = Field(
+        default_factory=LeakageSettings,
+        description="the leak and identifier guard run before fitting",
     )
 
 

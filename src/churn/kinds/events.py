@@ -142,6 +142,9 @@ class EventsKind:
     def backfill_cutoffs(self) -> tuple[dt.date, ...]:
         return tuple(self.settings.monitoring.backfill_cutoffs)
 
+    def label_column(self) -> str | None:
+        return None
+
     def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
         """Recency, logistic RFM and (with purchase amounts) BG/NBD."""
         purchases = daily_totals(

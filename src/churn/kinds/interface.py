@@ -99,6 +99,11 @@ class Kind(Protocol):
         """Earlier cutoffs to score into the history before today's list."""
         ...
 
+    def label_column(self) -> str | None:
+        """The user's column the label comes from, if it is a column of theirs (a snapshot's
+        churn flag); None when churn builds the label itself (from events)."""
+        ...
+
     def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
         """The baselines ``churn train`` reports beside the model."""
         ...

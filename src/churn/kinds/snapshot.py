@@ -65,6 +65,11 @@ class SnapshotKind:
     def backfill_cutoffs(self) -> tuple[dt.date, ...]:
         return ()
 
+    def label_column(self) -> str | None:
+        snapshot = self.settings.data.snapshot
+        assert snapshot is not None
+        return snapshot.source.columns.get("label")
+
     def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
         """Logistic regression on one-hot categories, and tenure alone."""
         makers = {

@@ -8,6 +8,7 @@ Pure: the model, features, values and settings come in; a frame comes out. ``chu
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,8 @@ from churn.scoring.outreach import (
 from churn.scoring.playbook import recommend, top_actionable_reason
 from churn.scoring.reasons import ReasonCatalogue
 from churn.settings import PlaybookSettings, ScoringSettings
+
+log = logging.getLogger("churn")
 
 CONTACT = "contact"
 CONTROL = "control: do not contact"
@@ -70,6 +73,35 @@ def score_columns(n_reasons: int) -> list[str]:
     ]
 
 
+def has_monetary_value(expected_value: pd.Series) -> bool:
+    """Whether any customer is worth something: without an amount column (a log of visits, a
+    snapshot without a charge) every expected value is 0 or missing, and value-based ranking
+    and playbook rules would act on ties."""
+    value = expected_value.to_numpy(dtype="float64")
+    return bool(np.any(np.nan_to_num(value) > 0))
+
+
+def priority_column(expected_value: pd.Series, settings: ScoringSettings) -> str:
+    """The column the outreach list is ranked by: ``settings.outreach.priority``, except that
+    value at risk falls back to the churn probability when no customer has a monetary value."""
+    wanted = settings.outreach.priority
+    if wanted == "value_at_risk" and not has_monetary_value(expected_value):
+        log.warning(
+            "no customer has a monetary value (no amount, or every amount is 0): the outreach "
+            "list is ranked by churn probability, and playbook rules on value are skipped"
+        )
+        return "churn_probability"
+    return wanted
+
+
+def value_percentiles(expected_value: pd.Series) -> np.ndarray:
+    """Each customer's expected value as a percentile (0-100, ties at their highest rank); 0
+    for everyone when nobody has a monetary value, so that no value-based rule fires on ties."""
+    if not has_monetary_value(expected_value):
+        return np.zeros(len(expected_value))
+    return np.asarray(expected_value.rank(method="max", pct=True) * 100.0)
+
+
 def rank_customers(
     model: ChurnModel,
     features: pd.DataFrame,
@@ -100,7 +132,7 @@ def rank_customers(
             "value_at_risk": p * value,
         }
     )
-    ranking = out[settings.outreach.priority].to_numpy()
+    ranking = out[priority_column(expected_value, settings)].to_numpy()
     out["priority_rank"] = priority_rank(ranking, out["customer_id"])
     out["in_outreach"] = out["priority_rank"] <= outreach_size(len(out), settings.outreach)
     out["control_group"] = out["in_outreach"].to_numpy() & control_group(
@@ -144,7 +176,7 @@ def explain_customers(
     reasons = top_reasons(
         explained, contributions, catalogue, reference, n_reasons=settings.n_reasons
     ).reindex(ranked.index)
-    value_pct = np.asarray(ranked["expected_value"].rank(method="max", pct=True) * 100.0)
+    value_pct = value_percentiles(ranked["expected_value"])
     action = np.full(len(ranked), playbook.not_contacted_action, dtype=object)
     action[rows] = recommend(
         top_actionable_reason(reasons[rows]),

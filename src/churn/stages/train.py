@@ -14,6 +14,7 @@ from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.fitting import fit_on_engine
+from churn.modeling.leakage import screen_features
 from churn.modeling.train import search_params
 from churn.modeling.training_data import (
     check_trainable,
@@ -25,9 +26,10 @@ from churn.modeling.training_data import (
 from churn.reporting.evaluation_plots import evaluation_figures, plot_data, test_segments
 from churn.settings import PipelineSettings
 
-PARAMS: tuple[str, ...] = ("train", "labels", "features")
+PARAMS: tuple[str, ...] = ("data", "train", "labels", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
-``features`` for the SQL engine and the Spark session."""
+``features`` for the SQL engine and the Spark session; ``data`` for the label column the leakage
+guard compares feature names with."""
 
 log = logging.getLogger("churn")
 
@@ -43,6 +45,13 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     train, valid, test = (split_rows(rows, s) for s in ("train", "valid", "test"))
     for role, frame in (("training", train), ("validation", valid), ("test", test)):
         check_trainable(frame, columns, role=role, min_class_rows=ts.min_class_rows)
+    kind = kind_of(settings)
+    screened = screen_features(
+        train, outcome(train), columns, ts.leakage, label_name=kind.label_column(), seed=ts.seed
+    )
+    for warning in screened.warnings:
+        log.warning(warning)
+    columns = screened.columns
     log.info(
         "training on %s rows, validating on %s, testing on %s",
         f"{len(train):,}",
@@ -61,7 +70,6 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     p_test = fit.model.predict_proba(test)
     metrics: dict[str, Any] = evaluation_metrics.binary_metrics(y_test, p_test)
 
-    kind = kind_of(settings)
     baselines = kind.baselines(CanonicalFiles(paths, settings.features), columns)
     inputs = baselines.inputs(train, valid)
     baseline_p = {name: make(inputs)(test) for name, make in baselines.makers.items()}

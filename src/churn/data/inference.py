@@ -1,0 +1,351 @@
+"""What a user's file holds, guessed from a sample: which column identifies customers, which is
+the timestamp (and its format), the amount, the order id, the event type; for a snapshot, the
+label's positive value and which attributes are numbers.
+
+Pure: a sample frame of text (every cell as the file spells it, blanks as empty strings) in,
+findings out. ``churn init`` reads the sample and writes the findings as a params file; every
+finding it cannot make with confidence becomes a :class:`RoleNotFound` naming the candidates.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from churn.errors import ConfigError
+
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%Y%m%d",
+)
+"""Formats tried in order; the first that reads every non-blank value wins, except that a
+day-first and a month-first format that both read everything are ambiguous."""
+
+POSITIVE_WORDS = (
+    "yes",
+    "y",
+    "true",
+    "t",
+    "1",
+    "1.0",
+    "churned",
+    "churn",
+    "exited",
+    "left",
+    "cancelled",
+    "canceled",
+    "lost",
+    "attrited",
+    "inactive",
+    "closed",
+)
+NEGATIVE_WORDS = (
+    "no",
+    "n",
+    "false",
+    "f",
+    "0",
+    "0.0",
+    "stayed",
+    "retained",
+    "active",
+    "existing",
+    "current",
+    "open",
+)
+MIN_PARSED_SHARE = 0.98
+"""Share of non-blank values that must parse for a column to count as numbers or dates."""
+
+_ID_NAME = re.compile(
+    r"(^|[^a-z])(customer|cust|client|user|member|account|acct|buyer|shopper|"
+    r"subscriber|household|person|contact)([^a-z]|id|no|number|$)|^id$",
+    re.I,
+)
+_TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day", re.I)
+_AMOUNT_NAME = re.compile(r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv", re.I)
+_ORDER_NAME = re.compile(r"order|invoice|transaction|receipt|basket|purchase_?id|txn", re.I)
+_TYPE_NAME = re.compile(r"event|type|action|kind|activity", re.I)
+_CHARGE_NAME = re.compile(r"monthly|charge|fee|arpu|revenue|balance|salary|plan_price|mrr", re.I)
+
+
+class RoleNotFound(ConfigError):
+    """A required role cannot be told from the file: exit code 2, naming the candidates."""
+
+
+@dataclass(frozen=True)
+class TimestampGuess:
+    column: str
+    format: str | None
+    """strftime format, or None when the values are ISO 8601 with a zone."""
+
+
+@dataclass(frozen=True)
+class EventRoles:
+    customer_id: str
+    timestamp: TimestampGuess
+    amount: str | None
+    order_id: str | None
+    event_type: str | None
+    attributes: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SnapshotRoles:
+    customer_id: str | None
+    label: str
+    positive: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    value: str | None
+    notes: tuple[str, ...]
+
+
+def _filled(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text[text.notna() & (text != "")]
+
+
+def numeric_share(values: pd.Series) -> float:
+    """Share of the non-blank values that read as numbers (thousands separators excluded)."""
+    filled = _filled(values)
+    if filled.empty:
+        return 0.0
+    return float(pd.to_numeric(filled, errors="coerce").notna().mean())
+
+
+def is_numeric(values: pd.Series) -> bool:
+    return numeric_share(values) >= MIN_PARSED_SHARE
+
+
+def _parses(filled: pd.Series, fmt: str) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(pd.to_datetime(filled, format=fmt, errors="coerce").notna().mean())
+
+
+def timestamp_format(values: pd.Series) -> str | bool | None:
+    """The strftime format that reads every non-blank value; None for ISO 8601 with a zone or a
+    'T'; False when no format reads them. Raises ValueError when day-first and month-first
+    formats both read every value (01/02/2024: which month?)."""
+    filled = _filled(values)
+    if filled.empty or (
+        filled.str.fullmatch(r"[+-]?\d+(\.\d+)?").all() and not (filled.str.len().eq(8).all())
+    ):
+        return False  # plain numbers (an amount, a count) are not dates, YYYYMMDD aside
+    readers = [f for f in TIMESTAMP_FORMATS if _parses(filled, f) >= MIN_PARSED_SHARE]
+    if not readers:
+        iso = pd.to_datetime(filled, format="ISO8601", errors="coerce", utc=True)
+        return None if iso.notna().mean() >= MIN_PARSED_SHARE else False
+    first = readers[0]
+    day_first, month_first = first.startswith("%d"), first.startswith("%m")
+    if day_first or month_first:
+        twin = first.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+        if twin in readers:
+            raise ValueError(
+                f"dates such as {filled.iloc[0]!r} read both day-first and month-first; give "
+                "--timestamp-format"
+            )
+    return first
+
+
+def _candidates(columns: Sequence[str], pattern: re.Pattern[str]) -> list[str]:
+    return [c for c in columns if pattern.search(str(c))]
+
+
+def _require(role: str, found: list[str], flag: str, columns: Sequence[str]) -> str:
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise RoleNotFound(
+            f"no column looks like the {role}; the file has columns {list(columns)}. "
+            f"Name it with {flag} COLUMN."
+        )
+    raise RoleNotFound(
+        f"more than one column could be the {role}: {found}. Name it with {flag} COLUMN."
+    )
+
+
+def _timestamp_columns(sample: pd.DataFrame) -> dict[str, str | None]:
+    out = {}
+    for column in sample.columns:
+        try:
+            fmt = timestamp_format(sample[column])
+        except ValueError:
+            continue
+        if fmt is not False:
+            out[str(column)] = fmt if isinstance(fmt, str) else None
+    return out
+
+
+def infer_event_roles(
+    sample: pd.DataFrame,
+    *,
+    customer_id: str | None = None,
+    timestamp: str | None = None,
+    amount: str | None = None,
+    order_id: str | None = None,
+    event_type: str | None = None,
+    exclude: Sequence[str] = (),
+) -> EventRoles:
+    """Roles of an event log's columns; a role given by the caller is taken as it is (after
+    checking the column exists)."""
+    columns = [str(c) for c in sample.columns]
+    for flag, given in (
+        ("--customer-id", customer_id),
+        ("--timestamp", timestamp),
+        ("--amount", amount),
+        ("--order-id", order_id),
+        ("--event-type", event_type),
+    ):
+        if given is not None and given not in columns:
+            raise RoleNotFound(f"{flag} {given!r}: no such column; the file has {columns}")
+    notes: list[str] = []
+    open_columns = [c for c in columns if c not in exclude]
+
+    if customer_id is None:
+        named = _candidates(open_columns, _ID_NAME)
+        repeated = [c for c in named if sample[c].nunique() < len(sample)]
+        customer_id = _require("customer id", repeated or named, "--customer-id", columns)
+    dates = _timestamp_columns(sample[[c for c in open_columns if c != customer_id]])
+    if timestamp is None:
+        named = [c for c in dates if _TIME_NAME.search(c)]
+        timestamp = _require("timestamp", named or list(dates), "--timestamp", columns)
+    if timestamp in dates:
+        ts = TimestampGuess(timestamp, dates[timestamp])
+    else:
+        try:
+            fmt = timestamp_format(sample[timestamp])
+        except ValueError as exc:
+            raise RoleNotFound(f"--timestamp {timestamp!r}: {exc}") from exc
+        if fmt is False:
+            examples = _filled(sample[timestamp]).head(3).tolist()
+            raise RoleNotFound(
+                f"--timestamp {timestamp!r}: values such as {examples} do not read as dates"
+            )
+        ts = TimestampGuess(timestamp, fmt if isinstance(fmt, str) else None)
+    taken = {customer_id, timestamp}
+
+    def pick(pattern: re.Pattern[str], *, numeric: bool) -> str | None:
+        found = [
+            c
+            for c in _candidates(open_columns, pattern)
+            if c not in taken and (is_numeric(sample[c]) if numeric else True)
+        ]
+        return found[0] if found else None
+
+    if amount is None:
+        amount = pick(_AMOUNT_NAME, numeric=True)
+        if amount is None:
+            notes.append(
+                "no amount column: expected values are skipped and outreach ranks by "
+                "churn probability"
+            )
+    taken.add(amount or "")
+    if order_id is None:
+        order_id = pick(_ORDER_NAME, numeric=False)
+    taken.add(order_id or "")
+    if event_type is None:
+        few = [
+            c
+            for c in _candidates(open_columns, _TYPE_NAME)
+            if c not in taken and not is_numeric(sample[c]) and sample[c].nunique() <= 20
+        ]
+        event_type = few[0] if few else None
+    taken.add(event_type or "")
+    attributes = tuple(
+        c
+        for c in open_columns
+        if c not in taken and not is_numeric(sample[c]) and 1 < sample[c].nunique() <= 50
+    )
+    return EventRoles(customer_id, ts, amount, order_id, event_type, attributes, tuple(notes))
+
+
+def positive_label(values: pd.Series, given: str | None = None) -> str:
+    """The label value meaning 'churned'. Two distinct values, one of them a yes-like word
+    (case and blanks ignored), or ``given``. Raises RoleNotFound naming the values otherwise."""
+    filled = _filled(values)
+    distinct = sorted(filled.unique().tolist())
+    if given is not None:
+        matches = [v for v in distinct if v.strip().casefold() == given.strip().casefold()]
+        if not matches:
+            raise RoleNotFound(f"--positive {given!r} is not among the label's values {distinct}")
+        return given
+    folded = {v.strip().casefold() for v in distinct}
+    if len(folded) != 2:
+        raise RoleNotFound(
+            f"the label holds {len(folded)} distinct values ({distinct[:10]}); a churn label has "
+            "two. Give --positive VALUE to name the value that means churned."
+        )
+    yes = [v for v in distinct if v.strip().casefold() in POSITIVE_WORDS]
+    no = [v for v in distinct if v.strip().casefold() in NEGATIVE_WORDS]
+    if len({v.strip().casefold() for v in yes}) == 1 and no:
+        return str(yes[0])
+    raise RoleNotFound(
+        f"cannot tell which of the label's values {distinct} means churned. Give --positive VALUE."
+    )
+
+
+def infer_snapshot_roles(
+    sample: pd.DataFrame,
+    *,
+    label: str,
+    positive: str | None = None,
+    customer_id: str | None = None,
+    value: str | None = None,
+    exclude: Sequence[str] = (),
+) -> SnapshotRoles:
+    """Roles of a snapshot's columns: every column other than the id and the label is an
+    attribute (less ``exclude``), numeric when its values read as numbers."""
+    columns = [str(c) for c in sample.columns]
+    for flag, given in (("--label", label), ("--customer-id", customer_id), ("--value", value)):
+        if given is not None and given not in columns:
+            raise RoleNotFound(f"{flag} {given!r}: no such column; the file has {columns}")
+    unknown = sorted(set(exclude) - set(columns))
+    if unknown:
+        raise RoleNotFound(f"--exclude names no such column(s) {unknown}; the file has {columns}")
+    notes: list[str] = []
+    if customer_id is None:
+        unique = [
+            c
+            for c in _candidates(columns, _ID_NAME)
+            if c != label and _filled(sample[c]).is_unique and sample[c].notna().all()
+        ]
+        customer_id = unique[0] if len(unique) == 1 else None
+        if customer_id is None:
+            notes.append("no unique customer id column: customers are numbered by row")
+    attributes = [c for c in columns if c not in {label, customer_id, *exclude}]
+    numeric = tuple(c for c in attributes if is_numeric(sample[c]))
+    categorical = tuple(c for c in attributes if c not in numeric)
+    if value is None:
+        charges = [c for c in numeric if _CHARGE_NAME.search(c)]
+        value = charges[0] if charges else None
+        if value is None:
+            notes.append("no value column: outreach ranks by churn probability")
+    return SnapshotRoles(
+        customer_id,
+        label,
+        positive_label(sample[label], positive),
+        numeric,
+        categorical,
+        value,
+        tuple(notes),
+    )

@@ -1,0 +1,178 @@
+"""Roles guessed from samples of files shaped as real exports are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.data.inference import (
+    RoleNotFound,
+    infer_event_roles,
+    infer_snapshot_roles,
+    positive_label,
+    timestamp_format,
+)
+from tests import messy
+
+
+def _text(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype("string").fillna("")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["2024-01-05 10:00:00", "2024-02-11 23:59:01"], "%Y-%m-%d %H:%M:%S"),
+        (["2024-01-05", "2024-02-11"], "%Y-%m-%d"),
+        (["13/01/2024 10:00", "28/02/2024 09:15"], "%d/%m/%Y %H:%M"),
+        (["01/13/2024", "02/28/2024"], "%m/%d/%Y"),
+        (["19970101", "19971231"], "%Y%m%d"),
+        (["2024-01-05T10:00:00+01:00", "2024-02-11T23:59:01Z"], None),
+        (["12.5", "3"], False),
+        (["abc", "def"], False),
+    ],
+)
+def test_timestamp_formats(values: list[str], expected: str | bool | None) -> None:
+    assert timestamp_format(pd.Series(values)) == expected
+
+
+def test_dates_that_read_both_ways_are_refused() -> None:
+    with pytest.raises(ValueError, match="day-first and month-first"):
+        timestamp_format(pd.Series(["01/02/2024", "03/04/2024"]))
+
+
+def test_an_invoice_log() -> None:
+    sample = _text(
+        pd.DataFrame(
+            {
+                "Invoice": ["536365", "536365", "C536379", "536380"],
+                "StockCode": ["85123A", "71053", "D", "22728"],
+                "InvoiceDate": ["2010-12-01 08:26:00"] * 2 + ["2010-12-01 09:41:00"] * 2,
+                "Price": ["2.55", "3.39", "27.5", "3.75"],
+                "Customer ID": ["17850", "17850", "14527", "17850"],
+                "Country": ["United Kingdom", "United Kingdom", "France", "United Kingdom"],
+            }
+        )
+    )
+    roles = infer_event_roles(sample)
+    assert roles.customer_id == "Customer ID"
+    assert roles.timestamp.column == "InvoiceDate"
+    assert roles.timestamp.format == "%Y-%m-%d %H:%M:%S"
+    assert roles.amount == "Price"
+    assert roles.order_id == "Invoice"
+    assert "Country" in roles.attributes
+
+
+def test_a_log_with_only_customer_and_date_says_there_is_no_amount() -> None:
+    sample = _text(pd.DataFrame({"user_id": ["1", "2", "1"], "day": ["2024-01-01"] * 3}))
+    roles = infer_event_roles(sample)
+    assert (roles.customer_id, roles.timestamp.column, roles.amount) == ("user_id", "day", None)
+    assert any("no amount" in note for note in roles.notes)
+
+
+def test_ambiguous_ids_name_the_candidates() -> None:
+    sample = _text(
+        pd.DataFrame(
+            {"customer_id": ["1", "1"], "account_id": ["a", "a"], "date": ["2024-01-01"] * 2}
+        )
+    )
+    with pytest.raises(RoleNotFound, match=r"customer_id.*account_id|--customer-id") as err:
+        infer_event_roles(sample)
+    assert err.value.exit_code == 2
+    assert infer_event_roles(sample, customer_id="account_id").customer_id == "account_id"
+
+
+def test_a_given_column_that_does_not_exist_is_named() -> None:
+    sample = _text(pd.DataFrame({"cust": ["1"], "date": ["2024-01-01"]}))
+    with pytest.raises(RoleNotFound, match="--timestamp 'when'"):
+        infer_event_roles(sample, timestamp="when")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["Yes", "No", "No"], "Yes"),
+        (["yes", "no"], "yes"),
+        (["True", "False"], "True"),
+        (["1.0", "0.0", "0.0"], "1.0"),
+        (["1", "0"], "1"),
+        (["Churned", "Stayed"], "Churned"),
+    ],
+)
+def test_positive_label_spellings(values: list[str], expected: str) -> None:
+    assert positive_label(pd.Series(values)) == expected
+
+
+def test_an_unclear_label_asks_for_positive() -> None:
+    with pytest.raises(RoleNotFound, match="--positive"):
+        positive_label(pd.Series(["A", "B"]))
+    assert positive_label(pd.Series(["A", "B"]), "b") == "b"
+    with pytest.raises(RoleNotFound, match="not among"):
+        positive_label(pd.Series(["A", "B"]), "C")
+
+
+def test_a_bank_snapshot() -> None:
+    sample = _text(
+        pd.DataFrame(
+            {
+                "RowNumber": ["1", "2", "3"],
+                "CustomerId": ["15634602", "15647311", "15619304"],
+                "Surname": ["Hargrave", "Hill", "Onio"],
+                "Geography": ["France", "Spain", "France"],
+                "Balance": ["0", "83807.86", "159660.8"],
+                "Exited": ["1", "0", "1"],
+            }
+        )
+    )
+    roles = infer_snapshot_roles(sample, label="Exited", exclude=["RowNumber"])
+    assert roles.customer_id == "CustomerId"
+    assert roles.positive == "1"
+    assert roles.numeric == ("Balance",)
+    assert roles.categorical == ("Surname", "Geography")
+    assert roles.value == "Balance"
+
+
+def test_a_snapshot_without_an_id_is_numbered_by_row() -> None:
+    sample = _text(pd.DataFrame({"plan": ["a", "b"], "churn": ["yes", "no"]}))
+    roles = infer_snapshot_roles(sample, label="churn")
+    assert roles.customer_id is None
+    assert any("numbered by row" in note for note in roles.notes)
+
+
+# ---- the messy shapes of tests/messy.py, as a CSV reader would hand them over -------------------
+
+
+def _as_read(frame: pd.DataFrame, tmp_path: Path) -> pd.DataFrame:
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("spelling", sorted(messy.LABEL_SPELLINGS))
+@pytest.mark.parametrize("id_style", ["leading_zeros", "numeric", "none"])
+def test_snapshots_of_every_shape(spelling: str, id_style: str, tmp_path: Path) -> None:
+    data = messy.snapshot(300, seed=1, spelling=spelling, id_style=id_style, surname=True)
+    roles = infer_snapshot_roles(_as_read(data.frame, tmp_path), label=data.label)
+    assert roles.customer_id == data.customer_id
+    assert roles.positive == str(data.positive)
+    assert "Surname" in roles.categorical
+    assert "MonthlyFee" in roles.numeric  # blanks in a numeric column keep it numeric
+
+
+def test_an_anonymised_snapshot(tmp_path: Path) -> None:
+    data = messy.snapshot(300, anonymised=True, spelling="1.0/0.0")
+    roles = infer_snapshot_roles(_as_read(data.frame, tmp_path), label=data.label)
+    assert roles.numeric == ("V1", "V2", "V3", "V4")
+    assert roles.categorical == ("V5",)
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M", "%Y%m%d"])
+@pytest.mark.parametrize("amount", [True, False])
+def test_event_logs_of_every_shape(fmt: str, amount: bool, tmp_path: Path) -> None:
+    log = messy.event_log(60, amount=amount, date_format=fmt)
+    roles = infer_event_roles(_as_read(log.events, tmp_path))
+    assert (roles.customer_id, roles.timestamp.column) == (log.customer_id, log.timestamp)
+    assert roles.timestamp.format == fmt
+    assert roles.amount == log.amount
