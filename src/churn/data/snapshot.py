@@ -58,6 +58,19 @@ def label_text(value: object) -> str | None:
     return str(int(number)) if number.is_integer() else text
 
 
+UNSAFE_IN_NAMES = {"[": "(", "]": ")", "<": "lt "}
+"""Characters xgboost refuses in feature names, and what an attribute taken from the file gets
+instead (``Price [EUR]`` -> ``Price (EUR)``)."""
+
+
+def attribute_name(column: str) -> str:
+    """The attribute a raw column becomes when attributes are taken from the file: its name,
+    less the characters a model cannot take in a feature name (:data:`UNSAFE_IN_NAMES`)."""
+    for bad, good in UNSAFE_IN_NAMES.items():
+        column = column.replace(bad, good)
+    return column.strip()
+
+
 def snapshot_columns(raw: pd.DataFrame, settings: SnapshotSettings) -> SnapshotColumns:
     """The roles of ``raw``'s columns (see the module docstring); nothing is checked here."""
     src = settings.source
@@ -68,7 +81,7 @@ def snapshot_columns(raw: pd.DataFrame, settings: SnapshotSettings) -> SnapshotC
             customer_id, label, dict(src.attributes), frozenset(settings.numeric_attributes), False
         )
     skip = {customer_id, label, *settings.exclude}
-    attributes = {str(c): str(c) for c in raw.columns if str(c) not in skip}
+    attributes = {attribute_name(str(c)): str(c) for c in raw.columns if str(c) not in skip}
     numeric = set(settings.numeric_attributes) | {
         name for name, col in attributes.items() if is_numeric(raw[col])
     }
@@ -99,6 +112,31 @@ def _column_problems(
         problems.items.append(
             Problem(src.path, str(unknown), f"exclude names no column of the file {found}", 0)
         )
+    unsafe = sorted(a for a in roles.attributes if attribute_name(a) != a)
+    if unsafe:
+        problems.items.append(
+            Problem(
+                src.path,
+                str(unsafe),
+                f"attribute names cannot hold any of {list(UNSAFE_IN_NAMES)} (the model refuses "
+                "them); rename them in source.attributes",
+                0,
+            )
+        )
+    if roles.inferred:
+        taken = [c for c in found if c not in {roles.customer_id, roles.label, *settings.exclude}]
+        named = [attribute_name(c) for c in taken]
+        repeated = sorted({c for c, n in zip(taken, named, strict=True) if named.count(n) > 1})
+        if repeated:
+            problems.items.append(
+                Problem(
+                    src.path,
+                    str(repeated),
+                    "these columns give one attribute name; map the attributes in "
+                    "source.attributes, or exclude some",
+                    0,
+                )
+            )
     reserved = sorted(set(roles.attributes) & set(RESERVED))
     if reserved:
         problems.items.append(
