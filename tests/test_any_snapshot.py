@@ -128,6 +128,9 @@ def test_a_customers_table_adds_its_attributes_by_customer_id() -> None:
     assert out["Region"].isna().sum() == 10
     joined = out.dropna(subset=["Region"]).set_index("customer_id")["Region"]
     assert joined.to_dict() == customers.set_index("customer_id")["Region"].to_dict()
+    without_ids = messy.snapshot(60, seed=0, id_style="none")
+    with pytest.raises(ContractViolation, match="joined by customer_id"):
+        canonical_snapshot(as_read(without_ids.frame), settings_for(without_ids), customers)
 
 
 def test_the_tenure_role_must_name_a_numeric_attribute() -> None:

@@ -198,6 +198,16 @@ def canonical_snapshot(
             )
         )
     extra = [] if customers is None else _customer_attributes(customers)
+    if customers is not None and roles.customer_id is None:
+        problems.items.append(
+            Problem(
+                src.path,
+                "customer_id",
+                "data.customers is joined by customer_id, which the snapshot does not map; map "
+                "it in source.columns, or remove data.customers",
+                0,
+            )
+        )
     clash = sorted(set(extra) & set(roles.attributes))
     if clash:
         problems.items.append(
