@@ -165,6 +165,59 @@ def _attribute_values(values: pd.Series, blank_as_missing: bool) -> pd.Series:
     return values
 
 
+def _churned(label: pd.Series, settings: SnapshotSettings, problems: Problems) -> pd.Series:
+    """Whether each row's label is ``positive_label`` (see :func:`label_text`); a missing
+    label, or one value for every row, is a problem."""
+    path, column = settings.source.path, str(label.name)
+    folded = label.map(label_text)
+    if folded.isna().any():
+        problems.add(path, column, "label is missing", row_labels(folded.index[folded.isna()]))
+    churned = (folded == label_text(settings.positive_label)).astype(bool)
+    if churned.all() or not churned.any():
+        found = sorted(clean_text(label).dropna().unique().tolist())[:5]
+        problems.items.append(
+            Problem(
+                path,
+                column,
+                f"positive_label {settings.positive_label!r} must split the rows into two "
+                f"classes; values found: {found}",
+                len(label),
+            )
+        )
+    return churned
+
+
+def _customer_problems(
+    customers: pd.DataFrame | None,
+    extra: list[str],
+    roles: SnapshotColumns,
+    path: str,
+    problems: Problems,
+) -> None:
+    """A customers table joins by the snapshot's customer_id, with attribute names of its own."""
+    if customers is not None and roles.customer_id is None:
+        problems.items.append(
+            Problem(
+                path,
+                "customer_id",
+                "data.customers is joined by customer_id, which the snapshot does not map; map "
+                "it in source.columns, or remove data.customers",
+                0,
+            )
+        )
+    clash = sorted(set(extra) & set(roles.attributes))
+    if clash:
+        problems.items.append(
+            Problem(
+                path,
+                str(clash),
+                "data.customers has attributes of these names too; rename them in "
+                "data.customers or add them to data.snapshot.exclude",
+                0,
+            )
+        )
+
+
 def canonical_snapshot(
     raw: pd.DataFrame, settings: SnapshotSettings, customers: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -180,45 +233,9 @@ def canonical_snapshot(
     problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
     assert roles.label is not None
     out = pd.DataFrame({"customer_id": _customer_ids(raw, roles.customer_id)})
-    folded = raw[roles.label].map(label_text)
-    if folded.isna().any():
-        problems.add(
-            src.path, roles.label, "label is missing", row_labels(folded.index[folded.isna()])
-        )
-    out["churned"] = (folded == label_text(settings.positive_label)).astype(bool)
-    if out["churned"].all() or not out["churned"].any():
-        found = sorted(clean_text(raw[roles.label]).dropna().unique().tolist())[:5]
-        problems.items.append(
-            Problem(
-                src.path,
-                roles.label,
-                f"positive_label {settings.positive_label!r} must split the rows into two "
-                f"classes; values found: {found}",
-                len(out),
-            )
-        )
+    out["churned"] = _churned(raw[roles.label], settings, problems)
     extra = [] if customers is None else _customer_attributes(customers)
-    if customers is not None and roles.customer_id is None:
-        problems.items.append(
-            Problem(
-                src.path,
-                "customer_id",
-                "data.customers is joined by customer_id, which the snapshot does not map; map "
-                "it in source.columns, or remove data.customers",
-                0,
-            )
-        )
-    clash = sorted(set(extra) & set(roles.attributes))
-    if clash:
-        problems.items.append(
-            Problem(
-                src.path,
-                str(clash),
-                "data.customers has attributes of these names too; rename them in "
-                "data.customers or add them to data.snapshot.exclude",
-                0,
-            )
-        )
+    _customer_problems(customers, extra, roles, src.path, problems)
     known = set(roles.attributes) | set(extra)
     unknown = sorted(set(settings.numeric_attributes) - known)
     if unknown:
