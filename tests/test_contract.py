@@ -13,7 +13,6 @@ from churn.data.contract import (
     canonical_churn_events,
     canonical_customers,
     canonical_events,
-    canonical_snapshot,
 )
 from churn.data.parsing import parse_timestamps
 from churn.data.schemas import (
@@ -22,6 +21,7 @@ from churn.data.schemas import (
     events_schema,
     snapshot_schema,
 )
+from churn.data.snapshot import canonical_snapshot
 from churn.errors import ContractViolation, Problem
 from churn.settings import (
     ChurnEventsSettings,

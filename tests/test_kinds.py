@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.data.contract import canonical_snapshot
+from churn.data.snapshot import canonical_snapshot
 from churn.engines import Table
 from churn.errors import ConfigError
 from churn.kinds import Kind, kind_of

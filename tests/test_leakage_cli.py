@@ -21,11 +21,6 @@ def _snake(column: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")
 
 
-def _attribute(column: str) -> str:
-    # TEMPORARY: the snapshot tenure baseline still needs an attribute named tenure_months
-    return "tenure_months" if column == "months_active" else _snake(column)
-
-
 def _project(root: Path, data: messy.Snapshot, train: dict[str, Any] | None = None) -> Path:
     raw = root / RAW
     raw.parent.mkdir(parents=True, exist_ok=True)
@@ -42,10 +37,10 @@ def _project(root: Path, data: messy.Snapshot, train: dict[str, Any] | None = No
                     "source": {
                         "path": RAW,
                         "columns": {"customer_id": data.customer_id, "label": data.label},
-                        "attributes": {_attribute(c): c for c in attributes},
+                        "attributes": {_snake(c): c for c in attributes},
                     },
                     "positive_label": str(data.positive),
-                    "numeric_attributes": [_attribute(c) for c in numeric],
+                    "numeric_attributes": [_snake(c) for c in numeric],
                 },
             },
             "labels": {"snapshot_date": "2024-01-01"},

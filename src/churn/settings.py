@@ -55,11 +55,13 @@ class SourceSettings(Frozen):
         description="contract column -> column in this file, e.g. {customer_id: cust_no}; "
         "events: customer_id and timestamp, optionally amount (or quantity and unit_price), "
         "event_type, order_id, product_id; customers: customer_id, optionally signup_date; "
-        "churn events: customer_id, timestamp; snapshot: customer_id, label"
+        "churn events: customer_id, timestamp; snapshot: label, optionally customer_id (rows "
+        "are numbered without it)"
     )
     attributes: dict[str, str] = Field(
         default_factory=dict,
-        description="attribute name -> column in this file; each attribute becomes a feature",
+        description="attribute name -> column in this file; each attribute becomes a feature "
+        "(a snapshot without it takes every column other than the id and the label)",
     )
     timestamp_format: str | None = Field(
         None,
@@ -159,11 +161,28 @@ class SnapshotSettings(Frozen):
         description="the snapshot file; its columns map customer_id and label"
     )
     positive_label: str = Field(
-        "Yes", description="value of the label column that means the customer churned"
+        "Yes",
+        description="value of the label column that means the customer churned, compared "
+        "after trimming and case-folding (' Yes', 'YES' and 'yes' all match 'Yes'; '1.0' "
+        "matches '1')",
     )
     numeric_attributes: list[str] = Field(
         default_factory=list,
-        description="mapped attributes read as numbers; every other attribute is a category",
+        description="attributes read as numbers; every other mapped attribute is a category "
+        "(attributes inferred from the file are numeric when their values read as numbers)",
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="columns of the file that are not attributes when source.attributes is "
+        "left out (by default every column other than the id and the label is one)",
+    )
+    tenure_attribute: str | None = Field(
+        None,
+        description="the numeric attribute holding how long each customer has been one; it "
+        "gives the tenure baseline and the tenure segments (both skipped when unset)",
+    )
+    tenure_unit: Literal["days", "months", "years"] = Field(
+        "months", description="unit of tenure_attribute"
     )
     blank_as_missing: bool = Field(
         True, description="treat blank or all-space text cells of attributes as missing values"
@@ -179,7 +198,9 @@ class DataSettings(Frozen):
     )
     events: EventsSettings | None = Field(None, description="the events table (kind events)")
     customers: CustomersSettings | None = Field(
-        None, description="optional table of static customer attributes (kind events)"
+        None,
+        description="optional table of static customer attributes, joined by customer_id (a "
+        "snapshot gets its attributes as more columns; customers it lacks have them missing)",
     )
     churn_events: ChurnEventsSettings | None = Field(
         None,

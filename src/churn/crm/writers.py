@@ -16,7 +16,7 @@ that a spreadsheet would run as a formula is neutralised.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -92,19 +92,30 @@ def _salesforce_name(column: str) -> str:
     return "Churn_" + "_".join(w.capitalize() for w in words) + "__c"
 
 
-def default_target(target: Target) -> ExportTarget:
-    """The built-in column mapping of a target (overridable in params ``export.targets``)."""
+def default_target(target: Target, available: Collection[str] | None = None) -> ExportTarget:
+    """The built-in column mapping of a target (overridable in params ``export.targets``).
+    ``available``: the columns of the scores; reason columns they lack (``scoring.n_reasons``
+    below 3, or fewer reasons in the catalogue) are left out. None keeps all three."""
+    common = [
+        c for c in _COMMON if available is None or not c.startswith("reason_") or c in available
+    ]
     if target == "salesforce":
-        names = {c: _salesforce_name(c) for c in _COMMON}
+        names = {c: _salesforce_name(c) for c in common}
     elif target == "hubspot":
-        names = {c: c if c.startswith("churn_") else f"churn_{c}" for c in _COMMON}
+        names = {c: c if c.startswith("churn_") else f"churn_{c}" for c in common}
     else:
-        names = {c: c for c in _COMMON}
+        names = {c: c for c in common}
     return ExportTarget(columns=[ExportColumn(source=c, name=n) for c, n in names.items()])
 
 
-def target_settings(target: Target, configured: Mapping[Target, ExportTarget]) -> ExportTarget:
-    return configured.get(target) or default_target(target)
+def target_settings(
+    target: Target,
+    configured: Mapping[Target, ExportTarget],
+    available: Collection[str] | None = None,
+) -> ExportTarget:
+    """The configured columns of ``target``, else its built-in ones that ``available`` (the
+    scores' columns) can fill."""
+    return configured.get(target) or default_target(target, available)
 
 
 def neutralise(text: pd.Series) -> pd.Series:

@@ -7,7 +7,8 @@ Canonical frames (all timestamps are UTC without a zone, microsecond precision):
   ``product_id`` (str, may be missing), then one column per configured attribute.
 * customers: ``customer_id`` and, when mapped, ``signup_date``, then attribute columns.
 * churn_events: ``customer_id``, ``ts``.
-* snapshot: ``customer_id``, ``churned`` (bool), then attribute columns.
+* snapshot: ``customer_id``, ``churned`` (bool), then attribute columns
+  (``churn.data.snapshot``).
 
 Raw columns are read by ``churn.data.parsing``; each canonical table is then checked against
 its pandera schema (``churn.data.schemas``). Every problem in every source is collected
@@ -24,13 +25,12 @@ import numpy as np
 import pandas as pd
 
 from churn.data.parsing import clean_text, normalise_ids, parse_numbers, parse_timestamps
-from churn.data.problems import Problems, row_labels
+from churn.data.problems import Problems
 from churn.data.schemas import (
     churn_events_schema,
     customers_schema,
     events_schema,
     schema_problems,
-    snapshot_schema,
 )
 from churn.engines.sql import Table, duckdb_runner, duckdb_session, quote_identifier
 from churn.errors import Problem
@@ -38,7 +38,6 @@ from churn.settings import (
     ChurnEventsSettings,
     CustomersSettings,
     EventsSettings,
-    SnapshotSettings,
     SourceSettings,
 )
 
@@ -332,59 +331,3 @@ def canonical_churn_events(
         frames.append(out)
     problems.raise_if_any("Fix the churn events table or its mapping in data.churn_events.")
     return pd.concat(frames, ignore_index=True).dropna().sort_values(["customer_id", "ts"])
-
-
-def canonical_snapshot(raw: pd.DataFrame, settings: SnapshotSettings) -> pd.DataFrame:
-    """A snapshot table: customer_id, churned, then attributes (numeric ones as floats)."""
-    src = settings.source
-    problems = Problems()
-    if not _missing_columns(raw, src, problems):
-        problems.raise_if_any()
-    if "label" not in src.columns:
-        problems.items.append(
-            Problem(src.path, "label", "the snapshot must map a 'label' column", 0)
-        )
-        problems.raise_if_any()
-    out = pd.DataFrame({"customer_id": normalise_ids(raw[src.columns["customer_id"]])})
-    label = clean_text(raw[src.columns["label"]])
-    if label.isna().any():
-        problems.add(
-            src.path,
-            src.columns["label"],
-            "label is missing",
-            row_labels(label.index[label.isna()]),
-        )
-    out["churned"] = label == settings.positive_label
-    if out["churned"].all() or not out["churned"].any():
-        found = sorted(label.dropna().unique().tolist())[:5]
-        problems.items.append(
-            Problem(
-                src.path,
-                src.columns["label"],
-                f"positive_label {settings.positive_label!r} must split the rows into two "
-                f"classes; values found: {found}",
-                len(out),
-            )
-        )
-    numeric = set(settings.numeric_attributes)
-    unknown = sorted(numeric - set(src.attributes))
-    if unknown:
-        problems.items.append(
-            Problem(src.path, str(unknown), "numeric_attributes must be mapped attributes", 0)
-        )
-    for attr, col in src.attributes.items():
-        values = raw[col]
-        if settings.blank_as_missing and not pd.api.types.is_numeric_dtype(values):
-            text = values.astype("string").str.strip()
-            values = text.where(text != "")
-        if attr in numeric:
-            parsed, bad = parse_numbers(values)
-            if len(bad):
-                problems.add(src.path, col, "expected a number", bad)
-            out[attr] = parsed
-        else:
-            out[attr] = clean_text(values)
-    schema = snapshot_schema(list(src.attributes), numeric=numeric)
-    schema_problems(out, schema, src, problems)
-    problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
-    return out

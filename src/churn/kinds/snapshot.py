@@ -4,7 +4,9 @@ date; train/valid/test are a random split and the backtest is cross-validation."
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,9 +20,36 @@ from churn.modeling.baselines import onehot_logistic_baseline, single_feature_ba
 from churn.modeling.training_data import FeatureColumns, split_rows
 from churn.monitoring.realised import no_later_outcome
 from churn.scoring.population import Population, clv_needs_events, recurring_expected_value
-from churn.settings import PipelineSettings, SnapshotLabelSettings
+from churn.settings import PipelineSettings, SnapshotLabelSettings, SnapshotSettings
 
 _KEYS = ("customer_id", "cutoff")
+DAYS_PER_UNIT = {"days": 1.0, "months": 30.4, "years": 365.25}
+"""Days in a unit of ``data.snapshot.tenure_unit`` (30.4 days a month, as the segments had)."""
+
+log = logging.getLogger("churn")
+
+
+@dataclass(frozen=True)
+class Tenure:
+    """The snapshot attribute that holds tenure, and the days in one of its units."""
+
+    attribute: str
+    days_per_unit: float
+
+
+def snapshot_tenure(snapshot: SnapshotSettings | None) -> Tenure | None:
+    """The tenure role a snapshot declares, or None."""
+    if snapshot is None or snapshot.tenure_attribute is None:
+        return None
+    return Tenure(snapshot.tenure_attribute, DAYS_PER_UNIT[snapshot.tenure_unit])
+
+
+def _numeric_columns(frame: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
 
 
 class SnapshotKind:
@@ -40,7 +69,9 @@ class SnapshotKind:
         snapshot = self.settings.data.snapshot
         assert snapshot is not None
         columns = [c for c in features.columns if c not in _KEYS]
-        return snapshot_catalogue(columns, snapshot.numeric_attributes)
+        # attributes inferred from the file, or joined from data.customers, are numeric by type
+        numeric = [*snapshot.numeric_attributes, *_numeric_columns(features[columns])]
+        return snapshot_catalogue(columns, numeric)
 
     def population(self, tables: Canonical, cutoff: dt.date | None) -> Population:
         """The current customers (those who have not churned) at ``labels.snapshot_date``;
@@ -71,11 +102,18 @@ class SnapshotKind:
         return snapshot.source.columns.get("label")
 
     def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
-        """Logistic regression on one-hot categories, and tenure alone."""
+        """Logistic regression on one-hot categories, and tenure alone when the snapshot names
+        its tenure attribute (``data.snapshot.tenure_attribute``)."""
         makers = {
             "logistic_onehot": onehot_logistic_baseline(columns.numeric, columns.categorical),
-            "tenure": single_feature_baseline("tenure_months", higher_is_riskier=False),
         }
+        tenure = snapshot_tenure(self.settings.data.snapshot)
+        if tenure is None:
+            log.info(
+                "no tenure baseline nor tenure segments: data.snapshot.tenure_attribute is not set"
+            )
+        else:
+            makers["tenure"] = single_feature_baseline(tenure.attribute, higher_is_riskier=False)
         return Baselines(makers, None, 0)
 
     def backtest(

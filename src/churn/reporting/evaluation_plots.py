@@ -13,13 +13,25 @@ from churn.modeling.training_data import FeatureColumns, outcome
 from churn.reporting import evaluation_figures as figures
 
 
-def test_segments(test: pd.DataFrame, p: np.ndarray, columns: FeatureColumns) -> pd.DataFrame:
-    """Metrics of the test rows per tenure band and per top category of each categorical."""
+def test_segments(
+    test: pd.DataFrame,
+    p: np.ndarray,
+    columns: FeatureColumns,
+    *,
+    tenure: tuple[str, float] | None = None,
+) -> pd.DataFrame:
+    """Metrics of the test rows per tenure band and per top category of each categorical.
+
+    Tenure is ``days_since_first_activity`` (events), else ``tenure``: the column holding it
+    and the days in one of its units (a snapshot's declared tenure attribute); without either
+    there are no tenure bands. Negative tenures fall in the missing band.
+    """
     groups: dict[str, pd.Series] = {}
     if "days_since_first_activity" in test:
         groups["tenure"] = segments.tenure_bands(test["days_since_first_activity"])
-    if "tenure_months" in test:
-        groups["tenure"] = segments.tenure_bands(test["tenure_months"] * 30.4)
+    elif tenure is not None and tenure[0] in test:
+        days = pd.to_numeric(test[tenure[0]], errors="coerce") * tenure[1]
+        groups["tenure"] = segments.tenure_bands(days.where(days >= 0))
     for name in columns.categorical:
         groups[name] = segments.top_categories(test[name])
     return segments.segment_metrics(outcome(test), p, groups)

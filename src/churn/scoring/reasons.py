@@ -9,6 +9,7 @@ sentence quotes. Rendering a sentence is pure: value and typical value in, text 
 from __future__ import annotations
 
 import math
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -102,6 +103,57 @@ def load_catalogue(path: Path | None = None) -> CatalogueSpec:
     if dupes:
         raise ConfigError(f"{where}: reason codes must be unique; repeated: {dupes}.")
     return spec
+
+
+ATTRIBUTE_FAMILY = "attribute"
+_ANONYMISED = re.compile(r"^[A-Za-z]{1,3}_?\d+$")  # V14, X_3, col7: a name that says nothing
+_NUMERIC_TEXT = "{feature} is {value} (typical for customers who stay: {typical})"
+_CATEGORY_TEXT = (
+    "{feature} is {value} (churned at {value_churn_rate:.0%} against {overall_churn_rate:.0%} "
+    "overall)"
+)
+
+
+def reason_code(name: str) -> str:
+    """A reason code from a feature name: ``MonthlyFee`` and ``monthly fee`` -> ``MONTHLY_FEE``,
+    ``Monthly Usage (GB)`` -> ``MONTHLY_USAGE_GB``, ``2nd line`` -> ``ATTRIBUTE_2ND_LINE``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    code = re.sub(r"[^A-Za-z0-9]+", "_", spaced).strip("_").upper()
+    return code if re.match(r"^[A-Z]", code) else f"ATTRIBUTE_{code}".rstrip("_")
+
+
+def attribute_catalogue(
+    feature_catalogue: Sequence[Mapping[str, str]], model_features: Sequence[str]
+) -> CatalogueSpec:
+    """One reason per model feature, coded from its name (see :func:`reason_code`; a repeated
+    code gets ``_2``, ``_3``), its sentence quoting the customer's value beside what is typical
+    for customers who stay ("Attribute V14 is 3.20 (typical for customers who stay: 0.50)")."""
+    kinds = {f["name"]: f.get("kind", "numeric") for f in feature_catalogue}
+    reasons, used = [], set()
+    for name in model_features:
+        code = base = reason_code(name)
+        k = 1
+        while code in used:
+            k += 1
+            code = f"{base}_{k}"
+        used.add(code)
+        text = _CATEGORY_TEXT if kinds.get(name) == "categorical" else _NUMERIC_TEXT
+        if _ANONYMISED.match(name):
+            text = "Attribute " + text
+        reasons.append(ReasonSpec(code=code, features=[name], text=text))
+    return CatalogueSpec(version="per-attribute-1", reasons=reasons)
+
+
+def default_catalogue(
+    feature_catalogue: Sequence[Mapping[str, str]], model_features: Sequence[str]
+) -> CatalogueSpec:
+    """The catalogue of a pipeline that names none: the built-in one, whose reasons are
+    behaviour families, unless every model feature is an attribute (a snapshot), which it would
+    gather into one reason: then :func:`attribute_catalogue`."""
+    family = {f["name"]: f["family"] for f in feature_catalogue}
+    if model_features and all(family.get(n) == ATTRIBUTE_FAMILY for n in model_features):
+        return attribute_catalogue(feature_catalogue, model_features)
+    return load_catalogue(None)
 
 
 def resolve(

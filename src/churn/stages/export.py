@@ -29,7 +29,10 @@ def run(
         )
     files = {
         target: export_bytes(
-            crm_frame(scores, target, target_settings(target, settings.export.targets)), target
+            crm_frame(
+                scores, target, target_settings(target, settings.export.targets, scores.columns)
+            ),
+            target,
         )
         for target in targets
     }

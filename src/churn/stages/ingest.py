@@ -21,13 +21,13 @@ from churn.data.contract import (
     canonical_churn_events,
     canonical_customers,
     canonical_events_sql,
-    canonical_snapshot,
     clean_event_chunk,
     empty_events,
     event_warnings,
     kept_rows_sql,
 )
 from churn.data.problems import Problems
+from churn.data.snapshot import canonical_snapshot, snapshot_notes, snapshot_warnings
 from churn.engines.sql import ParquetTable, duckdb_session, quote_literal
 from churn.io.paths import Output, PipelinePaths
 from churn.io.progress import progress
@@ -108,7 +108,17 @@ def run(
         assert data.snapshot is not None
         raw = io.read_source(root, data.snapshot.source)
         log.info("read %s: %s rows", data.snapshot.source.path, f"{len(raw):,}")
-        tables["snapshot"] = canonical_snapshot(raw, data.snapshot)
+        customers = None
+        if data.customers is not None:
+            raws = [(s, io.read_source(root, s)) for s in data.customers.sources]
+            customers = canonical_customers(raws, data.customers)
+        tables["snapshot"] = canonical_snapshot(raw, data.snapshot, customers)
+        for warning in snapshot_warnings(data.snapshot):
+            log.warning("%s", warning)
+        for note in snapshot_notes(raw, data.snapshot):
+            log.info("%s", note)
+        if customers is not None:
+            log.info("joined the attributes of data.customers by customer_id")
         io.write_folder(paths.canonical, lambda folder: _write_tables(tables, folder))
         counts = {name: len(frame) for name, frame in tables.items()}
         log.info("wrote %s: %s", paths.canonical, counts)

@@ -22,7 +22,7 @@ from churn.reporting.shap_figures import global_figures, importance
 from churn.scoring.playbook import check_rules
 from churn.scoring.population import latest_labelled_reference
 from churn.scoring.ranking import ScoreResult, score_customers
-from churn.scoring.reasons import ReasonCatalogue, load_catalogue, resolve
+from churn.scoring.reasons import ReasonCatalogue, default_catalogue, load_catalogue, resolve
 from churn.scoring.summary import scoring_summary
 from churn.settings import PipelineSettings
 from churn.tracking.loading import LoadedModel, load_scoring_model, spark_probabilities_of
@@ -71,10 +71,18 @@ def run(
     scoring = settings.scoring
     if explain_all:
         scoring = scoring.model_copy(update={"explain": "all"})
-    spec = load_catalogue(None if scoring.reasons is None else paths.project_dir / scoring.reasons)
+    spec = (
+        default_catalogue(feature_records, loaded.model.feature_names)
+        if scoring.reasons is None
+        else load_catalogue(paths.project_dir / scoring.reasons)
+    )
     where = f"pipelines/{paths.name}/params.yaml"
     check_rules(settings.playbook, [r.code for r in spec.reasons], where=where)
     catalogue = resolve(spec, feature_records, loaded.model.feature_names)
+    given = sum(r.per_customer for r in catalogue.reasons)
+    if given < scoring.n_reasons:  # never a reason column no reason can fill
+        log.info("%s reason(s) per customer: the reason catalogue has no more", given)
+        scoring = scoring.model_copy(update={"n_reasons": max(given, 1)})
     columns = loaded.model.feature_names
     ref = latest_labelled_reference(
         io.read_parquet(paths.labels), io.read_parquet(paths.features), columns

@@ -13,6 +13,7 @@ from churn.evaluation import metrics as evaluation_metrics
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
+from churn.kinds.snapshot import snapshot_tenure
 from churn.modeling.fitting import fit_on_engine
 from churn.modeling.leakage import screen_features
 from churn.modeling.train import search_params
@@ -29,7 +30,8 @@ from churn.settings import PipelineSettings
 PARAMS: tuple[str, ...] = ("data", "train", "labels", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
 ``features`` for the SQL engine and the Spark session; ``data`` for the label column the leakage
-guard compares feature names with."""
+guard compares feature names with, and a snapshot's tenure role (``data.snapshot``, absent from
+events pipelines, so the section whole)."""
 
 log = logging.getLogger("churn")
 
@@ -92,7 +94,9 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     }
     backtest = kind.backtest(rows, columns, overrides, baselines)
     metrics.update(backtest.metrics)
-    segments = test_segments(test, p_test, columns)
+    tenure = snapshot_tenure(settings.data.snapshot)
+    by_tenure = None if tenure is None else (tenure.attribute, tenure.days_per_unit)
+    segments = test_segments(test, p_test, columns, tenure=by_tenure)
 
     io.write_folder(paths.model, fit.model.save)
     io.write_json(metrics, paths.metrics)

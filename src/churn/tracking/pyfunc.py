@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import yaml
 from mlflow.models import Model, ModelSignature
+from mlflow.types import DataType
+from mlflow.types.schema import ColSpec, Schema
 
 from churn.errors import TrackingError
 from churn.modeling.model import MODEL_FILES, ChurnModel
@@ -157,6 +159,21 @@ def model_input(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:
     }
     columns |= {name: features[name].astype(object) for name in model.categories}
     return pd.DataFrame(columns, index=features.index)
+
+
+def with_text_categories(model: ChurnModel, signature: ModelSignature) -> ModelSignature:
+    """``signature`` with every categorical feature typed as optional text. A category missing
+    in every example row (an attribute joined from a table that lacks the first customers)
+    would otherwise be inferred as a double and refuse the text it holds elsewhere."""
+    if signature.inputs is None:
+        return signature
+    specs = [
+        ColSpec(DataType.string, spec.name, required=False)
+        if spec.name in model.categories and spec.type != DataType.string
+        else spec
+        for spec in signature.inputs.inputs
+    ]
+    return ModelSignature(inputs=Schema(specs), outputs=signature.outputs, params=signature.params)
 
 
 def pip_requirements() -> list[str]:

@@ -22,7 +22,12 @@ from mlflow.models import Model, ModelSignature, infer_signature
 from churn.errors import PipelineStateError
 from churn.modeling.model import ChurnModel
 from churn.tracking.lineage import lineage_tags
-from churn.tracking.pyfunc import model_input, probability_frame, save_pyfunc
+from churn.tracking.pyfunc import (
+    model_input,
+    probability_frame,
+    save_pyfunc,
+    with_text_categories,
+)
 from churn.tracking.registry import CHALLENGER
 from churn.tracking.store import store_error
 
@@ -104,8 +109,11 @@ def log_training_run(
             "writes them (`churn train`) before logging."
         )
     example = model_input(churn_model, input_example.head(5))
-    signature = infer_signature(
-        example, probability_frame(churn_model.predict_proba(example), example.index)
+    signature = with_text_categories(
+        churn_model,
+        infer_signature(
+            example, probability_frame(churn_model.predict_proba(example), example.index)
+        ),
     )
     tags = lineage_tags(lineage)
     param_entities = [Param(key, str(value)) for key, value in flatten(params).items()]
