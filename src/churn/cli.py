@@ -418,7 +418,7 @@ def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the
     """Create a pipeline from your own files: guess what each column is, choose the cutoffs,
     write pipelines/NAME/params.yaml and add NAME to dvc.yaml."""
     from churn.init import project  # noqa: PLC0415 - only this command needs it
-    from churn.init.plan import split_list  # noqa: PLC0415 - only this command needs it
+    from churn.init.plan import EventFlags, SnapshotFlags, split_list  # noqa: PLC0415 - same
 
     if (snapshot is None) == (not events):
         typer.echo("error: give either --events FILE (repeatable) or --snapshot FILE.", err=True)
@@ -429,10 +429,10 @@ def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the
     try:
         if snapshot is not None:
             assert label is not None
-            flags = project.SnapshotFlags(label, positive, customer_id, value, split_list(exclude))
+            flags = SnapshotFlags(label, positive, customer_id, value, split_list(exclude))
             created = project.init_snapshot(project_dir, name, snapshot, flags=flags, force=force)
         else:
-            event_flags = project.EventFlags(
+            event_flags = EventFlags(
                 customer_id,
                 timestamp,
                 amount,

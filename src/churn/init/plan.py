@@ -38,6 +38,29 @@ MAX_EVENT_TYPES = 20
 
 
 @dataclass(frozen=True)
+class EventFlags:
+    """What the user said about an events pipeline; None: guess it."""
+
+    customer_id: str | None = None
+    timestamp: str | None = None
+    amount: str | None = None
+    order_id: str | None = None
+    event_type: str | None = None
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    test_cutoff: dt.date | None = None
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SnapshotFlags:
+    label: str
+    positive: str | None = None
+    customer_id: str | None = None
+    value: str | None = None
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SourceFile:
     """One input file: its path relative to the project folder and how to read it."""
 

@@ -24,37 +24,15 @@ import yaml
 from churn.data.parsing import parse_timestamps
 from churn.errors import ConfigError, InputDataError
 from churn.init import plan as planning
+from churn.init.findings import events_findings, snapshot_findings
 from churn.init.params_file import render
-from churn.init.plan import EventsPlan, SnapshotPlan, SourceFile
+from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
 from churn.init.schedule import cutoff_plan
 from churn.init.sniff import file_format, read_column, read_sample
 from churn.settings import load_settings, pipeline_params_path
 
 OUTPUT_ROOTS = ("data/interim", "data/scored", "data/exports", "models", "reports")
 """Folders the stages write: a raw dependency must not contain any of them."""
-
-
-@dataclass(frozen=True)
-class EventFlags:
-    """What the user said about an events pipeline; None: guess it."""
-
-    customer_id: str | None = None
-    timestamp: str | None = None
-    amount: str | None = None
-    order_id: str | None = None
-    event_type: str | None = None
-    horizon_days: int = planning.DEFAULT_HORIZON_DAYS
-    test_cutoff: dt.date | None = None
-    exclude: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SnapshotFlags:
-    label: str
-    positive: str | None = None
-    customer_id: str | None = None
-    value: str | None = None
-    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,9 +157,7 @@ def stage_targets(dvc_yaml: str, name: str) -> list[str]:
 # ---- churn init ------------------------------------------------------------------------------
 
 
-def _source(
-    project_dir: Path, path: Path, places: dict[Path, str]
-) -> tuple[SourceFile, pd.DataFrame]:
+def _source(path: Path, places: dict[Path, str]) -> tuple[SourceFile, pd.DataFrame]:
     fmt = file_format(path)
     return SourceFile(places[path], fmt), read_sample(path, fmt)
 
@@ -220,76 +196,6 @@ def _check_new(project_dir: Path, name: str, *, force: bool) -> str:
             "another name, or give --force to replace it."
         )
     return text
-
-
-def _given(flag: object) -> str:
-    return "given" if flag is not None else "guessed"
-
-
-def events_findings(plan: EventsPlan, flags: EventFlags) -> list[tuple[str, str, str]]:
-    rows = []
-    for source, roles in plan.sources:
-        fmt = source.format
-        how = (
-            fmt.format if fmt.format == "parquet" else f"csv, {fmt.encoding}, sep {fmt.separator!r}"
-        )
-        rows.append(("file", source.path, how))
-        rows.append(("customer id", roles.customer_id, _given(flags.customer_id)))
-        ts = roles.timestamp
-        rows.append(
-            ("timestamp", ts.column, f"{_given(flags.timestamp)}, {ts.format or 'ISO 8601'}")
-        )
-        for role, flag in (("amount", flags.amount), ("order id", flags.order_id)):
-            column = getattr(roles, role.replace(" ", "_"))
-            rows.append((role, column or "-", _given(flag) if column else "none found"))
-        rows.append(
-            (
-                "event type",
-                roles.event_type or "-",
-                "every event a purchase" if roles.event_type is None else _given(flags.event_type),
-            )
-        )
-    if plan.customers is not None:
-        c = plan.customers
-        rows.append(("customers", c.source.path, f"{len(c.attributes)} attributes"))
-    if plan.churn_events is not None:
-        rows.append(
-            ("cancellations", plan.churn_events.source.path, plan.churn_events.timestamp.column)
-        )
-    cut = plan.cutoffs
-    rows += [
-        (
-            "horizon",
-            f"{plan.horizon_days} days",
-            "given" if flags.horizon_days != planning.DEFAULT_HORIZON_DAYS else "default",
-        ),
-        (
-            "train cutoffs",
-            f"{len(cut.train_cutoffs)}, {cut.train_cutoffs[0]} to {cut.train_cutoffs[-1]}",
-            "monthly",
-        ),
-        ("test cutoff", str(cut.test_cutoff), _given(flags.test_cutoff)),
-    ]
-    return rows
-
-
-def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[tuple[str, str, str]]:
-    roles, fmt = plan.roles, plan.source.format
-    how = fmt.format if fmt.format == "parquet" else f"csv, {fmt.encoding}, sep {fmt.separator!r}"
-    n_num = len(plan.numeric_attributes)
-    return [
-        ("file", plan.source.path, how),
-        ("customer id", roles.customer_id or "-", _given(flags.customer_id)),
-        ("label", roles.label, "given"),
-        ("churned value", roles.positive, _given(flags.positive)),
-        ("value", roles.value or "-", _given(flags.value) if roles.value else "none found"),
-        (
-            "attributes",
-            f"{len(plan.attributes)}",
-            f"{n_num} numeric, {len(plan.attributes) - n_num} categories",
-        ),
-        ("snapshot date", str(plan.snapshot_date), "file date"),
-    ]
 
 
 def _validated(text: str, name: str) -> None:
@@ -334,7 +240,7 @@ def init_events(
     dvc_yaml = _check_new(project_dir, name, force=force)
     files = [*events, *(p for p in (customers, churn_events) if p is not None)]
     places, raw = placement(project_dir, name, files)
-    samples = [_source(project_dir, p, places) for p in events]
+    samples = [_source(p, places) for p in events]
     sources = planning.event_sources(
         samples,
         customer_id=flags.customer_id,
@@ -350,13 +256,13 @@ def init_events(
     events_id = sources[0][1].customer_id
     customer_table = None
     if customers is not None:
-        source, sample = _source(project_dir, customers, places)
+        source, sample = _source(customers, places)
         customer_table = planning.customer_table(
             source, sample, events_id=events_id, exclude=flags.exclude
         )
     churn_table = None
     if churn_events is not None:
-        source, sample = _source(project_dir, churn_events, places)
+        source, sample = _source(churn_events, places)
         churn_table = planning.churn_event_table(source, sample, events_id=events_id)
     first, last = _event_span(
         [
@@ -385,7 +291,7 @@ def init_snapshot(
     planning.check_name(name)
     dvc_yaml = _check_new(project_dir, name, force=force)
     places, raw = placement(project_dir, name, [snapshot])
-    source, sample = _source(project_dir, snapshot, places)
+    source, sample = _source(snapshot, places)
     dated = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
     plan = planning.snapshot_plan(
         name,
