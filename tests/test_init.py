@@ -275,6 +275,39 @@ def test_a_snapshot_without_a_value_column_ranks_by_probability(tmp_path: Path) 
     assert "no value column" in out
 
 
+def test_a_customers_table_and_cancellations_are_mapped(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    log = messy.event_log(150, seed=2, customers_table=True)
+    assert log.customers is not None
+    events = export(tmp_path, log.events, "orders.csv")
+    customers = export(tmp_path, log.customers, "customers.csv")
+    gone = log.events.groupby("client ref", as_index=False)["Order Date"].max().head(40)
+    cancellations = export(tmp_path, gone.rename(columns={"Order Date": "cancelled on"}), "c.csv")
+    code, out = init(
+        root,
+        "shop",
+        "--events",
+        str(events),
+        "--customers",
+        str(customers),
+        "--churn-events",
+        str(cancellations),
+    )
+    assert code == 0, out
+    settings = load_settings(root, "shop")
+    data = settings.data
+    assert data.customers is not None and data.churn_events is not None
+    assert data.customers.sources[0].columns == {"customer_id": "client ref"}
+    assert data.customers.sources[0].attributes == {"segment": "segment"}
+    assert settings.features.categorical_attributes == ["segment"]
+    assert data.churn_events.sources[0].columns == {
+        "customer_id": "client ref",
+        "timestamp": "cancelled on",
+    }
+    assert settings.labels.churn_definition == "either"  # type: ignore[union-attr]
+    assert "churn_definition" in out
+
+
 # ---- dvc.yaml ----------------------------------------------------------------------------------
 
 
@@ -414,7 +447,8 @@ def test_a_users_files_go_from_raw_to_scores_in_two_commands(tmp_path: Path) -> 
     root = dvc_project(tmp_path / "p")
     with_amounts = export(tmp_path, messy.event_log(250, seed=4).events, "orders.csv", sep=";")
     without = export(tmp_path, messy.event_log(250, seed=5, amount=False).events, "visits.csv")
-    snap = export(tmp_path, messy.snapshot(400, seed=6).frame, "subscribers.csv")
+    # 1,500 rows: the validation split of a snapshot needs train.min_class_rows (20) churners
+    snap = export(tmp_path, messy.snapshot(1500, seed=6).frame, "subscribers.csv")
     assert init(root, "orders", "--events", str(with_amounts))[0] == 0
     assert init(root, "visits", "--events", str(without))[0] == 0
     assert init(root, "subs", "--snapshot", str(snap), "--label", "Churn")[0] == 0
