@@ -208,6 +208,14 @@ def test_events_backfill_cutoffs_come_from_the_monitoring_settings() -> None:
 # ---- snapshot ------------------------------------------------------------------------------
 
 
+def test_a_snapshot_without_tenure_has_no_tenure_baseline() -> None:
+    kind, tables = snapshot_case()
+    with_tenure = kind.baselines(tables, FeatureColumns(numeric=["tenure_months"], categorical=[]))
+    assert set(with_tenure.makers) == {"logistic_onehot", "tenure"}
+    without = kind.baselines(tables, FeatureColumns(numeric=["usage"], categorical=["plan"]))
+    assert set(without.makers) == {"logistic_onehot"}
+
+
 def test_snapshot_population_is_its_current_customers_at_the_snapshot_date() -> None:
     kind, tables = snapshot_case()
     snapshot = tables.frame("snapshot")

@@ -66,11 +66,13 @@ class SnapshotKind:
         return ()
 
     def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
-        """Logistic regression on one-hot categories, and tenure alone."""
+        """Logistic regression on one-hot categories, and tenure alone where the snapshot has a
+        ``tenure_months`` attribute."""
         makers = {
             "logistic_onehot": onehot_logistic_baseline(columns.numeric, columns.categorical),
-            "tenure": single_feature_baseline("tenure_months", higher_is_riskier=False),
         }
+        if "tenure_months" in columns.numeric:
+            makers["tenure"] = single_feature_baseline("tenure_months", higher_is_riskier=False)
         return Baselines(makers, None, 0)
 
     def backtest(
