@@ -30,7 +30,7 @@ from churn.settings import PipelineSettings, load_settings
 from tests import messy
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = re.compile(r"^      (retail|cdnow|telco|subscription): \{raw: [^}]*\}\n", re.M)
+BUNDLED = re.compile(r"^      [a-z0-9_-]+: \{raw: [^}]*\}\n", re.M)
 
 
 def project(root: Path) -> Path:
@@ -257,6 +257,7 @@ def test_snapshot_params_list_the_attributes_and_the_value(tmp_path: Path) -> No
     assert settings.data.snapshot.positive_label == "Churned"
     assert settings.scoring.value.method == "recurring"
     assert settings.scoring.value.charge_feature == "monthly_fee"
+    assert settings.scoring.n_reasons == 1  # the built-in catalogue: every attribute is PROFILE
     values = written(root, "subs")
     assert declared_sections() <= set(values)
     assert values["monitoring"] == {"backfill_cutoffs": []}

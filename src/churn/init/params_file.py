@@ -270,17 +270,17 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         "features: {}   # a snapshot's features are its attributes",
         MODEL.rstrip("\n"),
     ]
+    # the built-in catalogue gathers every attribute under one reason, PROFILE
+    lines += ["scoring:", "  n_reasons: 1   # one reason per customer: PROFILE"]
     charge = plan.charge_feature
     if charge is not None:
         lines += [
-            "scoring:",
             "  value:",
             "    method: recurring",
             f"    charge_feature: {charge}   # check: the monthly charge at stake",
         ]
     else:
         lines += [
-            "scoring:",
             "  outreach:",
             "    priority: churn_probability   # no value column: no value to rank by",
         ]
