@@ -257,7 +257,12 @@ def test_snapshot_params_list_the_attributes_and_the_value(tmp_path: Path) -> No
     assert settings.data.snapshot.positive_label == "Churned"
     assert settings.scoring.value.method == "recurring"
     assert settings.scoring.value.charge_feature == "monthly_fee"
-    assert settings.scoring.n_reasons == 1  # the built-in catalogue: every attribute is PROFILE
+    # one reason per attribute: the built-in catalogue would give every customer one, PROFILE
+    assert settings.scoring.reasons == "pipelines/subs/reasons.yaml"
+    catalogue = load_catalogue(root / settings.scoring.reasons)
+    assert [(r.code, r.features) for r in catalogue.reasons] == [
+        (name.upper(), [name]) for name in source.attributes
+    ]
     values = written(root, "subs")
     assert declared_sections() <= set(values)
     assert values["monitoring"] == {"backfill_cutoffs": []}
