@@ -208,6 +208,24 @@ def test_events_backfill_cutoffs_come_from_the_monitoring_settings() -> None:
 # ---- snapshot ------------------------------------------------------------------------------
 
 
+def test_the_tenure_baseline_follows_the_declared_role_not_a_column_name() -> None:
+    kind, tables = snapshot_case()  # telco declares data.snapshot.tenure_attribute
+    columns = FeatureColumns(numeric=["tenure_months"], categorical=[])
+    assert set(kind.baselines(tables, columns).makers) == {"logistic_onehot", "tenure"}
+    settings = snapshot_settings()
+    assert settings.data.snapshot is not None
+    undeclared = settings.model_copy(
+        update={
+            "data": settings.data.model_copy(
+                update={
+                    "snapshot": settings.data.snapshot.model_copy(update={"tenure_attribute": None})
+                }
+            )
+        }
+    )
+    assert set(kind_of(undeclared).baselines(tables, columns).makers) == {"logistic_onehot"}
+
+
 def test_snapshot_population_is_its_current_customers_at_the_snapshot_date() -> None:
     kind, tables = snapshot_case()
     snapshot = tables.frame("snapshot")

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -362,20 +362,141 @@ def simulate(  # noqa: PLR0917 - Typer options are keyword arguments on the comm
     )
 
 
+ColumnOpt = Annotated[str | None, typer.Option(help="Column (default: guessed).")]
+
+
+def _fail(exc: ChurnError, debug: bool) -> typer.Exit:
+    if debug:
+        raise exc
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+@app.command("init")
+def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the command line
+    name: Annotated[str, typer.Argument(help="Pipeline name: lower case, digits, _ and -.")],
+    events: Annotated[
+        list[Path] | None, typer.Option("--events", help="Events file (repeatable).")
+    ] = None,
+    customers: Annotated[
+        Path | None, typer.Option("--customers", help="Table of one row per customer.")
+    ] = None,
+    churn_events: Annotated[
+        Path | None, typer.Option("--churn-events", help="Cancellations: customer and date.")
+    ] = None,
+    snapshot: Annotated[
+        Path | None, typer.Option("--snapshot", help="One row per customer with a label.")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Snapshot: the churn label.")] = None,
+    positive: Annotated[
+        str | None, typer.Option("--positive", help="Snapshot: the label value of churners.")
+    ] = None,
+    customer_id: ColumnOpt = None,
+    timestamp: ColumnOpt = None,
+    amount: ColumnOpt = None,
+    order_id: ColumnOpt = None,
+    event_type: ColumnOpt = None,
+    value: Annotated[
+        str | None, typer.Option("--value", help="Snapshot: the monthly charge column.")
+    ] = None,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=1, help="Days after a cutoff churn is looked for.")
+    ] = 90,
+    test_cutoff: Annotated[
+        dt.datetime | None,
+        typer.Option("--test-cutoff", formats=["%Y-%m-%d"], help="Default: the latest observed."),
+    ] = None,
+    exclude: Annotated[
+        str | None, typer.Option("--exclude", help="Columns to leave out: COL,COL...")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a pipeline of that name.")
+    ] = False,
+    project_dir: ProjectOpt = Path("."),
+    debug: DebugOpt = False,
+) -> None:
+    """Create a pipeline from your own files: guess what each column is, choose the cutoffs,
+    write pipelines/NAME/params.yaml and add NAME to dvc.yaml."""
+    from churn.init import project  # noqa: PLC0415 - only this command needs it
+    from churn.init.plan import EventFlags, SnapshotFlags, split_list  # noqa: PLC0415 - same
+
+    if (snapshot is None) == (not events):
+        typer.echo("error: give either --events FILE (repeatable) or --snapshot FILE.", err=True)
+        raise typer.Exit(2)
+    if snapshot is not None and label is None:
+        typer.echo("error: --snapshot needs --label COLUMN (the churn label).", err=True)
+        raise typer.Exit(2)
+    try:
+        if snapshot is not None:
+            assert label is not None
+            flags = SnapshotFlags(label, positive, customer_id, value, split_list(exclude))
+            created = project.init_snapshot(project_dir, name, snapshot, flags=flags, force=force)
+        else:
+            event_flags = EventFlags(
+                customer_id,
+                timestamp,
+                amount,
+                order_id,
+                event_type,
+                horizon_days,
+                test_cutoff.date() if test_cutoff else None,
+                split_list(exclude),
+            )
+            created = project.init_events(
+                project_dir,
+                name,
+                events or [],
+                flags=event_flags,
+                customers=customers,
+                churn_events=churn_events,
+                force=force,
+            )
+    except ChurnError as exc:
+        raise _fail(exc, debug) from None
+    for source, dest in created.copied:
+        typer.echo(f"copied {source} -> {dest}")
+    width = max(len(role) for role, _, _ in created.findings)
+    for role, found, how in created.findings:
+        typer.echo(f"  {role:<{width}}  {found}  ({how})")
+    for note in created.plan.notes:
+        typer.echo(f"  check: {note}")
+    typer.echo(f"wrote {created.params_path}; added {name} to dvc.yaml. Next: churn run {name}")
+
+
+@app.command("run")
+def run_pipeline(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
+    """Run every stage of one pipeline through DVC (dvc repro), then print its summary."""
+    from churn.init import project  # noqa: PLC0415 - only this command needs it
+
+    try:
+        code = project.run_pipeline(project_dir, pipeline, typer.echo)
+    except ChurnError as exc:
+        raise _fail(exc, debug) from None
+    if code != 0:
+        typer.echo(f"error: dvc repro failed with exit code {code}", err=True)
+        raise typer.Exit(code)
+    metrics_file = PipelinePaths(project_dir, pipeline).metrics
+    if metrics_file.is_file():
+        typer.echo(_summary_line(pipeline, json.loads(metrics_file.read_text())))
+
+
+def _summary_line(name: str, m: dict[str, Any]) -> str:
+    baselines = ", ".join(f"{b} {v['roc_auc']:.3f}" for b, v in m.get("baselines", {}).items())
+    cv = f", 5-fold CV AUC {m['cv_roc_auc_mean']:.3f}" if "cv_roc_auc_mean" in m else ""
+    return (
+        f"  {name:<8} test ROC AUC {m['roc_auc']:.3f}{cv}, "
+        f"ECE {m['ece']:.3f}, n {m['n_test']:,} ({m['positive_rate']:.1%} churned); "
+        f"baselines: {baselines}"
+    )
+
+
 @app.command()
 def summary(project_dir: ProjectOpt = Path(".")) -> None:
     """Test ROC AUC and calibration of every trained pipeline, baselines beside it."""
     for metrics_file in sorted(project_dir.glob("reports/*/metrics.json")):
-        m = json.loads(metrics_file.read_text())
-        baselines = ", ".join(
-            f"{name} {b['roc_auc']:.3f}" for name, b in m.get("baselines", {}).items()
-        )
-        cv = f", 5-fold CV AUC {m['cv_roc_auc_mean']:.3f}" if "cv_roc_auc_mean" in m else ""
-        typer.echo(
-            f"  {metrics_file.parent.name:<8} test ROC AUC {m['roc_auc']:.3f}{cv}, "
-            f"ECE {m['ece']:.3f}, n {m['n_test']:,} ({m['positive_rate']:.1%} churned); "
-            f"baselines: {baselines}"
-        )
+        typer.echo(_summary_line(metrics_file.parent.name, json.loads(metrics_file.read_text())))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,86 @@
+"""What ``churn init`` found, as the rows of the table it prints: (role, column or value, how
+it was found). Pure: a plan and the flags in, rows out."""
+
+from __future__ import annotations
+
+from churn.init.plan import (
+    DEFAULT_HORIZON_DAYS,
+    EventFlags,
+    EventsPlan,
+    SnapshotFlags,
+    SnapshotPlan,
+)
+from churn.init.sniff import FileFormat
+
+Row = tuple[str, str, str]
+
+
+def _reading(fmt: FileFormat) -> str:
+    if fmt.format == "parquet":
+        return "parquet"
+    return f"csv, {fmt.encoding}, separator {fmt.separator!r}"
+
+
+def _given(flag: object) -> str:
+    return "given" if flag is not None else "guessed"
+
+
+def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
+    rows = []
+    for source, roles in plan.sources:
+        rows.append(("file", source.path, _reading(source.format)))
+        rows.append(("customer id", roles.customer_id, _given(flags.customer_id)))
+        ts = roles.timestamp
+        rows.append(
+            ("timestamp", ts.column, f"{_given(flags.timestamp)}, {ts.format or 'ISO 8601'}")
+        )
+        for role, flag in (("amount", flags.amount), ("order id", flags.order_id)):
+            column = getattr(roles, role.replace(" ", "_"))
+            rows.append((role, column or "-", _given(flag) if column else "none found"))
+        rows.append(
+            (
+                "event type",
+                roles.event_type or "-",
+                "every event a purchase" if roles.event_type is None else _given(flags.event_type),
+            )
+        )
+    if plan.customers is not None:
+        c = plan.customers
+        rows.append(("customers", c.source.path, f"{len(c.attributes)} attributes"))
+    if plan.churn_events is not None:
+        rows.append(
+            ("cancellations", plan.churn_events.source.path, plan.churn_events.timestamp.column)
+        )
+    cut = plan.cutoffs
+    rows += [
+        (
+            "horizon",
+            f"{plan.horizon_days} days",
+            "given" if flags.horizon_days != DEFAULT_HORIZON_DAYS else "default",
+        ),
+        (
+            "train cutoffs",
+            f"{len(cut.train_cutoffs)}, {cut.train_cutoffs[0]} to {cut.train_cutoffs[-1]}",
+            "monthly",
+        ),
+        ("test cutoff", str(cut.test_cutoff), _given(flags.test_cutoff)),
+    ]
+    return rows
+
+
+def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
+    roles = plan.roles
+    n_num = len(plan.numeric_attributes)
+    return [
+        ("file", plan.source.path, _reading(plan.source.format)),
+        ("customer id", roles.customer_id or "-", _given(flags.customer_id)),
+        ("label", roles.label, "given"),
+        ("churned value", roles.positive, _given(flags.positive)),
+        ("value", roles.value or "-", _given(flags.value) if roles.value else "none found"),
+        (
+            "attributes",
+            f"{len(plan.attributes)}",
+            f"{n_num} numeric, {len(plan.attributes) - n_num} categories",
+        ),
+        ("snapshot date", str(plan.snapshot_date), "file date"),
+    ]

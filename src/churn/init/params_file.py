@@ -1,0 +1,333 @@
+"""A plan as the text of ``pipelines/<name>/params.yaml``: what ``churn init`` found, with a
+comment on every guess, and only what differs from the defaults, but with every section that
+dvc.yaml declares for some stage (DVC fails on a declared section missing from the file).
+
+Pure: a plan in, YAML text out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import yaml
+
+from churn.data.inference import EventRoles, TimestampGuess
+from churn.init.plan import CustomerTable, EventsPlan, SnapshotPlan, SourceFile
+
+DECLARED_SECTIONS = (
+    "data",
+    "labels",
+    "features",
+    "train",
+    "registry",
+    "scoring",
+    "playbook",
+    "export",
+    "monitoring",
+)
+"""Sections some stage of dvc.yaml declares; ``monitoring.backfill_cutoffs`` by key."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: str
+    description: str
+    reasons: tuple[str, ...]
+    min_value_percentile: float = 0.0
+    min_probability: float = 0.0
+
+
+BEHAVIOUR = (
+    "RECENCY",
+    "PURCHASE_PATTERN",
+    "ACTIVITY_TREND",
+    "FREQUENCY",
+    "PURCHASE_GAPS",
+    "SPEND",
+    "PRODUCT_RANGE",
+    "EVENT_MIX",
+)
+EVENT_PLAYBOOK = (
+    Rule(
+        "service_call",
+        "Returns or cancellations: call to put right what went wrong",
+        ("RETURNS",),
+    ),
+    Rule(
+        "loyalty_reward",
+        "Frequent high spenders drifting away: a reward that says we noticed",
+        BEHAVIOUR,
+        min_value_percentile=90,
+    ),
+    Rule(
+        "win_back_offer",
+        "Long silent, probably gone: an offer to come back",
+        ("RECENCY", "PURCHASE_PATTERN"),
+        min_probability=0.8,
+    ),
+    Rule(
+        "re_engagement_message",
+        "Activity declining: a personal message with what is new for them",
+        BEHAVIOUR,
+    ),
+)
+"""The playbook of an events pipeline: reason codes of the built-in reason catalogue only."""
+
+HEADER = """\
+# Pipeline {name}, written by `churn init`. Settings not written here are at their defaults
+# (docs/settings.md); lines marked "check" are guesses worth a look before `churn run {name}`.
+"""
+
+MODEL = """
+train: {}      # xgboost with early stopping and isotonic calibration (the defaults)
+registry: {}   # a challenger must beat the champion's test ROC AUC by 0.005
+"""
+EXPORT = "export: {}   # CRM import files with the built-in columns of every target"
+WIDTH = 99
+
+
+def scalar(value: object) -> str:
+    """``value`` as one line of YAML (flow style, quoted where YAML needs it)."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**6)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def flow_list(key: str, items: Sequence[object], indent: int, comment: str = "") -> list[str]:
+    """``key: [a, b, ...]`` wrapped at :data:`WIDTH` characters, continuation lines aligned
+    under the first item."""
+    pad = " " * indent
+    lead = f"{pad}{key}: ["
+    parts = [scalar(item) for item in items]
+    lines, line = [], lead
+    for i, part in enumerate(parts):
+        piece = part + ("," if i < len(parts) - 1 else "]")
+        if line not in (lead, " " * len(lead)) and len(line) + 1 + len(piece) > WIDTH:
+            lines.append(line.rstrip())
+            line = " " * len(lead)
+        line += piece if line in (lead, " " * len(lead)) else f" {piece}"
+    if not parts:
+        line += "]"
+    lines.append(line + (f"   # {comment}" if comment else ""))
+    return lines
+
+
+def _mapping(pairs: Mapping[str, object], indent: int) -> list[str]:
+    pad = " " * indent
+    return [f"{pad}{key}: {scalar(value)}" for key, value in pairs.items()]
+
+
+def _reading(source: SourceFile, indent: int) -> list[str]:
+    """``path`` and, where they differ from the defaults, format, separator and encoding."""
+    pad = " " * indent
+    lines = [f"{pad}path: {scalar(source.path)}"]
+    fmt = source.format
+    guessed = (
+        "parquet" if PurePosixPath(source.path).suffix.lower() in (".parquet", ".pq") else "csv"
+    )
+    if fmt.format != guessed:
+        lines.append(f"{pad}format: {fmt.format}")
+    if fmt.format == "csv" and fmt.separator != ",":
+        lines.append(f"{pad}separator: {scalar(fmt.separator)}")
+    if fmt.format == "csv" and fmt.encoding != "utf-8":
+        lines.append(f"{pad}encoding: {fmt.encoding}")
+    return lines
+
+
+def _timestamp_format(guess: TimestampGuess, indent: int) -> list[str]:
+    if guess.format is None:
+        return []  # ISO 8601, the default
+    return [f"{' ' * indent}timestamp_format: {scalar(guess.format)}   # check"]
+
+
+def _event_source(source: SourceFile, roles: EventRoles) -> list[str]:
+    columns = {"customer_id": roles.customer_id, "timestamp": roles.timestamp.column}
+    for role in ("amount", "order_id", "event_type"):
+        if (column := getattr(roles, role)) is not None:
+            columns[role] = column
+    return [
+        *_reading(source, 8),
+        "        columns:",
+        *_mapping(columns, 10),
+        *_timestamp_format(roles.timestamp, 8),
+    ]
+
+
+def _listed(lines: list[str]) -> list[str]:
+    """The lines of one list item: a dash on the first."""
+    return [f"      - {lines[0].lstrip()}", *lines[1:]]
+
+
+def _customers(table: CustomerTable) -> list[str]:
+    columns = {"customer_id": table.customer_id}
+    if table.signup_date is not None:
+        columns["signup_date"] = table.signup_date.column
+    lines = [*_reading(table.source, 8), "        columns:", *_mapping(columns, 10)]
+    if table.attributes:
+        lines += ["        attributes:", *_mapping(table.attributes, 10)]
+    if table.signup_date is not None:
+        lines += _timestamp_format(table.signup_date, 8)
+    return ["  customers:", "    sources:", *_listed(lines)]
+
+
+def _rules(rules: Sequence[Rule]) -> list[str]:
+    lines = ["playbook:", "  rules:"]
+    for rule in rules:
+        lines += [
+            f"    - action: {rule.action}",
+            f"      description: {scalar(rule.description)}",
+            *flow_list("reasons", rule.reasons, 6),
+        ]
+        if rule.min_value_percentile:
+            lines.append(f"      min_value_percentile: {rule.min_value_percentile:g}")
+        if rule.min_probability:
+            lines.append(f"      min_probability: {rule.min_probability:g}")
+    lines.append("  # a customer no rule matches gets the default action, feedback_request")
+    return lines
+
+
+def render_events(plan: EventsPlan) -> str:
+    """params.yaml of an events pipeline."""
+    lines = ["data:", "  kind: events", "  events:", "    sources:"]
+    for source, roles in plan.sources:
+        lines += _listed(_event_source(source, roles))
+    if plan.customers is not None:
+        lines += _customers(plan.customers)
+    if plan.churn_events is not None:
+        table = plan.churn_events
+        item = [
+            *_reading(table.source, 8),
+            "        columns:",
+            *_mapping({"customer_id": table.customer_id, "timestamp": table.timestamp.column}, 10),
+            *_timestamp_format(table.timestamp, 8),
+        ]
+        lines += ["  churn_events:", "    sources:", *_listed(item)]
+
+    cut = plan.cutoffs
+    activity = list(plan.event_types) or ["purchase"]
+    lines += ["", "labels:"]
+    if plan.churn_events is not None:
+        lines.append("  churn_definition: either   # check: a cancellation, or no activity")
+    check = "   # check" if plan.event_types else ""
+    lines += [
+        f"  activity_event_types: {scalar(activity)}{check}",
+        f"  horizon_days: {plan.horizon_days}   # churned: no activity in the days after a cutoff",
+        "  train_cutoffs:",
+        "    # monthly, from one horizon after the first event to one horizon before the test",
+        "    # cutoff; the last is the validation cutoff",
+        *flow_list("dates", [d.isoformat() for d in cut.train_cutoffs], 4),
+        f"  test_cutoff: {scalar(cut.test_cutoff.isoformat())}   # the latest whose window the "
+        f"data covers (last day {cut.last_day_of_data})",
+    ]
+
+    features: dict[str, object] = {}
+    if plan.event_types:
+        features["event_types"] = list(plan.event_types)
+    if plan.customers is not None and plan.customers.categorical:
+        features["categorical_attributes"] = list(plan.customers.categorical)
+    lines += ["", "features:" + ("" if features else " {}"), *_mapping(features, 2)]
+    lines.append(MODEL.rstrip("\n"))
+    if plan.has_amount:
+        lines.append("scoring: {}   # ranked by value at risk: BG/NBD x Gamma-Gamma spend")
+    else:
+        lines += [
+            "scoring:",
+            "  outreach:",
+            "    priority: churn_probability   # no amount column: no value to rank by",
+        ]
+    # without amounts every customer's value is the same: no rule on value percentiles
+    rules = [r for r in EVENT_PLAYBOOK if plan.has_amount or not r.min_value_percentile]
+    lines += ["", *_rules(rules), "", EXPORT, ""]
+    lines += [
+        "monitoring:",
+        f"  backfill_cutoffs: {scalar([cut.test_cutoff.isoformat()])}   # also scored: its "
+        "outcome is known",
+    ]
+    return HEADER.format(name=plan.name) + "\n".join(lines) + "\n"
+
+
+def render_snapshot(plan: SnapshotPlan) -> str:
+    """params.yaml of a snapshot pipeline."""
+    roles = plan.roles
+    source = [
+        *_reading(plan.source, 6),
+        "      columns:",
+        *_mapping({"customer_id": roles.customer_id, "label": roles.label}, 8),
+        "      attributes:   # check: drop any column known only after the customer left",
+        *_mapping(plan.attributes, 8),
+    ]
+    lines = ["data:", "  kind: snapshot", "  snapshot:", "    source:", *source]
+    if roles.positive != "Yes":
+        lines.append(f"    positive_label: {scalar(roles.positive)}   # the label's churned value")
+    lines += flow_list("numeric_attributes", plan.numeric_attributes, 4)
+    lines += [
+        "",
+        "labels:",
+        f"  snapshot_date: {scalar(plan.snapshot_date.isoformat())}   # check: the day the "
+        "export describes",
+        "",
+        "features: {}   # a snapshot's features are its attributes",
+        MODEL.rstrip("\n"),
+    ]
+    lines += [
+        "scoring:",
+        f"  reasons: {reasons_path(plan.name)}   # one reason per attribute (check)",
+    ]
+    charge = plan.charge_feature
+    if charge is not None:
+        lines += [
+            "  value:",
+            "    method: recurring",
+            f"    charge_feature: {charge}   # check: the monthly charge at stake",
+        ]
+    else:
+        lines += [
+            "  outreach:",
+            "    priority: churn_probability   # no value column: no value to rank by",
+        ]
+    lines += [
+        "",
+        "playbook: {}   # everyone explained gets the default action, feedback_request",
+        "",
+        EXPORT,
+        "",
+        "monitoring:",
+        "  backfill_cutoffs: []   # a snapshot has no earlier cutoff to score",
+    ]
+    return HEADER.format(name=plan.name) + "\n".join(lines) + "\n"
+
+
+def reasons_path(name: str) -> str:
+    return f"pipelines/{name}/reasons.yaml"
+
+
+CATEGORY_TEXT = (
+    "{feature}: {value} (churned at {value_churn_rate:.0%} against {overall_churn_rate:.0%} "
+    "overall)"
+)
+NUMBER_TEXT = "{feature}: {value:,.2f}; typical for staying customers: {typical:,.2f}"
+
+
+def render_reasons(plan: SnapshotPlan) -> str:
+    """A reason catalogue with one reason per attribute of a snapshot: the built-in one
+    gathers every attribute under PROFILE, one reason where the CRM exports expect three."""
+    lines = [
+        f"# Reasons of pipeline {plan.name}, written by `churn init`: one per attribute. Gather",
+        "# related attributes under one code, and mark those nobody can change actionable:",
+        "# false. Format: src/churn/scoring/reason_catalogue.yaml.",
+        f"version: {scalar(f'{plan.name}-1')}",
+        "reasons:",
+    ]
+    for name in plan.attributes:
+        text = NUMBER_TEXT if name in plan.numeric_attributes else CATEGORY_TEXT
+        lines += [
+            f"  - code: {name.upper()}",
+            f"    features: [{name}]",
+            f"    text: {scalar(text)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def render(plan: EventsPlan | SnapshotPlan) -> str:
+    return render_events(plan) if isinstance(plan, EventsPlan) else render_snapshot(plan)

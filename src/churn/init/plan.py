@@ -1,0 +1,342 @@
+"""From samples of a user's files and the flags of ``churn init`` to a :class:`EventsPlan` or
+:class:`SnapshotPlan`: what each column is, the cutoffs, and what to tell the user to check.
+
+Pure: sample frames (every cell as text) and dates in, plans out. Roles the flags leave open
+are guessed by :mod:`churn.data.inference`; a required role it cannot find raises
+:class:`~churn.data.inference.RoleNotFound` (exit code 2) naming the candidates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from churn.data.inference import (
+    EventRoles,
+    RoleNotFound,
+    SnapshotRoles,
+    TimestampGuess,
+    infer_event_roles,
+    infer_snapshot_roles,
+    is_numeric,
+    timestamp_format,
+)
+from churn.errors import ConfigError
+from churn.init.schedule import CutoffPlan
+from churn.init.sniff import FileFormat
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+DEFAULT_HORIZON_DAYS = 90
+RESERVED = frozenset({"customer_id", "churned", "cutoff", "label", "signup_date"})
+"""Contract columns an attribute must not be named after."""
+_SIGNUP_NAME = re.compile(r"signup|sign_up|joined|registered|created|since|start|first", re.I)
+MAX_EVENT_TYPES = 20
+
+
+@dataclass(frozen=True)
+class EventFlags:
+    """What the user said about an events pipeline; None: guess it."""
+
+    customer_id: str | None = None
+    timestamp: str | None = None
+    amount: str | None = None
+    order_id: str | None = None
+    event_type: str | None = None
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    test_cutoff: dt.date | None = None
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SnapshotFlags:
+    label: str
+    positive: str | None = None
+    customer_id: str | None = None
+    value: str | None = None
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file: its path relative to the project folder and how to read it."""
+
+    path: str
+    format: FileFormat
+
+
+@dataclass(frozen=True)
+class CustomerTable:
+    """The optional customers table of an events pipeline."""
+
+    source: SourceFile
+    customer_id: str
+    signup_date: TimestampGuess | None
+    attributes: dict[str, str]
+    """Attribute name -> column."""
+    categorical: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChurnEventTable:
+    source: SourceFile
+    customer_id: str
+    timestamp: TimestampGuess
+
+
+@dataclass(frozen=True)
+class EventsPlan:
+    name: str
+    sources: tuple[tuple[SourceFile, EventRoles], ...]
+    horizon_days: int
+    cutoffs: CutoffPlan
+    event_types: tuple[str, ...] = ()
+    """Event types seen in a mapped event type column; empty: every event is a purchase."""
+    customers: CustomerTable | None = None
+    churn_events: ChurnEventTable | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def has_amount(self) -> bool:
+        return all(roles.amount is not None for _, roles in self.sources)
+
+
+@dataclass(frozen=True)
+class SnapshotPlan:
+    name: str
+    source: SourceFile
+    roles: SnapshotRoles
+    attributes: dict[str, str]
+    """Attribute name (snake_case) -> column, in the file's order."""
+    numeric_attributes: tuple[str, ...]
+    snapshot_date: dt.date
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def charge_feature(self) -> str | None:
+        by_column = {column: name for name, column in self.attributes.items()}
+        return by_column.get(self.roles.value) if self.roles.value else None
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can name a pipeline (a folder and a DVC stage key), else ConfigError."""
+    if not NAME.fullmatch(name):
+        raise ConfigError(
+            f"The pipeline name must match {NAME.pattern} (lower case letters, digits, _ and -, "
+            f"starting with a letter or digit). Got {name!r} instead."
+        )
+    return name
+
+
+def split_list(text: str | None) -> tuple[str, ...]:
+    """``"a, b"`` -> ``("a", "b")``: the value of ``--exclude``."""
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def snake_case(column: str) -> str:
+    """An attribute name for a column: ``"Monthly Usage (GB)"`` -> ``monthly_usage_gb``,
+    ``"SeniorCitizen"`` -> ``senior_citizen``, ``"1st"`` -> ``x1st``."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", column)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
+    text = re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
+    if not text or not text[0].isalpha():
+        text = f"x{text}"
+    return text
+
+
+def attribute_names(columns: Sequence[str]) -> dict[str, str]:
+    """Attribute name -> column for ``columns``: snake_case, made unique with a number and
+    kept clear of the contract's own columns."""
+    out: dict[str, str] = {}
+    for column in columns:
+        base = snake_case(column)
+        if base in RESERVED:
+            base = f"{base}_attribute"
+        name, n = base, 2
+        while name in out:
+            name, n = f"{base}_{n}", n + 1
+        out[name] = column
+    return out
+
+
+def _check_excluded(exclude: Sequence[str], sample: pd.DataFrame, what: str) -> None:
+    unknown = sorted(set(exclude) - {str(c) for c in sample.columns})
+    if unknown:
+        raise RoleNotFound(
+            f"--exclude names no such column(s) {unknown} in {what}; it has {list(sample.columns)}"
+        )
+
+
+def event_sources(
+    files: Sequence[tuple[SourceFile, pd.DataFrame]],
+    *,
+    customer_id: str | None = None,
+    timestamp: str | None = None,
+    amount: str | None = None,
+    order_id: str | None = None,
+    event_type: str | None = None,
+    exclude: Sequence[str] = (),
+) -> tuple[tuple[SourceFile, EventRoles], ...]:
+    """Each events file with its roles; the flags apply to every file."""
+    out = []
+    for source, sample in files:
+        try:
+            roles = infer_event_roles(
+                sample,
+                customer_id=customer_id,
+                timestamp=timestamp,
+                amount=amount,
+                order_id=order_id,
+                event_type=event_type,
+                exclude=[c for c in exclude if c in sample.columns],
+            )
+        except RoleNotFound as exc:
+            raise RoleNotFound(f"{source.path}: {exc}") from None
+        out.append((source, roles))
+    return tuple(out)
+
+
+def event_types(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> tuple[str, ...]:
+    """Distinct event types in the samples' event type columns (blanks are purchases)."""
+    seen: set[str] = set()
+    for sample, roles in sources:
+        if roles.event_type is not None:
+            values = sample[roles.event_type].astype(str).str.strip()
+            seen |= set(values[values != ""])
+    if len(seen) > MAX_EVENT_TYPES:
+        raise RoleNotFound(
+            f"the event type column holds {len(seen)} distinct values (more than "
+            f"{MAX_EVENT_TYPES}); name the right one with --event-type COLUMN"
+        )
+    return tuple(sorted(seen))
+
+
+def _id_column(sample: pd.DataFrame, events_id: str, what: str) -> str:
+    """The events' customer id column in another table: the same name, or the same name in
+    snake_case (``Customer ID`` and ``customer_id``)."""
+    same = [c for c in sample.columns if snake_case(str(c)) == snake_case(events_id)]
+    if events_id in sample.columns:
+        return events_id
+    if len(same) == 1:
+        return str(same[0])
+    raise RoleNotFound(
+        f"{what}: no column {events_id!r} (the events' customer id); it has "
+        f"{list(sample.columns)}. Give it the events' column name."
+    )
+
+
+def customer_table(
+    source: SourceFile, sample: pd.DataFrame, *, events_id: str, exclude: Sequence[str] = ()
+) -> CustomerTable:
+    """The customers table: the events' id column (or one like it), a signup date if a date
+    column is named like one, every other column an attribute."""
+    customer_id = _id_column(sample, events_id, source.path)
+    signup = None
+    for column in sample.columns:
+        if column == customer_id or column in exclude or not _SIGNUP_NAME.search(column):
+            continue
+        try:
+            fmt = timestamp_format(sample[column])
+        except ValueError:
+            continue
+        if fmt is not False:
+            signup = TimestampGuess(column, fmt if isinstance(fmt, str) else None)
+            break
+    taken = {customer_id, signup.column if signup else "", *exclude}
+    attributes = attribute_names([c for c in sample.columns if c not in taken])
+    categorical = tuple(n for n, c in attributes.items() if not is_numeric(sample[c]))
+    return CustomerTable(source, customer_id, signup, attributes, categorical)
+
+
+def churn_event_table(
+    source: SourceFile, sample: pd.DataFrame, *, events_id: str
+) -> ChurnEventTable:
+    """Cancellations: the events' id column (or one like it) and a timestamp."""
+    given = events_id if events_id in sample.columns else None
+    try:
+        roles = infer_event_roles(sample, customer_id=given)
+    except RoleNotFound as exc:
+        raise RoleNotFound(f"{source.path}: {exc}") from None
+    return ChurnEventTable(source, roles.customer_id, roles.timestamp)
+
+
+def events_plan(
+    name: str,
+    sources: tuple[tuple[SourceFile, EventRoles], ...],
+    cutoffs: CutoffPlan,
+    *,
+    horizon_days: int,
+    types: tuple[str, ...] = (),
+    customers: CustomerTable | None = None,
+    churn_events: ChurnEventTable | None = None,
+) -> EventsPlan:
+    notes = [note for _, roles in sources for note in roles.notes]
+    if types:
+        notes.append(
+            f"every event type counts as activity ({', '.join(types)}): keep only the ones "
+            "that mean a customer is still a customer in labels.activity_event_types"
+        )
+    if churn_events is not None:
+        notes.append(
+            "a customer churns on a cancellation or on inactivity (labels.churn_definition: "
+            "either); set explicit to count cancellations only"
+        )
+    return EventsPlan(
+        check_name(name),
+        sources,
+        horizon_days,
+        cutoffs,
+        types,
+        customers,
+        churn_events,
+        tuple(dict.fromkeys(notes)),
+    )
+
+
+def snapshot_plan(
+    name: str,
+    source: SourceFile,
+    sample: pd.DataFrame,
+    *,
+    label: str,
+    snapshot_date: dt.date,
+    positive: str | None = None,
+    customer_id: str | None = None,
+    value: str | None = None,
+    exclude: Sequence[str] = (),
+) -> SnapshotPlan:
+    """A snapshot's roles; refuses a file without a customer id column (pass --customer-id)."""
+    _check_excluded(exclude, sample, source.path)
+    try:
+        roles = infer_snapshot_roles(
+            sample,
+            label=label,
+            positive=positive,
+            customer_id=customer_id,
+            value=value,
+            exclude=exclude,
+        )
+    except RoleNotFound as exc:
+        raise RoleNotFound(f"{source.path}: {exc}") from None
+    if roles.customer_id is None:
+        candidates = [c for c in sample.columns if c != label and sample[c].is_unique]
+        raise RoleNotFound(
+            f"{source.path}: no column is a unique customer id by its name; columns with unique "
+            f"values: {candidates or 'none'}. Name it with --customer-id COLUMN (a file "
+            "without one is not supported yet)."
+        )
+    attributes = attribute_names(
+        [c for c in sample.columns if c in roles.numeric + roles.categorical]
+    )
+    numeric = tuple(n for n, c in attributes.items() if c in roles.numeric)
+    notes = list(roles.notes)
+    notes.append(
+        f"the snapshot is dated {snapshot_date} (labels.snapshot_date): set the day the export "
+        "describes"
+    )
+    return SnapshotPlan(
+        check_name(name), source, roles, attributes, numeric, snapshot_date, tuple(notes)
+    )

@@ -1,0 +1,363 @@
+"""``churn init`` and ``churn run`` on the project folder: read samples, place the files, write
+the params, register the pipeline in dvc.yaml, and run its stages through DVC.
+
+I/O. Everything ``churn init`` may refuse (a bad name, a role it cannot find, a span too short
+for the horizon, params that do not load) is decided before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from churn.data.parsing import parse_timestamps
+from churn.errors import ConfigError, InputDataError
+from churn.init import plan as planning
+from churn.init.findings import events_findings, snapshot_findings
+from churn.init.params_file import reasons_path, render, render_reasons
+from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
+from churn.init.schedule import cutoff_plan
+from churn.init.sniff import file_format, read_column, read_sample
+from churn.scoring.reasons import load_catalogue
+from churn.settings import load_settings, pipeline_params_path
+
+OUTPUT_ROOTS = ("data/interim", "data/scored", "data/exports", "models", "reports")
+"""Folders the stages write: a raw dependency must not contain any of them."""
+
+
+@dataclass(frozen=True)
+class Created:
+    """What ``churn init`` wrote and found."""
+
+    plan: EventsPlan | SnapshotPlan
+    params_path: Path
+    raw: str
+    copied: tuple[tuple[Path, str], ...]
+    findings: tuple[tuple[str, str, str], ...]
+    """(role, column or value, given / guessed) rows of the printed table."""
+
+
+# ---- placing the files -----------------------------------------------------------------------
+
+
+def placement(project_dir: Path, name: str, files: Sequence[Path]) -> tuple[dict[Path, str], str]:
+    """Each file's project-relative path, and the raw dependency of the pipeline in dvc.yaml.
+
+    Files inside the project stay where they are when one folder (or one file) holding them
+    can be the dependency; otherwise every file is copied to ``data/raw/<name>/``."""
+    root = project_dir.resolve()
+    resolved = [f.resolve() for f in files]
+    inside = [f.relative_to(root).as_posix() for f in resolved if f.is_relative_to(root)]
+    if len(inside) == len(resolved):
+        common = (
+            resolved[0].relative_to(root).as_posix()
+            if len(inside) == 1
+            else (Path(os.path.commonpath(inside)).as_posix())
+        )
+        if common not in ("", ".", "data") and not any(
+            o == common or o.startswith(f"{common}/") or common.startswith(f"{o}/")
+            for o in OUTPUT_ROOTS
+        ):
+            return dict(zip(files, inside, strict=True)), common
+    folder = f"data/raw/{name}"
+    names = [f.name for f in resolved]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(
+            f"Two input files are both named {twice}: they would be copied to the same place "
+            f"in {folder}/. Rename one of them."
+        )
+    return {f: f"{folder}/{r.name}" for f, r in zip(files, resolved, strict=True)}, folder
+
+
+def copy_files(project_dir: Path, places: dict[Path, str]) -> list[tuple[Path, str]]:
+    """Copy the files whose place is not where they are; returns (from, to) of each copy."""
+    copied = []
+    for source, dest in places.items():
+        target = project_dir / dest
+        if source.resolve() == target.resolve():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        copied.append((source, dest))
+    return copied
+
+
+# ---- dvc.yaml --------------------------------------------------------------------------------
+
+_PIPELINES = re.compile(r"^(?P<head>\s*-\s+pipelines:)\s*(?P<empty>\{\s*\})?\s*(#.*)?$")
+
+
+def declared_pipelines(dvc_yaml: str) -> dict[str, dict[str, str]]:
+    """``vars: - pipelines:`` of a dvc.yaml text."""
+    spec = yaml.safe_load(dvc_yaml) or {}
+    for entry in spec.get("vars") or []:
+        if isinstance(entry, dict) and "pipelines" in entry:
+            return dict(entry["pipelines"] or {})
+    raise ConfigError("dvc.yaml has no `vars: - pipelines:` list to add the pipeline to.")
+
+
+def add_pipeline(dvc_yaml: str, name: str, raw: str) -> str:
+    """``dvc_yaml`` with ``name: {raw: <raw>}`` as the last entry of ``vars: - pipelines:``
+    (an entry of that name is replaced in place). Text edit: comments and layout survive."""
+    lines = dvc_yaml.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if _PIPELINES.match(line.rstrip("\n"))), None)
+    if start is None:
+        raise ConfigError("dvc.yaml has no `- pipelines:` line under vars to add the pipeline to.")
+    found = _PIPELINES.match(lines[start].rstrip("\n"))
+    if found and found["empty"]:  # `- pipelines: {}`: entries go on lines of their own
+        lines[start] = found["head"] + "\n"
+    dash = len(lines[start]) - len(lines[start].lstrip())
+    indent, end = dash + 4, start + 1
+    for i in range(start + 1, len(lines)):
+        text = lines[i].strip()
+        if not text or text.startswith("#"):
+            continue
+        depth = len(lines[i]) - len(lines[i].lstrip())
+        if depth <= dash + 2:
+            break
+        indent = depth if end == start + 1 else indent
+        end = i + 1
+    entry = f"{' ' * indent}{name}: {{raw: {raw}}}\n"
+    own = re.compile(rf"^\s*{re.escape(name)}\s*:")
+    for i in range(start + 1, end):
+        if own.match(lines[i]):
+            lines[i] = entry
+            break
+    else:
+        lines.insert(end, entry)
+    text = "".join(lines)
+    if declared_pipelines(text).get(name) != {"raw": raw}:  # pragma: no cover - a layout we missed
+        raise ConfigError(
+            f"Could not add {name} to dvc.yaml's vars.pipelines; add `{entry.strip()}` by hand."
+        )
+    return text
+
+
+def stage_targets(dvc_yaml: str, name: str) -> list[str]:
+    """``<stage>@<name>`` of every stage of dvc.yaml run per pipeline, in file order."""
+    spec = yaml.safe_load(dvc_yaml) or {}
+    return [
+        f"{stage}@{name}"
+        for stage, body in (spec.get("stages") or {}).items()
+        if isinstance(body, dict) and "foreach" in body
+    ]
+
+
+# ---- churn init ------------------------------------------------------------------------------
+
+
+def _source(path: Path, places: dict[Path, str]) -> tuple[SourceFile, pd.DataFrame]:
+    fmt = file_format(path)
+    return SourceFile(places[path], fmt), read_sample(path, fmt)
+
+
+def _event_span(
+    files: Sequence[tuple[Path, SourceFile, str, str | None]],
+) -> tuple[dt.date, dt.date]:
+    """First and last day of the events: (file, source, timestamp column, format) each."""
+    firsts, lasts = [], []
+    for path, source, column, fmt in files:
+        parsed, _ = parse_timestamps(
+            read_column(path, source.format, column).replace("", None), fmt=fmt, timezone="UTC"
+        )
+        parsed = parsed.dropna()
+        if parsed.empty:
+            raise InputDataError(
+                f"{source.path}: no timestamp in column {column!r} reads as a date"
+            )
+        firsts.append(parsed.min().date())
+        lasts.append(parsed.max().date())
+    return min(firsts), max(lasts)
+
+
+def _check_new(project_dir: Path, name: str, *, force: bool) -> str:
+    dvc_file = project_dir / "dvc.yaml"
+    if not dvc_file.is_file():
+        raise ConfigError(
+            f"No dvc.yaml in {project_dir}: run churn init from the project folder (or give "
+            "--project-dir)."
+        )
+    text = dvc_file.read_text(encoding="utf-8")
+    exists = name in declared_pipelines(text) or pipeline_params_path(project_dir, name).exists()
+    if exists and not force:
+        raise ConfigError(
+            f"A pipeline named {name!r} already exists (pipelines/{name}/ or dvc.yaml). Choose "
+            "another name, or give --force to replace it."
+        )
+    return text
+
+
+def _validated(files: dict[Path, str], project_dir: Path) -> None:
+    """Load the rendered params (and reason catalogue) as every stage will, from a scratch
+    copy of the project's layout."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for path, text in files.items():
+            scratch = Path(tmp) / path.relative_to(project_dir)
+            scratch.parent.mkdir(parents=True, exist_ok=True)
+            scratch.write_text(text, encoding="utf-8")
+        name = next(iter(files)).parent.name
+        settings = load_settings(Path(tmp), name)
+        if settings.scoring.reasons is not None:
+            load_catalogue(Path(tmp) / settings.scoring.reasons)
+
+
+def _write(
+    project_dir: Path,
+    plan: EventsPlan | SnapshotPlan,
+    places: dict[Path, str],
+    raw: str,
+    dvc_yaml: str,
+) -> tuple[Path, list[tuple[Path, str]]]:
+    files = {pipeline_params_path(project_dir, plan.name): render(plan)}
+    if isinstance(plan, SnapshotPlan):
+        files[project_dir / reasons_path(plan.name)] = render_reasons(plan)
+    _validated(files, project_dir)
+    copied = copy_files(project_dir, places)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    params = pipeline_params_path(project_dir, plan.name)
+    (project_dir / "dvc.yaml").write_text(add_pipeline(dvc_yaml, plan.name, raw), encoding="utf-8")
+    load_settings(project_dir, plan.name)
+    return params, copied
+
+
+def init_events(
+    project_dir: Path,
+    name: str,
+    events: Sequence[Path],
+    *,
+    flags: EventFlags,
+    customers: Path | None = None,
+    churn_events: Path | None = None,
+    force: bool = False,
+) -> Created:
+    """A new events pipeline ``name`` from ``events`` (and the optional tables)."""
+    planning.check_name(name)
+    dvc_yaml = _check_new(project_dir, name, force=force)
+    files = [*events, *(p for p in (customers, churn_events) if p is not None)]
+    places, raw = placement(project_dir, name, files)
+    samples = [_source(p, places) for p in events]
+    sources = planning.event_sources(
+        samples,
+        customer_id=flags.customer_id,
+        timestamp=flags.timestamp,
+        amount=flags.amount,
+        order_id=flags.order_id,
+        event_type=flags.event_type,
+        exclude=flags.exclude,
+    )
+    types = planning.event_types(
+        [(sample, roles) for (_, sample), (_, roles) in zip(samples, sources, strict=True)]
+    )
+    events_id = sources[0][1].customer_id
+    customer_table = None
+    if customers is not None:
+        source, sample = _source(customers, places)
+        customer_table = planning.customer_table(
+            source, sample, events_id=events_id, exclude=flags.exclude
+        )
+    churn_table = None
+    if churn_events is not None:
+        source, sample = _source(churn_events, places)
+        churn_table = planning.churn_event_table(source, sample, events_id=events_id)
+    first, last = _event_span(
+        [
+            (path, source, roles.timestamp.column, roles.timestamp.format)
+            for path, (source, roles) in zip(events, sources, strict=True)
+        ]
+    )
+    cutoffs = cutoff_plan(first, last, flags.horizon_days, test_cutoff=flags.test_cutoff)
+    plan = planning.events_plan(
+        name,
+        sources,
+        cutoffs,
+        horizon_days=flags.horizon_days,
+        types=types,
+        customers=customer_table,
+        churn_events=churn_table,
+    )
+    params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
+    return Created(plan, params, raw, tuple(copied), tuple(events_findings(plan, flags)))
+
+
+def init_snapshot(
+    project_dir: Path, name: str, snapshot: Path, *, flags: SnapshotFlags, force: bool = False
+) -> Created:
+    """A new snapshot pipeline ``name`` from the file ``snapshot``."""
+    planning.check_name(name)
+    dvc_yaml = _check_new(project_dir, name, force=force)
+    places, raw = placement(project_dir, name, [snapshot])
+    source, sample = _source(snapshot, places)
+    dated = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
+    plan = planning.snapshot_plan(
+        name,
+        source,
+        sample,
+        label=flags.label,
+        snapshot_date=dated,
+        positive=flags.positive,
+        customer_id=flags.customer_id,
+        value=flags.value,
+        exclude=flags.exclude,
+    )
+    params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
+    return Created(plan, params, raw, tuple(copied), tuple(snapshot_findings(plan, flags)))
+
+
+# ---- churn run -------------------------------------------------------------------------------
+
+
+def dvc_executable() -> str:
+    """The ``dvc`` beside this Python (the project's environment), else the one on PATH."""
+    beside = Path(sys.executable).parent / "dvc"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("dvc")
+    if found is None:
+        raise ConfigError("dvc is not installed in this environment: pip install dvc")
+    return found
+
+
+def run_pipeline(project_dir: Path, name: str, echo: Callable[[str], None]) -> int:
+    """``dvc repro`` of every stage of pipeline ``name`` (and no other pipeline's) from the
+    project folder, its output passed line by line to ``echo``; dvc's exit code."""
+    dvc_file = project_dir / "dvc.yaml"
+    if not dvc_file.is_file():
+        raise ConfigError(f"No dvc.yaml in {project_dir}: run churn run from the project folder.")
+    text = dvc_file.read_text(encoding="utf-8")
+    known = declared_pipelines(text)
+    if name not in known:
+        raise ConfigError(
+            f"No pipeline {name!r} in dvc.yaml; known pipelines: {sorted(known)}. Create it "
+            f"with churn init {name} ..."
+        )
+    command = [dvc_executable(), "repro", *stage_targets(text, name)]
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    echo("$ " + " ".join(["dvc", *command[1:]]))
+    with subprocess.Popen(
+        command,
+        cwd=project_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            echo(line.rstrip("\n"))
+    return process.returncode

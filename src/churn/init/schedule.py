@@ -1,0 +1,77 @@
+"""Cutoffs of an events pipeline from the span of its data and the horizon.
+
+Pure: dates in, dates out. The test cutoff is the latest whose label window
+``[cutoff, cutoff + horizon)`` ends by the last day of data; the validation cutoff (the last
+training cutoff) sits one horizon before it, so its window ends on the test cutoff; earlier
+training cutoffs step back a month at a time while a customer can have a horizon of history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from churn.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """Where the labels of an events pipeline are taken."""
+
+    train_cutoffs: tuple[dt.date, ...]
+    """Monthly, oldest first; the last is the validation cutoff."""
+    test_cutoff: dt.date
+    last_day_of_data: dt.date
+
+
+def latest_test_cutoff(last_day: dt.date, horizon_days: int) -> dt.date:
+    """The latest cutoff whose window ``[c, c + horizon)`` lies within the data (ends on
+    ``last_day`` included)."""
+    return last_day + dt.timedelta(days=1 - horizon_days)
+
+
+def cutoff_plan(
+    first_day: dt.date,
+    last_day: dt.date,
+    horizon_days: int,
+    *,
+    test_cutoff: dt.date | None = None,
+) -> CutoffPlan:
+    """Cutoffs for events from ``first_day`` to ``last_day`` (both included).
+
+    Training cutoffs are monthly, from one horizon after the first event (enough history) to
+    one horizon before the test cutoff. Raises ConfigError when the span is too short for the
+    horizon, or ``test_cutoff`` leaves its window unobserved or no room for training.
+    """
+    if horizon_days <= 0:
+        raise ConfigError(f"The horizon must be a positive number of days. Got {horizon_days}.")
+    if last_day < first_day:
+        raise ConfigError(f"The last day of data {last_day} is before the first {first_day}.")
+    latest = latest_test_cutoff(last_day, horizon_days)
+    test = test_cutoff or latest
+    if test > latest:
+        raise ConfigError(
+            f"--test-cutoff {test}: its {horizon_days}-day window ends after the last day of "
+            f"data ({last_day}). Expected a test cutoff on or before {latest}."
+        )
+    horizon = dt.timedelta(days=horizon_days)
+    earliest = first_day + horizon
+    valid = pd.Timestamp(test - horizon)
+    cutoffs: list[dt.date] = []
+    months = 0
+    while (c := (valid - pd.DateOffset(months=months)).date()) >= earliest:
+        cutoffs.append(c)
+        months += 1
+    fitted = [c for c in cutoffs if c + horizon <= valid.date()]
+    if not fitted:
+        span = (last_day - first_day).days + 1
+        raise ConfigError(
+            f"The data spans {span} days ({first_day} to {last_day}): too short for a "
+            f"{horizon_days}-day horizon. Expected a training cutoff between {earliest} (one "
+            f"horizon of history) and {(valid - pd.Timedelta(days=horizon_days)).date()} (one "
+            f"horizon before the validation cutoff {valid.date()}, itself one before the test "
+            f"cutoff {test}), that is four horizons of data. Give a shorter --horizon-days."
+        )
+    return CutoffPlan(tuple(reversed(cutoffs)), test, last_day)

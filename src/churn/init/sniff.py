@@ -1,0 +1,134 @@
+"""Reading a user's file as it is: its format, text encoding and separator, a sample of its
+rows as text, and one whole column (for the span of the timestamps).
+
+I/O. A sample is every cell as the file spells it (blanks as empty strings), which is what
+:mod:`churn.data.inference` guesses roles from.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from churn.errors import InputDataError
+
+SEPARATORS = ",;\t|"
+ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
+"""Tried in order; a file that starts with a byte order mark is utf-8-sig."""
+SAMPLE_ROWS = 5000
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How to read one file: what ``SourceSettings`` calls format, separator and encoding."""
+
+    format: Literal["csv", "parquet"]
+    separator: str = ","
+    encoding: str = "utf-8"
+
+
+def _is_parquet(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) == b"PAR1"
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def text_encoding(path: Path) -> str:
+    """The first of :data:`ENCODINGS` that decodes the whole file."""
+    with path.open("rb") as f:
+        if f.read(3) == codecs.BOM_UTF8:
+            return "utf-8-sig"
+    for encoding in ENCODINGS:
+        if encoding != "utf-8-sig" and _decodes(path, encoding):
+            return encoding
+    return "latin-1"  # pragma: no cover - latin-1 decodes any byte
+
+
+def separator(head: str) -> str:
+    """The field separator of CSV text: ``csv.Sniffer`` among ``, ; tab |``, else the one that
+    splits the first lines into the same, largest number of fields."""
+    lines = [line for line in head.splitlines()[:50] if line.strip()]
+    if not lines:
+        raise InputDataError("the file is empty: no header row to read")
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        pass
+    counts = {s: [line.count(s) for line in lines] for s in SEPARATORS}
+    steady = {s: c[0] for s, c in counts.items() if c[0] > 0 and len(set(c)) == 1}
+    return max(steady or {",": 0}, key=lambda s: steady.get(s, 0))
+
+
+def file_format(path: Path) -> FileFormat:
+    """Format, encoding and separator of ``path``. Raises InputDataError if it is missing."""
+    if not path.is_file():
+        raise InputDataError(f"{path}: no such file")
+    if _is_parquet(path):
+        return FileFormat("parquet")
+    encoding = text_encoding(path)
+    with path.open("rb") as f:
+        head = f.read(64 * 1024).decode(encoding, errors="ignore")
+    return FileFormat("csv", separator(head), encoding)
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype("string").fillna("").astype(object)
+
+
+def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.DataFrame:
+    """The first ``rows`` rows of ``path``, every cell as text, blanks as ''."""
+    if fmt.format == "parquet":
+        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+        first = next(batches, None)
+        if first is None:
+            return pd.DataFrame(columns=pq.read_schema(path).names)
+        return _as_text(first.to_pandas())
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=fmt.separator,
+            encoding=fmt.encoding,
+            dtype=str,
+            keep_default_na=False,
+            nrows=rows,
+            skipinitialspace=True,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputDataError(f"{path}: not a readable CSV file: {exc}") from exc
+    return _as_text(frame)
+
+
+def read_column(path: Path, fmt: FileFormat, column: str) -> pd.Series:
+    """Every value of one column, as text."""
+    if fmt.format == "parquet":
+        values = pq.read_table(path, columns=[column]).column(0).to_pandas()
+    else:
+        values = pd.read_csv(
+            path,
+            sep=fmt.separator,
+            encoding=fmt.encoding,
+            dtype=str,
+            keep_default_na=False,
+            usecols=[column],
+            skipinitialspace=True,
+        )[column]
+    text: pd.Series = values.astype("string").fillna("").astype(object)
+    return text
