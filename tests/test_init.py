@@ -395,16 +395,17 @@ def test_no_customer_id_candidate_exits_2_naming_the_columns(tmp_path: Path) -> 
     assert_nothing_written(root, "shop", before)
 
 
-def test_a_snapshot_without_an_id_column_exits_2_asking_for_one(tmp_path: Path) -> None:
+def test_a_snapshot_without_an_id_column_is_numbered_by_row_and_says_so(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
-    before = (root / "dvc.yaml").read_text()
     snap = messy.snapshot(100, seed=1, id_style="none")
     code, out = init(
         root, "subs", "--snapshot", str(export(tmp_path, snap.frame, "s.csv")), "--label", "Churn"
     )
-    assert code == 2
-    assert "--customer-id" in out
-    assert_nothing_written(root, "subs", before)
+    assert code == 0, out
+    assert "numbered by row" in out and "--customer-id" in out
+    settings = load_settings(root, "subs")
+    assert settings.data.snapshot is not None
+    assert "customer_id" not in settings.data.snapshot.source.columns
 
 
 @pytest.mark.parametrize("name", ["Shop", "_shop", "my shop", "shop/a", ""])

@@ -253,7 +253,12 @@ def render_snapshot(plan: SnapshotPlan) -> str:
     source = [
         *_reading(plan.source, 6),
         "      columns:",
-        *_mapping({"customer_id": roles.customer_id, "label": roles.label}, 8),
+        *_mapping(
+            {"customer_id": roles.customer_id, "label": roles.label}
+            if roles.customer_id is not None
+            else {"label": roles.label},
+            8,
+        ),
         "      attributes:   # check: drop any column known only after the customer left",
         *_mapping(plan.attributes, 8),
     ]

@@ -308,7 +308,8 @@ def snapshot_plan(
     value: str | None = None,
     exclude: Sequence[str] = (),
 ) -> SnapshotPlan:
-    """A snapshot's roles; refuses a file without a customer id column (pass --customer-id)."""
+    """A snapshot's roles. A file without a customer id column numbers its customers by row
+    (``row_1``, ...), which the printed findings say."""
     _check_excluded(exclude, sample, source.path)
     try:
         roles = infer_snapshot_roles(
@@ -321,18 +322,18 @@ def snapshot_plan(
         )
     except RoleNotFound as exc:
         raise RoleNotFound(f"{source.path}: {exc}") from None
+    notes = [n for n in roles.notes if "customer id" not in n]  # said below, with candidates
     if roles.customer_id is None:
         candidates = [c for c in sample.columns if c != label and sample[c].is_unique]
-        raise RoleNotFound(
-            f"{source.path}: no column is a unique customer id by its name; columns with unique "
-            f"values: {candidates or 'none'}. Name it with --customer-id COLUMN (a file "
-            "without one is not supported yet)."
+        notes.append(
+            "no column is a unique customer id by its name, so customers are numbered by row "
+            f"(row_1, ...); columns with unique values: {candidates or 'none'}. If one of them "
+            "is the id, run again with --customer-id COLUMN --force"
         )
     attributes = attribute_names(
         [c for c in sample.columns if c in roles.numeric + roles.categorical]
     )
     numeric = tuple(n for n, c in attributes.items() if c in roles.numeric)
-    notes = list(roles.notes)
     notes.append(
         f"the snapshot is dated {snapshot_date} (labels.snapshot_date): set the day the export "
         "describes"
