@@ -248,3 +248,8 @@ def test_snapshot_has_no_clv_no_backfill_and_no_later_outcome() -> None:
     assert kind.backfill_cutoffs() == ()
     assert kind.realised(tables, {})["evaluated"] == []
     assert kind.activity(tables) is None
+
+
+def test_tenure_is_the_declared_attribute_of_a_snapshot_and_nothing_for_events() -> None:
+    assert snapshot_case()[0].tenure_column() == ("tenure_months", 30.4)
+    assert events_case()[0].tenure_column() is None

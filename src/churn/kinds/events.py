@@ -142,6 +142,9 @@ class EventsKind:
     def backfill_cutoffs(self) -> tuple[dt.date, ...]:
         return tuple(self.settings.monitoring.backfill_cutoffs)
 
+    def tenure_column(self) -> tuple[str, float] | None:
+        return None
+
     def label_column(self) -> str | None:
         return None
 

@@ -99,6 +99,12 @@ class Kind(Protocol):
         """Earlier cutoffs to score into the history before today's list."""
         ...
 
+    def tenure_column(self) -> tuple[str, float] | None:
+        """The attribute holding a customer's tenure and the days in one of its units, when the
+        pipeline declares one (a snapshot's ``tenure_attribute``); None otherwise (events
+        measure tenure themselves, as ``days_since_first_activity``)."""
+        ...
+
     def label_column(self) -> str | None:
         """The user's column the label comes from, if it is a column of theirs (a snapshot's
         churn flag); None when churn builds the label itself (from events)."""

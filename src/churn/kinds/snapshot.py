@@ -96,6 +96,10 @@ class SnapshotKind:
     def backfill_cutoffs(self) -> tuple[dt.date, ...]:
         return ()
 
+    def tenure_column(self) -> tuple[str, float] | None:
+        tenure = snapshot_tenure(self.settings.data.snapshot)
+        return None if tenure is None else (tenure.attribute, tenure.days_per_unit)
+
     def label_column(self) -> str | None:
         snapshot = self.settings.data.snapshot
         assert snapshot is not None

@@ -13,7 +13,6 @@ from churn.evaluation import metrics as evaluation_metrics
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
-from churn.kinds.snapshot import snapshot_tenure
 from churn.modeling.fitting import fit_on_engine
 from churn.modeling.leakage import screen_features
 from churn.modeling.train import search_params
@@ -94,9 +93,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     }
     backtest = kind.backtest(rows, columns, overrides, baselines)
     metrics.update(backtest.metrics)
-    tenure = snapshot_tenure(settings.data.snapshot)
-    by_tenure = None if tenure is None else (tenure.attribute, tenure.days_per_unit)
-    segments = test_segments(test, p_test, columns, tenure=by_tenure)
+    segments = test_segments(test, p_test, columns, tenure=kind.tenure_column())
 
     io.write_folder(paths.model, fit.model.save)
     io.write_json(metrics, paths.metrics)
