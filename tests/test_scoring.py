@@ -481,3 +481,54 @@ def test_score_customers_builds_the_full_list(model: ChurnModel, reasons: Catalo
         everyone.scores[s["in_outreach"].to_numpy()].reset_index(drop=True),
         s[s["in_outreach"]].reset_index(drop=True),
     )
+
+
+def _one_reason_each(features: dict[str, str], frame: pd.DataFrame, reference: Reference):
+    """top_reasons where every customer's single risk-raising feature is the first column."""
+    spec = load_catalogue()
+    names = list(features)
+    records = [
+        {"name": n, "family": f, "description": n.replace("_", " ")} for n, f in features.items()
+    ]
+    catalogue = resolve(spec, records, names)
+    values = np.zeros((len(frame), len(names)))
+    values[:, 0] = 1.0
+    contributions = Contributions(values, 0.0, tuple(names))
+    return top_reasons(frame, contributions, catalogue, reference, n_reasons=1)
+
+
+def test_a_one_time_buyers_gap_reasons_read_naturally_not_unknown() -> None:
+    frame = pd.DataFrame({"overdue_ratio": [np.nan, 3.0], "gap_std_days": [np.nan, 4.0]})
+    reference = Reference({"overdue_ratio": 1.2, "gap_std_days": 9.0}, {}, 0.3)
+    recency = _one_reason_each(
+        {"overdue_ratio": "recency", "gap_std_days": "interpurchase"}, frame, reference
+    )
+    texts = recency["reason_1_text"].tolist()
+    assert texts[0].startswith("Only one active day so far") and "unknown" not in texts[0]
+    assert texts[1].startswith("Time since the last purchase is 3.0 times")
+    gaps = _one_reason_each(
+        {"gap_std_days": "interpurchase", "overdue_ratio": "recency"}, frame, reference
+    )
+    assert gaps["reason_1_text"].iloc[0].startswith("Fewer than three active days")
+    assert "unknown" not in " ".join(gaps["reason_1_text"])
+
+
+def test_profile_reasons_quote_churn_rates_of_flags_and_plain_values_of_measurements() -> None:
+    labelled = pd.DataFrame(
+        {
+            "senior": [0, 0, 1, 1, 0, 1],
+            "charges": [10.5, 20.25, 30.75, 40.5, 50.25, 60.75],
+            "churned": [False, False, True, False, False, True],
+        }
+    )
+    reference = Reference.from_labelled(labelled, ["senior", "charges"])
+    assert reference.churn_rate_by_value["senior"] == {"0": 0.0, "1": pytest.approx(2 / 3)}
+    frame = pd.DataFrame({"senior": [1.0], "charges": [99.0]})
+    flag = _one_reason_each({"senior": "attribute", "charges": "attribute"}, frame, reference)
+    assert flag["reason_1_text"].iloc[0] == "senior: 1 (churned at 67% against 33% overall)"
+    measurement = _one_reason_each(
+        {"charges": "attribute", "senior": "attribute"}, frame, reference
+    )
+    assert measurement["reason_1_text"].iloc[0] == (
+        "charges: 99; typical for active customers: 30.38"
+    )

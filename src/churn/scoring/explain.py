@@ -9,6 +9,7 @@ sums are reported as reasons.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +18,13 @@ import pandas as pd
 import xgboost as xgb
 
 from churn.modeling.model import ChurnModel
-from churn.scoring.reasons import Reason, ReasonCatalogue, render_many
+from churn.scoring.reasons import (
+    NUMERIC_TEXT,
+    Reason,
+    ReasonCatalogue,
+    render_many,
+    value_key,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,9 @@ def reason_sums(contributions: Contributions, catalogue: ReasonCatalogue) -> np.
     return np.asarray(contributions.values @ membership, dtype="float64")
 
 
+FEW_VALUES = 12  # a numeric feature with at most this many values also gets churn rates per value
+
+
 @dataclass(frozen=True)
 class Reference:
     """What labelled customers looked like, for the sentences: per feature, its typical value
@@ -87,11 +97,14 @@ class Reference:
             elif pd.api.types.is_numeric_dtype(labelled[name]):
                 values = stayed[name]
                 typical[name] = float(values.median()) if values.notna().any() else None
+                if labelled[name].nunique() <= FEW_VALUES:  # a flag or a small count
+                    by_value = churned.groupby(labelled[name]).mean()
+                    rates[name] = {value_key(k): float(v) for k, v in by_value.items()}
             else:
                 mode = stayed[name].dropna().astype(str).mode()
                 typical[name] = str(mode.iloc[0]) if len(mode) else None
                 by_value = churned.groupby(labelled[name].astype(str)).mean()
-                rates[name] = {str(k): float(v) for k, v in by_value.items()}
+                rates[name] = {value_key(k): float(v) for k, v in by_value.items()}
         overall = float(churned.mean()) if len(churned) else float("nan")
         return cls(typical, rates, overall)
 
@@ -159,16 +172,35 @@ def _sentences(
     texts = np.empty(len(rows), dtype=object)
     for name in dict.fromkeys(quoted):  # each quoted feature once, in order of appearance
         mine = quoted == name
-        column = features[name].to_numpy(dtype=object)[rows[mine]]
-        texts[mine] = render_many(
-            reason.template(name),
-            feature=name,
-            values=[_python(v) for v in column],
-            typical=reference.typical.get(name),
-            description=catalogue.descriptions.get(name, name),
-            churn_rate_by_value=reference.churn_rate_by_value.get(name),
-            overall_churn_rate=reference.overall_churn_rate,
+        values = np.asarray(
+            [_python(v) for v in features[name].to_numpy(dtype=object)[rows[mine]]], dtype=object
         )
+        missing = np.asarray(
+            [v is None or (isinstance(v, float) and math.isnan(v)) for v in values]
+        )
+        template = reason.template(name)
+        rates = reference.churn_rate_by_value.get(name, {})
+        if "value_churn_rate" in template:  # a value without its own churn rate reads plainly
+            rated = np.asarray([v is not None and value_key(v) in rates for v in values])
+        else:
+            rated = np.ones(len(values), dtype=bool)
+        sentences = np.empty(len(values), dtype=object)
+        for sentence, where in (
+            (template, ~missing & rated),
+            (NUMERIC_TEXT, ~missing & ~rated),
+            (reason.missing_template(name), missing),
+        ):
+            if where.any():
+                sentences[where] = render_many(
+                    sentence,
+                    feature=name,
+                    values=list(values[where]),
+                    typical=reference.typical.get(name),
+                    description=catalogue.descriptions.get(name, name),
+                    churn_rate_by_value=rates,
+                    overall_churn_rate=reference.overall_churn_rate,
+                )
+        texts[mine] = sentences
     return texts
 
 

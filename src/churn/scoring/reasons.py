@@ -12,7 +12,7 @@ import math
 import re
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from churn.errors import ConfigError
 
 BUILT_IN = "reason_catalogue.yaml"
+NUMERIC_TEXT = "{description}: {value}; typical for active customers: {typical}"
+MISSING_TEXT = "{description}: not known for this customer; typical for active customers: {typical}"
 
 
 class ReasonSpec(BaseModel):
@@ -34,9 +36,15 @@ class ReasonSpec(BaseModel):
     actionable: bool = True
     per_customer: bool = True
     headline: list[str] = Field(default_factory=list)
-    text: str = "{description}: {value}; typical for active customers: {typical}"
+    text: str = NUMERIC_TEXT
     texts: dict[str, str] = Field(
         default_factory=dict, description="feature -> sentence when that feature is quoted"
+    )
+    missing_text: str = MISSING_TEXT
+    missing_texts: dict[str, str] = Field(
+        default_factory=dict,
+        description="feature -> sentence when that feature is quoted and the customer has no "
+        "value (a one-time buyer has no gap between purchases)",
     )
 
 
@@ -58,9 +66,16 @@ class Reason:
     headline: str | None
     text: str
     texts: Mapping[str, str]
+    missing_text: str = MISSING_TEXT
+    missing_texts: Mapping[str, str] = field(default_factory=dict)
 
     def template(self, feature: str) -> str:
         return self.texts.get(feature, self.text)
+
+    def missing_template(self, feature: str) -> str:
+        """The sentence for a customer whose value of ``feature`` is missing: "unknown times the
+        usual gap" reads as nonsense, "Only one active day so far" does not."""
+        return self.missing_texts.get(feature, self.missing_text)
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,7 @@ def load_catalogue(path: Path | None = None) -> CatalogueSpec:
 ATTRIBUTE_FAMILY = "attribute"
 _ANONYMISED = re.compile(r"^[A-Za-z]{1,3}_?\d+$")  # V14, X_3, col7: a name that says nothing
 _NUMERIC_TEXT = "{feature} is {value} (typical for customers who stay: {typical})"
+_MISSING_ATTRIBUTE_TEXT = "{feature} is not recorded (typical for customers who stay: {typical})"
 _CATEGORY_TEXT = (
     "{feature} is {value} (churned at {value_churn_rate:.0%} against {overall_churn_rate:.0%} "
     "overall)"
@@ -138,9 +154,10 @@ def attribute_catalogue(
             code = f"{base}_{k}"
         used.add(code)
         text = _CATEGORY_TEXT if kinds.get(name) == "categorical" else _NUMERIC_TEXT
+        missing = _MISSING_ATTRIBUTE_TEXT
         if _ANONYMISED.match(name):
-            text = "Attribute " + text
-        reasons.append(ReasonSpec(code=code, features=[name], text=text))
+            text, missing = "Attribute " + text, "Attribute " + missing
+        reasons.append(ReasonSpec(code=code, features=[name], text=text, missing_text=missing))
     return CatalogueSpec(version="per-attribute-1", reasons=reasons)
 
 
@@ -194,7 +211,17 @@ def resolve(
             continue
         headline = next((h for h in r.headline if h in members), None)
         reasons.append(
-            Reason(r.code, r.actionable, r.per_customer, members, headline, r.text, r.texts)
+            Reason(
+                r.code,
+                r.actionable,
+                r.per_customer,
+                members,
+                headline,
+                r.text,
+                r.texts,
+                r.missing_text,
+                r.missing_texts,
+            )
         )
     return ReasonCatalogue(spec.version, tuple(reasons), descriptions)
 
@@ -263,9 +290,20 @@ def render_many(
             if name == "value":
                 pieces.append(_field(value, spec))
             elif name is not None:
-                pieces.append(_field(None if _missing(value) else rates.get(str(value)), spec))
+                pieces.append(
+                    _field(None if _missing(value) else rates.get(value_key(value)), spec)
+                )
         out.append("".join(pieces))
     return out
+
+
+def value_key(value: Any) -> str:
+    """The key a value's churn rate is filed under: 1, 1.0 and "1" are one key."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float | int) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _missing(value: Any) -> bool:
