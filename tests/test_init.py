@@ -257,12 +257,9 @@ def test_snapshot_params_list_the_attributes_and_the_value(tmp_path: Path) -> No
     assert settings.data.snapshot.positive_label == "Churned"
     assert settings.scoring.value.method == "recurring"
     assert settings.scoring.value.charge_feature == "monthly_fee"
-    # one reason per attribute: the built-in catalogue would give every customer one, PROFILE
-    assert settings.scoring.reasons == "pipelines/subs/reasons.yaml"
-    catalogue = load_catalogue(root / settings.scoring.reasons)
-    assert [(r.code, r.features) for r in catalogue.reasons] == [
-        (name.upper(), [name]) for name in source.attributes
-    ]
+    # no catalogue file of its own: a snapshot's built-in catalogue has one reason per attribute
+    assert settings.scoring.reasons is None
+    assert not (root / "pipelines/subs/reasons.yaml").exists()
     values = written(root, "subs")
     assert declared_sections() <= set(values)
     assert values["monitoring"] == {"backfill_cutoffs": []}

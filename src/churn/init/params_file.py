@@ -276,8 +276,8 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         MODEL.rstrip("\n"),
     ]
     lines += [
-        "scoring:",
-        f"  reasons: {reasons_path(plan.name)}   # one reason per attribute (check)",
+        "scoring:   # reasons: one per attribute, built in (a catalogue in scoring.reasons can "
+        "gather them)",
     ]
     charge = plan.charge_feature
     if charge is not None:
@@ -301,37 +301,6 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         "  backfill_cutoffs: []   # a snapshot has no earlier cutoff to score",
     ]
     return HEADER.format(name=plan.name) + "\n".join(lines) + "\n"
-
-
-def reasons_path(name: str) -> str:
-    return f"pipelines/{name}/reasons.yaml"
-
-
-CATEGORY_TEXT = (
-    "{feature}: {value} (churned at {value_churn_rate:.0%} against {overall_churn_rate:.0%} "
-    "overall)"
-)
-NUMBER_TEXT = "{feature}: {value:,.2f}; typical for staying customers: {typical:,.2f}"
-
-
-def render_reasons(plan: SnapshotPlan) -> str:
-    """A reason catalogue with one reason per attribute of a snapshot: the built-in one
-    gathers every attribute under PROFILE, one reason where the CRM exports expect three."""
-    lines = [
-        f"# Reasons of pipeline {plan.name}, written by `churn init`: one per attribute. Gather",
-        "# related attributes under one code, and mark those nobody can change actionable:",
-        "# false. Format: src/churn/scoring/reason_catalogue.yaml.",
-        f"version: {scalar(f'{plan.name}-1')}",
-        "reasons:",
-    ]
-    for name in plan.attributes:
-        text = NUMBER_TEXT if name in plan.numeric_attributes else CATEGORY_TEXT
-        lines += [
-            f"  - code: {name.upper()}",
-            f"    features: [{name}]",
-            f"    text: {scalar(text)}",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def render(plan: EventsPlan | SnapshotPlan) -> str:

@@ -25,11 +25,10 @@ from churn.data.parsing import parse_timestamps
 from churn.errors import ConfigError, InputDataError
 from churn.init import plan as planning
 from churn.init.findings import events_findings, snapshot_findings
-from churn.init.params_file import reasons_path, render, render_reasons
+from churn.init.params_file import render
 from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
 from churn.init.schedule import cutoff_plan
 from churn.init.sniff import file_format, read_column, read_sample
-from churn.scoring.reasons import load_catalogue
 from churn.settings import load_settings, pipeline_params_path
 
 OUTPUT_ROOTS = ("data/interim", "data/scored", "data/exports", "models", "reports")
@@ -200,17 +199,15 @@ def _check_new(project_dir: Path, name: str, *, force: bool) -> str:
 
 
 def _validated(files: dict[Path, str], project_dir: Path) -> None:
-    """Load the rendered params (and reason catalogue) as every stage will, from a scratch
-    copy of the project's layout."""
+    """Load the rendered params as every stage will, from a scratch copy of the project's
+    layout."""
     with tempfile.TemporaryDirectory() as tmp:
         for path, text in files.items():
             scratch = Path(tmp) / path.relative_to(project_dir)
             scratch.parent.mkdir(parents=True, exist_ok=True)
             scratch.write_text(text, encoding="utf-8")
         name = next(iter(files)).parent.name
-        settings = load_settings(Path(tmp), name)
-        if settings.scoring.reasons is not None:
-            load_catalogue(Path(tmp) / settings.scoring.reasons)
+        load_settings(Path(tmp), name)
 
 
 def _write(
@@ -221,8 +218,6 @@ def _write(
     dvc_yaml: str,
 ) -> tuple[Path, list[tuple[Path, str]]]:
     files = {pipeline_params_path(project_dir, plan.name): render(plan)}
-    if isinstance(plan, SnapshotPlan):
-        files[project_dir / reasons_path(plan.name)] = render_reasons(plan)
     _validated(files, project_dir)
     copied = copy_files(project_dir, places)
     for path, text in files.items():

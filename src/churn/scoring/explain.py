@@ -175,13 +175,13 @@ def _sentences(
         values = np.asarray(
             [_python(v) for v in features[name].to_numpy(dtype=object)[rows[mine]]], dtype=object
         )
-        missing = np.asarray(
-            [v is None or (isinstance(v, float) and math.isnan(v)) for v in values]
+        missing = np.fromiter(
+            (v is None or (isinstance(v, float) and math.isnan(v)) for v in values), dtype=bool
         )
         template = reason.template(name)
         rates = reference.churn_rate_by_value.get(name, {})
         if "value_churn_rate" in template:  # a value without its own churn rate reads plainly
-            rated = np.asarray([v is not None and value_key(v) in rates for v in values])
+            rated = np.fromiter((v is not None and value_key(v) in rates for v in values), bool)
         else:
             rated = np.ones(len(values), dtype=bool)
         sentences = np.empty(len(values), dtype=object)
