@@ -176,3 +176,26 @@ def test_event_logs_of_every_shape(fmt: str, amount: bool, tmp_path: Path) -> No
     assert (roles.customer_id, roles.timestamp.column) == (log.customer_id, log.timestamp)
     assert roles.timestamp.format == fmt
     assert roles.amount == log.amount
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        # a usage per month is not a charge; the fee is, wherever it stands
+        ({"Monthly Usage (GB)": "12.5", "support_tickets": "2", "MonthlyFee": "30"}, "MonthlyFee"),
+        # per month before a running total, whatever the order
+        ({"TotalCharges": "1200.5", "MonthlyCharges": "70.3"}, "MonthlyCharges"),
+        # a salary is the customer's money, not the business's
+        ({"EstimatedSalary": "101348.88", "Balance": "83807.86"}, "Balance"),
+        ({"arpu_eur": "19.9", "plan_price": "25"}, "arpu_eur"),
+        # a refund-signed or anonymised column is no value
+        ({"charge_delta": "-4.5", "V14": "0.3"}, None),
+        ({"minutes_monthly": "320", "calls": "12"}, None),
+    ],
+)
+def test_the_value_column_is_a_charge_not_a_usage(
+    columns: dict[str, str], expected: str | None
+) -> None:
+    sample = _text(pd.DataFrame({**{c: [v, v] for c, v in columns.items()}, "churn": ["1", "0"]}))
+    roles = infer_snapshot_roles(sample, label="churn")
+    assert roles.value == expected

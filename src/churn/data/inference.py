@@ -83,7 +83,38 @@ _TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day", re.I)
 _AMOUNT_NAME = re.compile(r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv", re.I)
 _ORDER_NAME = re.compile(r"order|invoice|transaction|receipt|basket|purchase_?id|txn", re.I)
 _TYPE_NAME = re.compile(r"event|type|action|kind|activity", re.I)
-_CHARGE_NAME = re.compile(r"monthly|charge|fee|arpu|revenue|balance|salary|plan_price|mrr", re.I)
+# Words of a column name that make it the money a customer brings, strongest first; words that
+# make a money-sounding name something else (a usage, a count); words of a running total.
+_CHARGE_WORDS = (
+    {"charge", "charges", "fee", "fees", "arpu", "mrr", "bill", "billing", "price", "payment"},
+    {"revenue", "spend", "spending", "amount", "cost", "value"},
+    {"balance"},
+)
+_PER_MONTH_WORDS = {"monthly", "month", "mrr", "arpu", "per_month", "pm"}
+_NOT_CHARGE_WORDS = {
+    "usage",
+    "minutes",
+    "mins",
+    "gb",
+    "mb",
+    "calls",
+    "sms",
+    "texts",
+    "data",
+    "count",
+    "number",
+    "num",
+    "visits",
+    "tickets",
+    "score",
+    "id",
+    "salary",
+    "income",
+    "age",
+    "days",
+    "months",
+}
+_RUNNING_TOTAL_WORDS = {"total", "lifetime", "cumulative", "ltv", "sum"}
 
 
 class RoleNotFound(ConfigError):
@@ -304,6 +335,32 @@ def positive_label(values: pd.Series, given: str | None = None) -> str:
     )
 
 
+def name_words(column: str) -> list[str]:
+    """``"MonthlyCharges"`` -> ``["monthly", "charges"]``, ``"Monthly Usage (GB)"`` ->
+    ``["monthly", "usage", "gb"]``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", column)
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+
+
+def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]:
+    """Numeric columns that may hold what a customer pays, best first: a charge or fee before a
+    revenue or amount before a balance; per month before a running total; never a usage, a
+    count, a salary, or a column with negative values. In the file's order within a rank."""
+    ranked = []
+    for position, column in enumerate(numeric):
+        words = set(name_words(column))
+        strength = next((k for k, group in enumerate(_CHARGE_WORDS) if words & group), None)
+        if strength is None or words & _NOT_CHARGE_WORDS:
+            continue
+        amounts = pd.to_numeric(_filled(sample[column]), errors="coerce").dropna()
+        if amounts.empty or (amounts < 0).any():
+            continue
+        not_per_month = not words & _PER_MONTH_WORDS
+        running = bool(words & _RUNNING_TOTAL_WORDS)
+        ranked.append(((running, strength, not_per_month, position), column))
+    return [column for _, column in sorted(ranked)]
+
+
 def infer_snapshot_roles(
     sample: pd.DataFrame,
     *,
@@ -336,10 +393,12 @@ def infer_snapshot_roles(
     numeric = tuple(c for c in attributes if is_numeric(sample[c]))
     categorical = tuple(c for c in attributes if c not in numeric)
     if value is None:
-        charges = [c for c in numeric if _CHARGE_NAME.search(c)]
+        charges = charge_candidates(sample, numeric)
         value = charges[0] if charges else None
         if value is None:
             notes.append("no value column: outreach ranks by churn probability")
+        elif len(charges) > 1:
+            notes.append(f"value column {value!r}; other candidates: {charges[1:]}")
     return SnapshotRoles(
         customer_id,
         label,
