@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from churn.cli import app
 from churn.errors import ConfigError
 from churn.init.params_file import DECLARED_SECTIONS, flow_list
-from churn.init.plan import attribute_names, snake_case
+from churn.init.plan import attribute_names, class_sizes, fitting_min_class_rows, snake_case
 from churn.init.project import add_pipeline, declared_pipelines, placement, stage_targets
 from churn.init.schedule import cutoff_plan, latest_test_cutoff
 from churn.init.sniff import file_format, read_sample
@@ -470,3 +470,36 @@ def test_a_users_files_go_from_raw_to_scores_in_two_commands(tmp_path: Path) -> 
         assert f"Running stage 'report@{name}'" in result.output
         assert re.search(rf"^  {name}\s+test ROC AUC \d\.\d{{3}}", result.output, re.M)
     assert not (root / "data/scored/orders").samefile(root / "data/scored/subs")
+
+
+@pytest.mark.parametrize(
+    ("churners", "stayers", "expected"),
+    [(300, 900, None), (100, 900, 15), (20, 900, 2), (900, 60, 8), (4, 900, 1)],
+)
+def test_a_small_class_lowers_min_class_rows_to_what_validation_holds(
+    churners: int, stayers: int, expected: int | None
+) -> None:
+    got = fitting_min_class_rows(
+        churners, stayers, test_fraction=0.2, valid_fraction=0.2, default=20
+    )
+    assert got == expected
+
+
+def test_class_sizes_count_every_spelling_of_the_churned_value() -> None:
+    labels = pd.Series(["Yes", " yes", "YES", "No", "no ", "", "Yes"])
+    assert class_sizes(labels, "Yes") == (4, 2)
+
+
+def test_a_small_snapshot_gets_a_min_class_rows_it_can_meet_and_says_so(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    snap = messy.snapshot(300, seed=1)
+    path = export(tmp_path, snap.frame, "small.csv")
+    code, out = init(root, "small", "--snapshot", str(path), "--label", snap.label)
+    assert code == 0, out
+    settings = load_settings(root, "small")
+    churners, stayers = class_sizes(snap.frame[snap.label].astype(str), str(snap.positive))
+    expected = fitting_min_class_rows(
+        churners, stayers, test_fraction=0.2, valid_fraction=0.2, default=20
+    )
+    assert expected is not None and settings.train.min_class_rows == expected
+    assert "train.min_class_rows is set to" in out

@@ -275,6 +275,13 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         "features: {}   # a snapshot's features are its attributes",
         MODEL.rstrip("\n"),
     ]
+    if plan.min_class_rows is not None:
+        lines[-1] = lines[-1].replace(
+            "train: {}      # xgboost with early stopping and isotonic calibration (the defaults)",
+            "train:\n"
+            f"  min_class_rows: {plan.min_class_rows}   # a small export: its validation set "
+            "holds few of one class",
+        )
     lines += [
         "scoring:   # reasons: one per attribute, built in (a catalogue in scoring.reasons can "
         "gather them)",

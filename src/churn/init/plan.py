@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -28,6 +28,7 @@ from churn.data.inference import (
 from churn.errors import ConfigError
 from churn.init.schedule import CutoffPlan
 from churn.init.sniff import FileFormat
+from churn.settings import SnapshotLabelSettings, TrainSettings
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 DEFAULT_HORIZON_DAYS = 90
@@ -35,6 +36,8 @@ RESERVED = frozenset({"customer_id", "churned", "cutoff", "label", "signup_date"
 """Contract columns an attribute must not be named after."""
 _SIGNUP_NAME = re.compile(r"signup|sign_up|joined|registered|created|since|start|first", re.I)
 MAX_EVENT_TYPES = 20
+SMALL_CLASS_WARNING = 5
+"""Below this many of the smaller class in the validation set, the findings warn of noise."""
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,34 @@ class SnapshotPlan:
     numeric_attributes: tuple[str, ...]
     snapshot_date: dt.date
     notes: tuple[str, ...] = field(default=())
+    min_class_rows: int | None = None
+    """train.min_class_rows to write: None keeps the default, which this snapshot can meet."""
 
     @property
     def charge_feature(self) -> str | None:
         by_column = {column: name for name, column in self.attributes.items()}
         return by_column.get(self.roles.value) if self.roles.value else None
+
+
+def class_sizes(labels: pd.Series, positive: str) -> tuple[int, int]:
+    """Churners and stayers among every label of a snapshot (blanks left out), spelled as the
+    pipeline reads them: trimmed and case-folded."""
+    folded = labels.astype(str).str.strip().str.casefold()
+    filled = folded[folded != ""]
+    churners = int((filled == positive.strip().casefold()).sum())
+    return churners, len(filled) - churners
+
+
+def fitting_min_class_rows(
+    churners: int, stayers: int, *, test_fraction: float, valid_fraction: float, default: int
+) -> int | None:
+    """The ``train.min_class_rows`` a snapshot this small needs, or None when the default fits.
+
+    The validation set is the smallest of the stratified splits (``(1 - test) x valid`` of the
+    rows); the expected count of its smaller class, less one for rounding, must reach the
+    setting, or ``churn train`` stops (exit 6) after the whole pipeline ran up to it."""
+    smallest = int(min(churners, stayers) * (1 - test_fraction) * valid_fraction) - 1
+    return None if smallest >= default else max(smallest, 1)
 
 
 def check_name(name: str) -> str:
@@ -341,3 +367,29 @@ def snapshot_plan(
     return SnapshotPlan(
         check_name(name), source, roles, attributes, numeric, snapshot_date, tuple(notes)
     )
+
+
+def sized_for_training(plan: SnapshotPlan, labels: pd.Series) -> SnapshotPlan:
+    """``plan`` with the ``train.min_class_rows`` its class sizes allow (``labels``: every
+    value of the label column), and a note saying so: a small export must not run every stage
+    only to stop in ``churn train``."""
+    churners, stayers = class_sizes(labels, plan.roles.positive)
+    split = SnapshotLabelSettings.model_fields
+    default = TrainSettings.model_fields["min_class_rows"].default
+    needed = fitting_min_class_rows(
+        churners,
+        stayers,
+        test_fraction=split["test_fraction"].default,
+        valid_fraction=split["valid_fraction"].default,
+        default=default,
+    )
+    if needed is None:
+        return plan
+    note = (
+        f"only {min(churners, stayers):,} {'churners' if churners <= stayers else 'stayers'} "
+        f"of {churners + stayers:,} rows: train.min_class_rows is set to {needed} (default "
+        f"{default}) so the validation set can be used"
+    )
+    if needed < SMALL_CLASS_WARNING:
+        note += "; with so few, every figure is noise: add rows before trusting the model"
+    return replace(plan, min_class_rows=needed, notes=(*plan.notes, note))

@@ -308,6 +308,7 @@ def init_snapshot(
         value=flags.value,
         exclude=flags.exclude,
     )
+    plan = planning.sized_for_training(plan, read_column(snapshot, source.format, flags.label))
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
     return Created(plan, params, raw, tuple(copied), tuple(snapshot_findings(plan, flags)))
 
