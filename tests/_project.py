@@ -74,6 +74,7 @@ def params() -> dict[str, Any]:
             "min_class_rows": 5,
             "backtest_cutoffs": 0,
             "threads": 1,
+            "search": {"enabled": False},  # the search has its own tests
         },
     }
 

@@ -133,3 +133,27 @@ def test_failed_training_exits_with_its_code_and_keeps_the_model(
     after = {p: p.read_bytes() for p in sorted(models.rglob("*")) if p.is_file()}
     assert after == before
     assert (project_copy / "reports/mini/metrics.json").read_bytes() == metrics_before
+
+
+def test_a_pipeline_without_a_recipe_searches_on_folds_older_than_the_backtest(
+    project_copy: Path,
+) -> None:
+    """The package default: the shape parameters the params file leaves unset are searched, on
+    rolling-origin folds whose test cutoffs are older than every backtest fold's and than the
+    test cutoff; max_depth, written in the file, is kept."""
+    edit_params(project_copy, search={"n_trials": 3}, max_depth=3)
+    code, out = churn(project_copy, "train")
+    assert code == 0, out
+    reports = project_copy / "reports/mini"
+    metrics = json.loads((reports / "metrics.json").read_text())
+    search = metrics["training"]["search"]
+    assert search["trials"] == 3 and "max_depth" not in search["searched"]
+    assert set(search["chosen"]) == set(search["searched"])
+    assert search["chosen_fold_roc_auc"] >= search["recipe_fold_roc_auc"]
+    backtest = json.loads((reports / "backtest.json").read_text())
+    searched = [f.removeprefix("test ") for f in search["folds"]]
+    assert searched and max(searched) < min(f["test_cutoff"] for f in backtest)
+    assert max(searched) < metrics["training"]["test_cutoff"]
+    assert metrics["training"]["backtest_in_sample_for_search"] is False
+    model = json.loads((project_copy / "models/mini" / META_FILE).read_text())
+    assert model["metadata"]["params"]["max_depth"] == 3

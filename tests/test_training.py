@@ -11,9 +11,15 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churn.errors import PipelineStateError, TrainingError
-from churn.modeling.backtest import Fold, fold_purged, rolling_origin_plan
+from churn.modeling.backtest import (
+    Fold,
+    fold_purged,
+    rolling_origin_plan,
+    rolling_origin_tuning_folds,
+)
 from churn.modeling.baselines import BaselineInputs, Scorer, logistic_rfm_baseline, recency_baseline
-from churn.modeling.train import booster_params, fit_model, search_study
+from churn.modeling.search import TuningFold, fold_auc, searched_parameters, tune
+from churn.modeling.train import booster_params, fit_model
 from churn.modeling.training_data import (
     FeatureColumns,
     check_trainable,
@@ -265,26 +271,81 @@ def test_purged_rows_are_ignored_unless_refit_is_asked_for(
     assert "refit_rows" not in with_purged.model.metadata
 
 
-@pytest.mark.parametrize(("metric", "direction"), [("auc", "MAXIMIZE"), ("logloss", "MINIMIZE")])
-def test_search_scores_trials_by_the_early_stopping_metric(
-    synthetic: dict[str, pd.DataFrame], metric: str, direction: str
-) -> None:
-    settings = TrainSettings(
+def _tuning_folds(n: int = 2) -> list[TuningFold]:
+    return [
+        TuningFold(
+            f"fold {k}",
+            synthetic_rows(400, seed=10 * k, split="train"),
+            synthetic_rows(200, seed=10 * k + 1, split="valid"),
+            synthetic_rows(200, seed=10 * k + 2, split="held"),
+        )
+        for k in range(n)
+    ]
+
+
+def test_search_scores_trials_by_their_mean_auc_on_held_out_fold_rows() -> None:
+    settings = TrainSettings(**FAST, search=SearchSettings(n_trials=3, timeout_seconds=None))
+    folds = _tuning_folds()
+    tuning = tune(folds, COLUMNS, settings)
+    assert tuning is not None and tuning.trials == 3
+    assert tuning.best_auc >= tuning.default_auc  # the recipe is trial one
+    assert tuning.best_auc == pytest.approx(fold_auc(folds, COLUMNS, settings, tuning.params))
+    recipe = {p: getattr(settings, p) for p in tuning.searched}
+    assert tuning.default_auc == pytest.approx(fold_auc(folds, COLUMNS, settings, recipe))
+    assert tuning.folds == ("fold 0", "fold 1")
+
+
+def test_a_recipe_in_the_params_file_wins_over_the_search() -> None:
+    partial = TrainSettings(**FAST, max_depth=3, learning_rate=0.02)
+    assert searched_parameters(partial) == ("subsample", "colsample_bytree", "reg_lambda")
+    tuning = tune(
+        _tuning_folds(1), COLUMNS, partial.model_copy(update={"search": SearchSettings(n_trials=2)})
+    )
+    assert tuning is not None and set(tuning.params) == {
+        "subsample",
+        "colsample_bytree",
+        "reg_lambda",
+    }
+    full = TrainSettings(
         **FAST,
-        calibration="none",
-        early_stopping_metric=metric,
-        search=SearchSettings(enabled=True, n_trials=2),
+        max_depth=3,
+        learning_rate=0.02,
+        subsample=0.8,
+        colsample_bytree=0.8,
+        reg_lambda=1.0,
     )
-    train, valid = synthetic["train"], synthetic["valid"]
-    study = search_study(train, valid, COLUMNS, settings)
-    assert study.direction.name == direction
-    fit = fit_model(train, valid, COLUMNS, settings, overrides=study.best_params)
-    expected = (
-        roc_auc_score(outcome(valid), fit.model.predict_proba(valid))
-        if metric == "auc"
-        else fit.valid_logloss
+    assert tune(_tuning_folds(1), COLUMNS, full) is None
+
+
+def test_no_fold_with_both_classes_means_no_search() -> None:
+    fold = _tuning_folds(1)[0]
+    one_class = TuningFold("flat", fold.train, fold.valid, fold.held_out.assign(churned=False))
+    assert tune([one_class], COLUMNS, TrainSettings(**FAST)) is None
+
+
+def _cutoff_rows(cutoffs: list[str]) -> pd.DataFrame:
+    return pd.concat(
+        [
+            synthetic_rows(50, seed=i, split="train").assign(cutoff=pd.Timestamp(c))
+            for i, c in enumerate(cutoffs)
+        ],
+        ignore_index=True,
     )
-    assert study.best_value == pytest.approx(expected)
+
+
+def test_search_folds_are_older_than_the_backtests_when_the_cutoffs_allow() -> None:
+    months = [f"2023-{m:02d}-01" for m in range(1, 13)]
+    rows = _cutoff_rows(months)
+    folds, overlaps = rolling_origin_tuning_folds(rows, 60, backtest=3, n=2)
+    backtest_tests = {f.test_cutoff for f in rolling_origin_plan(rows["cutoff"].unique(), 60, 3)}
+    searched_tests = {pd.Timestamp(f.held_out["cutoff"].iloc[0]) for f in folds}
+    assert not overlaps and len(folds) == 2
+    assert max(searched_tests) < min(backtest_tests)
+    for fold in folds:  # each fold learns only from cutoffs whose windows end by its validation
+        assert fold.train["cutoff"].max() + pd.Timedelta(days=60) <= fold.valid["cutoff"].iloc[0]
+    few = _cutoff_rows(months[:7])
+    folds, overlaps = rolling_origin_tuning_folds(few, 60, backtest=3, n=2)
+    assert overlaps and folds  # too few cutoffs: the backtest's own folds, and said so
 
 
 def scored_rows(n: int, seed: int, split: str) -> pd.DataFrame:

@@ -380,14 +380,26 @@ class FeatureSettings(Frozen):
 
 
 class SearchSettings(Frozen):
-    """Hyperparameter search with optuna, scored on the validation cutoff only."""
+    """Hyperparameters chosen per dataset with optuna, scored on folds before the test cutoff
+    (:mod:`churn.modeling.search`). Only the shape parameters the params file leaves unset are
+    searched: a recipe written in ``train`` wins wherever it is given."""
 
     enabled: bool = Field(
-        False, description="search hyperparameters before training (slow; off by default)"
+        True,
+        description="search the unset shape parameters (learning_rate, max_depth, "
+        "min_child_weight, subsample, colsample_bytree, reg_lambda) before training",
     )
-    n_trials: PositiveInt = Field(30, description="parameter sets to try")
+    n_trials: PositiveInt = Field(
+        20, description="parameter sets to try, the configured recipe first"
+    )
     timeout_seconds: PositiveInt | None = Field(
-        None, description="stop the search after this many seconds; null: after n_trials"
+        180, description="stop the search after this many seconds; null: after n_trials"
+    )
+    folds: PositiveInt = Field(
+        2,
+        description="folds scored per trial: events, the rolling-origin folds just older than "
+        "the backtest's (so the backtest stays out of sample when the cutoffs allow); "
+        "snapshots, the first cross-validation folds",
     )
 
 
@@ -481,7 +493,8 @@ class TrainSettings(Frozen):
         "executor cores); 1 grows the same trees as the local engine",
     )
     search: SearchSettings = Field(
-        default_factory=SearchSettings, description="optional optuna hyperparameter search"
+        default_factory=SearchSettings,
+        description="hyperparameters chosen per dataset on folds before the test cutoff",
     )
     leakage: LeakageSettings = Field(
         default_factory=LeakageSettings,

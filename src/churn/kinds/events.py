@@ -20,8 +20,13 @@ from churn.features import Feature, FeatureSpec, build_features, feature_catalog
 from churn.features.derived import add_derived_features, derived_catalogue
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import build_labels, cutoff_table, observed_until
-from churn.modeling.backtest import rolling_origin_backtest, rolling_origin_plan
+from churn.modeling.backtest import (
+    rolling_origin_backtest,
+    rolling_origin_plan,
+    rolling_origin_tuning_folds,
+)
 from churn.modeling.baselines import event_baselines
+from churn.modeling.search import TuningFold
 from churn.modeling.training_data import FeatureColumns
 from churn.monitoring.realised import realised_performance
 from churn.scoring.population import Population, recurring_expected_value
@@ -181,6 +186,14 @@ class EventsKind:
             horizon_days=horizon,
         )
         return Backtest({}, folds)
+
+    def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
+        """Rolling-origin folds older than the backtest's."""
+        ts = self.settings.train
+        history = rows[rows["split"].isin(["train", "purged", "valid"])]
+        return rolling_origin_tuning_folds(
+            history, self.labs.horizon_days, backtest=ts.backtest_cutoffs, n=ts.search.folds
+        )
 
     def realised(
         self, tables: Canonical, lists: Mapping[dt.date, Callable[[], pd.DataFrame]]

@@ -12,6 +12,7 @@ import pandas as pd
 from churn.engines.sql import Table
 from churn.features import Feature
 from churn.modeling.baselines import BaselineInputs, Scorer
+from churn.modeling.search import TuningFold
 from churn.modeling.training_data import FeatureColumns
 from churn.reporting.retention import Activity
 from churn.scoring.population import Population
@@ -123,6 +124,12 @@ class Kind(Protocol):
     ) -> Backtest:
         """Rolling-origin backtest (events) or cross-validation (snapshot) on the labelled
         ``rows`` (features and labels joined) other than the test cutoff."""
+        ...
+
+    def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
+        """Folds the hyperparameter search scores trials on, from the labelled ``rows`` other
+        than the test cutoff, and whether they overlap what :meth:`backtest` reports (its
+        figures are then in sample for the search)."""
         ...
 
     def realised(

@@ -15,8 +15,9 @@ import pandas as pd
 from churn.features import Feature, snapshot_catalogue, snapshot_features
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import snapshot_labels
-from churn.modeling.backtest import cross_validated_auc
+from churn.modeling.backtest import cross_validated_auc, cross_validation_tuning_folds
 from churn.modeling.baselines import onehot_logistic_baseline, single_feature_baseline
+from churn.modeling.search import TuningFold
 from churn.modeling.training_data import FeatureColumns, split_rows
 from churn.monitoring.realised import no_later_outcome
 from churn.scoring.population import Population, clv_needs_events, recurring_expected_value
@@ -136,6 +137,14 @@ class SnapshotKind:
             "cv_roc_auc_std": float(np.std(aucs, ddof=1)),
         }
         return Backtest(metrics, {"cross_validation_roc_auc": aucs})
+
+    def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
+        """The first cross-validation folds: the reported cross-validation is then in sample
+        for the search (the test rows never are)."""
+        folds = cross_validation_tuning_folds(
+            split_rows(rows, ["train", "valid"]), self.settings.train.search.folds
+        )
+        return folds, True
 
     def realised(
         self, tables: Canonical, lists: Mapping[dt.date, Callable[[], pd.DataFrame]]

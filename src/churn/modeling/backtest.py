@@ -17,6 +17,7 @@ import pandas as pd
 from churn.evaluation.metrics import binary_metrics
 from churn.io.progress import progress
 from churn.modeling.baselines import BaselineInputs, Scorer
+from churn.modeling.search import TuningFold
 from churn.modeling.train import fit_model
 from churn.modeling.training_data import FeatureColumns, outcome
 from churn.settings import TrainSettings
@@ -115,3 +116,44 @@ def cross_validated_auc(
         fit = fit_model(train, valid, columns, settings, overrides=overrides)
         aucs.append(binary_metrics(outcome(test), fit.model.predict_proba(test))["roc_auc"])
     return [float(a) for a in np.asarray(aucs)]
+
+
+def rolling_origin_tuning_folds(
+    rows: pd.DataFrame, horizon_days: int, *, backtest: int, n: int
+) -> tuple[list[TuningFold], bool]:
+    """Up to ``n`` folds for the hyperparameter search: the rolling-origin folds just older than
+    the ``backtest`` latest ones, so that the backtest's test cutoffs stay unseen by the
+    search. With too few cutoffs for that, the backtest's own folds, and True (the backtest is
+    then in sample for the search). ``rows``: labelled rows other than the test cutoff."""
+    plan = rolling_origin_plan(list(rows["cutoff"].unique()), horizon_days, backtest + n)
+    chosen, overlaps = plan[backtest:], False
+    if not chosen:
+        chosen, overlaps = plan[:n], bool(backtest)
+    folds = [
+        TuningFold(
+            name=f"test {fold.test_cutoff.date().isoformat()}",
+            train=rows[rows["cutoff"].isin(fold.train_cutoffs)].reset_index(drop=True),
+            valid=rows[rows["cutoff"] == fold.valid_cutoff].reset_index(drop=True),
+            held_out=rows[rows["cutoff"] == fold.test_cutoff].reset_index(drop=True),
+        )
+        for fold in chosen
+    ]
+    return folds, overlaps
+
+
+def cross_validation_tuning_folds(rows: pd.DataFrame, n: int) -> list[TuningFold]:
+    """The first ``n`` rounds of :func:`cross_validated_auc` (rows with a ``fold`` column):
+    fold k held out, the next one for early stopping, the rest to learn from."""
+    folds = sorted(int(f) for f in rows["fold"].unique() if f >= 0)
+    out = []
+    for k in folds[:n]:
+        stop = folds[(folds.index(k) + 1) % len(folds)]
+        out.append(
+            TuningFold(
+                name=f"fold {k}",
+                train=rows[~rows["fold"].isin([k, stop])].reset_index(drop=True),
+                valid=rows[rows["fold"] == stop].reset_index(drop=True),
+                held_out=rows[rows["fold"] == k].reset_index(drop=True),
+            )
+        )
+    return out

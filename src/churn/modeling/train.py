@@ -1,15 +1,15 @@
 """Gradient-boosted churn models: xgboost (hist) on stacked training cutoffs, optionally boosted
 from a base margin fitted on the training rows (``train.boost_from``), early stopping on the
-validation cutoff, optionally refitted with the purged cutoffs, optional optuna search scored
-on the validation cutoff only, and a calibrator fitted on the validation cutoff. The test
-cutoff is never used here."""
+validation cutoff, optionally refitted with the purged cutoffs, and a calibrator fitted on the
+validation cutoff. The test cutoff is never used here (nor by the hyperparameter search of
+:mod:`churn.modeling.search`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,9 +20,6 @@ from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
 from churn.modeling.training_data import FeatureColumns, outcome
 from churn.settings import TrainSettings
-
-if TYPE_CHECKING:
-    import optuna
 
 log = logging.getLogger("churn")
 
@@ -90,7 +87,7 @@ def base_margin_for(
     return BaseMargin.fit(train, outcome(train), settings.boost_from)
 
 
-def _dmatrix(
+def dmatrix(
     rows: pd.DataFrame,
     columns: FeatureColumns,
     cats: Mapping[str, tuple[str, ...]],
@@ -117,8 +114,8 @@ def fit_booster(
     booster cut at its best iteration, the training categories, the best iteration and the
     validation log loss there."""
     cats = _categories(train, columns)
-    dtrain = _dmatrix(train, columns, cats, base)
-    dvalid = _dmatrix(valid, columns, cats, base)
+    dtrain = dmatrix(train, columns, cats, base)
+    dvalid = dmatrix(valid, columns, cats, base)
     history: dict[str, dict[str, list[float]]] = {}
     booster = xgb.train(
         dict(params),
@@ -131,62 +128,6 @@ def fit_booster(
     )
     best = int(booster.best_iteration)
     return booster[: best + 1], cats, best, float(history["valid"]["logloss"][best])
-
-
-def search_study(
-    train: pd.DataFrame, valid: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
-) -> optuna.Study:
-    """The optuna study (TPE, seeded) over the shape parameters, each trial scored on the
-    validation cutoff by the metric early stopping watches (``train.early_stopping_metric``):
-    log loss (minimised) or ROC AUC (maximised). Log loss mostly rewards matching the
-    validation cutoff's churn rate, which moves with the season; AUC scores the ranking alone,
-    as the calibrator fixes the level afterwards."""
-    import optuna  # noqa: PLC0415 - slow import, only when searching
-    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    y = outcome(train)
-    base = base_margin_for(train, columns, settings)
-
-    def objective(trial: optuna.Trial) -> float:
-        overrides = {
-            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
-            "max_depth": trial.suggest_int("max_depth", 2, 8),
-            "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 50.0, log=True),
-            "subsample": trial.suggest_float("subsample", 0.5, 1.0),
-            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
-            "reg_lambda": trial.suggest_float("reg_lambda", 0.1, 20.0, log=True),
-        }
-        booster, cats, _, loss = fit_booster(
-            train, valid, columns, booster_params(settings, y, overrides), settings, base=base
-        )
-        if not by_auc:
-            return loss
-        p_valid = booster.predict(_dmatrix(valid, columns, cats, base))
-        return float(roc_auc_score(outcome(valid), p_valid))
-
-    by_auc = settings.early_stopping_metric == "auc"
-    study = optuna.create_study(
-        direction="maximize" if by_auc else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=settings.seed),
-    )
-    study.optimize(
-        objective, n_trials=settings.search.n_trials, timeout=settings.search.timeout_seconds
-    )
-    log.info(
-        "search: best validation %s %.4f after %d trials",
-        "ROC AUC" if by_auc else "log loss",
-        study.best_value,
-        len(study.trials),
-    )
-    return study
-
-
-def search_params(
-    train: pd.DataFrame, valid: pd.DataFrame, columns: FeatureColumns, settings: TrainSettings
-) -> dict[str, Any]:
-    """Best shape parameters of ``search_study``, as overrides for ``booster_params``."""
-    return dict(search_study(train, valid, columns, settings).best_params)
 
 
 def fit_model(
@@ -217,7 +158,7 @@ def fit_model(
         base = base_margin_for(fitted, columns, settings)
         cats = _categories(fitted, columns)
         booster = xgb.train(
-            dict(params), _dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
+            dict(params), dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
         )
         meta["refit_rows"] = len(fitted)
     uncalibrated = ChurnModel(

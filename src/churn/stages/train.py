@@ -15,7 +15,7 @@ from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.fitting import fit_on_engine
 from churn.modeling.leakage import screen_features
-from churn.modeling.train import search_params
+from churn.modeling.search import tune
 from churn.modeling.training_data import (
     check_trainable,
     feature_columns,
@@ -60,7 +60,14 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         f"{len(test):,}",
     )
 
-    overrides = search_params(train, valid, columns, ts) if ts.search.enabled else None
+    tuning, in_sample = None, False
+    if ts.search.enabled:
+        folds, overlaps = kind.tuning_folds(rows)
+        tuning = tune(folds, columns, ts)
+        in_sample = tuning is not None and overlaps
+        if in_sample:
+            log.info("search: the backtest shares its folds, so it is optimistic; trust the test")
+    overrides = tuning.params if tuning is not None else None
     test_cutoff = pd.Timestamp(test["cutoff"].iloc[0])
     metadata = {"pipeline": paths.name, "test_cutoff": test_cutoff.date().isoformat()}
     purged = split_rows(rows, "purged")
@@ -89,6 +96,8 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         "operating_threshold": threshold,
         "test_cutoff": test_cutoff.date().isoformat(),
         "searched": overrides is not None,
+        "search": tuning.report() if tuning is not None else None,
+        "backtest_in_sample_for_search": in_sample,
         "refit_rows": fit.model.metadata.get("refit_rows"),
     }
     backtest = kind.backtest(rows, columns, overrides, baselines)
