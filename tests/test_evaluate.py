@@ -326,3 +326,15 @@ def test_segment_metrics_keeps_band_order_and_checks_lengths() -> None:
     shifted = pd.Series(y, index=range(40))
     with pytest.raises(TrainingError, match="different indexes"):
         segments.segment_metrics(shifted, np.full(40, 0.5), {"tenure": segments.tenure_bands(days)})
+
+
+@pytest.mark.parametrize("n", [100, 1000, 4317])
+def test_calibration_noise_is_the_ece_a_calibrated_model_shows_by_chance(n: int) -> None:
+    rng = np.random.default_rng(n)
+    eces = []
+    for _ in range(100):
+        p = rng.uniform(0.05, 0.95, n)
+        y = (rng.random(n) < p).astype(int)
+        eces.append(evaluation_metrics.expected_calibration_error(y, p))
+    noise = evaluation_metrics.calibration_noise(n)
+    assert np.mean(eces) <= noise <= 1.5 * np.mean(eces)

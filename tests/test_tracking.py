@@ -253,7 +253,7 @@ def test_promotion_keeps_a_worse_challenger_out_and_lets_a_better_one_in(
     store.log(name, ["weak"], tmp_path / "v1")
     first = decide()
     assert first.promoted and first.champion_version is None
-    assert "first version becomes champion" in first.reason
+    assert "no champion yet: v1 becomes champion (ECE" in first.reason
     assert champion() == "1"
     assert "already the champion" in decide().reason
 
@@ -321,6 +321,35 @@ def test_a_champion_that_cannot_score_the_current_features_is_kept_unless_forced
     forced = decide(force=True)
     assert forced.promoted and forced.forced
     assert str(client.get_model_version_by_alias(name, CHAMPION).version) == "2"
+
+
+def test_a_first_version_outside_max_ece_is_registered_but_not_champion(
+    store: Store, tmp_path: Path
+) -> None:
+    name, client = "churn-firstece", store.client
+    store.log(name, ["recency"], tmp_path / "v1")
+    strict = RegistrySettings(max_ece=1e-6)
+
+    def decide(force: bool = False) -> PromotionDecision:
+        return promote(
+            client,
+            model_name=name,
+            score=store.score,
+            y_test=Y_TEST,
+            metrics_fn=metrics_fn,
+            settings=strict,
+            force=force,
+        )
+
+    refused = decide()
+    assert not refused.promoted and "v1 is registered but not champion: ECE" in refused.reason
+    assert "> max_ece 1e-06" in refused.reason and "--force" in refused.reason
+    with pytest.raises(TrackingError) as err:  # churn score says why there is nothing to use
+        load_champion(client, name)
+    assert "v1 is registered but not champion: ECE" in str(err.value)
+    forced = decide(force=True)
+    assert forced.promoted and forced.forced
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == "1"
 
 
 def test_load_champion_names_the_fix_when_there_is_none(store: Store, tmp_path: Path) -> None:

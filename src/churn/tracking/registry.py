@@ -25,6 +25,7 @@ from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from churn.errors import PipelineStateError, TrackingError
+from churn.evaluation.metrics import calibration_noise
 from churn.modeling.model import ChurnModel
 from churn.modeling.training_data import labelled_rows, split_rows
 from churn.settings import RegistrySettings
@@ -86,7 +87,8 @@ def promote(
     ``score(model_uri)`` returns one churn probability per row of the current test population
     (``model_uri`` is ``models:/<name>/<version>``; :func:`load_model` loads it);
     ``metrics_fn(y_test, p)`` returns at least ``roc_auc`` and ``ece``. The first version
-    becomes champion without a comparison. Otherwise the challenger needs ROC AUC >= champion
+    becomes champion when its ECE <= ``settings.max_ece`` (it is registered either way).
+    Otherwise the challenger needs ROC AUC >= champion
     ROC AUC + ``settings.auc_margin`` and ECE <= ``settings.max_ece``; ``force`` promotes
     regardless and records that it did.
 
@@ -131,12 +133,29 @@ def promote(
     )
     if champion is None:
         note = f" Note: {drift_rule}." if drifted else ""
+        failures, passes = _judge_first(challenger_metrics, settings)
+        if not failures:
+            reason = (
+                f"{model_name} has no champion yet: v{challenger} becomes champion "
+                f"({'; '.join(passes)}).{note}"
+            )
+        elif force:
+            reason = f"forced promotion of the first version v{challenger} although " + (
+                f"{'; '.join(failures)}.{note}"
+            )
+        else:
+            reason = (
+                f"v{challenger} is registered but not champion: {'; '.join(failures)}. "
+                f"{model_name} has no champion to score with until a version passes, or "
+                f"`churn promote {pipeline} --force` makes this one champion anyway.{note}"
+            )
         decision = PromotionDecision(
-            promoted=True,
+            promoted=force or not failures,
             champion_version=None,
             challenger_version=challenger,
-            reason=f"{model_name} has no champion yet: the first version becomes champion.{note}",
+            reason=reason,
             challenger_metrics=challenger_metrics,
+            forced=force and bool(failures),
         )
     else:
         try:
@@ -272,8 +291,7 @@ def champion_uri(client: MlflowClient, model_name: str) -> tuple[str, str]:
     version = registered.aliases.get(CHAMPION)
     if version is None:
         raise TrackingError(
-            f"no champion yet for {model_name}: run `churn promote {_pipeline(model_name)}` "
-            "(or `make run`)."
+            f"no champion yet for {model_name}: {_why_no_champion(client, model_name)}"
         )
     return f"models:/{model_name}/{version}", str(version)
 
@@ -286,6 +304,20 @@ def load_champion(client_or_uri: MlflowClient | str, model_name: str) -> tuple[P
     client = connect(client_or_uri) if isinstance(client_or_uri, str) else client_or_uri
     uri, version = champion_uri(client, model_name)
     return load_model(client, uri), version
+
+
+def _why_no_champion(client: MlflowClient, model_name: str) -> str:
+    """What the last promotion of ``model_name`` decided, or how to make a champion."""
+    pipeline = _pipeline(model_name)
+    versions = client.search_model_versions(f"name='{model_name}'")
+    latest = max(versions, key=lambda v: int(v.version), default=None)
+    reason = None if latest is None else latest.tags.get("promotion.reason")
+    if reason is None:
+        return f"run `churn promote {pipeline}` (or `make run`)."
+    return (
+        f"{reason} (fix what it names and run `churn train {pipeline}`, `churn register "
+        f"{pipeline}` again, or force it)"
+    )
 
 
 def _registered_model(client: MlflowClient, name: str) -> RegisteredModel:
@@ -342,11 +374,32 @@ def _judge(
         passes.append(f"challenger ROC AUC {challenger['roc_auc']:.4f} >= {versus}")
     else:
         failures.append(f"challenger ROC AUC {challenger['roc_auc']:.4f} < {versus}")
-    if challenger["ece"] <= settings.max_ece:
-        passes.append(f"challenger ECE {challenger['ece']:.4f} <= max_ece {settings.max_ece:g}")
-    else:
-        failures.append(f"challenger ECE {challenger['ece']:.4f} > max_ece {settings.max_ece:g}")
+    ece_rule, calibrated = _ece_rule(challenger, settings)
+    (passes if calibrated else failures).append(f"challenger {ece_rule}")
     return failures, passes
+
+
+def _judge_first(
+    challenger: Mapping[str, float], settings: RegistrySettings
+) -> tuple[list[str], list[str]]:
+    """(failed rules, passed rules) of a first version: no champion to beat, but its
+    probabilities must still be calibrated within ``max_ece`` (a leak never gets this far:
+    ``churn train`` stops on it)."""
+    rule, calibrated = _ece_rule(challenger, settings)
+    return ([], [rule]) if calibrated else ([rule], [])
+
+
+def _ece_rule(metrics: Mapping[str, float], settings: RegistrySettings) -> tuple[str, bool]:
+    """The calibration rule stated with its numbers, and whether it holds: ECE within
+    ``max_ece`` plus the ECE a calibrated model shows by chance on this many test rows."""
+    ece, n = metrics["ece"], int(metrics.get("n_test", 0))
+    noise = calibration_noise(n) if n > 0 else 0.0
+    allowed = settings.max_ece + noise
+    sign = "<=" if ece <= allowed else ">"
+    rule = f"ECE {ece:.4f} {sign} max_ece {settings.max_ece:g}"
+    if n > 0:
+        rule += f" + {noise:.3f} sampling noise of {n:,} test rows"
+    return rule, ece <= allowed
 
 
 def _record(client: MlflowClient, model_name: str, decision: PromotionDecision) -> None:
