@@ -204,6 +204,19 @@ def test_every_stage_module_declares_params_the_settings_have(pipeline: str) -> 
             restrict(settings, module_params(command(stage)), stage=command(stage))
 
 
+def test_every_output_persists_so_a_failed_stage_keeps_the_previous_ones() -> None:
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    transient = []
+    for name, stage in spec["stages"].items():
+        body = stage.get("do", stage)
+        for section in ("outs", "metrics", "plots"):
+            for out in body.get(section, []):
+                path, options = next(iter(out.items())) if isinstance(out, dict) else (out, {})
+                if not (options or {}).get("persist"):
+                    transient.append(f"{name}: {path}")
+    assert transient == []
+
+
 def test_a_missing_or_stale_code_dep_says_what_to_add_or_remove() -> None:
     register = dict(dvc_stages()["register"])
     register["deps"] = [d for d in register["deps"] if d != "src/churn/monitoring"]
@@ -290,7 +303,7 @@ def test_a_stage_run_through_the_cli_fails_on_a_param_it_does_not_declare(
 UP_TO_REGISTER = ("ingest", "labels", "features", "train", "register")
 
 
-def dvc(project: Path, *args: str) -> str:
+def dvc(project: Path, *args: str, ok: bool = True) -> str:
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -308,8 +321,8 @@ def dvc(project: Path, *args: str) -> str:
         text=True,
         check=False,
     )
-    assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    assert (done.returncode == 0) == ok, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
 
 
 def changed_stages(project: Path) -> set[str]:
@@ -349,3 +362,13 @@ def test_changing_the_drift_threshold_reruns_register(tmp_path: Path) -> None:
     dry = dvc(project, "repro", "--dry", f"register@{PIPELINE}")
     assert f"Running stage 'register@{PIPELINE}'" in dry
     assert f"Running stage 'train@{PIPELINE}'" not in dry
+
+    # a failed stage leaves its previous outputs, metrics and plots in place (DVC deletes
+    # outputs before running a stage unless they persist)
+    reports = project / "reports" / PIPELINE
+    before = {p: p.read_bytes() for p in [*reports.rglob("*.json"), *reports.rglob("*.csv")]}
+    values["train"]["exclude_features"] = ["no_such_feature"]
+    params_file.write_text(yaml.safe_dump(values, sort_keys=False))
+    failed = dvc(project, "repro", f"train@{PIPELINE}", ok=False)
+    assert "no_such_feature" in failed
+    assert {p: p.read_bytes() for p in before} == before
