@@ -11,7 +11,7 @@ import codecs
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -101,19 +101,24 @@ def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.Data
         if first is None:
             return pd.DataFrame(columns=pq.read_schema(path).names)
         return _as_text(first.to_pandas())
+    return _as_text(_read_csv(path, fmt, nrows=rows))
+
+
+def _read_csv(path: Path, fmt: FileFormat, **options: Any) -> pd.DataFrame:
+    """``path`` as the sniffed ``fmt`` says, every cell as text, blanks as ''."""
     try:
-        frame = pd.read_csv(
+        frame: pd.DataFrame = pd.read_csv(
             path,
             sep=fmt.separator,
             encoding=fmt.encoding,
             dtype=str,
             keep_default_na=False,
-            nrows=rows,
             skipinitialspace=True,
+            **options,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputDataError(f"{path}: not a readable CSV file: {exc}") from exc
-    return _as_text(frame)
+    return frame
 
 
 def read_column(path: Path, fmt: FileFormat, column: str) -> pd.Series:
@@ -121,14 +126,6 @@ def read_column(path: Path, fmt: FileFormat, column: str) -> pd.Series:
     if fmt.format == "parquet":
         values = pq.read_table(path, columns=[column]).column(0).to_pandas()
     else:
-        values = pd.read_csv(
-            path,
-            sep=fmt.separator,
-            encoding=fmt.encoding,
-            dtype=str,
-            keep_default_na=False,
-            usecols=[column],
-            skipinitialspace=True,
-        )[column]
+        values = _read_csv(path, fmt, usecols=[column])[column]
     text: pd.Series = values.astype("string").fillna("").astype(object)
     return text
