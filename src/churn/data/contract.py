@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from churn.data.parsing import clean_text, normalise_ids, parse_numbers, parse_timestamps
+from churn.data.parsing import clean_text, parse_ids, parse_numbers, parse_timestamps
 from churn.data.problems import Problems
 from churn.data.schemas import (
     churn_events_schema,
@@ -52,6 +52,21 @@ EVENT_FRAME_COLUMNS = (
     "order_id",
     "product_id",
 )
+
+
+INEXACT_IDS = (
+    "customer id stored as a floating-point number that is not a whole number below 2^53, so "
+    "it may already be another customer's id; store the ids as text or integers"
+)
+
+
+def customer_ids(values: pd.Series, path: str, problems: Problems) -> pd.Series:
+    """A raw id column as exact text (:func:`churn.data.parsing.parse_ids`); float ids that
+    cannot be exact are added to ``problems``."""
+    ids, inexact = parse_ids(values)
+    if len(inexact):
+        problems.add(path, str(values.name), INEXACT_IDS, inexact)
+    return ids
 
 
 def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: Problems) -> bool:
@@ -85,7 +100,7 @@ def _map_event_source(
         return None
     cols = src.columns
     out = pd.DataFrame(index=raw.index)
-    out["customer_id"] = normalise_ids(raw[cols["customer_id"]])
+    out["customer_id"] = customer_ids(raw[cols["customer_id"]], src.path, problems)
     ts, bad_ts = parse_timestamps(
         raw[cols["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
     )
@@ -293,7 +308,8 @@ def canonical_customers(
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
             continue
-        out = pd.DataFrame({"customer_id": normalise_ids(raw[src.columns["customer_id"]])})
+        ids = customer_ids(raw[src.columns["customer_id"]], src.path, problems)
+        out = pd.DataFrame({"customer_id": ids})
         if "signup_date" in src.columns:
             ts, bad = parse_timestamps(
                 raw[src.columns["signup_date"]], fmt=src.timestamp_format, timezone="UTC"
@@ -320,7 +336,7 @@ def canonical_churn_events(
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
             continue
-        ids = normalise_ids(raw[src.columns["customer_id"]])
+        ids = customer_ids(raw[src.columns["customer_id"]], src.path, problems)
         ts, bad = parse_timestamps(
             raw[src.columns["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
         )

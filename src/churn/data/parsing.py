@@ -10,9 +10,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+EXACT_FLOAT_LIMIT = 2**53
+"""Beyond 2^53 (9,007,199,254,740,992) a float64 cannot hold every whole number: 17-digit ids
+stored as floats have already lost their last digit, so two customers may share one value."""
+
+
+def parse_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Customer ids as exact text. Returns (ids, original values that cannot be exact ids).
+
+    Text stays as it is, less surrounding blanks ("00123" is not "123"); integers become their
+    decimal digits, however long. Floats (a CSV of ids opened in a spreadsheet and saved as
+    parquet, or an integer column with missing values) become their digits only when whole and
+    below 2^53 (13085.0 -> '13085'); any other float is returned as bad: it may already be
+    another customer's id.
+    """
+    if pd.api.types.is_float_dtype(values):
+        present = values.dropna()
+        exact = (present == np.floor(present)) & (present.abs() < EXACT_FLOAT_LIMIT)
+        ids = pd.Series(None, index=values.index, dtype=object)
+        good = present[exact]
+        ids[good.index] = good.astype("int64").astype(str)
+        return ids, present[~exact]
+    return normalise_ids(values), values.iloc[0:0]
+
 
 def normalise_ids(values: pd.Series) -> pd.Series:
-    """Customer ids as text. Numeric ids stored as floats (13085.0) become '13085'."""
+    """Ids (or other codes) as text. Numeric ids stored as floats (13085.0) become '13085'."""
     if pd.api.types.is_float_dtype(values):
         whole = values.dropna()
         if (whole == np.floor(whole)).all():
