@@ -176,3 +176,108 @@ def test_headerless_files_are_not_checked_for_repeats(
     source.update(header=False, column_names=["order", "cust", "when", "total"])
     write_params(project, values)
     assert len(ingest(project)) == len(frame)
+
+
+# ---- spellings of one event type ----------------------------------------------------------------
+
+
+def test_event_types_match_the_settings_after_trimming_and_case_folding(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same customers are eligible and churn alike whichever way the export spells the
+    types; the spellings are named once in the log."""
+    caplog.set_level(logging.INFO, logger="churn")
+    code, out = churn(project, "ingest")
+    assert code == 0, out
+    code, out = churn(project, "labels")
+    assert code == 0, out
+    expected = pd.read_parquet(project / "data/interim/shop/labels.parquet")
+
+    frame = orders(project)
+    spellings = ["Purchase", "purchase", " PURCHASE", "purchase "]
+    frame["kind"] = [spellings[i % 4] for i in range(len(frame))]
+    frame.to_csv(project / ORDERS, index=False)
+    values = params()
+    values["data"]["events"]["sources"][0]["columns"]["event_type"] = "kind"
+    values["labels"]["activity_event_types"] = ["PURCHASE"]
+    write_params(project, values)
+    caplog.clear()
+
+    events = ingest(project)
+    assert set(events["event_type"]) == {"purchase"}
+    notes = [r.message for r in caplog.records if "case-folded" in r.message]
+    assert notes == [
+        "event types are compared trimmed and case-folded: "
+        "['PURCHASE', 'Purchase', 'purchase'] read as 'purchase'"
+    ]
+    code, out = churn(project, "labels")
+    assert code == 0, out
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(project / "data/interim/shop/labels.parquet"), expected
+    )
+
+
+def test_event_type_settings_are_folded_too(project: Path) -> None:
+    """A rule or default spelt in capitals gives the same types as the data's spelling."""
+    values = params()
+    values["data"]["events"]["default_event_type"] = "Purchase"
+    values["data"]["events"]["event_type_rules"] = [
+        {"column": "order_id", "startswith": "O00000", "event_type": "Return"}
+    ]
+    write_params(project, values)
+    events = ingest(project)
+    assert set(events["event_type"]) == {"purchase", "return"}
+
+
+# ---- no positive amount -------------------------------------------------------------------------
+
+
+def test_amounts_that_are_all_negative_are_kept_with_a_warning_naming_the_column(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = orders(project)
+    frame["total"] = "-" + frame["total"]
+    frame.to_csv(project / ORDERS, index=False)
+    events = ingest(project)
+    assert (events["amount"] < 0).all()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        f"{ORDERS}: column 'total' (amount): none of the {len(frame):,} amounts is positive"
+        in r.message
+        for r in warnings
+    ), caplog.text
+
+
+def test_mostly_positive_amounts_give_no_sign_warning(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingest(project)
+    assert "amounts is positive" not in caplog.text
+
+
+# ---- daylight saving ----------------------------------------------------------------------------
+
+
+def test_times_at_a_daylight_saving_change_are_read_by_the_documented_rule(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = orders(project)
+    at_a_change = frame["when"].str.match(r"2023-(10-29|03-26) 01:")
+    frame = frame[~at_a_change].reset_index(drop=True)  # keep only the three planted below
+    frame.loc[0, ["cust", "when"]] = ["Z1", "2023-10-29 01:30"]  # shown twice in London
+    frame.loc[1, ["cust", "when"]] = ["Z2", "2023-03-26 01:30"]  # skipped in London
+    frame.loc[2, ["cust", "when"]] = ["Z3", "2023-10-29 01:30"]
+    frame.to_csv(project / ORDERS, index=False)
+    values = params()
+    values["data"]["events"]["timezone"] = "Europe/London"
+    write_params(project, values)
+
+    events = ingest(project).set_index("customer_id")
+    assert events.loc["Z1", "ts"] == pd.Timestamp("2023-10-29 00:30")  # 01:30 BST, the earlier
+    assert events.loc["Z3", "ts"] == pd.Timestamp("2023-10-29 00:30")
+    assert events.loc["Z2", "ts"] == pd.Timestamp("2023-03-26 01:00")  # 02:00 BST
+    assert (
+        f"{ORDERS}: column 'when': 3 local time(s) fell on a daylight-saving change in "
+        "Europe/London: 2 shown twice when the clocks went back, read as the earlier instant; "
+        "1 skipped when they went forward, moved to the first time that exists"
+    ) in caplog.text

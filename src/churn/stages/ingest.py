@@ -26,6 +26,7 @@ from churn.data.contract import (
     event_warnings,
     kept_rows_sql,
 )
+from churn.data.notes import SourceNotes, source_warnings, spelling_notes
 from churn.data.problems import Problems
 from churn.data.snapshot import canonical_snapshot, snapshot_notes, snapshot_warnings
 from churn.engines.sql import ParquetTable, duckdb_session, quote_literal
@@ -56,12 +57,13 @@ def _clean_chunks(
     Raises ContractViolation naming every problem of every source once all are read."""
     problems = Problems()
     counts = {"rows": 0, "missing_customer_id": 0}
+    notes = [SourceNotes() for _ in events.sources]
     for position, src in enumerate(events.sources):
         n_read = 0
         chunks = io.read_source_chunks(root, src, rows=chunk_rows)
         for raw in progress(chunks, f"reading {src.path}"):
             frame, missing = clean_event_chunk(
-                raw, src, events, problems, now=now, attributes=attributes
+                raw, src, events, problems, now=now, attributes=attributes, notes=notes[position]
             )
             counts["missing_customer_id"] += missing
             if frame is not None and not problems.items:
@@ -71,6 +73,11 @@ def _clean_chunks(
             n_read += len(raw)
         log.info("read %s: %s rows", src.path, f"{n_read:,}")
     problems.raise_if_any("Fix the source files or the column mapping in data.events.")
+    for note in spelling_notes(notes):
+        log.info("%s", note)
+    for src, source_notes in zip(events.sources, notes, strict=True):
+        for warning in source_warnings(src, source_notes, events):
+            log.warning("%s", warning)
     return counts
 
 
