@@ -40,6 +40,10 @@ PARAMS: tuple[str, ...] = ("data", "features")
 
 log = logging.getLogger("churn")
 
+STAGING_PREFIX = ".ingest-parts-"
+"""Folders under ``data/interim/<p>/`` where cleaned chunks wait for DuckDB; removed by the
+run, or by the next ingest of the pipeline when a kill left one behind."""
+
 CHUNK_ROWS = 2_000_000
 """Raw event rows mapped and validated at a time (about 1.5 GB of pandas working memory)."""
 
@@ -110,6 +114,7 @@ def run(
     ``chunk_rows``: raw event rows validated at a time (the output does not depend on it)."""
     data = settings.data
     root = paths.project_dir
+    _remove_staging_folders(paths.canonical.parent)
     tables: dict[str, pd.DataFrame] = {}
     if data.kind == "snapshot":
         assert data.snapshot is not None
@@ -134,7 +139,7 @@ def run(
     events = data.events
     assert events is not None
     paths.canonical.parent.mkdir(parents=True, exist_ok=True)
-    parts = Path(tempfile.mkdtemp(prefix=".ingest-parts-", dir=paths.canonical.parent))
+    parts = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=paths.canonical.parent))
     try:
         attributes = sorted({a for src in events.sources for a in src.attributes})
         dropped = _clean_chunks(
@@ -170,6 +175,16 @@ def run(
     counts |= {name: len(frame) for name, frame in tables.items()}
     log.info("wrote %s: %s", paths.canonical, counts)
     return counts
+
+
+def _remove_staging_folders(folder: Path) -> None:
+    """Remove the staging folders a killed ingest left in ``folder``. Only an ingest holding
+    the pipeline's lock (the CLI takes it) may call this: another one would use them."""
+    if not folder.is_dir():
+        return
+    for stale in sorted(folder.glob(f"{STAGING_PREFIX}*")):
+        shutil.rmtree(stale, ignore_errors=True)
+        log.warning("a previous ingest was interrupted: removed %s", stale)
 
 
 def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
