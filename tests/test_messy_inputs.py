@@ -15,7 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from churn.data.contract import canonical_churn_events, canonical_customers
 from churn.data.parsing import parse_ids
+from churn.settings import ChurnEventsSettings, CustomersSettings, SourceSettings
 from tests._project import ORDERS, churn, make_project, params, write_params
 
 PARQUET = "data/raw/shop/orders.parquet"
@@ -281,3 +283,66 @@ def test_times_at_a_daylight_saving_change_are_read_by_the_documented_rule(
         "Europe/London: 2 shown twice when the clocks went back, read as the earlier instant; "
         "1 skipped when they went forward, moved to the first time that exists"
     ) in caplog.text
+
+
+# ---- snapshot labels and the other tables -------------------------------------------------------
+
+
+def test_snapshot_label_spellings_all_count_and_the_mapping_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="churn")
+    spellings = ["Yes", "yes", " Yes", "YES", "No", "no ", "NO"]
+    rows = 7 * 30
+    frame = pd.DataFrame(
+        {
+            "AccountId": [str(12_345_678_901_234_567 + i) for i in range(rows)],
+            "Churn": [spellings[i % 7] for i in range(rows)],
+            "MonthlyFee": np.arange(rows, dtype=float),
+        }
+    )
+    raw = tmp_path / "data/raw/subs/customers.csv"
+    raw.parent.mkdir(parents=True)
+    frame.to_csv(raw, index=False)
+    values = {
+        "data": {
+            "kind": "snapshot",
+            "snapshot": {
+                "source": {
+                    "path": "data/raw/subs/customers.csv",
+                    "columns": {"customer_id": "AccountId", "label": "Churn"},
+                },
+                "positive_label": "Yes",
+            },
+        },
+        "labels": {"snapshot_date": "2024-01-01"},
+    }
+    write_params(tmp_path, values, name="subs")
+
+    code, out = churn(tmp_path, "ingest", name="subs")
+
+    assert code == 0, out
+    snapshot = pd.read_parquet(tmp_path / "data/interim/subs/canonical/snapshot.parquet")
+    assert snapshot["customer_id"].nunique() == rows
+    assert int(snapshot["churned"].sum()) == 4 * 30
+    notes = [r.message for r in caplog.records if "counted as churned" in r.message]
+    assert len(notes) == 1
+    assert "['YES', 'Yes', 'yes'] counted as churned" in notes[0]
+    assert "['NO', 'No', 'no '] as stayed" in notes[0]  # the log quotes them as found
+
+
+def test_ids_of_the_customers_and_churn_events_tables_stay_exact() -> None:
+    """The same id parsing for every table that names customers."""
+    ids = pd.Series([12_345_678_901_234_567, 12_345_678_901_234_568, None], dtype="Int64")
+    customers_src = SourceSettings(path="c.parquet", columns={"customer_id": "id"})
+    customers = canonical_customers(
+        [(customers_src, pd.DataFrame({"id": ids}).dropna())],
+        CustomersSettings(sources=[customers_src]),
+    )
+    assert customers["customer_id"].tolist() == ["12345678901234567", "12345678901234568"]
+    churn_src = SourceSettings(path="x.csv", columns={"customer_id": "id", "timestamp": "ts"})
+    churns = canonical_churn_events(
+        [(churn_src, pd.DataFrame({"id": ["00123", "123"], "ts": ["2024-01-01", "2024-01-02"]}))],
+        ChurnEventsSettings(sources=[churn_src]),
+    )
+    assert churns["customer_id"].tolist() == ["00123", "123"]
