@@ -3,12 +3,15 @@ wrapper: load settings, call the stage, turn known errors into a message and an 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -63,11 +66,14 @@ def _run[T](
             stage=stage.__name__.rpartition(".")[2],
         )
         paths = PipelinePaths(project_dir, pipeline)
-        with pipeline_lock(
-            paths.lock,
-            pipeline=pipeline,
-            timeout=lock_timeout(os.environ),
-            on_wait=lambda holder: log.info("waiting for the lock %s (%s)", paths.lock, holder),
+        with (
+            _sigterm_exits(),
+            pipeline_lock(
+                paths.lock,
+                pipeline=pipeline,
+                timeout=lock_timeout(os.environ),
+                on_wait=lambda holder: log.info("waiting for the lock %s (%s)", paths.lock, holder),
+            ),
         ):
             _recover_interrupted(paths)
             return step(settings, paths)
@@ -85,6 +91,25 @@ def _run[T](
             err=True,
         )
         raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """While a stage runs, SIGTERM (``kill``, a scheduler's timeout) ends it as an exception
+    would: ``finally`` blocks and exit handlers run, so its temporary files and DuckDB spill
+    folders go with it. Exit code 143, as the shell reports a process ended by SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _tracker(project_dir: Path) -> Tracker:

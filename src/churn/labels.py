@@ -14,6 +14,7 @@ import datetime as dt
 import pandas as pd
 
 from churn.data.event_summaries import EventSpan, event_span
+from churn.data.parsing import event_type_matches
 from churn.engines.sql import (
     SqlRunner,
     Table,
@@ -143,7 +144,7 @@ def build_labels(
             "observed": cutoffs["observed"].astype(bool),
         }
     )
-    types = ", ".join(quote_literal(t) for t in settings.activity_event_types)
+    types = ", ".join(quote_literal(t) for t in event_type_matches(settings.activity_event_types))
     inactive = (
         "TRUE"
         if settings.max_inactive_days is None

@@ -118,11 +118,40 @@ def target_settings(
     return configured.get(target) or default_target(target, available)
 
 
-def neutralise(text: pd.Series) -> pd.Series:
-    """Prefix a ``'`` to text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR)."""
+PLAIN_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+"""A signed number (``-123``, ``-0.5``, ``+1e3``): a spreadsheet reads it as that number and
+runs nothing, so it is written as it is."""
+
+PLAIN_KEY = r"[+-][\d\s().-]*"
+"""A key that is a signed number or a phone number (``+33 612``, ``-12 34``): digits, blanks,
+dots, hyphens and brackets only, so a spreadsheet has no function or reference to run. Keys
+like these are written as they are, so they still match the CRM record."""
+
+
+def neutralise(text: pd.Series, *, key: bool = False) -> pd.Series:
+    """Prefix a ``'`` to text cells a spreadsheet would run as a formula: starting with =, +,
+    -, @, a tab or a carriage return, unless a plain number (:data:`PLAIN_NUMBER`). In the key
+    column (``key``) signed numbers and phone numbers (:data:`PLAIN_KEY`) are left alone too,
+    since a changed key no longer matches its record."""
     values = text.astype("string")
-    risky = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
-    return values.where(~risky, "'" + values)
+    harmless = values.str.fullmatch(PLAIN_NUMBER)
+    if key:
+        harmless |= values.str.fullmatch(PLAIN_KEY)
+    risky = values.str.startswith(FORMULA_PREFIXES) & ~harmless
+    return values.where(~risky.fillna(False).astype(bool), "'" + values)
+
+
+def neutralised_keys(
+    frame: pd.DataFrame, scores: pd.DataFrame, settings: ExportTarget
+) -> list[str]:
+    """The keys (first column) of ``frame``, made by :func:`crm_frame` from ``scores``, that
+    had to be neutralised: they will not match their CRM record as written."""
+    key = settings.columns[0]
+    rows = scores[scores["in_outreach"]] if settings.only_outreach else scores
+    raw = rows[key.source].astype("string").reset_index(drop=True)
+    written = frame[key.name].astype("string")
+    changed = (written == "'" + raw).fillna(False).astype(bool)
+    return raw[changed].tolist()
 
 
 def crm_frame(scores: pd.DataFrame, target: Target, settings: ExportTarget) -> pd.DataFrame:
@@ -144,12 +173,15 @@ def crm_frame(scores: pd.DataFrame, target: Target, settings: ExportTarget) -> p
     rows = scores[scores["in_outreach"]] if settings.only_outreach else scores
     convention = CONVENTIONS[target]
     out = pd.DataFrame(index=rows.index)
-    for column in settings.columns:
-        out[column.name] = _format(rows[column.source], column.source, convention)
+    for position, column in enumerate(settings.columns):
+        values = rows[column.source]
+        out[column.name] = _format(values, column.source, convention, key=position == 0)
     return out.reset_index(drop=True)
 
 
-def _format(values: pd.Series, source: str, convention: Convention) -> pd.Series:
+def _format(
+    values: pd.Series, source: str, convention: Convention, *, key: bool = False
+) -> pd.Series:
     if source == "scored_at":  # an ISO 8601 UTC string in the scores
         stamps: pd.Series = pd.to_datetime(values, utc=True)
         text: pd.Series = stamps.dt.strftime(convention.datetime_format)
@@ -164,7 +196,7 @@ def _format(values: pd.Series, source: str, convention: Convention) -> pd.Series
         return rounded
     if pd.api.types.is_numeric_dtype(values):
         return values
-    return neutralise(values.astype(object).where(values.notna(), None))
+    return neutralise(values.astype(object).where(values.notna(), None), key=key)
 
 
 def write_csv_text(frame: pd.DataFrame) -> str:

@@ -24,7 +24,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from churn.data.parsing import clean_text, normalise_ids, parse_numbers, parse_timestamps
+from churn.data.notes import SourceNotes
+from churn.data.parsing import (
+    clean_text,
+    event_type_key,
+    parse_ids,
+    parse_numbers,
+    parse_timestamps,
+)
 from churn.data.problems import Problems
 from churn.data.schemas import (
     churn_events_schema,
@@ -54,6 +61,21 @@ EVENT_FRAME_COLUMNS = (
 )
 
 
+INEXACT_IDS = (
+    "customer id stored as a floating-point number that is not a whole number below 2^53, so "
+    "it may already be another customer's id; store the ids as text or integers"
+)
+
+
+def customer_ids(values: pd.Series, path: str, problems: Problems) -> pd.Series:
+    """A raw id column as exact text (:func:`churn.data.parsing.parse_ids`); float ids that
+    cannot be exact are added to ``problems``."""
+    ids, inexact = parse_ids(values)
+    if len(inexact):
+        problems.add(path, str(values.name), INEXACT_IDS, inexact)
+    return ids
+
+
 def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: Problems) -> bool:
     wanted = {**src.columns, **src.attributes}
     ok = True
@@ -80,14 +102,18 @@ def _map_event_source(
     src: SourceSettings,
     settings: EventsSettings,
     problems: Problems,
+    notes: SourceNotes,
 ) -> pd.DataFrame | None:
     if not _missing_columns(raw, src, problems):
         return None
     cols = src.columns
     out = pd.DataFrame(index=raw.index)
-    out["customer_id"] = normalise_ids(raw[cols["customer_id"]])
+    out["customer_id"] = customer_ids(raw[cols["customer_id"]], src.path, problems)
     ts, bad_ts = parse_timestamps(
-        raw[cols["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
+        raw[cols["timestamp"]],
+        fmt=src.timestamp_format,
+        timezone=settings.timezone,
+        clock_changes=notes.clock_changes,
     )
     if len(bad_ts):
         fmt = src.timestamp_format or "ISO 8601"
@@ -107,7 +133,12 @@ def _map_event_source(
     return out
 
 
-def _derive_event_columns(frame: pd.DataFrame, settings: EventsSettings) -> pd.DataFrame:
+def _derive_event_columns(
+    frame: pd.DataFrame, settings: EventsSettings, notes: SourceNotes
+) -> pd.DataFrame:
+    """Amount from quantity and unit price when not mapped, missing optional columns, and
+    the event type of each row: its own (trimmed and case-folded, see ``event_type_key``),
+    else ``default_event_type``, then ``event_type_rules``."""
     out = frame.copy()
     if "amount" not in out and "unit_price" in out and "quantity" in out:
         out["amount"] = out["quantity"] * out["unit_price"]
@@ -118,12 +149,16 @@ def _derive_event_columns(frame: pd.DataFrame, settings: EventsSettings) -> pd.D
     for name in ("order_id", "product_id"):
         if name not in out:
             out[name] = None
-    if "event_type" not in out:
-        out["event_type"] = settings.default_event_type
-    out["event_type"] = out["event_type"].fillna(settings.default_event_type)
+    if "event_type" in out:
+        spellings = out["event_type"].dropna().unique()
+        notes.count_spellings(spellings)
+        out["event_type"] = out["event_type"].map({v: event_type_key(v) for v in spellings})
+    else:
+        out["event_type"] = None
+    out["event_type"] = out["event_type"].fillna(event_type_key(settings.default_event_type))
     for rule in settings.event_type_rules:
         hit = out[rule.column].fillna("").astype(str).str.startswith(rule.startswith)
-        out.loc[hit, "event_type"] = rule.event_type
+        out.loc[hit, "event_type"] = event_type_key(rule.event_type)
     return out
 
 
@@ -135,14 +170,16 @@ def clean_event_chunk(
     *,
     now: dt.datetime,
     attributes: Sequence[str],
+    notes: SourceNotes | None = None,
 ) -> tuple[pd.DataFrame | None, int]:
     """Map, clean and validate one chunk of rows of one events source (its index: the rows'
     0-based positions in the source, which error messages quote as line numbers). Problems are
-    added to ``problems``. Returns the canonical rows (``EVENT_FRAME_COLUMNS`` then
-    ``attributes``), or None if the source lacks mapped columns, and the number of rows dropped
-    for a missing customer id. Overlaps and duplicates are settled across all chunks by
-    ``canonical_events_sql``."""
-    frame = _map_event_source(raw, src, settings, problems)
+    added to ``problems``, what is legal but worth a log line is counted in ``notes``. Returns
+    the canonical rows (``EVENT_FRAME_COLUMNS`` then ``attributes``), or None if the source
+    lacks mapped columns, and the number of rows dropped for a missing customer id. Overlaps
+    and duplicates are settled across all chunks by ``canonical_events_sql``."""
+    notes = notes if notes is not None else SourceNotes()
+    frame = _map_event_source(raw, src, settings, problems, notes)
     if frame is None:
         return None, 0
     n_missing = 0
@@ -150,7 +187,8 @@ def clean_event_chunk(
         no_id = frame["customer_id"].isna()
         n_missing = int(no_id.sum())
         frame = frame[~no_id]
-    frame = _derive_event_columns(frame, settings)
+    frame = _derive_event_columns(frame, settings, notes)
+    notes.count_amounts(frame["amount"])
     for attr in attributes:
         if attr not in frame:
             frame[attr] = None
@@ -293,7 +331,8 @@ def canonical_customers(
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
             continue
-        out = pd.DataFrame({"customer_id": normalise_ids(raw[src.columns["customer_id"]])})
+        ids = customer_ids(raw[src.columns["customer_id"]], src.path, problems)
+        out = pd.DataFrame({"customer_id": ids})
         if "signup_date" in src.columns:
             ts, bad = parse_timestamps(
                 raw[src.columns["signup_date"]], fmt=src.timestamp_format, timezone="UTC"
@@ -320,7 +359,7 @@ def canonical_churn_events(
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
             continue
-        ids = normalise_ids(raw[src.columns["customer_id"]])
+        ids = customer_ids(raw[src.columns["customer_id"]], src.path, problems)
         ts, bad = parse_timestamps(
             raw[src.columns["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
         )

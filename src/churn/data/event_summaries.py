@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from churn.data.parsing import event_type_matches
 from churn.engines.sql import (
     SqlRunner,
     Table,
@@ -84,7 +85,7 @@ def daily_totals(
                 "amount": pd.Series([], dtype="float64"),
             }
         )
-    types = ", ".join(quote_literal(t) for t in event_types)
+    types = ", ".join(quote_literal(t) for t in event_type_matches(event_types))
     sql = f"""
     SELECT customer_id, {day_of("ts")} AS day,
         CASE WHEN COUNT(amount) = COUNT(*) THEN SUM(CAST(amount AS DOUBLE)) END AS amount

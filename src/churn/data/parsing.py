@@ -7,12 +7,38 @@ contract to report.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+EXACT_FLOAT_LIMIT = 2**53
+"""Beyond 2^53 (9,007,199,254,740,992) a float64 cannot hold every whole number: 17-digit ids
+stored as floats have already lost their last digit, so two customers may share one value."""
+
+
+def parse_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Customer ids as exact text. Returns (ids, original values that cannot be exact ids).
+
+    Text stays as it is, less surrounding blanks ("00123" is not "123"); integers become their
+    decimal digits, however long. Floats (a CSV of ids opened in a spreadsheet and saved as
+    parquet, or an integer column with missing values) become their digits only when whole and
+    below 2^53 (13085.0 -> '13085'); any other float is returned as bad: it may already be
+    another customer's id.
+    """
+    if pd.api.types.is_float_dtype(values):
+        present = values.dropna()
+        exact = (present == np.floor(present)) & (present.abs() < EXACT_FLOAT_LIMIT)
+        ids = pd.Series(None, index=values.index, dtype=object)
+        good = present[exact]
+        ids[good.index] = good.astype("int64").astype(str)
+        return ids, present[~exact]
+    return normalise_ids(values), values.iloc[0:0]
+
 
 def normalise_ids(values: pd.Series) -> pd.Series:
-    """Customer ids as text. Numeric ids stored as floats (13085.0) become '13085'."""
+    """Ids (or other codes) as text. Numeric ids stored as floats (13085.0) become '13085'."""
     if pd.api.types.is_float_dtype(values):
         whole = values.dropna()
         if (whole == np.floor(whole)).all():
@@ -23,26 +49,48 @@ def normalise_ids(values: pd.Series) -> pd.Series:
     return text.astype(object).where(text.notna() & (text != ""))
 
 
+@dataclass
+class ClockChanges:
+    """How many local times fell on a daylight-saving change, counted while parsing."""
+
+    ambiguous: int = 0
+    """Times the clocks show twice (going back): read as the earlier instant (summer time)."""
+    nonexistent: int = 0
+    """Times the clocks skip (going forward): moved to the first time that exists (in
+    Europe/London, 2023-03-26 01:30 becomes 02:00 BST)."""
+
+
 def parse_timestamps(
-    values: pd.Series, *, fmt: str | None, timezone: str
+    values: pd.Series,
+    *,
+    fmt: str | None,
+    timezone: str,
+    clock_changes: ClockChanges | None = None,
 ) -> tuple[pd.Series, pd.Series]:
-    """Parse to UTC-naive timestamps. Returns (parsed, unparseable original values)."""
+    """Parse to UTC-naive timestamps. Returns (parsed, unparseable original values).
+
+    Values without a UTC offset are wall-clock times in ``timezone``; one that is ambiguous or
+    does not exist at a daylight-saving change is read by the rule of :class:`ClockChanges`
+    and counted in ``clock_changes``."""
+    changes = clock_changes if clock_changes is not None else ClockChanges()
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
         return parsed.astype("datetime64[us]"), values.iloc[0:0]
     if pd.api.types.is_datetime64_dtype(values):
-        local = values.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-        parsed = local.dt.tz_convert("UTC").dt.tz_localize(None)
-        return parsed.astype("datetime64[us]"), values[parsed.isna() & values.notna()]
+        parsed = _wall_clock_to_utc(values, timezone, changes)
+        return parsed, values[parsed.isna() & values.notna()]
     text = values.astype("string").str.strip()
     try:
-        parsed = _local_to_utc(text, fmt=fmt, timezone=timezone)
+        parsed = _local_to_utc(text, fmt=fmt, timezone=timezone, changes=changes)
     except (ValueError, TypeError):
         # some values carry a UTC offset and some do not (or offsets differ): values with an
         # offset are instants, values without one are read in ``timezone``
         with_offset = text.str.contains(_ISO_OFFSET, regex=True).fillna(False).astype(bool)
         parsed = pd.concat(
-            [_instants(text[with_offset], fmt=fmt), _mixed(text[~with_offset], fmt, timezone)]
+            [
+                _instants(text[with_offset], fmt=fmt),
+                _mixed(text[~with_offset], fmt, timezone, changes),
+            ]
         ).reindex(text.index)
     bad = values[parsed.isna() & text.notna()]
     return parsed.astype("datetime64[us]"), bad
@@ -52,14 +100,34 @@ _ISO_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 """The end of a time that carries a UTC offset ('...10:00+02:00', '...10:00:00 +0200', 'Z')."""
 
 
-def _local_to_utc(text: pd.Series, *, fmt: str | None, timezone: str) -> pd.Series:
+def _wall_clock_to_utc(naive: pd.Series, timezone: str, changes: ClockChanges) -> pd.Series:
+    """Naive wall-clock times in ``timezone`` as UTC-naive instants (microseconds). A time the
+    clocks show twice is the earlier instant; a time they skip is moved forward to the first
+    time that exists; both are counted in ``changes``."""
+    local = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    odd = local.isna() & naive.notna()
+    if odd.any():
+        shifted = naive[odd].dt.tz_localize(
+            timezone, ambiguous=np.ones(int(odd.sum()), dtype=bool), nonexistent="shift_forward"
+        )
+        # only the times the clocks show twice stay missing without a rule for them
+        repeated = naive[odd].dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        changes.ambiguous += int(repeated.isna().sum())
+        changes.nonexistent += int(repeated.notna().sum())
+        local = local.where(~odd, shifted.reindex(local.index))
+    utc: pd.Series = local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    return utc
+
+
+def _local_to_utc(
+    text: pd.Series, *, fmt: str | None, timezone: str, changes: ClockChanges
+) -> pd.Series:
     """UTC-naive timestamps when every value has the same offset or none has one (then read in
     ``timezone``). Raises ValueError when offsets differ or only some values have one."""
     parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-    local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-    return local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    return _wall_clock_to_utc(parsed, timezone, changes)
 
 
 def _instants(text: pd.Series, *, fmt: str | None) -> pd.Series:
@@ -67,9 +135,9 @@ def _instants(text: pd.Series, *, fmt: str | None) -> pd.Series:
     return parsed.dt.tz_localize(None).astype("datetime64[us]")
 
 
-def _mixed(text: pd.Series, fmt: str | None, timezone: str) -> pd.Series:
+def _mixed(text: pd.Series, fmt: str | None, timezone: str, changes: ClockChanges) -> pd.Series:
     try:
-        return _local_to_utc(text, fmt=fmt, timezone=timezone)
+        return _local_to_utc(text, fmt=fmt, timezone=timezone, changes=changes)
     except (ValueError, TypeError):  # an offset the pattern does not know: read as instants
         return _instants(text, fmt=fmt)
 
@@ -81,6 +149,19 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.astype("string").str.strip()
     parsed = pd.to_numeric(text, errors="coerce").astype("float64")
     return parsed, values[parsed.isna() & text.notna()]
+
+
+def event_type_key(name: str) -> str:
+    """An event type as events and settings are compared: trimmed and case-folded, so
+    'Purchase', ' PURCHASE' and 'purchase' are one type."""
+    return name.strip().casefold()
+
+
+def event_type_matches(types: Iterable[str]) -> list[str]:
+    """The values of a canonical ``event_type`` column that mean ``types`` (event types named
+    in the settings): each as ingest writes it (:func:`event_type_key`) and as written, for
+    canonical tables not made by this ingest (an earlier version, or built by hand)."""
+    return list(dict.fromkeys(v for t in types for v in (event_type_key(t), t)))
 
 
 def clean_text(values: pd.Series) -> pd.Series:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from churn.data.contract import customer_ids
 from churn.data.inference import is_numeric
-from churn.data.parsing import clean_text, normalise_ids, parse_numbers
+from churn.data.parsing import clean_text, parse_numbers
 from churn.data.problems import Problems, row_labels
 from churn.data.schemas import schema_problems, snapshot_schema
 from churn.errors import Problem
@@ -152,10 +153,12 @@ def _column_problems(
         problems.items.append(Problem(src.path, "<all>", "the file has a header but no rows", 0))
 
 
-def _customer_ids(raw: pd.DataFrame, column: str | None) -> pd.Series:
+def _customer_ids(
+    raw: pd.DataFrame, column: str | None, path: str, problems: Problems
+) -> pd.Series:
     if column is None:
         return pd.Series([f"row_{i + 1}" for i in range(len(raw))], index=raw.index, dtype=object)
-    return normalise_ids(raw[column])
+    return customer_ids(raw[column], path, problems)
 
 
 def _attribute_values(values: pd.Series, blank_as_missing: bool) -> pd.Series:
@@ -232,7 +235,7 @@ def canonical_snapshot(
     _column_problems(raw, settings, roles, problems)
     problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
     assert roles.label is not None
-    out = pd.DataFrame({"customer_id": _customer_ids(raw, roles.customer_id)})
+    out = pd.DataFrame({"customer_id": _customer_ids(raw, roles.customer_id, src.path, problems)})
     out["churned"] = _churned(raw[roles.label], settings, problems)
     extra = [] if customers is None else _customer_attributes(customers)
     _customer_problems(customers, extra, roles, src.path, problems)

@@ -10,8 +10,6 @@ Arrow table; :func:`churn.engines.sql_runner` picks one from the settings.
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,8 @@ from typing import Any, Protocol
 import duckdb
 import pandas as pd
 import sqlglot
+
+from churn.engines.spill import close_spill_folder, open_spill_folder
 
 DAY_SQL = "DATE_DIFF('day', DATE '1970-01-01', CAST({col} AS DATE))"
 """Whole days since 1970-01-01 of a timestamp column: the time unit of every query."""
@@ -69,8 +69,8 @@ def duckdb_session(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with ``tables`` registered as views (no copies; a
     ``ParquetTable`` is scanned from its file as queries need it). Data beyond ``memory_limit``
-    spills to a private temporary folder, removed afterwards."""
-    spill = tempfile.mkdtemp(prefix="churn-duckdb-")
+    spills to a private temporary folder, removed afterwards (:mod:`churn.engines.spill`)."""
+    spill = open_spill_folder()
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"SET temp_directory = {quote_literal(spill)}")
@@ -89,7 +89,7 @@ def duckdb_session(
         yield con
     finally:
         con.close()
-        shutil.rmtree(spill, ignore_errors=True)
+        close_spill_folder(spill)
 
 
 class SqlRunner(Protocol):

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from churn.data.parsing import event_type_matches
 from churn.engines.sql import day_of, quote_identifier, quote_literal
 from churn.features.catalogue import FeatureSpec, feature_catalogue, slug
 
 
-def _in(types: Sequence[str]) -> str:
-    return f"event_type IN ({', '.join(quote_literal(t) for t in types)})" if types else "FALSE"
+def _in(types: Sequence[str], column: str = "event_type") -> str:
+    """Events of ``types`` (settings), however ingest spelt them (``event_type_matches``)."""
+    literals = ", ".join(quote_literal(t) for t in event_type_matches(types))
+    return f"{column} IN ({literals})" if types else "FALSE"
 
 
 def _when(cond: str, value: str) -> str:
@@ -146,7 +149,7 @@ def _event_sums_sql(spec: FeatureSpec) -> str:
     act = _in(spec.activity_event_types)
     ret = _in(s.return_event_types)
     type_counts = "".join(
-        f",\n            {_count(_when(f'e.event_type = {quote_literal(et)}', '1'))}"
+        f",\n            {_count(_when(_in([et], 'e.event_type'), '1'))}"
         f" AS {quote_identifier('n_type_' + slug(et))}"
         for et in s.event_types
     )

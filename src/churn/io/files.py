@@ -55,12 +55,13 @@ def read_source_chunks(
         fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
     if fmt == "parquet":
         try:
+            _refuse_repeated_columns(source, pq.read_schema(path).names)
             if rows is None:
-                yield pq.read_table(path).to_pandas()
+                yield pq.read_table(path).to_pandas(types_mapper=_EXACT_INTEGERS.get)
                 return
             offset = 0
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-                frame = batch.to_pandas()
+                frame = batch.to_pandas(types_mapper=_EXACT_INTEGERS.get)
                 frame.index = pd.RangeIndex(offset, offset + len(frame))
                 offset += len(frame)
                 yield frame
@@ -79,6 +80,9 @@ def read_source_chunks(
         "skipinitialspace": True,
     }
     try:
+        if source.header:
+            header = pd.read_csv(path, **{**options, "header": None, "nrows": 1})
+            _refuse_repeated_columns(source, [str(c) for c in header.iloc[0].dropna()])
         if rows is None:
             yield pd.read_csv(path, **options)
             return
@@ -95,6 +99,31 @@ def read_source_chunks(
         raise InputDataError(f"{source.path}: no columns to read; is it empty?") from exc
     except pd.errors.ParserError as exc:
         raise InputDataError(f"{source.path}: malformed CSV: {exc}") from exc
+
+
+_EXACT_INTEGERS = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+}
+"""Parquet integer columns read as pandas' nullable integers: by default a column with a
+missing value becomes float64, which rounds 17-digit ids and merges customers."""
+
+
+def _refuse_repeated_columns(source: SourceSettings, names: list[str]) -> None:
+    """InputDataError when the header names a column twice: a reader would keep one of them
+    (or rename the second) without saying so."""
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputDataError(
+            f"{source.path}: the header names column(s) {repeated} more than once; expected "
+            "unique column names. Rename or remove the repeated column(s) in the file."
+        )
 
 
 def _old_folder(dest: Path) -> Path:

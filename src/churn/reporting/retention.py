@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from churn.data.parsing import event_type_matches
 from churn.scoring.outreach import TIERS
 from churn.validation import check_choice, check_int, require_columns
 
@@ -84,7 +85,7 @@ def _activity(
             "The 'activity_event_types' parameter must name at least one event type "
             "(e.g. ['purchase']). Got an empty list instead."
         )
-    mask = events["event_type"].isin(list(activity_event_types))
+    mask = events["event_type"].isin(event_type_matches(activity_event_types))
     return events.loc[mask, ["customer_id", "ts"]]
 
 

@@ -6,7 +6,14 @@ import logging
 from collections.abc import Sequence
 
 from churn import io
-from churn.crm.writers import TARGETS, Target, crm_frame, export_bytes, target_settings
+from churn.crm.writers import (
+    TARGETS,
+    Target,
+    crm_frame,
+    export_bytes,
+    neutralised_keys,
+    target_settings,
+)
 from churn.errors import PipelineStateError
 from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings
@@ -27,15 +34,22 @@ def run(
             f"{paths.scores}: not a scores file of this version (needs customer_id on every "
             f"row and in_outreach). Rescore with `churn score {paths.name}`."
         )
-    files = {
-        target: export_bytes(
-            crm_frame(
-                scores, target, target_settings(target, settings.export.targets, scores.columns)
-            ),
-            target,
-        )
-        for target in targets
-    }
+    files = {}
+    for target in targets:
+        target_columns = target_settings(target, settings.export.targets, scores.columns)
+        frame = crm_frame(scores, target, target_columns)
+        altered = neutralised_keys(frame, scores, target_columns)
+        if altered:
+            log.warning(
+                "%s: %s key(s) in column %r start like a spreadsheet formula (e.g. %s); written "
+                "with a leading ' so no spreadsheet runs them, so they will not match their "
+                "CRM record as they are",
+                target,
+                f"{len(altered):,}",
+                target_columns.columns[0].name,
+                ", ".join(repr(k) for k in altered[:3]),
+            )
+        files[target] = export_bytes(frame, target)
     rows: dict[str, int] = {}
     for target, data in files.items():
         io.write_bytes(data, paths.export(target))

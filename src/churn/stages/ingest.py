@@ -26,6 +26,7 @@ from churn.data.contract import (
     event_warnings,
     kept_rows_sql,
 )
+from churn.data.notes import SourceNotes, source_warnings, spelling_notes
 from churn.data.problems import Problems
 from churn.data.snapshot import canonical_snapshot, snapshot_notes, snapshot_warnings
 from churn.engines.sql import ParquetTable, duckdb_session, quote_literal
@@ -38,6 +39,10 @@ PARAMS: tuple[str, ...] = ("data", "features")
 ``features`` for DuckDB's memory limit."""
 
 log = logging.getLogger("churn")
+
+STAGING_PREFIX = ".ingest-parts-"
+"""Folders under ``data/interim/<p>/`` where cleaned chunks wait for DuckDB; removed by the
+run, or by the next ingest of the pipeline when a kill left one behind."""
 
 CHUNK_ROWS = 2_000_000
 """Raw event rows mapped and validated at a time (about 1.5 GB of pandas working memory)."""
@@ -56,12 +61,13 @@ def _clean_chunks(
     Raises ContractViolation naming every problem of every source once all are read."""
     problems = Problems()
     counts = {"rows": 0, "missing_customer_id": 0}
+    notes = [SourceNotes() for _ in events.sources]
     for position, src in enumerate(events.sources):
         n_read = 0
         chunks = io.read_source_chunks(root, src, rows=chunk_rows)
         for raw in progress(chunks, f"reading {src.path}"):
             frame, missing = clean_event_chunk(
-                raw, src, events, problems, now=now, attributes=attributes
+                raw, src, events, problems, now=now, attributes=attributes, notes=notes[position]
             )
             counts["missing_customer_id"] += missing
             if frame is not None and not problems.items:
@@ -71,6 +77,11 @@ def _clean_chunks(
             n_read += len(raw)
         log.info("read %s: %s rows", src.path, f"{n_read:,}")
     problems.raise_if_any("Fix the source files or the column mapping in data.events.")
+    for note in spelling_notes(notes):
+        log.info("%s", note)
+    for src, source_notes in zip(events.sources, notes, strict=True):
+        for warning in source_warnings(src, source_notes, events):
+            log.warning("%s", warning)
     return counts
 
 
@@ -103,6 +114,7 @@ def run(
     ``chunk_rows``: raw event rows validated at a time (the output does not depend on it)."""
     data = settings.data
     root = paths.project_dir
+    _remove_staging_folders(paths.canonical.parent)
     tables: dict[str, pd.DataFrame] = {}
     if data.kind == "snapshot":
         assert data.snapshot is not None
@@ -127,7 +139,7 @@ def run(
     events = data.events
     assert events is not None
     paths.canonical.parent.mkdir(parents=True, exist_ok=True)
-    parts = Path(tempfile.mkdtemp(prefix=".ingest-parts-", dir=paths.canonical.parent))
+    parts = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=paths.canonical.parent))
     try:
         attributes = sorted({a for src in events.sources for a in src.attributes})
         dropped = _clean_chunks(
@@ -163,6 +175,16 @@ def run(
     counts |= {name: len(frame) for name, frame in tables.items()}
     log.info("wrote %s: %s", paths.canonical, counts)
     return counts
+
+
+def _remove_staging_folders(folder: Path) -> None:
+    """Remove the staging folders a killed ingest left in ``folder``. Only an ingest holding
+    the pipeline's lock (the CLI takes it) may call this: another one would use them."""
+    if not folder.is_dir():
+        return
+    for stale in sorted(folder.glob(f"{STAGING_PREFIX}*")):
+        shutil.rmtree(stale, ignore_errors=True)
+        log.warning("a previous ingest was interrupted: removed %s", stale)
 
 
 def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:

@@ -11,14 +11,18 @@ is deprecated in MLflow 3 and refused.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+from filelock import FileLock, Timeout
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -28,6 +32,11 @@ DB_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 
 _PROBE_TIMEOUT_S = 3.0
+STORE_LOCK_TIMEOUT_S = 600.0
+"""How long a command waits for another one creating or migrating the SQLite store."""
+BUSY_RETRY_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0)
+"""Waits between tries of a store call while SQLite says "database is locked" (about 26 s in
+all, on top of SQLite's own 5 s wait per try)."""
 
 
 def tracking_uri(project_dir: Path, env: Mapping[str, str]) -> str:
@@ -67,18 +76,102 @@ def connect(uri: str) -> MlflowClient:
 
     Fails within a few seconds, without MLflow's long retries, with a TrackingError naming the
     URI and the fix when the store is unreachable, misconfigured or a deprecated file store.
+    A SQLite store is created or migrated by one process at a time (:func:`store_lock`), and
+    the client retries SQLite's "database is locked" (:class:`BusyRetryingClient`).
     """
     _check_reachable(uri)
     try:
-        with _no_http_retries():
-            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        with _no_http_retries(), store_lock(uri):
+            client = BusyRetryingClient(tracking_uri=uri, registry_uri=uri)
+            # both stores create or migrate their tables when first opened: do it here
             client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+    except TrackingError:
+        raise
     except Exception as exc:  # MLflow raises many types here (sqlalchemy, requests, ...)
         raise TrackingError(
             f"the MLflow tracking store {uri} does not answer ({type(exc).__name__}: "
             f"{first_line(exc)}). {_fix_hint(uri)}"
         ) from exc
     return client
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI; None for other stores and in-memory ones."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return None if not path or path == ":memory:" else Path(path)
+
+
+@contextlib.contextmanager
+def store_lock(uri: str, *, timeout: float = STORE_LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the store-wide lock ``<database>.lock`` of a SQLite store while the block runs.
+
+    Two processes opening a fresh store at once both create its tables and run its migrations,
+    and one fails half-way (exit 7); under this lock the second finds the store ready. The lock
+    is the kernel's, so it dies with its holder. Other stores (a server) need none."""
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    lock = FileLock(path.with_name(path.name + ".lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout as exc:
+        raise TrackingError(
+            f"the MLflow store {uri} is being created or migrated by another process, which "
+            f"still holds {lock.lock_file} after {timeout:g} s. Wait for it to finish."
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is SQLite's "database is locked":
+    another process was writing, nothing was done, and trying again is safe."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if "database is locked" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def retry_busy[T](
+    call: Callable[[], T],
+    *,
+    delays: Sequence[float] = BUSY_RETRY_DELAYS_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``call()``, tried again after each of ``delays`` seconds while SQLite is busy."""
+    for delay in delays:
+        try:
+            return call()
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+        sleep(delay)
+    return call()
+
+
+class BusyRetryingClient(MlflowClient):
+    """An ``MlflowClient`` whose public methods retry SQLite's "database is locked" with
+    backoff (:func:`retry_busy`): two pipelines writing to one SQLite store at the same moment
+    wait for each other instead of failing."""
+
+    def __getattribute__(self, name: str) -> Any:
+        attr = super().__getattribute__(name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def retried(*args: Any, **kwargs: Any) -> Any:
+            return retry_busy(lambda: attr(*args, **kwargs))
+
+        return retried
 
 
 def ensure_experiment(client: MlflowClient, project_dir: Path, pipeline: str) -> str:
