@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from churn.errors import ConfigError
+from churn.io.yaml_files import read_yaml
 
 EVENT_COLUMNS = (
     "customer_id",
@@ -777,7 +778,7 @@ def load_settings(project_dir: Path, name: str) -> PipelineSettings:
             f"No params file for pipeline {name!r}: expected {path}. Known pipelines: {known}."
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path)
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"{path}: not valid YAML: {exc}\nFix the syntax at the line and column shown."

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -26,7 +26,9 @@ import pyarrow.parquet as pq
 
 from churn.errors import InputDataError, PipelineStateError
 from churn.io.paths import Output
-from churn.settings import SourceSettings
+
+if TYPE_CHECKING:  # settings reads params through churn.io.yaml_files
+    from churn.settings import SourceSettings
 
 log = logging.getLogger("churn")
 
