@@ -19,7 +19,7 @@ from churn import io
 from churn.crm.writers import TARGETS
 from churn.errors import ChurnError
 from churn.io.locks import lock_timeout, pipeline_lock
-from churn.io.paths import PipelinePaths
+from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import PipelineSettings, load_settings
 from churn.stage_params import restrict
 
@@ -471,7 +471,7 @@ def run_pipeline(
     from churn.init import project  # noqa: PLC0415 - only this command needs it
 
     try:
-        code = project.run_pipeline(project_dir, pipeline, typer.echo)
+        code = project.run_pipeline(project_dir, check_pipeline_name(pipeline), typer.echo)
     except ChurnError as exc:
         raise _fail(exc, debug) from None
     if code != 0:
