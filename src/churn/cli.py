@@ -355,7 +355,10 @@ def simulate(  # noqa: PLR0917 - Typer options are keyword arguments on the comm
         raise typer.Exit(2) from None
     result = sim.simulate(settings)
     write = io.write_parquet if file_format == "parquet" else io.write_csv
-    io.write_folder(out, lambda folder: sim.write_tables(result, folder, write, file_format))
+    try:
+        io.write_folder(out, lambda folder: sim.write_tables(result, folder, write, file_format))
+    except ChurnError as exc:  # a full disk or a folder that is not writable
+        raise _fail(exc, debug=False) from None
     typer.echo(
         f"simulated {customers:,} customers over {months} months (seed {seed}): "
         f"{len(result.events):,} events, {len(result.churn_events):,} cancellations -> {out}"
