@@ -191,21 +191,21 @@ def test_params_not_in_utf8_exit_2(project: Path) -> None:
             "data.events.timezone",
             "Mars/Olympus_Mons",
             "data.events.timezone: Value error, expected an IANA time zone such as UTC or "
-            "Europe/London, found 'Mars/Olympus_Mons'",
+            "Europe/London. Got 'Mars/Olympus_Mons' instead.",
         ),
         (
             "data.events.timezone",
             "europe/london",
-            "found 'europe/london'; did you mean Europe/London",
+            "(did you mean Europe/London?). Got 'europe/london' instead.",
         ),
         ("data.events.timezone", "../../etc/passwd", "data.events.timezone: Value error"),
         (
             "data.events.sources.0.encoding",
             "klingon",
             "data.events.sources.0.encoding: Value error, expected a text encoding such as "
-            "utf-8, latin-1 or cp1252, found 'klingon'",
+            "utf-8, latin-1 or cp1252. Got 'klingon' instead.",
         ),
-        ("data.events.sources.0.encoding", "rot13", "found 'rot13'"),
+        ("data.events.sources.0.encoding", "rot13", "Got 'rot13' instead."),
         (
             "features.duckdb_memory_limit",
             "4GB'; COPY (SELECT 1) TO 'x.csv'; --",

@@ -58,11 +58,11 @@ def known_time_zone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=3)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise ValueError(
-            f"expected an IANA time zone such as UTC or Europe/London, found {name!r}{hint}"
-        ) from None
+        zones = {zone.lower(): zone for zone in zoneinfo.available_timezones()}
+        close = [zones[name.lower()]] if name.lower() in zones else []
+        close = close or difflib.get_close_matches(name, sorted(zones.values()), n=3)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        raise ValueError(f"expected an IANA time zone such as UTC or Europe/London{hint}") from None
     return name
 
 
@@ -74,9 +74,7 @@ def known_text_encoding(name: str) -> str:
     except LookupError:
         info = None
     if info is None or not getattr(info, "_is_text_encoding", True):
-        raise ValueError(
-            f"expected a text encoding such as utf-8, latin-1 or cp1252, found {name!r}"
-        )
+        raise ValueError("expected a text encoding such as utf-8, latin-1 or cp1252")
     return name
 
 
@@ -91,7 +89,7 @@ def memory_size(text: str) -> str:
     if match is None or float(match.group(1)) <= 0:
         raise ValueError(
             "expected a size above 0 with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB) or a "
-            f"percentage of the memory, e.g. 4GB, 512MiB or 80%; found {text!r}"
+            "percentage of the memory, e.g. 4GB, 512MiB or 80%"
         )
     return text
 
