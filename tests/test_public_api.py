@@ -16,6 +16,7 @@ PUBLIC = [
     "FeatureSpec",
     "InputDataError",
     "LabelError",
+    "OutputWriteError",
     "PipelineBusyError",
     "PipelineSettings",
     "PipelineStateError",

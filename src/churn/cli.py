@@ -22,7 +22,7 @@ from churn import io
 from churn.crm.writers import TARGETS
 from churn.errors import ChurnError
 from churn.io.locks import lock_timeout, pipeline_lock
-from churn.io.paths import PipelinePaths
+from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import PipelineSettings, load_settings
 from churn.stage_params import restrict
 
@@ -380,7 +380,10 @@ def simulate(  # noqa: PLR0917 - Typer options are keyword arguments on the comm
         raise typer.Exit(2) from None
     result = sim.simulate(settings)
     write = io.write_parquet if file_format == "parquet" else io.write_csv
-    io.write_folder(out, lambda folder: sim.write_tables(result, folder, write, file_format))
+    try:
+        io.write_folder(out, lambda folder: sim.write_tables(result, folder, write, file_format))
+    except ChurnError as exc:  # a full disk or a folder that is not writable
+        raise _fail(exc, debug=False) from None
     typer.echo(
         f"simulated {customers:,} customers over {months} months (seed {seed}): "
         f"{len(result.events):,} events, {len(result.churn_events):,} cancellations -> {out}"
@@ -496,7 +499,7 @@ def run_pipeline(
     from churn.init import project  # noqa: PLC0415 - only this command needs it
 
     try:
-        code = project.run_pipeline(project_dir, pipeline, typer.echo)
+        code = project.run_pipeline(project_dir, check_pipeline_name(pipeline), typer.echo)
     except ChurnError as exc:
         raise _fail(exc, debug) from None
     if code != 0:

@@ -22,6 +22,9 @@ TrackingError             7  the MLflow tracking store or registry cannot be rea
                              holds no model where one is needed (no champion yet)
 PipelineBusyError         8  another run of the same pipeline holds its lock: wait for it
                              (CHURN_LOCK_TIMEOUT) or try again later
+OutputWriteError          9  an output cannot be written: the disk is full, the file system
+                             is read-only or the folder is not writable (the previous
+                             output is kept)
 =====================  ====  ==========================================================
 """
 
@@ -77,6 +80,12 @@ class PipelineBusyError(ChurnError):
     """Another run of the same pipeline holds its lock."""
 
     exit_code = 8
+
+
+class OutputWriteError(ChurnError):
+    """An output cannot be written: disk full, read-only file system or permission denied."""
+
+    exit_code = 9
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,28 @@ wrong type or range are rejected with the file and the dotted key named.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import difflib
+import re
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from churn.errors import ConfigError
+from churn.io.paths import check_pipeline_name
+from churn.io.yaml_files import read_yaml
 
 EVENT_COLUMNS = (
     "customer_id",
@@ -36,6 +50,55 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def known_time_zone(name: str) -> str:
+    """``name`` if it is an IANA time zone (``UTC`` in any case too), else ValueError naming
+    the closest known zones."""
+    if name.upper() == "UTC":
+        return name
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zones = {zone.lower(): zone for zone in zoneinfo.available_timezones()}
+        close = [zones[name.lower()]] if name.lower() in zones else []
+        close = close or difflib.get_close_matches(name, sorted(zones.values()), n=3)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        raise ValueError(f"expected an IANA time zone such as UTC or Europe/London{hint}") from None
+    return name
+
+
+def known_text_encoding(name: str) -> str:
+    """``name`` if Python knows it as a text encoding (utf-8, latin-1, cp1252, ...), else
+    ValueError. Codecs such as base64 or rot13, which are not text encodings, are refused."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ValueError("expected a text encoding such as utf-8, latin-1 or cp1252")
+    return name
+
+
+MEMORY_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", re.IGNORECASE)
+"""A DuckDB memory limit: a positive number and a unit, e.g. 4GB, 512 MiB or 80%."""
+
+
+def memory_size(text: str) -> str:
+    """``text`` if it matches ``MEMORY_SIZE`` with a number above 0, else ValueError. It reaches
+    DuckDB's ``SET memory_limit``, so nothing else may get through."""
+    match = MEMORY_SIZE.fullmatch(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(
+            "expected a size above 0 with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB) or a "
+            "percentage of the memory, e.g. 4GB, 512MiB or 80%"
+        )
+    return text
+
+
+TimeZone = Annotated[str, AfterValidator(known_time_zone)]
+TextEncoding = Annotated[str, AfterValidator(known_text_encoding)]
+MemorySize = Annotated[str, AfterValidator(memory_size)]
+
+
 class SourceSettings(Frozen):
     """One raw file and how its columns map onto the contract."""
 
@@ -46,7 +109,7 @@ class SourceSettings(Frozen):
     separator: str = Field(
         ",", description="CSV field separator: a character, or 'whitespace' for runs of blanks"
     )
-    encoding: str = Field("utf-8", description="text encoding of a CSV file, e.g. latin-1")
+    encoding: TextEncoding = Field("utf-8", description="text encoding of a CSV file, e.g. latin-1")
     header: bool = Field(True, description="whether the first row of a CSV file names the columns")
     column_names: list[str] | None = Field(
         None, description="names of the file's columns when it has no header row"
@@ -93,7 +156,7 @@ class EventsSettings(Frozen):
         min_length=1,
         description="one or more files of events; each maps at least customer_id and timestamp",
     )
-    timezone: str = Field(
+    timezone: TimeZone = Field(
         "UTC", description="IANA zone of timestamps written without an offset, e.g. Europe/London"
     )
     default_event_type: str = Field(
@@ -151,7 +214,9 @@ class ChurnEventsSettings(Frozen):
     sources: list[SourceSettings] = Field(
         min_length=1, description="files of churn events; each maps customer_id and timestamp"
     )
-    timezone: str = Field("UTC", description="IANA zone of timestamps written without an offset")
+    timezone: TimeZone = Field(
+        "UTC", description="IANA zone of timestamps written without an offset"
+    )
 
 
 class SnapshotSettings(Frozen):
@@ -369,10 +434,10 @@ class FeatureSettings(Frozen):
         default_factory=SparkSettings,
         description="the Spark session of every stage set to run on Spark",
     )
-    duckdb_memory_limit: str = Field(
+    duckdb_memory_limit: MemorySize = Field(
         "4GB",
-        description="DuckDB memory limit of every stage (ingest too); beyond it DuckDB spills "
-        "to disk",
+        description="DuckDB memory limit of every stage (ingest too), a size with a unit or a "
+        "percentage of the memory, e.g. 4GB, 512MiB or 80%; beyond it DuckDB spills to disk",
     )
     duckdb_threads: PositiveInt | None = Field(
         None, description="DuckDB threads; null: DuckDB's default (all cores)"
@@ -778,7 +843,8 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
 
 
 def pipeline_params_path(project_dir: Path, name: str) -> Path:
-    return project_dir / "pipelines" / name / "params.yaml"
+    """``pipelines/<name>/params.yaml``; ConfigError for a name that could leave pipelines/."""
+    return project_dir / "pipelines" / check_pipeline_name(name) / "params.yaml"
 
 
 def load_settings(project_dir: Path, name: str) -> PipelineSettings:
@@ -790,7 +856,7 @@ def load_settings(project_dir: Path, name: str) -> PipelineSettings:
             f"No params file for pipeline {name!r}: expected {path}. Known pipelines: {known}."
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path)
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"{path}: not valid YAML: {exc}\nFix the syntax at the line and column shown."

@@ -63,6 +63,13 @@ def _java_hint(setting: EngineSetting) -> str:
     )
 
 
+def quote_spark_identifier(name: str) -> str:
+    """``name`` as a Spark SQL identifier: in backticks, each backtick in it doubled. For the
+    expressions written for Spark directly (``selectExpr``); queries written for DuckDB get
+    :func:`churn.engines.sql.quote_identifier`, which SQLGlot carries over."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def resolve_master(settings: SparkSettings, env: Mapping[str, str]) -> str | None:
     """The master URL to ask for: the setting, else ``$SPARK_MASTER``, else None when running
     under spark-submit (which already chose one), else ``local[2]``."""

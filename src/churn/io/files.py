@@ -9,6 +9,7 @@ or put back by the next write of the same output, or by :func:`recover`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
@@ -18,15 +19,17 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from churn.errors import InputDataError, PipelineStateError
+from churn.errors import InputDataError, OutputWriteError, PipelineStateError
 from churn.io.paths import Output
-from churn.settings import SourceSettings
+
+if TYPE_CHECKING:  # settings reads params through churn.io.yaml_files
+    from churn.settings import SourceSettings
 
 log = logging.getLogger("churn")
 
@@ -150,44 +153,92 @@ def recover(dest: Path) -> list[str]:
     """
     done = []
     old = _old_folder(dest)
-    if old.exists() and not dest.exists():
-        old.rename(dest)
-        done.append(f"restored {dest} from {old.name}")
-    for leftover in [*_leftovers(dest), *([old] if old.exists() else [])]:
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
-        done.append(f"removed {leftover}")
+    with _output_errors(dest):
+        if old.exists() and not dest.exists():
+            old.rename(dest)
+            done.append(f"restored {dest} from {old.name}")
+        for leftover in [*_leftovers(dest), *([old] if old.exists() else [])]:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            done.append(f"removed {leftover}")
     return done
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
+def _umask() -> int:
+    """The process's umask, read from /proc on Linux (setting it to read it back, elsewhere,
+    briefly changes it for every thread)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o077)
     os.umask(mask)
     return mask
 
 
-_UMASK = _current_umask()
+_CANNOT_WRITE = {
+    errno.ENOSPC: "the disk is full: free some space on it",
+    errno.EDQUOT: "the disk quota is used up: free some space or ask for a larger quota",
+    errno.EROFS: "the file system is read-only: make it writable, or work in a copy of the "
+    "project on a writable disk",
+    errno.EACCES: "permission denied: make the folder writable for this user (chmod u+w), or "
+    "run as its owner",
+    errno.EPERM: "permission denied: make the folder writable for this user (chmod u+w), or "
+    "run as its owner",
+}
+"""Why an output cannot be written, by errno, and what to do about it."""
+
+
+def _write_error(dest: Path, exc: OSError) -> OutputWriteError | None:
+    """The :class:`OutputWriteError` of ``exc`` raised while writing ``dest``, or None when
+    ``exc`` is not one of ``_CANNOT_WRITE`` or is about a file elsewhere (an input)."""
+    advice = _CANNOT_WRITE.get(exc.errno or 0)
+    if advice is None:
+        return None
+    if exc.filename is not None:  # beside dest, or a folder on the way to it
+        where, folder = os.path.abspath(os.fsdecode(exc.filename)), os.path.abspath(dest.parent)
+        if os.path.commonpath([folder, where]) not in (folder, where):
+            return None
+    return OutputWriteError(
+        f"{dest}: cannot be written ({exc.strerror or exc}): {advice}, then run the command "
+        "again. The previous output is unchanged."
+    )
+
+
+@contextlib.contextmanager
+def _output_errors(dest: Path) -> Iterator[None]:
+    """Turn a full disk, a read-only file system or a folder not writable while writing
+    ``dest`` into :class:`OutputWriteError` (exit code 9) naming ``dest``."""
+    try:
+        yield
+    except OSError as exc:
+        error = _write_error(dest, exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 @contextlib.contextmanager
 def _atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; rename it over ``dest`` only on success."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    recover(dest)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600); give it the permissions any new file gets
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _output_errors(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        recover(dest)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            yield tmp
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            # mkstemp makes the file private (0600); give it the permissions any new file gets
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, dest)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 def write_parquet(frame: pd.DataFrame, dest: Path) -> None:
@@ -234,17 +285,31 @@ def write_json(obj: Any, dest: Path) -> None:
 
 
 def write_folder(dest: Path, fill: Callable[[Path], None]) -> None:
-    """Let ``fill`` write a fresh folder, then swap it in place of ``dest`` (all or nothing)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    recover(dest)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    """Let ``fill`` write a fresh folder, then swap it in place of ``dest`` (all or nothing).
+    The folder gets the permissions any new folder gets (``tempfile`` makes it private)."""
+    with _output_errors(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        recover(dest)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     old = _old_folder(dest)
     try:
-        fill(staging)
-        shutil.rmtree(old, ignore_errors=True)
-        if dest.exists():
-            dest.rename(old)
-        staging.rename(dest)
+        with _output_errors(dest):
+            os.chmod(staging, 0o777 & ~_umask())
+            try:
+                fill(staging)
+            except OutputWriteError as exc:  # name the output, not its staging folder
+                cause = exc.__cause__
+                error = _write_error(dest, cause) if isinstance(cause, OSError) else None
+                raise (error or exc) from cause
+            shutil.rmtree(old, ignore_errors=True)
+            if dest.exists():
+                dest.rename(old)
+            try:
+                staging.rename(dest)
+            except OSError:
+                if old.exists() and not dest.exists():
+                    old.rename(dest)  # keep the previous output
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

@@ -5,9 +5,40 @@ broken input can say by itself which command to run (see ``churn.io.read_parquet
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
+
+from churn.errors import ConfigError
+
+PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+"""What a pipeline may be called: it names folders under pipelines/, data/, models/ and
+reports/, and a DVC stage key, so nothing that could climb out of them (``..``, ``/``)."""
+
+
+def check_pipeline_name(name: str) -> str:
+    """``name`` if it matches ``PIPELINE_NAME``, else ConfigError (exit code 2)."""
+    if not PIPELINE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"The pipeline name must match {PIPELINE_NAME.pattern} (lower case letters, digits, "
+            f"_ and -, starting with a letter or digit). Got {name!r} instead."
+        )
+    return name
+
+
+def inside_project(project_dir: Path, path: Path) -> Path:
+    """``path`` if it lies inside ``project_dir`` once ``..`` are resolved (symbolic links are
+    not followed: data/ may be a link to another disk), else ConfigError. Every output a stage
+    writes is resolved through it."""
+    root = os.path.abspath(project_dir)
+    where = os.path.abspath(path)
+    if os.path.commonpath([root, where]) != root:
+        raise ConfigError(
+            f"{path}: refused to write outside the project folder {root}. Output paths are "
+            "built from the pipeline name; check it."
+        )
+    return path
 
 
 class Output(Path):
@@ -34,15 +65,23 @@ def _output(path: str, made_by: str) -> Output:
 
 @dataclass(frozen=True)
 class PipelinePaths:
+    """Every path of pipeline ``name`` in the project ``project_dir``; ConfigError for a name
+    that does not match ``PIPELINE_NAME``."""
+
     project_dir: Path
     name: str
 
+    def __post_init__(self) -> None:
+        check_pipeline_name(self.name)
+
     def _made_by(self, command: str, path: Path) -> Output:
-        return Output(path, made_by=f"churn {command} {self.name}")
+        return Output(
+            inside_project(self.project_dir, path), made_by=f"churn {command} {self.name}"
+        )
 
     @property
     def interim(self) -> Path:
-        return self.project_dir / "data" / "interim" / self.name
+        return inside_project(self.project_dir, self.project_dir / "data" / "interim" / self.name)
 
     @property
     def canonical(self) -> Output:
@@ -66,7 +105,7 @@ class PipelinePaths:
 
     @property
     def reports(self) -> Path:
-        return self.project_dir / "reports" / self.name
+        return inside_project(self.project_dir, self.project_dir / "reports" / self.name)
 
     @property
     def plots(self) -> Output:
@@ -104,7 +143,7 @@ class PipelinePaths:
     @property
     def history(self) -> Path:
         """Folder of every scoring run's list, one file per cutoff."""
-        return self.scores.parent / "history"
+        return inside_project(self.project_dir, self.scores.parent / "history")
 
     def scores_history(self, cutoff: str) -> Output:
         """Every scoring run's list, kept per cutoff for realised performance."""
@@ -149,7 +188,9 @@ class PipelinePaths:
     @property
     def lock(self) -> Path:
         """Held by every stage of this pipeline while it runs (see ``churn.io.locks``)."""
-        return self.project_dir / ".churn" / "locks" / f"{self.name}.lock"
+        return inside_project(
+            self.project_dir, self.project_dir / ".churn" / "locks" / f"{self.name}.lock"
+        )
 
     @property
     def folder_outputs(self) -> tuple[Path, ...]:

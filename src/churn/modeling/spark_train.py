@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from churn.engines.spark import quote_spark_identifier
 from churn.errors import TrainingError
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
@@ -70,7 +71,9 @@ def spark_booster(
     # one array column, missing values as NaN: with a list of feature columns xgboost.spark
     # 3.4 fails on an Arrow batch holding no validation (or no training) rows, and
     # validation rows come together at the end of a churn training table
-    values = ", ".join(f"COALESCE(CAST(`{c}` AS DOUBLE), DOUBLE('NaN'))" for c in features)
+    values = ", ".join(
+        f"COALESCE(CAST({quote_spark_identifier(c)} AS DOUBLE), DOUBLE('NaN'))" for c in features
+    )
     used = rows.where("split IN ('train', 'valid')").selectExpr(
         f"ARRAY({values}) AS {FEATURES_COLUMN}",
         f"CAST(churned AS INT) AS {LABEL_COLUMN}",

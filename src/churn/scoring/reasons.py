@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from churn.errors import ConfigError
+from churn.io.yaml_files import decode_utf8, parse_yaml
 
 BUILT_IN = "reason_catalogue.yaml"
 NUMERIC_TEXT = "{description}: {value}; typical for active customers: {typical}"
@@ -102,9 +103,9 @@ def load_catalogue(path: Path | None = None) -> CatalogueSpec:
                 f"scoring.reasons: reason catalogue {path} not found. Give a project-relative "
                 "path to a YAML catalogue, or remove the key to use the built-in one."
             )
-        where, text = str(path), path.read_text(encoding="utf-8")
+        where, text = str(path), decode_utf8(path.read_bytes(), str(path))
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text, where)
         spec = CatalogueSpec.model_validate(raw)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
