@@ -65,3 +65,24 @@ def test_settings_are_frozen() -> None:
     settings = load_settings(ROOT, "retail")
     with pytest.raises(ValueError, match="frozen"):
         settings.labels.horizon_days = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", ["retail", "cdnow", "telco", "subscription"])
+def test_params_survive_dvcs_rewrite_on_exp_run_set_param(name: str, tmp_path: Path) -> None:
+    """`dvc exp run -S` rewrites the whole params file with DVC's own YAML writer, which drops
+    the quotes that kept `positive_label: "Yes"` text under YAML 1.1: every setting must read
+    back the same, but the one changed."""
+    from dvc.utils.serialize import modify_yaml  # noqa: PLC0415 - DVC's writer, as -S uses it
+
+    original = load_settings(ROOT, name)
+    params = tmp_path / "pipelines" / name / "params.yaml"
+    params.parent.mkdir(parents=True)
+    params.write_bytes((ROOT / "pipelines" / name / "params.yaml").read_bytes())
+    with modify_yaml(str(params)) as data:
+        data["train"]["max_depth"] = 4
+    rewritten = params.read_text()
+    rewritten_settings = load_settings(tmp_path, name)
+    assert rewritten_settings.train.max_depth == 4
+    expected = original.model_dump()
+    expected["train"]["max_depth"] = 4
+    assert rewritten_settings.model_dump() == expected, rewritten

@@ -5,11 +5,13 @@ On top of ``yaml.SafeLoader`` (no Python objects), the loader refuses what a pla
 accepts without a word: a key given twice in one mapping (YAML keeps the last one silently),
 and aliases that make a small file expand into a huge structure (the "billion laughs" bomb),
 which is refused while the file is parsed, before anything walks the expanded values. A file
-that is not UTF-8 is refused naming the first byte that is not.
+that is not UTF-8 is refused naming the first byte that is not. Booleans are YAML 1.2's
+(``true``/``false``): ``Yes``, ``no``, ``on`` stay text, as DVC writes them.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,19 @@ class _StrictLoader(yaml.SafeLoader):
                     "YAML would silently keep the last one. Remove or merge one of them.",
                 )
         return super().construct_mapping(node, deep=deep)
+
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+# YAML 1.2's booleans only: YAML 1.1 (PyYAML) also reads yes/no/on/off/y/n as booleans, and
+# DVC, which rewrites a params file on `dvc exp run -S` as YAML 1.2, drops the quotes that kept
+# `positive_label: "Yes"` a string; read back as 1.1, the label became True.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def parse_yaml(text: str, source: str) -> Any:
