@@ -74,3 +74,17 @@ def test_bad_params_exit_code_and_message(project: Path) -> None:
 def test_stage_before_its_inputs_says_what_to_run(project: Path) -> None:
     code, out = churn(project, "features")
     assert code == 5 and "Run `churn labels mini` first" in out
+
+
+def test_summary_of_a_missing_folder_or_an_untrained_project_says_so(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(app, ["summary", "--project-dir", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no such folder" in missing.output
+    empty = runner.invoke(app, ["summary", "--project-dir", str(tmp_path)])
+    assert empty.exit_code == 5 and "no trained pipeline" in empty.output
+
+
+def test_help_shows_flags_as_flags() -> None:
+    result = CliRunner().invoke(app, ["train", "--help"])
+    assert result.exit_code == 0
+    assert "--debug" in result.output and "<bool>" not in result.output

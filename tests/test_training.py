@@ -490,3 +490,27 @@ def test_recency_baseline_is_monotone_in_recency() -> None:
     test = rfm_rows(100, 3, "test").sort_values("days_since_last_activity")
     p = recency_baseline(inputs)(test)
     assert np.all(np.diff(p) >= 0.0)
+
+
+def test_a_long_fit_logs_a_heartbeat_with_the_round_and_metrics(
+    synthetic: dict[str, pd.DataFrame], caplog: pytest.LogCaptureFixture
+) -> None:
+    import xgboost as xgb  # noqa: PLC0415
+
+    from churn.modeling.train import Heartbeat, dmatrix  # noqa: PLC0415
+
+    train = synthetic["train"]
+    cats = {"plan": ("a", "b", "c")}
+    data = dmatrix(train, COLUMNS, cats, None)
+    with caplog.at_level("INFO", logger="churn"):
+        xgb.train(
+            {"objective": "binary:logistic", "eval_metric": "logloss"},
+            data,
+            num_boost_round=3,
+            evals=[(data, "valid")],
+            verbose_eval=False,
+            callbacks=[Heartbeat(every_seconds=0.0)],
+        )
+    beats = [r.getMessage() for r in caplog.records if r.getMessage().startswith("boosting")]
+    assert beats[0].startswith("boosting: round 1, {'valid logloss': '0.")
+    assert len(beats) == 3

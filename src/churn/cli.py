@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +21,7 @@ import typer
 
 from churn import io
 from churn.crm.writers import TARGETS
-from churn.errors import ChurnError
+from churn.errors import ChurnError, ConfigError, PipelineStateError
 from churn.io.locks import lock_timeout, pipeline_lock
 from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import PipelineSettings, load_settings
@@ -34,6 +35,7 @@ app = typer.Typer(
     help="Churn prediction pipeline: labels, features, models, reasons and CRM exports.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: rich's shows a "<bool>" value for every flag
 )
 log = logging.getLogger("churn")
 
@@ -78,13 +80,11 @@ def _run[T](
             _recover_interrupted(paths)
             return step(settings, paths)
     except ChurnError as exc:
-        if debug:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+        raise _fail(exc, debug) from None
     except Exception as exc:  # a bug: one line, not a traceback, unless --debug
         if debug:
-            raise
+            traceback.print_exc()
+            raise typer.Exit(1) from None
         typer.echo(
             f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in churn; run the "
             "command again with --debug for the traceback and report it.",
@@ -394,8 +394,10 @@ ColumnOpt = Annotated[str | None, typer.Option(help="Column (default: guessed)."
 
 
 def _fail(exc: ChurnError, debug: bool) -> typer.Exit:
+    """The message of ``exc`` on stderr (after its traceback with ``--debug``) and its exit
+    code: ``--debug`` shows more, it never changes the exit code."""
     if debug:
-        raise exc
+        traceback.print_exception(exc)
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(exc.exit_code)
 
@@ -523,7 +525,17 @@ def _summary_line(name: str, m: dict[str, Any]) -> str:
 @app.command()
 def summary(project_dir: ProjectOpt = Path(".")) -> None:
     """Test ROC AUC and calibration of every trained pipeline, baselines beside it."""
-    for metrics_file in sorted(project_dir.glob("reports/*/metrics.json")):
+    if not project_dir.is_dir():
+        raise _fail(ConfigError(f"--project-dir {project_dir}: no such folder."), debug=False)
+    found = sorted(project_dir.glob("reports/*/metrics.json"))
+    if not found:
+        typer.echo(
+            f"no trained pipeline in {project_dir}: no reports/<p>/metrics.json. Run `make run`, "
+            "or `churn train <p>`.",
+            err=True,
+        )
+        raise typer.Exit(PipelineStateError.exit_code)
+    for metrics_file in found:
         typer.echo(_summary_line(metrics_file.parent.name, json.loads(metrics_file.read_text())))
 
 

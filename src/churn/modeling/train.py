@@ -7,6 +7,7 @@ validation cutoff. The test cutoff is never used here (nor by the hyperparameter
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +32,29 @@ SEARCH_SPACE = (
     "colsample_bytree",
     "reg_lambda",
 )
+
+
+class Heartbeat(xgb.callback.TrainingCallback):
+    """A log line every ``every_seconds`` while a booster grows, so a long fit is not a long
+    silence: the round and the latest validation metrics."""
+
+    def __init__(self, every_seconds: float = 15.0) -> None:
+        super().__init__()
+        self.every_seconds = every_seconds
+        self._last = time.monotonic()
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        now = time.monotonic()
+        if now - self._last >= self.every_seconds:
+            self._last = now
+            latest = {
+                f"{data} {metric}": f"{values[-1]:.4f}"
+                for data, metrics in evals_log.items()
+                for metric, values in metrics.items()
+                if values
+            }
+            log.info("boosting: round %d, %s", epoch + 1, latest or "no metric yet")
+        return False
 
 
 @dataclass(frozen=True)
@@ -125,6 +149,7 @@ def fit_booster(
         early_stopping_rounds=settings.early_stopping_rounds,
         evals_result=history,
         verbose_eval=False,
+        callbacks=[Heartbeat()],
     )
     best = int(booster.best_iteration)
     return booster[: best + 1], cats, best, float(history["valid"]["logloss"][best])
