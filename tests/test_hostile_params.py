@@ -163,11 +163,14 @@ def test_a_reason_catalogue_with_a_duplicate_key_is_refused(tmp_path: Path) -> N
 
 def test_a_duplicate_section_exits_2(project: Path) -> None:
     labels = yaml.safe_dump({"labels": params()["labels"] | {"horizon_days": 30}})
-    (project / PARAMS).write_text(params_text(project) + labels, encoding="utf-8")
+    text = params_text(project)
+    first = text.splitlines().index("labels:") + 1
+    second = len(text.splitlines()) + 1
+    (project / PARAMS).write_text(text + labels, encoding="utf-8")
     out = refused(project)
     assert (
-        f"{PARAMS}: line " in out
-        and "key 'labels' appears twice in one mapping (lines 12 and 34)" in out
+        f"{PARAMS}: line {second}: " in out
+        and f"key 'labels' appears twice in one mapping (lines {first} and {second})" in out
     )
 
 
