@@ -4,6 +4,9 @@ and a half of orders, monthly cutoffs. Small enough that ingest to train takes s
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -165,3 +168,45 @@ def cdnow_slice(
     (root / "pipelines" / name).mkdir(parents=True)
     (root / "pipelines" / name / "params.yaml").write_text(yaml.safe_dump(params))
     return root
+
+
+def dvc_project(project: Path) -> Path:
+    """``project`` (made by :func:`make_project`) as a git and DVC repository with the real
+    dvc.yaml for its one pipeline (no simulate stage) and a copy of the code."""
+    root = Path(__file__).resolve().parents[1]
+    spec = yaml.safe_load((root / "dvc.yaml").read_text())
+    spec["vars"] = [{"pipelines": {PIPELINE: {"raw": "data/raw/shop"}}}]
+    del spec["stages"]["simulate"]
+    (project / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    shutil.copytree(
+        root / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg*")
+    )
+    shutil.copy(root / ".dvcignore", project / ".dvcignore")
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    dvc(project, "init", "-q")
+    return project
+
+
+def dvc(project: Path, *args: str, ok: bool = True) -> str:
+    """``dvc ARGS`` in ``project`` as a user's activated environment runs it (the venv's bin
+    on PATH, where the stages find ``churn``); asserts it succeeded (or failed: ``ok=False``)
+    and returns its output."""
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(project / "src"),
+        "OMP_NUM_THREADS": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode == 0) == ok, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +18,7 @@ from churn.settings import EventLabelSettings, load_settings
 from churn.stage_params import UndeclaredParamError, restrict
 from churn.stages import labels as labels_stage
 from tests._imports import closure_of, module_files
-from tests._project import PIPELINE, churn, make_project, params
+from tests._project import PIPELINE, churn, dvc, dvc_project, make_project, params
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -303,28 +299,6 @@ def test_a_stage_run_through_the_cli_fails_on_a_param_it_does_not_declare(
 UP_TO_REGISTER = ("ingest", "labels", "features", "train", "register")
 
 
-def dvc(project: Path, *args: str, ok: bool = True) -> str:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(project / "src"),
-        "OMP_NUM_THREADS": "1",
-        "DVC_NO_ANALYTICS": "1",
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "dvc", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (done.returncode == 0) == ok, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
-
-
 def changed_stages(project: Path) -> set[str]:
     """Stages up to register that ``dvc repro`` would run again."""
     status = json.loads(dvc(project, "status", "--json"))
@@ -343,14 +317,7 @@ def test_changing_the_drift_threshold_reruns_register(tmp_path: Path) -> None:
     }
     params_file = project / "pipelines" / PIPELINE / "params.yaml"
     params_file.write_text(yaml.safe_dump(values, sort_keys=False))
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    spec["vars"] = [{"pipelines": {PIPELINE: {"raw": "data/raw/shop"}}}]
-    del spec["stages"]["simulate"]
-    (project / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    shutil.copytree(SRC, project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg*"))
-    shutil.copy(ROOT / ".dvcignore", project / ".dvcignore")
-    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
-    dvc(project, "init", "-q")
+    dvc_project(project)
 
     dvc(project, "repro", f"register@{PIPELINE}")
     assert (project / "reports" / PIPELINE / "registry.json").is_file()

@@ -503,3 +503,48 @@ def test_a_small_snapshot_gets_a_min_class_rows_it_can_meet_and_says_so(tmp_path
     )
     assert expected is not None and settings.train.min_class_rows == expected
     assert "train.min_class_rows is set to" in out
+
+
+def test_a_snapshots_customers_table_is_joined_by_its_id(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    snap = messy.snapshot(300, seed=1, extra_table=True)
+    path = export(tmp_path, snap.frame, "subscribers.csv")
+    demographics = export(tmp_path, snap.extra["demographics"], "demographics.csv")
+    args = ("--snapshot", str(path), "--label", snap.label, "--customers", str(demographics))
+    code, out = init(root, "subs", *args)
+    assert code == 0, out
+    customers = load_settings(root, "subs").data.customers
+    assert customers is not None
+    assert customers.sources[0].columns == {"customer_id": "Customer Number"}
+    assert customers.sources[0].attributes == {"region": "Region"}
+    assert (root / "data/raw/subs/demographics.csv").is_file()
+    assert "customers" in out and "1 attributes" in out
+
+
+def test_a_customers_table_without_a_snapshot_id_exits_2_naming_the_fix(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    snap = messy.snapshot(300, seed=1, extra_table=True, id_style="none")
+    path = export(tmp_path, snap.frame, "subscribers.csv")
+    table = export(tmp_path, pd.DataFrame({"Customer Number": ["1"], "Region": ["N"]}), "d.csv")
+    args = ("--snapshot", str(path), "--label", snap.label, "--customers", str(table))
+    code, out = init(root, "subs", *args)
+    assert code == 2 and "--customer-id COLUMN" in out
+    assert not (root / "pipelines/subs").exists()
+
+
+def test_churn_run_exits_with_the_failed_stages_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DVC exits 255 whatever the stage's code was; `churn run` passes the stage's on."""
+    root = project(tmp_path / "p")
+    fake = tmp_path / "fake-dvc"
+    fake.write_text(
+        "#!/bin/sh\necho \"ERROR: failed to reproduce 'train@shop': failed to run: churn train "
+        'shop, exited with 6"\nexit 255\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr("churn.init.project.dvc_executable", lambda: str(fake))
+    log = messy.event_log(150, seed=2)
+    assert init(root, "shop", "--events", str(export(tmp_path, log.events, "o.csv")))[0] == 0
+    result = CliRunner().invoke(app, ["run", "shop", "--project-dir", str(root)])
+    assert result.exit_code == 6 and "exited with 6" in result.output

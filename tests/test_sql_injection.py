@@ -156,7 +156,7 @@ def check_event_types(root: Path, payload: str) -> None:
 
 def check_default_type(root: Path, payload: str) -> None:
     events = pd.read_parquet(root / CANONICAL)
-    assert set(events["event_type"]) == {payload}
+    assert set(events["event_type"]) == {payload.strip().casefold()}  # event types are folded
     features = pd.read_parquet(root / FEATURES)
     share = [c for c in features.columns if c.startswith("share_")]
     assert len(share) == 1 and (features[share[0]].dropna() == 1).all()  # every event

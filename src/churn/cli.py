@@ -460,7 +460,12 @@ def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the
         if snapshot is not None:
             assert label is not None
             flags = SnapshotFlags(label, positive, customer_id, value, split_list(exclude))
-            created = project.init_snapshot(project_dir, name, snapshot, flags=flags, force=force)
+            if churn_events is not None:
+                typer.echo("error: --churn-events is for --events pipelines.", err=True)
+                raise typer.Exit(2)
+            created = project.init_snapshot(
+                project_dir, name, snapshot, flags=flags, customers=customers, force=force
+            )
         else:
             event_flags = EventFlags(
                 customer_id,
@@ -505,7 +510,7 @@ def run_pipeline(
     except ChurnError as exc:
         raise _fail(exc, debug) from None
     if code != 0:
-        typer.echo(f"error: dvc repro failed with exit code {code}", err=True)
+        typer.echo(f"error: a stage of {pipeline} failed (exit code {code}; see above)", err=True)
         raise typer.Exit(code)
     metrics_file = PipelinePaths(project_dir, pipeline).metrics
     if metrics_file.is_file():

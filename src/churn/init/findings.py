@@ -71,6 +71,10 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
 def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
     roles = plan.roles
     n_num = len(plan.numeric_attributes)
+    extra: list[Row] = []
+    if plan.customers is not None:
+        c = plan.customers
+        extra.append(("customers", c.source.path, f"{len(c.attributes)} attributes"))
     return [
         ("file", plan.source.path, _reading(plan.source.format)),
         ("customer id", roles.customer_id or "-", _given(flags.customer_id)),
@@ -82,5 +86,6 @@ def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
             f"{len(plan.attributes)}",
             f"{n_num} numeric, {len(plan.attributes) - n_num} categories",
         ),
+        *extra,
         ("snapshot date", str(plan.snapshot_date), "file date"),
     ]

@@ -266,6 +266,8 @@ def render_snapshot(plan: SnapshotPlan) -> str:
     if roles.positive != "Yes":
         lines.append(f"    positive_label: {scalar(roles.positive)}   # the label's churned value")
     lines += flow_list("numeric_attributes", plan.numeric_attributes, 4)
+    if plan.customers is not None:
+        lines += _customers(plan.customers)
     lines += [
         "",
         "labels:",

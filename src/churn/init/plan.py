@@ -73,7 +73,8 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class CustomerTable:
-    """The optional customers table of an events pipeline."""
+    """The optional customers table of a pipeline: an events pipeline's customers, or more
+    attributes of a snapshot's."""
 
     source: SourceFile
     customer_id: str
@@ -119,6 +120,8 @@ class SnapshotPlan:
     notes: tuple[str, ...] = field(default=())
     min_class_rows: int | None = None
     """train.min_class_rows to write: None keeps the default, which this snapshot can meet."""
+    customers: CustomerTable | None = None
+    """A table of more attributes, joined by customer id."""
 
     @property
     def charge_feature(self) -> str | None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -289,12 +289,20 @@ def init_events(
 
 
 def init_snapshot(
-    project_dir: Path, name: str, snapshot: Path, *, flags: SnapshotFlags, force: bool = False
+    project_dir: Path,
+    name: str,
+    snapshot: Path,
+    *,
+    flags: SnapshotFlags,
+    customers: Path | None = None,
+    force: bool = False,
 ) -> Created:
-    """A new snapshot pipeline ``name`` from the file ``snapshot``."""
+    """A new snapshot pipeline ``name`` from the file ``snapshot``, with the attributes of a
+    ``customers`` table (demographics, a status table) joined by customer id."""
     planning.check_name(name)
     dvc_yaml = _check_new(project_dir, name, force=force)
-    places, raw = placement(project_dir, name, [snapshot])
+    files = [snapshot, *([customers] if customers is not None else [])]
+    places, raw = placement(project_dir, name, files)
     source, sample = _source(snapshot, places)
     dated = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
     plan = planning.snapshot_plan(
@@ -309,6 +317,18 @@ def init_snapshot(
         exclude=flags.exclude,
     )
     plan = planning.sized_for_training(plan, read_column(snapshot, source.format, flags.label))
+    if customers is not None:
+        if plan.roles.customer_id is None:
+            raise ConfigError(
+                f"--customers {customers}: a customers table is joined by customer id, and "
+                f"{snapshot} has no column churn could tell is one. Name it with "
+                "--customer-id COLUMN."
+            )
+        table_source, table_sample = _source(customers, places)
+        table = planning.customer_table(
+            table_source, table_sample, events_id=plan.roles.customer_id, exclude=flags.exclude
+        )
+        plan = replace(plan, customers=table)
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
     return Created(plan, params, raw, tuple(copied), tuple(snapshot_findings(plan, flags)))
 
@@ -329,7 +349,8 @@ def dvc_executable() -> str:
 
 def run_pipeline(project_dir: Path, name: str, echo: Callable[[str], None]) -> int:
     """``dvc repro`` of every stage of pipeline ``name`` (and no other pipeline's) from the
-    project folder, its output passed line by line to ``echo``; dvc's exit code."""
+    project folder, its output passed line by line to ``echo``; the exit code of the stage
+    that failed (DVC itself exits 255 whatever the stage's was), else dvc's."""
     dvc_file = project_dir / "dvc.yaml"
     if not dvc_file.is_file():
         raise ConfigError(f"No dvc.yaml in {project_dir}: run churn run from the project folder.")
@@ -354,6 +375,17 @@ def run_pipeline(project_dir: Path, name: str, echo: Callable[[str], None]) -> i
         bufsize=1,
     ) as process:
         assert process.stdout is not None
+        stage_code = None
         for line in process.stdout:
             echo(line.rstrip("\n"))
+            failed = _STAGE_EXIT.search(line)
+            if failed:
+                stage_code = int(failed.group(1))
+    if process.returncode != 0 and stage_code:
+        return stage_code
     return process.returncode
+
+
+_STAGE_EXIT = re.compile(r"failed to run: .*, exited with (\d+)")
+"""DVC's line for a failed stage: "ERROR: failed to reproduce 'train@x': failed to run: churn
+train x, exited with 6"."""

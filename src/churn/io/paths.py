@@ -150,6 +150,10 @@ class PipelinePaths:
         return self._made_by("score", self.history / f"scores_{cutoff}.parquet")
 
     @property
+    def registry(self) -> Output:
+        return self._made_by("register", self.reports / "registry.json")
+
+    @property
     def drift(self) -> Output:
         return self._made_by("monitor", self.reports / "drift.json")
 

@@ -5,6 +5,7 @@ test cutoff. Writes ``reports/<p>/registry.json`` with the version and the decis
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ from churn.monitoring.drift import drift_problems
 from churn.settings import PipelineSettings
 from churn.stages._canonical import labels_and_features
 from churn.tracking import registry, runs
-from churn.tracking.lineage import training_lineage
+from churn.tracking.lineage import dvc_experiment, experiment_lineage, training_lineage
 from churn.tracking.store import Tracker
 
 PARAMS: tuple[str, ...] = ("train", "labels", "features", "registry", "monitoring")
@@ -35,6 +36,7 @@ def register(
     ``test``: the test rows (:func:`churn.tracking.registry.test_rows`), the first five of
     which are the input example."""
     metrics = io.read_json(paths.metrics)
+    experiment = dvc_experiment(os.environ)
     ChurnModel.load(paths.model)  # a missing or corrupted model fails before the store is touched
     name = registry.model_name(paths.name)
     version = runs.log_training_run(
@@ -52,17 +54,26 @@ def register(
             for p in (paths.metrics, paths.backtest, paths.segments, paths.plots, paths.catalogue)
             if p.exists()
         ],
-        lineage=training_lineage(
-            paths.project_dir,
-            features=paths.features,
-            labels=paths.labels,
-            test_cutoff=str(metrics.get("training", {}).get("test_cutoff", "")),
-        ),
+        lineage={
+            **training_lineage(
+                paths.project_dir,
+                features=paths.features,
+                labels=paths.labels,
+                test_cutoff=str(metrics.get("training", {}).get("test_cutoff", "")),
+            ),
+            **experiment_lineage(os.environ),
+        },
         input_example=test.head(5),
         registered_model_name=name,
+        alias=None if experiment else registry.CHALLENGER,
+        run_name=f"{paths.name} {experiment}" if experiment else f"{paths.name} train",
     )
     log.info(
-        "registered %s version %s (run %s) as challenger", name, version.version, version.run_id
+        "registered %s version %s (run %s) %s",
+        name,
+        version.version,
+        version.run_id,
+        f"for DVC experiment {experiment}, without an alias" if experiment else "as challenger",
     )
     return {"run_id": version.run_id, "version": version.version, "model_uri": version.model_uri}
 
@@ -114,7 +125,18 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
     """Register the trained model and run the gate; write ``reports/<p>/registry.json``."""
     labels, features = labels_and_features(paths)
     registered = register(settings, paths, tracker, registry.test_rows(labels, features))
-    decision = _gate(settings, paths, tracker, labels, features, force=False)
-    out = {"registered": registered, "promotion": decision}
-    io.write_json(out, paths.reports / "registry.json")
+    experiment = dvc_experiment(os.environ)
+    if experiment is None:
+        decision = _gate(settings, paths, tracker, labels, features, force=False)
+    else:  # its scores and report come from this version; the champion stays the champion
+        decision = {
+            "promoted": False,
+            "challenger_version": registered["version"],
+            "reason": f"DVC experiment {experiment}: version {registered['version']} is left "
+            "out of the champion/challenger aliases; its scores, exports and report use it. "
+            f"After `dvc exp apply {experiment}` and a commit, `churn promote {paths.name}` "
+            "judges it.",
+        }
+    out = {"registered": registered, "promotion": decision, "experiment": experiment}
+    io.write_json(out, paths.registry)
     return out

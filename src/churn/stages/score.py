@@ -25,6 +25,7 @@ from churn.scoring.ranking import ScoreResult, score_customers
 from churn.scoring.reasons import ReasonCatalogue, default_catalogue, load_catalogue, resolve
 from churn.scoring.summary import scoring_summary
 from churn.settings import PipelineSettings
+from churn.tracking.lineage import dvc_experiment
 from churn.tracking.loading import LoadedModel, load_scoring_model, spark_probabilities_of
 from churn.tracking.store import Tracker
 
@@ -60,7 +61,12 @@ def run(
             f"champion through MLflow's spark_udf, but --model gave the model folder "
             f"{model_path}. Drop --model, or set scoring.engine: local."
         )
-    loaded = load_scoring_model(paths, model_path, tracker=tracker)
+    experiment = dvc_experiment(os.environ)
+    version = None
+    if experiment is not None and model_path is None:  # one experiment, one model
+        version = str(io.read_json(paths.registry)["registered"]["version"])
+        log.info("DVC experiment %s: scoring with its own version %s", experiment, version)
+    loaded = load_scoring_model(paths, model_path, tracker=tracker, version=version)
     on_spark = (
         spark_probabilities_of(settings, loaded, tracker=tracker)
         if settings.scoring.engine == "spark"

@@ -51,6 +51,21 @@ def training_lineage(
     }
 
 
+def dvc_experiment(environ: Mapping[str, str]) -> str | None:
+    """The name of the DVC experiment this process runs in (``dvc exp run`` sets
+    ``DVC_EXP_NAME`` for its stages), or None outside one."""
+    return environ.get("DVC_EXP_NAME") or None
+
+
+def experiment_lineage(environ: Mapping[str, str]) -> dict[str, str]:
+    """``dvc_experiment`` and ``dvc_baseline_rev`` lineage inside a DVC experiment; empty
+    outside one."""
+    name = dvc_experiment(environ)
+    if name is None:
+        return {}
+    return {"dvc_experiment": name, "dvc_baseline_rev": environ.get("DVC_EXP_BASELINE_REV", "")}
+
+
 def lineage_tags(lineage: Mapping[str, object]) -> dict[str, str]:
     """``lineage.<key>`` tags, plus MLflow's ``mlflow.source.git.commit`` when the commit is
     known."""

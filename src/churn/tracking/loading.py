@@ -31,16 +31,24 @@ class LoadedModel:
 
 
 def load_scoring_model(
-    paths: PipelinePaths, model_path: Path | None, *, tracker: Tracker
+    paths: PipelinePaths,
+    model_path: Path | None,
+    *,
+    tracker: Tracker,
+    version: str | None = None,
 ) -> LoadedModel:
-    """The model folder at ``model_path`` (``tracker`` is not touched), else
+    """The model folder at ``model_path`` (``tracker`` is not touched), else version
+    ``version`` of ``churn-<p>`` (a DVC experiment's own model), else
     ``models:/churn-<p>@champion`` from ``tracker``'s registry."""
     if model_path is not None:
         model = ChurnModel.load(model_path)
         return LoadedModel(model, ModelIdentity(str(model_path), "local"), None)
     client = tracker.client
     name = registry.model_name(paths.name)
-    pyfunc, version = registry.load_champion(client, name)
+    if version is None:
+        pyfunc, version = registry.load_champion(client, name)
+    else:
+        pyfunc = registry.load_model(client, f"models:/{name}/{version}")
     run_id = str(client.get_model_version(name, version).run_id)
     return LoadedModel(churn_model_of(pyfunc), ModelIdentity(name, version), run_id)
 

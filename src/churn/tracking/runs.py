@@ -86,8 +86,11 @@ def log_training_run(
     lineage: Mapping[str, str],
     input_example: pd.DataFrame,
     registered_model_name: str,
+    alias: str | None = CHALLENGER,
+    run_name: str | None = None,
 ) -> RegisteredVersion:
-    """Log one training run, register its model and point the alias ``challenger`` at it.
+    """Log one training run, register its model and point ``alias`` at it (None: no alias,
+    as for a DVC experiment's model, which must not move the shared registry's aliases).
 
     ``experiment`` is an experiment id (see :func:`churn.tracking.store.ensure_experiment`).
     ``params`` and ``metrics`` may nest mappings; keys are flattened with dots
@@ -120,7 +123,7 @@ def log_training_run(
     metric_entities = _metric_entities(flatten(metrics), timestamp_ms=int(time.time() * 1000))
 
     try:
-        run_id = str(client.create_run(experiment, tags=tags).info.run_id)
+        run_id = str(client.create_run(experiment, tags=tags, run_name=run_name).info.run_id)
     except MlflowException as exc:
         raise store_error(client, "create a run", exc) from exc
     try:
@@ -146,6 +149,7 @@ def log_training_run(
             run_id=run_id,
             model_id=model_id,
             tags=tags,
+            alias=alias,
         )
         client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
     except BaseException as exc:
@@ -203,6 +207,7 @@ def _register(
     run_id: str,
     model_id: str,
     tags: Mapping[str, str],
+    alias: str | None,
 ) -> RegisteredVersion:
     try:
         client.create_registered_model(name)
@@ -215,7 +220,8 @@ def _register(
         name, source=source, run_id=run_id, tags=dict(tags), model_id=model_id
     )
     version = str(mv.version)
-    client.set_registered_model_alias(name, CHALLENGER, version)
+    if alias is not None:
+        client.set_registered_model_alias(name, alias, version)
     return RegisteredVersion(run_id=run_id, version=version, model_uri=f"models:/{name}/{version}")
 
 
