@@ -19,7 +19,7 @@ from churn.kinds import Kind, kind_of
 from churn.kinds.events import EventsKind
 from churn.kinds.snapshot import SnapshotKind
 from churn.modeling.training_data import FeatureColumns
-from churn.settings import PipelineSettings, load_settings
+from churn.settings import PipelineSettings, ValueSettings, load_settings
 from tests._project import orders, params
 from tests.conftest import events_frame
 
@@ -248,6 +248,16 @@ def test_snapshot_has_no_clv_no_backfill_and_no_later_outcome() -> None:
     assert kind.backfill_cutoffs() == ()
     assert kind.realised(tables, {})["evaluated"] == []
     assert kind.activity(tables) is None
+
+
+def test_a_snapshot_without_a_charge_is_worth_nothing_rather_than_refused() -> None:
+    settings = snapshot_settings()  # telco's params set method: recurring; leave it unset
+    scoring = settings.scoring.model_copy(update={"value": ValueSettings()})
+    kind = kind_of(settings.model_copy(update={"scoring": scoring}))
+    tables = Frames({"snapshot": telco_rows(settings)})
+    population = kind.population(tables, None)
+    assert len(population.features) > 0
+    assert list(population.expected_value) == [0.0] * len(population.features)
 
 
 def test_tenure_is_the_declared_attribute_of_a_snapshot_and_nothing_for_events() -> None:

@@ -87,12 +87,20 @@ class SnapshotKind:
     def expected_value(
         self, tables: Canonical, features: pd.DataFrame, cutoff: dt.date
     ) -> pd.Series:
-        """Monthly charge x months (``scoring.value.method: recurring``); a snapshot has no
-        purchases for a CLV."""
+        """Monthly charge x months (``scoring.value.method: recurring``). A snapshot has no
+        purchases for a CLV: with the method left at its default (a snapshot without a charge
+        column, as ``churn init`` writes it) every customer is worth 0, so outreach ranks by
+        churn probability; ``method: clv`` written in the params file is refused."""
         value = self.settings.scoring.value
-        if value.method != "recurring":
+        if value.method == "recurring":
+            return recurring_expected_value(value, features)
+        if "method" in value.model_fields_set:
             raise clv_needs_events(self.settings.name)
-        return recurring_expected_value(value, features)
+        log.info(
+            "no monetary value: scoring.value names no charge_feature (method: recurring), so "
+            "every expected value and value at risk is 0"
+        )
+        return pd.Series(0.0, index=features.index, dtype="float64")
 
     def backfill_cutoffs(self) -> tuple[dt.date, ...]:
         return ()
