@@ -89,6 +89,8 @@ def test_score_writes_the_ranked_list_from_the_champion(scored: Path) -> None:
     assert summary["scored"] == len(s)
     assert summary["outreach"]["customers"] == len(outreach)
     assert sum(summary["recommended_actions"].values()) == summary["outreach"]["to_contact"]
+    tiers = summary["risk_tier_definition"]  # cdnow's params: by percentile
+    assert tiers["method"] == "percentile" and tiers["High"]["min_probability"] is not None
     importance = json.loads((scored / "reports/mini/shap_importance.json").read_text())
     assert importance["n_customers"] == len(outreach) and importance["features"]
     for name in ("shap_beeswarm.png", "shap_bar.png"):

@@ -25,10 +25,12 @@ from churn.scoring.explain import (
 )
 from churn.scoring.outreach import (
     control_group,
+    describe_tiers,
     outreach_size,
     priority_rank,
     risk_percentile,
     risk_tier,
+    tier_definition,
 )
 from churn.scoring.playbook import check_rules, recommend, top_actionable_reason
 from churn.scoring.ranking import CONTROL, ModelIdentity, score_columns, score_customers
@@ -294,6 +296,46 @@ def test_risk_tiers_follow_the_configured_thresholds() -> None:
     assert list(tiers) == ["Low", "Medium", "Medium", "High", "High"]
     with pytest.raises(ValueError, match="must not exceed"):
         RiskTiers(high=0.2, medium=0.5)
+
+
+def test_risk_tiers_by_percentile_keep_their_share_whatever_the_probabilities() -> None:
+    tiers = RiskTiers()  # default: percentile, High = top 20 %, Medium = next 30 %
+    assert tiers.method == "percentile"
+    p = np.linspace(0.5, 0.99, 100)  # a December: everybody above any absolute threshold
+    counts = pd.Series(risk_tier(p, tiers)).value_counts()
+    assert (counts["High"], counts["Medium"], counts["Low"]) == (20, 30, 50)
+    assert set(np.asarray(risk_tier(p, tiers))[-20:]) == {"High"}  # the riskiest are High
+    custom = RiskTiers(high_percent=10, medium_percent=0)
+    assert pd.Series(risk_tier(p, custom)).value_counts()["High"] == 10
+
+
+def test_thresholds_without_a_method_mean_probability_and_mixed_keys_are_refused() -> None:
+    assert RiskTiers(high=0.6, medium=0.3).method == "probability"
+    with pytest.raises(ValueError, match="high applies only with method 'probability'"):
+        RiskTiers(method="percentile", high=0.5)
+    with pytest.raises(ValueError, match="high_percent applies only with method 'percentile'"):
+        RiskTiers(method="probability", high_percent=10)
+    with pytest.raises(ValueError, match="must not exceed 100"):
+        RiskTiers(high_percent=60, medium_percent=50)
+
+
+def test_tier_definition_states_the_rule_and_the_probabilities_it_spans() -> None:
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    tiers = RiskTiers()
+    definition = tier_definition(tiers, p, risk_tier(p, tiers))
+    assert definition["method"] == "percentile"
+    assert definition["High"] == {
+        "rule": "the riskiest 20 % of scored customers",
+        "min_probability": 0.9,
+        "max_probability": 0.95,
+    }
+    assert definition["Low"]["max_probability"] == 0.5
+    text = describe_tiers(definition)
+    assert text.startswith("Risk tiers by percentile: High: the riskiest 20 %")
+    absolute = RiskTiers(method="probability", high=0.99, medium=0.3)
+    nobody = tier_definition(absolute, p, risk_tier(p, absolute))
+    assert nobody["High"]["min_probability"] is None
+    assert "High: churn probability >= 0.99 (nobody)" in describe_tiers(nobody)
 
 
 def test_risk_percentile_is_100_for_the_riskiest() -> None:

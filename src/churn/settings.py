@@ -514,19 +514,66 @@ class RegistrySettings(Frozen):
 
 
 class RiskTiers(Frozen):
-    """Calibrated-probability thresholds of the risk tiers: High >= high, Medium >= medium."""
+    """How customers are put in the Low / Medium / High risk tiers. ``percentile`` (default):
+    High is the riskiest ``high_percent`` of the scored customers and Medium the next
+    ``medium_percent``, so the tiers keep their size when every probability moves (a season,
+    a December); ``probability``: absolute calibrated-probability thresholds, High >= high,
+    Medium >= medium. Without ``method``, giving ``high`` or ``medium`` means probability, so
+    params written before tiers had a method keep their meaning."""
 
+    method: Literal["percentile", "probability"] = Field(
+        "percentile",
+        description="percentile: tiers by share of scored customers (high_percent, "
+        "medium_percent); probability: by absolute churn probability (high, medium); default "
+        "percentile, or probability when only high or medium is given",
+    )
+    high_percent: float = Field(
+        20.0, gt=0, le=100, description="percentile: the riskiest share (percent) that is High"
+    )
+    medium_percent: float = Field(
+        30.0, ge=0, lt=100, description="percentile: the next share (percent) that is Medium"
+    )
     high: float = Field(
-        0.6, gt=0, le=1, description="churn probability from which a customer is High risk"
+        0.6,
+        gt=0,
+        le=1,
+        description="probability: churn probability from which a customer is High risk",
     )
     medium: float = Field(
-        0.3, ge=0, le=1, description="churn probability from which a customer is Medium risk"
+        0.3,
+        ge=0,
+        le=1,
+        description="probability: churn probability from which a customer is Medium risk",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_mean_probability(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "method" not in data and ({"high", "medium"} & set(data)):
+            return {**data, "method": "probability"}
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> RiskTiers:
         if self.medium > self.high:
             raise ValueError(f"medium ({self.medium}) must not exceed high ({self.high})")
+        if self.high_percent + self.medium_percent > 100:
+            raise ValueError(
+                f"high_percent ({self.high_percent:g}) plus medium_percent "
+                f"({self.medium_percent:g}) must not exceed 100"
+            )
+        unused = {
+            "percentile": ("high", "medium"),
+            "probability": ("high_percent", "medium_percent"),
+        }[self.method]
+        given = [key for key in unused if key in self.model_fields_set]
+        if given:
+            wanted = "probability" if self.method == "percentile" else "percentile"
+            raise ValueError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} only with "
+                f"method '{wanted}', but method is "
+                f"'{self.method}'. Set method: {wanted}, or remove {', '.join(given)}"
+            )
         return self
 
 
@@ -580,7 +627,8 @@ class ScoringSettings(Frozen):
     """How ``churn score`` turns probabilities into a ranked outreach list with reasons."""
 
     risk_tiers: RiskTiers = Field(
-        default_factory=RiskTiers, description="probability thresholds of the risk tiers"
+        default_factory=RiskTiers,
+        description="risk tiers by percentile (default) or by probability thresholds",
     )
     outreach: OutreachSettings = Field(
         default_factory=OutreachSettings,

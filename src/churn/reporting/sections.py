@@ -23,6 +23,7 @@ from churn.reporting.retention_figures import (
     repeat_purchase_figure,
     value_at_risk_by_tier_figure,
 )
+from churn.scoring.outreach import describe_tiers
 
 METRIC_COLUMNS = ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile")
 PLOTS = (
@@ -123,6 +124,10 @@ def outreach_section(
                 ("mean churn probability in the slice", _pct(outreach["mean_churn_probability"])),
             ]
         ),
+    ]
+    if summary.get("risk_tier_definition"):  # absent from lists scored before tier methods
+        items.append(Note(describe_tiers(summary["risk_tier_definition"])))
+    items += [
         Figure(
             counts_figure(
                 summary["top_reasons"],

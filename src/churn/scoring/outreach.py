@@ -4,6 +4,7 @@ control group held out of the outreach slice so its effect can be measured later
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,10 +15,63 @@ TIERS = ("Low", "Medium", "High")
 
 
 def risk_tier(probability: np.ndarray, tiers: RiskTiers) -> pd.Categorical[str]:
-    """Low / Medium / High by calibrated probability: High >= tiers.high, Medium >= medium."""
+    """Low / Medium / High per customer. ``percentile``: High when the customer's risk
+    percentile is in the top ``tiers.high_percent``, Medium in the next ``medium_percent``;
+    ``probability``: High >= tiers.high, Medium >= tiers.medium."""
     p = np.asarray(probability, dtype="float64")
-    labels = np.where(p >= tiers.high, "High", np.where(p >= tiers.medium, "Medium", "Low"))
+    if tiers.method == "percentile":
+        pct = risk_percentile(p)
+        high = pct > 100.0 - tiers.high_percent
+        medium = pct > 100.0 - tiers.high_percent - tiers.medium_percent
+    else:
+        high, medium = p >= tiers.high, p >= tiers.medium
+    labels = np.where(high, "High", np.where(medium, "Medium", "Low"))
     return pd.Categorical(labels, categories=list(TIERS), ordered=True)
+
+
+def tier_definition(
+    tiers: RiskTiers, probability: np.ndarray, tier: pd.Categorical[str] | pd.Series
+) -> dict[str, Any]:
+    """What each tier means, for ``scoring.json`` and the report: the method, each tier's rule
+    in words, and the churn probabilities it spans on this list (min and max, None if empty)."""
+    p = np.asarray(probability, dtype="float64")
+    labels = np.asarray(tier, dtype=object)
+    if tiers.method == "percentile":
+        low_share = 100.0 - tiers.high_percent - tiers.medium_percent
+        rules = {
+            "High": f"the riskiest {tiers.high_percent:g} % of scored customers",
+            "Medium": f"the next {tiers.medium_percent:g} %",
+            "Low": f"the remaining {low_share:g} %",
+        }
+    else:
+        rules = {
+            "High": f"churn probability >= {tiers.high:g}",
+            "Medium": f"churn probability >= {tiers.medium:g} and < {tiers.high:g}",
+            "Low": f"churn probability < {tiers.medium:g}",
+        }
+    out: dict[str, Any] = {"method": tiers.method}
+    for name in reversed(TIERS):
+        mine = p[labels == name]
+        out[name] = {
+            "rule": rules[name],
+            "min_probability": float(mine.min()) if len(mine) else None,
+            "max_probability": float(mine.max()) if len(mine) else None,
+        }
+    return out
+
+
+def describe_tiers(definition: dict[str, Any]) -> str:
+    """One sentence for people: "High: the riskiest 20 % (churn probability 0.41 to 0.97); ..."."""
+    parts = []
+    for name in reversed(TIERS):
+        tier = definition[name]
+        span = (
+            f" (churn probability {tier['min_probability']:.2f} to {tier['max_probability']:.2f})"
+            if tier["min_probability"] is not None
+            else " (nobody)"
+        )
+        parts.append(f"{name}: {tier['rule']}{span}")
+    return f"Risk tiers by {definition['method']}: " + "; ".join(parts) + "."
 
 
 def risk_percentile(probability: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from churn.scoring.outreach import (
     priority_rank,
     risk_percentile,
     risk_tier,
+    tier_definition,
 )
 from churn.scoring.playbook import recommend, top_actionable_reason
 from churn.scoring.reasons import ReasonCatalogue
@@ -48,6 +50,8 @@ class ScoreResult:
     """SHAP values of the explained customers (rows of ``explained``), for global plots."""
     explained: pd.DataFrame
     """Model features of the explained customers, aligned with ``contributions``."""
+    design: dict[str, Any] = field(default_factory=dict)
+    """How the list was drawn, for ``scoring.json``: ``risk_tiers`` (:func:`tier_definition`)."""
 
 
 def score_columns(n_reasons: int) -> list[str]:
@@ -233,4 +237,9 @@ def score_customers(
         scores[score_columns(settings.n_reasons)],
         explained.contributions,
         model.matrix(features.reset_index(drop=True)[explained.rows]),
+        {
+            "risk_tiers": tier_definition(
+                settings.risk_tiers, scores["churn_probability"].to_numpy(), scores["risk_tier"]
+            )
+        },
     )
