@@ -10,12 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from scipy.stats import norm
 
 from churn.errors import ConfigError, PipelineStateError
 from churn.features import FeatureSpec, catalogue_records, feature_catalogue
 from churn.features.derived import derived_catalogue
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel
+from churn.scoring.control import (
+    control_plan,
+    control_share_for,
+    detectable_effect,
+    stratified_control,
+)
 from churn.scoring.explain import (
     Contributions,
     Reference,
@@ -368,6 +375,59 @@ def test_control_group_is_stable_per_customer_and_near_the_configured_share() ->
     assert not control_group(ids, 0.0, "seed").any()
 
 
+def test_detectable_effect_matches_cohens_table_for_two_proportions() -> None:
+    # Cohen (1988), table 6.4.1: h = 0.2 needs n = 392 per group (two-sided alpha 0.05,
+    # power 0.8), where h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p2)).
+    for base in (0.2, 0.5, 0.63):
+        mde = detectable_effect(392, 392, base)
+        assert mde is not None
+        h = 2 * np.arcsin(np.sqrt(base)) - 2 * np.arcsin(np.sqrt(base - mde))
+        assert h == pytest.approx(0.2, abs=0.001)
+    # the normal-approximation power at that effect is 0.8, with unequal groups too
+    base, n1, n2 = 0.6, 87, 780
+    mde = detectable_effect(n1, n2, base)
+    assert mde is not None
+    h = 2 * np.arcsin(np.sqrt(base)) - 2 * np.arcsin(np.sqrt(base - mde))
+    z = h / np.sqrt(1 / n1 + 1 / n2)
+    power = norm.cdf(z - norm.ppf(0.975)) + norm.cdf(-z - norm.ppf(0.975))
+    assert power == pytest.approx(0.8, abs=0.001)
+    assert 0.12 < mde < 0.17  # retail's 87 controls: only effects over 12 points show
+    assert detectable_effect(0, 100, 0.5) is None
+    assert detectable_effect(2, 2, 0.05) is None  # not even a fall to zero is detectable
+
+
+def test_auto_control_share_detects_the_wanted_effect_and_is_capped() -> None:
+    share = control_share_for(0.05, 20_000, 0.4, cap=0.5)
+    n_control = round(20_000 * share)
+    mde = detectable_effect(n_control, 20_000 - n_control, 0.4)
+    assert mde is not None and mde == pytest.approx(0.05, abs=0.0005)
+    assert control_share_for(0.05, 800, 0.6, cap=0.5) == 0.5  # too small a slice: the cap
+    settings = OutreachSettings(control_percent="auto", min_detectable_effect=0.05)
+    assert control_plan(settings, 20_000, 0.4).share == pytest.approx(share)
+    assert control_plan(OutreachSettings(control_percent=10), 800, 0.6).share == 0.1
+    with pytest.raises(ValueError, match="control_percent"):
+        OutreachSettings(control_percent="half")
+
+
+def test_control_group_takes_the_same_share_of_every_stratum_stably() -> None:
+    ids = pd.Series([f"cust-{i}" for i in range(1_000)])
+    strata = pd.Series(np.repeat(["High x call", "High x offer", "Medium x call"], [500, 300, 200]))
+    control = stratified_control(ids, strata, 0.1, "seed")
+    assert control.sum() == 100
+    assert pd.Series(control).groupby(strata).sum().tolist() == [50, 30, 20]
+    order = np.random.default_rng(0).permutation(1_000)
+    again = stratified_control(
+        ids.iloc[order].reset_index(drop=True),
+        strata.iloc[order].reset_index(drop=True),
+        0.1,
+        "seed",
+    )
+    assert set(ids.iloc[order][again]) == set(ids[control])  # row order does not matter
+    small = stratified_control(ids[:7], pd.Series(["a", "a", "a", "b", "b", "c", "c"]), 0.3, "s")
+    assert small.sum() == 2  # round(7 x 0.3), given to the largest remainders
+    assert not stratified_control(ids, strata, 0.0, "seed").any()
+
+
 # --------------------------------------------------------------------------- playbook
 
 
@@ -490,8 +550,11 @@ def test_score_customers_builds_the_full_list(model: ChurnModel, reasons: Catalo
     assert (outside["recommended_action"] == "none").all()
     inside = s[s["in_outreach"]]
     assert inside["reason_1_code"].notna().all()
+    control = inside[inside["control_group"]]
+    assert len(control) == 10  # 20 % of 50, the same share of each risk tier x action
+    assert (control["recommended_action"] == "none").all()  # nobody may act on a control row
     assert (
-        inside["recommended_action"]
+        inside.loc[~inside["control_group"], "recommended_action"]
         .isin(
             [
                 "service_call",
@@ -518,7 +581,13 @@ def test_score_customers_builds_the_full_list(model: ChurnModel, reasons: Catalo
         identity=ModelIdentity("churn-toy", "7"),
         scored_at=when,
     )
-    assert everyone.scores["recommended_action"].ne("none").all()
+    others = everyone.scores[~everyone.scores["control_group"]]
+    assert others["recommended_action"].ne("none").all()
+    power = result.design["control_group"]
+    assert (power["control"], power["contacted"], power["sizing"]) == (10, 40, "configured")
+    assert power["base_churn_rate"] == pytest.approx(inside["churn_probability"].mean())
+    mde = detectable_effect(10, 40, power["base_churn_rate"])
+    assert power["min_detectable_effect_points"] == pytest.approx(100 * mde, abs=0.01)
     pd.testing.assert_frame_equal(
         everyone.scores[s["in_outreach"].to_numpy()].reset_index(drop=True),
         s[s["in_outreach"]].reset_index(drop=True),

@@ -588,8 +588,24 @@ class OutreachSettings(Frozen):
     top_percent: float | None = Field(
         20.0, gt=0, le=100, description="contact this share of scored customers (percent)"
     )
-    control_percent: float = Field(
-        10.0, ge=0, lt=100, description="share of the outreach slice held out (percent)"
+    control_percent: Annotated[float, Field(ge=0, lt=100)] | Literal["auto"] = Field(
+        10.0,
+        description="share of the outreach slice held out (percent), drawn within each risk "
+        "tier x action; auto: the smallest share that detects min_detectable_effect",
+    )
+    min_detectable_effect: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="fall in churn rate (0.05: 5 points) the control group should detect "
+        "(two-sided, alpha 0.05, power 0.8); sizes it with control_percent: auto, else a "
+        "warning when the configured size cannot",
+    )
+    max_control_percent: float = Field(
+        50.0,
+        gt=0,
+        le=50,
+        description="control_percent auto: never hold out more than this share of the slice",
     )
     control_seed: str = Field(
         "churn-control", description="salt of the hash that puts a customer id in control"
@@ -709,7 +725,9 @@ class ExportTarget(Frozen):
         min_length=1, description="exported columns in order; the first is the record key"
     )
     only_outreach: bool = Field(
-        True, description="export the outreach slice (control group flagged) only; false: everyone"
+        True,
+        description="export the customers to contact only (the control group goes to "
+        "control_group.csv); false: everyone, control rows flagged and without an action",
     )
 
 

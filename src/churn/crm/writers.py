@@ -141,11 +141,41 @@ def crm_frame(scores: pd.DataFrame, target: Target, settings: ExportTarget) -> p
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"export.targets.{target}.columns: field names repeat: {dupes}.")
-    rows = scores[scores["in_outreach"]] if settings.only_outreach else scores
+    if settings.only_outreach:  # the contact list: the control group must never receive it
+        rows = scores[scores["in_outreach"] & ~scores["control_group"].astype(bool)]
+    else:
+        rows = scores
     convention = CONVENTIONS[target]
     out = pd.DataFrame(index=rows.index)
     for column in settings.columns:
         out[column.name] = _format(rows[column.source], column.source, convention)
+    return out.reset_index(drop=True)
+
+
+CONTROL_FILE = "control_group"
+"""Name of the file (``data/exports/<p>/control_group.csv``) listing the held-out customers."""
+CONTROL_COLUMNS = (
+    "customer_id",
+    "churn_probability",
+    "risk_percentile",
+    "risk_tier",
+    "expected_value",
+    "value_at_risk",
+    "priority_rank",
+    "reason_1_code",
+    "model_version",
+    "cutoff",
+    "scored_at",
+)
+
+
+def control_frame(scores: pd.DataFrame) -> pd.DataFrame:
+    """The control group of the outreach slice in the generic format: who was held out, to be
+    kept out of every campaign and compared with the contacted customers later."""
+    rows = scores[scores["in_outreach"] & scores["control_group"].astype(bool)]
+    columns = [c for c in CONTROL_COLUMNS if c in scores.columns]
+    convention = CONVENTIONS["generic"]
+    out = pd.DataFrame({c: _format(rows[c], c, convention) for c in columns}, index=rows.index)
     return out.reset_index(drop=True)
 
 

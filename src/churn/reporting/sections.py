@@ -127,6 +127,8 @@ def outreach_section(
     ]
     if summary.get("risk_tier_definition"):  # absent from lists scored before tier methods
         items.append(Note(describe_tiers(summary["risk_tier_definition"])))
+    if summary.get("control_group_power"):
+        items.append(Note(_control_power_text(summary["control_group_power"])))
     items += [
         Figure(
             counts_figure(
@@ -163,6 +165,22 @@ def outreach_section(
     ]
     items.append(Table(top[columns].round(3), "The first customers to contact"))
     return Section("Who to contact, and why", items, "outreach")
+
+
+def _control_power_text(power: dict[str, Any]) -> str:
+    mde = power["min_detectable_effect_points"]
+    can = (
+        "cannot detect any fall in churn"
+        if mde is None
+        else f"can tell a fall in churn of {mde:.1f} percentage points or more from chance"
+    )
+    return (
+        f"Control group: {power['control']:,} customers ({power['share_percent']:g} % of the "
+        f"slice, {power['sizing']}), drawn within each risk tier and action so they match the "
+        f"{power['contacted']:,} contacted. At the slice's churn rate of "
+        f"{power['base_churn_rate']:.0%}, comparing them {can} ({power['test']}). Control "
+        "customers get no action and are left out of the CRM contact files."
+    )
 
 
 def monitoring_section(

@@ -99,14 +99,11 @@ def outreach_size(n_scored: int, settings: OutreachSettings) -> int:
     return min(n_scored, int(np.ceil(n_scored * settings.top_percent / 100.0)))
 
 
-def control_group(customer_id: pd.Series, percent: float, seed: str) -> np.ndarray:
-    """True for the customers held out as control: a stable hash of (seed, id) below
-    ``percent``, so a customer stays in (or out of) control across runs and machines."""
-    if percent <= 0:
-        return np.zeros(len(customer_id), dtype=bool)
-    threshold = percent / 100.0 * 2.0**64
+def control_draws(customer_id: pd.Series, seed: str) -> np.ndarray:
+    """A stable pseudo-random number in [0, 2**64) per customer: a hash of (seed, id), the same
+    on every run and machine whatever the row order."""
     salt = seed.encode("utf-8") + b"\x00"
-    draws = np.fromiter(
+    return np.fromiter(
         (
             int.from_bytes(hashlib.blake2b(salt + str(cid).encode("utf-8"), digest_size=8).digest())
             for cid in customer_id
@@ -114,4 +111,12 @@ def control_group(customer_id: pd.Series, percent: float, seed: str) -> np.ndarr
         dtype="float64",
         count=len(customer_id),
     )
-    return draws < threshold
+
+
+def control_group(customer_id: pd.Series, percent: float, seed: str) -> np.ndarray:
+    """True for the customers held out as control: a stable hash of (seed, id) below
+    ``percent``, so a customer stays in (or out of) control across runs and machines."""
+    if percent <= 0:
+        return np.zeros(len(customer_id), dtype=bool)
+    threshold = percent / 100.0 * 2.0**64
+    return control_draws(customer_id, seed) < threshold

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from churn.modeling.model import ChurnModel
+from churn.scoring.control import control_plan, control_power, stratified_control
 from churn.scoring.explain import Contributions, Reference, shap_contributions, top_reasons
 from churn.scoring.outreach import (
-    control_group,
     outreach_size,
     priority_rank,
     risk_percentile,
@@ -51,7 +51,8 @@ class ScoreResult:
     explained: pd.DataFrame
     """Model features of the explained customers, aligned with ``contributions``."""
     design: dict[str, Any] = field(default_factory=dict)
-    """How the list was drawn, for ``scoring.json``: ``risk_tiers`` (:func:`tier_definition`)."""
+    """How the list was drawn, for ``scoring.json``: ``risk_tiers`` (:func:`tier_definition`)
+    and ``control_group`` (its size and power, :func:`hold_out_control`)."""
 
 
 def score_columns(n_reasons: int) -> list[str]:
@@ -139,13 +140,31 @@ def rank_customers(
     ranking = out[priority_column(expected_value, settings)].to_numpy()
     out["priority_rank"] = priority_rank(ranking, out["customer_id"])
     out["in_outreach"] = out["priority_rank"] <= outreach_size(len(out), settings.outreach)
-    out["control_group"] = out["in_outreach"].to_numpy() & control_group(
-        out["customer_id"], settings.outreach.control_percent, settings.outreach.control_seed
-    )
-    out["outreach_status"] = np.select(
-        [out["control_group"], out["in_outreach"]], [CONTROL, CONTACT], default=NOT_IN_OUTREACH
-    )
     return out
+
+
+def hold_out_control(
+    ranked: pd.DataFrame, action: np.ndarray, settings: ScoringSettings
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The control group of the outreach slice of ``ranked`` (a mask over its rows), drawn
+    within each risk tier x recommended ``action`` so control and contacted have the same
+    mix, and what it can measure (:func:`churn.scoring.control.control_power`)."""
+    outreach = settings.outreach
+    in_slice = ranked["in_outreach"].to_numpy(dtype=bool)
+    base_rate = float(ranked.loc[in_slice, "churn_probability"].mean()) if in_slice.any() else 0.0
+    plan = control_plan(outreach, int(in_slice.sum()), base_rate)
+    strata = (
+        ranked.loc[in_slice, "risk_tier"].astype(str)
+        + " x "
+        + pd.Series(action[in_slice], index=ranked.index[in_slice]).astype(str)
+    )
+    control = np.zeros(len(ranked), dtype=bool)
+    control[in_slice] = stratified_control(
+        ranked.loc[in_slice, "customer_id"], strata, plan.share, outreach.control_seed
+    )
+    n_control = int(control.sum())
+    power = control_power(plan, outreach, n_control, int(in_slice.sum()) - n_control, base_rate)
+    return control, power
 
 
 @dataclass(frozen=True)
@@ -223,11 +242,18 @@ def score_customers(
         playbook=playbook,
     )
     reasons = explained.reasons
+    action = reasons["recommended_action"].to_numpy(dtype=object)
+    control, power = hold_out_control(out, action, settings)
+    out["control_group"] = control
+    out["outreach_status"] = np.select(
+        [control, out["in_outreach"]], [CONTROL, CONTACT], default=NOT_IN_OUTREACH
+    )
     for k in range(1, settings.n_reasons + 1):
         out[f"reason_{k}_code"] = reasons[f"reason_{k}_code"]
         out[f"reason_{k}_text"] = reasons[f"reason_{k}_text"]
         out[f"reason_{k}_actionable"] = reasons[f"reason_{k}_actionable"].astype("boolean")
-    out["recommended_action"] = reasons["recommended_action"]
+    # control rows carry no action: nothing in the list may suggest contacting them
+    out["recommended_action"] = np.where(control, playbook.not_contacted_action, action)
     out["model_name"] = identity.name
     out["model_version"] = identity.version
     out["cutoff"] = pd.to_datetime(features["cutoff"]).to_numpy()
@@ -240,6 +266,7 @@ def score_customers(
         {
             "risk_tiers": tier_definition(
                 settings.risk_tiers, scores["churn_probability"].to_numpy(), scores["risk_tier"]
-            )
+            ),
+            "control_group": power,
         },
     )

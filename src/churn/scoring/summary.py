@@ -24,6 +24,7 @@ def scoring_summary(result: ScoreResult, catalogue_version: str) -> dict[str, An
             str(k): int(v) for k, v in s["risk_tier"].value_counts().sort_index().items()
         },
         "risk_tier_definition": result.design.get("risk_tiers"),
+        "control_group_power": result.design.get("control_group"),
         "expected_value_total": float(s["expected_value"].sum()),
         "value_at_risk_total": float(s["value_at_risk"].sum()),
         "outreach": {

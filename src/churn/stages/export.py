@@ -6,7 +6,15 @@ import logging
 from collections.abc import Sequence
 
 from churn import io
-from churn.crm.writers import TARGETS, Target, crm_frame, export_bytes, target_settings
+from churn.crm.writers import (
+    CONTROL_FILE,
+    TARGETS,
+    Target,
+    control_frame,
+    crm_frame,
+    export_bytes,
+    target_settings,
+)
 from churn.errors import PipelineStateError
 from churn.io.paths import PipelinePaths
 from churn.settings import PipelineSettings
@@ -20,14 +28,20 @@ log = logging.getLogger("churn")
 def run(
     settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target] = TARGETS
 ) -> dict[str, int]:
-    """Write one import file per target; every file is built before any is written."""
+    """Write one import file per target, the contacted customers only (or everyone, with
+    ``only_outreach: false``), and ``control_group.csv``, the customers held out; every file
+    is built before any is written."""
     scores = io.read_parquet(paths.scores)
-    if "in_outreach" not in scores.columns or scores["customer_id"].isna().any():
+    if (
+        "in_outreach" not in scores.columns
+        or "control_group" not in scores.columns
+        or scores["customer_id"].isna().any()
+    ):
         raise PipelineStateError(
             f"{paths.scores}: not a scores file of this version (needs customer_id on every "
-            f"row and in_outreach). Rescore with `churn score {paths.name}`."
+            f"row, in_outreach and control_group). Rescore with `churn score {paths.name}`."
         )
-    files = {
+    files: dict[str, bytes] = {
         target: export_bytes(
             crm_frame(
                 scores, target, target_settings(target, settings.export.targets, scores.columns)
@@ -36,6 +50,7 @@ def run(
         )
         for target in targets
     }
+    files[CONTROL_FILE] = export_bytes(control_frame(scores), "generic")
     rows: dict[str, int] = {}
     for target, data in files.items():
         io.write_bytes(data, paths.export(target))
