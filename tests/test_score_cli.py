@@ -83,6 +83,11 @@ def test_score_writes_the_ranked_list_from_the_champion(scored: Path) -> None:
     no_reason = outreach[~with_reason & ~outreach["control_group"]]
     assert (no_reason["recommended_action"] == "feedback_request").all()
     assert s.loc[~s["in_outreach"], "reason_1_code"].isna().all()
+    # every customer on the list says why: an actionable first reason, or plainly none
+    assert outreach["reason_1_code"].notna().all() and outreach["reason_1_text"].notna().all()
+    first = outreach["reason_1_actionable"].fillna(False).astype(bool)
+    assert (first | (outreach["reason_1_code"] == "NO_SINGLE_DRIVER")).all()
+    assert (outreach["reason_1_code"] == "RECENCY").any()
     assert outreach["control_group"].any() and not s.loc[~s["in_outreach"], "control_group"].any()
 
     summary = json.loads((scored / "reports/mini/scoring.json").read_text())

@@ -24,11 +24,13 @@ from churn.scoring.control import (
     stratified_control,
 )
 from churn.scoring.explain import (
+    NO_SINGLE_DRIVER,
     Contributions,
     Reference,
     reason_sums,
     shap_contributions,
     top_reasons,
+    with_no_single_driver,
 )
 from churn.scoring.outreach import (
     control_group,
@@ -41,7 +43,13 @@ from churn.scoring.outreach import (
 )
 from churn.scoring.playbook import check_rules, recommend, top_actionable_reason
 from churn.scoring.ranking import CONTROL, ModelIdentity, score_columns, score_customers
-from churn.scoring.reasons import CatalogueSpec, load_catalogue, render_many, resolve
+from churn.scoring.reasons import (
+    CatalogueSpec,
+    ReasonCatalogue,
+    load_catalogue,
+    render_many,
+    resolve,
+)
 from churn.scoring.value import purchase_value, recurring_value
 from churn.settings import (
     FeatureSettings,
@@ -141,10 +149,17 @@ def test_reasons_are_the_largest_risk_raising_sums_only(
     out = top_reasons(frame, contributions, catalogue, reference)
     sums = reason_sums(contributions, catalogue)
     codes = catalogue.codes
+    rates = reference.churn_rate_by_value["country"]
     for i in range(len(frame)):
-        positive = sorted(
-            [(s, c) for s, c in zip(sums[i], codes, strict=True) if s > 0], reverse=True
-        )[:3]
+        # actionable reasons first, then context (PROFILE: the country); a country that churns
+        # less than average is never given as raising risk
+        lowers = rates[frame["country"].iloc[i]] < reference.overall_churn_rate
+        raising = [
+            (s, c)
+            for s, c in zip(sums[i], codes, strict=True)
+            if s > 0 and not (c == "PROFILE" and lowers)
+        ]
+        positive = sorted(raising, key=lambda sc: (sc[1] != "PROFILE", sc[0]), reverse=True)[:3]
         got = [out[f"reason_{k}_code"].iloc[i] for k in (1, 2, 3)]
         got = [None if pd.isna(code) else code for code in got]
         expected = [c for _, c in positive] + [None] * (3 - len(positive))
@@ -173,6 +188,67 @@ def test_country_reason_is_flagged_not_actionable_and_quotes_churn_rates(
     assert (
         recency["reason_1_text"].str.contains(f"typical for active customers: {typical:,.0f}").all()
     )
+
+
+def _tenure_recency_country() -> tuple[pd.DataFrame, ReasonCatalogue, Reference]:
+    records = [
+        {"name": "tenure_days", "family": "tenure", "description": "Days as a customer"},
+        {"name": "recency", "family": "recency", "description": "Days since"},
+        {"name": "country", "family": "attribute", "description": "Country"},
+    ]
+    catalogue = resolve(load_catalogue(), records, [r["name"] for r in records])
+    frame = pd.DataFrame(
+        {
+            "tenure_days": [30.0, 30.0, 30.0, 30.0],
+            "recency": [90.0, 90.0, 90.0, 90.0],
+            "country": ["Norway", "Germany", "Norway", "Norway"],
+        }
+    )
+    reference = Reference(
+        {"tenure_days": 400.0, "recency": 20.0, "country": "UK"},
+        {"country": {"Norway": 0.33, "Germany": 0.6}},
+        0.49,
+    )
+    return frame, catalogue, reference
+
+
+def test_the_first_reason_is_actionable_and_context_comes_after() -> None:
+    frame, catalogue, reference = _tenure_recency_country()
+    # log-odds of tenure, recency, country: tenure is the biggest, but nobody can change it
+    values = np.array([[1.5, 0.2, 0.0], [1.5, 0.2, 0.9], [0.4, 0.0, 0.0], [-1.0, -0.2, 0.0]])
+    out = top_reasons(frame, Contributions(values, 0.0, tuple(frame.columns)), catalogue, reference)
+    assert out["reason_1_code"].tolist()[:2] == ["RECENCY", "RECENCY"]
+    assert out["reason_1_actionable"].tolist()[:2] == [True, True]
+    assert out["reason_2_code"].tolist()[:2] == ["TENURE", "TENURE"]  # context, by size
+    assert out.loc[1, "reason_3_code"] == "PROFILE"  # Germany churns more than average
+    # only context raises the risk: it comes first from top_reasons, flagged not actionable ...
+    assert (out.loc[2, "reason_1_code"], out.loc[2, "reason_1_actionable"]) == ("TENURE", False)
+    assert out.loc[3].isna().all()  # nothing raises the risk
+    # ... and on the list it follows the plain statement that there is nothing to act on
+    given = with_no_single_driver(out)
+    assert given["reason_1_code"].tolist() == ["RECENCY", "RECENCY"] + [NO_SINGLE_DRIVER] * 2
+    assert given.loc[2, "reason_2_code"] == "TENURE" and not given.loc[2, "reason_2_actionable"]
+    assert given.loc[2, "reason_2_text"] == out.loc[2, "reason_1_text"]
+    assert given.loc[2, "reason_2_shap"] == 0.4 and np.isnan(given.loc[2, "reason_1_shap"])
+    assert pd.isna(given.loc[3, "reason_2_code"])
+    pd.testing.assert_frame_equal(given.loc[:1], out.loc[:1])  # actionable first: unchanged
+
+
+def test_a_category_that_churns_less_than_average_is_never_a_reason_for_risk() -> None:
+    frame, catalogue, reference = _tenure_recency_country()
+    values = np.array([[0.0, 0.1, 0.8], [0.0, 0.1, 0.8], [0.0, 0.0, 0.8], [0.0, 0.0, 0.0]])
+    out = top_reasons(frame, Contributions(values, 0.0, tuple(frame.columns)), catalogue, reference)
+    texts = out[[f"reason_{k}_text" for k in (1, 2, 3)]].fillna("").to_numpy().ravel()
+    assert not any("Norway" in t for t in texts)  # 33 % against 49 %: lowers risk on average
+    assert out.loc[0, "reason_1_code"] == "RECENCY" and pd.isna(out.loc[0, "reason_2_code"])
+    assert out.loc[1, "reason_2_text"] == "Country: Germany (churned at 60% against 49% overall)"
+    assert out.loc[2].isna().all()  # Norway was its only risk-raising reason: none is left
+    given = with_no_single_driver(out)
+    assert given.loc[2, "reason_1_code"] == NO_SINGLE_DRIVER
+    assert given.loc[2, "reason_1_text"].startswith("No single driver")
+    assert not given.loc[2, "reason_1_actionable"]
+    assert given.loc[0, "reason_1_code"] == "RECENCY"  # customers with a reason keep it
+    assert out.loc[2].isna().all()  # the input is not changed
 
 
 def test_reasons_shared_by_everyone_scored_are_never_a_customers_reason() -> None:
@@ -549,7 +625,9 @@ def test_score_customers_builds_the_full_list(model: ChurnModel, reasons: Catalo
     assert outside["reason_1_code"].isna().all()
     assert (outside["recommended_action"] == "none").all()
     inside = s[s["in_outreach"]]
-    assert inside["reason_1_code"].notna().all()
+    assert inside["reason_1_code"].notna().all()  # a reason, or NO_SINGLE_DRIVER
+    any_actionable = inside[[f"reason_{k}_actionable" for k in (1, 2, 3)]].fillna(False).any(axis=1)
+    assert inside.loc[any_actionable, "reason_1_actionable"].all()
     control = inside[inside["control_group"]]
     assert len(control) == 10  # 20 % of 50, the same share of each risk tier x action
     assert (control["recommended_action"] == "none").all()  # nobody may act on a control row

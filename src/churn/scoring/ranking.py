@@ -17,7 +17,13 @@ import pandas as pd
 
 from churn.modeling.model import ChurnModel
 from churn.scoring.control import control_plan, control_power, stratified_control
-from churn.scoring.explain import Contributions, Reference, shap_contributions, top_reasons
+from churn.scoring.explain import (
+    Contributions,
+    Reference,
+    shap_contributions,
+    top_reasons,
+    with_no_single_driver,
+)
 from churn.scoring.outreach import (
     outreach_size,
     priority_rank,
@@ -196,8 +202,8 @@ def explain_customers(
     )
     explained = frame[rows]
     contributions = shap_contributions(model, explained)
-    reasons = top_reasons(
-        explained, contributions, catalogue, reference, n_reasons=settings.n_reasons
+    reasons = with_no_single_driver(
+        top_reasons(explained, contributions, catalogue, reference, n_reasons=settings.n_reasons)
     ).reindex(ranked.index)
     value_pct = value_percentiles(ranked["expected_value"])
     action = np.full(len(ranked), playbook.not_contacted_action, dtype=object)
