@@ -41,8 +41,8 @@ from churn.scoring.outreach import (
     risk_tier,
     tier_definition,
 )
-from churn.scoring.playbook import check_rules, recommend, top_actionable_reason
-from churn.scoring.ranking import CONTROL, ModelIdentity, score_columns, score_customers
+from churn.scoring.playbook import best_actions, check_rules, recommend, top_actionable_reason
+from churn.scoring.ranking import CONTROL, ModelIdentity, score_columns, score_customers, worth
 from churn.scoring.reasons import (
     CatalogueSpec,
     ReasonCatalogue,
@@ -545,6 +545,116 @@ def test_the_action_follows_the_top_actionable_reason() -> None:
     )
     top = top_actionable_reason(reasons)
     assert top.iloc[:2].tolist() == ["FREQUENCY", "RECENCY"] and pd.isna(top.iloc[2])
+
+
+PRICED = PlaybookSettings.model_validate(
+    {
+        "rules": [
+            {"action": "win_back_offer", "reasons": ["RECENCY"], "cost": 20, "effect": 0.3},
+            {"action": "re_engagement_message", "reasons": ["RECENCY"], "cost": 1, "effect": 0.1},
+            {"action": "service_call", "reasons": ["RETURNS"], "cost": 30, "effect": 0.2},
+        ],
+        "default_action": "feedback_request",
+        "default_cost": 0.5,
+        "default_effect": 0.02,
+        "default_effect_sd": 0.01,
+    }
+)
+
+
+def test_the_action_recommended_is_the_matching_one_that_saves_the_most() -> None:
+    codes = pd.Series(["RECENCY", "RECENCY", "RETURNS", None])
+    p = np.array([0.5, 0.5, 0.5, 0.5])
+    value = np.array([200.0, 50.0, 100.0, 1000.0])
+    choice = best_actions(codes, p, np.zeros(4), value, PRICED)
+    # 0.5 x 200: offer 0.3 x 100 - 20 = 10 beats message 0.1 x 100 - 1 = 9
+    # 0.5 x 50: offer 7.5 - 20 < 0, message 2.5 - 1 = 1.5
+    # RETURNS: the call, even at a loss (5 - 30): the only rule that answers the reason
+    # no actionable reason: the default, 0.02 x 500 - 0.5 = 9.5
+    assert choice.action.tolist() == [
+        "win_back_offer",
+        "re_engagement_message",
+        "service_call",
+        "feedback_request",
+    ]
+    np.testing.assert_allclose(choice.saved, [10.0, 1.5, -20.0, 9.5])
+    np.testing.assert_allclose(choice.saved_sd, [0.05 * 100, 0.05 * 25, 0.05 * 50, 0.01 * 500])
+    bound = best_actions(None, p, np.zeros(4), value, PRICED).saved  # reasons ignored
+    assert (bound >= choice.saved).all()
+    np.testing.assert_allclose(bound, [10.0, 1.5, 4.0, 130.0])  # row 3: 0.1 x 50 - 1
+
+
+def test_the_list_by_value_saved_is_exact_and_contacts_only_where_it_pays(
+    model: ChurnModel, reasons: CatalogueSpec
+) -> None:
+    frame, y = toy_features(400, seed=5)
+    catalogue = resolve(reasons, CATALOGUE, model.feature_names)
+    reference = Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES)
+    playbook = PlaybookSettings.model_validate(
+        {
+            "rules": [
+                {"action": "win_back_offer", "reasons": ["RECENCY"], "cost": 25, "effect": 0.4},
+                {"action": "call", "reasons": ["FREQUENCY"], "cost": 5, "effect": 0.05},
+            ],
+            "default_cost": 3,
+            "default_effect": 0.05,
+        }
+    )
+    outreach = OutreachSettings(top_percent=25, control_percent=0)
+    kwargs = {
+        "catalogue": catalogue,
+        "reference": reference,
+        "playbook": playbook,
+        "identity": ModelIdentity("churn-toy", "7"),
+        "scored_at": dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+    }
+    listed = score_customers(
+        model, frame, frame["spend_total"], settings=ScoringSettings(outreach=outreach), **kwargs
+    )
+    everyone = score_customers(  # every customer explained: the exact value saved of each
+        model,
+        frame,
+        frame["spend_total"],
+        settings=ScoringSettings(outreach=outreach, explain="all"),
+        **kwargs,
+    )
+    s, truth = listed.scores, everyone.scores.set_index("customer_id")
+    contacted = s[s["in_outreach"]]
+    saved = truth["expected_value_saved"]
+    assert 0 < len(contacted) <= 100
+    assert (contacted["expected_value_saved"] > 0).all()  # nobody contacted at a loss
+    left_out = saved.drop(contacted["customer_id"])
+    assert contacted["expected_value_saved"].min() >= left_out.max()  # the best, exactly
+    if len(contacted) < 100:  # fewer than the budget: nobody else is worth contacting
+        assert left_out.max() <= 0
+    np.testing.assert_allclose(
+        contacted["expected_value_saved"], saved[contacted["customer_id"]].to_numpy()
+    )
+    assert set(contacted["recommended_action"]) <= {"win_back_offer", "call", "feedback_request"}
+    assert s["priority_rank"].tolist() == list(range(1, 401))
+    policies = listed.design["policies"]
+    assert set(policies) == {"expected_value_saved", "value_at_risk", "churn_probability"}
+    assert policies["expected_value_saved"]["chosen"]
+    assert policies["expected_value_saved"]["customers"] == len(contacted)
+    assert (
+        policies["value_at_risk"]["customers"] == policies["churn_probability"]["customers"] == 100
+    )
+    top_p = truth["churn_probability"].nlargest(100).index
+    assert policies["churn_probability"]["expected_value_saved"] == pytest.approx(
+        saved[top_p].sum()
+    )
+    best = policies["expected_value_saved"]["expected_value_saved"]
+    assert best >= policies["value_at_risk"]["expected_value_saved"]
+    assert best >= policies["churn_probability"]["expected_value_saved"]
+
+
+def test_without_a_monetary_value_each_customer_is_worth_1_and_the_log_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="churn")
+    assert worth(pd.Series([0.0, np.nan])).tolist() == [1.0, 1.0]
+    assert "worth 1" in caplog.text
+    assert worth(pd.Series([0.0, np.nan, 5.0])).tolist() == [0.0, 0.0, 5.0]
 
 
 def test_a_rule_naming_an_unknown_reason_code_is_refused() -> None:

@@ -581,8 +581,11 @@ class OutreachSettings(Frozen):
     """Who is contacted: the top of the list by ``priority``, within a budget, minus a random
     control group that is flagged "do not contact" so the effect of outreach can be measured."""
 
-    priority: Literal["value_at_risk", "churn_probability"] = Field(
-        "value_at_risk", description="what ranks the list: value at risk or churn probability"
+    priority: Literal["expected_value_saved", "value_at_risk", "churn_probability"] = Field(
+        "expected_value_saved",
+        description="what ranks the list: expected value saved by the best action, P(churn) x "
+        "effect x value - cost (only customers it is positive for are contacted), value at "
+        "risk, or churn probability",
     )
     top_k: PositiveInt | None = Field(None, description="contact at most this many customers")
     top_percent: float | None = Field(
@@ -674,7 +677,7 @@ class ScoringSettings(Frozen):
 
 
 class PlaybookRule(Frozen):
-    """One retention action and when it applies; the first matching rule wins."""
+    """One retention action, when it applies, what it costs and what it is expected to do."""
 
     action: str = Field(
         min_length=1,
@@ -693,10 +696,23 @@ class PlaybookRule(Frozen):
     min_probability: float = Field(
         0.0, ge=0, le=1, description="only customers with at least this churn probability"
     )
+    cost: float = Field(
+        0.0, ge=0, description="money one contact with this action costs (same unit as value)"
+    )
+    effect: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="prior share of the churn probability the action removes (0.1: a customer "
+        "at 60 % falls to 54 %), until the control group measures it",
+    )
+    effect_sd: float = Field(0.05, ge=0, description="uncertainty (standard deviation) of effect")
 
 
 class PlaybookSettings(Frozen):
-    """Which retention action each explained customer gets, from their top actionable reason."""
+    """Which retention action each explained customer gets, from their top actionable reason:
+    among the rules that match, the one with the highest expected net value saved,
+    P(churn) x effect x value - cost (ties: the first); default_action when none matches."""
 
     rules: list[PlaybookRule] = Field(
         default_factory=list, description="rules tried in order; the first that matches wins"
@@ -706,6 +722,11 @@ class PlaybookSettings(Frozen):
         pattern=r"^[a-z][a-z0-9_]*$",
         description="action of explained customers no rule matches",
     )
+    default_cost: float = Field(0.0, ge=0, description="cost of one default_action contact")
+    default_effect: float = Field(
+        0.1, ge=0, le=1, description="prior share of the churn probability default_action removes"
+    )
+    default_effect_sd: float = Field(0.05, ge=0, description="uncertainty of default_effect")
     not_contacted_action: str = Field(
         "none", description="action of customers outside the explained slice"
     )

@@ -129,6 +129,8 @@ def outreach_section(
         items.append(Note(describe_tiers(summary["risk_tier_definition"])))
     if summary.get("control_group_power"):
         items.append(Note(_control_power_text(summary["control_group_power"])))
+    if summary.get("policies"):
+        items.append(Table(_policies_table(summary["policies"]), POLICIES_CAPTION))
     items += [
         Figure(
             counts_figure(
@@ -165,6 +167,28 @@ def outreach_section(
     ]
     items.append(Table(top[columns].round(3), "The first customers to contact"))
     return Section("Who to contact, and why", items, "outreach")
+
+
+POLICIES_CAPTION = (
+    "Who each targeting policy would contact within the same budget, and the value their best "
+    "actions are expected to save (P(churn) x effect x value - cost, effects as the playbook's "
+    "priors; sd: from the effects' uncertainty). The list follows the marked policy."
+)
+
+
+def _policies_table(policies: dict[str, Any]) -> pd.DataFrame:
+    rows = [
+        {
+            "policy": name.replace("_", " ") + (" (this list)" if p["chosen"] else ""),
+            "customers": p["customers"],
+            "mean churn probability": round(p["mean_churn_probability"] or 0.0, 3),
+            "value at risk": round(p["value_at_risk"], 0),
+            "expected value saved": round(p["expected_value_saved"], 0),
+            "sd": round(p["expected_value_saved_sd"], 0),
+        }
+        for name, p in policies.items()
+    ]
+    return pd.DataFrame(rows)
 
 
 def _control_power_text(power: dict[str, Any]) -> str:

@@ -133,6 +133,15 @@ def run(
         f"{reach['control_group']:,}",
     )
     _log_control_power(out["control_group_power"], settings.scoring.outreach.min_detectable_effect)
+    for policy, p in (out.get("policies") or {}).items():
+        log.info(
+            "targeting by %s%s: %s customers, expected value saved %s (sd %s)",
+            policy.replace("_", " "),
+            " (this list)" if p["chosen"] else "",
+            f"{p['customers']:,}",
+            f"{p['expected_value_saved']:,.0f}",
+            f"{p['expected_value_saved_sd']:,.0f}",
+        )
     return out
 
 
