@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from churn.scoring.outreach import control_draws
-from churn.settings import OutreachSettings
+from churn.settings import OutreachSettings, ScoringSettings
 
 ALPHA = 0.05
 """Two-sided significance level of the contacted-versus-control comparison."""
@@ -151,3 +151,27 @@ def control_power(
         "min_detectable_effect_points": None if mde is None else round(mde * 100.0, 2),
         "wanted_effect_points": round(settings.min_detectable_effect * 100.0, 2),
     }
+
+
+def hold_out_control(
+    ranked: pd.DataFrame, action: np.ndarray, settings: ScoringSettings
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The control group of the outreach slice of ``ranked`` (a mask over its rows), drawn
+    within each risk tier x recommended ``action`` so control and contacted have the same
+    mix, and what it can measure (:func:`churn.scoring.control.control_power`)."""
+    outreach = settings.outreach
+    in_slice = ranked["in_outreach"].to_numpy(dtype=bool)
+    base_rate = float(ranked.loc[in_slice, "churn_probability"].mean()) if in_slice.any() else 0.0
+    plan = control_plan(outreach, int(in_slice.sum()), base_rate)
+    strata = (
+        ranked.loc[in_slice, "risk_tier"].astype(str)
+        + " x "
+        + pd.Series(action[in_slice], index=ranked.index[in_slice]).astype(str)
+    )
+    control = np.zeros(len(ranked), dtype=bool)
+    control[in_slice] = stratified_control(
+        ranked.loc[in_slice, "customer_id"], strata, plan.share, outreach.control_seed
+    )
+    n_control = int(control.sum())
+    power = control_power(plan, outreach, n_control, int(in_slice.sum()) - n_control, base_rate)
+    return control, power
