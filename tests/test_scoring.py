@@ -21,6 +21,7 @@ from churn.scoring.control import (
     control_plan,
     control_share_for,
     detectable_effect,
+    hold_out_control,
     stratified_control,
 )
 from churn.scoring.explain import (
@@ -502,6 +503,30 @@ def test_control_group_takes_the_same_share_of_every_stratum_stably() -> None:
     small = stratified_control(ids[:7], pd.Series(["a", "a", "a", "b", "b", "c", "c"]), 0.3, "s")
     assert small.sum() == 2  # round(7 x 0.3), given to the largest remainders
     assert not stratified_control(ids, strata, 0.0, "seed").any()
+
+
+def test_an_auto_sized_control_group_is_drawn_within_each_tier_and_action() -> None:
+    n = 4_000
+    ranked = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "churn_probability": np.full(n, 0.4),
+            "risk_tier": np.repeat(["High", "Medium"], n // 2),
+            "in_outreach": np.arange(n) < 3_000,
+        }
+    )
+    action = np.tile(np.array(["call", "offer"], dtype=object), n // 2)
+    settings = ScoringSettings(
+        outreach=OutreachSettings(control_percent="auto", min_detectable_effect=0.06)
+    )
+    control, power = hold_out_control(ranked, action, settings)
+    assert not control[~ranked["in_outreach"]].any()
+    share = control_share_for(0.06, 3_000, 0.4, cap=0.5)
+    assert power["sizing"] == "auto" and power["control"] == round(3_000 * share)
+    assert power["min_detectable_effect_points"] <= 6.0 + 0.05
+    inside = ranked[ranked["in_outreach"]].assign(action=action[:3_000], control=control[:3_000])
+    by_stratum = inside.groupby(["risk_tier", "action"])["control"].mean()
+    assert (by_stratum - share).abs().max() < 1 / 500  # the same share of every stratum
 
 
 # --------------------------------------------------------------------------- playbook
