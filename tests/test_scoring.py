@@ -40,6 +40,7 @@ from churn.scoring.outreach import (
     priority_rank,
     risk_percentile,
     risk_tier,
+    riskiest_share,
     tier_definition,
 )
 from churn.scoring.playbook import best_actions, check_rules, recommend, top_actionable_reason
@@ -391,6 +392,12 @@ def test_risk_tiers_by_percentile_keep_their_share_whatever_the_probabilities() 
     assert set(np.asarray(risk_tier(p, tiers))[-20:]) == {"High"}  # the riskiest are High
     custom = RiskTiers(high_percent=10, medium_percent=0)
     assert pd.Series(risk_tier(p, custom)).value_counts()["High"] == 10
+    # customers with the same probability share a tier; the cut is the nearest to the share
+    tied = np.concatenate([np.full(12, 0.9), np.full(10, 0.8), np.linspace(0.1, 0.7, 78)])
+    tiers_of = pd.Series(risk_tier(tied, tiers)).value_counts()
+    assert (tiers_of["High"], tiers_of["Medium"]) == (22, 28)  # 22 is nearer 20 than 12 is
+    assert not riskiest_share(np.full(10, 0.5), 20).any()  # 0 is nearer 2 than 10 is
+    assert riskiest_share(np.full(10, 0.5), 60).all()
 
 
 def test_thresholds_without_a_method_mean_probability_and_mixed_keys_are_refused() -> None:
@@ -409,7 +416,8 @@ def test_tier_definition_states_the_rule_and_the_probabilities_it_spans() -> Non
     definition = tier_definition(tiers, p, risk_tier(p, tiers))
     assert definition["method"] == "percentile"
     assert definition["High"] == {
-        "rule": "the riskiest 20 % of scored customers",
+        "rule": "the riskiest 20 % of scored customers (as near as customers with the same "
+        "probability, kept together, allow)",
         "min_probability": 0.9,
         "max_probability": 0.95,
     }

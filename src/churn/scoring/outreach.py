@@ -15,18 +15,33 @@ TIERS = ("Low", "Medium", "High")
 
 
 def risk_tier(probability: np.ndarray, tiers: RiskTiers) -> pd.Categorical[str]:
-    """Low / Medium / High per customer. ``percentile``: High when the customer's risk
-    percentile is in the top ``tiers.high_percent``, Medium in the next ``medium_percent``;
-    ``probability``: High >= tiers.high, Medium >= tiers.medium."""
+    """Low / Medium / High per customer. ``percentile``: High for the riskiest
+    ``tiers.high_percent`` of customers, Medium for the next ``medium_percent``
+    (:func:`riskiest_share`); ``probability``: High >= tiers.high, Medium >= tiers.medium."""
     p = np.asarray(probability, dtype="float64")
     if tiers.method == "percentile":
-        pct = risk_percentile(p)
-        high = pct > 100.0 - tiers.high_percent
-        medium = pct > 100.0 - tiers.high_percent - tiers.medium_percent
+        high = riskiest_share(p, tiers.high_percent)
+        medium = riskiest_share(p, tiers.high_percent + tiers.medium_percent)
     else:
         high, medium = p >= tiers.high, p >= tiers.medium
     labels = np.where(high, "High", np.where(medium, "Medium", "Low"))
     return pd.Categorical(labels, categories=list(TIERS), ordered=True)
+
+
+def riskiest_share(probability: np.ndarray, percent: float) -> np.ndarray:
+    """True for the riskiest ``percent`` of customers. Customers with the same probability
+    stay together (one-time buyers often share one), so the cut falls at the boundary between
+    two probabilities whose share is nearest to ``percent`` (the smaller one on a tie)."""
+    p = np.asarray(probability, dtype="float64")
+    if not len(p):
+        return np.zeros(0, dtype=bool)
+    values, counts = np.unique(p, return_counts=True)
+    values, counts = values[::-1], counts[::-1]  # riskiest first
+    above = np.concatenate([[0], np.cumsum(counts)])  # customers in the k riskiest groups
+    k = int(np.argmin(np.abs(above - len(p) * percent / 100.0)))
+    if k == 0:
+        return np.zeros(len(p), dtype=bool)
+    return np.asarray(p >= values[k - 1], dtype=bool)
 
 
 def tier_definition(
@@ -39,7 +54,8 @@ def tier_definition(
     if tiers.method == "percentile":
         low_share = 100.0 - tiers.high_percent - tiers.medium_percent
         rules = {
-            "High": f"the riskiest {tiers.high_percent:g} % of scored customers",
+            "High": f"the riskiest {tiers.high_percent:g} % of scored customers (as near as "
+            "customers with the same probability, kept together, allow)",
             "Medium": f"the next {tiers.medium_percent:g} %",
             "Low": f"the remaining {low_share:g} %",
         }
