@@ -36,9 +36,16 @@ from churn import io
 from churn.crm.writers import crm_frame, default_target, export_bytes
 from churn.modeling.model import ChurnModel
 from churn.scoring.explain import Reference
-from churn.scoring.ranking import Explained, explain_customers, rank_customers
+from churn.scoring.ranking import (
+    CONTACT,
+    CONTROL,
+    Explained,
+    explain_customers,
+    hold_out_control,
+    rank_customers,
+)
 from churn.scoring.reasons import load_catalogue, resolve
-from churn.settings import load_settings
+from churn.settings import ScoringSettings, load_settings
 
 
 def synthetic_population(root: Path, n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
@@ -106,7 +113,7 @@ def main() -> None:
                 playbook=settings.playbook,
             )
             steps["reasons"].append(clock.lap())
-            scores = write_scores(ranked, explained, frame, now, Path(tmp))
+            scores = write_scores(explained, frame, now, Path(tmp), settings.scoring)
             steps["write"].append(clock.lap())
             target = default_target("salesforce")
             data = export_bytes(crm_frame(scores, "salesforce", target), "salesforce")
@@ -134,12 +141,19 @@ def main() -> None:
 
 
 def write_scores(
-    ranked: pd.DataFrame, explained: Explained, frame: pd.DataFrame, now: dt.datetime, out: Path
+    explained: Explained,
+    frame: pd.DataFrame,
+    now: dt.datetime,
+    out: Path,
+    settings: ScoringSettings,
 ) -> pd.DataFrame:
-    """What score_customers does after the two phases: join, sort, write."""
-    scores = ranked.join(
-        explained.reasons.filter(regex=r"^reason_\d_(code|text|actionable)$|recommended")
-    )
+    """What score_customers does after the two phases: control group, join, sort, write."""
+    action = explained.reasons["recommended_action"].to_numpy(dtype=object)
+    control, _ = hold_out_control(explained.ranked, action, settings)
+    scores = explained.ranked.assign(
+        control_group=control,
+        outreach_status=np.where(control, CONTROL, CONTACT),
+    ).join(explained.reasons.filter(regex=r"^reason_\d_(code|text|actionable)$|recommended"))
     scores["model_name"] = "churn-retail"
     scores["model_version"] = "bench"
     scores["cutoff"] = pd.to_datetime(frame["cutoff"]).to_numpy()

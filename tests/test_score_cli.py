@@ -83,12 +83,23 @@ def test_score_writes_the_ranked_list_from_the_champion(scored: Path) -> None:
     no_reason = outreach[~with_reason & ~outreach["control_group"]]
     assert (no_reason["recommended_action"] == "feedback_request").all()
     assert s.loc[~s["in_outreach"], "reason_1_code"].isna().all()
+    # every customer on the list says why: an actionable first reason, or plainly none
+    assert outreach["reason_1_code"].notna().all() and outreach["reason_1_text"].notna().all()
+    first = outreach["reason_1_actionable"].fillna(False).astype(bool)
+    assert (first | (outreach["reason_1_code"] == "NO_SINGLE_DRIVER")).all()
+    assert (outreach["reason_1_code"] == "RECENCY").any()
     assert outreach["control_group"].any() and not s.loc[~s["in_outreach"], "control_group"].any()
 
     summary = json.loads((scored / "reports/mini/scoring.json").read_text())
     assert summary["scored"] == len(s)
     assert summary["outreach"]["customers"] == len(outreach)
     assert sum(summary["recommended_actions"].values()) == summary["outreach"]["to_contact"]
+    tiers = summary["risk_tier_definition"]  # cdnow's params: by percentile
+    assert tiers["method"] == "percentile" and tiers["High"]["min_probability"] is not None
+    power = summary["control_group_power"]
+    assert power["control"] == outreach["control_group"].sum() > 0
+    assert power["min_detectable_effect_points"] > 0
+    assert (outreach.loc[outreach["control_group"], "recommended_action"] == "none").all()
     importance = json.loads((scored / "reports/mini/shap_importance.json").read_text())
     assert importance["n_customers"] == len(outreach) and importance["features"]
     for name in ("shap_beeswarm.png", "shap_bar.png"):
@@ -107,12 +118,16 @@ def test_export_writes_every_crm_file_from_the_outreach_slice(project_copy: Path
     code, out = churn(project_copy, "export")
     assert code == 0, out
     outreach = scores_of(project_copy).query("in_outreach")
+    contact = outreach[~outreach["control_group"]]
     for target in TARGETS:
         data = (project_copy / f"data/exports/mini/{target}.csv").read_bytes()
         encoding = "utf-8-sig" if target == "dynamics" else "utf-8"
         back = pd.read_csv(io.BytesIO(data), encoding=encoding, dtype=str)
-        assert len(back) == len(outreach), target
-        assert back.iloc[:, 0].tolist() == outreach["customer_id"].tolist(), target
+        assert len(back) == len(contact), target
+        assert back.iloc[:, 0].tolist() == contact["customer_id"].tolist(), target
+    held_out = pd.read_csv(project_copy / "data/exports/mini/control_group.csv", dtype=str)
+    control = outreach[outreach["control_group"]]
+    assert len(control) and held_out["customer_id"].tolist() == control["customer_id"].tolist()
     code, out = churn(project_copy, "export", "--target", "pigeon")
     assert code == 2 and "unknown --target ['pigeon']" in out
 
@@ -140,7 +155,8 @@ def test_a_failed_export_leaves_the_previous_file_and_no_temp_files(
     monkeypatch.undo()
     assert code != 0
     assert target.read_bytes() == before
-    assert sorted(p.name for p in target.parent.iterdir()) == ["generic.csv"]
+    names = sorted(p.name for p in target.parent.iterdir())
+    assert names == ["control_group.csv", "generic.csv"]  # the control file goes with any target
 
 
 def test_a_model_folder_scores_without_any_registry(

@@ -10,29 +10,48 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from scipy.stats import norm
 
 from churn.errors import ConfigError, PipelineStateError
 from churn.features import FeatureSpec, catalogue_records, feature_catalogue
 from churn.features.derived import derived_catalogue
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel
+from churn.scoring.control import (
+    control_plan,
+    control_share_for,
+    detectable_effect,
+    hold_out_control,
+    stratified_control,
+)
 from churn.scoring.explain import (
+    NO_SINGLE_DRIVER,
     Contributions,
     Reference,
     reason_sums,
     shap_contributions,
     top_reasons,
+    with_no_single_driver,
 )
 from churn.scoring.outreach import (
     control_group,
+    describe_tiers,
     outreach_size,
     priority_rank,
     risk_percentile,
     risk_tier,
+    riskiest_share,
+    tier_definition,
 )
-from churn.scoring.playbook import check_rules, recommend, top_actionable_reason
-from churn.scoring.ranking import CONTROL, ModelIdentity, score_columns, score_customers
-from churn.scoring.reasons import CatalogueSpec, load_catalogue, render_many, resolve
+from churn.scoring.playbook import best_actions, check_rules, recommend, top_actionable_reason
+from churn.scoring.ranking import CONTROL, ModelIdentity, score_columns, score_customers, worth
+from churn.scoring.reasons import (
+    CatalogueSpec,
+    ReasonCatalogue,
+    load_catalogue,
+    render_many,
+    resolve,
+)
 from churn.scoring.value import purchase_value, recurring_value
 from churn.settings import (
     FeatureSettings,
@@ -132,10 +151,17 @@ def test_reasons_are_the_largest_risk_raising_sums_only(
     out = top_reasons(frame, contributions, catalogue, reference)
     sums = reason_sums(contributions, catalogue)
     codes = catalogue.codes
+    rates = reference.churn_rate_by_value["country"]
     for i in range(len(frame)):
-        positive = sorted(
-            [(s, c) for s, c in zip(sums[i], codes, strict=True) if s > 0], reverse=True
-        )[:3]
+        # actionable reasons first, then context (PROFILE: the country); a country that churns
+        # less than average is never given as raising risk
+        lowers = rates[frame["country"].iloc[i]] < reference.overall_churn_rate
+        raising = [
+            (s, c)
+            for s, c in zip(sums[i], codes, strict=True)
+            if s > 0 and not (c == "PROFILE" and lowers)
+        ]
+        positive = sorted(raising, key=lambda sc: (sc[1] != "PROFILE", sc[0]), reverse=True)[:3]
         got = [out[f"reason_{k}_code"].iloc[i] for k in (1, 2, 3)]
         got = [None if pd.isna(code) else code for code in got]
         expected = [c for _, c in positive] + [None] * (3 - len(positive))
@@ -164,6 +190,67 @@ def test_country_reason_is_flagged_not_actionable_and_quotes_churn_rates(
     assert (
         recency["reason_1_text"].str.contains(f"typical for active customers: {typical:,.0f}").all()
     )
+
+
+def _tenure_recency_country() -> tuple[pd.DataFrame, ReasonCatalogue, Reference]:
+    records = [
+        {"name": "tenure_days", "family": "tenure", "description": "Days as a customer"},
+        {"name": "recency", "family": "recency", "description": "Days since"},
+        {"name": "country", "family": "attribute", "description": "Country"},
+    ]
+    catalogue = resolve(load_catalogue(), records, [r["name"] for r in records])
+    frame = pd.DataFrame(
+        {
+            "tenure_days": [30.0, 30.0, 30.0, 30.0],
+            "recency": [90.0, 90.0, 90.0, 90.0],
+            "country": ["Norway", "Germany", "Norway", "Norway"],
+        }
+    )
+    reference = Reference(
+        {"tenure_days": 400.0, "recency": 20.0, "country": "UK"},
+        {"country": {"Norway": 0.33, "Germany": 0.6}},
+        0.49,
+    )
+    return frame, catalogue, reference
+
+
+def test_the_first_reason_is_actionable_and_context_comes_after() -> None:
+    frame, catalogue, reference = _tenure_recency_country()
+    # log-odds of tenure, recency, country: tenure is the biggest, but nobody can change it
+    values = np.array([[1.5, 0.2, 0.0], [1.5, 0.2, 0.9], [0.4, 0.0, 0.0], [-1.0, -0.2, 0.0]])
+    out = top_reasons(frame, Contributions(values, 0.0, tuple(frame.columns)), catalogue, reference)
+    assert out["reason_1_code"].tolist()[:2] == ["RECENCY", "RECENCY"]
+    assert out["reason_1_actionable"].tolist()[:2] == [True, True]
+    assert out["reason_2_code"].tolist()[:2] == ["TENURE", "TENURE"]  # context, by size
+    assert out.loc[1, "reason_3_code"] == "PROFILE"  # Germany churns more than average
+    # only context raises the risk: it comes first from top_reasons, flagged not actionable ...
+    assert (out.loc[2, "reason_1_code"], out.loc[2, "reason_1_actionable"]) == ("TENURE", False)
+    assert out.loc[3].isna().all()  # nothing raises the risk
+    # ... and on the list it follows the plain statement that there is nothing to act on
+    given = with_no_single_driver(out)
+    assert given["reason_1_code"].tolist() == ["RECENCY", "RECENCY"] + [NO_SINGLE_DRIVER] * 2
+    assert given.loc[2, "reason_2_code"] == "TENURE" and not given.loc[2, "reason_2_actionable"]
+    assert given.loc[2, "reason_2_text"] == out.loc[2, "reason_1_text"]
+    assert given.loc[2, "reason_2_shap"] == 0.4 and np.isnan(given.loc[2, "reason_1_shap"])
+    assert pd.isna(given.loc[3, "reason_2_code"])
+    pd.testing.assert_frame_equal(given.loc[:1], out.loc[:1])  # actionable first: unchanged
+
+
+def test_a_category_that_churns_less_than_average_is_never_a_reason_for_risk() -> None:
+    frame, catalogue, reference = _tenure_recency_country()
+    values = np.array([[0.0, 0.1, 0.8], [0.0, 0.1, 0.8], [0.0, 0.0, 0.8], [0.0, 0.0, 0.0]])
+    out = top_reasons(frame, Contributions(values, 0.0, tuple(frame.columns)), catalogue, reference)
+    texts = out[[f"reason_{k}_text" for k in (1, 2, 3)]].fillna("").to_numpy().ravel()
+    assert not any("Norway" in t for t in texts)  # 33 % against 49 %: lowers risk on average
+    assert out.loc[0, "reason_1_code"] == "RECENCY" and pd.isna(out.loc[0, "reason_2_code"])
+    assert out.loc[1, "reason_2_text"] == "Country: Germany (churned at 60% against 49% overall)"
+    assert out.loc[2].isna().all()  # Norway was its only risk-raising reason: none is left
+    given = with_no_single_driver(out)
+    assert given.loc[2, "reason_1_code"] == NO_SINGLE_DRIVER
+    assert given.loc[2, "reason_1_text"].startswith("No single driver")
+    assert not given.loc[2, "reason_1_actionable"]
+    assert given.loc[0, "reason_1_code"] == "RECENCY"  # customers with a reason keep it
+    assert out.loc[2].isna().all()  # the input is not changed
 
 
 def test_reasons_shared_by_everyone_scored_are_never_a_customers_reason() -> None:
@@ -296,6 +383,53 @@ def test_risk_tiers_follow_the_configured_thresholds() -> None:
         RiskTiers(high=0.2, medium=0.5)
 
 
+def test_risk_tiers_by_percentile_keep_their_share_whatever_the_probabilities() -> None:
+    tiers = RiskTiers()  # default: percentile, High = top 20 %, Medium = next 30 %
+    assert tiers.method == "percentile"
+    p = np.linspace(0.5, 0.99, 100)  # a December: everybody above any absolute threshold
+    counts = pd.Series(risk_tier(p, tiers)).value_counts()
+    assert (counts["High"], counts["Medium"], counts["Low"]) == (20, 30, 50)
+    assert set(np.asarray(risk_tier(p, tiers))[-20:]) == {"High"}  # the riskiest are High
+    custom = RiskTiers(high_percent=10, medium_percent=0)
+    assert pd.Series(risk_tier(p, custom)).value_counts()["High"] == 10
+    # customers with the same probability share a tier; the cut is the nearest to the share
+    tied = np.concatenate([np.full(12, 0.9), np.full(10, 0.8), np.linspace(0.1, 0.7, 78)])
+    tiers_of = pd.Series(risk_tier(tied, tiers)).value_counts()
+    assert (tiers_of["High"], tiers_of["Medium"]) == (22, 28)  # 22 is nearer 20 than 12 is
+    assert not riskiest_share(np.full(10, 0.5), 20).any()  # 0 is nearer 2 than 10 is
+    assert riskiest_share(np.full(10, 0.5), 60).all()
+
+
+def test_thresholds_without_a_method_mean_probability_and_mixed_keys_are_refused() -> None:
+    assert RiskTiers(high=0.6, medium=0.3).method == "probability"
+    with pytest.raises(ValueError, match="high applies only with method 'probability'"):
+        RiskTiers(method="percentile", high=0.5)
+    with pytest.raises(ValueError, match="high_percent applies only with method 'percentile'"):
+        RiskTiers(method="probability", high_percent=10)
+    with pytest.raises(ValueError, match="must not exceed 100"):
+        RiskTiers(high_percent=60, medium_percent=50)
+
+
+def test_tier_definition_states_the_rule_and_the_probabilities_it_spans() -> None:
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    tiers = RiskTiers()
+    definition = tier_definition(tiers, p, risk_tier(p, tiers))
+    assert definition["method"] == "percentile"
+    assert definition["High"] == {
+        "rule": "the riskiest 20 % of scored customers (as near as customers with the same "
+        "probability, kept together, allow)",
+        "min_probability": 0.9,
+        "max_probability": 0.95,
+    }
+    assert definition["Low"]["max_probability"] == 0.5
+    text = describe_tiers(definition)
+    assert text.startswith("Risk tiers by percentile: High: the riskiest 20 %")
+    absolute = RiskTiers(method="probability", high=0.99, medium=0.3)
+    nobody = tier_definition(absolute, p, risk_tier(p, absolute))
+    assert nobody["High"]["min_probability"] is None
+    assert "High: churn probability >= 0.99 (nobody)" in describe_tiers(nobody)
+
+
 def test_risk_percentile_is_100_for_the_riskiest() -> None:
     assert risk_percentile(np.array([0.1, 0.9, 0.5, 0.5])).tolist() == [25.0, 100.0, 75.0, 75.0]
 
@@ -324,6 +458,83 @@ def test_control_group_is_stable_per_customer_and_near_the_configured_share() ->
     other_seed = control_group(ids, 10.0, "other")
     assert (other_seed != control).any()
     assert not control_group(ids, 0.0, "seed").any()
+
+
+def test_detectable_effect_matches_cohens_table_for_two_proportions() -> None:
+    # Cohen (1988), table 6.4.1: h = 0.2 needs n = 392 per group (two-sided alpha 0.05,
+    # power 0.8), where h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p2)).
+    for base in (0.2, 0.5, 0.63):
+        mde = detectable_effect(392, 392, base)
+        assert mde is not None
+        h = 2 * np.arcsin(np.sqrt(base)) - 2 * np.arcsin(np.sqrt(base - mde))
+        assert h == pytest.approx(0.2, abs=0.001)
+    # the normal-approximation power at that effect is 0.8, with unequal groups too
+    base, n1, n2 = 0.6, 87, 780
+    mde = detectable_effect(n1, n2, base)
+    assert mde is not None
+    h = 2 * np.arcsin(np.sqrt(base)) - 2 * np.arcsin(np.sqrt(base - mde))
+    z = h / np.sqrt(1 / n1 + 1 / n2)
+    power = norm.cdf(z - norm.ppf(0.975)) + norm.cdf(-z - norm.ppf(0.975))
+    assert power == pytest.approx(0.8, abs=0.001)
+    assert 0.12 < mde < 0.17  # retail's 87 controls: only effects over 12 points show
+    assert detectable_effect(0, 100, 0.5) is None
+    assert detectable_effect(2, 2, 0.05) is None  # not even a fall to zero is detectable
+
+
+def test_auto_control_share_detects_the_wanted_effect_and_is_capped() -> None:
+    share = control_share_for(0.05, 20_000, 0.4, cap=0.5)
+    n_control = round(20_000 * share)
+    mde = detectable_effect(n_control, 20_000 - n_control, 0.4)
+    assert mde is not None and mde == pytest.approx(0.05, abs=0.0005)
+    assert control_share_for(0.05, 800, 0.6, cap=0.5) == 0.5  # too small a slice: the cap
+    settings = OutreachSettings(control_percent="auto", min_detectable_effect=0.05)
+    assert control_plan(settings, 20_000, 0.4).share == pytest.approx(share)
+    assert control_plan(OutreachSettings(control_percent=10), 800, 0.6).share == 0.1
+    with pytest.raises(ValueError, match="control_percent"):
+        OutreachSettings(control_percent="half")
+
+
+def test_control_group_takes_the_same_share_of_every_stratum_stably() -> None:
+    ids = pd.Series([f"cust-{i}" for i in range(1_000)])
+    strata = pd.Series(np.repeat(["High x call", "High x offer", "Medium x call"], [500, 300, 200]))
+    control = stratified_control(ids, strata, 0.1, "seed")
+    assert control.sum() == 100
+    assert pd.Series(control).groupby(strata).sum().tolist() == [50, 30, 20]
+    order = np.random.default_rng(0).permutation(1_000)
+    again = stratified_control(
+        ids.iloc[order].reset_index(drop=True),
+        strata.iloc[order].reset_index(drop=True),
+        0.1,
+        "seed",
+    )
+    assert set(ids.iloc[order][again]) == set(ids[control])  # row order does not matter
+    small = stratified_control(ids[:7], pd.Series(["a", "a", "a", "b", "b", "c", "c"]), 0.3, "s")
+    assert small.sum() == 2  # round(7 x 0.3), given to the largest remainders
+    assert not stratified_control(ids, strata, 0.0, "seed").any()
+
+
+def test_an_auto_sized_control_group_is_drawn_within_each_tier_and_action() -> None:
+    n = 4_000
+    ranked = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "churn_probability": np.full(n, 0.4),
+            "risk_tier": np.repeat(["High", "Medium"], n // 2),
+            "in_outreach": np.arange(n) < 3_000,
+        }
+    )
+    action = np.tile(np.array(["call", "offer"], dtype=object), n // 2)
+    settings = ScoringSettings(
+        outreach=OutreachSettings(control_percent="auto", min_detectable_effect=0.06)
+    )
+    control, power = hold_out_control(ranked, action, settings)
+    assert not control[~ranked["in_outreach"]].any()
+    share = control_share_for(0.06, 3_000, 0.4, cap=0.5)
+    assert power["sizing"] == "auto" and power["control"] == round(3_000 * share)
+    assert power["min_detectable_effect_points"] <= 6.0 + 0.05
+    inside = ranked[ranked["in_outreach"]].assign(action=action[:3_000], control=control[:3_000])
+    by_stratum = inside.groupby(["risk_tier", "action"])["control"].mean()
+    assert (by_stratum - share).abs().max() < 1 / 500  # the same share of every stratum
 
 
 # --------------------------------------------------------------------------- playbook
@@ -367,6 +578,116 @@ def test_the_action_follows_the_top_actionable_reason() -> None:
     )
     top = top_actionable_reason(reasons)
     assert top.iloc[:2].tolist() == ["FREQUENCY", "RECENCY"] and pd.isna(top.iloc[2])
+
+
+PRICED = PlaybookSettings.model_validate(
+    {
+        "rules": [
+            {"action": "win_back_offer", "reasons": ["RECENCY"], "cost": 20, "effect": 0.3},
+            {"action": "re_engagement_message", "reasons": ["RECENCY"], "cost": 1, "effect": 0.1},
+            {"action": "service_call", "reasons": ["RETURNS"], "cost": 30, "effect": 0.2},
+        ],
+        "default_action": "feedback_request",
+        "default_cost": 0.5,
+        "default_effect": 0.02,
+        "default_effect_sd": 0.01,
+    }
+)
+
+
+def test_the_action_recommended_is_the_matching_one_that_saves_the_most() -> None:
+    codes = pd.Series(["RECENCY", "RECENCY", "RETURNS", None])
+    p = np.array([0.5, 0.5, 0.5, 0.5])
+    value = np.array([200.0, 50.0, 100.0, 1000.0])
+    choice = best_actions(codes, p, np.zeros(4), value, PRICED)
+    # 0.5 x 200: offer 0.3 x 100 - 20 = 10 beats message 0.1 x 100 - 1 = 9
+    # 0.5 x 50: offer 7.5 - 20 < 0, message 2.5 - 1 = 1.5
+    # RETURNS: the call, even at a loss (5 - 30): the only rule that answers the reason
+    # no actionable reason: the default, 0.02 x 500 - 0.5 = 9.5
+    assert choice.action.tolist() == [
+        "win_back_offer",
+        "re_engagement_message",
+        "service_call",
+        "feedback_request",
+    ]
+    np.testing.assert_allclose(choice.saved, [10.0, 1.5, -20.0, 9.5])
+    np.testing.assert_allclose(choice.saved_sd, [0.05 * 100, 0.05 * 25, 0.05 * 50, 0.01 * 500])
+    bound = best_actions(None, p, np.zeros(4), value, PRICED).saved  # reasons ignored
+    assert (bound >= choice.saved).all()
+    np.testing.assert_allclose(bound, [10.0, 1.5, 4.0, 130.0])  # row 3: 0.1 x 50 - 1
+
+
+def test_the_list_by_value_saved_is_exact_and_contacts_only_where_it_pays(
+    model: ChurnModel, reasons: CatalogueSpec
+) -> None:
+    frame, y = toy_features(400, seed=5)
+    catalogue = resolve(reasons, CATALOGUE, model.feature_names)
+    reference = Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES)
+    playbook = PlaybookSettings.model_validate(
+        {
+            "rules": [
+                {"action": "win_back_offer", "reasons": ["RECENCY"], "cost": 25, "effect": 0.4},
+                {"action": "call", "reasons": ["FREQUENCY"], "cost": 5, "effect": 0.05},
+            ],
+            "default_cost": 3,
+            "default_effect": 0.05,
+        }
+    )
+    outreach = OutreachSettings(top_percent=25, control_percent=0)
+    kwargs = {
+        "catalogue": catalogue,
+        "reference": reference,
+        "playbook": playbook,
+        "identity": ModelIdentity("churn-toy", "7"),
+        "scored_at": dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+    }
+    listed = score_customers(
+        model, frame, frame["spend_total"], settings=ScoringSettings(outreach=outreach), **kwargs
+    )
+    everyone = score_customers(  # every customer explained: the exact value saved of each
+        model,
+        frame,
+        frame["spend_total"],
+        settings=ScoringSettings(outreach=outreach, explain="all"),
+        **kwargs,
+    )
+    s, truth = listed.scores, everyone.scores.set_index("customer_id")
+    contacted = s[s["in_outreach"]]
+    saved = truth["expected_value_saved"]
+    assert 0 < len(contacted) <= 100
+    assert (contacted["expected_value_saved"] > 0).all()  # nobody contacted at a loss
+    left_out = saved.drop(contacted["customer_id"])
+    assert contacted["expected_value_saved"].min() >= left_out.max()  # the best, exactly
+    if len(contacted) < 100:  # fewer than the budget: nobody else is worth contacting
+        assert left_out.max() <= 0
+    np.testing.assert_allclose(
+        contacted["expected_value_saved"], saved[contacted["customer_id"]].to_numpy()
+    )
+    assert set(contacted["recommended_action"]) <= {"win_back_offer", "call", "feedback_request"}
+    assert s["priority_rank"].tolist() == list(range(1, 401))
+    policies = listed.design["policies"]
+    assert set(policies) == {"expected_value_saved", "value_at_risk", "churn_probability"}
+    assert policies["expected_value_saved"]["chosen"]
+    assert policies["expected_value_saved"]["customers"] == len(contacted)
+    assert (
+        policies["value_at_risk"]["customers"] == policies["churn_probability"]["customers"] == 100
+    )
+    top_p = truth["churn_probability"].nlargest(100).index
+    assert policies["churn_probability"]["expected_value_saved"] == pytest.approx(
+        saved[top_p].sum()
+    )
+    best = policies["expected_value_saved"]["expected_value_saved"]
+    assert best >= policies["value_at_risk"]["expected_value_saved"]
+    assert best >= policies["churn_probability"]["expected_value_saved"]
+
+
+def test_without_a_monetary_value_each_customer_is_worth_1_and_the_log_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="churn")
+    assert worth(pd.Series([0.0, np.nan])).tolist() == [1.0, 1.0]
+    assert "worth 1" in caplog.text
+    assert worth(pd.Series([0.0, np.nan, 5.0])).tolist() == [0.0, 0.0, 5.0]
 
 
 def test_a_rule_naming_an_unknown_reason_code_is_refused() -> None:
@@ -447,9 +768,14 @@ def test_score_customers_builds_the_full_list(model: ChurnModel, reasons: Catalo
     assert outside["reason_1_code"].isna().all()
     assert (outside["recommended_action"] == "none").all()
     inside = s[s["in_outreach"]]
-    assert inside["reason_1_code"].notna().all()
+    assert inside["reason_1_code"].notna().all()  # a reason, or NO_SINGLE_DRIVER
+    any_actionable = inside[[f"reason_{k}_actionable" for k in (1, 2, 3)]].fillna(False).any(axis=1)
+    assert inside.loc[any_actionable, "reason_1_actionable"].all()
+    control = inside[inside["control_group"]]
+    assert len(control) == 10  # 20 % of 50, the same share of each risk tier x action
+    assert (control["recommended_action"] == "none").all()  # nobody may act on a control row
     assert (
-        inside["recommended_action"]
+        inside.loc[~inside["control_group"], "recommended_action"]
         .isin(
             [
                 "service_call",
@@ -476,7 +802,13 @@ def test_score_customers_builds_the_full_list(model: ChurnModel, reasons: Catalo
         identity=ModelIdentity("churn-toy", "7"),
         scored_at=when,
     )
-    assert everyone.scores["recommended_action"].ne("none").all()
+    others = everyone.scores[~everyone.scores["control_group"]]
+    assert others["recommended_action"].ne("none").all()
+    power = result.design["control_group"]
+    assert (power["control"], power["contacted"], power["sizing"]) == (10, 40, "configured")
+    assert power["base_churn_rate"] == pytest.approx(inside["churn_probability"].mean())
+    mde = detectable_effect(10, 40, power["base_churn_rate"])
+    assert power["min_detectable_effect_points"] == pytest.approx(100 * mde, abs=0.01)
     pd.testing.assert_frame_equal(
         everyone.scores[s["in_outreach"].to_numpy()].reset_index(drop=True),
         s[s["in_outreach"]].reset_index(drop=True),

@@ -579,19 +579,66 @@ class RegistrySettings(Frozen):
 
 
 class RiskTiers(Frozen):
-    """Calibrated-probability thresholds of the risk tiers: High >= high, Medium >= medium."""
+    """How customers are put in the Low / Medium / High risk tiers. ``percentile`` (default):
+    High is the riskiest ``high_percent`` of the scored customers and Medium the next
+    ``medium_percent``, so the tiers keep their size when every probability moves (a season,
+    a December); ``probability``: absolute calibrated-probability thresholds, High >= high,
+    Medium >= medium. Without ``method``, giving ``high`` or ``medium`` means probability, so
+    params written before tiers had a method keep their meaning."""
 
+    method: Literal["percentile", "probability"] = Field(
+        "percentile",
+        description="percentile: tiers by share of scored customers (high_percent, "
+        "medium_percent); probability: by absolute churn probability (high, medium); default "
+        "percentile, or probability when only high or medium is given",
+    )
+    high_percent: float = Field(
+        20.0, gt=0, le=100, description="percentile: the riskiest share (percent) that is High"
+    )
+    medium_percent: float = Field(
+        30.0, ge=0, lt=100, description="percentile: the next share (percent) that is Medium"
+    )
     high: float = Field(
-        0.6, gt=0, le=1, description="churn probability from which a customer is High risk"
+        0.6,
+        gt=0,
+        le=1,
+        description="probability: churn probability from which a customer is High risk",
     )
     medium: float = Field(
-        0.3, ge=0, le=1, description="churn probability from which a customer is Medium risk"
+        0.3,
+        ge=0,
+        le=1,
+        description="probability: churn probability from which a customer is Medium risk",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_mean_probability(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "method" not in data and ({"high", "medium"} & set(data)):
+            return {**data, "method": "probability"}
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> RiskTiers:
         if self.medium > self.high:
             raise ValueError(f"medium ({self.medium}) must not exceed high ({self.high})")
+        if self.high_percent + self.medium_percent > 100:
+            raise ValueError(
+                f"high_percent ({self.high_percent:g}) plus medium_percent "
+                f"({self.medium_percent:g}) must not exceed 100"
+            )
+        unused = {
+            "percentile": ("high", "medium"),
+            "probability": ("high_percent", "medium_percent"),
+        }[self.method]
+        given = [key for key in unused if key in self.model_fields_set]
+        if given:
+            wanted = "probability" if self.method == "percentile" else "percentile"
+            raise ValueError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} only with "
+                f"method '{wanted}', but method is "
+                f"'{self.method}'. Set method: {wanted}, or remove {', '.join(given)}"
+            )
         return self
 
 
@@ -599,15 +646,34 @@ class OutreachSettings(Frozen):
     """Who is contacted: the top of the list by ``priority``, within a budget, minus a random
     control group that is flagged "do not contact" so the effect of outreach can be measured."""
 
-    priority: Literal["value_at_risk", "churn_probability"] = Field(
-        "value_at_risk", description="what ranks the list: value at risk or churn probability"
+    priority: Literal["expected_value_saved", "value_at_risk", "churn_probability"] = Field(
+        "expected_value_saved",
+        description="what ranks the list: expected value saved by the best action, P(churn) x "
+        "effect x value - cost (only customers it is positive for are contacted), value at "
+        "risk, or churn probability",
     )
     top_k: PositiveInt | None = Field(None, description="contact at most this many customers")
     top_percent: float | None = Field(
         20.0, gt=0, le=100, description="contact this share of scored customers (percent)"
     )
-    control_percent: float = Field(
-        10.0, ge=0, lt=100, description="share of the outreach slice held out (percent)"
+    control_percent: Annotated[float, Field(ge=0, lt=100)] | Literal["auto"] = Field(
+        10.0,
+        description="share of the outreach slice held out (percent), drawn within each risk "
+        "tier x action; auto: the smallest share that detects min_detectable_effect",
+    )
+    min_detectable_effect: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="fall in churn rate (0.05: 5 points) the control group should detect "
+        "(two-sided, alpha 0.05, power 0.8); sizes it with control_percent: auto, else a "
+        "warning when the configured size cannot",
+    )
+    max_control_percent: float = Field(
+        50.0,
+        gt=0,
+        le=50,
+        description="control_percent auto: never hold out more than this share of the slice",
     )
     control_seed: str = Field(
         "churn-control", description="salt of the hash that puts a customer id in control"
@@ -645,7 +711,8 @@ class ScoringSettings(Frozen):
     """How ``churn score`` turns probabilities into a ranked outreach list with reasons."""
 
     risk_tiers: RiskTiers = Field(
-        default_factory=RiskTiers, description="probability thresholds of the risk tiers"
+        default_factory=RiskTiers,
+        description="risk tiers by percentile (default) or by probability thresholds",
     )
     outreach: OutreachSettings = Field(
         default_factory=OutreachSettings,
@@ -675,7 +742,7 @@ class ScoringSettings(Frozen):
 
 
 class PlaybookRule(Frozen):
-    """One retention action and when it applies; the first matching rule wins."""
+    """One retention action, when it applies, what it costs and what it is expected to do."""
 
     action: str = Field(
         min_length=1,
@@ -694,10 +761,23 @@ class PlaybookRule(Frozen):
     min_probability: float = Field(
         0.0, ge=0, le=1, description="only customers with at least this churn probability"
     )
+    cost: float = Field(
+        0.0, ge=0, description="money one contact with this action costs (same unit as value)"
+    )
+    effect: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="prior share of the churn probability the action removes (0.1: a customer "
+        "at 60 % falls to 54 %), until the control group measures it",
+    )
+    effect_sd: float = Field(0.05, ge=0, description="uncertainty (standard deviation) of effect")
 
 
 class PlaybookSettings(Frozen):
-    """Which retention action each explained customer gets, from their top actionable reason."""
+    """Which retention action each explained customer gets, from their top actionable reason:
+    among the rules that match, the one with the highest expected net value saved,
+    P(churn) x effect x value - cost (ties: the first); default_action when none matches."""
 
     rules: list[PlaybookRule] = Field(
         default_factory=list, description="rules tried in order; the first that matches wins"
@@ -707,6 +787,11 @@ class PlaybookSettings(Frozen):
         pattern=r"^[a-z][a-z0-9_]*$",
         description="action of explained customers no rule matches",
     )
+    default_cost: float = Field(0.0, ge=0, description="cost of one default_action contact")
+    default_effect: float = Field(
+        0.1, ge=0, le=1, description="prior share of the churn probability default_action removes"
+    )
+    default_effect_sd: float = Field(0.05, ge=0, description="uncertainty of default_effect")
     not_contacted_action: str = Field(
         "none", description="action of customers outside the explained slice"
     )
@@ -726,7 +811,9 @@ class ExportTarget(Frozen):
         min_length=1, description="exported columns in order; the first is the record key"
     )
     only_outreach: bool = Field(
-        True, description="export the outreach slice (control group flagged) only; false: everyone"
+        True,
+        description="export the customers to contact only (the control group goes to "
+        "control_group.csv); false: everyone, control rows flagged and without an action",
     )
 
 

@@ -141,14 +141,21 @@ def neutralise(text: pd.Series, *, key: bool = False) -> pd.Series:
     return values.where(~risky.fillna(False).astype(bool), "'" + values)
 
 
+def exported_rows(scores: pd.DataFrame, settings: ExportTarget) -> pd.DataFrame:
+    """The rows a target's file holds: the contact list (the outreach slice less its control
+    group, which must never receive a campaign), or everyone with ``only_outreach: false``."""
+    if settings.only_outreach:
+        return scores[scores["in_outreach"] & ~scores["control_group"].astype(bool)]
+    return scores
+
+
 def neutralised_keys(
     frame: pd.DataFrame, scores: pd.DataFrame, settings: ExportTarget
 ) -> list[str]:
     """The keys (first column) of ``frame``, made by :func:`crm_frame` from ``scores``, that
     had to be neutralised: they will not match their CRM record as written."""
     key = settings.columns[0]
-    rows = scores[scores["in_outreach"]] if settings.only_outreach else scores
-    raw = rows[key.source].astype("string").reset_index(drop=True)
+    raw = exported_rows(scores, settings)[key.source].astype("string").reset_index(drop=True)
     written = frame[key.name].astype("string")
     changed = (written == "'" + raw).fillna(False).astype(bool)
     return raw[changed].tolist()
@@ -170,12 +177,39 @@ def crm_frame(scores: pd.DataFrame, target: Target, settings: ExportTarget) -> p
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"export.targets.{target}.columns: field names repeat: {dupes}.")
-    rows = scores[scores["in_outreach"]] if settings.only_outreach else scores
+    rows = exported_rows(scores, settings)
     convention = CONVENTIONS[target]
     out = pd.DataFrame(index=rows.index)
     for position, column in enumerate(settings.columns):
         values = rows[column.source]
         out[column.name] = _format(values, column.source, convention, key=position == 0)
+    return out.reset_index(drop=True)
+
+
+CONTROL_FILE = "control_group"
+"""Name of the file (``data/exports/<p>/control_group.csv``) listing the held-out customers."""
+CONTROL_COLUMNS = (
+    "customer_id",
+    "churn_probability",
+    "risk_percentile",
+    "risk_tier",
+    "expected_value",
+    "value_at_risk",
+    "priority_rank",
+    "reason_1_code",
+    "model_version",
+    "cutoff",
+    "scored_at",
+)
+
+
+def control_frame(scores: pd.DataFrame) -> pd.DataFrame:
+    """The control group of the outreach slice in the generic format: who was held out, to be
+    kept out of every campaign and compared with the contacted customers later."""
+    rows = scores[scores["in_outreach"] & scores["control_group"].astype(bool)]
+    columns = [c for c in CONTROL_COLUMNS if c in scores.columns]
+    convention = CONVENTIONS["generic"]
+    out = pd.DataFrame({c: _format(rows[c], c, convention) for c in columns}, index=rows.index)
     return out.reset_index(drop=True)
 
 

@@ -23,6 +23,7 @@ from churn.reporting.retention_figures import (
     repeat_purchase_figure,
     value_at_risk_by_tier_figure,
 )
+from churn.scoring.outreach import describe_tiers
 
 METRIC_COLUMNS = ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile")
 PLOTS = (
@@ -123,6 +124,14 @@ def outreach_section(
                 ("mean churn probability in the slice", _pct(outreach["mean_churn_probability"])),
             ]
         ),
+    ]
+    if summary.get("risk_tier_definition"):  # absent from lists scored before tier methods
+        items.append(Note(describe_tiers(summary["risk_tier_definition"])))
+    if summary.get("control_group_power"):
+        items.append(Note(_control_power_text(summary["control_group_power"])))
+    if summary.get("policies"):
+        items.append(Table(_policies_table(summary["policies"]), POLICIES_CAPTION))
+    items += [
         Figure(
             counts_figure(
                 summary["top_reasons"],
@@ -158,6 +167,44 @@ def outreach_section(
     ]
     items.append(Table(top[columns].round(3), "The first customers to contact"))
     return Section("Who to contact, and why", items, "outreach")
+
+
+POLICIES_CAPTION = (
+    "Who each targeting policy would contact within the same budget, and the value their best "
+    "actions are expected to save (P(churn) x effect x value - cost, effects as the playbook's "
+    "priors; sd: from the effects' uncertainty). The list follows the marked policy."
+)
+
+
+def _policies_table(policies: dict[str, Any]) -> pd.DataFrame:
+    rows = [
+        {
+            "policy": name.replace("_", " ") + (" (this list)" if p["chosen"] else ""),
+            "customers": p["customers"],
+            "mean churn probability": round(p["mean_churn_probability"] or 0.0, 3),
+            "value at risk": round(p["value_at_risk"], 0),
+            "expected value saved": round(p["expected_value_saved"], 0),
+            "sd": round(p["expected_value_saved_sd"], 0),
+        }
+        for name, p in policies.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def _control_power_text(power: dict[str, Any]) -> str:
+    mde = power["min_detectable_effect_points"]
+    can = (
+        "cannot detect any fall in churn"
+        if mde is None
+        else f"can tell a fall in churn of {mde:.1f} percentage points or more from chance"
+    )
+    return (
+        f"Control group: {power['control']:,} customers ({power['share_percent']:g} % of the "
+        f"slice, {power['sizing']}), drawn within each risk tier and action so they match the "
+        f"{power['contacted']:,} contacted. At the slice's churn rate of "
+        f"{power['base_churn_rate']:.0%}, comparing them {can} ({power['test']}). Control "
+        "customers get no action and are left out of the CRM contact files."
+    )
 
 
 def monitoring_section(

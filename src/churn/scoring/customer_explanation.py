@@ -72,8 +72,9 @@ def scored_row(scores: pd.DataFrame, customer_id: str) -> pd.Series:
 
 
 def reason_table(row: pd.Series) -> pd.DataFrame:
-    """A scored customer's reasons as rows: ``rank`` (1 = most risk-raising), ``code``,
-    ``text``, ``actionable``; only the reasons the customer has."""
+    """A scored customer's reasons as rows: ``rank`` (1 = shown first: the strongest actionable
+    reason, or NO_SINGLE_DRIVER; context after), ``code``, ``text``, ``actionable``; only the
+    reasons the customer has."""
     ranks = sorted(int(m.group(1)) for c in row.index if (m := _REASON.match(str(c))))
     records = [
         {

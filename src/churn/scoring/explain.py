@@ -1,5 +1,5 @@
 """Why a customer is at risk: TreeSHAP contributions summed into reasons, and the top
-risk-raising reasons of each customer as codes and sentences.
+risk-raising reasons of each customer as codes and sentences, the actionable ones first.
 
 Contributions come from xgboost's own TreeSHAP (``pred_contribs``), in log-odds: per customer,
 the contributions plus the base value equal the booster's margin. The calibrator is monotone in
@@ -117,20 +117,28 @@ def top_reasons(
     *,
     n_reasons: int = 3,
 ) -> pd.DataFrame:
-    """The ``n_reasons`` most risk-raising reasons of each row of ``features``.
+    """The ``n_reasons`` risk-raising reasons of each row of ``features``, the ones someone can
+    act on first: actionable reasons by decreasing contribution, then the others (tenure,
+    country: context, never the reason a customer is contacted for) by decreasing contribution.
 
     Returns, indexed like ``features``, columns ``reason_<k>_code``, ``reason_<k>_text``,
     ``reason_<k>_actionable`` and ``reason_<k>_shap`` (the reason's summed log-odds) for k = 1..n;
     missing where a customer has fewer risk-raising reasons than ``n_reasons``. Reasons marked
-    ``per_customer: false`` (the season of the cutoff, shared by everyone scored) are skipped.
+    ``per_customer: false`` (the season of the cutoff, shared by everyone scored) are skipped,
+    and so is a reason whose sentence would quote a value that churns less than average (it
+    would read as raising risk while saying the opposite): :func:`contradicted`.
     """
     sums = reason_sums(contributions, catalogue)
     shared = [j for j, r in enumerate(catalogue.reasons) if not r.per_customer]
     sums[:, shared] = -np.inf  # the same for everyone scored at once: not this customer's reason
-    n = len(features)
-    order = np.argsort(-sums, axis=1, kind="stable")[:, :n_reasons]
-    picked = np.take_along_axis(sums, order, axis=1)
     shap_frame = contributions.frame(features.index)
+    sums[contradicted(features, shap_frame, catalogue, reference)] = -np.inf
+    n = len(features)
+    actionable_reason = np.array([r.actionable for r in catalogue.reasons], dtype=bool)
+    # primary key (last): actionable and raising, then raising, then the rest; then the sum
+    group = np.where(sums > 0, np.where(actionable_reason, 2, 1), 0)
+    order = np.lexsort((-sums, -group), axis=1)[:, :n_reasons]
+    picked = np.take_along_axis(sums, order, axis=1)
     out: dict[str, object] = {}
     for k in range(order.shape[1]):
         raising = picked[:, k] > 0
@@ -153,6 +161,91 @@ def top_reasons(
     return pd.DataFrame(out, index=features.index)
 
 
+NO_SINGLE_DRIVER = "NO_SINGLE_DRIVER"
+"""Reason code of an explained customer no reason stands out for (not a catalogue code)."""
+NO_SINGLE_DRIVER_TEXT = (
+    "No single driver to act on: no reason that outreach can change stands out for this "
+    "customer; the risk comes from several small signals, or from the context that follows"
+)
+_PARTS = ("code", "text", "actionable", "shap")
+
+
+def with_no_single_driver(reasons: pd.DataFrame) -> pd.DataFrame:
+    """``reasons`` (from :func:`top_reasons`) where every row whose first reason is missing or
+    not actionable gets ``NO_SINGLE_DRIVER`` as reason 1 (not actionable) and its context
+    reasons moved one place down (the last one drops off a full row), so the first reason of
+    each explained customer is one someone can act on, or says plainly that there is none."""
+    out = reasons.copy()
+    n = 0
+    while f"reason_{n + 1}_code" in out:
+        n += 1
+    first = out["reason_1_actionable"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    rows = out.index[~first]
+    for k in range(n, 1, -1):
+        for part in _PARTS:
+            out.loc[rows, f"reason_{k}_{part}"] = out.loc[rows, f"reason_{k - 1}_{part}"]
+    out.loc[rows, "reason_1_code"] = NO_SINGLE_DRIVER
+    out.loc[rows, "reason_1_text"] = NO_SINGLE_DRIVER_TEXT
+    out.loc[rows, "reason_1_actionable"] = False
+    out.loc[rows, "reason_1_shap"] = np.nan
+    return out
+
+
+def contradicted(
+    features: pd.DataFrame,
+    shap_frame: pd.DataFrame,
+    catalogue: ReasonCatalogue,
+    reference: Reference,
+) -> np.ndarray:
+    """(n, n_reasons): True where the reason's sentence would quote a value whose churn rate
+    is known and below the overall rate ("Norway, churned at 33 % against 49 % overall"), a
+    category or flag that lowers risk on average. SHAP may still find it risk-raising for this
+    customer through interactions, but no sentence can say so truthfully, so it is dropped."""
+    out = np.zeros((len(features), len(catalogue.reasons)), dtype=bool)
+    overall = reference.overall_churn_rate
+    if not math.isfinite(overall):
+        return out
+    everyone = np.arange(len(features))
+    for j, reason in enumerate(catalogue.reasons):
+        rated = [
+            name
+            for name in reason.features
+            if name in reference.churn_rate_by_value
+            and name in features
+            and (
+                "value_churn_rate" in reason.template(name)
+                or not pd.api.types.is_numeric_dtype(features[name])
+            )
+        ]
+        if not rated:
+            continue
+        quoted = _quoted(reason, shap_frame, everyone)
+        for name in rated:
+            mine = quoted == name
+            rates = reference.churn_rate_by_value[name]
+            values = features[name].to_numpy(dtype=object)[mine]
+            rate = np.array(
+                [rates.get(value_key(_python(v)), np.nan) if _known(v) else np.nan for v in values],
+                dtype="float64",
+            )
+            out[np.flatnonzero(mine)[rate < overall], j] = True
+    return out
+
+
+def _known(value: object) -> bool:
+    v = _python(value)
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def _quoted(reason: Reason, shap_frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Per row position, the feature the reason's sentence quotes: its headline, or the
+    customer's most risk-raising feature of the reason."""
+    if reason.headline is not None:
+        return np.full(len(rows), reason.headline, dtype=object)
+    members = shap_frame.iloc[rows][list(reason.features)].to_numpy()
+    return np.asarray(reason.features, dtype=object)[members.argmax(axis=1)]
+
+
 def _sentences(
     features: pd.DataFrame,
     shap_frame: pd.DataFrame,
@@ -164,11 +257,7 @@ def _sentences(
 ) -> np.ndarray:
     """Sentences of ``reason`` for the given row positions, each quoting the reason's headline
     feature or, without one, the customer's most risk-raising feature of the reason."""
-    if reason.headline is not None:
-        quoted = np.full(len(rows), reason.headline, dtype=object)
-    else:
-        members = shap_frame.iloc[rows][list(reason.features)].to_numpy()
-        quoted = np.asarray(reason.features, dtype=object)[members.argmax(axis=1)]
+    quoted = _quoted(reason, shap_frame, rows)
     texts = np.empty(len(rows), dtype=object)
     for name in dict.fromkeys(quoted):  # each quoted feature once, in order of appearance
         mine = quoted == name

@@ -4,6 +4,7 @@ control group held out of the outreach slice so its effect can be measured later
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,10 +15,79 @@ TIERS = ("Low", "Medium", "High")
 
 
 def risk_tier(probability: np.ndarray, tiers: RiskTiers) -> pd.Categorical[str]:
-    """Low / Medium / High by calibrated probability: High >= tiers.high, Medium >= medium."""
+    """Low / Medium / High per customer. ``percentile``: High for the riskiest
+    ``tiers.high_percent`` of customers, Medium for the next ``medium_percent``
+    (:func:`riskiest_share`); ``probability``: High >= tiers.high, Medium >= tiers.medium."""
     p = np.asarray(probability, dtype="float64")
-    labels = np.where(p >= tiers.high, "High", np.where(p >= tiers.medium, "Medium", "Low"))
+    if tiers.method == "percentile":
+        high = riskiest_share(p, tiers.high_percent)
+        medium = riskiest_share(p, tiers.high_percent + tiers.medium_percent)
+    else:
+        high, medium = p >= tiers.high, p >= tiers.medium
+    labels = np.where(high, "High", np.where(medium, "Medium", "Low"))
     return pd.Categorical(labels, categories=list(TIERS), ordered=True)
+
+
+def riskiest_share(probability: np.ndarray, percent: float) -> np.ndarray:
+    """True for the riskiest ``percent`` of customers. Customers with the same probability
+    stay together (one-time buyers often share one), so the cut falls at the boundary between
+    two probabilities whose share is nearest to ``percent`` (the smaller one on a tie)."""
+    p = np.asarray(probability, dtype="float64")
+    if not len(p):
+        return np.zeros(0, dtype=bool)
+    values, counts = np.unique(p, return_counts=True)
+    values, counts = values[::-1], counts[::-1]  # riskiest first
+    above = np.concatenate([[0], np.cumsum(counts)])  # customers in the k riskiest groups
+    k = int(np.argmin(np.abs(above - len(p) * percent / 100.0)))
+    if k == 0:
+        return np.zeros(len(p), dtype=bool)
+    return np.asarray(p >= values[k - 1], dtype=bool)
+
+
+def tier_definition(
+    tiers: RiskTiers, probability: np.ndarray, tier: pd.Categorical[str] | pd.Series
+) -> dict[str, Any]:
+    """What each tier means, for ``scoring.json`` and the report: the method, each tier's rule
+    in words, and the churn probabilities it spans on this list (min and max, None if empty)."""
+    p = np.asarray(probability, dtype="float64")
+    labels = np.asarray(tier, dtype=object)
+    if tiers.method == "percentile":
+        low_share = 100.0 - tiers.high_percent - tiers.medium_percent
+        rules = {
+            "High": f"the riskiest {tiers.high_percent:g} % of scored customers (as near as "
+            "customers with the same probability, kept together, allow)",
+            "Medium": f"the next {tiers.medium_percent:g} %",
+            "Low": f"the remaining {low_share:g} %",
+        }
+    else:
+        rules = {
+            "High": f"churn probability >= {tiers.high:g}",
+            "Medium": f"churn probability >= {tiers.medium:g} and < {tiers.high:g}",
+            "Low": f"churn probability < {tiers.medium:g}",
+        }
+    out: dict[str, Any] = {"method": tiers.method}
+    for name in reversed(TIERS):
+        mine = p[labels == name]
+        out[name] = {
+            "rule": rules[name],
+            "min_probability": float(mine.min()) if len(mine) else None,
+            "max_probability": float(mine.max()) if len(mine) else None,
+        }
+    return out
+
+
+def describe_tiers(definition: dict[str, Any]) -> str:
+    """One sentence for people: "High: the riskiest 20 % (churn probability 0.41 to 0.97); ..."."""
+    parts = []
+    for name in reversed(TIERS):
+        tier = definition[name]
+        span = (
+            f" (churn probability {tier['min_probability']:.2f} to {tier['max_probability']:.2f})"
+            if tier["min_probability"] is not None
+            else " (nobody)"
+        )
+        parts.append(f"{name}: {tier['rule']}{span}")
+    return f"Risk tiers by {definition['method']}: " + "; ".join(parts) + "."
 
 
 def risk_percentile(probability: np.ndarray) -> np.ndarray:
@@ -45,14 +115,11 @@ def outreach_size(n_scored: int, settings: OutreachSettings) -> int:
     return min(n_scored, int(np.ceil(n_scored * settings.top_percent / 100.0)))
 
 
-def control_group(customer_id: pd.Series, percent: float, seed: str) -> np.ndarray:
-    """True for the customers held out as control: a stable hash of (seed, id) below
-    ``percent``, so a customer stays in (or out of) control across runs and machines."""
-    if percent <= 0:
-        return np.zeros(len(customer_id), dtype=bool)
-    threshold = percent / 100.0 * 2.0**64
+def control_draws(customer_id: pd.Series, seed: str) -> np.ndarray:
+    """A stable pseudo-random number in [0, 2**64) per customer: a hash of (seed, id), the same
+    on every run and machine whatever the row order."""
     salt = seed.encode("utf-8") + b"\x00"
-    draws = np.fromiter(
+    return np.fromiter(
         (
             int.from_bytes(hashlib.blake2b(salt + str(cid).encode("utf-8"), digest_size=8).digest())
             for cid in customer_id
@@ -60,4 +127,12 @@ def control_group(customer_id: pd.Series, percent: float, seed: str) -> np.ndarr
         dtype="float64",
         count=len(customer_id),
     )
-    return draws < threshold
+
+
+def control_group(customer_id: pd.Series, percent: float, seed: str) -> np.ndarray:
+    """True for the customers held out as control: a stable hash of (seed, id) below
+    ``percent``, so a customer stays in (or out of) control across runs and machines."""
+    if percent <= 0:
+        return np.zeros(len(customer_id), dtype=bool)
+    threshold = percent / 100.0 * 2.0**64
+    return control_draws(customer_id, seed) < threshold

@@ -1,8 +1,11 @@
 """The retention playbook: one recommended action per explained customer, from the customer's
-top actionable reason, value and risk. Rules come from params (``playbook``); the first rule
-that matches wins, and a customer no rule matches gets the default action."""
+top actionable reason, value and risk. Rules come from params (``playbook``); of the rules that
+match, the one with the highest expected net value saved wins (P(churn) x effect x value -
+cost; ties: the first), and a customer no rule matches gets the default action."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,29 +25,104 @@ def top_actionable_reason(reasons: pd.DataFrame) -> pd.Series:
     return out
 
 
+@dataclass(frozen=True)
+class Offer:
+    """One action with its economics: ``cost`` per contact, ``effect`` the share of the churn
+    probability it removes (a prior), ``effect_sd`` that prior's uncertainty."""
+
+    action: str
+    cost: float
+    effect: float
+    effect_sd: float
+
+
+def offers(playbook: PlaybookSettings) -> tuple[Offer, ...]:
+    """The rules' offers in order, then the default action's."""
+    rules = tuple(Offer(r.action, r.cost, r.effect, r.effect_sd) for r in playbook.rules)
+    default = Offer(
+        playbook.default_action,
+        playbook.default_cost,
+        playbook.default_effect,
+        playbook.default_effect_sd,
+    )
+    return (*rules, default)
+
+
+def rule_matches(
+    reason_code: pd.Series | None,
+    probability: np.ndarray,
+    value_percentile: np.ndarray,
+    playbook: PlaybookSettings,
+) -> np.ndarray:
+    """(n, n_rules): whether each rule applies to each customer. ``reason_code``: the top
+    actionable reason per customer (missing: none); None ignores the rules' reason conditions
+    (every rule the customer's risk and value allow, for an upper bound)."""
+    p = np.asarray(probability, dtype="float64")
+    value = np.asarray(value_percentile, dtype="float64")
+    code = None if reason_code is None else reason_code.to_numpy(dtype=object)
+    out = np.zeros((len(p), len(playbook.rules)), dtype=bool)
+    for j, rule in enumerate(playbook.rules):
+        match = (p >= rule.min_probability) & (value >= rule.min_value_percentile)
+        if rule.reasons and code is not None:
+            match &= np.isin(code, rule.reasons)
+        out[:, j] = match
+    return out
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Per customer: the recommended ``action``, its expected net value ``saved``
+    (P(churn) x effect x value - cost) and the standard deviation of that from the effect's
+    uncertainty (``saved_sd``)."""
+
+    action: np.ndarray
+    saved: np.ndarray
+    saved_sd: np.ndarray
+
+
+def best_actions(
+    reason_code: pd.Series | None,
+    probability: np.ndarray,
+    value_percentile: np.ndarray,
+    value: np.ndarray,
+    playbook: PlaybookSettings,
+) -> Choice:
+    """Among the rules that match each customer, the one with the highest expected net value
+    saved (ties: the first rule); ``playbook.default_action`` when none matches. ``value``:
+    what the customer is worth (money; 1 each without a monetary value). With ``reason_code``
+    None the reason conditions are ignored and the default competes with every rule: the most
+    any action could save, an upper bound of the exact choice."""
+    p = np.asarray(probability, dtype="float64")
+    worth = np.asarray(value, dtype="float64")
+    choices = offers(playbook)
+    effect = np.array([o.effect for o in choices])
+    cost = np.array([o.cost for o in choices])
+    sd = np.array([o.effect_sd for o in choices])
+    saved_each = (p * worth)[:, None] * effect[None, :] - cost[None, :]
+    rules = rule_matches(reason_code, p, value_percentile, playbook)
+    default = ~rules.any(axis=1) if reason_code is not None else np.ones(len(p), dtype=bool)
+    allowed = np.column_stack([rules, default])
+    best = np.argmax(np.where(allowed, saved_each, -np.inf), axis=1)  # first of equal maxima
+    rows = np.arange(len(p))
+    action = np.asarray([o.action for o in choices], dtype=object)[best]
+    return Choice(action, saved_each[rows, best], p * worth * sd[best])
+
+
 def recommend(
     reason_code: pd.Series,
     probability: np.ndarray,
     value_percentile: np.ndarray,
     playbook: PlaybookSettings,
+    value: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The first matching rule's action per customer, else ``playbook.default_action``.
+    """The recommended action per customer (:func:`best_actions`); with equal effects and
+    costs, the first matching rule's action, else ``playbook.default_action``.
 
-    ``reason_code``: the top actionable reason (missing: none); ``value_percentile``: 0-100.
+    ``reason_code``: the top actionable reason (missing: none); ``value_percentile``: 0-100;
+    ``value``: money per customer, default 1 each.
     """
-    n = len(reason_code)
-    action = np.full(n, None, dtype=object)
-    code = reason_code.to_numpy(dtype=object)
-    p = np.asarray(probability, dtype="float64")
-    value = np.asarray(value_percentile, dtype="float64")
-    for rule in playbook.rules:
-        match = (action == None) & (p >= rule.min_probability)  # noqa: E711 - elementwise
-        match &= value >= rule.min_value_percentile
-        if rule.reasons:
-            match &= np.isin(code, rule.reasons)
-        action[match] = rule.action
-    action[action == None] = playbook.default_action  # noqa: E711
-    return action
+    worth = np.ones(len(reason_code)) if value is None else value
+    return best_actions(reason_code, probability, value_percentile, worth, playbook).action
 
 
 def check_rules(playbook: PlaybookSettings, codes: list[str], *, where: str) -> None:

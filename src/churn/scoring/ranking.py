@@ -9,23 +9,44 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from churn.modeling.model import ChurnModel
-from churn.scoring.explain import Contributions, Reference, shap_contributions, top_reasons
+from churn.scoring.control import hold_out_control
+from churn.scoring.explain import Contributions, Reference
 from churn.scoring.outreach import (
-    control_group,
     outreach_size,
     priority_rank,
     risk_percentile,
     risk_tier,
+    tier_definition,
 )
-from churn.scoring.playbook import recommend, top_actionable_reason
 from churn.scoring.reasons import ReasonCatalogue
+from churn.scoring.targeting import Explained, explain_customers
+from churn.scoring.value import has_monetary_value, value_percentiles, worth
 from churn.settings import PlaybookSettings, ScoringSettings
+
+__all__ = [  # the scoring steps in order, and what they return
+    "CONTACT",
+    "CONTROL",
+    "NOT_IN_OUTREACH",
+    "Explained",
+    "ModelIdentity",
+    "ScoreResult",
+    "explain_customers",
+    "has_monetary_value",
+    "hold_out_control",
+    "priority_column",
+    "rank_customers",
+    "score_columns",
+    "score_customers",
+    "value_percentiles",
+    "worth",
+]
 
 log = logging.getLogger("churn")
 
@@ -48,6 +69,10 @@ class ScoreResult:
     """SHAP values of the explained customers (rows of ``explained``), for global plots."""
     explained: pd.DataFrame
     """Model features of the explained customers, aligned with ``contributions``."""
+    design: dict[str, Any] = field(default_factory=dict)
+    """How the list was drawn, for ``scoring.json``: ``risk_tiers`` (:func:`tier_definition`)
+    ``control_group`` (its size and power, :func:`hold_out_control`), ``priority`` and
+    ``policies`` (:func:`compare_policies`)."""
 
 
 def score_columns(n_reasons: int) -> list[str]:
@@ -60,6 +85,7 @@ def score_columns(n_reasons: int) -> list[str]:
         "risk_tier",
         "expected_value",
         "value_at_risk",
+        "expected_value_saved",
         "priority_rank",
         "in_outreach",
         "control_group",
@@ -73,18 +99,12 @@ def score_columns(n_reasons: int) -> list[str]:
     ]
 
 
-def has_monetary_value(expected_value: pd.Series) -> bool:
-    """Whether any customer is worth something: without an amount column (a log of visits, a
-    snapshot without a charge) every expected value is 0 or missing, and value-based ranking
-    and playbook rules would act on ties."""
-    value = expected_value.to_numpy(dtype="float64")
-    return bool(np.any(np.nan_to_num(value) > 0))
-
-
 def priority_column(expected_value: pd.Series, settings: ScoringSettings) -> str:
     """The column the outreach list is ranked by: ``settings.outreach.priority``, except that
     value at risk falls back to the churn probability when no customer has a monetary value."""
     wanted = settings.outreach.priority
+    if wanted == "expected_value_saved":
+        return wanted
     if wanted == "value_at_risk" and not has_monetary_value(expected_value):
         log.warning(
             "no customer has a monetary value (no amount, or every amount is 0): the outreach "
@@ -92,14 +112,6 @@ def priority_column(expected_value: pd.Series, settings: ScoringSettings) -> str
         )
         return "churn_probability"
     return wanted
-
-
-def value_percentiles(expected_value: pd.Series) -> np.ndarray:
-    """Each customer's expected value as a percentile (0-100, ties at their highest rank); 0
-    for everyone when nobody has a monetary value, so that no value-based rule fires on ties."""
-    if not has_monetary_value(expected_value):
-        return np.zeros(len(expected_value))
-    return np.asarray(expected_value.rank(method="max", pct=True) * 100.0)
 
 
 def rank_customers(
@@ -110,9 +122,11 @@ def rank_customers(
     *,
     probabilities: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Probabilities, tiers, value at risk, priority, the outreach slice and its control group,
-    one row per row of ``features`` in its order (index 0..n-1). ``probabilities``: the
-    model's, computed elsewhere (on Spark), one per row; default: ``model.predict_proba``."""
+    """Probabilities, tiers, value at risk, priority and the outreach slice, one row per row of
+    ``features`` in its order (index 0..n-1). With priority ``expected_value_saved`` the rank
+    and slice are provisional (by value at risk): :func:`explain_customers` sets them from each
+    customer's best action. ``probabilities``: the model's, computed elsewhere (on Spark), one
+    per row; default: ``model.predict_proba``."""
     frame = features.reset_index(drop=True)
     value = expected_value.to_numpy(dtype="float64")
     value = np.where(np.isnan(value), 0.0, value)
@@ -132,60 +146,13 @@ def rank_customers(
             "value_at_risk": p * value,
         }
     )
-    ranking = out[priority_column(expected_value, settings)].to_numpy()
+    by = priority_column(expected_value, settings)
+    if by == "expected_value_saved":  # provisional: explain_customers ranks by the actions
+        by = "value_at_risk" if has_monetary_value(expected_value) else "churn_probability"
+    ranking = out[by].to_numpy()
     out["priority_rank"] = priority_rank(ranking, out["customer_id"])
     out["in_outreach"] = out["priority_rank"] <= outreach_size(len(out), settings.outreach)
-    out["control_group"] = out["in_outreach"].to_numpy() & control_group(
-        out["customer_id"], settings.outreach.control_percent, settings.outreach.control_seed
-    )
-    out["outreach_status"] = np.select(
-        [out["control_group"], out["in_outreach"]], [CONTROL, CONTACT], default=NOT_IN_OUTREACH
-    )
     return out
-
-
-@dataclass(frozen=True)
-class Explained:
-    reasons: pd.DataFrame
-    """``reason_<k>_*`` columns and ``recommended_action`` for every ranked row."""
-    contributions: Contributions
-    rows: np.ndarray
-    """Boolean mask of the ranked rows that were explained."""
-
-
-def explain_customers(
-    model: ChurnModel,
-    features: pd.DataFrame,
-    ranked: pd.DataFrame,
-    *,
-    catalogue: ReasonCatalogue,
-    reference: Reference,
-    settings: ScoringSettings,
-    playbook: PlaybookSettings,
-) -> Explained:
-    """Reason codes and one recommended action for the outreach slice (or everyone, with
-    ``settings.explain == "all"``); other rows get ``playbook.not_contacted_action``."""
-    frame = features.reset_index(drop=True)
-    rows = (
-        ranked["in_outreach"].to_numpy()
-        if settings.explain == "outreach"
-        else np.ones(len(ranked), dtype=bool)
-    )
-    explained = frame[rows]
-    contributions = shap_contributions(model, explained)
-    reasons = top_reasons(
-        explained, contributions, catalogue, reference, n_reasons=settings.n_reasons
-    ).reindex(ranked.index)
-    value_pct = value_percentiles(ranked["expected_value"])
-    action = np.full(len(ranked), playbook.not_contacted_action, dtype=object)
-    action[rows] = recommend(
-        top_actionable_reason(reasons[rows]),
-        ranked["churn_probability"].to_numpy()[rows],
-        value_pct[rows],
-        playbook,
-    )
-    reasons["recommended_action"] = action
-    return Explained(reasons, contributions, rows)
 
 
 def score_customers(
@@ -218,12 +185,20 @@ def score_customers(
         settings=settings,
         playbook=playbook,
     )
+    out = explained.ranked
     reasons = explained.reasons
+    action = reasons["recommended_action"].to_numpy(dtype=object)
+    control, power = hold_out_control(out, action, settings)
+    out["control_group"] = control
+    out["outreach_status"] = np.select(
+        [control, out["in_outreach"]], [CONTROL, CONTACT], default=NOT_IN_OUTREACH
+    )
     for k in range(1, settings.n_reasons + 1):
         out[f"reason_{k}_code"] = reasons[f"reason_{k}_code"]
         out[f"reason_{k}_text"] = reasons[f"reason_{k}_text"]
         out[f"reason_{k}_actionable"] = reasons[f"reason_{k}_actionable"].astype("boolean")
-    out["recommended_action"] = reasons["recommended_action"]
+    # control rows carry no action: nothing in the list may suggest contacting them
+    out["recommended_action"] = np.where(control, playbook.not_contacted_action, action)
     out["model_name"] = identity.name
     out["model_version"] = identity.version
     out["cutoff"] = pd.to_datetime(features["cutoff"]).to_numpy()
@@ -233,4 +208,12 @@ def score_customers(
         scores[score_columns(settings.n_reasons)],
         explained.contributions,
         model.matrix(features.reset_index(drop=True)[explained.rows]),
+        {
+            "risk_tiers": tier_definition(
+                settings.risk_tiers, scores["churn_probability"].to_numpy(), scores["risk_tier"]
+            ),
+            "control_group": power,
+            "priority": settings.outreach.priority,
+            "policies": explained.policies,
+        },
     )

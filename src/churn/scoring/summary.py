@@ -23,6 +23,8 @@ def scoring_summary(result: ScoreResult, catalogue_version: str) -> dict[str, An
         "risk_tiers": {
             str(k): int(v) for k, v in s["risk_tier"].value_counts().sort_index().items()
         },
+        "risk_tier_definition": result.design.get("risk_tiers"),
+        "control_group_power": result.design.get("control_group"),
         "expected_value_total": float(s["expected_value"].sum()),
         "value_at_risk_total": float(s["value_at_risk"].sum()),
         "outreach": {
@@ -31,7 +33,10 @@ def scoring_summary(result: ScoreResult, catalogue_version: str) -> dict[str, An
             "control_group": len(outreach) - len(contact),
             "value_at_risk": float(outreach["value_at_risk"].sum()),
             "mean_churn_probability": float(outreach["churn_probability"].mean()),
+            "expected_value_saved": float(contact["expected_value_saved"].sum()),
         },
+        "priority": result.design.get("priority"),
+        "policies": result.design.get("policies"),
         "recommended_actions": _counts(contact["recommended_action"]),
         "top_reasons": _counts(outreach["reason_1_code"]),
     }

@@ -7,11 +7,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from churn.errors import PipelineStateError
 from churn.modeling.clv import MIN_CUSTOMERS_TO_FIT, BetaGeoModel, GammaGammaModel, rfm_summary
+
+log = logging.getLogger("churn")
 
 
 def purchase_value(
@@ -80,3 +84,33 @@ def recurring_value(features: pd.DataFrame, charge_feature: str, months: float) 
         )
     charge = pd.to_numeric(features[charge_feature], errors="coerce").fillna(0.0)
     return (charge * months).astype("float64").rename("expected_value")
+
+
+def has_monetary_value(expected_value: pd.Series) -> bool:
+    """Whether any customer is worth something: without an amount column (a log of visits, a
+    snapshot without a charge) every expected value is 0 or missing, and value-based ranking
+    and playbook rules would act on ties."""
+    value = expected_value.to_numpy(dtype="float64")
+    return bool(np.any(np.nan_to_num(value) > 0))
+
+
+def worth(expected_value: pd.Series) -> np.ndarray:
+    """What saving each customer is worth, for the expected value saved: the expected value
+    (missing: 0), or 1 for everyone when nobody has a monetary value (then the expected value
+    saved is the churn probability an action removes, less its cost)."""
+    if not has_monetary_value(expected_value):
+        log.info(
+            "no customer has a monetary value: expected value saved counts each customer as "
+            "worth 1, so it is the churn probability an action removes, less its cost"
+        )
+        return np.ones(len(expected_value))
+    value = expected_value.to_numpy(dtype="float64")
+    return np.where(np.isnan(value), 0.0, value)
+
+
+def value_percentiles(expected_value: pd.Series) -> np.ndarray:
+    """Each customer's expected value as a percentile (0-100, ties at their highest rank); 0
+    for everyone when nobody has a monetary value, so that no value-based rule fires on ties."""
+    if not has_monetary_value(expected_value):
+        return np.zeros(len(expected_value))
+    return np.asarray(expected_value.rank(method="max", pct=True) * 100.0)

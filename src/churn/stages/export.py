@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 from churn import io
 from churn.crm.writers import (
+    CONTROL_FILE,
     TARGETS,
     Target,
+    control_frame,
     crm_frame,
     export_bytes,
     neutralised_keys,
@@ -27,14 +29,20 @@ log = logging.getLogger("churn")
 def run(
     settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target] = TARGETS
 ) -> dict[str, int]:
-    """Write one import file per target; every file is built before any is written."""
+    """Write one import file per target, the contacted customers only (or everyone, with
+    ``only_outreach: false``), and ``control_group.csv``, the customers held out; every file
+    is built before any is written."""
     scores = io.read_parquet(paths.scores)
-    if "in_outreach" not in scores.columns or scores["customer_id"].isna().any():
+    if (
+        "in_outreach" not in scores.columns
+        or "control_group" not in scores.columns
+        or scores["customer_id"].isna().any()
+    ):
         raise PipelineStateError(
             f"{paths.scores}: not a scores file of this version (needs customer_id on every "
-            f"row and in_outreach). Rescore with `churn score {paths.name}`."
+            f"row, in_outreach and control_group). Rescore with `churn score {paths.name}`."
         )
-    files = {}
+    files: dict[str, bytes] = {}
     for target in targets:
         target_columns = target_settings(target, settings.export.targets, scores.columns)
         frame = crm_frame(scores, target, target_columns)
@@ -50,9 +58,10 @@ def run(
                 ", ".join(repr(k) for k in altered[:3]),
             )
         files[target] = export_bytes(frame, target)
+    files[CONTROL_FILE] = export_bytes(control_frame(scores), "generic")
     rows: dict[str, int] = {}
-    for target, data in files.items():
-        io.write_bytes(data, paths.export(target))
-        rows[target] = data.count(b"\r\n") - 1
-        log.info("wrote %s: %s rows", paths.export(target), f"{rows[target]:,}")
+    for name, data in files.items():
+        io.write_bytes(data, paths.export(name))
+        rows[name] = data.count(b"\r\n") - 1
+        log.info("wrote %s: %s rows", paths.export(name), f"{rows[name]:,}")
     return rows

@@ -138,7 +138,44 @@ def run(
         f"{reach['customers']:,}",
         f"{reach['control_group']:,}",
     )
+    _log_control_power(out["control_group_power"], settings.scoring.outreach.min_detectable_effect)
+    for policy, p in (out.get("policies") or {}).items():
+        log.info(
+            "targeting by %s%s: %s customers, expected value saved %s (sd %s)",
+            policy.replace("_", " "),
+            " (this list)" if p["chosen"] else "",
+            f"{p['customers']:,}",
+            f"{p['expected_value_saved']:,.0f}",
+            f"{p['expected_value_saved_sd']:,.0f}",
+        )
     return out
+
+
+def _log_control_power(power: dict[str, Any], wanted: float) -> None:
+    mde = power["min_detectable_effect_points"]
+    log.info(
+        "control group: %s of the outreach slice (%s customers, %s), stratified by risk tier x "
+        "action; at a churn rate of %.0f %% it detects a fall of %s (two-sided, alpha 0.05, "
+        "power 0.8)",
+        f"{power['share_percent']:g} %",
+        f"{power['control']:,}",
+        power["sizing"],
+        100 * power["base_churn_rate"],
+        "no size of effect" if mde is None else f"{mde:.1f} points or more",
+    )
+    if power["control"] and (mde is None or mde > 100 * wanted):
+        fix = (
+            "the slice is too small even at max_control_percent: widen the budget, or accept "
+            "the larger effect"
+            if power["sizing"] == "auto"
+            else "set control_percent: auto to size it"
+        )
+        log.warning(
+            "the control group cannot detect the %.1f-point fall in churn of "
+            "scoring.outreach.min_detectable_effect; %s",
+            100 * wanted,
+            fix,
+        )
 
 
 def _write_global_explanations(
