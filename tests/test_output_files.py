@@ -153,6 +153,21 @@ def test_a_read_only_file_system_exits_9(project: Path, monkeypatch: pytest.Monk
     )
 
 
+def test_ingest_on_a_full_disk_exits_9_before_its_staging_folder(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*args: Any, dir: str | None = None, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", dir)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    refused_with_9(
+        project,
+        "ingest",
+        f"{project}/data/interim/{PIPELINE}/canonical: cannot be written (No space left on "
+        "device): the disk is full",
+    )
+
+
 def test_an_error_that_is_not_about_the_output_stays_what_it_is(tmp_path: Path) -> None:
     def fill(folder: Path) -> None:
         raise OSError(errno.EACCES, "Permission denied", "/somewhere/else/input.csv")
@@ -186,6 +201,7 @@ def not_writable(folder: Path) -> Iterator[None]:
 @pytest.mark.parametrize(
     ("stage", "folder", "output"),
     [
+        ("ingest", "data/interim/shop", "data/interim/shop/canonical"),
         ("labels", "data/interim/shop", "data/interim/shop/labels.parquet"),
         ("train", "models", "models/shop"),
         ("features", "data/interim/shop", "data/interim/shop/features.parquet"),

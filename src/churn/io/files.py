@@ -220,6 +220,15 @@ def _output_errors(dest: Path) -> Iterator[None]:
         raise error from exc
 
 
+def staging_folder(dest: Path, prefix: str) -> Path:
+    """A new hidden folder beside ``dest`` for its parts while they are written (the caller
+    removes it); a full disk or a folder not writable is :class:`OutputWriteError` naming
+    ``dest``."""
+    with _output_errors(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
+
+
 @contextlib.contextmanager
 def _atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; rename it over ``dest`` only on success."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -138,8 +137,7 @@ def run(
 
     events = data.events
     assert events is not None
-    paths.canonical.parent.mkdir(parents=True, exist_ok=True)
-    parts = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=paths.canonical.parent))
+    parts = io.staging_folder(paths.canonical, STAGING_PREFIX)
     try:
         attributes = sorted({a for src in events.sources for a in src.attributes})
         dropped = _clean_chunks(
