@@ -285,11 +285,16 @@ def test_register_and_score_with_a_tracker_on_another_store_passed_directly(
         scores_of(project_copy).drop(columns="scored_at"),
         scores_of(scored).drop(columns="scored_at"),
     )
-    shap = tracker.client.list_artifacts(registry["registered"]["run_id"], "shap")
-    assert {Path(a.path).name for a in shap} == {
-        "shap_importance.json",
-        "shap_beeswarm.png",
-        "shap_bar.png",
-    }
+    training_run = registry["registered"]["run_id"]
+    # the scoring has its own run, nested under the training run, whose artifacts it leaves
+    assert not tracker.client.list_artifacts(training_run, "shap")
+    (scoring,) = tracker.client.search_runs(
+        [tracker.experiment("mini")], f"tags.mlflow.parentRunId = '{training_run}'"
+    )
+    assert scoring.data.tags["mlflow.runName"] == f"mini score {out['cutoff']}"
+    assert scoring.data.tags["churn.model_version"] == "1"
+    assert scoring.data.metrics["scored"] == out["scored"]
+    logged = {Path(a.path).name for a in tracker.client.list_artifacts(scoring.info.run_id)}
+    assert logged == {"scoring.json", "shap_importance.json", "shap_beeswarm.png", "shap_bar.png"}
     project_store = connect(tracking_uri(project_copy, {}))
     assert len(project_store.search_model_versions("name='churn-mini'")) == 1  # untouched

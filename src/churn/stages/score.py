@@ -25,6 +25,7 @@ from churn.scoring.ranking import ScoreResult, score_customers
 from churn.scoring.reasons import ReasonCatalogue, default_catalogue, load_catalogue, resolve
 from churn.scoring.summary import scoring_summary
 from churn.settings import PipelineSettings
+from churn.tracking import runs
 from churn.tracking.lineage import dvc_experiment
 from churn.tracking.loading import LoadedModel, load_scoring_model, spark_probabilities_of
 from churn.tracking.store import Tracker
@@ -129,7 +130,8 @@ def run(
     io.write_parquet(population.features, paths.scored_features)
     out = scoring_summary(result, spec.version)
     io.write_json(out, paths.scoring_summary)
-    _write_global_explanations(paths, result, catalogue, loaded, tracker)
+    _write_global_explanations(paths, result, catalogue, loaded)
+    _log_scoring_run(paths, out, loaded, tracker)
     reach = out["outreach"]
     log.info(
         "wrote %s: %s customers, %s in the outreach slice (%s held out as control)",
@@ -183,7 +185,6 @@ def _write_global_explanations(
     result: ScoreResult,
     catalogue: ReasonCatalogue,
     loaded: LoadedModel,
-    tracker: Tracker,
 ) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415 - slow import, only needed here
 
@@ -193,6 +194,26 @@ def _write_global_explanations(
     for dest, figure in zip(paths.shap_plots, figures, strict=True):
         io.write_png(figure, dest)
         plt.close(figure)
-    if loaded.run_id is not None:
-        for path in (paths.shap_importance, *paths.shap_plots):
-            tracker.client.log_artifact(loaded.run_id, str(path), artifact_path="shap")
+
+
+def _log_scoring_run(
+    paths: PipelinePaths, out: dict[str, Any], loaded: LoadedModel, tracker: Tracker
+) -> None:
+    """The scoring's own MLflow run, nested under the model's training run (a model folder
+    given by path has none: nothing is logged)."""
+    if loaded.run_id is None:
+        return
+    run_id = runs.log_scoring_run(
+        tracker.client,
+        experiment=tracker.experiment(paths.name),
+        training_run_id=loaded.run_id,
+        run_name=f"{paths.name} score {out['cutoff']}",
+        metrics={"scored": out["scored"], "outreach": out["outreach"]},
+        artifacts=[paths.scoring_summary, paths.shap_importance, *paths.shap_plots],
+        tags={
+            "churn.model": loaded.identity.name,
+            "churn.model_version": loaded.identity.version,
+            "churn.cutoff": str(out["cutoff"]),
+        },
+    )
+    log.info("logged scoring run %s under training run %s", run_id, loaded.run_id)

@@ -162,6 +162,42 @@ def log_training_run(
     return registered
 
 
+def log_scoring_run(
+    client: MlflowClient,
+    *,
+    experiment: str,
+    training_run_id: str,
+    run_name: str,
+    metrics: Mapping[str, object],
+    artifacts: Sequence[Path],
+    tags: Mapping[str, str],
+) -> str:
+    """A run of its own for one scoring, nested under the run that trained the model (MLflow's
+    ``mlflow.parentRunId``), holding the scoring's numbers and files, so a scoring never
+    writes over the training run's artifacts. Returns its id."""
+    all_tags = {**tags, "mlflow.parentRunId": training_run_id, "churn.run": "scoring"}
+    try:
+        run_id = str(client.create_run(experiment, tags=all_tags, run_name=run_name).info.run_id)
+    except MlflowException as exc:
+        raise store_error(client, "create a scoring run", exc) from exc
+    try:
+        entities = _metric_entities(
+            {k: v for k, v in flatten(metrics).items() if isinstance(v, int | float)},
+            timestamp_ms=int(time.time() * 1000),
+        )
+        client.log_batch(run_id, metrics=entities)
+        for path in artifacts:
+            client.log_artifact(run_id, str(path))
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+        if isinstance(exc, MlflowException):
+            raise store_error(client, f"log scoring run {run_id}", exc) from exc
+        raise
+    return run_id
+
+
 def _log_pyfunc(
     client: MlflowClient,
     *,
