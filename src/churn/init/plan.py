@@ -25,12 +25,11 @@ from churn.data.inference import (
     is_numeric,
     timestamp_format,
 )
-from churn.errors import ConfigError
 from churn.init.schedule import CutoffPlan
 from churn.init.sniff import FileFormat
+from churn.io.paths import check_pipeline_name
 from churn.settings import SnapshotLabelSettings, TrainSettings
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 DEFAULT_HORIZON_DAYS = 90
 RESERVED = frozenset({"customer_id", "churned", "cutoff", "label", "signup_date"})
 """Contract columns an attribute must not be named after."""
@@ -148,16 +147,6 @@ def fitting_min_class_rows(
     setting, or ``churn train`` stops (exit 6) after the whole pipeline ran up to it."""
     smallest = int(min(churners, stayers) * (1 - test_fraction) * valid_fraction) - 1
     return None if smallest >= default else max(smallest, 1)
-
-
-def check_name(name: str) -> str:
-    """``name`` if it can name a pipeline (a folder and a DVC stage key), else ConfigError."""
-    if not NAME.fullmatch(name):
-        raise ConfigError(
-            f"The pipeline name must match {NAME.pattern} (lower case letters, digits, _ and -, "
-            f"starting with a letter or digit). Got {name!r} instead."
-        )
-    return name
 
 
 def split_list(text: str | None) -> tuple[str, ...]:
@@ -314,7 +303,7 @@ def events_plan(
             "either); set explicit to count cancellations only"
         )
     return EventsPlan(
-        check_name(name),
+        check_pipeline_name(name),
         sources,
         horizon_days,
         cutoffs,
@@ -368,7 +357,7 @@ def snapshot_plan(
         "describes"
     )
     return SnapshotPlan(
-        check_name(name), source, roles, attributes, numeric, snapshot_date, tuple(notes)
+        check_pipeline_name(name), source, roles, attributes, numeric, snapshot_date, tuple(notes)
     )
 
 

@@ -29,6 +29,7 @@ from churn.init.params_file import render
 from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
 from churn.init.schedule import cutoff_plan
 from churn.init.sniff import file_format, read_column, read_sample
+from churn.io.paths import check_pipeline_name
 from churn.settings import load_settings, pipeline_params_path
 
 OUTPUT_ROOTS = ("data/interim", "data/scored", "data/exports", "models", "reports")
@@ -240,7 +241,7 @@ def init_events(
     force: bool = False,
 ) -> Created:
     """A new events pipeline ``name`` from ``events`` (and the optional tables)."""
-    planning.check_name(name)
+    check_pipeline_name(name)
     dvc_yaml = _check_new(project_dir, name, force=force)
     files = [*events, *(p for p in (customers, churn_events) if p is not None)]
     places, raw = placement(project_dir, name, files)
@@ -299,7 +300,7 @@ def init_snapshot(
 ) -> Created:
     """A new snapshot pipeline ``name`` from the file ``snapshot``, with the attributes of a
     ``customers`` table (demographics, a status table) joined by customer id."""
-    planning.check_name(name)
+    check_pipeline_name(name)
     dvc_yaml = _check_new(project_dir, name, force=force)
     files = [snapshot, *([customers] if customers is not None else [])]
     places, raw = placement(project_dir, name, files)
