@@ -88,3 +88,8 @@ def test_help_shows_flags_as_flags() -> None:
     result = CliRunner().invoke(app, ["train", "--help"])
     assert result.exit_code == 0
     assert "--debug" in result.output and "<bool>" not in result.output
+
+
+def test_list_before_any_scoring_says_what_to_run(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["list", "shop", "--project-dir", str(tmp_path)])
+    assert result.exit_code == 5 and "churn score shop" in result.output

@@ -864,3 +864,39 @@ def test_profile_reasons_quote_churn_rates_of_flags_and_plain_values_of_measurem
     assert measurement["reason_1_text"].iloc[0] == (
         "charges: 99; typical for active customers: 30.38"
     )
+
+
+def test_the_list_in_a_terminal_is_aligned_ranked_and_cut_to_top() -> None:
+    from churn.scoring.listing import WIDEST_REASON, list_lines  # noqa: PLC0415
+
+    scores = pd.DataFrame(
+        {
+            "customer_id": ["b", "a", "c"],
+            "churn_probability": [0.5, 0.91234, 0.1],
+            "risk_tier": ["Medium", "High", "Low"],
+            "value_at_risk": [1234.5, 10.0, float("nan")],
+            "priority_rank": [2, 1, 3],
+            "recommended_action": ["loyalty_reward", "service_call", None],
+            "reason_1_text": ["x" * 100, "short", None],
+        }
+    )
+    lines = list_lines(scores, top=2)
+    assert lines[0].split() == [
+        "rank",
+        "customer",
+        "P(churn)",
+        "tier",
+        "value",
+        "at",
+        "risk",
+        "action",
+        "first",
+        "reason",
+    ]
+    assert set(lines[1]) <= {"-", " "}
+    assert lines[2].split()[:5] == ["1", "a", "0.91", "High", "10.00"]
+    assert lines[3].split()[:5] == ["2", "b", "0.50", "Medium", "1,234.50"]
+    assert lines[3].endswith("x" * (WIDEST_REASON - 1) + "…")
+    assert lines[-1] == "2 of 3 customers"
+    column = lines[0].index("P(churn)")  # aligned: every value starts under its title
+    assert lines[2].index("0.91") == lines[3].index("0.50") == column

@@ -527,6 +527,25 @@ def _summary_line(name: str, m: dict[str, Any]) -> str:
     )
 
 
+@app.command("list")
+def list_customers(
+    pipeline: PipelineArg,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many customers to show.")] = 20,
+    project_dir: ProjectOpt = Path("."),
+) -> None:
+    """Show the top of the at-risk list in the terminal: rank, customer, risk, value, action
+    and first reason, as `churn score` last wrote it."""
+    from churn.scoring.listing import list_lines  # noqa: PLC0415 - only this command needs it
+
+    paths = PipelinePaths(project_dir, check_pipeline_name(pipeline))
+    try:
+        scores = io.read_parquet(paths.scores)
+    except ChurnError as exc:
+        raise _fail(exc, debug=False) from None
+    for line in list_lines(scores, top=top):
+        typer.echo(line)
+
+
 @app.command()
 def summary(project_dir: ProjectOpt = Path(".")) -> None:
     """Test ROC AUC and calibration of every trained pipeline, baselines beside it."""
