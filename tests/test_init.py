@@ -488,6 +488,8 @@ def test_a_small_class_lowers_min_class_rows_to_what_validation_holds(
 def test_class_sizes_count_every_spelling_of_the_churned_value() -> None:
     labels = pd.Series(["Yes", " yes", "YES", "No", "no ", "", "Yes"])
     assert class_sizes(labels, "Yes") == (4, 2)
+    # as the pipeline reads them: 1 and 1.0 are one value
+    assert class_sizes(pd.Series(["1", "1.0", " 0", "0.0", None]), "1") == (2, 2)
 
 
 def test_a_small_snapshot_gets_a_min_class_rows_it_can_meet_and_says_so(tmp_path: Path) -> None:

@@ -338,7 +338,8 @@ def positive_label(values: pd.Series, given: str | None = None) -> str:
 def name_words(column: str) -> list[str]:
     """``"MonthlyCharges"`` -> ``["monthly", "charges"]``, ``"Monthly Usage (GB)"`` ->
     ``["monthly", "usage", "gb"]``."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", column)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", column)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)  # "HTTPServer": http, server
     return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
 
 

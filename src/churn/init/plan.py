@@ -23,8 +23,10 @@ from churn.data.inference import (
     infer_event_roles,
     infer_snapshot_roles,
     is_numeric,
+    name_words,
     timestamp_format,
 )
+from churn.data.snapshot import label_text
 from churn.init.schedule import CutoffPlan
 from churn.init.sniff import FileFormat
 from churn.io.paths import check_pipeline_name
@@ -129,11 +131,12 @@ class SnapshotPlan:
 
 
 def class_sizes(labels: pd.Series, positive: str) -> tuple[int, int]:
-    """Churners and stayers among every label of a snapshot (blanks left out), spelled as the
-    pipeline reads them: trimmed and case-folded."""
-    folded = labels.astype(str).str.strip().str.casefold()
-    filled = folded[folded != ""]
-    churners = int((filled == positive.strip().casefold()).sum())
+    """Churners and stayers among every label of a snapshot (blanks left out), compared with
+    ``positive`` as the pipeline compares them (:func:`churn.data.snapshot.label_text`)."""
+    texts = [label_text(v) for v in labels]
+    wanted = label_text(positive)
+    filled = [t for t in texts if t is not None]
+    churners = sum(t == wanted for t in filled)
     return churners, len(filled) - churners
 
 
@@ -157,9 +160,7 @@ def split_list(text: str | None) -> tuple[str, ...]:
 def snake_case(column: str) -> str:
     """An attribute name for a column: ``"Monthly Usage (GB)"`` -> ``monthly_usage_gb``,
     ``"SeniorCitizen"`` -> ``senior_citizen``, ``"1st"`` -> ``x1st``."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", column)
-    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
-    text = re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
+    text = "_".join(name_words(column))
     if not text or not text[0].isalpha():
         text = f"x{text}"
     return text
