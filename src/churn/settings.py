@@ -219,6 +219,83 @@ class ChurnEventsSettings(Frozen):
     )
 
 
+CONTACT_COLUMNS = ("customer_id", "timestamp", "action", "control", "channel", "cost")
+"""Contract columns of a contacts source: customer_id and timestamp required, the rest optional."""
+
+
+class ContactsSettings(Frozen):
+    """Optional past retention contacts (kind events): who was contacted, when, with which
+    action, and who was held out as a control. ``churn`` measures what each action did from
+    them (contacted against control, once each contact's label window has passed)."""
+
+    sources: list[SourceSettings] = Field(
+        min_length=1,
+        description="files of contacts, one row per customer contacted or held out; each maps "
+        "customer_id and timestamp (when the contact was made), optionally action, control "
+        "(the column saying whether the row was held out), channel and cost",
+    )
+    timezone: TimeZone = Field(
+        "UTC", description="IANA zone of timestamps written without an offset"
+    )
+    control_values: list[str] = Field(
+        default_factory=lambda: [
+            "control",
+            "holdout",
+            "hold-out",
+            "held out",
+            "true",
+            "yes",
+            "y",
+            "t",
+            "1",
+        ],
+        min_length=1,
+        description="values of the control column that mean the customer was held out, "
+        "compared trimmed and case-folded",
+    )
+    contacted_values: list[str] = Field(
+        default_factory=lambda: [
+            "contacted",
+            "contact",
+            "treatment",
+            "treated",
+            "target",
+            "false",
+            "no",
+            "n",
+            "f",
+            "0",
+        ],
+        min_length=1,
+        description="values of the control column that mean the customer was contacted; any "
+        "other value is refused, naming the file and column",
+    )
+
+    @model_validator(mode="after")
+    def _sources_map_contact_columns(self) -> ContactsSettings:
+        problems = []
+        for i, src in enumerate(self.sources):
+            unknown = sorted(set(src.columns) - set(CONTACT_COLUMNS))
+            if unknown:
+                problems.append(
+                    f"sources[{i}].columns: unknown contract column(s) {unknown}; "
+                    f"expected some of {list(CONTACT_COLUMNS)}"
+                )
+            missing = [c for c in ("customer_id", "timestamp") if c not in src.columns]
+            if missing:
+                problems.append(f"sources[{i}].columns must map {missing}")
+        both = {v.strip().casefold() for v in self.control_values} & {
+            v.strip().casefold() for v in self.contacted_values
+        }
+        if both:
+            problems.append(
+                f"control_values and contacted_values share {sorted(both)}; a value must mean one"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class SnapshotSettings(Frozen):
     """A table with one row per customer and a label column (contractual snapshot)."""
 
@@ -275,6 +352,12 @@ class DataSettings(Frozen):
     snapshot: SnapshotSettings | None = Field(
         None, description="the snapshot table (kind snapshot)"
     )
+    contacts: ContactsSettings | None = Field(
+        None,
+        description="optional past retention contacts (kind events): customer, date, action "
+        "and control flag, from churn's lists or campaigns run outside it; their measured "
+        "effects update the playbook's priors",
+    )
 
     @model_validator(mode="after")
     def _kind_has_its_tables(self) -> DataSettings:
@@ -282,6 +365,11 @@ class DataSettings(Frozen):
             raise ValueError("kind 'events' needs an 'events' table")
         if self.kind == "snapshot" and self.snapshot is None:
             raise ValueError("kind 'snapshot' needs a 'snapshot' table")
+        if self.kind == "snapshot" and self.contacts is not None:
+            raise ValueError(
+                "data.contacts needs kind 'events': a snapshot has no dates to measure a "
+                "contact's outcome from"
+            )
         return self
 
 

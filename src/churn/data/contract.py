@@ -7,6 +7,7 @@ Canonical frames (all timestamps are UTC without a zone, microsecond precision):
   ``product_id`` (str, may be missing), then one column per configured attribute.
 * customers: ``customer_id`` and, when mapped, ``signup_date``, then attribute columns.
 * churn_events: ``customer_id``, ``ts``.
+* contacts: ``customer_id``, ``ts``, ``action``, ``control`` (bool), ``channel``, ``cost``.
 * snapshot: ``customer_id``, ``churned`` (bool), then attribute columns
   (``churn.data.snapshot``).
 
@@ -35,6 +36,7 @@ from churn.data.parsing import (
 from churn.data.problems import Problems
 from churn.data.schemas import (
     churn_events_schema,
+    contacts_schema,
     customers_schema,
     events_schema,
     schema_problems,
@@ -43,6 +45,7 @@ from churn.engines.sql import Table, duckdb_runner, duckdb_session, quote_identi
 from churn.errors import Problem
 from churn.settings import (
     ChurnEventsSettings,
+    ContactsSettings,
     CustomersSettings,
     EventsSettings,
     SourceSettings,
@@ -370,3 +373,68 @@ def canonical_churn_events(
         frames.append(out)
     problems.raise_if_any("Fix the churn events table or its mapping in data.churn_events.")
     return pd.concat(frames, ignore_index=True).dropna().sort_values(["customer_id", "ts"])
+
+
+def _control_flags(
+    values: pd.Series, settings: ContactsSettings, path: str, problems: Problems
+) -> pd.Series:
+    """The control column as booleans: True for ``control_values``, False for
+    ``contacted_values`` (both trimmed and case-folded); anything else is a problem."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(bool)
+    text = clean_text(values).astype("string").str.casefold()
+    control = {v.strip().casefold() for v in settings.control_values}
+    contacted = {v.strip().casefold() for v in settings.contacted_values}
+    known = text.isin(control | contacted)
+    bad = values[~known.fillna(False).astype(bool)]
+    if len(bad):
+        expected = sorted(control)[:4] + sorted(contacted)[:4]
+        problems.add(
+            path,
+            str(values.name),
+            f"expected a control flag (one of data.contacts.control_values or "
+            f"contacted_values, e.g. {expected})",
+            bad,
+        )
+    return text.isin(control).fillna(False).astype(bool)
+
+
+def canonical_contacts(
+    raw_by_source: Sequence[tuple[SourceSettings, pd.DataFrame]],
+    settings: ContactsSettings,
+) -> pd.DataFrame:
+    """Past retention contacts: customer_id, ts, action, control, channel, cost. Without a
+    mapped control column every row was contacted; without an action column, actions are
+    missing (effects are then measured for all contacts together)."""
+    problems = Problems()
+    frames = []
+    for src, raw in raw_by_source:
+        if not _missing_columns(raw, src, problems):
+            continue
+        cols = src.columns
+        ids = customer_ids(raw[cols["customer_id"]], src.path, problems)
+        ts, bad = parse_timestamps(
+            raw[cols["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
+        )
+        if len(bad):
+            problems.add(src.path, cols["timestamp"], "unparseable timestamp", bad)
+        missing_text = pd.Series(None, index=raw.index, dtype=object)
+        out = pd.DataFrame({"customer_id": ids, "ts": ts})
+        out["action"] = clean_text(raw[cols["action"]]) if "action" in cols else missing_text
+        if "control" in cols:
+            out["control"] = _control_flags(raw[cols["control"]], settings, src.path, problems)
+        else:
+            out["control"] = False
+        out["channel"] = clean_text(raw[cols["channel"]]) if "channel" in cols else missing_text
+        if "cost" in cols:
+            cost, bad_cost = parse_numbers(raw[cols["cost"]])
+            if len(bad_cost):
+                problems.add(src.path, cols["cost"], "expected a number", bad_cost)
+            out["cost"] = cost
+        else:
+            out["cost"] = np.nan
+        schema_problems(out, contacts_schema(), src, problems)
+        frames.append(out)
+    problems.raise_if_any("Fix the contacts table or its mapping in data.contacts.")
+    contacts = pd.concat(frames, ignore_index=True).dropna(subset=["customer_id", "ts"])
+    return contacts.sort_values(["ts", "customer_id"], kind="stable").reset_index(drop=True)

@@ -1,6 +1,7 @@
 """The canonical tables as pandera schemas, and their failures as the contract's problems.
 
-One schema per canonical table: ``events``, ``customers``, ``churn_events`` and ``snapshot``.
+One schema per canonical table: ``events``, ``customers``, ``churn_events``, ``contacts`` and
+``snapshot``.
 Each names its columns, their types (text checked value by value: object or pandas' string
 dtype) and nullability, the key's uniqueness where it must be unique, and range checks on
 values. Missing values that the mapping reports itself (a timestamp or number it could not
@@ -133,6 +134,27 @@ def customers_schema(attributes: Sequence[str], *, signup_date: bool) -> pa.Data
 def churn_events_schema() -> pa.DataFrameSchema:
     """One source's churn events: ``customer_id`` and ``ts``."""
     columns = {"customer_id": _customer_id(unique=False), "ts": _timestamp_column()}
+    return pa.DataFrameSchema(columns, strict=True)
+
+
+def contacts_schema() -> pa.DataFrameSchema:
+    """One source's contacts: ``customer_id``, ``ts``, ``action`` (text, missing on control rows
+    that did not record one), ``control`` (bool), ``channel`` (text) and ``cost`` (a finite
+    amount of at least 0, may be missing)."""
+    columns = {
+        "customer_id": _customer_id(unique=False),
+        "ts": _timestamp_column(),
+        "action": _text_column(),
+        "control": pa.Column(bool),
+        "channel": _text_column(),
+        "cost": pa.Column(
+            float,
+            checks=pa.Check(
+                lambda s: ((s >= 0) & np.isfinite(s)) | s.isna(), name="a finite cost of at least 0"
+            ),
+            nullable=True,
+        ),
+    }
     return pa.DataFrameSchema(columns, strict=True)
 
 

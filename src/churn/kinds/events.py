@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from churn.campaigns.outcomes import ContactOutcomes, contact_outcomes
 from churn.data.event_summaries import daily_totals, event_span
 from churn.engines import Table, sql_runner
 from churn.errors import LabelError
@@ -207,6 +208,25 @@ class EventsKind:
         return realised_performance(
             lists,
             outcome_at,
+            data_end=self._data_end(events),
+            horizon_days=self.labs.horizon_days,
+        )
+
+    def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:
+        """Past contacts (``data.contacts``) with their outcome, labelled at each contact's day
+        by the same query as the training labels; None without a contacts table."""
+        contacts = tables.optional("contacts")
+        if contacts is None:
+            return None
+        events = tables.events()
+
+        def labels_at(days: list[dt.date]) -> pd.DataFrame:
+            table = pd.DataFrame({"cutoff": days, "split": "contact", "observed": True})
+            return self._labels_at(tables, events, table)
+
+        return contact_outcomes(
+            contacts,
+            labels_at,
             data_end=self._data_end(events),
             horizon_days=self.labs.horizon_days,
         )

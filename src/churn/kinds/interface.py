@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from churn.campaigns.outcomes import ContactOutcomes
 from churn.engines.sql import Table
 from churn.features import Feature
 from churn.modeling.baselines import BaselineInputs, Scorer
@@ -130,6 +131,11 @@ class Kind(Protocol):
         """Folds the hyperparameter search scores trials on, from the labelled ``rows`` other
         than the test cutoff, and whether they overlap what :meth:`backtest` reports (its
         figures are then in sample for the search)."""
+        ...
+
+    def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:
+        """Past contacts with the outcome of each (churned within the horizon after its day),
+        when the pipeline has a contacts table (events only); None otherwise."""
         ...
 
     def realised(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn.campaigns.outcomes import ContactOutcomes
 from churn.features import Feature, snapshot_catalogue, snapshot_features
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import snapshot_labels
@@ -158,6 +159,9 @@ class SnapshotKind:
         self, tables: Canonical, lists: Mapping[dt.date, Callable[[], pd.DataFrame]]
     ) -> dict[str, Any]:
         return no_later_outcome()
+
+    def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:
+        return None  # settings refuse data.contacts for a snapshot: no dates to measure from
 
     def activity(self, tables: Canonical) -> Activity | None:
         return None

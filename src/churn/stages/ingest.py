@@ -18,6 +18,7 @@ import pandas as pd
 from churn import io
 from churn.data.contract import (
     canonical_churn_events,
+    canonical_contacts,
     canonical_customers,
     canonical_events_sql,
     clean_event_chunk,
@@ -149,6 +150,9 @@ def run(
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in data.churn_events.sources]
             tables["churn_events"] = canonical_churn_events(raws, data.churn_events)
+        if data.contacts is not None:
+            raws = [(s, io.read_source(root, s)) for s in data.contacts.sources]
+            tables["contacts"] = canonical_contacts(raws, data.contacts)
         n_rows = dropped.pop("rows")
         counts = {"events": 0}
 

@@ -1,0 +1,1 @@
+"""Past retention campaigns: their outcomes, what each action did, and uplift models."""

@@ -1,0 +1,158 @@
+"""Past retention contacts: the contract's contacts table and each contact's outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from churn.campaigns.outcomes import contact_outcomes
+from churn.data.contract import canonical_contacts
+from churn.errors import ContractViolation
+from churn.settings import ContactsSettings, DataSettings, SourceSettings
+
+
+def contacts_settings(**columns: str) -> ContactsSettings:
+    mapping = {"customer_id": "cust", "timestamp": "sent", "action": "offer", "control": "group"}
+    return ContactsSettings(
+        sources=[SourceSettings(path="contacts.csv", columns={**mapping, **columns})]
+    )
+
+
+def raw_contacts(**extra: list[object]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cust": ["A", "B", "C", "D"],
+            "sent": ["2024-03-01", "2024-03-01 10:30", "2024-03-01", "2024-04-01"],
+            "offer": ["discount", " call ", None, "discount"],
+            "group": ["Contacted", "control", "HOLDOUT", "treatment"],
+            **extra,
+        }
+    )
+
+
+def test_contacts_map_onto_the_canonical_table() -> None:
+    settings = contacts_settings()
+    out = canonical_contacts([(settings.sources[0], raw_contacts())], settings)
+    assert list(out.columns) == ["customer_id", "ts", "action", "control", "channel", "cost"]
+    by_id = out.set_index("customer_id")
+    assert by_id["control"].to_dict() == {"A": False, "B": True, "C": True, "D": False}
+    assert by_id.loc["B", "action"] == "call"  # trimmed; a control row keeps its would-be action
+    assert pd.isna(by_id.loc["C", "action"])  # a control row without one
+    assert by_id.loc["B", "ts"] == pd.Timestamp("2024-03-01 10:30")
+    assert out["ts"].is_monotonic_increasing
+    assert out["cost"].isna().all() and out["channel"].isna().all()
+
+
+def test_boolean_and_numeric_control_flags_read_as_flags() -> None:
+    settings = contacts_settings()
+    bools = raw_contacts().assign(group=[False, True, True, False])
+    out = canonical_contacts([(settings.sources[0], bools)], settings)
+    assert out.set_index("customer_id")["control"].tolist() == [False, True, True, False]
+    numbers = raw_contacts().assign(group=[0, 1, 1, 0])
+    out = canonical_contacts([(settings.sources[0], numbers)], settings)
+    assert out.set_index("customer_id")["control"].tolist() == [False, True, True, False]
+
+
+def test_without_a_control_column_every_row_was_contacted() -> None:
+    settings = ContactsSettings(
+        sources=[SourceSettings(path="c.csv", columns={"customer_id": "cust", "timestamp": "sent"})]
+    )
+    out = canonical_contacts([(settings.sources[0], raw_contacts())], settings)
+    assert not out["control"].any()
+    assert out["action"].isna().all()
+
+
+def test_every_bad_value_is_named_with_its_file_and_column() -> None:
+    settings = contacts_settings(cost="price")
+    bad = raw_contacts(price=["1", "-2", "x", None]).assign(
+        group=["contacted", "maybe", "control", "contacted"],
+        sent=["2024-03-01", "yesterday", "2024-03-01", "2024-04-01"],
+    )
+    with pytest.raises(ContractViolation) as caught:
+        canonical_contacts([(settings.sources[0], bad)], settings)
+    text = str(caught.value)
+    assert "contacts.csv" in text
+    assert "'group'" in text or "group" in text
+    assert "maybe" in text  # the unknown control flag, quoted
+    assert "yesterday" in text  # the unparseable date
+    assert "'x'" in text or "x" in text  # the cost that is not a number
+    assert "-2" in text or "at least 0" in text  # a negative cost
+    assert "data.contacts" in text
+
+
+def test_settings_refuse_unknown_columns_and_snapshots() -> None:
+    with pytest.raises(ValidationError, match="unknown contract column"):
+        contacts_settings(segment="seg")
+    with pytest.raises(ValidationError, match="must map"):
+        ContactsSettings(sources=[SourceSettings(path="c.csv", columns={"customer_id": "c"})])
+    with pytest.raises(ValidationError, match="share"):
+        ContactsSettings(
+            sources=[SourceSettings(path="c.csv", columns={"customer_id": "c", "timestamp": "t"})],
+            control_values=["yes"],
+            contacted_values=["YES "],
+        )
+    snapshot = {"source": {"path": "s.csv", "columns": {"label": "churn"}}}
+    contacts = {"sources": [{"path": "c.csv", "columns": {"customer_id": "c", "timestamp": "t"}}]}
+    with pytest.raises(ValidationError, match="needs kind 'events'"):
+        DataSettings.model_validate(
+            {"kind": "snapshot", "snapshot": snapshot, "contacts": contacts}
+        )
+
+
+def _labels(days: list[dt.date]) -> pd.DataFrame:
+    """Eligible customers A, B, C at every day; A churns, B and C stay."""
+    return pd.DataFrame(
+        [
+            {"customer_id": c, "cutoff": pd.Timestamp(d), "churned": c == "A"}
+            for d in days
+            for c in ("A", "B", "C")
+        ]
+    )
+
+
+def _canonical(rows: list[tuple[str, str, str | None, bool]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "ts": pd.to_datetime([r[1] for r in rows], format="ISO8601"),
+            "action": [r[2] for r in rows],
+            "control": [r[3] for r in rows],
+            "channel": None,
+            "cost": float("nan"),
+        }
+    )
+
+
+def test_outcomes_come_from_the_labels_at_each_contacts_day() -> None:
+    contacts = _canonical(
+        [
+            ("A", "2024-03-01 09:00", "call", False),
+            ("B", "2024-03-01 17:00", None, True),
+            ("Z", "2024-03-01", "call", False),  # not eligible that day
+            ("C", "2024-05-20", "call", False),  # its window has not passed
+        ]
+    )
+    asked: list[list[dt.date]] = []
+
+    def labels_at(days: list[dt.date]) -> pd.DataFrame:
+        asked.append(days)
+        return _labels(days)
+
+    out = contact_outcomes(contacts, labels_at, data_end=dt.date(2024, 6, 1), horizon_days=28)
+    assert asked == [[dt.date(2024, 3, 1)]]  # only the day whose window passed
+    assert out.frame["customer_id"].tolist() == ["A", "B"]
+    assert out.frame["churned"].tolist() == [True, False]
+    assert out.frame["cutoff"].eq(pd.Timestamp("2024-03-01")).all()
+    assert (out.contacts, out.waiting, out.not_eligible) == (4, 1, 1)
+    assert out.known_from == dt.date(2024, 6, 17)
+    assert out.summary()["with_outcome"] == 2
+
+
+def test_no_contact_with_a_known_outcome_gives_an_empty_frame() -> None:
+    contacts = _canonical([("A", "2024-05-20", "call", False)])
+    out = contact_outcomes(contacts, _labels, data_end=dt.date(2024, 6, 1), horizon_days=28)
+    assert out.frame.empty and list(out.frame.columns)[-1] == "churned"
+    assert out.waiting == 1
