@@ -156,3 +156,11 @@ def test_no_contact_with_a_known_outcome_gives_an_empty_frame() -> None:
     out = contact_outcomes(contacts, _labels, data_end=dt.date(2024, 6, 1), horizon_days=28)
     assert out.frame.empty and list(out.frame.columns)[-1] == "churned"
     assert out.waiting == 1
+
+
+def test_a_list_knows_only_the_outcomes_whose_window_ended_before_it() -> None:
+    contacts = _canonical([("A", "2024-03-01", "call", False), ("B", "2024-04-01", "call", True)])
+    out = contact_outcomes(contacts, _labels, data_end=dt.date(2024, 6, 1), horizon_days=28)
+    assert out.known_by(dt.date(2024, 3, 29))["customer_id"].tolist() == ["A"]
+    assert out.known_by(dt.date(2024, 3, 28)).empty
+    assert len(out.known_by(dt.date(2024, 6, 1))) == 2

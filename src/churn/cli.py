@@ -177,6 +177,16 @@ def train(
 
 
 @app.command()
+def uplift(
+    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+) -> None:
+    """Fit the uplift model on past contacts (data.contacts) and judge it on held-out campaigns."""
+    from churn.stages import uplift as uplift_stage  # noqa: PLC0415 - a command loads only its stage
+
+    _run(pipeline, project_dir, debug, uplift_stage.run, stage=uplift_stage)
+
+
+@app.command()
 def register(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:

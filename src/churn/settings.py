@@ -579,6 +579,26 @@ class LeakageSettings(Frozen):
     )
 
 
+class UpliftSettings(Frozen):
+    """The uplift model ``churn uplift`` fits on past contacts (``data.contacts``): who each
+    action changes, learned from contacted against control customers
+    (:mod:`churn.campaigns.uplift`)."""
+
+    enabled: bool = Field(
+        True, description="fit an uplift model when past contacts with outcomes allow it"
+    )
+    min_contacts: PositiveInt = Field(
+        400,
+        description="contacts with a known outcome (contacted and control together) needed to "
+        "fit one; fewer: scoring ranks by the playbook's (measured) effects",
+    )
+    min_action_rows: PositiveInt = Field(
+        300,
+        description="contacted rows an action needs for models of its own; rarer actions use "
+        "the model fitted on every contact",
+    )
+
+
 class TrainSettings(Frozen):
     """xgboost (hist) with early stopping on the validation cutoff, then calibration on it."""
 
@@ -648,6 +668,10 @@ class TrainSettings(Frozen):
     search: SearchSettings = Field(
         default_factory=SearchSettings,
         description="hyperparameters chosen per dataset on folds before the test cutoff",
+    )
+    uplift: UpliftSettings = Field(
+        default_factory=UpliftSettings,
+        description="the uplift model fitted on past contacts (churn uplift)",
     )
     leakage: LeakageSettings = Field(
         default_factory=LeakageSettings,

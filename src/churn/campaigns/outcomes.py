@@ -31,6 +31,12 @@ class ContactOutcomes:
     """contacts of customers not eligible at the contact's day (gone already, or not yet active)"""
     known_from: dt.date | None
     """the day the earliest waiting contact's outcome is known"""
+    horizon_days: int
+
+    def known_by(self, cutoff: dt.date) -> pd.DataFrame:
+        """The outcomes a list made at ``cutoff`` could know: label windows ended by then."""
+        ends = self.frame["cutoff"] + pd.Timedelta(days=self.horizon_days)
+        return self.frame[ends <= pd.Timestamp(cutoff)]
 
     def summary(self) -> dict[str, object]:
         """The counts, for scoring.json and campaigns.json."""
@@ -81,4 +87,5 @@ def contact_outcomes(
         waiting=len(rows) - len(done),
         not_eligible=len(done) - len(joined),
         known_from=(waiting_days[0] + horizon) if waiting_days else None,
+        horizon_days=horizon_days,
     )

@@ -129,6 +129,16 @@ class PipelinePaths:
         return self._made_by("train", self.project_dir / "models" / self.name)
 
     @property
+    def uplift_model(self) -> Output:
+        """Folder of the uplift model fitted on past contacts (``churn uplift``); a pipeline
+        name never holds a dot, so it cannot be another pipeline's model folder."""
+        return self._made_by("uplift", self.project_dir / "models" / f"{self.name}.uplift")
+
+    @property
+    def uplift_report(self) -> Output:
+        return self._made_by("uplift", self.reports / "uplift.json")
+
+    @property
     def scores(self) -> Output:
         """The scored at-risk list written by ``churn score``."""
         return self._made_by(
@@ -199,4 +209,4 @@ class PipelinePaths:
     @property
     def folder_outputs(self) -> tuple[Path, ...]:
         """Outputs written as whole folders (swapped in by ``io.write_folder``)."""
-        return (self.canonical, self.model)
+        return (self.canonical, self.model, self.uplift_model)

@@ -86,12 +86,19 @@ def best_actions(
     value_percentile: np.ndarray,
     value: np.ndarray,
     playbook: PlaybookSettings,
+    *,
+    uplift: pd.DataFrame | None = None,
 ) -> Choice:
     """Among the rules that match each customer, the one with the highest expected net value
     saved (ties: the first rule); ``playbook.default_action`` when none matches. ``value``:
     what the customer is worth (money; 1 each without a monetary value). With ``reason_code``
     None the reason conditions are ignored and the default competes with every rule: the most
-    any action could save, an upper bound of the exact choice."""
+    any action could save, an upper bound of the exact choice.
+
+    ``uplift``: one column per action, one row per customer (same order): the churn
+    probability the action removes by the uplift model. An action it covers saves uplift x
+    value - cost (its uncertainty is not modelled: sd 0); the others P(churn) x effect x value
+    - cost."""
     p = np.asarray(probability, dtype="float64")
     worth = np.asarray(value, dtype="float64")
     choices = offers(playbook)
@@ -99,13 +106,20 @@ def best_actions(
     cost = np.array([o.cost for o in choices])
     sd = np.array([o.effect_sd for o in choices])
     saved_each = (p * worth)[:, None] * effect[None, :] - cost[None, :]
+    spread = (p * worth)[:, None] * sd[None, :]
+    if uplift is not None:
+        for j, offer in enumerate(choices):
+            if offer.action in uplift.columns:
+                removed = uplift[offer.action].to_numpy(dtype="float64")
+                saved_each[:, j] = removed * worth - offer.cost
+                spread[:, j] = 0.0
     rules = rule_matches(reason_code, p, value_percentile, playbook)
     default = ~rules.any(axis=1) if reason_code is not None else np.ones(len(p), dtype=bool)
     allowed = np.column_stack([rules, default])
     best = np.argmax(np.where(allowed, saved_each, -np.inf), axis=1)  # first of equal maxima
     rows = np.arange(len(p))
     action = np.asarray([o.action for o in choices], dtype=object)[best]
-    return Choice(action, saved_each[rows, best], p * worth * sd[best])
+    return Choice(action, saved_each[rows, best], spread[rows, best])
 
 
 def recommend(

@@ -167,13 +167,16 @@ def score_customers(
     identity: ModelIdentity,
     scored_at: dt.datetime,
     probabilities: np.ndarray | None = None,
+    uplift: pd.DataFrame | None = None,
 ) -> ScoreResult:
     """Score every row of ``features`` (one per customer, one cutoff): :func:`rank_customers`
     then :func:`explain_customers`, sorted by priority.
 
     ``expected_value``: value over the horizon per row, aligned with ``features``' rows.
     ``reference``: typical values of labelled customers, quoted in the reason sentences.
-    ``probabilities``: see :func:`rank_customers`.
+    ``probabilities``: see :func:`rank_customers`. ``uplift``: the uplift model's churn
+    probability removed per action, one row per row of ``features`` (see
+    :func:`churn.scoring.playbook.best_actions`).
     """
     out = rank_customers(model, features, expected_value, settings, probabilities=probabilities)
     explained = explain_customers(
@@ -184,6 +187,7 @@ def score_customers(
         reference=reference,
         settings=settings,
         playbook=playbook,
+        uplift=None if uplift is None else uplift.reset_index(drop=True),
     )
     out = explained.ranked
     reasons = explained.reasons

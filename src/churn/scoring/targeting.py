@@ -104,6 +104,7 @@ def explain_customers(
     reference: Reference,
     settings: ScoringSettings,
     playbook: PlaybookSettings,
+    uplift: pd.DataFrame | None = None,
 ) -> Explained:
     """Reason codes, one recommended action and its expected value saved for the outreach
     slice (or everyone, with ``settings.explain == "all"``); other rows get
@@ -116,7 +117,13 @@ def explain_customers(
     unexplained could enter the slice: the slice is exact, and only about the slice is
     explained when effects and costs are alike. The tops of the budget by value at risk and by
     churn probability are explained too, to compare the policies (``policies``).
+
+    ``uplift`` (rows aligned with ``ranked``'s positions; one column per action): the churn
+    probability each action removes by the uplift model; the actions it covers are then valued
+    by it instead of P(churn) x effect.
     """
+    if uplift is not None:
+        uplift = uplift.set_axis(ranked.index)
     frame = features.reset_index(drop=True)
     n = len(ranked)
     p = ranked["churn_probability"].to_numpy(dtype="float64")
@@ -135,11 +142,13 @@ def explain_customers(
 
     def choose() -> tuple[pd.DataFrame, Choice]:
         reasons = explainer.reasons(ranked.index)
-        return reasons, best_actions(top_actionable_reason(reasons), p, value_pct, value, playbook)
+        return reasons, best_actions(
+            top_actionable_reason(reasons), p, value_pct, value, playbook, uplift=uplift
+        )
 
     by_value_saved = settings.outreach.priority == "expected_value_saved"
     if by_value_saved:
-        bound = best_actions(None, p, value_pct, value, playbook).saved
+        bound = best_actions(None, p, value_pct, value, playbook, uplift=uplift).saved
         bound_rank = priority_rank(bound, ids)
         size = max(budget, 1)
         while True:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from churn import io
+from churn.campaigns.priors import measured_playbook
+from churn.campaigns.uplift import MANIFEST_FILE, UpliftModel
 from churn.errors import ConfigError
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
@@ -95,9 +97,15 @@ def run(
         io.read_parquet(paths.labels), io.read_parquet(paths.features), columns
     )
     kind, tables = kind_of(settings), CanonicalFiles(paths, settings.features)
+    contacts = kind.contact_outcomes(tables)
+    effects: list[dict[str, Any]] = []
+    uplift_model = _uplift_model(paths)
 
     def score_at(when: dt.date | None) -> tuple[Population, ScoreResult]:
         population = kind.population(tables, when)
+        playbook = settings.playbook
+        if contacts is not None:
+            playbook, effects[:] = measured_playbook(playbook, contacts.known_by(population.cutoff))
         log.info(
             "scoring %s customers of %s at %s with %s v%s",
             f"{len(population.features):,}",
@@ -113,10 +121,11 @@ def run(
             catalogue=catalogue,
             reference=ref,
             settings=scoring,
-            playbook=settings.playbook,
+            playbook=playbook,
             identity=loaded.identity,
             scored_at=now,
             probabilities=None if on_spark is None else on_spark(population.features),
+            uplift=None if uplift_model is None else uplift_model.predict(population.features),
         )
         history = paths.scores_history(population.cutoff.isoformat())
         io.write_parquet(result.scores, history)
@@ -129,6 +138,15 @@ def run(
     io.write_parquet(result.scores, paths.scores)
     io.write_parquet(population.features, paths.scored_features)
     out = scoring_summary(result, spec.version)
+    out["action_values_from"] = (
+        "the uplift model (models/" + paths.uplift_model.name + ")"
+        if uplift_model is not None
+        else "the playbook's effects" + (" updated by past contacts" if effects else " (priors)")
+    )
+    log.info("actions valued by %s", out["action_values_from"])
+    if contacts is not None:
+        out["past_contacts"] = {**contacts.summary(), "playbook_effects": effects}
+        _log_effects(contacts.summary(), effects)
     io.write_json(out, paths.scoring_summary)
     _write_global_explanations(paths, result, catalogue, loaded)
     _log_scoring_run(paths, out, loaded, tracker)
@@ -217,3 +235,35 @@ def _log_scoring_run(
         },
     )
     log.info("logged scoring run %s under training run %s", run_id, loaded.run_id)
+
+
+def _log_effects(summary: dict[str, Any], effects: list[dict[str, Any]]) -> None:
+    """What past contacts taught the playbook, one line per action."""
+    log.info(
+        "past contacts: %s, %s with a known outcome (%s waiting, %s of customers not eligible)",
+        f"{summary['contacts']:,}",
+        f"{summary['with_outcome']:,}",
+        f"{summary['waiting_for_outcome']:,}",
+        f"{summary['not_eligible']:,}",
+    )
+    for e in effects:
+        measured = (
+            "not measured"
+            if e["measured"] is None
+            else f"measured {e['measured']:.2f} (sd {e['measured_sd']:.2f}, "
+            f"{e['n_contacted']:,} contacted vs {e['n_control']:,} control)"
+        )
+        log.info(
+            "effect of %s: prior %.2f, %s -> %.2f (sd %.2f)",
+            e["action"],
+            e["prior"],
+            measured,
+            e["posterior"],
+            e["posterior_sd"],
+        )
+
+
+def _uplift_model(paths: PipelinePaths) -> UpliftModel | None:
+    """The uplift model ``churn uplift`` fitted, or None when it fitted none (or never ran)."""
+    folder = paths.uplift_model
+    return UpliftModel.load(folder) if (folder / MANIFEST_FILE).is_file() else None

@@ -1,0 +1,196 @@
+"""Fitting the uplift model on past contacts, and judging it on campaigns it never saw.
+
+The contacts are split by day, never by customer: the campaigns on or after the test cutoff
+(or, without any, the latest quarter of campaign days) are held out, and the model fitted on
+the earlier ones, whose label windows end before the first held-out day, is compared there
+with the risk ranking (Qini and uplift at k: does contacting the customers a ranking puts first
+keep more of them than the control group?). The model that scoring uses is then refitted on
+every contact with a known outcome. Pure: frames and settings in, a model and a record out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.campaigns.qini import DEFAULT_KS, compare_rankings
+from churn.campaigns.uplift import POOLED, UpliftModel, fit_uplift
+from churn.errors import TrainingError
+from churn.settings import UpliftSettings
+
+
+@dataclass(frozen=True)
+class UpliftResult:
+    """``model`` is None when there is too little to fit one; ``report`` says why, or how the
+    held-out campaigns ranked (``uplift.json``)."""
+
+    model: UpliftModel | None
+    report: dict[str, Any]
+
+
+def held_out_split(
+    cutoffs: pd.Series, *, test_cutoff: dt.date | None, horizon_days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the contacts to fit on and to judge on. Held out: contacts on or after
+    ``test_cutoff`` when there are any, else the latest quarter of contact days. Fitted on:
+    contacts whose label window ends by the first held-out day (none overlaps it)."""
+    days = pd.to_datetime(cutoffs)
+    first_held = pd.Timestamp(test_cutoff) if test_cutoff is not None else None
+    if first_held is None or not (days >= first_held).any():
+        unique = np.sort(days.unique())
+        first_held = (
+            pd.Timestamp(unique[max(1, math.floor(len(unique) * 0.75))])
+            if len(unique) > 1
+            else days.max() + pd.Timedelta(days=1)
+        )
+    held = (days >= first_held).to_numpy()
+    fit = (days + pd.Timedelta(days=horizon_days) <= first_held).to_numpy()
+    return fit, held
+
+
+def own_action_uplift(predicted: pd.DataFrame, action: pd.Series) -> np.ndarray:
+    """Each row's predicted uplift for its own action (a control row's would-be action); rows
+    without one (or with an action the model does not know) get the "any contact" arm's, or
+    the mean over actions when the model has no such column."""
+    fallback = predicted[POOLED] if POOLED in predicted else predicted.mean(axis=1)
+    out = fallback.to_numpy(dtype="float64").copy()
+    acts = action.to_numpy(dtype=object)
+    for name in predicted.columns:
+        rows = acts == name
+        out[rows] = predicted[name].to_numpy(dtype="float64")[rows]
+    return out
+
+
+def _fit(
+    rows: pd.DataFrame, features: list[str], settings: UpliftSettings, seed: int, actions: list[str]
+) -> UpliftModel:
+    return fit_uplift(
+        rows[features],
+        rows["action"],
+        rows["control"],
+        rows["churned"],
+        min_rows=settings.min_action_rows,
+        actions=actions,
+        seed=seed,
+    )
+
+
+def train_uplift(
+    rows: pd.DataFrame,
+    features: list[str],
+    *,
+    risk: np.ndarray,
+    value: np.ndarray,
+    settings: UpliftSettings,
+    seed: int,
+    test_cutoff: dt.date | None,
+    horizon_days: int,
+    actions: list[str],
+) -> UpliftResult:
+    """``rows``: contact outcomes (``cutoff``, ``action``, ``control``, ``churned``) with the
+    ``features`` built at each contact's day; ``risk``: the churn model's probability of each
+    row, ``value``: each row's customer value (aligned by position). ``actions``: the
+    playbook's, so every one gets a prediction."""
+    n = len(rows)
+    base: dict[str, Any] = {"contacts_with_outcome": n, "min_contacts": settings.min_contacts}
+    if not settings.enabled:
+        return UpliftResult(
+            None, {**base, "fitted": False, "reason": "train.uplift.enabled is false"}
+        )
+    n_control = int(rows["control"].sum()) if n else 0
+    if n < settings.min_contacts or n_control == 0:
+        reason = (
+            f"{n:,} contacts with a known outcome ({n_control:,} in a control group); an uplift "
+            f"model needs at least train.uplift.min_contacts = {settings.min_contacts:,} and a "
+            "control group. Scoring ranks by the playbook's effects (measured ones where the "
+            "control group allows)."
+        )
+        return UpliftResult(None, {**base, "fitted": False, "reason": reason})
+    fit, held = held_out_split(rows["cutoff"], test_cutoff=test_cutoff, horizon_days=horizon_days)
+    report: dict[str, Any] = {**base, "fitted": True}
+    try:
+        evaluation = _evaluate(
+            rows,
+            features,
+            fit=fit,
+            held=held,
+            risk=risk,
+            value=value,
+            settings=settings,
+            seed=seed,
+            actions=actions,
+        )
+    except TrainingError as e:  # too few held-in rows of one outcome: judged nowhere
+        evaluation = {"evaluated": False, "reason": str(e)}
+    try:
+        model = _fit(rows, features, settings, seed, actions)
+    except TrainingError as e:
+        return UpliftResult(None, {**base, "fitted": False, "reason": str(e)})
+    report["held_out"] = evaluation
+    report["served_model"] = {
+        "fitted_on_contacts": n,
+        "control_rows": n_control,
+        "arms": sorted(set(model.actions.values()) | {POOLED}),
+        "actions": dict(model.actions),
+        "note": "refitted on every contact with a known outcome after the held-out evaluation",
+    }
+    return UpliftResult(model, report)
+
+
+def _evaluate(
+    rows: pd.DataFrame,
+    features: list[str],
+    *,
+    fit: np.ndarray,
+    held: np.ndarray,
+    risk: np.ndarray,
+    value: np.ndarray,
+    settings: UpliftSettings,
+    seed: int,
+    actions: list[str],
+) -> dict[str, Any]:
+    test = rows[held]
+    if not held.any() or not test["control"].any() or test["control"].all():
+        return {
+            "evaluated": False,
+            "reason": "no held-out campaign with contacted and control rows",
+        }
+    model = _fit(rows[fit], features, settings, seed, actions)
+    uplift = own_action_uplift(model.predict(test[features]), test["action"])
+    p, v = risk[held], value[held]
+    rankings = {
+        "churn_probability": p,
+        "value_at_risk": p * v,
+        "uplift": uplift,
+        "uplift_x_value": uplift * v,
+    }
+    table = compare_rankings(rankings, test[["control", "churned"]].reset_index(drop=True))
+    days = pd.to_datetime(test["cutoff"])
+    return {
+        "evaluated": True,
+        "fitted_on": {
+            "contacts": int(fit.sum()),
+            "days": f"{pd.to_datetime(rows['cutoff'][fit]).min():%Y-%m-%d} to "
+            f"{pd.to_datetime(rows['cutoff'][fit]).max():%Y-%m-%d}"
+            if fit.any()
+            else None,
+        },
+        "held_out": {
+            "contacts": int(held.sum()),
+            "control": int(test["control"].sum()),
+            "days": f"{days.min():%Y-%m-%d} to {days.max():%Y-%m-%d}",
+        },
+        "budgets": [float(k) for k in DEFAULT_KS],
+        "rankings": {
+            name: {k: (None if pd.isna(x) else float(x)) for k, x in row.items()}
+            for name, row in table.iterrows()
+        },
+        "note": "qini: area between the ranking's cumulative extra customers kept and random "
+        "targeting's, on the held-out campaigns; uplift_at_<k>: control churn rate minus "
+        "contacted churn rate among the top k of the ranking",
+    }

@@ -1,0 +1,109 @@
+"""Stage ``uplift``: past contacts -> ``models/<p>.uplift/`` and ``reports/<p>/uplift.json``.
+
+Builds the features of every contacted or held-out customer at the contact's day with the
+pipeline's one feature path, fits the uplift model (:mod:`churn.campaigns.uplift_training`),
+judges it on held-out campaigns against the trained churn model's risk ranking, and writes
+both. Without contacts (or too few), the folder holds no model and ``uplift.json`` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn import io
+from churn.campaigns.uplift_training import UpliftResult, train_uplift
+from churn.io.canonical import CanonicalFiles
+from churn.io.paths import PipelinePaths
+from churn.kinds import Kind, kind_of
+from churn.modeling.model import ChurnModel
+from churn.scoring.playbook import offers
+from churn.settings import PipelineSettings
+
+PARAMS: tuple[str, ...] = ("data", "labels", "features", "scoring", "playbook", "train")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+
+log = logging.getLogger("churn")
+
+NO_MODEL_FILE = "no_model.json"
+"""Written into the uplift folder when no model was fitted, with the reason."""
+
+
+def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
+    """Fit and judge the uplift model; write its folder and uplift.json."""
+    kind, tables = kind_of(settings), CanonicalFiles(paths, settings.features)
+    contacts = kind.contact_outcomes(tables)
+    if contacts is None:
+        result = UpliftResult(
+            None,
+            {
+                "fitted": False,
+                "reason": "no contact history (data.contacts): scoring ranks by the playbook's "
+                "prior effects",
+            },
+        )
+    else:
+        result = _fit(settings, paths, kind, tables, contacts.frame)
+        result.report["contacts"] = contacts.summary()
+    _write(result, paths)
+    if result.model is None:
+        log.info("no uplift model: %s", result.report["reason"])
+    else:
+        log.info("wrote %s and %s", paths.uplift_model, paths.uplift_report)
+        held = result.report["held_out"]
+        for name, row in (held.get("rankings") or {}).items():
+            log.info("held-out campaigns, ranking by %s: qini %.4f", name, row["qini"])
+    return result.report
+
+
+def _fit(
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    kind: Kind,
+    tables: CanonicalFiles,
+    outcomes: pd.DataFrame,
+) -> UpliftResult:
+    churn_model = ChurnModel.load(paths.model)
+    pairs = outcomes[["customer_id", "cutoff"]].assign(split="contact")
+    built = kind.features(tables, pairs)
+    rows = outcomes.merge(built, on=["customer_id", "cutoff"], how="inner", validate="1:1")
+    value = np.zeros(len(rows))
+    for idx in rows.groupby("cutoff").groups.values():
+        part = rows.loc[idx]
+        day = pd.Timestamp(part["cutoff"].iloc[0]).date()
+        value[rows.index.get_indexer(idx)] = kind.expected_value(tables, part, day).to_numpy(
+            dtype="float64"
+        )
+    labs = settings.labels
+    test_cutoff = getattr(labs, "test_cutoff", None)
+    log.info(
+        "fitting the uplift model on %s past contacts (%s in control groups)",
+        f"{len(rows):,}",
+        f"{int(rows['control'].sum()):,}",
+    )
+    return train_uplift(
+        rows,
+        churn_model.feature_names,
+        risk=churn_model.predict_proba(rows),
+        value=value,
+        settings=settings.train.uplift,
+        seed=settings.train.seed,
+        test_cutoff=test_cutoff,
+        horizon_days=int(getattr(labs, "horizon_days", 0)),
+        actions=sorted({o.action for o in offers(settings.playbook)}),
+    )
+
+
+def _write(result: UpliftResult, paths: PipelinePaths) -> None:
+    def fill(folder: Path) -> None:
+        if result.model is None:
+            io.write_json({"reason": result.report["reason"]}, folder / NO_MODEL_FILE)
+        else:
+            result.model.save(folder)
+
+    io.write_folder(paths.uplift_model, fill)
+    io.write_json(result.report, paths.uplift_report)
