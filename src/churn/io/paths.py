@@ -172,6 +172,10 @@ class PipelinePaths:
         return self._made_by("monitor", self.reports / "realised.json")
 
     @property
+    def campaigns(self) -> Output:
+        return self._made_by("monitor", self.reports / "campaigns.json")
+
+    @property
     def report(self) -> Output:
         return self._made_by("report", self.reports / "report.html")
 

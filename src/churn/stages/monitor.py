@@ -5,6 +5,9 @@
   PSI per feature and of the score, missing values, unseen categories.
 * ``realised.json``: every scored list in ``data/scored/<p>/history/`` whose label window has
   passed, evaluated against what the customers then did.
+* ``campaigns.json``: every past contact (``data.contacts``) whose label window has passed:
+  contacted against control, overall, per action and per action and risk tier, with
+  intervals, and the playbook's priors updated by it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from churn import io
+from churn.campaigns.measured import campaign_effects
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
@@ -30,7 +34,7 @@ from churn.stages._canonical import labels_and_features
 from churn.tracking.loading import load_scoring_model
 from churn.tracking.store import Tracker
 
-PARAMS: tuple[str, ...] = ("labels", "features", "monitoring")
+PARAMS: tuple[str, ...] = ("data", "labels", "features", "playbook", "monitoring")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")
@@ -86,7 +90,28 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
             item["ece"],
             f"{item['with_outcome']:,}",
         )
-    return {"drift": drift, "realised": outcome}
+    contacts = kind_of(settings).contact_outcomes(CanonicalFiles(paths, settings.features))
+    campaigns: dict[str, Any] = (
+        {"note": "no contact history (data.contacts)"}
+        if contacts is None
+        else campaign_effects(contacts, _lists(paths), settings.playbook)
+    )
+    io.write_json(campaigns, paths.campaigns)
+    for row in campaigns.get("by_action", []):
+        log.info(
+            "%s: churn %s contacted vs %s control, effect %s",
+            row["action"],
+            _rate(row["churn_rate_contacted"]),
+            _rate(row["churn_rate_control"]),
+            "not measurable"
+            if not row["measurable"]
+            else f"{row['effect']:+.3f} ({row['effect_low']:+.3f} to {row['effect_high']:+.3f})",
+        )
+    return {"drift": drift, "realised": outcome, "campaigns": campaigns}
+
+
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
 
 
 def _registered(scores: pd.DataFrame) -> bool:

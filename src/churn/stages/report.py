@@ -16,6 +16,7 @@ from churn import io
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import Output, PipelinePaths
 from churn.kinds import kind_of
+from churn.reporting.campaign_sections import campaigns_section
 from churn.reporting.page import render_html
 from churn.reporting.sections import (
     PLOTS,
@@ -57,7 +58,12 @@ def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -
     monitoring = monitoring_section(
         _json_if_written(paths.drift), _json_if_written(paths.realised), paths.name
     )
-    sections = [retention, model, outreach, monitoring]
+    campaigns = campaigns_section(
+        _json_if_written(paths.campaigns),
+        _json_if_written(paths.uplift_report),
+        io.read_json(paths.scoring_summary),
+    )
+    sections = [retention, model, outreach, campaigns, monitoring]
     cutoff = pd.Timestamp(scores["cutoff"].iloc[0]).date() if len(scores) else "-"
     by = "-"
     if len(scores):
