@@ -16,6 +16,10 @@ def _pct_points(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:+.1f}"
 
 
+def _interval(row: dict[str, Any]) -> str:
+    return f"{_pct_points(row['effect_low'])} to {_pct_points(row['effect_high'])}"
+
+
 def _effects_table(rows: list[dict[str, Any]], by: tuple[str, ...]) -> pd.DataFrame:
     out = []
     for r in rows:
@@ -32,9 +36,7 @@ def _effects_table(rows: list[dict[str, Any]], by: tuple[str, ...]) -> pd.DataFr
                 if r["churn_rate_control"] is None
                 else f"{r['churn_rate_control']:.1%}",
                 "effect (points)": _pct_points(r["effect"]) if measured else "-",
-                "90 % interval": f"{_pct_points(r['effect_low'])} to {_pct_points(r['effect_high'])}"
-                if measured
-                else r["reason"],
+                "90 % interval": _interval(r) if measured else r["reason"],
             }
         )
     return pd.DataFrame(out)
