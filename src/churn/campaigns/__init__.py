@@ -1,0 +1,13 @@
+"""What retention campaigns did and whom they change: effects measured on past contacts
+(contacted against control, per action or group), playbook offers updated by them, and an
+uplift model ranking customers by the churn an action would remove, with the Qini measures
+that compare it to a risk ranking. Pure: frames, arrays and offers in and out; only
+:meth:`UpliftModel.save` and :meth:`UpliftModel.load` touch a folder."""
+
+from churn.campaigns.effects import EffectUpdate, measure_effects, updated_offers
+
+__all__ = [
+    "EffectUpdate",
+    "measure_effects",
+    "updated_offers",
+]
