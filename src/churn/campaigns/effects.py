@@ -141,6 +141,11 @@ def _key(value: object) -> Key:
     return tuple(None if pd.isna(v) else v for v in items)
 
 
+def _order(key: Key) -> tuple[tuple[bool, str, Any], ...]:
+    """Sort key of a group: by value within each column, missing values last."""
+    return tuple((v is None, type(v).__name__, "" if v is None else v) for v in key)
+
+
 def _counts(rows: pd.DataFrame, columns: Sequence[str]) -> dict[Key, tuple[int, int]]:
     """(rows, churned) per group of ``columns`` (missing values form a group keyed None)."""
     if not columns:
@@ -164,7 +169,7 @@ def _arms(outcomes: pd.DataFrame, by: Sequence[str]) -> dict[Key, _Arms]:
         controls = _counts(held_out, by)
         return {
             key: _Arms(ALL_CONTROLS, keys.get(key, (0, 0)), controls.get(key, (0, 0)))
-            for key in sorted({*keys, *controls}, key=repr)
+            for key in sorted({*keys, *controls}, key=_order)
         }
     at = list(by).index("action")
     others = [c for c in by if c != "action"]
@@ -172,7 +177,7 @@ def _arms(outcomes: pd.DataFrame, by: Sequence[str]) -> dict[Key, _Arms]:
     same = _counts(held_out[recorded], by)
     pool = _counts(held_out[~recorded], others)
     out = {}
-    for key in sorted({*keys, *same}, key=repr):
+    for key in sorted({*keys, *same}, key=_order):
         if key in same:
             out[key] = _Arms(SAME_ACTION, keys.get(key, (0, 0)), same[key])
         else:
