@@ -58,8 +58,15 @@ def campaign(
 def test_public_names_are_pinned() -> None:
     assert churn.campaigns.__all__ == [
         "EffectUpdate",
+        "UpliftModel",
+        "UpliftParams",
+        "compare_rankings",
+        "fit_uplift",
         "measure_effects",
+        "qini_coefficient",
+        "qini_curve",
         "updated_offers",
+        "uplift_at_k",
     ]
 
 

@@ -5,9 +5,18 @@ that compare it to a risk ranking. Pure: frames, arrays and offers in and out; o
 :meth:`UpliftModel.save` and :meth:`UpliftModel.load` touch a folder."""
 
 from churn.campaigns.effects import EffectUpdate, measure_effects, updated_offers
+from churn.campaigns.qini import compare_rankings, qini_coefficient, qini_curve, uplift_at_k
+from churn.campaigns.uplift import UpliftModel, UpliftParams, fit_uplift
 
 __all__ = [
     "EffectUpdate",
+    "UpliftModel",
+    "UpliftParams",
+    "compare_rankings",
+    "fit_uplift",
     "measure_effects",
+    "qini_coefficient",
+    "qini_curve",
     "updated_offers",
+    "uplift_at_k",
 ]
