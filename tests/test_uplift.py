@@ -145,6 +145,7 @@ def test_the_same_seed_gives_the_same_model_and_it_round_trips(tmp_path: Path) -
     assert all(name.endswith(".json") for name in files)  # xgboost JSON and the manifest
     manifest = json.loads((tmp_path / "uplift" / MANIFEST_FILE).read_text(encoding="utf-8"))
     assert manifest["method"] == "x-learner"
+    assert manifest["metadata"]["params"]["n_rounds"] == 30
     loaded = UpliftModel.load(tmp_path / "uplift")
     assert loaded.actions == first.actions
     pd.testing.assert_frame_equal(loaded.predict(features), first.predict(features))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -308,5 +308,10 @@ def fit_uplift(
         mapping[name] = name if own else POOLED
     for name in actions:
         mapping.setdefault(name, POOLED)
-    metadata = {"min_rows": min_rows, "seed": seed, "control_rows": int(held_out.sum())}
+    metadata = {
+        "min_rows": min_rows,
+        "seed": seed,
+        "control_rows": int(held_out.sum()),
+        "params": asdict(params),
+    }
     return UpliftModel(arms, mapping, numeric, categories, metadata)
