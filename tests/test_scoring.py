@@ -4,6 +4,7 @@ playbook and value, on small hand-made inputs."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -900,3 +901,44 @@ def test_the_list_in_a_terminal_is_aligned_ranked_and_cut_to_top() -> None:
     assert lines[-1] == "2 of 3 customers"
     column = lines[0].index("P(churn)")  # aligned: every value starts under its title
     assert lines[2].index("0.91") == lines[3].index("0.50") == column
+
+
+def test_purchase_value_falls_back_to_each_customers_rate_when_bgnbd_cannot_be_fitted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A BG/NBD likelihood that cannot be maximised (short, sparse histories) gives a cruder
+    value with a warning, never a stopped run."""
+    from churn.modeling.clv import BetaGeoModel  # noqa: PLC0415
+
+    def no_maximum(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("BetaGeoModel.fit did not converge")
+
+    start = pd.Timestamp("2024-01-01")
+    rows = [
+        (f"c{i}", str(start + pd.Timedelta(weeks=w)), "purchase", 10.0 + i)
+        for i in range(40)
+        for w in range(0, 40, 1 + i % 5)
+    ]
+    events = events_frame(rows)
+    monkeypatch.setattr(BetaGeoModel, "fit", no_maximum)
+    with caplog.at_level("WARNING", logger="churn"):
+        value = purchase_value(events, pd.Timestamp("2024-10-10"), 90)
+    assert "BG/NBD could not be fitted" in caplog.text
+    assert np.isfinite(value).all() and (value > 0).all()
+    assert value["c35"] > value["c39"]  # weekly beats every five weeks at similar spend
+
+
+def test_a_baseline_that_cannot_be_fitted_is_left_out_not_fatal() -> None:
+    from churn.modeling.baselines import BaselineInputs, baseline_probabilities  # noqa: PLC0415
+
+    def fine(inputs: BaselineInputs) -> Callable[[pd.DataFrame], np.ndarray]:
+        return lambda rows: np.full(len(rows), 0.5)
+
+    def broken(inputs: BaselineInputs) -> Callable[[pd.DataFrame], np.ndarray]:
+        raise RuntimeError("BetaGeoModel.fit did not converge")
+
+    empty = pd.DataFrame({"x": [1.0, 2.0]})
+    inputs = BaselineInputs(empty, empty, None, 30)
+    scores, skipped = baseline_probabilities({"flat": fine, "bgnbd": broken}, inputs, empty)
+    assert list(scores) == ["flat"] and scores["flat"].tolist() == [0.5, 0.5]
+    assert skipped == {"bgnbd": "BetaGeoModel.fit did not converge"}

@@ -43,7 +43,7 @@ def with_tiers(
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)
-    return [dict(row) for row in clean.to_dict(orient="records")]
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict(orient="records")]
 
 
 def campaign_effects(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from churn.evaluation.metrics import binary_metrics
 from churn.io.progress import progress
-from churn.modeling.baselines import BaselineInputs, Scorer
+from churn.modeling.baselines import BaselineInputs, Scorer, baseline_probabilities
 from churn.modeling.search import TuningFold
 from churn.modeling.train import fit_model
 from churn.modeling.training_data import FeatureColumns, outcome
@@ -90,8 +90,10 @@ def rolling_origin_backtest(
             "baselines": {},
         }
         inputs = BaselineInputs(train, valid, purchases, horizon_days)
-        for name, make in baselines.items():
-            entry["baselines"][name] = binary_metrics(y, make(inputs)(test))
+        scores, skipped = baseline_probabilities(baselines, inputs, test)
+        entry["baselines"] = {name: binary_metrics(y, p) for name, p in scores.items()}
+        if skipped:
+            entry["baselines_not_fitted"] = skipped
         out.append(entry)
     return out
 

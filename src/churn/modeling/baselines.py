@@ -145,3 +145,22 @@ def event_baselines(has_purchases: bool) -> Mapping[str, Callable[[BaselineInput
     if has_purchases:
         out["bgnbd"] = bgnbd_baseline
     return out
+
+
+def baseline_probabilities(
+    makers: Mapping[str, Callable[[BaselineInputs], Scorer]],
+    inputs: BaselineInputs,
+    rows: pd.DataFrame,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each baseline fitted on ``inputs`` and applied to ``rows``; and the baselines that could
+    not be fitted, with why. A baseline is a yardstick, never the product: one that does not
+    fit these data (a BG/NBD likelihood that does not converge on a short, sparse history) is
+    left out of the comparison, not allowed to stop training."""
+    scores: dict[str, np.ndarray] = {}
+    skipped: dict[str, str] = {}
+    for name, make in makers.items():
+        try:
+            scores[name] = make(inputs)(rows)
+        except (RuntimeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
+            skipped[name] = str(e)
+    return scores, skipped

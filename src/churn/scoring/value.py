@@ -43,22 +43,54 @@ def purchase_value(
     spend = summary["mean_repeat_spend"].to_numpy(dtype="float64")
     usable = (x > 0) & np.isfinite(spend) & (spend > 0)
     x_spend = np.where(usable, x, 0.0)
-    bg = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
-    purchases_ahead = bg.expected_purchases(
-        horizon_days / 7.0, summary["frequency"], summary["recency"], summary["T"]
-    )
+    purchases_ahead = _purchases_ahead(summary, horizon_days, cutoff)
+    # too few repeat buyers for Gamma-Gamma: everyone at the mean repeat spend
+    per_purchase = np.full(len(x), float(np.nanmean(spend)) if usable.any() else 0.0)
     if usable.sum() >= MIN_CUSTOMERS_TO_FIT:
-        gg = GammaGammaModel().fit(x_spend, np.where(usable, spend, np.nan))
-        per_purchase = gg.conditional_expected_spend(x_spend, np.where(usable, spend, np.nan))
-        fallback = float(np.nanmean(spend[usable]))
-        per_purchase = np.where(np.isfinite(per_purchase), per_purchase, fallback)
-    else:  # too few repeat buyers for Gamma-Gamma: everyone at the mean repeat spend
-        per_purchase = np.full(len(x), float(np.nanmean(spend)) if usable.any() else 0.0)
+        mean_spend = float(np.nanmean(spend[usable]))
+        try:
+            gg = GammaGammaModel().fit(x_spend, np.where(usable, spend, np.nan))
+        except RuntimeError as e:
+            per_purchase = np.full(len(x), mean_spend)
+            log.warning(
+                "value at %s: Gamma-Gamma could not be fitted (%s); every repeat buyer at the "
+                "mean repeat spend",
+                cutoff.date(),
+                e,
+            )
+        else:
+            expected = gg.conditional_expected_spend(x_spend, np.where(usable, spend, np.nan))
+            per_purchase = np.where(np.isfinite(expected), expected, mean_spend)
     kept = _kept_share(purchases, returns, cutoff).reindex(summary["customer_id"]).fillna(1.0)
     return pd.Series(
         np.asarray(purchases_ahead, dtype="float64") * per_purchase * kept.to_numpy(),
         index=summary["customer_id"].to_numpy(),
         name="expected_value",
+    )
+
+
+def _purchases_ahead(summary: pd.DataFrame, horizon_days: int, cutoff: pd.Timestamp) -> np.ndarray:
+    """BG/NBD expected purchases in the horizon; where its likelihood cannot be maximised on
+    these histories (short or sparse ones), each customer's own purchase rate so far (purchase
+    days per week of their history) times the horizon, with a warning: a cruder value, not a
+    stopped run."""
+    weeks = horizon_days / 7.0
+    try:
+        bg = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    except RuntimeError as e:
+        log.warning(
+            "value at %s: BG/NBD could not be fitted (%s); using each customer's purchase rate "
+            "so far instead",
+            cutoff.date(),
+            e,
+        )
+        rate = (summary["frequency"].to_numpy(dtype="float64") + 1) / np.maximum(
+            summary["T"].to_numpy(dtype="float64"), 1.0
+        )
+        return np.asarray(rate * weeks, dtype="float64")
+    return np.asarray(
+        bg.expected_purchases(weeks, summary["frequency"], summary["recency"], summary["T"]),
+        dtype="float64",
     )
 
 

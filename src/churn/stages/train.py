@@ -13,6 +13,7 @@ from churn.evaluation import metrics as evaluation_metrics
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
+from churn.modeling.baselines import baseline_probabilities
 from churn.modeling.fitting import fit_on_engine
 from churn.modeling.leakage import screen_features
 from churn.modeling.search import tune
@@ -80,10 +81,16 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
 
     baselines = kind.baselines(CanonicalFiles(paths, settings.features), columns)
     inputs = baselines.inputs(train, valid)
-    baseline_p = {name: make(inputs)(test) for name, make in baselines.makers.items()}
+    baseline_p, skipped = baseline_probabilities(baselines.makers, inputs, test)
+    for name, why in skipped.items():
+        log.warning(
+            "baseline %s left out of the comparison: it could not be fitted (%s)", name, why
+        )
     metrics["baselines"] = {
         n: evaluation_metrics.binary_metrics(y_test, p) for n, p in baseline_p.items()
     }
+    if skipped:
+        metrics["baselines_not_fitted"] = skipped
 
     threshold = evaluation_metrics.operating_threshold(
         outcome(valid), fit.model.predict_proba(valid)

@@ -1,0 +1,171 @@
+"""The closed loop end to end through the CLI on the tiny shop: past contacts with a planted
+effect are ingested, measured by `churn monitor`, learned by `churn uplift`, used by
+`churn score`, and shown by `churn report`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests._project import ORDERS, churn, make_project, orders, params, write_params
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning"),
+]
+
+CONTACTS = "data/raw/shop/contacts.csv"
+DAYS = pd.date_range("2023-07-01", "2024-06-01", freq="MS")
+
+
+def _campaigns(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Orders, and monthly campaigns over them: each month 60 % of the customers seen so far,
+    a quarter held out, the rest sent `call` or `mail` at random. A `call` brings a customer
+    back (an order 5 to 20 days later) four times in five: a planted effect; `mail` does
+    nothing."""
+    rng = np.random.default_rng(seed)
+    base = orders(n_customers=300, seed=11)
+    when = pd.to_datetime(base["when"])
+    rows, extra = [], []
+    for day in DAYS:
+        seen = sorted(base.loc[when < day, "cust"].unique())
+        chosen = rng.choice(seen, size=int(0.6 * len(seen)), replace=False)
+        for cust in chosen:
+            control = rng.random() < 0.25
+            action = str(rng.choice(["call", "mail"]))
+            rows.append((cust, f"{day:%Y-%m-%d}", action, "control" if control else "contacted"))
+            if not control and action == "call" and rng.random() < 0.8:
+                ts = day + pd.Timedelta(days=int(rng.integers(5, 20)))
+                extra.append((f"X{len(extra):06d}", cust, f"{ts:%Y-%m-%d %H:%M}", 25.0))
+    contacts = pd.DataFrame(rows, columns=["customer", "sent", "offer", "group"])
+    more = pd.DataFrame(extra, columns=["order", "cust", "when", "total"])
+    return pd.concat([base, more], ignore_index=True), contacts
+
+
+def _params() -> dict[str, Any]:
+    values = params()
+    values["data"]["contacts"] = {
+        "sources": [
+            {
+                "path": CONTACTS,
+                "columns": {
+                    "customer_id": "customer",
+                    "timestamp": "sent",
+                    "action": "offer",
+                    "control": "group",
+                },
+            }
+        ]
+    }
+    values["train"]["uplift"] = {"min_contacts": 100, "min_action_rows": 100}
+    values["playbook"] = {
+        "rules": [{"action": "call", "reasons": [], "cost": 0.0, "effect": 0.1}],
+        "default_action": "mail",
+    }
+    return values
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = tmp_path_factory.mktemp("campaigns")
+    shop, contacts = _campaigns()
+    (root / ORDERS).parent.mkdir(parents=True)
+    shop.to_csv(root / ORDERS, index=False)
+    contacts.to_csv(root / CONTACTS, index=False)
+    make_project(root)
+    write_params(root, _params())
+    for stage in (
+        "ingest",
+        "labels",
+        "features",
+        "train",
+        "uplift",
+        "register",
+        "score",
+        "monitor",
+        "report",
+    ):
+        code, out = churn(root, stage)
+        assert code == 0, f"churn {stage}: {out}"
+    yield root
+    mp.undo()
+
+
+def _json(project: Path, name: str) -> Any:
+    return json.loads((project / "reports/shop" / name).read_text())
+
+
+def test_ingest_keeps_every_contact_in_the_canonical_table(project: Path) -> None:
+    table = pd.read_parquet(project / "data/interim/shop/canonical/contacts.parquet")
+    raw = pd.read_csv(project / CONTACTS)
+    assert len(table) == len(raw)
+    assert table["control"].sum() == (raw["group"] == "control").sum()
+    assert set(table["action"]) == {"call", "mail"}
+
+
+def test_monitor_measures_the_planted_effect_and_no_effect_where_none_was_planted(
+    project: Path,
+) -> None:
+    campaigns = _json(project, "campaigns.json")
+    by_action = {row["action"]: row for row in campaigns["by_action"]}
+    call, mail = by_action["call"], by_action["mail"]
+    assert call["comparison"] == "same action"
+    assert call["effect_low"] > 0  # a call brings customers back
+    assert mail["effect_low"] < 0 < mail["effect_high"]  # mail does nothing
+    assert campaigns["contacts"]["waiting_for_outcome"] > 0  # 2024-05-01 + 60 d > data end
+    assert {row["tier"] for row in campaigns["by_action_and_tier"]} == {"not on a churn list"}
+    update = {u["action"]: u for u in campaigns["playbook_effects"]}["call"]
+    assert update["prior"] < update["posterior"] <= update["measured"] + 1e-9
+
+
+def test_uplift_model_is_fitted_and_judged_on_held_out_campaigns(project: Path) -> None:
+    report = _json(project, "uplift.json")
+    assert report["fitted"] is True
+    held = report["held_out"]
+    assert held["evaluated"] is True
+    assert held["held_out"]["days"].startswith("2024-03-01")  # the test cutoff on
+    assert set(held["rankings"]) == {
+        "churn_probability",
+        "value_at_risk",
+        "uplift",
+        "uplift_x_value",
+    }
+    assert (project / "models/shop.uplift/uplift.json").is_file()
+
+
+def test_scoring_values_actions_by_the_uplift_model_and_learns_from_past_contacts(
+    project: Path,
+) -> None:
+    summary = _json(project, "scoring.json")
+    assert summary["action_values_from"].startswith("the uplift model")
+    past = summary["past_contacts"]
+    assert past["with_outcome"] > 0
+    assert {e["action"] for e in past["playbook_effects"]} == {"call", "mail"}
+    scores = pd.read_parquet(project / "data/scored/shop/scores.parquet")
+    contacted = scores[scores["outreach_status"] == "contact"]
+    assert contacted["expected_value_saved"].notna().all()
+
+
+def test_report_says_why_this_list(project: Path) -> None:
+    html = (project / "reports/shop/report.html").read_text()
+    assert "Why this list" in html
+    assert "Held-out campaigns" in html
+    assert "Per action and risk tier" in html
+
+
+def test_without_contacts_the_uplift_stage_says_so(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    for stage in ("ingest", "labels", "features", "train", "uplift"):
+        code, out = churn(root, stage)
+        assert code == 0, f"churn {stage}: {out}"
+    report = json.loads((root / "reports/shop/uplift.json").read_text())
+    assert report["fitted"] is False and "no contact history" in report["reason"]
+    assert (root / "models/shop.uplift/no_model.json").is_file()
