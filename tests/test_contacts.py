@@ -164,3 +164,29 @@ def test_a_list_knows_only_the_outcomes_whose_window_ended_before_it() -> None:
     assert out.known_by(dt.date(2024, 3, 29))["customer_id"].tolist() == ["A"]
     assert out.known_by(dt.date(2024, 3, 28)).empty
     assert len(out.known_by(dt.date(2024, 6, 1))) == 2
+
+
+def test_held_out_campaigns_are_the_test_period_and_fitting_stops_before_them() -> None:
+    from churn.campaigns.uplift_training import held_out_split  # noqa: PLC0415
+
+    days = pd.Series(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"]))
+    fit, held = held_out_split(days, test_cutoff=dt.date(2024, 3, 1), horizon_days=28)
+    assert held.tolist() == [False, False, True, True]
+    assert fit.tolist() == [True, True, False, False]  # 02-01 + 28 d = 02-29 <= 03-01
+    fit, held = held_out_split(days, test_cutoff=dt.date(2024, 3, 1), horizon_days=40)
+    assert fit.tolist() == [True, False, False, False]  # 02-01's window runs into March
+    fit, held = held_out_split(days, test_cutoff=dt.date(2025, 1, 1), horizon_days=28)
+    assert held.tolist() == [False, False, False, True]  # none after the test: the last quarter
+
+
+def test_a_list_uses_only_an_uplift_model_whose_outcomes_it_could_know() -> None:
+    from churn.campaigns.uplift import UpliftModel  # noqa: PLC0415
+    from churn.campaigns.uplift_training import KNOWN_BY, usable_at  # noqa: PLC0415
+
+    def model(known_by: str) -> UpliftModel:
+        return UpliftModel({}, {}, (), {}, {KNOWN_BY: known_by})
+
+    served, held_out = model("2024-12-31"), model("2024-11-01")
+    assert usable_at([served, held_out], dt.date(2025, 1, 1)) is served
+    assert usable_at([served, held_out], dt.date(2024, 11, 1)) is held_out
+    assert usable_at([served, held_out], dt.date(2024, 10, 1)) is None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,14 +23,30 @@ from churn.campaigns.uplift import POOLED, UpliftModel, fit_uplift
 from churn.errors import TrainingError
 from churn.settings import UpliftSettings
 
+HELD_OUT = "held_out"
+"""Subfolder of a saved uplift model holding the model judged on the held-out campaigns."""
+KNOWN_BY = "known_by"
+"""Metadata key of a fitted model: the day every outcome it was fitted on was known (the last
+label window's end). A list scored at an earlier cutoff must not use it."""
+
 
 @dataclass(frozen=True)
 class UpliftResult:
     """``model`` is None when there is too little to fit one; ``report`` says why, or how the
-    held-out campaigns ranked (``uplift.json``)."""
+    held-out campaigns ranked (``uplift.json``). ``held_out_model``: the model judged there,
+    fitted only on contacts whose outcomes were known before the held-out campaigns (what a
+    list scored at those campaigns' days may use)."""
 
     model: UpliftModel | None
     report: dict[str, Any]
+    held_out_model: UpliftModel | None = None
+
+
+def usable_at(models: list[UpliftModel], cutoff: dt.date) -> UpliftModel | None:
+    """Of ``models``, the one fitted on the most recent outcomes that were all known by
+    ``cutoff``; None when every model knows something later."""
+    usable = [m for m in models if dt.date.fromisoformat(str(m.metadata[KNOWN_BY])) <= cutoff]
+    return max(usable, key=lambda m: str(m.metadata[KNOWN_BY]), default=None)
 
 
 def held_out_split(
@@ -67,9 +83,15 @@ def own_action_uplift(predicted: pd.DataFrame, action: pd.Series) -> np.ndarray:
 
 
 def _fit(
-    rows: pd.DataFrame, features: list[str], settings: UpliftSettings, seed: int, actions: list[str]
+    rows: pd.DataFrame,
+    features: list[str],
+    *,
+    settings: UpliftSettings,
+    seed: int,
+    actions: list[str],
+    horizon_days: int,
 ) -> UpliftModel:
-    return fit_uplift(
+    model = fit_uplift(
         rows[features],
         rows["action"],
         rows["control"],
@@ -78,6 +100,8 @@ def _fit(
         actions=actions,
         seed=seed,
     )
+    known = pd.to_datetime(rows["cutoff"]).max() + pd.Timedelta(days=horizon_days)
+    return replace(model, metadata={**model.metadata, KNOWN_BY: f"{known:%Y-%m-%d}"})
 
 
 def train_uplift(
@@ -113,8 +137,9 @@ def train_uplift(
         return UpliftResult(None, {**base, "fitted": False, "reason": reason})
     fit, held = held_out_split(rows["cutoff"], test_cutoff=test_cutoff, horizon_days=horizon_days)
     report: dict[str, Any] = {**base, "fitted": True}
+    held_model = None
     try:
-        evaluation = _evaluate(
+        held_model, evaluation = _evaluate(
             rows,
             features,
             fit=fit,
@@ -124,11 +149,19 @@ def train_uplift(
             settings=settings,
             seed=seed,
             actions=actions,
+            horizon_days=horizon_days,
         )
     except TrainingError as e:  # too few held-in rows of one outcome: judged nowhere
         evaluation = {"evaluated": False, "reason": str(e)}
     try:
-        model = _fit(rows, features, settings, seed, actions)
+        model = _fit(
+            rows,
+            features,
+            settings=settings,
+            seed=seed,
+            actions=actions,
+            horizon_days=horizon_days,
+        )
     except TrainingError as e:
         return UpliftResult(None, {**base, "fitted": False, "reason": str(e)})
     report["held_out"] = evaluation
@@ -137,9 +170,12 @@ def train_uplift(
         "control_rows": n_control,
         "arms": sorted(set(model.actions.values()) | {POOLED}),
         "actions": dict(model.actions),
-        "note": "refitted on every contact with a known outcome after the held-out evaluation",
+        "known_by": model.metadata[KNOWN_BY],
+        "note": "refitted on every contact with a known outcome after the held-out evaluation; "
+        "a list scored before known_by uses the held-out model (or none), never outcomes it "
+        "could not have known",
     }
-    return UpliftResult(model, report)
+    return UpliftResult(model, report, held_model)
 
 
 def _evaluate(
@@ -153,14 +189,22 @@ def _evaluate(
     settings: UpliftSettings,
     seed: int,
     actions: list[str],
-) -> dict[str, Any]:
+    horizon_days: int,
+) -> tuple[UpliftModel | None, dict[str, Any]]:
     test = rows[held]
     if not held.any() or not test["control"].any() or test["control"].all():
-        return {
+        return None, {
             "evaluated": False,
             "reason": "no held-out campaign with contacted and control rows",
         }
-    model = _fit(rows[fit], features, settings, seed, actions)
+    model = _fit(
+        rows[fit],
+        features,
+        settings=settings,
+        seed=seed,
+        actions=actions,
+        horizon_days=horizon_days,
+    )
     uplift = own_action_uplift(model.predict(test[features]), test["action"])
     p, v = risk[held], value[held]
     rankings = {
@@ -171,7 +215,7 @@ def _evaluate(
     }
     table = compare_rankings(rankings, test[["control", "churned"]].reset_index(drop=True))
     days = pd.to_datetime(test["cutoff"])
-    return {
+    return model, {
         "evaluated": True,
         "fitted_on": {
             "contacts": int(fit.sum()),
@@ -179,6 +223,7 @@ def _evaluate(
             f"{pd.to_datetime(rows['cutoff'][fit]).max():%Y-%m-%d}"
             if fit.any()
             else None,
+            "known_by": model.metadata[KNOWN_BY],
         },
         "held_out": {
             "contacts": int(held.sum()),

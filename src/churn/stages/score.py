@@ -16,6 +16,7 @@ from typing import Any
 from churn import io
 from churn.campaigns.priors import measured_playbook
 from churn.campaigns.uplift import MANIFEST_FILE, UpliftModel
+from churn.campaigns.uplift_training import HELD_OUT, KNOWN_BY, usable_at
 from churn.errors import ConfigError
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
@@ -99,13 +100,16 @@ def run(
     kind, tables = kind_of(settings), CanonicalFiles(paths, settings.features)
     contacts = kind.contact_outcomes(tables)
     effects: list[dict[str, Any]] = []
-    uplift_model = _uplift_model(paths)
+    uplift_models = _uplift_models(paths)
+    used: list[str] = []
 
     def score_at(when: dt.date | None) -> tuple[Population, ScoreResult]:
         population = kind.population(tables, when)
         playbook = settings.playbook
         if contacts is not None:
             playbook, effects[:] = measured_playbook(playbook, contacts.known_by(population.cutoff))
+        uplift_model = usable_at(uplift_models, population.cutoff)
+        used[:] = [] if uplift_model is None else [str(uplift_model.metadata[KNOWN_BY])]
         log.info(
             "scoring %s customers of %s at %s with %s v%s",
             f"{len(population.features):,}",
@@ -139,8 +143,8 @@ def run(
     io.write_parquet(population.features, paths.scored_features)
     out = scoring_summary(result, spec.version)
     out["action_values_from"] = (
-        "the uplift model (models/" + paths.uplift_model.name + ")"
-        if uplift_model is not None
+        f"the uplift model (models/{paths.uplift_model.name}, outcomes known by {used[0]})"
+        if used
         else "the playbook's effects" + (" updated by past contacts" if effects else " (priors)")
     )
     log.info("actions valued by %s", out["action_values_from"])
@@ -263,7 +267,9 @@ def _log_effects(summary: dict[str, Any], effects: list[dict[str, Any]]) -> None
         )
 
 
-def _uplift_model(paths: PipelinePaths) -> UpliftModel | None:
-    """The uplift model ``churn uplift`` fitted, or None when it fitted none (or never ran)."""
-    folder = paths.uplift_model
-    return UpliftModel.load(folder) if (folder / MANIFEST_FILE).is_file() else None
+def _uplift_models(paths: PipelinePaths) -> list[UpliftModel]:
+    """The uplift models ``churn uplift`` fitted (the served one and the held-out one), none
+    when it fitted none (or never ran). Each list uses the latest one it may know of
+    (:func:`churn.campaigns.uplift_training.usable_at`)."""
+    folders = (paths.uplift_model, paths.uplift_model / HELD_OUT)
+    return [UpliftModel.load(f) for f in folders if (f / MANIFEST_FILE).is_file()]

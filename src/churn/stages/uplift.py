@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from churn import io
-from churn.campaigns.uplift_training import UpliftResult, train_uplift
+from churn.campaigns.uplift_training import HELD_OUT, UpliftResult, train_uplift
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import Kind, kind_of
@@ -104,6 +104,8 @@ def _write(result: UpliftResult, paths: PipelinePaths) -> None:
             io.write_json({"reason": result.report["reason"]}, folder / NO_MODEL_FILE)
         else:
             result.model.save(folder)
+            if result.held_out_model is not None:
+                result.held_out_model.save(folder / HELD_OUT)
 
     io.write_folder(paths.uplift_model, fill)
     io.write_json(result.report, paths.uplift_report)
