@@ -237,7 +237,8 @@ def test_audience_and_control_shares_are_as_set_and_actions_uniform(
     np.testing.assert_allclose(audience / subscribers, settings.audience_share, atol=0.002)
     control = (contacts["group"] == "control").mean()
     n = len(contacts)
-    share, sd = settings.control_share, np.sqrt(settings.control_share * 0.8 / len(contacts))
+    share = settings.control_share
+    sd = np.sqrt(share * (1 - share) / n)
     assert abs(control - share) < 3 * sd, f"control share {control:.3f} of {n:,}"
     for group, rows in contacts.groupby("group"):
         counts = rows["action"].value_counts().reindex(list(ACTIONS), fill_value=0)
