@@ -1,19 +1,38 @@
 """The subscription simulator: seeded, contract-valid, and a model trained on it recovers the
-truth it was built from (test ROC AUC near the true hazard's; top reasons name the drivers)."""
+truth it was built from (test ROC AUC near the true hazard's; top reasons name the drivers).
+Its past campaigns are randomised as declared, and their realised effects agree with their
+truth."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from scipy.stats import chisquare
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from churn.cli import app
-from churn.data.simulate import DRIVERS, DriverWeights, SimulationSettings, simulate
+from churn.data.simulate import (
+    ACTIONS,
+    DRIVERS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    ActionStrengths,
+    CampaignSettings,
+    DriverWeights,
+    Simulation,
+    SimulationSettings,
+    contact_effects,
+    simulate,
+    write_tables,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = "subscription"
@@ -49,7 +68,8 @@ def small() -> SimulationSettings:
 
 def test_the_same_seed_gives_the_same_business() -> None:
     first, again = simulate(small()), simulate(small())
-    for name in ("events", "customers", "churn_events", "hazard", "churners"):
+    names = ("events", "customers", "churn_events", "contacts", "hazard", "churners")
+    for name in (*names, "campaign_truth"):
         pd.testing.assert_frame_equal(getattr(first, name), getattr(again, name))
     other = simulate(SimulationSettings(customers=200, months=8, seed=4))
     assert not first.events.equals(other.events)
@@ -79,6 +99,14 @@ def test_weights_must_raise_the_hazard() -> None:
         DriverWeights(price_rise=-1.0)
     with pytest.raises(ValueError, match="start must be the first of a month"):
         SimulationSettings(start=pd.Timestamp("2024-01-15").date())
+    with pytest.raises(
+        ValueError, match=r"campaigns.start_month must be None or below months \(8\)"
+    ):
+        SimulationSettings(months=8, campaigns=CampaignSettings(start_month=8))
+    with pytest.raises(ValueError, match=r"control_share must be between 0 and 1.*backlash must"):
+        CampaignSettings(control_share=1.5, backlash=-0.1)
+    with pytest.raises(ValueError, match="action strengths must be between 0 and 1"):
+        ActionStrengths(service_call=2.0)
 
 
 def make_project(root: Path, *args: str) -> Path:
@@ -156,3 +184,197 @@ def test_top_reasons_name_the_dominant_driver_of_most_churners(trained: Path) ->
         f"at {TEST_CUTOFF.date()}:\n{by_driver.to_string()}"
     )
     assert hit.mean() > 0.5
+
+
+# --- past campaigns -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Simulation:
+    """The bundled pipeline's business: 3,000 customers, 24 months, seed 42."""
+    return simulate(SimulationSettings())
+
+
+def with_outcomes(sim: Simulation) -> pd.DataFrame:
+    """Each contact row with the customer's hazard row of the contact month."""
+    hazard = sim.hazard.rename(columns={"month": "contacted_at"})
+    return sim.contacts.merge(
+        hazard, on=["customer_id", "contacted_at"], how="left", validate="one_to_one"
+    )
+
+
+def test_contacts_are_made_at_month_starts_from_the_first_campaign_month(
+    bundled: Simulation,
+) -> None:
+    contacts = bundled.contacts
+    at = contacts["contacted_at"]
+    assert (at.dt.day == 1).all() and (at == at.dt.normalize()).all()
+    assert at.min() == pd.Timestamp("2023-04-01") and at.max() == pd.Timestamp("2024-12-01")
+    assert at.nunique() == 24 - 3
+    assert not contacts.duplicated(["customer_id", "contacted_at"]).any()
+    assert set(contacts["group"]) == {"contacted", "control"}
+    assert set(contacts["action"]) == set(ACTIONS)
+    control = contacts["group"] == "control"
+    assert (contacts.loc[control, "cost"] == 0).all()
+    cost = contacts["action"].map(lambda a: ACTIONS[a].cost)
+    assert (contacts.loc[~control, "cost"] == cost[~control]).all()
+    assert (contacts["channel"] == contacts["action"].map(lambda a: ACTIONS[a].channel)).all()
+    # only subscribers at the month's start are drawn, and the contacted ones carry the action
+    rows = with_outcomes(bundled)
+    assert rows["hazard"].notna().all()
+    contacted = rows[rows["group"] == "contacted"]
+    assert (contacted["contact_action"] == contacted["action"]).all()
+    assert rows.loc[rows["group"] == "control", "contact_action"].isna().all()
+
+
+def test_audience_and_control_shares_are_as_set_and_actions_uniform(
+    bundled: Simulation,
+) -> None:
+    settings = CampaignSettings()
+    contacts, truth = bundled.contacts, bundled.campaign_truth
+    subscribers = truth.groupby("campaign_date")["customer_id"].nunique()
+    audience = contacts.groupby("contacted_at").size()
+    np.testing.assert_allclose(audience / subscribers, settings.audience_share, atol=0.002)
+    control = (contacts["group"] == "control").mean()
+    n = len(contacts)
+    share = settings.control_share
+    sd = np.sqrt(share * (1 - share) / n)
+    assert abs(control - share) < 3 * sd, f"control share {control:.3f} of {n:,}"
+    for group, rows in contacts.groupby("group"):
+        counts = rows["action"].value_counts().reindex(list(ACTIONS), fill_value=0)
+        assert chisquare(counts).pvalue > 0.001, f"{group}: {counts.to_dict()}"
+
+
+def test_the_truth_covers_every_subscriber_and_action_of_every_campaign(
+    bundled: Simulation,
+) -> None:
+    truth, hazard = bundled.campaign_truth, bundled.hazard
+    campaign_months = hazard[hazard["month"] >= pd.Timestamp("2023-04-01")]
+    keys = ["customer_id", "campaign_date"]
+    per_subscriber = truth.groupby(keys)["action"].agg(["nunique", "size"])
+    assert (per_subscriber["nunique"] == len(ACTIONS)).all()
+    assert (per_subscriber["size"] == len(ACTIONS)).all()
+    assert len(per_subscriber) == len(campaign_months)
+    joined = truth.merge(
+        campaign_months.rename(columns={"month": "campaign_date"}), on=keys, validate="many_to_one"
+    )
+    assert len(joined) == len(truth)
+    np.testing.assert_allclose(joined["p_no_contact"], joined["hazard"])
+    np.testing.assert_allclose(joined["true_effect"], joined["p_no_contact"] - joined["p_contact"])
+    # the audience flags agree with the contacts table, one assigned action each
+    assigned = truth[truth["assigned"]]
+    assert (assigned["in_audience"]).all()
+    assert set(map(tuple, assigned[keys].to_numpy())) == set(
+        map(tuple, bundled.contacts[["customer_id", "contacted_at"]].to_numpy())
+    )
+    assert (truth["control"] <= truth["in_audience"]).all()
+    # cancellations were drawn from the hazard with the contact: p_contact of the given action
+    contacted = joined[joined["assigned"] & ~joined["control"]]
+    np.testing.assert_allclose(contacted["realised_hazard"], contacted["p_contact"])
+    assert (contacted["contact_action"] == contacted["action"]).all()
+    others = hazard[hazard["contact_action"].isna()]
+    np.testing.assert_allclose(others["realised_hazard"], others["hazard"])
+    assert (others["contact_term"] == 0).all()
+    # a few customers react badly to any contact
+    bad = truth.groupby("customer_id")["true_effect"].max() < 0
+    assert 0.02 < bad.mean() < 0.08
+
+
+def test_an_action_helps_where_its_driver_is_present_and_backfires_on_bad_reactors() -> None:
+    weights, campaigns = DriverWeights(), CampaignSettings()
+    none = {d: np.zeros(4) for d in DRIVERS}
+    x = {
+        **none,
+        "unresolved_tickets": np.array([0.0, 2.0, 2.0, 2.0]),
+        "declining_usage": np.array([0.0, 0.0, 0.0, 0.9]),
+    }
+    reacts_badly = np.array([False, False, True, False])
+    shifts = contact_effects(x, weights, campaigns, reacts_badly)
+    assert set(shifts) == set(ACTIONS)
+    call = shifts["service_call"]
+    # driver absent: the general effect only; present: its share of the driver's term
+    assert call[0] == pytest.approx(-campaigns.general_effect)
+    expected = campaigns.strengths.service_call * weights.unresolved_tickets * 2.0
+    assert call[1] == pytest.approx(-(expected + campaigns.general_effect))
+    # a bad reactor's hazard rises whatever the action; a customer who stopped using the
+    # service gains almost nothing
+    assert all(shifts[a][2] == campaigns.backlash > 0 for a in ACTIONS)
+    assert -0.01 < call[3] < 0
+    # an action that fixes another driver gives only the general effect
+    assert shifts["billing_help"][1] == pytest.approx(-campaigns.general_effect)
+    assert shifts["feedback_request"][1] == pytest.approx(-campaigns.general_effect)
+
+
+STRONG = CampaignSettings(
+    strengths=ActionStrengths(1.0, 1.0, 1.0, 1.0, 1.0), general_effect=0.5, reach_power=0.0
+)
+
+
+@pytest.mark.parametrize("effects", [CampaignSettings(), STRONG], ids=["bundled", "strong"])
+def test_realised_contacted_minus_control_agrees_with_the_truth_per_action(
+    effects: CampaignSettings,
+) -> None:
+    """Every subscriber in the audience and half of it held out, so that each action's
+    comparison has power; with strong effects (2 to 4 points) a simulator that drew
+    cancellations without the contact's effect would fail."""
+    campaigns = dataclasses.replace(effects, audience_share=1.0, control_share=0.5)
+    settings = SimulationSettings(campaigns=campaigns)
+    sim = simulate(settings)
+    rows = with_outcomes(sim)
+    truth = sim.campaign_truth[sim.campaign_truth["assigned"]]
+    for action in ACTIONS:
+        of = rows[rows["action"] == action]
+        rate = of.groupby("group")["cancelled"].agg(["mean", "size"])
+        realised = rate.loc["control", "mean"] - rate.loc["contacted", "mean"]
+        se = np.sqrt((rate["mean"] * (1 - rate["mean"]) / rate["size"]).sum())
+        true = truth.loc[truth["action"] == action, "true_effect"].mean()
+        assert abs(realised - true) < 3 * se, f"{action}: realised {realised:.4f}, true {true:.4f}"
+
+
+def test_customers_carry_crm_fields_that_are_never_model_inputs(bundled: Simulation) -> None:
+    customers = bundled.customers
+    email = customers["email"].dropna()
+    assert email.is_unique and email.str.fullmatch(r"s\d{5}@example\.com").all()
+    assert 0 < customers["email"].isna().sum() < 0.05 * len(customers)
+    assert set(customers["first_name"]) <= set(FIRST_NAMES)
+    assert set(customers["last_name"]) <= set(LAST_NAMES)
+    params = yaml.safe_load((ROOT / "pipelines" / PIPELINE / "params.yaml").read_text())
+    attributes = params["data"]["customers"]["sources"][0]["attributes"]
+    assert not {"email", "first_name", "last_name"} & set(attributes)
+
+
+def test_write_tables_writes_contacts_beside_the_contract_tables_and_the_truth() -> None:
+    written: dict[str, int] = {}
+    write_tables(
+        simulate(small()),
+        Path("out"),
+        lambda f, p: written.__setitem__(p.as_posix(), len(f)),
+        "csv",
+    )
+    assert set(written) == {
+        "out/events.csv",
+        "out/customers.csv",
+        "out/churn_events.csv",
+        "out/contacts.csv",
+        "out/truth/hazard.csv",
+        "out/truth/churners.csv",
+        "out/truth/campaign_truth.csv",
+    }
+    assert written["out/contacts.csv"] > 0
+
+
+def test_without_campaigns_no_one_is_contacted() -> None:
+    sim = simulate(SimulationSettings(customers=200, months=8, campaigns=CampaignSettings(None)))
+    assert sim.contacts.empty and sim.campaign_truth.empty
+    assert list(sim.contacts.columns) == [
+        "customer_id",
+        "contacted_at",
+        "action",
+        "group",
+        "channel",
+        "cost",
+    ]
+    assert sim.hazard["contact_action"].isna().all()
+    pd.testing.assert_series_equal(
+        sim.hazard["realised_hazard"], sim.hazard["hazard"], check_names=False
+    )

@@ -372,8 +372,9 @@ def simulate(  # noqa: PLR0917 - Typer options are keyword arguments on the comm
     seed: Annotated[int, typer.Option("--seed")] = 42,
     file_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
 ) -> None:
-    """Simulate a subscription business: contract tables (events, customers, churn_events)
-    and, under truth/, each subscriber-month's churn hazard and each churner's main driver."""
+    """Simulate a subscription business: contract tables (events, customers, churn_events),
+    its past retention campaigns (contacts) and, under truth/, each subscriber-month's churn
+    hazard, each churner's main driver and each campaign's true effect of every action."""
     from churn.data import simulate as sim  # noqa: PLC0415 - only this command needs it
 
     if file_format not in ("parquet", "csv"):

@@ -12,15 +12,24 @@ over the drivers ``x_k`` (:data:`DRIVERS`), each known at the month's start from
 before it. Cancellations fall in the first 28 days of a month, so a 28-day label window from the
 first of the month holds exactly that month's cancellations.
 
+From ``campaigns.start_month`` on, the business also runs a retention campaign at the start of
+every month: a random share of the subscribers is drawn, a random share of them is held out as a
+control group, and every audience member is given one action (:data:`ACTIONS`) drawn uniformly
+(the control group's is the action it would have had). A contact changes that month's log-odds
+by :func:`contact_effects`: each action fixes one driver, so it helps those whose risk comes
+from that driver and does little for the others, and a few customers react badly to any
+contact. Cancellations are drawn from the hazard with the contact's effect.
+
 :func:`simulate` is pure (a seeded numpy Generator; frames out). The tables follow the input
-contract; the truth (every subscriber-month's hazard and driver terms, and the dominant driver of
-each churner) is returned beside them, for tests, never as model input.
+contract; the truth (every subscriber-month's hazard and driver terms, the dominant driver of
+each churner, and every campaign's churn probability with and without each action for every
+subscriber) is returned beside them, for tests, never as model input.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +82,106 @@ class DriverWeights:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A retention action of the simulated campaigns: the driver it fixes (None: none, only the
+    general effect of being contacted), what one contact costs, and how it is sent."""
+
+    driver: str | None
+    cost: float
+    channel: str
+
+
+ACTIONS = {
+    "service_call": Action("unresolved_tickets", 10.0, "phone"),
+    "billing_help": Action("payment_failures", 3.0, "email"),
+    "loyalty_discount": Action("price_rise", 5.0, "email"),
+    "re_engagement_message": Action("declining_usage", 1.0, "email"),
+    "onboarding_call": Action("short_tenure", 10.0, "phone"),
+    "feedback_request": Action(None, 1.0, "email"),
+}
+"""The actions of the bundled subscription playbook (its rules and its default action)."""
+
+
+@dataclass(frozen=True)
+class ActionStrengths:
+    """Share of its driver's weighted term each action takes off the contact month's log-odds."""
+
+    service_call: float = 0.45
+    billing_help: float = 0.45
+    loyalty_discount: float = 0.35
+    re_engagement_message: float = 0.3
+    onboarding_call: float = 0.3
+
+    def __post_init__(self) -> None:
+        bad = {a: v for a, v in vars(self).items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(must_be("action strengths", "between 0 and 1", bad))
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """The monthly retention campaigns and the true effects of their actions (log-odds)."""
+
+    start_month: int | None = 3
+    """First month (from 0) with a campaign; None: no campaigns."""
+    audience_share: float = 0.3
+    """Share of the month's subscribers drawn into its campaign."""
+    control_share: float = 0.2
+    """Share of each audience held out (not contacted)."""
+    strengths: ActionStrengths = field(default_factory=ActionStrengths)
+    general_effect: float = 0.05
+    """Log-odds every contact takes off, whatever the action."""
+    backlash_share: float = 0.05
+    """Share of customers (a trait fixed per customer) whom any contact pushes away."""
+    backlash: float = 0.5
+    """Log-odds a contact adds for them, instead of any benefit."""
+    reach_power: float = 3.0
+    """A contact's benefit is scaled by the customer's usage against their usual, to this power:
+    those who have stopped using the service are lost causes whatever the action."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.start_month is not None and self.start_month < 0:
+            problems.append(must_be("campaigns.start_month", "None or >= 0", self.start_month))
+        for name in ("audience_share", "control_share", "backlash_share"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                problems.append(must_be(f"campaigns.{name}", "between 0 and 1", value))
+        for name in ("general_effect", "backlash", "reach_power"):
+            if getattr(self, name) < 0:
+                problems.append(must_be(f"campaigns.{name}", ">= 0", getattr(self, name)))
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def contact_effects(
+    x: Mapping[str, np.ndarray],
+    weights: DriverWeights,
+    campaigns: CampaignSettings,
+    reacts_badly: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Each action's change to the log-odds of the contact month's hazard, one value per
+    customer: ``-(strength_a * weight_k * x_k + general_effect) * reach`` for the driver ``k``
+    the action fixes, or ``+backlash`` where ``reacts_badly``. ``reach`` is the customer's usage
+    against their usual to the power ``reach_power`` (``(1 - x_declining_usage) ** p``): a
+    customer who has stopped using the service is a lost cause whatever the action. ``x`` holds
+    each driver's values (as :data:`DRIVERS`), all of one length with ``reacts_badly``."""
+    reach = (1.0 - x["declining_usage"]) ** campaigns.reach_power
+    shifts = {}
+    for name, action in ACTIONS.items():
+        fixed = (
+            0.0
+            if action.driver is None
+            else getattr(campaigns.strengths, name)
+            * getattr(weights, action.driver)
+            * x[action.driver]
+        )
+        benefit = (fixed + campaigns.general_effect) * reach
+        shifts[name] = np.where(reacts_badly, campaigns.backlash, -benefit)
+    return shifts
+
+
+@dataclass(frozen=True)
 class SimulationSettings:
     """Size, period, seed and behaviour of the simulated business."""
 
@@ -94,6 +203,7 @@ class SimulationSettings:
     list_rise_month: int | None = 12
     """Month (from 0) the list prices rise; subscribers are moved over the next 6 months."""
     plan_change_rate: float = 0.02
+    campaigns: CampaignSettings = field(default_factory=CampaignSettings)
 
     def __post_init__(self) -> None:
         problems = []
@@ -103,6 +213,11 @@ class SimulationSettings:
             problems.append(must_be("months", "at least 2", self.months))
         if self.start.day != 1:
             problems.append(must_be("start", "the first of a month", self.start.isoformat()))
+        first = self.campaigns.start_month
+        if first is not None and first >= self.months:
+            problems.append(
+                must_be("campaigns.start_month", f"None or below months ({self.months})", first)
+            )
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -114,19 +229,32 @@ class Simulation:
     * ``events``: customer_id, timestamp, event_type (login, feature_use, support_ticket,
       ticket_resolved, payment, payment_failure, price_rise, plan_change), amount (payments:
       the charge; price rises: the increase), plan and monthly_price (on billing events);
-    * ``customers``: customer_id, signup_date, signup_plan, signup_price, channel;
+    * ``customers``: customer_id, signup_date, signup_plan, signup_price, channel, and the
+      fields a CRM matches on (never model inputs): email (a few missing), first_name, last_name;
     * ``churn_events``: customer_id, cancelled_at;
+    * ``contacts``: one row per campaign audience member: customer_id, contacted_at (the
+      campaign month's first day), action, group (``contacted`` or ``control``: the action it
+      would have had), channel, cost (0 for the control group);
     * ``hazard``: one row per subscriber-month: customer_id, month, tenure_months, each driver's
-      ``x_<driver>`` and weighted ``term_<driver>``, logit, hazard, cancelled;
+      ``x_<driver>`` and weighted ``term_<driver>``, logit, hazard (without contact),
+      contact_action (None unless contacted that month), contact_term (its log-odds change),
+      realised_hazard (the hazard cancellations were drawn from), cancelled;
     * ``churners``: customer_id, cancelled_at, month, hazard, dominant_driver (the largest
-      weighted term), dominant_term, runner_up_term.
+      weighted term), dominant_term, runner_up_term;
+    * ``campaign_truth``: for every subscriber at the start of every campaign month and every
+      action: customer_id, campaign_date, action, p_no_contact and p_contact (the month's churn
+      probability without and with that action), true_effect (their difference: negative for
+      those who react badly), in_audience, control, assigned (the action the audience member was
+      given, or would have been).
     """
 
     events: pd.DataFrame
     customers: pd.DataFrame
     churn_events: pd.DataFrame
+    contacts: pd.DataFrame
     hazard: pd.DataFrame
     churners: pd.DataFrame
+    campaign_truth: pd.DataFrame
 
 
 @dataclass
@@ -200,6 +328,10 @@ class _World:
     book: _Book
     plan: np.ndarray
     """Each customer's current plan (changes during the run)."""
+    campaign_rng: np.random.Generator
+    """Campaign draws only, so the business's own draws do not depend on the campaigns."""
+    reacts_badly: np.ndarray
+    """Per customer: any contact raises their hazard."""
 
 
 def _month_starts(settings: SimulationSettings) -> np.ndarray:
@@ -261,16 +393,32 @@ def _driver_values(
     }
 
 
-def _hazard_rows(world: _World, who: np.ndarray, month: int) -> pd.DataFrame:
-    """The month's hazard of each subscriber in ``who``; draws who cancels this month."""
+def _logistic(logit: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-logit)))
+
+
+def _hazard_rows(
+    world: _World, who: np.ndarray, month: int
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The month's hazard of each subscriber in ``who``, and the truth of the month's campaign
+    (None without one); draws who cancels this month."""
     w, book, c, rng = world.settings.weights, world.book, world.c, world.rng
     x = _driver_values(book, c, who, month)
     terms = {d: getattr(w, d) * x[d] for d in DRIVERS}
     logit = w.intercept + sum(terms.values())
-    hazard = 1.0 / (1.0 + np.exp(-logit))
-    cancelled = rng.random(len(who)) < hazard
+    hazard = _logistic(logit)
+    first = world.settings.campaigns.start_month
+    truth, contact_action, contact_term = (
+        None,
+        np.full(len(who), None, dtype=object),
+        np.zeros(len(who)),
+    )
+    if first is not None and month >= first:
+        truth, contact_action, contact_term = _campaign(world, who, month, x, logit)
+    realised = _logistic(logit + contact_term)
+    cancelled = rng.random(len(who)) < realised
     book.cancelled_month[who[cancelled]] = month
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "who": who,
             "month": month,
@@ -279,9 +427,59 @@ def _hazard_rows(world: _World, who: np.ndarray, month: int) -> pd.DataFrame:
             **{f"term_{d}": terms[d] for d in DRIVERS},
             "logit": logit,
             "hazard": hazard,
+            "contact_action": contact_action,
+            "contact_term": contact_term,
+            "realised_hazard": realised,
             "cancelled": cancelled,
         }
     )
+    return rows, truth
+
+
+def _campaign(
+    world: _World,
+    who: np.ndarray,
+    month: int,
+    x: Mapping[str, np.ndarray],
+    logit: np.ndarray,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The month's campaign among the subscribers ``who``: its truth (one row per subscriber and
+    action, subscriber-major), the action each subscriber was contacted with (None: not
+    contacted) and its log-odds change (0 when not contacted)."""
+    settings, rng = world.settings, world.campaign_rng
+    n, k = len(who), len(ACTIONS)
+    audience = np.zeros(n, dtype=bool)
+    audience[rng.choice(n, size=round(settings.campaigns.audience_share * n), replace=False)] = True
+    members = np.flatnonzero(audience)
+    control = np.zeros(n, dtype=bool)
+    held = round(settings.campaigns.control_share * len(members))
+    control[rng.choice(members, size=held, replace=False)] = True
+    assigned = np.full(n, -1)
+    assigned[members] = rng.integers(0, k, len(members))
+    shifts = contact_effects(x, settings.weights, settings.campaigns, world.reacts_badly[who])
+    shift = np.column_stack([shifts[a] for a in ACTIONS])
+    p_no = _logistic(logit)
+    p_with = _logistic(logit[:, None] + shift)
+    contacted = audience & ~control
+    given = np.where(contacted, assigned, 0)
+    names = np.asarray(list(ACTIONS), dtype=object)
+    truth = pd.DataFrame(
+        {
+            "who": np.repeat(who, k),
+            "month": month,
+            "action": np.tile(names, n),
+            "p_no_contact": np.repeat(p_no, k),
+            "p_contact": p_with.ravel(),
+            "true_effect": (p_no[:, None] - p_with).ravel(),
+            "in_audience": np.repeat(audience, k),
+            "control": np.repeat(control, k),
+            "assigned": (assigned[:, None] == np.arange(k)).ravel(),
+        }
+    )
+    action = np.full(n, None, dtype=object)
+    action[contacted] = names[given[contacted]]
+    term = np.where(contacted, np.take_along_axis(shift, given[:, None], axis=1)[:, 0], 0.0)
+    return truth, action, term
 
 
 def _spread(
@@ -395,21 +593,32 @@ def simulate(settings: SimulationSettings) -> Simulation:
     """Simulate ``settings.customers`` customers over ``settings.months`` months (seeded): the
     same settings give the same frames."""
     rng = np.random.default_rng(settings.seed)
+    campaign_seed, names_seed = np.random.SeedSequence(settings.seed).spawn(2)
+    campaign_rng = np.random.default_rng(campaign_seed)
     starts = _month_starts(settings)
     c = _draw_customers(settings, rng, starts)
     world = _World(
-        settings, rng, starts, c, _Book(settings.customers, settings.months), c.plan.copy()
+        settings,
+        rng,
+        starts,
+        c,
+        _Book(settings.customers, settings.months),
+        c.plan.copy(),
+        campaign_rng,
+        campaign_rng.random(settings.customers) < settings.campaigns.backlash_share,
     )
-    hazard_frames = [_month(world, month) for month in range(settings.months)]
-    return _assemble(world, [h for h in hazard_frames if not h.empty])
+    months = [_month(world, month) for month in range(settings.months)]
+    hazard = [h for h, _ in months if not h.empty]
+    truth = [t for _, t in months if t is not None and not t.empty]
+    return _assemble(world, hazard, truth, np.random.default_rng(names_seed))
 
 
-def _month(world: _World, month: int) -> pd.DataFrame:
-    """One month: who cancels (from the hazard at its start), then everyone's events in it.
-    Returns the month's hazard rows."""
+def _month(world: _World, month: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """One month: who cancels (from the hazard at its start, after the month's campaign), then
+    everyone's events in it. Returns the month's hazard rows and its campaign's truth."""
     c, book, starts = world.c, world.book, world.starts
     subscribers = np.flatnonzero((c.signup_month < month) & (book.cancelled_month < 0))
-    hazard = _hazard_rows(world, subscribers, month)
+    hazard, truth = _hazard_rows(world, subscribers, month)
     quitting = subscribers[book.cancelled_month[subscribers] == month]
     book.cancel_seconds[quitting] = starts[month] + world.rng.random(len(quitting)) * (
         CANCEL_DAYS * _SECONDS_PER_DAY
@@ -424,7 +633,7 @@ def _month(world: _World, month: int) -> pd.DataFrame:
     _usage_and_tickets(world, present, month)
     _billing(world, present, month)
     _plan_changes(world, present, month)
-    return hazard
+    return hazard, truth
 
 
 def _customer_ids(n: int) -> np.ndarray:
@@ -466,7 +675,70 @@ def _dominant(hazard: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _assemble(world: _World, hazard_frames: list[pd.DataFrame]) -> Simulation:
+FIRST_NAMES = (
+    "Alex", "Amira", "Ben", "Carla", "Chen", "Daniel", "Elena", "Fatima", "George", "Hannah",
+    "Ivan", "Jade", "Karim", "Laura", "Marco", "Nina", "Oliver", "Priya", "Sofia", "Tom",
+)  # fmt: skip
+LAST_NAMES = (
+    "Adams", "Berg", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ivanova", "Jensen",
+    "Khan", "Lopez", "Meyer", "Novak", "O'Brien", "Patel", "Rossi", "Smith", "Tanaka", "Walsh",
+)  # fmt: skip
+MISSING_EMAIL_SHARE = 0.02
+
+
+def _contact_fields(ids: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Email (unique, from the id; a few missing), first and last name of each customer."""
+    email = np.array([f"{i.lower()}@example.com" for i in ids], dtype=object)
+    email[rng.random(len(ids)) < MISSING_EMAIL_SHARE] = None
+    return {
+        "email": email,
+        "first_name": rng.choice(np.asarray(FIRST_NAMES, dtype=object), len(ids)),
+        "last_name": rng.choice(np.asarray(LAST_NAMES, dtype=object), len(ids)),
+    }
+
+
+def _month_firsts(settings: SimulationSettings) -> np.ndarray:
+    firsts = [
+        pd.Timestamp(settings.start) + pd.DateOffset(months=m) for m in range(settings.months)
+    ]
+    return pd.Series(firsts).astype("datetime64[us]").to_numpy()
+
+
+def _campaign_frames(
+    settings: SimulationSettings, truth_frames: list[pd.DataFrame], ids: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The contacts table and the campaign truth, from the campaign months' truth rows."""
+    columns = ["p_no_contact", "p_contact", "true_effect", "in_audience", "control", "assigned"]
+    if not truth_frames:
+        truth = pd.DataFrame({"who": np.zeros(0, dtype=int), "month": np.zeros(0, dtype=int)})
+        truth = truth.assign(action=pd.Series(dtype=object), **{k: [] for k in columns})
+    else:
+        truth = pd.concat(truth_frames, ignore_index=True)
+    truth.insert(0, "customer_id", ids[truth.pop("who").to_numpy()])
+    truth.insert(1, "campaign_date", _month_firsts(settings)[truth.pop("month").to_numpy()])
+    truth = truth.astype({"in_audience": bool, "control": bool, "assigned": bool})
+    given = truth[truth["assigned"]]
+    action = given["action"].map(ACTIONS)
+    contacts = pd.DataFrame(
+        {
+            "customer_id": given["customer_id"],
+            "contacted_at": given["campaign_date"],
+            "action": given["action"],
+            "group": np.where(given["control"], "control", "contacted").astype(object),
+            "channel": action.map(lambda a: a.channel).astype(object),
+            "cost": np.where(given["control"], 0.0, action.map(lambda a: a.cost)).astype(float),
+        }
+    )
+    contacts = contacts.sort_values(["contacted_at", "customer_id"], kind="stable")
+    return contacts.reset_index(drop=True), truth
+
+
+def _assemble(
+    world: _World,
+    hazard_frames: list[pd.DataFrame],
+    truth_frames: list[pd.DataFrame],
+    names_rng: np.random.Generator,
+) -> Simulation:
     settings, book, c = world.settings, world.book, world.c
     ids = _customer_ids(settings.customers)
     customers = pd.DataFrame(
@@ -476,6 +748,7 @@ def _assemble(world: _World, hazard_frames: list[pd.DataFrame]) -> Simulation:
             "signup_plan": np.asarray(PLANS, dtype=object)[c.plan],
             "signup_price": _price(c, c.plan, c.signup_month),
             "channel": c.channel,
+            **_contact_fields(ids, names_rng),
         }
     )
     gone = np.flatnonzero(~np.isnan(book.cancel_seconds))
@@ -483,11 +756,9 @@ def _assemble(world: _World, hazard_frames: list[pd.DataFrame]) -> Simulation:
         {"customer_id": ids[gone], "cancelled_at": _timestamps(settings, book.cancel_seconds[gone])}
     )
     hazard = pd.concat(hazard_frames, ignore_index=True)
-    month_firsts = pd.Series(
-        [pd.Timestamp(settings.start) + pd.DateOffset(months=m) for m in range(settings.months)]
-    ).astype("datetime64[us]")
     hazard.insert(0, "customer_id", ids[hazard.pop("who").to_numpy()])
-    hazard.insert(1, "month", month_firsts.to_numpy()[hazard.pop("month").to_numpy()])
+    hazard.insert(1, "month", _month_firsts(settings)[hazard.pop("month").to_numpy()])
+    contacts, campaign_truth = _campaign_frames(settings, truth_frames, ids)
     quit_rows = hazard[hazard["cancelled"]]
     churners = pd.concat(
         [quit_rows[["customer_id", "month", "hazard"]], _dominant(quit_rows)], axis=1
@@ -496,8 +767,10 @@ def _assemble(world: _World, hazard_frames: list[pd.DataFrame]) -> Simulation:
         events=_events_frame(settings, book, ids),
         customers=customers,
         churn_events=churn_events,
+        contacts=contacts,
         hazard=hazard,
         churners=churners[["customer_id", "cancelled_at", "month", "hazard", *_dominant_cols()]],
+        campaign_truth=campaign_truth,
     )
 
 
@@ -517,8 +790,10 @@ def write_tables(
         "events": result.events,
         "customers": result.customers,
         "churn_events": result.churn_events,
+        "contacts": result.contacts,
         "truth/hazard": result.hazard,
         "truth/churners": result.churners,
+        "truth/campaign_truth": result.campaign_truth,
     }
     for name, frame in tables.items():
         write(frame, folder / f"{name}.{suffix}")
