@@ -138,6 +138,9 @@ def test_uplift_model_is_fitted_and_judged_on_held_out_campaigns(project: Path) 
         "uplift",
         "uplift_x_value",
     }
+    # a call's planted effect does not depend on risk: the uplift ranking beats the risk one
+    assert held["rankings"]["uplift"]["qini"] > held["rankings"]["churn_probability"]["qini"]
+    assert report["used_for_scoring"] is True
     assert (project / "models/shop.uplift/uplift.json").is_file()
 
 

@@ -190,3 +190,19 @@ def test_a_list_uses_only_an_uplift_model_whose_outcomes_it_could_know() -> None
     assert usable_at([served, held_out], dt.date(2025, 1, 1)) is served
     assert usable_at([served, held_out], dt.date(2024, 11, 1)) is held_out
     assert usable_at([served, held_out], dt.date(2024, 10, 1)) is None
+
+
+def test_an_uplift_model_is_used_only_when_it_beats_the_risk_ranking() -> None:
+    from churn.campaigns.uplift_training import beats_risk  # noqa: PLC0415
+
+    def judged(uplift: float, risk: float) -> dict[str, object]:
+        return {
+            "evaluated": True,
+            "rankings": {"uplift": {"qini": uplift}, "churn_probability": {"qini": risk}},
+        }
+
+    assert beats_risk(judged(0.02, 0.01))[0] is True
+    used, why = beats_risk(judged(0.01, 0.02))
+    assert used is False and "did not beat" in why
+    assert beats_risk(judged(-0.01, -0.02))[0] is False  # worse than random targeting
+    assert beats_risk({"evaluated": False, "reason": "no campaign"})[0] is False

@@ -69,6 +69,29 @@ def held_out_split(
     return fit, held
 
 
+def beats_risk(evaluation: dict[str, Any]) -> tuple[bool, str]:
+    """Whether scoring may rank by the uplift model: only when, on the held-out campaigns, its
+    ranking kept more customers than random (Qini above 0) and than the churn model's risk
+    ranking. A model that cannot show it is worse than the playbook's effects, which rank by
+    risk."""
+    if not evaluation.get("evaluated"):
+        return False, (
+            "the uplift model could not be judged on held-out campaigns "
+            f"({evaluation.get('reason')}); scoring ranks by the playbook's effects"
+        )
+    rankings = evaluation["rankings"]
+    uplift, risk = rankings["uplift"]["qini"], rankings["churn_probability"]["qini"]
+    if uplift > max(risk, 0.0):
+        return (
+            True,
+            f"on held-out campaigns its Qini {uplift:.4f} beat the risk ranking's {risk:.4f}",
+        )
+    return False, (
+        f"on held-out campaigns its Qini {uplift:.4f} did not beat the risk ranking's "
+        f"{risk:.4f} (and random's 0); scoring ranks by the playbook's effects instead"
+    )
+
+
 def own_action_uplift(predicted: pd.DataFrame, action: pd.Series) -> np.ndarray:
     """Each row's predicted uplift for its own action (a control row's would-be action); rows
     without one (or with an action the model does not know) get the "any contact" arm's, or
@@ -84,7 +107,7 @@ def own_action_uplift(predicted: pd.DataFrame, action: pd.Series) -> np.ndarray:
 
 def _fit(
     rows: pd.DataFrame,
-    features: list[str],
+    x: pd.DataFrame,
     *,
     settings: UpliftSettings,
     seed: int,
@@ -92,7 +115,7 @@ def _fit(
     horizon_days: int,
 ) -> UpliftModel:
     model = fit_uplift(
-        rows[features],
+        x,
         rows["action"],
         rows["control"],
         rows["churned"],
@@ -106,7 +129,7 @@ def _fit(
 
 def train_uplift(
     rows: pd.DataFrame,
-    features: list[str],
+    x: pd.DataFrame,
     *,
     risk: np.ndarray,
     value: np.ndarray,
@@ -116,9 +139,9 @@ def train_uplift(
     horizon_days: int,
     actions: list[str],
 ) -> UpliftResult:
-    """``rows``: contact outcomes (``cutoff``, ``action``, ``control``, ``churned``) with the
-    ``features`` built at each contact's day; ``risk``: the churn model's probability of each
-    row, ``value``: each row's customer value (aligned by position). ``actions``: the
+    """``rows``: contact outcomes (``cutoff``, ``action``, ``control``, ``churned``); ``x``: the
+    model's features built at each contact's day; ``risk``: the churn model's probability of
+    each row, ``value``: each row's customer value (all aligned by position). ``actions``: the
     playbook's, so every one gets a prediction."""
     n = len(rows)
     base: dict[str, Any] = {"contacts_with_outcome": n, "min_contacts": settings.min_contacts}
@@ -141,7 +164,7 @@ def train_uplift(
     try:
         held_model, evaluation = _evaluate(
             rows,
-            features,
+            x,
             fit=fit,
             held=held,
             risk=risk,
@@ -156,7 +179,7 @@ def train_uplift(
     try:
         model = _fit(
             rows,
-            features,
+            x,
             settings=settings,
             seed=seed,
             actions=actions,
@@ -165,6 +188,11 @@ def train_uplift(
     except TrainingError as e:
         return UpliftResult(None, {**base, "fitted": False, "reason": str(e)})
     report["held_out"] = evaluation
+    beats, why = beats_risk(evaluation)
+    report["used_for_scoring"] = beats
+    report["use_reason"] = why
+    if not beats:
+        return UpliftResult(None, {**report, "reason": why})
     report["served_model"] = {
         "fitted_on_contacts": n,
         "control_rows": n_control,
@@ -180,7 +208,7 @@ def train_uplift(
 
 def _evaluate(
     rows: pd.DataFrame,
-    features: list[str],
+    x: pd.DataFrame,
     *,
     fit: np.ndarray,
     held: np.ndarray,
@@ -199,13 +227,13 @@ def _evaluate(
         }
     model = _fit(
         rows[fit],
-        features,
+        x[fit],
         settings=settings,
         seed=seed,
         actions=actions,
         horizon_days=horizon_days,
     )
-    uplift = own_action_uplift(model.predict(test[features]), test["action"])
+    uplift = own_action_uplift(model.predict(x[held]), test["action"])
     p, v = risk[held], value[held]
     rankings = {
         "churn_probability": p,

@@ -130,4 +130,7 @@ def campaigns_section(
                 )
             else:
                 items.append(Note(f"Uplift model fitted; not judged: {held.get('reason', '')}"))
+            if uplift.get("use_reason"):
+                used = "used" if uplift.get("used_for_scoring") else "not used"
+                items.append(Note(f"Uplift model {used} for this list: {uplift['use_reason']}."))
     return Section("Why this list", items, "campaigns")

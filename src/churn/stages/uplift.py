@@ -50,13 +50,14 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         result = _fit(settings, paths, kind, tables, contacts.frame)
         result.report["contacts"] = contacts.summary()
     _write(result, paths)
+    held = result.report.get("held_out") or {}
+    for name, row in (held.get("rankings") or {}).items():
+        log.info("held-out campaigns, ranking by %s: qini %.4f", name, row["qini"])
     if result.model is None:
-        log.info("no uplift model: %s", result.report["reason"])
+        log.info("no uplift model for scoring: %s", result.report["reason"])
     else:
+        log.info("uplift model used for scoring: %s", result.report["use_reason"])
         log.info("wrote %s and %s", paths.uplift_model, paths.uplift_report)
-        held = result.report["held_out"]
-        for name, row in (held.get("rankings") or {}).items():
-            log.info("held-out campaigns, ranking by %s: qini %.4f", name, row["qini"])
     return result.report
 
 
@@ -68,16 +69,17 @@ def _fit(
     outcomes: pd.DataFrame,
 ) -> UpliftResult:
     churn_model = ChurnModel.load(paths.model)
-    pairs = outcomes[["customer_id", "cutoff"]].assign(split="contact")
-    built = kind.features(tables, pairs)
-    rows = outcomes.merge(built, on=["customer_id", "cutoff"], how="inner", validate="1:1")
+    keys = ["customer_id", "cutoff"]
+    rows = outcomes.reset_index(drop=True)
+    built = kind.features(tables, rows[keys].assign(split="contact"))
+    # aligned by position, kept apart from the outcome columns (an attribute may be called
+    # 'channel' or 'action' too)
+    x = rows[keys].merge(built, on=keys, how="left", validate="1:1")
     value = np.zeros(len(rows))
-    for idx in rows.groupby("cutoff").groups.values():
-        part = rows.loc[idx]
-        day = pd.Timestamp(part["cutoff"].iloc[0]).date()
-        value[rows.index.get_indexer(idx)] = kind.expected_value(tables, part, day).to_numpy(
-            dtype="float64"
-        )
+    for day, idx in x.groupby("cutoff").indices.items():
+        value[idx] = kind.expected_value(
+            tables, x.iloc[idx], pd.Timestamp(str(day)).date()
+        ).to_numpy(dtype="float64")
     labs = settings.labels
     test_cutoff = getattr(labs, "test_cutoff", None)
     log.info(
@@ -87,8 +89,8 @@ def _fit(
     )
     return train_uplift(
         rows,
-        churn_model.feature_names,
-        risk=churn_model.predict_proba(rows),
+        x[churn_model.feature_names],
+        risk=churn_model.predict_proba(x),
         value=value,
         settings=settings.train.uplift,
         seed=settings.train.seed,
