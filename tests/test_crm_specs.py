@@ -83,7 +83,7 @@ def test_salesforce_empty_churn_fields_are_written_as_na_so_updates_clear_them()
     _, back = written("salesforce")
     assert back["Churn_Reason_2_Text__c"].tolist() == ["#N/A"] * 3
     assert back["Churn_Reason_1_Code__c"].tolist() == ["RECENCY", "RETURNS", "#N/A"]
-    assert back["Churn_Expected_Value__c"].tolist() == ["120.46", "80.0", "#N/A"]
+    assert back["Churn_Expected_Value__c"].tolist() == ["120.46", "80", "#N/A"]
     assert "#N/A" not in back["Churn_Customer_ID__c"].tolist()
 
 

@@ -192,7 +192,8 @@ def dynamics_definitions(specs: Sequence[FieldSpec], file_name: str) -> Definiti
         }
         for s in specs
     ]
-    columns = pd.DataFrame(rows).to_csv(index=False, lineterminator="\r\n")
+    table = pd.DataFrame(rows).astype({"max_length": "Int64", "precision": "Int64"})
+    columns = table.to_csv(index=False, lineterminator="\r\n")
     lines = ['<Map Name="churn risk" Source="churn">', _tag("EntitiesPerFile", "Single")]
     lines += ["    <EntityMaps>"]
     lines += [f'        <EntityMap TargetEntityName="contact" SourceEntityName="{file_name}">']

@@ -300,6 +300,8 @@ def _cleared(cells: pd.Series, marker: str) -> pd.Series:
     empty = cells.isna() | (cells.astype("string") == "").fillna(True).astype(bool)
     if not empty.any():
         return cells
+    if pd.api.types.is_float_dtype(cells):  # written as the CSV writes floats, not 80.0
+        cells = cells.map(lambda v: f"{v:.10g}", na_action="ignore")
     return cells.astype(object).where(~empty, marker)
 
 

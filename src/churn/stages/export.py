@@ -73,7 +73,7 @@ def run(
             "keyed on the customer id"
         )
     dated = pd.Timestamp(scores["cutoff"].max()).strftime("%Y-%m-%d")
-    actions = action_options(settings.playbook)
+    actions = _actions(settings, scores)
     files: dict[str, bytes] = {}
     rows: dict[str, int] = {}
     summary: dict[str, object] = {"cutoff": dated, "contact_fields": fields, "targets": {}}
@@ -98,9 +98,7 @@ def run(
         rows[target] = len(built.frame)
         rows[f"{target}_delta"] = len(delta.frame)
         if target in WRITERS:
-            specs = field_specs(target, target_columns, actions)
-            for relative, content in WRITERS[target](specs).items():
-                files[relative] = content
+            files |= WRITERS[target](field_specs(target, target_columns, actions))
         summary["targets"][target] = {  # type: ignore[index]
             "rows": len(built.frame),
             "key": target_columns.columns[0].name,
@@ -150,6 +148,22 @@ def _log_file(target: str, built: CrmFile, settings: ExportTarget) -> None:
         )
     for name, n in built.truncated.items():
         log.info("%s: %s value(s) of %s cut to the field's declared length", target, f"{n:,}", name)
+
+
+def _actions(settings: PipelineSettings, scores: pd.DataFrame) -> tuple[str, ...]:
+    """The options of the recommended action field: the playbook's actions, then any action
+    the scores hold that the playbook no longer has (scores made with another playbook), so
+    that every value written is declared; those are logged, for the CRM's picklist."""
+    actions = action_options(settings.playbook)
+    held = set(scores["recommended_action"].dropna().astype(str))
+    extra = sorted(held - set(actions))
+    if extra:
+        log.info(
+            "the scores hold action(s) %s that the playbook does not have; declared as options "
+            "in the field definitions too, so add them to the CRM's action picklist",
+            extra,
+        )
+    return (*actions, *extra)
 
 
 def _delta(
