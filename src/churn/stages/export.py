@@ -16,7 +16,7 @@ import pandas as pd
 
 from churn import io
 from churn.crm.definitions import WRITERS, field_specs
-from churn.crm.deltas import Delta, export_delta, read_export
+from churn.crm.deltas import Delta, export_delta, leaver_values, read_export
 from churn.crm.fields import CONTACT_PREFIX, action_options
 from churn.crm.writers import (
     CONTROL_FILE,
@@ -174,14 +174,21 @@ def _delta(
     previous_path = _previous_copy(paths.exports / HISTORY, target, dated)
     previous = None if previous_path is None else read_export(previous_path.read_bytes(), encoding)
     names = {c.source: c.name for c in settings.columns}
-    churn_fields = [c.name for c in settings.columns if not c.source.startswith(CONTACT_PREFIX)]
+    churn_fields = {
+        spec.name: spec.type
+        for spec in field_specs(target, settings, ())
+        if not spec.key and not spec.source.startswith(CONTACT_PREFIX)
+    }
+    hold = leaver_values(
+        churn_fields,
+        status=names.get("outreach_status"),
+        clear=CONVENTIONS[target].clear,  # type: ignore[index]
+    )
     return export_delta(
         read_export(data, encoding),
         previous,
         action=names.get("recommended_action"),
-        status=names.get("outreach_status"),
-        churn_fields=churn_fields,
-        clear=CONVENTIONS[target].clear,  # type: ignore[index]
+        leavers_hold=hold,
     )
 
 
