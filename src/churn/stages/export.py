@@ -1,13 +1,15 @@
 """Stage ``export``: ``scores.parquet`` -> ``data/exports/<p>/`` for CRM import.
 
-Per target: the full file (``<target>.csv``), the delta since the previous list
-(``<target>_delta.csv``), dated copies of both under ``history/`` and the field definitions the
-CRM admin creates the fields from (``<target>/``); ``control_group.csv``, the customers held
-out; ``summary.json``, what each file holds and who was left out of it.
+Per target: the full file (``<target>.csv``); for each CRM (not the generic file, which people
+read) also the delta since the previous list (``<target>_delta.csv``), dated copies of both
+under ``history/``, the field definitions the CRM admin creates the fields from
+(``<target>/``) and ``summary.json``, what each file holds and who was left out of it;
+``control_group.csv``, the customers held out.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,12 +78,16 @@ def run(
     actions = _actions(settings, scores)
     files: dict[str, bytes] = {}
     rows: dict[str, int] = {}
-    summary: dict[str, object] = {"cutoff": dated, "contact_fields": fields, "targets": {}}
+    summary: dict[str, object] = {}
     for target in targets:
         target_columns = target_settings(target, settings.export.targets, scores.columns, fields)
         built = crm_file(scores, target, target_columns, contacts=contacts)
         _log_file(target, built, target_columns)
         data = export_bytes(built.frame, target)
+        files[target] = data
+        rows[target] = len(built.frame)
+        if target not in WRITERS:  # the generic file is read by people: no delta, no fields
+            continue
         delta = _delta(paths, target, target_columns, data, dated)
         delta_bytes = export_bytes(delta.frame, target)
         log.info(
@@ -91,15 +97,12 @@ def run(
             f"{delta.left:,}",
             f"{delta.changed:,}",
         )
-        files[target] = data
         files[f"{target}_delta"] = delta_bytes
         files[f"{HISTORY}/{target}_{dated}"] = data
         files[f"{HISTORY}/{target}_delta_{dated}"] = delta_bytes
-        rows[target] = len(built.frame)
         rows[f"{target}_delta"] = len(delta.frame)
-        if target in WRITERS:
-            files |= WRITERS[target](field_specs(target, target_columns, actions))
-        summary["targets"][target] = {  # type: ignore[index]
+        files |= WRITERS[target](field_specs(target, target_columns, actions))
+        summary[target] = {
             "rows": len(built.frame),
             "key": target_columns.columns[0].name,
             "left_out": built.left_out,
@@ -109,14 +112,16 @@ def run(
         }
     control = export_bytes(control_frame(scores), "generic")
     files[CONTROL_FILE] = control
-    files[f"{HISTORY}/{CONTROL_FILE}_{dated}"] = control
     rows[CONTROL_FILE] = len(control_frame(scores))
+    if summary:
+        files[f"{HISTORY}/{CONTROL_FILE}_{dated}"] = control
+        record = {"cutoff": dated, "contact_fields": fields, "targets": summary}
+        files[SUMMARY] = (json.dumps(record, indent=2) + "\n").encode()
     for name, data in files.items():
         dest = _destination(paths, name)
         io.write_bytes(data, dest)
         if name in rows:
             log.info("wrote %s: %s rows", dest, f"{rows[name]:,}")
-    io.write_json(summary, _destination(paths, SUMMARY))
     return rows
 
 
