@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -241,6 +242,18 @@ class CustomersSettings(Frozen):
         description="files with one row per customer: customer_id, optionally signup_date "
         "(read with the source's timestamp_format), and attributes",
     )
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _plain_sources_have_no_contact_fields(cls, sources: Any) -> Any:
+        """A plain :class:`SourceSettings` (built in code) is a customers source without
+        contact fields."""
+        if not isinstance(sources, list):
+            return sources
+        return [
+            s.model_dump() if type(s) is SourceSettings else s  # exactly the base class
+            for s in sources
+        ]
 
 
 class ChurnEventsSettings(Frozen):
