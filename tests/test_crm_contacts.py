@@ -242,3 +242,11 @@ def test_without_contact_fields_the_customer_id_is_the_key_and_it_is_said_once(
     assert len(said) == 1
     back = read_back((project / "data/exports/shop/hubspot.csv").read_bytes(), "hubspot")
     assert back.columns[0] == "churn_customer_id" and len(back) == 4
+
+
+def test_the_id_column_may_also_be_the_external_id_the_crm_holds(project: Path) -> None:
+    write_params(project, contact_params(external_id="cust", last_name="family"))
+    code, out = churn(project, "ingest")
+    assert code == 0, out
+    contacts = pd.read_parquet(project / "data/interim/shop/canonical/contact_fields.parquet")
+    assert (contacts["external_id"] == contacts["customer_id"]).all() and len(contacts) == 160
