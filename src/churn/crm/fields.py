@@ -80,13 +80,17 @@ def action_options(playbook: PlaybookSettings) -> tuple[str, ...]:
 
 
 def label(source: str) -> str:
-    """A field label people read: ``reason_1_text`` -> ``Churn reason 1 text``."""
-    words = source.removeprefix(CONTACT_PREFIX).replace("_", " ")
-    return (
-        words[:1].upper() + words[1:]
-        if source.startswith(CONTACT_PREFIX)
-        else ("Churn " + words.removeprefix("churn "))
-    )
+    """A field label people read: ``reason_1_text`` -> ``Churn reason 1 text``, and
+    ``contact.last_name`` -> ``Last name``."""
+    if source.startswith(CONTACT_PREFIX):
+        words = source.removeprefix(CONTACT_PREFIX).replace("_", " ")
+        return words[:1].upper() + words[1:]
+    return "Churn " + source.removeprefix("churn_").replace("_", " ")
+
+
+NUMBERS = ("churn_probability", "priority_rank", "expected_value", "value_at_risk")
+SHORT_TEXT = ("_code", "_id", "_name", "_version")
+"""Endings of text columns cut at 80 characters (codes and ids), not :data:`TEXT_LENGTH`."""
 
 
 def field_spec(
@@ -105,7 +109,7 @@ def field_spec(
     options: tuple[str, ...] = ()
     if source.startswith(CONTACT_PREFIX):
         kind, length = _CONTACT_TYPES.get(source.removeprefix(CONTACT_PREFIX), ("text", 255))
-    elif source in ("cutoff",):
+    elif source == "cutoff":
         kind = "date"
     elif source == "scored_at":
         kind = "datetime"
@@ -119,15 +123,10 @@ def field_spec(
         kind, options = "enumeration", tuple(actions)
     elif source == "risk_percentile":
         kind, scale = "percent", 2
-    elif source in ("churn_probability", "priority_rank", "expected_value", "value_at_risk") or (
-        source == "expected_value_saved"
-    ):
+    elif source in NUMBERS or source == "expected_value_saved":
         kind, scale = "number", _NUMBER_SCALE.get(source, 2)
     else:
-        kind, length = (
-            "text",
-            80 if source.endswith(("_code", "_id", "_name", "_version")) else (TEXT_LENGTH),
-        )
+        kind, length = "text", 80 if source.endswith(SHORT_TEXT) else TEXT_LENGTH
     if column.max_length is not None and kind in ("text", "email"):
         length = column.max_length
     return FieldSpec(
