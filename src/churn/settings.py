@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -198,14 +199,61 @@ class EventsSettings(Frozen):
         return self
 
 
+CONTACT_FIELDS = ("email", "first_name", "last_name", "company", "crm_id", "external_id")
+"""Contact fields a customers source may map (``contact_fields``): how a CRM finds the person.
+``crm_id`` is the CRM's own record id (Salesforce Id, HubSpot Record ID, Dynamics contactid),
+``external_id`` the value of a key field the CRM already holds (a Salesforce External ID, a
+Dynamics alternate key). They are never attributes: they reach the CRM files only."""
+
+ContactField = Literal["email", "first_name", "last_name", "company", "crm_id", "external_id"]
+
+
+class CustomerSourceSettings(SourceSettings):
+    """A customers file: the columns and attributes of any source, plus contact fields."""
+
+    contact_fields: dict[ContactField, str] = Field(
+        default_factory=dict,
+        description="contact field -> column in this file, e.g. {email: email_address, "
+        "last_name: surname}; fields: email, first_name, last_name, company, crm_id (the CRM's "
+        "record id), external_id (a key the CRM holds); they go to canonical/contact_fields"
+        ".parquet and the CRM files only, never to features, reports or MLflow",
+    )
+
+    @model_validator(mode="after")
+    def _contact_fields_are_not_attributes(self) -> CustomerSourceSettings:
+        reused = sorted(
+            f"{field} ({column})"
+            for field, column in self.contact_fields.items()
+            if column in self.attributes.values()
+        )
+        if reused:
+            raise ValueError(
+                f"contact_fields {reused} are also mapped as attributes, which would make "
+                "them model features; map each contact column under contact_fields only"
+            )
+        return self
+
+
 class CustomersSettings(Frozen):
     """Optional static attributes per customer (one row each), e.g. signup date, plan."""
 
-    sources: list[SourceSettings] = Field(
+    sources: list[CustomerSourceSettings] = Field(
         min_length=1,
         description="files with one row per customer: customer_id, optionally signup_date "
         "(read with the source's timestamp_format), and attributes",
     )
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _plain_sources_have_no_contact_fields(cls, sources: Any) -> Any:
+        """A plain :class:`SourceSettings` (built in code) is a customers source without
+        contact fields."""
+        if not isinstance(sources, list):
+            return sources
+        return [
+            s.model_dump() if type(s) is SourceSettings else s  # exactly the base class
+            for s in sources
+        ]
 
 
 class ChurnEventsSettings(Frozen):
@@ -912,8 +960,17 @@ class PlaybookSettings(Frozen):
 class ExportColumn(Frozen):
     """One exported column: where it comes from and what the CRM calls it."""
 
-    source: str = Field(description="column of scores.parquet")
+    source: str = Field(
+        description="column of scores.parquet, or contact.<field> for a contact field of "
+        "data.customers (contact.email, contact.last_name, contact.crm_id, ...)"
+    )
     name: str = Field(description="field name in the CRM")
+    max_length: PositiveInt | None = Field(
+        None,
+        description="text fields: the most characters the CRM field holds (longer text is cut, "
+        "with a count in the log); default 255, 80 for codes and ids, the CRM's own for "
+        "contact fields",
+    )
 
 
 class ExportTarget(Frozen):
@@ -926,6 +983,17 @@ class ExportTarget(Frozen):
         True,
         description="export the customers to contact only (the control group goes to "
         "control_group.csv); false: everyone, control rows flagged and without an action",
+    )
+    include_control: bool = Field(
+        False,
+        description="with only_outreach: also write the control group's rows, with an empty "
+        "action and status 'control', so the CRM can keep them out of every campaign",
+    )
+    required: list[str] | None = Field(
+        None,
+        description="field names a row must have a value in, else it is left out of the file "
+        "(counted in the log); default: the key (first column), and Salesforce's LastName when "
+        "an upsert may create Contacts",
     )
 
 

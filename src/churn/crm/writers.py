@@ -4,24 +4,31 @@ Each target has its import conventions (field names, key column, date format, en
 columns that leave the system are exactly the configured ones, in the configured order. Text
 that a spreadsheet would run as a formula is neutralised.
 
-* Salesforce (Data Import Wizard / Data Loader upsert): custom field API names ending in
-  ``__c``, the first column an External ID field to upsert on; dateTime as
+* Salesforce (Bulk API 2.0 / Data Loader upsert): custom field API names ending in ``__c``,
+  the first column the field to upsert on (:mod:`churn.crm.keys`); LF line endings, the API's
+  default ``lineEnding``; an empty churn field written as ``#N/A``, since the API ignores empty
+  cells on update and ``#N/A`` is how it sets a field to null; dateTime as
   ``yyyy-MM-ddTHH:mm:ss.SSSZ`` (UTC), dates as ``yyyy-MM-dd``.
 * HubSpot (contact import): internal property names in snake_case; rows are matched on the
-  first column, which should be ``hs_object_id`` (Record ID) or ``email`` when your customer id
-  is one of those, or a unique-value property; dates as ``YYYY-MM-DD``.
+  first column, ``hs_object_id`` (Record ID) or ``email`` when the contact fields have one;
+  date properties as ``YYYY-MM-DD`` (a date, which HubSpot stores as midnight UTC).
 * Dynamics 365 (Data Import): UTF-8 with a byte-order mark, ISO 8601 dates.
 * generic: UTF-8, ISO 8601, our own column names.
+
+Text is cut to its field's declared length (:mod:`churn.crm.fields`), rows without their key
+(or another required field) are left out, and both are counted in :class:`CrmFile`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
 
+from churn.crm.fields import CONTACT_PREFIX, CONTROL_STATUS, field_spec
+from churn.crm.keys import contact_columns, contact_key, required_fields, with_contacts
 from churn.errors import ConfigError
 from churn.settings import ExportColumn, ExportTarget
 
@@ -37,10 +44,15 @@ class Convention:
     encoding: str
     datetime_format: str  # strftime, applied to UTC timestamps
     date_format: str
+    line_end: str = "\r\n"
+    clear: str = ""
+    """What an empty churn field holds so that an update clears the CRM's old value."""
 
 
 CONVENTIONS: Mapping[Target, Convention] = {
-    "salesforce": Convention("utf-8", "%Y-%m-%dT%H:%M:%S.000Z", "%Y-%m-%d"),
+    "salesforce": Convention(
+        "utf-8", "%Y-%m-%dT%H:%M:%S.000Z", "%Y-%m-%d", line_end="\n", clear="#N/A"
+    ),
     "hubspot": Convention("utf-8", "%Y-%m-%d", "%Y-%m-%d"),
     "dynamics": Convention("utf-8-sig", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"),
     "generic": Convention("utf-8", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"),
@@ -92,10 +104,15 @@ def _salesforce_name(column: str) -> str:
     return "Churn_" + "_".join(w.capitalize() for w in words) + "__c"
 
 
-def default_target(target: Target, available: Collection[str] | None = None) -> ExportTarget:
+def default_target(
+    target: Target, available: Collection[str] | None = None, contact_fields: Collection[str] = ()
+) -> ExportTarget:
     """The built-in column mapping of a target (overridable in params ``export.targets``).
     ``available``: the columns of the scores; reason columns they lack (``scoring.n_reasons``
-    below 3, or fewer reasons in the catalogue) are left out. None keeps all three."""
+    below 3, or fewer reasons in the catalogue) are left out. None keeps all three.
+    ``contact_fields``: the mapped contact fields; the target's key among them comes first
+    (:func:`churn.crm.keys.contact_key`), its other contact columns last. None mapped: the
+    customer id is the key."""
     common = [
         c for c in _COMMON if available is None or not c.startswith("reason_") or c in available
     ]
@@ -105,17 +122,22 @@ def default_target(target: Target, available: Collection[str] | None = None) -> 
         names = {c: c if c.startswith("churn_") else f"churn_{c}" for c in common}
     else:
         names = {c: c for c in common}
-    return ExportTarget(columns=[ExportColumn(source=c, name=n) for c, n in names.items()])
+    columns = [ExportColumn(source=c, name=n) for c, n in names.items()]
+    contacts = contact_columns(target, contact_fields)
+    if contact_key(target, contact_fields) is not None:
+        return ExportTarget(columns=[contacts[0], *columns, *contacts[1:]])
+    return ExportTarget(columns=[*columns, *contacts])
 
 
 def target_settings(
     target: Target,
     configured: Mapping[Target, ExportTarget],
     available: Collection[str] | None = None,
+    contact_fields: Collection[str] = (),
 ) -> ExportTarget:
     """The configured columns of ``target``, else its built-in ones that ``available`` (the
-    scores' columns) can fill."""
-    return configured.get(target) or default_target(target, available)
+    scores' columns) and the mapped ``contact_fields`` can fill."""
+    return configured.get(target) or default_target(target, available, contact_fields)
 
 
 PLAIN_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
@@ -143,31 +165,42 @@ def neutralise(text: pd.Series, *, key: bool = False) -> pd.Series:
 
 def exported_rows(scores: pd.DataFrame, settings: ExportTarget) -> pd.DataFrame:
     """The rows a target's file holds: the contact list (the outreach slice less its control
-    group, which must never receive a campaign), or everyone with ``only_outreach: false``."""
+    group, which must never receive a campaign), the whole slice with ``include_control``, or
+    everyone with ``only_outreach: false``."""
     if settings.only_outreach:
-        return scores[scores["in_outreach"] & ~scores["control_group"].astype(bool)]
+        control = scores["control_group"].astype(bool)
+        in_file = scores["in_outreach"] & (~control | settings.include_control)
+        return scores[in_file]
     return scores
 
 
-def neutralised_keys(
-    frame: pd.DataFrame, scores: pd.DataFrame, settings: ExportTarget
-) -> list[str]:
-    """The keys (first column) of ``frame``, made by :func:`crm_frame` from ``scores``, that
-    had to be neutralised: they will not match their CRM record as written."""
-    key = settings.columns[0]
-    raw = exported_rows(scores, settings)[key.source].astype("string").reset_index(drop=True)
-    written = frame[key.name].astype("string")
-    changed = (written == "'" + raw).fillna(False).astype(bool)
-    return raw[changed].tolist()
+@dataclass(frozen=True)
+class CrmFile:
+    """One target's import file before it is encoded, and what building it changed."""
+
+    frame: pd.DataFrame
+    """The rows and columns to write, every cell formatted for the target."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Field name -> rows left out because that required field (the key first) was empty."""
+    truncated: dict[str, int] = field(default_factory=dict)
+    """Field name -> cells cut to the field's declared length."""
+    neutralised_keys: list[str] = field(default_factory=list)
+    """Keys written with a leading ``'`` (they looked like a formula): they will not match."""
 
 
-def crm_frame(scores: pd.DataFrame, target: Target, settings: ExportTarget) -> pd.DataFrame:
-    """The rows and columns to export, formatted for ``target``. Pure: no file is touched.
-
-    Raises ConfigError naming configured source columns the scores lack.
-    """
+def _check_sources(
+    scores: pd.DataFrame, contacts: pd.DataFrame | None, target: Target, settings: ExportTarget
+) -> None:
     sources = [c.source for c in settings.columns]
-    missing = [s for s in sources if s not in scores.columns]
+    mapped = [] if contacts is None else [c for c in contacts.columns if c != "customer_id"]
+    wanted = [s.removeprefix(CONTACT_PREFIX) for s in sources if s.startswith(CONTACT_PREFIX)]
+    unmapped = [f for f in wanted if f not in mapped]
+    if unmapped:
+        raise ConfigError(
+            f"export.targets.{target}.columns: contact field(s) {unmapped} are not mapped. "
+            f"Expected them in data.customers.sources[].contact_fields (mapped: {mapped})."
+        )
+    missing = [s for s in sources if not s.startswith(CONTACT_PREFIX) and s not in scores.columns]
     if missing:
         raise ConfigError(
             f"export.targets.{target}.columns: source column(s) {missing} are not in the scores. "
@@ -177,13 +210,99 @@ def crm_frame(scores: pd.DataFrame, target: Target, settings: ExportTarget) -> p
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"export.targets.{target}.columns: field names repeat: {dupes}.")
-    rows = exported_rows(scores, settings)
+    unknown = [n for n in required_fields(target, settings) if n not in names]
+    if unknown:
+        raise ConfigError(
+            f"export.targets.{target}.required: {unknown} are not field names of the file. "
+            f"Expected some of {names}."
+        )
+
+
+def crm_file(
+    scores: pd.DataFrame,
+    target: Target,
+    settings: ExportTarget,
+    *,
+    contacts: pd.DataFrame | None = None,
+) -> CrmFile:
+    """The rows and columns to export, formatted for ``target``. Pure: no file is touched.
+    ``contacts``: ``customer_id`` and the mapped contact fields (``contact_fields.parquet``),
+    which columns sourced ``contact.<field>`` take.
+
+    Raises ConfigError naming configured source columns the scores (or the contact fields)
+    lack, repeated field names, or required fields the file does not have.
+    """
+    _check_sources(scores, contacts, target, settings)
+    rows = with_contacts(exported_rows(scores, settings), contacts)
+    control = rows["control_group"].astype(bool) & settings.include_control & settings.only_outreach
     convention = CONVENTIONS[target]
     out = pd.DataFrame(index=rows.index)
+    truncated: dict[str, int] = {}
+    neutralised: list[str] = []
     for position, column in enumerate(settings.columns):
         values = rows[column.source]
-        out[column.name] = _format(values, column.source, convention, key=position == 0)
-    return out.reset_index(drop=True)
+        if column.source == "recommended_action":
+            values = values.astype(object).where(~control, None)
+        elif column.source == "outreach_status":
+            values = values.astype(object).where(~control, CONTROL_STATUS)
+        cells = _format(values, column.source, convention, key=position == 0)
+        if position == 0:
+            raw = values.astype("string")
+            changed = (cells.astype("string") == "'" + raw).fillna(False).astype(bool)
+            neutralised = raw[changed].tolist()
+        else:
+            cells, cut = _cut_to_length(cells, field_spec(column, actions=()).length)
+            if cut:
+                truncated[column.name] = cut
+        out[column.name] = cells
+    kept = pd.Series(True, index=out.index)
+    left_out: dict[str, int] = {}
+    for name in required_fields(target, settings):
+        empty = out[name].isna() | (out[name].astype("string") == "").fillna(True).astype(bool)
+        if (empty & kept).any():
+            left_out[name] = int((empty & kept).sum())
+        kept &= ~empty
+    out = out[kept]
+    if convention.clear:
+        for column in settings.columns[1:]:
+            if not column.source.startswith(CONTACT_PREFIX):
+                out[column.name] = _cleared(out[column.name], convention.clear)
+    return CrmFile(out.reset_index(drop=True), left_out, truncated, neutralised)
+
+
+def crm_frame(
+    scores: pd.DataFrame,
+    target: Target,
+    settings: ExportTarget,
+    *,
+    contacts: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The frame of :func:`crm_file`: the rows and columns to export, formatted for
+    ``target``."""
+    return crm_file(scores, target, settings, contacts=contacts).frame
+
+
+def _cut_to_length(cells: pd.Series, length: int | None) -> tuple[pd.Series, int]:
+    """Text ``cells`` cut to ``length`` characters, and how many were cut."""
+    if length is None or not (
+        pd.api.types.is_string_dtype(cells) or pd.api.types.is_object_dtype(cells)
+    ):
+        return cells, 0
+    text = cells.astype("string")
+    long = (text.str.len() > length).fillna(False).astype(bool)
+    if not long.any():
+        return cells, 0
+    return text.where(~long, text.str.slice(0, length)), int(long.sum())
+
+
+def _cleared(cells: pd.Series, marker: str) -> pd.Series:
+    """``cells`` with every empty one holding ``marker``."""
+    empty = cells.isna() | (cells.astype("string") == "").fillna(True).astype(bool)
+    if not empty.any():
+        return cells
+    if pd.api.types.is_float_dtype(cells):  # written as the CSV writes floats, not 80.0
+        cells = cells.map(lambda v: f"{v:.10g}", na_action="ignore")
+    return cells.astype(object).where(~empty, marker)
 
 
 CONTROL_FILE = "control_group"
@@ -233,11 +352,17 @@ def _format(
     return neutralise(values.astype(object).where(values.notna(), None), key=key)
 
 
-def write_csv_text(frame: pd.DataFrame) -> str:
-    """The CSV text: RFC 4180 quoting, no index, missing values as empty cells."""
+def write_csv_text(frame: pd.DataFrame, line_end: str = "\r\n") -> str:
+    """The CSV text: RFC 4180 quoting, no index, missing values as empty cells, rows ended
+    by ``line_end`` (``\r\n`` or ``\n``; with ``\n``, a CRLF inside a quoted cell becomes
+    ``\n`` too)."""
+    # written with CRLF so that any cell holding a CR or an LF is quoted (the csv module quotes
+    # only the characters of its own line terminator), then turned to LF when asked
     text: str = frame.to_csv(index=False, lineterminator="\r\n", float_format="%.10g")
-    return text
+    return text if line_end == "\r\n" else text.replace("\r\n", line_end)
 
 
 def export_bytes(frame: pd.DataFrame, target: Target) -> bytes:
-    return write_csv_text(frame).encode(CONVENTIONS[target].encoding)
+    """``frame`` as ``target``'s file: its line ends and encoding (Dynamics: with a BOM)."""
+    convention = CONVENTIONS[target]
+    return write_csv_text(frame, convention.line_end).encode(convention.encoding)

@@ -1,27 +1,49 @@
-"""Stage ``export``: ``scores.parquet`` -> ``data/exports/<p>/<target>.csv`` for CRM import."""
+"""Stage ``export``: ``scores.parquet`` -> ``data/exports/<p>/`` for CRM import.
+
+Per target: the full file (``<target>.csv``); for each CRM (not the generic file, which people
+read) also the delta since the previous list (``<target>_delta.csv``), dated copies of both
+under ``history/``, the field definitions the CRM admin creates the fields from
+(``<target>/``) and ``summary.json``, what each file holds and who was left out of it;
+``control_group.csv``, the customers held out.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
 
 from churn import io
+from churn.crm.definitions import WRITERS, field_specs
+from churn.crm.deltas import Delta, export_delta, leaver_values, read_export
+from churn.crm.fields import CONTACT_PREFIX, action_options
 from churn.crm.writers import (
     CONTROL_FILE,
+    CONVENTIONS,
     TARGETS,
+    CrmFile,
     Target,
     control_frame,
-    crm_frame,
+    crm_file,
     export_bytes,
-    neutralised_keys,
     target_settings,
 )
 from churn.errors import PipelineStateError
-from churn.io.paths import PipelinePaths
-from churn.settings import PipelineSettings
+from churn.io.paths import Output, PipelinePaths
+from churn.settings import ExportTarget, PipelineSettings
 
-PARAMS: tuple[str, ...] = ("export",)
-"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+PARAMS: tuple[str, ...] = ("export", "playbook")
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
+``playbook`` for the recommended actions a CRM picklist must offer."""
+
+CONTACT_FIELDS_TABLE = "contact_fields"
+"""The canonical table of contact fields (``churn.data.contact_fields``), read when present."""
+
+HISTORY = "history"
+SUMMARY = "summary.json"
 
 log = logging.getLogger("churn")
 
@@ -29,39 +51,159 @@ log = logging.getLogger("churn")
 def run(
     settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target] = TARGETS
 ) -> dict[str, int]:
-    """Write one import file per target, the contacted customers only (or everyone, with
-    ``only_outreach: false``), and ``control_group.csv``, the customers held out; every file
-    is built before any is written."""
+    """Write each target's files and ``control_group.csv``; every file is built before any is
+    written. Returns rows per file written under its stable name (``<target>``,
+    ``<target>_delta``, ``control_group``)."""
     scores = io.read_parquet(paths.scores)
     if (
         "in_outreach" not in scores.columns
         or "control_group" not in scores.columns
+        or "cutoff" not in scores.columns
         or scores["customer_id"].isna().any()
     ):
         raise PipelineStateError(
             f"{paths.scores}: not a scores file of this version (needs customer_id on every "
-            f"row, in_outreach and control_group). Rescore with `churn score {paths.name}`."
+            f"row, in_outreach, control_group and cutoff). Rescore with `churn score "
+            f"{paths.name}`."
         )
+    contacts_path = paths.table(CONTACT_FIELDS_TABLE)
+    contacts = io.read_parquet(contacts_path) if contacts_path.is_file() else None
+    fields = [] if contacts is None else [c for c in contacts.columns if c != "customer_id"]
+    if contacts is None:
+        log.info(
+            "no contact fields (data.customers.sources[].contact_fields): the CRM files are "
+            "keyed on the customer id"
+        )
+    dated = pd.Timestamp(scores["cutoff"].max()).strftime("%Y-%m-%d")
+    actions = _actions(settings, scores)
     files: dict[str, bytes] = {}
-    for target in targets:
-        target_columns = target_settings(target, settings.export.targets, scores.columns)
-        frame = crm_frame(scores, target, target_columns)
-        altered = neutralised_keys(frame, scores, target_columns)
-        if altered:
-            log.warning(
-                "%s: %s key(s) in column %r start like a spreadsheet formula (e.g. %s); written "
-                "with a leading ' so no spreadsheet runs them, so they will not match their "
-                "CRM record as they are",
-                target,
-                f"{len(altered):,}",
-                target_columns.columns[0].name,
-                ", ".join(repr(k) for k in altered[:3]),
-            )
-        files[target] = export_bytes(frame, target)
-    files[CONTROL_FILE] = export_bytes(control_frame(scores), "generic")
     rows: dict[str, int] = {}
+    summary: dict[str, object] = {}
+    for target in targets:
+        target_columns = target_settings(target, settings.export.targets, scores.columns, fields)
+        built = crm_file(scores, target, target_columns, contacts=contacts)
+        _log_file(target, built, target_columns)
+        data = export_bytes(built.frame, target)
+        files[target] = data
+        rows[target] = len(built.frame)
+        if target not in WRITERS:  # the generic file is read by people: no delta, no fields
+            continue
+        delta = _delta(paths, target, target_columns, data, dated)
+        delta_bytes = export_bytes(delta.frame, target)
+        log.info(
+            "%s delta since the previous list: %s entered, %s left, %s changed action",
+            target,
+            f"{delta.entered:,}",
+            f"{delta.left:,}",
+            f"{delta.changed:,}",
+        )
+        files[f"{target}_delta"] = delta_bytes
+        files[f"{HISTORY}/{target}_{dated}"] = data
+        files[f"{HISTORY}/{target}_delta_{dated}"] = delta_bytes
+        rows[f"{target}_delta"] = len(delta.frame)
+        files |= WRITERS[target](field_specs(target, target_columns, actions))
+        summary[target] = {
+            "rows": len(built.frame),
+            "key": target_columns.columns[0].name,
+            "left_out": built.left_out,
+            "truncated": built.truncated,
+            "neutralised_keys": len(built.neutralised_keys),
+            "delta": {"entered": delta.entered, "left": delta.left, "changed": delta.changed},
+        }
+    control = export_bytes(control_frame(scores), "generic")
+    files[CONTROL_FILE] = control
+    rows[CONTROL_FILE] = len(control_frame(scores))
+    if summary:
+        files[f"{HISTORY}/{CONTROL_FILE}_{dated}"] = control
+        record = {"cutoff": dated, "contact_fields": fields, "targets": summary}
+        files[SUMMARY] = (json.dumps(record, indent=2) + "\n").encode()
     for name, data in files.items():
-        io.write_bytes(data, paths.export(name))
-        rows[name] = data.count(b"\r\n") - 1
-        log.info("wrote %s: %s rows", paths.export(name), f"{rows[name]:,}")
+        dest = _destination(paths, name)
+        io.write_bytes(data, dest)
+        if name in rows:
+            log.info("wrote %s: %s rows", dest, f"{rows[name]:,}")
     return rows
+
+
+def _destination(paths: PipelinePaths, name: str) -> Output:
+    """Where file ``name`` goes: ``<name>.csv`` for an import file, else the path itself."""
+    relative = name if Path(name).suffix else f"{name}.csv"
+    return Output(paths.exports / relative, made_by=paths.exports.made_by)
+
+
+def _log_file(target: str, built: CrmFile, settings: ExportTarget) -> None:
+    key = settings.columns[0].name
+    if built.neutralised_keys:
+        log.warning(
+            "%s: %s key(s) in column %r start like a spreadsheet formula (e.g. %s); written "
+            "with a leading ' so no spreadsheet runs them, so they will not match their "
+            "CRM record as they are",
+            target,
+            f"{len(built.neutralised_keys):,}",
+            key,
+            ", ".join(repr(k) for k in built.neutralised_keys[:3]),
+        )
+    for name, n in built.left_out.items():
+        log.warning(
+            "%s: %s customer(s) to contact left out of the file: no %s%s",
+            target,
+            f"{n:,}",
+            name,
+            " (the key the CRM matches on)" if name == key else " (required)",
+        )
+    for name, n in built.truncated.items():
+        log.info("%s: %s value(s) of %s cut to the field's declared length", target, f"{n:,}", name)
+
+
+def _actions(settings: PipelineSettings, scores: pd.DataFrame) -> tuple[str, ...]:
+    """The options of the recommended action field: the playbook's actions, then any action
+    the scores hold that the playbook no longer has (scores made with another playbook), so
+    that every value written is declared; those are logged, for the CRM's picklist."""
+    actions = action_options(settings.playbook)
+    held = set(scores["recommended_action"].dropna().astype(str))
+    extra = sorted(held - set(actions))
+    if extra:
+        log.info(
+            "the scores hold action(s) %s that the playbook does not have; declared as options "
+            "in the field definitions too, so add them to the CRM's action picklist",
+            extra,
+        )
+    return (*actions, *extra)
+
+
+def _delta(
+    paths: PipelinePaths, target: str, settings: ExportTarget, data: bytes, dated: str
+) -> Delta:
+    """The delta from the latest dated copy before ``dated`` (none: everyone entered)."""
+    encoding = CONVENTIONS[target].encoding  # type: ignore[index]
+    previous_path = _previous_copy(paths.exports / HISTORY, target, dated)
+    previous = None if previous_path is None else read_export(previous_path.read_bytes(), encoding)
+    names = {c.source: c.name for c in settings.columns}
+    churn_fields = {
+        spec.name: spec.type
+        for spec in field_specs(target, settings, ())
+        if not spec.key and not spec.source.startswith(CONTACT_PREFIX)
+    }
+    hold = leaver_values(
+        churn_fields,
+        status=names.get("outreach_status"),
+        clear=CONVENTIONS[target].clear,  # type: ignore[index]
+    )
+    return export_delta(
+        read_export(data, encoding),
+        previous,
+        action=names.get("recommended_action"),
+        leavers_hold=hold,
+    )
+
+
+def _previous_copy(history: Path, target: str, dated: str) -> Path | None:
+    """The latest ``history/<target>_<date>.csv`` dated before ``dated``."""
+    if not history.is_dir():
+        return None
+    copies = sorted(
+        p
+        for p in history.glob(f"{target}_????-??-??.csv")
+        if p.stem.removeprefix(f"{target}_") < dated
+    )
+    return copies[-1] if copies else None

@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from churn import io
+from churn.data.contact_fields import CONTACT_FIELDS_TABLE, canonical_contact_fields
 from churn.data.contract import (
     canonical_churn_events,
     canonical_contacts,
@@ -32,7 +34,12 @@ from churn.data.snapshot import canonical_snapshot, snapshot_notes, snapshot_war
 from churn.engines.sql import ParquetTable, duckdb_session, quote_literal
 from churn.io.paths import Output, PipelinePaths
 from churn.io.progress import progress
-from churn.settings import EventsSettings, PipelineSettings
+from churn.settings import (
+    CustomerSourceSettings,
+    CustomersSettings,
+    EventsSettings,
+    PipelineSettings,
+)
 
 PARAMS: tuple[str, ...] = ("data", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
@@ -122,8 +129,9 @@ def run(
         log.info("read %s: %s rows", data.snapshot.source.path, f"{len(raw):,}")
         customers = None
         if data.customers is not None:
-            raws = [(s, io.read_source(root, s)) for s in data.customers.sources]
-            customers = canonical_customers(raws, data.customers)
+            customer_files = [(s, io.read_source(root, s)) for s in data.customers.sources]
+            customers = canonical_customers(customer_files, data.customers)
+            tables |= _contact_table(customer_files, data.customers)
         tables["snapshot"] = canonical_snapshot(raw, data.snapshot, customers)
         for warning in snapshot_warnings(data.snapshot):
             log.warning("%s", warning)
@@ -145,8 +153,9 @@ def run(
             root, events, attributes, now=now, parts=parts, chunk_rows=chunk_rows
         )
         if data.customers is not None:
-            raws = [(s, io.read_source(root, s)) for s in data.customers.sources]
-            tables["customers"] = canonical_customers(raws, data.customers)
+            customer_files = [(s, io.read_source(root, s)) for s in data.customers.sources]
+            tables["customers"] = canonical_customers(customer_files, data.customers)
+            tables |= _contact_table(customer_files, data.customers)
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in data.churn_events.sources]
             tables["churn_events"] = canonical_churn_events(raws, data.churn_events)
@@ -187,6 +196,15 @@ def _remove_staging_folders(folder: Path) -> None:
     for stale in sorted(folder.glob(f"{STAGING_PREFIX}*")):
         shutil.rmtree(stale, ignore_errors=True)
         log.warning("a previous ingest was interrupted: removed %s", stale)
+
+
+def _contact_table(
+    files: Sequence[tuple[CustomerSourceSettings, pd.DataFrame]], customers: CustomersSettings
+) -> dict[str, pd.DataFrame]:
+    """``{"contact_fields": table}`` when a customers source maps contact fields, else {}:
+    a table apart from the customers' attributes, read by the export stage only."""
+    contacts = canonical_contact_fields(files, customers)
+    return {} if contacts is None else {CONTACT_FIELDS_TABLE: contacts}
 
 
 def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
