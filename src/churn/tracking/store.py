@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import socket
 import time
@@ -27,6 +28,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from churn.errors import TrackingError
+from churn.tracking.relocation import relocate_store
+
+log = logging.getLogger("churn")
 
 DB_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -71,13 +75,17 @@ def ui_command(project_dir: Path) -> list[str]:
     ]
 
 
-def connect(uri: str) -> MlflowClient:
+def connect(uri: str, *, project_dir: Path | None = None) -> MlflowClient:
     """A client for the tracking store and model registry at ``uri``, checked to answer.
 
     Fails within a few seconds, without MLflow's long retries, with a TrackingError naming the
     URI and the fix when the store is unreachable, misconfigured or a deprecated file store.
     A SQLite store is created or migrated by one process at a time (:func:`store_lock`), and
     the client retries SQLite's "database is locked" (:class:`BusyRetryingClient`).
+
+    When ``uri`` is the SQLite store ``<project_dir>/mlflow.db`` and was copied or moved from
+    another folder, its artifact locations are moved to this one under the same lock
+    (:func:`churn.tracking.relocation.relocate_store`).
     """
     _check_reachable(uri)
     try:
@@ -86,6 +94,8 @@ def connect(uri: str) -> MlflowClient:
             # both stores create or migrate their tables when first opened: do it here
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
+            if project_dir is not None:
+                _relocate_project_store(uri, project_dir)
     except TrackingError:
         raise
     except Exception as exc:  # MLflow raises many types here (sqlalchemy, requests, ...)
@@ -192,7 +202,9 @@ class Tracker:
     stages that log, register or load models, so none of them reads the environment.
 
     ``client`` connects on first use (a command that never needs the store, such as
-    ``churn score --model <folder>``, never reaches it) and is then reused.
+    ``churn score --model <folder>``, never reaches it) and is then reused. The project's own
+    SQLite store is first moved to this folder if it was copied or moved from another one
+    (:mod:`churn.tracking.relocation`), so a copy never reads or writes the original.
     """
 
     project_dir: Path
@@ -206,11 +218,27 @@ class Tracker:
     @cached_property
     def client(self) -> MlflowClient:
         """A client checked to answer (see :func:`connect`); TrackingError when it does not."""
-        return connect(self.uri)
+        return connect(self.uri, project_dir=self.project_dir)
 
     def experiment(self, pipeline: str) -> str:
         """Id of the experiment ``churn-<pipeline>`` (see :func:`ensure_experiment`)."""
         return ensure_experiment(self.client, self.project_dir, pipeline)
+
+
+def _relocate_project_store(uri: str, project_dir: Path) -> None:
+    """Move the artifact locations of ``uri`` into ``project_dir`` when ``uri`` is that
+    project's own SQLite store and names another folder's (a copied or moved project)."""
+    db = sqlite_path(uri)
+    if db is None or db.resolve() != (project_dir / DB_FILE).resolve():
+        return
+    for moved in relocate_store(db, project_dir):
+        log.info(
+            "the MLflow store %s was copied from %s: %s stored location(s) now point into %s",
+            db,
+            moved.old_root,
+            moved.rows,
+            moved.new_root,
+        )
 
 
 def store_error(client: MlflowClient, action: str, exc: MlflowException) -> TrackingError:
