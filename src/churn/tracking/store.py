@@ -75,17 +75,13 @@ def ui_command(project_dir: Path) -> list[str]:
     ]
 
 
-def connect(uri: str, *, project_dir: Path | None = None) -> MlflowClient:
+def connect(uri: str) -> MlflowClient:
     """A client for the tracking store and model registry at ``uri``, checked to answer.
 
     Fails within a few seconds, without MLflow's long retries, with a TrackingError naming the
     URI and the fix when the store is unreachable, misconfigured or a deprecated file store.
     A SQLite store is created or migrated by one process at a time (:func:`store_lock`), and
     the client retries SQLite's "database is locked" (:class:`BusyRetryingClient`).
-
-    When ``uri`` is the SQLite store ``<project_dir>/mlflow.db`` and was copied or moved from
-    another folder, its artifact locations are moved to this one under the same lock
-    (:func:`churn.tracking.relocation.relocate_store`).
     """
     _check_reachable(uri)
     try:
@@ -94,8 +90,6 @@ def connect(uri: str, *, project_dir: Path | None = None) -> MlflowClient:
             # both stores create or migrate their tables when first opened: do it here
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
-            if project_dir is not None:
-                _relocate_project_store(uri, project_dir)
     except TrackingError:
         raise
     except Exception as exc:  # MLflow raises many types here (sqlalchemy, requests, ...)
@@ -218,20 +212,25 @@ class Tracker:
     @cached_property
     def client(self) -> MlflowClient:
         """A client checked to answer (see :func:`connect`); TrackingError when it does not."""
-        return connect(self.uri, project_dir=self.project_dir)
+        relocate_project_store(self.uri, self.project_dir)
+        return connect(self.uri)
 
     def experiment(self, pipeline: str) -> str:
         """Id of the experiment ``churn-<pipeline>`` (see :func:`ensure_experiment`)."""
         return ensure_experiment(self.client, self.project_dir, pipeline)
 
 
-def _relocate_project_store(uri: str, project_dir: Path) -> None:
+def relocate_project_store(uri: str, project_dir: Path) -> None:
     """Move the artifact locations of ``uri`` into ``project_dir`` when ``uri`` is that
-    project's own SQLite store and names another folder's (a copied or moved project)."""
+    project's own SQLite store and names another folder's (a copied or moved project), under
+    the store lock (:func:`store_lock`) and before MLflow opens the store. Nothing to do for
+    another store or one that does not exist yet."""
     db = sqlite_path(uri)
-    if db is None or db.resolve() != (project_dir / DB_FILE).resolve():
+    if db is None or not db.is_file() or db.resolve() != (project_dir / DB_FILE).resolve():
         return
-    for moved in relocate_store(db, project_dir):
+    with store_lock(uri):
+        relocations = relocate_store(db, project_dir)
+    for moved in relocations:
         log.info(
             "the MLflow store %s was copied from %s: %s stored location(s) now point into %s",
             db,
