@@ -205,8 +205,10 @@ def test_a_logged_run_is_registered_as_challenger_and_predicts_calibrated_probab
 
     expected = ChurnModel.load(tmp_path / "model").predict_proba(TEST)
     pyfunc = load_model(client, "models:/churn-log@challenger")
-    assert pyfunc.metadata.get_input_schema().input_names() == ["recency", "plan"]
-    assert pyfunc.metadata.get_output_schema().input_names() == [PROBABILITY_COLUMN]
+    schema = pyfunc.metadata.get_input_schema()
+    assert schema.input_names() == ["customer_id", "recency", "plan"]
+    assert schema.required_input_names() == ["recency", "plan"]  # a request may omit ids
+    assert pyfunc.metadata.get_output_schema().input_names() == ["customer_id", PROBABILITY_COLUMN]
     predicted = pyfunc.predict(TEST)  # extra columns are ignored
     assert list(predicted.columns) == [PROBABILITY_COLUMN]
     assert predicted.index.equals(TEST.index)

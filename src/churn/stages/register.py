@@ -20,6 +20,7 @@ from churn.settings import PipelineSettings
 from churn.stages._canonical import labels_and_features
 from churn.tracking import registry, runs
 from churn.tracking.lineage import dvc_experiment, experiment_lineage, training_lineage
+from churn.tracking.serving import RiskReference
 from churn.tracking.store import Tracker
 
 PARAMS: tuple[str, ...] = ("train", "labels", "features", "registry", "monitoring")
@@ -34,10 +35,15 @@ def register(
 ) -> dict[str, Any]:
     """Log the model in ``models/<p>`` with its metrics, plots and lineage; alias challenger.
     ``test``: the test rows (:func:`churn.tracking.registry.test_rows`), the first five of
-    which are the input example."""
+    which are the input example; the served model's risk tiers are drawn on all of them."""
     metrics = io.read_json(paths.metrics)
     experiment = dvc_experiment(os.environ)
-    ChurnModel.load(paths.model)  # a missing or corrupted model fails before the store is touched
+    # a missing or corrupted model fails before the store is touched
+    model = ChurnModel.load(paths.model)
+    test_cutoff = str(metrics.get("training", {}).get("test_cutoff", ""))
+    reference = RiskReference.of(
+        model.predict_proba(test), f"the {len(test):,} customers of the test cutoff {test_cutoff}"
+    )
     name = registry.model_name(paths.name)
     version = runs.log_training_run(
         tracker.client,
@@ -59,7 +65,7 @@ def register(
                 paths.project_dir,
                 features=paths.features,
                 labels=paths.labels,
-                test_cutoff=str(metrics.get("training", {}).get("test_cutoff", "")),
+                test_cutoff=test_cutoff,
             ),
             **experiment_lineage(os.environ),
         },
@@ -67,6 +73,7 @@ def register(
         registered_model_name=name,
         alias=None if experiment else registry.CHALLENGER,
         run_name=f"{paths.name} {experiment}" if experiment else f"{paths.name} train",
+        risk_reference=reference,
     )
     log.info(
         "registered %s version %s (run %s) %s",

@@ -1,18 +1,18 @@
 """The registered model: a custom MLflow pyfunc around a saved :class:`ChurnModel` folder, how
 its folder is written, and the checks a downloaded folder must pass before it is loaded.
 
-``predict`` takes a feature frame and returns one calibrated churn probability per row, in a
-one-column frame named ``churn_probability``. The model is saved as "models from code": MLflow
-stores :data:`MODEL_CODE` (which imports ``churn.tracking.ChurnPyfunc``), never a pickle, so
-serve it from an environment where this package is installed.
+``predict`` takes a feature frame (with or without a ``customer_id`` column) and returns, per
+row, the customer id when given, the calibrated churn probability and the risk tier. The model
+is saved as "models from code": MLflow stores :data:`MODEL_CODE` (which imports
+``churn.tracking.ChurnPyfunc``), never a pickle, with a copy of this package as its
+``code_paths`` (:mod:`churn.tracking.serving`), so it loads where ``churn`` is not installed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import warnings
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,15 @@ from mlflow.types.schema import ColSpec, Schema
 
 from churn.errors import TrackingError
 from churn.modeling.model import MODEL_FILES, ChurnModel
+from churn.tracking.serving import (
+    CODE_DIR,
+    RiskReference,
+    check_code_folder,
+    package_copy,
+    pip_requirements,
+    request_tiers,
+    risk_tiers_of,
+)
 from churn.tracking.store import first_line
 
 with warnings.catch_warnings():
@@ -39,7 +48,10 @@ if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
 
 PROBABILITY_COLUMN = "churn_probability"
+ID_COLUMN = "customer_id"
+TIER_COLUMN = "risk_tier"
 MODEL_DIR_ARTIFACT = "model_dir"
+REFERENCE_ARTIFACT = "risk_reference"
 MODEL_CODE = """\
 import mlflow.models
 
@@ -51,18 +63,24 @@ mlflow.models.set_model(ChurnPyfunc())
 
 _CODE_MODEL_LOADER = "mlflow.pyfunc.loaders.code_model"
 _CODE_FILE = "churn_pyfunc.py"
-_REQUIREMENTS = ("xgboost", "pandas", "numpy", "scikit-learn")
 
 
 class ChurnPyfunc(PythonModel):
-    """MLflow pyfunc around a saved :class:`ChurnModel` folder (artifact ``model_dir``).
+    """MLflow pyfunc around a saved :class:`ChurnModel` folder (artifact ``model_dir``) and
+    the reference customers of its risk tiers (artifact ``risk_reference``; models registered
+    before it existed have none, and return no tier).
 
-    ``predict`` takes the feature frame (the model's feature columns; extra columns ignored) and
-    returns a frame with one column ``churn_probability`` in [0, 1], indexed like the input.
+    ``predict`` takes the feature frame (the model's feature columns, optionally
+    ``customer_id``; extra columns ignored) and returns a frame indexed like the input with
+    ``customer_id`` (when given), ``churn_probability`` in [0, 1] and ``risk_tier`` (Low /
+    Medium / High). ``params`` may choose the tiers (:func:`churn.tracking.serving.tier_params`).
+    See :func:`prediction_frame`.
     """
 
     def load_context(self, context: PythonModelContext) -> None:
         self._model = ChurnModel.load(Path(context.artifacts[MODEL_DIR_ARTIFACT]))
+        reference = context.artifacts.get(REFERENCE_ARTIFACT)
+        self._reference = None if reference is None else RiskReference.read(Path(reference))
 
     @property
     def churn_model(self) -> ChurnModel:
@@ -75,7 +93,9 @@ class ChurnPyfunc(PythonModel):
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
-        return probability_frame(self._model.predict_proba(model_input), model_input.index)
+        return prediction_frame(
+            self._model.predict_proba(model_input), model_input, self._reference, params
+        )
 
 
 def churn_model_of(pyfunc: PyFuncModel) -> ChurnModel:
@@ -92,9 +112,11 @@ def save_pyfunc(
     signature: ModelSignature,
     input_example: pd.DataFrame,
     mlflow_model: Model,
+    risk_reference: RiskReference | None = None,
 ) -> Path:
-    """Write the pyfunc of the :class:`ChurnModel` in ``model_dir`` under the empty folder
-    ``workdir``; returns the pyfunc folder (``workdir/model``) to upload."""
+    """Write the pyfunc of the :class:`ChurnModel` in ``model_dir`` (with ``risk_reference``,
+    and a copy of this package as its code) under the empty folder ``workdir``; returns the
+    pyfunc folder (``workdir/model``) to upload."""
     # only the files a ChurnModel reads reach the registry, never a stray file (a pickle)
     model_files = workdir / MODEL_DIR_ARTIFACT
     model_files.mkdir()
@@ -103,11 +125,18 @@ def save_pyfunc(
     # "Models from code": MLflow stores this script, not a cloudpickle of the class.
     code = workdir / _CODE_FILE
     code.write_text(MODEL_CODE)
+    artifacts = {MODEL_DIR_ARTIFACT: str(model_files)}
+    if risk_reference is not None:
+        reference = risk_reference.write(workdir / "risk_reference.json")
+        artifacts[REFERENCE_ARTIFACT] = str(reference)
+    packaged = workdir / "package"
+    packaged.mkdir()
     local = workdir / "model"
     save_model(
         path=str(local),
         python_model=str(code),
-        artifacts={MODEL_DIR_ARTIFACT: str(model_files)},
+        artifacts=artifacts,
+        code_paths=[str(package_copy(packaged))],
         signature=signature,
         input_example=input_example,
         pip_requirements=pip_requirements(),
@@ -119,7 +148,9 @@ def save_pyfunc(
 def check_pyfunc_folder(folder: Path) -> None:
     """Refuse a downloaded model folder unless it is exactly the pyfunc this module saves:
     MLflow's models-from-code loader (no pickled Python object), running this module's own
-    script. Loading anything else could unpickle or run code someone put in the registry.
+    script, with no code besides a copy of ``churn`` (which ``churn`` itself never imports:
+    its own package is already loaded). Loading anything else could unpickle or run code
+    someone put in the registry.
 
     Raises TrackingError naming what differs.
     """
@@ -133,8 +164,10 @@ def check_pyfunc_folder(folder: Path) -> None:
             problems.append(f"loader {flavor.get('loader_module')!r}")
         if "python_model" in flavor:
             problems.append(f"a pickled python_model {flavor['python_model']!r}")
-        if flavor.get("code"):
+        if flavor.get("code") not in (None, CODE_DIR):
             problems.append(f"extra code {flavor['code']!r}")
+        elif flavor.get("code"):
+            problems.extend(check_code_folder(folder / CODE_DIR))
         if not code_file.is_file() or code_file.read_text(encoding="utf-8") != MODEL_CODE:
             problems.append(f"model code {code_file.name!r} that is not churn's")
     except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as exc:
@@ -148,12 +181,20 @@ def check_pyfunc_folder(folder: Path) -> None:
 
 
 def model_input(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:
-    """The model's feature columns of ``features`` in the feature frame's contract: numeric as
+    """``customer_id`` (from a column or the index, when ``features`` has it, as text) and the
+    model's feature columns of ``features`` in the feature frame's contract: numeric as
     float64, categorical as object. The pyfunc's signature is inferred from this, so callers
     must pass those dtypes too (MLflow refuses int64 for a double column, and pandas
     categories for a string one). Raises PipelineStateError naming missing columns."""
     model.matrix(features)  # the one place that checks for missing feature columns
-    columns = {
+    columns: dict[str, pd.Series] = {}
+    if ID_COLUMN in features.columns:
+        columns[ID_COLUMN] = features[ID_COLUMN].astype(str).astype(object)
+    elif features.index.name == ID_COLUMN:
+        columns[ID_COLUMN] = pd.Series(
+            features.index.astype(str), index=features.index, dtype=object
+        )
+    columns |= {
         name: pd.to_numeric(features[name], errors="coerce").astype("float64")
         for name in model.numeric_features
     }
@@ -162,30 +203,47 @@ def model_input(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_text_categories(model: ChurnModel, signature: ModelSignature) -> ModelSignature:
-    """``signature`` with every categorical feature typed as optional text. A category missing
-    in every example row (an attribute joined from a table that lacks the first customers)
-    would otherwise be inferred as a double and refuse the text it holds elsewhere."""
-    if signature.inputs is None:
-        return signature
-    specs = [
-        ColSpec(DataType.string, spec.name, required=False)
-        if spec.name in model.categories and spec.type != DataType.string
-        else spec
-        for spec in signature.inputs.inputs
-    ]
-    return ModelSignature(inputs=Schema(specs), outputs=signature.outputs, params=signature.params)
+    """``signature`` with every categorical feature typed as optional text, and
+    ``customer_id`` optional (a request may leave it out). A category missing in every example
+    row (an attribute joined from a table that lacks the first customers) would otherwise be
+    inferred as a double and refuse the text it holds elsewhere."""
+
+    def optional(schema: Schema | None) -> Schema | None:
+        if schema is None:
+            return None
+        return Schema(
+            [
+                ColSpec(DataType.string, spec.name, required=False)
+                if spec.name == ID_COLUMN
+                or (spec.name in model.categories and spec.type != DataType.string)
+                else spec
+                for spec in schema.inputs
+            ]
+        )
+
+    return ModelSignature(
+        inputs=optional(signature.inputs),
+        outputs=optional(signature.outputs),
+        params=signature.params,
+    )
 
 
-def pip_requirements() -> list[str]:
-    """Pinned versions of the installed packages the pyfunc needs (``churn`` itself is not
-    listed: it is not on PyPI; install it from this repository where the model is served)."""
-    pins = []
-    for dist in _REQUIREMENTS:
-        with contextlib.suppress(PackageNotFoundError):
-            pins.append(f"{dist}=={version(dist)}")
-    return pins
-
-
-def probability_frame(proba: np.ndarray, index: pd.Index) -> pd.DataFrame:
-    """``proba`` as the pyfunc's output: one float64 column ``churn_probability``."""
-    return pd.DataFrame({PROBABILITY_COLUMN: np.asarray(proba, dtype="float64")}, index=index)
+def prediction_frame(
+    proba: np.ndarray,
+    model_input: pd.DataFrame,
+    reference: RiskReference | None,
+    params: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The pyfunc's output for ``model_input``, indexed like it: ``customer_id`` (when the
+    input has that column), ``churn_probability`` (float64) and ``risk_tier`` (text; when
+    there is a ``reference``), tiered as ``params`` ask (default ``scoring.risk_tiers``'s
+    default; see :func:`churn.tracking.serving.request_tiers`)."""
+    p = np.asarray(proba, dtype="float64")
+    out = pd.DataFrame(index=model_input.index)
+    if ID_COLUMN in model_input.columns:
+        out[ID_COLUMN] = model_input[ID_COLUMN].to_numpy()
+    out[PROBABILITY_COLUMN] = p
+    if reference is not None:
+        tiers = request_tiers(p, reference, risk_tiers_of(params))
+        out[TIER_COLUMN] = np.asarray(tiers, dtype=object)
+    return out

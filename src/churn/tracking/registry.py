@@ -270,7 +270,8 @@ def probabilities_on(client: MlflowClient, model_uri: str, rows: pd.DataFrame) -
     pyfunc = load_model(client, model_uri)
     schema = pyfunc.metadata.get_input_schema()  # type: ignore[no-untyped-call]
     wanted = schema.input_names() if schema is not None else list(rows.columns)
-    missing = [c for c in wanted if c not in rows.columns]
+    required = schema.required_input_names() if schema is not None else wanted
+    missing = [c for c in required if c not in rows.columns]
     if missing:
         pipeline = _pipeline(version_of(client, model_uri)[0])
         raise PipelineStateError(
@@ -278,7 +279,7 @@ def probabilities_on(client: MlflowClient, model_uri: str, rows: pd.DataFrame) -
             "set changed since it was trained. Promote the new version with "
             f"`churn promote {pipeline} --force` if it should replace it."
         )
-    out = pd.DataFrame(pyfunc.predict(rows[wanted]))
+    out = pd.DataFrame(pyfunc.predict(rows[[c for c in wanted if c in rows.columns]]))
     return np.asarray(out[PROBABILITY_COLUMN], dtype=float)
 
 

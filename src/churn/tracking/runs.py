@@ -7,7 +7,7 @@ import contextlib
 import math
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,18 +17,19 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.models import Model, infer_signature
 
 from churn.errors import PipelineStateError
 from churn.modeling.model import ChurnModel
 from churn.tracking.lineage import lineage_tags
 from churn.tracking.pyfunc import (
     model_input,
-    probability_frame,
+    prediction_frame,
     save_pyfunc,
     with_text_categories,
 )
 from churn.tracking.registry import CHALLENGER
+from churn.tracking.serving import RiskReference, tier_params
 from churn.tracking.store import store_error
 
 _MODEL_NAME = "model"
@@ -88,6 +89,7 @@ def log_training_run(
     registered_model_name: str,
     alias: str | None = CHALLENGER,
     run_name: str | None = None,
+    risk_reference: RiskReference | None = None,
 ) -> RegisteredVersion:
     """Log one training run, register its model and point ``alias`` at it (None: no alias,
     as for a DVC experiment's model, which must not move the shared registry's aliases).
@@ -100,6 +102,8 @@ def log_training_run(
     version. ``input_example`` is a few rows of the feature frame; the model's columns of its
     first five rows (see :func:`churn.tracking.pyfunc.model_input`) are stored with the model,
     and the signature is inferred from them and the model's output on them.
+    ``risk_reference``: the customers the served model draws its risk tiers on (None: it
+    returns no tier); the tiers' params and their defaults are then part of the signature.
 
     Raises PipelineStateError when ``model_dir`` or an artifact is missing, and TrackingError
     when the store fails; a run that fails midway is marked FAILED.
@@ -115,7 +119,9 @@ def log_training_run(
     signature = with_text_categories(
         churn_model,
         infer_signature(
-            example, probability_frame(churn_model.predict_proba(example), example.index)
+            example,
+            prediction_frame(churn_model.predict_proba(example), example, risk_reference),
+            params=None if risk_reference is None else tier_params(),
         ),
     )
     tags = lineage_tags(lineage)
@@ -133,14 +139,19 @@ def log_training_run(
                 client.log_artifacts(run_id, str(path), artifact_path=path.name)
             else:
                 client.log_artifact(run_id, str(path))
-        model_id, source = _log_pyfunc(
+        model_id, source = log_model_folder(
             client,
             experiment=experiment,
             run_id=run_id,
-            model_dir=model_dir,
-            signature=signature,
-            example=example,
             tags=tags,
+            write=lambda workdir, mlflow_model: save_pyfunc(
+                workdir,
+                model_dir,
+                signature=signature,
+                input_example=example,
+                mlflow_model=mlflow_model,
+                risk_reference=risk_reference,
+            ),
         )
         registered = _register(
             client,
@@ -198,38 +209,34 @@ def log_scoring_run(
     return run_id
 
 
-def _log_pyfunc(
+def log_model_folder(
     client: MlflowClient,
     *,
     experiment: str,
     run_id: str,
-    model_dir: Path,
-    signature: ModelSignature,
-    example: pd.DataFrame,
     tags: Mapping[str, str],
+    write: Callable[[Path, Model], Path],
+    name: str = _MODEL_NAME,
 ) -> tuple[str, str]:
-    """Save the pyfunc locally and upload it as a LoggedModel of the run, as ``Model.log``
-    does, but through ``client`` instead of MLflow's global tracking URI.
+    """Log one model of run ``run_id``: ``write(workdir, mlflow_model)`` saves it (a pyfunc
+    folder, any flavour) under the empty folder ``workdir`` with ``mlflow_model`` as its
+    MLmodel and returns the folder, which is uploaded as a LoggedModel named ``name``, as
+    ``Model.log`` does but through ``client`` instead of MLflow's global tracking URI.
 
-    Returns (model id, artifact location).
+    Returns (model id, artifact location: the ``source`` to register).
     """
     logged = client.create_logged_model(
-        experiment, name=_MODEL_NAME, source_run_id=run_id, tags=dict(tags)
+        experiment, name=name, source_run_id=run_id, tags=dict(tags)
     )
     client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
     with tempfile.TemporaryDirectory(prefix="churn-pyfunc-") as tmp:
-        local = save_pyfunc(
-            Path(tmp),
-            model_dir,
-            signature=signature,
-            input_example=example,
-            mlflow_model=Model(
-                artifact_path=logged.artifact_location,
-                model_uuid=logged.model_id,
-                run_id=run_id,
-                model_id=logged.model_id,
-            ),
+        mlflow_model = Model(
+            artifact_path=logged.artifact_location,
+            model_uuid=logged.model_id,
+            run_id=run_id,
+            model_id=logged.model_id,
         )
+        local = write(Path(tmp), mlflow_model)
         client.log_model_artifacts(logged.model_id, str(local))
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
     return str(logged.model_id), str(logged.artifact_location)

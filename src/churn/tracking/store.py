@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import socket
 import time
@@ -27,6 +28,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from churn.errors import TrackingError
+from churn.tracking.relocation import relocate_store
+
+log = logging.getLogger("churn")
 
 DB_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -192,7 +196,9 @@ class Tracker:
     stages that log, register or load models, so none of them reads the environment.
 
     ``client`` connects on first use (a command that never needs the store, such as
-    ``churn score --model <folder>``, never reaches it) and is then reused.
+    ``churn score --model <folder>``, never reaches it) and is then reused. The project's own
+    SQLite store is first moved to this folder if it was copied or moved from another one
+    (:mod:`churn.tracking.relocation`), so a copy never reads or writes the original.
     """
 
     project_dir: Path
@@ -206,11 +212,32 @@ class Tracker:
     @cached_property
     def client(self) -> MlflowClient:
         """A client checked to answer (see :func:`connect`); TrackingError when it does not."""
+        relocate_project_store(self.uri, self.project_dir)
         return connect(self.uri)
 
     def experiment(self, pipeline: str) -> str:
         """Id of the experiment ``churn-<pipeline>`` (see :func:`ensure_experiment`)."""
         return ensure_experiment(self.client, self.project_dir, pipeline)
+
+
+def relocate_project_store(uri: str, project_dir: Path) -> None:
+    """Move the artifact locations of ``uri`` into ``project_dir`` when ``uri`` is that
+    project's own SQLite store and names another folder's (a copied or moved project), under
+    the store lock (:func:`store_lock`) and before MLflow opens the store. Nothing to do for
+    another store or one that does not exist yet."""
+    db = sqlite_path(uri)
+    if db is None or not db.is_file() or db.resolve() != (project_dir / DB_FILE).resolve():
+        return
+    with store_lock(uri):
+        relocations = relocate_store(db, project_dir)
+    for moved in relocations:
+        log.info(
+            "the MLflow store %s was copied from %s: %s stored location(s) now point into %s",
+            db,
+            moved.old_root,
+            moved.rows,
+            moved.new_root,
+        )
 
 
 def store_error(client: MlflowClient, action: str, exc: MlflowException) -> TrackingError:
