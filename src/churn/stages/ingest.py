@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from churn import io
+from churn.data.attribute_types import category_notes
 from churn.data.contract import (
     canonical_churn_events,
     canonical_customers,
@@ -145,7 +146,10 @@ def run(
         )
         if data.customers is not None:
             raws = [(s, io.read_source(root, s)) for s in data.customers.sources]
-            tables["customers"] = canonical_customers(raws, data.customers)
+            listed = settings.features.categorical_attributes
+            tables["customers"] = canonical_customers(raws, data.customers, categorical=listed)
+            for note in category_notes(tables["customers"], listed):
+                log.info("%s", note)
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in data.churn_events.sources]
             tables["churn_events"] = canonical_churn_events(raws, data.churn_events)
