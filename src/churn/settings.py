@@ -558,8 +558,9 @@ class FeatureSettings(Frozen):
     )
     categorical_attributes: list[str] = Field(
         default_factory=list,
-        description="customer attributes (data.customers) treated as categories; others are "
-        "numbers",
+        description="customer attributes (data.customers) treated as categories even if their "
+        "values read as numbers; others are numbers when every value reads as one, categories "
+        "when few do",
     )
     calendar: bool = Field(False, description="add the cutoff's month (seasonal businesses)")
     bgnbd: bool = Field(False, description="add BG/NBD p(alive) and expected purchases")

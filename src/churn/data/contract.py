@@ -5,7 +5,8 @@ Canonical frames (all timestamps are UTC without a zone, microsecond precision):
 * events: ``customer_id`` (str), ``ts``, ``event_type`` (str), ``amount`` (float, may be
   missing), ``quantity`` (float, may be missing), ``order_id`` (str, may be missing),
   ``product_id`` (str, may be missing), then one column per configured attribute.
-* customers: ``customer_id`` and, when mapped, ``signup_date``, then attribute columns.
+* customers: ``customer_id`` and, when mapped, ``signup_date``, then attribute columns (floats
+  or text, as ``churn.data.attribute_types`` decides).
 * churn_events: ``customer_id``, ``ts``.
 * contacts: ``customer_id``, ``ts``, ``action``, ``control`` (bool), ``channel``, ``cost``.
 * snapshot: ``customer_id``, ``churned`` (bool), then attribute columns
@@ -20,11 +21,12 @@ Nothing here touches files: raw frames come in, canonical frames go out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
+from churn.data.attribute_types import AttributeColumn, typed_attributes
 from churn.data.notes import SourceNotes
 from churn.data.parsing import (
     clean_text,
@@ -327,10 +329,16 @@ def event_warnings(events: Table, settings: EventsSettings) -> list[str]:
 def canonical_customers(
     raw_by_source: Sequence[tuple[SourceSettings, pd.DataFrame]],
     settings: CustomersSettings,
+    *,
+    categorical: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per customer: id, optional signup_date, attribute columns."""
+    """One row per customer: id, optional signup_date, attribute columns. Attributes are text
+    when ``categorical`` is None (a snapshot types them itself); otherwise those it names stay
+    text and the others are floats when they read as numbers (``churn.data.attribute_types``).
+    """
     problems = Problems()
     frames = []
+    parts: dict[str, list[AttributeColumn]] = {}
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
             continue
@@ -345,11 +353,17 @@ def canonical_customers(
             out["signup_date"] = ts
         for attr, col in src.attributes.items():
             out[attr] = clean_text(raw[col])
+            parts.setdefault(attr, []).append(AttributeColumn(src.path, col, out[attr]))
         schema = customers_schema(list(src.attributes), signup_date="signup_date" in out)
         schema_problems(out, schema, src, problems)
         frames.append(out)
     problems.raise_if_any("Fix the customers table or its mapping in data.customers.")
-    return pd.concat(frames, ignore_index=True).drop_duplicates("customer_id", keep="last")
+    customers = pd.concat(frames, ignore_index=True).drop_duplicates("customer_id", keep="last")
+    if categorical is None:
+        return customers
+    typed = typed_attributes(customers, parts, categorical, problems)
+    problems.raise_if_any("Fix the customers table or its mapping in data.customers.")
+    return typed
 
 
 def canonical_churn_events(

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+import pandas as pd
+
 from churn.engines.sql import quote_identifier
 from churn.errors import PipelineStateError
 from churn.settings import FeatureSettings
@@ -32,13 +34,28 @@ class Feature:
 @dataclass(frozen=True)
 class FeatureSpec:
     """Everything that decides which features exist. Built from settings, never from data,
-    so training and scoring get the same columns."""
+    so training and scoring get the same columns; only the kind of a customer attribute
+    follows the canonical customers table's column type, which ingest decided."""
 
     settings: FeatureSettings
     activity_event_types: tuple[str, ...]
     event_attributes: tuple[str, ...] = ()
     customer_attributes: tuple[str, ...] = ()
     has_signup_date: bool = False
+    text_customer_attributes: tuple[str, ...] = ()
+    """Customer attributes held as text (ingest found values that are not numbers):
+    categories, like those of ``features.categorical_attributes``."""
+
+
+def text_columns(frame: pd.DataFrame | None) -> frozenset[str]:
+    """Columns of ``frame`` that do not hold numbers (text, or nothing at all)."""
+    if frame is None:
+        return frozenset()
+    return frozenset(
+        str(c)
+        for c in frame.columns
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+    )
 
 
 def slug(text: str) -> str:
@@ -244,7 +261,11 @@ def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
             attr,
             "attribute",
             f"Customer attribute {attr}",
-            kind="categorical" if attr in s.categorical_attributes else "numeric",
+            kind=(
+                "categorical"
+                if attr in s.categorical_attributes or attr in spec.text_customer_attributes
+                else "numeric"
+            ),
             sql=f"cu.{quote_identifier(attr)}",
         )
         for attr in spec.customer_attributes

@@ -8,7 +8,7 @@ scanned in place), so they never have to fit in memory.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import pandas as pd
@@ -18,6 +18,7 @@ from churn.data.event_summaries import daily_totals, event_span
 from churn.engines import Table, sql_runner
 from churn.errors import LabelError
 from churn.features import Feature, FeatureSpec, build_features, feature_catalogue
+from churn.features.catalogue import text_columns
 from churn.features.derived import add_derived_features, derived_catalogue
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import build_labels, cutoff_table, observed_until
@@ -61,18 +62,22 @@ class EventsKind:
         cutoffs = cutoff_table(self.labs, self._data_end(events))
         return self._labels_at(tables, events, cutoffs)
 
-    def feature_spec(self) -> FeatureSpec:
-        """The feature spec, from the settings alone (never from data), so training and scoring
-        always build the same columns."""
+    def feature_spec(self, text_columns: Collection[str] = ()) -> FeatureSpec:
+        """The feature spec, from the settings (never from data values), so training and
+        scoring always build the same columns. ``text_columns``: the columns the canonical
+        customers table holds as text; a customer attribute among them is a category (ingest
+        decided its type, :mod:`churn.data.attribute_types`)."""
         data = self.settings.data
         assert data.events is not None
         customer_sources = data.customers.sources if data.customers is not None else []
+        customer_attributes = tuple(sorted({a for s in customer_sources for a in s.attributes}))
         return FeatureSpec(
             settings=self.settings.features,
             activity_event_types=tuple(self.labs.activity_event_types),
             event_attributes=tuple(sorted({a for s in data.events.sources for a in s.attributes})),
-            customer_attributes=tuple(sorted({a for s in customer_sources for a in s.attributes})),
+            customer_attributes=customer_attributes,
             has_signup_date=any("signup_date" in s.columns for s in customer_sources),
+            text_customer_attributes=tuple(a for a in customer_attributes if a in text_columns),
         )
 
     def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -84,7 +89,8 @@ class EventsKind:
         fs = self.settings.features
         run_sql = sql_runner(fs)
         customers = tables.optional("customers")
-        base = build_features(events, pairs, self.feature_spec(), customers, run_sql=run_sql)
+        spec = self.feature_spec(text_columns(customers))
+        base = build_features(events, pairs, spec, customers, run_sql=run_sql)
         return add_derived_features(
             base,
             daily_totals(events, self.labs.activity_event_types, run_sql) if fs.bgnbd else None,
@@ -95,7 +101,9 @@ class EventsKind:
 
     def catalogue(self, features: pd.DataFrame) -> list[Feature]:
         fs = self.settings.features
-        return feature_catalogue(self.feature_spec()) + derived_catalogue(
+        # a customer attribute's feature column is text exactly when its canonical column is
+        spec = self.feature_spec(text_columns(features))
+        return feature_catalogue(spec) + derived_catalogue(
             calendar=fs.calendar, bgnbd=fs.bgnbd, horizon_days=self.labs.horizon_days
         )
 

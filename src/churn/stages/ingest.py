@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from churn import io
+from churn.data.attribute_types import category_notes
 from churn.data.contact_fields import CONTACT_FIELDS_TABLE, canonical_contact_fields
 from churn.data.contract import (
     canonical_churn_events,
@@ -154,7 +155,12 @@ def run(
         )
         if data.customers is not None:
             customer_files = [(s, io.read_source(root, s)) for s in data.customers.sources]
-            tables["customers"] = canonical_customers(customer_files, data.customers)
+            listed = settings.features.categorical_attributes
+            tables["customers"] = canonical_customers(
+                customer_files, data.customers, categorical=listed
+            )
+            for note in category_notes(tables["customers"], listed):
+                log.info("%s", note)
             tables |= _contact_table(customer_files, data.customers)
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in data.churn_events.sources]
