@@ -22,6 +22,7 @@ venv: $(STAMP)
 ## make run: set up, then run the whole DVC pipeline on the bundled data
 run: $(STAMP)
 	$(BIN)/dvc repro
+	$(BIN)/python benchmarks/simulator_truth.py   # the closed loop against the simulator's truth
 	@echo
 	@echo "Results, per pipeline <p> in pipelines/:"
 	@echo "  labels and features:  data/interim/<p>/labels.parquet, features.parquet, feature_catalogue.json"

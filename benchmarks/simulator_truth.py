@@ -1,5 +1,6 @@
 """The closed loop judged against the simulator's truth (issue 14), on the bundled
-``subscription`` pipeline after ``make run`` (its DVC stage ``simulator_truth``).
+``subscription`` pipeline: ``make run`` runs it after ``dvc repro`` and writes
+``reports/subscription/simulator_truth.json``.
 
 ``churn`` never reads the truth; this script does, to say how close the pipeline came:
 

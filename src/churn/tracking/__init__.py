@@ -1,8 +1,9 @@
-"""MLflow at the edge: the tracking store (:mod:`~churn.tracking.store`), training runs
-(:mod:`~churn.tracking.runs`), the registered pyfunc (:mod:`~churn.tracking.pyfunc`), the
-registry's champion and challenger (:mod:`~churn.tracking.registry`), model lineage
-(:mod:`~churn.tracking.lineage`) and the model a scoring run uses
-(:mod:`~churn.tracking.loading`).
+"""MLflow at the edge: the tracking store (:mod:`~churn.tracking.store`) and its move with a
+copied project (:mod:`~churn.tracking.relocation`), training runs
+(:mod:`~churn.tracking.runs`), the registered pyfunc (:mod:`~churn.tracking.pyfunc`) and what
+makes it stand alone (:mod:`~churn.tracking.serving`), the registry's champion and challenger
+(:mod:`~churn.tracking.registry`), model lineage (:mod:`~churn.tracking.lineage`) and the
+model a scoring run uses (:mod:`~churn.tracking.loading`).
 
 ``churn.tracking.ChurnPyfunc`` is the import path every registered model's code loads; it stays
 here whatever moves inside the package. Names are resolved on first use, so importing one

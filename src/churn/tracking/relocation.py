@@ -79,9 +79,10 @@ def relocate_store(db: Path, project_dir: Path) -> list[Relocation]:
             ]
     except sqlite3.Error as exc:
         raise TrackingError(
-            f"the MLflow store {db} points at artifacts in another folder and could not be "
-            f"moved to {project_dir / 'mlartifacts'} ({type(exc).__name__}: {exc}). Check that "
-            f"{db} is writable and no other command holds it."
+            f"could not check or move the artifact locations of the MLflow store {db} (a "
+            f"copied project's point into another folder; they belong under "
+            f"{project_dir / 'mlartifacts'}): {type(exc).__name__}: {exc}. Check that {db} is "
+            "a SQLite file this user can read and write, and that no other command holds it."
         ) from exc
 
 
