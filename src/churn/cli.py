@@ -270,12 +270,18 @@ def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command
         ),
         stage=score_stage,
     )
-    reach = out["outreach"]
+    reach, paths = out["outreach"], PipelinePaths(project_dir, pipeline)
+    dest = paths.scores_history(str(out["cutoff"])) if out.get("back_dated") else paths.scores
     typer.echo(
         f"{pipeline}: scored {out['scored']:,} customers at {out['cutoff']} with "
         f"{out['model']['name']} v{out['model']['version']}; outreach {reach['customers']:,} "
         f"({reach['to_contact']:,} to contact, {reach['control_group']:,} control), value at "
-        f"risk {reach['value_at_risk']:,.0f} -> {PipelinePaths(project_dir, pipeline).scores}"
+        f"risk {reach['value_at_risk']:,.0f} -> {dest}"
+        + (
+            f" (back-dated: the live list {paths.scores} is unchanged)"
+            if dest != paths.scores
+            else ""
+        )
     )
 
 
