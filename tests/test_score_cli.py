@@ -235,6 +235,52 @@ def test_scoring_at_the_default_cutoff_given_explicitly_replaces_the_live_list(
     pd.testing.assert_frame_equal(first.drop(columns="scored_at"), again.drop(columns="scored_at"))
 
 
+def test_explain_prints_one_customers_line_of_the_live_list(scored: Path) -> None:
+    s = scores_of(scored)
+    listed = s[s["in_outreach"] & ~s["control_group"]].iloc[0]
+    code, out = churn(scored, "explain", f"  {listed['customer_id']} ")  # spaces are stripped
+    assert code == 0, out
+    assert f"customer {listed['customer_id']} at cutoff 1998-07-01" in out
+    assert f"churn probability   {listed['churn_probability']:.3f}" in out
+    assert f"{listed['risk_tier']} tier, percentile {listed['risk_percentile']:.1f}" in out
+    assert f"value at risk       {listed['value_at_risk']:,.2f}" in out
+    assert f"expected value      {listed['expected_value']:,.2f}" in out
+    assert f"outreach status     {listed['outreach_status']}" in out
+    assert f"recommended action  {listed['recommended_action']}" in out
+    for k in (1, 2, 3):
+        if pd.notna(listed[f"reason_{k}_code"]):
+            actionable = "actionable" if listed[f"reason_{k}_actionable"] else "not actionable"
+            assert (
+                f"reason {k}            {listed[f'reason_{k}_code']} ({actionable}): "
+                f"{listed[f'reason_{k}_text']}"
+            ) in out
+    outside = s[~s["in_outreach"]].iloc[0]
+    code, out = churn(scored, "explain", str(outside["customer_id"]))
+    assert code == 0, out
+    assert f"outreach status     {outside['outreach_status']}" in out
+    assert "reasons             none given" in out
+    assert "reason 1 " not in out
+
+
+def test_explain_a_customer_not_on_the_list_names_the_ids_like_it(scored: Path) -> None:
+    listed = str(scores_of(scored)["customer_id"].iloc[0])
+    unknown = listed + "x"
+    code, out = churn(scored, "explain", unknown)
+    assert code == 5  # as `churn list` without a list: the list does not hold what is asked
+    message = " ".join(out.split())
+    assert "pipeline mini" in message and repr(unknown) in message
+    assert "ids like it:" in message and listed in message.partition("ids like it:")[2]
+    code, out = churn(scored, "explain", listed.upper() + "-nothing-like-it-0000000")
+    assert code == 5 and "ids like it" not in out
+
+
+def test_explain_without_a_list_says_to_score_first(project_copy: Path) -> None:
+    (project_copy / "data/scored/mini/scores.parquet").unlink()
+    code, out = churn(project_copy, "explain", "1")
+    assert code == 5
+    assert "Run `churn score mini` first" in out
+
+
 def test_no_champion_yet_is_a_clear_error(project_copy: Path) -> None:
     (project_copy / "mlflow.db").unlink()
     code, out = churn(project_copy, "score")

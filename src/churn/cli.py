@@ -564,6 +564,26 @@ def list_customers(
 
 
 @app.command()
+def explain(
+    pipeline: PipelineArg,
+    customer_id: Annotated[str, typer.Argument(help="The customer's id, as on the list.")],
+    project_dir: ProjectOpt = Path("."),
+) -> None:
+    """Show one customer of the at-risk list: probability, risk tier, value at risk, outreach
+    status, action and every reason, as `churn score` last wrote it."""
+    from churn.scoring.listing import customer_lines  # noqa: PLC0415 - only this command needs it
+
+    paths = PipelinePaths(project_dir, check_pipeline_name(pipeline))
+    try:
+        scores = io.read_parquet(paths.scores)
+        lines = customer_lines(scores, customer_id, where=f"pipeline {pipeline}: {paths.scores}")
+    except ChurnError as exc:
+        raise _fail(exc, debug=False) from None
+    for line in lines:
+        typer.echo(line)
+
+
+@app.command()
 def summary(project_dir: ProjectOpt = Path(".")) -> None:
     """Test ROC AUC and calibration of every trained pipeline, baselines beside it."""
     if not project_dir.is_dir():
