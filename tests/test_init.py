@@ -336,7 +336,14 @@ def test_an_empty_pipelines_list_gets_its_first_entry() -> None:
 def test_every_per_pipeline_stage_is_a_target_of_run() -> None:
     targets = stage_targets((ROOT / "dvc.yaml").read_text(encoding="utf-8"), "mine")
     assert len(targets) == 10  # with uplift
-    assert {t.split("@")[0] for t in targets} >= {"ingest", "train", "uplift", "score", "export", "report"}
+    assert {t.split("@")[0] for t in targets} >= {
+        "ingest",
+        "train",
+        "uplift",
+        "score",
+        "export",
+        "report",
+    }
     assert all(t.endswith("@mine") for t in targets)
 
 

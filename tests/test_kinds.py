@@ -127,6 +127,12 @@ def test_population_is_one_row_per_eligible_customer_with_a_value_each(case: str
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
+def test_the_score_cutoff_is_where_a_population_without_a_cutoff_is_scored(case: str) -> None:
+    kind, tables = CASES[case]()  # a --cutoff before it is back-dated (churn score)
+    assert kind.score_cutoff(tables) == kind.population(tables, None).cutoff
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_baselines_and_backtest_cover_the_labelled_rows(case: str) -> None:
     kind, tables = CASES[case]()
     baselines = kind.baselines(tables, FeatureColumns(numeric=["tenure_months"], categorical=[]))

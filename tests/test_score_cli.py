@@ -180,15 +180,105 @@ def test_monitor_uses_the_model_folder_the_list_was_scored_with(project_copy: Pa
     assert drift["current_rows"] == len(scores_of(project_copy))
 
 
+LIVE_OUTPUTS = (
+    "data/scored/mini/scores.parquet",
+    "data/scored/mini/features.parquet",
+    "reports/mini/scoring.json",
+    "reports/mini/shap_importance.json",
+    "reports/mini/shap_beeswarm.png",
+    "reports/mini/shap_bar.png",
+)
+
+
+def bytes_of(project: Path, names: Any) -> dict[str, bytes]:
+    return {str(name): (project / name).read_bytes() for name in names}
+
+
+def scoring_runs(project: Path) -> int:
+    from churn.tracking import Tracker  # noqa: PLC0415
+
+    tracker = Tracker.from_environment(project, {})
+    return len(tracker.client.search_runs([tracker.experiment("mini")]))
+
+
 def test_scoring_at_a_past_cutoff_and_outside_the_data(project_copy: Path) -> None:
+    history = project_copy / "data/scored/mini/history"
+    live = bytes_of(project_copy, LIVE_OUTPUTS)
+    kept = bytes_of(history, sorted(p.name for p in history.iterdir()))
+    runs = scoring_runs(project_copy)
     code, out = churn(project_copy, "score", "--cutoff", "1997-10-01")
     assert code == 0, out
-    assert (scores_of(project_copy)["cutoff"] == pd.Timestamp("1997-10-01")).all()
-    before = (project_copy / "data/scored/mini/scores.parquet").read_bytes()
+    # a back-dated list goes to the history only: today's list and the champion's charts stay
+    assert bytes_of(project_copy, LIVE_OUTPUTS) == live
+    assert bytes_of(history, kept) == kept  # monitoring.backfill_cutoffs are not scored again
+    past = pd.read_parquet(history / "scores_1997-10-01.parquet")
+    assert list(past.columns) == score_columns(3)
+    assert (past["cutoff"] == pd.Timestamp("1997-10-01")).all() and past["customer_id"].is_unique
+    assert str(history / "scores_1997-10-01.parquet") in " ".join(out.split())
+    assert "back-dated" in out
+    assert scoring_runs(project_copy) == runs  # no scoring run logged under the champion's
     code, out = churn(project_copy, "score", "--cutoff", "1999-01-01")
     assert code == 4
     assert "scoring cutoff 1999-01-01" in out and "1998-07-01" in out
-    assert (project_copy / "data/scored/mini/scores.parquet").read_bytes() == before
+    assert bytes_of(project_copy, LIVE_OUTPUTS) == live
+
+
+def test_scoring_at_the_default_cutoff_given_explicitly_replaces_the_live_list(
+    project_copy: Path,
+) -> None:
+    first = scores_of(project_copy)
+    (project_copy / "data/scored/mini/scores.parquet").unlink()
+    code, out = churn(project_copy, "score", "--cutoff", "1998-07-01")  # the day after the data
+    assert code == 0, out
+    assert "back-dated" not in out
+    again = scores_of(project_copy)
+    pd.testing.assert_frame_equal(first.drop(columns="scored_at"), again.drop(columns="scored_at"))
+
+
+def test_explain_prints_one_customers_line_of_the_live_list(scored: Path) -> None:
+    s = scores_of(scored)
+    listed = s[s["in_outreach"] & ~s["control_group"]].iloc[0]
+    code, out = churn(scored, "explain", f"  {listed['customer_id']} ")  # spaces are stripped
+    assert code == 0, out
+    assert f"customer {listed['customer_id']} at cutoff 1998-07-01" in out
+    assert f"churn probability   {listed['churn_probability']:.3f}" in out
+    assert f"{listed['risk_tier']} tier, percentile {listed['risk_percentile']:.1f}" in out
+    assert f"value at risk       {listed['value_at_risk']:,.2f}" in out
+    assert f"expected value      {listed['expected_value']:,.2f}" in out
+    assert f"outreach status     {listed['outreach_status']}" in out
+    assert f"recommended action  {listed['recommended_action']}" in out
+    for k in (1, 2, 3):
+        if pd.notna(listed[f"reason_{k}_code"]):
+            actionable = "actionable" if listed[f"reason_{k}_actionable"] else "not actionable"
+            assert (
+                f"reason {k}            {listed[f'reason_{k}_code']} ({actionable}): "
+                f"{listed[f'reason_{k}_text']}"
+            ) in out
+    outside = s[~s["in_outreach"]].iloc[0]
+    code, out = churn(scored, "explain", str(outside["customer_id"]))
+    assert code == 0, out
+    assert f"outreach status     {outside['outreach_status']}" in out
+    assert "reasons             none given" in out
+    assert "reason 1 " not in out
+
+
+def test_explain_a_customer_not_on_the_list_names_the_ids_like_it(scored: Path) -> None:
+    listed = str(scores_of(scored)["customer_id"].iloc[0])
+    unknown = listed + "x"
+    code, out = churn(scored, "explain", unknown)
+    assert code == 5  # as `churn list` without a list: the list does not hold what is asked
+    message = " ".join(out.split())
+    assert "pipeline mini" in message and repr(unknown) in message
+    assert "ids like it:" in message and listed in message.partition("ids like it:")[2]
+    code, out = churn(scored, "explain", listed.upper() + "-nothing-like-it-0000000")
+    assert code == 5 and "ids like it" not in out
+
+
+def test_explain_without_a_list_says_to_score_first(project_copy: Path) -> None:
+    (project_copy / "data/scored/mini/scores.parquet").unlink()
+    code, out = churn(project_copy, "explain", "1")
+    assert code == 5
+    assert "Run `churn score mini` first" in out
 
 
 def test_no_champion_yet_is_a_clear_error(project_copy: Path) -> None:

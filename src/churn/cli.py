@@ -270,12 +270,18 @@ def score(  # noqa: PLR0917 - Typer options are keyword arguments on the command
         ),
         stage=score_stage,
     )
-    reach = out["outreach"]
+    reach, paths = out["outreach"], PipelinePaths(project_dir, pipeline)
+    dest = paths.scores_history(str(out["cutoff"])) if out.get("back_dated") else paths.scores
     typer.echo(
         f"{pipeline}: scored {out['scored']:,} customers at {out['cutoff']} with "
         f"{out['model']['name']} v{out['model']['version']}; outreach {reach['customers']:,} "
         f"({reach['to_contact']:,} to contact, {reach['control_group']:,} control), value at "
-        f"risk {reach['value_at_risk']:,.0f} -> {PipelinePaths(project_dir, pipeline).scores}"
+        f"risk {reach['value_at_risk']:,.0f} -> {dest}"
+        + (
+            f" (back-dated: the live list {paths.scores} is unchanged)"
+            if dest != paths.scores
+            else ""
+        )
     )
 
 
@@ -554,6 +560,26 @@ def list_customers(
     except ChurnError as exc:
         raise _fail(exc, debug=False) from None
     for line in list_lines(scores, top=top):
+        typer.echo(line)
+
+
+@app.command()
+def explain(
+    pipeline: PipelineArg,
+    customer_id: Annotated[str, typer.Argument(help="The customer's id, as on the list.")],
+    project_dir: ProjectOpt = Path("."),
+) -> None:
+    """Show one customer of the at-risk list: probability, risk tier, value at risk, outreach
+    status, action and every reason, as `churn score` last wrote it."""
+    from churn.scoring.listing import customer_lines  # noqa: PLC0415 - only this command needs it
+
+    paths = PipelinePaths(project_dir, check_pipeline_name(pipeline))
+    try:
+        scores = io.read_parquet(paths.scores)
+        lines = customer_lines(scores, customer_id, where=f"pipeline {pipeline}: {paths.scores}")
+    except ChurnError as exc:
+        raise _fail(exc, debug=False) from None
+    for line in lines:
         typer.echo(line)
 
 

@@ -136,6 +136,10 @@ class EventsKind:
         features = self._features(tables, events, eligible)
         return Population(when, features, self._expected_value(events, features, when))
 
+    def score_cutoff(self, tables: Canonical) -> dt.date:
+        """labels.score_cutoff, else the day after the data (as :meth:`population`)."""
+        return self.labs.score_cutoff or self._data_end(tables.events())
+
     def expected_value(
         self, tables: Canonical, features: pd.DataFrame, cutoff: dt.date
     ) -> pd.Series:

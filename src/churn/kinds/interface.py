@@ -91,6 +91,11 @@ class Kind(Protocol):
         features and expected value."""
         ...
 
+    def score_cutoff(self, tables: Canonical) -> dt.date:
+        """The cutoff :meth:`population` scores at when given none: today's list. A
+        ``--cutoff`` before it is back-dated."""
+        ...
+
     def expected_value(
         self, tables: Canonical, features: pd.DataFrame, cutoff: dt.date
     ) -> pd.Series:

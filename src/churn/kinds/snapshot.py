@@ -85,6 +85,10 @@ class SnapshotKind:
         features = snapshot_features(current, pairs)
         return Population(when, features, self.expected_value(tables, features, when))
 
+    def score_cutoff(self, tables: Canonical) -> dt.date:
+        """``labels.snapshot_date``: a snapshot has one date, nothing is back-dated."""
+        return self.labs.snapshot_date
+
     def expected_value(
         self, tables: Canonical, features: pd.DataFrame, cutoff: dt.date
     ) -> pd.Series:

@@ -1,10 +1,14 @@
-"""The top of an at-risk list as lines of text, for a terminal (``churn list``)."""
+"""The at-risk list as lines of text, for a terminal: its top (``churn list``) and one
+customer's line in full (``churn explain``)."""
 
 from __future__ import annotations
 
-import math
+import difflib
+import re
 
 import pandas as pd
+
+from churn.errors import PipelineStateError
 
 COLUMNS = (
     ("priority_rank", "rank"),
@@ -38,8 +42,86 @@ def list_lines(scores: pd.DataFrame, *, top: int = 20) -> list[str]:
     return lines
 
 
+SIMILAR_IDS = 5
+
+
+def customer_lines(scores: pd.DataFrame, customer_id: str, *, where: str) -> list[str]:
+    """One customer's line of ``scores`` (a ``scores.parquet``), a field a line: probability,
+    risk tier and percentile, value and value at risk, rank, outreach status, action and every
+    reason (code, actionable, text). Ids are compared as strings, stripped of spaces.
+
+    Raises :class:`~churn.errors.PipelineStateError` naming ``where`` (the list's file), the
+    id and the ids most like it when the customer is not on the list."""
+    wanted = customer_id.strip()
+    ids = scores["customer_id"].astype(str).str.strip()
+    found = scores[ids == wanted]
+    if found.empty:
+        raise _not_listed(wanted, ids, where=where)
+    row = found.iloc[0]
+    lines = [
+        f"customer {wanted} at cutoff {_date(row.get('cutoff'))}, scored by "
+        f"{row.get('model_name', '?')} v{row.get('model_version', '?')} "
+        f"at {row.get('scored_at', '?')}",
+        f"churn probability   {float(row['churn_probability']):.3f}",
+        f"risk                {_text(row.get('risk_tier'))} tier, percentile "
+        f"{_number(row.get('risk_percentile'), '.1f')} (100: the riskiest)",
+        f"expected value      {_number(row.get('expected_value'), ',.2f')}",
+        f"value at risk       {_number(row.get('value_at_risk'), ',.2f')}",
+        f"priority rank       {_number(row.get('priority_rank'), ',.0f')} of {len(scores):,}",
+        f"outreach status     {_text(row.get('outreach_status'))}",
+        f"recommended action  {_text(row.get('recommended_action')) or 'none'}",
+    ]
+    reasons = [
+        (row[f"reason_{k}_code"], row.get(f"reason_{k}_actionable"), row.get(f"reason_{k}_text"))
+        for k in _reason_numbers(scores.columns)
+        if _text(row[f"reason_{k}_code"])
+    ]
+    if not reasons:
+        lines.append(
+            "reasons             none given (reasons explain the outreach slice; "
+            "`churn score --explain-all` gives everyone theirs)"
+        )
+    for k, (code, actionable, text) in enumerate(reasons, start=1):
+        kind = "actionable" if not _missing(actionable) and bool(actionable) else "not actionable"
+        lines.append(f"reason {k}            {code} ({kind}): {_text(text)}")
+    return lines
+
+
+def _not_listed(wanted: str, ids: pd.Series, *, where: str) -> PipelineStateError:
+    similar = difflib.get_close_matches(wanted, ids.unique().tolist(), n=SIMILAR_IDS)
+    hint = f"ids like it: {', '.join(similar)}" if similar else "no id on the list looks like it"
+    return PipelineStateError(
+        f"{where}: customer id {wanted!r} is not among the {len(ids):,} customers of the list "
+        f"({hint}). Only eligible customers at the scoring cutoff are scored; run `churn score` "
+        "again if the list is older than the customer."
+    )
+
+
+def _reason_numbers(columns: pd.Index) -> list[int]:
+    found = (re.fullmatch(r"reason_(\d+)_code", str(c)) for c in columns)
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def _missing(value: object) -> bool:
+    """None, NaN, NA or NaT: an empty cell of the list."""
+    scalar = value is not None and pd.api.types.is_scalar(value)
+    return not scalar or bool(pd.isna(value))  # type: ignore[call-overload]
+
+
+def _text(value: object) -> str:
+    return "" if _missing(value) else str(value)
+
+
+def _number(value: object, spec: str) -> str:
+    return "?" if _missing(value) else format(float(value), spec)  # type: ignore[arg-type]
+
+
+def _date(value: object) -> str:
+    return "?" if _missing(value) else str(pd.Timestamp(value).date())  # type: ignore[arg-type]
+
+
 def _cell(column: str, value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return ""
     if column == "churn_probability":
         return f"{float(value):.2f}"  # type: ignore[arg-type]

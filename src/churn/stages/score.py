@@ -58,7 +58,11 @@ def run(
 ) -> dict[str, Any]:
     """Score today's customers; write scores.parquet (a copy kept in history/), the scored
     features, scoring.json and the SHAP charts. ``monitoring.backfill_cutoffs`` are scored
-    into history/ first, so realised performance can be measured on them."""
+    into history/ first, so realised performance can be measured on them.
+
+    A ``cutoff`` before the kind's :meth:`~churn.kinds.Kind.score_cutoff` is back-dated: its
+    list goes to history/ only (no backfill, no live list, no charts, no MLflow run) and the
+    summary returned (never written) carries ``back_dated: True``."""
     if settings.scoring.engine == "spark" and model_path is not None:
         raise ConfigError(
             f"pipelines/{paths.name}/params.yaml: scoring.engine 'spark' scores the registered "
@@ -136,9 +140,21 @@ def run(
         log.info("wrote %s", history)
         return population, result
 
-    for past in kind.backfill_cutoffs():
+    today = None if cutoff is None else kind.score_cutoff(tables)
+    looking_back = cutoff is not None and today is not None and cutoff < today
+    for past in () if looking_back else kind.backfill_cutoffs():
         score_at(past)
     population, result = score_at(cutoff)
+    if looking_back and population.cutoff == cutoff:  # a snapshot has one date: today's
+        log.info(
+            "scoring cutoff %s is before today's (%s): wrote %s only; the live list %s, its "
+            "features, scoring.json and the SHAP charts were left alone",
+            population.cutoff,
+            today,
+            paths.scores_history(population.cutoff.isoformat()),
+            paths.scores,
+        )
+        return {**scoring_summary(result, spec.version), "back_dated": True}
     io.write_parquet(result.scores, paths.scores)
     io.write_parquet(population.features, paths.scored_features)
     out = scoring_summary(result, spec.version)
