@@ -36,6 +36,7 @@ def scores() -> pd.DataFrame:
             "reason_1_code": ["RECENCY"] * n,
             "reason_1_text": ["-5 purchases", "-0.5", "+1 trend", "=HYPERLINK(x)", "ok", "@x"],
             "recommended_action": ["win_back_offer"] * n,
+            "planned_action": ["win_back_offer"] * n,
             "model_name": "churn-shop",
             "model_version": "1",
             "cutoff": pd.to_datetime(["2024-05-01"] * n),
@@ -83,6 +84,8 @@ def test_churn_export_keeps_the_keys_and_names_the_formula_like_ones(
         data = (project / f"data/exports/shop/{target}.csv").read_bytes()
         keys = read_back(data, target).iloc[:, 0].tolist()
         assert keys == [k if k in PLAIN else "'" + k for k in KEYS], target
+    logged = read_back((project / "data/exports/shop/contacts_log.csv").read_bytes(), "generic")
+    assert logged["customer_id"].tolist() == [k if k in PLAIN else "'" + k for k in KEYS]
     warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == len(TARGETS)
     assert (

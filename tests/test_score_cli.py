@@ -128,6 +128,11 @@ def test_export_writes_every_crm_file_from_the_outreach_slice(project_copy: Path
     held_out = pd.read_csv(project_copy / "data/exports/mini/control_group.csv", dtype=str)
     control = outreach[outreach["control_group"]]
     assert len(control) and held_out["customer_id"].tolist() == control["customer_id"].tolist()
+    logged = pd.read_csv(project_copy / "data/exports/mini/contacts_log.csv", dtype=str)
+    assert logged["customer_id"].tolist() == outreach["customer_id"].tolist()
+    assert logged["action"].tolist() == outreach["planned_action"].tolist()
+    assert (logged["group"] == "control").sum() == len(control)
+    assert (logged["contacted_at"] == outreach["cutoff"].iloc[0].strftime("%Y-%m-%d")).all()
     code, out = churn(project_copy, "export", "--target", "pigeon")
     assert code == 2 and "unknown --target ['pigeon']" in out
 
@@ -156,7 +161,8 @@ def test_a_failed_export_leaves_the_previous_file_and_no_temp_files(
     assert code != 0
     assert target.read_bytes() == before
     names = sorted(p.name for p in target.parent.iterdir())
-    assert names == ["control_group.csv", "generic.csv"]  # the control file goes with any target
+    # the control file and the contacts log go with any target
+    assert names == ["contacts_log.csv", "control_group.csv", "generic.csv"]
 
 
 def test_a_model_folder_scores_without_any_registry(

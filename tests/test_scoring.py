@@ -830,6 +830,46 @@ def _one_reason_each(features: dict[str, str], frame: pd.DataFrame, reference: R
     return top_reasons(frame, contributions, catalogue, reference, n_reasons=1)
 
 
+def test_planned_action_keeps_a_control_rows_would_be_action(
+    model: ChurnModel, reasons: CatalogueSpec
+) -> None:
+    frame, y = toy_features(500, seed=4)
+
+    def scored(control_percent: float) -> pd.DataFrame:
+        outreach = OutreachSettings(top_percent=10, control_percent=control_percent)
+        return score_customers(
+            model,
+            frame,
+            frame["spend_total"],
+            catalogue=resolve(reasons, CATALOGUE, model.feature_names),
+            reference=Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES),
+            settings=ScoringSettings(outreach=outreach),
+            playbook=PLAYBOOK,
+            identity=ModelIdentity("churn-toy", "7"),
+            scored_at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+        ).scores.set_index("customer_id")
+
+    held, nobody_held = scored(20), scored(0)
+    assert not nobody_held["control_group"].any()
+    # the action each customer would get with no control group at all: the pre-control action
+    pd.testing.assert_series_equal(
+        held["planned_action"],
+        nobody_held["recommended_action"].loc[held.index],
+        check_names=False,
+    )
+    control = held[held["control_group"]]
+    assert len(control) == 10
+    assert (control["recommended_action"] == "none").all()  # nobody may act on it
+    assert (
+        control["planned_action"]
+        .isin([r.action for r in PLAYBOOK.rules] + ["feedback_request"])
+        .all()
+    )
+    contacted = held[held["in_outreach"] & ~held["control_group"]]
+    assert (contacted["planned_action"] == contacted["recommended_action"]).all()
+    assert (held.loc[~held["in_outreach"], "planned_action"] == "none").all()
+
+
 def test_a_one_time_buyers_gap_reasons_read_naturally_not_unknown() -> None:
     frame = pd.DataFrame({"overdue_ratio": [np.nan, 3.0], "gap_std_days": [np.nan, 4.0]})
     reference = Reference({"overdue_ratio": 1.2, "gap_std_days": 9.0}, {}, 0.3)

@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import re
 import zoneinfo
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -140,6 +141,23 @@ class SourceSettings(Frozen):
         return self
 
 
+def _source_column_problems(sources: Sequence[SourceSettings], allowed: Sequence[str]) -> list[str]:
+    """Each source's mapped contract columns outside ``allowed``, and customer_id or timestamp
+    left unmapped, as messages naming the source."""
+    problems = []
+    for i, src in enumerate(sources):
+        unknown = sorted(set(src.columns) - set(allowed))
+        if unknown:
+            problems.append(
+                f"sources[{i}].columns: unknown contract column(s) {unknown}; "
+                f"expected some of {list(allowed)}"
+            )
+        missing = [c for c in ("customer_id", "timestamp") if c not in src.columns]
+        if missing:
+            problems.append(f"sources[{i}].columns must map {missing}")
+    return problems
+
+
 class EventTypeRule(Frozen):
     """Derive an event type from another column, e.g. invoices starting with 'C' are returns."""
 
@@ -183,17 +201,7 @@ class EventsSettings(Frozen):
 
     @model_validator(mode="after")
     def _sources_map_required_columns(self) -> EventsSettings:
-        problems = []
-        for i, src in enumerate(self.sources):
-            unknown = sorted(set(src.columns) - set(EVENT_COLUMNS))
-            if unknown:
-                problems.append(
-                    f"sources[{i}].columns: unknown contract column(s) {unknown}; "
-                    f"expected some of {list(EVENT_COLUMNS)}"
-                )
-            missing = [c for c in ("customer_id", "timestamp") if c not in src.columns]
-            if missing:
-                problems.append(f"sources[{i}].columns must map {missing}")
+        problems = _source_column_problems(self.sources, EVENT_COLUMNS)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -321,17 +329,7 @@ class ContactsSettings(Frozen):
 
     @model_validator(mode="after")
     def _sources_map_contact_columns(self) -> ContactsSettings:
-        problems = []
-        for i, src in enumerate(self.sources):
-            unknown = sorted(set(src.columns) - set(CONTACT_COLUMNS))
-            if unknown:
-                problems.append(
-                    f"sources[{i}].columns: unknown contract column(s) {unknown}; "
-                    f"expected some of {list(CONTACT_COLUMNS)}"
-                )
-            missing = [c for c in ("customer_id", "timestamp") if c not in src.columns]
-            if missing:
-                problems.append(f"sources[{i}].columns must map {missing}")
+        problems = _source_column_problems(self.sources, CONTACT_COLUMNS)
         both = {v.strip().casefold() for v in self.control_values} & {
             v.strip().casefold() for v in self.contacted_values
         }

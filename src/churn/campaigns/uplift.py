@@ -38,7 +38,7 @@ import xgboost as xgb
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from churn.errors import PipelineStateError, TrainingError
-from churn.modeling.model import design_matrix
+from churn.modeling.model import UNREADABLE_MODEL, design_matrix
 
 POOLED = "any contact"
 """The arm fitted on every contacted row, used by actions too rare for models of their own."""
@@ -166,15 +166,7 @@ class UpliftModel:
                 categories={k: tuple(v) for k, v in manifest["categories"].items()},
                 metadata=manifest.get("metadata", {}),
             )
-        except (
-            json.JSONDecodeError,
-            UnicodeDecodeError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            ValueError,
-            xgb.core.XGBoostError,
-        ) as exc:
+        except UNREADABLE_MODEL as exc:
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise PipelineStateError(
                 f"{folder}: expected an uplift model ({MANIFEST_FILE} and the boosters it names), "

@@ -243,6 +243,8 @@ def crm_file(
         values = rows[column.source]
         if column.source == "recommended_action":
             values = values.astype(object).where(~control, None)
+        elif column.source == "planned_action":  # a control row's would-be action: never sent
+            values = values.astype(object).where(~rows["control_group"].astype(bool), None)
         elif column.source == "outreach_status":
             values = values.astype(object).where(~control, CONTROL_STATUS)
         cells = _format(values, column.source, convention, key=position == 0)

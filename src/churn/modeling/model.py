@@ -75,6 +75,18 @@ class Calibrator:
         return cls("none")
 
 
+UNREADABLE_MODEL = (
+    json.JSONDecodeError,
+    UnicodeDecodeError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    ValueError,
+    xgb.core.XGBoostError,
+)
+"""What reading a corrupted model folder, or one from another version, raises."""
+
+
 @dataclass(frozen=True)
 class ChurnModel:
     """A trained churn model: feature frame in, calibrated churn probability out."""
@@ -156,15 +168,7 @@ class ChurnModel:
                 metadata=meta.get("metadata", {}),
                 base_margin=_base_margin(meta.get("base_margin")),
             )
-        except (
-            json.JSONDecodeError,
-            UnicodeDecodeError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            ValueError,
-            xgb.core.XGBoostError,
-        ) as exc:
+        except UNREADABLE_MODEL as exc:
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise PipelineStateError(
                 f"{folder}: expected a model written by `churn train` ({META_FILE} and "

@@ -92,6 +92,7 @@ def score_columns(n_reasons: int) -> list[str]:
         "outreach_status",
         *reasons,
         "recommended_action",
+        "planned_action",
         "model_name",
         "model_version",
         "cutoff",
@@ -201,8 +202,11 @@ def score_customers(
         out[f"reason_{k}_code"] = reasons[f"reason_{k}_code"]
         out[f"reason_{k}_text"] = reasons[f"reason_{k}_text"]
         out[f"reason_{k}_actionable"] = reasons[f"reason_{k}_actionable"].astype("boolean")
-    # control rows carry no action: nothing in the list may suggest contacting them
+    # control rows carry no action: nothing in the list may suggest contacting them; the action
+    # they would have had is kept apart, to compare them with the contacted rows of that action
     out["recommended_action"] = np.where(control, playbook.not_contacted_action, action)
+    in_slice = out["in_outreach"].to_numpy(dtype=bool)
+    out["planned_action"] = np.where(in_slice, action, playbook.not_contacted_action)
     out["model_name"] = identity.name
     out["model_version"] = identity.version
     out["cutoff"] = pd.to_datetime(features["cutoff"]).to_numpy()

@@ -4,7 +4,8 @@ Per target: the full file (``<target>.csv``); for each CRM (not the generic file
 read) also the delta since the previous list (``<target>_delta.csv``), dated copies of both
 under ``history/``, the field definitions the CRM admin creates the fields from
 (``<target>/``) and ``summary.json``, what each file holds and who was left out of it;
-``control_group.csv``, the customers held out.
+``control_group.csv``, the customers held out; ``contacts_log.csv``, the outreach slice in the
+shape of ``data.contacts`` (:mod:`churn.crm.contacts_log`), to append once the campaign ran.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from churn import io
+from churn.crm.contacts_log import LOG_FILE, contacts_log
 from churn.crm.definitions import WRITERS, field_specs
 from churn.crm.deltas import Delta, export_delta, leaver_values, read_export
 from churn.crm.fields import CONTACT_PREFIX, action_options
@@ -51,9 +53,9 @@ log = logging.getLogger("churn")
 def run(
     settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target] = TARGETS
 ) -> dict[str, int]:
-    """Write each target's files and ``control_group.csv``; every file is built before any is
-    written. Returns rows per file written under its stable name (``<target>``,
-    ``<target>_delta``, ``control_group``)."""
+    """Write each target's files, ``control_group.csv`` and ``contacts_log.csv``; every file is
+    built before any is written. Returns rows per file written under its stable name
+    (``<target>``, ``<target>_delta``, ``control_group``, ``contacts_log``)."""
     scores = io.read_parquet(paths.scores)
     if (
         "in_outreach" not in scores.columns
@@ -113,8 +115,14 @@ def run(
     control = export_bytes(control_frame(scores), "generic")
     files[CONTROL_FILE] = control
     rows[CONTROL_FILE] = len(control_frame(scores))
+    log_frame = _contacts_log(settings, scores, paths)
+    if log_frame is not None:
+        files[LOG_FILE] = export_bytes(log_frame, "generic")
+        rows[LOG_FILE] = len(log_frame)
     if summary:
         files[f"{HISTORY}/{CONTROL_FILE}_{dated}"] = control
+        if log_frame is not None:
+            files[f"{HISTORY}/{LOG_FILE}_{dated}"] = files[LOG_FILE]
         record = {"cutoff": dated, "contact_fields": fields, "targets": summary}
         files[SUMMARY] = (json.dumps(record, indent=2) + "\n").encode()
     for name, data in files.items():
@@ -129,6 +137,31 @@ def _destination(paths: PipelinePaths, name: str) -> Output:
     """Where file ``name`` goes: ``<name>.csv`` for an import file, else the path itself."""
     relative = name if Path(name).suffix else f"{name}.csv"
     return Output(paths.exports / relative, made_by=paths.exports.made_by)
+
+
+def _contacts_log(
+    settings: PipelineSettings, scores: pd.DataFrame, paths: PipelinePaths
+) -> pd.DataFrame | None:
+    """The outreach slice as contacts (:func:`contacts_log`); None, and a log line, for scores
+    made before they kept the control rows' planned action."""
+    if "planned_action" not in scores.columns:
+        log.warning(
+            "%s has no planned_action column (scored by an older version): %s.csv not written. "
+            "Rescore with `churn score %s` to get it.",
+            paths.scores,
+            LOG_FILE,
+            paths.name,
+        )
+        return None
+    frame = contacts_log(scores, settings.playbook)
+    unpriced = sorted(set(frame.loc[frame["cost"].isna(), "action"].astype(str)))
+    if unpriced:
+        log.info(
+            "%s.csv: action(s) %s are not in the playbook, so their cost is left empty",
+            LOG_FILE,
+            unpriced,
+        )
+    return frame
 
 
 def _log_file(target: str, built: CrmFile, settings: ExportTarget) -> None:
