@@ -35,9 +35,12 @@ for i in range(rounds):
         run = tracker.client.create_run(tracker.experiment(name))
         tracker.client.log_metric(run.info.run_id, "roc_auc", 0.8)
         tracker.client.set_terminated(run.info.run_id)
-        (folder / f"{name}.done").write_text("ok")
+        outcome = "ok"
     except Exception as exc:
-        (folder / f"{name}.done").write_text(f"{type(exc).__name__}: {exc}")
+        outcome = f"{type(exc).__name__}: {exc}"
+    # written whole, then renamed: the parent waits for the file and must never read it empty
+    (folder / f"{name}.done.tmp").write_text(outcome)
+    (folder / f"{name}.done.tmp").replace(folder / f"{name}.done")
 """
 
 
