@@ -171,4 +171,5 @@ def test_without_contacts_the_uplift_stage_says_so(tmp_path: Path) -> None:
         assert code == 0, f"churn {stage}: {out}"
     report = json.loads((root / "reports/shop/uplift.json").read_text())
     assert report["fitted"] is False and "no contact history" in report["reason"]
+    assert report["used_for_scoring"] is False
     assert (root / "models/shop.uplift/no_model.json").is_file()

@@ -93,3 +93,36 @@ def test_help_shows_flags_as_flags() -> None:
 def test_list_before_any_scoring_says_what_to_run(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["list", "shop", "--project-dir", str(tmp_path)])
     assert result.exit_code == 5 and "churn score shop" in result.output
+
+
+def test_show_prints_the_filtered_top_of_the_list_and_refuses_a_tier_it_lacks(
+    tmp_path: Path,
+) -> None:
+    scored = tmp_path / "data" / "scored" / "shop"
+    scored.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "cutoff": pd.to_datetime(["2024-03-01"] * 3),
+            "churn_probability": [0.9, 0.6, 0.2],
+            "risk_tier": ["High", "High", "Low"],
+            "value_at_risk": [90.0, 6.0, 1.0],
+            "priority_rank": [1, 2, 3],
+            "outreach_status": ["contact", "control: do not contact", "not in outreach"],
+            "recommended_action": ["service_call", "none", "none"],
+            "reason_1_text": ["Support tickets: 4", "Support tickets: 2", ""],
+        }
+    ).to_parquet(scored / "scores.parquet")
+    runner = CliRunner()
+    base = ["--project-dir", str(tmp_path)]
+    shown = runner.invoke(app, ["show", "shop", "--tier", "high", "--top", "1", *base])
+    assert shown.exit_code == 0, shown.output
+    assert "c1" in shown.output and "service_call" in shown.output and "c2" not in shown.output
+    assert "1 of 2 customers (tier high; 3 on the list), cutoff 2024-03-01" in shown.output
+    control = runner.invoke(app, ["show", "shop", "--status", "CONTROL", *base])
+    assert control.exit_code == 0 and "c2" in control.output and "c1" not in control.output
+    alias = runner.invoke(app, ["list", "shop", "--top", "3", *base])
+    assert alias.exit_code == 0 and all(c in alias.output for c in ("c1", "c2", "c3"))
+    typo = runner.invoke(app, ["show", "shop", "--tier", "urgent", *base])
+    assert typo.exit_code == 2
+    assert "--tier 'urgent'" in typo.output and "['High', 'Low']" in typo.output

@@ -907,40 +907,61 @@ def test_profile_reasons_quote_churn_rates_of_flags_and_plain_values_of_measurem
     )
 
 
-def test_the_list_in_a_terminal_is_aligned_ranked_and_cut_to_top() -> None:
-    from churn.scoring.listing import WIDEST_REASON, list_lines  # noqa: PLC0415
-
-    scores = pd.DataFrame(
+def _terminal_list() -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "customer_id": ["b", "a", "c"],
-            "churn_probability": [0.5, 0.91234, 0.1],
-            "risk_tier": ["Medium", "High", "Low"],
-            "value_at_risk": [1234.5, 10.0, float("nan")],
-            "priority_rank": [2, 1, 3],
-            "recommended_action": ["loyalty_reward", "service_call", None],
-            "reason_1_text": ["x" * 100, "short", None],
+            "customer_id": ["b", "a", "c", "d"],
+            "churn_probability": [0.5, 0.91234, 0.1, 0.7],
+            "risk_tier": ["Medium", "High", "Low", "High"],
+            "value_at_risk": [1234.5, 10.0, float("nan"), 3.0],
+            "priority_rank": [2, 1, 3, 4],
+            "outreach_status": ["outreach", "outreach", "not in outreach", "control"],
+            "recommended_action": ["loyalty_reward", "service_call", None, None],
+            "reason_1_text": ["x" * 100, "short", None, None],
         }
     )
-    lines = list_lines(scores, top=2)
-    assert lines[0].split() == [
+
+
+def test_the_list_in_a_terminal_is_ranked_and_cut_to_top() -> None:
+    from churn.scoring.listing import WIDEST_REASON, top_cells  # noqa: PLC0415
+
+    titles, rows = top_cells(_terminal_list(), top=2)
+    assert titles == [
         "rank",
         "customer",
         "P(churn)",
         "tier",
-        "value",
-        "at",
-        "risk",
+        "value at risk",
+        "status",
         "action",
-        "first",
-        "reason",
+        "first reason",
     ]
-    assert set(lines[1]) <= {"-", " "}
-    assert lines[2].split()[:5] == ["1", "a", "0.91", "High", "10.00"]
-    assert lines[3].split()[:5] == ["2", "b", "0.50", "Medium", "1,234.50"]
-    assert lines[3].endswith("x" * (WIDEST_REASON - 1) + "…")
-    assert lines[-1] == "2 of 3 customers"
-    column = lines[0].index("P(churn)")  # aligned: every value starts under its title
-    assert lines[2].index("0.91") == lines[3].index("0.50") == column
+    assert rows[0][:5] == ["1", "a", "0.91", "High", "10.00"]
+    assert rows[1][:5] == ["2", "b", "0.50", "Medium", "1,234.50"]
+    assert rows[1][-1] == "x" * (WIDEST_REASON - 1) + "…"
+    assert len(rows) == 2
+
+
+def test_the_list_is_filtered_by_tier_action_and_status_whatever_the_case() -> None:
+    from churn.scoring.listing import select  # noqa: PLC0415
+
+    scores = _terminal_list()
+    assert select(scores, where="x", tier=" high ")["customer_id"].tolist() == ["a", "d"]
+    assert select(scores, where="x", tier="HIGH", status="control")["customer_id"].tolist() == ["d"]
+    assert select(scores, where="x", action="service_call")["customer_id"].tolist() == ["a"]
+    assert select(scores, where="x", tier=None).equals(scores)
+
+
+def test_a_filter_no_customer_matches_names_the_values_the_list_has() -> None:
+    from churn.scoring.listing import select  # noqa: PLC0415
+
+    with pytest.raises(ConfigError) as info:
+        select(_terminal_list(), where="data/scored/p/scores.parquet", tier="hihg")
+    message = str(info.value)
+    assert "data/scored/p/scores.parquet" in message and "--tier 'hihg'" in message
+    assert "['High', 'Low', 'Medium']" in message
+    with pytest.raises(ConfigError, match="column outreach_status"):
+        select(_terminal_list().drop(columns="outreach_status"), where="x", status="control")
 
 
 def test_purchase_value_falls_back_to_each_customers_rate_when_bgnbd_cannot_be_fitted(

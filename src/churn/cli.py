@@ -544,23 +544,66 @@ def _summary_line(name: str, m: dict[str, Any]) -> str:
     )
 
 
-@app.command("list")
-def list_customers(
+TOP_OPT = typer.Option("--top", min=1, help="How many customers to show.")
+
+
+@app.command()
+def show(  # noqa: PLR0917 - Typer options are keyword arguments on the command line
     pipeline: PipelineArg,
-    top: Annotated[int, typer.Option("--top", min=1, help="How many customers to show.")] = 20,
+    top: Annotated[int, TOP_OPT] = 20,
+    tier: Annotated[str | None, typer.Option(help="Only this risk tier, e.g. high.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only this recommended action, e.g. service_call.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only this outreach status: contact, control or 'not in outreach'."),
+    ] = None,
     project_dir: ProjectOpt = Path("."),
 ) -> None:
-    """Show the top of the at-risk list in the terminal: rank, customer, risk, value, action
-    and first reason, as `churn score` last wrote it."""
-    from churn.scoring.listing import list_lines  # noqa: PLC0415 - only this command needs it
+    """Show the at-risk list in the terminal, as `churn score` last wrote it: rank, customer,
+    risk, value, status, action and first reason of the first --top customers by priority,
+    optionally only one tier, action or outreach status."""
+    from churn.scoring.listing import select, top_cells  # noqa: PLC0415 - only this command
 
     paths = PipelinePaths(project_dir, check_pipeline_name(pipeline))
     try:
         scores = io.read_parquet(paths.scores)
+        kept = select(scores, where=str(paths.scores), tier=tier, action=action, status=status)
     except ChurnError as exc:
         raise _fail(exc, debug=False) from None
-    for line in list_lines(scores, top=top):
-        typer.echo(line)
+    titles, rows = top_cells(kept, top=top)
+    filters = ", ".join(
+        f"{k} {v}" for k, v in (("tier", tier), ("action", action), ("status", status)) if v
+    )
+    caption = (
+        f"{len(rows):,} of {len(kept):,} customers"
+        + (f" ({filters}; {len(scores):,} on the list)" if filters else "")
+        + f", cutoff {_list_cutoff(scores)}"
+    )
+    _print_table(titles, rows, caption)
+
+
+app.command("list", hidden=True, help="Same as `churn show` (its earlier name).")(show)
+
+
+def _list_cutoff(scores: Any) -> str:
+    return str(scores["cutoff"].iloc[0])[:10] if "cutoff" in scores and len(scores) else "?"
+
+
+def _print_table(titles: list[str], rows: list[list[str]], caption: str) -> None:
+    """A rich table on stdout: the terminal's width in a terminal, wide (no wrapped rows) when
+    piped to a file or another program."""
+    from rich.console import Console  # noqa: PLC0415 - only the terminal commands need it
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(caption=caption, caption_justify="left", highlight=False)
+    for title in titles:
+        numeric = title in {"rank", "P(churn)", "value at risk"}
+        table.add_column(title, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=None if sys.stdout.isatty() else 240, highlight=False).print(table)
 
 
 @app.command()

@@ -144,7 +144,11 @@ def train_uplift(
     each row, ``value``: each row's customer value (all aligned by position). ``actions``: the
     playbook's, so every one gets a prediction."""
     n = len(rows)
-    base: dict[str, Any] = {"contacts_with_outcome": n, "min_contacts": settings.min_contacts}
+    base: dict[str, Any] = {
+        "contacts_with_outcome": n,
+        "min_contacts": settings.min_contacts,
+        "used_for_scoring": False,  # set below: a model can be fitted and still not served
+    }
     if not settings.enabled:
         return UpliftResult(
             None, {**base, "fitted": False, "reason": "train.uplift.enabled is false"}

@@ -1,5 +1,5 @@
-"""The at-risk list as lines of text, for a terminal: its top (``churn list``) and one
-customer's line in full (``churn explain``)."""
+"""The at-risk list for a terminal: its top, filtered by tier, action or status (``churn
+show``), and one customer's line in full (``churn explain``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from churn.errors import PipelineStateError
+from churn.errors import ConfigError, PipelineStateError
 
 COLUMNS = (
     ("priority_rank", "rank"),
@@ -23,23 +23,50 @@ COLUMNS = (
 WIDEST_REASON = 70
 
 
-def list_lines(scores: pd.DataFrame, *, top: int = 20) -> list[str]:
-    """A header, a rule and the first ``top`` customers by ``priority_rank``, columns aligned;
-    the first reason is cut to :data:`WIDEST_REASON` characters. Columns the list lacks (an
-    older version's) are left out."""
+FILTERS = {"tier": "risk_tier", "action": "recommended_action", "status": "outreach_status"}
+"""``churn show`` option -> the list's column it filters on."""
+
+
+def select(scores: pd.DataFrame, *, where: str, **wanted: str | None) -> pd.DataFrame:
+    """The customers of ``scores`` whose :data:`FILTERS` columns equal the values asked for
+    (``tier="high"``), compared without case or surrounding spaces; None keeps everyone. A
+    status is matched on its words before a colon (``control`` for ``control: do not contact``).
+
+    Raises :class:`~churn.errors.ConfigError` naming ``where`` (the list's file), the option,
+    the value and the values the list has, when no customer has it: a typo is never an empty
+    list."""
+    kept = scores
+    for option, value in wanted.items():
+        if value is None:
+            continue
+        column = FILTERS[option]
+        if column not in scores.columns:
+            raise ConfigError(
+                f"{where}: --{option} filters on the column {column}, which this list does not "
+                "have (written by an older churn); run `churn score` again."
+            )
+        cells = scores[column].astype("string")
+        if option == "status":
+            cells = cells.str.split(":").str[0]
+        cells = cells.str.strip().str.casefold()
+        if not (cells == value.strip().casefold()).any():
+            present = sorted(scores[column].dropna().astype(str).str.strip().unique())
+            raise ConfigError(
+                f"{where}: --{option} {value!r}: no customer of the list has {column} "
+                f"{value!r}; the list has {present}."
+            )
+        kept = kept[(cells == value.strip().casefold()).loc[kept.index].fillna(False)]
+    return kept
+
+
+def top_cells(scores: pd.DataFrame, *, top: int = 20) -> tuple[list[str], list[list[str]]]:
+    """The column titles and the cells of the first ``top`` customers by ``priority_rank``,
+    as text; the first reason is cut to :data:`WIDEST_REASON` characters. Columns the list
+    lacks (an older version's) are left out."""
     shown = scores.sort_values("priority_rank", kind="stable").head(top)
     columns = [(c, title) for c, title in COLUMNS if c in shown.columns]
-    cells = [[title for _, title in columns]]
-    for _, row in shown.iterrows():
-        cells.append([_cell(column, row[column]) for column, _ in columns])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = [
-        "  ".join(text.ljust(w) for text, w in zip(line, widths, strict=True)).rstrip()
-        for line in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(f"{min(top, len(scores)):,} of {len(scores):,} customers")
-    return lines
+    rows = [[_cell(column, row[column]) for column, _ in columns] for _, row in shown.iterrows()]
+    return [title for _, title in columns], rows
 
 
 SIMILAR_IDS = 5

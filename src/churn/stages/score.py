@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,18 @@ PARAMS: tuple[str, ...] = (
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One list: its population, scores, the playbook effects it was valued by (prior, measured
+    and posterior per action; empty without past contacts) and the day by which the outcomes
+    of the uplift model it used were known (None: it used none)."""
+
+    population: Population
+    result: ScoreResult
+    effects: list[dict[str, Any]]
+    uplift_known_by: str | None
 
 
 def run(
@@ -103,17 +116,14 @@ def run(
     )
     kind, tables = kind_of(settings), CanonicalFiles(paths, settings.features)
     contacts = kind.contact_outcomes(tables)
-    effects: list[dict[str, Any]] = []
     uplift_models = _uplift_models(paths)
-    used: list[str] = []
 
-    def score_at(when: dt.date | None) -> tuple[Population, ScoreResult]:
+    def score_at(when: dt.date | None) -> _Scored:
         population = kind.population(tables, when)
-        playbook = settings.playbook
+        playbook, effects = settings.playbook, list[dict[str, Any]]()
         if contacts is not None:
-            playbook, effects[:] = measured_playbook(playbook, contacts.known_by(population.cutoff))
+            playbook, effects = measured_playbook(playbook, contacts.known_by(population.cutoff))
         uplift_model = usable_at(uplift_models, population.cutoff)
-        used[:] = [] if uplift_model is None else [str(uplift_model.metadata[KNOWN_BY])]
         log.info(
             "scoring %s customers of %s at %s with %s v%s",
             f"{len(population.features):,}",
@@ -138,13 +148,15 @@ def run(
         history = paths.scores_history(population.cutoff.isoformat())
         io.write_parquet(result.scores, history)
         log.info("wrote %s", history)
-        return population, result
+        known_by = None if uplift_model is None else str(uplift_model.metadata[KNOWN_BY])
+        return _Scored(population, result, effects, known_by)
 
     today = None if cutoff is None else kind.score_cutoff(tables)
     looking_back = cutoff is not None and today is not None and cutoff < today
     for past in () if looking_back else kind.backfill_cutoffs():
         score_at(past)
-    population, result = score_at(cutoff)
+    scored = score_at(cutoff)
+    population, result = scored.population, scored.result
     if looking_back and population.cutoff == cutoff:  # a snapshot has one date: today's
         log.info(
             "scoring cutoff %s is before today's (%s): wrote %s only; the live list %s, its "
@@ -159,14 +171,16 @@ def run(
     io.write_parquet(population.features, paths.scored_features)
     out = scoring_summary(result, spec.version)
     out["action_values_from"] = (
-        f"the uplift model (models/{paths.uplift_model.name}, outcomes known by {used[0]})"
-        if used
-        else "the playbook's effects" + (" updated by past contacts" if effects else " (priors)")
+        f"the uplift model (models/{paths.uplift_model.name}, outcomes known by "
+        f"{scored.uplift_known_by})"
+        if scored.uplift_known_by
+        else "the playbook's effects"
+        + (" updated by past contacts" if scored.effects else " (priors)")
     )
     log.info("actions valued by %s", out["action_values_from"])
     if contacts is not None:
-        out["past_contacts"] = {**contacts.summary(), "playbook_effects": effects}
-        _log_effects(contacts.summary(), effects)
+        out["past_contacts"] = {**contacts.summary(), "playbook_effects": scored.effects}
+        _log_effects(contacts.summary(), scored.effects)
     io.write_json(out, paths.scoring_summary)
     _write_global_explanations(paths, result, catalogue, loaded)
     _log_scoring_run(paths, out, loaded, tracker)

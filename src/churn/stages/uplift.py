@@ -42,6 +42,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
             None,
             {
                 "fitted": False,
+                "used_for_scoring": False,
                 "reason": "no contact history (data.contacts): scoring ranks by the playbook's "
                 "prior effects",
             },
