@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 export PATH := $(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint audit venv clean ui
+.PHONY: run test lint audit venv clean ui score retrain
 
 $(STAMP): requirements.lock pyproject.toml
 	@python=$$(scripts/find-python) && echo "creating $(VENV) with $$python" && \
@@ -31,6 +31,16 @@ run: $(STAMP)
 	@echo "  registry:             reports/<p>/registry.json; MLflow store mlflow.db (make ui)"
 	@echo "  at-risk list:         data/scored/<p>/scores.parquet; CRM files data/exports/<p>/"
 	@echo "  monitoring, report:   reports/<p>/drift.json, realised.json; open reports/<p>/report.html"
+	@$(BIN)/churn summary
+
+## make score: the weekly job: for every pipeline, ingest new files and score them with the
+## registered champion, then export, monitor and report; nothing is retrained
+score: $(STAMP)
+	@for p in $$(cd pipelines && ls -d */ | tr -d /); do $(BIN)/churn run $$p --score-only || exit $$?; done
+
+## make retrain: every stage whose inputs changed, training and the champion/challenger gate included
+retrain: $(STAMP)
+	$(BIN)/dvc repro
 	@$(BIN)/churn summary
 
 ## make test: set up, then run the test suite

@@ -517,21 +517,46 @@ def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the
 
 @app.command("run")
 def run_pipeline(
-    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+    pipeline: PipelineArg,
+    score_only: Annotated[
+        bool,
+        typer.Option(
+            "--score-only",
+            help="The weekly job: ingest new data, score it with the registered champion, "
+            "export, monitor and report; never retrain.",
+        ),
+    ] = False,
+    project_dir: ProjectOpt = Path("."),
+    debug: DebugOpt = False,
 ) -> None:
-    """Run every stage of one pipeline through DVC (dvc repro), then print its summary."""
+    """Run one pipeline through DVC (dvc repro), then print its summary: every stage whose
+    inputs changed (the first run trains and registers a model; a later one retrains when the
+    data or params changed), or with --score-only only the scoring stages."""
     from churn.init import project  # noqa: PLC0415 - only this command needs it
 
     try:
-        code = project.run_pipeline(project_dir, check_pipeline_name(pipeline), typer.echo)
+        code = project.run_pipeline(
+            project_dir, check_pipeline_name(pipeline), typer.echo, score_only=score_only
+        )
     except ChurnError as exc:
         raise _fail(exc, debug) from None
     if code != 0:
         typer.echo(f"error: a stage of {pipeline} failed (exit code {code}; see above)", err=True)
         raise typer.Exit(code)
-    metrics_file = PipelinePaths(project_dir, pipeline).metrics
-    if metrics_file.is_file():
-        typer.echo(_summary_line(pipeline, json.loads(metrics_file.read_text())))
+    paths = PipelinePaths(project_dir, pipeline)
+    if paths.metrics.is_file():
+        typer.echo(_summary_line(pipeline, json.loads(paths.metrics.read_text())))
+    if paths.scoring_summary.is_file():
+        typer.echo(_list_line(pipeline, json.loads(paths.scoring_summary.read_text())))
+
+
+def _list_line(name: str, s: dict[str, Any]) -> str:
+    reach, model = s.get("outreach", {}), s.get("model", {})
+    return (
+        f"  {name:<8} list at {s.get('cutoff')}: {s.get('scored', 0):,} customers scored by "
+        f"{model.get('name')} v{model.get('version')}, {reach.get('to_contact', 0):,} to "
+        f"contact, {reach.get('control_group', 0):,} held out (`churn show {name}`)"
+    )
 
 
 def _summary_line(name: str, m: dict[str, Any]) -> str:

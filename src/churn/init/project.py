@@ -22,14 +22,14 @@ import pandas as pd
 import yaml
 
 from churn.data.parsing import parse_timestamps
-from churn.errors import ConfigError, InputDataError
+from churn.errors import ConfigError, InputDataError, PipelineStateError
 from churn.init import plan as planning
 from churn.init.findings import events_findings, snapshot_findings
 from churn.init.params_file import render
 from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
 from churn.init.schedule import cutoff_plan
 from churn.init.sniff import file_format, read_column, read_sample
-from churn.io.paths import check_pipeline_name
+from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import load_settings, pipeline_params_path
 
 OUTPUT_ROOTS = ("data/interim", "data/scored", "data/exports", "models", "reports")
@@ -348,10 +348,21 @@ def dvc_executable() -> str:
     return found
 
 
-def run_pipeline(project_dir: Path, name: str, echo: Callable[[str], None]) -> int:
+SCORING_STAGES = ("ingest", "score", "export", "monitor", "report")
+"""The stages of the weekly job: new data in, a new list out from the registered champion."""
+
+
+def run_pipeline(
+    project_dir: Path, name: str, echo: Callable[[str], None], *, score_only: bool = False
+) -> int:
     """``dvc repro`` of every stage of pipeline ``name`` (and no other pipeline's) from the
     project folder, its output passed line by line to ``echo``; the exit code of the stage
-    that failed (DVC itself exits 255 whatever the stage's was), else dvc's."""
+    that failed (DVC itself exits 255 whatever the stage's was), else dvc's.
+
+    ``score_only``: only :data:`SCORING_STAGES`, each on its own (``dvc repro --single-item``,
+    so DVC does not re-run the labels, features and training they would otherwise bring
+    along): the registered champion scores the new data. Raises PipelineStateError when the
+    pipeline has no registered model yet."""
     dvc_file = project_dir / "dvc.yaml"
     if not dvc_file.is_file():
         raise ConfigError(f"No dvc.yaml in {project_dir}: run churn run from the project folder.")
@@ -362,7 +373,17 @@ def run_pipeline(project_dir: Path, name: str, echo: Callable[[str], None]) -> i
             f"No pipeline {name!r} in dvc.yaml; known pipelines: {sorted(known)}. Create it "
             f"with churn init {name} ..."
         )
-    command = [dvc_executable(), "repro", *stage_targets(text, name)]
+    targets = stage_targets(text, name)
+    if score_only:
+        registry = PipelinePaths(project_dir, name).registry
+        if not registry.is_file():
+            raise PipelineStateError(
+                f"{registry} does not exist: pipeline {name} has no registered model to score "
+                f"with. Run `churn run {name}` once (it trains and registers one), then "
+                f"`churn run {name} --score-only` scores new data with it."
+            )
+        targets = ["--single-item", *(t for t in targets if t.split("@")[0] in SCORING_STAGES)]
+    command = [dvc_executable(), "repro", *targets]
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     echo("$ " + " ".join(["dvc", *command[1:]]))
