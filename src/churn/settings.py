@@ -690,6 +690,13 @@ class TrainSettings(Frozen):
         description="how probabilities are calibrated on the validation cutoff: isotonic, "
         "platt (logistic) or none",
     )
+    calibration_cutoffs: PositiveInt = Field(
+        1,
+        description="cutoffs the calibrator is fitted on, pooled: the validation cutoff and the "
+        "latest ones before it (purged, then training cutoffs); 1: the validation cutoff alone. "
+        "More dilute a validation month whose churn level the next cutoff will not share, at "
+        "the price of older levels where churn trends: choose it on the backtests",
+    )
     exclude_features: list[str] = Field(
         default_factory=list,
         description="features (names from the feature catalogue) the model must not use",

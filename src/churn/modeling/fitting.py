@@ -39,6 +39,13 @@ def fit_on_engine(
             "with train.engine: spark yet. Set train.refit_on_purged: false, or "
             "train.engine: local."
         )
+    if ts.calibration_cutoffs > 1:
+        raise ConfigError(
+            f"pipelines/{settings.name}/params.yaml: train.calibration_cutoffs "
+            f"{ts.calibration_cutoffs} is not supported with train.engine: spark yet (the "
+            "calibrator is fitted on the validation cutoff alone there). Set "
+            "train.calibration_cutoffs: 1, or train.engine: local."
+        )
     from churn.engines.spark import spark_session  # noqa: PLC0415 - optional dependency
     from churn.modeling.spark_train import spark_fit_model  # noqa: PLC0415
 

@@ -1,7 +1,8 @@
 """Gradient-boosted churn models: xgboost (hist) on stacked training cutoffs, optionally boosted
 from a base margin fitted on the training rows (``train.boost_from``), early stopping on the
 validation cutoff, optionally refitted with the purged cutoffs, and a calibrator fitted on the
-validation cutoff. The test cutoff is never used here (nor by the hyperparameter search of
+validation cutoff (pooled with the latest cutoffs before it with ``train.calibration_cutoffs``).
+The test cutoff is never used here (nor by the hyperparameter search of
 :mod:`churn.modeling.search`)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import xgboost as xgb
 
 from churn.errors import TrainingError
 from churn.modeling.base_margin import BaseMargin
+from churn.modeling.calibration import calibration_cutoff_dates, calibration_rows
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
 from churn.modeling.training_data import FeatureColumns, outcome
 from churn.settings import TrainSettings
@@ -173,7 +175,11 @@ def fit_model(
     alone, and that refitted model is calibrated on ``valid``. Early stopping never sees the
     purged rows, so their overlap with the validation outcomes cannot fool it, and the model
     still learns from the most recent labelled behaviour. ``best_iteration`` and
-    ``valid_logloss`` describe the early-stopped fit."""
+    ``valid_logloss`` describe the early-stopped fit.
+
+    With ``train.calibration_cutoffs`` k > 1 the calibrator is fitted on the validation rows
+    pooled with the rows of the k - 1 latest earlier cutoffs (purged, then training ones;
+    :mod:`churn.modeling.calibration`), listed in the metadata as ``calibration_cutoffs``."""
     params = booster_params(settings, outcome(train), overrides)
     base = base_margin_for(train, columns, settings)
     booster, cats, best, loss = fit_booster(train, valid, columns, params, settings, base=base)
@@ -194,5 +200,9 @@ def fit_model(
         metadata=meta,
         base_margin=base,
     )
-    calibrator = Calibrator.fit(settings.calibration, uncalibrated.margin(valid), outcome(valid))
+    earlier = [frame for frame in (purged, train) if frame is not None]
+    rows = calibration_rows(valid, earlier, settings.calibration_cutoffs)
+    if settings.calibration_cutoffs > 1:
+        meta["calibration_cutoffs"] = calibration_cutoff_dates(rows)
+    calibrator = Calibrator.fit(settings.calibration, uncalibrated.margin(rows), outcome(rows))
     return FitResult(replace(uncalibrated, calibrator=calibrator), params, best, loss)
