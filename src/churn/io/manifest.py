@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,7 @@ def plan_ingest(
         same_content = [r for r in recorded if (r.size, r.sha256) == _content(file)]
         same = [r for r in same_content if r.fingerprint == file.fingerprint]
         if same and same[0].key not in lost:
-            reuse[position] = same[0]
+            reuse[position] = replace(same[0], pattern=file.pattern)  # as matched now
             continue
         read.append(position)
         if same:

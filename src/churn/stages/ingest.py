@@ -222,7 +222,7 @@ def _log_files(records: Sequence[FileRecord], plan: IngestPlan, *, rebuild: bool
     reused = [records[i] for i in sorted(plan.reuse)]
     if rebuild:
         log.info("--rebuild: the manifest is ignored; read %s file(s): %s", len(read), shown)
-    elif reused:
+    else:
         rows = sum(r.rows_kept for r in reused)
         log.info(
             "reused %s file(s) already ingested (%s rows); read %s",
