@@ -238,6 +238,10 @@ def _log_files(records: Sequence[FileRecord], plan: IngestPlan, *, rebuild: bool
             log.warning("%s", warning)
 
 
+PART_FILE = "_part_file"
+"""Column DuckDB adds to the stacked parts naming each row's part file (dropped again)."""
+
+
 def _write_events(
     settings: EventsSettings,
     attributes: list[str],
@@ -247,16 +251,27 @@ def _write_events(
 ) -> tuple[int, dict[str, int]]:
     """Stack, de-duplicate and sort the part files of every source file (its folder and part
     names, in order: its position is ``_source``) into ``dest``; rows written and rows dropped
-    by each rule."""
-    selects = [
-        f"SELECT *, {position} AS _source FROM read_parquet(["
-        + ", ".join(quote_literal(folder / name) for name in names)
-        + "])"
+    by each rule.
+
+    All parts are read by one ``read_parquet``, as one list of files, whatever files were read
+    by this run or kept from an earlier one: DuckDB's output (its column types and nullability
+    too) then depends only on the parts, so an incremental ingest writes the same bytes as a
+    full one."""
+    files = [
+        (folder / name, position)
         for position, (folder, names) in enumerate(sources)
-        if names
+        for name in names
     ]
-    with duckdb_session({}, memory_limit=memory_limit) as con:
-        con.execute("CREATE VIEW parts AS " + " UNION ALL ".join(selects))
+    positions = pd.DataFrame(
+        {PART_FILE: [str(path) for path, _ in files], "_source": [p for _, p in files]}
+    )
+    listed = ", ".join(quote_literal(path) for path, _ in files)
+    with duckdb_session({"part_sources": positions}, memory_limit=memory_limit) as con:
+        con.execute(
+            f"CREATE VIEW parts AS SELECT p.* EXCLUDE ({PART_FILE}), s._source "
+            f"FROM read_parquet([{listed}], filename = {quote_literal(PART_FILE)}) AS p "
+            f"JOIN part_sources AS s ON p.{PART_FILE} = s.{PART_FILE}"
+        )
         total = int(con.execute("SELECT COUNT(*) FROM parts").fetchall()[0][0])
         kept = int(con.execute(kept_rows_sql(settings)).fetchall()[0][0])
         con.execute(
@@ -379,6 +394,13 @@ def run(
                 stacked = [(folder / r.folder, r.parts) for r in records]
                 counts["events"], by_rule = _write_events(events, attributes, stacked, dest, memory)
                 dropped.update(by_rule)
+                stacked_rows = (
+                    counts["events"] + by_rule["overlapping_orders"] + by_rule["duplicate_events"]
+                )
+                if stacked_rows != n_rows:  # a part file DuckDB did not match to its source
+                    raise RuntimeError(
+                        f"stacked {stacked_rows:,} cleaned rows, expected {n_rows:,}"
+                    )
             _write_tables(tables, folder)
             io.write_json(manifest_document(records), folder / MANIFEST)
 
