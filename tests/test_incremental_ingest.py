@@ -28,7 +28,17 @@ from churn.io.paths import PipelinePaths
 from churn.io.source_files import expand_sources, source_files
 from churn.settings import SourceSettings, load_settings
 from churn.stages import ingest
-from tests._project import ORDERS, churn, leftovers, make_project, orders, params, write_params
+from tests._project import (
+    ORDERS,
+    churn,
+    dvc,
+    dvc_project,
+    leftovers,
+    make_project,
+    orders,
+    params,
+    write_params,
+)
 
 NOW = dt.datetime(2026, 1, 1)
 RAW = "data/raw/shop"
@@ -376,6 +386,23 @@ def test_a_kill_after_the_new_rows_were_staged_keeps_the_manifest_with_its_event
     shutil.copytree(tmp_path / "pipelines", fresh / "pipelines")
     assert churn(fresh, "ingest")[0] == 0
     assert events_bytes(tmp_path) == events_bytes(fresh)
+
+
+def test_dvc_repro_of_ingest_after_a_new_weekly_file_reads_only_that_file(tmp_path: Path) -> None:
+    """The canonical folder is a persistent DVC output, so under `dvc repro` the manifest and
+    the kept rows survive to the next run of the stage."""
+    files = weekly_project(tmp_path)
+    names = sorted(files)
+    (tmp_path / names[5]).unlink()
+    dvc_project(tmp_path)
+    assert "reused 0 file(s) already ingested" in dvc(tmp_path, "repro", "ingest@shop")
+    write_file(tmp_path, names[5], files[names[5]])
+    out = dvc(tmp_path, "repro", "ingest@shop")
+    rows = sum(len(files[n]) for n in names[:5]) - 1  # the guest checkout
+    assert f"reused 5 file(s) already ingested ({rows:,} rows); read 1 file(s): {names[5]}" in out
+    assert [
+        line for line in out.splitlines() if re.search(r"INFO read \S+: [\d,]+ rows", line)
+    ] == [line for line in out.splitlines() if f"INFO read {names[5]}: " in line]
 
 
 def test_the_plan_reuses_only_the_same_file_read_the_same_way() -> None:
