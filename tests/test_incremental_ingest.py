@@ -347,6 +347,28 @@ def test_a_changed_mapping_reads_that_source_again_and_a_stacking_rule_reads_not
     pd.testing.assert_frame_equal(with_attribute.drop(columns="channel"), deduplicated)
 
 
+def test_kept_rows_gone_are_read_again_and_an_unreadable_manifest_is_refused(
+    tmp_path: Path, log: pytest.LogCaptureFixture
+) -> None:
+    files = weekly_project(tmp_path)
+    names = sorted(files)
+    full = run_ingest(tmp_path)
+    canonical = tmp_path / "data/interim/shop/canonical"
+    next(canonical.glob("events_by_file/*/part-*.parquet")).unlink()  # one file's kept rows
+
+    log.clear()
+    pd.testing.assert_frame_equal(run_ingest(tmp_path), full)
+    assert len(files_read(log)) == 1 and files_read(log)[0] in names
+    assert "its cleaned rows are missing from the canonical folder; read again" in log.text
+
+    (canonical / MANIFEST).write_text('{"format": 1, "files": [{"path": 3}]}')
+    code, out = churn(tmp_path, "ingest")
+    assert code == 5, out
+    assert "manifest.json: expected the manifest written by `churn ingest shop`" in out
+    assert "`churn ingest shop --rebuild`" in out
+    assert churn(tmp_path, "ingest", "--rebuild")[0] == 0
+
+
 def test_a_kill_after_the_new_rows_were_staged_keeps_the_manifest_with_its_events(
     tmp_path: Path, children: list[subprocess.Popen[str]]
 ) -> None:

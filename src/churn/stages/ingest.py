@@ -211,7 +211,9 @@ def _events_records(
 
 
 def _parts_present(folder: Path, names: Sequence[str]) -> bool:
-    return bool(names) and all((folder / name).is_file() for name in names)
+    """Whether every part file a record names is still in ``folder`` (a file without rows has
+    none)."""
+    return all((folder / name).is_file() for name in names)
 
 
 def _log_files(records: Sequence[FileRecord], plan: IngestPlan, *, rebuild: bool) -> None:
