@@ -46,7 +46,9 @@ def two_sources(root: Path) -> None:
 
 def ingested(root: Path, chunk_rows: int) -> tuple[pd.DataFrame, dict[str, int]]:
     paths = PipelinePaths(root, "shop")
-    counts = ingest.run(load_settings(root, "shop"), paths, now=NOW, chunk_rows=chunk_rows)
+    settings = load_settings(root, "shop")
+    # rebuild: every file is read again at this chunk size, not reused from the manifest
+    counts = ingest.run(settings, paths, now=NOW, chunk_rows=chunk_rows, rebuild=True)
     return pd.read_parquet(paths.table("events")), counts
 
 

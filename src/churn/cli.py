@@ -131,9 +131,20 @@ def _recover_interrupted(paths: PipelinePaths) -> None:
 
 @app.command()
 def ingest(
-    pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
+    pipeline: PipelineArg,
+    project_dir: ProjectOpt = Path("."),
+    debug: DebugOpt = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Read every events file again, ignoring the manifest of files already "
+            "ingested (needed after such a file changed or went away).",
+        ),
+    ] = False,
 ) -> None:
-    """Validate the raw inputs against the contract and write the canonical tables."""
+    """Validate the raw inputs against the contract and write the canonical tables. Events
+    files already ingested, unchanged, are not read again."""
     from churn.stages import ingest as ingest_stage  # noqa: PLC0415 - a command loads only its stage
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -141,7 +152,7 @@ def ingest(
         pipeline,
         project_dir,
         debug,
-        lambda s, p: ingest_stage.run(s, p, now=now),
+        lambda s, p: ingest_stage.run(s, p, now=now, rebuild=rebuild),
         stage=ingest_stage,
     )
 

@@ -104,7 +104,12 @@ MemorySize = Annotated[str, AfterValidator(memory_size)]
 class SourceSettings(Frozen):
     """One raw file and how its columns map onto the contract."""
 
-    path: str = Field(description="the file, relative to the project folder")
+    path: str = Field(
+        description="the file, relative to the project folder; or a glob pattern (`*`, `?`, "
+        "`[...]`, `**` across folders, e.g. data/raw/shop/orders_*.csv): every matching file, "
+        "in sorted order, is a source of its own with this mapping (a pattern matching no "
+        "file is an error; data.snapshot.source names one file)"
+    )
     format: Literal["auto", "csv", "parquet"] = Field(
         "auto", description="file format; auto: parquet for .parquet or .pq files, else CSV"
     )

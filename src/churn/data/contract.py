@@ -21,6 +21,8 @@ Nothing here touches files: raw frames come in, canonical frames go out.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Collection, Sequence
 
 import numpy as np
@@ -200,6 +202,30 @@ def clean_event_chunk(
     frame = frame[[*EVENT_FRAME_COLUMNS, *attributes]]
     schema_problems(frame, events_schema(now, attributes), src, problems)
     return frame, n_missing
+
+
+CLEANING_VERSION = 1
+"""Version of the events cleaning (``clean_event_chunk`` and what it calls). Bump it when a
+change would clean a file's rows differently: ``churn ingest`` then reads every events file
+again instead of reusing the rows it cleaned before (see :func:`cleaning_fingerprint`)."""
+
+
+def cleaning_fingerprint(
+    src: SourceSettings, settings: EventsSettings, attributes: Sequence[str]
+) -> str:
+    """A digest (hex sha256) of all that decides how :func:`clean_event_chunk` cleans a file of
+    ``src``: the source's settings but its path, the events settings cleaning reads (all but
+    the sources, and overlap_key and drop_duplicate_events, which ``canonical_events_sql``
+    settles across files), the attribute columns and ``CLEANING_VERSION``. Two reads with the
+    same fingerprint clean the same file into the same rows."""
+    across_files = {"sources", "overlap_key", "drop_duplicate_events"}
+    settled = {
+        "source": src.model_dump(mode="json", exclude={"path"}),
+        "events": settings.model_dump(mode="json", exclude=across_files),
+        "attributes": list(attributes),
+        "cleaning_version": CLEANING_VERSION,
+    }
+    return hashlib.sha256(json.dumps(settled, sort_keys=True).encode()).hexdigest()
 
 
 ORDER_COLUMNS = ("_source", "_row")
