@@ -356,6 +356,21 @@ def test_a_contacts_table_does_not_stop_the_events_model() -> None:
     assert why_no_events_model(with_tables(contacts=contacts)) is None  # it builds no feature
 
 
+def test_a_snapshot_gets_no_events_model() -> None:
+    settings = PipelineSettings.model_validate(
+        {
+            "name": "telco",
+            "data": {
+                "kind": "snapshot",
+                "snapshot": {"source": {"path": "t.csv", "columns": {"label": "left"}}},
+            },
+            "labels": {"snapshot_date": "2024-01-01"},
+        }
+    )
+    why = why_no_events_model(settings)
+    assert why is not None and "snapshot" in why
+
+
 def test_the_uri_of_a_run_without_an_events_model_says_why(project: Path, tmp_path: Path) -> None:
     copy = Path(shutil.copytree(project, tmp_path / "copy"))
     client = client_of(copy)
