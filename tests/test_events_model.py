@@ -112,7 +112,8 @@ def test_the_events_model_gives_churn_scores_probabilities_at_the_same_cutoff(
     predicted = predict(folder, canonical_events(project), cutoff=BACK_DATED)
 
     assert list(predicted.columns) == ["customer_id", PROBABILITY_COLUMN, TIER_COLUMN]
-    got = predicted.set_index("customer_id").sort_index()
+    assert predicted["customer_id"].is_monotonic_increasing
+    got = predicted.set_index("customer_id")
     assert got.index.tolist() == expected.index.tolist()  # the same eligible customers
     np.testing.assert_allclose(
         got[PROBABILITY_COLUMN], expected["churn_probability"], rtol=0, atol=1e-9

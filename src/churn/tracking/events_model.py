@@ -175,7 +175,7 @@ def score_events(
         paths.canonical.mkdir(parents=True)
         canonical.to_parquet(paths.table("events"), index=False)
         population = kind_of(serving).population(CanonicalFiles(paths, serving.features), cutoff)
-    features = population.features.reset_index(drop=True)
+    features = population.features.sort_values(ID_COLUMN, kind="stable").reset_index(drop=True)
     return prediction_frame(
         model.predict_proba(features), features[[ID_COLUMN]], reference, asked or None
     )
