@@ -258,6 +258,42 @@ def test_broken_values_are_all_named_at_once() -> None:
         assert expected in message, message
 
 
+def test_types_rules_attributes_and_duplicates_follow_the_pipelines_events_settings() -> None:
+    values = params()
+    values["data"]["events"] = {
+        "sources": [
+            {
+                "path": "a.csv",
+                "columns": {"customer_id": "c", "timestamp": "t", "event_type": "e"},
+                "attributes": {"channel": "ch"},
+            },
+            {"path": "b.parquet", "columns": {"customer_id": "c", "timestamp": "t"}},
+        ],
+        "default_event_type": "Visit",
+        "event_type_rules": [{"column": "order_id", "startswith": "R", "event_type": "Return"}],
+        "drop_duplicate_events": True,
+    }
+    data = PipelineSettings.model_validate({"name": "shop", **values}).data
+    frame = pd.DataFrame(
+        {
+            "customer_id": [7, 7, 7, 7, 3],  # whole numbers: ids as their digits
+            "ts": pd.to_datetime(["2024-01-02", "2024-01-01", "2024-01-01", "2024-01-03", None]),
+            "event_type": [" Purchase", None, None, "purchase", "PURCHASE"],
+            "order_id": ["o1", "o2", "o2", "R9", "o3"],
+        }
+    ).iloc[:4]
+
+    with pytest.raises(ValueError, match=r"required column\(s\): \['channel'\]"):
+        canonical_request(frame, data, _NOW)
+    canonical = canonical_request(frame.assign(channel=["web", None, None, "shop"]), data, _NOW)
+
+    assert canonical["customer_id"].tolist() == ["7", "7", "7"]  # the duplicate dropped
+    assert canonical["ts"].is_monotonic_increasing
+    assert canonical["event_type"].tolist() == ["visit", "purchase", "return"]
+    assert canonical["channel"].tolist() == [None, "web", "shop"]
+    assert canonical["amount"].isna().all() and canonical["product_id"].isna().all()
+
+
 def test_a_bad_cutoff_is_refused_naming_the_param(project: Path, folder: Path) -> None:
     events = canonical_events(project)
     with pytest.raises(MlflowException, match="'cutoff' must be an ISO date"):

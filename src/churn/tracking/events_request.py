@@ -148,7 +148,8 @@ def _typed(
         return parsed
     if column.kind == "time":
         return _timestamps(values, problems)
-    return clean_text(values)
+    text = clean_text(values)
+    return text.where(text.notna(), None)  # missing as None, as ingest writes it
 
 
 def _timestamps(values: pd.Series, problems: Problems) -> pd.Series:
