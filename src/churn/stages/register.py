@@ -19,13 +19,15 @@ from churn.monitoring.drift import drift_problems
 from churn.settings import PipelineSettings
 from churn.stages._canonical import labels_and_features
 from churn.tracking import registry, runs
+from churn.tracking.events_model import EventsEntry
 from churn.tracking.lineage import dvc_experiment, experiment_lineage, training_lineage
 from churn.tracking.serving import RiskReference
 from churn.tracking.store import Tracker
 
-PARAMS: tuple[str, ...] = ("train", "labels", "features", "registry", "monitoring")
+PARAMS: tuple[str, ...] = ("train", "labels", "features", "registry", "monitoring", "data")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
-``train``, ``labels``, ``features``: logged to MLflow; ``monitoring``: the drift gate."""
+``train``, ``labels``, ``features``: logged to MLflow; ``monitoring``: the drift gate;
+``data`` (with ``labels`` and ``features``): stored in the events model."""
 
 log = logging.getLogger("churn")
 
@@ -74,6 +76,7 @@ def register(
         alias=None if experiment else registry.CHALLENGER,
         run_name=f"{paths.name} {experiment}" if experiment else f"{paths.name} train",
         risk_reference=reference,
+        events_entry=EventsEntry(settings, paths.catalogue),
     )
     log.info(
         "registered %s version %s (run %s) %s",

@@ -1,13 +1,15 @@
 """MLflow at the edge: the tracking store (:mod:`~churn.tracking.store`) and its move with a
 copied project (:mod:`~churn.tracking.relocation`), training runs
-(:mod:`~churn.tracking.runs`), the registered pyfunc (:mod:`~churn.tracking.pyfunc`) and what
-makes it stand alone (:mod:`~churn.tracking.serving`), the registry's champion and challenger
+(:mod:`~churn.tracking.runs`), the registered pyfunc (:mod:`~churn.tracking.pyfunc`), its
+entry point for raw events (:mod:`~churn.tracking.events_model`) and what makes them stand
+alone (:mod:`~churn.tracking.serving`), the registry's champion and challenger
 (:mod:`~churn.tracking.registry`), model lineage (:mod:`~churn.tracking.lineage`) and the
 model a scoring run uses (:mod:`~churn.tracking.loading`).
 
-``churn.tracking.ChurnPyfunc`` is the import path every registered model's code loads; it stays
-here whatever moves inside the package. Names are resolved on first use, so importing one
-submodule does not import the others (MLflow is slow to import).
+``churn.tracking.ChurnPyfunc`` (and ``ChurnEventsPyfunc``) is the import path every
+registered model's code loads; it stays here whatever moves inside the package. Names are
+resolved on first use, so importing one submodule does not import the others (MLflow is slow
+to import).
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from churn.tracking.events_model import ChurnEventsPyfunc
     from churn.tracking.pyfunc import ChurnPyfunc
     from churn.tracking.store import Tracker
 
-__all__ = ["ChurnPyfunc", "Tracker"]
+__all__ = ["ChurnEventsPyfunc", "ChurnPyfunc", "Tracker"]
 
-_HOMES = {"ChurnPyfunc": "churn.tracking.pyfunc", "Tracker": "churn.tracking.store"}
+_HOMES = {
+    "ChurnEventsPyfunc": "churn.tracking.events_model",
+    "ChurnPyfunc": "churn.tracking.pyfunc",
+    "Tracker": "churn.tracking.store",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -113,10 +113,14 @@ def save_pyfunc(
     input_example: pd.DataFrame,
     mlflow_model: Model,
     risk_reference: RiskReference | None = None,
+    model_code: str = MODEL_CODE,
+    extra_artifacts: Mapping[str, Path] | None = None,
 ) -> Path:
     """Write the pyfunc of the :class:`ChurnModel` in ``model_dir`` (with ``risk_reference``,
     and a copy of this package as its code) under the empty folder ``workdir``; returns the
-    pyfunc folder (``workdir/model``) to upload."""
+    pyfunc folder (``workdir/model``) to upload. ``model_code``: the script that loads it
+    (another entry point's, :mod:`churn.tracking.events_model`), ``extra_artifacts`` more
+    files it reads, by artifact name."""
     # only the files a ChurnModel reads reach the registry, never a stray file (a pickle)
     model_files = workdir / MODEL_DIR_ARTIFACT
     model_files.mkdir()
@@ -124,8 +128,9 @@ def save_pyfunc(
         shutil.copy2(model_dir / name, model_files / name)
     # "Models from code": MLflow stores this script, not a cloudpickle of the class.
     code = workdir / _CODE_FILE
-    code.write_text(MODEL_CODE)
+    code.write_text(model_code)
     artifacts = {MODEL_DIR_ARTIFACT: str(model_files)}
+    artifacts |= {name: str(path) for name, path in (extra_artifacts or {}).items()}
     if risk_reference is not None:
         reference = risk_reference.write(workdir / "risk_reference.json")
         artifacts[REFERENCE_ARTIFACT] = str(reference)

@@ -21,6 +21,7 @@ from mlflow.models import Model, infer_signature
 
 from churn.errors import PipelineStateError
 from churn.modeling.model import ChurnModel
+from churn.tracking.events_model import EventsEntry, log_events_model
 from churn.tracking.lineage import lineage_tags
 from churn.tracking.pyfunc import (
     model_input,
@@ -90,6 +91,7 @@ def log_training_run(
     alias: str | None = CHALLENGER,
     run_name: str | None = None,
     risk_reference: RiskReference | None = None,
+    events_entry: EventsEntry | None = None,
 ) -> RegisteredVersion:
     """Log one training run, register its model and point ``alias`` at it (None: no alias,
     as for a DVC experiment's model, which must not move the shared registry's aliases).
@@ -104,6 +106,7 @@ def log_training_run(
     and the signature is inferred from them and the model's output on them.
     ``risk_reference``: the customers the served model draws its risk tiers on (None: it
     returns no tier); the tiers' params and their defaults are then part of the signature.
+    ``events_entry``: what the run's events model needs (:mod:`churn.tracking.events_model`).
 
     Raises PipelineStateError when ``model_dir`` or an artifact is missing, and TrackingError
     when the store fails; a run that fails midway is marked FAILED.
@@ -152,6 +155,16 @@ def log_training_run(
                 mlflow_model=mlflow_model,
                 risk_reference=risk_reference,
             ),
+        )
+        log_events_model(
+            client,
+            experiment=experiment,
+            run_id=run_id,
+            tags=tags,
+            model_dir=model_dir,
+            entry=events_entry,
+            risk_reference=risk_reference,
+            log_folder=log_model_folder,
         )
         registered = _register(
             client,
