@@ -1,16 +1,21 @@
-"""Benchmark: the whole pipeline on one machine as the events grow (10M, 30M, 100M).
+"""Benchmark: the whole pipeline on one machine as the events grow (1M, 10M, 30M, 100M).
 
 For each size it builds a throwaway project: a web shop's synthetic events (``synthetic.py``,
 about 100 events per customer, so 100M events are about a million customers) written as one
 raw parquet file in shards, and ``pipelines/shop/params.yaml`` with 12 monthly cutoffs (10
 training ones, the last of them the validation cutoff, a test cutoff and the scoring cutoff;
-30-day horizon). Then it runs the real commands, each in its own process, as DVC would:
+30-day horizon; the test cutoff is also scored into ``history/`` so that ``monitor`` has a
+list whose outcome is known). Then it runs every stage of the pipeline's DVC graph, each in
+its own process, in DVC's order:
 
-    churn ingest | labels | features | train | register | score | export   shop
+    churn ingest | labels | features | train | uplift | register | score | export
+          | monitor | report   shop
 
-and records per stage the wall time, CPU time (user + system, all threads), the process's
-peak resident memory (``wait4``'s ``ru_maxrss``) and the peak size of the temporary folder
-DuckDB spills to (sampled every 0.2 s). MLflow uses a SQLite store in the project.
+(``uplift`` finds no contact history in these events and writes only its note), and records
+per stage the wall time, CPU time (user + system, all threads), the process's peak resident
+memory (its high-water mark, ``wait4``'s ``ru_maxrss``) and the peak size of the temporary
+folder DuckDB spills to (sampled every 0.2 s), and prints them as a table with the load
+average before each stage and at the end. MLflow uses a SQLite store in the project.
 
     .venv/bin/python benchmarks/bench_scale.py --events 10000000 30000000 100000000
     .venv/bin/python benchmarks/bench_scale.py --events 1000000 --keep /tmp/shop  # look inside
@@ -40,13 +45,24 @@ from typing import Any
 
 import yaml
 
-STAGES = ("ingest", "labels", "features", "train", "register", "score", "export")
+STAGES = (
+    "ingest",
+    "labels",
+    "features",
+    "train",
+    "uplift",
+    "register",
+    "score",
+    "export",
+    "monitor",
+    "report",
+)
 SHARD_EVENTS = 10_000_000
 START = dt.date(2023, 1, 1)
 DAYS = 365
 
 
-def params(memory_limit: str, threads: int, backtests: int) -> dict[str, Any]:
+def params(memory_limit: str, threads: int, backtests: int, search: bool) -> dict[str, Any]:
     """The shop pipeline: canonical column names, so the contract maps each to itself."""
     return {
         "data": {
@@ -94,12 +110,16 @@ def params(memory_limit: str, threads: int, backtests: int) -> dict[str, Any]:
             "calibration": "platt",
             "backtest_cutoffs": backtests,
             "threads": threads,
+            # off by default: at most 20 trials or 3 minutes, whatever the size (--search)
+            "search": {"enabled": search},
         },
         "scoring": {
             "outreach": {"priority": "value_at_risk", "top_percent": 20, "control_percent": 10},
             "value": {"method": "clv"},
             "explain": "outreach",
         },
+        # the test cutoff's list too, so monitor evaluates a list whose outcome is known
+        "monitoring": {"backfill_cutoffs": ["2023-12-01"]},
     }
 
 
@@ -228,7 +248,8 @@ def bench(n_events: int, args: argparse.Namespace) -> list[StageRun]:
     (project / "pipelines/shop").mkdir(parents=True)
     (project / "pipelines/shop/params.yaml").write_text(
         yaml.safe_dump(
-            params(args.duckdb_memory_limit, args.threads, args.backtests), sort_keys=False
+            params(args.duckdb_memory_limit, args.threads, args.backtests, args.search),
+            sort_keys=False,
         )
     )
     started = time.perf_counter()
@@ -266,7 +287,32 @@ def bench(n_events: int, args: argparse.Namespace) -> list[StageRun]:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+    print_table(n_events, customers, runs)
     return runs
+
+
+def print_table(n_events: int, customers: int, runs: list[StageRun]) -> None:
+    """The runs of one size as a Markdown table (as benchmarks/README.md shows them), with the
+    load average now."""
+    print(
+        f"\n| {n_events:,} events ({customers:,} customers) | seconds | CPU s | peak RSS GB |"
+        " spilled GB | load before |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for run in runs:
+        print(
+            f"| {run.stage} | {run.seconds:.1f} | {run.cpu_seconds:.1f} | {run.peak_rss_gb:.2f} |"
+            f" {run.peak_spill_gb:.2f} | {run.load_before} |"
+        )
+    if runs:
+        seconds = sum(r.seconds for r in runs)
+        print(
+            f"| **all {len(runs)}** | **{seconds:.0f}** ({seconds / 60:.1f} min) |"
+            f" {sum(r.cpu_seconds for r in runs):.0f} | {max(r.peak_rss_gb for r in runs):.2f} |"
+            f" {max(r.peak_spill_gb for r in runs):.2f} | |"
+        )
+    one, five, fifteen = os.getloadavg()
+    print(f"load average at the end: {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)\n")
 
 
 def main() -> None:
@@ -285,6 +331,12 @@ def main() -> None:
     parser.add_argument(
         "--backtests", type=int, default=0, help="train.backtest_cutoffs (each one refits)"
     )
+    parser.add_argument(
+        "--search",
+        action="store_true",
+        help="train.search.enabled (off by default: the search is capped at 20 trials or 3 "
+        "minutes whatever the size, so it would hide how train grows)",
+    )
     parser.add_argument("--keep", help="folder to build the projects in, kept afterwards")
     parser.add_argument("--results", default="bench_scale.jsonl")
     parser.add_argument("--prepare", help=argparse.SUPPRESS)  # child: project folder
@@ -296,7 +348,11 @@ def main() -> None:
             canonical_without_ingest(project)
         return
     memory_gb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
-    print(f"{os.cpu_count()} CPUs, {memory_gb:.0f} GB memory")
+    one, five, fifteen = os.getloadavg()
+    print(
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+        f"{memory_gb:.0f} GB memory, load average {one:.2f} {five:.2f} {fifteen:.2f}"
+    )
     for n in args.events:
         bench(n, args)
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -367,4 +368,30 @@ def read_parquet(path: Output) -> pd.DataFrame:
     with _earlier_output(path):
         frame = pd.read_parquet(path)
     log.info("read %s: %s rows", path, f"{len(frame):,}")
+    return frame
+
+
+def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFrame:
+    """Rows ``rows`` (0-based positions, ascending) and ``columns`` of an output of an earlier
+    stage, read one row group at a time so that only the rows kept are ever held; dtypes as
+    :func:`read_parquet` gives them. Errors as ``read_parquet``."""
+    keep = np.asarray(rows, dtype="int64")
+    with _earlier_output(path):
+        parquet = pq.ParquetFile(path)
+        parts, start = [], 0
+        for group in range(parquet.num_row_groups):
+            n = parquet.metadata.row_group(group).num_rows
+            lo, hi = np.searchsorted(keep, [start, start + n])
+            if hi > lo:
+                part = parquet.read_row_group(group, columns=columns)
+                parts.append(part.take(pa.array(keep[lo:hi] - start)))
+            start += n
+        schema = parquet.schema_arrow
+        table = (
+            pa.concat_tables(parts)
+            if parts
+            else pa.table({c: pa.array([], schema.field(c).type) for c in columns})
+        )
+        frame: pd.DataFrame = table.replace_schema_metadata(schema.metadata).to_pandas()
+    log.info("read %s: %s of its rows", path, f"{len(frame):,}")
     return frame

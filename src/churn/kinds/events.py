@@ -244,7 +244,10 @@ class EventsKind:
         )
 
     def activity(self, tables: Canonical) -> Activity | None:
-        events = tables.optional("events")
-        if events is None:
-            return None
-        return Activity(events, self.labs.activity_event_types, self.labs.horizon_days)
+        """The events as the engine scans them (never read whole into memory)."""
+        return Activity(
+            tables.events(),
+            self.labs.activity_event_types,
+            self.labs.horizon_days,
+            sql_runner(self.settings.features),
+        )

@@ -1,8 +1,11 @@
 """Business retention metrics: churn rate per cutoff, cohort retention, repeat purchase rate and
 the distribution of customer value at risk.
 
-Pure: frames in, frames out, nothing read or written. ``churn report`` and the notebooks feed
-them the pipeline's tables and draw them with :mod:`churn.reporting.retention_figures`.
+Nothing here reads or writes a file. The churn rate, cohorts and repeat purchases are computed
+from the labels and the events by the SQL engine (:mod:`churn.reporting.activity_summaries`),
+so either may be a frame or a parquet file scanned in place, and only small aggregates reach
+pandas. ``churn report`` and the notebooks draw them with
+:mod:`churn.reporting.retention_figures`.
 
 Inputs
 ------
@@ -10,6 +13,7 @@ Inputs
 ``events``: canonical events (``customer_id``, ``ts`` naive UTC datetimes, ``event_type``, ...);
 only events whose type is in ``activity_event_types`` count as activity (purchases).
 ``scores``: ``scores.parquet`` (:func:`churn.scoring.ranking.score_columns`).
+``run_sql``: the engine the SQL runs on (DuckDB when not given).
 
 Conventions
 -----------
@@ -31,7 +35,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from churn.data.parsing import event_type_matches
+from churn.engines.sql import SqlRunner, Table
+from churn.reporting.activity_summaries import (
+    active_by_period,
+    labelled_by_cutoff,
+    last_event,
+    repeats_by_first_day,
+    table_columns,
+)
 from churn.scoring.outreach import TIERS
 from churn.validation import check_choice, check_int, require_columns
 
@@ -39,11 +50,14 @@ from churn.validation import check_choice, check_int, require_columns
 @dataclass(frozen=True)
 class Activity:
     """The events behind the report's retention charts (an events pipeline's): ``events`` as
-    above, the ``activity_event_types`` that count as activity, and the label horizon."""
+    above (a frame, or the parquet file the engine scans in place), the
+    ``activity_event_types`` that count as activity, the label horizon and the engine the
+    retention queries run on (DuckDB when None)."""
 
-    events: pd.DataFrame
+    events: Table
     activity_event_types: list[str]
     horizon_days: int
+    run_sql: SqlRunner | None = None
 
 
 Period = Literal["W", "M", "Q"]
@@ -71,42 +85,52 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
     require_columns(frame, columns, what=f"'{name}'")
 
 
+def _require_table(
+    table: Table, columns: tuple[str, ...], name: str, run_sql: SqlRunner | None
+) -> None:
+    present = table if isinstance(table, pd.DataFrame) else table_columns(table, run_sql)
+    _require(pd.DataFrame(columns=list(present)), columns, name)
+
+
 def _check_period(period: str) -> None:
     check_choice("period", period, PERIODS, meaning="week, month, quarter")
 
 
-def _activity(
-    events: pd.DataFrame, activity_event_types: list[str] | tuple[str, ...]
-) -> pd.DataFrame:
-    """``customer_id`` and ``ts`` of the events whose type is in ``activity_event_types``."""
-    _require(events, ("customer_id", "ts", "event_type"), "events")
+def _check_activity(
+    events: Table,
+    activity_event_types: list[str] | tuple[str, ...],
+    run_sql: SqlRunner | None,
+) -> None:
+    _require_table(events, ("customer_id", "ts", "event_type"), "events", run_sql)
     if not len(activity_event_types):
         raise ValueError(
             "The 'activity_event_types' parameter must name at least one event type "
             "(e.g. ['purchase']). Got an empty list instead."
         )
-    mask = events["event_type"].isin(event_type_matches(activity_event_types))
-    return events.loc[mask, ["customer_id", "ts"]]
 
 
-def _end_of_data(events: pd.DataFrame, end: pd.Timestamp | None) -> pd.Timestamp:
+def _end_of_data(
+    events: Table, end: pd.Timestamp | None, run_sql: SqlRunner | None
+) -> pd.Timestamp:
     if end is not None:
         return pd.Timestamp(end)
-    if events.empty:
+    last = last_event(events, run_sql)
+    if last is None:
         raise ValueError("'events' is empty: there is no activity to measure retention on.")
-    return pd.Timestamp(events["ts"].max()).floor("D") + pd.Timedelta(days=1)
+    return last.floor("D") + pd.Timedelta(days=1)
 
 
 # --------------------------------------------------------------------------- churn rate
 
 
-def churn_rate_by_cutoff(labels: pd.DataFrame) -> pd.DataFrame:
+def churn_rate_by_cutoff(labels: Table, *, run_sql: SqlRunner | None = None) -> pd.DataFrame:
     """Churn rate at every labelled cutoff.
 
     Parameters
     ----------
-    labels : ``labels.parquet``: one row per eligible (customer, cutoff) with ``churned``
-        (missing where the cutoff's window is not observed, e.g. the scoring cutoff).
+    labels : ``labels.parquet`` (a frame or the file): one row per eligible (customer, cutoff)
+        with ``churned`` (missing where the cutoff's window is not observed, e.g. the scoring
+        cutoff).
 
     Returns
     -------
@@ -114,22 +138,18 @@ def churn_rate_by_cutoff(labels: pd.DataFrame) -> pd.DataFrame:
     purged, valid, test; for a snapshot the splits are joined with "+"), ``eligible``
     (customers, int), ``churners`` (int), ``churn_rate`` (0-1).
     """
-    _require(labels, ("customer_id", "cutoff", "churned", "split"), "labels")
-    known = labels[labels["churned"].notna()]
+    _require_table(labels, ("customer_id", "cutoff", "churned", "split"), "labels", run_sql)
+    known = labelled_by_cutoff(labels, run_sql)
     if known.empty:
         return pd.DataFrame({c: [] for c in CHURN_RATE_COLUMNS}).astype(
             {"cutoff": "datetime64[us]", "eligible": "int64", "churners": "int64"}
         )
-    churned = known["churned"].astype(bool)
-    grouped = churned.groupby(known["cutoff"], sort=True)
-    splits = known.groupby("cutoff", sort=True)["split"].agg(
-        lambda s: "+".join(sorted(set(map(str, s))))
-    )
+    grouped = known.groupby("cutoff", sort=True)
     out = pd.DataFrame(
         {
-            "split": splits,
-            "eligible": grouped.size().astype("int64"),
-            "churners": grouped.sum().astype("int64"),
+            "split": grouped["split"].agg(lambda s: "+".join(sorted(set(map(str, s))))),
+            "eligible": grouped["eligible"].sum().astype("int64"),
+            "churners": grouped["churners"].sum().astype("int64"),
         }
     )
     out["churn_rate"] = out["churners"] / out["eligible"]
@@ -139,24 +159,9 @@ def churn_rate_by_cutoff(labels: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- cohorts
 
 
-def _activity_periods(
-    events: pd.DataFrame,
-    activity_event_types: list[str] | tuple[str, ...],
-    period: Period,
-    end: pd.Timestamp | None,
-) -> tuple[pd.DataFrame, int]:
-    """Distinct (customer, cohort ordinal, period ordinal) of qualifying activity, and the
-    ordinal of the last fully observed period."""
-    _check_period(period)
-    activity = _activity(events, activity_event_types)
-    stop = _end_of_data(events, end)
-    ordinal = pd.PeriodIndex(activity["ts"].dt.to_period(period)).asi8
-    frame = pd.DataFrame({"customer_id": activity["customer_id"].to_numpy(), "ordinal": ordinal})
-    frame = frame.drop_duplicates()
-    frame["cohort"] = frame.groupby("customer_id")["ordinal"].transform("min")
-    # the last period whose end (the start of the next one) is no later than ``stop``
-    last_full = int(pd.Period(stop, freq=period).ordinal) - 1
-    return frame, last_full
+def _ordinals(starts: pd.Series, period: Period) -> pd.Series:
+    """The pandas period ordinal of each period start."""
+    return pd.Series(pd.PeriodIndex(starts.dt.to_period(period)).asi8, index=starts.index)
 
 
 def _ordinal_starts(ordinals: pd.Series, period: Period) -> pd.Series:
@@ -167,18 +172,19 @@ def _ordinal_starts(ordinals: pd.Series, period: Period) -> pd.Series:
 
 
 def cohort_retention(
-    events: pd.DataFrame,
+    events: Table,
     activity_event_types: list[str] | tuple[str, ...],
     *,
     period: Period = "M",
     max_periods: int = 12,
     end: pd.Timestamp | None = None,
+    run_sql: SqlRunner | None = None,
 ) -> pd.DataFrame:
     """The retention triangle: the share of each cohort active in each period since its first.
 
     Parameters
     ----------
-    events : canonical events.
+    events : canonical events (a frame, or the parquet file the engine scans in place).
     activity_event_types : event types that count as activity, e.g. ``["purchase"]``.
     period : "M" (calendar months, default), "W" (weeks starting Monday) or "Q" (quarters).
     max_periods : periods after the first to report (period 0, the first, is always 100 %).
@@ -195,19 +201,29 @@ def cohort_retention(
     whose first period is not fully observed are left out.
     """
     check_int("max_periods", max_periods)
-    frame, last_full = _activity_periods(events, activity_event_types, period, end)
-    sizes = frame.groupby("cohort")["customer_id"].nunique()
+    _check_period(period)
+    _check_activity(events, activity_event_types, run_sql)
+    stop = _end_of_data(events, end, run_sql)
+    counts = active_by_period(events, activity_event_types, period, run_sql)
+    # the last period whose end (the start of the next one) is no later than ``stop``
+    last_full = int(pd.Period(stop, freq=period).ordinal) - 1
+    cohort = _ordinals(counts["cohort"], period)
+    ordinal = _ordinals(counts["period_start"], period)
+    sizes = counts.loc[ordinal == cohort, "active"].set_axis(cohort[ordinal == cohort])
     sizes = sizes[sizes.index <= last_full]
     if sizes.empty:
         return _empty_cohorts()
-    frame["period"] = frame["ordinal"] - frame["cohort"]
+    frame = pd.DataFrame(
+        {
+            "cohort": cohort,
+            "ordinal": ordinal,
+            "period": ordinal - cohort,
+            "active": counts["active"],
+        }
+    )
     seen = frame[(frame["ordinal"] <= last_full) & (frame["period"] <= max_periods)]
-    active = seen.groupby(["cohort", "period"])["customer_id"].nunique()
-    grid = [
-        (cohort, k)
-        for cohort in sizes.index
-        for k in range(min(max_periods, last_full - int(cohort)) + 1)
-    ]
+    active = seen.set_index(["cohort", "period"])["active"]
+    grid = [(c, k) for c in sizes.index for k in range(min(max_periods, last_full - int(c)) + 1)]
     index = pd.MultiIndex.from_tuples(grid, names=["cohort", "period"])
     out = active.reindex(index, fill_value=0).rename("active").reset_index()
     out["cohort_size"] = out["cohort"].map(sizes).astype("int64")
@@ -257,18 +273,19 @@ class RepeatPurchaseRates:
 
 
 def repeat_purchase_rate(
-    events: pd.DataFrame,
+    events: Table,
     activity_event_types: list[str] | tuple[str, ...],
     *,
     period: Period = "M",
     within_days: int | None = None,
     end: pd.Timestamp | None = None,
+    run_sql: SqlRunner | None = None,
 ) -> RepeatPurchaseRates:
     """Share of customers with purchases on two or more different days, overall and per cohort.
 
     Parameters
     ----------
-    events, activity_event_types, period, end : as in :func:`cohort_retention`.
+    events, activity_event_types, period, end, run_sql : as in :func:`cohort_retention`.
     within_days : if set, a repeat counts only when the second purchase day is less than this
         many days after the first, and only cohorts whose period ends at least this many days
         before ``end`` are counted, so every customer counted had the same time to come back.
@@ -282,43 +299,28 @@ def repeat_purchase_rate(
     _check_period(period)
     if within_days is not None:
         check_int("within_days", within_days)
-    activity = _activity(events, activity_event_types)
-    stop = _end_of_data(events, end)
-    days = pd.DataFrame(
-        {"customer_id": activity["customer_id"].to_numpy(), "day": activity["ts"].dt.floor("D")}
-    ).drop_duplicates()
-    days = days.sort_values(["customer_id", "day"], kind="stable")
-    nth = days.groupby("customer_id").cumcount()
-    first = days[nth == 0].set_index("customer_id")["day"]
-    second = days[nth == 1].set_index("customer_id")["day"].reindex(first.index)
-    if within_days is None:
-        counted = pd.Series(True, index=first.index)
-        repeated = second.notna()
-    else:
-        window = pd.Timedelta(days=within_days)
+    _check_activity(events, activity_event_types, run_sql)
+    stop = _end_of_data(events, end, run_sql)
+    firsts = repeats_by_first_day(events, activity_event_types, within_days, run_sql)
+    cohort = firsts["first_day"].dt.to_period(period)
+    if within_days is not None:
         # whole cohorts or none: a cohort's last customers need the window too
-        cohort_end = first.dt.to_period(period).dt.end_time.dt.floor("D") + pd.Timedelta(days=1)
-        counted = cohort_end + window <= stop
-        repeated = second.notna() & (second < first + window)
-    per_customer = pd.DataFrame(
-        {
-            "cohort": first[counted].dt.to_period(period).dt.start_time.to_numpy(),
-            "repeated": repeated[counted].to_numpy(dtype=bool),
-        }
-    )
-    grouped = per_customer.groupby("cohort", sort=True)["repeated"]
+        cohort_end = cohort.dt.end_time.dt.floor("D") + pd.Timedelta(days=1)
+        firsts = firsts[cohort_end + pd.Timedelta(days=within_days) <= stop]
+        cohort = cohort[firsts.index]
+    grouped = firsts.groupby(cohort.dt.start_time.rename("cohort"), sort=True)
     by_cohort = pd.DataFrame(
         {
-            "customers": grouped.size().astype("int64"),
-            "repeat_customers": grouped.sum().astype("int64"),
+            "customers": grouped["customers"].sum().astype("int64"),
+            "repeat_customers": grouped["repeat_customers"].sum().astype("int64"),
         }
     )
     by_cohort["repeat_rate"] = by_cohort["repeat_customers"] / by_cohort["customers"]
     by_cohort = by_cohort.rename_axis("cohort").reset_index()[list(REPEAT_COLUMNS)]
     by_cohort["cohort"] = by_cohort["cohort"].astype("datetime64[us]")
     return RepeatPurchaseRates(
-        customers=len(per_customer),
-        repeat_customers=int(per_customer["repeated"].sum()),
+        customers=int(firsts["customers"].sum()),
+        repeat_customers=int(firsts["repeat_customers"].sum()),
         by_cohort=by_cohort,
     )
 

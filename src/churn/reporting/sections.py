@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from churn.engines import sql
 from churn.reporting.model_figures import backtest_figure, counts_figure, drift_figure
 from churn.reporting.page import Figure, KeyNumbers, Note, Png, Section, Table
 from churn.reporting.retention import (
@@ -39,12 +40,16 @@ def _pct(x: float | None) -> str:
 
 
 def business_section(
-    labels: pd.DataFrame, scores: pd.DataFrame, activity: Activity | None
+    labels: sql.Table,
+    scores: pd.DataFrame,
+    activity: Activity | None,
+    *,
+    run_sql: sql.SqlRunner | None = None,
 ) -> Section:
     """Churn rate, value at stake and at risk; with the ``activity`` of an events pipeline,
-    churn over time, cohorts and repeat purchases too. ``labels``: ``labels.parquet``;
-    ``scores``: ``scores.parquet``."""
-    rates = churn_rate_by_cutoff(labels)
+    churn over time, cohorts and repeat purchases too. ``labels``: ``labels.parquet`` (a frame
+    or the file, aggregated by ``run_sql``, DuckDB when None); ``scores``: ``scores.parquet``."""
+    rates = churn_rate_by_cutoff(labels, run_sql=run_sql)
     clv = clv_summary(scores)
     latest = rates.iloc[-1] if len(rates) else None
     items: list[Any] = []
@@ -60,12 +65,12 @@ def business_section(
         )
     if activity is not None:
         events, types = activity.events, activity.activity_event_types
-        horizon = activity.horizon_days
-        repeat = repeat_purchase_rate(events, types, within_days=horizon)
+        horizon, run = activity.horizon_days, activity.run_sql
+        repeat = repeat_purchase_rate(events, types, within_days=horizon, run_sql=run)
         numbers.append((f"repeat purchase within {horizon} days", _pct(repeat.overall)))
         items.append(KeyNumbers(numbers))
         items.append(Figure(churn_rate_figure(rates, horizon_days=horizon)))
-        cohorts = cohort_retention(events, types)
+        cohorts = cohort_retention(events, types, run_sql=run)
         items.append(Figure(cohort_retention_figure(cohorts)))
         items.append(Figure(repeat_purchase_figure(repeat, within_days=horizon)))
     else:

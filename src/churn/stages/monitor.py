@@ -24,13 +24,15 @@ import pandas as pd
 
 from churn import io
 from churn.campaigns.measured import campaign_effects
+from churn.engines import ParquetTable
 from churn.io.canonical import CanonicalFiles
+from churn.io.files import read_parquet_rows
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.model import ChurnModel
-from churn.monitoring.drift import population_drift, training_rows
+from churn.monitoring.drift import population_drift
+from churn.monitoring.reference import training_row_numbers
 from churn.settings import PipelineSettings
-from churn.stages._canonical import labels_and_features
 from churn.tracking.loading import load_scoring_model
 from churn.tracking.store import Tracker
 
@@ -64,7 +66,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
         model = ChurnModel.load(Path(str(scores["model_name"].iloc[0])))
     drift = population_drift(
         model,
-        training_rows(*labels_and_features(paths)),
+        _training_rows(settings, paths, model),
         current,
         catalogue=io.read_json(paths.catalogue),
         settings=settings.monitoring,
@@ -108,6 +110,26 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
             else f"{row['effect']:+.3f} ({row['effect_low']:+.3f} to {row['effect_high']:+.3f})",
         )
     return {"drift": drift, "realised": outcome, "campaigns": campaigns}
+
+
+def _training_rows(
+    settings: PipelineSettings, paths: PipelinePaths, model: ChurnModel
+) -> pd.DataFrame:
+    """The feature rows the model's population was trained on (as
+    :func:`churn.monitoring.drift.training_rows`), only the columns the model reads: DuckDB
+    finds them from labels.parquet and features.parquet where they lie, and only those rows are
+    read, a row group at a time."""
+    io.require_parquet(paths.labels)
+    io.require_parquet(paths.features)
+    rows = training_row_numbers(
+        ParquetTable(paths.features),
+        ParquetTable(paths.labels),
+        threads=settings.features.duckdb_threads,
+        memory_limit=settings.features.duckdb_memory_limit,
+    )
+    margin = model.base_margin.features if model.base_margin is not None else ()
+    columns = list(dict.fromkeys([*model.feature_names, *margin]))
+    return read_parquet_rows(paths.features, rows, columns)
 
 
 def _rate(x: float | None) -> str:

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from churn import io
+from churn.engines import ParquetTable, sql_runner
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import Output, PipelinePaths
 from churn.kinds import kind_of
@@ -27,7 +28,7 @@ from churn.reporting.sections import (
 )
 from churn.settings import PipelineSettings
 
-PARAMS: tuple[str, ...] = ("labels",)
+PARAMS: tuple[str, ...] = ("labels", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")
@@ -44,9 +45,13 @@ def _json_if_written(path: Output) -> Any:
 def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -> dict[str, Any]:
     """Build reports/<p>/report.html from the outputs of the earlier stages."""
     scores = io.read_parquet(paths.scores)
-    labels = io.read_parquet(paths.labels)
+    # the labels and events are aggregated by the engine where they lie: only the churn rate
+    # per cutoff, cohort counts and repeat purchases reach memory
+    io.require_parquet(paths.labels)
     activity = kind_of(settings).activity(CanonicalFiles(paths, settings.features))
-    retention = business_section(labels, scores, activity)
+    retention = business_section(
+        ParquetTable(paths.labels), scores, activity, run_sql=sql_runner(settings.features)
+    )
     metrics = io.read_json(paths.metrics)
     pngs = {name: _png(paths.plots / f"{name}.png") for name, _ in PLOTS}
     plots = {name: png for name, png in pngs.items() if png is not None}
