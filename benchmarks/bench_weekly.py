@@ -134,7 +134,7 @@ def main() -> None:
         "cutoff_after": after["cutoff"],
         "model_before": before["model"],
         "model_after": after["model"],
-        "ingest": [line.strip() for line in weekly_out.splitlines() if "reused" in line][:2],
+        "ingest": [line.strip() for line in weekly_out.splitlines() if "reused " in line][:1],
     }
     with args.results.open("a", encoding="utf-8") as out:
         out.write(json.dumps(result) + "\n")
