@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +22,9 @@ from churn.evaluation.summaries import (
     segments_list,
 )
 from churn.reporting.evaluation_plots import plot_data
+from churn.reporting.page import Figure, Note
 from churn.reporting.plot_files import CURVES, dvc_plot_definitions
+from churn.reporting.sections import model_section
 
 
 def scalars_only(summary: dict[str, Any]) -> bool:
@@ -163,3 +166,32 @@ def test_dvc_plot_definitions_name_the_pipeline_and_each_series_file() -> None:
         "reports/shop/plots/roc/model.csv",
         "reports/shop/plots/roc/tenure.csv",
     ]
+
+
+def model_metrics() -> dict[str, Any]:
+    figures = {"roc_auc": 0.8, "pr_auc": 0.7, "brier": 0.2, "ece": 0.05, "lift_top_decile": 2.0}
+    return {
+        **figures,
+        "n_test": 500,
+        "positive_rate": 0.3,
+        "baselines": {"x": figures},
+        "training": {"test_cutoff": "2021-01-01"},
+    }
+
+
+@pytest.mark.parametrize("shape", ["object", "list of an earlier version"])
+def test_the_report_draws_the_backtest_folds_of_either_shape(shape: str) -> None:
+    folds = [fold("2020-06-01", 0.78, 0.02), fold("2020-09-01", 0.79, 0.03)]
+    backtest = backtest_file(folds) if shape == "object" else folds
+    items = model_section(model_metrics(), {}, backtest).items
+    assert sum(isinstance(i, Figure) for i in items) == 1
+    plt.close("all")
+
+
+def test_the_report_lists_the_cross_validation_folds() -> None:
+    backtest = backtest_file({"cross_validation_roc_auc": [0.84, 0.83, 0.86]})
+    notes = [
+        i.text for i in model_section(model_metrics(), {}, backtest).items if isinstance(i, Note)
+    ]
+    assert "ROC AUC of the 3 cross-validation folds: 0.840, 0.830, 0.860." in notes
+    assert not any(isinstance(i, Figure) for i in model_section(model_metrics(), {}, None).items)
