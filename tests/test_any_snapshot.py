@@ -274,7 +274,7 @@ def test_an_anonymised_snapshot_with_nothing_listed_runs_to_the_crm_files(
     assert "data.snapshot.tenure_attribute is not set" in log
     metrics = reports_of(root, "metrics.json")
     assert set(metrics["baselines"]) == {"logistic_onehot"}
-    assert "tenure" not in {s["segment"] for s in reports_of(root, "segments.json")}
+    assert "tenure" not in {s["segment"] for s in reports_of(root, "segments.json")["segments"]}
     catalogue = json.loads((root / "data/interim/export/feature_catalogue.json").read_text())
     assert {f["name"]: f["kind"] for f in catalogue} == {
         "V1": "numeric",
@@ -310,7 +310,7 @@ def test_a_snapshot_without_ids_with_one_reason_and_a_tenure_role(
     assert log.count("customers are numbered by row") == 1
     assert "counted as churned" in log
     assert "tenure" in reports_of(root, "metrics.json")["baselines"]
-    assert "tenure" in {s["segment"] for s in reports_of(root, "segments.json")}
+    assert "tenure" in {s["segment"] for s in reports_of(root, "segments.json")["segments"]}
     scores = scores_of(root)
     assert scores["customer_id"].str.match(r"^row_\d+$").all()
     assert "reason_1_code" in scores and "reason_2_code" not in scores

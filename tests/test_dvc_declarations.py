@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from churn.init.dvc_plots import declared_plots, plot_series
+from churn.reporting.plot_files import CURVES, MODEL_SERIES, dvc_plot_definitions
 from churn.settings import EventLabelSettings, load_settings
 from churn.stage_params import UndeclaredParamError, restrict
 from churn.stages import labels as labels_stage
@@ -211,6 +213,37 @@ def test_every_output_persists_so_a_failed_stage_keeps_the_previous_ones() -> No
                 if not (options or {}).get("persist"):
                     transient.append(f"{name}: {path}")
     assert transient == []
+
+
+@pytest.mark.parametrize("pipeline", sorted(pipelines()))
+def test_every_pipeline_has_its_own_plots_one_series_per_file(pipeline: str) -> None:
+    """`dvc plots show <p>_roc` draws one pipeline's curves, the model and each baseline its
+    own line; the entries are what `churn init` writes (churn.init.dvc_plots)."""
+    declared = declared_plots((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    roc = declared.get(f"{pipeline}_roc")
+    assert roc, f"dvc.yaml has no plot {pipeline}_roc: add the pipeline's plots (add_plots)"
+    folder = f"reports/{pipeline}/plots/roc/"
+    series = [p.removeprefix(folder).removesuffix(".csv") for p in roc["y"]]
+    assert series[0] == MODEL_SERIES
+    assert set(series) <= set(plot_series(load_settings(ROOT, pipeline))), series
+    for entry in dvc_plot_definitions(pipeline, series):
+        ((key, body),) = entry.items()
+        assert declared.get(key) == body, key
+    train = dvc_stages()["train"]
+    assert any(
+        next(iter(out)) == "reports/${key}/plots" for out in train["outs"] if isinstance(out, dict)
+    ), "the plots folder is an output of train"
+
+
+def test_plots_are_defined_per_pipeline_only() -> None:
+    """A stage-level plot is drawn for every pipeline by `dvc plots show <id>`-less commands and
+    matched by no pipeline's id: every plot is a top-level `<p>_<curve>`."""
+    assert all("plots" not in stage for stage in dvc_stages().values())
+    names = sorted(pipelines(), key=len, reverse=True)
+    for plot in declared_plots((ROOT / "dvc.yaml").read_text(encoding="utf-8")):
+        owner = next((p for p in names if plot.startswith(f"{p}_")), None)
+        assert owner is not None, f"plot {plot!r} belongs to no pipeline of vars"
+        assert plot.removeprefix(f"{owner}_") in {c.name for c in CURVES}, plot
 
 
 def test_a_missing_or_stale_code_dep_says_what_to_add_or_remove() -> None:

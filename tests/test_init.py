@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from churn.cli import app
 from churn.errors import ConfigError
+from churn.init.dvc_plots import add_plots, declared_plots
 from churn.init.params_file import DECLARED_SECTIONS, flow_list
 from churn.init.plan import attribute_names, class_sizes, fitting_min_class_rows, snake_case
 from churn.init.project import add_pipeline, declared_pipelines, placement, stage_targets
@@ -328,6 +329,63 @@ def test_adding_a_pipeline_keeps_every_comment_and_adds_it_once() -> None:
     assert declared_pipelines(again)["mine"] == {"raw": "data/raw/elsewhere"}
 
 
+def test_a_pipelines_plots_are_added_once_and_replaced_where_they_stand() -> None:
+    text = (ROOT / "dvc.yaml").read_text(encoding="utf-8")
+    edited = add_plots(text, "mine", ["model", "recency"])
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    assert [line for line in edited.splitlines() if line.lstrip().startswith("#")] == comments
+    plots = declared_plots(edited)
+    assert list(plots)[: len(declared_plots(text))] == list(declared_plots(text))
+    assert plots["mine_roc"]["y"] == {
+        "reports/mine/plots/roc/model.csv": "tpr",
+        "reports/mine/plots/roc/recency.csv": "tpr",
+    }
+    assert edited.count("- mine_") == 5
+    assert add_plots(edited, "mine", ["model", "recency"]) == edited
+    again = add_plots(edited, "mine", ["model", "bgnbd"])
+    assert again.count("- mine_") == 5
+    assert list(declared_plots(again)) == list(plots)  # replaced in place, not moved
+    assert "reports/mine/plots/gains/bgnbd.csv" in declared_plots(again)["mine_gains"]["y"]
+    assert "recency" not in str(declared_plots(again)["mine_roc"])
+    retail = {k: v for k, v in declared_plots(text).items() if k.startswith("retail_")}
+    assert {k: declared_plots(again)[k] for k in retail} == retail
+
+
+def test_plots_go_in_a_section_of_their_own_when_dvc_yaml_has_none() -> None:
+    text = "vars:\n  - pipelines: {}\n\nstages: {}  # none yet"
+    edited = add_plots(text, "a", ["model"])
+    assert edited.startswith(text + "\n\nplots:\n  - a_roc:\n")
+    assert declared_plots(edited)["a_confusion"] == {
+        "template": "confusion",
+        "x": "actual",
+        "y": {"reports/a/plots/confusion.csv": "predicted"},
+    }
+    assert set(yaml.safe_load(edited)) == {"vars", "stages", "plots"}
+
+
+def test_init_adds_the_plots_of_the_baselines_the_params_allow(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    with_amounts = export(tmp_path, messy.event_log(150, seed=2).events, "orders.csv")
+    without = export(tmp_path, messy.event_log(150, seed=3, amount=False).events, "visits.csv")
+    snap = messy.snapshot(300, seed=1)
+    snapshot = export(tmp_path, snap.frame, "subscribers.csv")
+    assert init(root, "orders", "--events", str(with_amounts))[0] == 0
+    assert init(root, "visits", "--events", str(without))[0] == 0
+    assert init(root, "subs", "--snapshot", str(snapshot), "--label", snap.label)[0] == 0
+    plots = declared_plots((root / "dvc.yaml").read_text())
+
+    def series(name: str) -> list[str]:
+        folder = f"reports/{name}/plots/roc/"
+        return [p.removeprefix(folder).removesuffix(".csv") for p in plots[f"{name}_roc"]["y"]]
+
+    assert series("orders") == ["model", "recency", "logistic_rfm", "bgnbd"]
+    assert series("visits") == ["model", "recency", "logistic_rfm"]
+    assert series("subs") == ["model", "logistic_onehot"]
+    assert {
+        f"{n}_{c}" for n in ("orders", "visits", "subs") for c in ("roc", "calibration")
+    } <= set(plots)
+
+
 def test_an_empty_pipelines_list_gets_its_first_entry() -> None:
     text = "vars:\n  - pipelines: {}   # none yet\n\nstages: {}\n"
     assert declared_pipelines(add_pipeline(text, "a", "data/raw/a")) == {"a": {"raw": "data/raw/a"}}
@@ -476,6 +534,13 @@ def test_a_users_files_go_from_raw_to_scores_in_two_commands(tmp_path: Path) -> 
         assert (root / "data/scored" / name / "scores.parquet").is_file()
         assert f"Running stage 'report@{name}'" in result.output
         assert re.search(rf"^  {name}\s+test ROC AUC \d\.\d{{3}}", result.output, re.M)
+        # every series train drew has its line in the pipeline's DVC plots
+        plots = declared_plots((root / "dvc.yaml").read_text())
+        for curve in ("roc", "precision_recall", "gains"):
+            drawn = {p.stem for p in (root / "reports" / name / "plots" / curve).glob("*.csv")}
+            assert "model" in drawn and drawn <= {
+                Path(p).stem for p in plots[f"{name}_{curve}"]["y"]
+            }
     assert not (root / "data/scored/orders").samefile(root / "data/scored/subs")
 
 

@@ -57,3 +57,7 @@ def test_snapshot_pipeline_scores_monitors_and_reports(tmp_path: Path) -> None:
     for title in ("Retention", "Model", "Who to contact, and why", "Monitoring"):
         assert f"<h2>{title}</h2>" in page
     assert "A snapshot has one date" in page
+    backtest = json.loads((tmp_path / "reports/tiny/backtest.json").read_text())
+    aucs = [f["roc_auc"] for f in backtest["folds"]]
+    assert backtest["summary"]["folds"] == len(aucs) == 5
+    assert "ROC AUC of the 5 cross-validation folds: " + ", ".join(f"{a:.3f}" for a in aucs) in page

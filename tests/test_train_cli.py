@@ -21,7 +21,6 @@ from tests._project import cdnow_slice
 ROOT = Path(__file__).resolve().parents[1]
 N_CUSTOMERS = 1500
 METRIC_KEYS = {"roc_auc", "pr_auc", "brier", "ece", "lift_top_decile", "n_test", "positive_rate"}
-PLOTS = ("roc", "precision_recall", "calibration", "gains", "confusion")
 
 pytestmark = pytest.mark.slow
 
@@ -80,20 +79,41 @@ def test_train_writes_model_metrics_backtest_and_plots(trained: Path) -> None:
         assert baseline["positive_rate"] == metrics["positive_rate"]
 
     backtest = json.loads((reports / "backtest.json").read_text())
-    assert isinstance(backtest, list) and len(backtest) == 2
-    for fold in backtest:
+    folds = backtest["folds"]
+    assert len(folds) == 2
+    for fold in folds:
         assert set(fold) >= METRIC_KEYS
         assert set(fold["baselines"]) == {"recency", "logistic_rfm", "bgnbd"}
         assert fold["valid_cutoff"] < fold["test_cutoff"] < metrics["training"]["test_cutoff"]
+    aucs = [f["roc_auc"] for f in folds]
+    assert backtest["summary"] == {
+        "folds": 2,
+        "roc_auc_mean": pytest.approx(sum(aucs) / 2),
+        "roc_auc_min": min(aucs),
+        "roc_auc_max": max(aucs),
+        "ece_mean": pytest.approx(sum(f["ece"] for f in folds) / 2),
+        "ece_min": min(f["ece"] for f in folds),
+        "ece_max": max(f["ece"] for f in folds),
+    }
+    segments = json.loads((reports / "segments.json").read_text())
+    assert segments["summary"]["segments"] == len(segments["segments"]) > 0
+    scored = [s["roc_auc"] for s in segments["segments"] if s["roc_auc"] is not None]
+    assert segments["summary"]["worst_roc_auc"] == min(scored)
 
-    for name in PLOTS:
-        frame = pd.read_csv(reports / "plots" / f"{name}.csv")
-        assert len(frame) > 0, name
-    roc = pd.read_csv(reports / "plots/roc.csv")
-    assert set(roc["model"]) == {"churn model", "recency", "logistic_rfm", "bgnbd"}
+    # one file per series: DVC draws the model and each baseline as lines of their own
+    series = {"model", "recency", "logistic_rfm", "bgnbd"}
+    for curve in ("roc", "precision_recall", "gains"):
+        assert {p.stem for p in (reports / "plots" / curve).glob("*.csv")} == series, curve
+        for name in series:
+            assert len(pd.read_csv(reports / "plots" / curve / f"{name}.csv")) > 0, (curve, name)
+    model_roc = pd.read_csv(reports / "plots/roc/model.csv")
+    assert list(model_roc.columns) == ["fpr", "tpr", "threshold"]
+    assert model_roc["fpr"].is_monotonic_increasing and model_roc["tpr"].is_monotonic_increasing
+    assert len(pd.read_csv(reports / "plots/calibration.csv")) > 0
     assert len(pd.read_csv(reports / "plots/confusion.csv")) == N_CUSTOMERS
     for name in ("roc", "precision_recall", "calibration", "gains"):
         assert (reports / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (reports / "plots/roc.csv").exists()
 
 
 def test_saved_model_scores_the_test_cutoff_it_was_evaluated_on(trained: Path) -> None:
@@ -152,7 +172,7 @@ def test_a_pipeline_without_a_recipe_searches_on_folds_older_than_the_backtest(
     assert search["chosen_fold_roc_auc"] >= search["recipe_fold_roc_auc"]
     backtest = json.loads((reports / "backtest.json").read_text())
     searched = [f.removeprefix("test ") for f in search["folds"]]
-    assert searched and max(searched) < min(f["test_cutoff"] for f in backtest)
+    assert searched and max(searched) < min(f["test_cutoff"] for f in backtest["folds"])
     assert max(searched) < metrics["training"]["test_cutoff"]
     assert metrics["training"]["backtest_in_sample_for_search"] is False
     model = json.loads((project_copy / "models/mini" / META_FILE).read_text())

@@ -1,5 +1,5 @@
 """``churn init`` and ``churn run`` on the project folder: read samples, place the files, write
-the params, register the pipeline in dvc.yaml, and run its stages through DVC.
+the params, register the pipeline (and its plots) in dvc.yaml, and run its stages through DVC.
 
 I/O. Everything ``churn init`` may refuse (a bad name, a role it cannot find, a span too short
 for the horizon, params that do not load) is decided before anything is written.
@@ -24,13 +24,14 @@ import yaml
 from churn.data.parsing import parse_timestamps
 from churn.errors import ConfigError, InputDataError, PipelineStateError
 from churn.init import plan as planning
+from churn.init.dvc_plots import add_plots, plot_series
 from churn.init.findings import events_findings, snapshot_findings
 from churn.init.params_file import render
 from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
 from churn.init.schedule import cutoff_plan
 from churn.init.sniff import file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
-from churn.settings import load_settings, pipeline_params_path
+from churn.settings import PipelineSettings, load_settings, pipeline_params_path
 
 OUTPUT_ROOTS = ("data/interim", "data/scored", "data/exports", "models", "reports")
 """Folders the stages write: a raw dependency must not contain any of them."""
@@ -199,7 +200,7 @@ def _check_new(project_dir: Path, name: str, *, force: bool) -> str:
     return text
 
 
-def _validated(files: dict[Path, str], project_dir: Path) -> None:
+def _validated(files: dict[Path, str], project_dir: Path) -> PipelineSettings:
     """Load the rendered params as every stage will, from a scratch copy of the project's
     layout."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -208,7 +209,7 @@ def _validated(files: dict[Path, str], project_dir: Path) -> None:
             scratch.parent.mkdir(parents=True, exist_ok=True)
             scratch.write_text(text, encoding="utf-8")
         name = next(iter(files)).parent.name
-        load_settings(Path(tmp), name)
+        return load_settings(Path(tmp), name)
 
 
 def _write(
@@ -219,13 +220,15 @@ def _write(
     dvc_yaml: str,
 ) -> tuple[Path, list[tuple[Path, str]]]:
     files = {pipeline_params_path(project_dir, plan.name): render(plan)}
-    _validated(files, project_dir)
+    settings = _validated(files, project_dir)
+    dvc_text = add_pipeline(dvc_yaml, plan.name, raw)
+    dvc_text = add_plots(dvc_text, plan.name, plot_series(settings))
     copied = copy_files(project_dir, places)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     params = pipeline_params_path(project_dir, plan.name)
-    (project_dir / "dvc.yaml").write_text(add_pipeline(dvc_yaml, plan.name, raw), encoding="utf-8")
+    (project_dir / "dvc.yaml").write_text(dvc_text, encoding="utf-8")
     load_settings(project_dir, plan.name)
     return params, copied
 

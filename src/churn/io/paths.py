@@ -213,4 +213,4 @@ class PipelinePaths:
     @property
     def folder_outputs(self) -> tuple[Path, ...]:
         """Outputs written as whole folders (swapped in by ``io.write_folder``)."""
-        return (self.canonical, self.model, self.uplift_model)
+        return (self.canonical, self.model, self.uplift_model, self.plots)

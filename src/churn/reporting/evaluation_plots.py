@@ -11,6 +11,7 @@ import pandas as pd
 from churn.evaluation import curves, segments
 from churn.modeling.training_data import FeatureColumns, outcome
 from churn.reporting import evaluation_figures as figures
+from churn.reporting.plot_files import CURVES, MODEL_SERIES, curve_file
 
 
 def test_segments(
@@ -40,15 +41,18 @@ def test_segments(
 def plot_data(
     y_test: np.ndarray, p_test: np.ndarray, threshold: float, baselines: dict[str, np.ndarray]
 ) -> dict[str, pd.DataFrame]:
-    """The evaluation curves as tables (DVC plots): ROC with baselines, precision-recall,
-    calibration, gains and the confusion pairs at ``threshold``."""
-    roc = [curves.roc_curve_frame(y_test, p_test).assign(model="churn model")]
-    roc += [curves.roc_curve_frame(y_test, p).assign(model=name) for name, p in baselines.items()]
-    return {
-        "roc": pd.concat(roc, ignore_index=True),
-        "precision_recall": curves.pr_curve_frame(y_test, p_test),
+    """The evaluation curves as tables for DVC plots, by path inside ``reports/<p>/plots/``
+    (:mod:`churn.reporting.plot_files`): ROC, precision-recall and gains one file per series
+    (``roc/model.csv``, ``roc/<baseline>.csv``, ...), calibration and the confusion pairs at
+    ``threshold`` of the model alone."""
+    series = {MODEL_SERIES: p_test, **baselines}
+    per_series = {
+        "roc": curves.roc_curve_frame,
+        "precision_recall": curves.pr_curve_frame,
+        "gains": curves.gains_frame,
+    }
+    model_only = {
         "calibration": curves.calibration_frame(y_test, p_test),
-        "gains": curves.gains_frame(y_test, p_test),
         "confusion": pd.DataFrame(
             {
                 "actual": np.where(y_test == 1, "churn", "stay"),
@@ -56,6 +60,14 @@ def plot_data(
             }
         ),
     }
+    out: dict[str, pd.DataFrame] = {}
+    for curve in CURVES:
+        if curve.per_series:
+            for name, p in series.items():
+                out[curve_file(curve, name)] = per_series[curve.name](y_test, p)
+        else:
+            out[curve_file(curve)] = model_only[curve.name]
+    return out
 
 
 def evaluation_figures(

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from churn.engines import sql
+from churn.evaluation.summaries import backtest_folds, cross_validation_aucs
 from churn.reporting.model_figures import backtest_figure, counts_figure, drift_figure
 from churn.reporting.page import Figure, KeyNumbers, Note, Png, Section, Table
 from churn.reporting.retention import (
@@ -86,7 +87,7 @@ def business_section(
 def model_section(metrics: dict[str, Any], plots: dict[str, bytes], backtest: Any) -> Section:
     """The model against its baselines on the test cutoff. ``metrics``: ``metrics.json``;
     ``plots``: the PNGs of ``churn train`` by name (those of :data:`PLOTS` that exist);
-    ``backtest``: ``backtest.json``, or None."""
+    ``backtest``: ``backtest.json`` (:mod:`churn.evaluation.summaries`), or None."""
     rows = [{"model": "churn model", **{k: metrics[k] for k in METRIC_COLUMNS}}]
     rows += [
         {"model": name.replace("_", " "), **{k: b[k] for k in METRIC_COLUMNS}}
@@ -105,11 +106,11 @@ def model_section(metrics: dict[str, Any], plots: dict[str, bytes], backtest: An
         Table(table, "Model and baselines on the same test rows (ECE: expected calibration error)"),
     ]
     items += [Png(plots[name], caption) for name, caption in PLOTS if name in plots]
-    if isinstance(backtest, list) and backtest:  # rolling-origin folds of an event pipeline
-        items.append(Figure(backtest_figure(backtest, metrics)))
-    elif isinstance(backtest, dict) and backtest.get("cross_validation_roc_auc"):
-        folds = ", ".join(f"{auc:.3f}" for auc in backtest["cross_validation_roc_auc"])
-        items.append(Note(f"ROC AUC of the 5 cross-validation folds: {folds}."))
+    if folds := backtest_folds(backtest):  # rolling-origin folds of an event pipeline
+        items.append(Figure(backtest_figure(folds, metrics)))
+    elif aucs := cross_validation_aucs(backtest):
+        listed = ", ".join(f"{auc:.3f}" for auc in aucs)
+        items.append(Note(f"ROC AUC of the {len(aucs)} cross-validation folds: {listed}."))
     return Section("Model", items, "model")
 
 

@@ -4,12 +4,14 @@ baselines side by side, per-segment AUC, backtest or cross-validation, plot data
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from churn import io
 from churn.evaluation import metrics as evaluation_metrics
+from churn.evaluation.summaries import backtest_file, segments_file
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
@@ -113,12 +115,18 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
 
     io.write_folder(paths.model, fit.model.save)
     io.write_json(metrics, paths.metrics)
-    io.write_json(backtest.report, paths.backtest)
-    io.write_json(segments.to_dict(orient="records"), paths.segments)
-    for name, frame in plot_data(y_test, p_test, threshold, baseline_p).items():
-        io.write_csv(frame, paths.plots / f"{name}.csv")
-    for name, figure in evaluation_figures(y_test, p_test, baseline_p, metrics).items():
-        io.write_png(figure, paths.plots / f"{name}.png")
+    io.write_json(backtest_file(backtest.report), paths.backtest)
+    io.write_json(segments_file(segments), paths.segments)
+    tables = plot_data(y_test, p_test, threshold, baseline_p)
+    figures = evaluation_figures(y_test, p_test, baseline_p, metrics)
+
+    def fill(folder: Path) -> None:  # a whole new folder: no series of an earlier run is left
+        for name, frame in tables.items():
+            io.write_csv(frame, folder / name)
+        for name, figure in figures.items():
+            io.write_png(figure, folder / f"{name}.png")
+
+    io.write_folder(paths.plots, fill)
     log.info(
         "test ROC AUC %.3f (baselines: %s), ECE %.3f; wrote %s and %s",
         metrics["roc_auc"],
