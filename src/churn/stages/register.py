@@ -64,6 +64,7 @@ def register(
             registered_model_name=name,
             alias=None if experiment else registry.CHALLENGER,
             risk_reference=reference,
+            lineage=experiment_lineage(os.environ),
         )
     else:
         log.warning(

@@ -36,10 +36,9 @@ from churn.tracking.pyfunc import (
 from churn.tracking.registry import CHALLENGER
 from churn.tracking.serving import RiskReference, tier_params
 from churn.tracking.store import store_error
-from churn.tracking.training import CURVE_PREFIX
+from churn.tracking.training import CURVE_PREFIX, METRIC_BATCH
 
 _MODEL_NAME = "model"
-_BATCH = 1000  # MLflow's limit of metrics in one log_batch
 
 type MetricTree = Mapping[str, float | MetricTree]
 """Metrics, possibly nested: ``{"baselines": {"recency": {"roc_auc": 0.7}}}``."""
@@ -168,12 +167,15 @@ def log_model_to_run(
     registered_model_name: str,
     alias: str | None = CHALLENGER,
     risk_reference: RiskReference | None = None,
+    lineage: Mapping[str, str] | None = None,
 ) -> RegisteredVersion:
     """Log the model in ``model_dir`` into the training run ``run_id`` that ``churn train``
     left (:mod:`churn.tracking.training`; see :func:`churn.tracking.training.find_training_run`),
     link the run's final metrics to it, register it with the run's lineage tags and point
-    ``alias`` at it, as :func:`log_training_run` does for a run of its own. The run keeps its
-    status: a failure here is the registration's, not the training's.
+    ``alias`` at it, as :func:`log_training_run` does for a run of its own. ``lineage`` is
+    this registration's own (the DVC experiment registering it, which may not be the one
+    that trained it), added to the model's and the version's tags. The run keeps its status:
+    a failure here is the registration's, not the training's.
 
     Raises PipelineStateError when ``model_dir`` is missing or broken, TrackingError when the
     store fails."""
@@ -184,7 +186,7 @@ def log_model_to_run(
             key: value
             for key, value in run.data.tags.items()
             if key.startswith("lineage.") or key == "mlflow.source.git.commit"
-        }
+        } | lineage_tags(lineage or {})
         return model.log_and_register(
             client,
             experiment=experiment,
@@ -210,8 +212,8 @@ def link_metrics(client: MlflowClient, run_id: str, model_id: str) -> int:
         if logged:
             last = max(logged, key=lambda m: m.timestamp)
             entities.append(Metric(key, last.value, last.timestamp, 0, model_id=model_id))
-    for start in range(0, len(entities), _BATCH):
-        client.log_batch(run_id, metrics=entities[start : start + _BATCH])
+    for start in range(0, len(entities), METRIC_BATCH):
+        client.log_batch(run_id, metrics=entities[start : start + METRIC_BATCH])
     return len(entities)
 
 

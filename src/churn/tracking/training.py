@@ -31,7 +31,8 @@ ERROR_TAG = "churn.error"
 CURVE_PREFIX = "curve."
 """Metrics logged per boosting round: ``curve.<eval set>.<metric>`` (``curve.valid.logloss``)."""
 
-_BATCH = 1000  # MLflow's limit of metrics in one log_batch
+METRIC_BATCH = 1000
+"""MLflow's limit of metrics in one ``log_batch``."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,8 @@ class TrainingRun:
             for name, values in curve.items()
             for step, value in enumerate(values)
         ]
-        for start in range(0, len(entities), _BATCH):
-            self.client.log_batch(self.run_id, metrics=entities[start : start + _BATCH])
+        for start in range(0, len(entities), METRIC_BATCH):
+            self.client.log_batch(self.run_id, metrics=entities[start : start + METRIC_BATCH])
         if datasets:
             self.client.log_inputs(self.run_id, datasets=[d.entity() for d in datasets])
         for path in artifacts:
@@ -131,7 +132,7 @@ def training_run(
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
         status = RunStatus.KILLED if interrupted else RunStatus.FAILED
-        why = first_line(exc)
+        why = first_line(exc)[:4000]  # MLflow caps tag values
         with contextlib.suppress(Exception):
             client.set_tag(run_id, ERROR_TAG, why)
             client.set_tag(run_id, NOTE_TAG, f"{description}\n\n**Training failed**: {why}")
