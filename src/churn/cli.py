@@ -181,10 +181,18 @@ def features(
 def train(
     pipeline: PipelineArg, project_dir: ProjectOpt = Path("."), debug: DebugOpt = False
 ) -> None:
-    """Train the churn model and baselines; write the model, metrics, backtest and plots."""
+    """Train the churn model and baselines; write the model, metrics, backtest and plots, and
+    record the training in an MLflow run."""
     from churn.stages import train as train_stage  # noqa: PLC0415 - a command loads only its stage
 
-    _run(pipeline, project_dir, debug, train_stage.run, stage=train_stage)
+    tracker = _tracker(project_dir)
+    _run(
+        pipeline,
+        project_dir,
+        debug,
+        lambda s, p: train_stage.run(s, p, tracker),
+        stage=train_stage,
+    )
 
 
 @app.command()

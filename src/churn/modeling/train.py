@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -61,10 +61,28 @@ class Heartbeat(xgb.callback.TrainingCallback):
 
 @dataclass(frozen=True)
 class FitResult:
+    """A fitted model and how it was fitted. ``curve``: each validation metric per boosting
+    round of the early-stopped fit (``{"logloss": (0.61, 0.58, ...)}``), rounds after
+    ``best_iteration`` included; empty when the engine does not report it."""
+
     model: ChurnModel
     params: Mapping[str, Any]
     best_iteration: int
     valid_logloss: float
+    curve: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Boosted:
+    """What :func:`boost` grew: the booster cut at its best iteration, the training categories,
+    the best iteration, the validation log loss there, and the validation curve (see
+    :class:`FitResult`)."""
+
+    booster: xgb.Booster
+    categories: dict[str, tuple[str, ...]]
+    best_iteration: int
+    valid_logloss: float
+    curve: Mapping[str, tuple[float, ...]]
 
 
 def booster_params(
@@ -127,7 +145,7 @@ def dmatrix(
     return dm
 
 
-def fit_booster(
+def boost(
     train: pd.DataFrame,
     valid: pd.DataFrame,
     columns: FeatureColumns,
@@ -135,10 +153,8 @@ def fit_booster(
     settings: TrainSettings,
     *,
     base: BaseMargin | None = None,
-) -> tuple[xgb.Booster, dict[str, tuple[str, ...]], int, float]:
-    """Train with early stopping on ``valid``, starting from ``base`` when given; returns the
-    booster cut at its best iteration, the training categories, the best iteration and the
-    validation log loss there."""
+) -> Boosted:
+    """Train with early stopping on ``valid``, starting from ``base`` when given."""
     cats = _categories(train, columns)
     dtrain = dmatrix(train, columns, cats, base)
     dvalid = dmatrix(valid, columns, cats, base)
@@ -154,7 +170,24 @@ def fit_booster(
         callbacks=[Heartbeat()],
     )
     best = int(booster.best_iteration)
-    return booster[: best + 1], cats, best, float(history["valid"]["logloss"][best])
+    curve = {metric: tuple(map(float, values)) for metric, values in history["valid"].items()}
+    return Boosted(booster[: best + 1], cats, best, curve["logloss"][best], curve)
+
+
+def fit_booster(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    columns: FeatureColumns,
+    params: Mapping[str, Any],
+    settings: TrainSettings,
+    *,
+    base: BaseMargin | None = None,
+) -> tuple[xgb.Booster, dict[str, tuple[str, ...]], int, float]:
+    """Train with early stopping on ``valid``, starting from ``base`` when given; returns the
+    booster cut at its best iteration, the training categories, the best iteration and the
+    validation log loss there (:func:`boost` without the curve)."""
+    grown = boost(train, valid, columns, params, settings, base=base)
+    return grown.booster, grown.categories, grown.best_iteration, grown.valid_logloss
 
 
 def fit_model(
@@ -182,7 +215,8 @@ def fit_model(
     :mod:`churn.modeling.calibration`), listed in the metadata as ``calibration_cutoffs``."""
     params = booster_params(settings, outcome(train), overrides)
     base = base_margin_for(train, columns, settings)
-    booster, cats, best, loss = fit_booster(train, valid, columns, params, settings, base=base)
+    grown = boost(train, valid, columns, params, settings, base=base)
+    booster, cats, best = grown.booster, grown.categories, grown.best_iteration
     meta: dict[str, Any] = {**(metadata or {}), "params": params, "best_iteration": best}
     if settings.refit_on_purged and purged is not None and len(purged):
         fitted = pd.concat([train, purged], ignore_index=True)
@@ -205,4 +239,6 @@ def fit_model(
     if settings.calibration_cutoffs > 1:
         meta["calibration_cutoffs"] = calibration_cutoff_dates(rows)
     calibrator = Calibrator.fit(settings.calibration, uncalibrated.margin(rows), outcome(rows))
-    return FitResult(replace(uncalibrated, calibrator=calibrator), params, best, loss)
+    return FitResult(
+        replace(uncalibrated, calibrator=calibrator), params, best, grown.valid_logloss, grown.curve
+    )

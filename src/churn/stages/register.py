@@ -18,9 +18,14 @@ from churn.modeling.training_data import outcome
 from churn.monitoring.drift import drift_problems
 from churn.settings import PipelineSettings
 from churn.stages._canonical import labels_and_features
-from churn.tracking import registry, runs
+from churn.tracking import registry, runs, training
 from churn.tracking.events_model import EventsEntry
-from churn.tracking.lineage import dvc_experiment, experiment_lineage, training_lineage
+from churn.tracking.lineage import (
+    dvc_experiment,
+    experiment_lineage,
+    folder_md5,
+    training_lineage,
+)
 from churn.tracking.serving import RiskReference
 from churn.tracking.store import Tracker
 
@@ -35,7 +40,8 @@ log = logging.getLogger("churn")
 def register(
     settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker, test: pd.DataFrame
 ) -> dict[str, Any]:
-    """Log the model in ``models/<p>`` with its metrics, plots and lineage; alias challenger.
+    """Log the model in ``models/<p>`` into the run ``churn train`` opened for it (a run of its
+    own, with its metrics, plots and lineage, when there is none); alias challenger.
     ``test``: the test rows (:func:`churn.tracking.registry.test_rows`), the first five of
     which are the input example; the served model's risk tiers are drawn on all of them."""
     metrics = io.read_json(paths.metrics)
@@ -47,37 +53,68 @@ def register(
         model.predict_proba(test), f"the {len(test):,} customers of the test cutoff {test_cutoff}"
     )
     name = registry.model_name(paths.name)
-    version = runs.log_training_run(
-        tracker.client,
-        experiment=tracker.experiment(paths.name),
-        model_dir=paths.model,
-        params={
-            "train": settings.train.model_dump(),
-            "labels": settings.labels.model_dump(),
-            "features": settings.features.model_dump(),
-        },
-        metrics=runs.numeric_metrics(metrics),
-        artifacts=[
-            p
-            for p in (paths.metrics, paths.backtest, paths.segments, paths.plots, paths.catalogue)
-            if p.exists()
-        ],
-        lineage={
-            **training_lineage(
-                paths.project_dir,
-                features=paths.features,
-                labels=paths.labels,
-                test_cutoff=test_cutoff,
-            ),
-            **experiment_lineage(os.environ),
-        },
-        input_example=test.head(5),
-        registered_model_name=name,
-        alias=None if experiment else registry.CHALLENGER,
-        run_name=f"{paths.name} {experiment}" if experiment else f"{paths.name} train",
-        risk_reference=reference,
-        events_entry=EventsEntry(settings, paths.catalogue),
-    )
+    experiment_id = tracker.experiment(paths.name)
+    model_md5 = folder_md5(paths.model)
+    run_id = training.find_training_run(tracker.client, experiment_id, model_md5)
+    if run_id is not None:  # the run `churn train` opened: the model goes into it
+        version = runs.log_model_to_run(
+            tracker.client,
+            run_id=run_id,
+            experiment=experiment_id,
+            model_dir=paths.model,
+            input_example=test.head(5),
+            registered_model_name=name,
+            alias=None if experiment else registry.CHALLENGER,
+            risk_reference=reference,
+            lineage=experiment_lineage(os.environ),
+            events_entry=EventsEntry(settings, paths.catalogue),
+        )
+    else:
+        log.warning(
+            "no finished `churn train` run in %s trained the model in %s (md5 %s): it was "
+            "trained by an older churn, against another MLflow store, or its run was deleted. "
+            "Logging it in a run of its own, without its training curve and datasets.",
+            tracker.uri,
+            paths.model,
+            model_md5,
+        )
+        version = runs.log_training_run(
+            tracker.client,
+            experiment=experiment_id,
+            model_dir=paths.model,
+            params={
+                "train": settings.train.model_dump(),
+                "labels": settings.labels.model_dump(),
+                "features": settings.features.model_dump(),
+            },
+            metrics=runs.numeric_metrics(metrics),
+            artifacts=[
+                p
+                for p in (
+                    paths.metrics,
+                    paths.backtest,
+                    paths.segments,
+                    paths.plots,
+                    paths.catalogue,
+                )
+                if p.exists()
+            ],
+            lineage={
+                **training_lineage(
+                    paths.project_dir,
+                    features=paths.features,
+                    labels=paths.labels,
+                    test_cutoff=test_cutoff,
+                ),
+                **experiment_lineage(os.environ),
+            },
+            input_example=test.head(5),
+            registered_model_name=name,
+            alias=None if experiment else registry.CHALLENGER,
+            run_name=f"{paths.name} {experiment}" if experiment else f"{paths.name} train",
+            risk_reference=reference,
+            events_entry=EventsEntry(settings, paths.catalogue),
+        )
     log.info(
         "registered %s version %s (run %s) %s",
         name,

@@ -1,11 +1,15 @@
 """Stage ``train``: labels + features -> ``models/<p>/`` and ``reports/<p>/`` (metrics with
-baselines side by side, per-segment AUC, backtest or cross-validation, plot data for DVC)."""
+baselines side by side, per-segment AUC, backtest or cross-validation, plot data for DVC), all
+of it recorded in an MLflow run opened before the fit (:mod:`churn.tracking.training`)."""
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -28,6 +32,18 @@ from churn.modeling.training_data import (
 )
 from churn.reporting.evaluation_plots import evaluation_figures, plot_data, test_segments
 from churn.settings import PipelineSettings
+from churn.tracking import description, training
+from churn.tracking.lineage import (
+    dvc_experiment,
+    experiment_lineage,
+    folder_md5,
+    lineage_tags,
+    training_lineage,
+)
+from churn.tracking.runs import flatten, numeric_metrics
+
+if TYPE_CHECKING:
+    from churn.tracking.store import Tracker
 
 PARAMS: tuple[str, ...] = ("data", "train", "labels", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
@@ -38,13 +54,96 @@ events pipelines, so the section whole)."""
 log = logging.getLogger("churn")
 
 
-def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
-    """Train the churn model and its baselines, evaluate on the test cutoff, write it all."""
-    ts = settings.train
+def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
+    """Train the churn model and its baselines, evaluate on the test cutoff, write it all, and
+    record it in a training run of ``tracker``'s store that ends FAILED if training fails."""
     labels = io.read_parquet(paths.labels)
     features = io.read_parquet(paths.features)
     catalogue = io.read_json(paths.catalogue)
     rows = labelled_rows(features, labels)
+    test_cutoffs = split_rows(rows, "test")["cutoff"]
+    lineage = {
+        **training_lineage(
+            paths.project_dir,
+            features=paths.features,
+            labels=paths.labels,
+            test_cutoff=pd.Timestamp(test_cutoffs.iloc[0]).date().isoformat()
+            if len(test_cutoffs)
+            else "",
+        ),
+        **experiment_lineage(os.environ),
+    }
+    inputs = {
+        paths.labels.relative_to(paths.project_dir).as_posix(): lineage["labels_md5"],
+        paths.features.relative_to(paths.project_dir).as_posix(): lineage["features_md5"],
+    }
+    experiment = dvc_experiment(os.environ)
+
+    def describe(trained: _Trained | None = None) -> str:
+        return description.describe(
+            settings,
+            command=f"churn train {paths.name}",
+            experiment=experiment,
+            inputs=inputs,
+            splits=trained.splits if trained else (),
+            n_features=trained.n_features if trained else None,
+            metrics=trained.metrics if trained else None,
+        )
+
+    with training.training_run(
+        tracker.client,
+        experiment=tracker.experiment(paths.name),
+        run_name=f"{paths.name} {experiment or 'train'}",
+        tags=lineage_tags(lineage),
+        params=flatten(
+            {
+                "train": settings.train.model_dump(),
+                "labels": settings.labels.model_dump(),
+                "features": settings.features.model_dump(),
+                "data": settings.data.model_dump(),
+            }
+        ),
+        description=describe(),
+    ) as mlflow_run:
+        trained = _train(settings, paths, rows, catalogue)
+        mlflow_run.record(
+            metrics=flatten(numeric_metrics(trained.metrics)),
+            curve={f"valid.{name}": values for name, values in trained.curve.items()},
+            datasets=[
+                training.DatasetUse(path, digest, split)
+                for path, digest in inputs.items()
+                for split in trained.splits
+            ],
+            artifacts=[
+                p
+                for p in (paths.metrics, paths.backtest, paths.segments, paths.plots)
+                if p.exists()
+            ]
+            + [paths.catalogue],
+            description=describe(trained),
+            model_digest=folder_md5(paths.model),
+        )
+    return trained.metrics
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """What :func:`_train` wrote, for the run: ``metrics.json``'s content, the validation
+    curve, the rows of each context and the number of model features."""
+
+    metrics: dict[str, Any]
+    curve: Mapping[str, tuple[float, ...]]
+    splits: tuple[description.Split, ...]
+    n_features: int
+
+
+def _train(
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    rows: pd.DataFrame,
+    catalogue: Any,
+) -> _Trained:
+    ts = settings.train
     columns = feature_columns(catalogue, ts.exclude_features)
     train, valid, test = (split_rows(rows, s) for s in ("train", "valid", "test"))
     for role, frame in (("training", train), ("validation", valid), ("test", test)):
@@ -135,4 +234,10 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
         paths.model,
         paths.reports,
     )
-    return metrics
+    fitted = pd.concat([train, purged]) if fit.model.metadata.get("refit_rows") else train
+    splits = tuple(
+        description.Split.of(context, frame, outcome(frame))
+        for context, frame in zip(description.CONTEXTS, (fitted, valid, test), strict=True)
+    )
+    n_features = len(columns.numeric) + len(columns.categorical)
+    return _Trained(metrics, fit.curve, splits, n_features)

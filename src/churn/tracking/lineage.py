@@ -38,6 +38,18 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def folder_md5(folder: Path) -> str:
+    """Hex MD5 of every file under ``folder``: their paths relative to it and their bytes, in
+    path order, so equal folders give equal digests wherever they lie. Hidden files (a
+    temporary left by an interrupted write) are left out."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and not any(part.startswith(".") for part in name.split("/")):
+            digest.update(name.encode() + b"\0" + file_md5(path).encode())
+    return digest.hexdigest()
+
+
 def training_lineage(
     project_dir: Path, *, features: Path, labels: Path, test_cutoff: str
 ) -> dict[str, str]:

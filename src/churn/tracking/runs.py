@@ -1,9 +1,13 @@
-"""Training runs: one run per trained model, with its params, metrics, artifacts and lineage,
-its pyfunc logged as the run's model, registered and aliased ``challenger``."""
+"""Logging a trained model: its pyfunc logged into the run ``churn train`` opened
+(:func:`log_model_to_run`; :mod:`churn.tracking.training`) or, for a model trained without one,
+into a run of its own with its params, metrics, artifacts and lineage (:func:`log_training_run`);
+its metrics linked to it, registered and aliased ``challenger``. Scoring runs nest under the
+training run (:func:`log_scoring_run`)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import tempfile
 import time
@@ -17,7 +21,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from churn.errors import PipelineStateError
 from churn.modeling.model import ChurnModel
@@ -32,6 +37,7 @@ from churn.tracking.pyfunc import (
 from churn.tracking.registry import CHALLENGER
 from churn.tracking.serving import RiskReference, tier_params
 from churn.tracking.store import store_error
+from churn.tracking.training import CURVE_PREFIX, METRIC_BATCH
 
 _MODEL_NAME = "model"
 
@@ -94,7 +100,8 @@ def log_training_run(
     events_entry: EventsEntry | None = None,
 ) -> RegisteredVersion:
     """Log one training run, register its model and point ``alias`` at it (None: no alias,
-    as for a DVC experiment's model, which must not move the shared registry's aliases).
+    as for a DVC experiment's model, which must not move the shared registry's aliases): the
+    run of a model whose ``churn train`` run cannot be found (see :func:`log_model_to_run`).
 
     ``experiment`` is an experiment id (see :func:`churn.tracking.store.ensure_experiment`).
     ``params`` and ``metrics`` may nest mappings; keys are flattened with dots
@@ -118,15 +125,7 @@ def log_training_run(
             f"{len(missing)} artifact(s) to log do not exist: {missing}. Run the stage that "
             "writes them (`churn train`) before logging."
         )
-    example = model_input(churn_model, input_example.head(5))
-    signature = with_text_categories(
-        churn_model,
-        infer_signature(
-            example,
-            prediction_frame(churn_model.predict_proba(example), example, risk_reference),
-            params=None if risk_reference is None else tier_params(),
-        ),
-    )
+    model = _ModelToLog.of(churn_model, model_dir, input_example, risk_reference, events_entry)
     tags = lineage_tags(lineage)
     param_entities = [Param(key, str(value)) for key, value in flatten(params).items()]
     metric_entities = _metric_entities(flatten(metrics), timestamp_ms=int(time.time() * 1000))
@@ -142,37 +141,12 @@ def log_training_run(
                 client.log_artifacts(run_id, str(path), artifact_path=path.name)
             else:
                 client.log_artifact(run_id, str(path))
-        model_id, source = log_model_folder(
+        registered = model.log_and_register(
             client,
             experiment=experiment,
             run_id=run_id,
             tags=tags,
-            write=lambda workdir, mlflow_model: save_pyfunc(
-                workdir,
-                model_dir,
-                signature=signature,
-                input_example=example,
-                mlflow_model=mlflow_model,
-                risk_reference=risk_reference,
-            ),
-        )
-        log_events_model(
-            client,
-            experiment=experiment,
-            run_id=run_id,
-            tags=tags,
-            model_dir=model_dir,
-            entry=events_entry,
-            risk_reference=risk_reference,
-            log_folder=log_model_folder,
-        )
-        registered = _register(
-            client,
-            name=registered_model_name,
-            source=source,
-            run_id=run_id,
-            model_id=model_id,
-            tags=tags,
+            registered_model_name=registered_model_name,
             alias=alias,
         )
         client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
@@ -184,6 +158,146 @@ def log_training_run(
             raise store_error(client, f"log run {run_id}", exc) from exc
         raise
     return registered
+
+
+def log_model_to_run(
+    client: MlflowClient,
+    *,
+    run_id: str,
+    experiment: str,
+    model_dir: Path,
+    input_example: pd.DataFrame,
+    registered_model_name: str,
+    alias: str | None = CHALLENGER,
+    risk_reference: RiskReference | None = None,
+    lineage: Mapping[str, str] | None = None,
+    events_entry: EventsEntry | None = None,
+) -> RegisteredVersion:
+    """Log the model in ``model_dir`` into the training run ``run_id`` that ``churn train``
+    left (:mod:`churn.tracking.training`; see :func:`churn.tracking.training.find_training_run`),
+    link the run's final metrics to it, register it with the run's lineage tags and point
+    ``alias`` at it, as :func:`log_training_run` does for a run of its own. ``lineage`` is
+    this registration's own (the DVC experiment registering it, which may not be the one
+    that trained it), added to the model's and the version's tags. The run keeps its status:
+    a failure here is the registration's, not the training's.
+
+    Raises PipelineStateError when ``model_dir`` is missing or broken, TrackingError when the
+    store fails."""
+    model = _ModelToLog.of(
+        ChurnModel.load(model_dir), model_dir, input_example, risk_reference, events_entry
+    )
+    try:
+        run = client.get_run(run_id)
+        tags = {
+            key: value
+            for key, value in run.data.tags.items()
+            if key.startswith("lineage.") or key == "mlflow.source.git.commit"
+        } | lineage_tags(lineage or {})
+        return model.log_and_register(
+            client,
+            experiment=experiment,
+            run_id=run_id,
+            tags=tags,
+            registered_model_name=registered_model_name,
+            alias=alias,
+        )
+    except MlflowException as exc:
+        raise store_error(client, f"log the model into run {run_id}", exc) from exc
+
+
+def link_metrics(client: MlflowClient, run_id: str, model_id: str) -> int:
+    """Log the final metrics of run ``run_id`` (step 0, not the ``curve.*`` ones) again with
+    ``model_id``, so MLflow shows them on the logged model (its Metrics); the run's own history
+    gains nothing, as each is logged with its original timestamp. Returns how many."""
+    run = client.get_run(run_id)
+    entities = []
+    for key in sorted(run.data.metrics):
+        if key.startswith(CURVE_PREFIX):
+            continue
+        logged = [m for m in client.get_metric_history(run_id, key) if m.step == 0]
+        if logged:
+            last = max(logged, key=lambda m: m.timestamp)
+            entities.append(Metric(key, last.value, last.timestamp, 0, model_id=model_id))
+    for start in range(0, len(entities), METRIC_BATCH):
+        client.log_batch(run_id, metrics=entities[start : start + METRIC_BATCH])
+    return len(entities)
+
+
+@dataclass(frozen=True)
+class _ModelToLog:
+    """A trained model ready to log: its folder, signature, input example and risk reference,
+    and what its events entry point needs (None: it gets none)."""
+
+    model_dir: Path
+    signature: ModelSignature
+    example: pd.DataFrame
+    risk_reference: RiskReference | None
+    events_entry: EventsEntry | None = None
+
+    @classmethod
+    def of(
+        cls,
+        churn_model: ChurnModel,
+        model_dir: Path,
+        input_example: pd.DataFrame,
+        risk_reference: RiskReference | None,
+        events_entry: EventsEntry | None = None,
+    ) -> _ModelToLog:
+        example = model_input(churn_model, input_example.head(5))
+        signature = with_text_categories(
+            churn_model,
+            infer_signature(
+                example,
+                prediction_frame(churn_model.predict_proba(example), example, risk_reference),
+                params=None if risk_reference is None else tier_params(),
+            ),
+        )
+        return cls(model_dir, signature, example, risk_reference, events_entry)
+
+    def log_and_register(
+        self,
+        client: MlflowClient,
+        *,
+        experiment: str,
+        run_id: str,
+        tags: Mapping[str, str],
+        registered_model_name: str,
+        alias: str | None,
+    ) -> RegisteredVersion:
+        model_id, source = log_model_folder(
+            client,
+            experiment=experiment,
+            run_id=run_id,
+            tags=tags,
+            write=lambda workdir, mlflow_model: save_pyfunc(
+                workdir,
+                self.model_dir,
+                signature=self.signature,
+                input_example=self.example,
+                mlflow_model=mlflow_model,
+                risk_reference=self.risk_reference,
+            ),
+        )
+        log_events_model(
+            client,
+            experiment=experiment,
+            run_id=run_id,
+            tags=tags,
+            model_dir=self.model_dir,
+            entry=self.events_entry,
+            risk_reference=self.risk_reference,
+            log_folder=log_model_folder,
+        )
+        link_metrics(client, run_id, model_id)
+        return _register(
+            client,
+            name=registered_model_name,
+            source=source,
+            run_id=run_id,
+            model_id=model_id,
+            tags=tags,
+            alias=alias,
+        )
 
 
 def log_scoring_run(
@@ -276,6 +390,12 @@ def _register(
         name, source=source, run_id=run_id, tags=dict(tags), model_id=model_id
     )
     version = str(mv.version)
+    # the SQL registry keeps no model id on a version: MLflow links the logged model to its
+    # versions with this tag, as mlflow.register_model does
+    logged = client.get_logged_model(model_id)
+    versions = json.loads(logged.tags.get(MLFLOW_MODEL_VERSIONS, "[]"))
+    versions.append({"name": name, "version": int(mv.version)})  # as MLflow writes it
+    client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(versions)})
     if alias is not None:
         client.set_registered_model_alias(name, alias, version)
     return RegisteredVersion(run_id=run_id, version=version, model_uri=f"models:/{name}/{version}")

@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -85,7 +86,7 @@ def connect(uri: str) -> MlflowClient:
     """
     _check_reachable(uri)
     try:
-        with _no_http_retries(), store_lock(uri):
+        with _no_http_retries(), store_lock(uri), _quiet_sql_store():
             client = BusyRetryingClient(tracking_uri=uri, registry_uri=uri)
             # both stores create or migrate their tables when first opened: do it here
             client.search_experiments(max_results=1)
@@ -278,6 +279,19 @@ def _check_reachable(uri: str) -> None:
             raise TrackingError(
                 f"the MLflow tracking server {uri} cannot be reached ({exc}). {_fix_hint(uri)}"
             ) from exc
+
+
+@contextlib.contextmanager
+def _quiet_sql_store() -> Iterator[None]:
+    """MLflow's SQL store configures SQLAlchemy mappers with the deprecated ``noload`` strategy
+    when first opened in a process: MLflow's to fix, not a churn user's, and fatal where
+    warnings are errors (a test run, ``python -W error``), now that every ``churn train``
+    opens the store."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="The ``noload`` loader strategy", category=DeprecationWarning
+        )
+        yield
 
 
 @contextlib.contextmanager
