@@ -64,7 +64,9 @@ def project_copy(trained: Path, tmp_path: Path) -> Path:
 
 def test_train_writes_model_metrics_backtest_and_plots(trained: Path) -> None:
     model_dir = trained / "models/mini"
-    assert sorted(p.name for p in model_dir.iterdir()) == sorted([BOOSTER_FILE, META_FILE])
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted(
+        [BOOSTER_FILE, META_FILE, "backtest_predictions.parquet"]
+    )
     assert not [p for p in model_dir.parent.iterdir() if p.name.startswith(".")]
 
     reports = trained / "reports/mini"
@@ -85,6 +87,12 @@ def test_train_writes_model_metrics_backtest_and_plots(trained: Path) -> None:
         assert set(fold) >= METRIC_KEYS
         assert set(fold["baselines"]) == {"recency", "logistic_rfm", "bgnbd"}
         assert fold["valid_cutoff"] < fold["test_cutoff"] < metrics["training"]["test_cutoff"]
+    # each fold's test predictions, beside the model: what the promotion gate pairs on
+    predictions = pd.read_parquet(model_dir / "backtest_predictions.parquet")
+    assert list(predictions["fold"].unique()) == [f["test_cutoff"] for f in backtest]
+    assert predictions.groupby("fold").size().to_dict() == {
+        f["test_cutoff"]: f["n_test"] for f in backtest
+    }
 
     for name in PLOTS:
         frame = pd.read_csv(reports / "plots" / f"{name}.csv")

@@ -62,10 +62,13 @@ class Baselines:
 @dataclass(frozen=True)
 class Backtest:
     """How the model did away from the test cutoff: ``report`` goes to ``backtest.json``,
-    ``metrics`` are added to ``metrics.json``."""
+    ``metrics`` are added to ``metrics.json``, ``predictions`` (every fold's test rows, in
+    :data:`churn.modeling.backtest.PREDICTION_COLUMNS`) to
+    ``models/<p>/backtest_predictions.parquet`` for the promotion gate."""
 
     metrics: dict[str, float]
     report: Any
+    predictions: pd.DataFrame | None = None
 
 
 class Kind(Protocol):

@@ -4,6 +4,7 @@ baselines side by side, per-segment AUC, backtest or cross-validation, plot data
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -111,7 +112,12 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     metrics.update(backtest.metrics)
     segments = test_segments(test, p_test, columns, tenure=kind.tenure_column())
 
-    io.write_folder(paths.model, fit.model.save)
+    def model_folder(folder: Path) -> None:
+        fit.model.save(folder)
+        if backtest.predictions is not None:  # beside the model: what the promotion gate pairs
+            io.write_parquet(backtest.predictions, folder / paths.backtest_predictions.name)
+
+    io.write_folder(paths.model, model_folder)
     io.write_json(metrics, paths.metrics)
     io.write_json(backtest.report, paths.backtest)
     io.write_json(segments.to_dict(orient="records"), paths.segments)
