@@ -1,6 +1,7 @@
 """Stages ``register`` and ``promote``: log the trained model to MLflow, register it as the
-``challenger`` of ``churn-<pipeline>``, then run the champion/challenger gate on the current
-test cutoff. Writes ``reports/<p>/registry.json`` with the version and the decision."""
+``challenger`` of ``churn-<pipeline>``, then run the champion/challenger gate on the backtest
+folds both versions hold (the current test cutoff when none pair). Writes
+``reports/<p>/registry.json`` with the version and the decision."""
 
 from __future__ import annotations
 
@@ -57,7 +58,14 @@ def register(
         metrics=runs.numeric_metrics(metrics),
         artifacts=[
             p
-            for p in (paths.metrics, paths.backtest, paths.segments, paths.plots, paths.catalogue)
+            for p in (
+                paths.metrics,
+                paths.backtest,
+                paths.segments,
+                paths.plots,
+                paths.catalogue,
+                paths.backtest_predictions,  # the promotion gate pairs versions on them
+            )
             if p.exists()
         ],
         lineage={
@@ -88,7 +96,8 @@ def register(
 def promote(
     settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker, *, force: bool = False
 ) -> dict[str, Any]:
-    """Run the champion/challenger gate on the test rows of ``labels.parquet``."""
+    """Run the champion/challenger gate: the paired backtest folds, the test rows of
+    ``labels.parquet`` as a report (and the fallback when no fold pairs)."""
     return _gate(settings, paths, tracker, *labels_and_features(paths), force=force)
 
 
@@ -123,6 +132,7 @@ def _gate(
         settings=settings.registry,
         force=force,
         drift=drift if settings.monitoring.gate_promotion else None,
+        folds=lambda uri: registry.backtest_predictions(client, uri),
     )
     log.info("promotion of %s: %s", name, decision.reason)
     return decision.to_dict()
