@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from churn.modeling.backtest import (
     PREDICTION_COLUMNS,
     cross_validated_auc,
+    cross_validation_tuning_folds,
     rolling_origin_backtest,
     rolling_origin_plan,
     rolling_origin_tuning_folds,
@@ -157,3 +158,12 @@ def test_each_cross_validation_round_searches_without_its_scored_fold() -> None:
     assert seen == [{1, 2, 3}, {0, 2, 3}, {0, 1, 3}, {0, 1, 2}]
     assert list(predictions["fold"].unique()) == ["cv 0", "cv 1", "cv 2", "cv 3"]
     assert len(predictions) == len(rows) and len(aucs) == 4
+
+
+def test_cross_validation_search_folds_need_three_folds_to_learn_stop_and_score() -> None:
+    rows = _rows([pd.Timestamp("2024-01-01")], n=90, seed=6)
+    two = rows.assign(fold=np.arange(len(rows)) % 2)
+    assert cross_validation_tuning_folds(two, 2) == []  # a CV round of 3 folds has 2 left
+    three = rows.assign(fold=np.arange(len(rows)) % 3)
+    folds = cross_validation_tuning_folds(three, 2)
+    assert len(folds) == 2 and all(len(f.train) == 30 for f in folds)

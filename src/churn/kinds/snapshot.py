@@ -163,6 +163,13 @@ class SnapshotKind:
             return None
 
         def tune_round(history: pd.DataFrame) -> Tuning | None:
+            if history.loc[history["fold"] >= 0, "fold"].nunique() < 3:
+                # a round needs three other folds to learn from, stop on and score a trial on
+                log.info(
+                    "search: too few cross-validation folds (labels.n_folds) to search inside "
+                    "a round; the round uses the configured recipe"
+                )
+                return None
             return tune(cross_validation_tuning_folds(history, ts.search.folds), columns, ts)
 
         return tune_round

@@ -210,9 +210,12 @@ def rolling_origin_tuning_folds(
 
 def cross_validation_tuning_folds(rows: pd.DataFrame, n: int) -> list[TuningFold]:
     """The first ``n`` rounds of :func:`cross_validated_auc` (rows with a ``fold`` column):
-    fold k held out, the next one for early stopping, the rest to learn from."""
+    fold k held out, the next one for early stopping, the rest to learn from. None with fewer
+    than three folds: nothing would be left to learn from."""
     folds = sorted(int(f) for f in rows["fold"].unique() if f >= 0)
-    out = []
+    out: list[TuningFold] = []
+    if len(folds) < 3:
+        return out
     for k in folds[:n]:
         stop = folds[(folds.index(k) + 1) % len(folds)]
         out.append(
