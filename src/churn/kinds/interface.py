@@ -137,8 +137,8 @@ class Kind(Protocol):
 
     def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
         """Folds the hyperparameter search scores trials on, from the labelled ``rows`` other
-        than the test cutoff, and whether they overlap what :meth:`backtest` reports (its
-        figures are then in sample for the search)."""
+        than the test cutoff, and whether :meth:`backtest`'s figures are in sample for that
+        search (never since each backtest fold searches again on its own past)."""
         ...
 
     def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:
