@@ -28,11 +28,18 @@ from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from churn.errors import PipelineStateError, TrackingError
-from churn.evaluation.metrics import calibration_noise
-from churn.evaluation.paired import AucDifference, PairedFold, paired_auc_difference, paired_folds
+from churn.evaluation.paired import PairedFold, paired_auc_difference, paired_folds
 from churn.modeling.model import ChurnModel
 from churn.modeling.training_data import labelled_rows, split_rows
 from churn.settings import RegistrySettings
+from churn.tracking.gate_rules import (
+    auc_rule,
+    backtest_calibration,
+    ece_rules,
+    first_version_rules,
+    no_pairing_reason,
+    report_of_test_cutoff,
+)
 from churn.tracking.pyfunc import PROBABILITY_COLUMN, check_pyfunc_folder, churn_model_of
 from churn.tracking.store import connect
 from churn.validation import must_be, parameter
@@ -162,7 +169,7 @@ def promote(
     p_challenger = probabilities(challenger)
     challenger_metrics = _metrics(y, p_challenger, metrics_fn)
     challenger_folds = predictions(challenger)
-    calibration = _backtest_calibration(challenger_folds, metrics_fn)
+    calibration = backtest_calibration(challenger_folds, metrics_fn)
     drifted = drift(f"models:/{model_name}/{challenger}") if drift is not None else []
     drift_rule = (
         f"the population it would score has drifted from its training population: "
@@ -172,7 +179,7 @@ def promote(
     )
     if champion is None:
         note = f" Note: {drift_rule}." if drifted else ""
-        failures, passes = _judge_first(challenger_metrics, calibration, settings)
+        failures, passes = first_version_rules(challenger_metrics, calibration, settings)
         if not failures:
             reason = (
                 f"{model_name} has no champion yet: v{challenger} becomes champion "
@@ -221,7 +228,7 @@ def promote(
             # features no longer exist): only a person's --force may replace it
             failures.append(f"champion v{champion} cannot be compared: {cannot_score}")
         else:
-            why = _no_paired_folds(challenger_folds, champion_folds, champion, left_out)
+            why = no_pairing_reason(challenger_folds, champion_folds, champion, left_out)
             comparison = {"basis": "test cutoff", "left_out": left_out, "why": why}
             paired = [PairedFold("test cutoff", y, p_challenger, p_champion)]
         if paired:
@@ -229,13 +236,15 @@ def promote(
                 paired, confidence=settings.confidence, resamples=settings.bootstrap_resamples
             )
             comparison.update(difference.report())
-            rule, better = _auc_rule(difference, comparison, settings)
+            rule, better = auc_rule(difference, comparison, settings)
             (passes if better else failures).append(rule)
-        for rule, calibrated in _ece_rules(challenger_metrics, calibration, settings):
+        for rule, calibrated in ece_rules(challenger_metrics, calibration, settings):
             (passes if calibrated else failures).append(f"challenger {rule}")
         if drifted:
             failures.append(drift_rule)
-        rules = "; ".join(failures + passes) + _test_report(challenger_metrics, champion_metrics)
+        rules = "; ".join(failures + passes) + report_of_test_cutoff(
+            challenger_metrics, champion_metrics
+        )
         if failures and force:
             reason = f"forced promotion of v{challenger} over v{champion} although {rules}."
         elif failures:
@@ -470,130 +479,6 @@ def _metrics(
     if missing:
         raise ValueError(f"metrics_fn must return {missing}. Got {sorted(metrics)} instead.")
     return metrics
-
-
-def _backtest_calibration(
-    folds: pd.DataFrame | None,
-    metrics_fn: Callable[[np.ndarray, np.ndarray], Mapping[str, float]],
-) -> dict[str, Any]:
-    """The challenger's ECE on each backtest fold with both outcomes, their mean and the mean
-    fold size; empty without fold predictions."""
-    if folds is None or folds.empty:
-        return {}
-    per_fold = {}
-    sizes = []
-    for name, rows in folds.groupby("fold", sort=False):
-        y = rows["churned"].to_numpy(dtype=int)
-        if len(np.unique(y)) != 2:
-            continue
-        per_fold[str(name)] = float(metrics_fn(y, rows["probability"].to_numpy(float))["ece"])
-        sizes.append(len(rows))
-    if not per_fold:
-        return {}
-    return {
-        "backtest_ece": float(np.mean(list(per_fold.values()))),
-        "ece_per_fold": per_fold,
-        "rows_per_fold": round(float(np.mean(sizes))),
-    }
-
-
-def _no_paired_folds(
-    challenger: pd.DataFrame | None,
-    champion: pd.DataFrame | None,
-    version: str,
-    left_out: list[str],
-) -> str:
-    """Why the comparison falls back on the test cutoff."""
-    if challenger is None or challenger.empty:
-        return "the challenger has no backtest fold predictions"
-    if champion is None:
-        return (
-            f"champion v{version} has no backtest fold predictions (trained before they were kept)"
-        )
-    return f"no backtest fold of the challenger can be paired with champion v{version}'s: " + (
-        "; ".join(left_out) if left_out else "the champion has none"
-    )
-
-
-def _auc_rule(
-    difference: AucDifference, comparison: Mapping[str, Any], settings: RegistrySettings
-) -> tuple[str, bool]:
-    """The comparison rule stated with its numbers, and whether the challenger passes it:
-    ROC AUC difference >= margin and the interval's lower end >= -margin."""
-    margin = settings.auc_margin
-    if comparison["basis"] == "backtest folds":
-        where = f"on {len(difference.folds)} backtest fold(s) ({', '.join(difference.folds)}"
-        where += f"; {difference.n_customers:,} customers, paired)"
-        if comparison.get("left_out"):
-            where += f", leaving out {'; '.join(comparison['left_out'])}"
-    else:
-        where = (
-            f"on the test cutoff ({difference.n_customers:,} customers, paired), because "
-            f"{comparison['why']}"
-        )
-    better = difference.difference >= margin and difference.low >= -margin
-    verdict = "passes" if better else "fails"
-    rule = (
-        f"challenger - champion ROC AUC {difference.difference:+.4f} "
-        f"({difference.challenger_auc:.4f} vs {difference.champion_auc:.4f}; "
-        f"{difference.confidence:.0%} interval {difference.low:+.4f} to {difference.high:+.4f}) "
-        f"{where} {verdict} the rule: difference >= margin {margin:g} and interval low >= "
-        f"-{margin:g}"
-    )
-    return rule, better
-
-
-def _test_report(challenger: Mapping[str, float], champion: Mapping[str, float]) -> str:
-    """The test cutoff's ROC AUCs, a report beside the rules."""
-    if not champion:
-        return f" (test cutoff, a report: challenger ROC AUC {challenger['roc_auc']:.4f})"
-    return (
-        f" (test cutoff, a report: challenger ROC AUC {challenger['roc_auc']:.4f}, champion "
-        f"{champion['roc_auc']:.4f})"
-    )
-
-
-def _judge_first(
-    challenger: Mapping[str, float], calibration: Mapping[str, Any], settings: RegistrySettings
-) -> tuple[list[str], list[str]]:
-    """(failed rules, passed rules) of a first version: no champion to beat, but its
-    probabilities must still be calibrated within ``max_ece``, on the test cutoff and on its
-    backtest folds (a leak never gets this far: ``churn train`` stops on it)."""
-    failures: list[str] = []
-    passes: list[str] = []
-    for rule, calibrated in _ece_rules(challenger, calibration, settings):
-        (passes if calibrated else failures).append(rule)
-    return failures, passes
-
-
-def _ece_rules(
-    metrics: Mapping[str, float], calibration: Mapping[str, Any], settings: RegistrySettings
-) -> list[tuple[str, bool]]:
-    """The calibration rules, test cutoff first, then the backtest folds' mean ECE when there
-    are fold predictions."""
-    rules = [_ece_rule(metrics["ece"], int(metrics.get("n_test", 0)), "test rows", settings)]
-    if calibration:
-        rule, ok = _ece_rule(
-            calibration["backtest_ece"],
-            int(calibration["rows_per_fold"]),
-            "rows per fold",
-            settings,
-        )
-        n = len(calibration["ece_per_fold"])
-        rules.append((f"backtest {rule} (mean of {n} fold(s))", ok))
-    return rules
-
-
-def _ece_rule(ece: float, n: int, rows: str, settings: RegistrySettings) -> tuple[str, bool]:
-    """The calibration rule stated with its numbers, and whether it holds: ECE within
-    ``max_ece`` plus the ECE a calibrated model shows by chance on ``n`` rows."""
-    noise = calibration_noise(n) if n > 0 else 0.0
-    allowed = settings.max_ece + noise
-    sign = "<=" if ece <= allowed else ">"
-    rule = f"ECE {ece:.4f} {sign} max_ece {settings.max_ece:g}"
-    if n > 0:
-        rule += f" + {noise:.3f} sampling noise of {n:,} {rows}"
-    return rule, ece <= allowed
 
 
 def _record(client: MlflowClient, model_name: str, decision: PromotionDecision) -> None:
