@@ -63,7 +63,9 @@ def project_copy(trained: Path, tmp_path: Path) -> Path:
 
 def test_train_writes_model_metrics_backtest_and_plots(trained: Path) -> None:
     model_dir = trained / "models/mini"
-    assert sorted(p.name for p in model_dir.iterdir()) == sorted([BOOSTER_FILE, META_FILE])
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted(
+        [BOOSTER_FILE, META_FILE, "backtest_predictions.parquet"]
+    )
     assert not [p for p in model_dir.parent.iterdir() if p.name.startswith(".")]
 
     reports = trained / "reports/mini"
@@ -99,6 +101,12 @@ def test_train_writes_model_metrics_backtest_and_plots(trained: Path) -> None:
     assert segments["summary"]["segments"] == len(segments["segments"]) > 0
     scored = [s["roc_auc"] for s in segments["segments"] if s["roc_auc"] is not None]
     assert segments["summary"]["worst_roc_auc"] == min(scored)
+    # each fold's test predictions, beside the model: what the promotion gate pairs on
+    predictions = pd.read_parquet(model_dir / "backtest_predictions.parquet")
+    assert list(predictions["fold"].unique()) == [f["test_cutoff"] for f in folds]
+    assert predictions.groupby("fold").size().to_dict() == {
+        f["test_cutoff"]: f["n_test"] for f in folds
+    }
 
     # one file per series: DVC draws the model and each baseline as lines of their own
     series = {"model", "recency", "logistic_rfm", "bgnbd"}

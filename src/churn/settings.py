@@ -739,13 +739,37 @@ class TrainSettings(Frozen):
 
 
 class RegistrySettings(Frozen):
-    """When a challenger may replace the champion."""
+    """When a challenger may replace the champion: compared on the backtest folds both
+    versions were evaluated on (the same customers, paired), never selected on the test
+    cutoff unless no fold can be paired (docs/pipeline.md, promotion)."""
 
     auc_margin: float = Field(
-        0.005, ge=0, description="challenger ROC AUC must beat the champion's by at least this"
+        0.005,
+        ge=0,
+        description="the challenger's mean ROC AUC difference over the paired backtest folds "
+        "must be at least this, and the lower end of its confidence interval at least minus "
+        "this (better by the margin, and not plausibly worse by more than it)",
     )
     max_ece: float = Field(
-        0.05, gt=0, le=1, description="challenger expected calibration error must be at most this"
+        0.05,
+        gt=0,
+        le=1,
+        description="the challenger's expected calibration error on the test cutoff and its "
+        "mean over the backtest folds must each be at most this (plus the ECE a calibrated "
+        "model shows by chance on that many rows); a first version too",
+    )
+    confidence: float = Field(
+        0.95,
+        ge=0.5,
+        lt=1,
+        description="coverage of the paired bootstrap interval of the ROC AUC difference",
+    )
+    bootstrap_resamples: int = Field(
+        1000,
+        ge=100,
+        le=100_000,
+        description="bootstrap resamples of the customers within each fold for that interval "
+        "(seeded: the same predictions give the same interval)",
     )
 
 

@@ -129,6 +129,12 @@ class PipelinePaths:
         return self._made_by("train", self.project_dir / "models" / self.name)
 
     @property
+    def backtest_predictions(self) -> Output:
+        """Every backtest fold's test predictions, in the model's folder (the gate compares
+        versions on them; the served model never carries them)."""
+        return self._made_by("train", self.model / "backtest_predictions.parquet")
+
+    @property
     def uplift_model(self) -> Output:
         """Folder of the uplift model fitted on past contacts (``churn uplift``); a pipeline
         name never holds a dot, so it cannot be another pipeline's model folder."""

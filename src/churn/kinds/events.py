@@ -23,12 +23,13 @@ from churn.features.derived import add_derived_features, derived_catalogue
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.modeling.backtest import (
+    TuneFold,
     rolling_origin_backtest,
     rolling_origin_plan,
     rolling_origin_tuning_folds,
 )
 from churn.modeling.baselines import event_baselines
-from churn.modeling.search import TuningFold
+from churn.modeling.search import Tuning, TuningFold, tune
 from churn.modeling.training_data import FeatureColumns
 from churn.monitoring.realised import realised_performance
 from churn.scoring.population import Population, recurring_expected_value
@@ -183,12 +184,13 @@ class EventsKind:
         overrides: Mapping[str, Any] | None,
         baselines: Baselines,
     ) -> Backtest:
-        """Rolling-origin folds over the cutoffs before the test cutoff."""
+        """Rolling-origin folds over the cutoffs before the test cutoff; with the search on,
+        each fold searches on its own past (``overrides`` is then unused)."""
         ts = self.settings.train
         history = rows[rows["split"].isin(["train", "purged", "valid"])]
         horizon = baselines.horizon_days
         plan = rolling_origin_plan(list(history["cutoff"].unique()), horizon, ts.backtest_cutoffs)
-        folds = rolling_origin_backtest(
+        folds, predictions = rolling_origin_backtest(
             history,
             plan,
             columns,
@@ -197,16 +199,33 @@ class EventsKind:
             baselines=baselines.makers,
             purchases=baselines.purchases,
             horizon_days=horizon,
+            tune_fold=self._fold_tuner(columns),
         )
-        return Backtest({}, folds)
+        return Backtest({}, folds, predictions)
+
+    def _fold_tuner(self, columns: FeatureColumns) -> TuneFold | None:
+        """The search of one backtest fold: rolling-origin folds within the rows it is given
+        (those up to the fold's validation cutoff, so never its test window)."""
+        ts = self.settings.train
+        if not ts.search.enabled:
+            return None
+        horizon = self.labs.horizon_days
+
+        def tune_fold(history: pd.DataFrame) -> Tuning | None:
+            folds, _ = rolling_origin_tuning_folds(history, horizon, backtest=0, n=ts.search.folds)
+            return tune(folds, columns, ts)
+
+        return tune_fold
 
     def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
-        """Rolling-origin folds older than the backtest's."""
+        """Rolling-origin folds older than the backtest's (when the cutoffs allow). The
+        backtest is never in sample for this search: each fold searches again on its past."""
         ts = self.settings.train
         history = rows[rows["split"].isin(["train", "purged", "valid"])]
-        return rolling_origin_tuning_folds(
+        folds, _ = rolling_origin_tuning_folds(
             history, self.labs.horizon_days, backtest=ts.backtest_cutoffs, n=ts.search.folds
         )
+        return folds, False
 
     def realised(
         self, tables: Canonical, lists: Mapping[dt.date, Callable[[], pd.DataFrame]]

@@ -62,10 +62,13 @@ class Baselines:
 @dataclass(frozen=True)
 class Backtest:
     """How the model did away from the test cutoff: ``report`` goes to ``backtest.json``,
-    ``metrics`` are added to ``metrics.json``."""
+    ``metrics`` are added to ``metrics.json``, ``predictions`` (every fold's test rows, in
+    :data:`churn.modeling.backtest.PREDICTION_COLUMNS`) to
+    ``models/<p>/backtest_predictions.parquet`` for the promotion gate."""
 
     metrics: dict[str, float]
     report: Any
+    predictions: pd.DataFrame | None = None
 
 
 class Kind(Protocol):
@@ -134,8 +137,8 @@ class Kind(Protocol):
 
     def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
         """Folds the hyperparameter search scores trials on, from the labelled ``rows`` other
-        than the test cutoff, and whether they overlap what :meth:`backtest` reports (its
-        figures are then in sample for the search)."""
+        than the test cutoff, and whether :meth:`backtest`'s figures are in sample for that
+        search (never since each backtest fold searches again on its own past)."""
         ...
 
     def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:

@@ -16,9 +16,9 @@ from churn.campaigns.outcomes import ContactOutcomes
 from churn.features import Feature, snapshot_catalogue, snapshot_features
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import snapshot_labels
-from churn.modeling.backtest import cross_validated_auc, cross_validation_tuning_folds
+from churn.modeling.backtest import TuneFold, cross_validated_auc, cross_validation_tuning_folds
 from churn.modeling.baselines import onehot_logistic_baseline, single_feature_baseline
-from churn.modeling.search import TuningFold
+from churn.modeling.search import Tuning, TuningFold, tune
 from churn.modeling.training_data import FeatureColumns, split_rows
 from churn.monitoring.realised import no_later_outcome
 from churn.scoring.population import Population, clv_needs_events, recurring_expected_value
@@ -141,23 +141,46 @@ class SnapshotKind:
         overrides: Mapping[str, Any] | None,
         baselines: Baselines,
     ) -> Backtest:
-        """Cross-validated ROC AUC on the training and validation rows."""
-        aucs = cross_validated_auc(
-            split_rows(rows, ["train", "valid"]), columns, self.settings.train, overrides=overrides
+        """Cross-validated ROC AUC on the training and validation rows; with the search on,
+        each round searches on the other rounds' rows only (``overrides`` is then unused)."""
+        aucs, predictions = cross_validated_auc(
+            split_rows(rows, ["train", "valid"]),
+            columns,
+            self.settings.train,
+            overrides=overrides,
+            tune_fold=self._round_tuner(columns),
         )
         metrics = {
             "cv_roc_auc_mean": float(np.mean(aucs)),
             "cv_roc_auc_std": float(np.std(aucs, ddof=1)),
         }
-        return Backtest(metrics, {"cross_validation_roc_auc": aucs})
+        return Backtest(metrics, {"cross_validation_roc_auc": aucs}, predictions)
+
+    def _round_tuner(self, columns: FeatureColumns) -> TuneFold | None:
+        """The search of one cross-validation round, on the rows it may learn from."""
+        ts = self.settings.train
+        if not ts.search.enabled:
+            return None
+
+        def tune_round(history: pd.DataFrame) -> Tuning | None:
+            if history.loc[history["fold"] >= 0, "fold"].nunique() < 3:
+                # a round needs three other folds to learn from, stop on and score a trial on
+                log.info(
+                    "search: too few cross-validation folds (labels.n_folds) to search inside "
+                    "a round; the round uses the configured recipe"
+                )
+                return None
+            return tune(cross_validation_tuning_folds(history, ts.search.folds), columns, ts)
+
+        return tune_round
 
     def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
-        """The first cross-validation folds: the reported cross-validation is then in sample
-        for the search (the test rows never are)."""
+        """The first cross-validation folds. The reported cross-validation is not in sample
+        for this search: each of its rounds searches again without its scored fold."""
         folds = cross_validation_tuning_folds(
             split_rows(rows, ["train", "valid"]), self.settings.train.search.folds
         )
-        return folds, True
+        return folds, False
 
     def realised(
         self, tables: Canonical, lists: Mapping[dt.date, Callable[[], pd.DataFrame]]

@@ -116,6 +116,12 @@ def tune(
     if not searched:
         log.info("search: the params file sets every shape parameter; training with it as is")
         return None
+    if not folds:
+        log.warning(
+            "search: too few cutoffs or folds before the test cutoff to score a trial on; "
+            "training with the configured recipe"
+        )
+        return None
     usable = [f for f in folds if len(np.unique(outcome(f.held_out))) == 2]
     if not usable:
         log.warning(

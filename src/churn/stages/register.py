@@ -1,6 +1,7 @@
 """Stages ``register`` and ``promote``: log the trained model to MLflow, register it as the
-``challenger`` of ``churn-<pipeline>``, then run the champion/challenger gate on the current
-test cutoff. Writes ``reports/<p>/registry.json`` with the version and the decision."""
+``challenger`` of ``churn-<pipeline>``, then run the champion/challenger gate on the backtest
+folds both versions hold (the current test cutoff when none pair). Writes
+``reports/<p>/registry.json`` with the version and the decision."""
 
 from __future__ import annotations
 
@@ -96,6 +97,7 @@ def register(
                     paths.segments,
                     paths.plots,
                     paths.catalogue,
+                    paths.backtest_predictions,  # the promotion gate pairs versions on them
                 )
                 if p.exists()
             ],
@@ -128,7 +130,8 @@ def register(
 def promote(
     settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker, *, force: bool = False
 ) -> dict[str, Any]:
-    """Run the champion/challenger gate on the test rows of ``labels.parquet``."""
+    """Run the champion/challenger gate: the paired backtest folds, the test rows of
+    ``labels.parquet`` as a report (and the fallback when no fold pairs)."""
     return _gate(settings, paths, tracker, *labels_and_features(paths), force=force)
 
 
@@ -163,6 +166,7 @@ def _gate(
         settings=settings.registry,
         force=force,
         drift=drift if settings.monitoring.gate_promotion else None,
+        folds=lambda uri: registry.backtest_predictions(client, uri),
     )
     log.info("promotion of %s: %s", name, decision.reason)
     return decision.to_dict()

@@ -116,7 +116,14 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
             ],
             artifacts=[
                 p
-                for p in (paths.metrics, paths.backtest, paths.segments, paths.plots)
+                # the fold predictions at the run's root: the promotion gate pairs versions on them
+                for p in (
+                    paths.metrics,
+                    paths.backtest,
+                    paths.segments,
+                    paths.plots,
+                    paths.backtest_predictions,
+                )
                 if p.exists()
             ]
             + [paths.catalogue],
@@ -212,7 +219,12 @@ def _train(
     metrics.update(backtest.metrics)
     segments = test_segments(test, p_test, columns, tenure=kind.tenure_column())
 
-    io.write_folder(paths.model, fit.model.save)
+    def model_folder(folder: Path) -> None:
+        fit.model.save(folder)
+        if backtest.predictions is not None:  # beside the model: what the promotion gate pairs
+            io.write_parquet(backtest.predictions, folder / paths.backtest_predictions.name)
+
+    io.write_folder(paths.model, model_folder)
     io.write_json(metrics, paths.metrics)
     io.write_json(backtest_file(backtest.report), paths.backtest)
     io.write_json(segments_file(segments), paths.segments)

@@ -2,8 +2,11 @@
 a registered version.
 
 Aliases only (``challenger`` on the newest trained version, ``champion`` on the one that
-scores), never MLflow's deprecated stages. A challenger replaces the champion only when it
-scores better on the *same* test population, checked here; every decision is written as
+scores), never MLflow's deprecated stages. A challenger replaces the champion only when its
+recipe ranks better on the rolling-origin backtest folds both versions were evaluated on
+(the same customers, paired, with a confidence interval: :mod:`churn.evaluation.paired`) and
+its probabilities are calibrated; the test cutoff is reported beside, never the selector
+(unless no fold can be paired, which the reason then says). Every decision is written as
 ``promotion.*`` tags on the challenger version.
 """
 
@@ -25,10 +28,18 @@ from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from churn.errors import PipelineStateError, TrackingError
-from churn.evaluation.metrics import calibration_noise
+from churn.evaluation.paired import PairedFold, paired_auc_difference, paired_folds
 from churn.modeling.model import ChurnModel
 from churn.modeling.training_data import labelled_rows, split_rows
 from churn.settings import RegistrySettings
+from churn.tracking.gate_rules import (
+    auc_rule,
+    backtest_calibration,
+    ece_rules,
+    first_version_rules,
+    no_pairing_reason,
+    report_of_test_cutoff,
+)
 from churn.tracking.pyfunc import PROBABILITY_COLUMN, check_pyfunc_folder, churn_model_of
 from churn.tracking.store import connect
 from churn.validation import must_be, parameter
@@ -39,6 +50,15 @@ if TYPE_CHECKING:
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 
+PREDICTIONS_ARTIFACT = "backtest_predictions.parquet"
+"""The run artifact holding a version's backtest fold predictions (``churn train`` writes it
+as ``models/<p>/backtest_predictions.parquet``; ``churn register`` logs it)."""
+_PREDICTION_COLUMNS = ("fold", "customer_id", "churned", "probability")
+
+FoldPredictions = Callable[[str], "pd.DataFrame | None"]
+"""``folds(model_uri)``: a version's backtest fold predictions (columns ``fold``,
+``customer_id``, ``churned``, ``probability``), or None when it has none."""
+
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
 
 
@@ -47,8 +67,11 @@ class PromotionDecision:
     """What :func:`promote` decided.
 
     ``champion_version`` is the champion *before* the decision (None when there was none) and
-    ``champion_metrics`` its metrics on the test population; after a promotion the champion is
-    ``challenger_version``.
+    ``champion_metrics`` its metrics on the test population (a report: the test cutoff decides
+    only when no backtest fold could be paired); after a promotion the champion is
+    ``challenger_version``. ``comparison``: what decided, ``basis`` ``backtest folds`` or
+    ``test cutoff``, the paired ROC AUC difference and its interval, the folds left out and
+    why; ``calibration``: the challenger's ECE on its backtest folds.
     """
 
     promoted: bool
@@ -58,11 +81,15 @@ class PromotionDecision:
     challenger_metrics: Mapping[str, float] = field(default_factory=dict)
     champion_metrics: Mapping[str, float] = field(default_factory=dict)
     forced: bool = False
+    comparison: Mapping[str, Any] = field(default_factory=dict)
+    calibration: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["challenger_metrics"] = dict(self.challenger_metrics)
         out["champion_metrics"] = dict(self.champion_metrics)
+        out["comparison"] = dict(self.comparison)
+        out["calibration"] = dict(self.calibration)
         return out
 
 
@@ -76,24 +103,37 @@ def promote(
     settings: RegistrySettings,
     force: bool = False,
     drift: Callable[[str], list[str]] | None = None,
+    folds: FoldPredictions | None = None,
 ) -> PromotionDecision:
     """Move the ``champion`` alias to the ``challenger`` version when it is better.
+
+    ``folds(model_uri)`` returns a version's backtest fold predictions (see
+    :data:`FoldPredictions`; :func:`backtest_predictions` reads them from its run). The
+    challenger and the champion are compared on the folds both hold with the same customers
+    and outcomes: the mean per-fold ROC AUC difference (challenger minus champion) with a
+    ``settings.confidence`` paired bootstrap interval stratified by fold. The challenger needs
+    a difference of at least ``settings.auc_margin`` (better by the margin) and the interval's
+    lower end at least ``-settings.auc_margin`` (not plausibly worse by more than the margin).
+    When no fold can be paired (a champion trained before fold predictions were kept, folds
+    that moved on), the same rule runs on the test rows, and the reason says so.
+
+    ``score(model_uri)`` returns one churn probability per row of the current test population
+    (``model_uri`` is ``models:/<name>/<version>``; :func:`load_model` loads it);
+    ``metrics_fn(y_test, p)`` returns at least ``roc_auc`` and ``ece``. Both versions' test
+    metrics are reported. Calibration: the challenger's test ECE and the mean ECE of its
+    backtest folds must each be within ``settings.max_ece`` plus the ECE a calibrated model
+    shows by chance on that many rows; a first version becomes champion on these alone (it is
+    registered either way).
 
     ``drift(model_uri)``, when given, lists how the population the challenger would score has
     drifted from the one it was trained on (empty: no drift over the threshold); any drift
     refuses the challenger unless ``force``. A first version is promoted anyway (there must be
-    a champion to score with), with the drift named in the reason.
-
-    ``score(model_uri)`` returns one churn probability per row of the current test population
-    (``model_uri`` is ``models:/<name>/<version>``; :func:`load_model` loads it);
-    ``metrics_fn(y_test, p)`` returns at least ``roc_auc`` and ``ece``. The first version
-    becomes champion when its ECE <= ``settings.max_ece`` (it is registered either way).
-    Otherwise the challenger needs ROC AUC >= champion
-    ROC AUC + ``settings.auc_margin`` and ECE <= ``settings.max_ece``; ``force`` promotes
+    a champion to score with), with the drift named in the reason. ``force`` promotes
     regardless and records that it did.
 
-    When ``score`` raises PipelineStateError for the champion (it needs features the current
-    test rows lack), the challenger is refused unless ``force``: nothing can be compared.
+    When the comparison needs the champion's test probabilities and ``score`` raises
+    PipelineStateError for it (it needs features the current test rows lack), the challenger
+    is refused unless ``force``: nothing can be compared.
 
     Raises TrackingError when the model or its challenger does not exist.
     """
@@ -110,8 +150,11 @@ def promote(
     champion = None if champion is None else str(champion)
     y = np.asarray(y_test)
 
-    def measure(version: str) -> dict[str, float]:
-        return _metrics(model_name, version, score, y, metrics_fn)
+    def probabilities(version: str) -> np.ndarray:
+        return _probabilities(model_name, version, score, y)
+
+    def predictions(version: str) -> pd.DataFrame | None:
+        return None if folds is None else folds(f"models:/{model_name}/{version}")
 
     if champion == challenger:
         decision = PromotionDecision(
@@ -123,7 +166,10 @@ def promote(
         )
         return decision  # no tags: they keep the reason it was promoted
 
-    challenger_metrics = measure(challenger)
+    p_challenger = probabilities(challenger)
+    challenger_metrics = _metrics(y, p_challenger, metrics_fn)
+    challenger_folds = predictions(challenger)
+    calibration = backtest_calibration(challenger_folds, metrics_fn)
     drifted = drift(f"models:/{model_name}/{challenger}") if drift is not None else []
     drift_rule = (
         f"the population it would score has drifted from its training population: "
@@ -133,7 +179,7 @@ def promote(
     )
     if champion is None:
         note = f" Note: {drift_rule}." if drifted else ""
-        failures, passes = _judge_first(challenger_metrics, settings)
+        failures, passes = first_version_rules(challenger_metrics, calibration, settings)
         if not failures:
             reason = (
                 f"{model_name} has no champion yet: v{challenger} becomes champion "
@@ -156,20 +202,49 @@ def promote(
             reason=reason,
             challenger_metrics=challenger_metrics,
             forced=force and bool(failures),
+            calibration=calibration,
         )
     else:
+        champion_metrics: dict[str, float] = {}
+        comparison: dict[str, Any] = {}
+        failures, passes = [], []
+        p_champion: np.ndarray | None = None
         try:
-            champion_metrics = measure(champion)
+            p_champion = probabilities(champion)
         except PipelineStateError as exc:
-            # the champion cannot score today's test rows (its features no longer exist):
-            # there is nothing to compare, so only a person's --force may replace it
-            champion_metrics = {}
-            failures, passes = [f"champion v{champion} cannot be compared: {exc}"], list[str]()
+            cannot_score = str(exc)
         else:
-            failures, passes = _judge(challenger_metrics, champion_metrics, settings)
+            champion_metrics = _metrics(y, p_champion, metrics_fn)
+        champion_folds = predictions(champion)
+        paired, left_out = (
+            paired_folds(challenger_folds, champion_folds)
+            if challenger_folds is not None and champion_folds is not None
+            else ([], [])
+        )
+        if paired:
+            comparison = {"basis": "backtest folds", "left_out": left_out}
+        elif p_champion is None:
+            # nothing to pair on and the champion cannot score today's test rows (its
+            # features no longer exist): only a person's --force may replace it
+            failures.append(f"champion v{champion} cannot be compared: {cannot_score}")
+        else:
+            why = no_pairing_reason(challenger_folds, champion_folds, champion, left_out)
+            comparison = {"basis": "test cutoff", "left_out": left_out, "why": why}
+            paired = [PairedFold("test cutoff", y, p_challenger, p_champion)]
+        if paired:
+            difference = paired_auc_difference(
+                paired, confidence=settings.confidence, resamples=settings.bootstrap_resamples
+            )
+            comparison.update(difference.report())
+            rule, better = auc_rule(difference, comparison, settings)
+            (passes if better else failures).append(rule)
+        for rule, calibrated in ece_rules(challenger_metrics, calibration, settings):
+            (passes if calibrated else failures).append(f"challenger {rule}")
         if drifted:
             failures.append(drift_rule)
-        rules = "; ".join(failures + passes)
+        rules = "; ".join(failures + passes) + report_of_test_cutoff(
+            challenger_metrics, champion_metrics
+        )
         if failures and force:
             reason = f"forced promotion of v{challenger} over v{champion} although {rules}."
         elif failures:
@@ -184,6 +259,8 @@ def promote(
             challenger_metrics=challenger_metrics,
             champion_metrics=champion_metrics,
             forced=force and bool(failures),
+            comparison=comparison,
+            calibration=calibration,
         )
     if decision.promoted:
         client.set_registered_model_alias(model_name, CHAMPION, challenger)
@@ -191,6 +268,45 @@ def promote(
             client.set_model_version_tag(model_name, champion, "promotion.replaced_by", challenger)
     _record(client, model_name, decision)
     return decision
+
+
+def backtest_predictions(client: MlflowClient, model_uri: str) -> pd.DataFrame | None:
+    """The backtest fold predictions logged with ``model_uri``'s run (artifact
+    :data:`PREDICTIONS_ARTIFACT`), or None when its run has none (a version trained before
+    they were kept, or without backtest folds). Raises TrackingError when the file is there
+    but unreadable or lacks a column the gate pairs on."""
+    name, version = version_of(client, model_uri)
+    try:
+        run_id = client.get_model_version(name, version).run_id
+        if not run_id or PREDICTIONS_ARTIFACT not in {
+            a.path for a in client.list_artifacts(run_id)
+        }:
+            return None
+        with tempfile.TemporaryDirectory(prefix="churn-folds-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id,
+                artifact_path=PREDICTIONS_ARTIFACT,
+                dst_path=tmp,
+                tracking_uri=client.tracking_uri,
+            )
+            frame = pd.read_parquet(local)
+    except MlflowException as exc:
+        raise TrackingError(
+            f"could not read the backtest predictions of {model_uri} from "
+            f"{client.tracking_uri}: {exc.message}"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise TrackingError(
+            f"{model_uri}: its {PREDICTIONS_ARTIFACT} is unreadable ({exc}); retrain it with "
+            f"`churn train` or promote with --force."
+        ) from exc
+    missing = [c for c in _PREDICTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise TrackingError(
+            f"{model_uri}: its {PREDICTIONS_ARTIFACT} lacks column(s) {missing}; expected "
+            f"{list(_PREDICTION_COLUMNS)}. Got {list(frame.columns)} instead."
+        )
+    return frame
 
 
 def version_of(client: MlflowClient, model_uri: str) -> tuple[str, str]:
@@ -341,66 +457,28 @@ def _pipeline(model_name: str) -> str:
     return model_name.removeprefix("churn-")
 
 
-def _metrics(
-    model_name: str,
-    version: str,
-    score: Callable[[str], np.ndarray],
-    y: np.ndarray,
-    metrics_fn: Callable[[np.ndarray, np.ndarray], Mapping[str, float]],
-) -> dict[str, float]:
+def _probabilities(
+    model_name: str, version: str, score: Callable[[str], np.ndarray], y: np.ndarray
+) -> np.ndarray:
     proba = np.asarray(score(f"models:/{model_name}/{version}"), dtype="float64")
     if proba.shape != y.shape:
         raise ValueError(
             f"score() must return one probability per test row ({y.shape[0]}) for "
             f"{model_name} v{version}. Got shape {proba.shape} instead."
         )
+    return proba
+
+
+def _metrics(
+    y: np.ndarray,
+    proba: np.ndarray,
+    metrics_fn: Callable[[np.ndarray, np.ndarray], Mapping[str, float]],
+) -> dict[str, float]:
     metrics = {key: float(value) for key, value in metrics_fn(y, proba).items()}
     missing = [key for key in ("roc_auc", "ece") if key not in metrics]
     if missing:
         raise ValueError(f"metrics_fn must return {missing}. Got {sorted(metrics)} instead.")
     return metrics
-
-
-def _judge(
-    challenger: Mapping[str, float], champion: Mapping[str, float], settings: RegistrySettings
-) -> tuple[list[str], list[str]]:
-    """(failed rules, passed rules), each stated with its numbers."""
-    failures, passes = [], []
-    needed = champion["roc_auc"] + settings.auc_margin
-    versus = (
-        f"champion ROC AUC {champion['roc_auc']:.4f} + margin {settings.auc_margin:g} "
-        f"= {needed:.4f}"
-    )
-    if challenger["roc_auc"] >= needed:
-        passes.append(f"challenger ROC AUC {challenger['roc_auc']:.4f} >= {versus}")
-    else:
-        failures.append(f"challenger ROC AUC {challenger['roc_auc']:.4f} < {versus}")
-    ece_rule, calibrated = _ece_rule(challenger, settings)
-    (passes if calibrated else failures).append(f"challenger {ece_rule}")
-    return failures, passes
-
-
-def _judge_first(
-    challenger: Mapping[str, float], settings: RegistrySettings
-) -> tuple[list[str], list[str]]:
-    """(failed rules, passed rules) of a first version: no champion to beat, but its
-    probabilities must still be calibrated within ``max_ece`` (a leak never gets this far:
-    ``churn train`` stops on it)."""
-    rule, calibrated = _ece_rule(challenger, settings)
-    return ([], [rule]) if calibrated else ([rule], [])
-
-
-def _ece_rule(metrics: Mapping[str, float], settings: RegistrySettings) -> tuple[str, bool]:
-    """The calibration rule stated with its numbers, and whether it holds: ECE within
-    ``max_ece`` plus the ECE a calibrated model shows by chance on this many test rows."""
-    ece, n = metrics["ece"], int(metrics.get("n_test", 0))
-    noise = calibration_noise(n) if n > 0 else 0.0
-    allowed = settings.max_ece + noise
-    sign = "<=" if ece <= allowed else ">"
-    rule = f"ECE {ece:.4f} {sign} max_ece {settings.max_ece:g}"
-    if n > 0:
-        rule += f" + {noise:.3f} sampling noise of {n:,} test rows"
-    return rule, ece <= allowed
 
 
 def _record(client: MlflowClient, model_name: str, decision: PromotionDecision) -> None:
@@ -415,10 +493,24 @@ def _record(client: MlflowClient, model_name: str, decision: PromotionDecision) 
         "promotion.reason": decision.reason,
         "promotion.forced": str(decision.forced).lower(),
         "promotion.compared_with": decision.champion_version or "",
+        **_comparison_tags(decision.comparison),
         **{f"promotion.metrics.{k}": f"{v:.6g}" for k, v in decision.challenger_metrics.items()},
     }
     for key, value in tags.items():
         client.set_model_version_tag(model_name, decision.challenger_version, key, value)
+
+
+def _comparison_tags(comparison: Mapping[str, Any]) -> dict[str, str]:
+    if "roc_auc_difference" not in comparison:
+        return {}
+    return {
+        "promotion.basis": str(comparison["basis"]),
+        "promotion.auc_difference": f"{comparison['roc_auc_difference']:.6g}",
+        "promotion.auc_difference_interval": (
+            f"{comparison['ci_low']:.6g} {comparison['ci_high']:.6g}"
+        ),
+        "promotion.folds": ", ".join(comparison["folds"]),
+    }
 
 
 def model_name(pipeline: str) -> str:
