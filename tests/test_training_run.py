@@ -330,3 +330,23 @@ def test_a_snapshot_description_names_its_label_and_every_raw_file(tmp_path: Pat
     )
     assert "4 model features" in done
     assert done.endswith("**Result**: test ROC AUC 0.750.")  # no ECE nor baseline to show
+
+
+def test_a_retrained_version_is_judged_on_the_folds_its_training_run_kept(
+    trained: Path, tmp_path: Path
+) -> None:
+    """The promotion gate pairs versions on the backtest predictions each training run logged:
+    the second version is compared on backtest folds, never on the test cutoff."""
+    project = copy_of(trained, tmp_path / "project")
+    recipe = params()
+    for change in ({"backtest_cutoffs": 2}, {"backtest_cutoffs": 2, "max_depth": 2}):
+        write_params(project, {**recipe, "train": {**recipe["train"], **change}})
+        for stage in ("train", "register"):
+            code, out = churn(project, stage)
+            assert code == 0, out
+    registry = json.loads((project / "reports" / PIPELINE / "registry.json").read_text())
+    assert registry["registered"]["version"] == "2"
+    comparison = registry["promotion"]["comparison"]
+    assert comparison["basis"] == "backtest folds", comparison
+    run = store(project).get_run(registry["registered"]["run_id"])
+    assert run.info.run_name == f"{PIPELINE} train"  # the run `churn train` opened
