@@ -58,13 +58,34 @@ def project(folder: Path) -> tuple[Path, pd.DataFrame]:
     week_start = stamps.max().normalize() - pd.Timedelta(days=6)
     lines[stamps < week_start].to_parquet(raw / f"{YEARLY}.parquet", index=False)
     params_file = folder / "pipelines/retail/params.yaml"
-    params = params_file.read_text(encoding="utf-8")
-    params = params.replace(f"{RAW}/{YEARLY}.parquet", f"{RAW}/{YEARLY}*.parquet")
-    params_file.write_text(params, encoding="utf-8")
-    assert yaml.safe_load(params)["data"]["events"]["sources"][1]["path"].endswith("*.parquet")
+    params = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+    sources = params["data"]["events"]["sources"]
+    (source,) = [s for s in sources if s["path"] == f"{RAW}/{YEARLY}.parquet"]
+    source["path"] = f"{RAW}/{YEARLY}*.parquet"
+    _week_earlier(params)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     for command in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"]):
         subprocess.run(command, cwd=folder, check=True)
     return folder, lines[stamps >= week_start]
+
+
+def _week_earlier(params: dict[str, Any]) -> None:
+    """Retail's fixed cutoffs a week earlier, as the data without its last week needs (its test
+    cutoff's window must end within the data)."""
+
+    def back(day: str) -> str:
+        return (dt.date.fromisoformat(str(day)) - dt.timedelta(days=7)).isoformat()
+
+    labels = params["labels"]
+    labels["test_cutoff"] = back(labels["test_cutoff"])
+    cutoffs = labels["train_cutoffs"]
+    if isinstance(cutoffs, dict):
+        cutoffs.update({k: back(cutoffs[k]) for k in ("start", "end")})
+    else:
+        labels["train_cutoffs"] = [back(c) for c in cutoffs]
+    monitoring = params.get("monitoring", {})
+    if monitoring.get("backfill_cutoffs"):
+        monitoring["backfill_cutoffs"] = [back(c) for c in monitoring["backfill_cutoffs"]]
 
 
 def churn(folder: Path, *args: str) -> tuple[float, str]:
