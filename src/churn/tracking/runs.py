@@ -6,7 +6,6 @@ training run (:func:`log_scoring_run`)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import tempfile
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric, Param, RunStatus
+from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
@@ -36,7 +35,7 @@ from churn.tracking.pyfunc import (
 )
 from churn.tracking.registry import CHALLENGER
 from churn.tracking.serving import RiskReference, tier_params
-from churn.tracking.store import store_error
+from churn.tracking.store import run_ends, store_error
 from churn.tracking.training import CURVE_PREFIX, METRIC_BATCH
 
 _MODEL_NAME = "model"
@@ -134,7 +133,7 @@ def log_training_run(
         run_id = str(client.create_run(experiment, tags=tags, run_name=run_name).info.run_id)
     except MlflowException as exc:
         raise store_error(client, "create a run", exc) from exc
-    try:
+    with run_ends(client, run_id, "log run"):
         client.log_batch(run_id, params=param_entities, metrics=metric_entities)
         for path in artifacts:
             if path.is_dir():
@@ -149,14 +148,6 @@ def log_training_run(
             registered_model_name=registered_model_name,
             alias=alias,
         )
-        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
-    except BaseException as exc:
-        status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
-        with contextlib.suppress(Exception):
-            client.set_terminated(run_id, RunStatus.to_string(status))
-        if isinstance(exc, MlflowException):
-            raise store_error(client, f"log run {run_id}", exc) from exc
-        raise
     return registered
 
 
@@ -318,7 +309,7 @@ def log_scoring_run(
         run_id = str(client.create_run(experiment, tags=all_tags, run_name=run_name).info.run_id)
     except MlflowException as exc:
         raise store_error(client, "create a scoring run", exc) from exc
-    try:
+    with run_ends(client, run_id, "log scoring run"):
         entities = _metric_entities(
             {k: v for k, v in flatten(metrics).items() if isinstance(v, int | float)},
             timestamp_ms=int(time.time() * 1000),
@@ -326,13 +317,6 @@ def log_scoring_run(
         client.log_batch(run_id, metrics=entities)
         for path in artifacts:
             client.log_artifact(run_id, str(path))
-        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
-    except BaseException as exc:
-        with contextlib.suppress(Exception):
-            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
-        if isinstance(exc, MlflowException):
-            raise store_error(client, f"log scoring run {run_id}", exc) from exc
-        raise
     return run_id
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 from filelock import FileLock, Timeout
 from mlflow import MlflowClient
+from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 
 from churn.errors import TrackingError
@@ -132,6 +133,33 @@ def store_lock(uri: str, *, timeout: float = STORE_LOCK_TIMEOUT_S) -> Iterator[N
         yield
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def run_ends(
+    client: MlflowClient,
+    run_id: str,
+    what: str,
+    *,
+    on_failure: Callable[[BaseException], None] | None = None,
+) -> Iterator[None]:
+    """End run ``run_id`` FINISHED when the block does; when it raises, call ``on_failure`` (its
+    own errors ignored) and end it FAILED, or KILLED when interrupted or terminated. A store
+    failure is raised again as TrackingError naming ``what`` and the run."""
+    try:
+        yield
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+        status = RunStatus.KILLED if interrupted else RunStatus.FAILED
+        if on_failure is not None:
+            with contextlib.suppress(Exception):
+                on_failure(exc)
+        with contextlib.suppress(Exception):
+            client.set_terminated(run_id, RunStatus.to_string(status))
+        if isinstance(exc, MlflowException):
+            raise store_error(client, f"{what} {run_id}", exc) from exc
+        raise
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow import MlflowClient
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunStatus
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from churn.tracking.description import Split
-from churn.tracking.store import first_line, store_error
+from churn.tracking.store import first_line, run_ends, store_error
 
 NOTE_TAG = "mlflow.note.content"
 """MLflow's tag for a run's description (the run page's Description box)."""
@@ -125,22 +125,15 @@ def training_run(
         run_id = str(client.create_run(experiment, tags=all_tags, run_name=run_name).info.run_id)
     except MlflowException as exc:
         raise store_error(client, "create a training run", exc) from exc
-    try:
+
+    def failed(exc: BaseException) -> None:
+        why = first_line(exc)[:4000]  # MLflow caps tag values
+        client.set_tag(run_id, ERROR_TAG, why)
+        client.set_tag(run_id, NOTE_TAG, f"{description}\n\n**Training failed**: {why}")
+
+    with run_ends(client, run_id, "log training run", on_failure=failed):
         client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
         yield TrainingRun(client, run_id)
-        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
-    except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
-        status = RunStatus.KILLED if interrupted else RunStatus.FAILED
-        why = first_line(exc)[:4000]  # MLflow caps tag values
-        with contextlib.suppress(Exception):
-            client.set_tag(run_id, ERROR_TAG, why)
-            client.set_tag(run_id, NOTE_TAG, f"{description}\n\n**Training failed**: {why}")
-        with contextlib.suppress(Exception):
-            client.set_terminated(run_id, RunStatus.to_string(status))
-        if isinstance(exc, MlflowException):
-            raise store_error(client, f"log training run {run_id}", exc) from exc
-        raise
 
 
 def find_training_run(client: MlflowClient, experiment: str, model_digest: str) -> str | None:
