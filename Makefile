@@ -29,7 +29,7 @@ run: $(STAMP)
 	@echo "  model:                models/<p>/ (xgboost booster.ubj + model.json with the calibrator)"
 	@echo "  evaluation:           reports/<p>/metrics.json, backtest.json, segments.json, plots/"
 	@echo "  registry:             reports/<p>/registry.json; MLflow store mlflow.db (make ui)"
-	@echo "  at-risk list:         data/scored/<p>/scores.parquet; CRM files data/exports/<p>/"
+	@echo "  at-risk list:         data/scored/<p>/scores.parquet (churn show <p>); CRM files data/exports/<p>/"
 	@echo "  monitoring, report:   reports/<p>/drift.json, realised.json; open reports/<p>/report.html"
 	@$(BIN)/churn summary
 
