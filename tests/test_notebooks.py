@@ -32,7 +32,8 @@ def churn(project: Path, *args: str) -> None:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The first CDNOW customers trained and scored with the model folder (`churn score
     --model`): registering in MLflow would double the test's time, and `churn score` from the
-    champion is tested in test_score_cli. The registry is never reached."""
+    champion is tested in test_score_cli. Training records its run in the project's own
+    SQLite store; the registry is never reached (the notebooks run with an unreachable one)."""
     mp = pytest.MonkeyPatch()
     project = cdnow_slice(
         tmp_path_factory.mktemp("notebooks"),
@@ -43,7 +44,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "scoring": {"threads": 1},
         },
     )
-    mp.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # the project's mlflow.db
     for stage in ("ingest", "labels", "features", "train"):
         churn(project, stage)
     churn(project, "score", "--model", str(project / "models" / PIPELINE))
