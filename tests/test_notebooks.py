@@ -3,7 +3,6 @@ CDNOW customers ingested, labelled, trained and scored through the CLI in a temp
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -29,11 +28,11 @@ def churn(project: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first CDNOW customers trained and scored with the model folder (`churn score
     --model`): registering in MLflow would double the test's time, and `churn score` from the
-    champion is tested in test_score_cli. The registry is never reached."""
-    mp = pytest.MonkeyPatch()
+    champion is tested in test_score_cli. Training records its run in the project's own
+    SQLite store; the registry is never reached (the notebooks run with an unreachable one)."""
     project = cdnow_slice(
         tmp_path_factory.mktemp("notebooks"),
         N_CUSTOMERS,
@@ -43,12 +42,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "scoring": {"threads": 1},
         },
     )
-    mp.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
-    for stage in ("ingest", "labels", "features", "train"):
-        churn(project, stage)
-    churn(project, "score", "--model", str(project / "models" / PIPELINE))
-    yield project
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:  # undone even when a stage fails
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # the project's mlflow.db
+        for stage in ("ingest", "labels", "features", "train"):
+            churn(project, stage)
+        churn(project, "score", "--model", str(project / "models" / PIPELINE))
+    return project
 
 
 def test_the_notebooks_are_saved_without_outputs() -> None:
