@@ -73,30 +73,29 @@ def _params() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    root = tmp_path_factory.mktemp("campaigns")
-    shop, contacts = _campaigns()
-    (root / ORDERS).parent.mkdir(parents=True)
-    shop.to_csv(root / ORDERS, index=False)
-    contacts.to_csv(root / CONTACTS, index=False)
-    make_project(root)
-    write_params(root, _params())
-    for stage in (
-        "ingest",
-        "labels",
-        "features",
-        "train",
-        "uplift",
-        "register",
-        "score",
-        "monitor",
-        "report",
-    ):
-        code, out = churn(root, stage)
-        assert code == 0, f"churn {stage}: {out}"
-    yield root
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        root = tmp_path_factory.mktemp("campaigns")
+        shop, contacts = _campaigns()
+        (root / ORDERS).parent.mkdir(parents=True)
+        shop.to_csv(root / ORDERS, index=False)
+        contacts.to_csv(root / CONTACTS, index=False)
+        make_project(root)
+        write_params(root, _params())
+        for stage in (
+            "ingest",
+            "labels",
+            "features",
+            "train",
+            "uplift",
+            "register",
+            "score",
+            "monitor",
+            "report",
+        ):
+            code, out = churn(root, stage)
+            assert code == 0, f"churn {stage}: {out}"
+        yield root
 
 
 def _json(project: Path, name: str) -> Any:

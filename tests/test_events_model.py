@@ -57,14 +57,13 @@ BACK_DATED = "2024-05-01"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The shop trained, registered (champion v1) and scored at ``BACK_DATED``. Read-only."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    root = make_project(tmp_path_factory.mktemp("events_model") / "shop")
-    run_stages(root, (*STAGES, "register"))
-    code, out = churn(root, "score", "--cutoff", BACK_DATED)
-    assert code == 0, out
-    yield root
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        root = make_project(tmp_path_factory.mktemp("events_model") / "shop")
+        run_stages(root, (*STAGES, "register"))
+        code, out = churn(root, "score", "--cutoff", BACK_DATED)
+        assert code == 0, out
+        yield root
 
 
 def client_of(project: Path) -> MlflowClient:

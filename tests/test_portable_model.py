@@ -46,12 +46,11 @@ MLFLOW = Path(sys.executable).parent / "mlflow"
 def original(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The shop trained and registered (champion v1) in its first folder. Read-only: tests
     copy it."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    root = make_project(tmp_path_factory.mktemp("portable") / "original")
-    run_stages(root, (*STAGES, "register"))
-    yield root
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        root = make_project(tmp_path_factory.mktemp("portable") / "original")
+        run_stages(root, (*STAGES, "register"))
+        yield root
 
 
 def files_of(folder: Path) -> dict[str, tuple[bytes, int]]:

@@ -42,18 +42,17 @@ def churn(project: Path, *args: str) -> tuple[int, str]:
 def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with the first CDNOW customers trained, registered (champion v1) and scored.
     Read-only: tests that change it work on a copy."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    project = cdnow_slice(
-        tmp_path_factory.mktemp("score_cli"),
-        N_CUSTOMERS,
-        updates={"train": {"backtest_cutoffs": 0, "search": {"enabled": False}}},
-    )
-    for stage in ("ingest", "labels", "features", "train", "register", "score"):
-        code, out = churn(project, stage)
-        assert code == 0, f"churn {stage}: {out}"
-    yield project
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        project = cdnow_slice(
+            tmp_path_factory.mktemp("score_cli"),
+            N_CUSTOMERS,
+            updates={"train": {"backtest_cutoffs": 0, "search": {"enabled": False}}},
+        )
+        for stage in ("ingest", "labels", "features", "train", "register", "score"):
+            code, out = churn(project, stage)
+            assert code == 0, f"churn {stage}: {out}"
+        yield project
 
 
 @pytest.fixture

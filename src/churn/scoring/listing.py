@@ -48,14 +48,14 @@ def select(scores: pd.DataFrame, *, where: str, **wanted: str | None) -> pd.Data
         cells = scores[column].astype("string")
         if option == "status":
             cells = cells.str.split(":").str[0]
-        cells = cells.str.strip().str.casefold()
-        if not (cells == value.strip().casefold()).any():
+        match = (cells.str.strip().str.casefold() == value.strip().casefold()).fillna(False)
+        if not match.any():
             present = sorted(scores[column].dropna().astype(str).str.strip().unique())
             raise ConfigError(
                 f"{where}: --{option} {value!r}: no customer of the list has {column} "
                 f"{value!r}; the list has {present}."
             )
-        kept = kept[(cells == value.strip().casefold()).loc[kept.index].fillna(False)]
+        kept = kept[match.loc[kept.index]]
     return kept
 
 
