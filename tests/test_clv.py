@@ -17,6 +17,7 @@ from scipy import special
 
 from churn.modeling.clv import (
     RFM_COLUMNS,
+    SIGNIFICANT_DIGITS,
     BetaGeoModel,
     GammaGammaModel,
     bgnbd_log_likelihood,
@@ -262,6 +263,26 @@ def test_log_likelihood_sums_to_the_fitted_value(
     assert per_customer.shape == (2_357,)
     assert (per_customer <= 0).all()
     assert per_customer.sum() == pytest.approx(bgnbd.log_likelihood_)
+
+
+def test_the_fit_does_not_depend_on_the_order_its_sums_are_added_in(
+    cdnow_rfm: pd.DataFrame,
+) -> None:
+    """Shuffled customers change the order of every sum, as another CPU's vector units do; the
+    fitted parameters (rounded to SIGNIFICANT_DIGITS) must not change, or a model built on them
+    would differ from one machine to the next."""
+    shuffled = cdnow_rfm.sample(frac=1.0, random_state=3)
+    fits = [BetaGeoModel().fit(f["frequency"], f["recency"], f["T"]) for f in (cdnow_rfm, shuffled)]
+    params = [(m.r_, m.alpha_, m.a_, m.b_) for m in fits]
+    assert params[0] == params[1]
+    assert all(float(f"{p:.{SIGNIFICANT_DIGITS}g}") == p for p in params[0])
+    repeat = cdnow_rfm[cdnow_rfm["frequency"] > 0]
+    spends = [
+        GammaGammaModel().fit(f["frequency"], f["mean_repeat_spend"])
+        for f in (repeat, repeat.sample(frac=1.0, random_state=3))
+    ]
+    first, second = ((m.p_, m.q_, m.v_) for m in spends)
+    assert first == second
 
 
 def test_fit_returns_self_and_leaves_inputs_alone(cdnow_rfm: pd.DataFrame) -> None:

@@ -35,6 +35,13 @@ MIN_CUSTOMERS_TO_FIT = 10
 RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "mean_repeat_spend")
 
 _LOG_PARAM_BOUND = 30.0  # exp(+-30): far outside any plausible value; keeps exp() finite
+SIGNIFICANT_DIGITS = 4
+"""Fitted parameters are rounded to this many significant digits. The optimiser stops within
+about 1e-5 of the optimum, at a point that depends on the order its sums were added in and on
+the last bits of vectorised log and exp (which differ between CPUs). churn's BG/NBD features
+and base margins feed xgboost's splits, so unrounded parameters made a model, and its figures,
+differ from one machine to the next. Four digits are far finer than any parameter's standard
+error, and rounding makes such a difference rare (it needs a value near a rounding boundary)."""
 
 
 # --------------------------------------------------------------------------- input checks
@@ -198,6 +205,11 @@ def _maximise_log_likelihood(
     return log_params
 
 
+def _rounded(log_params: FloatArray) -> list[float]:
+    """The parameters of ``log_params``, rounded to :data:`SIGNIFICANT_DIGITS`."""
+    return [float(f"{p:.{SIGNIFICANT_DIGITS}g}") for p in np.exp(log_params)]
+
+
 # --------------------------------------------------------------------------- BG/NBD
 
 
@@ -291,7 +303,7 @@ class BetaGeoModel:
         log_params = _maximise_log_likelihood(
             mean_ll, start, model="BetaGeoModel", max_iter=self.max_iter, tol=self.tol
         )
-        self.r_, self.alpha_, self.a_, self.b_ = (float(v) for v in np.exp(log_params))
+        self.r_, self.alpha_, self.a_, self.b_ = _rounded(log_params)
         self.log_likelihood_ = float(
             bgnbd_log_likelihood(
                 x, t_x, age, r=self.r_, alpha=self.alpha_, a=self.a_, b=self.b_
@@ -480,7 +492,7 @@ class GammaGammaModel:
         log_params = _maximise_log_likelihood(
             mean_ll, start, model="GammaGammaModel", max_iter=self.max_iter, tol=self.tol
         )
-        self.p_, self.q_, self.v_ = (float(v) for v in np.exp(log_params))
+        self.p_, self.q_, self.v_ = _rounded(log_params)
         self.log_likelihood_ = float(
             gamma_gamma_log_likelihood(x, zbar, p=self.p_, q=self.q_, v=self.v_).sum()
         )
