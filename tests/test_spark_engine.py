@@ -43,6 +43,14 @@ def test_a_cluster_session_is_not_bound_to_localhost_and_extra_conf_wins() -> No
     assert conf["spark.executor.memory"] == "8g" and conf["spark.ui.enabled"] == "true"
 
 
+def test_under_spark_submit_the_driver_keeps_the_address_spark_submit_gives_it() -> None:
+    """Master None (spark-submit chose it, e.g. yarn): binding the driver to 127.0.0.1 would
+    leave it unreachable from executors on other machines."""
+    conf = session_conf(SparkSettings(), None)
+    assert not {"spark.driver.host", "spark.driver.bindAddress", "spark.master"} & set(conf)
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+
+
 def test_no_java_is_a_config_error_naming_the_fix() -> None:
     with pytest.raises(ConfigError, match=r"no Java was found.*JAVA_HOME.*engine: duckdb"):
         spark_session(SparkSettings(), env={"PATH": "/nonexistent", "JAVA_HOME": "/nonexistent"})

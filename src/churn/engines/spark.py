@@ -85,8 +85,9 @@ def resolve_master(settings: SparkSettings, env: Mapping[str, str]) -> str | Non
 
 
 def session_conf(settings: SparkSettings, master: str | None) -> dict[str, str]:
-    """Spark properties of a session churn starts. Timestamps are read and cut into days in
-    UTC, as DuckDB does; a local session listens on 127.0.0.1 only and starts no web UI."""
+    """Spark properties of a session churn starts (``master`` None: under spark-submit, which
+    chose the master). Timestamps are read and cut into days in UTC, as DuckDB does; a session
+    churn starts on a ``local[…]`` master listens on 127.0.0.1 only and starts no web UI."""
     conf = {
         "spark.app.name": "churn",
         "spark.sql.session.timeZone": "UTC",
@@ -97,7 +98,8 @@ def session_conf(settings: SparkSettings, master: str | None) -> dict[str, str]:
     }
     if master is not None:
         conf["spark.master"] = master
-    if master is None or master.startswith("local"):
+    if master is not None and master.startswith("local"):
+        # not under spark-submit (master None), whose driver the cluster's executors must reach
         conf |= {
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
