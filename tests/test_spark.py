@@ -5,6 +5,7 @@ the library and through ``churn train`` and ``churn score``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import time
@@ -18,7 +19,7 @@ import pytest
 import xgboost as xgb
 from mlflow import MlflowClient
 
-from churn.engines import SqlRunner, sql_runner
+from churn.engines import ParquetTable, SqlRunner, sql_runner
 from churn.features import FeatureSpec, build_features, feature_catalogue, features_sql
 from churn.labels import build_labels, cutoff_table, observed_until
 from churn.modeling.base_margin import BaseMargin
@@ -35,7 +36,13 @@ from churn.settings import (
 from tests.test_features_reference import CUTOFFS, NO_EVENTS, SPECS, _edge_cases
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
-from churn.engines.spark import spark_dataframe, spark_query, spark_session, spark_sql
+from churn.engines.spark import (
+    parquet_dataframe,
+    spark_dataframe,
+    spark_query,
+    spark_session,
+    spark_sql,
+)
 from churn.modeling.spark_train import (
     BASE_MARGIN_COLUMN,
     spark_booster,
@@ -204,6 +211,66 @@ def test_the_engine_setting_picks_spark(session: Any, events: pd.DataFrame) -> N
     run = sql_runner(FeatureSettings(engine="spark"))
     spark = build_labels(events, cutoffs, settings, run_sql=run)
     assert_same_frame(spark, build_labels(events, cutoffs, settings))
+
+
+def messy_parquet(path: Path) -> pd.DataFrame:
+    """A parquet file of every column type a pandas export gives, with gaps: timestamps naive
+    (micro- and nanosecond, before 1970 too), in UTC and in another zone, dates, categories,
+    nullable booleans and integers, an all-missing column, and names needing quotes."""
+    stamps = ["2024-01-01 23:30:00.000001", "2024-03-31 01:00", None, "1969-12-31 23:59:59.9999995"]
+    naive = pd.to_datetime(stamps, format="ISO8601")
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", None, "c", "d"],
+            "plan": pd.Categorical(["x", "y", None, "x"]),
+            "ts": naive.astype("datetime64[us]"),
+            "ts_ns": naive.astype("datetime64[ns]"),
+            "ts_utc": naive.tz_localize("UTC"),
+            "ts_zoned": naive.tz_localize("America/New_York").astype(
+                "datetime64[us, America/New_York]"
+            ),
+            "day": [dt.date(2024, 1, 1), None, dt.date(2024, 2, 1), dt.date(1969, 3, 1)],
+            "nothing": [None] * 4,
+            "flag": pd.array([True, None, False, True], dtype="boolean"),
+            "count": pd.array([1, None, 3, 4], dtype="Int64"),
+            "amount": [1.5, np.nan, 2.0, -3.0],
+            'odd `name" here': [1, 2, 3, 4],
+        }
+    )
+    frame.to_parquet(path, index=False)
+    return frame
+
+
+# pyarrow 17+ converts a frame's zoned timestamps through Series.values, which pandas 3.1
+# deprecates; only the reference (the frame handed to Spark) has such columns
+@pytest.mark.filterwarnings("ignore:Series.values returning an ndarray that drops timezone")
+def test_a_parquet_table_is_read_by_spark_typed_as_a_frame_would_be(
+    session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``spark.read.parquet`` gives the types and values the frame read by pandas gives through
+    Arrow, and the query never reads the file into the driver's pandas."""
+    path = tmp_path / "events.parquet"
+    frame = messy_parquet(path)
+    scoped = session.newSession()
+    scoped.conf.set("spark.sql.session.timeZone", "UTC")
+    scoped.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    via_pandas = spark_dataframe(scoped, pd.read_parquet(path)).toArrow()
+
+    direct = parquet_dataframe(scoped, path).toArrow()
+    assert direct.schema == via_pandas.schema
+    assert direct.equals(via_pandas), [
+        c for c in direct.column_names if not direct[c].equals(via_pandas[c])
+    ]
+
+    def no_pandas(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the driver read the parquet file into pandas")
+
+    monkeypatch.setattr(pd, "read_parquet", no_pandas)
+    sql = "SELECT COUNT(*) AS n, MIN(ts) AS first, MAX(ts_ns) AS last FROM events"
+    out = spark_query(session)({"events": ParquetTable(path)}, sql).to_pandas()
+    assert out["n"].tolist() == [len(frame)]
+    assert out["first"].iloc[0] == pd.Timestamp("1969-12-31 23:59:59.999999", tz="UTC")
+    assert out["last"].iloc[0] == pd.Timestamp("2024-03-31 01:00", tz="UTC")
 
 
 def registered_champion(client: MlflowClient, project: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,14 @@ def test_a_cluster_session_is_not_bound_to_localhost_and_extra_conf_wins() -> No
     conf = session_conf(settings, "spark://h:7077")
     assert "spark.driver.bindAddress" not in conf
     assert conf["spark.executor.memory"] == "8g" and conf["spark.ui.enabled"] == "true"
+
+
+def test_under_spark_submit_the_driver_keeps_the_address_spark_submit_gives_it() -> None:
+    """Master None (spark-submit chose it, e.g. yarn): binding the driver to 127.0.0.1 would
+    leave it unreachable from executors on other machines."""
+    conf = session_conf(SparkSettings(), None)
+    assert not {"spark.driver.host", "spark.driver.bindAddress", "spark.master"} & set(conf)
+    assert conf["spark.sql.session.timeZone"] == "UTC"
 
 
 def test_no_java_is_a_config_error_naming_the_fix() -> None:
@@ -110,3 +119,30 @@ def test_the_spark_modules_and_the_stages_import_without_pyspark() -> None:
         "if sys.modules[m] is not None)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_importing_churn_leaves_spark_local_ip_as_the_user_set_it() -> None:
+    """pandera sets SPARK_LOCAL_IP=127.0.0.1 on import when it is unset, which would make a
+    driver on a cluster unreachable from executors on other machines; churn unsets it again,
+    and keeps a value the user set."""
+    code = (
+        "import os, sys\n"
+        "import churn.data.schemas\n"
+        "print(os.environ.get('SPARK_LOCAL_IP', 'unset'))"
+    )
+    seen = {}
+    for given in (None, "10.9.8.7"):
+        env = {k: v for k, v in os.environ.items() if k != "SPARK_LOCAL_IP"}
+        if given is not None:
+            env["SPARK_LOCAL_IP"] = given
+        done = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        seen[given] = done.stdout.strip()
+    assert seen == {None: "unset", "10.9.8.7": "10.9.8.7"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import warnings
 from collections.abc import Collection, Iterator, Sequence
 
@@ -21,17 +22,31 @@ import pandas as pd
 from churn.data.problems import Problems, row_labels
 from churn.settings import SourceSettings
 
+SPARK_LOCAL_IP = "SPARK_LOCAL_IP"
+
 
 @contextlib.contextmanager
 def without_pyspark_pandas_warning() -> Iterator[None]:
     """Where pyspark is installed (churn[spark]), pandera imports pyspark.pandas, on import and
     again lazily on the first validation, which warns that it does not fully support pandas 3.
-    churn never uses pyspark.pandas."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
-        )
-        yield
+    churn never uses pyspark.pandas.
+
+    On import pandera also sets ``SPARK_LOCAL_IP=127.0.0.1`` when it is unset; a Spark driver
+    started later in the process would then listen on, and give executors, an address no
+    other machine reaches. It is unset again, so Spark chooses the address as it always does
+    (sessions on ``local[…]`` masters are bound to 127.0.0.1 by churn itself)."""
+    had_local_ip = SPARK_LOCAL_IP in os.environ
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore",
+                message="PySpark does not yet fully support pandas",
+                category=FutureWarning,
+            )
+            yield
+    finally:
+        if not had_local_ip:
+            os.environ.pop(SPARK_LOCAL_IP, None)
 
 
 with without_pyspark_pandas_warning():

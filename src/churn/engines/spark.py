@@ -3,7 +3,8 @@
 The queries are the DuckDB ones of :mod:`churn.labels` and :mod:`churn.features.sql`, transpiled
 by SQLGlot (:func:`churn.engines.sql.to_spark_sql`): no feature is written twice. The pandas tables
 are handed to Spark through Arrow, the query runs on Spark, and its result (one row per
-customer and cutoff) comes back to the driver as an Arrow table. Derived features (rates,
+customer and cutoff) comes back to the driver as an Arrow table; parquet files (the canonical
+events) are read by the executors themselves. Derived features (rates,
 BG/NBD) and everything after them still run on pandas in the driver.
 
 The session is the one already running in this process (spark-submit, a notebook), else one
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
@@ -83,8 +85,9 @@ def resolve_master(settings: SparkSettings, env: Mapping[str, str]) -> str | Non
 
 
 def session_conf(settings: SparkSettings, master: str | None) -> dict[str, str]:
-    """Spark properties of a session churn starts. Timestamps are read and cut into days in
-    UTC, as DuckDB does; a local session listens on 127.0.0.1 only and starts no web UI."""
+    """Spark properties of a session churn starts (``master`` None: under spark-submit, which
+    chose the master). Timestamps are read and cut into days in UTC, as DuckDB does; a session
+    churn starts on a ``local[…]`` master listens on 127.0.0.1 only and starts no web UI."""
     conf = {
         "spark.app.name": "churn",
         "spark.sql.session.timeZone": "UTC",
@@ -95,7 +98,8 @@ def session_conf(settings: SparkSettings, master: str | None) -> dict[str, str]:
     }
     if master is not None:
         conf["spark.master"] = master
-    if master is None or master.startswith("local"):
+    if master is not None and master.startswith("local"):
+        # not under spark-submit (master None), whose driver the cluster's executors must reach
         conf |= {
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
@@ -176,6 +180,10 @@ def _arrow_table(frame: pd.DataFrame) -> Any:
     return table.cast(pa.schema(fields))
 
 
+NANOS_AS_LONG = {"spark.sql.legacy.parquet.nanosAsLong": "true"}
+"""Nanosecond timestamps (pandas' default unit) read from parquet as longs, which
+``parquet_dataframe`` turns into timestamps: Spark refuses such a column otherwise."""
+
 SQL_CONF_KEYS = (
     "spark.sql.session.timeZone",
     "spark.sql.shuffle.partitions",
@@ -188,25 +196,60 @@ start (spark-submit, a notebook): days are cut in UTC whatever the cluster's def
 def spark_query(session: SparkSession, settings: SparkSettings | None = None) -> SqlRunner:
     """A runner on ``session``: each query gets a new session on the same Spark context (its
     own temporary views and SQL properties, so a caller's views named ``events`` are never
-    touched), the tables become views there, the query runs as Spark SQL, and the result is
-    collected to the driver as an Arrow table."""
+    touched), the tables become views there (a frame through Arrow from the driver, a
+    :class:`ParquetTable` read by the executors, :func:`parquet_dataframe`), the query runs as
+    Spark SQL, and the result is collected to the driver as an Arrow table."""
     sql_conf = {
         k: v
         for k, v in session_conf(settings or SparkSettings(), None).items()
         if k in SQL_CONF_KEYS
-    }
+    } | NANOS_AS_LONG
 
     def run(tables: Mapping[str, Table], sql: str) -> Any:
         scoped = session.newSession()
         for key, value in sql_conf.items():
             scoped.conf.set(key, value)
         for name, table in tables.items():
-            # a parquet table goes through pandas, like a frame, so its types map the same way
-            frame = pd.read_parquet(table.path) if isinstance(table, ParquetTable) else table
-            spark_dataframe(scoped, frame).createOrReplaceTempView(name)
+            if isinstance(table, ParquetTable):
+                view = parquet_dataframe(scoped, table.path)
+            else:
+                view = spark_dataframe(scoped, table)
+            view.createOrReplaceTempView(name)
         return scoped.sql(spark_sql(sql)).toArrow()
 
     return run
+
+
+def parquet_dataframe(session: SparkSession, path: Path) -> Any:
+    """The parquet file at ``path`` read by Spark's executors (``spark.read.parquet``: no row
+    passes through the driver, so every executor must see the file at the same path, e.g. on
+    a shared mount), its columns typed as a frame read by pandas and handed over through Arrow
+    would be: timestamps without a time zone as TIMESTAMP in UTC (Spark reads them as
+    TIMESTAMP_NTZ), nanosecond ones too (floored to the microsecond, Spark's unit), and
+    columns of no type as strings.
+
+    Only the file's schema is read on the driver (its footer), to tell nanosecond timestamps
+    from integers. Needs ``NANOS_AS_LONG`` in ``session`` when the file holds nanosecond
+    timestamps (each query's session in :func:`spark_query` has it).
+    """
+    arrow = pq.read_schema(path)
+    # a file: URI, not a bare path, which Spark would look up on the cluster's default file
+    # system (HDFS on EMR and Dataproc, DBFS on Databricks)
+    frame = session.read.parquet(Path(path).resolve().as_uri())
+    columns = []
+    for field in arrow:
+        name = quote_spark_identifier(field.name)
+        kind = field.type
+        if pa.types.is_timestamp(kind) and kind.unit == "ns":
+            # the nanoseconds since the epoch, as a long: floored to microseconds
+            columns.append(f"TIMESTAMP_MICROS(({name} - PMOD({name}, 1000)) DIV 1000) AS {name}")
+        elif pa.types.is_timestamp(kind) and kind.tz is None:
+            columns.append(f"CAST({name} AS TIMESTAMP) AS {name}")
+        elif pa.types.is_null(kind):
+            columns.append(f"CAST(NULL AS STRING) AS {name}")
+        else:
+            columns.append(name)
+    return frame.selectExpr(*columns)
 
 
 KEYS_CTE = "customer_keys"

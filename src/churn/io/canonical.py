@@ -19,7 +19,8 @@ class CanonicalFiles:
 
     paths: PipelinePaths
     features: FeatureSettings
-    """Which SQL engine scans the events (``features.engine``)."""
+    """The feature settings of the stage (its engine no longer changes how events are read:
+    DuckDB and Spark both read the parquet file)."""
 
     def frame(self, name: str) -> pd.DataFrame:
         """A canonical table in memory; says to run ``churn ingest`` if it is missing."""
@@ -31,11 +32,9 @@ class CanonicalFiles:
         return read_parquet(path) if path.is_file() else None
 
     def events(self) -> Table:
-        """The canonical events as the SQL engine reads them: on DuckDB the parquet file
-        itself, scanned out of core (a hundred million events never enter memory); on Spark a
-        frame."""
+        """The canonical events as the SQL engine reads them: the parquet file itself, scanned
+        out of core by DuckDB or read by Spark's executors (a hundred million events never
+        enter this process's memory)."""
         path = self.paths.table("events")
-        if self.features.engine == "duckdb":
-            require_parquet(path)
-            return ParquetTable(path)
-        return read_parquet(path)
+        require_parquet(path)
+        return ParquetTable(path)
