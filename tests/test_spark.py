@@ -470,12 +470,11 @@ def test_spark_training_rows_hold_category_codes_and_the_base_margin() -> None:
 @pytest.fixture(scope="module")
 def shop(session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The tiny shop project up to features, with MLflow's store inside it."""
-    mp = pytest.MonkeyPatch()
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    root = make_project(tmp_path_factory.mktemp("spark_shop"))
-    run_stages(root, ("ingest", "labels", "features"))
-    yield root
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        root = make_project(tmp_path_factory.mktemp("spark_shop"))
+        run_stages(root, ("ingest", "labels", "features"))
+        yield root
 
 
 def with_engines(root: Path, train: str, scoring: str) -> None:
