@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from churn.campaigns.uplift import MANIFEST_FILE, UpliftModel
-from churn.campaigns.uplift_training import HELD_OUT, KNOWN_BY
+from churn.campaigns.uplift_training import HELD_OUT, KNOWN_BY, UNSERVED
 from churn.data.simulate import effect_segments
 from churn.io.paths import PipelinePaths
 from churn.settings import load_settings
@@ -81,7 +81,11 @@ def _uplift_scores(
 ) -> pd.Series | None:
     """The issue's policy with the uplift model: per customer, the best action's estimated
     uplift x value - cost (``value`` by customer id; an action without a cost costs 0)."""
-    for folder in (paths.uplift_model / HELD_OUT, paths.uplift_model):
+    for folder in (
+        paths.uplift_model / HELD_OUT,
+        paths.uplift_model / UNSERVED,
+        paths.uplift_model,
+    ):
         if (folder / MANIFEST_FILE).is_file():
             model = UpliftModel.load(folder)
             if dt.date.fromisoformat(str(model.metadata[KNOWN_BY])) <= day:
@@ -120,7 +124,13 @@ def targeting(
     uplift = _uplift_scores(paths, features, scores["expected_value"], costs, day)
     if uplift is not None:
         rankings["uplift_model"] = uplift.reindex(ids).fillna(-np.inf)
-    out: dict[str, Any] = {"day": day.isoformat(), "customers": len(ids), "budget": budget}
+    report = json.loads(paths.uplift_report.read_text()) if paths.uplift_report.is_file() else {}
+    out: dict[str, Any] = {
+        "day": day.isoformat(),
+        "customers": len(ids),
+        "budget": budget,
+        "uplift_model_served": report.get("used_for_scoring"),
+    }
     saved = {
         name: float(
             best.loc[r.sort_values(ascending=False, kind="stable").index[:budget], "net"].sum()

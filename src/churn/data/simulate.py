@@ -563,7 +563,7 @@ def _remove_causes(
 
 
 SEGMENTS = ("persuadable", "lost_cause", "sure_thing", "reacts_badly")
-"""Kinds of customer at a campaign, by what its actions truly do to them (:func:`effect_segments`)."""
+"""Kinds of customer at a campaign, by what its actions truly do (:func:`effect_segments`)."""
 
 
 def effect_segments(
