@@ -97,8 +97,10 @@ def best_actions(
 
     ``uplift``: one column per action, one row per customer (same order): the churn
     probability the action removes by the uplift model. An action it covers saves uplift x
-    value - cost (its uncertainty is not modelled: sd 0); the others P(churn) x effect x value
-    - cost."""
+    value - cost (its uncertainty is not modelled: sd 0) and competes for every customer,
+    whatever their reason: the model learnt from the control group whom the action helps,
+    which the rules' reason conditions only guess. The others save P(churn) x effect x value
+    - cost where their rule matches."""
     p = np.asarray(probability, dtype="float64")
     worth = np.asarray(value, dtype="float64")
     choices = offers(playbook)
@@ -116,6 +118,8 @@ def best_actions(
     rules = rule_matches(reason_code, p, value_percentile, playbook)
     default = ~rules.any(axis=1) if reason_code is not None else np.ones(len(p), dtype=bool)
     allowed = np.column_stack([rules, default])
+    if uplift is not None:
+        allowed |= np.array([o.action in uplift.columns for o in choices])[None, :]
     best = np.argmax(np.where(allowed, saved_each, -np.inf), axis=1)  # first of equal maxima
     rows = np.arange(len(p))
     action = np.asarray([o.action for o in choices], dtype=object)[best]
