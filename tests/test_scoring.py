@@ -618,33 +618,6 @@ def test_the_action_recommended_is_the_matching_one_that_saves_the_most() -> Non
     np.testing.assert_allclose(bound, [10.0, 1.5, 4.0, 130.0])  # row 3: 0.1 x 50 - 1
 
 
-def test_with_an_uplift_model_every_action_it_covers_competes_by_uplift_x_value_minus_cost() -> (
-    None
-):
-    """The issue's policy: per customer, the action with the highest estimated uplift x value -
-    cost, whatever the customer's reason; an action the model does not cover keeps its rule."""
-    codes = pd.Series(["RECENCY", "RETURNS", None])
-    p = np.array([0.5, 0.5, 0.5])
-    value = np.array([100.0, 100.0, 100.0])
-    uplift = pd.DataFrame(
-        {
-            "win_back_offer": [0.1, 0.3, 0.0],  # x 100 - 20: -10, 10, -20
-            "re_engagement_message": [0.05, 0.0, 0.2],  # x 100 - 1: 4, -1, 19
-            "feedback_request": [0.0, 0.0, 0.1],  # x 100 - 0.5: -0.5, -0.5, 9.5
-        }
-    )
-    choice = best_actions(codes, p, np.zeros(3), value, PRICED, uplift=uplift)
-    # row 1 (RETURNS): the offer (10) beats the call its rule names (0.2 x 50 - 30 = -20);
-    # row 2 (no reason): the message (19), which no rule would have offered it
-    assert choice.action.tolist() == [
-        "re_engagement_message",
-        "win_back_offer",
-        "re_engagement_message",
-    ]
-    np.testing.assert_allclose(choice.saved, [4.0, 10.0, 19.0])
-    np.testing.assert_allclose(choice.saved_sd, [0.0, 0.0, 0.0])
-
-
 def test_the_list_by_value_saved_is_exact_and_contacts_only_where_it_pays(
     model: ChurnModel, reasons: CatalogueSpec
 ) -> None:
