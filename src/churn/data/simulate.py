@@ -579,9 +579,9 @@ def effect_segments(
     ``persuadable_effect``; else ``lost_cause`` when the month's churn probability without
     contact is at least ``lost_cause_risk``, ``sure_thing`` when below.
 
-    At the default settings (3,000 customers, 24 months, seeds 7 and 11) about a quarter of the
-    customer-campaigns are persuadable, under a tenth lost causes, about 5 % react badly
-    (``backlash_share``) and the rest, about three fifths, sure things."""
+    At the default settings (3,000 customers, 24 months, seeds 7 and 11) a fifth to a quarter
+    of the customer-campaigns are persuadable, a tenth or less lost causes, about 5 % react
+    badly (``backlash_share``) and the rest, about three fifths, sure things."""
     key = ["customer_id", "campaign_date"]
     per = campaign_truth.groupby(key, sort=True).agg(
         p_no_contact=("p_no_contact", "first"), best_effect=("true_effect", "max")
