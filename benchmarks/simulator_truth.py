@@ -13,8 +13,10 @@
    gets the action that truly saves them most, so only *whom* differs. True value saved:
    sum of true effect x the customer's value - the action's cost. Rankings: churn probability,
    value at risk, the uplift model judged on held-out campaigns (fitted only on outcomes known
-   before that day), churn's own list (its contact rows; also with its own actions), random,
-   and the truth's best (an upper bound).
+   before that day) with the issue's policy (per customer, the best action's estimated uplift x
+   value - cost), churn's own list (its contact rows; also with its own actions), random,
+   and the truth's best (an upper bound). Also: the share of each kind of customer at that
+   campaign (``churn.data.simulate.effect_segments``) and of persuadables in each ranking's top.
 
 Usage: .venv/bin/python benchmarks/simulator_truth.py [--project-dir .] [--out PATH]
 """
@@ -31,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from churn.campaigns.uplift import MANIFEST_FILE, UpliftModel
-from churn.campaigns.uplift_training import HELD_OUT, KNOWN_BY
+from churn.campaigns.uplift_training import HELD_OUT, KNOWN_BY, UNSERVED
+from churn.data.simulate import effect_segments
 from churn.io.paths import PipelinePaths
 from churn.settings import load_settings
 
@@ -69,13 +72,29 @@ def _covered(
     return out
 
 
-def _uplift_scores(paths: PipelinePaths, features: pd.DataFrame, day: dt.date) -> pd.Series | None:
-    for folder in (paths.uplift_model / HELD_OUT, paths.uplift_model):
+def _uplift_scores(
+    paths: PipelinePaths,
+    features: pd.DataFrame,
+    value: pd.Series,
+    costs: dict[str, float],
+    day: dt.date,
+) -> pd.Series | None:
+    """The issue's policy with the uplift model: per customer, the best action's estimated
+    uplift x value - cost (``value`` by customer id; an action without a cost costs 0)."""
+    for folder in (
+        paths.uplift_model / HELD_OUT,
+        paths.uplift_model / UNSERVED,
+        paths.uplift_model,
+    ):
         if (folder / MANIFEST_FILE).is_file():
             model = UpliftModel.load(folder)
             if dt.date.fromisoformat(str(model.metadata[KNOWN_BY])) <= day:
-                best = model.predict(features).max(axis=1)
-                return pd.Series(best.to_numpy(), index=features["customer_id"].to_numpy())
+                ids = features["customer_id"].to_numpy()
+                uplift = model.predict(features)
+                worth = value.reindex(ids).to_numpy(dtype="float64")[:, None]
+                cost = np.array([costs.get(str(a), 0.0) for a in uplift.columns])[None, :]
+                best = (uplift.to_numpy(dtype="float64") * worth - cost).max(axis=1)
+                return pd.Series(best, index=ids)
     return None
 
 
@@ -102,10 +121,16 @@ def targeting(
         "random": pd.Series(np.random.default_rng(0).random(len(ids)), index=ids),
         "truth_best": best["net"],
     }
-    uplift = _uplift_scores(paths, features, day)
+    uplift = _uplift_scores(paths, features, scores["expected_value"], costs, day)
     if uplift is not None:
         rankings["uplift_model"] = uplift.reindex(ids).fillna(-np.inf)
-    out: dict[str, Any] = {"day": day.isoformat(), "customers": len(ids), "budget": budget}
+    report = json.loads(paths.uplift_report.read_text()) if paths.uplift_report.is_file() else {}
+    out: dict[str, Any] = {
+        "day": day.isoformat(),
+        "customers": len(ids),
+        "budget": budget,
+        "uplift_model_served": report.get("used_for_scoring"),
+    }
     saved = {
         name: float(
             best.loc[r.sort_values(ascending=False, kind="stable").index[:budget], "net"].sum()
@@ -118,6 +143,17 @@ def targeting(
     pairs = list(zip(listed.index, listed["recommended_action"], strict=True))
     saved["churn_list_own_actions"] = float(own.reindex(pairs).fillna(0.0).sum())
     out["true_value_saved"] = saved
+    segment = effect_segments(t).set_index("customer_id")["segment"]
+    out["truth_segments"] = segment.value_counts(normalize=True).round(4).to_dict()
+    out["persuadable_share_of_contacted"] = {
+        name: float(
+            (
+                segment.reindex(r.sort_values(ascending=False, kind="stable").index[:budget])
+                == "persuadable"
+            ).mean()
+        )
+        for name, r in rankings.items()
+    }
     base = saved["churn_probability"]
     out["ratio_to_risk_targeting"] = {k: (v / base if base else None) for k, v in saved.items()}
     return out

@@ -6,6 +6,7 @@ truth."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -24,12 +25,14 @@ from churn.data.simulate import (
     DRIVERS,
     FIRST_NAMES,
     LAST_NAMES,
+    SEGMENTS,
     ActionStrengths,
     CampaignSettings,
     DriverWeights,
     Simulation,
     SimulationSettings,
     contact_effects,
+    effect_segments,
     simulate,
     write_tables,
 )
@@ -408,3 +411,62 @@ def test_without_campaigns_no_one_is_contacted() -> None:
     pd.testing.assert_series_equal(
         sim.hazard["realised_hazard"], sim.hazard["hazard"], check_names=False
     )
+
+
+@pytest.fixture(scope="module")
+def other_shape() -> Simulation:
+    """Not the bundled business: fewer customers over a shorter period, another seed and start,
+    a larger audience share."""
+    campaigns = CampaignSettings(start_month=2, audience_share=0.6)
+    return simulate(
+        SimulationSettings(
+            customers=1500, months=15, seed=5, start=dt.date(2021, 6, 1), campaigns=campaigns
+        )
+    )
+
+
+def test_campaign_effects_are_heterogeneous_in_the_stated_proportions(
+    other_shape: Simulation,
+) -> None:
+    """Persuadables, lost causes, sure things and bad reactors, in about the shares
+    effect_segments' docstring states; persuadables gain far more than the average."""
+    segments = effect_segments(other_shape.campaign_truth)
+    share = segments["segment"].value_counts(normalize=True)
+    assert set(share.index) == set(SEGMENTS)
+    assert 0.15 < share["persuadable"] < 0.4
+    assert 0.02 < share["lost_cause"] < 0.15
+    assert 0.45 < share["sure_thing"] < 0.75
+    backlash = CampaignSettings().backlash_share
+    n = other_shape.campaign_truth["customer_id"].nunique()
+    bad_customers = segments.groupby("customer_id")["segment"].first() == "reacts_badly"
+    assert abs(bad_customers.mean() - backlash) < 3 * np.sqrt(backlash * (1 - backlash) / n)
+    best = segments.groupby("segment")["best_effect"].mean()
+    # persuadables lose several points of the month's churn probability; everyone else next
+    # to nothing, though lost causes are at high risk
+    assert best["persuadable"] > 0.04 > 5 * max(best["lost_cause"], best["sure_thing"])
+    risk = segments.groupby("segment")["p_no_contact"].mean()
+    assert risk["lost_cause"] > risk["persuadable"] > risk["sure_thing"]
+    assert best["reacts_badly"] < 0
+
+
+def test_a_fixed_cause_stays_fixed_in_the_months_after_the_contact() -> None:
+    """A service call removes a share of the open tickets for good: the month after, the
+    contacted customers who had open tickets have fewer than their control group (everyone in
+    the audience, half held out, so that the comparison has power)."""
+    campaigns = CampaignSettings(start_month=2, audience_share=1.0, control_share=0.5)
+    sim = simulate(SimulationSettings(customers=2000, months=12, seed=9, campaigns=campaigns))
+    truth = sim.campaign_truth
+    given = truth[truth["assigned"] & (truth["action"] == "service_call")]
+    hazard = sim.hazard.set_index(["customer_id", "month"])
+    x = "x_unresolved_tickets"
+    at = hazard[x].reindex(pd.MultiIndex.from_frame(given[["customer_id", "campaign_date"]]))
+    after_day = given["campaign_date"] + pd.DateOffset(months=1)
+    after_key = pd.MultiIndex.from_arrays([given["customer_id"], after_day])
+    later = hazard[x].reindex(after_key).to_numpy()
+    rows = (at.to_numpy() > 0) & ~np.isnan(later)
+    contacted = rows & ~given["control"].to_numpy()
+    control = rows & given["control"].to_numpy()
+    assert control.sum() >= 30
+    ratio_contacted = (later[contacted] / at.to_numpy()[contacted]).mean()
+    ratio_control = (later[control] / at.to_numpy()[control]).mean()
+    assert ratio_contacted < ratio_control - 0.2

@@ -49,7 +49,11 @@ FORMAT_VERSION = 1
 @dataclass(frozen=True)
 class UpliftParams:
     """Booster settings shared by every model of the learner (small trees, slow learning: the
-    effect is a small signal under a lot of noise)."""
+    effect is a small signal under a lot of noise). On the simulator's held-out campaign
+    (seeds 7 and 11, about 450 control rows per action, truth-valued targeting at one budget)
+    stronger regularisation (depth 2, 150 rounds, min_child_weight 30) saved less (0.30 and
+    0.42 of what risk targeting saves, against 0.68 and 0.97), deeper trees (depth 4, 200
+    rounds, 10) the same (0.68, 1.00): these stay."""
 
     max_depth: int = 3
     learning_rate: float = 0.05

@@ -25,6 +25,9 @@ from churn.settings import UpliftSettings
 
 HELD_OUT = "held_out"
 """Subfolder of a saved uplift model holding the model judged on the held-out campaigns."""
+UNSERVED = "held_out_unserved"
+"""Subfolder of a saved uplift model folder holding the model judged on the held-out campaigns
+when it did not beat the risk ranking: kept for inspection and benchmarks, never scored with."""
 KNOWN_BY = "known_by"
 """Metadata key of a fitted model: the day every outcome it was fitted on was known (the last
 label window's end). A list scored at an earlier cutoff must not use it."""
@@ -35,7 +38,8 @@ class UpliftResult:
     """``model`` is None when there is too little to fit one; ``report`` says why, or how the
     held-out campaigns ranked (``uplift.json``). ``held_out_model``: the model judged there,
     fitted only on contacts whose outcomes were known before the held-out campaigns (what a
-    list scored at those campaigns' days may use)."""
+    list scored at those campaigns' days may use); also kept when ``model`` is None because it
+    did not beat the risk ranking there (saved under :data:`UNSERVED`, never scored with)."""
 
     model: UpliftModel | None
     report: dict[str, Any]
@@ -196,7 +200,7 @@ def train_uplift(
     report["used_for_scoring"] = beats
     report["use_reason"] = why
     if not beats:
-        return UpliftResult(None, {**report, "reason": why})
+        return UpliftResult(None, {**report, "reason": why}, held_model)
     report["served_model"] = {
         "fitted_on_contacts": n,
         "control_rows": n_control,

@@ -18,7 +18,21 @@ control group, and every audience member is given one action (:data:`ACTIONS`) d
 (the control group's is the action it would have had). A contact changes that month's log-odds
 by :func:`contact_effects`: each action fixes one driver, so it helps those whose risk comes
 from that driver and does little for the others, and a few customers react badly to any
-contact. Cancellations are drawn from the hazard with the contact's effect.
+contact. Cancellations are drawn from the hazard with the contact's effect. An action that
+removes a cause the business records (a service call resolves the open tickets, billing help
+clears the failed payments, a loyalty discount offsets the price rise) removes the same share
+of it for the later months too (:func:`fixed_shares`), so its effect outlasts the contact
+month. The truth records the contact month's effect: the pipeline's 28-day label window from
+the campaign's day is that month.
+
+What the campaigns do, by kind of customer (:func:`effect_segments` names them in the truth):
+*persuadables*, whose risk comes from a cause an action removes and who still use the service,
+lose a large share of their churn probability (several points, up to tens); *lost causes*,
+whose usage has collapsed, gain next to nothing from any action; *sure things*, with no cause
+to remove and a low hazard, gain a fraction of a point; and a few customers (``backlash_share``)
+react badly to any contact. Over a random audience the average effect is under a point, as a
+campaign sent to everyone is in practice; among the customers an action is meant for it is the
+few points to tens of points that retention programmes report.
 
 :func:`simulate` is pure (a seeded numpy Generator; frames out). The tables follow the input
 contract; the truth (every subscriber-month's hazard and driver terms, the dominant driver of
@@ -100,17 +114,32 @@ ACTIONS = {
     "feedback_request": Action(None, 1.0, "email"),
 }
 """The actions of the bundled subscription playbook (its rules and its default action)."""
+LASTING_CAUSES = ("service_call", "billing_help", "loyalty_discount")
+"""Actions that remove a recorded cause (open tickets, failed payments, a price rise), so their
+effect lasts beyond the contact month (:func:`fixed_shares`). An onboarding call and a message
+act on the contact month only: tenure cannot be removed, and usage recovers on its own or not."""
 
 
 @dataclass(frozen=True)
 class ActionStrengths:
-    """Share of its driver's weighted term each action takes off the contact month's log-odds."""
+    """Share of its driver's weighted term each action takes off the contact month's log-odds
+    (for a customer who still uses the service; see ``CampaignSettings.reach_power``), and,
+    for a recorded cause (tickets, failed payments, a price rise), the share of that cause it
+    removes for good (:func:`fixed_shares`).
 
-    service_call: float = 0.45
-    billing_help: float = 0.45
-    loyalty_discount: float = 0.35
+    Why these sizes: a service call that reaches the customer resolves most open tickets (first
+    contact resolution in support centres is typically 70-75 %); helping a customer update a
+    failed payment method recovers most involuntary churn (dunning programmes recover 50-80 %
+    of failed payments); a loyalty discount offsets most but not all of a price rise (the rise
+    also told the customer to compare); an onboarding call helps a new subscriber get started,
+    but part of early churn is customers finding the service is not for them; a message does
+    little for declining usage."""
+
+    service_call: float = 0.7
+    billing_help: float = 0.75
+    loyalty_discount: float = 0.6
     re_engagement_message: float = 0.3
-    onboarding_call: float = 0.3
+    onboarding_call: float = 0.4
 
     def __post_init__(self) -> None:
         bad = {a: v for a, v in vars(self).items() if not 0 <= v <= 1}
@@ -124,10 +153,13 @@ class CampaignSettings:
 
     start_month: int | None = 3
     """First month (from 0) with a campaign; None: no campaigns."""
-    audience_share: float = 0.3
-    """Share of the month's subscribers drawn into its campaign."""
-    control_share: float = 0.2
-    """Share of each audience held out (not contacted)."""
+    audience_share: float = 0.4
+    """Share of the month's subscribers drawn into its campaign (at random: a test programme
+    run to learn what each action does, so its audience does not depend on risk)."""
+    control_share: float = 0.3
+    """Share of each audience held out (not contacted): a test meant to measure effects
+    holds out a large share (half would be the most informative for a given audience; the
+    business keeps most of it contacted)."""
     strengths: ActionStrengths = field(default_factory=ActionStrengths)
     general_effect: float = 0.05
     """Log-odds every contact takes off, whatever the action."""
@@ -154,6 +186,25 @@ class CampaignSettings:
             raise ValueError("; ".join(problems))
 
 
+def _reach(x: Mapping[str, np.ndarray], campaigns: CampaignSettings) -> np.ndarray:
+    return np.asarray((1.0 - x["declining_usage"]) ** campaigns.reach_power)
+
+
+def fixed_shares(
+    x: Mapping[str, np.ndarray], campaigns: CampaignSettings, reacts_badly: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per action that removes a recorded cause (:data:`LASTING_CAUSES`): the share of that
+    cause (open tickets, failed payments, the price rise) a contact removes for the months
+    after the contact month too, one value per customer: ``strength_a * reach``, 0 where
+    ``reacts_badly``. The same share as the contact month's log-odds change takes off the
+    driver's term, so the effect in later months is the one the contact month shows."""
+    reach = _reach(x, campaigns)
+    return {
+        name: np.where(reacts_badly, 0.0, getattr(campaigns.strengths, name) * reach)
+        for name in LASTING_CAUSES
+    }
+
+
 def contact_effects(
     x: Mapping[str, np.ndarray],
     weights: DriverWeights,
@@ -166,7 +217,7 @@ def contact_effects(
     against their usual to the power ``reach_power`` (``(1 - x_declining_usage) ** p``): a
     customer who has stopped using the service is a lost cause whatever the action. ``x`` holds
     each driver's values (as :data:`DRIVERS`), all of one length with ``reacts_badly``."""
-    reach = (1.0 - x["declining_usage"]) ** campaigns.reach_power
+    reach = _reach(x, campaigns)
     shifts = {}
     for name, action in ACTIONS.items():
         fixed = (
@@ -388,7 +439,8 @@ def _driver_values(
         "declining_usage": 1.0 - book.usage[who],
         "unresolved_tickets": np.minimum(book.unresolved[who, last3].sum(axis=1), 3),
         "payment_failures": np.minimum(book.failures[who, last3].sum(axis=1), 3),
-        "price_rise": (book.rises[who, last3].sum(axis=1) > 0).astype(float),
+        # 1 after a rise (a discount that offsets part of it leaves the rest)
+        "price_rise": np.minimum(book.rises[who, last3].sum(axis=1), 1.0),
         "short_tenure": np.exp(-(month - c.signup_month[who]) / 3.0),
     }
 
@@ -456,7 +508,8 @@ def _campaign(
     control[rng.choice(members, size=held, replace=False)] = True
     assigned = np.full(n, -1)
     assigned[members] = rng.integers(0, k, len(members))
-    shifts = contact_effects(x, settings.weights, settings.campaigns, world.reacts_badly[who])
+    bad = world.reacts_badly[who]
+    shifts = contact_effects(x, settings.weights, settings.campaigns, bad)
     shift = np.column_stack([shifts[a] for a in ACTIONS])
     p_no = _logistic(logit)
     p_with = _logistic(logit[:, None] + shift)
@@ -479,7 +532,67 @@ def _campaign(
     action = np.full(n, None, dtype=object)
     action[contacted] = names[given[contacted]]
     term = np.where(contacted, np.take_along_axis(shift, given[:, None], axis=1)[:, 0], 0.0)
+    _remove_causes(world, who, month, action, fixed_shares(x, settings.campaigns, bad))
     return truth, action, term
+
+
+_CAUSE_RECORDS = {
+    "unresolved_tickets": "unresolved",
+    "payment_failures": "failures",
+    "price_rise": "rises",
+}
+"""The book's monthly record behind each driver an action can remove for good."""
+
+
+def _remove_causes(
+    world: _World,
+    who: np.ndarray,
+    month: int,
+    action: np.ndarray,
+    shares: Mapping[str, np.ndarray],
+) -> None:
+    """Contacted customers lose ``shares`` of the cause their action removes, in every month
+    before ``month`` (the later months' drivers look back at them); new problems after the
+    contact count in full."""
+    for name, share in shares.items():
+        driver = ACTIONS[name].driver
+        assert driver is not None  # LASTING_CAUSES only name actions that fix a driver
+        rows = action == name
+        record = getattr(world.book, _CAUSE_RECORDS[driver])
+        record[who[rows], :month] *= (1.0 - share[rows])[:, None]
+
+
+SEGMENTS = ("persuadable", "lost_cause", "sure_thing", "reacts_badly")
+"""Kinds of customer at a campaign, by what its actions truly do (:func:`effect_segments`)."""
+
+
+def effect_segments(
+    campaign_truth: pd.DataFrame,
+    *,
+    persuadable_effect: float = 0.02,
+    lost_cause_risk: float = 0.1,
+) -> pd.DataFrame:
+    """One row per customer and campaign of ``campaign_truth`` (:attr:`Simulation.campaign_truth`):
+    customer_id, campaign_date, p_no_contact, best_effect (the most any action removes from the
+    month's churn probability) and segment (:data:`SEGMENTS`): ``reacts_badly`` when every
+    action raises it; ``persuadable`` when the best action removes at least
+    ``persuadable_effect``; else ``lost_cause`` when the month's churn probability without
+    contact is at least ``lost_cause_risk``, ``sure_thing`` when below.
+
+    At the default settings (3,000 customers, 24 months, seeds 7 and 11) a fifth to a quarter
+    of the customer-campaigns are persuadable, a tenth or less lost causes, about 5 % react
+    badly (``backlash_share``) and the rest, about three fifths, sure things."""
+    key = ["customer_id", "campaign_date"]
+    per = campaign_truth.groupby(key, sort=True).agg(
+        p_no_contact=("p_no_contact", "first"), best_effect=("true_effect", "max")
+    )
+    best, risk = per["best_effect"].to_numpy(), per["p_no_contact"].to_numpy()
+    segment = np.select(
+        [best < 0, best >= persuadable_effect, risk >= lost_cause_risk],
+        ["reacts_badly", "persuadable", "lost_cause"],
+        "sure_thing",
+    )
+    return per.assign(segment=segment.astype(object)).reset_index()
 
 
 def _spread(

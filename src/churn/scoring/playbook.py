@@ -98,7 +98,10 @@ def best_actions(
     ``uplift``: one column per action, one row per customer (same order): the churn
     probability the action removes by the uplift model. An action it covers saves uplift x
     value - cost (its uncertainty is not modelled: sd 0); the others P(churn) x effect x value
-    - cost."""
+    - cost. The rules' reason conditions still apply: on the simulator (seeds 7 and 11),
+    letting every action the model covers compete for every customer made the list's own
+    actions save less than nothing (its per-action estimates are noisy at a few hundred
+    control rows per action), while the reasons pick actions that help."""
     p = np.asarray(probability, dtype="float64")
     worth = np.asarray(value, dtype="float64")
     choices = offers(playbook)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from churn import io
-from churn.campaigns.uplift_training import HELD_OUT, UpliftResult, train_uplift
+from churn.campaigns.uplift_training import HELD_OUT, UNSERVED, UpliftResult, train_uplift
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import Kind, kind_of
@@ -105,6 +105,8 @@ def _write(result: UpliftResult, paths: PipelinePaths) -> None:
     def fill(folder: Path) -> None:
         if result.model is None:
             io.write_json({"reason": result.report["reason"]}, folder / NO_MODEL_FILE)
+            if result.held_out_model is not None:  # judged, not served: never scored with
+                result.held_out_model.save(folder / UNSERVED)
         else:
             result.model.save(folder)
             if result.held_out_model is not None:
