@@ -35,11 +35,13 @@ class UpliftResult:
     """``model`` is None when there is too little to fit one; ``report`` says why, or how the
     held-out campaigns ranked (``uplift.json``). ``held_out_model``: the model judged there,
     fitted only on contacts whose outcomes were known before the held-out campaigns (what a
-    list scored at those campaigns' days may use)."""
+    list scored at those campaigns' days may use). ``unserved_model``: the model fitted but not
+    used for scoring (it did not beat the risk ranking), kept for the registry only."""
 
     model: UpliftModel | None
     report: dict[str, Any]
     held_out_model: UpliftModel | None = None
+    unserved_model: UpliftModel | None = None
 
 
 def usable_at(models: list[UpliftModel], cutoff: dt.date) -> UpliftModel | None:
@@ -196,7 +198,7 @@ def train_uplift(
     report["used_for_scoring"] = beats
     report["use_reason"] = why
     if not beats:
-        return UpliftResult(None, {**report, "reason": why})
+        return UpliftResult(None, {**report, "reason": why}, unserved_model=model)
     report["served_model"] = {
         "fitted_on_contacts": n,
         "control_rows": n_control,
