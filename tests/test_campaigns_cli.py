@@ -210,6 +210,31 @@ def test_register_logs_and_registers_the_uplift_model_beside_the_churn_model(
     )
 
 
+def test_an_uplift_model_judged_against_another_churn_model_is_not_registered(
+    project: Path,
+) -> None:
+    # last of the tests on the shared project: it registers a second churn version
+    report_file = project / "reports/shop/uplift.json"
+    kept = report_file.read_bytes()
+    report = json.loads(kept)
+    report["churn_model_md5"] = "0" * 32  # as after `churn train` ran again without `uplift`
+    report_file.write_text(json.dumps(report))
+    try:
+        code, out = churn(project, "register")
+    finally:
+        report_file.write_bytes(kept)
+    assert code == 0, out
+    record = _json(project, "registry.json")
+    assert record["registered"]["version"] == "2"
+    uplift = record["uplift"]
+    assert uplift["registered"] is False
+    assert "judged against another churn model" in uplift["reason"]
+    assert "churn uplift shop" in uplift["reason"]
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    versions = MlflowClient(uri, uri).search_model_versions("name='churn-shop-uplift'")
+    assert [str(v.version) for v in versions] == ["1"]  # still the first one only
+
+
 def test_without_contacts_the_uplift_stage_says_so_and_nothing_is_registered(
     tmp_path: Path,
 ) -> None:
