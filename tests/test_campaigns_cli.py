@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
+from churn.campaigns import UpliftModel
 from tests._project import ORDERS, churn, make_project, orders, params, write_params
 
 pytestmark = [
@@ -163,12 +165,87 @@ def test_report_says_why_this_list(project: Path) -> None:
     assert "Per action and risk tier" in html
 
 
-def test_without_contacts_the_uplift_stage_says_so(tmp_path: Path) -> None:
+def test_register_logs_and_registers_the_uplift_model_beside_the_churn_model(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Imported here, after churn.tracking has imported it with its import-time warning silenced.
+    from mlflow.pyfunc import load_model  # noqa: PLC0415
+
+    record = _json(project, "registry.json")
+    uplift, churn_version = record["uplift"], record["registered"]
+    assert uplift["registered"] is True
+    assert uplift["used_for_scoring"] is True
+    assert uplift["belongs_with"] == churn_version["version"]
+    # champion exactly when the churn version it belongs with is the champion
+    assert uplift["champion"] is record["promotion"]["promoted"]
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)
+    run = client.get_run(uplift["run_id"])
+    assert run.data.tags["mlflow.parentRunId"] == churn_version["run_id"]
+    held = _json(project, "uplift.json")["held_out"]["rankings"]
+    for ranking, row in held.items():
+        assert run.data.metrics[f"held_out.rankings.{ranking}.qini"] == pytest.approx(row["qini"])
+    aliases = client.get_registered_model("churn-shop-uplift").aliases
+    assert ("champion" in aliases) is uplift["champion"]
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    pyfunc = load_model(f"models:/churn-shop-uplift/{uplift['version']}")
+    features = pd.read_parquet(project / "data/interim/shop/features.parquet")
+    rows = features.sample(60, random_state=0)
+    # the request as a client builds it from the signature: ids as text, numbers as doubles
+    schema = pyfunc.metadata.get_input_schema()
+    request = pd.DataFrame(
+        {
+            c.name: rows[c.name].astype(str) if c.type.name == "string" else rows[c.name]
+            for c in schema.inputs
+        }
+    ).astype({c.name: "float64" for c in schema.inputs if c.type.name == "double"})
+    predicted = pyfunc.predict(request)
+    expected = UpliftModel.load(project / "models/shop.uplift").predict(rows)
+    assert set(expected.columns) == {"call", "mail"}
+    assert predicted["customer_id"].tolist() == rows["customer_id"].astype(str).tolist()
+    np.testing.assert_allclose(
+        predicted[list(expected.columns)].to_numpy(), expected.to_numpy(), rtol=1e-6
+    )
+
+
+def test_an_uplift_model_judged_against_another_churn_model_is_not_registered(
+    project: Path,
+) -> None:
+    # last of the tests on the shared project: it registers a second churn version
+    report_file = project / "reports/shop/uplift.json"
+    kept = report_file.read_bytes()
+    report = json.loads(kept)
+    report["churn_model_md5"] = "0" * 32  # as after `churn train` ran again without `uplift`
+    report_file.write_text(json.dumps(report))
+    try:
+        code, out = churn(project, "register")
+    finally:
+        report_file.write_bytes(kept)
+    assert code == 0, out
+    record = _json(project, "registry.json")
+    assert record["registered"]["version"] == "2"
+    uplift = record["uplift"]
+    assert uplift["registered"] is False
+    assert "judged against another churn model" in uplift["reason"]
+    assert "churn uplift shop" in uplift["reason"]
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    versions = MlflowClient(uri, uri).search_model_versions("name='churn-shop-uplift'")
+    assert [str(v.version) for v in versions] == ["1"]  # still the first one only
+
+
+def test_without_contacts_the_uplift_stage_says_so_and_nothing_is_registered(
+    tmp_path: Path,
+) -> None:
     root = make_project(tmp_path)
-    for stage in ("ingest", "labels", "features", "train", "uplift"):
+    for stage in ("ingest", "labels", "features", "train", "uplift", "register"):
         code, out = churn(root, stage)
         assert code == 0, f"churn {stage}: {out}"
     report = json.loads((root / "reports/shop/uplift.json").read_text())
     assert report["fitted"] is False and "no contact history" in report["reason"]
     assert report["used_for_scoring"] is False
     assert (root / "models/shop.uplift/no_model.json").is_file()
+    uplift = json.loads((root / "reports/shop/registry.json").read_text())["uplift"]
+    assert uplift["registered"] is False and "no contact history" in uplift["reason"]
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    assert not MlflowClient(uri, uri).search_registered_models("name='churn-shop-uplift'")

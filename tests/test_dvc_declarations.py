@@ -347,6 +347,9 @@ def test_changing_the_drift_threshold_reruns_register(tmp_path: Path) -> None:
     values = params() | {
         "registry": {"auc_margin": 0.005, "max_ece": 0.5},
         "monitoring": {"psi_threshold": 0.2},
+        # register depends on the uplift stage (its model is registered too), which reads these
+        "scoring": {},
+        "playbook": {},
     }
     params_file = project / "pipelines" / PIPELINE / "params.yaml"
     params_file.write_text(yaml.safe_dump(values, sort_keys=False))

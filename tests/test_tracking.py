@@ -395,13 +395,15 @@ def test_a_better_challenger_whose_population_drifted_is_kept_out_unless_forced(
 
 def test_churn_tracking_exports_the_pyfunc_models_load_and_the_tracker() -> None:
     import churn.tracking  # noqa: PLC0415
-    from churn.tracking import events_model, pyfunc, store  # noqa: PLC0415
+    from churn.tracking import events_model, pyfunc, store, uplift_pyfunc  # noqa: PLC0415
 
-    assert churn.tracking.__all__ == ["ChurnEventsPyfunc", "ChurnPyfunc", "Tracker"]
+    assert churn.tracking.__all__ == ["ChurnEventsPyfunc", "ChurnPyfunc", "Tracker", "UpliftPyfunc"]
     assert churn.tracking.ChurnPyfunc is pyfunc.ChurnPyfunc  # registered models' code imports it
     assert "from churn.tracking import ChurnPyfunc" in pyfunc.MODEL_CODE
     assert churn.tracking.ChurnEventsPyfunc is events_model.ChurnEventsPyfunc  # and events models'
     assert "from churn.tracking import ChurnEventsPyfunc" in events_model.EVENTS_MODEL_CODE
+    assert churn.tracking.UpliftPyfunc is uplift_pyfunc.UpliftPyfunc  # and uplift models'
+    assert "from churn.tracking import UpliftPyfunc" in uplift_pyfunc.UPLIFT_MODEL_CODE
     assert churn.tracking.Tracker is store.Tracker
     with pytest.raises(AttributeError, match="no attribute 'connect'"):
         _ = churn.tracking.connect

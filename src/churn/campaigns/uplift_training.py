@@ -39,11 +39,14 @@ class UpliftResult:
     held-out campaigns ranked (``uplift.json``). ``held_out_model``: the model judged there,
     fitted only on contacts whose outcomes were known before the held-out campaigns (what a
     list scored at those campaigns' days may use); also kept when ``model`` is None because it
-    did not beat the risk ranking there (saved under :data:`UNSERVED`, never scored with)."""
+    did not beat the risk ranking there (saved under :data:`UNSERVED`, never scored with).
+    ``unserved_model``: the model fitted on every contact but not used for scoring (it did not
+    beat the risk ranking), kept for the registry only."""
 
     model: UpliftModel | None
     report: dict[str, Any]
     held_out_model: UpliftModel | None = None
+    unserved_model: UpliftModel | None = None
 
 
 def usable_at(models: list[UpliftModel], cutoff: dt.date) -> UpliftModel | None:
@@ -200,7 +203,7 @@ def train_uplift(
     report["used_for_scoring"] = beats
     report["use_reason"] = why
     if not beats:
-        return UpliftResult(None, {**report, "reason": why}, held_model)
+        return UpliftResult(None, {**report, "reason": why}, held_model, unserved_model=model)
     report["served_model"] = {
         "fitted_on_contacts": n,
         "control_rows": n_control,

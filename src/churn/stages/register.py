@@ -1,7 +1,8 @@
 """Stages ``register`` and ``promote``: log the trained model to MLflow, register it as the
 ``challenger`` of ``churn-<pipeline>``, then run the champion/challenger gate on the backtest
-folds both versions hold (the current test cutoff when none pair). Writes
-``reports/<p>/registry.json`` with the version and the decision."""
+folds both versions hold (the current test cutoff when none pair); log and register the uplift
+model ``churn uplift`` fitted beside it (:mod:`churn.tracking.uplift_registry`). Writes
+``reports/<p>/registry.json`` with the versions and the decision."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 import pandas as pd
 
 from churn import io
+from churn.campaigns.uplift import UpliftModel
+from churn.campaigns.uplift_outputs import CHURN_MODEL_MD5, fitted_uplift
 from churn.evaluation import metrics as evaluation_metrics
 from churn.io.paths import PipelinePaths
 from churn.modeling.model import ChurnModel
@@ -19,7 +22,7 @@ from churn.modeling.training_data import outcome
 from churn.monitoring.drift import drift_problems
 from churn.settings import PipelineSettings
 from churn.stages._canonical import labels_and_features
-from churn.tracking import registry, runs, training
+from churn.tracking import registry, runs, training, uplift_registry
 from churn.tracking.events_model import EventsEntry
 from churn.tracking.lineage import (
     dvc_experiment,
@@ -32,7 +35,8 @@ from churn.tracking.store import Tracker
 
 PARAMS: tuple[str, ...] = ("train", "labels", "features", "registry", "monitoring", "data")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
-``train``, ``labels``, ``features``: logged to MLflow; ``monitoring``: the drift gate;
+``train``, ``labels``, ``features``: logged to MLflow (``train.uplift`` with the uplift
+model); ``monitoring``: the drift gate;
 ``data`` (with ``labels`` and ``features``): stored in the events model."""
 
 log = logging.getLogger("churn")
@@ -131,8 +135,11 @@ def promote(
     settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker, *, force: bool = False
 ) -> dict[str, Any]:
     """Run the champion/challenger gate: the paired backtest folds, the test rows of
-    ``labels.parquet`` as a report (and the fallback when no fold pairs)."""
-    return _gate(settings, paths, tracker, *labels_and_features(paths), force=force)
+    ``labels.parquet`` as a report (and the fallback when no fold pairs); the uplift model's
+    champion follows the churn model's (:func:`churn.tracking.uplift_registry.sync_champion`)."""
+    decision = _gate(settings, paths, tracker, *labels_and_features(paths), force=force)
+    _sync_uplift_champion(tracker, paths)
+    return decision
 
 
 def _gate(
@@ -173,9 +180,11 @@ def _gate(
 
 
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
-    """Register the trained model and run the gate; write ``reports/<p>/registry.json``."""
+    """Register the trained model and run the gate, then register the uplift model beside it;
+    write ``reports/<p>/registry.json``."""
     labels, features = labels_and_features(paths)
-    registered = register(settings, paths, tracker, registry.test_rows(labels, features))
+    test = registry.test_rows(labels, features)
+    registered = register(settings, paths, tracker, test)
     experiment = dvc_experiment(os.environ)
     if experiment is None:
         decision = _gate(settings, paths, tracker, labels, features, force=False)
@@ -188,6 +197,98 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
             f"After `dvc exp apply {experiment}` and a commit, `churn promote {paths.name}` "
             "judges it.",
         }
-    out = {"registered": registered, "promotion": decision, "experiment": experiment}
+    uplift = register_uplift(settings, paths, tracker, registered, test)
+    if experiment is None:  # an experiment moves no alias, the uplift model's neither
+        champion = _sync_uplift_champion(tracker, paths)
+        if uplift.get("registered"):
+            uplift["champion"] = champion == uplift["version"]
+    out = {
+        "registered": registered,
+        "promotion": decision,
+        "experiment": experiment,
+        "uplift": uplift,
+    }
     io.write_json(out, paths.registry)
     return out
+
+
+def register_uplift(
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    tracker: Tracker,
+    churn: dict[str, Any],
+    test: pd.DataFrame,
+) -> dict[str, Any]:
+    """Log the uplift model in ``models/<p>.uplift`` (served or not) in a run nested under the
+    run of ``churn`` (the churn version :func:`register` just registered) and register it as
+    a version of ``churn-<p>-uplift``, without an alias. Nothing is registered when
+    ``churn uplift`` fitted no model, or judged it against another churn model than
+    ``models/<p>``: the returned record (``registry.json``'s ``uplift``) says why."""
+    if not paths.uplift_report.is_file():
+        return {
+            "registered": False,
+            "reason": f"no {paths.uplift_report.name}: `churn uplift {paths.name}` has not run",
+        }
+    report = io.read_json(paths.uplift_report)
+    fitted = fitted_uplift(paths.uplift_model)
+    if fitted is None:
+        why = report.get("reason") or "churn uplift fitted no model"
+        log.info("no uplift model to register: %s", why)
+        return {"registered": False, "reason": f"no uplift model was fitted: {why}"}
+    judged, current = report.get(CHURN_MODEL_MD5), folder_md5(paths.model)
+    if judged != current:
+        why = (
+            f"the uplift model in {paths.uplift_model.name} was judged against another churn "
+            f"model (md5 {judged}) than the one registered (models/{paths.name}, md5 "
+            f"{current}); run `churn uplift {paths.name}` then `churn register {paths.name}`"
+        )
+        log.warning("uplift model not registered: %s", why)
+        return {"registered": False, "reason": why}
+    churn_name = registry.model_name(paths.name)
+    experiment = dvc_experiment(os.environ)
+    version = uplift_registry.log_uplift_run(
+        tracker.client,
+        experiment=tracker.experiment(paths.name),
+        churn=runs.RegisteredVersion(churn["run_id"], churn["version"], churn["model_uri"]),
+        churn_model_name=churn_name,
+        uplift=uplift_registry.UpliftToLog(
+            model=UpliftModel.load(fitted.folder),
+            report=report,
+            report_file=paths.uplift_report,
+            used_for_scoring=fitted.used_for_scoring,
+            params={
+                "train": {"seed": settings.train.seed, "uplift": settings.train.uplift.model_dump()}
+            },
+        ),
+        input_example=test,
+        run_name=f"{paths.name} uplift {experiment}" if experiment else f"{paths.name} uplift",
+        lineage=experiment_lineage(os.environ),
+    )
+    log.info(
+        "registered %s version %s (run %s, nested under churn version %s's), %s",
+        uplift_registry.uplift_model_name(churn_name),
+        version.version,
+        version.run_id,
+        churn["version"],
+        "used for scoring" if fitted.used_for_scoring else "not used for scoring",
+    )
+    return {
+        "registered": True,
+        "version": version.version,
+        "model_uri": version.model_uri,
+        "run_id": version.run_id,
+        "parent_run_id": churn["run_id"],
+        "belongs_with": churn["version"],
+        "used_for_scoring": fitted.used_for_scoring,
+        "champion": False,
+    }
+
+
+def _sync_uplift_champion(tracker: Tracker, paths: PipelinePaths) -> str | None:
+    churn_name = registry.model_name(paths.name)
+    champion = uplift_registry.sync_champion(tracker.client, churn_name)
+    if champion is not None:
+        log.info(
+            "%s@champion is version %s", uplift_registry.uplift_model_name(churn_name), champion
+        )
+    return champion

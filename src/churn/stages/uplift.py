@@ -3,7 +3,9 @@
 Builds the features of every contacted or held-out customer at the contact's day with the
 pipeline's one feature path, fits the uplift model (:mod:`churn.campaigns.uplift_training`),
 judges it on held-out campaigns against the trained churn model's risk ranking, and writes
-both. Without contacts (or too few), the folder holds no model and ``uplift.json`` says why.
+both. Without contacts (or too few), the folder holds no model and ``uplift.json`` says why; a
+model that did not beat the risk ranking is kept apart, for the registry only
+(:mod:`churn.campaigns.uplift_outputs`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from churn import io
+from churn.campaigns.uplift_outputs import CHURN_MODEL_MD5, NOT_SERVED
 from churn.campaigns.uplift_training import HELD_OUT, UNSERVED, UpliftResult, train_uplift
 from churn.io.canonical import CanonicalFiles
+from churn.io.digest import folder_md5
 from churn.io.paths import PipelinePaths
 from churn.kinds import Kind, kind_of
 from churn.modeling.model import ChurnModel
@@ -30,7 +34,7 @@ PARAMS: tuple[str, ...] = ("data", "labels", "features", "scoring", "playbook", 
 log = logging.getLogger("churn")
 
 NO_MODEL_FILE = "no_model.json"
-"""Written into the uplift folder when no model was fitted, with the reason."""
+"""Written into the uplift folder when no model is used for scoring, with the reason."""
 
 
 def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
@@ -50,6 +54,8 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     else:
         result = _fit(settings, paths, kind, tables, contacts.frame)
         result.report["contacts"] = contacts.summary()
+        if result.model is not None or result.unserved_model is not None:
+            result.report[CHURN_MODEL_MD5] = folder_md5(paths.model)
     _write(result, paths)
     held = result.report.get("held_out") or {}
     for name, row in (held.get("rankings") or {}).items():
@@ -107,6 +113,8 @@ def _write(result: UpliftResult, paths: PipelinePaths) -> None:
             io.write_json({"reason": result.report["reason"]}, folder / NO_MODEL_FILE)
             if result.held_out_model is not None:  # judged, not served: never scored with
                 result.held_out_model.save(folder / UNSERVED)
+            if result.unserved_model is not None:  # for the registry only
+                result.unserved_model.save(folder / NOT_SERVED)
         else:
             result.model.save(folder)
             if result.held_out_model is not None:

@@ -4,10 +4,22 @@ model version."""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+
+from churn.io.digest import file_md5, folder_md5
+
+__all__ = [
+    "GIT_COMMIT",
+    "dvc_experiment",
+    "experiment_lineage",
+    "file_md5",
+    "folder_md5",
+    "git_commit",
+    "lineage_tags",
+    "training_lineage",
+]
 
 GIT_COMMIT = "git_commit"
 """Lineage key whose value is also written to MLflow's own ``mlflow.source.git.commit`` tag."""
@@ -27,27 +39,6 @@ def git_commit(project_dir: Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return out.stdout.strip()
-
-
-def file_md5(path: Path) -> str:
-    """Hex MD5 of the file at ``path``, read in 1 MiB blocks (a fingerprint, not security)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def folder_md5(folder: Path) -> str:
-    """Hex MD5 of every file under ``folder``: their paths relative to it and their bytes, in
-    path order, so equal folders give equal digests wherever they lie. Hidden files (a
-    temporary left by an interrupted write) are left out."""
-    digest = hashlib.md5(usedforsecurity=False)
-    for path in sorted(folder.rglob("*")):
-        name = path.relative_to(folder).as_posix()
-        if path.is_file() and not any(part.startswith(".") for part in name.split("/")):
-            digest.update(name.encode() + b"\0" + file_md5(path).encode())
-    return digest.hexdigest()
 
 
 def training_lineage(

@@ -127,14 +127,14 @@ def log_training_run(
     model = _ModelToLog.of(churn_model, model_dir, input_example, risk_reference, events_entry)
     tags = lineage_tags(lineage)
     param_entities = [Param(key, str(value)) for key, value in flatten(params).items()]
-    metric_entities = _metric_entities(flatten(metrics), timestamp_ms=int(time.time() * 1000))
+    metrics_to_log = metric_entities(flatten(metrics), timestamp_ms=int(time.time() * 1000))
 
     try:
         run_id = str(client.create_run(experiment, tags=tags, run_name=run_name).info.run_id)
     except MlflowException as exc:
         raise store_error(client, "create a run", exc) from exc
     with run_ends(client, run_id, "log run"):
-        client.log_batch(run_id, params=param_entities, metrics=metric_entities)
+        client.log_batch(run_id, params=param_entities, metrics=metrics_to_log)
         for path in artifacts:
             if path.is_dir():
                 client.log_artifacts(run_id, str(path), artifact_path=path.name)
@@ -280,7 +280,7 @@ class _ModelToLog:
             log_folder=log_model_folder,
         )
         link_metrics(client, run_id, model_id)
-        return _register(
+        return register_version(
             client,
             name=registered_model_name,
             source=source,
@@ -310,7 +310,7 @@ def log_scoring_run(
     except MlflowException as exc:
         raise store_error(client, "create a scoring run", exc) from exc
     with run_ends(client, run_id, "log scoring run"):
-        entities = _metric_entities(
+        entities = metric_entities(
             {k: v for k, v in flatten(metrics).items() if isinstance(v, int | float)},
             timestamp_ms=int(time.time() * 1000),
         )
@@ -353,7 +353,7 @@ def log_model_folder(
     return str(logged.model_id), str(logged.artifact_location)
 
 
-def _register(
+def register_version(
     client: MlflowClient,
     *,
     name: str,
@@ -385,7 +385,7 @@ def _register(
     return RegisteredVersion(run_id=run_id, version=version, model_uri=f"models:/{name}/{version}")
 
 
-def _metric_entities(flat: Mapping[str, object], *, timestamp_ms: int) -> list[Metric]:
+def metric_entities(flat: Mapping[str, object], *, timestamp_ms: int) -> list[Metric]:
     """MLflow metrics at step 0; a TypeError naming every value that is not a number."""
     entities: list[Metric] = []
     bad: dict[str, object] = {}
