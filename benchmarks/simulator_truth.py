@@ -75,12 +75,15 @@ def _covered(
 def _uplift_scores(
     paths: PipelinePaths,
     features: pd.DataFrame,
+    *,
     value: pd.Series,
+    risk: pd.Series,
     costs: dict[str, float],
     day: dt.date,
 ) -> pd.Series | None:
     """The issue's policy with the uplift model: per customer, the best action's estimated
-    uplift x value - cost (``value`` by customer id; an action without a cost costs 0)."""
+    uplift x value - cost (``value`` and ``risk``, the churn probability, by customer
+    id; an action without a cost costs 0)."""
     for folder in (
         paths.uplift_model / HELD_OUT,
         paths.uplift_model / UNSERVED,
@@ -90,7 +93,7 @@ def _uplift_scores(
             model = UpliftModel.load(folder)
             if dt.date.fromisoformat(str(model.metadata[KNOWN_BY])) <= day:
                 ids = features["customer_id"].to_numpy()
-                uplift = model.predict(features)
+                uplift = model.predict(features, risk.reindex(ids).to_numpy(dtype="float64"))
                 worth = value.reindex(ids).to_numpy(dtype="float64")[:, None]
                 cost = np.array([costs.get(str(a), 0.0) for a in uplift.columns])[None, :]
                 best = (uplift.to_numpy(dtype="float64") * worth - cost).max(axis=1)
@@ -121,7 +124,14 @@ def targeting(
         "random": pd.Series(np.random.default_rng(0).random(len(ids)), index=ids),
         "truth_best": best["net"],
     }
-    uplift = _uplift_scores(paths, features, scores["expected_value"], costs, day)
+    uplift = _uplift_scores(
+        paths,
+        features,
+        value=scores["expected_value"],
+        risk=scores["churn_probability"],
+        costs=costs,
+        day=day,
+    )
     if uplift is not None:
         rankings["uplift_model"] = uplift.reindex(ids).fillna(-np.inf)
     report = json.loads(paths.uplift_report.read_text()) if paths.uplift_report.is_file() else {}

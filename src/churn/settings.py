@@ -649,6 +649,18 @@ class UpliftSettings(Frozen):
         description="contacted rows an action needs for models of its own; rarer actions use "
         "the model fitted on every contact",
     )
+    learner: Literal["x_learner", "logit_shift"] = Field(
+        "x_learner",
+        description="x_learner: an X-learner on xgboost boosters (features only); logit_shift: "
+        "per action, a logistic shift on the churn model's logit that may depend on the "
+        "features (borrows the churn model's view of risk)",
+    )
+    shift_penalty: float = Field(
+        50.0,
+        gt=0,
+        description="logit_shift only: L2 penalty on each feature's share of an action's "
+        "shift (larger: closer to one shift for every customer)",
+    )
 
 
 class TrainSettings(Frozen):

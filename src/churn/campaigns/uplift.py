@@ -37,6 +37,7 @@ import pandas as pd
 import xgboost as xgb
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from churn.campaigns.uplift_shift import ShiftArm, fit_shift_arm, logit
 from churn.errors import PipelineStateError, TrainingError
 from churn.modeling.model import UNREADABLE_MODEL, design_matrix
 
@@ -44,6 +45,10 @@ POOLED = "any contact"
 """The arm fitted on every contacted row, used by actions too rare for models of their own."""
 MANIFEST_FILE = "uplift.json"
 FORMAT_VERSION = 1
+LEARNERS = ("x_learner", "logit_shift")
+"""``x_learner``: :class:`Arm` (boosters, features only); ``logit_shift``:
+:class:`~churn.campaigns.uplift_shift.ShiftArm` (the action as a shift on the churn model's
+logit: it needs each row's churn probability to fit and to predict)."""
 
 
 @dataclass(frozen=True)
@@ -96,17 +101,39 @@ class Arm:
 class UpliftModel:
     """A fitted uplift model: features in, churn probability removed per action out."""
 
-    arms: Mapping[str, Arm]
+    arms: Mapping[str, Arm | ShiftArm]
     actions: Mapping[str, str]  # action -> arm: itself or POOLED
     numeric_features: tuple[str, ...]
     categories: Mapping[str, tuple[str, ...]]
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
-    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+    @property
+    def needs_churn_probability(self) -> bool:
+        """True when :meth:`predict` needs the churn model's probability of each row."""
+        return any(isinstance(arm, ShiftArm) for arm in self.arms.values())
+
+    def predict(
+        self, features: pd.DataFrame, churn_probability: np.ndarray | None = None
+    ) -> pd.DataFrame:
         """One column per action (in :attr:`actions` order), one row per row of ``features``
-        (same index): the estimated churn probability the action removes, in [-1, 1]."""
-        matrix = _matrix(model_input(features, self.numeric_features, self.categories))
-        by_arm = {name: arm(matrix) for name, arm in self.arms.items()}
+        (same index): the estimated churn probability the action removes, in [-1, 1].
+        ``churn_probability`` (the churn model's, aligned by position) is required when
+        :attr:`needs_churn_probability`; ValueError otherwise."""
+        x = model_input(features, self.numeric_features, self.categories)
+        base = np.zeros(len(x))
+        if self.needs_churn_probability:
+            if churn_probability is None or len(churn_probability) != len(x):
+                raise ValueError(
+                    "this uplift model (logit_shift) needs the churn model's probability of "
+                    f"each of the {len(x)} row(s); found "
+                    f"{'none' if churn_probability is None else len(churn_probability)}."
+                )
+            base = logit(np.asarray(churn_probability, dtype="float64"))
+        matrix = _matrix(x)
+        by_arm = {
+            name: arm.uplift(x, base) if isinstance(arm, ShiftArm) else arm(matrix)
+            for name, arm in self.arms.items()
+        }
         return pd.DataFrame(
             {action: by_arm[arm] for action, arm in self.actions.items()}, index=features.index
         )
@@ -115,8 +142,11 @@ class UpliftModel:
         """Write each booster as xgboost JSON and a manifest (:data:`MANIFEST_FILE`) naming
         them, the features and the action to arm map into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
-        arms = []
+        arms: list[dict[str, Any]] = []
         for i, (name, arm) in enumerate(self.arms.items()):
+            if isinstance(arm, ShiftArm):
+                arms.append({"name": name, "shift": arm.to_json()})
+                continue
             files = {"on_control": f"arm{i}_control.json", "on_contacted": f"arm{i}_contacted.json"}
             arm.on_control.save_model(folder / files["on_control"])
             arm.on_contacted.save_model(folder / files["on_contacted"])
@@ -125,7 +155,7 @@ class UpliftModel:
             )
         manifest = {
             "format_version": FORMAT_VERSION,
-            "method": "x-learner",
+            "method": "logit-shift" if self.needs_churn_probability else "x-learner",
             "numeric_features": list(self.numeric_features),
             "categories": {k: list(v) for k, v in self.categories.items()},
             "actions": dict(self.actions),
@@ -151,7 +181,9 @@ class UpliftModel:
                     f"format_version {manifest.get('format_version')!r}, expected {FORMAT_VERSION}"
                 )
             arms = {
-                str(record["name"]): Arm(
+                str(record["name"]): ShiftArm.from_json(record["shift"])
+                if "shift" in record
+                else Arm(
                     on_control=_booster(folder / str(record["on_control"])),
                     on_contacted=_booster(folder / str(record["on_contacted"])),
                     contacted_share=float(record["contacted_share"]),
@@ -262,6 +294,9 @@ def fit_uplift(
     actions: Sequence[str] = (),
     params: UpliftParams | None = None,
     seed: int = 0,
+    learner: str = "x_learner",
+    churn_probability: np.ndarray | None = None,
+    shift_penalty: float = 50.0,
 ) -> UpliftModel:
     """Fit an :class:`UpliftModel` on past contacts (one row each, aligned by position).
 
@@ -269,14 +304,27 @@ def fit_uplift(
     of each contacted row (ignored on control rows); ``control``: True when held out;
     ``churned``: the outcome. Actions with at least ``min_rows`` contacted rows get their own
     arm, the others (and ``actions`` never contacted) the pooled arm. The same data and
-    ``seed`` give the same model. Raises TrainingError when the control or the contacted rows
-    lack one of the outcomes, ValueError when the inputs' lengths differ.
+    ``seed`` give the same model. ``learner``: one of :data:`LEARNERS`; ``logit_shift`` needs
+    ``churn_probability`` (the churn model's, aligned by position) and penalises each
+    feature's share of the shift by ``shift_penalty``. Raises TrainingError when the control or
+    the contacted rows lack one of the outcomes, ValueError when the inputs' lengths differ (or
+    the learner is unknown, or lacks the churn probability it needs).
     """
     lengths = {len(features), len(action), len(control), len(churned)}
     if len(lengths) != 1:
         raise ValueError(
             "features, action, control and churned must have one row per contact; got lengths "
             f"{len(features)}, {len(action)}, {len(control)} and {len(churned)}."
+        )
+    if learner not in LEARNERS:
+        raise ValueError(f"learner must be one of {list(LEARNERS)}; found {learner!r}.")
+    if learner == "logit_shift" and (
+        churn_probability is None or len(churn_probability) != len(features)
+    ):
+        raise ValueError(
+            f"the logit_shift learner needs the churn model's probability of each of the "
+            f"{len(features)} contact(s); found "
+            f"{'none' if churn_probability is None else len(churn_probability)}."
         )
     params = params or UpliftParams()
     numeric, categories = feature_types(features)
@@ -286,21 +334,25 @@ def fit_uplift(
     fix = "Measure more contacts before fitting an uplift model."
     _both_outcomes(y[held_out], "control", fix)
     _both_outcomes(y[~held_out], "contacted", fix)
-    control_model = _fit(x[held_out], y[held_out], "binary:logistic", params, seed)
+    if learner == "logit_shift":
+        base = logit(np.asarray(churn_probability, dtype="float64"))
+
+        def arm_of(rows: np.ndarray) -> Arm | ShiftArm:
+            return fit_shift_arm(x, y, base, rows, held_out, penalty=shift_penalty)
+    else:
+        control_model = _fit(x[held_out], y[held_out], "binary:logistic", params, seed)
+
+        def arm_of(rows: np.ndarray) -> Arm | ShiftArm:
+            return _arm(x, y, rows, held_out, control_model=control_model, params=params, seed=seed)
+
     names = action.astype(object).where(~held_out & action.notna().to_numpy()).to_numpy()
-    arms = {
-        POOLED: _arm(
-            x, y, ~held_out, held_out, control_model=control_model, params=params, seed=seed
-        )
-    }
+    arms: dict[str, Arm | ShiftArm] = {POOLED: arm_of(~held_out)}
     mapping: dict[str, str] = {}
     for name in sorted({str(a) for a in names if a is not None and not pd.isna(a)}):
         rows = names == name
         own = rows.sum() >= min_rows and 0 < y[rows].sum() < rows.sum()
         if own:
-            arms[name] = _arm(
-                x, y, rows, held_out, control_model=control_model, params=params, seed=seed
-            )
+            arms[name] = arm_of(rows)
         mapping[name] = name if own else POOLED
     for name in actions:
         mapping.setdefault(name, POOLED)
@@ -308,6 +360,7 @@ def fit_uplift(
         "min_rows": min_rows,
         "seed": seed,
         "control_rows": int(held_out.sum()),
-        "params": asdict(params),
+        "learner": learner,
+        "params": asdict(params) if learner == "x_learner" else {"shift_penalty": shift_penalty},
     }
     return UpliftModel(arms, mapping, numeric, categories, metadata)

@@ -116,6 +116,7 @@ def _fit(
     rows: pd.DataFrame,
     x: pd.DataFrame,
     *,
+    risk: np.ndarray,
     settings: UpliftSettings,
     seed: int,
     actions: list[str],
@@ -129,6 +130,9 @@ def _fit(
         min_rows=settings.min_action_rows,
         actions=actions,
         seed=seed,
+        learner=settings.learner,
+        churn_probability=risk,
+        shift_penalty=settings.shift_penalty,
     )
     known = pd.to_datetime(rows["cutoff"]).max() + pd.Timedelta(days=horizon_days)
     return replace(model, metadata={**model.metadata, KNOWN_BY: f"{known:%Y-%m-%d}"})
@@ -191,6 +195,7 @@ def train_uplift(
         model = _fit(
             rows,
             x,
+            risk=risk,
             settings=settings,
             seed=seed,
             actions=actions,
@@ -239,12 +244,13 @@ def _evaluate(
     model = _fit(
         rows[fit],
         x[fit],
+        risk=risk[fit],
         settings=settings,
         seed=seed,
         actions=actions,
         horizon_days=horizon_days,
     )
-    uplift = own_action_uplift(model.predict(x[held]), test["action"])
+    uplift = own_action_uplift(model.predict(x[held], risk[held]), test["action"])
     p, v = risk[held], value[held]
     rankings = {
         "churn_probability": p,

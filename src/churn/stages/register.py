@@ -32,6 +32,7 @@ from churn.tracking.lineage import (
 )
 from churn.tracking.serving import RiskReference
 from churn.tracking.store import Tracker
+from churn.tracking.uplift_pyfunc import CHURN_PROBABILITY
 
 PARAMS: tuple[str, ...] = ("train", "labels", "features", "registry", "monitoring", "data")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
@@ -246,13 +247,19 @@ def register_uplift(
         return {"registered": False, "reason": why}
     churn_name = registry.model_name(paths.name)
     experiment = dvc_experiment(os.environ)
+    uplift_model = UpliftModel.load(fitted.folder)
+    example = test
+    if uplift_model.needs_churn_probability:  # logit_shift: shifts the churn model's logit
+        example = test.assign(
+            **{CHURN_PROBABILITY: ChurnModel.load(paths.model).predict_proba(test)}
+        )
     version = uplift_registry.log_uplift_run(
         tracker.client,
         experiment=tracker.experiment(paths.name),
         churn=runs.RegisteredVersion(churn["run_id"], churn["version"], churn["model_uri"]),
         churn_model_name=churn_name,
         uplift=uplift_registry.UpliftToLog(
-            model=UpliftModel.load(fitted.folder),
+            model=uplift_model,
             report=report,
             report_file=paths.uplift_report,
             used_for_scoring=fitted.used_for_scoring,
@@ -260,7 +267,7 @@ def register_uplift(
                 "train": {"seed": settings.train.seed, "uplift": settings.train.uplift.model_dump()}
             },
         ),
-        input_example=test,
+        input_example=example,
         run_name=f"{paths.name} uplift {experiment}" if experiment else f"{paths.name} uplift",
         lineage=experiment_lineage(os.environ),
     )

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from churn import io
 from churn.campaigns.priors import measured_playbook
 from churn.campaigns.uplift import MANIFEST_FILE, UpliftModel
@@ -22,6 +24,7 @@ from churn.errors import ConfigError
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import Population, kind_of
+from churn.modeling.model import ChurnModel
 from churn.reporting.shap_figures import global_figures, importance
 from churn.scoring.playbook import check_rules
 from churn.scoring.population import latest_labelled_reference
@@ -143,7 +146,9 @@ def run(
             identity=loaded.identity,
             scored_at=now,
             probabilities=None if on_spark is None else on_spark(population.features),
-            uplift=None if uplift_model is None else uplift_model.predict(population.features),
+            uplift=None
+            if uplift_model is None
+            else _uplift(uplift_model, loaded.model, population.features),
         )
         history = paths.scores_history(population.cutoff.isoformat())
         io.write_parquet(result.scores, history)
@@ -295,6 +300,13 @@ def _log_effects(summary: dict[str, Any], effects: list[dict[str, Any]]) -> None
             e["posterior"],
             e["posterior_sd"],
         )
+
+
+def _uplift(uplift: UpliftModel, churn: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:
+    """The uplift model's per-action estimates; a ``logit_shift`` model also reads the churn
+    model's probability of each customer (the logit its shifts act on)."""
+    risk = churn.predict_proba(features) if uplift.needs_churn_probability else None
+    return uplift.predict(features, risk)
 
 
 def _uplift_models(paths: PipelinePaths) -> list[UpliftModel]:

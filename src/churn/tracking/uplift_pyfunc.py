@@ -41,6 +41,9 @@ mlflow.models.set_model(UpliftPyfunc())
 """
 """The script MLflow stores with every registered uplift model and runs to load it."""
 _CODE_FILE = "uplift_pyfunc.py"
+CHURN_PROBABILITY = "churn_probability"
+"""Input column a ``logit_shift`` uplift model needs besides the features: the churn model's
+probability of each row (:attr:`UpliftModel.needs_churn_probability`)."""
 
 
 class UpliftPyfunc(PythonModel):
@@ -67,6 +70,8 @@ def uplift_input(model: UpliftModel, features: pd.DataFrame) -> pd.DataFrame:
     churn model's pyfunc takes them (:func:`churn.tracking.pyfunc.model_input`). Raises
     PipelineStateError naming the feature columns ``features`` lacks."""
     wanted = [*model.numeric_features, *model.categories]
+    if model.needs_churn_probability:
+        wanted.append(CHURN_PROBABILITY)
     missing = [c for c in wanted if c not in features.columns]
     if missing:
         raise PipelineStateError(
@@ -86,6 +91,8 @@ def uplift_input(model: UpliftModel, features: pd.DataFrame) -> pd.DataFrame:
         for name in model.numeric_features
     }
     columns |= {name: features[name].astype(object) for name in model.categories}
+    if model.needs_churn_probability:
+        columns[CHURN_PROBABILITY] = features[CHURN_PROBABILITY].astype("float64")
     return pd.DataFrame(columns, index=features.index)
 
 
@@ -93,7 +100,12 @@ def uplift_frame(model: UpliftModel, model_input: pd.DataFrame) -> pd.DataFrame:
     """The pyfunc's output for ``model_input``, indexed like it: ``customer_id`` (when the
     input has that column), then one float64 column per action of the model, named by the
     action: the churn probability it removes, in [-1, 1]."""
-    predicted = model.predict(model_input)
+    risk = (
+        model_input[CHURN_PROBABILITY].to_numpy(dtype="float64")
+        if model.needs_churn_probability and CHURN_PROBABILITY in model_input.columns
+        else None
+    )
+    predicted = model.predict(model_input, risk)
     out = pd.DataFrame(index=model_input.index)
     if ID_COLUMN in model_input.columns:
         out[ID_COLUMN] = model_input[ID_COLUMN].to_numpy()
