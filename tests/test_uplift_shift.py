@@ -13,6 +13,8 @@ from scipy.stats import spearmanr
 from churn.campaigns import UpliftModel, fit_uplift
 from churn.campaigns.uplift import POOLED
 from churn.campaigns.uplift_shift import ShiftArm
+from churn.errors import PipelineStateError
+from churn.tracking.uplift_pyfunc import uplift_frame, uplift_input
 
 
 def campaign(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
@@ -107,3 +109,32 @@ def test_fitting_without_the_churn_probability_or_with_an_unknown_learner_is_ref
         fit_uplift(*args, learner="logit_shift")
     with pytest.raises(ValueError, match="learner must be one of"):
         fit_uplift(*args, learner="t_learner")
+
+
+def test_the_x_learner_on_risk_fits_on_the_churn_logit_and_predicts_from_features() -> None:
+    features, outcomes, risk, _ = campaign(6_000, seed=6)
+    model = fit_uplift(
+        features,
+        outcomes["action"],
+        outcomes["control"],
+        outcomes["churned"],
+        min_rows=500,
+        learner="x_learner_on_risk",
+        churn_probability=risk,
+    )
+    assert not model.needs_churn_probability
+    test_features, _, test_risk, test_effect = campaign(4_000, seed=7)
+    predicted = model.predict(test_features)["call"].to_numpy()
+    assert spearmanr(predicted, test_effect).statistic > spearmanr(test_risk, test_effect).statistic
+
+
+def test_the_pyfunc_input_carries_the_churn_probability_a_logit_shift_model_needs(
+    fitted: UpliftModel,
+) -> None:
+    features, _, risk, _ = campaign(300, seed=8)
+    with pytest.raises(PipelineStateError, match=r"\['churn_probability'\]"):
+        uplift_input(fitted, features)
+    example = uplift_input(fitted, features.assign(churn_probability=risk))
+    out = uplift_frame(fitted, example)
+    expected = fitted.predict(features, risk)
+    np.testing.assert_allclose(out["call"].to_numpy(), expected["call"].to_numpy())

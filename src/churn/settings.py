@@ -649,11 +649,13 @@ class UpliftSettings(Frozen):
         description="contacted rows an action needs for models of its own; rarer actions use "
         "the model fitted on every contact",
     )
-    learner: Literal["x_learner", "logit_shift"] = Field(
+    learner: Literal["x_learner", "x_learner_on_risk", "logit_shift"] = Field(
         "x_learner",
-        description="x_learner: an X-learner on xgboost boosters (features only); logit_shift: "
-        "per action, a logistic shift on the churn model's logit that may depend on the "
-        "features (borrows the churn model's view of risk)",
+        description="x_learner: an X-learner on xgboost boosters (features only); "
+        "x_learner_on_risk: the same with its outcome models fitted as corrections to the churn "
+        "model's logit; logit_shift: per action, a logistic shift on the churn model's logit "
+        "that may depend on the features. On the simulator's dev seeds neither alternative beat "
+        "x_learner on both value saved and held-out Qini (docs/experiments.md)",
     )
     shift_penalty: float = Field(
         50.0,

@@ -19,6 +19,13 @@ against 0.48-0.62 for mail; mean absolute error 0.044-0.062 against 0.061-0.076)
 is higher in 9 of 10 comparisons (0.0001 lower in the tenth). Every control row serves every
 action: features, not the action a control row would have had, describe the customer.
 
+Two alternatives borrow strength from the churn model (``train.uplift.learner``):
+``x_learner_on_risk`` fits the X-learner's outcome models as corrections to the churn model's
+logit (xgboost ``base_margin``), and ``logit_shift``
+(:mod:`churn.campaigns.uplift_shift`) fits each action as a logistic shift on that logit. On
+the simulator's dev seeds (docs/experiments.md) both saved more true value than the X-learner
+but neither had a higher held-out Qini on both seeds, so ``x_learner`` stays the default.
+
 An action with at least ``min_rows`` contacted rows gets models of its own; any other action,
 and any action named in ``actions`` that was never contacted, uses the pooled "any contact"
 model fitted on every contacted row.
@@ -45,7 +52,7 @@ POOLED = "any contact"
 """The arm fitted on every contacted row, used by actions too rare for models of their own."""
 MANIFEST_FILE = "uplift.json"
 FORMAT_VERSION = 1
-LEARNERS = ("x_learner", "logit_shift")
+LEARNERS = ("x_learner", "x_learner_on_risk", "logit_shift")
 """``x_learner``: :class:`Arm` (boosters, features only); ``logit_shift``:
 :class:`~churn.campaigns.uplift_shift.ShiftArm` (the action as a shift on the churn model's
 logit: it needs each row's churn probability to fit and to predict)."""
@@ -241,13 +248,25 @@ def model_input(
     return design_matrix(text, numeric, categories)
 
 
-def _matrix(x: pd.DataFrame, label: np.ndarray | None = None) -> xgb.DMatrix:
-    return xgb.DMatrix(x, label=label, enable_categorical=True)
+def _matrix(
+    x: pd.DataFrame, label: np.ndarray | None = None, margin: np.ndarray | None = None
+) -> xgb.DMatrix:
+    return xgb.DMatrix(x, label=label, base_margin=margin, enable_categorical=True)
 
 
-def _fit(x: pd.DataFrame, y: np.ndarray, objective: str, params: UpliftParams, seed: int) -> Any:
+def _fit(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    objective: str,
+    params: UpliftParams,
+    seed: int,
+    *,
+    margin: np.ndarray | None = None,
+) -> Any:
     return xgb.train(
-        params.xgb_params(objective, seed), _matrix(x, y.astype("float64")), params.n_rounds
+        params.xgb_params(objective, seed),
+        _matrix(x, y.astype("float64"), margin),
+        params.n_rounds,
     )
 
 
@@ -260,12 +279,18 @@ def _arm(
     control_model: xgb.Booster,
     params: UpliftParams,
     seed: int,
+    margin: np.ndarray | None = None,
 ) -> Arm:
-    """The X-learner's effect models for the contacted rows ``contacted`` against ``control``."""
+    """The X-learner's effect models for the contacted rows ``contacted`` against ``control``.
+    ``margin``: each row's churn-model logit, which the outcome models (not the effect
+    models) then only correct (``x_learner_on_risk``)."""
     xt, yt, xc, yc = x[contacted], y[contacted], x[control], y[control]
-    churn_model = _fit(xt, yt, "binary:logistic", params, seed)
-    imputed_contacted = control_model.predict(_matrix(xt)) - yt  # churn the action removed
-    imputed_control = yc - churn_model.predict(_matrix(xc))  # churn the action would remove
+    mt = None if margin is None else margin[contacted]
+    mc = None if margin is None else margin[control]
+    churn_model = _fit(xt, yt, "binary:logistic", params, seed, margin=mt)
+    # churn the action removed, and churn it would remove
+    imputed_contacted = control_model.predict(_matrix(xt, margin=mt)) - yt
+    imputed_control = yc - churn_model.predict(_matrix(xc, margin=mc))
     n_t, n_c = int(contacted.sum()), int(control.sum())
     return Arm(
         on_control=_fit(xc, imputed_control, "reg:squarederror", params, seed),
@@ -318,11 +343,11 @@ def fit_uplift(
         )
     if learner not in LEARNERS:
         raise ValueError(f"learner must be one of {list(LEARNERS)}; found {learner!r}.")
-    if learner == "logit_shift" and (
+    if learner in {"logit_shift", "x_learner_on_risk"} and (
         churn_probability is None or len(churn_probability) != len(features)
     ):
         raise ValueError(
-            f"the logit_shift learner needs the churn model's probability of each of the "
+            f"the {learner} learner needs the churn model's probability of each of the "
             f"{len(features)} contact(s); found "
             f"{'none' if churn_probability is None else len(churn_probability)}."
         )
@@ -340,10 +365,31 @@ def fit_uplift(
         def arm_of(rows: np.ndarray) -> Arm | ShiftArm:
             return fit_shift_arm(x, y, base, rows, held_out, penalty=shift_penalty)
     else:
-        control_model = _fit(x[held_out], y[held_out], "binary:logistic", params, seed)
+        margin = (
+            logit(np.asarray(churn_probability, dtype="float64"))
+            if learner == "x_learner_on_risk"
+            else None
+        )
+        control_model = _fit(
+            x[held_out],
+            y[held_out],
+            "binary:logistic",
+            params,
+            seed,
+            margin=None if margin is None else margin[held_out],
+        )
 
         def arm_of(rows: np.ndarray) -> Arm | ShiftArm:
-            return _arm(x, y, rows, held_out, control_model=control_model, params=params, seed=seed)
+            return _arm(
+                x,
+                y,
+                rows,
+                held_out,
+                control_model=control_model,
+                params=params,
+                seed=seed,
+                margin=margin,
+            )
 
     names = action.astype(object).where(~held_out & action.notna().to_numpy()).to_numpy()
     arms: dict[str, Arm | ShiftArm] = {POOLED: arm_of(~held_out)}
@@ -361,6 +407,6 @@ def fit_uplift(
         "seed": seed,
         "control_rows": int(held_out.sum()),
         "learner": learner,
-        "params": asdict(params) if learner == "x_learner" else {"shift_penalty": shift_penalty},
+        "params": asdict(params) if learner != "logit_shift" else {"shift_penalty": shift_penalty},
     }
     return UpliftModel(arms, mapping, numeric, categories, metadata)
