@@ -251,10 +251,36 @@ def _atomic_path(dest: Path) -> Iterator[Path]:
                 tmp.unlink(missing_ok=True)
 
 
-def write_parquet(frame: pd.DataFrame, dest: Path) -> None:
+PARQUET_ROW_GROUP_ROWS = 1024 * 1024
+"""Rows per parquet row group: pyarrow's default, which ``DataFrame.to_parquet`` uses."""
+
+
+def write_parquet(
+    frame: pd.DataFrame, dest: Path, *, row_group_rows: int = PARQUET_ROW_GROUP_ROWS
+) -> None:
+    """Write ``frame`` (without its index) as ``DataFrame.to_parquet(index=False)`` would, byte
+    for byte, but one row group at a time: only a row group's slice is ever held in Arrow
+    memory besides the frame, not a second copy of the whole table."""
     with _atomic_path(dest) as tmp:
-        frame.to_parquet(tmp, index=False)
+        _write_row_groups(frame, tmp, row_group_rows)
     log.info("wrote %s: %s rows x %s columns", dest, f"{len(frame):,}", len(frame.columns))
+
+
+def _write_row_groups(frame: pd.DataFrame, dest: Path, row_group_rows: int) -> None:
+    if len(frame) <= row_group_rows:  # one row group: the whole frame is the slice
+        frame.to_parquet(dest, index=False, row_group_size=row_group_rows)
+        return
+    # the schema of the whole frame: a slice's object column could be all missing
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    if frame.attrs:  # as pandas stores them
+        schema = schema.with_metadata(
+            {**(schema.metadata or {}), b"PANDAS_ATTRS": json.dumps(frame.attrs).encode()}
+        )
+    with pq.ParquetWriter(dest, schema, compression="snappy") as writer:
+        for start in range(0, len(frame), row_group_rows):
+            part = frame.iloc[start : start + row_group_rows]
+            table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+            writer.write_table(table, row_group_size=row_group_rows)
 
 
 def write_png(figure: Any, dest: Path) -> None:
