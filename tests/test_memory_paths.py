@@ -100,3 +100,76 @@ def test_derived_features_equal_a_left_merge_and_leave_the_input_alone(seed):
     )
     pd.testing.assert_frame_equal(out, merged)
     assert out["bgnbd_p_alive"].notna().any()
+
+
+def _training_rows(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    spend = np.where(rng.random(n) < 0.15, np.nan, rng.lognormal(3.0, 1.2, n))
+    days = rng.integers(0, 400, n).astype("float64")
+    plan = rng.choice(np.array(["basic", "pro", "team", "free", "edu", None], object), n)
+    logit = -1.0 + 0.01 * days - 0.3 * np.log1p(np.nan_to_num(spend)) + (plan == "free")
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(n).astype(str).astype(object),
+            "spend_90d": spend,
+            "days_quiet": days,
+            "visits": rng.poisson(3.0, n),  # integers, as a count column arrives
+            "plan": plan,
+            "churned": rng.random(n) < 1 / (1 + np.exp(-logit)),
+        }
+    )
+
+
+@pytest.mark.parametrize("boost_from", [(), ("days_quiet",)])
+def test_booster_grown_on_histogram_bins_is_the_dmatrix_booster(boost_from):
+    import xgboost as xgb  # noqa: PLC0415
+
+    from churn.modeling.train import (  # noqa: PLC0415
+        _categories,
+        base_margin_for,
+        boost,
+        booster_params,
+        dmatrix,
+    )
+    from churn.modeling.training_data import FeatureColumns, outcome  # noqa: PLC0415
+    from churn.settings import TrainSettings  # noqa: PLC0415
+
+    # more distinct values than histogram bins, so the quantile sketch really summarises
+    train, valid = _training_rows(40_000, seed=3), _training_rows(8_000, seed=4)
+    columns = FeatureColumns(numeric=("spend_90d", "days_quiet", "visits"), categorical=("plan",))
+    settings = TrainSettings(max_rounds=60, early_stopping_rounds=8, boost_from=list(boost_from))
+    params = booster_params(settings, outcome(train))
+    base = base_margin_for(train, columns, settings)
+    grown = boost(train, valid, columns, params, settings, base=base)
+
+    cats = _categories(train, columns)
+    plain = xgb.train(
+        dict(params),
+        dmatrix(train, columns, cats, base),
+        num_boost_round=settings.max_rounds,
+        evals=[(dmatrix(valid, columns, cats, base), "valid")],
+        early_stopping_rounds=settings.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    best = plain.best_iteration
+    assert grown.best_iteration == best > 0
+    assert bytes(grown.booster.save_raw("ubj")) == bytes(plain[: best + 1].save_raw("ubj"))
+
+
+@pytest.mark.parametrize("boost_from", [(), ("days_quiet",)])
+def test_margins_in_batches_equal_margins_in_one(boost_from):
+    from churn.modeling.train import fit_model  # noqa: PLC0415
+    from churn.modeling.training_data import FeatureColumns  # noqa: PLC0415
+    from churn.settings import TrainSettings  # noqa: PLC0415
+
+    train, valid = _training_rows(3_000, seed=5), _training_rows(1_000, seed=6)
+    columns = FeatureColumns(numeric=("spend_90d", "days_quiet", "visits"), categorical=("plan",))
+    settings = TrainSettings(max_rounds=30, early_stopping_rounds=5, boost_from=list(boost_from))
+    model = fit_model(train, valid, columns, settings).model
+    scored = _training_rows(2_345, seed=7)
+    scored.loc[::7, "plan"] = "a plan never seen in training"
+    whole = model.margin(scored, batch_rows=len(scored))
+    batched = model.margin(scored, batch_rows=500)  # five batches, the last one short
+    assert whole.shape == (len(scored),)
+    np.testing.assert_array_equal(batched, whole)
+    np.testing.assert_array_equal(model.predict_proba(scored), model.calibrator(whole).clip(0, 1))

@@ -388,11 +388,17 @@ def require_parquet(path: Output) -> int:
     return rows
 
 
-def read_parquet(path: Output) -> pd.DataFrame:
+def read_parquet(
+    path: Output, *, filters: list[tuple[str, str, Any]] | None = None
+) -> pd.DataFrame:
     """Read an output of an earlier stage; say which command to run (``path.made_by``) if it
-    is missing or broken."""
+    is missing or broken. ``filters``: keep only the rows they match (pyarrow's DNF filters,
+    e.g. ``[("cutoff", "==", day)]``), in file order. Each Arrow column is freed as it is
+    converted, so the table is never held twice."""
     with _earlier_output(path):
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(
+            path, filters=filters, to_pandas_kwargs={"split_blocks": True, "self_destruct": True}
+        )
     log.info("read %s: %s rows", path, f"{len(frame):,}")
     return frame
 
