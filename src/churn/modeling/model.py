@@ -107,12 +107,10 @@ class ChurnModel:
     def matrix(self, features: pd.DataFrame) -> pd.DataFrame:
         return design_matrix(features, self.numeric_features, self.categories)
 
-    def margin(
-        self, features: pd.DataFrame, *, batch_rows: int = PREDICT_BATCH_ROWS
-    ) -> np.ndarray:
-        """Uncalibrated log-odds of churn, one per row (the base margin plus the trees), ``batch_rows``
-        rows at a time: a row's margin depends on that row alone, so only a batch's model
-        matrix is ever held, whatever the number of rows."""
+    def margin(self, features: pd.DataFrame, *, batch_rows: int = PREDICT_BATCH_ROWS) -> np.ndarray:
+        """Uncalibrated log-odds of churn, one per row (the base margin plus the trees),
+        ``batch_rows`` rows at a time: a row's margin depends on that row alone, so only a
+        batch's model matrix is ever held, whatever the number of rows."""
         if len(features) <= batch_rows:
             return self._margin(features)
         parts = [
