@@ -173,3 +173,40 @@ def test_margins_in_batches_equal_margins_in_one(boost_from):
     assert whole.shape == (len(scored),)
     np.testing.assert_array_equal(batched, whole)
     np.testing.assert_array_equal(model.predict_proba(scored), model.calibrator(whole).clip(0, 1))
+
+
+def _merged_rows(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """labelled_rows as it was: a left merge of the labels with the whole feature table."""
+    extra = [c for c in ("churned", "split", "fold") if c in labels.columns]
+    return labels[["customer_id", "cutoff", *extra]].merge(
+        features, on=["customer_id", "cutoff"], how="left"
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_labelled_rows_taken_column_by_column_equal_the_merge(seed, tmp_path):
+    from churn.modeling.training_data import (  # noqa: PLC0415
+        labelled_positions,
+        labelled_rows,
+        with_feature_columns,
+    )
+
+    features = _messy(3_000, seed=seed).drop(columns="cutoff").reset_index(drop=True)
+    features["cutoff"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(
+        np.arange(len(features)) % 5, unit="D"
+    )
+    features["customer_id"] = pd.array([f"c-{i // 5}" for i in range(len(features))], dtype="str")
+    features = features.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    labels = features[["customer_id", "cutoff"]].sample(frac=0.7, random_state=seed)
+    labels = labels.assign(
+        churned=rng.random(len(labels)) < 0.3,
+        split=rng.choice(["train", "valid", "test"], len(labels)),
+    ).reset_index(drop=True)
+    expected = _merged_rows(features, labels)
+    pd.testing.assert_frame_equal(labelled_rows(features, labels), expected)
+    # feature columns read in groups, as the stages read them from features.parquet
+    head, rows = labelled_positions(features[["customer_id", "cutoff"]], labels)
+    names = [c for c in features.columns if c not in ("customer_id", "cutoff")]
+    parts = (features[names[i : i + 2]] for i in range(0, len(names), 2))
+    pd.testing.assert_frame_equal(with_feature_columns(head, parts, rows), expected)

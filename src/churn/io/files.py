@@ -389,18 +389,31 @@ def require_parquet(path: Output) -> int:
 
 
 def read_parquet(
-    path: Output, *, filters: list[tuple[str, str, Any]] | None = None
+    path: Output,
+    *,
+    columns: list[str] | None = None,
+    filters: list[tuple[str, str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Read an output of an earlier stage; say which command to run (``path.made_by``) if it
-    is missing or broken. ``filters``: keep only the rows they match (pyarrow's DNF filters,
-    e.g. ``[("cutoff", "==", day)]``), in file order. Each Arrow column is freed as it is
-    converted, so the table is never held twice."""
+    is missing or broken. ``columns``: only these (default: all); ``filters``: only the rows
+    they match (pyarrow's DNF filters, e.g. ``[("cutoff", "==", day)]``), in file order. Each
+    Arrow column is freed as it is converted, so the table is never held twice."""
     with _earlier_output(path):
         frame = pd.read_parquet(
-            path, filters=filters, to_pandas_kwargs={"split_blocks": True, "self_destruct": True}
+            path,
+            columns=columns,
+            filters=filters,
+            to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
         )
-    log.info("read %s: %s rows", path, f"{len(frame):,}")
+    shown = "" if columns is None else f" x {len(columns)} of its columns"
+    log.info("read %s: %s rows%s", path, f"{len(frame):,}", shown)
     return frame
+
+
+def parquet_column_names(path: Output) -> list[str]:
+    """The column names of an output of an earlier stage, from its footer alone."""
+    with _earlier_output(path):
+        return list(pq.read_schema(path).names)
 
 
 def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFrame:

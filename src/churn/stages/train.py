@@ -26,12 +26,12 @@ from churn.modeling.search import tune
 from churn.modeling.training_data import (
     check_trainable,
     feature_columns,
-    labelled_rows,
     outcome,
     split_rows,
 )
 from churn.reporting.evaluation_plots import evaluation_figures, plot_data, test_segments
 from churn.settings import PipelineSettings
+from churn.stages._canonical import labelled_feature_rows
 from churn.tracking import description, training
 from churn.tracking.lineage import (
     dvc_experiment,
@@ -57,8 +57,7 @@ log = logging.getLogger("churn")
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Train the churn model and its baselines, evaluate on the test cutoff, write it all, and
     record it in a training run of ``tracker``'s store that ends FAILED if training fails."""
-    # read inside the call, so that the two tables are freed once joined
-    rows = labelled_rows(io.read_parquet(paths.features), io.read_parquet(paths.labels))
+    rows = labelled_feature_rows(paths, io.read_parquet(paths.labels))
     catalogue = io.read_json(paths.catalogue)
     test_cutoffs = split_rows(rows, "test")["cutoff"]
     lineage = {
