@@ -401,6 +401,7 @@ def read_parquet(
     with _earlier_output(path):
         frame = pd.read_parquet(
             path,
+            engine="pyarrow",
             columns=columns,
             filters=filters,
             to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
@@ -413,7 +414,8 @@ def read_parquet(
 def parquet_column_names(path: Output) -> list[str]:
     """The column names of an output of an earlier stage, from its footer alone."""
     with _earlier_output(path):
-        return list(pq.read_schema(path).names)
+        names: list[str] = pq.read_schema(path).names
+    return names
 
 
 def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFrame:
