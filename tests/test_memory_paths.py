@@ -121,42 +121,6 @@ def _training_rows(n: int, seed: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("boost_from", [(), ("days_quiet",)])
-def test_booster_grown_on_histogram_bins_is_the_dmatrix_booster(boost_from):
-    import xgboost as xgb  # noqa: PLC0415
-
-    from churn.modeling.train import (  # noqa: PLC0415
-        _categories,
-        base_margin_for,
-        boost,
-        booster_params,
-        dmatrix,
-    )
-    from churn.modeling.training_data import FeatureColumns, outcome  # noqa: PLC0415
-    from churn.settings import TrainSettings  # noqa: PLC0415
-
-    # more distinct values than histogram bins, so the quantile sketch really summarises
-    train, valid = _training_rows(40_000, seed=3), _training_rows(8_000, seed=4)
-    columns = FeatureColumns(numeric=("spend_90d", "days_quiet", "visits"), categorical=("plan",))
-    settings = TrainSettings(max_rounds=60, early_stopping_rounds=8, boost_from=list(boost_from))
-    params = booster_params(settings, outcome(train))
-    base = base_margin_for(train, columns, settings)
-    grown = boost(train, valid, columns, params, settings, base=base)
-
-    cats = _categories(train, columns)
-    plain = xgb.train(
-        dict(params),
-        dmatrix(train, columns, cats, base),
-        num_boost_round=settings.max_rounds,
-        evals=[(dmatrix(valid, columns, cats, base), "valid")],
-        early_stopping_rounds=settings.early_stopping_rounds,
-        verbose_eval=False,
-    )
-    best = plain.best_iteration
-    assert grown.best_iteration == best > 0
-    assert bytes(grown.booster.save_raw("ubj")) == bytes(plain[: best + 1].save_raw("ubj"))
-
-
-@pytest.mark.parametrize("boost_from", [(), ("days_quiet",)])
 def test_margins_in_batches_equal_margins_in_one(boost_from):
     from churn.modeling.train import fit_model  # noqa: PLC0415
     from churn.modeling.training_data import FeatureColumns  # noqa: PLC0415

@@ -145,27 +145,6 @@ def dmatrix(
     return dm
 
 
-def quantile_dmatrix(
-    rows: pd.DataFrame,
-    columns: FeatureColumns,
-    cats: Mapping[str, tuple[str, ...]],
-    base: BaseMargin | None,
-    *,
-    ref: xgb.QuantileDMatrix | None = None,
-) -> xgb.QuantileDMatrix:
-    """What :func:`dmatrix` holds, already cut into the histogram bins ``hist`` trains on (one
-    byte a value instead of a float and its column index); ``ref``: the training matrix whose
-    bins a validation matrix must share. A booster grown on it is the one grown on a
-    ``DMatrix``, byte for byte (tests/test_memory_paths.py)."""
-    return xgb.QuantileDMatrix(
-        design_matrix(rows, columns.numeric, cats),
-        label=outcome(rows),
-        base_margin=None if base is None else base(rows),
-        enable_categorical=True,
-        ref=ref,
-    )
-
-
 def boost(
     train: pd.DataFrame,
     valid: pd.DataFrame,
@@ -177,8 +156,8 @@ def boost(
 ) -> Boosted:
     """Train with early stopping on ``valid``, starting from ``base`` when given."""
     cats = _categories(train, columns)
-    dtrain = quantile_dmatrix(train, columns, cats, base)
-    dvalid = quantile_dmatrix(valid, columns, cats, base, ref=dtrain)
+    dtrain = dmatrix(train, columns, cats, base)
+    dvalid = dmatrix(valid, columns, cats, base)
     history: dict[str, dict[str, list[float]]] = {}
     booster = xgb.train(
         dict(params),
@@ -244,7 +223,7 @@ def fit_model(
         base = base_margin_for(fitted, columns, settings)
         cats = _categories(fitted, columns)
         booster = xgb.train(
-            dict(params), quantile_dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
+            dict(params), dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
         )
         meta["refit_rows"] = len(fitted)
     uncalibrated = ChurnModel(
