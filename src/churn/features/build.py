@@ -52,9 +52,11 @@ def build_features(
     if run_sql is None:
         run_sql = duckdb_runner(threads=threads, memory_limit=spec.settings.duckdb_memory_limit)
     # Arrow is the fastest way out of DuckDB (.df() is slower on this wide result); the
-    # conversion to pandas waits until the session has given its memory back.
+    # conversion to pandas waits until the session has given its memory back, and frees each
+    # Arrow column as it is converted (self_destruct). Not split into a block per column: that
+    # peaked higher at 10M events (1.94 GB against 1.81 GB; cause not investigated).
     table = run_sql(tables, features_sql(spec))
-    out: pd.DataFrame = table.to_pandas()
+    out: pd.DataFrame = table.to_pandas(self_destruct=True)
     del table
     out.insert(1, "cutoff", days_to_timestamp(out.pop("cutoff_day")))
     out["customer_id"] = out["customer_id"].astype(object)

@@ -88,7 +88,7 @@ def add_derived_features(
 ) -> pd.DataFrame:
     """``features`` (from ``build_features``) with the derived columns appended, in catalogue
     order. ``purchases``: canonical events of the activity types, needed when ``bgnbd``."""
-    out = features.copy()
+    out = features.copy(deep=False)  # copy-on-write: adding columns leaves ``features`` alone
     months = out["days_since_first_activity"] / 30.0
     out["orders_per_month"] = out["orders_total"] / months.where(months > 0)
     out["spend_per_month"] = out["spend_total"] / months.where(months > 0)
@@ -106,6 +106,10 @@ def add_derived_features(
         if fitted.empty:
             for name in names:
                 out[name] = np.nan
-        else:
-            out = out.merge(fitted, on=["customer_id", "cutoff"], how="left", validate="1:1")
+        else:  # a left join on the keys, without copying the other columns
+            keys = pd.MultiIndex.from_frame(out[["customer_id", "cutoff"]])
+            aligned = fitted.set_index(["customer_id", "cutoff"])[names].reindex(keys)
+            for name in names:
+                out[name] = aligned[name].to_numpy()
+            out.index = pd.RangeIndex(len(out))  # as a merge numbers its rows
     return out

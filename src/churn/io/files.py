@@ -251,10 +251,36 @@ def _atomic_path(dest: Path) -> Iterator[Path]:
                 tmp.unlink(missing_ok=True)
 
 
-def write_parquet(frame: pd.DataFrame, dest: Path) -> None:
+PARQUET_ROW_GROUP_ROWS = 1024 * 1024
+"""Rows per parquet row group: pyarrow's default, which ``DataFrame.to_parquet`` uses."""
+
+
+def write_parquet(
+    frame: pd.DataFrame, dest: Path, *, row_group_rows: int = PARQUET_ROW_GROUP_ROWS
+) -> None:
+    """Write ``frame`` (without its index) as ``DataFrame.to_parquet(index=False)`` would, byte
+    for byte, but one row group at a time: only a row group's slice is ever held in Arrow
+    memory besides the frame, not a second copy of the whole table."""
     with _atomic_path(dest) as tmp:
-        frame.to_parquet(tmp, index=False)
+        _write_row_groups(frame, tmp, row_group_rows)
     log.info("wrote %s: %s rows x %s columns", dest, f"{len(frame):,}", len(frame.columns))
+
+
+def _write_row_groups(frame: pd.DataFrame, dest: Path, row_group_rows: int) -> None:
+    if len(frame) <= row_group_rows:  # one row group: the whole frame is the slice
+        frame.to_parquet(dest, index=False, row_group_size=row_group_rows)
+        return
+    # the schema of the whole frame: a slice's object column could be all missing
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    if frame.attrs:  # as pandas stores them
+        schema = schema.with_metadata(
+            {**(schema.metadata or {}), b"PANDAS_ATTRS": json.dumps(frame.attrs).encode()}
+        )
+    with pq.ParquetWriter(dest, schema, compression="snappy") as writer:
+        for start in range(0, len(frame), row_group_rows):
+            part = frame.iloc[start : start + row_group_rows]
+            table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+            writer.write_table(table, row_group_size=row_group_rows)
 
 
 def write_png(figure: Any, dest: Path) -> None:
@@ -362,13 +388,34 @@ def require_parquet(path: Output) -> int:
     return rows
 
 
-def read_parquet(path: Output) -> pd.DataFrame:
+def read_parquet(
+    path: Output,
+    *,
+    columns: list[str] | None = None,
+    filters: list[tuple[str, str, Any]] | None = None,
+) -> pd.DataFrame:
     """Read an output of an earlier stage; say which command to run (``path.made_by``) if it
-    is missing or broken."""
+    is missing or broken. ``columns``: only these (default: all); ``filters``: only the rows
+    they match (pyarrow's DNF filters, e.g. ``[("cutoff", "==", day)]``), in file order. Each
+    Arrow column is freed as it is converted, so the table is never held twice."""
     with _earlier_output(path):
-        frame = pd.read_parquet(path)
-    log.info("read %s: %s rows", path, f"{len(frame):,}")
+        frame = pd.read_parquet(
+            path,
+            engine="pyarrow",
+            columns=columns,
+            filters=filters,
+            to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
+        )
+    shown = "" if columns is None else f" x {len(columns)} of its columns"
+    log.info("read %s: %s rows%s", path, f"{len(frame):,}", shown)
     return frame
+
+
+def parquet_column_names(path: Output) -> list[str]:
+    """The column names of an output of an earlier stage, from its footer alone."""
+    with _earlier_output(path):
+        names: list[str] = pq.read_schema(path).names
+    return names
 
 
 def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFrame:

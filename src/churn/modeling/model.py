@@ -28,6 +28,8 @@ META_FILE = "model.json"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 """Version 1 had no base margin; it loads as a model without one."""
+PREDICT_BATCH_ROWS = 250_000
+"""Rows scored per model matrix by :meth:`ChurnModel.margin` (about 100 MB at 50 features)."""
 MODEL_FILES = (BOOSTER_FILE, META_FILE)
 """Everything a model folder holds that is ever read; any other file in it is ignored (and is
 never unpickled: nothing here or in the pyfunc loads a pickle)."""
@@ -105,8 +107,19 @@ class ChurnModel:
     def matrix(self, features: pd.DataFrame) -> pd.DataFrame:
         return design_matrix(features, self.numeric_features, self.categories)
 
-    def margin(self, features: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated log-odds of churn, one per row (the base margin plus the trees)."""
+    def margin(self, features: pd.DataFrame, *, batch_rows: int = PREDICT_BATCH_ROWS) -> np.ndarray:
+        """Uncalibrated log-odds of churn, one per row (the base margin plus the trees),
+        ``batch_rows`` rows at a time: a row's margin depends on that row alone, so only a
+        batch's model matrix is ever held, whatever the number of rows."""
+        if len(features) <= batch_rows:
+            return self._margin(features)
+        parts = [
+            self._margin(features.iloc[start : start + batch_rows])
+            for start in range(0, len(features), batch_rows)
+        ]
+        return np.concatenate(parts)
+
+    def _margin(self, features: pd.DataFrame) -> np.ndarray:
         dm = xgb.DMatrix(self.matrix(features), enable_categorical=True)
         if self.base_margin is not None:
             dm.set_base_margin(self.base_margin(features))

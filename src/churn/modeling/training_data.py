@@ -6,7 +6,7 @@ categorical feature names come from the feature catalogue so training and scorin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,22 +46,49 @@ def feature_columns(
 
 def labelled_rows(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """Features joined to labels (churned, split[, fold]); one row per (customer, cutoff)."""
+    head, rows = labelled_positions(features[KEYS], labels)
+    return with_feature_columns(head, [features.drop(columns=KEYS)], rows)
+
+
+def labelled_positions(
+    feature_keys: pd.DataFrame, labels: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """What :func:`labelled_rows` needs of the keys alone: the labels' key and label columns
+    (churned, split[, fold]) in label order, and for each the position in ``feature_keys``
+    (``customer_id`` and ``cutoff`` of the feature rows) of its features. Feature columns can
+    then be taken one at a time (:func:`with_feature_columns`), so that the table need never
+    be held twice. Raises PipelineStateError on repeated keys or a label without features."""
     extra = [c for c in ("churned", "split", "fold") if c in labels.columns]
-    for name, frame in (("labels", labels), ("features", features)):
+    for name, frame in (("labels", labels), ("features", feature_keys)):
         dupes = int(frame.duplicated(KEYS).sum())
         if dupes:
             raise PipelineStateError(
                 f"{name} has {dupes:,} repeated (customer_id, cutoff) rows; expected one each. "
                 f"Rebuild it with `churn {name}`."
             )
-    joined = labels[[*KEYS, *extra]].merge(features, on=KEYS, how="left", indicator=True)
+    positions = feature_keys[KEYS].assign(_position=np.arange(len(feature_keys)))
+    joined = labels[[*KEYS, *extra]].merge(positions, on=KEYS, how="left", indicator=True)
     missing = int((joined.pop("_merge") != "both").sum())
     if missing:
         raise PipelineStateError(
             f"{missing:,} labelled rows have no features; features.parquet is older than "
             "labels.parquet. Run `churn features` again."
         )
-    return joined
+    return joined, joined.pop("_position").to_numpy().astype("int64")
+
+
+def with_feature_columns(
+    head: pd.DataFrame, parts: Iterable[pd.DataFrame], rows: np.ndarray
+) -> pd.DataFrame:
+    """``head`` with the columns of each frame of ``parts`` (feature columns, the keys left
+    out, in table order) appended, taken at ``rows`` (from :func:`labelled_positions`),
+    dtypes kept. ``parts`` may be read one at a time: only the one being taken is held."""
+    taken = []
+    for part in parts:
+        rows_of_part = part.take(rows)
+        rows_of_part.index = head.index
+        taken.append(rows_of_part)
+    return pd.concat([head, *taken], axis=1)
 
 
 def split_rows(rows: pd.DataFrame, split: str | Sequence[str]) -> pd.DataFrame:

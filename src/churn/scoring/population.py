@@ -37,11 +37,19 @@ def clv_needs_events(pipeline: str) -> ConfigError:
     )
 
 
+def latest_labelled_cutoff(labels: pd.DataFrame) -> pd.Timestamp | None:
+    """The latest cutoff with a known outcome in ``labels`` (``churn labels``' table); None
+    when no row has one."""
+    latest = labels.loc[labels["churned"].notna(), "cutoff"].max()
+    return None if pd.isna(latest) else pd.Timestamp(latest)
+
+
 def latest_labelled_reference(
     labels: pd.DataFrame, features: pd.DataFrame, columns: list[str]
 ) -> Reference:
     """Typical values and churn rates of the customers at the latest labelled cutoff.
-    ``labels``, ``features``: the tables of ``churn labels`` and ``churn features``."""
+    ``labels``, ``features``: the tables of ``churn labels`` and ``churn features``; the
+    feature rows of other cutoffs are not used (the caller need not read them)."""
     known = labels[labels["churned"].notna()]
     latest = known[known["cutoff"] == known["cutoff"].max()][["customer_id", "cutoff", "churned"]]
     return Reference.from_labelled(features.merge(latest, on=["customer_id", "cutoff"]), columns)

@@ -27,7 +27,7 @@ from churn.kinds import Population, kind_of
 from churn.modeling.model import ChurnModel
 from churn.reporting.shap_figures import global_figures, importance
 from churn.scoring.playbook import check_rules
-from churn.scoring.population import latest_labelled_reference
+from churn.scoring.population import latest_labelled_cutoff, latest_labelled_reference
 from churn.scoring.ranking import ScoreResult, score_customers
 from churn.scoring.reasons import ReasonCatalogue, default_catalogue, load_catalogue, resolve
 from churn.scoring.summary import scoring_summary
@@ -114,9 +114,14 @@ def run(
         log.info("%s reason(s) per customer: the reason catalogue has no more", given)
         scoring = scoring.model_copy(update={"n_reasons": max(given, 1)})
     columns = loaded.model.feature_names
+    labels = io.read_parquet(paths.labels)
+    latest = latest_labelled_cutoff(labels)
+    # only the feature rows of that cutoff are read: the reference uses no other
+    on_latest = None if latest is None else [("cutoff", "==", latest)]
     ref = latest_labelled_reference(
-        io.read_parquet(paths.labels), io.read_parquet(paths.features), columns
+        labels, io.read_parquet(paths.features, filters=on_latest), columns
     )
+    del labels
     kind, tables = kind_of(settings), CanonicalFiles(paths, settings.features)
     contacts = kind.contact_outcomes(tables)
     uplift_models = _uplift_models(paths)

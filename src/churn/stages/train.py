@@ -26,12 +26,12 @@ from churn.modeling.search import tune
 from churn.modeling.training_data import (
     check_trainable,
     feature_columns,
-    labelled_rows,
     outcome,
     split_rows,
 )
 from churn.reporting.evaluation_plots import evaluation_figures, plot_data, test_segments
 from churn.settings import PipelineSettings
+from churn.stages._canonical import labelled_feature_rows
 from churn.tracking import description, training
 from churn.tracking.lineage import (
     dvc_experiment,
@@ -57,10 +57,8 @@ log = logging.getLogger("churn")
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Train the churn model and its baselines, evaluate on the test cutoff, write it all, and
     record it in a training run of ``tracker``'s store that ends FAILED if training fails."""
-    labels = io.read_parquet(paths.labels)
-    features = io.read_parquet(paths.features)
+    rows = labelled_feature_rows(paths, io.read_parquet(paths.labels))
     catalogue = io.read_json(paths.catalogue)
-    rows = labelled_rows(features, labels)
     test_cutoffs = split_rows(rows, "test")["cutoff"]
     lineage = {
         **training_lineage(
@@ -246,7 +244,12 @@ def _train(
         paths.model,
         paths.reports,
     )
-    fitted = pd.concat([train, purged]) if fit.model.metadata.get("refit_rows") else train
+    counted = ["cutoff", "churned"]  # what a Split counts: no copy of the feature columns
+    fitted = (
+        pd.concat([train[counted], purged[counted]])
+        if fit.model.metadata.get("refit_rows")
+        else train
+    )
     splits = tuple(
         description.Split.of(context, frame, outcome(frame))
         for context, frame in zip(description.CONTEXTS, (fitted, valid, test), strict=True)

@@ -1,0 +1,176 @@
+"""The memory-lean paths give exactly what the whole-frame paths gave: the same parquet bytes,
+the same features, the same booster, the same scores (issue 17: outputs unchanged)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.io.files import write_parquet
+
+
+def _messy(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    return pd.DataFrame(
+        {
+            "customer_id": np.array([f"c-{i}" for i in rng.integers(0, n, n)], dtype=object),
+            "cutoff": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
+            "amount": np.where(rng.random(n) < 0.2, np.nan, rng.lognormal(size=n)),
+            "orders": rng.integers(0, 50, n),
+            # all missing in the first row groups, text after: the schema is the whole frame's
+            "plan": np.array([None] * half + list(rng.choice(["a", "bé", ""], n - half)), object),
+            "tier": pd.Categorical(rng.choice(["gold", "silver", "none"], n)),
+        },
+        index=rng.permutation(n),  # an index to_parquet(index=False) leaves out
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1, 999, 1000, 2501])
+def test_row_group_writer_gives_the_bytes_of_to_parquet(tmp_path, n):
+    frame = _messy(n, seed=n)
+    frame.attrs = {"source": "generated"}
+    frame.to_parquet(tmp_path / "whole.parquet", index=False, row_group_size=1000)
+    write_parquet(frame, tmp_path / "groups.parquet", row_group_rows=1000)
+    whole = (tmp_path / "whole.parquet").read_bytes()
+    assert (tmp_path / "groups.parquet").read_bytes() == whole
+    back = pd.read_parquet(tmp_path / "groups.parquet")
+    assert len(back) == n
+    if n:  # an empty categorical comes back as object, from either writer
+        pd.testing.assert_frame_equal(back, frame.reset_index(drop=True))
+
+
+def test_row_group_writer_matches_to_parquet_at_pyarrow_default(tmp_path):
+    # more rows than pyarrow's default row group (1,048,576), written without a size
+    n = 1_100_000
+    frame = pd.DataFrame(
+        {"id": np.arange(n), "x": np.random.default_rng(1).normal(size=n).astype("float64")}
+    )
+    frame.to_parquet(tmp_path / "whole.parquet", index=False)
+    write_parquet(frame, tmp_path / "groups.parquet")
+    assert (tmp_path / "groups.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+
+
+def _purchases_and_features(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    n_customers = 300
+    ids = np.array([f"cust {i:03d}" for i in range(n_customers)], dtype=object)
+    # BG/NBD's own story: each customer buys at a rate of their own until they drop out
+    born = rng.uniform(0, 200, n_customers)
+    dies = born + rng.exponential(150, n_customers)
+    rate = rng.gamma(2.0, 0.02, n_customers)
+    who, when = [], []
+    for i in range(n_customers):
+        n = rng.poisson(rate[i] * (min(dies[i], 360) - born[i]))
+        who += [ids[i]] * n
+        when += list(rng.uniform(born[i], min(dies[i], 360), n))
+    purchases = pd.DataFrame(
+        {
+            "customer_id": np.array(who, dtype=object),
+            "ts": pd.Timestamp("2023-01-01") + pd.to_timedelta(np.array(when), unit="D"),
+            "amount": rng.gamma(2.0, 20.0, len(who)),
+        }
+    )
+    cutoffs = pd.to_datetime(["2023-06-01", "2023-09-01", "2023-12-01"])
+    features = pd.DataFrame(
+        [(c, t) for c in ids for t in cutoffs], columns=["customer_id", "cutoff"]
+    ).sample(frac=1.0, random_state=seed)  # not in key order
+    features["customer_id"] = features["customer_id"].astype(object)
+    features["orders_total"] = rng.integers(0, 20, len(features)).astype("float64")
+    features["spend_total"] = rng.gamma(2.0, 50.0, len(features))
+    features["days_since_first_activity"] = rng.integers(0, 300, len(features)).astype(float)
+    features["days_since_last_activity"] = rng.integers(0, 300, len(features)).astype(float)
+    return purchases, features
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_derived_features_equal_a_left_merge_and_leave_the_input_alone(seed):
+    from churn.features.derived import _bgnbd_columns, add_derived_features  # noqa: PLC0415
+
+    purchases, features = _purchases_and_features(seed)
+    before = features.copy()
+    out = add_derived_features(features, purchases, calendar=True, bgnbd=True, horizon_days=30)
+    pd.testing.assert_frame_equal(features, before)  # the input is not changed
+    fitted = _bgnbd_columns(features[["customer_id", "cutoff"]], purchases, 30)
+    assert len(fitted) > 0
+    merged = out.drop(columns=list(fitted.columns[2:])).merge(
+        fitted, on=["customer_id", "cutoff"], how="left", validate="1:1"
+    )
+    pd.testing.assert_frame_equal(out, merged)
+    assert out["bgnbd_p_alive"].notna().any()
+
+
+def _training_rows(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    spend = np.where(rng.random(n) < 0.15, np.nan, rng.lognormal(3.0, 1.2, n))
+    days = rng.integers(0, 400, n).astype("float64")
+    plan = rng.choice(np.array(["basic", "pro", "team", "free", "edu", None], object), n)
+    logit = -1.0 + 0.01 * days - 0.3 * np.log1p(np.nan_to_num(spend)) + (plan == "free")
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(n).astype(str).astype(object),
+            "spend_90d": spend,
+            "days_quiet": days,
+            "visits": rng.poisson(3.0, n),  # integers, as a count column arrives
+            "plan": plan,
+            "churned": rng.random(n) < 1 / (1 + np.exp(-logit)),
+        }
+    )
+
+
+@pytest.mark.parametrize("boost_from", [(), ("days_quiet",)])
+def test_margins_in_batches_equal_margins_in_one(boost_from):
+    from churn.modeling.train import fit_model  # noqa: PLC0415
+    from churn.modeling.training_data import FeatureColumns  # noqa: PLC0415
+    from churn.settings import TrainSettings  # noqa: PLC0415
+
+    train, valid = _training_rows(3_000, seed=5), _training_rows(1_000, seed=6)
+    columns = FeatureColumns(numeric=("spend_90d", "days_quiet", "visits"), categorical=("plan",))
+    settings = TrainSettings(max_rounds=30, early_stopping_rounds=5, boost_from=list(boost_from))
+    model = fit_model(train, valid, columns, settings).model
+    scored = _training_rows(2_345, seed=7)
+    scored.loc[::7, "plan"] = "a plan never seen in training"
+    whole = model.margin(scored, batch_rows=len(scored))
+    batched = model.margin(scored, batch_rows=500)  # five batches, the last one short
+    assert whole.shape == (len(scored),)
+    np.testing.assert_array_equal(batched, whole)
+    np.testing.assert_array_equal(model.predict_proba(scored), model.calibrator(whole).clip(0, 1))
+
+
+def _merged_rows(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """labelled_rows as it was: a left merge of the labels with the whole feature table."""
+    extra = [c for c in ("churned", "split", "fold") if c in labels.columns]
+    return labels[["customer_id", "cutoff", *extra]].merge(
+        features, on=["customer_id", "cutoff"], how="left"
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_labelled_rows_taken_column_by_column_equal_the_merge(seed, tmp_path):
+    from churn.modeling.training_data import (  # noqa: PLC0415
+        labelled_positions,
+        labelled_rows,
+        with_feature_columns,
+    )
+
+    features = _messy(3_000, seed=seed).drop(columns="cutoff").reset_index(drop=True)
+    features["cutoff"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(
+        np.arange(len(features)) % 5, unit="D"
+    )
+    features["customer_id"] = pd.array([f"c-{i // 5}" for i in range(len(features))], dtype="str")
+    features = features.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    labels = features[["customer_id", "cutoff"]].sample(frac=0.7, random_state=seed)
+    labels = labels.assign(
+        churned=rng.random(len(labels)) < 0.3,
+        split=rng.choice(["train", "valid", "test"], len(labels)),
+    ).reset_index(drop=True)
+    expected = _merged_rows(features, labels)
+    pd.testing.assert_frame_equal(labelled_rows(features, labels), expected)
+    # feature columns read in groups, as the stages read them from features.parquet
+    head, rows = labelled_positions(features[["customer_id", "cutoff"]], labels)
+    names = [c for c in features.columns if c not in ("customer_id", "cutoff")]
+    parts = (features[names[i : i + 2]] for i in range(0, len(names), 2))
+    pd.testing.assert_frame_equal(with_feature_columns(head, parts, rows), expected)
