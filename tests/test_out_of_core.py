@@ -106,8 +106,9 @@ def test_value_from_daily_totals_equals_value_from_events(
         daily_totals(on_disk, ["purchase"]), cutoff, 30, daily_totals(on_disk, ["return"])
     )
     # same inputs to the last bits or so: the Gamma-Gamma optimiser then stops within its
-    # tolerance of the same optimum
-    pd.testing.assert_series_equal(got, expected, check_exact=False, rtol=1e-4)
+    # tolerance of the same optimum, and its parameters are rounded to 4 significant digits
+    # (SIGNIFICANT_DIGITS), which may round the two fits' last digit apart
+    pd.testing.assert_series_equal(got, expected, check_exact=False, rtol=1e-3)
 
 
 def test_no_event_types_give_an_empty_history(on_disk: ParquetTable) -> None:
