@@ -206,3 +206,12 @@ def test_an_uplift_model_is_used_only_when_it_beats_the_risk_ranking() -> None:
     assert used is False and "did not beat" in why
     assert beats_risk(judged(-0.01, -0.02))[0] is False  # worse than random targeting
     assert beats_risk({"evaluated": False, "reason": "no campaign"})[0] is False
+    # a lead the paired bootstrap cannot tell from chance is not enough
+    chance = {
+        **judged(0.02, 0.01),
+        "qini_vs_risk": {"confidence": 0.9, "low": -0.004, "high": 0.02},
+    }
+    used, why = beats_risk(chance)
+    assert used is False and "not by more than chance" in why
+    real = {**judged(0.02, 0.01), "qini_vs_risk": {"confidence": 0.9, "low": 0.002, "high": 0.02}}
+    assert beats_risk(real)[0] is True

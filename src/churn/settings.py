@@ -663,6 +663,15 @@ class UpliftSettings(Frozen):
         description="logit_shift only: L2 penalty on each feature's share of an action's "
         "shift (larger: closer to one shift for every customer)",
     )
+    confidence: float = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="scoring ranks by the uplift model only when the two-sided interval of this "
+        "confidence on its held-out Qini minus the risk ranking's (a paired bootstrap over the "
+        "held-out contacts) lies above 0: a model whose lead may be chance is not used",
+    )
+    bootstrap_resamples: PositiveInt = Field(400, description="resamples of that paired bootstrap")
 
 
 class TrainSettings(Frozen):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn.campaigns.qini import DEFAULT_KS, compare_rankings
+from churn.campaigns.qini import DEFAULT_KS, compare_rankings, qini_difference
 from churn.campaigns.uplift import POOLED, UpliftModel, fit_uplift
 from churn.errors import TrainingError
 from churn.settings import UpliftSettings
@@ -79,7 +79,8 @@ def held_out_split(
 def beats_risk(evaluation: dict[str, Any]) -> tuple[bool, str]:
     """Whether scoring may rank by the uplift model: only when, on the held-out campaigns, its
     ranking kept more customers than random (Qini above 0) and than the churn model's risk
-    ranking. A model that cannot show it is worse than the playbook's effects, which rank by
+    ranking, by more than chance: the interval of ``qini_vs_risk`` (a paired bootstrap) lies
+    above 0. A model that cannot show it is worse than the playbook's effects, which rank by
     risk."""
     if not evaluation.get("evaluated"):
         return False, (
@@ -88,14 +89,29 @@ def beats_risk(evaluation: dict[str, Any]) -> tuple[bool, str]:
         )
     rankings = evaluation["rankings"]
     uplift, risk = rankings["uplift"]["qini"], rankings["churn_probability"]["qini"]
-    if uplift > max(risk, 0.0):
+    if not uplift > max(risk, 0.0):
+        return False, (
+            f"on held-out campaigns its Qini {uplift:.4f} did not beat the risk ranking's "
+            f"{risk:.4f} (and random's 0); scoring ranks by the playbook's effects instead"
+        )
+    gap = evaluation.get("qini_vs_risk")
+    if gap is None:
         return (
             True,
             f"on held-out campaigns its Qini {uplift:.4f} beat the risk ranking's {risk:.4f}",
         )
+    span = (
+        f"{gap['confidence']:.0%} interval of the difference {gap['low']:.4f} to {gap['high']:.4f}"
+    )
+    if gap["low"] > 0:
+        return True, (
+            f"on held-out campaigns its Qini {uplift:.4f} beat the risk ranking's {risk:.4f} "
+            f"({span})"
+        )
     return False, (
-        f"on held-out campaigns its Qini {uplift:.4f} did not beat the risk ranking's "
-        f"{risk:.4f} (and random's 0); scoring ranks by the playbook's effects instead"
+        f"on held-out campaigns its Qini {uplift:.4f} beat the risk ranking's {risk:.4f}, but "
+        f"not by more than chance ({span}, which reaches 0); scoring ranks by the playbook's "
+        "effects instead"
     )
 
 
@@ -258,7 +274,16 @@ def _evaluate(
         "uplift": uplift,
         "uplift_x_value": uplift * v,
     }
-    table = compare_rankings(rankings, test[["control", "churned"]].reset_index(drop=True))
+    outcomes = test[["control", "churned"]].reset_index(drop=True)
+    table = compare_rankings(rankings, outcomes)
+    gap = qini_difference(
+        uplift,
+        p,
+        outcomes,
+        confidence=settings.confidence,
+        resamples=settings.bootstrap_resamples,
+        seed=seed,
+    )
     days = pd.to_datetime(test["cutoff"])
     return model, {
         "evaluated": True,
@@ -280,6 +305,7 @@ def _evaluate(
             name: {k: (None if pd.isna(x) else float(x)) for k, x in row.items()}
             for name, row in table.iterrows()
         },
+        "qini_vs_risk": gap,
         "note": "qini: area between the ranking's cumulative extra customers kept and random "
         "targeting's, on the held-out campaigns; uplift_at_<k>: control churn rate minus "
         "contacted churn rate among the top k of the ranking",
