@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,6 +192,15 @@ def model_input(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:
     must pass those dtypes too (MLflow refuses int64 for a double column, and pandas
     categories for a string one). Raises PipelineStateError naming missing columns."""
     model.matrix(features)  # the one place that checks for missing feature columns
+    return feature_contract(features, model.numeric_features, model.categories)
+
+
+def feature_contract(
+    features: pd.DataFrame, numeric: Sequence[str], categorical: Iterable[str]
+) -> pd.DataFrame:
+    """``customer_id`` (from a column or the index, when ``features`` has it, as text), the
+    ``numeric`` columns as float64 and the ``categorical`` ones as object: the dtypes a
+    pyfunc signature inferred from it accepts. The columns must be present."""
     columns: dict[str, pd.Series] = {}
     if ID_COLUMN in features.columns:
         columns[ID_COLUMN] = features[ID_COLUMN].astype(str).astype(object)
@@ -200,10 +209,9 @@ def model_input(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:
             features.index.astype(str), index=features.index, dtype=object
         )
     columns |= {
-        name: pd.to_numeric(features[name], errors="coerce").astype("float64")
-        for name in model.numeric_features
+        name: pd.to_numeric(features[name], errors="coerce").astype("float64") for name in numeric
     }
-    columns |= {name: features[name].astype(object) for name in model.categories}
+    columns |= {name: features[name].astype(object) for name in categorical}
     return pd.DataFrame(columns, index=features.index)
 
 

@@ -22,7 +22,7 @@ from mlflow.types.schema import ColSpec, Schema
 
 from churn.campaigns.uplift import UpliftModel
 from churn.errors import PipelineStateError
-from churn.tracking.pyfunc import ID_COLUMN
+from churn.tracking.pyfunc import ID_COLUMN, feature_contract
 from churn.tracking.serving import package_copy, pip_requirements
 
 with warnings.catch_warnings():
@@ -79,21 +79,10 @@ def uplift_input(model: UpliftModel, features: pd.DataFrame) -> pd.DataFrame:
             f"the churn model's features {wanted}. Rebuild features (`churn features`) and fit "
             "the uplift model again (`churn uplift`)."
         )
-    columns: dict[str, pd.Series] = {}
-    if ID_COLUMN in features.columns:
-        columns[ID_COLUMN] = features[ID_COLUMN].astype(str).astype(object)
-    elif features.index.name == ID_COLUMN:
-        columns[ID_COLUMN] = pd.Series(
-            features.index.astype(str), index=features.index, dtype=object
-        )
-    columns |= {
-        name: pd.to_numeric(features[name], errors="coerce").astype("float64")
-        for name in model.numeric_features
-    }
-    columns |= {name: features[name].astype(object) for name in model.categories}
+    frame = feature_contract(features, model.numeric_features, model.categories)
     if model.needs_churn_probability:
-        columns[CHURN_PROBABILITY] = features[CHURN_PROBABILITY].astype("float64")
-    return pd.DataFrame(columns, index=features.index)
+        frame[CHURN_PROBABILITY] = features[CHURN_PROBABILITY].astype("float64")
+    return frame
 
 
 def uplift_frame(model: UpliftModel, model_input: pd.DataFrame) -> pd.DataFrame:
