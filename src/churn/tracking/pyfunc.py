@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -215,8 +215,8 @@ def feature_contract(
     return pd.DataFrame(columns, index=features.index)
 
 
-def with_text_categories(model: ChurnModel, signature: ModelSignature) -> ModelSignature:
-    """``signature`` with every categorical feature typed as optional text, and
+def with_text_categories(categories: Collection[str], signature: ModelSignature) -> ModelSignature:
+    """``signature`` with every feature of ``categories`` typed as optional text, and
     ``customer_id`` optional (a request may leave it out). A category missing in every example
     row (an attribute joined from a table that lacks the first customers) would otherwise be
     inferred as a double and refuse the text it holds elsewhere."""
@@ -228,7 +228,7 @@ def with_text_categories(model: ChurnModel, signature: ModelSignature) -> ModelS
             [
                 ColSpec(DataType.string, spec.name, required=False)
                 if spec.name == ID_COLUMN
-                or (spec.name in model.categories and spec.type != DataType.string)
+                or (spec.name in categories and spec.type != DataType.string)
                 else spec
                 for spec in schema.inputs
             ]

@@ -236,7 +236,7 @@ class _ModelToLog:
     ) -> _ModelToLog:
         example = model_input(churn_model, input_example.head(5))
         signature = with_text_categories(
-            churn_model,
+            churn_model.categories,
             infer_signature(
                 example,
                 prediction_frame(churn_model.predict_proba(example), example, risk_reference),

@@ -17,12 +17,10 @@ from typing import Any
 
 import pandas as pd
 from mlflow.models import Model, ModelSignature, infer_signature
-from mlflow.types import DataType
-from mlflow.types.schema import ColSpec, Schema
 
 from churn.campaigns.uplift import UpliftModel
 from churn.errors import PipelineStateError
-from churn.tracking.pyfunc import ID_COLUMN, feature_contract
+from churn.tracking.pyfunc import ID_COLUMN, feature_contract, with_text_categories
 from churn.tracking.serving import package_copy, pip_requirements
 
 with warnings.catch_warnings():
@@ -108,21 +106,7 @@ def uplift_signature(model: UpliftModel, example: pd.DataFrame) -> ModelSignatur
     output on it, with ``customer_id`` optional and every categorical feature typed as
     optional text (a category missing in every example row would be inferred as a double)."""
     inferred = infer_signature(example, uplift_frame(model, example))
-
-    def optional(schema: Schema | None) -> Schema | None:
-        if schema is None:
-            return None
-        return Schema(
-            [
-                ColSpec(DataType.string, spec.name, required=False)
-                if spec.name == ID_COLUMN
-                or (spec.name in model.categories and spec.type != DataType.string)
-                else spec
-                for spec in schema.inputs
-            ]
-        )
-
-    return ModelSignature(inputs=optional(inferred.inputs), outputs=optional(inferred.outputs))
+    return with_text_categories(model.categories, inferred)
 
 
 def save_uplift_pyfunc(
