@@ -134,13 +134,34 @@ def save_pyfunc(
     if risk_reference is not None:
         reference = risk_reference.write(workdir / "risk_reference.json")
         artifacts[REFERENCE_ARTIFACT] = str(reference)
+    return save_code_model(
+        workdir,
+        code,
+        artifacts,
+        signature=signature,
+        input_example=input_example,
+        mlflow_model=mlflow_model,
+    )
+
+
+def save_code_model(
+    workdir: Path,
+    code: Path,
+    artifacts: Mapping[str, str],
+    *,
+    signature: ModelSignature,
+    input_example: pd.DataFrame,
+    mlflow_model: Model,
+) -> Path:
+    """Save a "model from code" pyfunc (the script ``code``, its ``artifacts`` and a copy of
+    this package as its code) as ``workdir/model`` and return that folder, to upload."""
     packaged = workdir / "package"
     packaged.mkdir()
     local = workdir / "model"
     save_model(
         path=str(local),
         python_model=str(code),
-        artifacts=artifacts,
+        artifacts=dict(artifacts),
         code_paths=[str(package_copy(packaged))],
         signature=signature,
         input_example=input_example,

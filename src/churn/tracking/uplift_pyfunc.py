@@ -20,13 +20,16 @@ from mlflow.models import Model, ModelSignature, infer_signature
 
 from churn.campaigns.uplift import UpliftModel
 from churn.errors import PipelineStateError
-from churn.tracking.pyfunc import ID_COLUMN, feature_contract, with_text_categories
-from churn.tracking.serving import package_copy, pip_requirements
+from churn.tracking.pyfunc import (
+    ID_COLUMN,
+    feature_contract,
+    save_code_model,
+    with_text_categories,
+)
 
 with warnings.catch_warnings():
     # as in churn.tracking.pyfunc: MLflow warns while importing its own agent schemas
     warnings.filterwarnings("ignore", message=".*Any type hint is inferred", category=UserWarning)
-    from mlflow.pyfunc import save_model
     from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 UPLIFT_DIR_ARTIFACT = "uplift_model"
@@ -124,17 +127,11 @@ def save_uplift_pyfunc(
     model.save(model_files)
     code = workdir / _CODE_FILE
     code.write_text(UPLIFT_MODEL_CODE)
-    packaged = workdir / "package"
-    packaged.mkdir()
-    local = workdir / "model"
-    save_model(
-        path=str(local),
-        python_model=str(code),
-        artifacts={UPLIFT_DIR_ARTIFACT: str(model_files)},
-        code_paths=[str(package_copy(packaged))],
+    return save_code_model(
+        workdir,
+        code,
+        {UPLIFT_DIR_ARTIFACT: str(model_files)},
         signature=signature,
         input_example=input_example,
-        pip_requirements=pip_requirements(),
         mlflow_model=mlflow_model,
     )
-    return local
