@@ -649,19 +649,26 @@ class UpliftSettings(Frozen):
         description="contacted rows an action needs for models of its own; rarer actions use "
         "the model fitted on every contact",
     )
-    learner: Literal["x_learner", "x_learner_on_risk", "logit_shift"] = Field(
+    learner: Literal["x_learner", "x_learner_on_risk", "logit_shift", "driver_shift"] = Field(
         "x_learner",
         description="x_learner: an X-learner on xgboost boosters (features only); "
         "x_learner_on_risk: the same with its outcome models fitted as corrections to the churn "
         "model's logit; logit_shift: per action, a logistic shift on the churn model's logit "
-        "that may depend on the features. On the simulator's dev seeds neither alternative beat "
-        "x_learner on both value saved and held-out Qini (docs/experiments.md)",
+        "that may depend on the features; driver_shift: per action, a shift on that logit "
+        "proportional to the risk (SHAP log-odds) from the reasons the playbook maps to the "
+        "action, two numbers per action. Measured on the simulator in docs/experiments.md",
     )
     shift_penalty: float = Field(
         50.0,
         gt=0,
         description="logit_shift only: L2 penalty on each feature's share of an action's "
         "shift (larger: closer to one shift for every customer)",
+    )
+    driver_penalty: float = Field(
+        20.0,
+        gt=0,
+        description="driver_shift only: L2 penalty, in rows, pulling each action's constant "
+        "shift towards the pooled one of every contact and its driver slope towards 0",
     )
     confidence: float = Field(
         0.9,

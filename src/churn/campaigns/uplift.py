@@ -19,16 +19,20 @@ against 0.48-0.62 for mail; mean absolute error 0.044-0.062 against 0.061-0.076)
 is higher in 9 of 10 comparisons (0.0001 lower in the tenth). Every control row serves every
 action: features, not the action a control row would have had, describe the customer.
 
-Two alternatives borrow strength from the churn model (``train.uplift.learner``):
+Three alternatives borrow strength from the churn model (``train.uplift.learner``):
 ``x_learner_on_risk`` fits the X-learner's outcome models as corrections to the churn model's
-logit (xgboost ``base_margin``), and ``logit_shift``
-(:mod:`churn.campaigns.uplift_shift`) fits each action as a logistic shift on that logit. On
-the simulator's dev seeds (docs/experiments.md) both saved more true value than the X-learner
-but neither had a higher held-out Qini on both seeds, so ``x_learner`` stays the default.
+logit (xgboost ``base_margin``), ``logit_shift`` (:mod:`churn.campaigns.uplift_shift`) fits
+each action as a logistic shift on that logit, and ``driver_shift``
+(:mod:`churn.campaigns.uplift_drivers`) as a shift proportional to the risk coming from the
+reasons the playbook maps to the action (two numbers per action; the churn model travels with
+the uplift model, which computes the reasons' SHAP contributions itself). On the simulator's
+dev seeds (docs/experiments.md) ``x_learner_on_risk`` and ``logit_shift`` saved more true value
+than the X-learner but neither had a higher held-out Qini on both seeds.
 
 An action with at least ``min_rows`` contacted rows gets models of its own; any other action,
 and any action named in ``actions`` that was never contacted, uses the pooled "any contact"
-model fitted on every contacted row.
+model fitted on every contacted row. ``driver_shift`` fits every contacted action an arm of its
+own (two penalised numbers need no minimum: with few rows its shift stays near the pooled one).
 """
 
 from __future__ import annotations
@@ -44,18 +48,24 @@ import pandas as pd
 import xgboost as xgb
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from churn.campaigns.uplift_drivers import DriverArm, DriverReasons, driver_risk, fit_driver_arm
 from churn.campaigns.uplift_shift import ShiftArm, fit_shift_arm, logit
 from churn.errors import PipelineStateError, TrainingError
-from churn.modeling.model import UNREADABLE_MODEL, design_matrix
+from churn.modeling.model import UNREADABLE_MODEL, ChurnModel, design_matrix
+from churn.scoring.explain import shap_contributions
 
 POOLED = "any contact"
 """The arm fitted on every contacted row, used by actions too rare for models of their own."""
 MANIFEST_FILE = "uplift.json"
 FORMAT_VERSION = 1
-LEARNERS = ("x_learner", "x_learner_on_risk", "logit_shift")
+LEARNERS = ("x_learner", "x_learner_on_risk", "logit_shift", "driver_shift")
 """``x_learner``: :class:`Arm` (boosters, features only); ``logit_shift``:
 :class:`~churn.campaigns.uplift_shift.ShiftArm` (the action as a shift on the churn model's
-logit: it needs each row's churn probability to fit and to predict)."""
+logit: it needs each row's churn probability to fit and to predict); ``driver_shift``:
+:class:`~churn.campaigns.uplift_drivers.DriverArm` (a shift on that logit proportional to the
+action's driver risk: it carries the churn model, so features alone are its input)."""
+CHURN_MODEL_DIR = "churn_model"
+"""Subfolder of a ``driver_shift`` uplift model holding the churn model its arms shift."""
 
 
 @dataclass(frozen=True)
@@ -108,11 +118,14 @@ class Arm:
 class UpliftModel:
     """A fitted uplift model: features in, churn probability removed per action out."""
 
-    arms: Mapping[str, Arm | ShiftArm]
+    arms: Mapping[str, Arm | ShiftArm | DriverArm]
     actions: Mapping[str, str]  # action -> arm: itself or POOLED
     numeric_features: tuple[str, ...]
     categories: Mapping[str, tuple[str, ...]]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    churn_model: ChurnModel | None = None
+    """``driver_shift`` only: the churn model whose logit and reason contributions its arms
+    shift, computed from the features at predict time."""
 
     @property
     def needs_churn_probability(self) -> bool:
@@ -128,6 +141,10 @@ class UpliftModel:
         :attr:`needs_churn_probability`; ValueError otherwise."""
         x = model_input(features, self.numeric_features, self.categories)
         base = np.zeros(len(x))
+        contributions = None
+        if self.churn_model is not None:  # driver_shift: its own churn model's view of risk
+            base = logit(self.churn_model.predict_proba(features))
+            contributions = shap_contributions(self.churn_model, features)
         if self.needs_churn_probability:
             if churn_probability is None or len(churn_probability) != len(x):
                 raise ValueError(
@@ -137,10 +154,21 @@ class UpliftModel:
                 )
             base = logit(np.asarray(churn_probability, dtype="float64"))
         matrix = _matrix(x)
-        by_arm = {
-            name: arm.uplift(x, base) if isinstance(arm, ShiftArm) else arm(matrix)
-            for name, arm in self.arms.items()
-        }
+
+        def of(arm: Arm | ShiftArm | DriverArm) -> np.ndarray:
+            if isinstance(arm, ShiftArm):
+                return arm.uplift(x, base)
+            if isinstance(arm, DriverArm):
+                if contributions is None:
+                    raise PipelineStateError(
+                        "this uplift model (driver_shift) has arms but no churn model to "
+                        f"compute their driver risk; expected its {CHURN_MODEL_DIR} folder. Fit "
+                        "it again (`churn uplift`)."
+                    )
+                return arm.uplift(base, driver_risk(contributions, arm.reasons))
+            return arm(matrix)
+
+        by_arm = {name: of(arm) for name, arm in self.arms.items()}
         return pd.DataFrame(
             {action: by_arm[arm] for action, arm in self.actions.items()}, index=features.index
         )
@@ -154,21 +182,35 @@ class UpliftModel:
             if isinstance(arm, ShiftArm):
                 arms.append({"name": name, "shift": arm.to_json()})
                 continue
+            if isinstance(arm, DriverArm):
+                arms.append({"name": name, "driver": arm.to_json()})
+                continue
             files = {"on_control": f"arm{i}_control.json", "on_contacted": f"arm{i}_contacted.json"}
             arm.on_control.save_model(folder / files["on_control"])
             arm.on_contacted.save_model(folder / files["on_contacted"])
             arms.append(
                 {"name": name, **files, "contacted_share": arm.contacted_share, "rows": arm.rows}
             )
+        if self.churn_model is not None:
+            self.churn_model.save(folder / CHURN_MODEL_DIR)
+        method = (
+            "driver-shift"
+            if self.churn_model is not None
+            else "logit-shift"
+            if self.needs_churn_probability
+            else "x-learner"
+        )
         manifest = {
             "format_version": FORMAT_VERSION,
-            "method": "logit-shift" if self.needs_churn_probability else "x-learner",
+            "method": method,
             "numeric_features": list(self.numeric_features),
             "categories": {k: list(v) for k, v in self.categories.items()},
             "actions": dict(self.actions),
             "arms": arms,
             "metadata": dict(self.metadata),
         }
+        if self.churn_model is not None:  # only then: other models' manifests stay as they were
+            manifest["churn_model"] = CHURN_MODEL_DIR
         text = json.dumps(manifest, indent=2) + "\n"
         (folder / MANIFEST_FILE).write_text(text, encoding="utf-8")
 
@@ -187,17 +229,8 @@ class UpliftModel:
                 raise ValueError(
                     f"format_version {manifest.get('format_version')!r}, expected {FORMAT_VERSION}"
                 )
-            arms = {
-                str(record["name"]): ShiftArm.from_json(record["shift"])
-                if "shift" in record
-                else Arm(
-                    on_control=_booster(folder / str(record["on_control"])),
-                    on_contacted=_booster(folder / str(record["on_contacted"])),
-                    contacted_share=float(record["contacted_share"]),
-                    rows=int(record["rows"]),
-                )
-                for record in manifest["arms"]
-            }
+            arms = {str(record["name"]): _arm_of(record, folder) for record in manifest["arms"]}
+            churn_dir = manifest.get("churn_model")
             actions = {str(a): str(arm) for a, arm in manifest["actions"].items()}
             unknown = sorted(set(actions.values()) - set(arms))
             if unknown:
@@ -208,13 +241,27 @@ class UpliftModel:
                 numeric_features=tuple(manifest["numeric_features"]),
                 categories={k: tuple(v) for k, v in manifest["categories"].items()},
                 metadata=manifest.get("metadata", {}),
+                churn_model=None if churn_dir is None else ChurnModel.load(folder / churn_dir),
             )
-        except UNREADABLE_MODEL as exc:
+        except (*UNREADABLE_MODEL, PipelineStateError) as exc:
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise PipelineStateError(
                 f"{folder}: expected an uplift model ({MANIFEST_FILE} and the boosters it names), "
                 f"found corrupted files or files from another version ({detail}). Fit it again."
             ) from exc
+
+
+def _arm_of(record: Mapping[str, Any], folder: Path) -> Arm | ShiftArm | DriverArm:
+    if "shift" in record:
+        return ShiftArm.from_json(record["shift"])
+    if "driver" in record:
+        return DriverArm.from_json(record["driver"])
+    return Arm(
+        on_control=_booster(folder / str(record["on_control"])),
+        on_contacted=_booster(folder / str(record["on_contacted"])),
+        contacted_share=float(record["contacted_share"]),
+        rows=int(record["rows"]),
+    )
 
 
 def _booster(path: Path) -> xgb.Booster:
@@ -322,6 +369,10 @@ def fit_uplift(
     learner: str = "x_learner",
     churn_probability: np.ndarray | None = None,
     shift_penalty: float = 50.0,
+    churn_model: ChurnModel | None = None,
+    drivers: Mapping[str, DriverReasons] | None = None,
+    driver_penalty: float = 20.0,
+    driver_slopes: Mapping[str, float] | None = None,
 ) -> UpliftModel:
     """Fit an :class:`UpliftModel` on past contacts (one row each, aligned by position).
 
@@ -331,9 +382,14 @@ def fit_uplift(
     arm, the others (and ``actions`` never contacted) the pooled arm. The same data and
     ``seed`` give the same model. ``learner``: one of :data:`LEARNERS`; ``logit_shift`` needs
     ``churn_probability`` (the churn model's, aligned by position) and penalises each
-    feature's share of the shift by ``shift_penalty``. Raises TrainingError when the control or
-    the contacted rows lack one of the outcomes, ValueError when the inputs' lengths differ (or
-    the learner is unknown, or lacks the churn probability it needs).
+    feature's share of the shift by ``shift_penalty``. ``driver_shift`` needs ``churn_model``
+    (whose features ``features`` must hold) and reads ``drivers`` (action -> reason code -> the
+    model features it sums, :func:`~churn.campaigns.uplift_drivers.playbook_drivers`; an action
+    absent gets a constant shift), penalised by ``driver_penalty`` (rows) towards the slopes of
+    ``driver_slopes`` (action -> prior slope; absent: 0). Raises TrainingError
+    when the control or the contacted rows lack one of the outcomes, ValueError when the inputs'
+    lengths differ (or the learner is unknown, or lacks the churn probability or model it
+    needs).
     """
     lengths = {len(features), len(action), len(control), len(churned)}
     if len(lengths) != 1:
@@ -351,6 +407,11 @@ def fit_uplift(
             f"{len(features)} contact(s); found "
             f"{'none' if churn_probability is None else len(churn_probability)}."
         )
+    if learner == "driver_shift" and churn_model is None:
+        raise ValueError(
+            "the driver_shift learner needs the churn model (its logit and reason "
+            "contributions); found none."
+        )
     params = params or UpliftParams()
     numeric, categories = feature_types(features)
     x = model_input(features, numeric, categories).reset_index(drop=True)
@@ -359,6 +420,31 @@ def fit_uplift(
     fix = "Measure more contacts before fitting an uplift model."
     _both_outcomes(y[held_out], "control", fix)
     _both_outcomes(y[~held_out], "contacted", fix)
+    names = action.astype(object).where(~held_out & action.notna().to_numpy()).to_numpy()
+    if learner == "driver_shift" and churn_model is not None:
+        arms_d, mapping_d = _driver_arms(
+            features.reset_index(drop=True),
+            y,
+            held_out,
+            names,
+            churn_model=churn_model,
+            drivers=drivers or {},
+            penalty=driver_penalty,
+            slopes=driver_slopes or {},
+        )
+        for name in actions:
+            mapping_d.setdefault(name, POOLED)
+        metadata_d = {
+            "seed": seed,
+            "control_rows": int(held_out.sum()),
+            "learner": learner,
+            "params": {
+                "driver_penalty": driver_penalty,
+                "prior_slopes": dict(sorted((driver_slopes or {}).items())),
+                "drivers": {a: sorted(r) for a, r in sorted((drivers or {}).items())},
+            },
+        }
+        return UpliftModel(arms_d, mapping_d, numeric, categories, metadata_d, churn_model)
     if learner == "logit_shift":
         base = logit(np.asarray(churn_probability, dtype="float64"))
 
@@ -391,8 +477,7 @@ def fit_uplift(
                 margin=margin,
             )
 
-    names = action.astype(object).where(~held_out & action.notna().to_numpy()).to_numpy()
-    arms: dict[str, Arm | ShiftArm] = {POOLED: arm_of(~held_out)}
+    arms: dict[str, Arm | ShiftArm | DriverArm] = {POOLED: arm_of(~held_out)}
     mapping: dict[str, str] = {}
     for name in sorted({str(a) for a in names if a is not None and not pd.isna(a)}):
         rows = names == name
@@ -410,3 +495,49 @@ def fit_uplift(
         "params": asdict(params) if learner != "logit_shift" else {"shift_penalty": shift_penalty},
     }
     return UpliftModel(arms, mapping, numeric, categories, metadata)
+
+
+def _driver_arms(
+    features: pd.DataFrame,
+    y: np.ndarray,
+    control: np.ndarray,
+    names: np.ndarray,
+    *,
+    churn_model: ChurnModel,
+    drivers: Mapping[str, DriverReasons],
+    penalty: float,
+    slopes: Mapping[str, float],
+) -> tuple[dict[str, Arm | ShiftArm | DriverArm], dict[str, str]]:
+    """``driver_shift``'s arms: the pooled constant shift of every contact, then one arm per
+    contacted action (``names``: each row's action, None on control rows) whose shift is pulled
+    towards the pooled one. The churn model's logit and reason contributions are computed once,
+    from the same features (and code) scoring explains customers with."""
+    missing = [c for c in churn_model.feature_names if c not in features.columns]
+    if missing:
+        raise ValueError(
+            f"the driver_shift learner needs the churn model's feature(s) {missing} among the "
+            f"contacts' features; found {list(features.columns)[:10]}."
+        )
+    base = logit(churn_model.predict_proba(features))
+    contributions = shap_contributions(churn_model, features)
+    contacted = ~control
+    pooled = fit_driver_arm(
+        base, np.zeros(len(y)), y, contacted, control, reasons={}, penalty=penalty
+    )
+    arms: dict[str, Arm | ShiftArm | DriverArm] = {POOLED: pooled}
+    mapping: dict[str, str] = {}
+    for name in sorted({str(a) for a in names if a is not None and not pd.isna(a)}):
+        reasons = drivers.get(name, {})
+        arms[name] = fit_driver_arm(
+            base,
+            driver_risk(contributions, reasons),
+            y,
+            names == name,
+            control,
+            reasons=reasons,
+            penalty=penalty,
+            prior_shift=pooled.shift,
+            prior_slope=slopes.get(name, 0.0) if reasons else 0.0,
+        )
+        mapping[name] = name
+    return arms, mapping

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,7 +21,9 @@ import pandas as pd
 
 from churn.campaigns.qini import DEFAULT_KS, compare_rankings, qini_difference
 from churn.campaigns.uplift import POOLED, UpliftModel, fit_uplift
+from churn.campaigns.uplift_drivers import DriverReasons
 from churn.errors import TrainingError
+from churn.modeling.model import ChurnModel
 from churn.settings import UpliftSettings
 
 HELD_OUT = "held_out"
@@ -128,6 +131,17 @@ def own_action_uplift(predicted: pd.DataFrame, action: pd.Series) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class ChurnView:
+    """What ``driver_shift`` borrows from the churn model and the playbook: the model itself
+    (its logit and reason contributions), per action the reasons it answers, and per action the
+    prior of its driver slope (the playbook's prior effect)."""
+
+    model: ChurnModel
+    drivers: Mapping[str, DriverReasons]
+    slopes: Mapping[str, float]
+
+
 def _fit(
     rows: pd.DataFrame,
     x: pd.DataFrame,
@@ -137,6 +151,7 @@ def _fit(
     seed: int,
     actions: list[str],
     horizon_days: int,
+    churn: ChurnView | None,
 ) -> UpliftModel:
     model = fit_uplift(
         x,
@@ -149,6 +164,10 @@ def _fit(
         learner=settings.learner,
         churn_probability=risk,
         shift_penalty=settings.shift_penalty,
+        churn_model=None if churn is None else churn.model,
+        drivers=None if churn is None else churn.drivers,
+        driver_penalty=settings.driver_penalty,
+        driver_slopes=None if churn is None else churn.slopes,
     )
     known = pd.to_datetime(rows["cutoff"]).max() + pd.Timedelta(days=horizon_days)
     return replace(model, metadata={**model.metadata, KNOWN_BY: f"{known:%Y-%m-%d}"})
@@ -165,11 +184,13 @@ def train_uplift(
     test_cutoff: dt.date | None,
     horizon_days: int,
     actions: list[str],
+    churn: ChurnView | None = None,
 ) -> UpliftResult:
     """``rows``: contact outcomes (``cutoff``, ``action``, ``control``, ``churned``); ``x``: the
     model's features built at each contact's day; ``risk``: the churn model's probability of
     each row, ``value``: each row's customer value (all aligned by position). ``actions``: the
-    playbook's, so every one gets a prediction."""
+    playbook's, so every one gets a prediction. ``churn``: the churn model and the playbook's
+    drivers, which the ``driver_shift`` learner needs (ValueError without them)."""
     n = len(rows)
     base: dict[str, Any] = {
         "contacts_with_outcome": n,
@@ -204,6 +225,7 @@ def train_uplift(
             seed=seed,
             actions=actions,
             horizon_days=horizon_days,
+            churn=churn,
         )
     except TrainingError as e:  # too few held-in rows of one outcome: judged nowhere
         evaluation = {"evaluated": False, "reason": str(e)}
@@ -216,6 +238,7 @@ def train_uplift(
             seed=seed,
             actions=actions,
             horizon_days=horizon_days,
+            churn=churn,
         )
     except TrainingError as e:
         return UpliftResult(None, {**base, "fitted": False, "reason": str(e)})
@@ -250,6 +273,7 @@ def _evaluate(
     seed: int,
     actions: list[str],
     horizon_days: int,
+    churn: ChurnView | None,
 ) -> tuple[UpliftModel | None, dict[str, Any]]:
     test = rows[held]
     if not held.any() or not test["control"].any() or test["control"].all():
@@ -265,6 +289,7 @@ def _evaluate(
         seed=seed,
         actions=actions,
         horizon_days=horizon_days,
+        churn=churn,
     )
     uplift = own_action_uplift(model.predict(x[held], risk[held]), test["action"])
     p, v = risk[held], value[held]

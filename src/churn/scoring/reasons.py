@@ -174,6 +174,19 @@ def default_catalogue(
     return load_catalogue(None)
 
 
+def pipeline_catalogue(
+    feature_catalogue: Sequence[Mapping[str, str]],
+    model_features: Sequence[str],
+    path: Path | None,
+) -> CatalogueSpec:
+    """The catalogue a pipeline explains with: the one at ``path`` (``scoring.reasons``), else
+    :func:`default_catalogue`. Scoring's reason codes and the ``driver_shift`` uplift learner
+    read it through here, so both see the same reasons."""
+    if path is None:
+        return default_catalogue(feature_catalogue, model_features)
+    return load_catalogue(path)
+
+
 def resolve(
     spec: CatalogueSpec,
     feature_catalogue: Sequence[Mapping[str, str]],

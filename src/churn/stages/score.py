@@ -29,7 +29,7 @@ from churn.reporting.shap_figures import global_figures, importance
 from churn.scoring.playbook import check_rules
 from churn.scoring.population import latest_labelled_cutoff, latest_labelled_reference
 from churn.scoring.ranking import ScoreResult, score_customers
-from churn.scoring.reasons import ReasonCatalogue, default_catalogue, load_catalogue, resolve
+from churn.scoring.reasons import ReasonCatalogue, pipeline_catalogue, resolve
 from churn.scoring.summary import scoring_summary
 from churn.settings import PipelineSettings
 from churn.tracking import runs
@@ -101,10 +101,10 @@ def run(
     scoring = settings.scoring
     if explain_all:
         scoring = scoring.model_copy(update={"explain": "all"})
-    spec = (
-        default_catalogue(feature_records, loaded.model.feature_names)
-        if scoring.reasons is None
-        else load_catalogue(paths.project_dir / scoring.reasons)
+    spec = pipeline_catalogue(
+        feature_records,
+        loaded.model.feature_names,
+        None if scoring.reasons is None else paths.project_dir / scoring.reasons,
     )
     where = f"pipelines/{paths.name}/params.yaml"
     check_rules(settings.playbook, [r.code for r in spec.reasons], where=where)

@@ -18,14 +18,22 @@ import numpy as np
 import pandas as pd
 
 from churn import io
+from churn.campaigns.uplift_drivers import playbook_drivers, playbook_slopes
 from churn.campaigns.uplift_outputs import CHURN_MODEL_MD5, NOT_SERVED
-from churn.campaigns.uplift_training import HELD_OUT, UNSERVED, UpliftResult, train_uplift
+from churn.campaigns.uplift_training import (
+    HELD_OUT,
+    UNSERVED,
+    ChurnView,
+    UpliftResult,
+    train_uplift,
+)
 from churn.io.canonical import CanonicalFiles
 from churn.io.digest import folder_md5
 from churn.io.paths import PipelinePaths
 from churn.kinds import Kind, kind_of
 from churn.modeling.model import ChurnModel
-from churn.scoring.playbook import offers
+from churn.scoring.playbook import check_rules, offers
+from churn.scoring.reasons import pipeline_catalogue, resolve
 from churn.settings import PipelineSettings
 
 PARAMS: tuple[str, ...] = ("data", "labels", "features", "scoring", "playbook", "train")
@@ -104,7 +112,36 @@ def _fit(
         test_cutoff=test_cutoff,
         horizon_days=int(getattr(labs, "horizon_days", 0)),
         actions=sorted({o.action for o in offers(settings.playbook)}),
+        churn=_churn_view(settings, paths, churn_model)
+        if settings.train.uplift.learner == "driver_shift"
+        else None,
     )
+
+
+def _churn_view(settings: PipelineSettings, paths: PipelinePaths, model: ChurnModel) -> ChurnView:
+    """The churn model and, per playbook action, the reasons it answers, resolved against the
+    model's features with the catalogue scoring explains customers with."""
+    reasons, records = settings.scoring.reasons, io.read_json(paths.catalogue)
+    spec = pipeline_catalogue(
+        records,
+        model.feature_names,
+        None if reasons is None else paths.project_dir / reasons,
+    )
+    check_rules(
+        settings.playbook,
+        [r.code for r in spec.reasons],
+        where=f"pipelines/{paths.name}/params.yaml",
+    )
+    catalogue = resolve(spec, records, model.feature_names)
+    drivers = playbook_drivers(settings.playbook, catalogue)
+    for action, mapped in drivers.items():
+        log.info(
+            "driver_shift: %s answers %s",
+            action,
+            ", ".join(f"{code} ({len(names)} features)" for code, names in mapped.items())
+            or "no reason the model has features for: a constant shift",
+        )
+    return ChurnView(model, drivers, playbook_slopes(settings.playbook))
 
 
 def _write(result: UpliftResult, paths: PipelinePaths) -> None:
