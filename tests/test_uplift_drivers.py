@@ -22,6 +22,7 @@ from churn.campaigns.uplift_drivers import (
     driver_risk,
     fit_driver_arm,
     playbook_drivers,
+    playbook_slopes,
 )
 from churn.campaigns.uplift_shift import logit
 from churn.errors import PipelineStateError
@@ -146,6 +147,7 @@ def campaign(n: int, seed: int, *, shift: dict[str, np.ndarray] | None = None) -
 
 
 def fit(c: Campaign, model: ChurnModel, **kwargs: object) -> UpliftModel:
+    options: dict[str, object] = {"drivers": DRIVERS, **kwargs}
     return fit_uplift(
         c.features,
         c.action,
@@ -154,8 +156,7 @@ def fit(c: Campaign, model: ChurnModel, **kwargs: object) -> UpliftModel:
         actions=(*ACTIONS, "ghost_call"),
         learner="driver_shift",
         churn_model=model,
-        drivers=DRIVERS,
-        **kwargs,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -173,6 +174,8 @@ def test_playbook_drivers_map_each_action_to_its_reasons_model_features() -> Non
     # a reason no model feature belongs to, and the default action: no driver
     assert DRIVERS["ghost_call"] == {}
     assert DRIVERS["nudge"] == {}
+    # the prior slope of each rule's action is its prior effect; the default action has none
+    assert playbook_slopes(PLAYBOOK) == {"fix_alpha": 0.3, "fix_beta": 0.3, "ghost_call": 0.3}
 
 
 def test_driver_risk_is_the_positive_part_of_each_reasons_summed_contributions(
@@ -278,25 +281,26 @@ def test_an_action_without_a_mapped_driver_gets_a_constant_log_odds_shift(
     assert fitted.arms[fitted.actions["fix_alpha"]].slope > 0  # type: ignore[union-attr]
 
 
-def test_an_action_with_few_rows_stays_near_the_pooled_shift(churn_model: ChurnModel) -> None:
+def test_an_action_with_few_rows_stays_near_its_priors(churn_model: ChurnModel) -> None:
+    """ "rare": 40 contacted rows answering ALPHA with a prior slope of 0.5: its shift stays
+    nearer the pooled one, and its slope nearer the prior, than without the penalty."""
     c = campaign(8_000, seed=8)
     rng = np.random.default_rng(9)
-    # "rare": 40 contacted rows, whose true effect is no different from a nudge's
-    rare = np.flatnonzero((c.action == "nudge").to_numpy())
-    rare = rng.choice(rare, 40, replace=False)
+    rare = rng.choice(np.flatnonzero((c.action == "fix_alpha").to_numpy()), 40, replace=False)
     action = c.action.copy()
     action.iloc[rare] = "rare"
     moved = Campaign(c.features, action, c.control, c.churned)
-    shrunk = fit(moved, churn_model)
-    loose = fit(moved, churn_model, driver_penalty=1e-6)
-    arm, pooled = shrunk.arms["rare"], shrunk.arms[POOLED]
+    drivers = {**DRIVERS, "rare": DRIVERS["fix_alpha"]}
+    shrunk = fit(moved, churn_model, drivers=drivers, driver_slopes={"rare": 0.5})
+    loose = fit(moved, churn_model, drivers=drivers, driver_penalty=1e-6)
+    arm, pooled, free = shrunk.arms["rare"], shrunk.arms[POOLED], loose.arms["rare"]
     assert isinstance(arm, DriverArm) and isinstance(pooled, DriverArm)
-    assert arm.rows == 40 and shrunk.actions["rare"] == "rare"
-    free = loose.arms["rare"]
     assert isinstance(free, DriverArm)
+    assert arm.rows == 40 and shrunk.actions["rare"] == "rare"
     assert abs(arm.shift - pooled.shift) < abs(free.shift - pooled.shift)
+    assert abs(arm.slope - 0.5) < abs(free.slope - 0.5)
     predicted = shrunk.predict(c.features.head(500))["rare"].to_numpy()
-    assert np.isfinite(predicted).all() and np.abs(predicted).max() < 0.2
+    assert np.isfinite(predicted).all() and np.abs(predicted).max() < 1
 
 
 def test_it_needs_the_churn_model(churn_model: ChurnModel) -> None:

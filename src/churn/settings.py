@@ -647,7 +647,8 @@ class UpliftSettings(Frozen):
     min_action_rows: PositiveInt = Field(
         300,
         description="contacted rows an action needs for models of its own; rarer actions use "
-        "the model fitted on every contact",
+        "the model fitted on every contact (driver_shift: every contacted action has its own "
+        "two numbers, pulled towards their priors)",
     )
     learner: Literal["x_learner", "x_learner_on_risk", "logit_shift", "driver_shift"] = Field(
         "x_learner",

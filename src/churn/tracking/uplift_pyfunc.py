@@ -3,7 +3,10 @@
 
 ``predict`` takes the churn model's feature frame (with or without a ``customer_id`` column)
 and returns, per row, the customer id when given and one column per playbook action: the churn
-probability the action removes (:meth:`UpliftModel.predict`). Saved as "models from code" like
+probability the action removes (:meth:`UpliftModel.predict`). A ``logit_shift`` model also
+takes the churn model's probability (:data:`CHURN_PROBABILITY`); a ``driver_shift`` model
+carries its churn model in its folder and computes that model's logit and reason contributions
+(TreeSHAP) itself, from the features alone. Saved as "models from code" like
 the churn model (:mod:`churn.tracking.pyfunc`): MLflow stores :data:`UPLIFT_MODEL_CODE`, never a
 pickle, with a copy of this package as its ``code_paths``, so it loads where ``churn`` is not
 installed.
