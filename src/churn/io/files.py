@@ -418,6 +418,15 @@ def parquet_column_names(path: Output) -> list[str]:
     return names
 
 
+def parquet_empty_frame(path: Output) -> pd.DataFrame:
+    """The columns and dtypes :func:`read_parquet` would give, without rows (the footer
+    alone). Errors as ``read_parquet``."""
+    with _earlier_output(path):
+        schema = pq.read_schema(path)
+    frame: pd.DataFrame = schema.empty_table().to_pandas()
+    return frame
+
+
 def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFrame:
     """Rows ``rows`` (0-based positions, ascending) and ``columns`` of an output of an earlier
     stage, read one row group at a time so that only the rows kept are ever held; dtypes as

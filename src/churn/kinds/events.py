@@ -15,7 +15,7 @@ import pandas as pd
 
 from churn.campaigns.outcomes import ContactOutcomes, contact_outcomes
 from churn.data.event_summaries import daily_totals, event_span
-from churn.engines import Table, sql_runner
+from churn.engines import ParquetTable, Table, sql_runner
 from churn.errors import LabelError
 from churn.features import Feature, FeatureSpec, build_features, feature_catalogue
 from churn.features.catalogue import text_columns
@@ -98,6 +98,35 @@ class EventsKind:
             calendar=fs.calendar,
             bgnbd=fs.bgnbd,
             horizon_days=self.labs.horizon_days,
+        )
+
+    def spark_features(
+        self,
+        scoped: Any,
+        events: Table,
+        labels: ParquetTable,
+        customers: ParquetTable | None,
+        customer_columns: pd.DataFrame | None,
+    ) -> Any:
+        """:meth:`features` of every row of ``labels`` as a Spark DataFrame of session
+        ``scoped`` that no row leaves (``features.engine: spark``; see
+        :mod:`churn.engines.spark_features`). ``customer_columns``: the canonical customers
+        table's columns and dtypes (no rows needed), which decide its text attributes."""
+        from churn.engines.spark_features import (  # noqa: PLC0415 - optional dependency
+            spark_feature_table,
+        )
+
+        fs = self.settings.features
+        return spark_feature_table(
+            scoped,
+            events,
+            labels,
+            self.feature_spec(text_columns(customer_columns)),
+            customers,
+            calendar=fs.calendar,
+            bgnbd=fs.bgnbd,
+            horizon_days=self.labs.horizon_days,
+            groups=fs.spark.shuffle_partitions,
         )
 
     def catalogue(self, features: pd.DataFrame) -> list[Feature]:
