@@ -4,6 +4,7 @@ Spark, ``local[2]``, started once for this module). docs/spark.md lists the same
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from churn.engines.spark import spark_dataframe, spark_session
 from churn.modeling.spark_train import spark_fit_model
 from churn.modeling.training_data import FeatureColumns
 from tests._driver_rows import COLLECTING, driver_rows, rows_of
+from tests._project import PIPELINE, churn, make_project, run_stages, write_params
+from tests._project import params as project_params
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +106,40 @@ def test_a_frame_handed_to_spark_is_not_collected_back(session: Any) -> None:
         spark_dataframe(session, frame).createOrReplaceTempView("handed")
         counted = session.sql("SELECT COUNT(*) AS n FROM handed")
     assert counted.count() == 1  # count() returns a number: no row reaches Python
+
+
+def test_churn_features_on_spark_writes_the_duckdb_file_collecting_one_row_per_cutoff(
+    session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``churn features`` with features.engine spark (BG/NBD and the calendar on): the
+    executors write features.parquet, equal to DuckDB's; the driver collects only one fitted
+    BG/NBD model per cutoff and reads no parquet file into pandas."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = make_project(tmp_path)
+    values = project_params()
+    values["features"] = {**values.get("features", {}), "bgnbd": True, "calendar": True}
+    write_params(root, values)
+    run_stages(root, ("ingest", "labels", "features"))
+    interim = root / "data/interim" / PIPELINE
+    duck = pd.read_parquet(interim / "features.parquet")
+    catalogue = (interim / "feature_catalogue.json").read_text()
+    (interim / "features.parquet").unlink()
+
+    values["features"]["engine"] = "spark"
+    write_params(root, values)
+    cutoffs = pd.read_parquet(interim / "labels.parquet")["cutoff"].nunique()
+    with monkeypatch.context() as patch, driver_rows(at_most=cutoffs) as seen:
+        patch.setattr(pd, "read_parquet", forbidden_read)
+        code, out = churn(root, "features")
+    assert code == 0, out
+
+    spark = pd.read_parquet(interim / "features.parquet")
+    pd.testing.assert_frame_equal(spark, duck, check_exact=False, rtol=0, atol=1e-9)
+    assert (interim / "feature_catalogue.json").read_text() == catalogue
+    assert spark["bgnbd_p_alive"].notna().sum() > 100
+    assert seen.calls == [("collect", cutoffs)]
+    print(f"churn features on Spark: {len(spark)} rows x {spark.shape[1]}; driver: {seen.calls}")
+
+
+def forbidden_read(*args: object, **kwargs: object) -> None:
+    raise AssertionError(f"the driver read a parquet file into pandas: {args}")
