@@ -17,9 +17,13 @@ pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.engines.spark import spark_dataframe, spark_session
 from churn.modeling.spark_train import spark_fit_model
 from churn.modeling.training_data import FeatureColumns
+from churn.scoring.spark_scoring import champion_probabilities, spark_champion
+from churn.tracking.store import connect, tracking_uri
 from tests._driver_rows import COLLECTING, driver_rows, rows_of
 from tests._project import PIPELINE, churn, make_project, run_stages, write_params
 from tests._project import params as project_params
+from tests.test_spark import registered_champion
+from tests.test_tracking import customers as scored_customers
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +101,29 @@ def test_training_on_spark_brings_back_the_booster_not_the_rows(session: Any) ->
     with driver_rows(at_most=5) as seen:
         fitted = spark_fit_model(session, train, valid, columns, settings, metadata={})
     assert fitted.best_iteration >= 0
-    print(f"train on Spark: {seen.calls} reached the driver for {len(rows)} rows")
+    # xgboost.spark's own: the number of distinct labels, then the booster, its config and
+    # evaluation history
+    assert seen.calls == [("collect", 1), ("collect", 3)]
+
+
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
+def test_scoring_on_spark_still_brings_back_one_probability_per_customer(
+    session: Any, tmp_path: Path
+) -> None:
+    """``scoring.engine: spark`` (still, issue 17 item 1): the population goes from the driver
+    to the executors, and each row's probability (its row number and the probability) comes
+    back, since the reasons, tiers and lists are computed on the driver."""
+    client = connect(tracking_uri(tmp_path, {}))
+    registered_champion(client, tmp_path)
+    champion = spark_champion(session, client, "churn-spark")
+    features, _ = scored_customers(250, seed=6)
+    features = features.reset_index().astype({"plan": object})
+    with driver_rows(at_most=len(features)) as seen:
+        probabilities = champion_probabilities(session, champion, features)
+    assert probabilities.shape == (len(features),)
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    assert seen.calls == [("toArrow", len(features))]
 
 
 def test_a_frame_handed_to_spark_is_not_collected_back(session: Any) -> None:
