@@ -2,10 +2,11 @@
 
 The queries are the DuckDB ones of :mod:`churn.labels` and :mod:`churn.features.sql`, transpiled
 by SQLGlot (:func:`churn.engines.sql.to_spark_sql`): no feature is written twice. The pandas tables
-are handed to Spark through Arrow, the query runs on Spark, and its result (one row per
-customer and cutoff) comes back to the driver as an Arrow table; parquet files (the canonical
-events) are read by the executors themselves. Derived features (rates,
-BG/NBD) and everything after them still run on pandas in the driver.
+are handed to Spark through Arrow, the query runs on Spark, and through a :class:`SqlRunner`
+its result (one row per customer and cutoff) comes back to the driver as an Arrow table;
+parquet files (the canonical events) are read by the executors themselves. ``churn features``
+does not use the runner: its table, derived features included, is built and written by the
+executors (:mod:`churn.engines.spark_features`).
 
 The session is the one already running in this process (spark-submit, a notebook), else one
 started here: master from ``features.spark.master``, else ``$SPARK_MASTER``, else the master
