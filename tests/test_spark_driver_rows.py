@@ -3,6 +3,7 @@ Spark, ``local[2]``, started once for this module). docs/spark.md lists the same
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,12 +135,13 @@ def test_a_frame_handed_to_spark_is_not_collected_back(session: Any) -> None:
     assert counted.count() == 1  # count() returns a number: no row reaches Python
 
 
-def test_churn_features_on_spark_writes_the_duckdb_file_collecting_one_row_per_cutoff(
+def test_churn_labels_and_features_on_spark_write_the_duckdb_files_collecting_summaries(
     session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``churn features`` with features.engine spark (BG/NBD and the calendar on): the
-    executors write features.parquet, equal to DuckDB's; the driver collects only one fitted
-    BG/NBD model per cutoff and reads no parquet file into pandas."""
+    """``churn labels`` and ``churn features`` with features.engine spark (BG/NBD and the
+    calendar on): the executors write labels.parquet and features.parquet, equal to DuckDB's;
+    the driver collects the events' span, a count per split and one fitted BG/NBD model per
+    cutoff, and reads no parquet file into pandas."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     root = make_project(tmp_path)
     values = project_params()
@@ -147,24 +149,33 @@ def test_churn_features_on_spark_writes_the_duckdb_file_collecting_one_row_per_c
     write_params(root, values)
     run_stages(root, ("ingest", "labels", "features"))
     interim = root / "data/interim" / PIPELINE
-    duck = pd.read_parquet(interim / "features.parquet")
-    catalogue = (interim / "feature_catalogue.json").read_text()
-    (interim / "features.parquet").unlink()
+    written = ("labels.parquet", "features.parquet", "feature_catalogue.json")
+    duck = {name: (interim / name).read_bytes() for name in written}
+    for name in written:
+        (interim / name).unlink()
 
     values["features"]["engine"] = "spark"
     write_params(root, values)
-    cutoffs = pd.read_parquet(interim / "labels.parquet")["cutoff"].nunique()
-    with monkeypatch.context() as patch, driver_rows(at_most=cutoffs) as seen:
+    with monkeypatch.context() as patch, driver_rows(at_most=20) as seen:
         patch.setattr(pd, "read_parquet", forbidden_read)
-        code, out = churn(root, "features")
-    assert code == 0, out
+        for stage in ("labels", "features"):
+            code, out = churn(root, stage)
+            assert code == 0, out
 
+    labels = pd.read_parquet(interim / "labels.parquet")
+    want_labels = pd.read_parquet(io.BytesIO(duck["labels.parquet"]))
+    pd.testing.assert_frame_equal(
+        labels.astype({"churned": "boolean"}), want_labels, check_exact=True
+    )
     spark = pd.read_parquet(interim / "features.parquet")
-    pd.testing.assert_frame_equal(spark, duck, check_exact=False, rtol=0, atol=1e-9)
-    assert (interim / "feature_catalogue.json").read_text() == catalogue
+    want = pd.read_parquet(io.BytesIO(duck["features.parquet"]))
+    pd.testing.assert_frame_equal(spark, want, check_exact=False, rtol=0, atol=1e-9)
+    assert (interim / "feature_catalogue.json").read_bytes() == duck["feature_catalogue.json"]
     assert spark["bgnbd_p_alive"].notna().sum() > 100
-    assert seen.calls == [("collect", cutoffs)]
-    print(f"churn features on Spark: {len(spark)} rows x {spark.shape[1]}; driver: {seen.calls}")
+    cutoffs, splits = labels["cutoff"].nunique(), labels["split"].nunique()
+    assert seen.calls[-2:] == [("toArrow", splits), ("collect", cutoffs)]
+    assert seen.total <= 1 + 10 + splits + cutoffs, "the events' span: one row, a few types"
+    print(f"churn labels + features on Spark: driver {seen.calls}")
 
 
 def forbidden_read(*args: object, **kwargs: object) -> None:

@@ -1,8 +1,9 @@
-"""``features.parquet`` built and written by Spark's executors (``features.engine: spark``,
-:mod:`churn.engines.spark_features`) is the file the DuckDB path writes: the same rows in the
+"""``features.parquet`` and ``labels.parquet`` built and written by Spark's executors
+(``features.engine: spark``, :mod:`churn.engines.spark_features`,
+:mod:`churn.engines.spark_labels`) are the files the DuckDB path writes: the same rows in the
 same order, the same dtypes, numbers within 1e-9, derived features (rates, calendar, BG/NBD
-refitted per cutoff) included; and only the fitted models, one row per cutoff, reach the
-driver. On a local Spark (``local[2]``) started once for this module."""
+refitted per cutoff) included; and only the fitted models (one row per cutoff) and a count per
+split reach the driver. On a local Spark (``local[2]``) started once for this module."""
 
 from __future__ import annotations
 
@@ -19,14 +20,25 @@ from churn.data.event_summaries import daily_totals
 from churn.engines import ParquetTable
 from churn.features import FeatureSpec, build_features
 from churn.features.derived import add_derived_features, bgnbd_names
+from churn.io.files import read_labels
+from churn.io.paths import Output
+from churn.labels import build_labels, cutoff_table, observed_until
 from churn.settings import FeatureSettings, SparkSettings
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.engines.spark import scoped_session, spark_session
 from churn.engines.spark_features import spark_feature_table, write_spark_parquet
+from churn.engines.spark_labels import spark_label_table, spark_split_counts
 from tests._driver_rows import driver_rows
 from tests.messy import event_log
-from tests.test_spark import CUSTOMER_SPEC, assert_same_frame, customers, events, pairs
+from tests.test_spark import (
+    CUSTOMER_SPEC,
+    assert_same_frame,
+    customers,
+    events,
+    label_settings,
+    pairs,
+)
 
 pytestmark = pytest.mark.slow
 __all__ = ["customers", "events", "pairs"]  # the fixtures of tests/test_spark.py used here
@@ -183,3 +195,55 @@ def test_spark_writes_the_duckdb_features_of_a_messy_export(session: Any, tmp_pa
     assert want.loc[first, bgnbd_names(HORIZON_DAYS)].isna().all().all()
     assert calls == [("collect", len(cutoffs) - 1)]
     print(f"messy: {len(want)} rows equal (max |diff| {worst:.3g}); driver: {calls}")
+
+
+@pytest.mark.parametrize("explicit", [False, True], ids=["inactivity", "either_with_churn_events"])
+def test_spark_writes_the_duckdb_labels(
+    session: Any, tmp_path: Path, events: pd.DataFrame, explicit: bool
+) -> None:
+    """The labels of tests/test_spark.py's label tests, written by Spark, read back as the
+    stages read them (``read_labels``); only a count per split reaches the driver."""
+    settings = (
+        label_settings(churn_definition="either", activity_event_types=["purchase", "visit"])
+        if explicit
+        else label_settings(max_inactive_days=90)
+    )
+    cutoffs = cutoff_table(settings, observed_until(events))
+    churns = None
+    if explicit:
+        last = events.groupby("customer_id")["ts"].max().iloc[::3]
+        churns = pd.DataFrame(
+            {"customer_id": last.index.astype(object), "ts": last + pd.Timedelta(days=5)}
+        ).reset_index(drop=True)
+        churns.to_parquet(tmp_path / "churns.parquet", index=False)
+    events.to_parquet(tmp_path / "events.parquet", index=False)
+    io.write_parquet(build_labels(events, cutoffs, settings, churns), tmp_path / "duckdb.parquet")
+    counted: list[pd.DataFrame] = []
+
+    with driver_rows(at_most=len(cutoffs)) as seen:
+        table = spark_label_table(
+            scoped_session(session),
+            ParquetTable(tmp_path / "events.parquet"),
+            cutoffs,
+            settings,
+            ParquetTable(tmp_path / "churns.parquet") if explicit else None,
+        )
+        write_spark_parquet(
+            table,
+            tmp_path / "labels.parquet",
+            lambda part: counted.append(spark_split_counts(scoped_session(session), part)),
+        )
+
+    want = read_labels(io_output(tmp_path / "duckdb.parquet"))
+    got = read_labels(io_output(tmp_path / "labels.parquet"))
+    assert_same_frame(got, want)
+    assert want["churned"].notna().any() and want["churned"].isna().any()
+    (counts,) = counted
+    assert counts["split"].tolist() == list(dict.fromkeys(want["split"]))
+    assert counts["rows"].tolist() == want.groupby("split", sort=False).size().tolist()
+    assert seen.calls == [("toArrow", len(counts))]
+
+
+def io_output(path: Path) -> Output:
+    """``path`` as an output of the labels stage (what ``read_labels`` takes)."""
+    return Output(path, made_by="churn labels")

@@ -1,4 +1,5 @@
-"""``features.parquet`` built and written by Spark's executors (``features.engine: spark``).
+"""``features.parquet`` built and written by Spark's executors (``features.engine: spark``), and
+the writer of Spark's outputs (:func:`write_spark_parquet`, labels too).
 
 The same steps as the DuckDB path (:func:`churn.features.build_features`, then
 :func:`churn.features.derived.add_derived_features`), with the same definitions:
@@ -26,7 +27,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,16 +169,21 @@ def _bgnbd_table(scoped: Any, spec: FeatureSpec, horizon_days: int, groups: int)
     return kept.mapInPandas(values, schema)
 
 
-def write_spark_parquet(frame: Any, dest: Path) -> None:
+def write_spark_parquet(
+    frame: Any, dest: Path, check: Callable[[Path], None] | None = None
+) -> None:
     """Write Spark DataFrame ``frame`` as the one parquet file ``dest``, in its order: one task
     writes it into a staging folder beside ``dest`` (on the same file system, which every
-    executor must see at the same path), which the driver renames over ``dest``."""
+    executor must see at the same path), which the driver renames over ``dest``. ``check``:
+    called with the written file before the rename; what it raises leaves ``dest`` as it was."""
     staging = staging_folder(dest, f".{dest.name}.spark.")
     try:
         frame.coalesce(1).write.mode("overwrite").parquet(staging.resolve().as_uri())
         parts = sorted(staging.glob("part-*.parquet"))
         if len(parts) != 1:
             raise RuntimeError(f"Spark wrote {len(parts)} parquet parts into {staging}, expected 1")
+        if check is not None:
+            check(parts[0])
         os.replace(parts[0], dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -411,6 +411,16 @@ def read_parquet(
     return frame
 
 
+def read_labels(path: Output) -> pd.DataFrame:
+    """``labels.parquet`` as :func:`read_parquet` reads it, ``churned`` as pandas' nullable
+    boolean whoever wrote the file: one Spark wrote has no pandas metadata, and pyarrow turns a
+    boolean column with gaps into ``object`` without it."""
+    frame = read_parquet(path)
+    if "churned" in frame.columns:
+        frame["churned"] = frame["churned"].astype("boolean")
+    return frame
+
+
 def parquet_column_names(path: Output) -> list[str]:
     """The column names of an output of an earlier stage, from its footer alone."""
     with _earlier_output(path):

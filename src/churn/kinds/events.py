@@ -21,7 +21,13 @@ from churn.features import Feature, FeatureSpec, build_features, feature_catalog
 from churn.features.catalogue import text_columns
 from churn.features.derived import add_derived_features, derived_catalogue
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
-from churn.labels import build_labels, cutoff_table, observed_until
+from churn.labels import (
+    build_labels,
+    cutoff_table,
+    empty_splits,
+    no_eligible_customers,
+    observed_until,
+)
 from churn.modeling.backtest import (
     TuneFold,
     rolling_origin_backtest,
@@ -62,6 +68,27 @@ class EventsKind:
         events = tables.events()
         cutoffs = cutoff_table(self.labs, self._data_end(events))
         return self._labels_at(tables, events, cutoffs)
+
+    def spark_labels(
+        self, scoped: Any, tables: Canonical, churn_events: Table | None
+    ) -> tuple[Any, pd.DataFrame]:
+        """:meth:`labels` as a Spark DataFrame of session ``scoped`` that no row leaves
+        (``features.engine: spark``; :mod:`churn.engines.spark_labels`), and the cutoff table
+        they were made at. ``churn_events``: the explicit churn events table, if any. Not
+        checked: hand the splits found to :meth:`require_labels`."""
+        from churn.engines.spark_labels import spark_label_table  # noqa: PLC0415 - optional
+
+        events = tables.events()
+        cutoffs = cutoff_table(self.labs, self._data_end(events))
+        return spark_label_table(scoped, events, cutoffs, self.labs, churn_events), cutoffs
+
+    def require_labels(self, tables: Canonical, cutoffs: pd.DataFrame, splits: Any) -> None:
+        """Raise :class:`LabelError` when a training, validation or test cutoff of ``cutoffs``
+        has none of the labels' ``splits``, as :meth:`labels` does."""
+        empty = empty_splits(cutoffs, splits)
+        if empty:
+            run_sql = sql_runner(self.settings.features)
+            raise no_eligible_customers(empty, self.labs, tables.events(), run_sql)
 
     def feature_spec(self, text_columns: Collection[str] = ()) -> FeatureSpec:
         """The feature spec, from the settings (never from data values), so training and

@@ -13,7 +13,7 @@ from churn import io
 from churn.engines import ParquetTable
 from churn.features import catalogue_records
 from churn.io.canonical import CanonicalFiles
-from churn.io.files import parquet_empty_frame
+from churn.io.files import parquet_empty_frame, read_labels
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
@@ -32,7 +32,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame | None
     if settings.features.engine == "spark" and isinstance(kind, EventsKind):
         _write_on_spark(settings, paths, kind)
         return None
-    labels = io.read_parquet(paths.labels)
+    labels = read_labels(paths.labels)
     out = kind.features(CanonicalFiles(paths, settings.features), labels)
     records = kind.catalogue(out)
     io.write_parquet(out, paths.features)
