@@ -30,6 +30,8 @@ from churn.engines.spark import scoped_session, spark_session
 from churn.engines.spark_features import spark_feature_table, write_spark_parquet
 from churn.engines.spark_labels import spark_label_table, spark_split_counts
 from tests._driver_rows import driver_rows
+from tests._project import PIPELINE, churn, make_project, run_stages, write_params
+from tests._project import params as project_params
 from tests.messy import event_log
 from tests.test_spark import (
     CUSTOMER_SPEC,
@@ -242,6 +244,31 @@ def test_spark_writes_the_duckdb_labels(
     assert counts["split"].tolist() == list(dict.fromkeys(want["split"]))
     assert counts["rows"].tolist() == want.groupby("split", sort=False).size().tolist()
     assert seen.calls == [("toArrow", len(counts))]
+
+
+def test_spark_labels_with_an_empty_split_fail_as_duckdb_and_keep_the_previous_file(
+    session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = make_project(tmp_path)
+    run_stages(root, ("ingest", "labels"))
+    labels = root / "data/interim" / PIPELINE / "labels.parquet"
+    before = labels.read_bytes()
+    values = project_params()
+    values["features"] = {**values.get("features", {}), "engine": "spark"}
+    values["labels"] = {
+        **values["labels"],
+        "train_cutoffs": {"start": "2020-01-01", "end": "2020-06-01"},
+    }
+    write_params(root, values)
+
+    code, out = churn(root, "labels")
+
+    assert code == 4, out
+    assert "No eligible customers at the train, valid cutoff(s)" in out
+    assert "runs from 2023-01-01" in out
+    assert labels.read_bytes() == before
+    assert sorted(p.name for p in labels.parent.iterdir() if p.name.startswith(".")) == []
 
 
 def io_output(path: Path) -> Output:
