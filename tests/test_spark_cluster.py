@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn.io.files import read_labels
+from churn.io.paths import PipelinePaths
 from tests._project import PIPELINE, make_project, run_stages, write_params
 from tests._project import params as project_params
 
@@ -163,10 +165,16 @@ def test_the_pipeline_on_a_standalone_cluster_gives_the_local_outputs(
     apps = [a for a in cluster.state()["activeapps"] if a["name"] == "churn"]
     assert executors == 2 and len(apps) == 1 and apps[0]["cores"] == 2, (executors, apps)
 
-    for table in ("data/interim/{p}/labels.parquet", "data/interim/{p}/features.parquet"):
-        pd.testing.assert_frame_equal(
-            read(spark, table), read(local, table), check_exact=False, rtol=0, atol=1e-9
-        )
+    # labels.parquet as the stages read it: Spark's file has no pandas metadata (docs/spark.md)
+    pd.testing.assert_frame_equal(
+        *(read_labels(PipelinePaths(root, PIPELINE).labels) for root in (spark, local))
+    )
+    pd.testing.assert_frame_equal(
+        *(read(root, "data/interim/{p}/features.parquet") for root in (spark, local)),
+        check_exact=False,
+        rtol=0,
+        atol=1e-9,
+    )
 
     want, got = (read(root, "data/scored/{p}/scores.parquet") for root in (local, spark))
     assert len(want) > 50 and want["churn_probability"].nunique() > 10

@@ -10,6 +10,7 @@ day". Cutoffs whose window runs past the end of the data get no label but stay s
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -27,10 +28,6 @@ from churn.errors import LabelError
 from churn.settings import CutoffSchedule, EventLabelSettings, SnapshotLabelSettings
 
 LABEL_COLUMNS = ("customer_id", "cutoff", "churned", "split")
-
-_NO_CHURNS = pd.DataFrame(
-    {"customer_id": pd.Series([], dtype="str"), "ts": pd.Series([], dtype="datetime64[us]")}
-)
 
 
 def schedule_dates(schedule: CutoffSchedule) -> list[dt.date]:
@@ -117,33 +114,29 @@ def cutoff_table(settings: EventLabelSettings, data_end: dt.date) -> pd.DataFram
     return table
 
 
-def build_labels(
-    events: Table,
-    cutoffs: pd.DataFrame,
-    settings: EventLabelSettings,
-    churn_events: pd.DataFrame | None = None,
-    *,
-    threads: int | None = None,
-    run_sql: SqlRunner | None = None,
-) -> pd.DataFrame:
-    """Labels for every eligible (customer, cutoff) pair, all cutoffs in one query.
-
-    ``events``: canonical events (customer_id, ts, event_type), a frame or a parquet file the
-    engine scans (``churn.engines.sql.ParquetTable``). ``cutoffs``: from
-    ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any. ``run_sql``:
-    the engine (default: DuckDB with ``threads``).
-    Returns ``customer_id``, ``cutoff`` (timestamp at midnight), ``churned`` (bool, missing
-    where the window is not observed) and ``split``, sorted by cutoff then customer.
-    """
-    h = settings.horizon_days
-    churns = churn_events if churn_events is not None else _NO_CHURNS
-    cut = pd.DataFrame(
+def cutoff_days(cutoffs: pd.DataFrame) -> pd.DataFrame:
+    """``cutoffs`` (from :func:`cutoff_table`) as table ``cut`` of :func:`labels_sql`:
+    ``cutoff_day`` (days since 1970-01-01), ``split``, ``observed``."""
+    return pd.DataFrame(
         {
             "cutoff_day": (pd.to_datetime(cutoffs["cutoff"]) - pd.Timestamp("1970-01-01")).dt.days,
             "split": cutoffs["split"].astype(str),
             "observed": cutoffs["observed"].astype(bool),
         }
     )
+
+
+NO_CHURNS = pd.DataFrame(
+    {"customer_id": pd.Series([], dtype="str"), "ts": pd.Series([], dtype="datetime64[us]")}
+)
+"""Table ``churns`` of :func:`labels_sql` when the pipeline has no explicit churn events."""
+
+
+def labels_sql(settings: EventLabelSettings) -> str:
+    """The labels query of :func:`build_labels` on tables ``events``, ``churns`` (customer_id,
+    ts) and ``cut`` (:func:`cutoff_days`): ``customer_id``, ``cutoff_day``, ``split``,
+    ``churned``, sorted by cutoff_day then customer_id."""
+    h = settings.horizon_days
     types = ", ".join(quote_literal(t) for t in event_type_matches(settings.activity_event_types))
     inactive = (
         "TRUE"
@@ -157,7 +150,7 @@ def build_labels(
         "explicit": explicit_label,
         "either": f"({inactivity_label} OR {explicit_label})",
     }[settings.churn_definition]
-    sql = f"""
+    return f"""
     WITH act AS (
         SELECT DISTINCT customer_id, {day_of("ts")} AS day
         FROM events WHERE event_type IN ({types})
@@ -185,6 +178,55 @@ def build_labels(
       AND (x.last_churn_day IS NULL OR x.last_churn_day < a.last_day)
     ORDER BY a.cutoff_day, a.customer_id
     """
+
+
+def empty_splits(cutoffs: pd.DataFrame, found: Iterable[str]) -> list[str]:
+    """The training, validation and test splits of ``cutoffs`` without a label among
+    ``found`` (the splits the labels have)."""
+    return sorted({"train", "valid", "test"} & (set(cutoffs["split"]) - set(found)))
+
+
+def no_eligible_customers(
+    empty: list[str], settings: EventLabelSettings, events: Table, run_sql: SqlRunner
+) -> LabelError:
+    """The error for cutoffs of splits ``empty`` where nobody is eligible, with the data's
+    span and event types to check the settings against."""
+    span = event_span(events, run_sql)
+    return LabelError(
+        f"No eligible customers at the {', '.join(empty)} cutoff(s): nobody has "
+        f"{'/'.join(settings.activity_event_types)} activity before them"
+        + (
+            f" within max_inactive_days={settings.max_inactive_days}"
+            if settings.max_inactive_days
+            else ""
+        )
+        + f". The data runs from {span.first:%Y-%m-%d} to {span.last:%Y-%m-%d}"
+        f" and has event types {list(span.event_types)[:10]}. "
+        "Check labels.activity_event_types and the cutoffs against them."
+    )
+
+
+def build_labels(
+    events: Table,
+    cutoffs: pd.DataFrame,
+    settings: EventLabelSettings,
+    churn_events: pd.DataFrame | None = None,
+    *,
+    threads: int | None = None,
+    run_sql: SqlRunner | None = None,
+) -> pd.DataFrame:
+    """Labels for every eligible (customer, cutoff) pair, all cutoffs in one query.
+
+    ``events``: canonical events (customer_id, ts, event_type), a frame or a parquet file the
+    engine scans (``churn.engines.sql.ParquetTable``). ``cutoffs``: from
+    ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any. ``run_sql``:
+    the engine (default: DuckDB with ``threads``).
+    Returns ``customer_id``, ``cutoff`` (timestamp at midnight), ``churned`` (bool, missing
+    where the window is not observed) and ``split``, sorted by cutoff then customer.
+    """
+    churns = churn_events if churn_events is not None else NO_CHURNS
+    cut = cutoff_days(cutoffs)
+    sql = labels_sql(settings)
     if run_sql is None:
         run_sql = duckdb_runner(threads=threads)
     used = (
@@ -199,21 +241,9 @@ def build_labels(
             "split": out["split"].astype(object),
         }
     )
-    empty = sorted({"train", "valid", "test"} & (set(cut["split"]) - set(labels["split"])))
+    empty = empty_splits(cut, labels["split"])
     if empty:
-        span = event_span(events, run_sql)
-        raise LabelError(
-            f"No eligible customers at the {', '.join(empty)} cutoff(s): nobody has "
-            f"{'/'.join(settings.activity_event_types)} activity before them"
-            + (
-                f" within max_inactive_days={settings.max_inactive_days}"
-                if settings.max_inactive_days
-                else ""
-            )
-            + f". The data runs from {span.first:%Y-%m-%d} to {span.last:%Y-%m-%d}"
-            f" and has event types {list(span.event_types)[:10]}. "
-            "Check labels.activity_event_types and the cutoffs against them."
-        )
+        raise no_eligible_customers(empty, settings, events, run_sql)
     return labels
 
 

@@ -66,6 +66,20 @@ def event_span(events: Table, run_sql: SqlRunner | None = None) -> EventSpan:
     )
 
 
+def daily_totals_sql(event_types: Sequence[str]) -> str:
+    """The query of :func:`daily_totals` on table ``events``: ``customer_id``, ``day`` (days
+    since 1970-01-01) and ``amount``, one row per customer and day. ``event_types`` not empty."""
+    types = ", ".join(quote_literal(t) for t in event_type_matches(event_types))
+    return f"""
+    SELECT customer_id, {day_of("ts")} AS day,
+        CASE WHEN COUNT(amount) = COUNT(*) THEN SUM(CAST(amount AS DOUBLE)) END AS amount
+    FROM events
+    WHERE event_type IN ({types}) AND customer_id IS NOT NULL
+    GROUP BY customer_id, {day_of("ts")}
+    ORDER BY customer_id, day
+    """
+
+
 def daily_totals(
     events: Table, event_types: Sequence[str], run_sql: SqlRunner | None = None
 ) -> pd.DataFrame:
@@ -85,15 +99,7 @@ def daily_totals(
                 "amount": pd.Series([], dtype="float64"),
             }
         )
-    types = ", ".join(quote_literal(t) for t in event_type_matches(event_types))
-    sql = f"""
-    SELECT customer_id, {day_of("ts")} AS day,
-        CASE WHEN COUNT(amount) = COUNT(*) THEN SUM(CAST(amount AS DOUBLE)) END AS amount
-    FROM events
-    WHERE event_type IN ({types}) AND customer_id IS NOT NULL
-    GROUP BY customer_id, {day_of("ts")}
-    ORDER BY customer_id, day
-    """
+    sql = daily_totals_sql(event_types)
     out = (run_sql or duckdb_runner())({"events": events}, sql).to_pandas()
     return pd.DataFrame(
         {

@@ -2,10 +2,11 @@
 
 The queries are the DuckDB ones of :mod:`churn.labels` and :mod:`churn.features.sql`, transpiled
 by SQLGlot (:func:`churn.engines.sql.to_spark_sql`): no feature is written twice. The pandas tables
-are handed to Spark through Arrow, the query runs on Spark, and its result (one row per
-customer and cutoff) comes back to the driver as an Arrow table; parquet files (the canonical
-events) are read by the executors themselves. Derived features (rates,
-BG/NBD) and everything after them still run on pandas in the driver.
+are handed to Spark through Arrow, the query runs on Spark, and through a :class:`SqlRunner`
+its result (one row per customer and cutoff) comes back to the driver as an Arrow table;
+parquet files (the canonical events) are read by the executors themselves. ``churn features``
+does not use the runner: its table, derived features included, is built and written by the
+executors (:mod:`churn.engines.spark_features`).
 
 The session is the one already running in this process (spark-submit, a notebook), else one
 started here: master from ``features.spark.master``, else ``$SPARK_MASTER``, else the master
@@ -193,28 +194,38 @@ SQL_CONF_KEYS = (
 start (spark-submit, a notebook): days are cut in UTC whatever the cluster's default zone."""
 
 
-def spark_query(session: SparkSession, settings: SparkSettings | None = None) -> SqlRunner:
-    """A runner on ``session``: each query gets a new session on the same Spark context (its
-    own temporary views and SQL properties, so a caller's views named ``events`` are never
-    touched), the tables become views there (a frame through Arrow from the driver, a
-    :class:`ParquetTable` read by the executors, :func:`parquet_dataframe`), the query runs as
-    Spark SQL, and the result is collected to the driver as an Arrow table."""
+def scoped_session(session: SparkSession, settings: SparkSettings | None = None) -> Any:
+    """A new session on ``session``'s Spark context: its own temporary views and SQL properties
+    (``SQL_CONF_KEYS`` from ``settings``, and ``NANOS_AS_LONG``), so a caller's views named
+    ``events`` are never touched and days are cut in UTC."""
     sql_conf = {
         k: v
         for k, v in session_conf(settings or SparkSettings(), None).items()
         if k in SQL_CONF_KEYS
     } | NANOS_AS_LONG
+    scoped = session.newSession()
+    for key, value in sql_conf.items():
+        scoped.conf.set(key, value)
+    return scoped
+
+
+def spark_view(scoped: Any, table: Table) -> Any:
+    """``table`` as a DataFrame of session ``scoped``: a :class:`ParquetTable` read by the
+    executors (:func:`parquet_dataframe`), a frame handed over from the driver through Arrow."""
+    if isinstance(table, ParquetTable):
+        return parquet_dataframe(scoped, table.path)
+    return spark_dataframe(scoped, table)
+
+
+def spark_query(session: SparkSession, settings: SparkSettings | None = None) -> SqlRunner:
+    """A runner on ``session``: each query gets a :func:`scoped_session`, the tables become
+    views there (:func:`spark_view`), the query runs as Spark SQL, and the result is collected
+    to the driver as an Arrow table."""
 
     def run(tables: Mapping[str, Table], sql: str) -> Any:
-        scoped = session.newSession()
-        for key, value in sql_conf.items():
-            scoped.conf.set(key, value)
+        scoped = scoped_session(session, settings)
         for name, table in tables.items():
-            if isinstance(table, ParquetTable):
-                view = parquet_dataframe(scoped, table.path)
-            else:
-                view = spark_dataframe(scoped, table)
-            view.createOrReplaceTempView(name)
+            spark_view(scoped, table).createOrReplaceTempView(name)
         return scoped.sql(spark_sql(sql)).toArrow()
 
     return run

@@ -43,12 +43,12 @@ def derived_catalogue(*, calendar: bool, bgnbd: bool, horizon_days: int) -> list
     if bgnbd:
         out += [
             Feature(
-                "bgnbd_p_alive",
+                bgnbd_names(horizon_days)[0],
                 "bgnbd",
                 "BG/NBD probability the customer is still active, from purchase history",
             ),
             Feature(
-                f"bgnbd_expected_purchases_{horizon_days}d",
+                bgnbd_names(horizon_days)[1],
                 "bgnbd",
                 f"BG/NBD expected purchases in the next {horizon_days} days",
             ),
@@ -56,26 +56,64 @@ def derived_catalogue(*, calendar: bool, bgnbd: bool, horizon_days: int) -> list
     return out
 
 
+def bgnbd_names(horizon_days: int) -> list[str]:
+    """The BG/NBD columns, in catalogue order."""
+    return ["bgnbd_p_alive", f"bgnbd_expected_purchases_{horizon_days}d"]
+
+
+MIN_BGNBD_CUSTOMERS = 10
+"""Fewer customers with a purchase before a cutoff than this: no BG/NBD fit there."""
+
+
+def fitted_bgnbd(summary: pd.DataFrame) -> BetaGeoModel | None:
+    """BG/NBD fitted on one cutoff's ``summary`` (``rfm_summary``: one row per customer with a
+    purchase before it, sorted by customer_id), or None when it is too small to fit (fewer
+    than ``MIN_BGNBD_CUSTOMERS`` customers, or no repeat purchase)."""
+    if len(summary) < MIN_BGNBD_CUSTOMERS or (summary["frequency"] > 0).sum() == 0:
+        return None
+    return BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+
+
+def bgnbd_values(summary: pd.DataFrame, model: BetaGeoModel, horizon_days: int) -> pd.DataFrame:
+    """``customer_id`` and the :func:`bgnbd_names` columns for each row of ``summary`` (any
+    subset of a cutoff's ``rfm_summary`` rows), from ``model`` fitted on the whole of it."""
+    x, tx, t = summary["frequency"], summary["recency"], summary["T"]
+    p_alive, expected = bgnbd_names(horizon_days)
+    return pd.DataFrame(
+        {
+            "customer_id": summary["customer_id"].to_numpy(),
+            p_alive: model.probability_alive(x, tx, t),
+            expected: model.expected_purchases(horizon_days / 7.0, x, tx, t),
+        }
+    )
+
+
 def _bgnbd_columns(
     features: pd.DataFrame, purchases: pd.DataFrame, horizon_days: int
 ) -> pd.DataFrame:
-    weeks = horizon_days / 7.0
     parts = []
     for cutoff, keys in features.groupby("cutoff", sort=True)[["customer_id"]]:
         summary = rfm_summary(purchases, pd.Timestamp(str(cutoff)))
-        if len(summary) < 10 or (summary["frequency"] > 0).sum() == 0:
+        model = fitted_bgnbd(summary)
+        if model is None:
             continue
-        bg = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
-        x, tx, t = summary["frequency"], summary["recency"], summary["T"]
-        fitted = pd.DataFrame(
-            {
-                "customer_id": summary["customer_id"].to_numpy(),
-                "bgnbd_p_alive": bg.probability_alive(x, tx, t),
-                f"bgnbd_expected_purchases_{horizon_days}d": bg.expected_purchases(weeks, x, tx, t),
-            }
-        )
+        fitted = bgnbd_values(summary, model, horizon_days)
         parts.append(keys.assign(cutoff=cutoff).merge(fitted, on="customer_id", how="left"))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def with_rates(features: pd.DataFrame, *, calendar: bool) -> pd.DataFrame:
+    """``features`` with the rate columns and (``calendar``) the cutoff's month appended: the
+    derived columns computed from each row alone."""
+    out = features.copy(deep=False)  # copy-on-write: adding columns leaves ``features`` alone
+    months = out["days_since_first_activity"] / 30.0
+    out["orders_per_month"] = out["orders_total"] / months.where(months > 0)
+    out["spend_per_month"] = out["spend_total"] / months.where(months > 0)
+    tenure = out["days_since_first_activity"]
+    out["recency_share_of_tenure"] = out["days_since_last_activity"] / tenure.where(tenure > 0)
+    if calendar:
+        out["cutoff_month"] = pd.to_datetime(out["cutoff"]).dt.month.astype("float64")
+    return out
 
 
 def add_derived_features(
@@ -88,20 +126,10 @@ def add_derived_features(
 ) -> pd.DataFrame:
     """``features`` (from ``build_features``) with the derived columns appended, in catalogue
     order. ``purchases``: canonical events of the activity types, needed when ``bgnbd``."""
-    out = features.copy(deep=False)  # copy-on-write: adding columns leaves ``features`` alone
-    months = out["days_since_first_activity"] / 30.0
-    out["orders_per_month"] = out["orders_total"] / months.where(months > 0)
-    out["spend_per_month"] = out["spend_total"] / months.where(months > 0)
-    tenure = out["days_since_first_activity"]
-    out["recency_share_of_tenure"] = out["days_since_last_activity"] / tenure.where(tenure > 0)
-    if calendar:
-        out["cutoff_month"] = pd.to_datetime(out["cutoff"]).dt.month.astype("float64")
+    out = with_rates(features, calendar=calendar)
     if bgnbd:
         assert purchases is not None
-        names = [
-            f.name
-            for f in derived_catalogue(calendar=False, bgnbd=True, horizon_days=horizon_days)[-2:]
-        ]
+        names = bgnbd_names(horizon_days)
         fitted = _bgnbd_columns(out[["customer_id", "cutoff"]], purchases, horizon_days)
         if fitted.empty:
             for name in names:

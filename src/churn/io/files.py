@@ -411,11 +411,30 @@ def read_parquet(
     return frame
 
 
+def read_labels(path: Output) -> pd.DataFrame:
+    """``labels.parquet`` as :func:`read_parquet` reads it, ``churned`` as pandas' nullable
+    boolean whoever wrote the file: one Spark wrote has no pandas metadata, and pyarrow turns a
+    boolean column with gaps into ``object`` without it."""
+    frame = read_parquet(path)
+    if "churned" in frame.columns:
+        frame["churned"] = frame["churned"].astype("boolean")
+    return frame
+
+
 def parquet_column_names(path: Output) -> list[str]:
     """The column names of an output of an earlier stage, from its footer alone."""
     with _earlier_output(path):
         names: list[str] = pq.read_schema(path).names
     return names
+
+
+def parquet_empty_frame(path: Output) -> pd.DataFrame:
+    """The columns and dtypes :func:`read_parquet` would give, without rows (the footer
+    alone). Errors as ``read_parquet``."""
+    with _earlier_output(path):
+        schema = pq.read_schema(path)
+    frame: pd.DataFrame = schema.empty_table().to_pandas()
+    return frame
 
 
 def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from churn import io
 from churn.errors import ConfigError
+from churn.io.files import read_labels
 from churn.io.paths import Output, PipelinePaths
 from churn.settings import PipelineSettings, load_settings
 
@@ -36,7 +37,7 @@ class NotebookContext:
 
     def labels(self) -> pd.DataFrame:
         """``data/interim/<p>/labels.parquet``."""
-        return io.read_parquet(self._here(self.paths.labels))
+        return read_labels(self._here(self.paths.labels))
 
     def scores(self) -> pd.DataFrame:
         """The at-risk list, ``data/scored/<p>/scores.parquet``."""

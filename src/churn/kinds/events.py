@@ -15,13 +15,19 @@ import pandas as pd
 
 from churn.campaigns.outcomes import ContactOutcomes, contact_outcomes
 from churn.data.event_summaries import daily_totals, event_span
-from churn.engines import Table, sql_runner
+from churn.engines import ParquetTable, Table, sql_runner
 from churn.errors import LabelError
 from churn.features import Feature, FeatureSpec, build_features, feature_catalogue
 from churn.features.catalogue import text_columns
 from churn.features.derived import add_derived_features, derived_catalogue
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
-from churn.labels import build_labels, cutoff_table, observed_until
+from churn.labels import (
+    build_labels,
+    cutoff_table,
+    empty_splits,
+    no_eligible_customers,
+    observed_until,
+)
 from churn.modeling.backtest import (
     TuneFold,
     rolling_origin_backtest,
@@ -63,6 +69,27 @@ class EventsKind:
         cutoffs = cutoff_table(self.labs, self._data_end(events))
         return self._labels_at(tables, events, cutoffs)
 
+    def spark_labels(
+        self, scoped: Any, tables: Canonical, churn_events: Table | None
+    ) -> tuple[Any, pd.DataFrame]:
+        """:meth:`labels` as a Spark DataFrame of session ``scoped`` that no row leaves
+        (``features.engine: spark``; :mod:`churn.engines.spark_labels`), and the cutoff table
+        they were made at. ``churn_events``: the explicit churn events table, if any. Not
+        checked: hand the splits found to :meth:`require_labels`."""
+        from churn.engines.spark_labels import spark_label_table  # noqa: PLC0415 - optional
+
+        events = tables.events()
+        cutoffs = cutoff_table(self.labs, self._data_end(events))
+        return spark_label_table(scoped, events, cutoffs, self.labs, churn_events), cutoffs
+
+    def require_labels(self, tables: Canonical, cutoffs: pd.DataFrame, splits: Any) -> None:
+        """Raise :class:`LabelError` when a training, validation or test cutoff of ``cutoffs``
+        has none of the labels' ``splits``, as :meth:`labels` does."""
+        empty = empty_splits(cutoffs, splits)
+        if empty:
+            run_sql = sql_runner(self.settings.features)
+            raise no_eligible_customers(empty, self.labs, tables.events(), run_sql)
+
     def feature_spec(self, text_columns: Collection[str] = ()) -> FeatureSpec:
         """The feature spec, from the settings (never from data values), so training and
         scoring always build the same columns. ``text_columns``: the columns the canonical
@@ -98,6 +125,35 @@ class EventsKind:
             calendar=fs.calendar,
             bgnbd=fs.bgnbd,
             horizon_days=self.labs.horizon_days,
+        )
+
+    def spark_features(
+        self,
+        scoped: Any,
+        events: Table,
+        labels: ParquetTable,
+        customers: ParquetTable | None,
+        customer_columns: pd.DataFrame | None,
+    ) -> Any:
+        """:meth:`features` of every row of ``labels`` as a Spark DataFrame of session
+        ``scoped`` that no row leaves (``features.engine: spark``; see
+        :mod:`churn.engines.spark_features`). ``customer_columns``: the canonical customers
+        table's columns and dtypes (no rows needed), which decide its text attributes."""
+        from churn.engines.spark_features import (  # noqa: PLC0415 - optional dependency
+            spark_feature_table,
+        )
+
+        fs = self.settings.features
+        return spark_feature_table(
+            scoped,
+            events,
+            labels,
+            self.feature_spec(text_columns(customer_columns)),
+            customers,
+            calendar=fs.calendar,
+            bgnbd=fs.bgnbd,
+            horizon_days=self.labs.horizon_days,
+            groups=fs.spark.shuffle_partitions,
         )
 
     def catalogue(self, features: pd.DataFrame) -> list[Feature]:

@@ -22,6 +22,7 @@ from churn.campaigns.uplift import MANIFEST_FILE, UpliftModel
 from churn.campaigns.uplift_training import HELD_OUT, KNOWN_BY, usable_at
 from churn.errors import ConfigError
 from churn.io.canonical import CanonicalFiles
+from churn.io.files import read_labels
 from churn.io.paths import PipelinePaths
 from churn.kinds import Population, kind_of
 from churn.modeling.model import ChurnModel
@@ -114,7 +115,7 @@ def run(
         log.info("%s reason(s) per customer: the reason catalogue has no more", given)
         scoring = scoring.model_copy(update={"n_reasons": max(given, 1)})
     columns = loaded.model.feature_names
-    labels = io.read_parquet(paths.labels)
+    labels = read_labels(paths.labels)
     latest = latest_labelled_cutoff(labels)
     # only the feature rows of that cutoff are read: the reference uses no other
     on_latest = None if latest is None else [("cutoff", "==", latest)]

@@ -17,6 +17,7 @@ from churn import io
 from churn.evaluation import metrics as evaluation_metrics
 from churn.evaluation.summaries import backtest_file, segments_file
 from churn.io.canonical import CanonicalFiles
+from churn.io.files import read_labels
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.baselines import baseline_probabilities
@@ -57,7 +58,7 @@ log = logging.getLogger("churn")
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Train the churn model and its baselines, evaluate on the test cutoff, write it all, and
     record it in a training run of ``tracker``'s store that ends FAILED if training fails."""
-    rows = labelled_feature_rows(paths, io.read_parquet(paths.labels))
+    rows = labelled_feature_rows(paths, read_labels(paths.labels))
     catalogue = io.read_json(paths.catalogue)
     test_cutoffs = split_rows(rows, "test")["cutoff"]
     lineage = {
