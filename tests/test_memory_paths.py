@@ -87,19 +87,27 @@ def _purchases_and_features(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_derived_features_equal_a_left_merge_and_leave_the_input_alone(seed):
-    from churn.features.derived import _bgnbd_columns, add_derived_features  # noqa: PLC0415
+    from churn.features.derived import add_derived_features, derive_columns, fit_bgnbd  # noqa: PLC0415
 
     purchases, features = _purchases_and_features(seed)
     before = features.copy()
     out = add_derived_features(features, purchases, calendar=True, bgnbd=True, horizon_days=30)
     pd.testing.assert_frame_equal(features, before)  # the input is not changed
-    fitted = _bgnbd_columns(features[["customer_id", "cutoff"]], purchases, 30)
-    assert len(fitted) > 0
-    merged = out.drop(columns=list(fitted.columns[2:])).merge(
+    fits = fit_bgnbd(features[["customer_id", "cutoff"]], purchases, 30)
+    assert len(fits.by_cutoff) > 0
+    fitted = pd.concat(
+        [f.reset_index().assign(cutoff=c) for c, f in fits.by_cutoff.items()], ignore_index=True
+    )
+    merged = out.drop(columns=list(fits.names)).merge(
         fitted, on=["customer_id", "cutoff"], how="left", validate="1:1"
     )
     pd.testing.assert_frame_equal(out, merged)
     assert out["bgnbd_p_alive"].notna().any()
+    # row by row: a slice's derived columns are the slice of the whole's
+    for start in range(0, len(features), 250):
+        part = features.iloc[start : start + 250].reset_index(drop=True)
+        expected = out.iloc[start : start + 250].reset_index(drop=True)
+        pd.testing.assert_frame_equal(derive_columns(part, fits, calendar=True), expected)
 
 
 def _training_rows(n: int, seed: int) -> pd.DataFrame:

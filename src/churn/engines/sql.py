@@ -10,13 +10,14 @@ Arrow table; :func:`churn.engines.sql_runner` picks one from the settings.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import sqlglot
 
 from churn.engines.spill import close_spill_folder, open_spill_folder
@@ -99,14 +100,67 @@ class SqlRunner(Protocol):
     def __call__(self, tables: Mapping[str, Table], sql: str) -> Any: ...
 
 
-def duckdb_runner(*, threads: int | None = None, memory_limit: str = "4GB") -> SqlRunner:
-    """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``)."""
+class DuckDbRunner:
+    """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``), which
+    can also hand the result over in record batches (:func:`result_batches`)."""
 
-    def run(tables: Mapping[str, Table], sql: str) -> Any:
-        with duckdb_session(tables, threads=threads, memory_limit=memory_limit) as con:
+    def __init__(self, *, threads: int | None = None, memory_limit: str = "4GB") -> None:
+        self.threads = threads
+        self.memory_limit = memory_limit
+
+    def __call__(self, tables: Mapping[str, Table], sql: str) -> Any:
+        with duckdb_session(tables, threads=self.threads, memory_limit=self.memory_limit) as con:
             return con.sql(sql).to_arrow_table()
 
-    return run
+    def batches(self, tables: Mapping[str, Table], sql: str) -> Iterator[pa.RecordBatch]:
+        """The result streamed out of the session (DuckDB keeps what it has not handed over
+        under its memory limit, spilling beyond it), one empty batch when it has no rows; the
+        session closes when the iterator is exhausted or closed."""
+        with duckdb_session(tables, threads=self.threads, memory_limit=self.memory_limit) as con:
+            reader = con.sql(sql).to_arrow_reader()
+            empty = True
+            for batch in reader:
+                empty = False
+                yield batch
+            if empty:
+                yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+
+
+def duckdb_runner(*, threads: int | None = None, memory_limit: str = "4GB") -> DuckDbRunner:
+    """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``)."""
+    return DuckDbRunner(threads=threads, memory_limit=memory_limit)
+
+
+def result_batches(
+    run_sql: SqlRunner, tables: Mapping[str, Table], sql: str, *, rows: int
+) -> Iterator[pa.Table]:
+    """The result of ``run_sql(tables, sql)`` in its row order as tables of exactly ``rows``
+    rows, the last one shorter (one empty table, with the result's columns, when it has no
+    rows). On DuckDB the result is streamed, so Python never holds it whole; other engines
+    return the whole table, which is then sliced."""
+    if rows < 1:
+        raise ValueError(f"The 'rows' parameter must be a positive int. Got {rows} instead.")
+    if isinstance(run_sql, DuckDbRunner):
+        batches: Iterable[pa.RecordBatch] = run_sql.batches(tables, sql)
+    else:
+        whole: pa.Table = run_sql(tables, sql)
+        batches = whole.to_batches() or [pa.RecordBatch.from_pylist([], schema=whole.schema)]
+    pending: list[pa.RecordBatch] = []
+    held, yielded = 0, False
+    for batch in batches:
+        if batch.num_rows == 0 and pending:
+            continue
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows)
+            yielded = True
+            rest = table.slice(rows)
+            pending, held = rest.to_batches(), rest.num_rows
+            del table, rest
+    if held or not yielded:  # the rest, or the empty result with its columns
+        yield pa.Table.from_batches(pending)
 
 
 def to_spark_sql(sql: str) -> str:

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -281,6 +281,116 @@ def _write_row_groups(frame: pd.DataFrame, dest: Path, row_group_rows: int) -> N
             part = frame.iloc[start : start + row_group_rows]
             table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
             writer.write_table(table, row_group_size=row_group_rows)
+
+
+def write_parquet_parts(
+    parts: Iterable[pd.DataFrame], dest: Path, *, row_group_rows: int = PARQUET_ROW_GROUP_ROWS
+) -> pd.DataFrame:
+    """Write the concatenation of ``parts`` (frames with the same columns and dtypes, in
+    order) as :func:`write_parquet` would write it, byte for byte, holding about one row group
+    at a time: what a stream of frames from an engine needs. Returns the columns written, as
+    an empty frame with their dtypes.
+
+    The file's schema is the whole table's: a text column missing from every row so far is
+    typed by its first value, so row groups wait in Arrow memory until each such column has
+    shown one (or the parts end). Each object column is taken to hold one Python type, as a
+    query result's columns do.
+    """
+    writer: _PartsWriter | None = None
+    with _atomic_path(dest) as tmp:
+        for part in parts:
+            if writer is None:
+                writer = _PartsWriter(tmp, part, row_group_rows)
+            writer.add(part)
+        if writer is None:
+            raise ValueError(f"{dest}: no parts to write; expected at least one frame.")
+        writer.close()
+    log.info("wrote %s: %s rows x %s columns", dest, f"{writer.rows:,}", len(writer.columns))
+    return writer.columns
+
+
+class _PartsWriter:
+    """Row groups of ``row_group_rows`` rows from frames of any size, into one parquet file."""
+
+    def __init__(self, dest: Path, first: pd.DataFrame, row_group_rows: int) -> None:
+        self.dest, self.row_group_rows = dest, row_group_rows
+        self.columns = first.iloc[:0]
+        self.sample = first.iloc[:1].reset_index(drop=True)  # the whole table's types
+        self.attrs = dict(first.attrs)
+        self.pending: list[pd.DataFrame] = []  # fewer than row_group_rows rows in all
+        self.waiting: list[pa.Table] = []  # row groups converted before the schema was known
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def add(self, part: pd.DataFrame) -> None:
+        if self.rows == 0 and len(part):  # the first rows: every column's dtype
+            self.sample = part.iloc[:1].reset_index(drop=True)
+        self.rows += len(part)
+        self._learn_types(part)
+        self.pending.append(part)
+        held = sum(len(p) for p in self.pending)
+        if held < self.row_group_rows:
+            return
+        frame = pd.concat(self.pending) if len(self.pending) > 1 else self.pending[0]
+        self.pending = []
+        whole = held - held % self.row_group_rows
+        for start in range(0, whole, self.row_group_rows):
+            self._write(frame.iloc[start : start + self.row_group_rows])
+        if whole < held:
+            self.pending = [frame.iloc[whole:]]
+
+    def close(self) -> None:
+        rest = [p for p in self.pending if len(p)]
+        if rest or self.rows == 0:  # an empty table still gets its row group, as to_parquet
+            self._write(pd.concat(rest) if len(rest) > 1 else (rest or [self.columns])[0])
+        if self.writer is None:  # a column without any value: its type is the whole's, null
+            self._open()
+        assert self.writer is not None
+        self.writer.close()
+
+    def _learn_types(self, part: pd.DataFrame) -> None:
+        for column in self._unknown():
+            known = part[column].dropna()
+            if len(known):
+                # as an object column: assigning the bare values would make it a str column
+                self.sample[column] = pd.Series(known.iloc[:1].to_numpy(), dtype=object)
+
+    def _unknown(self) -> list[str]:
+        """Object columns without a value so far: their type is not yet known."""
+        return [
+            str(c)
+            for c in self.sample.columns
+            if self.sample[c].dtype == object and self.sample[c].isna().all()
+        ]
+
+    def _schema(self) -> pa.Schema:
+        schema = pa.Schema.from_pandas(self.sample, preserve_index=False)
+        if self.attrs:  # as pandas stores them
+            schema = schema.with_metadata(
+                {**(schema.metadata or {}), b"PANDAS_ATTRS": json.dumps(self.attrs).encode()}
+            )
+        return schema
+
+    def _write(self, group: pd.DataFrame) -> None:
+        if self.writer is None and not self._unknown():
+            self._open()
+        if self.writer is None:  # a text column not seen yet: keep the row group in Arrow
+            self.waiting.append(pa.Table.from_pandas(group, preserve_index=False))
+            return
+        table = pa.Table.from_pandas(group, schema=self.writer.schema, preserve_index=False)
+        self.writer.write_table(table, row_group_size=self.row_group_rows)
+
+    def _open(self) -> None:
+        """Open the file with the whole table's schema and write the row groups that waited
+        for it (a column of theirs without values is cast to its type: nulls either way)."""
+        schema = self._schema()
+        self.writer = pq.ParquetWriter(self.dest, schema, compression="snappy")
+        for table in self.waiting:
+            columns = [table.column(f.name).cast(f.type) for f in schema]
+            self.writer.write_table(
+                pa.Table.from_arrays(columns, schema=schema), row_group_size=self.row_group_rows
+            )
+        self.waiting = []
 
 
 def write_png(figure: Any, dest: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
-
 from churn import io
 from churn.features import catalogue_records
 from churn.io.canonical import CanonicalFiles
@@ -19,13 +17,16 @@ PARAMS: tuple[str, ...] = ("data", "labels", "features")
 log = logging.getLogger("churn")
 
 
-def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame:
-    """Build features for every labelled (customer, cutoff) pair; write them and the catalogue."""
+def run(settings: PipelineSettings, paths: PipelinePaths) -> None:
+    """Build features for every labelled (customer, cutoff) pair; write them and the catalogue.
+
+    The rows are streamed from the engine to the file one row group at a time, so the table
+    is never held whole (the file's bytes are those of writing it whole)."""
     labels = io.read_parquet(paths.labels)
     kind = kind_of(settings)
-    out = kind.features(CanonicalFiles(paths, settings.features), labels)
-    records = kind.catalogue(out)
-    io.write_parquet(out, paths.features)
+    rows = io.PARQUET_ROW_GROUP_ROWS
+    parts = kind.feature_parts(CanonicalFiles(paths, settings.features), labels, rows=rows)
+    columns = io.write_parquet_parts(parts, paths.features, row_group_rows=rows)
+    records = kind.catalogue(columns)
     io.write_json(catalogue_records(records), paths.catalogue)
-    log.info("wrote %s: %s rows x %s features", paths.features, f"{len(out):,}", len(records))
-    return out
+    log.info("wrote %s: %s features", paths.features, len(records))
