@@ -182,3 +182,34 @@ def test_labelled_rows_taken_column_by_column_equal_the_merge(seed, tmp_path):
     names = [c for c in features.columns if c not in ("customer_id", "cutoff")]
     parts = (features[names[i : i + 2]] for i in range(0, len(names), 2))
     pd.testing.assert_frame_equal(with_feature_columns(head, parts, rows), expected)
+
+
+def test_drift_read_a_column_at_a_time_equals_drift_of_the_frame(tmp_path):
+    from churn.io.files import ParquetRows  # noqa: PLC0415
+    from churn.io.paths import Output  # noqa: PLC0415
+    from churn.modeling.train import fit_model  # noqa: PLC0415
+    from churn.modeling.training_data import FeatureColumns  # noqa: PLC0415
+    from churn.monitoring.drift import population_drift  # noqa: PLC0415
+    from churn.settings import MonitoringSettings, TrainSettings  # noqa: PLC0415
+
+    columns = FeatureColumns(numeric=("spend_90d", "days_quiet", "visits"), categorical=("plan",))
+    settings = TrainSettings(max_rounds=20, early_stopping_rounds=5)
+    model = fit_model(_training_rows(2_000, 1), _training_rows(500, 2), columns, settings).model
+    table = _training_rows(3_000, seed=3)
+    table.loc[table.index[:1200], "plan"] = None  # the first row groups without a plan
+    path = Output(tmp_path / "features.parquet", made_by="churn features p")
+    write_parquet(table, path, row_group_rows=400)
+    rows = np.sort(np.random.default_rng(4).choice(len(table), 1_700, replace=False))
+    reference = ParquetRows(path, rows)
+    frame = pd.read_parquet(path).iloc[rows].reset_index(drop=True)
+    batches = list(reference.frames(["spend_90d", "plan"], batch_rows=600))
+    assert [len(b) for b in batches] == [600, 600, 500]
+    pd.testing.assert_frame_equal(
+        pd.concat(batches, ignore_index=True), frame[["spend_90d", "plan"]]
+    )
+    current = _training_rows(900, seed=5).assign(days_quiet=lambda f: f["days_quiet"] * 1.5)
+    catalogue = [{"name": n, "family": "f"} for n in [*columns.numeric, *columns.categorical]]
+    kwargs = {"catalogue": catalogue, "settings": MonitoringSettings()}
+    whole = population_drift(model, frame, current, **kwargs)
+    assert population_drift(model, reference, current, **kwargs) == whole
+    assert whole["reference_rows"] == 1_700 and whole["score_psi"] > 0

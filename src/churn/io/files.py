@@ -552,3 +552,26 @@ def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFra
         frame: pd.DataFrame = table.replace_schema_metadata(schema.metadata).to_pandas()
     log.info("read %s: %s of its rows", path, f"{len(frame):,}")
     return frame
+
+
+class ParquetRows:
+    """Rows ``rows`` (0-based positions, ascending) of an output of an earlier stage, never
+    read whole: ``table[name]`` reads one column of them (dtypes as :func:`read_parquet`
+    gives them), :meth:`frames` a few columns a batch of rows at a time. Errors as
+    ``read_parquet``."""
+
+    def __init__(self, path: Output, rows: Any) -> None:
+        self.path = path
+        self.rows = np.asarray(rows, dtype="int64")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return read_parquet_rows(self.path, self.rows, [column])[column]
+
+    def frames(self, columns: list[str], *, batch_rows: int) -> Iterator[pd.DataFrame]:
+        """``columns`` of the rows, ``batch_rows`` rows at a time, in order (one empty frame
+        when there are no rows)."""
+        for start in range(0, max(len(self.rows), 1), batch_rows):
+            yield read_parquet_rows(self.path, self.rows[start : start + batch_rows], columns)
