@@ -213,3 +213,23 @@ def test_drift_read_a_column_at_a_time_equals_drift_of_the_frame(tmp_path):
     whole = population_drift(model, frame, current, **kwargs)
     assert population_drift(model, reference, current, **kwargs) == whole
     assert whole["reference_rows"] == 1_700 and whole["score_psi"] > 0
+
+
+def test_daily_totals_share_one_object_per_customer():
+    from churn.data.event_summaries import daily_totals  # noqa: PLC0415
+    from churn.engines.sql import duckdb_runner  # noqa: PLC0415
+
+    purchases, _ = _purchases_and_features(seed=2)
+    events = purchases.assign(event_type="purchase")
+    events.loc[events.index[::9], "customer_id"] = None  # dropped: no customer
+    totals = daily_totals(events, ["purchase"])
+    assert totals["customer_id"].dtype == object
+    # what a plain conversion gives: one string per row
+    plain = duckdb_runner()(
+        {"e": events.dropna(subset=["customer_id"])},
+        "SELECT customer_id FROM e GROUP BY customer_id, CAST(ts AS DATE) ORDER BY 1, MIN(ts)",
+    ).to_pandas()["customer_id"]
+    assert totals["customer_id"].tolist() == plain.astype(object).tolist()
+    firsts = totals.groupby("customer_id", sort=False)["customer_id"].first()
+    assert totals["customer_id"].map(id).nunique() == len(firsts)  # one object per customer
+    assert totals["customer_id"].nunique() < len(totals)
