@@ -305,7 +305,9 @@ def write_parquet_parts(
         if writer is None:
             raise ValueError(f"{dest}: no parts to write; expected at least one frame.")
         writer.close()
-    log.info("wrote %s: %s rows x %s columns", dest, f"{writer.rows:,}", len(writer.columns))
+    log.info(
+        "wrote %s: %s rows x %s columns", dest, f"{writer.rows:,}", len(writer.columns.columns)
+    )
     return writer.columns
 
 
