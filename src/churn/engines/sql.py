@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot
 
+from churn.engines.freed_memory import return_freed_memory
 from churn.engines.spill import close_spill_folder, open_spill_folder
 
 DAY_SQL = "DATE_DIFF('day', DATE '1970-01-01', CAST({col} AS DATE))"
@@ -70,7 +71,10 @@ def duckdb_session(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with ``tables`` registered as views (no copies; a
     ``ParquetTable`` is scanned from its file as queries need it). Data beyond ``memory_limit``
-    spills to a private temporary folder, removed afterwards (:mod:`churn.engines.spill`)."""
+    spills to a private temporary folder, removed afterwards (:mod:`churn.engines.spill`).
+    Memory the process has freed is given back to the system first, so DuckDB's working set
+    does not come on top of it (:mod:`churn.engines.freed_memory`)."""
+    return_freed_memory()
     spill = open_spill_folder()
     con = duckdb.connect(":memory:")
     try:
