@@ -66,10 +66,13 @@ def _table(n: int, seed: int) -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize("n", [0, 1, 9, 10, 57])
+@pytest.mark.parametrize("n", [0, 1, 9, 10, 20, 57])
 @pytest.mark.parametrize("sizes", [[10] * 6, [3, 1, 26, 2], [57]])
-def test_parts_written_give_the_bytes_of_the_whole(tmp_path, n, sizes):
+@pytest.mark.parametrize("typed_early", [False, True])
+def test_parts_written_give_the_bytes_of_the_whole(tmp_path, n, sizes, typed_early):
     frame = _table(n, seed=n)
+    if typed_early:  # every column's type known from the first part: written as they come
+        frame = frame.drop(columns=["nothing", "plan"])
     write_parquet(frame, tmp_path / "whole.parquet", row_group_rows=10)
     columns = write_parquet_parts(
         _parts(frame, sizes), tmp_path / "parts.parquet", row_group_rows=10
@@ -140,8 +143,8 @@ def test_streamed_features_file_is_the_whole_tables_file(tmp_path):
     assert whole["spend_total"].isna().any() or whole["age"].isna().any()
     write_parquet(whole, tmp_path / "whole.parquet", row_group_rows=rows)
 
-    parts = list(kind.feature_parts(tables, pairs, rows=rows))
-    assert [len(p) for p in parts[:-1]] == [rows] * (len(parts) - 1)
+    parts = list(kind.feature_parts(tables, pairs, rows=40))  # row groups from small parts
+    assert [len(p) for p in parts[:-1]] == [40] * (len(parts) - 1)
     columns = write_parquet_parts(iter(parts), tmp_path / "parts.parquet", row_group_rows=rows)
     assert (tmp_path / "parts.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
     assert kind.catalogue(columns) == kind.catalogue(whole)

@@ -312,15 +312,17 @@ def write_parquet_parts(
 
 
 class _PartsWriter:
-    """Row groups of ``row_group_rows`` rows from frames of any size, into one parquet file."""
+    """Row groups of ``row_group_rows`` rows from frames of any size, into one parquet file.
+    Each frame is converted to Arrow as it arrives, so pandas holds one small part at a time
+    and Arrow the rows of one row group."""
 
     def __init__(self, dest: Path, first: pd.DataFrame, row_group_rows: int) -> None:
         self.dest, self.row_group_rows = dest, row_group_rows
         self.columns = first.iloc[:0]
         self.sample = first.iloc[:1].reset_index(drop=True)  # the whole table's types
         self.attrs = dict(first.attrs)
-        self.pending: list[pd.DataFrame] = []  # fewer than row_group_rows rows in all
-        self.waiting: list[pa.Table] = []  # row groups converted before the schema was known
+        self.pieces: list[pa.Table] = []  # converted, not yet written
+        self.schema: pa.Schema | None = None
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
@@ -329,26 +331,49 @@ class _PartsWriter:
             self.sample = part.iloc[:1].reset_index(drop=True)
         self.rows += len(part)
         self._learn_types(part)
-        self.pending.append(part)
-        held = sum(len(p) for p in self.pending)
-        if held < self.row_group_rows:
-            return
-        frame = pd.concat(self.pending) if len(self.pending) > 1 else self.pending[0]
-        self.pending = []
-        whole = held - held % self.row_group_rows
-        for start in range(0, whole, self.row_group_rows):
-            self._write(frame.iloc[start : start + self.row_group_rows])
-        if whole < held:
-            self.pending = [frame.iloc[whole:]]
+        if self.schema is None and not self._unknown():
+            self.schema = self._schema()
+        # before the schema is known (a text column without values so far), with the part's
+        # own types: cast when written (the column is all nulls there)
+        self.pieces.append(pa.Table.from_pandas(part, schema=self.schema, preserve_index=False))
+        self._write(final=False)
 
     def close(self) -> None:
-        rest = [p for p in self.pending if len(p)]
-        if rest or self.rows == 0:  # an empty table still gets its row group, as to_parquet
-            self._write(pd.concat(rest) if len(rest) > 1 else (rest or [self.columns])[0])
-        if self.writer is None:  # a column without any value: its type is the whole's, null
-            self._open()
+        if self.schema is None:  # a column without any value: its type is the whole's, null
+            self.schema = self._schema()
+        self._write(final=True)
         assert self.writer is not None
         self.writer.close()
+
+    def _write(self, *, final: bool) -> None:
+        """Write every full row group held (and, at the end, the rest)."""
+        held = sum(p.num_rows for p in self.pieces)
+        if self.schema is None or (held < self.row_group_rows and not final):
+            return
+        schema = self.schema
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.dest, schema, compression="snappy")
+        table = pa.concat_tables(
+            [self._cast(p, schema) for p in self.pieces] or [schema.empty_table()]
+        )
+        self.pieces = []
+        while table.num_rows >= self.row_group_rows or (final and table.num_rows):
+            # one contiguous row group: the pages come out as when the frame was converted whole
+            group = table.slice(0, self.row_group_rows).combine_chunks()
+            table = table.slice(self.row_group_rows)
+            self.writer.write_table(group, row_group_size=self.row_group_rows)
+            del group
+        if final and self.rows == 0:  # an empty table still gets its row group, as to_parquet
+            self.writer.write_table(table, row_group_size=self.row_group_rows)
+        if table.num_rows:
+            self.pieces = [table]
+
+    @staticmethod
+    def _cast(piece: pa.Table, schema: pa.Schema) -> pa.Table:
+        if piece.schema.equals(schema, check_metadata=True):
+            return piece
+        columns = [piece.column(f.name).cast(f.type) for f in schema]
+        return pa.Table.from_arrays(columns, schema=schema)
 
     def _learn_types(self, part: pd.DataFrame) -> None:
         for column in self._unknown():
@@ -372,27 +397,6 @@ class _PartsWriter:
                 {**(schema.metadata or {}), b"PANDAS_ATTRS": json.dumps(self.attrs).encode()}
             )
         return schema
-
-    def _write(self, group: pd.DataFrame) -> None:
-        if self.writer is None and not self._unknown():
-            self._open()
-        if self.writer is None:  # a text column not seen yet: keep the row group in Arrow
-            self.waiting.append(pa.Table.from_pandas(group, preserve_index=False))
-            return
-        table = pa.Table.from_pandas(group, schema=self.writer.schema, preserve_index=False)
-        self.writer.write_table(table, row_group_size=self.row_group_rows)
-
-    def _open(self) -> None:
-        """Open the file with the whole table's schema and write the row groups that waited
-        for it (a column of theirs without values is cast to its type: nulls either way)."""
-        schema = self._schema()
-        self.writer = pq.ParquetWriter(self.dest, schema, compression="snappy")
-        for table in self.waiting:
-            columns = [table.column(f.name).cast(f.type) for f in schema]
-            self.writer.write_table(
-                pa.Table.from_arrays(columns, schema=schema), row_group_size=self.row_group_rows
-            )
-        self.waiting = []
 
 
 def write_png(figure: Any, dest: Path) -> None:

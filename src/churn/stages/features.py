@@ -16,6 +16,10 @@ PARAMS: tuple[str, ...] = ("data", "labels", "features")
 
 log = logging.getLogger("churn")
 
+PART_ROWS = 128 * 1024
+"""Feature rows handed from the engine to pandas at a time: an eighth of a row group, which
+the writer assembles in Arrow (the file's bytes do not depend on it)."""
+
 
 def run(settings: PipelineSettings, paths: PipelinePaths) -> None:
     """Build features for every labelled (customer, cutoff) pair; write them and the catalogue.
@@ -24,9 +28,9 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> None:
     is never held whole (the file's bytes are those of writing it whole)."""
     labels = io.read_parquet(paths.labels)
     kind = kind_of(settings)
-    rows = io.PARQUET_ROW_GROUP_ROWS
-    parts = kind.feature_parts(CanonicalFiles(paths, settings.features), labels, rows=rows)
-    columns = io.write_parquet_parts(parts, paths.features, row_group_rows=rows)
+    tables = CanonicalFiles(paths, settings.features)
+    parts = kind.feature_parts(tables, labels, rows=PART_ROWS)
+    columns = io.write_parquet_parts(parts, paths.features)
     records = kind.catalogue(columns)
     io.write_json(catalogue_records(records), paths.catalogue)
     log.info("wrote %s: %s features", paths.features, len(records))
