@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+
+import pandas as pd
 
 from churn import io
 from churn.features import catalogue_records
@@ -30,7 +33,16 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> None:
     kind = kind_of(settings)
     tables = CanonicalFiles(paths, settings.features)
     parts = kind.feature_parts(tables, labels, rows=PART_ROWS)
-    columns = io.write_parquet_parts(parts, paths.features)
+    columns = io.write_parquet_parts(_first_logged(parts), paths.features)
     records = kind.catalogue(columns)
     io.write_json(catalogue_records(records), paths.catalogue)
     log.info("wrote %s: %s features", paths.features, len(records))
+
+
+def _first_logged(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``parts`` as they are, logging when the first arrives: where the engine's query ends
+    and the stream to the file begins."""
+    for number, part in enumerate(parts):
+        if number == 0:
+            log.info("the engine's result: streaming it to the file, %s rows at a time", PART_ROWS)
+        yield part
