@@ -10,6 +10,7 @@ Arrow table; :func:`churn.engines.sql_runner` picks one from the settings.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 
 from churn.engines.freed_memory import return_freed_memory
@@ -117,17 +119,25 @@ class DuckDbRunner:
             return con.sql(sql).to_arrow_table()
 
     def batches(self, tables: Mapping[str, Table], sql: str) -> Iterator[pa.RecordBatch]:
-        """The result streamed out of the session (DuckDB keeps what it has not handed over
-        under its memory limit, spilling beyond it), one empty batch when it has no rows; the
-        session closes when the iterator is exhausted or closed."""
-        with duckdb_session(tables, threads=self.threads, memory_limit=self.memory_limit) as con:
-            reader = con.sql(sql).to_arrow_reader()
+        """The result a batch at a time (one empty batch when it has no rows). DuckDB writes
+        it to a temporary parquet file in the query's order (within its memory limit,
+        spilling beyond it) and closes its session before the file is read back, so the
+        engine's working set and the reader's never add up."""
+        with tempfile.TemporaryDirectory(prefix="churn-result-") as folder:
+            path = Path(folder) / "result.parquet"
+            with duckdb_session(
+                tables, threads=self.threads, memory_limit=self.memory_limit
+            ) as con:
+                con.execute("SET preserve_insertion_order = true")  # the file in ORDER BY's order
+                con.execute(f"COPY ({sql}) TO {quote_literal(path)} (FORMAT parquet)")
+            return_freed_memory()
+            result = pq.ParquetFile(path)
             empty = True
-            for batch in reader:
+            for batch in result.iter_batches():
                 empty = False
                 yield batch
             if empty:
-                yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+                yield pa.RecordBatch.from_pylist([], schema=result.schema_arrow)
 
 
 def duckdb_runner(*, threads: int | None = None, memory_limit: str = "4GB") -> DuckDbRunner:
