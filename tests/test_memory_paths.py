@@ -87,19 +87,27 @@ def _purchases_and_features(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_derived_features_equal_a_left_merge_and_leave_the_input_alone(seed):
-    from churn.features.derived import _bgnbd_columns, add_derived_features  # noqa: PLC0415
+    from churn.features.derived import add_derived_features, derive_columns, fit_bgnbd  # noqa: PLC0415
 
     purchases, features = _purchases_and_features(seed)
     before = features.copy()
     out = add_derived_features(features, purchases, calendar=True, bgnbd=True, horizon_days=30)
     pd.testing.assert_frame_equal(features, before)  # the input is not changed
-    fitted = _bgnbd_columns(features[["customer_id", "cutoff"]], purchases, 30)
-    assert len(fitted) > 0
-    merged = out.drop(columns=list(fitted.columns[2:])).merge(
+    fits = fit_bgnbd(features[["customer_id", "cutoff"]], purchases, 30)
+    assert len(fits.by_cutoff) > 0
+    fitted = pd.concat(
+        [f.reset_index().assign(cutoff=c) for c, f in fits.by_cutoff.items()], ignore_index=True
+    )
+    merged = out.drop(columns=list(fits.names)).merge(
         fitted, on=["customer_id", "cutoff"], how="left", validate="1:1"
     )
     pd.testing.assert_frame_equal(out, merged)
     assert out["bgnbd_p_alive"].notna().any()
+    # row by row: a slice's derived columns are the slice of the whole's
+    for start in range(0, len(features), 250):
+        part = features.iloc[start : start + 250].reset_index(drop=True)
+        expected = out.iloc[start : start + 250].reset_index(drop=True)
+        pd.testing.assert_frame_equal(derive_columns(part, fits, calendar=True), expected)
 
 
 def _training_rows(n: int, seed: int) -> pd.DataFrame:
@@ -174,3 +182,54 @@ def test_labelled_rows_taken_column_by_column_equal_the_merge(seed, tmp_path):
     names = [c for c in features.columns if c not in ("customer_id", "cutoff")]
     parts = (features[names[i : i + 2]] for i in range(0, len(names), 2))
     pd.testing.assert_frame_equal(with_feature_columns(head, parts, rows), expected)
+
+
+def test_drift_read_a_column_at_a_time_equals_drift_of_the_frame(tmp_path):
+    from churn.io.files import ParquetRows  # noqa: PLC0415
+    from churn.io.paths import Output  # noqa: PLC0415
+    from churn.modeling.train import fit_model  # noqa: PLC0415
+    from churn.modeling.training_data import FeatureColumns  # noqa: PLC0415
+    from churn.monitoring.drift import population_drift  # noqa: PLC0415
+    from churn.settings import MonitoringSettings, TrainSettings  # noqa: PLC0415
+
+    columns = FeatureColumns(numeric=("spend_90d", "days_quiet", "visits"), categorical=("plan",))
+    settings = TrainSettings(max_rounds=20, early_stopping_rounds=5)
+    model = fit_model(_training_rows(2_000, 1), _training_rows(500, 2), columns, settings).model
+    table = _training_rows(3_000, seed=3)
+    table.loc[table.index[:1200], "plan"] = None  # the first row groups without a plan
+    path = Output(tmp_path / "features.parquet", made_by="churn features p")
+    write_parquet(table, path, row_group_rows=400)
+    rows = np.sort(np.random.default_rng(4).choice(len(table), 1_700, replace=False))
+    reference = ParquetRows(path, rows)
+    frame = pd.read_parquet(path).iloc[rows].reset_index(drop=True)
+    batches = list(reference.frames(["spend_90d", "plan"], batch_rows=600))
+    assert [len(b) for b in batches] == [600, 600, 500]
+    pd.testing.assert_frame_equal(
+        pd.concat(batches, ignore_index=True), frame[["spend_90d", "plan"]]
+    )
+    current = _training_rows(900, seed=5).assign(days_quiet=lambda f: f["days_quiet"] * 1.5)
+    catalogue = [{"name": n, "family": "f"} for n in [*columns.numeric, *columns.categorical]]
+    kwargs = {"catalogue": catalogue, "settings": MonitoringSettings()}
+    whole = population_drift(model, frame, current, **kwargs)
+    assert population_drift(model, reference, current, **kwargs) == whole
+    assert whole["reference_rows"] == 1_700 and whole["score_psi"] > 0
+
+
+def test_daily_totals_share_one_object_per_customer():
+    from churn.data.event_summaries import daily_totals  # noqa: PLC0415
+    from churn.engines.sql import duckdb_runner  # noqa: PLC0415
+
+    purchases, _ = _purchases_and_features(seed=2)
+    events = purchases.assign(event_type="purchase")
+    events.loc[events.index[::9], "customer_id"] = None  # dropped: no customer
+    totals = daily_totals(events, ["purchase"])
+    assert totals["customer_id"].dtype == object
+    # what a plain conversion gives: one string per row
+    plain = duckdb_runner()(
+        {"e": events.dropna(subset=["customer_id"])},
+        "SELECT customer_id FROM e GROUP BY customer_id, CAST(ts AS DATE) ORDER BY 1, MIN(ts)",
+    ).to_pandas()["customer_id"]
+    assert totals["customer_id"].tolist() == plain.astype(object).tolist()
+    firsts = totals.groupby("customer_id", sort=False)["customer_id"].first()
+    assert totals["customer_id"].map(id).nunique() == len(firsts)  # one object per customer
+    assert totals["customer_id"].nunique() < len(totals)

@@ -45,7 +45,13 @@ from churn.data.schemas import (
     events_schema,
     schema_problems,
 )
-from churn.engines.sql import Table, duckdb_runner, duckdb_session, quote_identifier
+from churn.engines.sql import (
+    SqlRunner,
+    Table,
+    duckdb_runner,
+    duckdb_session,
+    quote_identifier,
+)
 from churn.errors import Problem
 from churn.settings import (
     ChurnEventsSettings,
@@ -324,11 +330,14 @@ def _as_canonical(events: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFra
     return out
 
 
-def event_warnings(events: Table, settings: EventsSettings) -> list[str]:
+def event_warnings(
+    events: Table, settings: EventsSettings, run_sql: SqlRunner | None = None
+) -> list[str]:
     """What is legal in canonical ``events`` (a frame, or the parquet file, scanned by DuckDB)
     but may surprise: each with its count and what to do about it. Duplicates and negative
-    amounts are kept, so the stage logs these."""
-    run = duckdb_runner()
+    amounts are kept, so the stage logs these. ``run_sql``: the engine (default: DuckDB with
+    its default memory limit; the stage passes the configured one)."""
+    run = run_sql or duckdb_runner()
     warnings = []
     if not settings.drop_duplicate_events:
         sql = """SELECT (SELECT COUNT(*) FROM events)

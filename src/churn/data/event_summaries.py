@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from churn.data.parsing import event_type_matches
 from churn.engines.sql import (
@@ -100,11 +103,26 @@ def daily_totals(
             }
         )
     sql = daily_totals_sql(event_types)
-    out = (run_sql or duckdb_runner())({"events": events}, sql).to_pandas()
+    table = (run_sql or duckdb_runner())({"events": events}, sql)
+    ids = table.column("customer_id")
+    out = table.drop_columns(["customer_id"]).to_pandas()
     return pd.DataFrame(
         {
-            "customer_id": out["customer_id"].astype(object),
+            "customer_id": pd.Series(_shared_objects(ids), dtype=object),
             "ts": days_to_timestamp(out["day"]),
             "amount": out["amount"].astype("float64"),
         }
     )
+
+
+def _shared_objects(column: pa.ChunkedArray) -> np.ndarray:
+    """A text column as Python objects, one object per distinct value shared by its rows (a
+    customer's days are many rows of one id): a fraction of the memory of one string per row,
+    the same values. Other types as ``to_pandas`` gives them, as objects."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        codes = pc.dictionary_encode(column).combine_chunks()
+        values = np.asarray(codes.dictionary.to_pylist(), dtype=object)
+        shared: np.ndarray = values[codes.indices.to_numpy(zero_copy_only=False)]
+        return shared
+    objects: np.ndarray = column.to_pandas().astype(object).to_numpy()
+    return objects

@@ -10,15 +10,19 @@ Arrow table; :func:`churn.engines.sql_runner` picks one from the settings.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 
+from churn.engines.freed_memory import return_freed_memory
 from churn.engines.spill import close_spill_folder, open_spill_folder
 
 DAY_SQL = "DATE_DIFF('day', DATE '1970-01-01', CAST({col} AS DATE))"
@@ -69,7 +73,10 @@ def duckdb_session(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with ``tables`` registered as views (no copies; a
     ``ParquetTable`` is scanned from its file as queries need it). Data beyond ``memory_limit``
-    spills to a private temporary folder, removed afterwards (:mod:`churn.engines.spill`)."""
+    spills to a private temporary folder, removed afterwards (:mod:`churn.engines.spill`).
+    Memory the process has freed is given back to the system first, so DuckDB's working set
+    does not come on top of it (:mod:`churn.engines.freed_memory`)."""
+    return_freed_memory()
     spill = open_spill_folder()
     con = duckdb.connect(":memory:")
     try:
@@ -99,14 +106,75 @@ class SqlRunner(Protocol):
     def __call__(self, tables: Mapping[str, Table], sql: str) -> Any: ...
 
 
-def duckdb_runner(*, threads: int | None = None, memory_limit: str = "4GB") -> SqlRunner:
-    """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``)."""
+class DuckDbRunner:
+    """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``), which
+    can also hand the result over in record batches (:func:`result_batches`)."""
 
-    def run(tables: Mapping[str, Table], sql: str) -> Any:
-        with duckdb_session(tables, threads=threads, memory_limit=memory_limit) as con:
+    def __init__(self, *, threads: int | None = None, memory_limit: str = "4GB") -> None:
+        self.threads = threads
+        self.memory_limit = memory_limit
+
+    def __call__(self, tables: Mapping[str, Table], sql: str) -> Any:
+        with duckdb_session(tables, threads=self.threads, memory_limit=self.memory_limit) as con:
             return con.sql(sql).to_arrow_table()
 
-    return run
+    def batches(self, tables: Mapping[str, Table], sql: str) -> Iterator[pa.RecordBatch]:
+        """The result a batch at a time (one empty batch when it has no rows). DuckDB writes
+        it to a temporary parquet file in the query's order (within its memory limit,
+        spilling beyond it) and closes its session before the file is read back, so the
+        engine's working set and the reader's never add up."""
+        with tempfile.TemporaryDirectory(prefix="churn-result-") as folder:
+            path = Path(folder) / "result.parquet"
+            with duckdb_session(
+                tables, threads=self.threads, memory_limit=self.memory_limit
+            ) as con:
+                con.execute("SET preserve_insertion_order = true")  # the file in ORDER BY's order
+                con.execute(f"COPY ({sql}) TO {quote_literal(path)} (FORMAT parquet)")
+            return_freed_memory()
+            result = pq.ParquetFile(path)
+            empty = True
+            for batch in result.iter_batches():
+                empty = False
+                yield batch
+            if empty:
+                yield pa.RecordBatch.from_pylist([], schema=result.schema_arrow)
+
+
+def duckdb_runner(*, threads: int | None = None, memory_limit: str = "4GB") -> DuckDbRunner:
+    """A runner on a fresh in-memory DuckDB session per query (see ``duckdb_session``)."""
+    return DuckDbRunner(threads=threads, memory_limit=memory_limit)
+
+
+def result_batches(
+    run_sql: SqlRunner, tables: Mapping[str, Table], sql: str, *, rows: int
+) -> Iterator[pa.Table]:
+    """The result of ``run_sql(tables, sql)`` in its row order as tables of exactly ``rows``
+    rows, the last one shorter (one empty table, with the result's columns, when it has no
+    rows). On DuckDB the result is streamed, so Python never holds it whole; other engines
+    return the whole table, which is then sliced."""
+    if rows < 1:
+        raise ValueError(f"The 'rows' parameter must be a positive int. Got {rows} instead.")
+    if isinstance(run_sql, DuckDbRunner):
+        batches: Iterable[pa.RecordBatch] = run_sql.batches(tables, sql)
+    else:
+        whole: pa.Table = run_sql(tables, sql)
+        batches = whole.to_batches() or [pa.RecordBatch.from_pylist([], schema=whole.schema)]
+    pending: list[pa.RecordBatch] = []
+    held, yielded = 0, False
+    for batch in batches:
+        if batch.num_rows == 0 and pending:
+            continue
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows)
+            yielded = True
+            rest = table.slice(rows)
+            pending, held = rest.to_batches(), rest.num_rows
+            del table, rest
+    if held or not yielded:  # the rest, or the empty result with its columns
+        yield pa.Table.from_batches(pending)
 
 
 def to_spark_sql(sql: str) -> str:

@@ -11,6 +11,8 @@ they are cheap and engine-independent:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -88,18 +90,46 @@ def bgnbd_values(summary: pd.DataFrame, model: BetaGeoModel, horizon_days: int) 
     )
 
 
-def _bgnbd_columns(
-    features: pd.DataFrame, purchases: pd.DataFrame, horizon_days: int
-) -> pd.DataFrame:
-    parts = []
-    for cutoff, keys in features.groupby("cutoff", sort=True)[["customer_id"]]:
+@dataclass(frozen=True)
+class BgnbdFits:
+    """The BG/NBD columns of every (customer, cutoff) key, fitted before the feature rows
+    exist: per cutoff (a midnight timestamp), a frame indexed by ``customer_id`` with the two
+    columns ``names``. A cutoff with too few purchase histories to fit has no entry."""
+
+    names: tuple[str, str]
+    by_cutoff: dict[pd.Timestamp, pd.DataFrame]
+
+
+def fit_bgnbd(keys: pd.DataFrame, purchases: pd.DataFrame, horizon_days: int) -> BgnbdFits:
+    """Refit BG/NBD at each cutoff of ``keys`` (``customer_id``, ``cutoff``) on every purchase
+    history before it (``purchases``: daily totals, ``customer_id``, ``ts``, ``amount``) and
+    keep the fitted columns of the customers ``keys`` has at that cutoff. The fit reads only
+    the purchases, never the keys, so it is the same whichever rows are asked for."""
+    p_alive, expected = bgnbd_names(horizon_days)
+    by_cutoff = {}
+    for cutoff, ids in keys.groupby("cutoff", sort=True)["customer_id"]:
         summary = rfm_summary(purchases, pd.Timestamp(str(cutoff)))
         model = fitted_bgnbd(summary)
         if model is None:
             continue
-        fitted = bgnbd_values(summary, model, horizon_days)
-        parts.append(keys.assign(cutoff=cutoff).merge(fitted, on="customer_id", how="left"))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        fitted = bgnbd_values(summary, model, horizon_days).set_index("customer_id")
+        by_cutoff[pd.Timestamp(str(cutoff))] = fitted[fitted.index.isin(ids.to_numpy())]
+    return BgnbdFits((p_alive, expected), by_cutoff)
+
+
+def _bgnbd_values(features: pd.DataFrame, fits: BgnbdFits) -> dict[str, np.ndarray]:
+    """The two BG/NBD columns of ``features``' rows (missing where a cutoff was not fitted or
+    a customer had no purchase before it)."""
+    values = {name: np.full(len(features), np.nan) for name in fits.names}
+    ids = features["customer_id"].to_numpy()
+    for cutoff, rows in features.groupby("cutoff", sort=True).indices.items():
+        fitted = fits.by_cutoff.get(pd.Timestamp(str(cutoff)))
+        if fitted is None:
+            continue
+        aligned = fitted.reindex(ids[rows])
+        for name in fits.names:
+            values[name][rows] = aligned[name].to_numpy()
+    return values
 
 
 def with_rates(features: pd.DataFrame, *, calendar: bool) -> pd.DataFrame:
@@ -126,18 +156,22 @@ def add_derived_features(
 ) -> pd.DataFrame:
     """``features`` (from ``build_features``) with the derived columns appended, in catalogue
     order. ``purchases``: canonical events of the activity types, needed when ``bgnbd``."""
-    out = with_rates(features, calendar=calendar)
+    fits = None
     if bgnbd:
         assert purchases is not None
-        names = bgnbd_names(horizon_days)
-        fitted = _bgnbd_columns(out[["customer_id", "cutoff"]], purchases, horizon_days)
-        if fitted.empty:
-            for name in names:
-                out[name] = np.nan
-        else:  # a left join on the keys, without copying the other columns
-            keys = pd.MultiIndex.from_frame(out[["customer_id", "cutoff"]])
-            aligned = fitted.set_index(["customer_id", "cutoff"])[names].reindex(keys)
-            for name in names:
-                out[name] = aligned[name].to_numpy()
-            out.index = pd.RangeIndex(len(out))  # as a merge numbers its rows
+        fits = fit_bgnbd(features[["customer_id", "cutoff"]], purchases, horizon_days)
+    return derive_columns(features, fits, calendar=calendar)
+
+
+def derive_columns(
+    features: pd.DataFrame, bgnbd: BgnbdFits | None, *, calendar: bool
+) -> pd.DataFrame:
+    """``features`` (all of ``build_features``' rows or any slice of them) with the derived
+    columns appended, in catalogue order; ``bgnbd``: the fits of :func:`fit_bgnbd` when the
+    BG/NBD columns are wanted. Row by row, so slices give the slices of the whole."""
+    out = with_rates(features, calendar=calendar)
+    if bgnbd is not None:
+        for name, values in _bgnbd_values(out, bgnbd).items():
+            out[name] = values
+        out.index = pd.RangeIndex(len(out))  # as a merge numbers its rows
     return out

@@ -3,6 +3,7 @@ progress lines and what the notebooks share. The rest of churn computes; this pa
 writes."""
 
 from churn.io.files import (
+    PARQUET_ROW_GROUP_ROWS,
     read_json,
     read_parquet,
     read_source,
@@ -15,10 +16,12 @@ from churn.io.files import (
     write_folder,
     write_json,
     write_parquet,
+    write_parquet_parts,
     write_png,
 )
 
 __all__ = [
+    "PARQUET_ROW_GROUP_ROWS",
     "read_json",
     "read_parquet",
     "read_source",
@@ -31,5 +34,6 @@ __all__ = [
     "write_folder",
     "write_json",
     "write_parquet",
+    "write_parquet_parts",
     "write_png",
 ]

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -283,6 +283,122 @@ def _write_row_groups(frame: pd.DataFrame, dest: Path, row_group_rows: int) -> N
             writer.write_table(table, row_group_size=row_group_rows)
 
 
+def write_parquet_parts(
+    parts: Iterable[pd.DataFrame], dest: Path, *, row_group_rows: int = PARQUET_ROW_GROUP_ROWS
+) -> pd.DataFrame:
+    """Write the concatenation of ``parts`` (frames with the same columns and dtypes, in
+    order) as :func:`write_parquet` would write it, byte for byte, holding about one row group
+    at a time: what a stream of frames from an engine needs. Returns the columns written, as
+    an empty frame with their dtypes.
+
+    The file's schema is the whole table's: a text column missing from every row so far is
+    typed by its first value, so row groups wait in Arrow memory until each such column has
+    shown one (or the parts end). Each object column is taken to hold one Python type, as a
+    query result's columns do.
+    """
+    writer: _PartsWriter | None = None
+    with _atomic_path(dest) as tmp:
+        for part in parts:
+            if writer is None:
+                writer = _PartsWriter(tmp, part, row_group_rows)
+            writer.add(part)
+        if writer is None:
+            raise ValueError(f"{dest}: no parts to write; expected at least one frame.")
+        writer.close()
+    log.info(
+        "wrote %s: %s rows x %s columns", dest, f"{writer.rows:,}", len(writer.columns.columns)
+    )
+    return writer.columns
+
+
+class _PartsWriter:
+    """Row groups of ``row_group_rows`` rows from frames of any size, into one parquet file.
+    Each frame is converted to Arrow as it arrives, so pandas holds one small part at a time
+    and Arrow the rows of one row group."""
+
+    def __init__(self, dest: Path, first: pd.DataFrame, row_group_rows: int) -> None:
+        self.dest, self.row_group_rows = dest, row_group_rows
+        self.columns = first.iloc[:0]
+        self.sample = first.iloc[:1].reset_index(drop=True)  # the whole table's types
+        self.attrs = dict(first.attrs)
+        self.pieces: list[pa.Table] = []  # converted, not yet written
+        self.schema: pa.Schema | None = None
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def add(self, part: pd.DataFrame) -> None:
+        if self.rows == 0 and len(part):  # the first rows: every column's dtype
+            self.sample = part.iloc[:1].reset_index(drop=True)
+        self.rows += len(part)
+        self._learn_types(part)
+        if self.schema is None and not self._unknown():
+            self.schema = self._schema()
+        # before the schema is known (a text column without values so far), with the part's
+        # own types: cast when written (the column is all nulls there)
+        self.pieces.append(pa.Table.from_pandas(part, schema=self.schema, preserve_index=False))
+        self._write(final=False)
+
+    def close(self) -> None:
+        if self.schema is None:  # a column without any value: its type is the whole's, null
+            self.schema = self._schema()
+        self._write(final=True)
+        assert self.writer is not None
+        self.writer.close()
+
+    def _write(self, *, final: bool) -> None:
+        """Write every full row group held (and, at the end, the rest)."""
+        held = sum(p.num_rows for p in self.pieces)
+        if self.schema is None or (held < self.row_group_rows and not final):
+            return
+        schema = self.schema
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.dest, schema, compression="snappy")
+        table = pa.concat_tables(
+            [self._cast(p, schema) for p in self.pieces] or [schema.empty_table()]
+        )
+        self.pieces = []
+        while table.num_rows >= self.row_group_rows or (final and table.num_rows):
+            # one contiguous row group: the pages come out as when the frame was converted whole
+            group = table.slice(0, self.row_group_rows).combine_chunks()
+            table = table.slice(self.row_group_rows)
+            self.writer.write_table(group, row_group_size=self.row_group_rows)
+            del group
+        if final and self.rows == 0:  # an empty table still gets its row group, as to_parquet
+            self.writer.write_table(table, row_group_size=self.row_group_rows)
+        if table.num_rows:
+            self.pieces = [table]
+
+    @staticmethod
+    def _cast(piece: pa.Table, schema: pa.Schema) -> pa.Table:
+        if piece.schema.equals(schema, check_metadata=True):
+            return piece
+        columns = [piece.column(f.name).cast(f.type) for f in schema]
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    def _learn_types(self, part: pd.DataFrame) -> None:
+        for column in self._unknown():
+            known = part[column].dropna()
+            if len(known):
+                # as an object column: assigning the bare values would make it a str column
+                self.sample[column] = pd.Series(known.iloc[:1].to_numpy(), dtype=object)
+
+    def _unknown(self) -> list[str]:
+        """Object columns without a value so far: their type is not yet known."""
+        return [
+            str(c)
+            for c in self.sample.columns
+            if self.sample[c].dtype == object and self.sample[c].isna().all()
+        ]
+
+    def _schema(self) -> pa.Schema:
+        schema = pa.Schema.from_pandas(self.sample, preserve_index=False)
+        if self.attrs:  # as pandas stores them
+            schema = schema.with_metadata(
+                {**(schema.metadata or {}), b"PANDAS_ATTRS": json.dumps(self.attrs).encode()}
+            )
+        return schema
+
+
 def write_png(figure: Any, dest: Path) -> None:
     """Save a matplotlib figure as PNG (fixed metadata, so identical runs give identical files)."""
     with _atomic_path(dest) as tmp:
@@ -461,3 +577,26 @@ def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFra
         frame: pd.DataFrame = table.replace_schema_metadata(schema.metadata).to_pandas()
     log.info("read %s: %s of its rows", path, f"{len(frame):,}")
     return frame
+
+
+class ParquetRows:
+    """Rows ``rows`` (0-based positions, ascending) of an output of an earlier stage, never
+    read whole: ``table[name]`` reads one column of them (dtypes as :func:`read_parquet`
+    gives them), :meth:`frames` a few columns a batch of rows at a time. Errors as
+    ``read_parquet``."""
+
+    def __init__(self, path: Output, rows: Any) -> None:
+        self.path = path
+        self.rows = np.asarray(rows, dtype="int64")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return read_parquet_rows(self.path, self.rows, [column])[column]
+
+    def frames(self, columns: list[str], *, batch_rows: int) -> Iterator[pd.DataFrame]:
+        """``columns`` of the rows, ``batch_rows`` rows at a time, in order (one empty frame
+        when there are no rows)."""
+        for start in range(0, max(len(self.rows), 1), batch_rows):
+            yield read_parquet_rows(self.path, self.rows[start : start + batch_rows], columns)

@@ -8,18 +8,26 @@ scanned in place), so they never have to fit in memory.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 
 from churn.campaigns.outcomes import ContactOutcomes, contact_outcomes
 from churn.data.event_summaries import daily_totals, event_span
-from churn.engines import ParquetTable, Table, sql_runner
+from churn.engines import ParquetTable, SqlRunner, Table, sql_runner
+from churn.engines.sql import days_to_timestamp, timestamp_to_days
 from churn.errors import LabelError
 from churn.features import Feature, FeatureSpec, build_features, feature_catalogue
+from churn.features.build import feature_batches
 from churn.features.catalogue import text_columns
-from churn.features.derived import add_derived_features, derived_catalogue
+from churn.features.derived import (
+    BgnbdFits,
+    add_derived_features,
+    derive_columns,
+    derived_catalogue,
+    fit_bgnbd,
+)
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
 from churn.labels import (
     build_labels,
@@ -155,6 +163,32 @@ class EventsKind:
             horizon_days=self.labs.horizon_days,
             groups=fs.spark.shuffle_partitions,
         )
+
+    def feature_parts(
+        self, tables: Canonical, pairs: pd.DataFrame, *, rows: int
+    ) -> Iterator[pd.DataFrame]:
+        """The rows of :meth:`features`, in order, ``rows`` at a time (the last part shorter;
+        one empty part when there are none), streamed out of the engine: the BG/NBD columns
+        are fitted first, from daily purchase totals freed before the features query runs."""
+        fs = self.settings.features
+        run_sql = sql_runner(fs)
+        events = tables.events()
+        customers = tables.optional("customers")
+        spec = self.feature_spec(text_columns(customers))
+        fits = self._bgnbd_fits(events, pairs, run_sql) if fs.bgnbd else None
+        for part in feature_batches(events, pairs, spec, customers, run_sql=run_sql, rows=rows):
+            yield derive_columns(part, fits, calendar=fs.calendar)
+
+    def _bgnbd_fits(self, events: Table, pairs: pd.DataFrame, run_sql: SqlRunner) -> BgnbdFits:
+        """BG/NBD fitted at each cutoff of ``pairs``, keyed as the feature rows will be."""
+        keys = pd.DataFrame(
+            {
+                "customer_id": pairs["customer_id"].astype(object),
+                "cutoff": days_to_timestamp(timestamp_to_days(pd.to_datetime(pairs["cutoff"]))),
+            }
+        )
+        purchases = daily_totals(events, self.labs.activity_event_types, run_sql)
+        return fit_bgnbd(keys, purchases, self.labs.horizon_days)
 
     def catalogue(self, features: pd.DataFrame) -> list[Feature]:
         fs = self.settings.features

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -84,9 +84,17 @@ class Kind(Protocol):
         (the one feature path of training and scoring)."""
         ...
 
+    def feature_parts(
+        self, tables: Canonical, pairs: pd.DataFrame, *, rows: int
+    ) -> Iterator[pd.DataFrame]:
+        """The rows of :meth:`features` in order, in parts of ``rows`` rows or more (at least
+        one part, empty when there are no rows): how the features stage writes a table too
+        large to hold."""
+        ...
+
     def catalogue(self, features: pd.DataFrame) -> list[Feature]:
-        """Every feature of ``features`` (as :meth:`features` built it), with family and
-        description."""
+        """Every feature of ``features`` (as :meth:`features` built it, or no rows of it: only
+        its columns and dtypes are read), with family and description."""
         ...
 
     def population(self, tables: Canonical, cutoff: dt.date | None) -> Population:

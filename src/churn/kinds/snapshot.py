@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,12 @@ class SnapshotKind:
 
     def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:
         return snapshot_features(tables.frame("snapshot"), pairs)
+
+    def feature_parts(
+        self, tables: Canonical, pairs: pd.DataFrame, *, rows: int
+    ) -> Iterator[pd.DataFrame]:
+        """:meth:`features` in one part: one row per customer is small."""
+        yield self.features(tables, pairs)
 
     def catalogue(self, features: pd.DataFrame) -> list[Feature]:
         snapshot = self.settings.data.snapshot

@@ -9,14 +9,14 @@ reading: below 0.1 stable, 0.1 to 0.2 moderate shift, above 0.2 a shift worth ac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from churn.modeling.model import ChurnModel
+from churn.modeling.model import PREDICT_BATCH_ROWS, ChurnModel
 from churn.settings import MonitoringSettings
 
 EPSILON = 1e-4
@@ -65,6 +65,31 @@ def categorical_psi(reference: pd.Series, current: pd.Series) -> float:
     return _psi_from_counts(e, a)
 
 
+class Columns(Protocol):
+    """Rows read a column at a time (``churn.io.files.ParquetRows``): the reference
+    population need not be held whole, since each feature's drift reads its own column and the
+    score's reads the model's columns a batch of rows at a time."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, column: str) -> pd.Series: ...
+
+    def frames(self, columns: list[str], *, batch_rows: int) -> Iterator[pd.DataFrame]:
+        """``columns`` of the rows in order, ``batch_rows`` at a time (at least one frame)."""
+        ...
+
+
+def _probability(model: ChurnModel, rows: pd.DataFrame | Columns) -> np.ndarray:
+    """The model's probability for each of ``rows``; from :class:`Columns`, a batch of rows at
+    a time (a row's probability depends on that row alone)."""
+    if isinstance(rows, pd.DataFrame):
+        return model.predict_proba(rows)
+    margin = model.base_margin.features if model.base_margin is not None else ()
+    columns = list(dict.fromkeys([*model.feature_names, *margin]))
+    frames = rows.frames(columns, batch_rows=PREDICT_BATCH_ROWS)
+    return np.concatenate([model.predict_proba(frame) for frame in frames])
+
+
 @dataclass(frozen=True)
 class FeatureDrift:
     feature: str
@@ -78,7 +103,7 @@ class FeatureDrift:
 
 
 def feature_drift(
-    reference: pd.DataFrame,
+    reference: pd.DataFrame | Columns,
     current: pd.DataFrame,
     *,
     numeric: Sequence[str],
@@ -150,7 +175,7 @@ def training_rows(labels: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
 
 def population_drift(
     model: ChurnModel,
-    reference: pd.DataFrame,
+    reference: pd.DataFrame | Columns,
     current: pd.DataFrame,
     *,
     catalogue: Sequence[Mapping[str, str]],
@@ -159,6 +184,7 @@ def population_drift(
 ) -> dict[str, Any]:
     """Drift of ``current`` from ``reference`` over the model's features and its score.
 
+    ``reference``: a frame, or :class:`Columns` read a column or a batch of rows at a time.
     Features of ``settings.exempt_families`` are measured but never flagged."""
     family = {f["name"]: f["family"] for f in catalogue}
     exempt = [n for n in model.feature_names if family.get(n) in settings.exempt_families]
@@ -173,7 +199,7 @@ def population_drift(
     drifts = [d if d.feature not in exempt else _unflag(d) for d in drifts]
     p_current = model.predict_proba(current) if current_probability is None else current_probability
     score_psi = numeric_psi(
-        pd.Series(model.predict_proba(reference)), pd.Series(p_current), bins=settings.psi_bins
+        pd.Series(_probability(model, reference)), pd.Series(p_current), bins=settings.psi_bins
     )
     return drift_summary(
         drifts,

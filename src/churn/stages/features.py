@@ -1,11 +1,14 @@
 """Stage ``features``: canonical tables + labels -> ``features.parquet`` and the catalogue.
 
-With ``features.engine: spark`` an events pipeline's table is built and written by Spark's
-executors (:mod:`churn.engines.spark_features`): the driver reads only the files' footers."""
+The rows are streamed from the engine to the file one row group at a time, so the table is
+never held whole (the file's bytes are those of writing it whole). With ``features.engine:
+spark`` an events pipeline's table is built and written by Spark's executors
+(:mod:`churn.engines.spark_features`): the driver reads only the files' footers."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pandas as pd
 
@@ -24,21 +27,33 @@ PARAMS: tuple[str, ...] = ("data", "labels", "features")
 
 log = logging.getLogger("churn")
 
+PART_ROWS = 128 * 1024
+"""Feature rows handed from the engine to pandas at a time: an eighth of a row group, which
+the writer assembles in Arrow (the file's bytes do not depend on it)."""
 
-def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame | None:
-    """Build features for every labelled (customer, cutoff) pair; write them and the catalogue.
-    Returns the table, or None when Spark wrote it (it is never in this process)."""
+
+def run(settings: PipelineSettings, paths: PipelinePaths) -> None:
+    """Build features for every labelled (customer, cutoff) pair; write them and the catalogue."""
     kind = kind_of(settings)
     if settings.features.engine == "spark" and isinstance(kind, EventsKind):
         _write_on_spark(settings, paths, kind)
-        return None
+        return
     labels = read_labels(paths.labels)
-    out = kind.features(CanonicalFiles(paths, settings.features), labels)
-    records = kind.catalogue(out)
-    io.write_parquet(out, paths.features)
+    tables = CanonicalFiles(paths, settings.features)
+    parts = kind.feature_parts(tables, labels, rows=PART_ROWS)
+    columns = io.write_parquet_parts(_first_logged(parts), paths.features)
+    records = kind.catalogue(columns)
     io.write_json(catalogue_records(records), paths.catalogue)
-    log.info("wrote %s: %s rows x %s features", paths.features, f"{len(out):,}", len(records))
-    return out
+    log.info("wrote %s: %s features", paths.features, len(records))
+
+
+def _first_logged(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``parts`` as they are, logging when the first arrives: where the engine's query ends
+    and the stream to the file begins."""
+    for number, part in enumerate(parts):
+        if number == 0:
+            log.info("the engine's result: streaming it to the file, %s rows at a time", PART_ROWS)
+        yield part
 
 
 def _write_on_spark(settings: PipelineSettings, paths: PipelinePaths, kind: EventsKind) -> None:

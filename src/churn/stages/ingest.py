@@ -39,7 +39,7 @@ from churn.data.contract import (
 from churn.data.notes import SourceNotes, source_warnings, spelling_notes
 from churn.data.problems import Problems
 from churn.data.snapshot import canonical_snapshot, snapshot_notes, snapshot_warnings
-from churn.engines.sql import ParquetTable, duckdb_session, quote_literal
+from churn.engines.sql import ParquetTable, duckdb_runner, duckdb_session, quote_literal
 from churn.io.manifest import (
     CLEANED,
     MANIFEST,
@@ -412,7 +412,10 @@ def run(
     for rule, n in dropped.items():
         if n:
             log.info("cleaning rule %s dropped %s rows", rule, f"{n:,}")
-    for warning in event_warnings(ParquetTable(paths.table("events")), events):
+    # on the configured memory limit: at 30M events its DISTINCT over every column is one of
+    # the stage's two large DuckDB queries
+    run_sql = duckdb_runner(memory_limit=settings.features.duckdb_memory_limit)
+    for warning in event_warnings(ParquetTable(paths.table("events")), events, run_sql):
         log.warning("%s", warning)
     counts |= {name: len(frame) for name, frame in tables.items()}
     log.info("wrote %s: %s", paths.canonical, counts)

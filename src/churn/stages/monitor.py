@@ -26,7 +26,7 @@ from churn import io
 from churn.campaigns.measured import campaign_effects
 from churn.engines import ParquetTable
 from churn.io.canonical import CanonicalFiles
-from churn.io.files import read_parquet_rows
+from churn.io.files import ParquetRows
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.model import ChurnModel
@@ -66,7 +66,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
         model = ChurnModel.load(Path(str(scores["model_name"].iloc[0])))
     drift = population_drift(
         model,
-        _training_rows(settings, paths, model),
+        _training_rows(settings, paths),
         current,
         catalogue=io.read_json(paths.catalogue),
         settings=settings.monitoring,
@@ -112,13 +112,11 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
     return {"drift": drift, "realised": outcome, "campaigns": campaigns}
 
 
-def _training_rows(
-    settings: PipelineSettings, paths: PipelinePaths, model: ChurnModel
-) -> pd.DataFrame:
+def _training_rows(settings: PipelineSettings, paths: PipelinePaths) -> ParquetRows:
     """The feature rows the model's population was trained on (as
-    :func:`churn.monitoring.drift.training_rows`), only the columns the model reads: DuckDB
-    finds them from labels.parquet and features.parquet where they lie, and only those rows are
-    read, a row group at a time."""
+    :func:`churn.monitoring.drift.training_rows`): DuckDB finds them from labels.parquet and
+    features.parquet where they lie; their columns are then read as drift needs them, never
+    the table whole."""
     io.require_parquet(paths.labels)
     io.require_parquet(paths.features)
     rows = training_row_numbers(
@@ -127,9 +125,7 @@ def _training_rows(
         threads=settings.features.duckdb_threads,
         memory_limit=settings.features.duckdb_memory_limit,
     )
-    margin = model.base_margin.features if model.base_margin is not None else ()
-    columns = list(dict.fromkeys([*model.feature_names, *margin]))
-    return read_parquet_rows(paths.features, rows, columns)
+    return ParquetRows(paths.features, rows)
 
 
 def _rate(x: float | None) -> str:
