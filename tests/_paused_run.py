@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import xgboost as xgb
 
 from churn.cli import app
@@ -39,11 +40,27 @@ def half_written(marker: str, text: str, write: Any) -> Any:
     return wrapper
 
 
+def half_closed(marker: str, text: str, close: Any) -> Any:
+    """The same for a file written row group by row group (``pq.ParquetWriter``, the streamed
+    writes of ``churn.io.files.write_parquet_parts``): pause once it is closed."""
+
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = close(self, *args, **kwargs)
+        target = str(self.where)
+        if text in target:
+            os.truncate(target, os.path.getsize(target) // 2)
+            pause(marker)
+        return result
+
+    return wrapper
+
+
 def main() -> None:
     marker, where, *args = sys.argv[1:]
     kind, _, text = where.partition(":")
     if kind == "parquet":
         pd.DataFrame.to_parquet = half_written(marker, text, pd.DataFrame.to_parquet)  # type: ignore[method-assign]
+        pq.ParquetWriter.close = half_closed(marker, text, pq.ParquetWriter.close)  # type: ignore[method-assign]
     elif kind == "bytes":
         Path.write_bytes = half_written(marker, text, Path.write_bytes)  # type: ignore[method-assign]
     elif kind == "booster":
