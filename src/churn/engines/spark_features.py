@@ -86,20 +86,34 @@ def spark_feature_table(
     )
 
     added = [*RATE_COLUMNS, *(["cutoff_month"] if calendar else [])]
-    rated_schema = StructType([*base.schema.fields, *(StructField(n, DoubleType()) for n in added)])
+    # Spark parses the names of a UDF's schema, and feature names come from the data (any
+    # text, backticks included): the batches travel under positional names
+    real = list(base.columns)
+    aliases = [f"_c{i}" for i in range(len(real))]
+    fields = zip(aliases, base.schema.fields, strict=True)
+    rated_schema = StructType(
+        [
+            *(StructField(a, f.dataType, f.nullable) for a, f in fields),
+            *(StructField(n, DoubleType()) for n in added),
+        ]
+    )
 
     def rates(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
-            yield with_rates(batch, calendar=calendar)
+            batch.columns = real
+            rated = with_rates(batch, calendar=calendar)
+            rated.columns = [*aliases, *added]
+            yield rated
 
-    out = base.mapInPandas(rates, rated_schema)
+    out = base.toDF(*aliases).mapInPandas(rates, rated_schema).toDF(*real, *added)
     if bgnbd:
         values = _bgnbd_table(scoped, spec, horizon_days, groups)
         out = out.join(values, on=["customer_id", "cutoff"], how="left")
         added += bgnbd_names(horizon_days)
     # pandas' NaN is a missing value, which Spark keeps apart from NULL
     nulls = {n: F.when(~F.isnan(F.col(n)), F.col(n)) for n in added}
-    out = out.withColumns(nulls).select("customer_id", "cutoff", *names, *added)
+    ordered = ["customer_id", "cutoff", *names, *added]  # names from the data: quoted
+    out = out.withColumns(nulls).select(*(F.col(quote_spark_identifier(n)) for n in ordered))
     return out.orderBy("cutoff", "customer_id")
 
 
