@@ -18,12 +18,11 @@ from churn.data.event_summaries import daily_totals, event_span
 from churn.engines import ParquetTable, SqlRunner, Table, sql_runner
 from churn.engines.sql import days_to_timestamp, timestamp_to_days
 from churn.errors import LabelError
-from churn.features import Feature, FeatureSpec, build_features, feature_catalogue
+from churn.features import Feature, FeatureSpec, feature_catalogue
 from churn.features.build import feature_batches
 from churn.features.catalogue import text_columns
 from churn.features.derived import (
     BgnbdFits,
-    add_derived_features,
     derive_columns,
     derived_catalogue,
     fit_bgnbd,
@@ -122,18 +121,9 @@ class EventsKind:
         return self._features(tables, tables.events(), pairs)
 
     def _features(self, tables: Canonical, events: Table, pairs: pd.DataFrame) -> pd.DataFrame:
-        fs = self.settings.features
-        run_sql = sql_runner(fs)
-        customers = tables.optional("customers")
-        spec = self.feature_spec(text_columns(customers))
-        base = build_features(events, pairs, spec, customers, run_sql=run_sql)
-        return add_derived_features(
-            base,
-            daily_totals(events, self.labs.activity_event_types, run_sql) if fs.bgnbd else None,
-            calendar=fs.calendar,
-            bgnbd=fs.bgnbd,
-            horizon_days=self.labs.horizon_days,
-        )
+        """:meth:`_parts` in one frame (the query's rows are at most the pairs)."""
+        parts = list(self._parts(tables, events, pairs, rows=max(len(pairs), 1)))
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
     def spark_features(
         self,
@@ -170,9 +160,15 @@ class EventsKind:
         """The rows of :meth:`features`, in order, ``rows`` at a time (the last part shorter;
         one empty part when there are none), streamed out of the engine: the BG/NBD columns
         are fitted first, from daily purchase totals freed before the features query runs."""
+        return self._parts(tables, tables.events(), pairs, rows=rows)
+
+    def _parts(
+        self, tables: Canonical, events: Table, pairs: pd.DataFrame, *, rows: int
+    ) -> Iterator[pd.DataFrame]:
+        """The one feature path of training (all labelled cutoffs) and scoring: the SQL pass on
+        ``features.engine``, then the derived columns on pandas, part by part."""
         fs = self.settings.features
         run_sql = sql_runner(fs)
-        events = tables.events()
         customers = tables.optional("customers")
         spec = self.feature_spec(text_columns(customers))
         fits = self._bgnbd_fits(events, pairs, run_sql) if fs.bgnbd else None
