@@ -46,6 +46,7 @@ def orders(n_customers: int = 160, seed: int = 7) -> pd.DataFrame:
 
 def params() -> dict[str, Any]:
     return {
+        "engine": "local",
         "data": {
             "kind": "events",
             "events": {

@@ -86,3 +86,40 @@ def test_params_survive_dvcs_rewrite_on_exp_run_set_param(name: str, tmp_path: P
     expected = original.model_dump()
     expected["train"]["max_depth"] = 4
     assert rewritten_settings.model_dump() == expected, rewritten
+
+
+def engines(tmp_path: Path, params: dict[str, object]) -> tuple[str, str, str]:
+    settings = load_settings(write_params(tmp_path, params), "p")
+    return settings.features.engine, settings.train.engine, settings.scoring.engine
+
+
+def test_one_engine_setting_puts_every_stage_on_spark(tmp_path: Path) -> None:
+    params = {**retail_params(), "engine": "spark"}
+    assert engines(tmp_path, params) == ("spark", "spark", "spark")
+
+
+def test_sections_left_out_or_empty_follow_the_engine_too(tmp_path: Path) -> None:
+    params = {**retail_params(), "engine": "spark", "scoring": {}, "features": {}}
+    del params["train"]
+    assert engines(tmp_path, params) == ("spark", "spark", "spark")
+
+
+def test_a_stage_engine_written_in_the_file_wins_over_the_pipeline_engine(
+    tmp_path: Path,
+) -> None:
+    params = retail_params()
+    params["engine"] = "spark"
+    params["train"] = {**params["train"], "engine": "local"}  # type: ignore[dict-item]
+    assert engines(tmp_path, params) == ("spark", "local", "spark")
+
+
+def test_local_engine_leaves_each_stage_to_its_own_setting(tmp_path: Path) -> None:
+    params = retail_params()
+    assert params["engine"] == "local"
+    params["scoring"] = {**params["scoring"], "engine": "spark"}  # type: ignore[dict-item]
+    assert engines(tmp_path, params) == ("duckdb", "local", "spark")
+
+
+def test_an_unknown_engine_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"engine: Input should be 'local' or 'spark'.*'duckdb'"):
+        load_settings(write_params(tmp_path, {**retail_params(), "engine": "duckdb"}), "p")

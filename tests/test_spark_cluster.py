@@ -111,11 +111,12 @@ def cluster(tmp_path: Path) -> Iterator[StandaloneCluster]:
 
 
 def on_cluster(master: str) -> dict[str, Any]:
-    """The shop's params with every Spark engine on, sized for two one-core workers."""
+    """The shop's params with the whole pipeline on Spark (the one ``engine`` setting), sized
+    for two one-core workers."""
     values = project_params()
+    values["engine"] = "spark"
     values["features"] = {
         **values["features"],
-        "engine": "spark",
         "spark": {
             "master": master,
             "shuffle_partitions": 2,
@@ -130,8 +131,8 @@ def on_cluster(master: str) -> dict[str, Any]:
             },
         },
     }
-    values["train"] = {**values["train"], "engine": "spark", "spark_workers": 1}
-    values["scoring"] = {"engine": "spark"}
+    values["train"] = {**values["train"], "spark_workers": 1}
+    assert all("engine" not in values.get(s, {}) for s in ("features", "train", "scoring"))
     return values
 
 

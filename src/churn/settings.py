@@ -1099,12 +1099,23 @@ class MonitoringSettings(Frozen):
     )
 
 
+STAGE_ENGINES = ("features", "train", "scoring")
+"""Sections with an ``engine`` of their own, which the top-level ``engine`` sets by default."""
+
+
 class PipelineSettings(Frozen):
     """Everything in one ``pipelines/<name>/params.yaml``, one section per stage."""
 
     name: str = Field(
         description="the pipeline's name: its folder under pipelines/ (set by churn, not in "
         "the file)"
+    )
+    engine: Literal["local", "spark"] = Field(
+        "local",
+        description="where the whole pipeline runs: local (embedded DuckDB and this process, "
+        "or each stage's own engine setting) or spark (features.engine, train.engine and "
+        "scoring.engine all spark, on the session of features.spark; a stage's engine written "
+        "in the file still wins)",
     )
     data: DataSettings = Field(description="the raw input files and their column mapping")
     labels: Annotated[
@@ -1130,6 +1141,21 @@ class PipelineSettings(Frozen):
     monitoring: MonitoringSettings = Field(
         default_factory=MonitoringSettings, description="drift and realised performance"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stages_follow_engine(cls, values: Any) -> Any:
+        """``engine: spark`` is the default of every stage's own engine setting."""
+        if not isinstance(values, dict) or values.get("engine") != "spark":
+            return values
+        values = dict(values)
+        for section in STAGE_ENGINES:
+            given = values.get(section)
+            if section not in values:
+                values[section] = {"engine": "spark"}
+            elif isinstance(given, dict) and "engine" not in given:
+                values[section] = {**given, "engine": "spark"}
+        return values
 
     @model_validator(mode="before")
     @classmethod

@@ -168,10 +168,20 @@ def _shared_models() -> set[type[BaseModel]]:
     return {model for model, n in Counter(_uses(PipelineSettings)).items() if n > 1}
 
 
+def _annotation(name: str) -> Any:
+    return PipelineSettings.model_fields[name].annotation
+
+
 def settings_markdown() -> str:
     """The whole settings reference as Markdown (the contents of ``docs/settings.md``)."""
     shared = _shared_models()
     parts = [_HEADER]
+    top = [
+        row
+        for row in _rows(PipelineSettings, "", shared)
+        if "." not in row[0] and row[0] != "name" and not _models_in(_annotation(row[0]))
+    ]
+    parts.append(_table("Top level", "Keys of their own, beside the sections.", top))
     all_rows: list[Row] = []
     for name, info in PipelineSettings.model_fields.items():
         forms = _models_in(info.annotation)

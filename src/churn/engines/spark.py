@@ -54,7 +54,7 @@ FALLBACK: dict[EngineSetting, str] = {
 def _install_hint(setting: EngineSetting) -> str:
     return (
         f"{setting} is 'spark' but pyspark is not installed. Install it with "
-        f"`pip install 'churn[spark]'`, or set {setting}: {FALLBACK[setting]}."
+        f"`pip install 'churn[spark]'`, or set {_without_spark(setting)}."
     )
 
 
@@ -62,8 +62,12 @@ def _java_hint(setting: EngineSetting) -> str:
     return (
         "Spark 4 needs Java 17 or 21: install a JDK (e.g. apt-get install "
         "openjdk-17-jre-headless) and put `java` on PATH or set JAVA_HOME, or set "
-        f"{setting}: {FALLBACK[setting]}."
+        f"{_without_spark(setting)}."
     )
+
+
+def _without_spark(setting: EngineSetting) -> str:
+    return f"{setting}: {FALLBACK[setting]} (engine: local, if the top-level engine chose Spark)"
 
 
 def quote_spark_identifier(name: str) -> str:

@@ -17,6 +17,7 @@ from churn.data.inference import EventRoles, TimestampGuess
 from churn.init.plan import CustomerTable, EventsPlan, SnapshotPlan, SourceFile
 
 DECLARED_SECTIONS = (
+    "engine",
     "data",
     "labels",
     "features",
@@ -27,7 +28,8 @@ DECLARED_SECTIONS = (
     "export",
     "monitoring",
 )
-"""Sections some stage of dvc.yaml declares; ``monitoring.backfill_cutoffs`` by key."""
+"""Top-level keys some stage of dvc.yaml declares (DVC fails on one missing from params.yaml);
+``monitoring.backfill_cutoffs`` by key."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ MODEL = """
 train: {}      # xgboost with early stopping and isotonic calibration (the defaults)
 registry: {}   # a challenger must beat the champion's test ROC AUC by 0.005
 """
+ENGINE = "engine: local   # or spark: labels, features, train and score on Spark (features.spark)"
 EXPORT = "export: {}   # CRM import files with the built-in columns of every target"
 WIDTH = 99
 
@@ -189,7 +192,7 @@ def _rules(rules: Sequence[Rule]) -> list[str]:
 
 def render_events(plan: EventsPlan) -> str:
     """params.yaml of an events pipeline."""
-    lines = ["data:", "  kind: events", "  events:", "    sources:"]
+    lines = [ENGINE, "", "data:", "  kind: events", "  events:", "    sources:"]
     for source, roles in plan.sources:
         lines += _listed(_event_source(source, roles))
     if plan.customers is not None:
@@ -262,7 +265,7 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         "      attributes:   # check: drop any column known only after the customer left",
         *_mapping(plan.attributes, 8),
     ]
-    lines = ["data:", "  kind: snapshot", "  snapshot:", "    source:", *source]
+    lines = [ENGINE, "", "data:", "  kind: snapshot", "  snapshot:", "    source:", *source]
     if roles.positive != "Yes":
         lines.append(f"    positive_label: {scalar(roles.positive)}   # the label's churned value")
     lines += flow_list("numeric_attributes", plan.numeric_attributes, 4)

@@ -22,7 +22,7 @@ from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
 from churn.settings import PipelineSettings
 
-PARAMS: tuple[str, ...] = ("data", "labels", "features")
+PARAMS: tuple[str, ...] = ("engine", "data", "labels", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")

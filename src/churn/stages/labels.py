@@ -18,7 +18,7 @@ from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
 from churn.settings import PipelineSettings
 
-PARAMS: tuple[str, ...] = ("labels", "features")
+PARAMS: tuple[str, ...] = ("engine", "labels", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
 ``features`` for the SQL engine."""
 

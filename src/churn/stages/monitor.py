@@ -36,7 +36,7 @@ from churn.settings import PipelineSettings
 from churn.tracking.loading import load_scoring_model
 from churn.tracking.store import Tracker
 
-PARAMS: tuple[str, ...] = ("data", "labels", "features", "playbook", "monitoring")
+PARAMS: tuple[str, ...] = ("engine", "data", "labels", "features", "playbook", "monitoring")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")

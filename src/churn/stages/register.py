@@ -34,7 +34,15 @@ from churn.tracking.serving import RiskReference
 from churn.tracking.store import Tracker
 from churn.tracking.uplift_pyfunc import CHURN_PROBABILITY
 
-PARAMS: tuple[str, ...] = ("train", "labels", "features", "registry", "monitoring", "data")
+PARAMS: tuple[str, ...] = (
+    "engine",
+    "train",
+    "labels",
+    "features",
+    "registry",
+    "monitoring",
+    "data",
+)
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
 ``train``, ``labels``, ``features``: logged to MLflow (``train.uplift`` with the uplift
 model); ``monitoring``: the drift gate;

@@ -28,7 +28,7 @@ from churn.reporting.sections import (
 )
 from churn.settings import PipelineSettings
 
-PARAMS: tuple[str, ...] = ("labels", "features")
+PARAMS: tuple[str, ...] = ("engine", "labels", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")

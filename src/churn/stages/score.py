@@ -39,6 +39,7 @@ from churn.tracking.loading import LoadedModel, load_scoring_model, spark_probab
 from churn.tracking.store import Tracker
 
 PARAMS: tuple[str, ...] = (
+    "engine",
     "data",
     "labels",
     "features",

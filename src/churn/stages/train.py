@@ -46,7 +46,7 @@ from churn.tracking.runs import flatten, numeric_metrics
 if TYPE_CHECKING:
     from churn.tracking.store import Tracker
 
-PARAMS: tuple[str, ...] = ("data", "train", "labels", "features")
+PARAMS: tuple[str, ...] = ("engine", "data", "train", "labels", "features")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
 ``features`` for the SQL engine and the Spark session; ``data`` for the label column the leakage
 guard compares feature names with, and a snapshot's tenure role (``data.snapshot``, absent from

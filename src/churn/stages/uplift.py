@@ -36,7 +36,7 @@ from churn.scoring.playbook import check_rules, offers
 from churn.scoring.reasons import pipeline_catalogue, resolve
 from churn.settings import PipelineSettings
 
-PARAMS: tuple[str, ...] = ("data", "labels", "features", "scoring", "playbook", "train")
+PARAMS: tuple[str, ...] = ("engine", "data", "labels", "features", "scoring", "playbook", "train")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
 log = logging.getLogger("churn")
