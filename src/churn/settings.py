@@ -101,6 +101,17 @@ TextEncoding = Annotated[str, AfterValidator(known_text_encoding)]
 MemorySize = Annotated[str, AfterValidator(memory_size)]
 
 
+type UnixUnit = Literal["s", "ms", "us", "ns"]
+UNIX_FORMATS: dict[str, UnixUnit] = {
+    "unix_s": "s",
+    "unix_ms": "ms",
+    "unix_us": "us",
+    "unix_ns": "ns",
+}
+"""``timestamp_format`` values for numbers of seconds (milliseconds, microseconds,
+nanoseconds) since 1970-01-01 UTC, and the unit each counts."""
+
+
 class SourceSettings(Frozen):
     """One raw file and how its columns map onto the contract."""
 
@@ -110,8 +121,11 @@ class SourceSettings(Frozen):
         "in sorted order, is a source of its own with this mapping (a pattern matching no "
         "file is an error; data.snapshot.source names one file)"
     )
-    format: Literal["auto", "csv", "parquet"] = Field(
-        "auto", description="file format; auto: parquet for .parquet or .pq files, else CSV"
+    format: Literal["auto", "csv", "parquet", "json"] = Field(
+        "auto",
+        description="file format; auto: parquet for .parquet or .pq files, json for .json, "
+        ".jsonl or .ndjson (gzipped or not), else CSV. json: one object per line, or an "
+        "array of objects; nested objects become columns named by their path (page.name)",
     )
     separator: str = Field(
         ",", description="CSV field separator: a character, or 'whitespace' for runs of blanks"
@@ -136,8 +150,20 @@ class SourceSettings(Frozen):
     timestamp_format: str | None = Field(
         None,
         description="strftime format of the timestamp (and signup_date) column, e.g. "
-        "'%d/%m/%Y %H:%M'; null parses ISO 8601",
+        "'%d/%m/%Y %H:%M'; unix_s, unix_ms, unix_us or unix_ns for numbers of seconds "
+        "(milliseconds, ...) since 1970-01-01 UTC, read as instants whatever the timezone; "
+        "null parses ISO 8601",
     )
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _known_unix_unit(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("unix") and value not in UNIX_FORMATS:
+            raise ValueError(
+                f"{value!r} is no unix time format; expected one of {sorted(UNIX_FORMATS)} "
+                "(seconds, milliseconds, microseconds or nanoseconds since 1970-01-01 UTC)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _headerless_files_need_names(self) -> SourceSettings:

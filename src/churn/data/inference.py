@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from churn.errors import ConfigError
+from churn.settings import UNIX_FORMATS
 
 TIMESTAMP_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -173,15 +174,42 @@ def _parses(filled: pd.Series, fmt: str) -> float:
         return float(pd.to_datetime(filled, format=fmt, errors="coerce").notna().mean())
 
 
-def timestamp_format(values: pd.Series) -> str | bool | None:
+UNIX_SPAN_SECONDS = (631_152_000, 4_102_444_800)
+"""Unix times are guessed only between 1990-01-01 and 2100-01-01: the ranges of seconds,
+milliseconds, microseconds and nanoseconds then do not overlap, and an amount or a count
+rarely falls in one."""
+
+
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def unix_format(values: pd.Series) -> str | None:
+    """``unix_s`` (``unix_ms``, ...) when the non-blank values are numbers of that unit since
+    the epoch, between 1990 and 2100; else None."""
+    numbers = pd.to_numeric(_filled(values), errors="coerce")
+    if numbers.empty or numbers.isna().mean() > 1 - MIN_PARSED_SHARE:
+        return None
+    low, high = UNIX_SPAN_SECONDS
+    for name, unit in UNIX_FORMATS.items():
+        scale = _PER_SECOND[unit]
+        inside = numbers.between(low * scale, high * scale, inclusive="left")
+        if inside.mean() >= MIN_PARSED_SHARE:
+            return name
+    return None
+
+
+def timestamp_format(values: pd.Series, *, unix: bool = False) -> str | bool | None:
     """The strftime format that reads every non-blank value; None for ISO 8601 with a zone or a
-    'T'; False when no format reads them. Raises ValueError when day-first and month-first
-    formats both read every value (01/02/2024: which month?)."""
+    'T'; False when no format reads them. With ``unix`` (a column named like a time, or named
+    as the timestamp), numbers of seconds, milliseconds, ... since 1970 give ``unix_s``,
+    ``unix_ms``, .... Raises ValueError when day-first and month-first formats both read
+    every value (01/02/2024: which month?)."""
     filled = _filled(values)
-    if filled.empty or (
-        filled.str.fullmatch(r"[+-]?\d+(\.\d+)?").all() and not (filled.str.len().eq(8).all())
-    ):
-        return False  # plain numbers (an amount, a count) are not dates, YYYYMMDD aside
+    if filled.empty:
+        return False
+    if filled.str.fullmatch(r"[+-]?\d+(\.\d+)?").all() and not (filled.str.len().eq(8).all()):
+        # plain numbers (an amount, a count) are not dates, YYYYMMDD and unix times aside
+        return (unix_format(filled) or False) if unix else False
     readers = [f for f in TIMESTAMP_FORMATS if _parses(filled, f) >= MIN_PARSED_SHARE]
     if not readers:
         iso = pd.to_datetime(filled, format="ISO8601", errors="coerce", utc=True)
@@ -219,7 +247,7 @@ def _timestamp_columns(sample: pd.DataFrame) -> dict[str, str | None]:
     out = {}
     for column in sample.columns:
         try:
-            fmt = timestamp_format(sample[column])
+            fmt = timestamp_format(sample[column], unix=bool(_TIME_NAME.search(str(column))))
         except ValueError:
             continue
         if fmt is not False:
@@ -264,7 +292,7 @@ def infer_event_roles(
         ts = TimestampGuess(timestamp, dates[timestamp])
     else:
         try:
-            fmt = timestamp_format(sample[timestamp])
+            fmt = timestamp_format(sample[timestamp], unix=True)
         except ValueError as exc:
             raise RoleNotFound(f"--timestamp {timestamp!r}: {exc}") from exc
         if fmt is False:

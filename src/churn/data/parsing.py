@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from churn.settings import UNIX_FORMATS, UnixUnit
+
 EXACT_FLOAT_LIMIT = 2**53
 """Beyond 2^53 (9,007,199,254,740,992) a float64 cannot hold every whole number: 17-digit ids
 stored as floats have already lost their last digit, so two customers may share one value."""
@@ -73,6 +75,8 @@ def parse_timestamps(
     does not exist at a daylight-saving change is read by the rule of :class:`ClockChanges`
     and counted in ``clock_changes``."""
     changes = clock_changes if clock_changes is not None else ClockChanges()
+    if fmt in UNIX_FORMATS:
+        return _unix_instants(values, UNIX_FORMATS[fmt])
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
         return parsed.astype("datetime64[us]"), values.iloc[0:0]
@@ -94,6 +98,21 @@ def parse_timestamps(
         ).reindex(text.index)
     bad = values[parsed.isna() & text.notna()]
     return parsed.astype("datetime64[us]"), bad
+
+
+def _unix_instants(values: pd.Series, unit: UnixUnit) -> tuple[pd.Series, pd.Series]:
+    """Numbers of ``unit`` since the epoch as UTC-naive instants: they name an instant, so no
+    time zone applies. Returns (parsed, original values that are not such numbers)."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers, present = values, values.notna()
+    else:
+        text = values.astype("string").str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        present = text.notna() & (text != "")
+    if pd.api.types.is_integer_dtype(numbers.dtype) and numbers.isna().any():
+        numbers = numbers.astype("float64")  # to_datetime takes no nullable integers
+    parsed = pd.to_datetime(numbers, unit=unit, errors="coerce").astype("datetime64[us]")
+    return parsed, values[parsed.isna() & present]
 
 
 _ISO_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"

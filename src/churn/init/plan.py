@@ -258,7 +258,7 @@ def customer_table(
         if column == customer_id or column in exclude or not _SIGNUP_NAME.search(column):
             continue
         try:
-            fmt = timestamp_format(sample[column])
+            fmt = timestamp_format(sample[column], unix=True)
         except ValueError:
             continue
         if fmt is not False:
