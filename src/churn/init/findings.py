@@ -18,6 +18,8 @@ Row = tuple[str, str, str]
 def _reading(fmt: FileFormat) -> str:
     if fmt.format == "parquet":
         return "parquet"
+    if fmt.format == "json":
+        return f"json records, {fmt.encoding}"
     return f"csv, {fmt.encoding}, separator {fmt.separator!r}"
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 import yaml
 
 from churn.data.inference import EventRoles, TimestampGuess
 from churn.init.plan import CustomerTable, EventsPlan, SnapshotPlan, SourceFile
+from churn.io.files import auto_format
 
 DECLARED_SECTIONS = (
     "engine",
@@ -126,14 +126,11 @@ def _reading(source: SourceFile, indent: int) -> list[str]:
     pad = " " * indent
     lines = [f"{pad}path: {scalar(source.path)}"]
     fmt = source.format
-    guessed = (
-        "parquet" if PurePosixPath(source.path).suffix.lower() in (".parquet", ".pq") else "csv"
-    )
-    if fmt.format != guessed:
+    if fmt.format != auto_format(source.path):
         lines.append(f"{pad}format: {fmt.format}")
     if fmt.format == "csv" and fmt.separator != ",":
         lines.append(f"{pad}separator: {scalar(fmt.separator)}")
-    if fmt.format == "csv" and fmt.encoding != "utf-8":
+    if fmt.format in ("csv", "json") and fmt.encoding != "utf-8":
         lines.append(f"{pad}encoding: {fmt.encoding}")
     return lines
 

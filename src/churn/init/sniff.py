@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from churn.errors import InputDataError
+from churn.io.json_records import is_json_name, json_record_chunks
 
 SEPARATORS = ",;\t|"
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
@@ -29,7 +32,7 @@ _CHUNK = 1 << 20
 class FileFormat:
     """How to read one file: what ``SourceSettings`` calls format, separator and encoding."""
 
-    format: Literal["csv", "parquet"]
+    format: Literal["csv", "parquet", "json"]
     separator: str = ","
     encoding: str = "utf-8"
 
@@ -84,9 +87,27 @@ def file_format(path: Path) -> FileFormat:
     if _is_parquet(path):
         return FileFormat("parquet")
     encoding = text_encoding(path)
+    if is_json_name(path) or _starts_as_json(path, encoding):
+        return FileFormat("json", encoding=encoding)
     with path.open("rb") as f:
         head = f.read(64 * 1024).decode(encoding, errors="ignore")
     return FileFormat("csv", separator(head), encoding)
+
+
+def _starts_as_json(path: Path, encoding: str) -> bool:
+    """Whether the first line is a JSON object: JSON lines under another name."""
+    with path.open(encoding=encoding, errors="ignore") as f:
+        first = f.readline().strip().lstrip("\ufeff")
+    if not first.startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _json(path: Path, fmt: FileFormat, rows: int | None) -> Iterator[pd.DataFrame]:
+    return json_record_chunks(path, name=str(path), encoding=fmt.encoding, rows=rows)
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -101,6 +122,8 @@ def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.Data
         if first is None:
             return pd.DataFrame(columns=pq.read_schema(path).names)
         return _as_text(first.to_pandas())
+    if fmt.format == "json":
+        return _as_text(next(_json(path, fmt, rows)))
     return _as_text(_read_csv(path, fmt, nrows=rows))
 
 
@@ -125,6 +148,10 @@ def read_column(path: Path, fmt: FileFormat, column: str) -> pd.Series:
     """Every value of one column, as text."""
     if fmt.format == "parquet":
         values = pq.read_table(path, columns=[column]).column(0).to_pandas()
+    elif fmt.format == "json":
+        values = pd.concat(
+            [chunk[column] for chunk in _json(path, fmt, 1_000_000) if column in chunk]
+        )
     else:
         values = _read_csv(path, fmt, usecols=[column])[column]
     text: pd.Series = values.astype("string").fillna("").astype(object)

@@ -18,8 +18,8 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn.errors import InputDataError, OutputWriteError, PipelineStateError
+from churn.io.json_records import is_json_name, json_record_chunks
 from churn.io.paths import Output
 
 if TYPE_CHECKING:  # settings reads params through churn.io.yaml_files
@@ -54,9 +55,15 @@ def read_source_chunks(
         )
     if path.stat().st_size == 0:
         raise InputDataError(f"{source.path}: the file is empty; expected a header and rows.")
-    fmt = source.format
-    if fmt == "auto":
-        fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    fmt = auto_format(source.path) if source.format == "auto" else source.format
+    if fmt == "json":
+        try:
+            yield from json_record_chunks(
+                path, name=source.path, encoding=source.encoding, rows=rows
+            )
+        except UnicodeDecodeError as exc:
+            raise _undecodable(source, exc) from exc
+        return
     if fmt == "parquet":
         try:
             _refuse_repeated_columns(source, pq.read_schema(path).names)
@@ -94,15 +101,27 @@ def read_source_chunks(
             for chunk in reader:  # noqa: UP028 - `yield from` loses the stubs' chunk type
                 yield chunk
     except UnicodeDecodeError as exc:
-        raise InputDataError(
-            f"{source.path}: cannot be decoded as {source.encoding} (byte {exc.start}: "
-            f"{exc.object[exc.start : exc.start + 1]!r}). Set 'encoding' of this source, "
-            "e.g. encoding: latin-1."
-        ) from exc
+        raise _undecodable(source, exc) from exc
     except pd.errors.EmptyDataError as exc:
         raise InputDataError(f"{source.path}: no columns to read; is it empty?") from exc
     except pd.errors.ParserError as exc:
         raise InputDataError(f"{source.path}: malformed CSV: {exc}") from exc
+
+
+def auto_format(path: str) -> Literal["csv", "parquet", "json"]:
+    """The format ``format: auto`` reads ``path`` as: parquet for .parquet or .pq, JSON records
+    for .json, .jsonl or .ndjson (gzipped or not), else CSV."""
+    if PurePosixPath(path).suffix.lower() in (".parquet", ".pq"):
+        return "parquet"
+    return "json" if is_json_name(path) else "csv"
+
+
+def _undecodable(source: SourceSettings, exc: UnicodeDecodeError) -> InputDataError:
+    return InputDataError(
+        f"{source.path}: cannot be decoded as {source.encoding} (byte {exc.start}: "
+        f"{exc.object[exc.start : exc.start + 1]!r}). Set 'encoding' of this source, "
+        "e.g. encoding: latin-1."
+    )
 
 
 _EXACT_INTEGERS = {
