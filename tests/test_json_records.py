@@ -17,7 +17,7 @@ from churn.cli import app
 from churn.errors import InputDataError
 from churn.init.sniff import file_format, read_column, read_sample
 from churn.io.files import auto_format, read_source_chunks
-from churn.io.json_records import json_record_chunks
+from churn.io.json_records import json_record_chunks, json_sample
 from churn.settings import SourceSettings
 from tests import messy
 from tests.test_init import init, project, written
@@ -124,7 +124,6 @@ def test_a_json_app_log_is_initialised_and_ingested_like_its_csv(tmp_path: Path)
         {
             "ts": int(r.ts),
             "user": {"id": r.user, "plan": rng.choice(["free", "pro"])},
-            "page": "Checkout",
             "revenue": float(r.revenue),
         }
         for r in frame.itertuples()
@@ -159,3 +158,12 @@ def test_a_json_app_log_is_initialised_and_ingested_like_its_csv(tmp_path: Path)
     ]
     assert len(read[0]) == len(frame)
     pd.testing.assert_frame_equal(read[0], read[1])
+
+
+def test_a_sample_reads_only_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2, "b": "x"}\n{"a": 3}\nnot json\n')
+    sample = json_sample(path, name="big.jsonl", rows=3)
+    assert sample.to_dict("list") == {"a": ["1", "2", "3"], "b": [None, "x", None]}
+    with pytest.raises(InputDataError, match=r"big.jsonl line 4: not valid JSON"):
+        list(json_record_chunks(path, name="big.jsonl", columns=["a"]))

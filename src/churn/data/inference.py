@@ -83,7 +83,7 @@ _ID_NAME = re.compile(
 _TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day", re.I)
 _AMOUNT_NAME = re.compile(r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv", re.I)
 _ORDER_NAME = re.compile(r"order|invoice|transaction|receipt|basket|purchase_?id|txn", re.I)
-_TYPE_NAME = re.compile(r"event|type|action|kind|activity", re.I)
+_TYPE_NAME = re.compile(r"event|type|action|kind|activity|page|screen", re.I)
 # Words of a column name that make it the money a customer brings, strongest first; words that
 # make a money-sounding name something else (a usage, a count); words of a running total.
 _CHARGE_WORDS = (
@@ -180,6 +180,8 @@ milliseconds, microseconds and nanoseconds then do not overlap, and an amount or
 rarely falls in one."""
 
 
+MAX_EVENT_TYPES = 50
+"""Most distinct values a column guessed as the event type may have (an app's pages: ~20-40)."""
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
@@ -326,7 +328,9 @@ def infer_event_roles(
         few = [
             c
             for c in _candidates(open_columns, _TYPE_NAME)
-            if c not in taken and not is_numeric(sample[c]) and sample[c].nunique() <= 20
+            if c not in taken
+            and not is_numeric(sample[c])
+            and sample[c].nunique() <= MAX_EVENT_TYPES
         ]
         event_type = few[0] if few else None
     taken.add(event_type or "")

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from churn.errors import InputDataError
-from churn.io.json_records import is_json_name, json_record_chunks
+from churn.io.json_records import is_json_name, json_record_chunks, json_sample
 
 SEPARATORS = ",;\t|"
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
@@ -106,8 +106,12 @@ def _starts_as_json(path: Path, encoding: str) -> bool:
         return False
 
 
-def _json(path: Path, fmt: FileFormat, rows: int | None) -> Iterator[pd.DataFrame]:
-    return json_record_chunks(path, name=str(path), encoding=fmt.encoding, rows=rows)
+def _json(
+    path: Path, fmt: FileFormat, rows: int | None, columns: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    return json_record_chunks(
+        path, name=str(path), encoding=fmt.encoding, rows=rows, columns=columns
+    )
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -123,7 +127,7 @@ def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.Data
             return pd.DataFrame(columns=pq.read_schema(path).names)
         return _as_text(first.to_pandas())
     if fmt.format == "json":
-        return _as_text(next(_json(path, fmt, rows)))
+        return _as_text(json_sample(path, name=str(path), encoding=fmt.encoding, rows=rows))
     return _as_text(_read_csv(path, fmt, nrows=rows))
 
 
@@ -149,9 +153,7 @@ def read_column(path: Path, fmt: FileFormat, column: str) -> pd.Series:
     if fmt.format == "parquet":
         values = pq.read_table(path, columns=[column]).column(0).to_pandas()
     elif fmt.format == "json":
-        values = pd.concat(
-            [chunk[column] for chunk in _json(path, fmt, 1_000_000) if column in chunk]
-        )
+        values = pd.concat([chunk[column] for chunk in _json(path, fmt, 1_000_000, [column])])
     else:
         values = _read_csv(path, fmt, usecols=[column])[column]
     text: pd.Series = values.astype("string").fillna("").astype(object)

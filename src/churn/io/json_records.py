@@ -9,7 +9,8 @@ and the input contract parses the cells as it parses a CSV's. Types that change 
 row (an id written as a number here and as text there) are therefore no error.
 
 A key first seen late in the file is a column of every chunk: JSON lines are read twice, once
-for the keys and once for the rows, so the chunks of one file share their columns.
+for the keys and once for the rows, so the chunks of one file share their columns (once, when
+the caller names the columns it wants).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -130,17 +132,34 @@ def _frames(
         yield frame()
 
 
+def json_sample(path: Path, *, name: str, encoding: str = "utf-8", rows: int) -> pd.DataFrame:
+    """The first ``rows`` records of the JSON file, with the keys they hold (read no further):
+    what ``churn init`` guesses roles from."""
+    if _first_character(path, encoding) == "[":
+        return next(json_record_chunks(path, name=name, encoding=encoding, rows=rows))
+    records = list(islice(_line_records(path, name, encoding), rows))
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    return next(_frames(iter(records), columns, rows))
+
+
 def json_record_chunks(
-    path: Path, *, name: str, encoding: str = "utf-8", rows: int | None = None
+    path: Path,
+    *,
+    name: str,
+    encoding: str = "utf-8",
+    rows: int | None = None,
+    columns: list[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The records of the JSON file ``path`` (``name`` in errors: the path as the params write
     it), ``rows`` at a time (None: all at once), every cell text or None, each chunk indexed
-    by its rows' 0-based positions and holding every column of the file. Raises
+    by its rows' 0-based positions and holding every column of the file (or only
+    ``columns``, missing where no record has them: then the file is read once). Raises
     InputDataError naming the line (or array item) that is not a JSON object."""
     first = _first_character(path, encoding)
     if first == "[":
         records = _array_records(path, name, encoding)
-        columns = list(dict.fromkeys(k for r in records for k in r))
+        if columns is None:
+            columns = list(dict.fromkeys(k for r in records for k in r))
         yield from _frames(iter(records), columns, rows)
         return
     if first != "{":
@@ -148,7 +167,9 @@ def json_record_chunks(
             f"{name}: expected JSON records (one object per line, or an array of objects), "
             f"but the file starts with {first!r}" + ("" if first else " (nothing: it is empty)")
         )
-    keys: dict[str, None] = {}
-    for record in _line_records(path, name, encoding):
-        keys.update(dict.fromkeys(record))
-    yield from _frames(_line_records(path, name, encoding), list(keys), rows)
+    if columns is None:
+        keys: dict[str, None] = {}
+        for record in _line_records(path, name, encoding):
+            keys.update(dict.fromkeys(record))
+        columns = list(keys)
+    yield from _frames(_line_records(path, name, encoding), columns, rows)
