@@ -229,6 +229,12 @@ class EventsSettings(Frozen):
         description="drop exact duplicate events; by default they are kept (an order may repeat "
         "a line) and counted in the log",
     )
+    churn_event_types: list[str] = Field(
+        default_factory=list,
+        description="event types that are a cancellation (e.g. [Cancellation Confirmation]): "
+        "ingest writes them to the churn events table, with data.churn_events if any, for "
+        "labels.churn_definition explicit or either",
+    )
 
     @model_validator(mode="after")
     def _sources_map_required_columns(self) -> EventsSettings:
@@ -1203,10 +1209,12 @@ class PipelineSettings(Frozen):
             isinstance(self.labels, EventLabelSettings)
             and self.labels.churn_definition != ("inactivity")
             and self.data.churn_events is None
+            and not (self.data.events is not None and self.data.events.churn_event_types)
         ):
             raise ValueError(
                 f"labels.churn_definition {self.labels.churn_definition!r} needs a "
-                "data.churn_events table"
+                "data.churn_events table, or data.events.churn_event_types (the event types "
+                "that are a cancellation)"
             )
         return self
 

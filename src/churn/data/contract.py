@@ -33,6 +33,7 @@ from churn.data.notes import SourceNotes
 from churn.data.parsing import (
     clean_text,
     event_type_key,
+    event_type_matches,
     parse_ids,
     parse_numbers,
     parse_timestamps,
@@ -51,6 +52,7 @@ from churn.engines.sql import (
     duckdb_runner,
     duckdb_session,
     quote_identifier,
+    quote_literal,
 )
 from churn.errors import Problem
 from churn.settings import (
@@ -399,6 +401,23 @@ def canonical_customers(
     typed = typed_attributes(customers, parts, categorical, problems)
     problems.raise_if_any("Fix the customers table or its mapping in data.customers.")
     return typed
+
+
+def churn_events_of_types(
+    events: Table, types: Sequence[str], run_sql: SqlRunner | None = None
+) -> pd.DataFrame:
+    """The churn events (customer_id, ts) that canonical ``events`` (a frame or the parquet
+    file) hold as events of ``types`` (``data.events.churn_event_types``), sorted."""
+    listed = ", ".join(quote_literal(t) for t in event_type_matches(types))
+    sql = f"""SELECT customer_id, ts FROM events WHERE event_type IN ({listed})
+              ORDER BY customer_id, ts"""
+    frame: pd.DataFrame = (run_sql or duckdb_runner())({"events": events}, sql).to_pandas()
+    return frame
+
+
+def with_churn_events(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Churn events of several origins (sources, event types) as one table, sorted."""
+    return pd.concat(tables, ignore_index=True).sort_values(["customer_id", "ts"])
 
 
 def canonical_churn_events(

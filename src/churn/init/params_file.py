@@ -192,6 +192,8 @@ def render_events(plan: EventsPlan) -> str:
     lines = [ENGINE, "", "data:", "  kind: events", "  events:", "    sources:"]
     for source, roles in plan.sources:
         lines += _listed(_event_source(source, roles))
+    if plan.churn_event_types:
+        lines += flow_list("churn_event_types", list(plan.churn_event_types), 4, "check")
     if plan.customers is not None:
         lines += _customers(plan.customers)
     if plan.churn_events is not None:
@@ -207,7 +209,7 @@ def render_events(plan: EventsPlan) -> str:
     cut = plan.cutoffs
     activity = list(plan.event_types) or ["purchase"]
     lines += ["", "labels:"]
-    if plan.churn_events is not None:
+    if plan.explicit_churn:
         lines.append("  churn_definition: either   # check: a cancellation, or no activity")
     check = "   # check" if plan.event_types else ""
     lines += [

@@ -99,10 +99,18 @@ class EventsPlan:
     horizon_days: int
     cutoffs: CutoffPlan
     event_types: tuple[str, ...] = ()
-    """Event types seen in a mapped event type column; empty: every event is a purchase."""
+    """Event types seen in a mapped event type column, cancellations aside; empty: every event
+    is a purchase."""
     customers: CustomerTable | None = None
     churn_events: ChurnEventTable | None = None
     notes: tuple[str, ...] = ()
+    churn_event_types: tuple[str, ...] = ()
+    """Event types named like a cancellation (data.events.churn_event_types)."""
+
+    @property
+    def explicit_churn(self) -> bool:
+        """Whether cancellations are known (a table of them, or event types)."""
+        return self.churn_events is not None or bool(self.churn_event_types)
 
     @property
     def has_amount(self) -> bool:
@@ -218,6 +226,17 @@ def event_sources(
     return tuple(out)
 
 
+_CANCEL_NAME = re.compile(
+    r"cancel|churn|unsubscri|terminat|deactivat|close.?account|account.?clos", re.I
+)
+"""Event type values that name a cancellation (a customer leaving, not a lapse)."""
+
+
+def cancellation_types(types: Sequence[str]) -> tuple[str, ...]:
+    """The event types of ``types`` named like a cancellation."""
+    return tuple(t for t in types if _CANCEL_NAME.search(t))
+
+
 def event_types(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> tuple[str, ...]:
     """Distinct event types in the samples' event type columns (blanks are purchases)."""
     seen: set[str] = set()
@@ -293,12 +312,19 @@ def events_plan(
     churn_events: ChurnEventTable | None = None,
 ) -> EventsPlan:
     notes = [note for _, roles in sources for note in roles.notes]
-    if types:
+    cancels = cancellation_types(types)
+    activity = tuple(t for t in types if t not in cancels)
+    if cancels:
         notes.append(
-            f"every event type counts as activity ({', '.join(types)}): keep only the ones "
-            "that mean a customer is still a customer in labels.activity_event_types"
+            f"events of type {', '.join(cancels)} are taken as cancellations "
+            "(data.events.churn_event_types), not as activity"
         )
-    if churn_events is not None:
+    if activity:
+        notes.append(
+            f"every other event type counts as activity ({', '.join(activity)}): keep only "
+            "the ones that mean a customer is still a customer in labels.activity_event_types"
+        )
+    if churn_events is not None or cancels:
         notes.append(
             "a customer churns on a cancellation or on inactivity (labels.churn_definition: "
             "either); set explicit to count cancellations only"
@@ -308,10 +334,11 @@ def events_plan(
         sources,
         horizon_days,
         cutoffs,
-        types,
+        activity,
         customers,
         churn_events,
         tuple(dict.fromkeys(notes)),
+        cancels,
     )
 
 

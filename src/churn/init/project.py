@@ -164,6 +164,13 @@ def _source(path: Path, places: dict[Path, str]) -> tuple[SourceFile, pd.DataFra
     return SourceFile(places[path], fmt), read_sample(path, fmt)
 
 
+def _type_column(path: Path, source: SourceFile, column: str | None) -> pd.DataFrame:
+    """The whole event type ``column`` of the events file (none: no column)."""
+    if column is None:
+        return pd.DataFrame()
+    return pd.DataFrame({column: read_column(path, source.format, column)})
+
+
 def _event_span(
     files: Sequence[tuple[Path, SourceFile, str, str | None]],
 ) -> tuple[dt.date, dt.date]:
@@ -258,8 +265,12 @@ def init_events(
         event_type=flags.event_type,
         exclude=flags.exclude,
     )
+    # every value of the event type column, not the sample's: a cancellation may be rare
     types = planning.event_types(
-        [(sample, roles) for (_, sample), (_, roles) in zip(samples, sources, strict=True)]
+        [
+            (_type_column(path, source, roles.event_type), roles)
+            for path, (source, roles) in zip(events, sources, strict=True)
+        ]
     )
     events_id = sources[0][1].customer_id
     customer_table = None

@@ -30,11 +30,13 @@ from churn.data.contract import (
     canonical_contacts,
     canonical_customers,
     canonical_events_sql,
+    churn_events_of_types,
     clean_event_chunk,
     cleaning_fingerprint,
     empty_events,
     event_warnings,
     kept_rows_sql,
+    with_churn_events,
 )
 from churn.data.notes import SourceNotes, source_warnings, spelling_notes
 from churn.data.problems import Problems
@@ -403,6 +405,24 @@ def run(
                     raise RuntimeError(
                         f"stacked {stacked_rows:,} cleaned rows, expected {n_rows:,}"
                     )
+            if events.churn_event_types:
+                typed = churn_events_of_types(
+                    ParquetTable(dest),
+                    events.churn_event_types,
+                    duckdb_runner(memory_limit=settings.features.duckdb_memory_limit),
+                )
+                log.log(
+                    logging.INFO if len(typed) else logging.WARNING,
+                    "%s churn events from event types %s%s",
+                    f"{len(typed):,}",
+                    events.churn_event_types,
+                    ""
+                    if len(typed)
+                    else ": no event has one; check data.events."
+                    "churn_event_types against the event types the log reports",
+                )
+                given = [tables["churn_events"]] if "churn_events" in tables else []
+                tables["churn_events"] = with_churn_events([*given, typed])
             _write_tables(tables, folder)
             io.write_json(manifest_document(records), folder / MANIFEST)
 
