@@ -167,3 +167,19 @@ def test_a_sample_reads_only_its_rows(tmp_path: Path) -> None:
     assert sample.to_dict("list") == {"a": ["1", "2", "3"], "b": [None, "x", None]}
     with pytest.raises(InputDataError, match=r"big.jsonl line 4: not valid JSON"):
         list(json_record_chunks(path, name="big.jsonl", columns=["a"]))
+
+
+def test_rows_without_a_customer_are_dropped_when_init_saw_some(tmp_path: Path) -> None:
+    frame = app_log(40, seed=6)
+    records = [{"userId": r.user, "ts": int(r.ts)} for r in frame.itertuples()]
+    for record in records[1::9]:
+        record["userId"] = ""  # a logged-out visit
+    root = project(tmp_path / "p")
+    code, out = init(root, "app", "--events", str(write_lines(tmp_path / "log.json", records)))
+    assert code == 0, out
+    assert written(root, "app")["data"]["events"]["drop_missing_customer_id"] is True
+    assert "have no customer id (guests?)" in out
+    result = CliRunner().invoke(app, ["ingest", "app", "--project-dir", str(root)])
+    assert result.exit_code == 0, result.output
+    events = pd.read_parquet(root / "data/interim/app/canonical/events.parquet")
+    assert len(events) == len(records) - len(records[1::9])

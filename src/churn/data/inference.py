@@ -138,6 +138,8 @@ class EventRoles:
     event_type: str | None
     attributes: tuple[str, ...]
     notes: tuple[str, ...]
+    blank_ids: int = 0
+    """Rows of the sample without a customer id (guests, logged-out visits)."""
 
 
 @dataclass(frozen=True)
@@ -339,7 +341,15 @@ def infer_event_roles(
         for c in open_columns
         if c not in taken and not is_numeric(sample[c]) and 1 < sample[c].nunique() <= 50
     )
-    return EventRoles(customer_id, ts, amount, order_id, event_type, attributes, tuple(notes))
+    blank_ids = len(sample) - len(_filled(sample[customer_id]))
+    if blank_ids:
+        notes.append(
+            f"{blank_ids:,} of the first {len(sample):,} rows have no customer id (guests?): "
+            "such rows are dropped (data.events.drop_missing_customer_id)"
+        )
+    return EventRoles(
+        customer_id, ts, amount, order_id, event_type, attributes, tuple(notes), blank_ids
+    )
 
 
 def positive_label(values: pd.Series, given: str | None = None) -> str:

@@ -192,6 +192,8 @@ def render_events(plan: EventsPlan) -> str:
     lines = [ENGINE, "", "data:", "  kind: events", "  events:", "    sources:"]
     for source, roles in plan.sources:
         lines += _listed(_event_source(source, roles))
+    if any(roles.blank_ids for _, roles in plan.sources):
+        lines.append("    drop_missing_customer_id: true   # check: rows without a customer")
     if plan.churn_event_types:
         lines += flow_list("churn_event_types", list(plan.churn_event_types), 4, "check")
     if plan.customers is not None:
