@@ -121,11 +121,17 @@ class SourceSettings(Frozen):
         "in sorted order, is a source of its own with this mapping (a pattern matching no "
         "file is an error; data.snapshot.source names one file)"
     )
-    format: Literal["auto", "csv", "parquet", "json"] = Field(
+    format: Literal["auto", "csv", "parquet", "json", "excel"] = Field(
         "auto",
         description="file format; auto: parquet for .parquet or .pq files, json for .json, "
-        ".jsonl or .ndjson (gzipped or not), else CSV. json: one object per line, or an "
-        "array of objects; nested objects become columns named by their path (page.name)",
+        ".jsonl or .ndjson (gzipped or not), excel for .xlsx or .xlsm, else CSV. json: one "
+        "object per line, or an array of objects; nested objects become columns named by "
+        "their path (page.name)",
+    )
+    sheet: str | None = Field(
+        None,
+        description="excel: the sheet to read, by name, or '*' for every sheet stacked (they "
+        "must share the first one's header); default: the first sheet",
     )
     separator: str = Field(
         ",", description="CSV field separator: a character, or 'whitespace' for runs of blanks"

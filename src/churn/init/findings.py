@@ -20,6 +20,9 @@ def _reading(fmt: FileFormat) -> str:
         return "parquet"
     if fmt.format == "json":
         return f"json records, {fmt.encoding}"
+    if fmt.format == "excel":
+        read = "every sheet" if fmt.sheet is not None else "the first sheet"
+        return f"excel, {read} of {list(fmt.sheets)}"
     return f"csv, {fmt.encoding}, separator {fmt.separator!r}"
 
 

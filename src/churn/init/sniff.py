@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from churn.errors import InputDataError
+from churn.io.excel_sheets import ALL_SHEETS, is_excel_name, is_workbook, read_sheets, sheet_names
 from churn.io.json_records import is_json_name, json_record_chunks, json_sample
 
 SEPARATORS = ",;\t|"
@@ -32,9 +33,13 @@ _CHUNK = 1 << 20
 class FileFormat:
     """How to read one file: what ``SourceSettings`` calls format, separator and encoding."""
 
-    format: Literal["csv", "parquet", "json"]
+    format: Literal["csv", "parquet", "json", "excel"]
     separator: str = ","
     encoding: str = "utf-8"
+    sheet: str | None = None
+    """excel: the sheet (``*``: every sheet, stacked); None: the first."""
+    sheets: tuple[str, ...] = ()
+    """excel: every sheet of the workbook."""
 
 
 def _is_parquet(path: Path) -> bool:
@@ -86,12 +91,23 @@ def file_format(path: Path) -> FileFormat:
         raise InputDataError(f"{path}: no such file")
     if _is_parquet(path):
         return FileFormat("parquet")
+    if is_excel_name(path) or path.suffix.lower() == ".xls" or is_workbook(path):
+        return _workbook_format(path)
     encoding = text_encoding(path)
     if is_json_name(path) or _starts_as_json(path, encoding):
         return FileFormat("json", encoding=encoding)
     with path.open("rb") as f:
         head = f.read(64 * 1024).decode(encoding, errors="ignore")
     return FileFormat("csv", separator(head), encoding)
+
+
+def _workbook_format(path: Path) -> FileFormat:
+    """Excel, on every sheet when the sheets share the first one's header (one sheet per
+    year or month), else on the first."""
+    names = tuple(sheet_names(path, name=str(path)))
+    headers = [list(pd.read_excel(path, sheet_name=n, nrows=0, engine="openpyxl")) for n in names]
+    stacked = len(names) > 1 and all(h == headers[0] for h in headers)
+    return FileFormat("excel", sheet=ALL_SHEETS if stacked else None, sheets=names)
 
 
 def _starts_as_json(path: Path, encoding: str) -> bool:
@@ -128,6 +144,8 @@ def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.Data
         return _as_text(first.to_pandas())
     if fmt.format == "json":
         return _as_text(json_sample(path, name=str(path), encoding=fmt.encoding, rows=rows))
+    if fmt.format == "excel":
+        return _as_text(read_sheets(path, fmt.sheet, name=str(path), rows=rows))
     return _as_text(_read_csv(path, fmt, nrows=rows))
 
 
@@ -152,6 +170,8 @@ def read_column(path: Path, fmt: FileFormat, column: str) -> pd.Series:
     """Every value of one column, as text."""
     if fmt.format == "parquet":
         values = pq.read_table(path, columns=[column]).column(0).to_pandas()
+    elif fmt.format == "excel":
+        values = read_sheets(path, fmt.sheet, name=str(path), columns=[column])[column]
     elif fmt.format == "json":
         values = pd.concat([chunk[column] for chunk in _json(path, fmt, 1_000_000, [column])])
     else:

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn.errors import InputDataError, OutputWriteError, PipelineStateError
+from churn.io.excel_sheets import is_excel_name, sheet_chunks
 from churn.io.json_records import is_json_name, json_record_chunks
 from churn.io.paths import Output
 
@@ -56,6 +57,9 @@ def read_source_chunks(
     if path.stat().st_size == 0:
         raise InputDataError(f"{source.path}: the file is empty; expected a header and rows.")
     fmt = auto_format(source.path) if source.format == "auto" else source.format
+    if fmt == "excel":
+        yield from sheet_chunks(path, source.sheet, name=source.path, rows=rows)
+        return
     if fmt == "json":
         try:
             yield from json_record_chunks(
@@ -108,11 +112,15 @@ def read_source_chunks(
         raise InputDataError(f"{source.path}: malformed CSV: {exc}") from exc
 
 
-def auto_format(path: str) -> Literal["csv", "parquet", "json"]:
+def auto_format(path: str) -> Literal["csv", "parquet", "json", "excel"]:
     """The format ``format: auto`` reads ``path`` as: parquet for .parquet or .pq, JSON records
-    for .json, .jsonl or .ndjson (gzipped or not), else CSV."""
-    if PurePosixPath(path).suffix.lower() in (".parquet", ".pq"):
+    for .json, .jsonl or .ndjson (gzipped or not), excel for .xlsx, .xlsm (or .xls, to say
+    it cannot), else CSV."""
+    suffix = PurePosixPath(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
         return "parquet"
+    if is_excel_name(path) or suffix == ".xls":
+        return "excel"
     return "json" if is_json_name(path) else "csv"
 
 
