@@ -153,3 +153,58 @@ def test_explicit_churn_needs_a_table_or_event_types(tmp_path: Path) -> None:
         ConfigError, match=r"needs a data.churn_events table, or data.events.churn_event_types"
     ):
         load_settings(root, "app")
+
+
+def test_a_cancel_flag_mapped_as_the_event_type(tmp_path: Path) -> None:
+    """A billing log (KKBox's shape): dates as YYYYMMDD numbers, is_cancel 0 or 1 per row."""
+    rng = np.random.default_rng(5)
+    n = 400
+    log = pd.DataFrame(
+        {
+            "msno": rng.choice([f"m{i}" for i in range(60)], n),
+            "transaction_date": pd.to_datetime("2016-01-01")
+            + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+            "actual_amount_paid": rng.choice([99, 129, 149], n),
+            "is_cancel": (rng.random(n) < 0.1).astype(int),
+        }
+    )
+    log["transaction_date"] = log["transaction_date"].dt.strftime("%Y%m%d").astype(int)
+    root = project(tmp_path / "p")
+    (root / "data/raw/kk").mkdir(parents=True)
+    log.to_csv(root / "data/raw/kk/transactions.csv", index=False)
+    params = {
+        "engine": "local",
+        "data": {
+            "kind": "events",
+            "events": {
+                "sources": [
+                    {
+                        "path": "data/raw/kk/transactions.csv",
+                        "columns": {
+                            "customer_id": "msno",
+                            "timestamp": "transaction_date",
+                            "amount": "actual_amount_paid",
+                            "event_type": "is_cancel",
+                        },
+                        "timestamp_format": "%Y%m%d",
+                    }
+                ],
+                "churn_event_types": ["1"],
+            },
+        },
+        "labels": {
+            "churn_definition": "either",
+            "activity_event_types": ["0"],
+            "horizon_days": 60,
+            "train_cutoffs": {"dates": ["2016-09-01", "2016-12-01"]},
+            "test_cutoff": "2017-06-01",
+        },
+    }
+    (root / "pipelines/kk").mkdir(parents=True)
+    (root / "pipelines/kk/params.yaml").write_text(json.dumps(params))
+    for stage in ("ingest", "labels"):
+        result = CliRunner().invoke(app, [stage, "kk", "--project-dir", str(root)])
+        assert result.exit_code == 0, result.output
+    churns = pd.read_parquet(root / "data/interim/kk/canonical/churn_events.parquet")
+    assert len(churns) == int(log["is_cancel"].sum())
+    assert set(churns["customer_id"]) == set(log.loc[log["is_cancel"] == 1, "msno"])
