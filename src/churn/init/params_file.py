@@ -267,6 +267,10 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         ),
         "      attributes:   # check: drop any column known only after the customer left",
         *_mapping(plan.attributes, 8),
+        *(
+            f"        # left out, the label in disguise: {column!r}: {why}"
+            for column, why in plan.left_out
+        ),
     ]
     lines = [ENGINE, "", "data:", "  kind: snapshot", "  snapshot:", "    source:", *source]
     if roles.positive != "Yes":

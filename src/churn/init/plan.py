@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from churn.data.inference import (
@@ -26,10 +27,12 @@ from churn.data.inference import (
     name_words,
     timestamp_format,
 )
+from churn.data.parsing import parse_numbers
 from churn.data.snapshot import label_text
 from churn.init.schedule import CutoffPlan
 from churn.init.sniff import FileFormat
 from churn.io.paths import check_pipeline_name
+from churn.modeling.leakage import leak_suspects
 from churn.settings import SnapshotLabelSettings, TrainSettings
 
 DEFAULT_HORIZON_DAYS = 90
@@ -131,6 +134,8 @@ class SnapshotPlan:
     """train.min_class_rows to write: None keeps the default, which this snapshot can meet."""
     customers: CustomerTable | None = None
     """A table of more attributes, joined by customer id."""
+    left_out: tuple[tuple[str, str], ...] = ()
+    """(column, why) of the columns left out as the label in disguise (:func:`without_leaks`)."""
 
     @property
     def charge_feature(self) -> str | None:
@@ -386,6 +391,49 @@ def snapshot_plan(
     )
     return SnapshotPlan(
         check_pipeline_name(name), source, roles, attributes, numeric, snapshot_date, tuple(notes)
+    )
+
+
+def without_leaks(plan: SnapshotPlan, sample: pd.DataFrame) -> SnapshotPlan:
+    """``plan`` without the attributes that look like the label in disguise on ``sample`` (a
+    churn value, score, reason or date known only after a customer left), by the leak screen
+    ``churn train`` runs (:func:`churn.modeling.leakage.leak_suspects`): the first run then
+    trains instead of stopping there. Each is named in a note and in the params file."""
+    wanted = label_text(plan.roles.positive)
+    labels = [label_text(v) for v in sample[plan.roles.label]]
+    known = [t is not None for t in labels]
+    y = np.array([t == wanted for t, k in zip(labels, known, strict=True) if k], dtype=np.int8)
+    rows = sample[known].reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            name: parse_numbers(rows[column])[0]
+            if name in plan.numeric_attributes
+            else rows[column].replace("", None)
+            for name, column in plan.attributes.items()
+        }
+    )
+    suspects = leak_suspects(
+        frame,
+        y,
+        numeric=[n for n in plan.attributes if n in plan.numeric_attributes],
+        categorical=[n for n in plan.attributes if n not in plan.numeric_attributes],
+        label_name=plan.roles.label,
+    )
+    if not suspects:
+        return plan
+    names = {s.column for s in suspects}
+    left_out = tuple((plan.attributes[s.column], s.phrase()) for s in suspects)
+    note = (
+        f"left out {', '.join(repr(c) for c, _ in left_out)}: they look like the label in "
+        "disguise on the first rows (a value known only after a customer left); put any back "
+        "in data.snapshot.source.attributes if it is known before"
+    )
+    return replace(
+        plan,
+        attributes={n: c for n, c in plan.attributes.items() if n not in names},
+        numeric_attributes=tuple(n for n in plan.numeric_attributes if n not in names),
+        left_out=left_out,
+        notes=(*plan.notes, note),
     )
 
 

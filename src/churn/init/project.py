@@ -331,6 +331,7 @@ def init_snapshot(
         value=flags.value,
         exclude=flags.exclude,
     )
+    plan = planning.without_leaks(plan, sample)
     plan = planning.sized_for_training(plan, read_column(snapshot, source.format, flags.label))
     if customers is not None:
         if plan.roles.customer_id is None:
