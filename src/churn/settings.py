@@ -133,6 +133,13 @@ class SourceSettings(Frozen):
         description="excel: the sheet to read, by name, or '*' for every sheet stacked (they "
         "must share the first one's header); default: the first sheet",
     )
+    decimal: Literal[".", ","] = Field(
+        ".",
+        description="decimal mark of the numbers written in this file (amount, quantity, "
+        "unit_price, cost, a snapshot's numeric attributes): '.' (1,234.50) or ',' (1.234,50); "
+        "thousands grouped by the other mark, a space or an apostrophe, and a currency sign "
+        "or code around the number, are read either way",
+    )
     separator: str = Field(
         ",", description="CSV field separator: a character, or 'whitespace' for runs of blanks"
     )

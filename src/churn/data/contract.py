@@ -136,9 +136,9 @@ def _map_event_source(
     out["ts"] = ts
     for name in NUMERIC_COLUMNS:
         if name in cols:
-            parsed, bad = parse_numbers(raw[cols[name]])
+            parsed, bad = parse_numbers(raw[cols[name]], src.decimal)
             if len(bad):
-                problems.add(src.path, cols[name], "expected a number", bad)
+                problems.add(src.path, cols[name], _expected_number(src), bad)
             out[name] = parsed
     for name in TEXT_COLUMNS:
         if name in cols:
@@ -403,6 +403,14 @@ def canonical_customers(
     return typed
 
 
+def _expected_number(src: SourceSettings) -> str:
+    other = "," if src.decimal == "." else "."
+    return (
+        f"expected a number with decimal mark {src.decimal!r} (set decimal: {other!r} on this "
+        f"source if its numbers are written 1{other}5)"
+    )
+
+
 def churn_events_of_types(
     events: Table, types: Sequence[str], run_sql: SqlRunner | None = None
 ) -> pd.DataFrame:
@@ -495,9 +503,9 @@ def canonical_contacts(
             out["control"] = False
         out["channel"] = clean_text(raw[cols["channel"]]) if "channel" in cols else missing_text
         if "cost" in cols:
-            cost, bad_cost = parse_numbers(raw[cols["cost"]])
+            cost, bad_cost = parse_numbers(raw[cols["cost"]], src.decimal)
             if len(bad_cost):
-                problems.add(src.path, cols["cost"], "expected a number", bad_cost)
+                problems.add(src.path, cols["cost"], _expected_number(src), bad_cost)
             out["cost"] = cost
         else:
             out["cost"] = np.nan

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from churn.data.parsing import CURRENCY, parse_numbers
 from churn.errors import ConfigError
 from churn.settings import UNIX_FORMATS
 
@@ -158,16 +159,42 @@ def _filled(values: pd.Series) -> pd.Series:
     return text[text.notna() & (text != "")]
 
 
-def numeric_share(values: pd.Series) -> float:
-    """Share of the non-blank values that read as numbers (thousands separators excluded)."""
+def numeric_share(values: pd.Series, decimal: str = ".") -> float:
+    """Share of the non-blank values that read as numbers (:func:`parse_numbers`: grouped
+    thousands and currency signs too) with the decimal mark ``decimal``."""
     filled = _filled(values)
     if filled.empty:
         return 0.0
-    return float(pd.to_numeric(filled, errors="coerce").notna().mean())
+    return float(parse_numbers(filled, decimal)[0].notna().mean())
 
 
-def is_numeric(values: pd.Series) -> bool:
-    return numeric_share(values) >= MIN_PARSED_SHARE
+def is_numeric(values: pd.Series, decimal: str = ".") -> bool:
+    return numeric_share(values, decimal) >= MIN_PARSED_SHARE
+
+
+def plain_numbers(sample: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """``sample`` (text cells) with each column whose values read as numbers with the decimal
+    mark ``decimal`` rewritten as plain numbers (``1.234,50`` -> ``1234.5``), which is how
+    the rest of the guessing reads them; other columns as they are."""
+    out = sample.copy()
+    for column in sample.columns:
+        if is_numeric(sample[column], decimal):
+            parsed = parse_numbers(sample[column], decimal)[0]
+            out[column] = parsed.map(lambda v: "" if pd.isna(v) else repr(float(v)))
+    return out
+
+
+def decimal_mark(sample: pd.DataFrame) -> str:
+    """',' when the sample's numbers are written with a decimal comma (``12,50``, ``1.234,5``)
+    more often than with a decimal point, else '.'. A comma before exactly three digits
+    (``1,234``) is a thousands separator in either reading and decides nothing."""
+    text = pd.concat([_filled(sample[c]) for c in sample.columns]) if len(sample.columns) else None
+    if text is None or text.empty:
+        return "."
+    core = text.str.replace(rf"^[+-]?{CURRENCY}|{CURRENCY}$|\s", "", regex=True)
+    comma = core.str.fullmatch(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),(?:\d{1,2}|\d{4,})").sum()
+    point = core.str.fullmatch(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)\.(?:\d{1,2}|\d{4,})").sum()
+    return "," if comma > point else "."
 
 
 def _parses(filled: pd.Series, fmt: str) -> float:

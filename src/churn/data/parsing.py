@@ -161,13 +161,52 @@ def _mixed(text: pd.Series, fmt: str | None, timezone: str, changes: ClockChange
         return _instants(text, fmt=fmt)
 
 
-def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Floats. Returns (parsed, original values that are not numbers); blanks become NaN."""
+CURRENCY = (
+    r"(?:R\$|US\$|[$€£¥₹₽₩₺₫₪₦₴₱฿¢]|USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF"
+    r"|INR|BRL|MXN|ZAR|CNY|RUB|TRY|KRW|SGD|HKD|kr|zł)"
+)
+"""Currency signs and ISO codes a written amount may carry before or after it."""
+_WRITTEN = {
+    ".": r"[+-]?(?:\d{1,3}(?:[,']\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+",
+    ",": r"[+-]?(?:\d{1,3}(?:[.']\d{3})+|\d+)(?:,\d+)?|[+-]?,\d+",
+}
+"""A number as written with each decimal mark: the other mark or an apostrophe may group the
+thousands, in groups of three only (so 1,5 is no number when the mark is '.')."""
+
+
+def parse_numbers(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
+    """Floats. Returns (parsed, original values that are not numbers); blanks become NaN.
+
+    Besides plain numbers, amounts as spreadsheets and invoices write them are read:
+    thousands grouped (``1,234.50``; with ``decimal`` ',': ``1.234,50``, ``1 234,50``), a
+    currency sign or code before or after (``$12``, ``12,50 €``, ``EUR 7``), and negatives in
+    parentheses or with a trailing minus (``(12.50)``, ``12.50-``)."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64"), values.iloc[0:0]
     text = values.astype("string").str.strip()
-    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    if decimal == ".":
+        parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+        written = parsed.isna() & text.notna()
+        if written.any():
+            parsed[written] = _written_numbers(text[written], decimal)
+    else:  # '1.5' would read as a plain number, which with this mark it is not
+        parsed = _written_numbers(text, decimal)
     return parsed, values[parsed.isna() & text.notna()]
+
+
+def _written_numbers(text: pd.Series, decimal: str) -> pd.Series:
+    t = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+    negative = t.str.fullmatch(r"\(.*\)").fillna(False) | t.str.fullmatch(r".*\d-").fillna(False)
+    t = t.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.replace(r"(?<=\d)-$", "", regex=True)
+    t = t.str.replace(rf"^([+-]?){CURRENCY}", r"\1", regex=True)
+    t = t.str.replace(rf"{CURRENCY}\.?$", "", regex=True)
+    valid = t.str.fullmatch(_WRITTEN[decimal]).fillna(False).astype(bool)
+    grouping = r"[,']" if decimal == "." else r"[.']"
+    plain = t.str.replace(grouping, "", regex=True)
+    if decimal != ".":
+        plain = plain.str.replace(decimal, ".", regex=False)
+    numbers = pd.to_numeric(plain.where(valid), errors="coerce").astype("float64")
+    return numbers.where(~negative.astype(bool), -numbers)
 
 
 def event_type_key(name: str) -> str:

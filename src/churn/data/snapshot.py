@@ -84,7 +84,7 @@ def snapshot_columns(raw: pd.DataFrame, settings: SnapshotSettings) -> SnapshotC
     skip = {customer_id, label, *settings.exclude}
     attributes = {attribute_name(str(c)): str(c) for c in raw.columns if str(c) not in skip}
     numeric = set(settings.numeric_attributes) | {
-        name for name, col in attributes.items() if is_numeric(raw[col])
+        name for name, col in attributes.items() if is_numeric(raw[col], src.decimal)
     }
     return SnapshotColumns(customer_id, label, attributes, frozenset(numeric), True)
 
@@ -254,7 +254,7 @@ def canonical_snapshot(
     for attr, col in roles.attributes.items():
         values = _attribute_values(raw[col], settings.blank_as_missing)
         if attr in numeric:
-            parsed, bad = parse_numbers(values)
+            parsed, bad = parse_numbers(values, src.decimal)
             if len(bad) and not (roles.inferred and attr not in settings.numeric_attributes):
                 problems.add(src.path, col, "expected a number", bad)
             out[attr] = parsed  # inferred numeric: the few values that are not numbers are missing

@@ -132,6 +132,8 @@ def _reading(source: SourceFile, indent: int) -> list[str]:
         lines.append(f"{pad}separator: {scalar(fmt.separator)}")
     if fmt.format in ("csv", "json") and fmt.encoding != "utf-8":
         lines.append(f"{pad}encoding: {fmt.encoding}")
+    if fmt.decimal != ".":
+        lines.append(f"{pad}decimal: {scalar(fmt.decimal)}   # check: numbers written 1.234,50")
     if fmt.format == "excel" and fmt.sheet is not None:
         lines.append(f"{pad}sheet: {scalar(fmt.sheet)}   # check: every sheet, stacked")
     return lines

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from churn.data.inference import decimal_mark, plain_numbers
 from churn.data.parsing import parse_timestamps
 from churn.errors import ConfigError, InputDataError, PipelineStateError
 from churn.init import plan as planning
@@ -160,8 +161,14 @@ def stage_targets(dvc_yaml: str, name: str) -> list[str]:
 
 
 def _source(path: Path, places: dict[Path, str]) -> tuple[SourceFile, pd.DataFrame]:
+    """The file as ``data`` will read it, and its sample with numbers written plainly (a
+    decimal comma guessed from the sample)."""
     fmt = file_format(path)
-    return SourceFile(places[path], fmt), read_sample(path, fmt)
+    sample = read_sample(path, fmt)
+    if fmt.format != "parquet" and decimal_mark(sample) == ",":
+        fmt = replace(fmt, decimal=",")
+        sample = plain_numbers(sample, ",")
+    return SourceFile(places[path], fmt), sample
 
 
 def _type_column(path: Path, source: SourceFile, column: str | None) -> pd.DataFrame:

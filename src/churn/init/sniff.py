@@ -40,6 +40,8 @@ class FileFormat:
     """excel: the sheet (``*``: every sheet, stacked); None: the first."""
     sheets: tuple[str, ...] = ()
     """excel: every sheet of the workbook."""
+    decimal: str = "."
+    """The decimal mark of its numbers (:func:`churn.data.inference.decimal_mark`)."""
 
 
 def _is_parquet(path: Path) -> bool:
