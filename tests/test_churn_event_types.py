@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from churn.cli import app
 from churn.errors import ConfigError
-from churn.init.plan import cancellation_types
+from churn.init.plan import cancellation_types, return_types
 from churn.settings import load_settings
 from tests.test_init import init, project, written
 
@@ -50,6 +50,11 @@ def app_log(n_users: int, seed: int) -> pd.DataFrame:
         ),
         (["account_closed", "Login", "churned"], ["account_closed", "churned"]),
         (["purchase", "return", "view"], []),
+        (["Order Cancelled", "cancelled_order", "Cancel", "payment_cancelled"], []),
+        (
+            ["Subscription Cancelled", "cancel membership"],
+            ["Subscription Cancelled", "cancel membership"],
+        ),
     ],
 )
 def test_cancellations_are_named_apart_from_activity(types: list[str], cancels: list[str]) -> None:
@@ -67,17 +72,18 @@ def test_init_and_ingest_take_cancellations_from_the_event_log(tmp_path: Path) -
     assert code == 0, out
     params = written(root, "app")
     events = params["data"]["events"]
-    assert events["churn_event_types"] == ["Cancel", "Cancellation Confirmation"]
+    assert events["churn_event_types"] == ["Cancellation Confirmation"]
     assert params["labels"]["churn_definition"] == "either"
-    assert "Cancel" not in params["labels"]["activity_event_types"]
-    assert "Cancel" not in params["features"]["event_types"]
+    assert "Cancellation Confirmation" not in params["labels"]["activity_event_types"]
+    assert "Cancellation Confirmation" not in params["features"]["event_types"]
+    assert "Cancel" in params["labels"]["activity_event_types"]  # a visit to the page
     assert "taken as cancellations" in out
 
     result = CliRunner().invoke(app, ["ingest", "app", "--project-dir", str(root)])
     assert result.exit_code == 0, result.output
     churns = pd.read_parquet(root / "data/interim/app/canonical/churn_events.parquet")
     cancelled = log[log["page"] == "Cancellation Confirmation"]
-    assert len(churns) == 2 * len(cancelled) > 0  # both pages of each cancellation
+    assert len(churns) == len(cancelled) > 0
     assert set(churns["customer_id"]) == set(cancelled["userId"])
     assert churns.equals(churns.sort_values(["customer_id", "ts"]))
     labels = CliRunner().invoke(app, ["labels", "app", "--project-dir", str(root)])
@@ -208,3 +214,9 @@ def test_a_cancel_flag_mapped_as_the_event_type(tmp_path: Path) -> None:
     churns = pd.read_parquet(root / "data/interim/kk/canonical/churn_events.parquet")
     assert len(churns) == int(log["is_cancel"].sum())
     assert set(churns["customer_id"]) == set(log.loc[log["is_cancel"] == 1, "msno"])
+
+
+def test_returns_are_named_apart_from_cancellations() -> None:
+    types = ["Order Placed", "Refund Issued", "return", "Order Cancelled", "Chargeback", "Cancel"]
+    assert list(return_types(types)) == ["Refund Issued", "return", "Order Cancelled", "Chargeback"]
+    assert cancellation_types(types) == ()

@@ -232,6 +232,8 @@ def render_events(plan: EventsPlan) -> str:
     features: dict[str, object] = {}
     if plan.event_types:
         features["event_types"] = list(plan.event_types)
+    if plan.return_event_types:
+        features["return_event_types"] = list(plan.return_event_types)
     if plan.customers is not None and plan.customers.categorical:
         features["categorical_attributes"] = list(plan.customers.categorical)
     lines += ["", "features:" + ("" if features else " {}"), *_mapping(features, 2)]

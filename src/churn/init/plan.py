@@ -109,6 +109,8 @@ class EventsPlan:
     notes: tuple[str, ...] = ()
     churn_event_types: tuple[str, ...] = ()
     """Event types named like a cancellation (data.events.churn_event_types)."""
+    return_event_types: tuple[str, ...] = ()
+    """Event types named like a return (features.return_event_types)."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -231,15 +233,34 @@ def event_sources(
     return tuple(out)
 
 
+_SERVICE = r"(?:subscription|account|membership|plan|contract|service|licen[cs]e)"
 _CANCEL_NAME = re.compile(
-    r"cancel|churn|unsubscri|terminat|deactivat|close.?account|account.?clos", re.I
+    rf"churn|unsubscri|terminat|deactivat|close.?account|account.?clos|cancellation.?confirm"
+    rf"|{_SERVICE}.{{0,3}}cancel|cancel.{{0,3}}{_SERVICE}",
+    re.I,
 )
-"""Event type values that name a cancellation (a customer leaving, not a lapse)."""
+"""Event type values that name a customer leaving (not a lapse)."""
+_ORDER_NAME = re.compile(r"order|purchase|item|invoice|booking|payment|cart", re.I)
+"""Words that make a cancellation an order's (a return), not the customer's."""
+
+
+_RETURN_NAME = re.compile(r"refund|return|chargeback|charge.?back", re.I)
+
+
+def return_types(types: Sequence[str]) -> tuple[str, ...]:
+    """The event types of ``types`` named like a return: a refund, a chargeback, a cancelled
+    order (``features.return_event_types``: return features and value net of returns)."""
+    return tuple(
+        t
+        for t in types
+        if _RETURN_NAME.search(t) or (re.search("cancel", t, re.I) and _ORDER_NAME.search(t))
+    )
 
 
 def cancellation_types(types: Sequence[str]) -> tuple[str, ...]:
-    """The event types of ``types`` named like a cancellation."""
-    return tuple(t for t in types if _CANCEL_NAME.search(t))
+    """The event types of ``types`` named like a customer's cancellation: churn, unsubscribe,
+    a subscription or account cancelled or closed; not an order's ("Order Cancelled")."""
+    return tuple(t for t in types if _CANCEL_NAME.search(t) and not _ORDER_NAME.search(t))
 
 
 def event_types(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> tuple[str, ...]:
@@ -324,6 +345,11 @@ def events_plan(
             f"events of type {', '.join(cancels)} are taken as cancellations "
             "(data.events.churn_event_types), not as activity"
         )
+    if returns := return_types(activity):
+        notes.append(
+            f"events of type {', '.join(returns)} count as returns "
+            "(features.return_event_types): return features, value net of returns"
+        )
     if activity:
         notes.append(
             f"every other event type counts as activity ({', '.join(activity)}): keep only "
@@ -344,6 +370,7 @@ def events_plan(
         churn_events,
         tuple(dict.fromkeys(notes)),
         cancels,
+        return_types(activity),
     )
 
 
