@@ -184,7 +184,7 @@ def test_params_not_in_utf8_exit_2(project: Path) -> None:
     text = params_text(project).replace("timezone: UTC", "timezone: UTC # heure d'été")
     (project / PARAMS).write_bytes(text.encode("latin-1"))
     out = refused(project)
-    assert f"{PARAMS}: not UTF-8 text: byte " in out and "(line 11) is b'\\xe9'" in out
+    assert f"{PARAMS}: not UTF-8 text: byte " in out and "(line 12) is b'\\xe9'" in out
 
 
 @pytest.mark.parametrize(

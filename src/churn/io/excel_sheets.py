@@ -42,13 +42,8 @@ def sheet_names(path: Path, *, name: str) -> list[str]:
         )
     if not is_workbook(path):
         raise InputDataError(f"{name}: not a readable Excel workbook (.xlsx)")
-    from openpyxl import load_workbook  # noqa: PLC0415 - only workbooks need it
-
-    book = load_workbook(path, read_only=True)
-    try:
-        return list(book.sheetnames)
-    finally:
-        book.close()
+    with pd.ExcelFile(path, engine="openpyxl") as book:
+        return [str(n) for n in book.sheet_names]
 
 
 def chosen_sheets(path: Path, sheet: str | None, *, name: str) -> list[str]:
