@@ -597,20 +597,7 @@ class ParquetRows:
         return read_parquet_rows(self.path, self.rows, [column])[column]
 
     def frames(self, columns: list[str], *, batch_rows: int) -> Iterator[pd.DataFrame]:
-        """``columns`` of the rows, at most ``batch_rows`` rows at a time, in order (one empty
-        frame when there are no rows). Each row group of the file is read once, for all the
-        rows it holds, however many frames they make."""
-        if not len(self.rows):
-            yield read_parquet_rows(self.path, self.rows, columns)
-            return
-        with _earlier_output(self.path):
-            metadata = pq.ParquetFile(self.path).metadata
-        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-        start = 0
-        for group_end in np.cumsum(sizes):
-            end = int(np.searchsorted(self.rows, group_end))
-            if end > start:
-                frame = read_parquet_rows(self.path, self.rows[start:end], columns)
-                for first in range(0, len(frame), batch_rows):
-                    yield frame.iloc[first : first + batch_rows].reset_index(drop=True)
-            start = end
+        """``columns`` of the rows, ``batch_rows`` rows at a time, in order (one empty frame
+        when there are no rows)."""
+        for start in range(0, max(len(self.rows), 1), batch_rows):
+            yield read_parquet_rows(self.path, self.rows[start : start + batch_rows], columns)
