@@ -5,12 +5,14 @@ problem found in several chunks is still reported once, with every row counted."
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,3 +98,68 @@ def test_ingest_prints_no_pyspark_pandas_warning(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "wrote" in done.stderr
     assert "PySpark does not yet fully support pandas" not in done.stderr
+
+
+def messy_events(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """Raw order lines as an export gives them: ids in mixed shapes, many lines of one customer
+    at the same minute, a channel with gaps, and exact repeats of earlier lines far from them
+    (in other chunks), some of them at the very end of the file."""
+    customers = [f" c-{i:03d}" if i % 7 == 0 else f"C{i:03d}" for i in range(60)]
+    minute = pd.Timestamp("2023-02-01") + pd.to_timedelta(rng.integers(0, 500_000, n), unit="m")
+    frame = pd.DataFrame(
+        {
+            "order": [f"O{i % (n // 3)}" for i in range(n)],  # orders with several lines
+            "cust": rng.choice(customers, n),
+            "when": minute.strftime("%Y-%m-%d %H:%M"),
+            "total": np.round(rng.gamma(2, 15, n), 2),
+            "via": rng.choice(["web", "store", None], n),
+        }
+    )
+    frame.loc[rng.random(n) < 0.2, "when"] = frame["when"].iloc[0]  # ties on (customer, time)
+    repeats = frame.iloc[rng.integers(0, n, n // 10)]
+    return pd.concat([frame, repeats.iloc[: n // 20], frame, repeats], ignore_index=True)
+
+
+def ingested_bytes(root: Path, drop_duplicates: bool, chunk_sizes: tuple[int, ...]) -> set[Any]:
+    """The md5 and row count of events.parquet ingested from generated messy raw events at
+    each of ``chunk_sizes``."""
+    raw = messy_events(np.random.default_rng(11), 900)
+    if not (root / "pipelines").exists():
+        make_project(root)
+        raw.to_parquet(root / "data/raw/shop/orders.parquet", row_group_size=333, index=False)
+    values: dict[str, Any] = params()
+    source = values["data"]["events"]["sources"][0]
+    values["data"]["events"]["sources"] = [
+        {**source, "path": "data/raw/shop/orders.parquet", "attributes": {"channel": "via"}}
+    ]
+    values["data"]["events"]["drop_duplicate_events"] = drop_duplicates
+    write_params(root, values)
+    events = PipelinePaths(root, "shop").table("events")
+    digests = set()
+    for rows in chunk_sizes:
+        _, counts = ingested(root, rows)
+        digests.add((hashlib.md5(events.read_bytes()).hexdigest(), counts["events"]))
+        n_written = counts["events"]
+        assert (n_written < len(raw)) if drop_duplicates else (n_written == len(raw))
+    return digests
+
+
+@pytest.mark.parametrize("drop_duplicates", [False, True])
+def test_events_file_is_the_same_bytes_whatever_the_number_of_chunks(
+    tmp_path: Path, drop_duplicates: bool
+) -> None:
+    """events.parquet itself, not only its values: the file DVC hashes must not move when
+    ingest reads its raw rows in other chunks (6, 8 or 49 of them, duplicates across them)."""
+    digests = ingested_bytes(tmp_path, drop_duplicates, (333, 250, 40))
+    assert len(digests) == 1, digests
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known (issue 17 item 4): the values are equal, but when the cleaned rows are one "
+    "part file DuckDB writes events.parquet's columns without missing values as NOT NULL, and "
+    "as nullable when they are several part files; the bytes DVC hashes then differ",
+)
+def test_events_file_is_the_same_bytes_in_one_chunk_as_in_several(tmp_path: Path) -> None:
+    digests = ingested_bytes(tmp_path, False, (1_000_000, 250))
+    assert len(digests) == 1, digests

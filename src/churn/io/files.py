@@ -554,11 +554,12 @@ def read_parquet(
     return frame
 
 
-def read_labels(path: Output) -> pd.DataFrame:
+def read_labels(path: Output, *, filters: list[tuple[str, str, Any]] | None = None) -> pd.DataFrame:
     """``labels.parquet`` as :func:`read_parquet` reads it, ``churned`` as pandas' nullable
     boolean whoever wrote the file: one Spark wrote has no pandas metadata, and pyarrow turns a
-    boolean column with gaps into ``object`` without it."""
-    frame = read_parquet(path)
+    boolean column with gaps into ``object`` without it. ``filters``: only the rows they match,
+    as :func:`read_parquet`'s."""
+    frame = read_parquet(path, filters=filters)
     if "churned" in frame.columns:
         frame["churned"] = frame["churned"].astype("boolean")
     return frame

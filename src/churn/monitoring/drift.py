@@ -237,13 +237,26 @@ def drift_problems(
     the one it was trained on (:func:`training_rows`), as phrases for the promotion gate
     ("score PSI 0.35", "orders_total PSI 0.41 (threshold 0.2)"); empty when nothing is over
     ``settings.psi_threshold``."""
-    summary = population_drift(
+    return population_problems(
         model,
         training_rows(labels, features),
         scoring_rows(labels, features),
         catalogue=catalogue,
         settings=settings,
     )
+
+
+def population_problems(
+    model: ChurnModel,
+    reference: pd.DataFrame | Columns,
+    current: pd.DataFrame,
+    *,
+    catalogue: Sequence[Mapping[str, str]],
+    settings: MonitoringSettings,
+) -> list[str]:
+    """:func:`drift_problems` of populations already found: ``reference`` the training rows
+    (a frame, or :class:`Columns` read a column at a time), ``current`` the scoring rows."""
+    summary = population_drift(model, reference, current, catalogue=catalogue, settings=settings)
     psi = {f["feature"]: f["psi"] for f in summary["features"]}
     problems = [f"score PSI {summary['score_psi']:.2f}"] if summary["score_flagged"] else []
     problems += [f"{name} PSI {psi[name]:.2f}" for name in summary["flagged_features"]]

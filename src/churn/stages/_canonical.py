@@ -5,17 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from churn import io
-from churn.io.files import parquet_column_names, read_labels
+from churn.io.files import parquet_column_names
 from churn.io.paths import PipelinePaths
 from churn.modeling.training_data import KEYS, labelled_positions, with_feature_columns
 
 COLUMNS_PER_READ = 8
 """Feature columns read from ``features.parquet`` at a time by :func:`labelled_feature_rows`."""
-
-
-def labels_and_features(paths: PipelinePaths) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``labels.parquet`` and ``features.parquet``, read once for the row selections below."""
-    return read_labels(paths.labels), io.read_parquet(paths.features)
 
 
 def labelled_feature_rows(paths: PipelinePaths, labels: pd.DataFrame) -> pd.DataFrame:

@@ -24,15 +24,13 @@ import pandas as pd
 
 from churn import io
 from churn.campaigns.measured import campaign_effects
-from churn.engines import ParquetTable
 from churn.io.canonical import CanonicalFiles
-from churn.io.files import ParquetRows
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.model import ChurnModel
 from churn.monitoring.drift import population_drift
-from churn.monitoring.reference import training_row_numbers
 from churn.settings import PipelineSettings
+from churn.stages._populations import training_population
 from churn.tracking.loading import load_scoring_model
 from churn.tracking.store import Tracker
 
@@ -66,7 +64,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
         model = ChurnModel.load(Path(str(scores["model_name"].iloc[0])))
     drift = population_drift(
         model,
-        _training_rows(settings, paths),
+        training_population(paths, settings.features),
         current,
         catalogue=io.read_json(paths.catalogue),
         settings=settings.monitoring,
@@ -110,22 +108,6 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
             else f"{row['effect']:+.3f} ({row['effect_low']:+.3f} to {row['effect_high']:+.3f})",
         )
     return {"drift": drift, "realised": outcome, "campaigns": campaigns}
-
-
-def _training_rows(settings: PipelineSettings, paths: PipelinePaths) -> ParquetRows:
-    """The feature rows the model's population was trained on (as
-    :func:`churn.monitoring.drift.training_rows`): DuckDB finds them from labels.parquet and
-    features.parquet where they lie; their columns are then read as drift needs them, never
-    the table whole."""
-    io.require_parquet(paths.labels)
-    io.require_parquet(paths.features)
-    rows = training_row_numbers(
-        ParquetTable(paths.features),
-        ParquetTable(paths.labels),
-        threads=settings.features.duckdb_threads,
-        memory_limit=settings.features.duckdb_memory_limit,
-    )
-    return ParquetRows(paths.features, rows)
 
 
 def _rate(x: float | None) -> str:

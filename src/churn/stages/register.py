@@ -19,9 +19,9 @@ from churn.evaluation import metrics as evaluation_metrics
 from churn.io.paths import PipelinePaths
 from churn.modeling.model import ChurnModel
 from churn.modeling.training_data import outcome
-from churn.monitoring.drift import drift_problems
+from churn.monitoring.drift import population_problems
 from churn.settings import PipelineSettings
-from churn.stages._canonical import labels_and_features
+from churn.stages._populations import scoring_population, test_rows, training_population
 from churn.tracking import registry, runs, training, uplift_registry
 from churn.tracking.events_model import EventsEntry
 from churn.tracking.lineage import (
@@ -146,7 +146,7 @@ def promote(
     """Run the champion/challenger gate: the paired backtest folds, the test rows of
     ``labels.parquet`` as a report (and the fallback when no fold pairs); the uplift model's
     champion follows the churn model's (:func:`churn.tracking.uplift_registry.sync_champion`)."""
-    decision = _gate(settings, paths, tracker, *labels_and_features(paths), force=force)
+    decision = _gate(settings, paths, tracker, test_rows(paths), force=force)
     _sync_uplift_champion(tracker, paths)
     return decision
 
@@ -155,19 +155,19 @@ def _gate(
     settings: PipelineSettings,
     paths: PipelinePaths,
     tracker: Tracker,
-    labels: pd.DataFrame,
-    features: pd.DataFrame,
+    test: pd.DataFrame,
     *,
     force: bool,
 ) -> dict[str, Any]:
-    test = registry.test_rows(labels, features)
+    """The gate on ``test`` (:func:`churn.stages._populations.test_rows`); the drift rule reads
+    the training and scoring populations when it runs, not the whole feature table."""
     client = tracker.client
 
     def drift(uri: str) -> list[str]:
-        return drift_problems(
+        return population_problems(
             registry.load_churn_model(client, uri),
-            labels,
-            features,
+            training_population(paths, settings.features),
+            scoring_population(paths),
             catalogue=io.read_json(paths.catalogue),
             settings=settings.monitoring,
         )
@@ -191,12 +191,11 @@ def _gate(
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Register the trained model and run the gate, then register the uplift model beside it;
     write ``reports/<p>/registry.json``."""
-    labels, features = labels_and_features(paths)
-    test = registry.test_rows(labels, features)
+    test = test_rows(paths)
     registered = register(settings, paths, tracker, test)
     experiment = dvc_experiment(os.environ)
     if experiment is None:
-        decision = _gate(settings, paths, tracker, labels, features, force=False)
+        decision = _gate(settings, paths, tracker, test, force=False)
     else:  # its scores and report come from this version; the champion stays the champion
         decision = {
             "promoted": False,
