@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,13 +18,18 @@ from churn.io.files import parquet_empty_frame
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
-from churn.settings import PipelineSettings, SparkSettings, load_settings
+from churn.modeling.model import ChurnModel
+from churn.scoring.explain import Reference, shap_contributions, top_reasons, with_no_single_driver
+from churn.scoring.reasons import ReasonCatalogue, load_catalogue, resolve
+from churn.settings import PipelineSettings, ScoringSettings, SparkSettings, load_settings
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
-from churn.engines.spark import scoped_session, spark_session
+from churn.engines.spark import scoped_session, spark_dataframe, spark_session
+from churn.scoring.spark_rows import customer_rows, reason_columns
 from tests._driver_rows import driver_rows
 from tests._project import PIPELINE, make_project, run_stages, write_params
 from tests._project import params as project_params
+from tests.test_scoring import CATALOGUE, FEATURES, toy_features, toy_model
 from tests.test_spark import assert_same_frame
 
 pytestmark = pytest.mark.slow
@@ -81,3 +87,65 @@ def test_the_population_on_spark_is_the_local_one_and_stays_in_the_executors(
     spark = features.toArrow().to_pandas().astype({"customer_id": object})
     assert len(spark) > 50
     assert_same_frame(spark, local.features)
+
+
+def messy_population(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The toy features of tests/test_scoring.py made messy: customers with the same features
+    (ties in probability), missing numbers, a missing and an unseen country, customers with
+    nothing bought (no events: zeros and gaps), ids with quotes and non-ASCII letters, rows not
+    in id order."""
+    frame, churned = toy_features(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    twins = rng.choice(n, n // 5, replace=False)
+    frame.iloc[twins, 2:] = frame.iloc[twins[0], 2:].to_numpy()
+    frame.loc[rng.random(n) < 0.1, "days_since_last_activity"] = np.nan
+    frame.loc[rng.random(n) < 0.1, "spend_total"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "country"] = None
+    frame.loc[rng.random(n) < 0.05, "country"] = "Ísland"
+    quiet = rng.random(n) < 0.1
+    frame.loc[quiet, ["orders_total", "spend_total"]] = [0.0, np.nan]
+    frame.loc[quiet, "days_since_last_activity"] = np.nan
+    ids = frame["customer_id"].to_numpy(dtype=object)
+    ids[:3] = ["o'brien", 'say "hi"', "zoë"]
+    frame["customer_id"] = ids
+    return frame, churned
+
+
+@pytest.fixture(scope="module")
+def toy() -> tuple[ChurnModel, ReasonCatalogue, Reference]:
+    model = toy_model()
+    frame, y = toy_features(600, seed=9)
+    reference = Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES)
+    return model, resolve(load_catalogue(), CATALOGUE, model.feature_names), reference
+
+
+def test_each_customers_probability_and_reasons_on_spark_are_the_local_ones(
+    session: Any, toy: tuple[ChurnModel, ReasonCatalogue, Reference]
+) -> None:
+    """:func:`customer_rows` in the executors, against the local functions on the whole
+    frame: probabilities within 1e-6 (measured: equal), reasons identical."""
+    model, catalogue, reference = toy
+    frame, _ = messy_population(700, seed=3)
+    settings = ScoringSettings(value={"method": "recurring", "charge_feature": "spend_total"})
+    spark = customer_rows(
+        spark_dataframe(session, frame).repartition(3),
+        model,
+        catalogue=catalogue,
+        reference=reference,
+        settings=settings,
+    )
+    got = spark.toArrow().to_pandas()
+    got = got.set_index("customer_id").loc[frame["customer_id"]].reset_index()
+    p = model.predict_proba(frame)
+    assert np.abs(got["churn_probability"].to_numpy() - p).max() <= 1e-6
+    assert pd.Series(p).duplicated().sum() > 50, "ties in probability"
+    contributions = shap_contributions(model, frame)
+    want = with_no_single_driver(top_reasons(frame, contributions, catalogue, reference))
+    for column in reason_columns(3):
+        same = (got[column] == want[column]).fillna(False) | (
+            got[column].isna() & want[column].isna()
+        )
+        assert bool(same.all()), column
+    np.testing.assert_array_equal(np.vstack(got["contributions"]), contributions.values)
+    np.testing.assert_allclose(got["expected_value"], frame["spend_total"].fillna(0.0))
+    assert got["reason_1_code"].nunique() > 2
