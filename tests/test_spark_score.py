@@ -4,6 +4,7 @@ numbers. On a local Spark (``local[2]``) started once for this module."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,26 @@ from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
 from churn.modeling.model import ChurnModel
+from churn.reporting.shap_figures import MAX_POINTS, importance
 from churn.scoring.explain import Reference, shap_contributions, top_reasons, with_no_single_driver
+from churn.scoring.ranking import ModelIdentity, ScoreResult, score_customers
 from churn.scoring.reasons import ReasonCatalogue, load_catalogue, resolve
-from churn.settings import PipelineSettings, ScoringSettings, SparkSettings, load_settings
+from churn.scoring.summary import scoring_summary
+from churn.settings import (
+    OutreachSettings,
+    PipelineSettings,
+    PlaybookSettings,
+    RiskTiers,
+    ScoringSettings,
+    SparkSettings,
+    load_settings,
+)
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.engines.spark import scoped_session, spark_dataframe, spark_session
-from churn.scoring.spark_rows import customer_rows, reason_columns
+from churn.scoring.spark_list import SparkList, spark_list
+from churn.scoring.spark_output import as_local_list
+from churn.scoring.spark_rows import VALUE_COLUMN, customer_rows, reason_columns
 from tests._driver_rows import driver_rows
 from tests._project import PIPELINE, make_project, run_stages, write_params
 from tests._project import params as project_params
@@ -149,3 +163,133 @@ def test_each_customers_probability_and_reasons_on_spark_are_the_local_ones(
     np.testing.assert_array_equal(np.vstack(got["contributions"]), contributions.values)
     np.testing.assert_allclose(got["expected_value"], frame["spend_total"].fillna(0.0))
     assert got["reason_1_code"].nunique() > 2
+
+
+PLAYBOOK = PlaybookSettings.model_validate(
+    {
+        "rules": [
+            {"action": "service_call", "reasons": ["RETURNS"], "cost": 2.0, "effect": 0.3},
+            {"action": "loyalty_reward", "min_value_percentile": 80, "cost": 5.0},
+            {"action": "win_back_offer", "reasons": ["RECENCY"], "min_probability": 0.6},
+            {"action": "re_engagement_message", "reasons": ["RECENCY", "FREQUENCY"]},
+        ],
+        "default_action": "feedback_request",
+    }
+)
+WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+def local_and_spark(
+    session: Any,
+    toy: tuple[ChurnModel, ReasonCatalogue, Reference],
+    frame: pd.DataFrame,
+    value: pd.Series,
+    settings: ScoringSettings,
+) -> tuple[ScoreResult, SparkList, list[tuple[str, int]]]:
+    """The local list of ``frame`` (its rows in customer order, as a population is) and the
+    Spark list of the same rows, with what reached the driver while it was made."""
+    model, catalogue, reference = toy
+    identity = ModelIdentity("churn-toy", "7")
+    local = score_customers(
+        model,
+        frame,
+        value,
+        catalogue=catalogue,
+        reference=reference,
+        settings=settings,
+        playbook=PLAYBOOK,
+        identity=identity,
+        scored_at=WHEN,
+    )
+    features = spark_dataframe(session, frame.assign(**{VALUE_COLUMN: value})).repartition(3)
+    with driver_rows(at_most=MAX_POINTS + 200) as seen:
+        rows = customer_rows(
+            features, model, catalogue=catalogue, reference=reference, settings=settings
+        )
+        spark = spark_list(
+            rows,
+            features,
+            model,
+            catalogue=catalogue,
+            settings=settings,
+            playbook=PLAYBOOK,
+            identity=identity,
+            scored_at=WHEN,
+        )
+    return local, spark, seen.calls
+
+
+def assert_same_tree(got: Any, want: Any, where: str = "") -> None:
+    """The same JSON tree (keys in the same order), numbers within 1e-12 relative: Spark adds
+    up sums and means in another order than numpy."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and list(got) == list(want), (where, got, want)
+        for key in want:
+            assert_same_tree(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, float) and not isinstance(got, bool):
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12, nan_ok=True), where
+    else:
+        assert got == want, (where, got, want)
+
+
+def assert_same_list(local: ScoreResult, spark: SparkList, n_reasons: int) -> None:
+    got = as_local_list(spark.scores.toArrow().to_pandas(), n_reasons)
+    want = local.scores
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    assert got["customer_id"].tolist() == want["customer_id"].tolist()
+    np.testing.assert_allclose(got["churn_probability"], want["churn_probability"], atol=1e-6)
+    for column in want.columns:
+        if column in ("churn_probability", "cutoff"):
+            continue
+        if pd.api.types.is_float_dtype(want[column]):
+            np.testing.assert_allclose(
+                got[column], want[column], rtol=1e-12, equal_nan=True, err_msg=column
+            )
+        else:
+            same = (got[column] == want[column]).fillna(False) | (
+                got[column].isna() & want[column].isna()
+            )
+            assert bool(same.all()), f"{column}: {want.loc[~same, column].head().tolist()}"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        ScoringSettings(outreach=OutreachSettings(top_percent=20, control_percent=25)),
+        ScoringSettings(
+            outreach=OutreachSettings(
+                priority="value_at_risk", top_k=90, top_percent=None, control_percent="auto"
+            ),
+            risk_tiers=RiskTiers(method="probability", high=0.6, medium=0.3),
+        ),
+        ScoringSettings(
+            outreach=OutreachSettings(priority="churn_probability", top_percent=15),
+            explain="all",
+            n_reasons=2,
+        ),
+    ],
+    ids=["expected_value_saved", "value_at_risk_top_k_auto_control", "probability_explain_all"],
+)
+def test_the_list_on_spark_is_the_local_list_with_only_summaries_on_the_driver(
+    session: Any,
+    toy: tuple[ChurnModel, ReasonCatalogue, Reference],
+    settings: ScoringSettings,
+) -> None:
+    frame, _ = messy_population(900, seed=5)
+    frame = frame.sort_values("customer_id", ignore_index=True)  # a population's order
+    value = frame["spend_total"].where(frame.index % 7 != 0)  # some values unknown
+    local, spark, calls = local_and_spark(session, toy, frame, value, settings)
+    assert_same_list(local, spark, settings.n_reasons)
+    want = scoring_summary(local, "v1")
+    got = {**spark.summary, "reason_catalogue": "v1"}
+    assert_same_tree(got, want)
+    assert_same_tree(spark.importance, importance(local.contributions, toy[1]))
+    np.testing.assert_array_equal(spark.contributions.values, local.contributions.values)
+    pd.testing.assert_frame_equal(
+        spark.explained, local.explained.reset_index(drop=True), check_dtype=False
+    )
+    explained = int(local.scores["reason_1_code"].notna().sum())
+    # one-row aggregates, a row per stratum, action, tier and feature, and the charts' rows
+    assert sum(rows for _, rows in calls) <= explained + 150, calls
+    print(f"{settings.outreach.priority}: driver {calls}")

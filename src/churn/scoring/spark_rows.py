@@ -56,6 +56,7 @@ def row_schema(n_reasons: int) -> str:
             *reasons,
             "top_reason STRING",
             "contributions ARRAY<DOUBLE>",
+            "shap_base DOUBLE",
             "draw DOUBLE",
         ]
     )
@@ -74,7 +75,8 @@ def per_customer(
     ``churn_probability``, ``expected_value`` (missing: 0, as the local list writes it), the
     reasons of :func:`top_reasons` with :func:`with_no_single_driver`, ``top_reason`` (the
     top actionable reason's code), the SHAP ``contributions`` (one list per row, in the
-    model's feature order) and the control ``draw``."""
+    model's feature order), the base value they add to (``shap_base``, log-odds) and the
+    control ``draw``."""
     frame = batch.reset_index(drop=True)
     p = np.asarray(model.predict_proba(frame), dtype="float64")
     if settings.value.method == "recurring":
@@ -101,6 +103,7 @@ def per_customer(
             out[column] = reasons[column].astype("boolean")
     out["top_reason"] = top_actionable_reason(reasons).to_numpy(dtype=object)
     out["contributions"] = list(contributions.values)
+    out["shap_base"] = contributions.base
     out["draw"] = control_draws(out["customer_id"], settings.outreach.control_seed)
     return out
 
