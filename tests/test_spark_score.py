@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn import io
 from churn.engines import ParquetTable
 from churn.io.canonical import CanonicalFiles
 from churn.io.files import parquet_empty_frame
@@ -38,7 +39,7 @@ from churn.settings import (
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.engines.spark import scoped_session, spark_dataframe, spark_session
 from churn.scoring.spark_list import SparkList, spark_list
-from churn.scoring.spark_output import as_local_list
+from churn.scoring.spark_output import as_local_list, write_spark_list
 from churn.scoring.spark_rows import VALUE_COLUMN, customer_rows, reason_columns
 from tests._driver_rows import driver_rows
 from tests._project import PIPELINE, make_project, run_stages, write_params
@@ -275,6 +276,7 @@ def test_the_list_on_spark_is_the_local_list_with_only_summaries_on_the_driver(
     session: Any,
     toy: tuple[ChurnModel, ReasonCatalogue, Reference],
     settings: ScoringSettings,
+    tmp_path: Path,
 ) -> None:
     frame, _ = messy_population(900, seed=5)
     frame = frame.sort_values("customer_id", ignore_index=True)  # a population's order
@@ -288,6 +290,16 @@ def test_the_list_on_spark_is_the_local_list_with_only_summaries_on_the_driver(
     np.testing.assert_array_equal(spark.contributions.values, local.contributions.values)
     pd.testing.assert_frame_equal(
         spark.explained, local.explained.reset_index(drop=True), check_dtype=False
+    )
+    with driver_rows(at_most=1) as seen:
+        written = write_spark_list(spark.scores, tmp_path / "spark.parquet", settings.n_reasons)
+    assert (written, seen.calls) == (len(local.scores), [("collect", 1)])
+    io.write_parquet(local.scores, tmp_path / "local.parquet")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "spark.parquet").drop(columns=["churn_probability"]),
+        pd.read_parquet(tmp_path / "local.parquet").drop(columns=["churn_probability"]),
+        check_exact=False,
+        rtol=1e-12,
     )
     explained = int(local.scores["reason_1_code"].notna().sum())
     # one-row aggregates, a row per stratum, action, tier and feature, and the charts' rows
