@@ -111,7 +111,7 @@ def values_of(summary: pd.DataFrame, fit: ValueFit, horizon_days: int) -> np.nda
         )
         per_purchase = np.where(np.isfinite(expected), expected, fit.mean_spend)
     ahead = _purchases_ahead(summary, horizon_days, fit.bg)
-    return np.asarray(ahead, dtype="float64") * per_purchase
+    return np.asarray(np.asarray(ahead, dtype="float64") * per_purchase, dtype="float64")
 
 
 def _repeat_spend(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
