@@ -103,6 +103,14 @@ def test_the_population_on_spark_is_the_local_one_and_stays_in_the_executors(
     assert len(spark) > 50
     assert_same_frame(spark, local.features)
 
+    with driver_rows(at_most=2) as seen:
+        valued = kind.spark_valued(scoped_session(session), tables, features, day)
+    assert seen.calls == [("collect", 1)], "the value model, fitted in one task"
+    value = valued.select("customer_id", VALUE_COLUMN).toArrow().to_pandas()
+    got = value.set_index("customer_id")[VALUE_COLUMN].reindex(local.features["customer_id"])
+    np.testing.assert_allclose(got.to_numpy(), local.expected_value.to_numpy(), rtol=1e-12)
+    assert (local.expected_value > 0).sum() > 50
+
 
 def messy_population(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The toy features of tests/test_scoring.py made messy: customers with the same features

@@ -233,6 +233,33 @@ class EventsKind:
         features = self.spark_features(scoped, events, eligible, customers, customer_columns)
         return when, features
 
+    def spark_valued(self, scoped: Any, tables: Canonical, features: Any, when: dt.date) -> Any:
+        """The population's Spark DataFrame ``features`` (of :meth:`spark_population`) with
+        each customer's expected value at ``when`` in
+        :data:`churn.scoring.spark_rows.VALUE_COLUMN` (``clv``: computed by the executors,
+        :mod:`churn.scoring.spark_value`; 0 for a customer without a purchase before it), as
+        :meth:`population` values it. ``recurring``: ``features`` as they are (the executors
+        read the charge from the row)."""
+        from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
+
+        from churn.scoring.spark_rows import VALUE_COLUMN  # noqa: PLC0415
+        from churn.scoring.spark_value import spark_purchase_value  # noqa: PLC0415
+
+        if self.settings.scoring.value.method == "recurring":
+            return features
+        fs = self.settings.features
+        values = spark_purchase_value(
+            scoped,
+            tables.events(),
+            cutoff=when,
+            activity_event_types=self.labs.activity_event_types,
+            return_event_types=fs.return_event_types,
+            horizon_days=self.labs.horizon_days,
+            groups=fs.spark.shuffle_partitions,
+        )
+        valued = features.join(values, on="customer_id", how="left")
+        return valued.withColumn(VALUE_COLUMN, F.coalesce(F.col(VALUE_COLUMN), F.lit(0.0)))
+
     def _scoring_cutoff(
         self, events: Table, cutoff: dt.date | None
     ) -> tuple[dt.date, pd.DataFrame]:

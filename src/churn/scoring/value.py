@@ -35,7 +35,7 @@ def purchase_value(
     """
     summary = rfm_summary(purchases, cutoff)
     fit = fit_value(summary, cutoff)
-    kept = _kept_share(purchases, returns, cutoff).reindex(summary["customer_id"]).fillna(1.0)
+    kept = kept_share(purchases, returns, cutoff).reindex(summary["customer_id"]).fillna(1.0)
     return pd.Series(
         values_of(summary, fit, horizon_days) * kept.to_numpy(),
         index=summary["customer_id"].to_numpy(),
@@ -141,7 +141,7 @@ def _purchases_ahead(
     )
 
 
-def _kept_share(
+def kept_share(
     purchases: pd.DataFrame, returns: pd.DataFrame | None, cutoff: pd.Timestamp
 ) -> pd.Series:
     """Per customer, the share of the value bought before ``cutoff`` not returned (0 to 1)."""
