@@ -5,8 +5,6 @@ numbers. On a local Spark (``local[2]``) started once for this module."""
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,7 @@ from churn.scoring.spark_list import SparkList, spark_list
 from churn.scoring.spark_output import as_local_list, write_spark_list
 from churn.scoring.spark_rows import VALUE_COLUMN, customer_rows, reason_columns
 from tests._driver_rows import driver_rows
-from tests._project import PIPELINE, churn, make_project, run_stages, write_params
+from tests._project import PIPELINE, make_project, run_stages, write_params
 from tests._project import params as project_params
 from tests.test_scoring import CATALOGUE, FEATURES, toy_features, toy_model
 from tests.test_spark import assert_same_frame
@@ -315,68 +313,3 @@ def test_the_list_on_spark_is_the_local_list_with_only_summaries_on_the_driver(
     # one-row aggregates, a row per stratum, action, tier and feature, and the charts' rows
     assert sum(rows for _, rows in calls) <= explained + 150, calls
     print(f"{settings.outreach.priority}: driver {calls}")
-
-
-@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
-def test_churn_score_in_the_executors_writes_the_local_outputs(
-    session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``churn score`` with scoring.engine and features.engine spark: the list, its history
-    copy, the scored features, scoring.json and shap_importance.json the local run writes
-    (probabilities within 1e-6, sums within 1e-12), with only summaries and the charts'
-    customers handed to the driver, and no parquet file read into pandas."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    make_project(tmp_path)
-    values = project_params()
-    values["features"] = {**values["features"], "bgnbd": True, "calendar": True}
-    values["scoring"] = {"outreach": {"top_percent": 25, "control_percent": 20}}
-    write_params(tmp_path, values)
-    run_stages(tmp_path, ("ingest", "labels", "features", "train", "register"))
-    scored = tmp_path / "data/scored" / PIPELINE
-    reports = tmp_path / "reports" / PIPELINE
-    code, out = churn(tmp_path, "score")
-    assert code == 0, out
-    names = ("scores.parquet", "features.parquet")
-    local = {name: (scored / name).read_bytes() for name in names}
-    local_summary = json.loads((reports / "scoring.json").read_text())
-    local_importance = json.loads((reports / "shap_importance.json").read_text())
-    for name in names:
-        (scored / name).unlink()
-
-    values["features"]["engine"] = "spark"
-    values["scoring"]["engine"] = "spark"
-    write_params(tmp_path, values)
-    with monkeypatch.context() as patch, driver_rows(at_most=100 + MAX_POINTS) as seen:
-        patch.setattr(pd, "read_parquet", forbidden_read)
-        code, out = churn(tmp_path, "score")
-    assert code == 0, out
-
-    want = pd.read_parquet(io.BytesIO(local["scores.parquet"]))
-    got = pd.read_parquet(scored / "scores.parquet")
-    assert len(want) > 100 and want["in_outreach"].sum() > 20
-    assert got["customer_id"].tolist() == want["customer_id"].tolist()
-    np.testing.assert_allclose(got["churn_probability"], want["churn_probability"], atol=1e-6)
-    pd.testing.assert_frame_equal(
-        got.drop(columns=["scored_at", "churn_probability"]),
-        want.drop(columns=["scored_at", "churn_probability"]),
-        check_exact=False,
-        rtol=1e-12,
-    )
-    history = sorted((scored / "history").glob("*.parquet"))
-    assert (scored / "scores.parquet").read_bytes() == history[-1].read_bytes()
-    features = pd.read_parquet(scored / "features.parquet")
-    assert_same_frame(features, pd.read_parquet(io.BytesIO(local["features.parquet"])))
-    assert_same_tree(json.loads((reports / "scoring.json").read_text()), local_summary)
-    assert_same_tree(json.loads((reports / "shap_importance.json").read_text()), local_importance)
-    explained = int(want["reason_1_code"].notna().sum())
-    features_of_model = len(local_importance["features"])
-    large = [rows for _, rows in seen.calls if rows > 20]
-    # the charts' customers (at most MAX_POINTS) and the mean |SHAP| of each feature
-    assert large == [explained, features_of_model], seen.calls
-    assert seen.total - explained - features_of_model <= 100
-    print(f"churn score in the executors: driver {seen.calls}")
-
-
-def forbidden_read(*args: object, **kwargs: object) -> None:
-    raise AssertionError(f"the driver read a parquet file into pandas: {args}")
