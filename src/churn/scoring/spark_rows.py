@@ -122,7 +122,10 @@ def customer_rows(
     collected, in ``features``' row order."""
     keep = ["customer_id", "cutoff", *model.feature_names]
     if settings.value.method == "recurring":
-        keep.append(str(settings.value.charge_feature))
+        charge = str(settings.value.charge_feature)
+        if charge not in features.columns:  # recurring_value's error, on the driver
+            recurring_value(pd.DataFrame(columns=features.columns), charge, 1.0)
+        keep.append(charge)
     else:
         keep.append(VALUE_COLUMN)
     names = list(dict.fromkeys(n for n in keep if n in features.columns))
