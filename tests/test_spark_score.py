@@ -21,7 +21,7 @@ from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
 from churn.modeling.model import ChurnModel
-from churn.reporting.shap_figures import MAX_POINTS, importance
+from churn.reporting.shap_figures import MAX_POINTS, _explanation, importance
 from churn.scoring.explain import Reference, shap_contributions, top_reasons, with_no_single_driver
 from churn.scoring.ranking import ModelIdentity, ScoreResult, score_customers
 from churn.scoring.reasons import ReasonCatalogue, load_catalogue, resolve
@@ -140,6 +140,27 @@ def toy() -> tuple[ChurnModel, ReasonCatalogue, Reference]:
     frame, y = toy_features(600, seed=9)
     reference = Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES)
     return model, resolve(load_catalogue(), CATALOGUE, model.feature_names), reference
+
+
+def test_the_charts_draw_the_local_customers_when_more_are_explained_than_they_show(
+    session: Any, toy: tuple[ChurnModel, ReasonCatalogue, Reference], tmp_path: Path
+) -> None:
+    """More explained customers than MAX_POINTS: the charts' customers are the very ones the
+    local charts draw, numbered by the distributed rank."""
+    settings = ScoringSettings(
+        outreach=OutreachSettings(priority="churn_probability", top_percent=10),
+        explain="all",
+    )
+    frame, _ = messy_population(MAX_POINTS + 400, seed=8)
+    frame = frame.sort_values("customer_id", ignore_index=True)
+    local, spark, calls = local_and_spark(session, toy, frame, frame["spend_total"], settings)
+    assert_same_list(local, spark, settings.n_reasons)
+    wanted = _explanation(local.contributions, local.explained)
+    drawn = _explanation(spark.contributions, spark.explained)
+    np.testing.assert_array_equal(drawn.values, wanted.values)
+    np.testing.assert_array_equal(drawn.data, wanted.data)
+    assert len(spark.contributions.values) == MAX_POINTS
+    assert max(rows for _, rows in calls) == MAX_POINTS
 
 
 def test_each_customers_probability_and_reasons_on_spark_are_the_local_ones(

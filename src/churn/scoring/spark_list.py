@@ -2,12 +2,13 @@
 computed (:mod:`churn.scoring.spark_rows`) to the ranked list, with the local rules of
 :func:`churn.scoring.ranking.score_customers` reproduced from small summaries:
 
-* percentiles by ``cume_dist`` (the share of customers at or below, as pandas' rank by its
-  highest tie over the count);
-* percentile tiers from the count per distinct probability cumulated from the riskiest: the
-  cut nearest the wanted share, one row back per tier;
 * ranks by Spark's sort (priority, then customer id: UTF-8 byte order is code point order, as
-  Python compares strings);
+  Python compares strings), numbered per range partition from a count per partition, so no
+  step gathers the list in one task (:func:`_with_rank`);
+* percentiles from the first rank of each value (the share of customers at or below, as
+  pandas' rank by its highest tie over the count);
+* percentile tiers from the customers at or above each distinct probability (its last rank):
+  the cut nearest the wanted share, one row back per tier;
 * with priority ``expected_value_saved``, the local doubling search over the bound of any
   action, each round an aggregate (the budget-th largest positive value saved, the largest
   bound left): the same explained set, so the same ranks;
@@ -18,8 +19,9 @@ computed (:mod:`churn.scoring.spark_rows`) to the ranked list, with the local ru
   most :data:`churn.reporting.shap_figures.MAX_POINTS` explained customers, the very ones the
   local charts draw.
 
-What reaches the driver: a handful of one-row aggregates, a row per stratum, per action and
-per tier, a row per feature for the importance, and the charts' sample.
+What reaches the driver: a handful of one-row aggregates, a row per partition of each sort, a
+row per stratum, per action and per tier, a row per feature for the importance, and the
+charts' sample.
 """
 
 from __future__ import annotations
@@ -60,12 +62,54 @@ class SparkList:
     """Their model features (:meth:`ChurnModel.matrix`), aligned with ``contributions``."""
 
 
-def _order(column: str, ascending: bool = False) -> Any:
-    from pyspark.sql import Window  # noqa: PLC0415 - optional dependency
-    from pyspark.sql import functions as F  # noqa: PLC0415
+def _with_rank(rows: Any, name: str, column: str, *, ascending: bool = False) -> Any:
+    """``rows`` with ``name``: 1 for the row with the largest ``column`` (smallest with
+    ``ascending``), ties by customer id, numbered without gathering the rows in one task:
+    Spark's sort spreads them over range partitions, a count per partition (a row each)
+    gives each partition's first number, and each task numbers its own rows in order."""
+    from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
+    from pyspark.sql.types import LongType, StructField, StructType  # noqa: PLC0415
 
     key = F.col(column).asc() if ascending else F.col(column).desc()
-    return Window.orderBy(key, F.col("customer_id").asc())
+    ordered = rows.orderBy(key, F.col("customer_id").asc())
+    ordered = ordered.withColumn("_part", F.spark_partition_id()).persist()
+    sizes = {int(r["_part"]): int(r["count"]) for r in ordered.groupBy("_part").count().collect()}
+    first, total = {}, 0
+    for part in sorted(sizes):
+        first[part], total = total, total + sizes[part]
+    names = list(ordered.columns)
+    aliases = [f"_c{i}" for i in range(len(names))]
+    at = names.index("_part")
+    fields = [
+        StructField(a, f.dataType, f.nullable)
+        for a, f in zip(aliases, ordered.schema.fields, strict=True)
+    ]
+
+    def number(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        done = 0  # one task numbers one partition, its batches in order
+        for batch in batches:
+            if not len(batch):
+                continue
+            start = first[int(batch[aliases[at]].to_numpy()[0])] + done + 1
+            batch["_rank"] = np.arange(start, start + len(batch), dtype="int64")
+            done += len(batch)
+            yield batch
+
+    schema = StructType([*fields, StructField("_rank", LongType())])
+    numbered = ordered.toDF(*aliases).mapInPandas(number, schema).toDF(*names, name)
+    return numbered.drop("_part")
+
+
+def _with_share_at_or_below(rows: Any, name: str, column: str, rank: str, n: int) -> Any:
+    """``rows`` with ``name``: the percent of rows whose ``column`` is at or below the row's
+    (pandas' rank by the highest tie, over the count, x 100), from ``rank``, a rank of
+    ``column`` from the largest (:func:`_with_rank`): at or below = n - (first rank of the
+    row's value) + 1."""
+    from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
+
+    firsts = rows.groupBy(column).agg(F.min(rank).alias("_first"))
+    share = (F.lit(n) - F.col("_first") + F.lit(1)) / F.lit(n) * 100.0
+    return rows.join(firsts, on=column).withColumn(name, share).drop("_first")
 
 
 def spark_list(
@@ -82,7 +126,6 @@ def spark_list(
     """The list of ``rows`` (:func:`churn.scoring.spark_rows.customer_rows` of ``features``,
     the population's Spark DataFrame), as :func:`churn.scoring.ranking.score_customers`
     makes it of the same customers (see the module doc)."""
-    from pyspark.sql import Window  # noqa: PLC0415 - optional dependency
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     outreach = settings.outreach
@@ -91,35 +134,30 @@ def spark_list(
     budget = outreach_size(n, outreach)
     money = rows.where(F.col("expected_value") > 0).limit(1).count() > 0
     p, value = F.col("churn_probability"), F.col("expected_value")
-    rows = rows.withColumns(
-        {
-            "risk_percentile": F.cume_dist().over(Window.orderBy(p)) * 100.0,
-            "value_percentile": (F.cume_dist().over(Window.orderBy(value)) * 100.0)
-            if money
-            else F.lit(0.0),
-            "worth": value if money else F.lit(1.0),
-            "value_at_risk": p * value,
-            "risk_tier": _tiers(rows, n, settings),
-        }
-    )
+    rows = rows.withColumns({"worth": value if money else F.lit(1.0), "value_at_risk": p * value})
+    rows = _with_rank(rows, "rank_p", "churn_probability")
+    rows = _with_share_at_or_below(rows, "risk_percentile", "churn_probability", "rank_p", n)
+    if money:
+        rows = _with_rank(rows, "rank_value", "expected_value")
+        rows = _with_share_at_or_below(
+            rows, "value_percentile", "expected_value", "rank_value", n
+        ).drop("rank_value")
+    else:
+        rows = rows.withColumn("value_percentile", F.lit(0.0))
+    rows = rows.withColumn("risk_tier", _tiers(rows, n, settings))
     rows = _with_choice(rows, playbook, bound=outreach.priority == "expected_value_saved")
-    rows = rows.withColumns(
-        {
-            "rank_p": F.row_number().over(_order("churn_probability")),
-            "rank_var": F.row_number().over(_order("value_at_risk")),
-        }
-    )
+    rows = _with_rank(rows, "rank_var", "value_at_risk")
     base = (F.col("rank_p") <= budget) | (F.col("rank_var") <= budget)
     base = base | F.lit(settings.explain == "all")
     saved = F.col("saved")
     if outreach.priority == "expected_value_saved":
-        rows = rows.withColumn("bound_rank", F.row_number().over(_order("bound"))).persist()
+        rows = _with_rank(rows, "bound_rank", "bound")
         size = _explained_size(rows, base, n, budget)
         done = base | (F.col("bound_rank") <= size)
         rows = rows.withColumns(
             {"done": done, "key": F.when(done, saved).otherwise(F.col("bound"))}
         )
-        rows = rows.withColumn("priority_rank", F.row_number().over(_order("key")))
+        rows = _with_rank(rows, "priority_rank", "key")
         in_outreach = (F.col("priority_rank") <= budget) & F.col("done") & (saved > 0)
     else:
         by = "rank_var" if outreach.priority == "value_at_risk" and money else "rank_p"
@@ -164,16 +202,14 @@ def spark_list(
 
 def _tiers(rows: Any, n: int, settings: ScoringSettings) -> Any:
     """The risk tier column (:func:`churn.scoring.outreach.risk_tier`)."""
-    from pyspark.sql import Window  # noqa: PLC0415 - optional dependency
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     tiers, p = settings.risk_tiers, F.col("churn_probability")
     if tiers.method != "percentile":
         high, medium = p >= tiers.high, p >= tiers.medium
     else:
-        counts = rows.groupBy("churn_probability").count()
-        riskiest = Window.orderBy(p.desc()).rowsBetween(Window.unboundedPreceding, 0)
-        above = counts.withColumn("above", F.sum("count").over(riskiest))
+        # customers at or above each probability: the last rank (from the riskiest) it has
+        above = rows.groupBy("churn_probability").agg(F.max("rank_p").alias("above"))
 
         def riskiest_share(percent: float) -> Any:
             # riskiest_share: the boundary whose count above is nearest the share (k = 0,
@@ -460,15 +496,14 @@ def _chart_sample(
     """The explained customers the local charts draw (all of them, or MAX_POINTS chosen as
     :func:`churn.reporting.shap_figures.beeswarm_figure` chooses them, in customer order):
     their SHAP values and model features, the only customer rows that reach the driver."""
-    from pyspark.sql import Window  # noqa: PLC0415 - optional dependency
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     kept = rows.where("kept").select("customer_id", "contributions", "shap_base")
     n = kept.count()
     if n > MAX_POINTS:
         chosen = np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
-        numbered = kept.withColumn("at", F.row_number().over(Window.orderBy("customer_id")) - 1)
-        kept = numbered.where(F.col("at").isin([int(i) for i in chosen])).drop("at")
+        numbered = _with_rank(kept, "at", "customer_id", ascending=True)
+        kept = numbered.where((F.col("at") - 1).isin([int(i) for i in chosen])).drop("at")
     names = list(model.feature_names)
     wanted = features.select("customer_id", *(F.col(f"`{c.replace('`', '``')}`") for c in names))
     sample = kept.join(wanted, on="customer_id").orderBy("customer_id").toArrow().to_pandas()
