@@ -72,7 +72,8 @@ def _with_rank(rows: Any, name: str, column: str, *, ascending: bool = False) ->
 
     key = F.col(column).asc() if ascending else F.col(column).desc()
     ordered = rows.orderBy(key, F.col("customer_id").asc())
-    ordered = ordered.withColumn("_part", F.spark_partition_id()).persist()
+    # kept by the executors, its plan cut: each rank would otherwise carry every step before
+    ordered = ordered.withColumn("_part", F.spark_partition_id()).localCheckpoint()
     sizes = {int(r["_part"]): int(r["count"]) for r in ordered.groupBy("_part").count().collect()}
     first, total = {}, 0
     for part in sorted(sizes):
@@ -129,7 +130,7 @@ def spark_list(
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     outreach = settings.outreach
-    rows = rows.persist()
+    rows = rows.localCheckpoint()  # computed once, kept by the executors
     n = rows.count()
     budget = outreach_size(n, outreach)
     money = rows.where(F.col("expected_value") > 0).limit(1).count() > 0
@@ -182,7 +183,7 @@ def spark_list(
         "stratum", F.concat(F.col("risk_tier"), F.lit(" x "), F.col("action_kept"))
     )
     rows, power = _with_control(rows, settings)
-    rows = rows.persist()
+    rows = rows.localCheckpoint()
     scores = _list_columns(rows, settings, playbook, identity, scored_at)
     design = {
         "risk_tiers": _tier_definition(rows, settings),
