@@ -93,6 +93,11 @@ def toy_features(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]
 
 @pytest.fixture(scope="module")
 def model() -> ChurnModel:
+    return toy_model()
+
+
+def toy_model() -> ChurnModel:
+    """A booster and Platt calibrator fitted on :func:`toy_features`."""
     frame, y = toy_features()
     numeric = ("days_since_last_activity", "orders_total", "spend_total")
     categories = {"country": ("DE", "FR", "UK")}

@@ -4,6 +4,7 @@ Spark, ``local[2]``, started once for this module). docs/spark.md lists the same
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,14 @@ pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.engines.spark import spark_dataframe, spark_session
 from churn.modeling.spark_train import spark_fit_model
 from churn.modeling.training_data import FeatureColumns
+from churn.reporting.shap_figures import MAX_POINTS
 from churn.scoring.spark_scoring import champion_probabilities, spark_champion
 from churn.tracking.store import connect, tracking_uri
 from tests._driver_rows import COLLECTING, driver_rows, rows_of
 from tests._project import PIPELINE, churn, make_project, run_stages, write_params
 from tests._project import params as project_params
-from tests.test_spark import registered_champion
+from tests.test_spark import assert_same_frame, registered_champion
+from tests.test_spark_score import assert_same_tree
 from tests.test_tracking import customers as scored_customers
 
 pytestmark = pytest.mark.slow
@@ -109,12 +112,13 @@ def test_training_on_spark_brings_back_the_booster_not_the_rows(session: Any) ->
 
 @pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
-def test_scoring_on_spark_still_brings_back_one_probability_per_customer(
+def test_scoring_by_spark_udf_still_brings_back_one_probability_per_customer(
     session: Any, tmp_path: Path
 ) -> None:
-    """``scoring.engine: spark`` (still, issue 17 item 1): the population goes from the driver
-    to the executors, and each row's probability (its row number and the probability) comes
-    back, since the reasons, tiers and lists are computed on the driver."""
+    """``scoring.engine: spark`` where the list is not made in the executors (features on
+    DuckDB, a snapshot pipeline, an uplift model): the population goes from the driver to the
+    executors, and each row's probability (its row number and the probability) comes back,
+    since the reasons, tiers and lists are then computed on the driver."""
     client = connect(tracking_uri(tmp_path, {}))
     registered_champion(client, tmp_path)
     champion = spark_champion(session, client, "churn-spark")
@@ -180,3 +184,64 @@ def test_churn_labels_and_features_on_spark_write_the_duckdb_files_collecting_su
 
 def forbidden_read(*args: object, **kwargs: object) -> None:
     raise AssertionError(f"the driver read a parquet file into pandas: {args}")
+
+
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
+def test_churn_score_in_the_executors_hands_the_driver_summaries_and_writes_the_local_outputs(
+    session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``churn score`` with scoring.engine and features.engine spark: the list, its history
+    copy, the scored features, scoring.json and shap_importance.json the local run writes
+    (probabilities within 1e-6, sums within 1e-12), with only summaries and the charts'
+    customers handed to the driver, and no parquet file read into pandas."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    make_project(tmp_path)
+    values = project_params()
+    values["features"] = {**values["features"], "bgnbd": True, "calendar": True}
+    values["scoring"] = {"outreach": {"top_percent": 25, "control_percent": 20}}
+    write_params(tmp_path, values)
+    run_stages(tmp_path, ("ingest", "labels", "features", "train", "register"))
+    scored = tmp_path / "data/scored" / PIPELINE
+    reports = tmp_path / "reports" / PIPELINE
+    code, out = churn(tmp_path, "score")
+    assert code == 0, out
+    names = ("scores.parquet", "features.parquet")
+    local = {name: (scored / name).read_bytes() for name in names}
+    local_summary = json.loads((reports / "scoring.json").read_text())
+    local_importance = json.loads((reports / "shap_importance.json").read_text())
+    for name in names:
+        (scored / name).unlink()
+
+    values["features"]["engine"] = "spark"
+    values["scoring"]["engine"] = "spark"
+    write_params(tmp_path, values)
+    with monkeypatch.context() as patch, driver_rows(at_most=100 + MAX_POINTS) as seen:
+        patch.setattr(pd, "read_parquet", forbidden_read)
+        code, out = churn(tmp_path, "score")
+    assert code == 0, out
+
+    want = pd.read_parquet(io.BytesIO(local["scores.parquet"]))
+    got = pd.read_parquet(scored / "scores.parquet")
+    assert len(want) > 100 and want["in_outreach"].sum() > 20
+    assert got["customer_id"].tolist() == want["customer_id"].tolist()
+    np.testing.assert_allclose(got["churn_probability"], want["churn_probability"], atol=1e-6)
+    pd.testing.assert_frame_equal(
+        got.drop(columns=["scored_at", "churn_probability"]),
+        want.drop(columns=["scored_at", "churn_probability"]),
+        check_exact=False,
+        rtol=1e-12,
+    )
+    history = sorted((scored / "history").glob("*.parquet"))
+    assert (scored / "scores.parquet").read_bytes() == history[-1].read_bytes()
+    features = pd.read_parquet(scored / "features.parquet")
+    assert_same_frame(features, pd.read_parquet(io.BytesIO(local["features.parquet"])))
+    assert_same_tree(json.loads((reports / "scoring.json").read_text()), local_summary)
+    assert_same_tree(json.loads((reports / "shap_importance.json").read_text()), local_importance)
+    explained = int(want["reason_1_code"].notna().sum())
+    features_of_model = len(local_importance["features"])
+    large = [rows for _, rows in seen.calls if rows > 20]
+    # the charts' customers (at most MAX_POINTS) and the mean |SHAP| of each feature
+    assert large == [explained, features_of_model], seen.calls
+    assert seen.total - explained - features_of_model <= 100
+    print(f"churn score in the executors: driver {seen.calls}")

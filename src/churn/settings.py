@@ -1006,9 +1006,11 @@ class ScoringSettings(Frozen):
     )
     engine: Literal["local", "spark"] = Field(
         "local",
-        description="where churn probabilities are computed: in this process, or in the Spark "
-        "executors with the registered champion as an MLflow spark_udf (churn[spark]; session "
-        "from features.spark); reasons, value and the outreach list are computed here",
+        description="where the list is computed: in this process, or on Spark (churn[spark]; "
+        "session from features.spark): with features.engine spark, an events pipeline without "
+        "an uplift model is scored wholly in the executors (population, probabilities, reasons, "
+        "value, list); otherwise only the probabilities, by the registered champion as an "
+        "MLflow spark_udf",
     )
 
 

@@ -213,11 +213,14 @@ def scoped_session(session: SparkSession, settings: SparkSettings | None = None)
     return scoped
 
 
-def spark_view(scoped: Any, table: Table) -> Any:
+def spark_view(scoped: Any, table: Table | Any) -> Any:
     """``table`` as a DataFrame of session ``scoped``: a :class:`ParquetTable` read by the
-    executors (:func:`parquet_dataframe`), a frame handed over from the driver through Arrow."""
+    executors (:func:`parquet_dataframe`), a frame handed over from the driver through Arrow,
+    a DataFrame of ``scoped`` as it is."""
     if isinstance(table, ParquetTable):
         return parquet_dataframe(scoped, table.path)
+    if not isinstance(table, pd.DataFrame):  # already a DataFrame of ``scoped``
+        return table
     return spark_dataframe(scoped, table)
 
 

@@ -51,7 +51,7 @@ MODEL_SCHEMA = "cutoff_day BIGINT, model BINARY"
 def spark_feature_table(
     scoped: Any,
     events: Table,
-    labels: Table,
+    labels: Table | Any,
     spec: FeatureSpec,
     customers: Table | None = None,
     *,

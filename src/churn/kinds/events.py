@@ -129,14 +129,15 @@ class EventsKind:
         self,
         scoped: Any,
         events: Table,
-        labels: ParquetTable,
+        labels: ParquetTable | Any,
         customers: ParquetTable | None,
         customer_columns: pd.DataFrame | None,
     ) -> Any:
-        """:meth:`features` of every row of ``labels`` as a Spark DataFrame of session
-        ``scoped`` that no row leaves (``features.engine: spark``; see
-        :mod:`churn.engines.spark_features`). ``customer_columns``: the canonical customers
-        table's columns and dtypes (no rows needed), which decide its text attributes."""
+        """:meth:`features` of every row of ``labels`` (a parquet file, or a DataFrame of
+        ``scoped``) as a Spark DataFrame of session ``scoped`` that no row leaves
+        (``features.engine: spark``; see :mod:`churn.engines.spark_features`).
+        ``customer_columns``: the canonical customers table's columns and dtypes (no rows
+        needed), which decide its text attributes."""
         from churn.engines.spark_features import (  # noqa: PLC0415 - optional dependency
             spark_feature_table,
         )
@@ -197,8 +198,75 @@ class EventsKind:
     def population(self, tables: Canonical, cutoff: dt.date | None) -> Population:
         """Customers eligible at ``cutoff`` (default: labels.score_cutoff, else the day after
         the data), their features and expected value."""
-        labs = self.labs
         events = tables.events()
+        when, table = self._scoring_cutoff(events, cutoff)
+        eligible = self._labels_at(tables, events, table)
+        if eligible.empty:
+            raise _no_eligible_customers(when)
+        features = self._features(tables, events, eligible)
+        return Population(when, features, self._expected_value(events, features, when))
+
+    def spark_population(
+        self,
+        scoped: Any,
+        tables: Canonical,
+        cutoff: dt.date | None,
+        *,
+        churn_events: Table | None,
+        customers: ParquetTable | None,
+        customer_columns: pd.DataFrame | None,
+    ) -> tuple[dt.date, Any]:
+        """:meth:`population`'s scoring day and features, the features as a Spark DataFrame of
+        session ``scoped`` that no row leaves (``features.engine: spark``): the eligible
+        customers by the labels query (:mod:`churn.engines.spark_labels`) and their features
+        by the features stage's code on Spark (:mod:`churn.engines.spark_features`), in the
+        same rows, order and types. The driver sees the events' span and one count.
+        ``churn_events``, ``customers``, ``customer_columns``: as :meth:`spark_labels` and
+        :meth:`spark_features` take them. The expected value is not computed here."""
+        from churn.engines.spark_labels import spark_label_table  # noqa: PLC0415 - optional
+
+        events = tables.events()
+        when, table = self._scoring_cutoff(events, cutoff)
+        eligible = spark_label_table(scoped, events, table, self.labs, churn_events)
+        if eligible.isEmpty():
+            raise _no_eligible_customers(when)
+        features = self.spark_features(scoped, events, eligible, customers, customer_columns)
+        return when, features
+
+    def spark_valued(self, scoped: Any, tables: Canonical, features: Any, when: dt.date) -> Any:
+        """The population's Spark DataFrame ``features`` (of :meth:`spark_population`) with
+        each customer's expected value at ``when`` in
+        :data:`churn.scoring.spark_rows.VALUE_COLUMN` (``clv``: computed by the executors,
+        :mod:`churn.scoring.spark_value`; 0 for a customer without a purchase before it), as
+        :meth:`population` values it. ``recurring``: ``features`` as they are (the executors
+        read the charge from the row)."""
+        from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
+
+        from churn.scoring.spark_rows import VALUE_COLUMN  # noqa: PLC0415
+        from churn.scoring.spark_value import spark_purchase_value  # noqa: PLC0415
+
+        if self.settings.scoring.value.method == "recurring":
+            return features
+        fs = self.settings.features
+        values = spark_purchase_value(
+            scoped,
+            tables.events(),
+            cutoff=when,
+            activity_event_types=self.labs.activity_event_types,
+            return_event_types=fs.return_event_types,
+            horizon_days=self.labs.horizon_days,
+            groups=fs.spark.shuffle_partitions,
+        )
+        valued = features.join(values, on="customer_id", how="left")
+        return valued.withColumn(VALUE_COLUMN, F.coalesce(F.col(VALUE_COLUMN), F.lit(0.0)))
+
+    def _scoring_cutoff(
+        self, events: Table, cutoff: dt.date | None
+    ) -> tuple[dt.date, pd.DataFrame]:
+        """The scoring day and its one-row cutoff table: ``cutoff`` (default:
+        labels.score_cutoff, else the day after the data); raises LabelError when the events
+        do not cover it."""
+        labs = self.labs
         span = event_span(events, sql_runner(self.settings.features))
         data_end = observed_until(span, labs.last_day_of_data)
         assert span.first is not None  # observed_until raises on no events
@@ -211,17 +279,9 @@ class EventsKind:
                 "would miss the days in between. Give --cutoff within that range."
             )
         horizon = dt.timedelta(days=labs.horizon_days)
-        table = pd.DataFrame(
+        return when, pd.DataFrame(
             {"cutoff": [when], "split": ["score"], "observed": [when + horizon <= data_end]}
         )
-        eligible = self._labels_at(tables, events, table)
-        if eligible.empty:
-            raise LabelError(
-                f"scoring cutoff {when}: no eligible customers (none active before it and not "
-                "yet churned). Check --cutoff and labels.max_inactive_days."
-            )
-        features = self._features(tables, events, eligible)
-        return Population(when, features, self._expected_value(events, features, when))
 
     def score_cutoff(self, tables: Canonical) -> dt.date:
         """labels.score_cutoff, else the day after the data (as :meth:`population`)."""
@@ -356,3 +416,10 @@ class EventsKind:
             self.labs.horizon_days,
             sql_runner(self.settings.features),
         )
+
+
+def _no_eligible_customers(when: dt.date) -> LabelError:
+    return LabelError(
+        f"scoring cutoff {when}: no eligible customers (none active before it and not "
+        "yet churned). Check --cutoff and labels.max_inactive_days."
+    )

@@ -5,6 +5,7 @@ Functions return matplotlib figures or plain tables; only stages write files.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,16 +26,35 @@ def importance(contributions: Contributions, catalogue: ReasonCatalogue) -> dict
     )
     sums = reason_sums(contributions, catalogue)
     per_reason = np.abs(sums).mean(axis=0) if n else np.zeros(sums.shape[1])
-    features = sorted(
-        zip(contributions.features, map(float, per_feature), strict=True), key=lambda t: -t[1]
+    return importance_of_means(
+        contributions.features,
+        per_feature,
+        reasons=catalogue.codes,
+        per_reason=per_reason,
+        n=n,
+        base=contributions.base,
     )
-    reasons = sorted(zip(catalogue.codes, map(float, per_reason), strict=True), key=lambda t: -t[1])
+
+
+def importance_of_means(
+    features: Sequence[str],
+    per_feature: np.ndarray,
+    *,
+    reasons: Sequence[str],
+    per_reason: np.ndarray,
+    n: int,
+    base: float,
+) -> dict[str, Any]:
+    """:func:`importance` from its means (mean |SHAP| of each of ``features``, mean |sum| of
+    each of ``reasons``, over ``n`` customers), however they were computed."""
+    by_feature = sorted(zip(features, map(float, per_feature), strict=True), key=lambda t: -t[1])
+    by_reason = sorted(zip(reasons, map(float, per_reason), strict=True), key=lambda t: -t[1])
     return {
         "unit": "mean |SHAP| in log-odds of churn",
-        "n_customers": len(contributions.values),
-        "base_log_odds": contributions.base,
-        "features": dict(features),
-        "reasons": dict(reasons),
+        "n_customers": n,
+        "base_log_odds": base,
+        "features": dict(by_feature),
+        "reasons": dict(by_reason),
     }
 
 

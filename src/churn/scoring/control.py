@@ -12,6 +12,7 @@ statsmodels' ``NormalIndPower`` also uses. Pure: frames and numbers in, numbers 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,18 +94,26 @@ def stratified_control(
         .groupby(strata.astype(str).to_numpy())
         .indices.items()
     }
-    names = sorted(members)
-    quota = {name: len(members[name]) * share for name in names}
+    take = stratum_quotas({name: len(rows) for name, rows in members.items()}, share)
+    control = np.zeros(n, dtype=bool)
+    for name, rows in members.items():
+        control[rows[np.argsort(draws[rows], kind="stable")[: take[name]]]] = True
+    return control
+
+
+def stratum_quotas(sizes: Mapping[str, int], share: float) -> dict[str, int]:
+    """How many customers of each stratum (``sizes``: customers per stratum name) the control
+    group takes: ``share`` of each, rounded by largest remainder so that the whole group is
+    round(n x share) customers (ties by name)."""
+    names = sorted(sizes)
+    n = sum(sizes.values())
+    quota = {name: sizes[name] * share for name in names}
     take = {name: math.floor(quota[name]) for name in names}
     extra = round(n * share) - sum(take.values())
     by_remainder = sorted(names, key=lambda name: take[name] - quota[name])  # stable: ties by name
     for name in by_remainder[: max(extra, 0)]:
         take[name] += 1
-    control = np.zeros(n, dtype=bool)
-    for name in names:
-        rows = members[name]
-        control[rows[np.argsort(draws[rows], kind="stable")[: take[name]]]] = True
-    return control
+    return take
 
 
 @dataclass(frozen=True)

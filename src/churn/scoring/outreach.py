@@ -4,6 +4,7 @@ control group held out of the outreach slice so its effect can be measured later
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,18 @@ def tier_definition(
     in words, and the churn probabilities it spans on this list (min and max, None if empty)."""
     p = np.asarray(probability, dtype="float64")
     labels = np.asarray(tier, dtype=object)
+    spans: dict[str, tuple[float, float] | None] = {}
+    for name in TIERS:
+        mine = p[labels == name]
+        spans[name] = (float(mine.min()), float(mine.max())) if len(mine) else None
+    return tier_definition_of_spans(tiers, spans)
+
+
+def tier_definition_of_spans(
+    tiers: RiskTiers, spans: Mapping[str, tuple[float, float] | None]
+) -> dict[str, Any]:
+    """:func:`tier_definition` from each tier's (min, max) churn probability on the list (None:
+    an empty tier), all it needs of the list."""
     if tiers.method == "percentile":
         low_share = 100.0 - tiers.high_percent - tiers.medium_percent
         rules = {
@@ -67,11 +80,11 @@ def tier_definition(
         }
     out: dict[str, Any] = {"method": tiers.method}
     for name in reversed(TIERS):
-        mine = p[labels == name]
+        span = spans.get(name)
         out[name] = {
             "rule": rules[name],
-            "min_probability": float(mine.min()) if len(mine) else None,
-            "max_probability": float(mine.max()) if len(mine) else None,
+            "min_probability": None if span is None else span[0],
+            "max_probability": None if span is None else span[1],
         }
     return out
 

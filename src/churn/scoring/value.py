@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -33,48 +34,44 @@ def purchase_value(
     too few customers have bought to fit either model.
     """
     summary = rfm_summary(purchases, cutoff)
+    fit = fit_value(summary, cutoff)
+    kept = kept_share(purchases, returns, cutoff).reindex(summary["customer_id"]).fillna(1.0)
+    return pd.Series(
+        values_of(summary, fit, horizon_days) * kept.to_numpy(),
+        index=summary["customer_id"].to_numpy(),
+        name="expected_value",
+    )
+
+
+@dataclass(frozen=True)
+class ValueFit:
+    """What :func:`purchase_value` fits on every customer's purchase summary at one cutoff:
+    BG/NBD (None: it could not be fitted, each customer's own rate is used), Gamma-Gamma
+    (None: too few repeat buyers, or it could not be fitted) and the mean spends that stand in
+    for it."""
+
+    bg: BetaGeoModel | None
+    gg: GammaGammaModel | None
+    repeat_buyers: bool
+    """At least MIN_CUSTOMERS_TO_FIT customers with a usable repeat history."""
+    mean_spend: float
+    """Mean repeat spend of the usable customers (NaN without any)."""
+    spend_of_all: float
+    """Mean repeat spend of every customer with one (0 when nobody has a usable one)."""
+
+
+def fit_value(summary: pd.DataFrame, cutoff: pd.Timestamp) -> ValueFit:
+    """BG/NBD and Gamma-Gamma fitted on ``summary`` (:func:`rfm_summary` of every customer with
+    a purchase before ``cutoff``, in its order). Raises PipelineStateError when too few
+    customers have bought to fit either model; logs a warning for a model it could not fit."""
     if len(summary) < MIN_CUSTOMERS_TO_FIT:
         raise PipelineStateError(
             f"value at {cutoff.date()}: {len(summary)} customers have purchases before the "
             f"cutoff; the CLV model needs at least {MIN_CUSTOMERS_TO_FIT}. Use a later cutoff "
             "or scoring.value.method: recurring."
         )
-    x = summary["frequency"].to_numpy(dtype="float64")
-    spend = summary["mean_repeat_spend"].to_numpy(dtype="float64")
-    usable = (x > 0) & np.isfinite(spend) & (spend > 0)
-    x_spend = np.where(usable, x, 0.0)
-    purchases_ahead = _purchases_ahead(summary, horizon_days, cutoff)
-    # too few repeat buyers for Gamma-Gamma: everyone at the mean repeat spend
-    per_purchase = np.full(len(x), float(np.nanmean(spend)) if usable.any() else 0.0)
-    if usable.sum() >= MIN_CUSTOMERS_TO_FIT:
-        mean_spend = float(np.nanmean(spend[usable]))
-        try:
-            gg = GammaGammaModel().fit(x_spend, np.where(usable, spend, np.nan))
-        except RuntimeError as e:
-            per_purchase = np.full(len(x), mean_spend)
-            log.warning(
-                "value at %s: Gamma-Gamma could not be fitted (%s); every repeat buyer at the "
-                "mean repeat spend",
-                cutoff.date(),
-                e,
-            )
-        else:
-            expected = gg.conditional_expected_spend(x_spend, np.where(usable, spend, np.nan))
-            per_purchase = np.where(np.isfinite(expected), expected, mean_spend)
-    kept = _kept_share(purchases, returns, cutoff).reindex(summary["customer_id"]).fillna(1.0)
-    return pd.Series(
-        np.asarray(purchases_ahead, dtype="float64") * per_purchase * kept.to_numpy(),
-        index=summary["customer_id"].to_numpy(),
-        name="expected_value",
-    )
-
-
-def _purchases_ahead(summary: pd.DataFrame, horizon_days: int, cutoff: pd.Timestamp) -> np.ndarray:
-    """BG/NBD expected purchases in the horizon; where its likelihood cannot be maximised on
-    these histories (short or sparse ones), each customer's own purchase rate so far (purchase
-    days per week of their history) times the horizon, with a warning: a cruder value, not a
-    stopped run."""
-    weeks = horizon_days / 7.0
+    x, spend, usable = _repeat_spend(summary)
+    bg: BetaGeoModel | None = None
     try:
         bg = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
     except RuntimeError as e:
@@ -84,6 +81,56 @@ def _purchases_ahead(summary: pd.DataFrame, horizon_days: int, cutoff: pd.Timest
             cutoff.date(),
             e,
         )
+    spend_of_all = float(np.nanmean(spend)) if usable.any() else 0.0
+    repeat_buyers = bool(usable.sum() >= MIN_CUSTOMERS_TO_FIT)
+    mean_spend, gg = float("nan"), None
+    if repeat_buyers:
+        mean_spend = float(np.nanmean(spend[usable]))
+        try:
+            gg = GammaGammaModel().fit(np.where(usable, x, 0.0), np.where(usable, spend, np.nan))
+        except RuntimeError as e:
+            log.warning(
+                "value at %s: Gamma-Gamma could not be fitted (%s); every repeat buyer at the "
+                "mean repeat spend",
+                cutoff.date(),
+                e,
+            )
+    return ValueFit(bg, gg, repeat_buyers, mean_spend, spend_of_all)
+
+
+def values_of(summary: pd.DataFrame, fit: ValueFit, horizon_days: int) -> np.ndarray:
+    """(n,) expected spend over the horizon of each row of ``summary`` (any of the customers
+    ``fit`` was fitted on), before returns: purchases ahead x spend per purchase."""
+    x, spend, usable = _repeat_spend(summary)
+    per_purchase = np.full(len(x), fit.spend_of_all)
+    if fit.repeat_buyers and fit.gg is None:
+        per_purchase = np.full(len(x), fit.mean_spend)
+    elif fit.gg is not None:
+        expected = fit.gg.conditional_expected_spend(
+            np.where(usable, x, 0.0), np.where(usable, spend, np.nan)
+        )
+        per_purchase = np.where(np.isfinite(expected), expected, fit.mean_spend)
+    ahead = _purchases_ahead(summary, horizon_days, fit.bg)
+    return np.asarray(np.asarray(ahead, dtype="float64") * per_purchase, dtype="float64")
+
+
+def _repeat_spend(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequency, mean repeat spend and whether the customer's repeat history is usable (a
+    repeat day, every spend known and positive)."""
+    x = summary["frequency"].to_numpy(dtype="float64")
+    spend = summary["mean_repeat_spend"].to_numpy(dtype="float64")
+    return x, spend, (x > 0) & np.isfinite(spend) & (spend > 0)
+
+
+def _purchases_ahead(
+    summary: pd.DataFrame, horizon_days: int, bg: BetaGeoModel | None
+) -> np.ndarray:
+    """BG/NBD expected purchases in the horizon; without a fitted BG/NBD (its likelihood could
+    not be maximised on these histories: short or sparse ones), each customer's own purchase
+    rate so far (purchase days per week of their history) times the horizon: a cruder value,
+    not a stopped run."""
+    weeks = horizon_days / 7.0
+    if bg is None:
         rate = (summary["frequency"].to_numpy(dtype="float64") + 1) / np.maximum(
             summary["T"].to_numpy(dtype="float64"), 1.0
         )
@@ -94,7 +141,7 @@ def _purchases_ahead(summary: pd.DataFrame, horizon_days: int, cutoff: pd.Timest
     )
 
 
-def _kept_share(
+def kept_share(
     purchases: pd.DataFrame, returns: pd.DataFrame | None, cutoff: pd.Timestamp
 ) -> pd.Series:
     """Per customer, the share of the value bought before ``cutoff`` not returned (0 to 1)."""

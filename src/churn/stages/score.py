@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,19 +22,22 @@ from churn import io
 from churn.campaigns.priors import measured_playbook
 from churn.campaigns.uplift import MANIFEST_FILE, UpliftModel
 from churn.campaigns.uplift_training import HELD_OUT, KNOWN_BY, usable_at
+from churn.engines import ParquetTable
 from churn.errors import ConfigError
 from churn.io.canonical import CanonicalFiles
-from churn.io.files import read_labels
+from churn.io.files import parquet_empty_frame, read_labels
 from churn.io.paths import PipelinePaths
-from churn.kinds import Population, kind_of
+from churn.kinds import kind_of
+from churn.kinds.events import EventsKind
 from churn.modeling.model import ChurnModel
 from churn.reporting.shap_figures import global_figures, importance
+from churn.scoring.explain import Contributions, Reference
 from churn.scoring.playbook import check_rules
 from churn.scoring.population import latest_labelled_cutoff, latest_labelled_reference
-from churn.scoring.ranking import ScoreResult, score_customers
+from churn.scoring.ranking import score_customers
 from churn.scoring.reasons import ReasonCatalogue, pipeline_catalogue, resolve
 from churn.scoring.summary import scoring_summary
-from churn.settings import PipelineSettings
+from churn.settings import PipelineSettings, ScoringSettings
 from churn.tracking import runs
 from churn.tracking.lineage import dvc_experiment
 from churn.tracking.loading import LoadedModel, load_scoring_model, spark_probabilities_of
@@ -53,13 +58,26 @@ log = logging.getLogger("churn")
 
 
 @dataclass(frozen=True)
-class _Scored:
-    """One list: its population, scores, the playbook effects it was valued by (prior, measured
-    and posterior per action; empty without past contacts) and the day by which the outcomes
-    of the uplift model it used were known (None: it used none)."""
+class _Charts:
+    """What the global SHAP charts and shap_importance.json show: the importance of the
+    explained customers, and the SHAP values and model features of those the charts draw."""
 
-    population: Population
-    result: ScoreResult
+    importance: dict[str, Any]
+    contributions: Contributions
+    explained: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One list: its cutoff, ``scoring.json``'s numbers, its charts, the writer of the live
+    list and its features, the playbook effects it was valued by (prior, measured and
+    posterior per action; empty without past contacts) and the day by which the outcomes of
+    the uplift model it used were known (None: it used none)."""
+
+    cutoff: dt.date
+    summary: dict[str, Any]
+    charts: Callable[[], _Charts]
+    write_live: Callable[[], None]
     effects: list[dict[str, Any]]
     uplift_known_by: str | None
 
@@ -93,11 +111,6 @@ def run(
         version = str(io.read_json(paths.registry)["registered"]["version"])
         log.info("DVC experiment %s: scoring with its own version %s", experiment, version)
     loaded = load_scoring_model(paths, model_path, tracker=tracker, version=version)
-    on_spark = (
-        spark_probabilities_of(settings, loaded, tracker=tracker)
-        if settings.scoring.engine == "spark"
-        else None
-    )
     loaded.model.booster.set_param({"nthread": settings.scoring.threads or os.cpu_count() or 1})
     feature_records = io.read_json(paths.catalogue)
     scoring = settings.scoring
@@ -116,19 +129,34 @@ def run(
         log.info("%s reason(s) per customer: the reason catalogue has no more", given)
         scoring = scoring.model_copy(update={"n_reasons": max(given, 1)})
     columns = loaded.model.feature_names
-    labels = read_labels(paths.labels)
-    latest = latest_labelled_cutoff(labels)
-    # only the feature rows of that cutoff are read: the reference uses no other
-    on_latest = None if latest is None else [("cutoff", "==", latest)]
-    ref = latest_labelled_reference(
-        labels, io.read_parquet(paths.features, filters=on_latest), columns
-    )
-    del labels
     kind, tables = kind_of(settings), CanonicalFiles(paths, settings.features)
-    contacts = kind.contact_outcomes(tables)
     uplift_models = _uplift_models(paths)
+    in_executors = _scores_in_executors(settings, kind, uplift_models)
+    ref = _spark_reference(settings, paths, columns) if in_executors else _reference(paths, columns)
+    contacts = kind.contact_outcomes(tables)
+    on_spark = (
+        spark_probabilities_of(settings, loaded, tracker=tracker)
+        if settings.scoring.engine == "spark" and not in_executors
+        else None
+    )
 
     def score_at(when: dt.date | None) -> _Scored:
+        if in_executors:
+            assert isinstance(kind, EventsKind)
+            return _score_on_spark(
+                settings,
+                paths,
+                kind,
+                tables,
+                when,
+                loaded=loaded,
+                catalogue=catalogue,
+                catalogue_version=spec.version,
+                reference=ref,
+                scoring=scoring,
+                contacts=contacts,
+                now=now,
+            )
         population = kind.population(tables, when)
         playbook, effects = settings.playbook, list[dict[str, Any]]()
         if contacts is not None:
@@ -161,27 +189,35 @@ def run(
         io.write_parquet(result.scores, history)
         log.info("wrote %s", history)
         known_by = None if uplift_model is None else str(uplift_model.metadata[KNOWN_BY])
-        return _Scored(population, result, effects, known_by)
+
+        def write_live() -> None:
+            io.write_parquet(result.scores, paths.scores)
+            io.write_parquet(population.features, paths.scored_features)
+
+        def charts() -> _Charts:
+            importance_of = importance(result.contributions, catalogue)
+            return _Charts(importance_of, result.contributions, result.explained)
+
+        summary = scoring_summary(result, spec.version)
+        return _Scored(population.cutoff, summary, charts, write_live, effects, known_by)
 
     today = None if cutoff is None else kind.score_cutoff(tables)
     looking_back = cutoff is not None and today is not None and cutoff < today
     for past in () if looking_back else kind.backfill_cutoffs():
         score_at(past)
     scored = score_at(cutoff)
-    population, result = scored.population, scored.result
-    if looking_back and population.cutoff == cutoff:  # a snapshot has one date: today's
+    if looking_back and scored.cutoff == cutoff:  # a snapshot has one date: today's
         log.info(
             "scoring cutoff %s is before today's (%s): wrote %s only; the live list %s, its "
             "features, scoring.json and the SHAP charts were left alone",
-            population.cutoff,
+            scored.cutoff,
             today,
-            paths.scores_history(population.cutoff.isoformat()),
+            paths.scores_history(scored.cutoff.isoformat()),
             paths.scores,
         )
-        return {**scoring_summary(result, spec.version), "back_dated": True}
-    io.write_parquet(result.scores, paths.scores)
-    io.write_parquet(population.features, paths.scored_features)
-    out = scoring_summary(result, spec.version)
+        return {**scored.summary, "back_dated": True}
+    scored.write_live()
+    out = dict(scored.summary)
     out["action_values_from"] = (
         f"the uplift model (models/{paths.uplift_model.name}, outcomes known by "
         f"{scored.uplift_known_by})"
@@ -194,7 +230,7 @@ def run(
         out["past_contacts"] = {**contacts.summary(), "playbook_effects": scored.effects}
         _log_effects(contacts.summary(), scored.effects)
     io.write_json(out, paths.scoring_summary)
-    _write_global_explanations(paths, result, catalogue, loaded)
+    _write_global_explanations(paths, scored.charts(), loaded)
     _log_scoring_run(paths, out, loaded, tracker)
     reach = out["outreach"]
     log.info(
@@ -244,17 +280,12 @@ def _log_control_power(power: dict[str, Any], wanted: float) -> None:
         )
 
 
-def _write_global_explanations(
-    paths: PipelinePaths,
-    result: ScoreResult,
-    catalogue: ReasonCatalogue,
-    loaded: LoadedModel,
-) -> None:
+def _write_global_explanations(paths: PipelinePaths, charts: _Charts, loaded: LoadedModel) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415 - slow import, only needed here
 
     who = f"{loaded.identity.name} v{loaded.identity.version}"
-    io.write_json(importance(result.contributions, catalogue), paths.shap_importance)
-    figures = global_figures(result.contributions, result.explained, pipeline=paths.name, model=who)
+    io.write_json(charts.importance, paths.shap_importance)
+    figures = global_figures(charts.contributions, charts.explained, pipeline=paths.name, model=who)
     for dest, figure in zip(paths.shap_plots, figures, strict=True):
         io.write_png(figure, dest)
         plt.close(figure)
@@ -322,3 +353,131 @@ def _uplift_models(paths: PipelinePaths) -> list[UpliftModel]:
     (:func:`churn.campaigns.uplift_training.usable_at`)."""
     folders = (paths.uplift_model, paths.uplift_model / HELD_OUT)
     return [UpliftModel.load(f) for f in folders if (f / MANIFEST_FILE).is_file()]
+
+
+def _reference(paths: PipelinePaths, columns: list[str]) -> Reference:
+    """Typical values and churn rates of the customers at the latest labelled cutoff."""
+    labels = read_labels(paths.labels)
+    latest = latest_labelled_cutoff(labels)
+    # only the feature rows of that cutoff are read: the reference uses no other
+    on_latest = None if latest is None else [("cutoff", "==", latest)]
+    return latest_labelled_reference(
+        labels, io.read_parquet(paths.features, filters=on_latest), columns
+    )
+
+
+def _spark_reference(
+    settings: PipelineSettings, paths: PipelinePaths, columns: list[str]
+) -> Reference:
+    """:func:`_reference` computed by Spark's executors (:mod:`churn.scoring.spark_reference`)."""
+    from churn.engines.spark import scoped_session, spark_session  # noqa: PLC0415 - optional
+    from churn.scoring.spark_reference import spark_reference  # noqa: PLC0415
+
+    spark = settings.features.spark
+    scoped = scoped_session(spark_session(spark, setting="scoring.engine"), spark)
+    io.require_parquet(paths.labels)
+    io.require_parquet(paths.features)
+    return spark_reference(scoped, paths.labels, paths.features, columns)
+
+
+def _scores_in_executors(
+    settings: PipelineSettings, kind: object, uplift_models: list[UpliftModel]
+) -> bool:
+    """Whether the list is made in Spark's executors (:func:`_score_on_spark`): with
+    ``scoring.engine`` and ``features.engine`` both ``spark``, for an events pipeline, without
+    an uplift model (whose estimates are still computed on the driver)."""
+    if settings.scoring.engine != "spark" or settings.features.engine != "spark":
+        return False
+    if not isinstance(kind, EventsKind):
+        log.info("a snapshot pipeline on Spark: the population is scored on the driver")
+        return False
+    if uplift_models:
+        log.info("an uplift model values the actions: the population is scored on the driver")
+        return False
+    return True
+
+
+def _score_on_spark(
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    kind: EventsKind,
+    tables: CanonicalFiles,
+    when: dt.date | None,
+    *,
+    loaded: LoadedModel,
+    catalogue: ReasonCatalogue,
+    catalogue_version: str,
+    reference: Reference,
+    scoring: ScoringSettings,
+    contacts: Any,
+    now: dt.datetime,
+) -> _Scored:
+    """The list at ``when`` made in Spark's executors: the population's features
+    (:meth:`EventsKind.spark_population`), values, per-customer scores
+    (:mod:`churn.scoring.spark_rows`) and the list (:mod:`churn.scoring.spark_list`), its
+    history copy written by one task; only summaries reach the driver."""
+    from churn.engines.spark import scoped_session, spark_session  # noqa: PLC0415 - optional
+    from churn.engines.spark_features import write_spark_parquet  # noqa: PLC0415
+    from churn.scoring.spark_list import spark_list  # noqa: PLC0415
+    from churn.scoring.spark_output import write_spark_list  # noqa: PLC0415
+    from churn.scoring.spark_rows import customer_rows  # noqa: PLC0415
+
+    spark = settings.features.spark
+    scoped = scoped_session(spark_session(spark, setting="scoring.engine"), spark)
+    customers, churns = paths.table("customers"), paths.table("churn_events")
+    day, features = kind.spark_population(
+        scoped,
+        tables,
+        when,
+        churn_events=ParquetTable(churns) if churns.is_file() else None,
+        customers=ParquetTable(customers) if customers.is_file() else None,
+        customer_columns=parquet_empty_frame(customers) if customers.is_file() else None,
+    )
+    playbook, effects = settings.playbook, list[dict[str, Any]]()
+    if contacts is not None:
+        playbook, effects = measured_playbook(playbook, contacts.known_by(day))
+    valued = kind.spark_valued(scoped, tables, features, day)
+    rows = customer_rows(
+        valued, loaded.model, catalogue=catalogue, reference=reference, settings=scoring
+    )
+    listed = spark_list(
+        rows,
+        valued,
+        loaded.model,
+        catalogue=catalogue,
+        settings=scoring,
+        playbook=playbook,
+        identity=loaded.identity,
+        scored_at=now,
+    )
+    log.info(
+        "scored %s customers of %s at %s with %s v%s in the Spark executors",
+        f"{listed.summary['scored']:,}",
+        paths.name,
+        day,
+        loaded.identity.name,
+        loaded.identity.version,
+    )
+    history = paths.scores_history(day.isoformat())
+    write_spark_list(listed.scores, history, scoring.n_reasons)
+    log.info("Spark wrote %s", history)
+
+    def write_live() -> None:
+        _copy_file(history, paths.scores)
+        write_spark_parquet(features, paths.scored_features)
+
+    def charts() -> _Charts:
+        return _Charts(listed.importance, listed.contributions, listed.explained)
+
+    summary = {**listed.summary, "reason_catalogue": catalogue_version}
+    return _Scored(day, summary, charts, write_live, effects, None)
+
+
+def _copy_file(source: Path, dest: Path) -> None:
+    """``source`` copied over ``dest`` through a temporary file beside it, renamed."""
+    staging = io.staging_folder(dest, f".{dest.name}.copy.")
+    try:
+        shutil.copyfile(source, staging / dest.name)
+        os.replace(staging / dest.name, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
