@@ -301,7 +301,7 @@ def test_splits_read_from_the_files_equal_the_splits_of_all_labelled_rows(seed, 
         assert "score" not in set(got[name]["split"])
 
     columns = FeatureColumns(
-        numeric=(*(f"x{k}" for k in range(10)), "visits"), categorical=("plan", "region")
+        numeric=tuple(f"x{k}" for k in range(10)) + ("visits",), categorical=("plan", "region")
     )
     settings = TrainSettings(max_rounds=25, early_stopping_rounds=5, refit_on_purged=True)
     new = fit_model(got["train"], got["valid"], columns, settings, purged=got["purged"]).model
@@ -317,45 +317,3 @@ def test_splits_read_from_the_files_equal_the_splits_of_all_labelled_rows(seed, 
     np.testing.assert_array_equal(
         new.predict_proba(got["test"]), old.predict_proba(split_rows(whole, "test"))
     )
-
-
-@pytest.mark.parametrize("boost_from", [(), ("days_quiet",)])
-def test_quantised_training_matrices_grow_the_booster_of_full_ones(boost_from):
-    import xgboost as xgb  # noqa: PLC0415
-
-    from churn.modeling.train import (  # noqa: PLC0415
-        _categories,
-        base_margin_for,
-        booster_params,
-        dmatrix,
-        training_matrix,
-    )
-    from churn.modeling.training_data import FeatureColumns, outcome  # noqa: PLC0415
-    from churn.settings import TrainSettings  # noqa: PLC0415
-
-    train, valid = _training_rows(4_000, seed=8), _training_rows(1_500, seed=9)
-    valid.loc[valid.index[::9], "plan"] = "a plan never seen in training"
-    columns = FeatureColumns(numeric=("spend_90d", "days_quiet", "visits"), categorical=("plan",))
-    settings = TrainSettings(boost_from=list(boost_from))
-    params = booster_params(settings, outcome(train))
-    base = base_margin_for(train, columns, settings)
-    cats = _categories(train, columns)
-
-    def grown(dtrain: xgb.DMatrix, dvalid: xgb.DMatrix) -> xgb.Booster:
-        return xgb.train(
-            dict(params),
-            dtrain,
-            num_boost_round=200,
-            evals=[(dvalid, "valid")],
-            early_stopping_rounds=10,
-            verbose_eval=False,
-        )
-
-    full = grown(dmatrix(train, columns, cats, base), dmatrix(valid, columns, cats, base))
-    quantised_train = training_matrix(train, columns, cats, base, params)
-    quantised = grown(
-        quantised_train, training_matrix(valid, columns, cats, base, params, ref=quantised_train)
-    )
-    assert full.best_iteration > 0
-    assert quantised.best_iteration == full.best_iteration
-    assert bytes(quantised.save_raw("ubj")) == bytes(full.save_raw("ubj"))

@@ -145,34 +145,6 @@ def dmatrix(
     return dm
 
 
-DEFAULT_MAX_BIN = 256
-"""xgboost's ``max_bin`` when the parameters set none: the histogram bins a quantised matrix is
-built with must be the booster's."""
-
-
-def training_matrix(
-    rows: pd.DataFrame,
-    columns: FeatureColumns,
-    cats: Mapping[str, tuple[str, ...]],
-    base: BaseMargin | None,
-    params: Mapping[str, Any],
-    *,
-    ref: xgb.QuantileDMatrix | None = None,
-) -> xgb.QuantileDMatrix:
-    """:func:`dmatrix` as ``hist`` boosting uses it: only the histogram bin of each value is
-    kept (one byte where :func:`dmatrix` keeps eight, and the bins ``hist`` would add on top),
-    binned by the quantiles of ``ref`` when given (the training matrix, for a validation one).
-    The same trees grow from it: ``hist`` sees nothing but the bins either way."""
-    return xgb.QuantileDMatrix(
-        design_matrix(rows, columns.numeric, cats),
-        label=outcome(rows),
-        base_margin=None if base is None else base(rows),
-        enable_categorical=True,
-        max_bin=int(params.get("max_bin", DEFAULT_MAX_BIN)),
-        ref=ref,
-    )
-
-
 def boost(
     train: pd.DataFrame,
     valid: pd.DataFrame,
@@ -184,8 +156,8 @@ def boost(
 ) -> Boosted:
     """Train with early stopping on ``valid``, starting from ``base`` when given."""
     cats = _categories(train, columns)
-    dtrain = training_matrix(train, columns, cats, base, params)
-    dvalid = training_matrix(valid, columns, cats, base, params, ref=dtrain)
+    dtrain = dmatrix(train, columns, cats, base)
+    dvalid = dmatrix(valid, columns, cats, base)
     history: dict[str, dict[str, list[float]]] = {}
     booster = xgb.train(
         dict(params),
@@ -251,9 +223,7 @@ def fit_model(
         base = base_margin_for(fitted, columns, settings)
         cats = _categories(fitted, columns)
         booster = xgb.train(
-            dict(params),
-            training_matrix(fitted, columns, cats, base, params),
-            num_boost_round=best + 1,
+            dict(params), dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
         )
         meta["refit_rows"] = len(fitted)
     uncalibrated = ChurnModel(
