@@ -301,7 +301,7 @@ def test_splits_read_from_the_files_equal_the_splits_of_all_labelled_rows(seed, 
         assert "score" not in set(got[name]["split"])
 
     columns = FeatureColumns(
-        numeric=tuple(f"x{k}" for k in range(10)) + ("visits",), categorical=("plan", "region")
+        numeric=(*(f"x{k}" for k in range(10)), "visits"), categorical=("plan", "region")
     )
     settings = TrainSettings(max_rounds=25, early_stopping_rounds=5, refit_on_purged=True)
     new = fit_model(got["train"], got["valid"], columns, settings, purged=got["purged"]).model
