@@ -139,3 +139,41 @@ def test_the_guard_does_not_change_its_inputs(shop: tuple[pd.DataFrame, np.ndarr
     leak_suspects(rows, y, numeric=NUMERIC, categorical=CATEGORICAL)
     pd.testing.assert_frame_equal(rows, before)
     np.testing.assert_array_equal(y, y_before)
+
+
+def test_a_large_training_set_is_screened_on_a_seeded_sample() -> None:
+    from churn.modeling.leakage import screen_features, screening_sample  # noqa: PLC0415
+    from churn.modeling.training_data import FeatureColumns  # noqa: PLC0415
+    from churn.settings import LeakageSettings  # noqa: PLC0415
+
+    rng = np.random.default_rng(11)
+    n = 30_000
+    y = (rng.random(n) < 0.2).astype(np.int8)
+    rows = pd.DataFrame(
+        {
+            "tenure": np.where(y == 1, rng.gamma(2, 6, n), rng.gamma(4, 8, n)),
+            "churn_score": np.where(rng.random(n) < 0.002, np.nan, y * 60 + rng.normal(20, 5, n)),
+            "plan": rng.choice(np.array(["a", "b", None], object), n),
+        }
+    )
+    capped = LeakageSettings(max_rows=2_000)
+
+    sample, y_sample = screening_sample(rows, y, capped.max_rows, seed=4)
+    assert len(sample) == len(y_sample) == 2_000
+    again, _ = screening_sample(rows, y, capped.max_rows, seed=4)
+    pd.testing.assert_frame_equal(sample, again)
+    assert not sample.equals(screening_sample(rows, y, capped.max_rows, seed=5)[0])
+    # the sample keeps each row with its own outcome
+    picked = rows.reset_index().merge(sample, on=["tenure", "churn_score", "plan"])
+    assert len(picked) == 2_000
+    np.testing.assert_array_equal(y[picked["index"].to_numpy()], y_sample)
+    few = rows.head(500)
+    small, y_small = screening_sample(few, y[:500], capped.max_rows, seed=4)
+    pd.testing.assert_frame_equal(small, few)  # at most max_rows: every row, as it is
+    np.testing.assert_array_equal(y_small, y[:500])
+
+    columns = FeatureColumns(numeric=("tenure", "churn_score"), categorical=("plan",))
+    with pytest.raises(LeakageError, match="churn_score"):
+        screen_features(rows, y, columns, capped, seed=4)
+    clean = FeatureColumns(numeric=("tenure",), categorical=("plan",))
+    assert screen_features(rows, y, clean, capped, seed=4).columns == clean

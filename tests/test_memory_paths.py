@@ -233,3 +233,87 @@ def test_daily_totals_share_one_object_per_customer():
     firsts = totals.groupby("customer_id", sort=False)["customer_id"].first()
     assert totals["customer_id"].map(id).nunique() == len(firsts)  # one object per customer
     assert totals["customer_id"].nunique() < len(totals)
+
+
+def _labelled_tables(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A feature table (several cutoffs, gaps, an integer and two text columns, more columns
+    than one read takes) and labels in their own order with every split, the unlabelled
+    ``score`` rows among them."""
+    rng = np.random.default_rng(seed)
+    cutoffs = pd.date_range("2024-01-01", periods=7, freq="MS")
+    n_customers = 400
+    features = pd.DataFrame(
+        {
+            "customer_id": pd.array(
+                [f"c-{i}" for i in range(n_customers) for _ in cutoffs], dtype="str"
+            ),
+            "cutoff": np.tile(cutoffs.to_numpy(), n_customers),
+        }
+    )
+    n = len(features)
+    for k in range(10):
+        features[f"x{k}"] = np.where(rng.random(n) < 0.1 * (k % 3), np.nan, rng.normal(k, 1, n))
+    features["visits"] = rng.poisson(3.0, n)
+    features["plan"] = rng.choice(np.array(["basic", "pro", None, "édu"], object), n)
+    features["region"] = pd.array(rng.choice(["north", "south", "west"], n), dtype="str")
+    features = features.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    split_of = dict(zip(cutoffs, ["train"] * 3 + ["purged", "valid", "test", "score"], strict=True))
+    labels = features[["customer_id", "cutoff"]].sample(frac=0.8, random_state=seed + 1)
+    split = labels["cutoff"].map(split_of).to_numpy()
+    churned = pd.array(rng.random(len(labels)) < 0.3, dtype="boolean")
+    churned[split == "score"] = pd.NA
+    labels = labels.assign(churned=churned, split=split).reset_index(drop=True)
+    return features, labels
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_splits_read_from_the_files_equal_the_splits_of_all_labelled_rows(seed, tmp_path):
+    from churn.io.files import read_labels  # noqa: PLC0415
+    from churn.io.paths import PipelinePaths  # noqa: PLC0415
+    from churn.modeling.train import fit_model  # noqa: PLC0415
+    from churn.modeling.training_data import (  # noqa: PLC0415
+        FeatureColumns,
+        labelled_rows,
+        split_rows,
+    )
+    from churn.settings import TrainSettings  # noqa: PLC0415
+    from churn.stages._canonical import COLUMNS_PER_READ, labelled_feature_splits  # noqa: PLC0415
+
+    features, labels = _labelled_tables(seed)
+    assert len(features.columns) - 2 > COLUMNS_PER_READ  # the table is read in several groups
+    paths = PipelinePaths(tmp_path, "p")
+    paths.interim.mkdir(parents=True)
+    write_parquet(features, paths.features)
+    write_parquet(labels, paths.labels)
+    groups = {
+        "train": ["train"],
+        "valid": ["valid"],
+        "test": ["test"],
+        "purged": ["purged"],
+        "history": ["train", "purged", "valid"],
+    }
+    got = labelled_feature_splits(paths, read_labels(paths.labels), groups)
+    # what the stage did before: every labelled row in one frame, each split copied from it
+    whole = labelled_rows(pd.read_parquet(paths.features), read_labels(paths.labels))
+    assert (whole["split"] == "score").any()
+    for name, splits in groups.items():
+        pd.testing.assert_frame_equal(got[name], split_rows(whole, splits))
+        assert "score" not in set(got[name]["split"])
+
+    columns = FeatureColumns(
+        numeric=(*(f"x{k}" for k in range(10)), "visits"), categorical=("plan", "region")
+    )
+    settings = TrainSettings(max_rounds=25, early_stopping_rounds=5, refit_on_purged=True)
+    new = fit_model(got["train"], got["valid"], columns, settings, purged=got["purged"]).model
+    old = fit_model(
+        split_rows(whole, "train"),
+        split_rows(whole, "valid"),
+        columns,
+        settings,
+        purged=split_rows(whole, "purged"),
+    ).model
+    assert new.metadata["refit_rows"] == len(got["train"]) + len(got["purged"])
+    assert bytes(new.booster.save_raw("ubj")) == bytes(old.booster.save_raw("ubj"))
+    np.testing.assert_array_equal(
+        new.predict_proba(got["test"]), old.predict_proba(split_rows(whole, "test"))
+    )

@@ -674,6 +674,12 @@ class LeakageSettings(Frozen):
         description="leave out text features with so many distinct values that they name "
         "customers (surnames, emails), with a warning",
     )
+    max_rows: PositiveInt = Field(
+        500_000,
+        description="training rows the single-feature ROC AUCs are measured on; more are "
+        "sampled down to this many (seeded by train.seed): a leak separates a sample as well "
+        "as the whole, at a fraction of the time",
+    )
 
 
 class UpliftSettings(Frozen):

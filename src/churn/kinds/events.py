@@ -27,7 +27,7 @@ from churn.features.derived import (
     derived_catalogue,
     fit_bgnbd,
 )
-from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
+from churn.kinds.interface import Activity, Backtest, Baselines, Canonical, RowsOf
 from churn.labels import (
     build_labels,
     cutoff_table,
@@ -37,6 +37,7 @@ from churn.labels import (
 )
 from churn.modeling.backtest import (
     TuneFold,
+    no_fold_predictions,
     rolling_origin_backtest,
     rolling_origin_plan,
     rolling_origin_tuning_folds,
@@ -48,6 +49,9 @@ from churn.monitoring.realised import realised_performance
 from churn.scoring.population import Population, recurring_expected_value
 from churn.scoring.value import purchase_value
 from churn.settings import EventLabelSettings, PipelineSettings
+
+HISTORY_SPLITS = ("train", "purged", "valid")
+"""The splits the backtest and the search learn from: every labelled cutoff before the test one."""
 
 
 class EventsKind:
@@ -325,7 +329,7 @@ class EventsKind:
 
     def backtest(
         self,
-        rows: pd.DataFrame,
+        rows_of: RowsOf,
         columns: FeatureColumns,
         overrides: Mapping[str, Any] | None,
         baselines: Baselines,
@@ -333,7 +337,9 @@ class EventsKind:
         """Rolling-origin folds over the cutoffs before the test cutoff; with the search on,
         each fold searches on its own past (``overrides`` is then unused)."""
         ts = self.settings.train
-        history = rows[rows["split"].isin(["train", "purged", "valid"])]
+        if ts.backtest_cutoffs == 0:  # no fold to re-train: the labelled rows are not read
+            return Backtest({}, [], no_fold_predictions())
+        history = rows_of(HISTORY_SPLITS)
         horizon = baselines.horizon_days
         plan = rolling_origin_plan(list(history["cutoff"].unique()), horizon, ts.backtest_cutoffs)
         folds, predictions = rolling_origin_backtest(
@@ -363,11 +369,11 @@ class EventsKind:
 
         return tune_fold
 
-    def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
+    def tuning_folds(self, rows_of: RowsOf) -> tuple[list[TuningFold], bool]:
         """Rolling-origin folds older than the backtest's (when the cutoffs allow). The
         backtest is never in sample for this search: each fold searches again on its past."""
         ts = self.settings.train
-        history = rows[rows["split"].isin(["train", "purged", "valid"])]
+        history = rows_of(HISTORY_SPLITS)
         folds, _ = rolling_origin_tuning_folds(
             history, self.labs.horizon_days, backtest=ts.backtest_cutoffs, n=ts.search.folds
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,7 +25,13 @@ __all__ = [
     "Canonical",
     "Kind",
     "Population",
+    "RowsOf",
 ]
+
+RowsOf = Callable[[Sequence[str]], pd.DataFrame]
+"""The labelled feature rows whose ``split`` is one of those named, in label order, read when
+called (``rows_of(["train", "purged", "valid"])``): a backtest that has no fold to re-train
+never reads them."""
 
 
 class Canonical(Protocol):
@@ -134,19 +140,21 @@ class Kind(Protocol):
 
     def backtest(
         self,
-        rows: pd.DataFrame,
+        rows_of: RowsOf,
         columns: FeatureColumns,
         overrides: Mapping[str, Any] | None,
         baselines: Baselines,
     ) -> Backtest:
         """Rolling-origin backtest (events) or cross-validation (snapshot) on the labelled
-        ``rows`` (features and labels joined) other than the test cutoff."""
+        rows (features and labels joined) other than the test cutoff, read through
+        ``rows_of`` when there is a fold to re-train."""
         ...
 
-    def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
-        """Folds the hyperparameter search scores trials on, from the labelled ``rows`` other
-        than the test cutoff, and whether :meth:`backtest`'s figures are in sample for that
-        search (never since each backtest fold searches again on its own past)."""
+    def tuning_folds(self, rows_of: RowsOf) -> tuple[list[TuningFold], bool]:
+        """Folds the hyperparameter search scores trials on, from the labelled rows other
+        than the test cutoff (read through ``rows_of``), and whether :meth:`backtest`'s
+        figures are in sample for that search (never since each backtest fold searches again
+        on its own past)."""
         ...
 
     def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:

@@ -14,12 +14,12 @@ import pandas as pd
 
 from churn.campaigns.outcomes import ContactOutcomes
 from churn.features import Feature, snapshot_catalogue, snapshot_features
-from churn.kinds.interface import Activity, Backtest, Baselines, Canonical
+from churn.kinds.interface import Activity, Backtest, Baselines, Canonical, RowsOf
 from churn.labels import snapshot_labels
 from churn.modeling.backtest import TuneFold, cross_validated_auc, cross_validation_tuning_folds
 from churn.modeling.baselines import onehot_logistic_baseline, single_feature_baseline
 from churn.modeling.search import Tuning, TuningFold, tune
-from churn.modeling.training_data import FeatureColumns, split_rows
+from churn.modeling.training_data import FeatureColumns
 from churn.monitoring.realised import no_later_outcome
 from churn.scoring.population import Population, clv_needs_events, recurring_expected_value
 from churn.settings import PipelineSettings, SnapshotLabelSettings, SnapshotSettings
@@ -142,7 +142,7 @@ class SnapshotKind:
 
     def backtest(
         self,
-        rows: pd.DataFrame,
+        rows_of: RowsOf,
         columns: FeatureColumns,
         overrides: Mapping[str, Any] | None,
         baselines: Baselines,
@@ -150,7 +150,7 @@ class SnapshotKind:
         """Cross-validated ROC AUC on the training and validation rows; with the search on,
         each round searches on the other rounds' rows only (``overrides`` is then unused)."""
         aucs, predictions = cross_validated_auc(
-            split_rows(rows, ["train", "valid"]),
+            rows_of(["train", "valid"]),
             columns,
             self.settings.train,
             overrides=overrides,
@@ -180,11 +180,11 @@ class SnapshotKind:
 
         return tune_round
 
-    def tuning_folds(self, rows: pd.DataFrame) -> tuple[list[TuningFold], bool]:
+    def tuning_folds(self, rows_of: RowsOf) -> tuple[list[TuningFold], bool]:
         """The first cross-validation folds. The reported cross-validation is not in sample
         for this search: each of its rounds searches again without its scored fold."""
         folds = cross_validation_tuning_folds(
-            split_rows(rows, ["train", "valid"]), self.settings.train.search.folds
+            rows_of(["train", "valid"]), self.settings.train.search.folds
         )
         return folds, False
 

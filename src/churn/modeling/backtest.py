@@ -91,6 +91,11 @@ def fold_predictions(name: str, test: pd.DataFrame, probability: np.ndarray) -> 
     )
 
 
+def no_fold_predictions() -> pd.DataFrame:
+    """The fold predictions of a backtest without a fold: no rows, :data:`PREDICTION_COLUMNS`."""
+    return _all_predictions([])
+
+
 def _all_predictions(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PREDICTION_COLUMNS})

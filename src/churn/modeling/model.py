@@ -216,7 +216,10 @@ def design_matrix(
         )
     out = pd.DataFrame(index=features.index)
     for name in numeric:
-        out[name] = pd.to_numeric(features[name], errors="coerce").astype("float64")
+        values = features[name]
+        if values.dtype != np.dtype("float64"):  # a float64 column is shared, not copied
+            values = pd.to_numeric(values, errors="coerce").astype("float64")
+        out[name] = values
     for name, cats in categories.items():
         values = features[name].astype(object)
         known = values.where(values.isin(list(cats)))  # unseen categories become missing

@@ -83,12 +83,32 @@ def with_feature_columns(
     """``head`` with the columns of each frame of ``parts`` (feature columns, the keys left
     out, in table order) appended, taken at ``rows`` (from :func:`labelled_positions`),
     dtypes kept. ``parts`` may be read one at a time: only the one being taken is held."""
-    taken = []
+    return with_feature_columns_of_each({"": (head, rows)}, parts)[""]
+
+
+def rows_of_splits(
+    head: pd.DataFrame, rows: np.ndarray, splits: Sequence[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The part of :func:`labelled_positions`' ``head`` and ``rows`` whose ``split`` is one of
+    ``splits``, in label order, the index reset: what :func:`with_feature_columns` needs to
+    build :func:`split_rows` of the labelled rows without building them all first."""
+    keep = head["split"].isin(list(splits)).to_numpy()
+    return head[keep].reset_index(drop=True), rows[keep]
+
+
+def with_feature_columns_of_each(
+    selections: Mapping[str, tuple[pd.DataFrame, np.ndarray]], parts: Iterable[pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """:func:`with_feature_columns` of every ``(head, rows)`` of ``selections`` (by name), with
+    each frame of ``parts`` taken for all of them before the next is read: the feature table
+    is read once however many selections there are."""
+    taken: dict[str, list[pd.DataFrame]] = {name: [] for name in selections}
     for part in parts:
-        rows_of_part = part.take(rows)
-        rows_of_part.index = head.index
-        taken.append(rows_of_part)
-    return pd.concat([head, *taken], axis=1)
+        for name, (head, rows) in selections.items():
+            rows_of_part = part.take(rows)
+            rows_of_part.index = head.index
+            taken[name].append(rows_of_part)
+    return {name: pd.concat([head, *taken[name]], axis=1) for name, (head, _) in selections.items()}
 
 
 def split_rows(rows: pd.DataFrame, split: str | Sequence[str]) -> pd.DataFrame:

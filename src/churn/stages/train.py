@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +29,10 @@ from churn.modeling.training_data import (
     check_trainable,
     feature_columns,
     outcome,
-    split_rows,
 )
 from churn.reporting.evaluation_plots import evaluation_figures, plot_data, test_segments
 from churn.settings import PipelineSettings
-from churn.stages._canonical import labelled_feature_rows
+from churn.stages._canonical import labelled_feature_splits
 from churn.tracking import description, training
 from churn.tracking.lineage import (
     dvc_experiment,
@@ -58,9 +58,10 @@ log = logging.getLogger("churn")
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Train the churn model and its baselines, evaluate on the test cutoff, write it all, and
     record it in a training run of ``tracker``'s store that ends FAILED if training fails."""
-    rows = labelled_feature_rows(paths, read_labels(paths.labels))
     catalogue = io.read_json(paths.catalogue)
-    test_cutoffs = split_rows(rows, "test")["cutoff"]
+    test_cutoffs = io.read_parquet(
+        paths.labels, columns=["cutoff"], filters=[("split", "==", "test")]
+    )["cutoff"]
     lineage = {
         **training_lineage(
             paths.project_dir,
@@ -104,7 +105,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
         ),
         description=describe(),
     ) as mlflow_run:
-        trained = _train(settings, paths, rows, catalogue)
+        trained = _train(settings, paths, catalogue)
         mlflow_run.record(
             metrics=flatten(numeric_metrics(trained.metrics)),
             curve={f"valid.{name}": values for name, values in trained.curve.items()},
@@ -143,15 +144,19 @@ class _Trained:
     n_features: int
 
 
-def _train(
-    settings: PipelineSettings,
-    paths: PipelinePaths,
-    rows: pd.DataFrame,
-    catalogue: Any,
-) -> _Trained:
+def _rows_of(paths: PipelinePaths, splits: Sequence[str]) -> pd.DataFrame:
+    """The labelled feature rows of ``splits``, in label order, read from the files."""
+    return labelled_feature_splits(paths, read_labels(paths.labels), {"rows": splits})["rows"]
+
+
+def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> _Trained:
     ts = settings.train
     columns = feature_columns(catalogue, ts.exclude_features)
-    train, valid, test = (split_rows(rows, s) for s in ("train", "valid", "test"))
+    # each split read on its own: the labelled rows are never held whole beside their splits
+    frames = labelled_feature_splits(
+        paths, read_labels(paths.labels), {s: [s] for s in ("train", "valid", "test", "purged")}
+    )
+    train, valid, test, purged = (frames.pop(s) for s in ("train", "valid", "test", "purged"))
     for role, frame in (("training", train), ("validation", valid), ("test", test)):
         check_trainable(frame, columns, role=role, min_class_rows=ts.min_class_rows)
     kind = kind_of(settings)
@@ -170,7 +175,7 @@ def _train(
 
     tuning, in_sample = None, False
     if ts.search.enabled:
-        folds, overlaps = kind.tuning_folds(rows)
+        folds, overlaps = kind.tuning_folds(partial(_rows_of, paths))
         tuning = tune(folds, columns, ts)
         in_sample = tuning is not None and overlaps
         if in_sample:
@@ -178,7 +183,6 @@ def _train(
     overrides = tuning.params if tuning is not None else None
     test_cutoff = pd.Timestamp(test["cutoff"].iloc[0])
     metadata = {"pipeline": paths.name, "test_cutoff": test_cutoff.date().isoformat()}
-    purged = split_rows(rows, "purged")
     fit = fit_on_engine(
         settings, train, valid, purged, columns, overrides=overrides, metadata=metadata
     )
@@ -214,7 +218,7 @@ def _train(
         "backtest_in_sample_for_search": in_sample,
         "refit_rows": fit.model.metadata.get("refit_rows"),
     }
-    backtest = kind.backtest(rows, columns, overrides, baselines)
+    backtest = kind.backtest(partial(_rows_of, paths), columns, overrides, baselines)
     metrics.update(backtest.metrics)
     segments = test_segments(test, p_test, columns, tenure=kind.tenure_column())
 
