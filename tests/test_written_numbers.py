@@ -13,11 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from churn.cli import app
-from churn.data.contract import canonical_events
+from churn.data.contract import canonical_customers, canonical_events
 from churn.data.inference import decimal_mark, is_numeric, plain_numbers
 from churn.data.parsing import parse_numbers
+from churn.data.snapshot import canonical_snapshot
 from churn.errors import ContractViolation
-from churn.settings import EventsSettings, SourceSettings
+from churn.settings import CustomersSettings, EventsSettings, SnapshotSettings, SourceSettings
 from tests import messy
 from tests.test_init import init, project, written
 
@@ -116,3 +117,43 @@ def test_a_european_export_is_initialised_and_ingested(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     events = pd.read_parquet(root / "data/interim/eu/canonical/events.parquet")
     assert sorted(events["amount"]) == pytest.approx(sorted(np.round(amounts, 2)))
+
+
+def _customers_source(path: str, decimal: str) -> SourceSettings:
+    return SourceSettings(
+        path=path,
+        columns={"customer_id": "id"},
+        attributes={"credit_limit": "Credit limit", "zone": "Zone"},
+        decimal=decimal,
+    )
+
+
+def test_customer_attributes_read_with_each_sources_decimal_mark() -> None:
+    """A customers export with a decimal comma beside one with a point: each attribute that
+    reads as numbers is typed as floats from both, and a code column stays as written."""
+    eu = pd.DataFrame(
+        {"id": ["1", "2"], "Credit limit": ["1.234,50", "12,5"], "Zone": ["01,2", "03,4"]}
+    )
+    us = pd.DataFrame({"id": ["3"], "Credit limit": ["2,000.25"], "Zone": ["05,6"]})
+    settings = CustomersSettings(
+        sources=[_customers_source("eu.csv", ","), _customers_source("us.csv", ".")]
+    )
+    raws = [(settings.sources[0], eu), (settings.sources[1], us)]
+    typed = canonical_customers(raws, settings, categorical=["zone"]).set_index("customer_id")
+    assert typed["credit_limit"].to_dict() == {"1": 1234.5, "2": 12.5, "3": 2000.25}
+    assert typed["zone"].to_dict() == {"1": "01,2", "2": "03,4", "3": "05,6"}
+
+
+def test_a_snapshot_joins_customer_numbers_written_with_a_decimal_comma() -> None:
+    customers = pd.DataFrame(
+        {"id": ["1", "2", "3"], "Credit limit": ["1.234,50", "12,5", "7"], "Zone": ["a", "b", "a"]}
+    )
+    settings = CustomersSettings(sources=[_customers_source("customers.csv", ",")])
+    table = canonical_customers([(settings.sources[0], customers)], settings)
+    snapshot = SnapshotSettings(
+        source=SourceSettings(path="snapshot.csv", columns={"customer_id": "id", "label": "Churn"})
+    )
+    raw = pd.DataFrame({"id": ["1", "2", "3"], "Churn": ["Yes", "No", "No"]})
+    out = canonical_snapshot(raw, snapshot, table).set_index("customer_id")
+    assert out["credit_limit"].to_dict() == {"1": 1234.5, "2": 12.5, "3": 7.0}
+    assert out["zone"].to_dict() == {"1": "a", "2": "b", "3": "a"}
