@@ -486,7 +486,6 @@ def test_events_and_snapshot_together_or_neither_exit_2(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
     assert init(root, "x")[0] == 2
     assert init(root, "x", "--events", "a.csv", "--snapshot", "b.csv", "--label", "y")[0] == 2
-    assert init(root, "x", "--snapshot", "b.csv")[0] == 2
 
 
 def test_run_of_an_unknown_pipeline_exits_2(tmp_path: Path) -> None:

@@ -453,7 +453,9 @@ def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the
     snapshot: Annotated[
         Path | None, typer.Option("--snapshot", help="One row per customer with a label.")
     ] = None,
-    label: Annotated[str | None, typer.Option("--label", help="Snapshot: the churn label.")] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", help="Snapshot: the churn label (default: guessed).")
+    ] = None,
     positive: Annotated[
         str | None, typer.Option("--positive", help="Snapshot: the label value of churners.")
     ] = None,
@@ -489,12 +491,8 @@ def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the
     if (snapshot is None) == (not events):
         typer.echo("error: give either --events FILE (repeatable) or --snapshot FILE.", err=True)
         raise typer.Exit(2)
-    if snapshot is not None and label is None:
-        typer.echo("error: --snapshot needs --label COLUMN (the churn label).", err=True)
-        raise typer.Exit(2)
     try:
         if snapshot is not None:
-            assert label is not None
             flags = SnapshotFlags(label, positive, customer_id, value, split_list(exclude))
             if churn_events is not None:
                 typer.echo("error: --churn-events is for --events pipelines.", err=True)

@@ -115,6 +115,17 @@ _NOT_CHARGE_WORDS = {
     "age",
     "days",
     "months",
+    "cashback",  # money the business gives back, not what the customer pays
+    "discount",
+    "discounts",
+    "refund",
+    "refunds",
+    "coupon",
+    "reward",
+    "rewards",
+    "points",
+    "credit",
+    "limit",
 }
 _RUNNING_TOTAL_WORDS = {"total", "lifetime", "cumulative", "ltv", "sum"}
 
@@ -379,6 +390,53 @@ def infer_event_roles(
     )
 
 
+LABEL_NAME_WORDS = frozenset(
+    {"churn", "churned", "churner", "exited", "attrition", "attrited", "cancelled", "canceled"}
+)
+"""Words of a column name that mark it as the churn label when ``--label`` is not given."""
+
+_NEGATION = frozenset({"not", "non", "no", "never"})
+
+
+def label_word(value: str) -> str:
+    """A label value as compared with the yes-like and no-like words: trimmed, case-folded,
+    trailing full stops dropped ('True.' -> 'true'), and of several words the first unless it
+    negates ('Attrited Customer' -> 'attrited'; 'Not churned' stays whole)."""
+    folded = value.strip().casefold().rstrip(".!")
+    words = folded.split()
+    if len(words) > 1 and words[0] not in _NEGATION:
+        return words[0]
+    return folded
+
+
+def label_column(sample: pd.DataFrame) -> str:
+    """The churn label of a snapshot when ``--label`` is not given: the one column whose name
+    has a churn word (:data:`LABEL_NAME_WORDS`: ``Churn``, ``Exited``, ``Attrition_Flag``,
+    ``Churn?``) and two distinct values. Raises RoleNotFound naming the candidates otherwise."""
+    named = [str(c) for c in sample.columns if LABEL_NAME_WORDS & set(name_words(str(c)))]
+    two_valued = [c for c in named if _filled(sample[c]).str.casefold().nunique() == 2]
+    if len(two_valued) == 1 or (two_valued and _same_split(sample, two_valued)):
+        return two_valued[0]  # several writing one split (Churn Label, Churn Value): the first
+    found = (
+        f"columns named like a churn label with two values: {two_valued}"
+        if two_valued
+        else f"no column is named like a churn label with two values (named so: {named})"
+    )
+    raise RoleNotFound(f"{found}. Give --label COLUMN.")
+
+
+def _same_split(sample: pd.DataFrame, columns: Sequence[str]) -> bool:
+    """True when every column of ``columns`` splits the rows as the first does (one value of
+    each for one value of the other)."""
+    first = sample[columns[0]].astype("string").str.strip().str.casefold()
+    for column in columns[1:]:
+        other = sample[column].astype("string").str.strip().str.casefold()
+        pairs = pd.DataFrame({"a": first, "b": other}).dropna().drop_duplicates()
+        if pairs["a"].duplicated().any() or pairs["b"].duplicated().any():
+            return False
+    return True
+
+
 def positive_label(values: pd.Series, given: str | None = None) -> str:
     """The label value meaning 'churned'. Two distinct values, one of them a yes-like word
     (case and blanks ignored), or ``given``. Raises RoleNotFound naming the values otherwise."""
@@ -395,8 +453,8 @@ def positive_label(values: pd.Series, given: str | None = None) -> str:
             f"the label holds {len(folded)} distinct values ({distinct[:10]}); a churn label has "
             "two. Give --positive VALUE to name the value that means churned."
         )
-    yes = [v for v in distinct if v.strip().casefold() in POSITIVE_WORDS]
-    no = [v for v in distinct if v.strip().casefold() in NEGATIVE_WORDS]
+    yes = [v for v in distinct if label_word(v) in POSITIVE_WORDS]
+    no = [v for v in distinct if label_word(v) in NEGATIVE_WORDS]
     if len({v.strip().casefold() for v in yes}) == 1 and no:
         return str(yes[0])
     raise RoleNotFound(

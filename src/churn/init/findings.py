@@ -11,6 +11,7 @@ from churn.init.plan import (
     SnapshotPlan,
 )
 from churn.init.sniff import FileFormat
+from churn.io.excel_sheets import ALL_SHEETS
 
 Row = tuple[str, str, str]
 
@@ -21,7 +22,9 @@ def _reading(fmt: FileFormat) -> str:
     if fmt.format == "json":
         return f"json records, {fmt.encoding}"
     if fmt.format == "excel":
-        read = "every sheet" if fmt.sheet is not None else "the first sheet"
+        read = {None: "the first sheet", ALL_SHEETS: "every sheet"}.get(
+            fmt.sheet, f"the largest sheet {fmt.sheet!r}"
+        )
         return f"excel, {read} of {list(fmt.sheets)}"
     return f"csv, {fmt.encoding}, separator {fmt.separator!r}"
 
@@ -83,7 +86,7 @@ def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
     return [
         ("file", plan.source.path, _reading(plan.source.format)),
         ("customer id", roles.customer_id or "-", _given(flags.customer_id)),
-        ("label", roles.label, "given"),
+        ("label", roles.label, _given(flags.label)),
         ("churned value", roles.positive, _given(flags.positive)),
         ("value", roles.value or "-", _given(flags.value) if roles.value else "none found"),
         (

@@ -14,6 +14,7 @@ import yaml
 
 from churn.data.inference import EventRoles, TimestampGuess
 from churn.init.plan import CustomerTable, EventsPlan, SnapshotPlan, SourceFile
+from churn.io.excel_sheets import ALL_SHEETS
 from churn.io.files import auto_format
 
 DECLARED_SECTIONS = (
@@ -135,7 +136,12 @@ def _reading(source: SourceFile, indent: int) -> list[str]:
     if fmt.decimal != ".":
         lines.append(f"{pad}decimal: {scalar(fmt.decimal)}   # check: numbers written 1.234,50")
     if fmt.format == "excel" and fmt.sheet is not None:
-        lines.append(f"{pad}sheet: {scalar(fmt.sheet)}   # check: every sheet, stacked")
+        check = (
+            "every sheet, stacked"
+            if fmt.sheet == ALL_SHEETS
+            else f"the sheet with the most rows of {list(fmt.sheets)}"
+        )
+        lines.append(f"{pad}sheet: {scalar(fmt.sheet)}   # check: {check}")
     return lines
 
 

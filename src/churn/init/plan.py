@@ -60,7 +60,8 @@ class EventFlags:
 
 @dataclass(frozen=True)
 class SnapshotFlags:
-    label: str
+    label: str | None = None
+    """None: guessed from the column names (:func:`churn.data.inference.label_column`)."""
     positive: str | None = None
     customer_id: str | None = None
     value: str | None = None

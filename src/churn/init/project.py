@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from churn.data.inference import decimal_mark, plain_numbers
+from churn.data.inference import RoleNotFound, decimal_mark, label_column, plain_numbers
 from churn.data.parsing import parse_timestamps
 from churn.errors import ConfigError, InputDataError, PipelineStateError
 from churn.init import plan as planning
@@ -326,12 +326,16 @@ def init_snapshot(
     files = [snapshot, *([customers] if customers is not None else [])]
     places, raw = placement(project_dir, name, files)
     source, sample = _source(snapshot, places)
+    try:
+        label = flags.label or label_column(sample)
+    except RoleNotFound as exc:
+        raise RoleNotFound(f"{source.path}: {exc}") from None
     dated = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
     plan = planning.snapshot_plan(
         name,
         source,
         sample,
-        label=flags.label,
+        label=label,
         snapshot_date=dated,
         positive=flags.positive,
         customer_id=flags.customer_id,
@@ -339,7 +343,7 @@ def init_snapshot(
         exclude=flags.exclude,
     )
     plan = planning.without_leaks(plan, sample)
-    plan = planning.sized_for_training(plan, read_column(snapshot, source.format, flags.label))
+    plan = planning.sized_for_training(plan, read_column(snapshot, source.format, label))
     if customers is not None:
         if plan.roles.customer_id is None:
             raise ConfigError(

@@ -37,7 +37,7 @@ class FileFormat:
     separator: str = ","
     encoding: str = "utf-8"
     sheet: str | None = None
-    """excel: the sheet (``*``: every sheet, stacked); None: the first."""
+    """excel: the sheet by name (``*``: every sheet, stacked); None: the first."""
     sheets: tuple[str, ...] = ()
     """excel: every sheet of the workbook."""
     decimal: str = "."
@@ -105,11 +105,26 @@ def file_format(path: Path) -> FileFormat:
 
 def _workbook_format(path: Path) -> FileFormat:
     """Excel, on every sheet when the sheets share the first one's header (one sheet per
-    year or month), else on the first."""
+    year or month), else on the sheet with the most rows (a data dictionary or notes sheet
+    often comes first), named when it is not the first."""
     names = tuple(sheet_names(path, name=str(path)))
     headers = [list(pd.read_excel(path, sheet_name=n, nrows=0, engine="openpyxl")) for n in names]
-    stacked = len(names) > 1 and all(h == headers[0] for h in headers)
-    return FileFormat("excel", sheet=ALL_SHEETS if stacked else None, sheets=names)
+    if len(names) > 1 and all(h == headers[0] for h in headers):
+        return FileFormat("excel", sheet=ALL_SHEETS, sheets=names)
+    rows = _sheet_rows(path, names)
+    largest = max(range(len(names)), key=lambda i: (rows[i], -i))
+    return FileFormat("excel", sheet=names[largest] if largest else None, sheets=names)
+
+
+def _sheet_rows(path: Path, names: tuple[str, ...]) -> list[int]:
+    """Rows per sheet as the workbook records them (its dimension), or as read where it
+    records none."""
+    with pd.ExcelFile(path, engine="openpyxl") as book:
+        recorded = [getattr(book.book[n], "max_row", None) for n in names]
+    return [
+        int(r) if r else len(pd.read_excel(path, sheet_name=n, usecols=[0], engine="openpyxl"))
+        for r, n in zip(recorded, names, strict=True)
+    ]
 
 
 def _starts_as_json(path: Path, encoding: str) -> bool:
