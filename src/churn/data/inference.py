@@ -127,6 +127,36 @@ _NOT_CHARGE_WORDS = {
     "credit",
     "limit",
 }
+_NOT_EVENT_TIME_WORDS = frozenset(
+    {
+        "expire",
+        "expires",
+        "expiry",
+        "expiration",
+        "end",
+        "ends",
+        "ended",
+        "due",
+        "until",
+        "valid",
+        "renewal",
+        "next",
+        "cancel",
+        "cancelled",
+        "canceled",
+        "termination",
+        "birth",
+        "dob",
+        "signup",
+        "registration",
+        "registered",
+        "shipped",
+        "delivered",
+        "delivery",
+    }
+)
+"""Words of a date column's name that say it is not when the event happened (a membership's
+expiry, a birth or signup date, a delivery), so beside another date it is not the timestamp."""
 _RUNNING_TOTAL_WORDS = {"total", "lifetime", "cumulative", "ltv", "sum"}
 
 
@@ -328,8 +358,9 @@ def infer_event_roles(
         customer_id = _require("customer id", repeated or named, "--customer-id", columns)
     dates = _timestamp_columns(sample[[c for c in open_columns if c != customer_id]])
     if timestamp is None:
-        named = [c for c in dates if _TIME_NAME.search(c)]
-        timestamp = _require("timestamp", named or list(dates), "--timestamp", columns)
+        named = [c for c in dates if _TIME_NAME.search(c)] or list(dates)
+        when = [c for c in named if not set(name_words(c)) & _NOT_EVENT_TIME_WORDS]
+        timestamp = _require("timestamp", when or named, "--timestamp", columns)
     if timestamp in dates:
         ts = TimestampGuess(timestamp, dates[timestamp])
     else:
@@ -354,7 +385,7 @@ def infer_event_roles(
         return found[0] if found else None
 
     if amount is None:
-        amount = pick(_AMOUNT_NAME, numeric=True)
+        amount = _amount_column(sample, [c for c in open_columns if c not in taken])
         if amount is None:
             notes.append(
                 "no amount column: expected values are skipped and outreach ranks by "
@@ -435,6 +466,27 @@ def _same_split(sample: pd.DataFrame, columns: Sequence[str]) -> bool:
         if pairs["a"].duplicated().any() or pairs["b"].duplicated().any():
             return False
     return True
+
+
+_NOT_AMOUNT_WORDS = frozenset(
+    {"id", "method", "type", "code", "days", "count", "num", "number", "flag", "is", "rate"}
+)
+"""Words of a money-named column's name that say it is no amount (``payment_method_id``,
+``payment_plan_days``)."""
+_PAID_WORDS = frozenset({"paid", "amount", "total", "revenue", "sales", "spend", "spent", "gmv"})
+"""Words of an amount's name that say what was paid, preferred to a list price or a value."""
+
+
+def _amount_column(sample: pd.DataFrame, columns: Sequence[str]) -> str | None:
+    """The amount of an event log: a numeric column named like money and not like an id or a
+    count, what was paid (:data:`_PAID_WORDS`) before a price; in the file's order within."""
+    found = [
+        c
+        for c in _candidates(columns, _AMOUNT_NAME)
+        if not set(name_words(c)) & _NOT_AMOUNT_WORDS and is_numeric(sample[c])
+    ]
+    found.sort(key=lambda c: not set(name_words(c)) & _PAID_WORDS)
+    return found[0] if found else None
 
 
 def positive_label(values: pd.Series, given: str | None = None) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.data.inference import RoleNotFound, label_column, positive_label
+from churn.data.inference import RoleNotFound, infer_event_roles, label_column, positive_label
 from churn.init.sniff import file_format
 from tests.test_excel_sources import workbook
 from tests.test_init import export, init, project, written
@@ -107,3 +107,29 @@ def test_a_workbook_with_a_data_dictionary_first_reads_its_data_sheet(tmp_path: 
     assert snap["source"]["sheet"] == "E Comm"
     assert snap["source"]["columns"]["label"] == "Churn" and snap["positive_label"] == "1"
     assert "value" not in snap["source"]["columns"]
+
+
+def test_a_subscription_log_takes_the_payment_date_and_the_amount_paid() -> None:
+    """A music service's transactions (KKBox's shape): dates as 20150101 integers, a
+    membership expiry beside the transaction date, and a payment method id, a list price and
+    the amount actually paid among the money-named columns."""
+    sample = pd.DataFrame(
+        {
+            "msno": ["a", "b", "a", "c"],
+            "payment_method_id": ["41", "38", "41", "39"],
+            "payment_plan_days": ["30", "30", "30", "7"],
+            "plan_list_price": ["149", "149", "149", "35"],
+            "actual_amount_paid": ["149", "0", "149", "35"],
+            "transaction_date": ["20150101", "20150203", "20150201", "20160115"],
+            "membership_expire_date": ["20150131", "20150305", "20150303", "20160122"],
+        }
+    )
+    roles = infer_event_roles(sample, customer_id="msno")
+    assert roles.timestamp.column == "transaction_date"
+    assert roles.timestamp.format == "%Y%m%d"
+    assert roles.amount == "actual_amount_paid"
+
+
+def test_an_expiry_alone_is_still_the_timestamp() -> None:
+    sample = pd.DataFrame({"user_id": ["1", "1", "2"], "expiry": ["2024-01-01"] * 3})
+    assert infer_event_roles(sample).timestamp.column == "expiry"
