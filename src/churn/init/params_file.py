@@ -227,6 +227,14 @@ def render_events(plan: EventsPlan) -> str:
     lines += [
         f"  activity_event_types: {scalar(activity)}{check}",
         f"  horizon_days: {plan.horizon_days}   # churned: no activity in the days after a cutoff",
+        *(
+            [
+                f"  max_inactive_days: {plan.max_inactive_days}   # check: silent longer before "
+                "a cutoff = already lost, not scored (null: everyone who ever bought)"
+            ]
+            if plan.max_inactive_days is not None
+            else []
+        ),
         "  train_cutoffs:",
         "    # monthly, from one horizon after the first event to one horizon before the test",
         "    # cutoff; the last is the validation cutoff",

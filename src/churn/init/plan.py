@@ -29,6 +29,7 @@ from churn.data.inference import (
 )
 from churn.data.parsing import parse_numbers
 from churn.data.snapshot import label_text
+from churn.init.lapse import Lapse
 from churn.init.schedule import CutoffPlan
 from churn.init.sniff import FileFormat
 from churn.io.paths import check_pipeline_name
@@ -112,6 +113,8 @@ class EventsPlan:
     """Event types named like a cancellation (data.events.churn_event_types)."""
     return_event_types: tuple[str, ...] = ()
     """Event types named like a return (features.return_event_types)."""
+    max_inactive_days: int | None = None
+    """labels.max_inactive_days to write (:mod:`churn.init.lapse`); None: everyone eligible."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -337,8 +340,15 @@ def events_plan(
     types: tuple[str, ...] = (),
     customers: CustomerTable | None = None,
     churn_events: ChurnEventTable | None = None,
+    lapse: Lapse | None = None,
 ) -> EventsPlan:
     notes = [note for _, roles in sources for note in roles.notes]
+    if lapse is not None:
+        notes.append(
+            f"customers silent for more than {lapse.days} days before a cutoff are taken as "
+            f"already lost and not scored (labels.max_inactive_days): 99 % of the "
+            f"{lapse.returns:,} returns in the data came within {lapse.return_gap_days:.0f} days"
+        )
     cancels = cancellation_types(types)
     activity = tuple(t for t in types if t not in cancels)
     if cancels:
@@ -372,6 +382,7 @@ def events_plan(
         tuple(dict.fromkeys(notes)),
         cancels,
         return_types(activity),
+        lapse.days if lapse is not None else None,
     )
 
 

@@ -27,6 +27,7 @@ from churn.errors import ConfigError, InputDataError, PipelineStateError
 from churn.init import plan as planning
 from churn.init.dvc_plots import add_plots, plot_series
 from churn.init.findings import events_findings, snapshot_findings
+from churn.init.lapse import Lapse, lapse_days
 from churn.init.params_file import render
 from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
 from churn.init.schedule import cutoff_plan
@@ -179,22 +180,29 @@ def _type_column(path: Path, source: SourceFile, column: str | None) -> pd.DataF
 
 
 def _event_span(
-    files: Sequence[tuple[Path, SourceFile, str, str | None]],
-) -> tuple[dt.date, dt.date]:
-    """First and last day of the events: (file, source, timestamp column, format) each."""
-    firsts, lasts = [], []
-    for path, source, column, fmt in files:
+    files: Sequence[tuple[Path, SourceFile, str, str | None, str]],
+    horizon_days: int,
+) -> tuple[dt.date, dt.date, Lapse | None]:
+    """First and last day of the events, and the silence that means a customer is lost
+    (:func:`churn.init.lapse.lapse_days`): (file, source, timestamp column, format, customer
+    id column) each."""
+    firsts, lasts, ids, times = [], [], [], []
+    for path, source, column, fmt, customer_id in files:
         parsed, _ = parse_timestamps(
             read_column(path, source.format, column).replace("", None), fmt=fmt, timezone="UTC"
         )
-        parsed = parsed.dropna()
-        if parsed.empty:
+        if parsed.dropna().empty:
             raise InputDataError(
                 f"{source.path}: no timestamp in column {column!r} reads as a date"
             )
         firsts.append(parsed.min().date())
         lasts.append(parsed.max().date())
-    return min(firsts), max(lasts)
+        ids.append(read_column(path, source.format, customer_id).reset_index(drop=True))
+        times.append(parsed.reset_index(drop=True))
+    lapse = lapse_days(
+        pd.concat(ids, ignore_index=True), pd.concat(times, ignore_index=True), horizon_days
+    )
+    return min(firsts), max(lasts), lapse
 
 
 def _check_new(project_dir: Path, name: str, *, force: bool) -> str:
@@ -290,11 +298,12 @@ def init_events(
     if churn_events is not None:
         source, sample = _source(churn_events, places)
         churn_table = planning.churn_event_table(source, sample, events_id=events_id)
-    first, last = _event_span(
+    first, last, lapse = _event_span(
         [
-            (path, source, roles.timestamp.column, roles.timestamp.format)
+            (path, source, roles.timestamp.column, roles.timestamp.format, roles.customer_id)
             for path, (source, roles) in zip(events, sources, strict=True)
-        ]
+        ],
+        flags.horizon_days,
     )
     cutoffs = cutoff_plan(first, last, flags.horizon_days, test_cutoff=flags.test_cutoff)
     plan = planning.events_plan(
@@ -305,6 +314,7 @@ def init_events(
         types=types,
         customers=customer_table,
         churn_events=churn_table,
+        lapse=lapse,
     )
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
     return Created(plan, params, raw, tuple(copied), tuple(events_findings(plan, flags)))

@@ -1,0 +1,46 @@
+"""How long a silence means a customer is already lost, guessed from an event log's own gaps.
+
+Pure: (customer, time) pairs in, a number of days out. Without ``labels.max_inactive_days``
+every customer who ever bought is eligible at every cutoff, so a log that runs for years puts
+customers gone for years on the at-risk list, and their obvious churn inflates the test AUC. A
+silence longer than 1.5 times the gap that 99 % of a log's returns come within is taken as a
+loss; never less than the horizon, rounded up to whole months.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+QUANTILE = 0.99
+"""Share of the observed returns whose gap the silence must exceed."""
+MARGIN = 1.5
+"""Factor on that gap: long gaps are seen less often than they happen (the log ends)."""
+MIN_GAPS = 50
+"""Fewer returns than this say too little to guess from: no limit is written."""
+
+
+@dataclass(frozen=True)
+class Lapse:
+    days: int
+    """``labels.max_inactive_days`` to write."""
+    return_gap_days: float
+    """The gap within which ``QUANTILE`` of the returns came."""
+    returns: int
+    """Gaps measured: a customer's active day after an earlier one."""
+
+
+def lapse_days(customers: pd.Series, times: pd.Series, horizon_days: int) -> Lapse | None:
+    """The silence after which a customer counts as lost, from the gaps between each
+    customer's consecutive active days (``times`` parsed, aligned with ``customers``). None
+    when fewer than ``MIN_GAPS`` returns were seen."""
+    days = pd.DataFrame({"c": customers.to_numpy(), "d": times.dt.floor("D").to_numpy()})
+    days = days.dropna().drop_duplicates().sort_values(["c", "d"])
+    gaps = days.groupby("c", sort=False)["d"].diff().dropna().dt.days
+    if len(gaps) < MIN_GAPS:
+        return None
+    gap = float(gaps.quantile(QUANTILE))
+    months = math.ceil(MARGIN * gap / 30)
+    return Lapse(max(horizon_days, 30 * months), gap, len(gaps))

@@ -1,0 +1,59 @@
+"""``churn init`` guesses ``labels.max_inactive_days`` from the log's own return gaps, so a log
+that runs for years does not score customers gone for years (and count their obvious churn in
+the test AUC)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.init.lapse import MIN_GAPS, lapse_days
+from tests.test_init import export, init, project, written
+
+
+def renewals(n: int, months: int, seed: int) -> pd.DataFrame:
+    """Monthly renewals: each customer pays every 30 days from a random start until a random
+    month, then stops for good."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        start = pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 200)))
+        for k in range(int(rng.integers(1, months))):
+            rows.append((f"u{i}", start + pd.Timedelta(days=30 * k, hours=int(rng.integers(24)))))
+    return pd.DataFrame(rows, columns=["user_id", "paid_at"])
+
+
+def test_monthly_renewals_lapse_after_the_horizon() -> None:
+    log = renewals(200, 24, seed=1)
+    lapse = lapse_days(log["user_id"], log["paid_at"], horizon_days=90)
+    assert lapse is not None
+    assert lapse.return_gap_days == pytest.approx(30, abs=1)
+    assert lapse.days == 90  # 1.5 x 30 = 45, never under the horizon
+
+
+def test_irregular_buyers_lapse_after_whole_months_past_their_long_gaps() -> None:
+    rng = np.random.default_rng(2)
+    ids = np.repeat(np.arange(300), 6)
+    gaps = rng.exponential(40, len(ids))
+    times = pd.Series(pd.Timestamp("2021-01-01") + pd.to_timedelta(gaps.cumsum() % 900, "D"))
+    lapse = lapse_days(pd.Series(ids), times, horizon_days=30)
+    assert lapse is not None and lapse.days % 30 == 0
+    assert lapse.days >= 1.5 * lapse.return_gap_days > 30
+
+
+def test_too_few_returns_guess_nothing() -> None:
+    log = renewals(MIN_GAPS // 4, 3, seed=3)
+    assert lapse_days(log["user_id"], log["paid_at"], horizon_days=90) is None
+
+
+def test_init_writes_the_guess_and_says_why(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    log = renewals(150, 30, seed=4).assign(amount=9.99)
+    log["paid_at"] = log["paid_at"].dt.strftime("%Y-%m-%d %H:%M")
+    code, out = init(root, "subs", "--events", str(export(tmp_path, log, "payments.csv")))
+    assert code == 0, out
+    assert written(root, "subs")["labels"]["max_inactive_days"] == 90
+    assert "already lost" in out and "max_inactive_days" in out
