@@ -44,6 +44,21 @@ def test_irregular_buyers_lapse_after_whole_months_past_their_long_gaps() -> Non
     assert lapse.days >= 1.5 * lapse.return_gap_days > 30
 
 
+def test_rows_without_a_customer_are_no_returns() -> None:
+    """Guests' rows (a blank id) are not one customer returning every day."""
+    log = renewals(200, 24, seed=1)
+    guests = pd.DataFrame(  # one visit a year over a century, were they one customer
+        {
+            "user_id": ["", " "] * 50,
+            "paid_at": pd.date_range("1950-01-01", periods=100, freq="365D"),
+        }
+    )
+    both = pd.concat([log, guests], ignore_index=True)
+    assert lapse_days(both["user_id"], both["paid_at"], 90) == lapse_days(
+        log["user_id"], log["paid_at"], 90
+    )
+
+
 def test_too_few_returns_guess_nothing() -> None:
     log = renewals(MIN_GAPS // 4, 3, seed=3)
     assert lapse_days(log["user_id"], log["paid_at"], horizon_days=90) is None

@@ -58,24 +58,6 @@ def reads_as_numbers(attribute: str, parts: Sequence[AttributeColumn], problems:
     return False
 
 
-def plain_attribute(values: pd.Series, decimal: str) -> pd.Series:
-    """A source's attribute values (text) with its numbers rewritten with a decimal point
-    (``1.234,5`` -> ``1234.5``) when ``decimal`` is ',' and at least ``MIN_PARSED_SHARE`` of the
-    filled values read as numbers with that mark; otherwise as they are (a category's values,
-    such as codes, stay as written). The decision and parsing after it then read every source
-    with one mark, however each wrote its numbers."""
-    if decimal == ".":
-        return values
-    parsed = parse_numbers(values, decimal)[0]
-    filled = int(values.notna().sum())
-    if filled == 0 or parsed.notna().sum() / filled < MIN_PARSED_SHARE:
-        return values
-    out = values.astype(object).copy()
-    read = parsed.notna()
-    out[read] = parsed[read].map(str)
-    return out
-
-
 def typed_attributes(
     customers: pd.DataFrame,
     parts: dict[str, list[AttributeColumn]],

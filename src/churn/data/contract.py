@@ -28,7 +28,8 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
-from churn.data.attribute_types import AttributeColumn, plain_attribute, typed_attributes
+from churn.data.attribute_types import AttributeColumn, typed_attributes
+from churn.data.inference import plain_number_text
 from churn.data.notes import SourceNotes
 from churn.data.parsing import (
     clean_text,
@@ -390,8 +391,8 @@ def canonical_customers(
             out["signup_date"] = ts
         for attr, col in src.attributes.items():
             text = clean_text(raw[col])
-            kept = categorical is not None and attr in categorical
-            out[attr] = text if kept else plain_attribute(text, src.decimal)
+            kept = src.decimal == "." or (categorical is not None and attr in categorical)
+            out[attr] = text if kept else plain_number_text(text, src.decimal)
             parts.setdefault(attr, []).append(AttributeColumn(src.path, col, out[attr]))
         schema = customers_schema(list(src.attributes), signup_date="signup_date" in out)
         schema_problems(out, schema, src, problems)

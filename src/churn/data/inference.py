@@ -213,16 +213,24 @@ def is_numeric(values: pd.Series, decimal: str = ".") -> bool:
     return numeric_share(values, decimal) >= MIN_PARSED_SHARE
 
 
-def plain_numbers(sample: pd.DataFrame, decimal: str) -> pd.DataFrame:
-    """``sample`` (text cells) with each column whose values read as numbers with the decimal
-    mark ``decimal`` rewritten as plain numbers (``1.234,50`` -> ``1234.5``), which is how
-    the rest of the guessing reads them; other columns as they are."""
-    out = sample.copy()
-    for column in sample.columns:
-        if is_numeric(sample[column], decimal):
-            parsed = parse_numbers(sample[column], decimal)[0]
-            out[column] = parsed.map(lambda v: "" if pd.isna(v) else repr(float(v)))
+def plain_number_text(values: pd.Series, decimal: str) -> pd.Series:
+    """``values`` (text) with its numbers rewritten as plain numbers (``1.234,50`` ->
+    ``1234.5``) when they read as numbers with the decimal mark ``decimal`` (:func:`is_numeric`);
+    a value that does not read, and a column that does not (a category's codes), stay as
+    written."""
+    if not is_numeric(values, decimal):
+        return values
+    parsed = parse_numbers(values, decimal)[0]
+    read = parsed.notna()
+    out = values.astype(object).copy()
+    out[read] = parsed[read].map(lambda v: repr(float(v)))
     return out
+
+
+def plain_numbers(sample: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """``sample`` (text cells) with each column's numbers written plainly
+    (:func:`plain_number_text`), which is how the rest of the guessing reads them."""
+    return sample.apply(lambda column: plain_number_text(column, decimal))
 
 
 def decimal_mark(sample: pd.DataFrame) -> str:
@@ -376,12 +384,8 @@ def infer_event_roles(
         ts = TimestampGuess(timestamp, fmt if isinstance(fmt, str) else None)
     taken = {customer_id, timestamp}
 
-    def pick(pattern: re.Pattern[str], *, numeric: bool) -> str | None:
-        found = [
-            c
-            for c in _candidates(open_columns, pattern)
-            if c not in taken and (is_numeric(sample[c]) if numeric else True)
-        ]
+    def pick(pattern: re.Pattern[str]) -> str | None:
+        found = [c for c in _candidates(open_columns, pattern) if c not in taken]
         return found[0] if found else None
 
     if amount is None:
@@ -393,7 +397,7 @@ def infer_event_roles(
             )
     taken.add(amount or "")
     if order_id is None:
-        order_id = pick(_ORDER_NAME, numeric=False)
+        order_id = pick(_ORDER_NAME)
     taken.add(order_id or "")
     if event_type is None:
         few = [
