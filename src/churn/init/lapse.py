@@ -36,7 +36,8 @@ def lapse_days(customers: pd.Series, times: pd.Series, horizon_days: int) -> Lap
     """The silence after which a customer counts as lost, from the gaps between each
     customer's consecutive active days (``times`` parsed, aligned with ``customers``). None
     when fewer than ``MIN_GAPS`` returns were seen."""
-    ids = customers.astype("string").str.strip().replace("", pd.NA)  # guests: no customer
+    ids = customers.astype("string").str.strip()
+    ids = ids.where(ids != "")  # guests: no customer
     days = pd.DataFrame({"c": ids.to_numpy(), "d": times.dt.floor("D").to_numpy()})
     days = days.dropna().drop_duplicates().sort_values(["c", "d"])
     gaps = days.groupby("c", sort=False)["d"].diff().dropna().dt.days
