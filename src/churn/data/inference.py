@@ -182,6 +182,9 @@ class EventRoles:
     notes: tuple[str, ...]
     blank_ids: int = 0
     """Rows of the sample without a customer id (guests, logged-out visits)."""
+    cancel_flag: bool = False
+    """The event type is a yes/no column named like a cancellation (``is_cancel``): its
+    yes-like value marks a customer's cancellation."""
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,46 @@ def _candidates(columns: Sequence[str], pattern: re.Pattern[str]) -> list[str]:
     return [c for c in columns if pattern.search(str(c))]
 
 
+_WHEN_WORDS = frozenset({"date", "time", "timestamp", "datetime", "dt", "ts", "day", "at"})
+"""Words of a column name that make it a moment (``order_delivered_customer_date``), never an
+id, whatever else the name holds."""
+
+
+def _id_candidates(columns: Sequence[str]) -> list[str]:
+    """Columns named like a customer id: a customer, user, account... word, and no date or
+    time word."""
+    return [c for c in _candidates(columns, _ID_NAME) if not set(name_words(c)) & _WHEN_WORDS]
+
+
+MIN_ID_VALUES = 20
+"""Fewest distinct values a column guessed as the id from its values must show in the sample."""
+
+
+def _ids_by_values(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Columns that look like an opaque id by their values when none is named like one
+    (KKBox's ``msno``): text, not numbers or dates, one token each (no blanks inside), many
+    distinct values, and not named like an order's id. Those whose values repeat in the
+    sample (a customer's several events) come first."""
+    found = []
+    for column in columns:
+        filled = _filled(sample[column])
+        if (
+            filled.nunique() < MIN_ID_VALUES
+            or _ORDER_NAME.search(column)
+            or filled.str.contains(r"\s").mean() > 1 - MIN_PARSED_SHARE
+            or is_numeric(filled)
+        ):
+            continue
+        try:
+            if timestamp_format(filled) is not False:
+                continue
+        except ValueError:
+            continue
+        found.append(column)
+    repeated = [c for c in found if _filled(sample[c]).duplicated().any()]
+    return repeated or found
+
+
 def _require(role: str, found: list[str], flag: str, columns: Sequence[str]) -> str:
     if len(found) == 1:
         return found[0]
@@ -361,9 +404,18 @@ def infer_event_roles(
     open_columns = [c for c in columns if c not in exclude]
 
     if customer_id is None:
-        named = _candidates(open_columns, _ID_NAME)
+        named = _id_candidates(open_columns)
         repeated = [c for c in named if sample[c].nunique() < len(sample)]
-        customer_id = _require("customer id", repeated or named, "--customer-id", columns)
+        if named:
+            customer_id = _require("customer id", repeated or named, "--customer-id", columns)
+        else:
+            by_values = _ids_by_values(sample, open_columns)
+            customer_id = _require("customer id", by_values, "--customer-id", columns)
+            notes.append(
+                f"no column is named like a customer id: {customer_id!r} was taken for one by "
+                "its values (many distinct codes, repeating); if it is not the customer, give "
+                "--customer-id COLUMN"
+            )
     dates = _timestamp_columns(sample[[c for c in open_columns if c != customer_id]])
     if timestamp is None:
         named = [c for c in dates if _TIME_NAME.search(c)] or list(dates)
@@ -408,6 +460,9 @@ def infer_event_roles(
             and sample[c].nunique() <= MAX_EVENT_TYPES
         ]
         event_type = few[0] if few else None
+        if event_type is None:
+            flags = [c for c in _cancel_flags(sample, open_columns) if c not in taken]
+            event_type = flags[0] if flags else None
     taken.add(event_type or "")
     attributes = tuple(
         c
@@ -421,8 +476,52 @@ def infer_event_roles(
             "such rows are dropped (data.events.drop_missing_customer_id)"
         )
     return EventRoles(
-        customer_id, ts, amount, order_id, event_type, attributes, tuple(notes), blank_ids
+        customer_id,
+        ts,
+        amount,
+        order_id,
+        event_type,
+        attributes,
+        tuple(notes),
+        blank_ids,
+        event_type in _cancel_flags(sample, [event_type] if event_type else []),
     )
+
+
+CANCEL_FLAG_WORDS = frozenset(
+    {
+        "cancel",
+        "cancelled",
+        "canceled",
+        "cancellation",
+        "churn",
+        "churned",
+        "unsubscribe",
+        "unsubscribed",
+        "terminated",
+        "termination",
+        "deactivated",
+    }
+)
+"""Words of a yes/no column's name that make its yes a customer's cancellation."""
+
+
+def _cancel_flags(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Columns named like a cancellation (:data:`CANCEL_FLAG_WORDS`: ``is_cancel``,
+    ``churned``) whose values are yes/no words (``0``/``1``, ``true``/``false``)."""
+    yes_no = {*POSITIVE_WORDS, *NEGATIVE_WORDS}
+    return [
+        c
+        for c in columns
+        if set(name_words(c)) & CANCEL_FLAG_WORDS
+        and not (values := set(_filled(sample[c]).map(label_word))) - yes_no
+        and values
+    ]
+
+
+def yes_values(values: Sequence[str]) -> tuple[str, ...]:
+    """The values of ``values`` that read as yes (``1``, ``True``, ``Y``), as written."""
+    return tuple(v for v in values if label_word(v) in POSITIVE_WORDS)
 
 
 LABEL_NAME_WORDS = frozenset(
@@ -567,7 +666,7 @@ def infer_snapshot_roles(
     if customer_id is None:
         unique = [
             c
-            for c in _candidates(columns, _ID_NAME)
+            for c in _id_candidates(columns)
             if c != label and _filled(sample[c]).is_unique and sample[c].notna().all()
         ]
         customer_id = unique[0] if len(unique) == 1 else None

@@ -49,7 +49,10 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
             (
                 "event type",
                 roles.event_type or "-",
-                "every event a purchase" if roles.event_type is None else _given(flags.event_type),
+                "every event a purchase"
+                if roles.event_type is None
+                else _given(flags.event_type)
+                + (", a cancellation flag" if roles.cancel_flag else ""),
             )
         )
     if plan.customers is not None:

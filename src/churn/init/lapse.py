@@ -32,14 +32,42 @@ class Lapse:
     """Gaps measured: a customer's active day after an earlier one."""
 
 
+@dataclass(frozen=True)
+class Returns:
+    """Who came back in an event log."""
+
+    customers: int
+    """Distinct customer ids (blank ones aside)."""
+    returning: int
+    """Customers active on two different days or more."""
+    lapse: Lapse | None
+
+
+def active_days(customers: pd.Series, times: pd.Series) -> pd.DataFrame:
+    """Each customer's distinct active days (``c``, ``d``), sorted: ``times`` parsed, aligned
+    with ``customers``; blank ids (guests) are no customer."""
+    ids = customers.astype("string").str.strip()
+    ids = ids.where(ids != "")
+    days = pd.DataFrame({"c": ids.to_numpy(), "d": times.dt.floor("D").to_numpy()})
+    return days.dropna().drop_duplicates().sort_values(["c", "d"])
+
+
+def returns(customers: pd.Series, times: pd.Series, horizon_days: int) -> Returns:
+    """How many customers came back, and the silence that means one is lost
+    (:func:`lapse_days`)."""
+    days = active_days(customers, times)
+    per_customer = days["c"].value_counts()
+    return Returns(len(per_customer), int((per_customer > 1).sum()), _lapse(days, horizon_days))
+
+
 def lapse_days(customers: pd.Series, times: pd.Series, horizon_days: int) -> Lapse | None:
     """The silence after which a customer counts as lost, from the gaps between each
     customer's consecutive active days (``times`` parsed, aligned with ``customers``). None
     when fewer than ``MIN_GAPS`` returns were seen."""
-    ids = customers.astype("string").str.strip()
-    ids = ids.where(ids != "")  # guests: no customer
-    days = pd.DataFrame({"c": ids.to_numpy(), "d": times.dt.floor("D").to_numpy()})
-    days = days.dropna().drop_duplicates().sort_values(["c", "d"])
+    return _lapse(active_days(customers, times), horizon_days)
+
+
+def _lapse(days: pd.DataFrame, horizon_days: int) -> Lapse | None:
     gaps = days.groupby("c", sort=False)["d"].diff().dropna().dt.days
     if len(gaps) < MIN_GAPS:
         return None

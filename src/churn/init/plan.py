@@ -26,10 +26,11 @@ from churn.data.inference import (
     is_numeric,
     name_words,
     timestamp_format,
+    yes_values,
 )
 from churn.data.parsing import parse_numbers
 from churn.data.snapshot import label_text
-from churn.init.lapse import Lapse
+from churn.init.lapse import Returns
 from churn.init.schedule import CutoffPlan
 from churn.init.sniff import FileFormat
 from churn.io.paths import check_pipeline_name
@@ -331,6 +332,47 @@ def churn_event_table(
     return ChurnEventTable(source, roles.customer_id, roles.timestamp)
 
 
+FEW_RETURNING = 0.02
+"""Below this share of customers seen on two days or more, the findings warn that almost
+everyone will churn."""
+
+
+def _return_notes(
+    came_back: Returns,
+    sources: Sequence[tuple[SourceFile, EventRoles]],
+    *,
+    explicit: bool,
+) -> list[str]:
+    """Notes on who came back; raises RoleNotFound when nobody did and churn can only be read
+    from inactivity: every customer would churn and ``churn train`` would stop at its end."""
+    ids = sorted({roles.customer_id for _, roles in sources})
+    column = ids[0] if len(ids) == 1 else ids
+    files = ", ".join(source.path for source, _ in sources)
+    if came_back.returning == 0 and came_back.customers > 0:
+        said = (
+            f"{files}: none of the {came_back.customers:,} customers of column {column!r} is "
+            "active on two different days, so every one of them would read as churned"
+        )
+        if explicit:
+            return [
+                f"{said} by inactivity: set labels.churn_definition to explicit to count the "
+                "cancellations only"
+            ]
+        raise RoleNotFound(
+            f"{said} and churn train would stop with one class. If {column!r} is a new id per "
+            "order or visit, name the column of the person with --customer-id COLUMN, or join "
+            "the person's id onto the events first (from the table that maps one to the other)."
+        )
+    share = came_back.returning / came_back.customers if came_back.customers else 1.0
+    if share < FEW_RETURNING:
+        return [
+            f"only {came_back.returning:,} of {came_back.customers:,} customers ({share:.1%}) "
+            f"are active on two different days: almost everyone will read as churned. Check "
+            f"that {column!r} identifies a person, not an order"
+        ]
+    return []
+
+
 def events_plan(
     name: str,
     sources: tuple[tuple[SourceFile, EventRoles], ...],
@@ -340,32 +382,47 @@ def events_plan(
     types: tuple[str, ...] = (),
     customers: CustomerTable | None = None,
     churn_events: ChurnEventTable | None = None,
-    lapse: Lapse | None = None,
+    came_back: Returns | None = None,
 ) -> EventsPlan:
+    """The plan of an events pipeline. ``came_back``: who returned in the whole log; a log in
+    which nobody returns (ids that are an order's) is refused unless cancellations are
+    known."""
     notes = [note for _, roles in sources for note in roles.notes]
+    flag = next((roles.event_type for _, roles in sources if roles.cancel_flag), None)
+    cancels = yes_values(types) if flag is not None else cancellation_types(types)
+    if came_back is not None:
+        notes.extend(_return_notes(came_back, sources, explicit=bool(churn_events or cancels)))
+    lapse = came_back.lapse if came_back is not None else None
     if lapse is not None:
         notes.append(
             f"customers silent for more than {lapse.days} days before a cutoff are taken as "
             f"already lost and not scored (labels.max_inactive_days): 99 % of the "
             f"{lapse.returns:,} returns in the data came within {lapse.return_gap_days:.0f} days"
         )
-    cancels = cancellation_types(types)
     activity = tuple(t for t in types if t not in cancels)
-    if cancels:
+    returns = () if flag is not None else return_types(activity)
+    if flag is not None:
         notes.append(
-            f"events of type {', '.join(cancels)} are taken as cancellations "
-            "(data.events.churn_event_types), not as activity"
+            f"rows whose {flag!r} is {' or '.join(cancels) or 'yes'} are taken as cancellations "
+            "(data.events.churn_event_types), every other row as activity"
         )
-    if returns := return_types(activity):
-        notes.append(
-            f"events of type {', '.join(returns)} count as returns "
-            "(features.return_event_types): return features, value net of returns"
-        )
-    if activity:
-        notes.append(
-            f"every other event type counts as activity ({', '.join(activity)}): keep only "
-            "the ones that mean a customer is still a customer in labels.activity_event_types"
-        )
+    else:
+        if cancels:
+            notes.append(
+                f"events of type {', '.join(cancels)} are taken as cancellations "
+                "(data.events.churn_event_types), not as activity"
+            )
+        if returns:
+            notes.append(
+                f"events of type {', '.join(returns)} count as returns "
+                "(features.return_event_types): return features, value net of returns"
+            )
+        if activity:
+            notes.append(
+                f"every other event type counts as activity ({', '.join(activity)}): keep "
+                "only the ones that mean a customer is still a customer in "
+                "labels.activity_event_types"
+            )
     if churn_events is not None or cancels:
         notes.append(
             "a customer churns on a cancellation or on inactivity (labels.churn_definition: "
@@ -381,7 +438,7 @@ def events_plan(
         churn_events,
         tuple(dict.fromkeys(notes)),
         cancels,
-        return_types(activity),
+        returns,
         lapse.days if lapse is not None else None,
     )
 

@@ -27,7 +27,7 @@ from churn.errors import ConfigError, InputDataError, PipelineStateError
 from churn.init import plan as planning
 from churn.init.dvc_plots import add_plots, plot_series
 from churn.init.findings import events_findings, snapshot_findings
-from churn.init.lapse import Lapse, lapse_days
+from churn.init.lapse import Returns, returns
 from churn.init.params_file import render
 from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
 from churn.init.schedule import cutoff_plan
@@ -182,10 +182,9 @@ def _type_column(path: Path, source: SourceFile, column: str | None) -> pd.DataF
 def _event_span(
     files: Sequence[tuple[Path, SourceFile, str, str | None, str]],
     horizon_days: int,
-) -> tuple[dt.date, dt.date, Lapse | None]:
-    """First and last day of the events, and the silence that means a customer is lost
-    (:func:`churn.init.lapse.lapse_days`): (file, source, timestamp column, format, customer
-    id column) each."""
+) -> tuple[dt.date, dt.date, Returns]:
+    """First and last day of the events, and who came back (:func:`churn.init.lapse.returns`):
+    (file, source, timestamp column, format, customer id column) each."""
     firsts, lasts, ids, times = [], [], [], []
     for path, source, column, fmt, customer_id in files:
         parsed, _ = parse_timestamps(
@@ -199,10 +198,10 @@ def _event_span(
         lasts.append(parsed.max().date())
         ids.append(read_column(path, source.format, customer_id).reset_index(drop=True))
         times.append(parsed.reset_index(drop=True))
-    lapse = lapse_days(
+    came_back = returns(
         pd.concat(ids, ignore_index=True), pd.concat(times, ignore_index=True), horizon_days
     )
-    return min(firsts), max(lasts), lapse
+    return min(firsts), max(lasts), came_back
 
 
 def _check_new(project_dir: Path, name: str, *, force: bool) -> str:
@@ -298,7 +297,7 @@ def init_events(
     if churn_events is not None:
         source, sample = _source(churn_events, places)
         churn_table = planning.churn_event_table(source, sample, events_id=events_id)
-    first, last, lapse = _event_span(
+    first, last, came_back = _event_span(
         [
             (path, source, roles.timestamp.column, roles.timestamp.format, roles.customer_id)
             for path, (source, roles) in zip(events, sources, strict=True)
@@ -314,7 +313,7 @@ def init_events(
         types=types,
         customers=customer_table,
         churn_events=churn_table,
-        lapse=lapse,
+        came_back=came_back,
     )
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
     return Created(plan, params, raw, tuple(copied), tuple(events_findings(plan, flags)))
