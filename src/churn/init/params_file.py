@@ -197,6 +197,19 @@ def _rules(rules: Sequence[Rule]) -> list[str]:
     return lines
 
 
+def _model(min_class_rows: int | None) -> str:
+    """The train and registry sections: the defaults, or ``train.min_class_rows`` lowered for
+    a small export."""
+    if min_class_rows is None:
+        return MODEL.rstrip("\n")
+    return MODEL.rstrip("\n").replace(
+        "train: {}      # xgboost with early stopping and isotonic calibration (the defaults)",
+        "train:\n"
+        f"  min_class_rows: {min_class_rows}   # a small export: a validation or test set "
+        "holds few of one class",
+    )
+
+
 def render_events(plan: EventsPlan) -> str:
     """params.yaml of an events pipeline."""
     lines = [ENGINE, "", "data:", "  kind: events", "  events:", "    sources:"]
@@ -251,7 +264,7 @@ def render_events(plan: EventsPlan) -> str:
     if plan.customers is not None and plan.customers.categorical:
         features["categorical_attributes"] = list(plan.customers.categorical)
     lines += ["", "features:" + ("" if features else " {}"), *_mapping(features, 2)]
-    lines.append(MODEL.rstrip("\n"))
+    lines.append(_model(plan.min_class_rows))
     if plan.has_amount:
         lines.append("scoring: {}   # ranked by value at risk: BG/NBD x Gamma-Gamma spend")
     else:
@@ -303,15 +316,8 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         "export describes",
         "",
         "features: {}   # a snapshot's features are its attributes",
-        MODEL.rstrip("\n"),
+        _model(plan.min_class_rows),
     ]
-    if plan.min_class_rows is not None:
-        lines[-1] = lines[-1].replace(
-            "train: {}      # xgboost with early stopping and isotonic calibration (the defaults)",
-            "train:\n"
-            f"  min_class_rows: {plan.min_class_rows}   # a small export: its validation set "
-            "holds few of one class",
-        )
     lines += [
         "scoring:   # reasons: one per attribute, built in (a catalogue in scoring.reasons can "
         "gather them)",

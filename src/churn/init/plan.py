@@ -116,6 +116,8 @@ class EventsPlan:
     """Event types named like a return (features.return_event_types)."""
     max_inactive_days: int | None = None
     """labels.max_inactive_days to write (:mod:`churn.init.lapse`); None: everyone eligible."""
+    min_class_rows: int | None = None
+    """train.min_class_rows to write (:func:`sized_events`): None keeps the default."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -557,3 +559,33 @@ def sized_for_training(plan: SnapshotPlan, labels: pd.Series) -> SnapshotPlan:
     if needed < SMALL_CLASS_WARNING:
         note += "; with so few, every figure is noise: add rows before trusting the model"
     return replace(plan, min_class_rows=needed, notes=(*plan.notes, note))
+
+
+_ROLE_NAMES = {"train": "training", "valid": "validation", "test": "test"}
+
+
+def sized_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> EventsPlan:
+    """``plan`` with the ``train.min_class_rows`` its labels allow, and a note saying so.
+    ``counts``: (churners, stayers) per training, validation and test split of the labels the
+    plan's settings make on the whole log. A split without one of the classes cannot train or
+    be judged: the note says which and what to change."""
+    default = TrainSettings.model_fields["min_class_rows"].default
+    split, (churners, stayers) = min(counts.items(), key=lambda item: min(item[1]))
+    smallest = min(churners, stayers)
+    if smallest >= default:
+        return plan
+    fewer = "churners" if churners <= stayers else "stayers"
+    said = f"the {_ROLE_NAMES[split]} cutoff labels {churners:,} churners and {stayers:,} stayers"
+    if smallest == 0:
+        note = (
+            f"{said}: churn train will stop with one class. Change --horizon-days or "
+            "--test-cutoff, or add data"
+        )
+        return replace(plan, notes=(*plan.notes, note))
+    note = (
+        f"{said}: train.min_class_rows is set to {smallest} (default {default}) so the model "
+        "can train"
+    )
+    if smallest < SMALL_CLASS_WARNING:
+        note += f"; with so few {fewer}, every figure is noise: add data before trusting it"
+    return replace(plan, min_class_rows=smallest, notes=(*plan.notes, note))

@@ -21,19 +21,32 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from churn.data.inference import RoleNotFound, decimal_mark, label_column, plain_numbers
-from churn.data.parsing import parse_timestamps
-from churn.errors import ConfigError, InputDataError, PipelineStateError
+from churn.data.inference import EventRoles, RoleNotFound, decimal_mark, label_column, plain_numbers
+from churn.data.parsing import event_type_key, event_type_matches, parse_timestamps
+from churn.errors import ConfigError, InputDataError, LabelError, PipelineStateError
 from churn.init import plan as planning
 from churn.init.dvc_plots import add_plots, plot_series
 from churn.init.findings import events_findings, snapshot_findings
-from churn.init.lapse import Returns, returns
+from churn.init.lapse import returns
 from churn.init.params_file import render
-from churn.init.plan import EventFlags, EventsPlan, SnapshotFlags, SnapshotPlan, SourceFile
+from churn.init.plan import (
+    ChurnEventTable,
+    EventFlags,
+    EventsPlan,
+    SnapshotFlags,
+    SnapshotPlan,
+    SourceFile,
+)
 from churn.init.schedule import cutoff_plan
 from churn.init.sniff import file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
-from churn.settings import PipelineSettings, load_settings, pipeline_params_path
+from churn.labels import build_labels, cutoff_table, observed_until
+from churn.settings import (
+    EventLabelSettings,
+    PipelineSettings,
+    load_settings,
+    pipeline_params_path,
+)
 
 OUTPUT_ROOTS = ("data/interim", "data/scored", "data/exports", "models", "reports")
 """Folders the stages write: a raw dependency must not contain any of them."""
@@ -179,14 +192,14 @@ def _type_column(path: Path, source: SourceFile, column: str | None) -> pd.DataF
     return pd.DataFrame({column: read_column(path, source.format, column)})
 
 
-def _event_span(
-    files: Sequence[tuple[Path, SourceFile, str, str | None, str]],
-    horizon_days: int,
-) -> tuple[dt.date, dt.date, Returns]:
-    """First and last day of the events, and who came back (:func:`churn.init.lapse.returns`):
-    (file, source, timestamp column, format, customer id column) each."""
-    firsts, lasts, ids, times = [], [], [], []
-    for path, source, column, fmt, customer_id in files:
+def _event_log(
+    files: Sequence[tuple[Path, SourceFile, EventRoles]],
+) -> tuple[dt.date, dt.date, pd.DataFrame]:
+    """First and last day of the events, and the whole log as ``customer_id``, ``ts`` (parsed,
+    UTC) and ``event_type`` (as ingest keys it; missing without a type column)."""
+    firsts, lasts, logs = [], [], []
+    for path, source, roles in files:
+        column, fmt = roles.timestamp.column, roles.timestamp.format
         parsed, _ = parse_timestamps(
             read_column(path, source.format, column).replace("", None), fmt=fmt, timezone="UTC"
         )
@@ -196,12 +209,82 @@ def _event_span(
             )
         firsts.append(parsed.min().date())
         lasts.append(parsed.max().date())
-        ids.append(read_column(path, source.format, customer_id).reset_index(drop=True))
-        times.append(parsed.reset_index(drop=True))
-    came_back = returns(
-        pd.concat(ids, ignore_index=True), pd.concat(times, ignore_index=True), horizon_days
+        types = (
+            read_column(path, source.format, roles.event_type).map(event_type_key)
+            if roles.event_type is not None
+            else None
+        )
+        logs.append(
+            pd.DataFrame(
+                {
+                    "customer_id": read_column(path, source.format, roles.customer_id)
+                    .reset_index(drop=True)
+                    .astype("string")
+                    .str.strip(),
+                    "ts": parsed.reset_index(drop=True),
+                    "event_type": None if types is None else types.reset_index(drop=True),
+                }
+            )
+        )
+    return min(firsts), max(lasts), pd.concat(logs, ignore_index=True)
+
+
+def _naive(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """``customer_id`` and ``ts`` of ``frame`` (none: no rows) with UTC times as the canonical
+    tables hold them (no zone); rows without either left out."""
+    if frame is None:
+        return pd.DataFrame(
+            {"customer_id": pd.Series(dtype="string"), "ts": pd.Series(dtype="datetime64[ns]")}
+        )
+    known = frame.dropna(subset=["customer_id", "ts"])
+    known = known[known["customer_id"] != ""]
+    return known.assign(ts=known["ts"].dt.tz_localize(None))
+
+
+SIZED_ROWS = 2_000_000
+"""Logs up to this many rows get their labels built at init to size ``train.min_class_rows``
+(:func:`churn.init.plan.sized_events`); a larger one is not read again for it."""
+
+
+def _cancellations(path: Path, table: ChurnEventTable) -> pd.DataFrame:
+    """The cancellations file as ``customer_id`` and ``ts`` (parsed, UTC)."""
+    fmt = table.source.format
+    parsed, _ = parse_timestamps(
+        read_column(path, fmt, table.timestamp.column).replace("", None),
+        fmt=table.timestamp.format,
+        timezone="UTC",
     )
-    return min(firsts), max(lasts), came_back
+    ids = read_column(path, fmt, table.customer_id).astype("string").str.strip()
+    return pd.DataFrame(
+        {"customer_id": ids.reset_index(drop=True), "ts": parsed.reset_index(drop=True)}
+    )
+
+
+def _label_counts(
+    log: pd.DataFrame, settings: PipelineSettings, cancellations: pd.DataFrame | None = None
+) -> dict[str, tuple[int, int]]:
+    """(churners, stayers) per training, validation and test split of the labels the written
+    settings make on the whole ``log`` (:func:`_event_log`), with the churn events that are
+    rows of the log (``data.events.churn_event_types``) and ``cancellations`` (the file of
+    them, :func:`_cancellations`). Raises LabelError as the labels stage would."""
+    events_settings = settings.data.events
+    assert events_settings is not None
+    events = _naive(log)
+    events = events.assign(
+        event_type=events["event_type"].fillna(event_type_key(events_settings.default_event_type))
+    )
+    # ingest keeps cancellations among the events and copies them to the churn events
+    is_churn = events["event_type"].isin(event_type_matches(events_settings.churn_event_types))
+    churns = pd.concat([events.loc[is_churn, ["customer_id", "ts"]], _naive(cancellations)])
+    labs = settings.labels
+    assert isinstance(labs, EventLabelSettings)
+    cutoffs = cutoff_table(labs, observed_until(events, labs.last_day_of_data))
+    labels = build_labels(events, cutoffs, labs, churns if len(churns) else None)
+    out = {}
+    for split in ("train", "valid", "test"):
+        churned = labels.loc[labels["split"] == split, "churned"].dropna()
+        out[split] = (int(churned.sum()), int((~churned.astype(bool)).sum()))
+    return out
 
 
 def _check_new(project_dir: Path, name: str, *, force: bool) -> str:
@@ -297,13 +380,10 @@ def init_events(
     if churn_events is not None:
         source, sample = _source(churn_events, places)
         churn_table = planning.churn_event_table(source, sample, events_id=events_id)
-    first, last, came_back = _event_span(
-        [
-            (path, source, roles.timestamp.column, roles.timestamp.format, roles.customer_id)
-            for path, (source, roles) in zip(events, sources, strict=True)
-        ],
-        flags.horizon_days,
+    first, last, log = _event_log(
+        [(path, source, roles) for path, (source, roles) in zip(events, sources, strict=True)]
     )
+    came_back = returns(log["customer_id"], log["ts"], flags.horizon_days)
     cutoffs = cutoff_plan(first, last, flags.horizon_days, test_cutoff=flags.test_cutoff)
     plan = planning.events_plan(
         name,
@@ -315,6 +395,17 @@ def init_events(
         churn_events=churn_table,
         came_back=came_back,
     )
+    if len(log) <= SIZED_ROWS:
+        settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)
+        try:
+            cancellations = (
+                _cancellations(churn_events, churn_table)
+                if churn_events is not None and churn_table is not None
+                else None
+            )
+            plan = planning.sized_events(plan, _label_counts(log, settings, cancellations))
+        except LabelError as exc:
+            plan = replace(plan, notes=(*plan.notes, f"the labels stage will stop: {exc}"))
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
     return Created(plan, params, raw, tuple(copied), tuple(events_findings(plan, flags)))
 
