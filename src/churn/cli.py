@@ -467,9 +467,23 @@ def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the
     value: Annotated[
         str | None, typer.Option("--value", help="Snapshot: the monthly charge column.")
     ] = None,
+    timestamp_format: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamp-format",
+            help="strftime format of the timestamp, e.g. '%m/%d/%Y', or unix_s / unix_ms "
+            "(default: guessed).",
+        ),
+    ] = None,
     horizon_days: Annotated[
-        int, typer.Option("--horizon-days", min=1, help="Days after a cutoff churn is looked for.")
-    ] = 90,
+        int | None,
+        typer.Option(
+            "--horizon-days",
+            min=1,
+            help="Days after a cutoff churn is looked for (default: 90, or the longest of 60, "
+            "30, 14, 7 the data is long enough for).",
+        ),
+    ] = None,
     test_cutoff: Annotated[
         dt.datetime | None,
         typer.Option("--test-cutoff", formats=["%Y-%m-%d"], help="Default: the latest observed."),
@@ -502,14 +516,15 @@ def init_pipeline(  # noqa: PLR0917 - Typer options are keyword arguments on the
             )
         else:
             event_flags = EventFlags(
-                customer_id,
-                timestamp,
-                amount,
-                order_id,
-                event_type,
-                horizon_days,
-                test_cutoff.date() if test_cutoff else None,
-                split_list(exclude),
+                customer_id=customer_id,
+                timestamp=timestamp,
+                timestamp_format=timestamp_format,
+                amount=amount,
+                order_id=order_id,
+                event_type=event_type,
+                horizon_days=horizon_days,
+                test_cutoff=test_cutoff.date() if test_cutoff else None,
+                exclude=split_list(exclude),
             )
             created = project.init_events(
                 project_dir,

@@ -169,6 +169,20 @@ class TimestampGuess:
     column: str
     format: str | None
     """strftime format, or None when the values are ISO 8601 with a zone."""
+    twin: str | None = None
+    """The month-first (day-first) format that reads the sample as well as ``format`` does:
+    the whole column must decide (:func:`settle_dates`)."""
+
+
+class AmbiguousDates(ValueError):
+    """Dates that read both day-first and month-first (01/02/2024: which month?)."""
+
+    def __init__(self, formats: tuple[str, str], example: str) -> None:
+        self.formats = formats
+        super().__init__(
+            f"dates such as {example!r} read both day-first and month-first; give "
+            "--timestamp-format"
+        )
 
 
 @dataclass(frozen=True)
@@ -249,10 +263,15 @@ def decimal_mark(sample: pd.DataFrame) -> str:
     return "," if comma > point else "."
 
 
-def _parses(filled: pd.Series, fmt: str) -> float:
+def _dates(filled: pd.Series, fmt: str) -> pd.Series:
+    """``filled`` read with ``fmt``; missing where a value does not read."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(pd.to_datetime(filled, format=fmt, errors="coerce").notna().mean())
+        return pd.to_datetime(filled, format=fmt, errors="coerce")
+
+
+def _parses(filled: pd.Series, fmt: str) -> float:
+    return float(_dates(filled, fmt).notna().mean())
 
 
 UNIX_SPAN_SECONDS = (631_152_000, 4_102_444_800)
@@ -302,10 +321,7 @@ def timestamp_format(values: pd.Series, *, unix: bool = False) -> str | bool | N
     if day_first or month_first:
         twin = first.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
         if twin in readers:
-            raise ValueError(
-                f"dates such as {filled.iloc[0]!r} read both day-first and month-first; give "
-                "--timestamp-format"
-            )
+            raise AmbiguousDates((first, twin), str(filled.iloc[0]))
     return first
 
 
@@ -366,16 +382,69 @@ def _require(role: str, found: list[str], flag: str, columns: Sequence[str]) -> 
     )
 
 
-def _timestamp_columns(sample: pd.DataFrame) -> dict[str, str | None]:
+def _timestamp_columns(sample: pd.DataFrame) -> dict[str, TimestampGuess]:
+    """The sample's columns that read as dates; one that reads both day-first and month-first
+    keeps both formats for the whole column to decide."""
     out = {}
     for column in sample.columns:
+        name = str(column)
         try:
-            fmt = timestamp_format(sample[column], unix=bool(_TIME_NAME.search(str(column))))
-        except ValueError:
+            fmt = timestamp_format(sample[column], unix=bool(_TIME_NAME.search(name)))
+        except AmbiguousDates as both:
+            out[name] = TimestampGuess(name, *both.formats)
             continue
         if fmt is not False:
-            out[str(column)] = fmt if isinstance(fmt, str) else None
+            out[name] = TimestampGuess(name, fmt if isinstance(fmt, str) else None)
     return out
+
+
+def settle_dates(guess: TimestampGuess, values: pd.Series, where: str) -> TimestampGuess:
+    """``guess`` with one format, decided on ``values`` (the whole column) when the sample
+    read both day-first and month-first. Raises RoleNotFound naming ``--timestamp-format``
+    when the whole column still reads both ways (or neither)."""
+    if guess.twin is None or guess.format is None:
+        return guess
+    filled = _filled(values)
+    shares = {f: _parses(filled, f) for f in (guess.format, guess.twin)}
+    best = max(shares, key=lambda f: shares[f])
+    if shares[best] >= MIN_PARSED_SHARE and len(set(shares.values())) == 2:
+        return TimestampGuess(guess.column, best)  # the values only one of them reads decide
+    example = filled.iloc[0] if len(filled) else ""
+    said = "both" if shares[best] >= MIN_PARSED_SHARE else "neither of"
+    raise RoleNotFound(
+        f"{where}: every date in column {guess.column!r} (such as {example!r}) reads {said} "
+        f"day-first and month-first ({guess.format} and {guess.twin}). Give "
+        "--timestamp-format, e.g. --timestamp-format '%m/%d/%Y'."
+    )
+
+
+def _read_as_dates(values: pd.Series, column: str) -> TimestampGuess:
+    """The dates of a column named as the timestamp (``--timestamp``)."""
+    try:
+        fmt = timestamp_format(values, unix=True)
+    except AmbiguousDates as both:
+        return TimestampGuess(column, *both.formats)
+    if fmt is False:
+        examples = _filled(values).head(3).tolist()
+        raise RoleNotFound(
+            f"--timestamp {column!r}: values such as {examples} do not read as dates"
+        )
+    return TimestampGuess(column, fmt if isinstance(fmt, str) else None)
+
+
+def _given_format(values: pd.Series, column: str, fmt: str) -> TimestampGuess:
+    """``--timestamp-format``, checked on the sample: a strftime format must read its dates."""
+    if fmt in UNIX_FORMATS:
+        return TimestampGuess(column, fmt)
+    filled = _filled(values)
+    share = _parses(filled, fmt) if len(filled) else 1.0
+    if share < MIN_PARSED_SHARE:
+        unread = filled[_dates(filled, fmt).isna()]
+        raise RoleNotFound(
+            f"--timestamp-format {fmt!r} reads {share:.0%} of column {column!r}; values such as "
+            f"{unread.head(3).tolist()} do not read with it"
+        )
+    return TimestampGuess(column, fmt)
 
 
 def infer_event_roles(
@@ -387,9 +456,12 @@ def infer_event_roles(
     order_id: str | None = None,
     event_type: str | None = None,
     exclude: Sequence[str] = (),
+    given_format: str | None = None,
 ) -> EventRoles:
     """Roles of an event log's columns; a role given by the caller is taken as it is (after
-    checking the column exists)."""
+    checking the column exists). ``given_format``: the timestamp's format
+    (``--timestamp-format``), else guessed; dates the sample reads both day-first and
+    month-first keep both formats (:attr:`TimestampGuess.twin`) for :func:`settle_dates`."""
     columns = [str(c) for c in sample.columns]
     for flag, given in (
         ("--customer-id", customer_id),
@@ -421,19 +493,12 @@ def infer_event_roles(
         named = [c for c in dates if _TIME_NAME.search(c)] or list(dates)
         when = [c for c in named if not set(name_words(c)) & _NOT_EVENT_TIME_WORDS]
         timestamp = _require("timestamp", when or named, "--timestamp", columns)
-    if timestamp in dates:
-        ts = TimestampGuess(timestamp, dates[timestamp])
+    if given_format is not None:
+        ts = _given_format(sample[timestamp], timestamp, given_format)
+    elif timestamp in dates:
+        ts = dates[timestamp]
     else:
-        try:
-            fmt = timestamp_format(sample[timestamp], unix=True)
-        except ValueError as exc:
-            raise RoleNotFound(f"--timestamp {timestamp!r}: {exc}") from exc
-        if fmt is False:
-            examples = _filled(sample[timestamp]).head(3).tolist()
-            raise RoleNotFound(
-                f"--timestamp {timestamp!r}: values such as {examples} do not read as dates"
-            )
-        ts = TimestampGuess(timestamp, fmt if isinstance(fmt, str) else None)
+        ts = _read_as_dates(sample[timestamp], timestamp)
     taken = {customer_id, timestamp}
 
     def pick(pattern: re.Pattern[str]) -> str | None:

@@ -33,15 +33,25 @@ def _given(flag: object) -> str:
     return "given" if flag is not None else "guessed"
 
 
+def _horizon(plan: EventsPlan, flags: EventFlags) -> str:
+    if flags.horizon_days is not None:
+        return "given"
+    if plan.horizon_days == DEFAULT_HORIZON_DAYS:
+        return "default"
+    return (
+        f"the data is too short for {DEFAULT_HORIZON_DAYS} days: four horizons must fit; "
+        "give --horizon-days to choose"
+    )
+
+
 def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
     rows = []
     for source, roles in plan.sources:
         rows.append(("file", source.path, _reading(source.format)))
         rows.append(("customer id", roles.customer_id, _given(flags.customer_id)))
         ts = roles.timestamp
-        rows.append(
-            ("timestamp", ts.column, f"{_given(flags.timestamp)}, {ts.format or 'ISO 8601'}")
-        )
+        fmt = f"{ts.format or 'ISO 8601'}{' given' if flags.timestamp_format else ''}"
+        rows.append(("timestamp", ts.column, f"{_given(flags.timestamp)}, {fmt}"))
         for role, flag in (("amount", flags.amount), ("order id", flags.order_id)):
             column = getattr(roles, role.replace(" ", "_"))
             rows.append((role, column or "-", _given(flag) if column else "none found"))
@@ -67,7 +77,7 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
         (
             "horizon",
             f"{plan.horizon_days} days",
-            "given" if flags.horizon_days != DEFAULT_HORIZON_DAYS else "default",
+            _horizon(plan, flags),
         ),
         (
             "train cutoffs",

@@ -52,10 +52,12 @@ class EventFlags:
 
     customer_id: str | None = None
     timestamp: str | None = None
+    timestamp_format: str | None = None
     amount: str | None = None
     order_id: str | None = None
     event_type: str | None = None
-    horizon_days: int = DEFAULT_HORIZON_DAYS
+    horizon_days: int | None = None
+    """None: :data:`DEFAULT_HORIZON_DAYS`, or shorter when the data is too short for it."""
     test_cutoff: dt.date | None = None
     exclude: tuple[str, ...] = ()
 
@@ -220,6 +222,7 @@ def event_sources(
     order_id: str | None = None,
     event_type: str | None = None,
     exclude: Sequence[str] = (),
+    timestamp_format: str | None = None,
 ) -> tuple[tuple[SourceFile, EventRoles], ...]:
     """Each events file with its roles; the flags apply to every file."""
     out = []
@@ -233,6 +236,7 @@ def event_sources(
                 order_id=order_id,
                 event_type=event_type,
                 exclude=[c for c in exclude if c in sample.columns],
+                given_format=timestamp_format,
             )
         except RoleNotFound as exc:
             raise RoleNotFound(f"{source.path}: {exc}") from None

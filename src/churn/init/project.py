@@ -21,7 +21,15 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from churn.data.inference import EventRoles, RoleNotFound, decimal_mark, label_column, plain_numbers
+from churn.data.inference import (
+    EventRoles,
+    RoleNotFound,
+    TimestampGuess,
+    decimal_mark,
+    label_column,
+    plain_numbers,
+    settle_dates,
+)
 from churn.data.parsing import event_type_key, event_type_matches, parse_timestamps
 from churn.errors import ConfigError, InputDataError, LabelError, PipelineStateError
 from churn.init import plan as planning
@@ -37,7 +45,7 @@ from churn.init.plan import (
     SnapshotPlan,
     SourceFile,
 )
-from churn.init.schedule import cutoff_plan
+from churn.init.schedule import horizon_plan
 from churn.init.sniff import file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.labels import build_labels, cutoff_table, observed_until
@@ -190,6 +198,14 @@ def _type_column(path: Path, source: SourceFile, column: str | None) -> pd.DataF
     if column is None:
         return pd.DataFrame()
     return pd.DataFrame({column: read_column(path, source.format, column)})
+
+
+def _settled(path: Path, source: SourceFile, guess: TimestampGuess) -> TimestampGuess:
+    """``guess`` with dates the sample read both day-first and month-first decided on the
+    whole column (:func:`churn.data.inference.settle_dates`)."""
+    if guess.twin is None:
+        return guess
+    return settle_dates(guess, read_column(path, source.format, guess.column), source.path)
 
 
 def _event_log(
@@ -361,6 +377,11 @@ def init_events(
         order_id=flags.order_id,
         event_type=flags.event_type,
         exclude=flags.exclude,
+        timestamp_format=flags.timestamp_format,
+    )
+    sources = tuple(
+        (source, replace(roles, timestamp=_settled(path, source, roles.timestamp)))
+        for path, (source, roles) in zip(events, sources, strict=True)
     )
     # every value of the event type column, not the sample's: a cancellation may be rare
     types = planning.event_types(
@@ -380,16 +401,21 @@ def init_events(
     if churn_events is not None:
         source, sample = _source(churn_events, places)
         churn_table = planning.churn_event_table(source, sample, events_id=events_id)
+        churn_table = replace(
+            churn_table, timestamp=_settled(churn_events, source, churn_table.timestamp)
+        )
     first, last, log = _event_log(
         [(path, source, roles) for path, (source, roles) in zip(events, sources, strict=True)]
     )
-    came_back = returns(log["customer_id"], log["ts"], flags.horizon_days)
-    cutoffs = cutoff_plan(first, last, flags.horizon_days, test_cutoff=flags.test_cutoff)
+    horizon_days, cutoffs = horizon_plan(
+        first, last, flags.horizon_days, test_cutoff=flags.test_cutoff
+    )
+    came_back = returns(log["customer_id"], log["ts"], horizon_days)
     plan = planning.events_plan(
         name,
         sources,
         cutoffs,
-        horizon_days=flags.horizon_days,
+        horizon_days=horizon_days,
         types=types,
         customers=customer_table,
         churn_events=churn_table,

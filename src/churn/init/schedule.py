@@ -75,3 +75,28 @@ def cutoff_plan(
             f"cutoff {test}), that is four horizons of data. Give a shorter --horizon-days."
         )
     return CutoffPlan(tuple(reversed(cutoffs)), test, last_day)
+
+
+HORIZONS = (90, 60, 30, 14, 7)
+"""Horizons tried in turn, longest first, when the user names none: the first the data's span
+holds four of (:func:`cutoff_plan`)."""
+
+
+def horizon_plan(
+    first_day: dt.date,
+    last_day: dt.date,
+    horizon_days: int | None,
+    *,
+    test_cutoff: dt.date | None = None,
+) -> tuple[int, CutoffPlan]:
+    """The horizon and its cutoffs: ``horizon_days`` when given, else the longest of
+    :data:`HORIZONS` the data is long enough for (a 4-month log gets 30 days). Raises the
+    shortest's ConfigError when none fits."""
+    if horizon_days is not None:
+        return horizon_days, cutoff_plan(first_day, last_day, horizon_days, test_cutoff=test_cutoff)
+    for horizon in HORIZONS:
+        try:
+            return horizon, cutoff_plan(first_day, last_day, horizon, test_cutoff=test_cutoff)
+        except ConfigError as exc:
+            error = exc
+    raise error

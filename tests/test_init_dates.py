@@ -1,0 +1,90 @@
+"""``churn init`` on dates and spans the bundled data never shows: a log whose first rows read
+both day-first and month-first (the whole column decides, or ``--timestamp-format`` does), and
+a log too short for the default 90-day horizon (the longest horizon that fits is taken and
+said, as a grocery's four months of receipts need)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.errors import ConfigError
+from churn.init.schedule import HORIZONS, horizon_plan
+from churn.settings import load_settings
+from tests import messy
+from tests.test_init import export, init, project, written
+
+
+def _month_first(log: pd.DataFrame, column: str, *, ambiguous_rows: int) -> pd.DataFrame:
+    """``log`` sorted by time with ``column`` written month-first without zero padding
+    (``11/1/2000``), its first ``ambiguous_rows`` rows on days 1 to 12 only."""
+    times = pd.to_datetime(log[column])
+    log = log.assign(_t=times).sort_values("_t", kind="stable").reset_index(drop=True)
+    early = log.index < ambiguous_rows
+    log.loc[early, "_t"] = log.loc[early, "_t"].map(lambda t: t.replace(day=min(t.day, 12)))
+    log[column] = [f"{t.month}/{t.day}/{t.year}" for t in log["_t"]]
+    return log.drop(columns="_t")
+
+
+def test_dates_ambiguous_in_the_sample_are_decided_by_the_whole_column(tmp_path: Path) -> None:
+    log = messy.event_log(400, seed=21).events
+    when = next(c for c in log.columns if "date" in c.lower())
+    written_log = _month_first(log, when, ambiguous_rows=len(log) - 50)  # the sample: all <= 12
+    root = project(tmp_path / "p")
+    code, out = init(root, "shop", "--events", str(export(tmp_path, written_log, "shop.csv")))
+    assert code == 0, out
+    source = written(root, "shop")["data"]["events"]["sources"][0]
+    assert source["timestamp_format"] == "%m/%d/%Y"
+
+
+def test_dates_ambiguous_everywhere_name_the_flag_and_it_works(tmp_path: Path) -> None:
+    log = messy.event_log(300, seed=22).events
+    when = next(c for c in log.columns if "date" in c.lower())
+    every_row = _month_first(log, when, ambiguous_rows=len(log))
+    path = export(tmp_path, every_row, "shop.csv")
+    root = project(tmp_path / "p")
+    code, out = init(root, "shop", "--events", str(path))
+    assert code == 2, out
+    assert f"column {when!r}" in out and "--timestamp-format" in out
+    assert not (root / "pipelines" / "shop").exists()
+    code, out = init(root, "shop", "--events", str(path), "--timestamp-format", "%m/%d/%Y")
+    assert code == 0, out
+    assert written(root, "shop")["data"]["events"]["sources"][0]["timestamp_format"] == ("%m/%d/%Y")
+
+
+def test_a_format_that_does_not_read_the_dates_is_refused(tmp_path: Path) -> None:
+    log = messy.event_log(100, seed=23).events
+    root = project(tmp_path / "p")
+    path = export(tmp_path, log, "shop.csv")
+    code, out = init(root, "shop", "--events", str(path), "--timestamp-format", "%d.%m.%Y")
+    assert code == 2, out
+    assert "--timestamp-format '%d.%m.%Y' reads 0%" in out
+
+
+def test_the_longest_horizon_the_span_holds_is_taken() -> None:
+    first = dt.date(2000, 11, 1)
+    assert horizon_plan(first, dt.date(2002, 12, 31), None)[0] == HORIZONS[0]
+    horizon, plan = horizon_plan(first, dt.date(2001, 2, 28), None)  # a grocery's 4 months
+    assert horizon < HORIZONS[0] and plan.train_cutoffs
+    assert plan.test_cutoff + dt.timedelta(days=horizon - 1) == dt.date(2001, 2, 28)
+    with pytest.raises(ConfigError, match="too short for a 90-day horizon"):
+        horizon_plan(first, dt.date(2001, 2, 28), 90)
+    with pytest.raises(ConfigError, match="too short"):
+        horizon_plan(first, dt.date(2000, 11, 20), None)
+
+
+def test_a_short_log_gets_a_shorter_horizon_and_says_so(tmp_path: Path) -> None:
+    log = messy.event_log(500, seed=24, days=150).events
+    root = project(tmp_path / "p")
+    code, out = init(root, "grocery", "--events", str(export(tmp_path, log, "receipts.csv")))
+    assert code == 0, out
+    horizon = load_settings(root, "grocery").labels.horizon_days  # type: ignore[union-attr]
+    assert horizon in HORIZONS and horizon < 90
+    assert f"{horizon} days  (the data is too short for 90 days" in out
+    code, out = init(
+        root, "given", "--events", str(export(tmp_path, log, "r2.csv")), "--horizon-days", "90"
+    )
+    assert code != 0 and "--horizon-days" in out
