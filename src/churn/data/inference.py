@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from churn.data.parsing import CURRENCY, parse_numbers
+from churn.data.parsing import CURRENCY, parse_numbers, utc_names_as_offsets
 from churn.errors import ConfigError
 from churn.settings import UNIX_FORMATS
 
@@ -78,7 +78,8 @@ MIN_PARSED_SHARE = 0.98
 
 _ID_NAME = re.compile(
     r"(^|[^a-z])(customer|cust|client|user|member|account|acct|buyer|shopper|"
-    r"subscriber|household|person|contact)([^a-z]|id|no|number|$)|^id$",
+    r"subscriber|household|person|contact|visitor|player|gamer|patron|patient|student|"
+    r"learner|rider|passenger|donor)([^a-z]|id|no|number|$)|^id$",
     re.I,
 )
 _TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day", re.I)
@@ -314,7 +315,9 @@ def timestamp_format(values: pd.Series, *, unix: bool = False) -> str | bool | N
         return (unix_format(filled) or False) if unix else False
     readers = [f for f in TIMESTAMP_FORMATS if _parses(filled, f) >= MIN_PARSED_SHARE]
     if not readers:
-        iso = pd.to_datetime(filled, format="ISO8601", errors="coerce", utc=True)
+        iso = pd.to_datetime(
+            utc_names_as_offsets(filled), format="ISO8601", errors="coerce", utc=True
+        )
         return None if iso.notna().mean() >= MIN_PARSED_SHARE else False
     first = readers[0]
     day_first, month_first = first.startswith("%d"), first.startswith("%m")
@@ -334,10 +337,18 @@ _WHEN_WORDS = frozenset({"date", "time", "timestamp", "datetime", "dt", "ts", "d
 id, whatever else the name holds."""
 
 
+_ID_WORDS = frozenset({"id", "no", "nr", "num", "number", "key", "code", "ref", "uid", "uuid"})
+"""Words that make a customer-named column its identifier (``user_id`` beside
+``user_session``, ``customer_city``)."""
+
+
 def _id_candidates(columns: Sequence[str]) -> list[str]:
     """Columns named like a customer id: a customer, user, account... word, and no date or
-    time word."""
-    return [c for c in _candidates(columns, _ID_NAME) if not set(name_words(c)) & _WHEN_WORDS]
+    time word; those with an id word (``user_id``, ``CustomerID``, ``household_key``) when
+    any has one."""
+    named = [c for c in _candidates(columns, _ID_NAME) if not set(name_words(c)) & _WHEN_WORDS]
+    with_id = [c for c in named if set(name_words(c)) & _ID_WORDS or re.search(r"id$", c, re.I)]
+    return with_id or named
 
 
 MIN_ID_VALUES = 20

@@ -84,6 +84,8 @@ def parse_timestamps(
         parsed = _wall_clock_to_utc(values, timezone, changes)
         return parsed, values[parsed.isna() & values.notna()]
     text = values.astype("string").str.strip()
+    if fmt is None:
+        text = utc_names_as_offsets(text)
     try:
         parsed = _local_to_utc(text, fmt=fmt, timezone=timezone, changes=changes)
     except (ValueError, TypeError):
@@ -113,6 +115,12 @@ def _unix_instants(values: pd.Series, unit: UnixUnit) -> tuple[pd.Series, pd.Ser
         numbers = numbers.astype("float64")  # to_datetime takes no nullable integers
     parsed = pd.to_datetime(numbers, unit=unit, errors="coerce").astype("datetime64[us]")
     return parsed, values[parsed.isna() & present]
+
+
+def utc_names_as_offsets(text: pd.Series) -> pd.Series:
+    """ISO 8601 times whose zone is written as a name (``2019-10-01 00:00:00 UTC``, as some
+    analytics exports write it) with the offset ISO 8601 reads (``+00:00``)."""
+    return text.str.replace(r"(?<=\d)\s*(?:UTC|GMT)$", "+00:00", regex=True)
 
 
 _ISO_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"

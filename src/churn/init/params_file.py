@@ -232,7 +232,7 @@ def render_events(plan: EventsPlan) -> str:
         lines += ["  churn_events:", "    sources:", *_listed(item)]
 
     cut = plan.cutoffs
-    activity = list(plan.event_types) or ["purchase"]
+    activity = list(plan.label_activity or plan.event_types) or ["purchase"]
     lines += ["", "labels:"]
     if plan.explicit_churn:
         lines.append("  churn_definition: either   # check: a cancellation, or no activity")

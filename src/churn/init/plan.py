@@ -120,6 +120,9 @@ class EventsPlan:
     """labels.max_inactive_days to write (:mod:`churn.init.lapse`); None: everyone eligible."""
     min_class_rows: int | None = None
     """train.min_class_rows to write (:func:`sized_events`): None keeps the default."""
+    label_activity: tuple[str, ...] = ()
+    """labels.activity_event_types when only some event types keep a customer (purchases
+    among views and carts, :func:`purchase_types`); empty: every one of ``event_types``."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -268,6 +271,30 @@ def return_types(types: Sequence[str]) -> tuple[str, ...]:
     )
 
 
+_PURCHASE_NAME = re.compile(
+    r"purchase|order|transaction|buy|checkout|payment|paid|sale|renew|subscribe", re.I
+)
+_NOT_DONE_NAME = re.compile(
+    r"fail|declin|abandon|remov|error|attempt|view|cart|wish|start|begin|click|search", re.I
+)
+"""Words of an event type that make it a step towards a purchase, not one (``payment_failed``,
+``view_order``, ``add_to_cart``)."""
+
+
+def purchase_types(activity: Sequence[str]) -> tuple[str, ...]:
+    """The event types of ``activity`` that are a purchase (``purchase``, ``transaction``,
+    ``order_completed``, ``payment``) when the log also holds other ones (views, carts): a
+    shop's customer is someone who buys, so only these keep one from churning
+    (``labels.activity_event_types``); the others stay features. Empty when none or all
+    are."""
+    found = tuple(
+        t
+        for t in activity
+        if _PURCHASE_NAME.search(t) and not _NOT_DONE_NAME.search(t) and t not in return_types([t])
+    )
+    return found if len(found) < len(activity) else ()
+
+
 def cancellation_types(types: Sequence[str]) -> tuple[str, ...]:
     """The event types of ``types`` named like a customer's cancellation: churn, unsubscribe,
     a subscription or account cancelled or closed; not an order's ("Order Cancelled")."""
@@ -379,6 +406,26 @@ def _return_notes(
     return []
 
 
+def _cancel_flag(sources: Sequence[tuple[SourceFile, EventRoles]]) -> str | None:
+    return next((roles.event_type for _, roles in sources if roles.cancel_flag), None)
+
+
+def _cancels(types: Sequence[str], flag: str | None) -> tuple[str, ...]:
+    return yes_values(types) if flag is not None else cancellation_types(types)
+
+
+def label_activity(
+    types: Sequence[str], sources: Sequence[tuple[SourceFile, EventRoles]]
+) -> tuple[str, ...]:
+    """The event types that keep a customer from churning (``labels.activity_event_types``):
+    every type but cancellations, or only the purchases among views and carts
+    (:func:`purchase_types`). Empty: every event (a log without an event type column)."""
+    flag = _cancel_flag(sources)
+    cancels = _cancels(types, flag)
+    activity = tuple(t for t in types if t not in cancels)
+    return (None if flag is not None else purchase_types(activity)) or activity
+
+
 def events_plan(
     name: str,
     sources: tuple[tuple[SourceFile, EventRoles], ...],
@@ -394,8 +441,8 @@ def events_plan(
     which nobody returns (ids that are an order's) is refused unless cancellations are
     known."""
     notes = [note for _, roles in sources for note in roles.notes]
-    flag = next((roles.event_type for _, roles in sources if roles.cancel_flag), None)
-    cancels = yes_values(types) if flag is not None else cancellation_types(types)
+    flag = _cancel_flag(sources)
+    cancels = _cancels(types, flag)
     if came_back is not None:
         notes.extend(_return_notes(came_back, sources, explicit=bool(churn_events or cancels)))
     lapse = came_back.lapse if came_back is not None else None
@@ -423,7 +470,15 @@ def events_plan(
                 f"events of type {', '.join(returns)} count as returns "
                 "(features.return_event_types): return features, value net of returns"
             )
-        if activity:
+        if bought := purchase_types(activity):
+            others = [t for t in activity if t not in bought]
+            notes.append(
+                f"only {', '.join(bought)} events keep a customer from churning "
+                f"(labels.activity_event_types): a customer is someone who buys; "
+                f"{', '.join(others)} are counted as features. Add any that mean a customer "
+                "stays"
+            )
+        elif activity:
             notes.append(
                 f"every other event type counts as activity ({', '.join(activity)}): keep "
                 "only the ones that mean a customer is still a customer in "
@@ -446,6 +501,7 @@ def events_plan(
         cancels,
         returns,
         lapse.days if lapse is not None else None,
+        label_activity=() if flag is not None else purchase_types(activity),
     )
 
 

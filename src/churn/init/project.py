@@ -410,7 +410,10 @@ def init_events(
     horizon_days, cutoffs = horizon_plan(
         first, last, flags.horizon_days, test_cutoff=flags.test_cutoff
     )
-    came_back = returns(log["customer_id"], log["ts"], horizon_days)
+    # who returns, and how soon, counted on the events that keep a customer (purchases)
+    keeps = planning.label_activity(types, sources)
+    active = log[log["event_type"].isin(event_type_matches(keeps))] if keeps else log
+    came_back = returns(active["customer_id"], active["ts"], horizon_days)
     plan = planning.events_plan(
         name,
         sources,
