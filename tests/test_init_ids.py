@@ -172,3 +172,42 @@ def test_a_flag_of_other_values_is_no_cancellation(tmp_path: Path) -> None:
     log["is_cancel"] = np.random.default_rng(10).integers(0, 4, len(log)).astype(str)
     roles = infer_event_roles(log.astype(str))
     assert roles.event_type is None and not roles.cancel_flag
+
+
+def test_a_label_file_keyed_by_an_opaque_code_joins_its_members_table(tmp_path: Path) -> None:
+    """KKBox's train.csv (msno, is_churn) with members.csv: the code is the id by its values,
+    and a snapshot holding no attribute of its own takes them all from the customers table."""
+    rng = np.random.default_rng(13)
+    n = 400
+    ids = [_token(rng) for _ in range(n)]
+    via = rng.choice([3, 4, 7, 9], n)
+    churned = (rng.random(n) < np.where(via == 7, 0.5, 0.1)).astype(int)
+    labels = pd.DataFrame({"msno": ids, "is_churn": churned})
+    registered = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 3000, n), "D")
+    members = pd.DataFrame(
+        {
+            "msno": ids,
+            "city": rng.integers(1, 22, n),
+            "registered_via": via,
+            "registration_init_time": registered.strftime("%Y%m%d"),
+        }
+    ).sample(frac=1, random_state=1)
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "kk",
+        "--snapshot",
+        str(export(tmp_path, labels, "train.csv")),
+        "--customers",
+        str(export(tmp_path, members, "members.csv")),
+    )
+    assert code == 0, out
+    assert "'msno' was taken for one by its values" in out
+    data = written(root, "kk")["data"]
+    assert data["snapshot"]["source"]["columns"]["customer_id"] == "msno"
+    assert data["snapshot"]["source"]["attributes"] == {}
+    customers = data["customers"]["sources"][0]
+    assert customers["columns"] == {
+        "customer_id": "msno",
+        "signup_date": "registration_init_time",
+    }

@@ -740,14 +740,22 @@ def infer_snapshot_roles(
         raise RoleNotFound(f"--exclude names no such column(s) {unknown}; the file has {columns}")
     notes: list[str] = []
     if customer_id is None:
-        unique = [
-            c
-            for c in _id_candidates(columns)
-            if c != label and _filled(sample[c]).is_unique and sample[c].notna().all()
-        ]
-        customer_id = unique[0] if len(unique) == 1 else None
+        open_columns = [c for c in columns if c not in {label, *exclude}]
+
+        def unique(found: list[str]) -> list[str]:
+            return [c for c in found if _filled(sample[c]).is_unique and sample[c].notna().all()]
+
+        named = _id_candidates(open_columns)
+        found = unique(named) if named else unique(_ids_by_values(sample, open_columns))
+        customer_id = found[0] if len(found) == 1 else None
         if customer_id is None:
             notes.append("no unique customer id column: customers are numbered by row")
+        elif not named:
+            notes.append(
+                f"no column is named like a customer id: {customer_id!r} was taken for one by "
+                "its values (a distinct code on every row); if it is not the customer, give "
+                "--customer-id COLUMN"
+            )
     attributes = [c for c in columns if c not in {label, customer_id, *exclude}]
     numeric = tuple(c for c in attributes if is_numeric(sample[c]))
     categorical = tuple(c for c in attributes if c not in numeric)

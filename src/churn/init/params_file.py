@@ -296,7 +296,9 @@ def render_snapshot(plan: SnapshotPlan) -> str:
             else {"label": roles.label},
             8,
         ),
-        "      attributes:   # check: drop any column known only after the customer left",
+        "      attributes:"
+        + ("" if plan.attributes else " {}")
+        + "   # check: drop any column known only after the customer left",
         *_mapping(plan.attributes, 8),
         *(
             f"        # left out, the label in disguise: {column!r}: {why}"

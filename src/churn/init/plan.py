@@ -40,7 +40,9 @@ from churn.settings import SnapshotLabelSettings, TrainSettings
 DEFAULT_HORIZON_DAYS = 90
 RESERVED = frozenset({"customer_id", "churned", "cutoff", "label", "signup_date"})
 """Contract columns an attribute must not be named after."""
-_SIGNUP_NAME = re.compile(r"signup|sign_up|joined|registered|created|since|start|first", re.I)
+_SIGNUP_NAME = re.compile(
+    r"signup|sign_up|joined|registered|registration|created|since|start|first", re.I
+)
 MAX_EVENT_TYPES = 20
 SMALL_CLASS_WARNING = 5
 """Below this many of the smaller class in the validation set, the findings warn of noise."""
@@ -531,7 +533,8 @@ def snapshot_plan(
         )
     except RoleNotFound as exc:
         raise RoleNotFound(f"{source.path}: {exc}") from None
-    notes = [n for n in roles.notes if "customer id" not in n]  # said below, with candidates
+    # said below, with the candidates
+    notes = [n for n in roles.notes if not n.startswith("no unique customer id column")]
     if roles.customer_id is None:
         candidates = [c for c in sample.columns if c != label and sample[c].is_unique]
         notes.append(
