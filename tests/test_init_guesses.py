@@ -130,6 +130,23 @@ def test_a_subscription_log_takes_the_payment_date_and_the_amount_paid() -> None
     assert roles.amount == "actual_amount_paid"
 
 
+def test_a_listening_log_has_no_amount() -> None:
+    """KKBox's user_logs: ``total_secs`` is time listened and ``num_25`` a count of songs;
+    neither is money, so the log has no amount rather than seconds summed as spend."""
+    sample = pd.DataFrame(
+        {
+            "msno": ["a", "b", "a", "c"],
+            "date": ["20150101", "20150101", "20150102", "20150102"],
+            "num_25": ["3", "0", "12", "1"],
+            "num_unq": ["20", "3", "41", "7"],
+            "total_secs": ["6321.5", "801.2", "11234.9", "1500.0"],
+        }
+    )
+    roles = infer_event_roles(sample, customer_id="msno")
+    assert roles.timestamp.column == "date"
+    assert roles.amount is None
+
+
 def test_an_expiry_alone_is_still_the_timestamp() -> None:
     sample = pd.DataFrame({"user_id": ["1", "1", "2"], "expiry": ["2024-01-01"] * 3})
     assert infer_event_roles(sample).timestamp.column == "expiry"

@@ -648,10 +648,14 @@ def _same_split(sample: pd.DataFrame, columns: Sequence[str]) -> bool:
 
 
 _NOT_AMOUNT_WORDS = frozenset(
-    {"id", "method", "type", "code", "days", "count", "num", "number", "flag", "is", "rate"}
+    {
+        *("id", "method", "type", "code", "days", "count", "num", "number", "flag", "is", "rate"),
+        *("secs", "seconds", "sec", "minutes", "mins", "hours", "duration", "time", "length"),
+        *("qty", "quantity", "items", "units", "views", "clicks", "sessions", "plays", "songs"),
+    }
 )
 """Words of a money-named column's name that say it is no amount (``payment_method_id``,
-``payment_plan_days``)."""
+``payment_plan_days``, a listening log's ``total_secs``, a ``total_items``)."""
 _PAID_WORDS = frozenset({"paid", "amount", "total", "revenue", "sales", "spend", "spent", "gmv"})
 """Words of an amount's name that say what was paid, preferred to a list price or a value."""
 
