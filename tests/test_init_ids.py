@@ -211,3 +211,25 @@ def test_a_label_file_keyed_by_an_opaque_code_joins_its_members_table(tmp_path: 
         "customer_id": "msno",
         "signup_date": "registration_init_time",
     }
+
+
+def test_a_usage_log_beside_flagged_payments_counts_as_activity(tmp_path: Path) -> None:
+    """KKBox's transactions (with is_cancel) and user_logs (no event type): the usage rows
+    take the default type, and it keeps a customer as the payments do."""
+    payments = transactions(60, 14)
+    usage = payments[["msno", "transaction_date"]].rename(columns={"transaction_date": "date"})
+    usage = usage.assign(num_25=3, total_secs=1234.5)
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "kk",
+        "--events",
+        str(export(tmp_path, payments, "transactions.csv")),
+        "--events",
+        str(export(tmp_path, usage, "user_logs.csv")),
+    )
+    assert code == 0, out
+    params = written(root, "kk")
+    assert params["data"]["events"]["churn_event_types"] == ["1"]
+    assert params["labels"]["activity_event_types"] == ["0", "purchase"]
+    assert "amount" not in params["data"]["events"]["sources"][1]["columns"]

@@ -35,7 +35,7 @@ from churn.init.schedule import CutoffPlan
 from churn.init.sniff import FileFormat
 from churn.io.paths import check_pipeline_name
 from churn.modeling.leakage import leak_suspects
-from churn.settings import SnapshotLabelSettings, TrainSettings
+from churn.settings import EventsSettings, SnapshotLabelSettings, TrainSettings
 
 DEFAULT_HORIZON_DAYS = 90
 RESERVED = frozenset({"customer_id", "churned", "cutoff", "label", "signup_date"})
@@ -304,12 +304,17 @@ def cancellation_types(types: Sequence[str]) -> tuple[str, ...]:
 
 
 def event_types(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> tuple[str, ...]:
-    """Distinct event types in the samples' event type columns (blanks are purchases)."""
+    """Distinct event types in the samples' event type columns (blanks are purchases), and
+    the default type (``purchase``) when some files have no event type column: their rows
+    take it."""
     seen: set[str] = set()
     for sample, roles in sources:
         if roles.event_type is not None:
             values = sample[roles.event_type].astype(str).str.strip()
             seen |= set(values[values != ""])
+    typed = [roles.event_type is not None for _, roles in sources]
+    if any(typed) and not all(typed):  # the rows of a file without types get the default one
+        seen.add(EventsSettings.model_fields["default_event_type"].default)
     if len(seen) > MAX_EVENT_TYPES:
         raise RoleNotFound(
             f"the event type column holds {len(seen)} distinct values (more than "
@@ -425,7 +430,9 @@ def label_activity(
     flag = _cancel_flag(sources)
     cancels = _cancels(types, flag)
     activity = tuple(t for t in types if t not in cancels)
-    return (None if flag is not None else purchase_types(activity)) or activity
+    # a file without event types (a usage log beside the payments) may be anything: keep all
+    typed = all(roles.event_type is not None for _, roles in sources)
+    return (purchase_types(activity) if flag is None and typed else ()) or activity
 
 
 def events_plan(
@@ -472,7 +479,7 @@ def events_plan(
                 f"events of type {', '.join(returns)} count as returns "
                 "(features.return_event_types): return features, value net of returns"
             )
-        if bought := purchase_types(activity):
+        if (bought := label_activity(types, sources)) != activity:
             others = [t for t in activity if t not in bought]
             notes.append(
                 f"only {', '.join(bought)} events keep a customer from churning "
@@ -503,7 +510,7 @@ def events_plan(
         cancels,
         returns,
         lapse.days if lapse is not None else None,
-        label_activity=() if flag is not None else purchase_types(activity),
+        label_activity=label_activity(types, sources),
     )
 
 
