@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from churn.init.plan import (
     DEFAULT_HORIZON_DAYS,
+    CustomerTable,
     EventFlags,
     EventsPlan,
     SnapshotFlags,
@@ -27,6 +28,13 @@ def _reading(fmt: FileFormat) -> str:
         )
         return f"excel, {read} of {list(fmt.sheets)}"
     return f"csv, {fmt.encoding}, separator {fmt.separator!r}"
+
+
+def _customers(table: CustomerTable) -> str:
+    said = f"{len(table.attributes)} attributes"
+    if table.contact_fields:
+        said += f", contact fields {', '.join(table.contact_fields)}"
+    return said
 
 
 def _given(flag: object) -> str:
@@ -67,7 +75,7 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
         )
     if plan.customers is not None:
         c = plan.customers
-        rows.append(("customers", c.source.path, f"{len(c.attributes)} attributes"))
+        rows.append(("customers", c.source.path, _customers(c)))
     if plan.churn_events is not None:
         rows.append(
             ("cancellations", plan.churn_events.source.path, plan.churn_events.timestamp.column)
@@ -95,7 +103,7 @@ def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
     extra: list[Row] = []
     if plan.customers is not None:
         c = plan.customers
-        extra.append(("customers", c.source.path, f"{len(c.attributes)} attributes"))
+        extra.append(("customers", c.source.path, _customers(c)))
     return [
         ("file", plan.source.path, _reading(plan.source.format)),
         ("customer id", roles.customer_id or "-", _given(flags.customer_id)),

@@ -176,6 +176,11 @@ def _customers(table: CustomerTable) -> list[str]:
     lines = [*_reading(table.source, 8), "        columns:", *_mapping(columns, 10)]
     if table.attributes:
         lines += ["        attributes:", *_mapping(table.attributes, 10)]
+    if table.contact_fields:
+        lines += [
+            "        contact_fields:   # check: how a CRM finds the person; never features",
+            *_mapping(table.contact_fields, 10),
+        ]
     if table.signup_date is not None:
         lines += _timestamp_format(table.signup_date, 8)
     return ["  customers:", "    sources:", *_listed(lines)]

@@ -29,6 +29,7 @@ from churn.data.inference import (
     yes_values,
 )
 from churn.data.parsing import parse_numbers
+from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
 from churn.init.lapse import Returns
 from churn.init.schedule import CutoffPlan
@@ -93,6 +94,11 @@ class CustomerTable:
     attributes: dict[str, str]
     """Attribute name -> column."""
     categorical: tuple[str, ...]
+    contact_fields: dict[str, str] = field(default_factory=dict)
+    """Contact field -> column (``email``, ``last_name``...): for the CRM files, never
+    features (:mod:`churn.data.personal_columns`)."""
+    private: tuple[str, ...] = ()
+    """Columns left out as personal data or identifiers."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,10 @@ class SnapshotPlan:
     """A table of more attributes, joined by customer id."""
     left_out: tuple[tuple[str, str], ...] = ()
     """(column, why) of the columns left out as the label in disguise (:func:`without_leaks`)."""
+    contacts: dict[str, str] = field(default_factory=dict)
+    """Contact fields of the snapshot file itself (field -> column): mapped through a
+    customers source of the same file (:func:`with_contacts`) unless a customers table has
+    its own."""
 
     @property
     def charge_feature(self) -> str | None:
@@ -355,9 +365,31 @@ def customer_table(
             signup = TimestampGuess(column, fmt if isinstance(fmt, str) else None)
             break
     taken = {customer_id, signup.column if signup else "", *exclude}
-    attributes = attribute_names([c for c in sample.columns if c not in taken])
+    candidates = [str(c) for c in sample.columns if c not in taken]
+    contacts, private = private_columns(sample, candidates)
+    kept = set(contacts.values()) | set(private)
+    attributes = attribute_names([c for c in candidates if c not in kept])
     categorical = tuple(n for n, c in attributes.items() if not is_numeric(sample[c]))
-    return CustomerTable(source, customer_id, signup, attributes, categorical)
+    return CustomerTable(
+        source, customer_id, signup, attributes, categorical, contacts, tuple(private)
+    )
+
+
+def private_notes(contacts: dict[str, str], private: Sequence[str], where: str) -> list[str]:
+    """What :func:`churn.data.personal_columns.private_columns` found in ``where``, said."""
+    notes = []
+    if contacts:
+        mapped = ", ".join(f"{f} {c!r}" for f, c in contacts.items())
+        notes.append(
+            f"{where}: contact fields for the CRM files, never features "
+            f"(data.customers.sources[].contact_fields): {mapped}"
+        )
+    if private:
+        notes.append(
+            f"{where}: left out of the features as personal data or an identifier (nearly "
+            f"every value different): {', '.join(repr(c) for c in private)}"
+        )
+    return notes
 
 
 def churn_event_table(
@@ -450,6 +482,8 @@ def events_plan(
     which nobody returns (ids that are an order's) is refused unless cancellations are
     known."""
     notes = [note for _, roles in sources for note in roles.notes]
+    if customers is not None:
+        notes += private_notes(customers.contact_fields, customers.private, customers.source.path)
     flag = _cancel_flag(sources)
     cancels = _cancels(types, flag)
     if came_back is not None:
@@ -549,6 +583,17 @@ def snapshot_plan(
             f"(row_1, ...); columns with unique values: {candidates or 'none'}. If one of them "
             "is the id, run again with --customer-id COLUMN --force"
         )
+    contacts, private = private_columns(sample, [*roles.numeric, *roles.categorical])
+    if roles.customer_id is None:  # no id to join the CRM's fields by: leave them out too
+        private, contacts = [*contacts.values(), *private], {}
+    notes += private_notes({}, private, source.path)  # contacts: said by with_contacts
+    kept = set(contacts.values()) | set(private)
+    roles = replace(
+        roles,
+        numeric=tuple(c for c in roles.numeric if c not in kept),
+        categorical=tuple(c for c in roles.categorical if c not in kept),
+        value=roles.value if roles.value not in kept else None,
+    )
     attributes = attribute_names(
         [c for c in sample.columns if c in roles.numeric + roles.categorical]
     )
@@ -558,7 +603,14 @@ def snapshot_plan(
         "describes"
     )
     return SnapshotPlan(
-        check_pipeline_name(name), source, roles, attributes, numeric, snapshot_date, tuple(notes)
+        check_pipeline_name(name),
+        source,
+        roles,
+        attributes,
+        numeric,
+        snapshot_date,
+        tuple(notes),
+        contacts=contacts,
     )
 
 
@@ -659,3 +711,22 @@ def sized_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> Events
     if smallest < SMALL_CLASS_WARNING:
         note += f"; with so few {fewer}, every figure is noise: add data before trusting it"
     return replace(plan, min_class_rows=smallest, notes=(*plan.notes, note))
+
+
+def with_contacts(plan: SnapshotPlan, table: CustomerTable | None) -> SnapshotPlan:
+    """``plan`` with its customers table: ``table`` (``--customers``), else, when the
+    snapshot itself holds contact fields, the snapshot file read a second time as a customers
+    source holding only them (the CRM files need them; the features never see them)."""
+    notes = list(plan.notes)
+    if table is None and plan.contacts and plan.roles.customer_id is not None:
+        table = CustomerTable(plan.source, plan.roles.customer_id, None, {}, (), plan.contacts)
+        notes += private_notes(plan.contacts, (), plan.source.path)
+    elif table is not None:
+        notes += private_notes(table.contact_fields, table.private, table.source.path)
+        if plan.contacts:
+            notes.append(
+                f"{plan.source.path}: left out of the features as contact data: "
+                f"{', '.join(repr(c) for c in plan.contacts.values())} (the CRM files take "
+                f"contact fields from {table.source.path} only)"
+            )
+    return replace(plan, customers=table, notes=tuple(notes))

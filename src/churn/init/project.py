@@ -473,6 +473,7 @@ def init_snapshot(
     )
     plan = planning.without_leaks(plan, sample)
     plan = planning.sized_for_training(plan, read_column(snapshot, source.format, label))
+    table = None
     if customers is not None:
         if plan.roles.customer_id is None:
             raise ConfigError(
@@ -484,7 +485,7 @@ def init_snapshot(
         table = planning.customer_table(
             table_source, table_sample, events_id=plan.roles.customer_id, exclude=flags.exclude
         )
-        plan = replace(plan, customers=table)
+    plan = planning.with_contacts(plan, table)
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
     return Created(plan, params, raw, tuple(copied), tuple(snapshot_findings(plan, flags)))
 
