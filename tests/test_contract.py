@@ -114,6 +114,26 @@ def test_guest_rows_are_dropped_only_when_configured() -> None:
         canonical_events([(src, frame)], retail_settings(src), now=NOW)
 
 
+def test_rows_without_a_timestamp_are_refused_by_row_or_dropped_when_configured() -> None:
+    """A totals line at the end of an export (``Total,,123456.78``) is no event: it had been
+    kept with no time and its total as one customer's amount."""
+    src = source()
+    frame = raw(
+        cust=["1", "2", "Total", "3"],
+        when=["2024-01-01", "2024-01-02", " ", None],
+        invoice=["1", "2", None, "4"],
+        qty=["1", "1", None, "1"],
+        price=["5", "7", "123456.78", "2"],
+    )
+    with pytest.raises(ContractViolation, match=r"'when'.*timestamp is missing.*'row 4'.*'row 5'"):
+        canonical_events([(src, frame)], retail_settings(src), now=NOW)
+    events, _ = canonical_events(
+        [(src, frame)], retail_settings(src, drop_missing_timestamp=True), now=NOW
+    )
+    assert events["customer_id"].tolist() == ["1", "2"]
+    assert events["ts"].notna().all()
+
+
 def test_float_customer_ids_become_integers_as_text() -> None:
     src = source()
     frame = raw(

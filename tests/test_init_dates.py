@@ -15,6 +15,7 @@ from churn.errors import ConfigError
 from churn.init.schedule import HORIZONS, horizon_plan
 from churn.settings import load_settings
 from tests import messy
+from tests._project import run_stages
 from tests.test_init import export, init, project, written
 
 
@@ -88,3 +89,18 @@ def test_a_short_log_gets_a_shorter_horizon_and_says_so(tmp_path: Path) -> None:
         root, "given", "--events", str(export(tmp_path, log, "r2.csv")), "--horizon-days", "90"
     )
     assert code != 0 and "--horizon-days" in out
+
+
+def test_a_totals_line_is_dropped_and_said(tmp_path: Path) -> None:
+    log = messy.event_log(200, seed=25).events
+    amount = next(c for c in log.columns if "total" in c.lower())
+    totals = pd.DataFrame({log.columns[0]: ["Total"], amount: ["99999.99"]})
+    root = project(tmp_path / "p")
+    path = export(tmp_path, pd.concat([log, totals], ignore_index=True), "orders.csv")
+    code, out = init(root, "shop", "--events", str(path))
+    assert code == 0, out
+    assert "1 row(s) have no timestamp" in out
+    assert written(root, "shop")["data"]["events"]["drop_missing_timestamp"] is True
+    run_stages(root, ["ingest"], name="shop")
+    events = pd.read_parquet(root / "data/interim/shop/canonical/events.parquet")
+    assert len(events) == len(log) and "Total" not in set(events["customer_id"])

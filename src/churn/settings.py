@@ -232,6 +232,11 @@ class EventsSettings(Frozen):
     drop_missing_customer_id: bool = Field(
         False, description="drop rows without a customer id (guest checkouts) instead of failing"
     )
+    drop_missing_timestamp: bool = Field(
+        False,
+        description="drop rows without a timestamp (a totals line, a draft order) instead of "
+        "failing",
+    )
     overlap_key: Literal["order_id"] | None = Field(
         None,
         description="sources may overlap: an order already seen in an earlier source is "

@@ -39,7 +39,7 @@ from churn.data.parsing import (
     parse_numbers,
     parse_timestamps,
 )
-from churn.data.problems import Problems
+from churn.data.problems import Problems, row_labels
 from churn.data.schemas import (
     churn_events_schema,
     contacts_schema,
@@ -113,6 +113,20 @@ def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: Problems)
     return ok
 
 
+MISSING_TIMESTAMP = (
+    "timestamp is missing (a totals line? set data.events.drop_missing_timestamp: true to drop "
+    "such rows)"
+)
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    """Where ``values`` hold nothing: missing, or blank text."""
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return values.isna()
+    text = values.astype("string").str.strip()
+    return (text.isna() | (text == "")).astype(bool)
+
+
 def _map_event_source(
     raw: pd.DataFrame,
     src: SourceSettings,
@@ -123,6 +137,15 @@ def _map_event_source(
     if not _missing_columns(raw, src, problems):
         return None
     cols = src.columns
+    blank = _blank(raw[cols["timestamp"]])
+    if blank.any():
+        if settings.drop_missing_timestamp:
+            notes.count_missing_timestamps(int(blank.sum()))
+            raw = raw[~blank]
+        else:
+            problems.add(
+                src.path, cols["timestamp"], MISSING_TIMESTAMP, row_labels(raw.index[blank])
+            )
     out = pd.DataFrame(index=raw.index)
     out["customer_id"] = customer_ids(raw[cols["customer_id"]], src.path, problems)
     ts, bad_ts = parse_timestamps(
@@ -213,7 +236,7 @@ def clean_event_chunk(
     return frame, n_missing
 
 
-CLEANING_VERSION = 1
+CLEANING_VERSION = 2
 """Version of the events cleaning (``clean_event_chunk`` and what it calls). Bump it when a
 change would clean a file's rows differently: ``churn ingest`` then reads every events file
 again instead of reusing the rows it cleaned before (see :func:`cleaning_fingerprint`)."""

@@ -24,6 +24,11 @@ class SourceNotes:
     positive_amounts: int = 0
     spellings: dict[str, set[str]] = field(default_factory=dict)
     """Event type (trimmed and case-folded) -> the spellings the file gave it."""
+    missing_timestamps: int = 0
+    """Rows dropped for want of a timestamp (``drop_missing_timestamp``)."""
+
+    def count_missing_timestamps(self, n: int) -> None:
+        self.missing_timestamps += n
 
     def count_amounts(self, amounts: pd.Series) -> None:
         self.amounts += int(amounts.notna().sum())
@@ -36,8 +41,9 @@ class SourceNotes:
 
 
 def source_warnings(src: SourceSettings, notes: SourceNotes, settings: EventsSettings) -> list[str]:
-    """Warnings about one source: no positive amount at all, and local times that fell on a
-    daylight-saving change (each with its count and the rule applied)."""
+    """Warnings about one source: no positive amount at all, rows dropped for want of a
+    timestamp, and local times that fell on a daylight-saving change (each with its count and
+    the rule applied)."""
     out = []
     if notes.amounts and not notes.positive_amounts:
         if "amount" in src.columns:
@@ -49,6 +55,12 @@ def source_warnings(src: SourceSettings, notes: SourceNotes, settings: EventsSet
             "(a refunds-only export, or the sign convention flipped?); kept, so spend and "
             "customer value come out negative or zero. Check the export, or map the column of "
             "sales."
+        )
+    if notes.missing_timestamps:
+        out.append(
+            f"{src.path}: column {src.columns['timestamp']!r}: dropped "
+            f"{notes.missing_timestamps:,} row(s) without a timestamp "
+            "(data.events.drop_missing_timestamp)"
         )
     changes = notes.clock_changes
     if changes.ambiguous or changes.nonexistent:

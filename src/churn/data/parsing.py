@@ -84,6 +84,7 @@ def parse_timestamps(
         parsed = _wall_clock_to_utc(values, timezone, changes)
         return parsed, values[parsed.isna() & values.notna()]
     text = values.astype("string").str.strip()
+    text = text.mask(text == "")  # blank: no timestamp, not an unreadable one
     if fmt is None:
         text = utc_names_as_offsets(text)
     try:

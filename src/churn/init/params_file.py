@@ -222,6 +222,10 @@ def render_events(plan: EventsPlan) -> str:
         lines += _listed(_event_source(source, roles))
     if any(roles.blank_ids for _, roles in plan.sources):
         lines.append("    drop_missing_customer_id: true   # check: rows without a customer")
+    if plan.missing_timestamps:
+        lines.append(
+            "    drop_missing_timestamp: true   # check: rows without a timestamp (a totals line?)"
+        )
     if plan.churn_event_types:
         lines += flow_list("churn_event_types", list(plan.churn_event_types), 4, "check")
     if plan.customers is not None:

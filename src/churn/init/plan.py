@@ -128,6 +128,8 @@ class EventsPlan:
     """labels.max_inactive_days to write (:mod:`churn.init.lapse`); None: everyone eligible."""
     min_class_rows: int | None = None
     """train.min_class_rows to write (:func:`sized_events`): None keeps the default."""
+    missing_timestamps: int = 0
+    """Rows without a timestamp (a totals line): data.events.drop_missing_timestamp."""
     label_activity: tuple[str, ...] = ()
     """labels.activity_event_types when only some event types keep a customer (purchases
     among views and carts, :func:`purchase_types`); empty: every one of ``event_types``."""
@@ -477,6 +479,7 @@ def events_plan(
     customers: CustomerTable | None = None,
     churn_events: ChurnEventTable | None = None,
     came_back: Returns | None = None,
+    missing_timestamps: int = 0,
 ) -> EventsPlan:
     """The plan of an events pipeline. ``came_back``: who returned in the whole log; a log in
     which nobody returns (ids that are an order's) is refused unless cancellations are
@@ -488,6 +491,11 @@ def events_plan(
     cancels = _cancels(types, flag)
     if came_back is not None:
         notes.extend(_return_notes(came_back, sources, explicit=bool(churn_events or cancels)))
+    if missing_timestamps:
+        notes.append(
+            f"{missing_timestamps:,} row(s) have no timestamp (a totals line?): such rows are "
+            "dropped (data.events.drop_missing_timestamp)"
+        )
     lapse = came_back.lapse if came_back is not None else None
     if lapse is not None:
         notes.append(
@@ -544,6 +552,7 @@ def events_plan(
         cancels,
         returns,
         lapse.days if lapse is not None else None,
+        missing_timestamps=missing_timestamps,
         label_activity=label_activity(types, sources),
     )
 

@@ -212,13 +212,13 @@ def _event_log(
     files: Sequence[tuple[Path, SourceFile, EventRoles]],
 ) -> tuple[dt.date, dt.date, pd.DataFrame]:
     """First and last day of the events, and the whole log as ``customer_id``, ``ts`` (parsed,
-    UTC) and ``event_type`` (as ingest keys it; missing without a type column)."""
+    UTC), ``event_type`` (as ingest keys it; missing without a type column) and ``no_time``
+    (the row has no timestamp: a totals line)."""
     firsts, lasts, logs = [], [], []
     for path, source, roles in files:
         column, fmt = roles.timestamp.column, roles.timestamp.format
-        parsed, _ = parse_timestamps(
-            read_column(path, source.format, column).replace("", None), fmt=fmt, timezone="UTC"
-        )
+        raw = read_column(path, source.format, column)
+        parsed, _ = parse_timestamps(raw.replace("", None), fmt=fmt, timezone="UTC")
         if parsed.dropna().empty:
             raise InputDataError(
                 f"{source.path}: no timestamp in column {column!r} reads as a date"
@@ -239,6 +239,7 @@ def _event_log(
                     .str.strip(),
                     "ts": parsed.reset_index(drop=True),
                     "event_type": None if types is None else types.reset_index(drop=True),
+                    "no_time": raw.astype("string").str.strip().fillna("").eq("").to_numpy(),
                 }
             )
         )
@@ -423,6 +424,7 @@ def init_events(
         customers=customer_table,
         churn_events=churn_table,
         came_back=came_back,
+        missing_timestamps=int(log["no_time"].sum()),
     )
     if len(log) <= SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)

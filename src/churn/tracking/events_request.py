@@ -104,6 +104,8 @@ def canonical_request(frame: pd.DataFrame, data: DataSettings, now: dt.datetime)
     rows = frame.reset_index(drop=True)
     if data.events.drop_missing_customer_id:  # as ingest does: guest checkouts
         rows = rows[rows["customer_id"].notna()].reset_index(drop=True)
+    if data.events.drop_missing_timestamp:  # as ingest does: a totals line
+        rows = rows[rows["ts"].notna()].reset_index(drop=True)
     out = pd.DataFrame(index=rows.index)
     for column in columns:
         values = rows[column.name] if column.name in rows.columns else None
