@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
     PositiveInt,
     ValidationError,
     field_validator,
@@ -145,6 +146,11 @@ class SourceSettings(Frozen):
     )
     encoding: TextEncoding = Field("utf-8", description="text encoding of a CSV file, e.g. latin-1")
     header: bool = Field(True, description="whether the first row of a CSV file names the columns")
+    skip_rows: NonNegativeInt = Field(
+        0,
+        description="lines of a CSV file before its header (a report's title, a date, "
+        "comment lines), skipped",
+    )
     column_names: list[str] | None = Field(
         None, description="names of the file's columns when it has no header row"
     )

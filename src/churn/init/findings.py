@@ -27,7 +27,8 @@ def _reading(fmt: FileFormat) -> str:
             fmt.sheet, f"the largest sheet {fmt.sheet!r}"
         )
         return f"excel, {read} of {list(fmt.sheets)}"
-    return f"csv, {fmt.encoding}, separator {fmt.separator!r}"
+    after = f", header after {fmt.skip_rows} line(s)" if fmt.skip_rows else ""
+    return f"csv, {fmt.encoding}, separator {fmt.separator!r}{after}"
 
 
 def _customers(table: CustomerTable) -> str:

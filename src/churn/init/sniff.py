@@ -42,6 +42,8 @@ class FileFormat:
     """excel: every sheet of the workbook."""
     decimal: str = "."
     """The decimal mark of its numbers (:func:`churn.data.inference.decimal_mark`)."""
+    skip_rows: int = 0
+    """csv: lines before the header (:func:`preamble_lines`)."""
 
 
 def _is_parquet(path: Path) -> bool:
@@ -100,7 +102,35 @@ def file_format(path: Path) -> FileFormat:
         return FileFormat("json", encoding=encoding)
     with path.open("rb") as f:
         head = f.read(64 * 1024).decode(encoding, errors="ignore")
-    return FileFormat("csv", separator(head), encoding)
+    skip = preamble_lines(head)
+    body = "\n".join(head.splitlines()[skip:])
+    return FileFormat("csv", separator(body), encoding, skip_rows=skip)
+
+
+MIN_PREAMBLE_CHECK = 5
+"""Lines after a candidate header that must split as it does for the lines above it to be
+taken as a preamble."""
+
+
+def preamble_lines(head: str) -> int:
+    """Lines before the header of CSV text (a report's title and date, ``#`` comments, blank
+    lines): the header is the first line that splits into as many fields as the lines after it
+    do, for a separator of ``, ; tab |`` that gives them more than one field. 0 when the first
+    line is the header."""
+    lines = head.splitlines()[:200]
+    if len(lines) < 2:
+        return 0
+    for sep in SEPARATORS:
+        counts = [len(next(csv.reader([line], delimiter=sep), [])) for line in lines]
+        body = counts[len(counts) // 2 :]
+        width = max(set(body), key=body.count)
+        if width < 2 or body.count(width) < 0.9 * len(body):
+            continue
+        for i, n in enumerate(counts):
+            after = counts[i : i + MIN_PREAMBLE_CHECK]
+            if n == width and all(c == width for c in after):
+                return i
+    return 0
 
 
 def _workbook_format(path: Path) -> FileFormat:
@@ -176,6 +206,7 @@ def _read_csv(path: Path, fmt: FileFormat, **options: Any) -> pd.DataFrame:
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
+            skiprows=fmt.skip_rows,
             **options,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

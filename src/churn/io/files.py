@@ -93,6 +93,7 @@ def read_source_chunks(
         "header": 0 if source.header else None,
         "names": source.column_names,
         "skipinitialspace": True,
+        "skiprows": source.skip_rows,
     }
     try:
         if source.header:

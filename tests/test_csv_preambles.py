@@ -1,0 +1,55 @@
+"""CSV exports whose header is not on the first line: a report's title and date, ``#``
+comment lines (web analytics exports), blank lines. ``churn init`` finds the header and writes
+``skip_rows``; ``churn ingest`` reads from it. Before, init stopped: "Expected 1 fields in
+line 4, saw 3"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from churn.init.sniff import file_format, preamble_lines, read_sample
+from tests import messy
+from tests._project import run_stages
+from tests.test_init import init, project, written
+
+BODY = "id;when;total\n" + "".join(f"{i};2024-01-0{1 + i % 9};{i}.5\n" for i in range(30))
+
+
+@pytest.mark.parametrize(
+    ("preamble", "expected"),
+    [
+        ("", 0),
+        ("Sales report\nGenerated 2024-01-05 by ERP\n\n", 3),
+        ("# ----------\n# Shop analytics\n# 20240101-20240131\n# ----------\n\n", 5),
+        ("Orders; all stores\n", 1),  # one separator: still fewer fields than the header
+    ],
+)
+def test_the_header_is_found_after_the_preamble(preamble: str, expected: int) -> None:
+    assert preamble_lines(preamble + BODY) == expected
+
+
+def test_a_file_whose_rows_vary_keeps_its_first_line() -> None:
+    ragged = "a,b,c\n1,2\n3,4,5,6\n7\n8,9,10\n"
+    assert preamble_lines(ragged) == 0
+
+
+def test_a_report_with_a_title_initialises_and_ingests(tmp_path: Path) -> None:
+    log = messy.event_log(200, seed=41).events
+    folder = tmp_path / "export"
+    folder.mkdir()
+    path = folder / "orders.csv"
+    path.write_text("Orders report\nPeriod: 2022-2023\n\n" + log.to_csv(index=False))
+    fmt = file_format(path)
+    assert fmt.skip_rows == 3
+    assert list(read_sample(path, fmt).columns) == list(log.columns)
+    root = project(tmp_path / "p")
+    code, out = init(root, "shop", "--events", str(path))
+    assert code == 0, out
+    assert "header after 3 line(s)" in out
+    assert written(root, "shop")["data"]["events"]["sources"][0]["skip_rows"] == 3
+    run_stages(root, ["ingest"], name="shop")
+    events = pd.read_parquet(root / "data/interim/shop/canonical/events.parquet")
+    assert len(events) == len(log)
