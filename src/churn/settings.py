@@ -148,8 +148,8 @@ class SourceSettings(Frozen):
     header: bool = Field(True, description="whether the first row of a CSV file names the columns")
     skip_rows: NonNegativeInt = Field(
         0,
-        description="lines of a CSV file before its header (a report's title, a date, "
-        "comment lines), skipped",
+        description="lines of a CSV file, or rows of a sheet, above its header (a report's "
+        "title, a date, comment lines), skipped",
     )
     column_names: list[str] | None = Field(
         None, description="names of the file's columns when it has no header row"

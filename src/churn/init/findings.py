@@ -26,7 +26,8 @@ def _reading(fmt: FileFormat) -> str:
         read = {None: "the first sheet", ALL_SHEETS: "every sheet"}.get(
             fmt.sheet, f"the largest sheet {fmt.sheet!r}"
         )
-        return f"excel, {read} of {list(fmt.sheets)}"
+        after = f", header after {fmt.skip_rows} row(s)" if fmt.skip_rows else ""
+        return f"excel, {read} of {list(fmt.sheets)}{after}"
     after = f", header after {fmt.skip_rows} line(s)" if fmt.skip_rows else ""
     return f"csv, {fmt.encoding}, separator {fmt.separator!r}{after}"
 

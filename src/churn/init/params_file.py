@@ -131,7 +131,7 @@ def _reading(source: SourceFile, indent: int) -> list[str]:
         lines.append(f"{pad}format: {fmt.format}")
     if fmt.format == "csv" and fmt.separator != ",":
         lines.append(f"{pad}separator: {scalar(fmt.separator)}")
-    if fmt.format == "csv" and fmt.skip_rows:
+    if fmt.format in ("csv", "excel") and fmt.skip_rows:
         lines.append(f"{pad}skip_rows: {fmt.skip_rows}   # check: lines before the header")
     if fmt.format in ("csv", "json") and fmt.encoding != "utf-8":
         lines.append(f"{pad}encoding: {fmt.encoding}")

@@ -19,7 +19,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from churn.errors import InputDataError
-from churn.io.excel_sheets import ALL_SHEETS, is_excel_name, is_workbook, read_sheets, sheet_names
+from churn.io.excel_sheets import (
+    ALL_SHEETS,
+    is_excel_name,
+    is_workbook,
+    read_sheets,
+    sheet_names,
+    title_rows,
+)
 from churn.io.json_records import is_json_name, json_record_chunks, json_sample
 
 SEPARATORS = ",;\t|"
@@ -43,7 +50,8 @@ class FileFormat:
     decimal: str = "."
     """The decimal mark of its numbers (:func:`churn.data.inference.decimal_mark`)."""
     skip_rows: int = 0
-    """csv: lines before the header (:func:`preamble_lines`)."""
+    """csv: lines before the header (:func:`preamble_lines`); excel: rows above the header
+    (:func:`churn.io.excel_sheets.title_rows`)."""
 
 
 def _is_parquet(path: Path) -> bool:
@@ -140,10 +148,13 @@ def _workbook_format(path: Path) -> FileFormat:
     names = tuple(sheet_names(path, name=str(path)))
     headers = [list(pd.read_excel(path, sheet_name=n, nrows=0, engine="openpyxl")) for n in names]
     if len(names) > 1 and all(h == headers[0] for h in headers):
-        return FileFormat("excel", sheet=ALL_SHEETS, sheets=names)
+        return FileFormat(
+            "excel", sheet=ALL_SHEETS, sheets=names, skip_rows=title_rows(path, names[0])
+        )
     rows = _sheet_rows(path, names)
     largest = max(range(len(names)), key=lambda i: (rows[i], -i))
-    return FileFormat("excel", sheet=names[largest] if largest else None, sheets=names)
+    sheet = names[largest] if largest else None
+    return FileFormat("excel", sheet=sheet, sheets=names, skip_rows=title_rows(path, sheet))
 
 
 def _sheet_rows(path: Path, names: tuple[str, ...]) -> list[int]:
@@ -192,7 +203,9 @@ def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.Data
     if fmt.format == "json":
         return _as_text(json_sample(path, name=str(path), encoding=fmt.encoding, rows=rows))
     if fmt.format == "excel":
-        return _as_text(read_sheets(path, fmt.sheet, name=str(path), rows=rows))
+        return _as_text(
+            read_sheets(path, fmt.sheet, name=str(path), rows=rows, skip_rows=fmt.skip_rows)
+        )
     return _as_text(_read_csv(path, fmt, nrows=rows))
 
 
@@ -219,7 +232,9 @@ def read_column(path: Path, fmt: FileFormat, column: str) -> pd.Series:
     if fmt.format == "parquet":
         values = pq.read_table(path, columns=[column]).column(0).to_pandas()
     elif fmt.format == "excel":
-        values = read_sheets(path, fmt.sheet, name=str(path), columns=[column])[column]
+        values = read_sheets(
+            path, fmt.sheet, name=str(path), columns=[column], skip_rows=fmt.skip_rows
+        )[column]
     elif fmt.format == "json":
         values = pd.concat([chunk[column] for chunk in _json(path, fmt, 1_000_000, [column])])
     else:

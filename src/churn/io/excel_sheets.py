@@ -65,14 +65,21 @@ def read_sheets(
     name: str,
     rows: int | None = None,
     columns: list[str] | None = None,
+    skip_rows: int = 0,
 ) -> pd.DataFrame:
-    """The chosen sheets stacked (their first ``rows`` rows each, or every row), every cell
-    text or None, indexed 0, 1, .... Raises InputDataError naming a sheet whose header differs
-    from the first's."""
+    """The chosen sheets stacked (their first ``rows`` rows each, or every row, after
+    ``skip_rows`` rows above the header), every cell text or None, indexed 0, 1, .... Raises
+    InputDataError naming a sheet whose header differs from the first's."""
     frames: list[pd.DataFrame] = []
     for sheet_name in chosen_sheets(path, sheet, name=name):
         frame = pd.read_excel(
-            path, sheet_name=sheet_name, dtype=str, engine="openpyxl", nrows=rows, usecols=columns
+            path,
+            sheet_name=sheet_name,
+            dtype=str,
+            engine="openpyxl",
+            nrows=rows,
+            usecols=columns,
+            skiprows=skip_rows,
         )
         header = [str(c) for c in frame.columns]
         if frames and header != [str(c) for c in frames[0].columns]:
@@ -87,14 +94,33 @@ def read_sheets(
 
 
 def sheet_chunks(
-    path: Path, sheet: str | None, *, name: str, rows: int | None
+    path: Path, sheet: str | None, *, name: str, rows: int | None, skip_rows: int = 0
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_sheets` of every row, ``rows`` rows at a time (None: at once), each chunk
     indexed by its rows' 0-based positions. A workbook is read whole: Excel holds at most
     1,048,576 rows a sheet."""
-    whole = read_sheets(path, sheet, name=name)
+    whole = read_sheets(path, sheet, name=name, skip_rows=skip_rows)
     if rows is None or len(whole) <= rows:
         yield whole
         return
     for start in range(0, len(whole), rows):
         yield whole.iloc[start : start + rows]
+
+
+TITLE_ROWS_READ = 50
+"""Rows of a sheet read to find its header."""
+
+
+def title_rows(path: Path, sheet: str | None) -> int:
+    """Rows above a sheet's header (a report's title and date, blank rows): the header is the
+    first row with at least 80 % of the widest row's filled cells among the first
+    :data:`TITLE_ROWS_READ`; 0 when that is the first row."""
+    sheet_name: str | int = sheet if sheet not in (None, ALL_SHEETS) else 0
+    top = pd.read_excel(
+        path, sheet_name=sheet_name, header=None, nrows=TITLE_ROWS_READ, engine="openpyxl"
+    )
+    filled = top.notna().sum(axis=1).tolist()
+    width = max(filled, default=0)
+    if width < 2:
+        return 0
+    return next(i for i, n in enumerate(filled) if n >= 0.8 * width)

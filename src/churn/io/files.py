@@ -58,7 +58,9 @@ def read_source_chunks(
         raise InputDataError(f"{source.path}: the file is empty; expected a header and rows.")
     fmt = auto_format(source.path) if source.format == "auto" else source.format
     if fmt == "excel":
-        yield from sheet_chunks(path, source.sheet, name=source.path, rows=rows)
+        yield from sheet_chunks(
+            path, source.sheet, name=source.path, rows=rows, skip_rows=source.skip_rows
+        )
         return
     if fmt == "json":
         try:
