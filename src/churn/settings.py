@@ -157,7 +157,9 @@ class SourceSettings(Frozen):
     columns: dict[str, str] = Field(
         description="contract column -> column in this file, e.g. {customer_id: cust_no}; "
         "events: customer_id and timestamp, optionally amount (or quantity and unit_price), "
-        "event_type, order_id, product_id; customers: customer_id, optionally signup_date; "
+        "event_type, order_id, product_id; customers: customer_id, optionally signup_date and "
+        "person_id (the person behind an id that is new on every order: every table is then "
+        "keyed by the person); "
         "churn events: customer_id, timestamp; snapshot: label, optionally customer_id (rows "
         "are numbered without it)"
     )

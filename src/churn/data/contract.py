@@ -39,6 +39,7 @@ from churn.data.parsing import (
     parse_numbers,
     parse_timestamps,
 )
+from churn.data.persons import PERSONS_TABLE, persons_join_sql
 from churn.data.problems import Problems, row_labels
 from churn.data.schemas import (
     churn_events_schema,
@@ -266,11 +267,14 @@ the params and the row's position in its source; they make the result's order th
 sort by customer and time over the sources stacked in order."""
 
 
-def canonical_events_sql(settings: EventsSettings, attributes: Sequence[str]) -> str:
+def canonical_events_sql(
+    settings: EventsSettings, attributes: Sequence[str], *, persons: bool = False
+) -> str:
     """The query that turns table ``parts`` (cleaned chunks of every source with
     ``ORDER_COLUMNS``) into the canonical events: an ``overlap_key`` value seen in an earlier
-    source drops the row, exact duplicates are dropped if configured (the first is kept), and
-    rows are sorted by customer and time, typed as the contract says."""
+    source drops the row, ``persons`` replaces each customer id by its person (table
+    ``persons``, :mod:`churn.data.persons`), exact duplicates are dropped if configured (the
+    first is kept), and rows are sorted by customer and time, typed as the contract says."""
     where = _overlap_filter(settings)
     columns = [*EVENT_FRAME_COLUMNS, *attributes]
     quoted = ", ".join(quote_identifier(c) for c in columns)
@@ -284,9 +288,10 @@ def canonical_events_sql(settings: EventsSettings, attributes: Sequence[str]) ->
         f"CAST({quote_identifier(c)} AS {kinds.get(c, 'VARCHAR')}) AS {quote_identifier(c)}"
         for c in columns
     )
+    rows = f"{persons_join_sql('kept')} AS mapped" if persons else "kept"
     return f"""
     WITH kept AS (SELECT * FROM parts AS p {where})
-    SELECT {typed} FROM kept {first} ORDER BY customer_id, ts, _source, _row
+    SELECT {typed} FROM {rows} {first} ORDER BY customer_id, ts, _source, _row
     """
 
 
@@ -295,6 +300,7 @@ def canonical_events(
     settings: EventsSettings,
     *,
     now: dt.datetime,
+    persons: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Map, clean and validate every events source, then stack them (in memory; ``churn
     ingest`` runs the same steps chunk by chunk with the stack on disk).
@@ -314,8 +320,10 @@ def canonical_events(
             parts.append(frame.assign(_source=position, _row=np.arange(len(frame))))
     problems.raise_if_any("Fix the source files or the column mapping in data.events.")
     stacked = pd.concat(parts, ignore_index=True)
-    with duckdb_session({"parts": stacked}) as con:
-        events = con.sql(canonical_events_sql(settings, attributes)).df()
+    tables = {"parts": stacked} | ({PERSONS_TABLE: persons} if persons is not None else {})
+    with duckdb_session(tables) as con:
+        sql = canonical_events_sql(settings, attributes, persons=persons is not None)
+        events = con.sql(sql).df()
         overlapping = len(stacked) - int(con.execute(kept_rows_sql(settings)).fetchall()[0][0])
     events = _as_canonical(events, attributes)
     return events, {

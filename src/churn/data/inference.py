@@ -342,7 +342,7 @@ _ID_WORDS = frozenset({"id", "no", "nr", "num", "number", "key", "code", "ref", 
 ``user_session``, ``customer_city``)."""
 
 
-def _id_candidates(columns: Sequence[str]) -> list[str]:
+def id_candidates(columns: Sequence[str]) -> list[str]:
     """Columns named like a customer id: a customer, user, account... word, and no date or
     time word; those with an id word (``user_id``, ``CustomerID``, ``household_key``) when
     any has one."""
@@ -487,7 +487,7 @@ def infer_event_roles(
     open_columns = [c for c in columns if c not in exclude]
 
     if customer_id is None:
-        named = _id_candidates(open_columns)
+        named = id_candidates(open_columns)
         repeated = [c for c in named if sample[c].nunique() < len(sample)]
         if named:
             customer_id = _require("customer id", repeated or named, "--customer-id", columns)
@@ -749,7 +749,7 @@ def infer_snapshot_roles(
         def unique(found: list[str]) -> list[str]:
             return [c for c in found if _filled(sample[c]).is_unique and sample[c].notna().all()]
 
-        named = _id_candidates(open_columns)
+        named = id_candidates(open_columns)
         found = unique(named) if named else unique(_ids_by_values(sample, open_columns))
         customer_id = found[0] if len(found) == 1 else None
         if customer_id is None:

@@ -175,6 +175,8 @@ def _customers(table: CustomerTable) -> list[str]:
     columns = {"customer_id": table.customer_id}
     if table.signup_date is not None:
         columns["signup_date"] = table.signup_date.column
+    if table.person_id is not None:
+        columns["person_id"] = table.person_id
     lines = [*_reading(table.source, 8), "        columns:", *_mapping(columns, 10)]
     if table.attributes:
         lines += ["        attributes:", *_mapping(table.attributes, 10)]

@@ -21,6 +21,7 @@ from churn.data.inference import (
     RoleNotFound,
     SnapshotRoles,
     TimestampGuess,
+    id_candidates,
     infer_event_roles,
     infer_snapshot_roles,
     is_numeric,
@@ -99,6 +100,10 @@ class CustomerTable:
     features (:mod:`churn.data.personal_columns`)."""
     private: tuple[str, ...] = ()
     """Columns left out as personal data or identifiers."""
+    person_id: str | None = None
+    """The column naming the person behind each customer id (ids new on every order:
+    :func:`by_person`)."""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -377,6 +382,49 @@ def customer_table(
     )
 
 
+PERSON_GAIN = 2
+"""A person column is taken when reading the log by person shows at least this many times as
+many customers coming back (any, where none came back by the events' own id)."""
+
+
+def person_candidates(sample: pd.DataFrame, table: CustomerTable) -> list[str]:
+    """Columns of a customers table that may name the person behind the events' customer id:
+    named like an id, not the id itself, not a contact field, with values that repeat in the
+    sample (one person, several ids) first."""
+    taken = {table.customer_id, *table.contact_fields.values()}
+    named = [c for c in id_candidates([str(c) for c in sample.columns]) if c not in taken]
+
+    def repeats(column: str) -> bool:
+        values: pd.Series = sample[column]
+        return bool(_filled_text(values).duplicated().any())
+
+    return sorted(named, key=lambda c: not repeats(c))
+
+
+def _filled_text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text[text.notna() & (text != "")]
+
+
+def by_person(table: CustomerTable, column: str, before: Returns, after: Returns) -> CustomerTable:
+    """``table`` mapping ``column`` as ``person_id``, out of its attributes, with a note of
+    what reading the log by person changes."""
+    attributes = {n: c for n, c in table.attributes.items() if c != column}
+    note = (
+        f"{table.source.path}: customer ids are read as the person in {column!r} "
+        f"(data.customers person_id): {before.customers:,} ids are {after.customers:,} "
+        f"people, of whom {after.returning:,} come back ({before.returning:,} by id alone)"
+    )
+    return replace(
+        table,
+        attributes=attributes,
+        categorical=tuple(n for n in table.categorical if n in attributes),
+        private=tuple(c for c in table.private if c != column),
+        person_id=column,
+        notes=(*table.notes, note),
+    )
+
+
 def private_notes(contacts: dict[str, str], private: Sequence[str], where: str) -> list[str]:
     """What :func:`churn.data.personal_columns.private_columns` found in ``where``, said."""
     notes = []
@@ -486,6 +534,7 @@ def events_plan(
     known."""
     notes = [note for _, roles in sources for note in roles.notes]
     if customers is not None:
+        notes += customers.notes
         notes += private_notes(customers.contact_fields, customers.private, customers.source.path)
     flag = _cancel_flag(sources)
     cancels = _cancels(types, flag)

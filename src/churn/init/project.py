@@ -39,6 +39,7 @@ from churn.init.lapse import returns
 from churn.init.params_file import render
 from churn.init.plan import (
     ChurnEventTable,
+    CustomerTable,
     EventFlags,
     EventsPlan,
     SnapshotFlags,
@@ -246,6 +247,20 @@ def _event_log(
     return min(firsts), max(lasts), pd.concat(logs, ignore_index=True)
 
 
+def _persons(path: Path, table: CustomerTable, column: str) -> dict[str, str]:
+    """customer id -> the person in ``column`` of the customers file, as text."""
+    fmt = table.source.format
+    ids = read_column(path, fmt, table.customer_id).astype(str).str.strip()
+    people = read_column(path, fmt, column).astype(str).str.strip()
+    known = (ids != "") & (people != "")
+    return dict(zip(ids[known], people[known], strict=True))
+
+
+def _mapped(ids: pd.Series, persons: dict[str, str]) -> pd.Series:
+    """``ids`` with those ``persons`` knows replaced by their person."""
+    return ids.map(persons).where(ids.isin(persons.keys()), ids)
+
+
 def _naive(frame: pd.DataFrame | None) -> pd.DataFrame:
     """``customer_id`` and ``ts`` of ``frame`` (none: no rows) with UTC times as the canonical
     tables hold them (no zone); rows without either left out."""
@@ -392,11 +407,11 @@ def init_events(
         ]
     )
     events_id = sources[0][1].customer_id
-    customer_table = None
+    customer_table, table_sample = None, None
     if customers is not None:
-        source, sample = _source(customers, places)
+        source, table_sample = _source(customers, places)
         customer_table = planning.customer_table(
-            source, sample, events_id=events_id, exclude=flags.exclude
+            source, table_sample, events_id=events_id, exclude=flags.exclude
         )
     churn_table = None
     if churn_events is not None:
@@ -415,6 +430,16 @@ def init_events(
     keeps = planning.label_activity(types, sources)
     active = log[log["event_type"].isin(event_type_matches(keeps))] if keeps else log
     came_back = returns(active["customer_id"], active["ts"], horizon_days)
+    if customers is not None and customer_table is not None and table_sample is not None:
+        # ids new on every order: is the person behind them in the customers table?
+        for column in planning.person_candidates(table_sample, customer_table):
+            persons = _persons(customers, customer_table, column)
+            mapped = returns(_mapped(active["customer_id"], persons), active["ts"], horizon_days)
+            if mapped.returning > max(came_back.returning, 0) * planning.PERSON_GAIN:
+                log = log.assign(customer_id=_mapped(log["customer_id"], persons))
+                customer_table = planning.by_person(customer_table, column, came_back, mapped)
+                came_back = mapped
+                break
     plan = planning.events_plan(
         name,
         sources,

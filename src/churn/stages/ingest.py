@@ -39,6 +39,7 @@ from churn.data.contract import (
     with_churn_events,
 )
 from churn.data.notes import SourceNotes, source_warnings, spelling_notes
+from churn.data.persons import PERSONS_TABLE, by_person, one_row_per_person, person_ids
 from churn.data.problems import Problems
 from churn.data.snapshot import canonical_snapshot, snapshot_notes, snapshot_warnings
 from churn.engines.sql import ParquetTable, duckdb_runner, duckdb_session, quote_literal
@@ -252,10 +253,12 @@ def _write_events(
     sources: Sequence[tuple[Path, Sequence[str]]],
     dest: Output,
     memory_limit: str,
+    *,
+    persons: pd.DataFrame | None = None,
 ) -> tuple[int, dict[str, int]]:
     """Stack, de-duplicate and sort the part files of every source file (its folder and part
     names, in order: its position is ``_source``) into ``dest``; rows written and rows dropped
-    by each rule.
+    by each rule. ``persons``: each customer id's person (:mod:`churn.data.persons`).
 
     All parts are read by one ``read_parquet``, as one list of files, whatever files were read
     by this run or kept from an earlier one: DuckDB's output (its column types and nullability
@@ -270,7 +273,10 @@ def _write_events(
         {PART_FILE: [str(path) for path, _ in files], "_source": [p for _, p in files]}
     )
     listed = ", ".join(quote_literal(path) for path, _ in files)
-    with duckdb_session({"part_sources": positions}, memory_limit=memory_limit) as con:
+    tables = {"part_sources": positions}
+    if persons is not None:
+        tables[PERSONS_TABLE] = persons
+    with duckdb_session(tables, memory_limit=memory_limit) as con:
         con.execute(
             f"CREATE VIEW parts AS SELECT p.* EXCLUDE ({PART_FILE}), s._source "
             f"FROM read_parquet([{listed}], filename = {quote_literal(PART_FILE)}) AS p "
@@ -279,7 +285,8 @@ def _write_events(
         total = int(con.execute("SELECT COUNT(*) FROM parts").fetchall()[0][0])
         kept = int(con.execute(kept_rows_sql(settings)).fetchall()[0][0])
         con.execute(
-            f"COPY ({canonical_events_sql(settings, attributes)}) TO {quote_literal(dest)} "
+            f"COPY ({canonical_events_sql(settings, attributes, persons=persons is not None)})"
+            f" TO {quote_literal(dest)} "
             "(FORMAT parquet, ROW_GROUP_SIZE 1000000)"
         )
     written = io.require_parquet(dest)
@@ -357,18 +364,32 @@ def run(
             chunk_rows=chunk_rows,
             rebuild=rebuild,
         )
+        persons = None
         if data.customers is not None:
             customer_files = [(s, io.read_source(root, s)) for s in customer_sources]
             listed = settings.features.categorical_attributes
-            tables["customers"] = canonical_customers(
-                customer_files, data.customers, categorical=listed
+            persons = person_ids(customer_files, data.customers)
+            tables["customers"] = one_row_per_person(
+                canonical_customers(customer_files, data.customers, categorical=listed), persons
             )
             for note in category_notes(tables["customers"], listed):
                 log.info("%s", note)
-            tables |= _contact_table(customer_files, data.customers)
+            tables |= {
+                name: one_row_per_person(table, persons)
+                for name, table in _contact_table(customer_files, data.customers).items()
+            }
+            if persons is not None:
+                log.info(
+                    "customer ids read as their person's (data.customers person_id): %s ids "
+                    "of %s people",
+                    f"{len(persons):,}",
+                    f"{persons['person_id'].nunique():,}",
+                )
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in churn_sources]
-            tables["churn_events"] = canonical_churn_events(raws, data.churn_events)
+            tables["churn_events"] = by_person(
+                canonical_churn_events(raws, data.churn_events), persons
+            )
         if data.contacts is not None:
             raws = [(s, io.read_source(root, s)) for s in contact_sources]
             tables["contacts"] = canonical_contacts(raws, data.contacts)
@@ -396,7 +417,9 @@ def run(
             else:
                 memory = settings.features.duckdb_memory_limit
                 stacked = [(folder / r.folder, r.parts) for r in records]
-                counts["events"], by_rule = _write_events(events, attributes, stacked, dest, memory)
+                counts["events"], by_rule = _write_events(
+                    events, attributes, stacked, dest, memory, persons=persons
+                )
                 dropped.update(by_rule)
                 stacked_rows = (
                     counts["events"] + by_rule["overlapping_orders"] + by_rule["duplicate_events"]
