@@ -36,43 +36,37 @@ def test_a_file_whose_rows_vary_keeps_its_first_line() -> None:
     assert preamble_lines(ragged) == 0
 
 
-def test_a_report_with_a_title_initialises_and_ingests(tmp_path: Path) -> None:
-    log = messy.event_log(200, seed=41).events
-    folder = tmp_path / "export"
-    folder.mkdir()
-    path = folder / "orders.csv"
-    path.write_text("Orders report\nPeriod: 2022-2023\n\n" + log.to_csv(index=False))
+def _reads_after_the_title(path: Path, log: pd.DataFrame, unit: str, tmp_path: Path) -> None:
+    """``path`` (``log`` below 3 title lines or rows) is sniffed, initialised and ingested
+    from its header."""
     fmt = file_format(path)
     assert fmt.skip_rows == 3
     assert list(read_sample(path, fmt).columns) == list(log.columns)
     root = project(tmp_path / "p")
     code, out = init(root, "shop", "--events", str(path))
     assert code == 0, out
-    assert "header after 3 line(s)" in out
+    assert f"header after 3 {unit}(s)" in out
     assert written(root, "shop")["data"]["events"]["sources"][0]["skip_rows"] == 3
     run_stages(root, ["ingest"], name="shop")
     events = pd.read_parquet(root / "data/interim/shop/canonical/events.parquet")
     assert len(events) == len(log)
 
 
+def test_a_report_with_a_title_initialises_and_ingests(tmp_path: Path) -> None:
+    log = messy.event_log(200, seed=41).events
+    (tmp_path / "export").mkdir()
+    path = tmp_path / "export" / "orders.csv"
+    path.write_text("Orders report\nPeriod: 2022-2023\n\n" + log.to_csv(index=False))
+    _reads_after_the_title(path, log, "line", tmp_path)
+
+
 def test_a_workbook_with_title_rows_initialises_and_ingests(tmp_path: Path) -> None:
     log = messy.event_log(150, seed=42).events
-    folder = tmp_path / "export"
-    folder.mkdir()
-    path = folder / "orders.xlsx"
+    (tmp_path / "export").mkdir()
+    path = tmp_path / "export" / "orders.xlsx"
     with pd.ExcelWriter(path) as writer:
         pd.DataFrame([["Orders report"], ["Period: 2022-2023"]]).to_excel(
             writer, sheet_name="Orders", index=False, header=False
         )
         log.to_excel(writer, sheet_name="Orders", index=False, startrow=3)
-    fmt = file_format(path)
-    assert fmt.skip_rows == 3
-    assert list(read_sample(path, fmt).columns) == list(log.columns)
-    root = project(tmp_path / "p")
-    code, out = init(root, "shop", "--events", str(path))
-    assert code == 0, out
-    assert "header after 3 row(s)" in out
-    assert written(root, "shop")["data"]["events"]["sources"][0]["skip_rows"] == 3
-    run_stages(root, ["ingest"], name="shop")
-    events = pd.read_parquet(root / "data/interim/shop/canonical/events.parquet")
-    assert len(events) == len(log)
+    _reads_after_the_title(path, log, "row", tmp_path)
