@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from churn.cli import app
 from churn.errors import ConfigError
-from churn.init.plan import cancellation_types, return_types
+from churn.init.event_kinds import cancellation_types, return_types
 from churn.settings import load_settings
 from tests.test_init import init, project, written
 

@@ -14,8 +14,8 @@ import pytest
 
 from churn.data.inference import infer_event_roles, timestamp_format
 from churn.data.parsing import parse_timestamps
+from churn.init.event_kinds import purchase_types
 from churn.init.lapse import returns
-from churn.init.plan import purchase_types
 from churn.settings import load_settings
 from tests.test_init import export, init, project, written
 

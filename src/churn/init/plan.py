@@ -32,6 +32,7 @@ from churn.data.inference import (
 from churn.data.parsing import parse_numbers
 from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
+from churn.init.event_kinds import cancellation_types, purchase_types, return_types
 from churn.init.lapse import Returns
 from churn.init.schedule import CutoffPlan
 from churn.init.sniff import FileFormat
@@ -264,60 +265,6 @@ def event_sources(
             raise RoleNotFound(f"{source.path}: {exc}") from None
         out.append((source, roles))
     return tuple(out)
-
-
-_SERVICE = r"(?:subscription|account|membership|plan|contract|service|licen[cs]e)"
-_CANCEL_NAME = re.compile(
-    rf"churn|unsubscri|terminat|deactivat|close.?account|account.?clos|cancellation.?confirm"
-    rf"|{_SERVICE}.{{0,3}}cancel|cancel.{{0,3}}{_SERVICE}",
-    re.I,
-)
-"""Event type values that name a customer leaving (not a lapse)."""
-_ORDER_NAME = re.compile(r"order|purchase|item|invoice|booking|payment|cart", re.I)
-"""Words that make a cancellation an order's (a return), not the customer's."""
-
-
-_RETURN_NAME = re.compile(r"refund|return|chargeback|charge.?back", re.I)
-
-
-def return_types(types: Sequence[str]) -> tuple[str, ...]:
-    """The event types of ``types`` named like a return: a refund, a chargeback, a cancelled
-    order (``features.return_event_types``: return features and value net of returns)."""
-    return tuple(
-        t
-        for t in types
-        if _RETURN_NAME.search(t) or (re.search("cancel", t, re.I) and _ORDER_NAME.search(t))
-    )
-
-
-_PURCHASE_NAME = re.compile(
-    r"purchase|order|transaction|buy|checkout|payment|paid|sale|renew|subscribe", re.I
-)
-_NOT_DONE_NAME = re.compile(
-    r"fail|declin|abandon|remov|error|attempt|view|cart|wish|start|begin|click|search", re.I
-)
-"""Words of an event type that make it a step towards a purchase, not one (``payment_failed``,
-``view_order``, ``add_to_cart``)."""
-
-
-def purchase_types(activity: Sequence[str]) -> tuple[str, ...]:
-    """The event types of ``activity`` that are a purchase (``purchase``, ``transaction``,
-    ``order_completed``, ``payment``) when the log also holds other ones (views, carts): a
-    shop's customer is someone who buys, so only these keep one from churning
-    (``labels.activity_event_types``); the others stay features. Empty when none or all
-    are."""
-    found = tuple(
-        t
-        for t in activity
-        if _PURCHASE_NAME.search(t) and not _NOT_DONE_NAME.search(t) and t not in return_types([t])
-    )
-    return found if len(found) < len(activity) else ()
-
-
-def cancellation_types(types: Sequence[str]) -> tuple[str, ...]:
-    """The event types of ``types`` named like a customer's cancellation: churn, unsubscribe,
-    a subscription or account cancelled or closed; not an order's ("Order Cancelled")."""
-    return tuple(t for t in types if _CANCEL_NAME.search(t) and not _ORDER_NAME.search(t))
 
 
 def event_types(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> tuple[str, ...]:

@@ -22,7 +22,6 @@ import pandas as pd
 import yaml
 
 from churn.data.inference import (
-    EventRoles,
     RoleNotFound,
     TimestampGuess,
     decimal_mark,
@@ -30,16 +29,15 @@ from churn.data.inference import (
     plain_numbers,
     settle_dates,
 )
-from churn.data.parsing import event_type_key, event_type_matches, parse_timestamps
-from churn.errors import ConfigError, InputDataError, LabelError, PipelineStateError
+from churn.data.parsing import event_type_matches
+from churn.errors import ConfigError, LabelError, PipelineStateError
 from churn.init import plan as planning
+from churn.init import whole_log
 from churn.init.dvc_plots import add_plots, plot_series
 from churn.init.findings import events_findings, snapshot_findings
 from churn.init.lapse import returns
 from churn.init.params_file import render
 from churn.init.plan import (
-    ChurnEventTable,
-    CustomerTable,
     EventFlags,
     EventsPlan,
     SnapshotFlags,
@@ -49,9 +47,7 @@ from churn.init.plan import (
 from churn.init.schedule import horizon_plan
 from churn.init.sniff import file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
-from churn.labels import build_labels, cutoff_table, observed_until
 from churn.settings import (
-    EventLabelSettings,
     PipelineSettings,
     load_settings,
     pipeline_params_path,
@@ -209,116 +205,6 @@ def _settled(path: Path, source: SourceFile, guess: TimestampGuess) -> Timestamp
     return settle_dates(guess, read_column(path, source.format, guess.column), source.path)
 
 
-def _event_log(
-    files: Sequence[tuple[Path, SourceFile, EventRoles]],
-) -> tuple[dt.date, dt.date, pd.DataFrame]:
-    """First and last day of the events, and the whole log as ``customer_id``, ``ts`` (parsed,
-    UTC), ``event_type`` (as ingest keys it; missing without a type column) and ``no_time``
-    (the row has no timestamp: a totals line)."""
-    firsts, lasts, logs = [], [], []
-    for path, source, roles in files:
-        column, fmt = roles.timestamp.column, roles.timestamp.format
-        raw = read_column(path, source.format, column)
-        parsed, _ = parse_timestamps(raw.replace("", None), fmt=fmt, timezone="UTC")
-        if parsed.dropna().empty:
-            raise InputDataError(
-                f"{source.path}: no timestamp in column {column!r} reads as a date"
-            )
-        firsts.append(parsed.min().date())
-        lasts.append(parsed.max().date())
-        types = (
-            read_column(path, source.format, roles.event_type).map(event_type_key)
-            if roles.event_type is not None
-            else None
-        )
-        logs.append(
-            pd.DataFrame(
-                {
-                    "customer_id": read_column(path, source.format, roles.customer_id)
-                    .reset_index(drop=True)
-                    .astype("string")
-                    .str.strip(),
-                    "ts": parsed.reset_index(drop=True),
-                    "event_type": None if types is None else types.reset_index(drop=True),
-                    "no_time": raw.astype("string").str.strip().fillna("").eq("").to_numpy(),
-                }
-            )
-        )
-    return min(firsts), max(lasts), pd.concat(logs, ignore_index=True)
-
-
-def _persons(path: Path, table: CustomerTable, column: str) -> dict[str, str]:
-    """customer id -> the person in ``column`` of the customers file, as text."""
-    fmt = table.source.format
-    ids = read_column(path, fmt, table.customer_id).astype(str).str.strip()
-    people = read_column(path, fmt, column).astype(str).str.strip()
-    known = (ids != "") & (people != "")
-    return dict(zip(ids[known], people[known], strict=True))
-
-
-def _mapped(ids: pd.Series, persons: dict[str, str]) -> pd.Series:
-    """``ids`` with those ``persons`` knows replaced by their person."""
-    return ids.map(persons).where(ids.isin(persons.keys()), ids)
-
-
-def _naive(frame: pd.DataFrame | None) -> pd.DataFrame:
-    """``customer_id`` and ``ts`` of ``frame`` (none: no rows) with UTC times as the canonical
-    tables hold them (no zone); rows without either left out."""
-    if frame is None:
-        return pd.DataFrame(
-            {"customer_id": pd.Series(dtype="string"), "ts": pd.Series(dtype="datetime64[ns]")}
-        )
-    known = frame.dropna(subset=["customer_id", "ts"])
-    known = known[known["customer_id"] != ""]
-    return known.assign(ts=known["ts"].dt.tz_localize(None))
-
-
-SIZED_ROWS = 2_000_000
-"""Logs up to this many rows get their labels built at init to size ``train.min_class_rows``
-(:func:`churn.init.plan.sized_events`); a larger one is not read again for it."""
-
-
-def _cancellations(path: Path, table: ChurnEventTable) -> pd.DataFrame:
-    """The cancellations file as ``customer_id`` and ``ts`` (parsed, UTC)."""
-    fmt = table.source.format
-    parsed, _ = parse_timestamps(
-        read_column(path, fmt, table.timestamp.column).replace("", None),
-        fmt=table.timestamp.format,
-        timezone="UTC",
-    )
-    ids = read_column(path, fmt, table.customer_id).astype("string").str.strip()
-    return pd.DataFrame(
-        {"customer_id": ids.reset_index(drop=True), "ts": parsed.reset_index(drop=True)}
-    )
-
-
-def _label_counts(
-    log: pd.DataFrame, settings: PipelineSettings, cancellations: pd.DataFrame | None = None
-) -> dict[str, tuple[int, int]]:
-    """(churners, stayers) per training, validation and test split of the labels the written
-    settings make on the whole ``log`` (:func:`_event_log`), with the churn events that are
-    rows of the log (``data.events.churn_event_types``) and ``cancellations`` (the file of
-    them, :func:`_cancellations`). Raises LabelError as the labels stage would."""
-    events_settings = settings.data.events
-    assert events_settings is not None
-    events = _naive(log)
-    events = events.assign(
-        event_type=events["event_type"].fillna(event_type_key(events_settings.default_event_type))
-    )
-    # ingest keeps cancellations among the events and copies them to the churn events
-    is_churn = events["event_type"].isin(event_type_matches(events_settings.churn_event_types))
-    churns = pd.concat([events.loc[is_churn, ["customer_id", "ts"]], _naive(cancellations)])
-    labs = settings.labels
-    assert isinstance(labs, EventLabelSettings)
-    cutoffs = cutoff_table(labs, observed_until(events, labs.last_day_of_data))
-    labels = build_labels(events, cutoffs, labs, churns if len(churns) else None)
-    out = {}
-    for split in ("train", "valid", "test"):
-        churned = labels.loc[labels["split"] == split, "churned"].dropna()
-        out[split] = (int(churned.sum()), int((~churned.astype(bool)).sum()))
-    return out
-
-
 def _check_new(project_dir: Path, name: str, *, force: bool) -> str:
     dvc_file = project_dir / "dvc.yaml"
     if not dvc_file.is_file():
@@ -420,7 +306,7 @@ def init_events(
         churn_table = replace(
             churn_table, timestamp=_settled(churn_events, source, churn_table.timestamp)
         )
-    first, last, log = _event_log(
+    first, last, log = whole_log.read_log(
         [(path, source, roles) for path, (source, roles) in zip(events, sources, strict=True)]
     )
     horizon_days, cutoffs = horizon_plan(
@@ -433,12 +319,13 @@ def init_events(
     if customers is not None and customer_table is not None and table_sample is not None:
         # ids new on every order: is the person behind them in the customers table?
         for column in planning.person_candidates(table_sample, customer_table):
-            persons = _persons(customers, customer_table, column)
-            mapped = returns(_mapped(active["customer_id"], persons), active["ts"], horizon_days)
-            if mapped.returning > max(came_back.returning, 0) * planning.PERSON_GAIN:
-                log = log.assign(customer_id=_mapped(log["customer_id"], persons))
-                customer_table = planning.by_person(customer_table, column, came_back, mapped)
-                came_back = mapped
+            persons = whole_log.persons_in(customers, customer_table, column)
+            people = whole_log.mapped(active["customer_id"], persons)
+            by_person = returns(people, active["ts"], horizon_days)
+            if by_person.returning > came_back.returning * planning.PERSON_GAIN:
+                log = log.assign(customer_id=whole_log.mapped(log["customer_id"], persons))
+                customer_table = planning.by_person(customer_table, column, came_back, by_person)
+                came_back = by_person
                 break
     plan = planning.events_plan(
         name,
@@ -451,15 +338,15 @@ def init_events(
         came_back=came_back,
         missing_timestamps=int(log["no_time"].sum()),
     )
-    if len(log) <= SIZED_ROWS:
+    if len(log) <= whole_log.SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)
         try:
             cancellations = (
-                _cancellations(churn_events, churn_table)
+                whole_log.read_cancellations(churn_events, churn_table)
                 if churn_events is not None and churn_table is not None
                 else None
             )
-            plan = planning.sized_events(plan, _label_counts(log, settings, cancellations))
+            plan = planning.sized_events(plan, whole_log.label_counts(log, settings, cancellations))
         except LabelError as exc:
             plan = replace(plan, notes=(*plan.notes, f"the labels stage will stop: {exc}"))
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)

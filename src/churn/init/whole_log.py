@@ -1,0 +1,132 @@
+"""The whole event log, read once by ``churn init``: its span, each row's customer, time and
+type, a customers table's person behind each id, and the label counts the written settings
+make on it (the labels stage's own query).
+
+I/O at the top (reading columns of the user's files); the rest works on the frames read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from churn.data.inference import EventRoles
+from churn.data.parsing import event_type_key, event_type_matches, parse_timestamps
+from churn.errors import InputDataError
+from churn.init.plan import ChurnEventTable, CustomerTable, SourceFile
+from churn.init.sniff import read_column
+from churn.labels import build_labels, cutoff_table, observed_until
+from churn.settings import EventLabelSettings, PipelineSettings
+
+
+def read_log(
+    files: Sequence[tuple[Path, SourceFile, EventRoles]],
+) -> tuple[dt.date, dt.date, pd.DataFrame]:
+    """First and last day of the events, and the whole log as ``customer_id``, ``ts`` (parsed,
+    UTC), ``event_type`` (as ingest keys it; missing without a type column) and ``no_time``
+    (the row has no timestamp: a totals line)."""
+    firsts, lasts, logs = [], [], []
+    for path, source, roles in files:
+        column, fmt = roles.timestamp.column, roles.timestamp.format
+        raw = read_column(path, source.format, column)
+        parsed, _ = parse_timestamps(raw.replace("", None), fmt=fmt, timezone="UTC")
+        if parsed.dropna().empty:
+            raise InputDataError(
+                f"{source.path}: no timestamp in column {column!r} reads as a date"
+            )
+        firsts.append(parsed.min().date())
+        lasts.append(parsed.max().date())
+        types = (
+            read_column(path, source.format, roles.event_type).map(event_type_key)
+            if roles.event_type is not None
+            else None
+        )
+        logs.append(
+            pd.DataFrame(
+                {
+                    "customer_id": read_column(path, source.format, roles.customer_id)
+                    .reset_index(drop=True)
+                    .astype("string")
+                    .str.strip(),
+                    "ts": parsed.reset_index(drop=True),
+                    "event_type": None if types is None else types.reset_index(drop=True),
+                    "no_time": raw.astype("string").str.strip().fillna("").eq("").to_numpy(),
+                }
+            )
+        )
+    return min(firsts), max(lasts), pd.concat(logs, ignore_index=True)
+
+
+def persons_in(path: Path, table: CustomerTable, column: str) -> dict[str, str]:
+    """customer id -> the person in ``column`` of the customers file, as text."""
+    fmt = table.source.format
+    ids = read_column(path, fmt, table.customer_id).astype(str).str.strip()
+    people = read_column(path, fmt, column).astype(str).str.strip()
+    known = (ids != "") & (people != "")
+    return dict(zip(ids[known], people[known], strict=True))
+
+
+def mapped(ids: pd.Series, persons: dict[str, str]) -> pd.Series:
+    """``ids`` with those ``persons`` knows replaced by their person."""
+    return ids.map(persons).where(ids.isin(persons.keys()), ids)
+
+
+def _naive(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """``customer_id`` and ``ts`` of ``frame`` (none: no rows) with UTC times as the canonical
+    tables hold them (no zone); rows without either left out."""
+    if frame is None:
+        return pd.DataFrame(
+            {"customer_id": pd.Series(dtype="string"), "ts": pd.Series(dtype="datetime64[ns]")}
+        )
+    known = frame.dropna(subset=["customer_id", "ts"])
+    known = known[known["customer_id"] != ""]
+    return known.assign(ts=known["ts"].dt.tz_localize(None))
+
+
+SIZED_ROWS = 2_000_000
+"""Logs up to this many rows get their labels built at init to size ``train.min_class_rows``
+(:func:`churn.init.plan.sized_events`); a larger one is not read again for it."""
+
+
+def read_cancellations(path: Path, table: ChurnEventTable) -> pd.DataFrame:
+    """The cancellations file as ``customer_id`` and ``ts`` (parsed, UTC)."""
+    fmt = table.source.format
+    parsed, _ = parse_timestamps(
+        read_column(path, fmt, table.timestamp.column).replace("", None),
+        fmt=table.timestamp.format,
+        timezone="UTC",
+    )
+    ids = read_column(path, fmt, table.customer_id).astype("string").str.strip()
+    return pd.DataFrame(
+        {"customer_id": ids.reset_index(drop=True), "ts": parsed.reset_index(drop=True)}
+    )
+
+
+def label_counts(
+    log: pd.DataFrame, settings: PipelineSettings, cancellations: pd.DataFrame | None = None
+) -> dict[str, tuple[int, int]]:
+    """(churners, stayers) per training, validation and test split of the labels the written
+    settings make on the whole ``log`` (:func:`read_log`), with the churn events that are
+    rows of the log (``data.events.churn_event_types``) and ``cancellations`` (the file of
+    them, :func:`read_cancellations`). Raises LabelError as the labels stage would."""
+    events_settings = settings.data.events
+    assert events_settings is not None
+    events = _naive(log)
+    events = events.assign(
+        event_type=events["event_type"].fillna(event_type_key(events_settings.default_event_type))
+    )
+    # ingest keeps cancellations among the events and copies them to the churn events
+    is_churn = events["event_type"].isin(event_type_matches(events_settings.churn_event_types))
+    churns = pd.concat([events.loc[is_churn, ["customer_id", "ts"]], _naive(cancellations)])
+    labs = settings.labels
+    assert isinstance(labs, EventLabelSettings)
+    cutoffs = cutoff_table(labs, observed_until(events, labs.last_day_of_data))
+    labels = build_labels(events, cutoffs, labs, churns if len(churns) else None)
+    out = {}
+    for split in ("train", "valid", "test"):
+        churned = labels.loc[labels["split"] == split, "churned"].dropna()
+        out[split] = (int(churned.sum()), int((~churned.astype(bool)).sum()))
+    return out
