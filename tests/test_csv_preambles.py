@@ -31,6 +31,14 @@ def test_the_header_is_found_after_the_preamble(preamble: str, expected: int) ->
     assert preamble_lines(preamble + BODY) == expected
 
 
+def test_decimal_commas_in_a_semicolon_file_are_no_preamble() -> None:
+    """``;``-separated rows with ``48,66`` split into two fields on commas too: the separator
+    that splits them into more fields wins, and its header is the first line."""
+    text = "client;when;total\n" + "".join(f"{i};2024-01-01;{i},66 €\n" for i in range(30))
+    assert preamble_lines(text) == 0
+    assert preamble_lines("Report\n" + text) == 1
+
+
 def test_a_file_whose_rows_vary_keeps_its_first_line() -> None:
     ragged = "a,b,c\n1,2\n3,4,5,6\n7\n8,9,10\n"
     assert preamble_lines(ragged) == 0

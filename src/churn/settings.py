@@ -427,6 +427,12 @@ class SnapshotSettings(Frozen):
         description="columns of the file that are not attributes when source.attributes is "
         "left out (by default every column other than the id and the label is one)",
     )
+    date_attributes: list[str] = Field(
+        default_factory=list,
+        description="attributes holding dates (a last login, a signup), read with "
+        "source.timestamp_format (ISO 8601 without it): each becomes the number of days from "
+        "it to the snapshot date",
+    )
     tenure_attribute: str | None = Field(
         None,
         description="the numeric attribute holding how long each customer has been one; it "

@@ -21,7 +21,7 @@ import pandas as pd
 
 from churn.data.contract import customer_ids
 from churn.data.inference import is_numeric
-from churn.data.parsing import clean_text, parse_numbers
+from churn.data.parsing import clean_text, parse_numbers, parse_timestamps
 from churn.data.problems import Problems, row_labels
 from churn.data.schemas import schema_problems, snapshot_schema
 from churn.errors import Problem
@@ -251,9 +251,17 @@ def canonical_snapshot(
         if c in settings.numeric_attributes or (customers is not None and is_numeric(customers[c]))
     }
     _tenure_problems(settings, known, numeric, problems)
+    unknown_dates = sorted(set(settings.date_attributes) - set(roles.attributes))
+    if unknown_dates:
+        problems.items.append(
+            Problem(src.path, str(unknown_dates), "date_attributes must be mapped attributes", 0)
+        )
+    numeric |= set(settings.date_attributes)
     for attr, col in roles.attributes.items():
         values = _attribute_values(raw[col], settings.blank_as_missing)
-        if attr in numeric:
+        if attr in settings.date_attributes:
+            out[attr] = _epoch_days(values, src, problems)
+        elif attr in numeric:
             parsed, bad = parse_numbers(values, src.decimal)
             if len(bad) and not (roles.inferred and attr not in settings.numeric_attributes):
                 problems.add(src.path, col, "expected a number", bad)
@@ -267,6 +275,16 @@ def canonical_snapshot(
     schema_problems(out, schema, _with_attributes(src, roles), problems)
     problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
     return out
+
+
+def _epoch_days(values: pd.Series, src: SourceSettings, problems: Problems) -> pd.Series:
+    """A date attribute as days since 1970-01-01 (a float; missing where blank): the features
+    turn it into days before the snapshot date (:func:`churn.features.snapshot.days_before`)."""
+    parsed, bad = parse_timestamps(values, fmt=src.timestamp_format, timezone="UTC")
+    if len(bad):
+        fmt = src.timestamp_format or "ISO 8601"
+        problems.add(src.path, str(values.name), f"expected a date (format {fmt})", bad)
+    return (parsed - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86_400
 
 
 def _customer_attributes(customers: pd.DataFrame) -> list[str]:

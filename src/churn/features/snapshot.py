@@ -24,10 +24,19 @@ def snapshot_catalogue(columns: Sequence[str], numeric: Sequence[str]) -> list[F
     ]
 
 
-def snapshot_features(snapshot: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """Features of a snapshot pipeline: the attribute columns, keyed like event features."""
+def snapshot_features(
+    snapshot: pd.DataFrame, labels: pd.DataFrame, dates: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Features of a snapshot pipeline: the attribute columns, keyed like event features;
+    ``dates`` (attributes held as days since 1970) become days before the cutoff."""
     attrs = [c for c in snapshot.columns if c not in ("customer_id", "churned")]
     keyed = labels[["customer_id", "cutoff"]].merge(
         snapshot[["customer_id", *attrs]], on="customer_id", how="left", validate="one_to_one"
     )
-    return keyed
+    return keyed.assign(**{d: days_before(keyed[d], keyed["cutoff"]) for d in dates})
+
+
+def days_before(epoch_days: pd.Series, cutoff: pd.Series) -> pd.Series:
+    """Days from a date (as days since 1970-01-01) to the cutoff: how long ago it was."""
+    cutoff_days = (pd.to_datetime(cutoff) - pd.Timestamp("1970-01-01")).dt.total_seconds()
+    return (cutoff_days / 86_400 - epoch_days).astype(float)

@@ -115,7 +115,8 @@ def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
         (
             "attributes",
             f"{len(plan.attributes)}",
-            f"{n_num} numeric, {len(plan.attributes) - n_num} categories",
+            f"{n_num} numeric, {len(plan.date_attributes)} dates, "
+            f"{len(plan.attributes) - n_num - len(plan.date_attributes)} categories",
         ),
         *extra,
         ("snapshot date", str(plan.snapshot_date), "file date"),

@@ -309,6 +309,11 @@ def render_snapshot(plan: SnapshotPlan) -> str:
             else {"label": roles.label},
             8,
         ),
+        *(
+            [f"      timestamp_format: {scalar(plan.date_format)}   # check: of the dates"]
+            if plan.date_format
+            else []
+        ),
         "      attributes:"
         + ("" if plan.attributes else " {}")
         + "   # check: drop any column known only after the customer left",
@@ -322,6 +327,8 @@ def render_snapshot(plan: SnapshotPlan) -> str:
     if roles.positive != "Yes":
         lines.append(f"    positive_label: {scalar(roles.positive)}   # the label's churned value")
     lines += flow_list("numeric_attributes", plan.numeric_attributes, 4)
+    if plan.date_attributes:
+        lines += flow_list("date_attributes", plan.date_attributes, 4, "check: days before")
     if plan.customers is not None:
         lines += _customers(plan.customers)
     lines += [

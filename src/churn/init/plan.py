@@ -29,7 +29,7 @@ from churn.data.inference import (
     timestamp_format,
     yes_values,
 )
-from churn.data.parsing import parse_numbers
+from churn.data.parsing import parse_numbers, parse_timestamps
 from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
 from churn.init.event_kinds import cancellation_types, purchase_types, return_types
@@ -166,6 +166,10 @@ class SnapshotPlan:
     """A table of more attributes, joined by customer id."""
     left_out: tuple[tuple[str, str], ...] = ()
     """(column, why) of the columns left out as the label in disguise (:func:`without_leaks`)."""
+    date_attributes: tuple[str, ...] = ()
+    """Attributes holding dates: days before the snapshot date (:func:`date_columns`)."""
+    date_format: str | None = None
+    """Their format (the source's timestamp_format); None: ISO 8601."""
     contacts: dict[str, str] = field(default_factory=dict)
     """Contact fields of the snapshot file itself (field -> column): mapped through a
     customers source of the same file (:func:`with_contacts`) unless a customers table has
@@ -553,6 +557,24 @@ def events_plan(
     )
 
 
+def date_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[list[str], str | None]:
+    """The text columns of ``columns`` whose values read as dates, in one format (a source
+    has one ``timestamp_format``: that of the first, others written alike), and the format
+    (None: ISO 8601). Columns that read day-first and month-first alike are left as they are."""
+    found: list[str] = []
+    first: str | bool | None = False
+    for column in columns:
+        try:
+            fmt = timestamp_format(sample[column])
+        except ValueError:
+            continue
+        if fmt is False or (found and fmt != first):
+            continue
+        found.append(column)
+        first = fmt
+    return found, first if isinstance(first, str) else None
+
+
 def snapshot_plan(
     name: str,
     source: SourceFile,
@@ -588,7 +610,10 @@ def snapshot_plan(
             f"(row_1, ...); columns with unique values: {candidates or 'none'}. If one of them "
             "is the id, run again with --customer-id COLUMN --force"
         )
-    contacts, private = private_columns(sample, [*roles.numeric, *roles.categorical])
+    dated, date_format = date_columns(sample, roles.categorical)
+    contacts, private = private_columns(
+        sample, [c for c in (*roles.numeric, *roles.categorical) if c not in dated]
+    )
     if roles.customer_id is None:  # no id to join the CRM's fields by: leave them out too
         private, contacts = [*contacts.values(), *private], {}
     notes += private_notes({}, private, source.path)  # contacts: said by with_contacts
@@ -602,7 +627,16 @@ def snapshot_plan(
     attributes = attribute_names(
         [c for c in sample.columns if c in roles.numeric + roles.categorical]
     )
+    attributes = {
+        (f"days_since_{snake_case(c)}" if c in dated else n): c for n, c in attributes.items()
+    }
     numeric = tuple(n for n, c in attributes.items() if c in roles.numeric)
+    dates = tuple(n for n, c in attributes.items() if c in dated)
+    if dates:
+        notes.append(
+            f"dates become days before the snapshot date (data.snapshot.date_attributes): "
+            f"{', '.join(repr(attributes[n]) for n in dates)}"
+        )
     notes.append(
         f"the snapshot is dated {snapshot_date} (labels.snapshot_date): set the day the export "
         "describes"
@@ -616,6 +650,8 @@ def snapshot_plan(
         snapshot_date,
         tuple(notes),
         contacts=contacts,
+        date_attributes=dates,
+        date_format=date_format,
     )
 
 
@@ -629,19 +665,22 @@ def without_leaks(plan: SnapshotPlan, sample: pd.DataFrame) -> SnapshotPlan:
     known = [t is not None for t in labels]
     y = np.array([t == wanted for t, k in zip(labels, known, strict=True) if k], dtype=np.int8)
     rows = sample[known].reset_index(drop=True)
-    frame = pd.DataFrame(
-        {
-            name: parse_numbers(rows[column])[0]
-            if name in plan.numeric_attributes
-            else rows[column].replace("", None)
-            for name, column in plan.attributes.items()
-        }
-    )
+    numbers = (*plan.numeric_attributes, *plan.date_attributes)
+
+    def values(name: str, column: str) -> pd.Series:
+        if name in plan.date_attributes:  # the order of dates is what a model sees of them
+            parsed, _ = parse_timestamps(rows[column], fmt=plan.date_format, timezone="UTC")
+            return parsed.astype("int64").where(parsed.notna()).astype(float)
+        if name in plan.numeric_attributes:
+            return parse_numbers(rows[column])[0]
+        return rows[column].replace("", None)
+
+    frame = pd.DataFrame({name: values(name, column) for name, column in plan.attributes.items()})
     suspects = leak_suspects(
         frame,
         y,
-        numeric=[n for n in plan.attributes if n in plan.numeric_attributes],
-        categorical=[n for n in plan.attributes if n not in plan.numeric_attributes],
+        numeric=[n for n in plan.attributes if n in numbers],
+        categorical=[n for n in plan.attributes if n not in numbers],
         label_name=plan.roles.label,
     )
     if not suspects:
@@ -657,6 +696,7 @@ def without_leaks(plan: SnapshotPlan, sample: pd.DataFrame) -> SnapshotPlan:
         plan,
         attributes={n: c for n, c in plan.attributes.items() if n not in names},
         numeric_attributes=tuple(n for n in plan.numeric_attributes if n not in names),
+        date_attributes=tuple(n for n in plan.date_attributes if n not in names),
         left_out=left_out,
         notes=(*plan.notes, note),
     )

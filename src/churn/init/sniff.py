@@ -123,22 +123,29 @@ taken as a preamble."""
 def preamble_lines(head: str) -> int:
     """Lines before the header of CSV text (a report's title and date, ``#`` comments, blank
     lines): the header is the first line that splits into as many fields as the lines after it
-    do, for a separator of ``, ; tab |`` that gives them more than one field. 0 when the first
-    line is the header."""
+    do, for the separator of ``, ; tab |`` that splits those lines into the most fields (a
+    decimal comma in ``;``-separated text splits them into fewer). 0 when the first line is
+    the header."""
     lines = head.splitlines()[:200]
     if len(lines) < 2:
         return 0
+    found: list[tuple[int, int]] = []  # (width, header line) per separator
     for sep in SEPARATORS:
         counts = [len(next(csv.reader([line], delimiter=sep), [])) for line in lines]
         body = counts[len(counts) // 2 :]
         width = max(set(body), key=body.count)
         if width < 2 or body.count(width) < 0.9 * len(body):
             continue
-        for i, n in enumerate(counts):
-            after = counts[i : i + MIN_PREAMBLE_CHECK]
-            if n == width and all(c == width for c in after):
-                return i
-    return 0
+        header = next(
+            (
+                i
+                for i, n in enumerate(counts)
+                if n == width and all(c == width for c in counts[i : i + MIN_PREAMBLE_CHECK])
+            ),
+            0,
+        )
+        found.append((width, header))
+    return max(found, key=lambda f: f[0])[1] if found else 0
 
 
 def _workbook_format(path: Path) -> FileFormat:

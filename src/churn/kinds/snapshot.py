@@ -65,7 +65,12 @@ class SnapshotKind:
         return snapshot_labels(tables.frame("snapshot"), self.labs)
 
     def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:
-        return snapshot_features(tables.frame("snapshot"), pairs)
+        return snapshot_features(tables.frame("snapshot"), pairs, self._dates())
+
+    def _dates(self) -> list[str]:
+        snapshot = self.settings.data.snapshot
+        assert snapshot is not None
+        return list(snapshot.date_attributes)
 
     def feature_parts(
         self, tables: Canonical, pairs: pd.DataFrame, *, rows: int
@@ -88,7 +93,7 @@ class SnapshotKind:
         current = snapshot[~snapshot["churned"].astype(bool)]
         when = self.labs.snapshot_date
         pairs = pd.DataFrame({"customer_id": current["customer_id"], "cutoff": pd.Timestamp(when)})
-        features = snapshot_features(current, pairs)
+        features = snapshot_features(current, pairs, self._dates())
         return Population(when, features, self.expected_value(tables, features, when))
 
     def score_cutoff(self, tables: Canonical) -> dt.date:
