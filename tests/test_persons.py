@@ -103,3 +103,38 @@ def test_an_olist_shaped_export_initialises_and_ingests_by_person(tmp_path: Path
     assert set(table["customer_id"]) == set(customers["customer_unique_id"])
     labels = pd.read_parquet(root / "data/interim/olist/labels.parquet")
     assert labels["churned"].dropna().eq(False).any()  # some people came back
+
+
+def test_cancellations_keyed_by_order_ids_are_sized_by_person(tmp_path: Path) -> None:
+    """With a cancellations file written with the order-level ids, the ``train.min_class_rows``
+    init writes equals the labels stage's smallest class (init keys the file by person, as
+    ingest does; on this log the cancellations fall before the validation cutoff, so the check
+    is of consistency, not of the mapping alone)."""
+    log, customers = _olist(150, 11)
+    person = log["customer_id"].map(
+        dict(zip(customers["customer_id"], customers["customer_unique_id"], strict=True))
+    )
+    repeat = person.map(person.value_counts()) > 1
+    # people who order again after cancelling once, the cancellation filed under the order's id
+    first = log[repeat].assign(person=person[repeat]).sort_values("order_purchase_timestamp")
+    gone = first.groupby("person").head(1).head(30)[["customer_id", "order_purchase_timestamp"]]
+    gone = gone.rename(columns={"order_purchase_timestamp": "cancelled_at"})
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "olist",
+        "--events",
+        str(export(tmp_path, log, "orders.csv")),
+        "--customers",
+        str(export(tmp_path, customers, "customers.csv")),
+        "--churn-events",
+        str(export(tmp_path, gone, "cancellations.csv")),
+    )
+    assert code == 0, out
+    run_stages(root, ["ingest", "labels"], name="olist")
+    labels = pd.read_parquet(root / "data/interim/olist/labels.parquet")
+    known = labels[labels["split"].isin(["train", "valid", "test"])].dropna(subset=["churned"])
+    per_split = known.groupby("split")["churned"].agg(["sum", "count"])
+    smallest = int(pd.concat([per_split["sum"], per_split["count"] - per_split["sum"]]).min())
+    assert 0 < smallest < 20  # small enough that init sizes it
+    assert written(root, "olist")["train"]["min_class_rows"] == smallest

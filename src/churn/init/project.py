@@ -316,6 +316,7 @@ def init_events(
     keeps = planning.label_activity(types, sources)
     active = log[log["event_type"].isin(event_type_matches(keeps))] if keeps else log
     came_back = returns(active["customer_id"], active["ts"], horizon_days)
+    person_of: dict[str, str] = {}  # customer id -> person, when the customers table names one
     if customers is not None and customer_table is not None and table_sample is not None:
         # ids new on every order: is the person behind them in the customers table?
         for column in planning.person_candidates(table_sample, customer_table):
@@ -324,6 +325,7 @@ def init_events(
             by_person = returns(people, active["ts"], horizon_days)
             if by_person.returning > came_back.returning * planning.PERSON_GAIN:
                 log = log.assign(customer_id=whole_log.mapped(log["customer_id"], persons))
+                person_of = persons
                 customer_table = planning.by_person(customer_table, column, came_back, by_person)
                 came_back = by_person
                 break
@@ -346,6 +348,9 @@ def init_events(
                 if churn_events is not None and churn_table is not None
                 else None
             )
+            if cancellations is not None and person_of:  # keyed as ingest keys them
+                ids = whole_log.mapped(cancellations["customer_id"], person_of)
+                cancellations = cancellations.assign(customer_id=ids)
             plan = planning.sized_events(plan, whole_log.label_counts(log, settings, cancellations))
         except LabelError as exc:
             plan = replace(plan, notes=(*plan.notes, f"the labels stage will stop: {exc}"))
