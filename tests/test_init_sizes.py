@@ -44,7 +44,8 @@ def test_a_split_with_one_class_is_said_and_not_papered_over() -> None:
     assert any("test cutoff" in n and "one class" in n for n in sized.notes)
 
 
-def _smallest_class(labels: pd.DataFrame) -> int:
+def smallest_class(labels: pd.DataFrame) -> int:
+    """The fewest churners or stayers of the training, validation and test cutoffs."""
     known = labels[labels["split"].isin(["train", "valid", "test"])].dropna(subset=["churned"])
     per_split = known.groupby("split")["churned"].agg(["sum", "count"])
     return int(pd.concat([per_split["sum"], per_split["count"] - per_split["sum"]]).min())
@@ -62,7 +63,7 @@ def test_the_minimum_written_is_what_the_labels_stage_makes(
     code, out = init(root, name, "--events", str(export(tmp_path, frame, f"{name}.csv")))
     assert code == 0, out
     run_stages(root, ["ingest", "labels"], name=name)
-    smallest = _smallest_class(pd.read_parquet(root / "data/interim" / name / "labels.parquet"))
+    smallest = smallest_class(pd.read_parquet(root / "data/interim" / name / "labels.parquet"))
     assert 0 < smallest < DEFAULT  # small enough to matter
     assert written(root, name)["train"]["min_class_rows"] == smallest
     assert load_settings(root, name).train.min_class_rows == smallest
@@ -84,6 +85,6 @@ def test_a_file_of_cancellations_is_counted_as_the_labels_stage_counts_it(tmp_pa
     )
     assert code == 0, out
     run_stages(root, ["ingest", "labels"], name="shop")
-    smallest = _smallest_class(pd.read_parquet(root / "data/interim/shop/labels.parquet"))
+    smallest = smallest_class(pd.read_parquet(root / "data/interim/shop/labels.parquet"))
     assert 0 < smallest < DEFAULT
     assert written(root, "shop")["train"]["min_class_rows"] == smallest

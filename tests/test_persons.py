@@ -16,6 +16,7 @@ from churn.settings import CustomersSettings, EventsSettings
 from tests._project import run_stages
 from tests.test_init import export, init, project, written
 from tests.test_init_ids import orders
+from tests.test_init_sizes import smallest_class
 
 
 def _olist(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -132,9 +133,6 @@ def test_cancellations_keyed_by_order_ids_are_sized_by_person(tmp_path: Path) ->
     )
     assert code == 0, out
     run_stages(root, ["ingest", "labels"], name="olist")
-    labels = pd.read_parquet(root / "data/interim/olist/labels.parquet")
-    known = labels[labels["split"].isin(["train", "valid", "test"])].dropna(subset=["churned"])
-    per_split = known.groupby("split")["churned"].agg(["sum", "count"])
-    smallest = int(pd.concat([per_split["sum"], per_split["count"] - per_split["sum"]]).min())
+    smallest = smallest_class(pd.read_parquet(root / "data/interim/olist/labels.parquet"))
     assert 0 < smallest < 20  # small enough that init sizes it
     assert written(root, "olist")["train"]["min_class_rows"] == smallest

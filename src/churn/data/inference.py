@@ -213,7 +213,8 @@ class SnapshotRoles:
     notes: tuple[str, ...]
 
 
-def _filled(values: pd.Series) -> pd.Series:
+def filled_text(values: pd.Series) -> pd.Series:
+    """The non-blank values of ``values``, trimmed, as text."""
     text = values.astype("string").str.strip()
     return text[text.notna() & (text != "")]
 
@@ -221,7 +222,7 @@ def _filled(values: pd.Series) -> pd.Series:
 def numeric_share(values: pd.Series, decimal: str = ".") -> float:
     """Share of the non-blank values that read as numbers (:func:`parse_numbers`: grouped
     thousands and currency signs too) with the decimal mark ``decimal``."""
-    filled = _filled(values)
+    filled = filled_text(values)
     if filled.empty:
         return 0.0
     return float(parse_numbers(filled, decimal)[0].notna().mean())
@@ -255,7 +256,9 @@ def decimal_mark(sample: pd.DataFrame) -> str:
     """',' when the sample's numbers are written with a decimal comma (``12,50``, ``1.234,5``)
     more often than with a decimal point, else '.'. A comma before exactly three digits
     (``1,234``) is a thousands separator in either reading and decides nothing."""
-    text = pd.concat([_filled(sample[c]) for c in sample.columns]) if len(sample.columns) else None
+    text = (
+        pd.concat([filled_text(sample[c]) for c in sample.columns]) if len(sample.columns) else None
+    )
     if text is None or text.empty:
         return "."
     core = text.str.replace(rf"^[+-]?{CURRENCY}|{CURRENCY}$|\s", "", regex=True)
@@ -289,7 +292,7 @@ _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 def unix_format(values: pd.Series) -> str | None:
     """``unix_s`` (``unix_ms``, ...) when the non-blank values are numbers of that unit since
     the epoch, between 1990 and 2100; else None."""
-    numbers = pd.to_numeric(_filled(values), errors="coerce")
+    numbers = pd.to_numeric(filled_text(values), errors="coerce")
     if numbers.empty or numbers.isna().mean() > 1 - MIN_PARSED_SHARE:
         return None
     low, high = UNIX_SPAN_SECONDS
@@ -307,7 +310,7 @@ def timestamp_format(values: pd.Series, *, unix: bool = False) -> str | bool | N
     as the timestamp), numbers of seconds, milliseconds, ... since 1970 give ``unix_s``,
     ``unix_ms``, .... Raises ValueError when day-first and month-first formats both read
     every value (01/02/2024: which month?)."""
-    filled = _filled(values)
+    filled = filled_text(values)
     if filled.empty:
         return False
     if filled.str.fullmatch(r"[+-]?\d+(\.\d+)?").all() and not (filled.str.len().eq(8).all()):
@@ -362,7 +365,7 @@ def _ids_by_values(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     sample (a customer's several events) come first."""
     found = []
     for column in columns:
-        filled = _filled(sample[column])
+        filled = filled_text(sample[column])
         if (
             filled.nunique() < MIN_ID_VALUES
             or _ORDER_NAME.search(column)
@@ -376,7 +379,7 @@ def _ids_by_values(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
         except ValueError:
             continue
         found.append(column)
-    repeated = [c for c in found if _filled(sample[c]).duplicated().any()]
+    repeated = [c for c in found if filled_text(sample[c]).duplicated().any()]
     return repeated or found
 
 
@@ -415,7 +418,7 @@ def settle_dates(guess: TimestampGuess, values: pd.Series, where: str) -> Timest
     when the whole column still reads both ways (or neither)."""
     if guess.twin is None or guess.format is None:
         return guess
-    filled = _filled(values)
+    filled = filled_text(values)
     shares = {f: _parses(filled, f) for f in (guess.format, guess.twin)}
     best = max(shares, key=lambda f: shares[f])
     if shares[best] >= MIN_PARSED_SHARE and len(set(shares.values())) == 2:
@@ -436,7 +439,7 @@ def _read_as_dates(values: pd.Series, column: str) -> TimestampGuess:
     except AmbiguousDates as both:
         return TimestampGuess(column, *both.formats)
     if fmt is False:
-        examples = _filled(values).head(3).tolist()
+        examples = filled_text(values).head(3).tolist()
         raise RoleNotFound(
             f"--timestamp {column!r}: values such as {examples} do not read as dates"
         )
@@ -447,7 +450,7 @@ def _given_format(values: pd.Series, column: str, fmt: str) -> TimestampGuess:
     """``--timestamp-format``, checked on the sample: a strftime format must read its dates."""
     if fmt in UNIX_FORMATS:
         return TimestampGuess(column, fmt)
-    filled = _filled(values)
+    filled = filled_text(values)
     share = _parses(filled, fmt) if len(filled) else 1.0
     if share < MIN_PARSED_SHARE:
         unread = filled[_dates(filled, fmt).isna()]
@@ -545,7 +548,7 @@ def infer_event_roles(
         for c in open_columns
         if c not in taken and not is_numeric(sample[c]) and 1 < sample[c].nunique() <= 50
     )
-    blank_ids = len(sample) - len(_filled(sample[customer_id]))
+    blank_ids = len(sample) - len(filled_text(sample[customer_id]))
     if blank_ids:
         notes.append(
             f"{blank_ids:,} of the first {len(sample):,} rows have no customer id (guests?): "
@@ -590,7 +593,7 @@ def _cancel_flags(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
         c
         for c in columns
         if set(name_words(c)) & CANCEL_FLAG_WORDS
-        and not (values := set(_filled(sample[c]).map(label_word))) - yes_no
+        and not (values := set(filled_text(sample[c]).map(label_word))) - yes_no
         and values
     ]
 
@@ -624,7 +627,7 @@ def label_column(sample: pd.DataFrame) -> str:
     has a churn word (:data:`LABEL_NAME_WORDS`: ``Churn``, ``Exited``, ``Attrition_Flag``,
     ``Churn?``) and two distinct values. Raises RoleNotFound naming the candidates otherwise."""
     named = [str(c) for c in sample.columns if LABEL_NAME_WORDS & set(name_words(str(c)))]
-    two_valued = [c for c in named if _filled(sample[c]).str.casefold().nunique() == 2]
+    two_valued = [c for c in named if filled_text(sample[c]).str.casefold().nunique() == 2]
     if len(two_valued) == 1 or (two_valued and _same_split(sample, two_valued)):
         return two_valued[0]  # several writing one split (Churn Label, Churn Value): the first
     found = (
@@ -675,7 +678,7 @@ def _amount_column(sample: pd.DataFrame, columns: Sequence[str]) -> str | None:
 def positive_label(values: pd.Series, given: str | None = None) -> str:
     """The label value meaning 'churned'. Two distinct values, one of them a yes-like word
     (case and blanks ignored), or ``given``. Raises RoleNotFound naming the values otherwise."""
-    filled = _filled(values)
+    filled = filled_text(values)
     distinct = sorted(filled.unique().tolist())
     if given is not None:
         matches = [v for v in distinct if v.strip().casefold() == given.strip().casefold()]
@@ -715,7 +718,7 @@ def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]
         strength = next((k for k, group in enumerate(_CHARGE_WORDS) if words & group), None)
         if strength is None or words & _NOT_CHARGE_WORDS:
             continue
-        amounts = pd.to_numeric(_filled(sample[column]), errors="coerce").dropna()
+        amounts = pd.to_numeric(filled_text(sample[column]), errors="coerce").dropna()
         if amounts.empty or (amounts < 0).any():
             continue
         not_per_month = not words & _PER_MONTH_WORDS
@@ -747,7 +750,9 @@ def infer_snapshot_roles(
         open_columns = [c for c in columns if c not in {label, *exclude}]
 
         def unique(found: list[str]) -> list[str]:
-            return [c for c in found if _filled(sample[c]).is_unique and sample[c].notna().all()]
+            return [
+                c for c in found if filled_text(sample[c]).is_unique and sample[c].notna().all()
+            ]
 
         named = id_candidates(open_columns)
         found = unique(named) if named else unique(_ids_by_values(sample, open_columns))

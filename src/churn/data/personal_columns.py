@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from churn.data.inference import is_numeric, name_words
+from churn.data.inference import filled_text, is_numeric, name_words
 
 CONTACT_NAMES: Mapping[str, frozenset[str]] = {
     "email": frozenset(
@@ -85,8 +85,7 @@ def identifier_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str
     text, a timestamp written oddly): see :data:`IDENTIFIER_SHARE`."""
     out = []
     for column in columns:
-        text = sample[column].astype("string").str.strip()
-        filled = text[text.notna() & (text != "")]
+        filled = filled_text(sample[column])
         distinct = filled.nunique()
         if (
             distinct >= MIN_IDENTIFIER_VALUES

@@ -21,6 +21,7 @@ from churn.data.inference import (
     RoleNotFound,
     SnapshotRoles,
     TimestampGuess,
+    filled_text,
     id_candidates,
     infer_event_roles,
     infer_snapshot_roles,
@@ -347,14 +348,9 @@ def person_candidates(sample: pd.DataFrame, table: CustomerTable) -> list[str]:
 
     def repeats(column: str) -> bool:
         values: pd.Series = sample[column]
-        return bool(_filled_text(values).duplicated().any())
+        return bool(filled_text(values).duplicated().any())
 
     return sorted(named, key=lambda c: not repeats(c))
-
-
-def _filled_text(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.strip()
-    return text[text.notna() & (text != "")]
 
 
 def by_person(table: CustomerTable, column: str, before: Returns, after: Returns) -> CustomerTable:
@@ -504,6 +500,7 @@ def events_plan(
             f"{lapse.returns:,} returns in the data came within {lapse.return_gap_days:.0f} days"
         )
     activity = tuple(t for t in types if t not in cancels)
+    keeps = label_activity(types, sources)
     returns = () if flag is not None else return_types(activity)
     if flag is not None:
         notes.append(
@@ -521,7 +518,7 @@ def events_plan(
                 f"events of type {', '.join(returns)} count as returns "
                 "(features.return_event_types): return features, value net of returns"
             )
-        if (bought := label_activity(types, sources)) != activity:
+        if (bought := keeps) != activity:
             others = [t for t in activity if t not in bought]
             notes.append(
                 f"only {', '.join(bought)} events keep a customer from churning "
@@ -553,7 +550,7 @@ def events_plan(
         returns,
         lapse.days if lapse is not None else None,
         missing_timestamps=missing_timestamps,
-        label_activity=label_activity(types, sources),
+        label_activity=keeps,
     )
 
 
