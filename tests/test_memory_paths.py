@@ -317,3 +317,69 @@ def test_splits_read_from_the_files_equal_the_splits_of_all_labelled_rows(seed, 
     np.testing.assert_array_equal(
         new.predict_proba(got["test"]), old.predict_proba(split_rows(whole, "test"))
     )
+
+
+def _cutoff_rows(n: int, seed: int, cutoff: str) -> pd.DataFrame:
+    return _training_rows(n, seed).assign(cutoff=pd.Timestamp(cutoff))
+
+
+@pytest.mark.parametrize(
+    ("refit_on_purged", "calibration_cutoffs", "reads"),
+    [(False, 1, 0), (True, 1, 1), (False, 2, 1), (True, 2, 1)],
+)
+def test_training_rows_let_go_while_boosting_give_the_same_model(
+    refit_on_purged, calibration_cutoffs, reads
+):
+    import gc  # noqa: PLC0415
+    import weakref  # noqa: PLC0415
+
+    from churn.modeling.train import fit_model  # noqa: PLC0415
+    from churn.modeling.training_data import FeatureColumns, TrainingRows  # noqa: PLC0415
+    from churn.settings import TrainSettings  # noqa: PLC0415
+
+    def train_rows() -> pd.DataFrame:
+        return pd.concat(
+            [_cutoff_rows(800, k, f"2024-0{k}-01") for k in (1, 2, 3)], ignore_index=True
+        )
+
+    valid, purged = _cutoff_rows(700, 8, "2024-05-01"), _cutoff_rows(600, 9, "2024-04-01")
+    columns = FeatureColumns(numeric=("spend_90d", "days_quiet", "visits"), categorical=("plan",))
+    settings = TrainSettings(
+        max_rounds=25,
+        early_stopping_rounds=5,
+        boost_from=["days_quiet"],
+        refit_on_purged=refit_on_purged,
+        calibration_cutoffs=calibration_cutoffs,
+    )
+    frame = train_rows()
+    first = weakref.ref(frame)
+    read_again: list[bool] = []
+
+    def reread() -> pd.DataFrame:
+        gc.collect()
+        read_again.append(first() is None)  # the first frame was freed before this read
+        return train_rows()
+
+    rows = TrainingRows(frame, reread=reread)
+    del frame
+    lean = fit_model(rows, valid, columns, settings, purged=purged).model
+    whole = fit_model(train_rows(), valid, columns, settings, purged=purged).model
+
+    gc.collect()
+    assert first() is None  # nothing the fit kept holds the rows it was given
+    assert read_again == [True] * reads
+    assert rows.held == bool(reads)
+    assert bytes(lean.booster.save_raw("ubj")) == bytes(whole.booster.save_raw("ubj"))
+    assert lean.metadata == whole.metadata
+    scored = _cutoff_rows(500, 10, "2024-06-01")
+    np.testing.assert_array_equal(lean.predict_proba(scored), whole.predict_proba(scored))
+
+
+def test_training_rows_without_a_reread_are_kept():
+    from churn.modeling.training_data import TrainingRows  # noqa: PLC0415
+
+    frame = _training_rows(10, seed=1)
+    rows = TrainingRows(frame)
+    rows.let_go()
+    assert rows.held
+    assert rows.frame is frame

@@ -10,7 +10,7 @@ import pandas as pd
 
 from churn.errors import ConfigError
 from churn.modeling.train import FitResult, fit_model
-from churn.modeling.training_data import FeatureColumns
+from churn.modeling.training_data import FeatureColumns, TrainingRows
 from churn.settings import PipelineSettings
 
 log = logging.getLogger("churn")
@@ -18,7 +18,7 @@ log = logging.getLogger("churn")
 
 def fit_on_engine(
     settings: PipelineSettings,
-    train: pd.DataFrame,
+    train: TrainingRows,
     valid: pd.DataFrame,
     purged: pd.DataFrame,
     columns: FeatureColumns,
@@ -27,7 +27,8 @@ def fit_on_engine(
     metadata: dict[str, Any],
 ) -> FitResult:
     """Fit on ``train``, stop early and calibrate on ``valid``; locally the ``purged`` rows are
-    used for the refit (``train.refit_on_purged``), which Spark does not support yet."""
+    used for the refit (``train.refit_on_purged``), which Spark does not support yet, and the
+    training rows are let go of while the booster grows (:class:`TrainingRows`)."""
     ts = settings.train
     if ts.engine != "spark":
         return fit_model(
@@ -57,7 +58,7 @@ def fit_on_engine(
     )
     return spark_fit_model(
         session,
-        train,
+        train.frame,
         valid,
         columns,
         ts,

@@ -21,7 +21,7 @@ from churn.errors import TrainingError
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.calibration import calibration_cutoff_dates, calibration_rows
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
-from churn.modeling.training_data import FeatureColumns, outcome
+from churn.modeling.training_data import FeatureColumns, TrainingRows, outcome
 from churn.settings import TrainSettings
 
 log = logging.getLogger("churn")
@@ -157,7 +157,16 @@ def boost(
     """Train with early stopping on ``valid``, starting from ``base`` when given."""
     cats = _categories(train, columns)
     dtrain = dmatrix(train, columns, cats, base)
-    dvalid = dmatrix(valid, columns, cats, base)
+    return _grow(dtrain, dmatrix(valid, columns, cats, base), cats, params, settings)
+
+
+def _grow(
+    dtrain: xgb.DMatrix,
+    dvalid: xgb.DMatrix,
+    cats: dict[str, tuple[str, ...]],
+    params: Mapping[str, Any],
+    settings: TrainSettings,
+) -> Boosted:
     history: dict[str, dict[str, list[float]]] = {}
     booster = xgb.train(
         dict(params),
@@ -190,8 +199,22 @@ def fit_booster(
     return grown.booster, grown.categories, grown.best_iteration, grown.valid_logloss
 
 
-def fit_model(
+def _training_matrix(
     train: pd.DataFrame,
+    columns: FeatureColumns,
+    settings: TrainSettings,
+    overrides: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], BaseMargin | None, dict[str, tuple[str, ...]], xgb.DMatrix]:
+    """What the boosting needs of the training rows: the booster parameters, the base margin,
+    the training categories and the DMatrix; the rows themselves are not needed after."""
+    params = booster_params(settings, outcome(train), overrides)
+    base = base_margin_for(train, columns, settings)
+    cats = _categories(train, columns)
+    return params, base, cats, dmatrix(train, columns, cats, base)
+
+
+def fit_model(
+    train: pd.DataFrame | TrainingRows,
     valid: pd.DataFrame,
     columns: FeatureColumns,
     settings: TrainSettings,
@@ -212,20 +235,27 @@ def fit_model(
 
     With ``train.calibration_cutoffs`` k > 1 the calibrator is fitted on the validation rows
     pooled with the rows of the k - 1 latest earlier cutoffs (purged, then training ones;
-    :mod:`churn.modeling.calibration`), listed in the metadata as ``calibration_cutoffs``."""
-    params = booster_params(settings, outcome(train), overrides)
-    base = base_margin_for(train, columns, settings)
-    grown = boost(train, valid, columns, params, settings, base=base)
-    booster, cats, best = grown.booster, grown.categories, grown.best_iteration
+    :mod:`churn.modeling.calibration`), listed in the metadata as ``calibration_cutoffs``.
+
+    ``train`` given as :class:`TrainingRows` that can be read again is let go of while the
+    booster grows, and read again only if the refit or the pooled calibration needs it."""
+    rows = train if isinstance(train, TrainingRows) else TrainingRows(train)
+    del train  # only the holder refers to the frame now
+    params, base, cats, dtrain = _training_matrix(rows.frame, columns, settings, overrides)
+    rows.let_go()
+    grown = _grow(dtrain, dmatrix(valid, columns, cats, base), cats, params, settings)
+    del dtrain
+    booster, best = grown.booster, grown.best_iteration
     meta: dict[str, Any] = {**(metadata or {}), "params": params, "best_iteration": best}
     if settings.refit_on_purged and purged is not None and len(purged):
-        fitted = pd.concat([train, purged], ignore_index=True)
+        fitted = pd.concat([rows.frame, purged], ignore_index=True)
         base = base_margin_for(fitted, columns, settings)
         cats = _categories(fitted, columns)
         booster = xgb.train(
             dict(params), dmatrix(fitted, columns, cats, base), num_boost_round=best + 1
         )
         meta["refit_rows"] = len(fitted)
+        del fitted
     uncalibrated = ChurnModel(
         booster=booster,
         calibrator=Calibrator("none"),
@@ -234,11 +264,16 @@ def fit_model(
         metadata=meta,
         base_margin=base,
     )
-    earlier = [frame for frame in (purged, train) if frame is not None]
-    rows = calibration_rows(valid, earlier, settings.calibration_cutoffs)
-    if settings.calibration_cutoffs > 1:
-        meta["calibration_cutoffs"] = calibration_cutoff_dates(rows)
-    calibrator = Calibrator.fit(settings.calibration, uncalibrated.margin(rows), outcome(rows))
+    pooled = settings.calibration_cutoffs > 1  # only then are the earlier rows read
+    earlier = [purged, rows.frame] if pooled else [purged]
+    calibrated = calibration_rows(
+        valid, [f for f in earlier if f is not None], settings.calibration_cutoffs
+    )
+    if pooled:
+        meta["calibration_cutoffs"] = calibration_cutoff_dates(calibrated)
+    calibrator = Calibrator.fit(
+        settings.calibration, uncalibrated.margin(calibrated), outcome(calibrated)
+    )
     return FitResult(
         replace(uncalibrated, calibrator=calibrator), params, best, grown.valid_logloss, grown.curve
     )

@@ -6,7 +6,7 @@ categorical feature names come from the feature catalogue so training and scorin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,6 +109,40 @@ def with_feature_columns_of_each(
             rows_of_part.index = head.index
             taken[name].append(rows_of_part)
     return {name: pd.concat([head, *taken[name]], axis=1) for name, (head, _) in selections.items()}
+
+
+class TrainingRows:
+    """The training rows of one fit, which the fit may let go of once their DMatrix is built
+    and read again when it needs them after the boosting (the refit on the purged cutoffs,
+    pooled calibration): the largest frame of ``churn train``, 2 GB at 100M events, is then
+    not held beside the matrix and its histogram bins.
+
+    ``reread`` gives the same rows again; without it the frame is kept. Whoever passes the
+    rows in must hold no other reference to the frame, or letting go frees nothing."""
+
+    def __init__(
+        self, frame: pd.DataFrame, reread: Callable[[], pd.DataFrame] | None = None
+    ) -> None:
+        self._frame: pd.DataFrame | None = frame
+        self._reread = reread
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows, read again if they were let go of."""
+        if self._frame is None:
+            assert self._reread is not None  # let_go keeps the frame without a reread
+            self._frame = self._reread()
+        return self._frame
+
+    @property
+    def held(self) -> bool:
+        """Whether the frame is in memory now."""
+        return self._frame is not None
+
+    def let_go(self) -> None:
+        """Drop the frame if it can be read again; keep it otherwise."""
+        if self._reread is not None:
+            self._frame = None
 
 
 def split_rows(rows: pd.DataFrame, split: str | Sequence[str]) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from churn.modeling.fitting import fit_on_engine
 from churn.modeling.leakage import screen_features
 from churn.modeling.search import tune
 from churn.modeling.training_data import (
+    TrainingRows,
     check_trainable,
     feature_columns,
     outcome,
@@ -156,19 +157,27 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     frames = labelled_feature_splits(
         paths, read_labels(paths.labels), {s: [s] for s in ("train", "valid", "test", "purged")}
     )
-    train, valid, test, purged = (frames.pop(s) for s in ("train", "valid", "test", "purged"))
-    for role, frame in (("training", train), ("validation", valid), ("test", test)):
+    # the training rows are let go of while the booster grows, and read again after it
+    rows = TrainingRows(frames.pop("train"), reread=partial(_rows_of, paths, ["train"]))
+    valid, test, purged = (frames.pop(s) for s in ("valid", "test", "purged"))
+    for role, frame in (("training", rows.frame), ("validation", valid), ("test", test)):
         check_trainable(frame, columns, role=role, min_class_rows=ts.min_class_rows)
     kind = kind_of(settings)
     screened = screen_features(
-        train, outcome(train), columns, ts.leakage, label_name=kind.label_column(), seed=ts.seed
+        rows.frame,
+        outcome(rows.frame),
+        columns,
+        ts.leakage,
+        label_name=kind.label_column(),
+        seed=ts.seed,
     )
     for warning in screened.warnings:
         log.warning(warning)
     columns = screened.columns
+    n_train = len(rows.frame)
     log.info(
         "training on %s rows, validating on %s, testing on %s",
-        f"{len(train):,}",
+        f"{n_train:,}",
         f"{len(valid):,}",
         f"{len(test):,}",
     )
@@ -183,9 +192,13 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     overrides = tuning.params if tuning is not None else None
     test_cutoff = pd.Timestamp(test["cutoff"].iloc[0])
     metadata = {"pipeline": paths.name, "test_cutoff": test_cutoff.date().isoformat()}
+    counted = ["cutoff", "churned"]  # what a Split counts: no copy of the feature columns
+    purged_counts = purged[counted]
     fit = fit_on_engine(
-        settings, train, valid, purged, columns, overrides=overrides, metadata=metadata
+        settings, rows, valid, purged, columns, overrides=overrides, metadata=metadata
     )
+    del purged  # the purged rows served the fit alone
+    train = rows.frame
     y_test = outcome(test)
     p_test = fit.model.predict_proba(test)
     metrics: dict[str, Any] = evaluation_metrics.binary_metrics(y_test, p_test)
@@ -249,9 +262,8 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
         paths.model,
         paths.reports,
     )
-    counted = ["cutoff", "churned"]  # what a Split counts: no copy of the feature columns
     fitted = (
-        pd.concat([train[counted], purged[counted]])
+        pd.concat([train[counted], purged_counts])
         if fit.model.metadata.get("refit_rows")
         else train
     )
