@@ -30,6 +30,7 @@ from churn.data.inference import (
     timestamp_format,
     yes_values,
 )
+from churn.data.number_columns import numeric_codes, row_numbers
 from churn.data.parsing import parse_numbers, parse_timestamps
 from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
@@ -587,21 +588,46 @@ def snapshot_plan(
     """A snapshot's roles. A file without a customer id column numbers its customers by row
     (``row_1``, ...), which the printed findings say."""
     _check_excluded(exclude, sample, source.path)
-    try:
-        roles = infer_snapshot_roles(
-            sample,
-            label=label,
-            positive=positive,
-            customer_id=customer_id,
-            value=value,
-            exclude=exclude,
-        )
-    except RoleNotFound as exc:
-        raise RoleNotFound(f"{source.path}: {exc}") from None
-    # said below, with the candidates
-    notes = [n for n in roles.notes if not n.startswith("no unique customer id column")]
+    numbered = [
+        c for c in row_numbers(sample, list(sample.columns)) if c not in {label, customer_id}
+    ]
+    kept_out = [*exclude, *(c for c in numbered if c not in exclude)]
+
+    def roles_with(customer_id: str | None) -> SnapshotRoles:
+        try:
+            return infer_snapshot_roles(
+                sample,
+                label=label,
+                positive=positive,
+                customer_id=customer_id,
+                value=value,
+                exclude=kept_out,
+            )
+        except RoleNotFound as exc:
+            raise RoleNotFound(f"{source.path}: {exc}") from None
+
+    roles = roles_with(customer_id)
+    notes: list[str] = []
     if roles.customer_id is None:
-        candidates = [c for c in sample.columns if c != label and sample[c].is_unique]
+        codes = numeric_codes(sample, [c for c in sample.columns if c not in {label, *kept_out}])
+        if len(codes) == 1:
+            roles = roles_with(codes[0])
+            notes.append(
+                f"no column is named like a customer id: {codes[0]!r} was taken for one by its "
+                "values (a numeric code of one width, distinct on every row); if it is not the "
+                "customer, give --customer-id COLUMN"
+            )
+    if numbered:
+        notes.append(
+            f"left out {', '.join(repr(c) for c in numbered)}: row numbers (1, 2, 3, ... in "
+            "file order), not a trait of the customer"
+        )
+    # said below, with the candidates
+    notes += [n for n in roles.notes if not n.startswith("no unique customer id column")]
+    if roles.customer_id is None:
+        candidates = [
+            c for c in sample.columns if c not in {label, *numbered} and sample[c].is_unique
+        ]
         notes.append(
             "no column is a unique customer id by its name, so customers are numbered by row "
             f"(row_1, ...); columns with unique values: {candidates or 'none'}. If one of them "

@@ -1,0 +1,134 @@
+"""``churn init`` on snapshots whose integer columns are not measurements: a row number
+(Kaggle's bank churn ``RowNumber``, the ``Unnamed: 0`` pandas writes with its index) became a
+model feature and a reason code ("Row number is 7421"); a numeric client code with no id word
+(BankChurners' ``CLIENTNUM``) was a feature while customers were numbered row_1, row_2, ..., so
+the CRM files could not be matched to anyone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.data.number_columns import numeric_codes, row_numbers
+from tests.test_init import export, init, project, written
+
+
+def _text(**columns: object) -> pd.DataFrame:
+    """A sample as init reads one: every cell text."""
+    return pd.DataFrame(columns).astype("string")
+
+
+def test_consecutive_integers_in_file_order_are_row_numbers() -> None:
+    n = 50
+    sample = _text(
+        from_one=np.arange(1, n + 1),
+        from_zero=np.arange(n),
+        later_chunk=np.arange(1001, 1001 + n),
+        gapped=np.arange(0, 2 * n, 2),
+        shuffled=np.random.default_rng(1).permutation(n),
+        counts=np.random.default_rng(2).integers(0, 9, n),
+        decimals=[f"{i}.5" for i in range(n)],
+    )
+    assert row_numbers(sample, list(sample.columns)) == ["from_one", "from_zero", "later_chunk"]
+
+
+@pytest.mark.parametrize("name", ["Unnamed: 0", "index", "level_0"])
+def test_the_index_pandas_writes_is_a_row_number_in_any_order(name: str) -> None:
+    sample = _text(**{name: np.random.default_rng(3).permutation(40), "x": np.arange(40) % 7})
+    assert row_numbers(sample, list(sample.columns)) == [name]
+
+
+def test_a_few_rows_or_a_blank_make_no_row_number() -> None:
+    assert row_numbers(_text(n=np.arange(1, 6)), ["n"]) == []
+    blank = _text(n=np.arange(1, 41)).astype(object)
+    blank.loc[7, "n"] = ""
+    assert row_numbers(blank, ["n"]) == []
+
+
+def test_a_numeric_code_is_one_width_and_distinct_on_every_row() -> None:
+    rng = np.random.default_rng(4)
+    n = 60
+    code = rng.choice(np.arange(708_000_000, 829_000_000), n, replace=False)
+    repeated = code.copy()
+    repeated[5] = repeated[6]
+    blank = code.astype(str).astype(object)
+    blank[3] = ""
+    sample = _text(
+        CLIENTNUM=code,
+        widths=rng.choice(np.arange(1, 10**7), n, replace=False),  # 1 to 7 digits
+        salary=[f"{v:.2f}" for v in rng.uniform(1e4, 2e5, n)],
+        repeated=repeated,
+        blank=blank,
+        short=rng.choice(np.arange(1000, 10000), n, replace=False),  # 4 digits
+        row=np.arange(10_001, 10_001 + n),
+    )
+    assert numeric_codes(sample, list(sample.columns)) == ["CLIENTNUM"]
+
+
+def _bank(n: int, seed: int) -> pd.DataFrame:
+    """Kaggle's Churn_Modelling.csv: a row number, a named id, a surname, traits, Exited."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 92, n)
+    active = rng.integers(0, 2, n)
+    logit = -2.0 + 0.06 * (age - 38) - 0.9 * active
+    return pd.DataFrame(
+        {
+            "RowNumber": np.arange(1, n + 1),
+            "CustomerId": rng.choice(np.arange(15_565_701, 15_815_690), n, replace=False),
+            "Surname": rng.choice(["Hargrave", "Hill", "Onio", "Boni", "Mitchell", "Chu"], n),
+            "CreditScore": rng.integers(350, 851, n),
+            "Geography": rng.choice(["France", "Spain", "Germany"], n),
+            "Age": age,
+            "IsActiveMember": active,
+            "Exited": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+        }
+    )
+
+
+def test_a_row_number_is_left_out_of_the_attributes_and_said(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    code, out = init(root, "bank", "--snapshot", str(export(tmp_path, _bank(300, 1), "b.csv")))
+    assert code == 0, out
+    assert "left out 'RowNumber': row numbers" in out
+    source = written(root, "bank")["data"]["snapshot"]["source"]
+    assert source["columns"]["customer_id"] == "CustomerId"
+    assert "RowNumber" not in source["attributes"].values()
+    assert "Age" in source["attributes"].values()
+
+
+def test_the_index_pandas_wrote_is_left_out(tmp_path: Path) -> None:
+    frame = _bank(300, 2).drop(columns=["RowNumber"]).sample(frac=1, random_state=3)
+    path = tmp_path / "with_index.csv"
+    frame.to_csv(path)  # the index as an unnamed first column, shuffled
+    root = project(tmp_path / "p")
+    code, out = init(root, "bank", "--snapshot", str(path))
+    assert code == 0, out
+    assert "left out 'Unnamed: 0': row numbers" in out
+    assert "Unnamed: 0" not in written(root, "bank")["data"]["snapshot"]["source"]["attributes"]
+
+
+def test_a_row_number_named_as_the_id_stays_the_id(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    path = export(tmp_path, _bank(300, 4).drop(columns=["CustomerId"]), "b.csv")
+    code, out = init(root, "bank", "--snapshot", str(path), "--customer-id", "RowNumber")
+    assert code == 0, out
+    assert "left out 'RowNumber'" not in out
+    source = written(root, "bank")["data"]["snapshot"]["source"]
+    assert source["columns"]["customer_id"] == "RowNumber"
+
+
+def test_a_numeric_client_code_is_the_id_by_its_values(tmp_path: Path) -> None:
+    """BankChurners: CLIENTNUM has no id word; the CRM files are keyed on it, not row_N."""
+    frame = _bank(300, 5).drop(columns=["RowNumber", "CustomerId", "Surname"])
+    rng = np.random.default_rng(6)
+    frame.insert(0, "CLIENTNUM", rng.choice(np.arange(708_082_083, 828_343_083), 300))
+    root = project(tmp_path / "p")
+    code, out = init(root, "cards", "--snapshot", str(export(tmp_path, frame, "c.csv")))
+    assert code == 0, out
+    assert "'CLIENTNUM' was taken for one by its values" in out
+    source = written(root, "cards")["data"]["snapshot"]["source"]
+    assert source["columns"]["customer_id"] == "CLIENTNUM"
+    assert "CLIENTNUM" not in source["attributes"].values()
