@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.init.schedule import HORIZONS, horizon_plan
+from churn.init.schedule import HORIZONS, MAX_STEPPED_CUTOFFS, horizon_plan
 from churn.settings import load_settings
 from tests import messy
 from tests._project import run_stages
@@ -104,3 +104,54 @@ def test_a_totals_line_is_dropped_and_said(tmp_path: Path) -> None:
     run_stages(root, ["ingest"], name="shop")
     events = pd.read_parquet(root / "data/interim/shop/canonical/events.parquet")
     assert len(events) == len(log) and "Total" not in set(events["customer_id"])
+
+
+def test_horizons_under_a_month_step_a_horizon_at_a_time() -> None:
+    """Sparkify's two months held no 14-day training cutoff on monthly steps (7 days were
+    taken), and Ta-Feng's 120 days missed a 30-day horizon by a day."""
+    horizon, plan = horizon_plan(dt.date(2018, 10, 1), dt.date(2018, 12, 2), None)
+    assert horizon == 14 and plan.step == "every 14 days"
+    gaps = {(b - a).days for a, b in zip(plan.train_cutoffs, plan.train_cutoffs[1:], strict=False)}
+    assert gaps == {14}
+    assert plan.train_cutoffs[-1] + dt.timedelta(days=14) == plan.test_cutoff
+    assert plan.train_cutoffs[0] >= dt.date(2018, 10, 1) + dt.timedelta(days=14)
+    horizon, plan = horizon_plan(dt.date(2000, 11, 1), dt.date(2001, 2, 28), None)
+    assert horizon == 30 and plan.step == "every 30 days"
+    horizon, plan = horizon_plan(dt.date(2020, 1, 1), dt.date(2023, 12, 31), 60)
+    assert plan.step == "monthly"
+
+
+def test_a_short_horizon_on_years_of_data_keeps_the_latest_cutoffs() -> None:
+    _, plan = horizon_plan(dt.date(2020, 1, 1), dt.date(2023, 12, 31), 7)
+    assert len(plan.train_cutoffs) == MAX_STEPPED_CUTOFFS
+    assert plan.train_cutoffs[-1] == plan.test_cutoff - dt.timedelta(days=7)
+
+
+def test_guests_rows_are_dropped_and_do_not_extend_the_data(tmp_path: Path) -> None:
+    """Sparkify: logged-out visits have an empty userId, none among the first rows, and the
+    latest of them came after the last known customer's event. Init wrote no
+    drop_missing_customer_id (ingest stopped), and took the guests' last day for the data's, so
+    the test cutoff it chose was one the labels stage refused."""
+    log = messy.event_log(800, seed=31, amount=False).events  # more rows than the sample
+    id_column, time_column = log.columns[0], log.columns[1]
+    last = pd.to_datetime(log[time_column]).max()
+    guests = pd.DataFrame(
+        {
+            id_column: [""] * 5,
+            time_column: [
+                (last + pd.Timedelta(days=d)).strftime("%Y-%m-%d %H:%M") for d in range(1, 6)
+            ],
+        }
+    )
+    root = project(tmp_path / "p")
+    path = export(tmp_path, pd.concat([log, guests], ignore_index=True), "log.csv")
+    code, out = init(root, "music", "--events", str(path))
+    assert code == 0, out
+    assert "5 row(s) have no customer id (guests?), none among the first rows" in out
+    assert "the labels stage will stop" not in out
+    events = written(root, "music")["data"]["events"]
+    assert events["drop_missing_customer_id"] is True
+    labels = written(root, "music")["labels"]
+    assert f"last day {last.date()}" in (root / "pipelines/music/params.yaml").read_text()
+    assert dt.date.fromisoformat(labels["test_cutoff"]) <= last.date()
+    run_stages(root, ["ingest", "labels"], name="music")

@@ -112,6 +112,26 @@ UNIX_FORMATS: dict[str, UnixUnit] = {
 """``timestamp_format`` values for numbers of seconds (milliseconds, microseconds,
 nanoseconds) since 1970-01-01 UTC, and the unit each counts."""
 
+DAY_NUMBERS = "days_since_"
+"""``timestamp_format: days_since_YYYY-MM-DD``: whole numbers of days after that date, for
+extracts that number their days instead of dating them (Dunnhumby's ``DAY``: 1, 2, ... 711);
+day N is the date plus N days, at midnight in ``data.timezone``."""
+
+
+def day_number_origin(fmt: str | None) -> dt.date | None:
+    """The date of ``days_since_YYYY-MM-DD`` (:data:`DAY_NUMBERS`); None for other formats.
+    Raises ValueError when the date after the prefix is not a date."""
+    if fmt is None or not fmt.startswith(DAY_NUMBERS):
+        return None
+    written = fmt.removeprefix(DAY_NUMBERS)
+    try:
+        return dt.date.fromisoformat(written)
+    except ValueError:
+        raise ValueError(
+            f"{fmt!r}: expected {DAY_NUMBERS}YYYY-MM-DD, the day before day 1 (e.g. "
+            f"{DAY_NUMBERS}2019-12-31); found {written!r} after {DAY_NUMBERS}"
+        ) from None
+
 
 class SourceSettings(Frozen):
     """One raw file and how its columns map onto the contract."""
@@ -173,6 +193,7 @@ class SourceSettings(Frozen):
         description="strftime format of the timestamp (and signup_date) column, e.g. "
         "'%d/%m/%Y %H:%M'; unix_s, unix_ms, unix_us or unix_ns for numbers of seconds "
         "(milliseconds, ...) since 1970-01-01 UTC, read as instants whatever the timezone; "
+        "days_since_YYYY-MM-DD for whole numbers of days after that date (day numbers); "
         "null parses ISO 8601",
     )
 
@@ -184,6 +205,7 @@ class SourceSettings(Frozen):
                 f"{value!r} is no unix time format; expected one of {sorted(UNIX_FORMATS)} "
                 "(seconds, milliseconds, microseconds or nanoseconds since 1970-01-01 UTC)"
             )
+        day_number_origin(value)  # a days_since_ format must name a date
         return value
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ finding it cannot make with confidence becomes a :class:`RoleNotFound` naming th
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import warnings
 from collections.abc import Sequence
@@ -16,9 +17,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from churn.data.day_numbers import (
+    MIN_DAYS,
+    day_number_columns,
+    day_number_format,
+    reads_as_day_numbers,
+)
 from churn.data.parsing import CURRENCY, parse_numbers, utc_names_as_offsets
 from churn.errors import ConfigError
-from churn.settings import UNIX_FORMATS
+from churn.settings import UNIX_FORMATS, day_number_origin
 
 TIMESTAMP_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -438,10 +445,13 @@ def _read_as_dates(values: pd.Series, column: str) -> TimestampGuess:
         fmt = timestamp_format(values, unix=True)
     except AmbiguousDates as both:
         return TimestampGuess(column, *both.formats)
+    if fmt is False and reads_as_day_numbers(values):  # days numbered 1, 2, ...
+        return TimestampGuess(column, day_number_format())
     if fmt is False:
         examples = filled_text(values).head(3).tolist()
         raise RoleNotFound(
-            f"--timestamp {column!r}: values such as {examples} do not read as dates"
+            f"--timestamp {column!r}: values such as {examples} do not read as dates (nor as "
+            "day numbers: whole numbers spanning four weeks or more)"
         )
     return TimestampGuess(column, fmt if isinstance(fmt, str) else None)
 
@@ -449,6 +459,18 @@ def _read_as_dates(values: pd.Series, column: str) -> TimestampGuess:
 def _given_format(values: pd.Series, column: str, fmt: str) -> TimestampGuess:
     """``--timestamp-format``, checked on the sample: a strftime format must read its dates."""
     if fmt in UNIX_FORMATS:
+        return TimestampGuess(column, fmt)
+    try:
+        origin = day_number_origin(fmt)
+    except ValueError as exc:
+        raise RoleNotFound(f"--timestamp-format {exc}") from None
+    if origin is not None:
+        if not reads_as_day_numbers(values):
+            raise RoleNotFound(
+                f"--timestamp-format {fmt!r}: column {column!r} holds no day numbers (whole "
+                f"numbers spanning {MIN_DAYS} days or more); values such as "
+                f"{filled_text(values).head(3).tolist()}"
+            )
         return TimestampGuess(column, fmt)
     filled = filled_text(values)
     share = _parses(filled, fmt) if len(filled) else 1.0
@@ -506,6 +528,10 @@ def infer_event_roles(
     if timestamp is None:
         named = [c for c in dates if _TIME_NAME.search(c)] or list(dates)
         when = [c for c in named if not set(name_words(c)) & _NOT_EVENT_TIME_WORDS]
+        if not named:  # no dates: days numbered 1, 2, ... (Dunnhumby's DAY)?
+            days = day_number_columns(sample, [c for c in open_columns if c != customer_id])
+            dates.update({c: TimestampGuess(c, day_number_format()) for c in days})
+            named = days
         timestamp = _require("timestamp", when or named, "--timestamp", columns)
     if given_format is not None:
         ts = _given_format(sample[timestamp], timestamp, given_format)
@@ -514,6 +540,14 @@ def infer_event_roles(
     else:
         ts = _read_as_dates(sample[timestamp], timestamp)
     taken = {customer_id, timestamp}
+    if (origin := day_number_origin(ts.format)) is not None:
+        numbers = pd.to_numeric(filled_text(sample[timestamp]), errors="coerce")
+        notes.append(
+            f"{timestamp!r} holds day numbers ({numbers.min():.0f} to {numbers.max():.0f} in the "
+            f"first rows), not dates: day 1 is read as {origin + dt.timedelta(days=1)} "
+            f"(timestamp_format: {ts.format}), so every date the pipeline writes counts from "
+            "there; write the day before day 1 in the format if the extract says which it was"
+        )
 
     def pick(pattern: re.Pattern[str]) -> str | None:
         found = [c for c in _candidates(open_columns, pattern) if c not in taken]

@@ -7,13 +7,14 @@ contract to report.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from churn.settings import UNIX_FORMATS, UnixUnit
+from churn.settings import UNIX_FORMATS, UnixUnit, day_number_origin
 
 EXACT_FLOAT_LIMIT = 2**53
 """Beyond 2^53 (9,007,199,254,740,992) a float64 cannot hold every whole number: 17-digit ids
@@ -77,6 +78,8 @@ def parse_timestamps(
     changes = clock_changes if clock_changes is not None else ClockChanges()
     if fmt in UNIX_FORMATS:
         return _unix_instants(values, UNIX_FORMATS[fmt])
+    if (origin := day_number_origin(fmt)) is not None:
+        return _day_numbers(values, origin, timezone, changes)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)
         return parsed.astype("datetime64[us]"), values.iloc[0:0]
@@ -115,6 +118,21 @@ def _unix_instants(values: pd.Series, unit: UnixUnit) -> tuple[pd.Series, pd.Ser
     if pd.api.types.is_integer_dtype(numbers.dtype) and numbers.isna().any():
         numbers = numbers.astype("float64")  # to_datetime takes no nullable integers
     parsed = pd.to_datetime(numbers, unit=unit, errors="coerce").astype("datetime64[us]")
+    return parsed, values[parsed.isna() & present]
+
+
+def _day_numbers(
+    values: pd.Series, origin: dt.date, timezone: str, changes: ClockChanges
+) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers of days after ``origin`` as midnight of that day in ``timezone``, in UTC
+    (a day number names a day, as a date without a time does). Returns (parsed, original
+    values that are not whole numbers)."""
+    text = values.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    numbers = pd.to_numeric(text.where(present), errors="coerce")
+    whole = numbers.where(numbers.notna() & (numbers % 1 == 0))
+    naive = pd.Timestamp(origin) + pd.to_timedelta(whole, unit="D")
+    parsed = _wall_clock_to_utc(naive.astype("datetime64[us]"), timezone, changes)
     return parsed, values[parsed.isna() & present]
 
 

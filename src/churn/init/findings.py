@@ -92,7 +92,7 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
         (
             "train cutoffs",
             f"{len(cut.train_cutoffs)}, {cut.train_cutoffs[0]} to {cut.train_cutoffs[-1]}",
-            "monthly",
+            cut.step,
         ),
         ("test cutoff", str(cut.test_cutoff), _given(flags.test_cutoff)),
     ]

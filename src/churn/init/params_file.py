@@ -224,7 +224,7 @@ def render_events(plan: EventsPlan) -> str:
     lines = [ENGINE, "", "data:", "  kind: events", "  events:", "    sources:"]
     for source, roles in plan.sources:
         lines += _listed(_event_source(source, roles))
-    if any(roles.blank_ids for _, roles in plan.sources):
+    if plan.missing_ids or any(roles.blank_ids for _, roles in plan.sources):
         lines.append("    drop_missing_customer_id: true   # check: rows without a customer")
     if plan.missing_timestamps:
         lines.append(
@@ -262,8 +262,8 @@ def render_events(plan: EventsPlan) -> str:
             else []
         ),
         "  train_cutoffs:",
-        "    # monthly, from one horizon after the first event to one horizon before the test",
-        "    # cutoff; the last is the validation cutoff",
+        f"    # {cut.step}, from one horizon after the first event to one horizon before the",
+        "    # test cutoff; the last is the validation cutoff",
         *flow_list("dates", [d.isoformat() for d in cut.train_cutoffs], 4),
         f"  test_cutoff: {scalar(cut.test_cutoff.isoformat())}   # the latest whose window the "
         f"data covers (last day {cut.last_day_of_data})",

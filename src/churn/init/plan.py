@@ -137,6 +137,8 @@ class EventsPlan:
     min_class_rows: int | None = None
     """train.min_class_rows to write (:func:`sized_events`): None keeps the default."""
     missing_timestamps: int = 0
+    missing_ids: int = 0
+    """Rows of the whole log without a customer id (guests), the sample's included."""
     """Rows without a timestamp (a totals line): data.events.drop_missing_timestamp."""
     label_activity: tuple[str, ...] = ()
     """labels.activity_event_types when only some event types keep a customer (purchases
@@ -476,6 +478,7 @@ def events_plan(
     churn_events: ChurnEventTable | None = None,
     came_back: Returns | None = None,
     missing_timestamps: int = 0,
+    missing_ids: int = 0,
 ) -> EventsPlan:
     """The plan of an events pipeline. ``came_back``: who returned in the whole log; a log in
     which nobody returns (ids that are an order's) is refused unless cancellations are
@@ -492,6 +495,11 @@ def events_plan(
         notes.append(
             f"{missing_timestamps:,} row(s) have no timestamp (a totals line?): such rows are "
             "dropped (data.events.drop_missing_timestamp)"
+        )
+    if missing_ids and not any(roles.blank_ids for _, roles in sources):  # else said already
+        notes.append(
+            f"{missing_ids:,} row(s) have no customer id (guests?), none among the first rows: "
+            "such rows are dropped (data.events.drop_missing_customer_id)"
         )
     lapse = came_back.lapse if came_back is not None else None
     if lapse is not None:
@@ -551,6 +559,7 @@ def events_plan(
         returns,
         lapse.days if lapse is not None else None,
         missing_timestamps=missing_timestamps,
+        missing_ids=missing_ids,
         label_activity=keeps,
     )
 

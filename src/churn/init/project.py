@@ -339,6 +339,7 @@ def init_events(
         churn_events=churn_table,
         came_back=came_back,
         missing_timestamps=int(log["no_time"].sum()),
+        missing_ids=int(log["customer_id"].fillna("").eq("").sum()),
     )
     if len(log) <= whole_log.SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)

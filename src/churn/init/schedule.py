@@ -3,7 +3,8 @@
 Pure: dates in, dates out. The test cutoff is the latest whose label window
 ``[cutoff, cutoff + horizon)`` ends by the last day of data; the validation cutoff (the last
 training cutoff) sits one horizon before it, so its window ends on the test cutoff; earlier
-training cutoffs step back a month at a time while a customer can have a horizon of history.
+training cutoffs step back a month at a time (a horizon at a time for horizons under a month)
+while a customer can have a horizon of history.
 """
 
 from __future__ import annotations
@@ -21,9 +22,26 @@ class CutoffPlan:
     """Where the labels of an events pipeline are taken."""
 
     train_cutoffs: tuple[dt.date, ...]
-    """Monthly, oldest first; the last is the validation cutoff."""
+    """Oldest first, a step apart; the last is the validation cutoff."""
     test_cutoff: dt.date
     last_day_of_data: dt.date
+    step_days: int | None = None
+    """Days between training cutoffs; None: a calendar month."""
+
+    @property
+    def step(self) -> str:
+        """The step in words: ``monthly``, ``every 14 days``."""
+        return "monthly" if self.step_days is None else f"every {self.step_days} days"
+
+
+MONTHLY_FROM_DAYS = 31
+"""Horizons this long or longer get monthly training cutoffs; shorter ones (30 days too) a
+cutoff every horizon, so a short log holds as many cutoffs as its windows allow (monthly steps
+left a 4-month log one day short of a 30-day horizon, and a 2-month one with no 14-day
+training cutoff)."""
+MAX_STEPPED_CUTOFFS = 24
+"""Most training cutoffs a horizon-stepped schedule keeps (the latest): a 7-day horizon on
+years of data would otherwise label every customer a hundred times or more."""
 
 
 def latest_test_cutoff(last_day: dt.date, horizon_days: int) -> dt.date:
@@ -41,8 +59,10 @@ def cutoff_plan(
 ) -> CutoffPlan:
     """Cutoffs for events from ``first_day`` to ``last_day`` (both included).
 
-    Training cutoffs are monthly, from one horizon after the first event (enough history) to
-    one horizon before the test cutoff. Raises ConfigError when the span is too short for the
+    Training cutoffs step back from one horizon before the test cutoff (the validation cutoff)
+    to one horizon after the first event (enough history): a month at a time, or a horizon at
+    a time for horizons under :data:`MONTHLY_FROM_DAYS` (the latest
+    :data:`MAX_STEPPED_CUTOFFS` of those). Raises ConfigError when the span is too short for the
     horizon, or ``test_cutoff`` leaves its window unobserved or no room for training.
     """
     if horizon_days <= 0:
@@ -59,11 +79,12 @@ def cutoff_plan(
     horizon = dt.timedelta(days=horizon_days)
     earliest = first_day + horizon
     valid = pd.Timestamp(test - horizon)
+    step_days = horizon_days if horizon_days < MONTHLY_FROM_DAYS else None
     cutoffs: list[dt.date] = []
-    months = 0
-    while (c := (valid - pd.DateOffset(months=months)).date()) >= earliest:
+    while (c := _step_back(valid, len(cutoffs), step_days)) >= earliest:
         cutoffs.append(c)
-        months += 1
+        if step_days is not None and len(cutoffs) == MAX_STEPPED_CUTOFFS:
+            break
     fitted = [c for c in cutoffs if c + horizon <= valid.date()]
     if not fitted:
         span = (last_day - first_day).days + 1
@@ -74,7 +95,13 @@ def cutoff_plan(
             f"horizon before the validation cutoff {valid.date()}, itself one before the test "
             f"cutoff {test}), that is four horizons of data. Give a shorter --horizon-days."
         )
-    return CutoffPlan(tuple(reversed(cutoffs)), test, last_day)
+    return CutoffPlan(tuple(reversed(cutoffs)), test, last_day, step_days)
+
+
+def _step_back(valid: pd.Timestamp, steps: int, step_days: int | None) -> dt.date:
+    if step_days is None:
+        return (valid - pd.DateOffset(months=steps)).date()
+    return (valid - pd.Timedelta(days=steps * step_days)).date()
 
 
 HORIZONS = (90, 60, 30, 14, 7)

@@ -25,9 +25,10 @@ from churn.settings import EventLabelSettings, PipelineSettings
 def read_log(
     files: Sequence[tuple[Path, SourceFile, EventRoles]],
 ) -> tuple[dt.date, dt.date, pd.DataFrame]:
-    """First and last day of the events, and the whole log as ``customer_id``, ``ts`` (parsed,
-    UTC), ``event_type`` (as ingest keys it; missing without a type column) and ``no_time``
-    (the row has no timestamp: a totals line)."""
+    """First and last day of the events of known customers (ingest drops a guest's row, so a
+    guest's late visit does not extend the data: the labels would not see it), and the whole
+    log as ``customer_id``, ``ts`` (parsed, UTC), ``event_type`` (as ingest keys it; missing
+    without a type column) and ``no_time`` (the row has no timestamp: a totals line)."""
     firsts, lasts, logs = [], [], []
     for path, source, roles in files:
         column, fmt = roles.timestamp.column, roles.timestamp.format
@@ -37,8 +38,20 @@ def read_log(
             raise InputDataError(
                 f"{source.path}: no timestamp in column {column!r} reads as a date"
             )
-        firsts.append(parsed.min().date())
-        lasts.append(parsed.max().date())
+        ids = (
+            read_column(path, source.format, roles.customer_id)
+            .reset_index(drop=True)
+            .astype("string")
+            .str.strip()
+        )
+        known = parsed.reset_index(drop=True)[ids.fillna("").ne("").to_numpy()].dropna()
+        if known.empty:
+            raise InputDataError(
+                f"{source.path}: no row with a timestamp has a customer id in column "
+                f"{roles.customer_id!r}; expected ids on most rows"
+            )
+        firsts.append(known.min().date())
+        lasts.append(known.max().date())
         types = (
             read_column(path, source.format, roles.event_type).map(event_type_key)
             if roles.event_type is not None
@@ -47,10 +60,7 @@ def read_log(
         logs.append(
             pd.DataFrame(
                 {
-                    "customer_id": read_column(path, source.format, roles.customer_id)
-                    .reset_index(drop=True)
-                    .astype("string")
-                    .str.strip(),
+                    "customer_id": ids,
                     "ts": parsed.reset_index(drop=True),
                     "event_type": None if types is None else types.reset_index(drop=True),
                     "no_time": raw.astype("string").str.strip().fillna("").eq("").to_numpy(),
