@@ -132,3 +132,16 @@ def test_a_numeric_client_code_is_the_id_by_its_values(tmp_path: Path) -> None:
     source = written(root, "cards")["data"]["snapshot"]["source"]
     assert source["columns"]["customer_id"] == "CLIENTNUM"
     assert "CLIENTNUM" not in source["attributes"].values()
+
+
+def test_an_id_numbered_in_file_order_stays_the_id(tmp_path: Path) -> None:
+    """Kaggle's E Commerce churn workbook: CustomerID 50001, 50002, ... in file order."""
+    frame = _bank(300, 7).drop(columns=["RowNumber", "CustomerId", "Surname"])
+    frame.insert(0, "CustomerID", np.arange(50_001, 50_301))
+    root = project(tmp_path / "p")
+    code, out = init(root, "ecom", "--snapshot", str(export(tmp_path, frame, "e.csv")))
+    assert code == 0, out
+    assert "row numbers" not in out
+    assert written(root, "ecom")["data"]["snapshot"]["source"]["columns"]["customer_id"] == (
+        "CustomerID"
+    )

@@ -597,8 +597,11 @@ def snapshot_plan(
     """A snapshot's roles. A file without a customer id column numbers its customers by row
     (``row_1``, ...), which the printed findings say."""
     _check_excluded(exclude, sample, source.path)
+    named = set(id_candidates([str(c) for c in sample.columns]))  # an id 50001, 50002, ...
     numbered = [
-        c for c in row_numbers(sample, list(sample.columns)) if c not in {label, customer_id}
+        c
+        for c in row_numbers(sample, list(sample.columns))
+        if c not in {label, customer_id, *named}
     ]
     kept_out = [*exclude, *(c for c in numbered if c not in exclude)]
 
