@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 from churn.errors import ConfigError
-from churn.init.schedule import HORIZONS, MAX_STEPPED_CUTOFFS, horizon_plan
+from churn.init.schedule import (
+    HORIZONS,
+    MAX_STEPPED_CUTOFFS,
+    MIN_FITTED_CUTOFFS,
+    fitted_cutoffs,
+    horizon_plan,
+)
 from churn.settings import load_settings
 from tests import messy
 from tests._project import run_stages
@@ -107,18 +113,47 @@ def test_a_totals_line_is_dropped_and_said(tmp_path: Path) -> None:
 
 
 def test_horizons_under_a_month_step_a_horizon_at_a_time() -> None:
-    """Sparkify's two months held no 14-day training cutoff on monthly steps (7 days were
-    taken), and Ta-Feng's 120 days missed a 30-day horizon by a day."""
-    horizon, plan = horizon_plan(dt.date(2018, 10, 1), dt.date(2018, 12, 2), None)
-    assert horizon == 14 and plan.step == "every 14 days"
+    """Sparkify's two months held no 14-day training cutoff on monthly steps, and Ta-Feng's
+    120 days missed a 30-day horizon by a day."""
+    _, plan = horizon_plan(dt.date(2018, 10, 1), dt.date(2018, 12, 2), 14)
+    assert plan.step == "every 14 days"
     gaps = {(b - a).days for a, b in zip(plan.train_cutoffs, plan.train_cutoffs[1:], strict=False)}
     assert gaps == {14}
     assert plan.train_cutoffs[-1] + dt.timedelta(days=14) == plan.test_cutoff
     assert plan.train_cutoffs[0] >= dt.date(2018, 10, 1) + dt.timedelta(days=14)
-    horizon, plan = horizon_plan(dt.date(2000, 11, 1), dt.date(2001, 2, 28), None)
-    assert horizon == 30 and plan.step == "every 30 days"
-    horizon, plan = horizon_plan(dt.date(2020, 1, 1), dt.date(2023, 12, 31), 60)
+    _, plan = horizon_plan(dt.date(2000, 11, 1), dt.date(2001, 2, 28), 30)
+    assert plan.step == "every 30 days" and len(plan.train_cutoffs) == 2
+    _, plan = horizon_plan(dt.date(2020, 1, 1), dt.date(2023, 12, 31), 60)
     assert plan.step == "monthly"
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "horizon"),
+    [
+        (dt.date(2009, 12, 1), dt.date(2011, 12, 9), 90),  # two years of retail
+        (dt.date(2010, 12, 1), dt.date(2011, 12, 9), 60),  # Online Retail's one year
+        (dt.date(2000, 11, 1), dt.date(2001, 2, 28), 14),  # Ta-Feng's four months
+        (dt.date(2018, 10, 1), dt.date(2018, 12, 2), 7),  # Sparkify's two
+    ],
+)
+def test_the_horizon_chosen_leaves_two_training_cutoffs(
+    first: dt.date, last: dt.date, horizon: int
+) -> None:
+    chosen, plan = horizon_plan(first, last, None)
+    assert chosen == horizon
+    assert fitted_cutoffs(plan, chosen) >= MIN_FITTED_CUTOFFS
+    longer = [h for h in HORIZONS if h > chosen]
+    for h in longer:  # each longer one fits no plan, or one with a single training cutoff
+        try:
+            _, other = horizon_plan(first, last, h)
+        except ConfigError:
+            continue
+        assert fitted_cutoffs(other, h) < MIN_FITTED_CUTOFFS
+
+
+def test_a_log_that_holds_one_training_cutoff_at_most_still_gets_a_horizon() -> None:
+    chosen, plan = horizon_plan(dt.date(2024, 1, 1), dt.date(2024, 1, 29), None)
+    assert chosen == 7 and fitted_cutoffs(plan, 7) == 1
 
 
 def test_a_short_horizon_on_years_of_data_keeps_the_latest_cutoffs() -> None:

@@ -11,6 +11,7 @@ from churn.init.plan import (
     SnapshotFlags,
     SnapshotPlan,
 )
+from churn.init.schedule import MIN_FITTED_CUTOFFS
 from churn.init.sniff import FileFormat
 from churn.io.excel_sheets import ALL_SHEETS
 
@@ -49,8 +50,8 @@ def _horizon(plan: EventsPlan, flags: EventFlags) -> str:
     if plan.horizon_days == DEFAULT_HORIZON_DAYS:
         return "default"
     return (
-        f"the data is too short for {DEFAULT_HORIZON_DAYS} days: four horizons must fit; "
-        "give --horizon-days to choose"
+        f"the data is too short for {DEFAULT_HORIZON_DAYS} days: the longest horizon that "
+        f"leaves {MIN_FITTED_CUTOFFS} training cutoffs; give --horizon-days to choose"
     )
 
 
