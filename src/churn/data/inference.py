@@ -352,11 +352,21 @@ _ID_WORDS = frozenset({"id", "no", "nr", "num", "number", "key", "code", "ref", 
 ``user_session``, ``customer_city``)."""
 
 
+_CONTACT_WORDS = frozenset({"email", "mail", "name", "phone", "address", "description"})
+"""Words of a customer-named column that make it how to reach or call the customer (Stripe's
+``Customer Email``), not the key, when another customer-named column is there."""
+
+
 def id_candidates(columns: Sequence[str]) -> list[str]:
     """Columns named like a customer id: a customer, user, account... word, and no date or
     time word; those with an id word (``user_id``, ``CustomerID``, ``household_key``) when
-    any has one."""
+    any has one. A bare ``id`` (an export's own row key: Stripe's invoice ``id``) and contact
+    columns (``Customer Email``) only when nothing else is named like the customer."""
     named = [c for c in _candidates(columns, _ID_NAME) if not set(name_words(c)) & _WHEN_WORDS]
+    keys = [c for c in named if not set(name_words(c)) & _CONTACT_WORDS]
+    named = keys or named
+    customers = [c for c in named if c.strip().lower() != "id"]
+    named = customers or named
     with_id = [c for c in named if set(name_words(c)) & _ID_WORDS or re.search(r"id$", c, re.I)]
     return with_id or named
 
@@ -695,6 +705,9 @@ _NOT_AMOUNT_WORDS = frozenset(
 ``payment_plan_days``, a listening log's ``total_secs``, a ``total_items``)."""
 _PAID_WORDS = frozenset({"paid", "amount", "total", "revenue", "sales", "spend", "spent", "gmv"})
 """Words of an amount's name that say what was paid, preferred to a list price or a value."""
+_OWED_WORDS = frozenset({"due", "owed", "remaining", "outstanding", "billed", "invoiced", "list"})
+"""Words of an amount's name that say it was asked for, not paid (Stripe's ``Amount Due``
+beside ``Amount Paid``)."""
 
 
 def _amount_column(sample: pd.DataFrame, columns: Sequence[str]) -> str | None:
@@ -705,7 +718,12 @@ def _amount_column(sample: pd.DataFrame, columns: Sequence[str]) -> str | None:
         for c in _candidates(columns, _AMOUNT_NAME)
         if not set(name_words(c)) & _NOT_AMOUNT_WORDS and is_numeric(sample[c])
     ]
-    found.sort(key=lambda c: not set(name_words(c)) & _PAID_WORDS)
+
+    def rank(column: str) -> tuple[bool, bool, bool]:
+        words = set(name_words(column))
+        return (not words & _PAID_WORDS, bool(words & _OWED_WORDS), "paid" not in words)
+
+    found.sort(key=rank)
     return found[0] if found else None
 
 

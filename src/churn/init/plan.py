@@ -395,13 +395,43 @@ def private_notes(contacts: dict[str, str], private: Sequence[str], where: str) 
 def churn_event_table(
     source: SourceFile, sample: pd.DataFrame, *, events_id: str
 ) -> ChurnEventTable:
-    """Cancellations: the events' id column (or one like it) and a timestamp."""
+    """Cancellations: the events' id column (or one like it) and a timestamp, a date named
+    like a cancellation or an end when there is one (a subscriptions table's ``Canceled At``
+    beside its ``Created``; its blank rows, subscriptions not cancelled, are dropped)."""
     given = events_id if events_id in sample.columns else None
     try:
-        roles = infer_event_roles(sample, customer_id=given)
+        roles = infer_event_roles(sample, customer_id=given, timestamp=_cancel_time(sample))
     except RoleNotFound as exc:
         raise RoleNotFound(f"{source.path}: {exc}") from None
     return ChurnEventTable(source, roles.customer_id, roles.timestamp)
+
+
+_CANCEL_WORDS = (
+    frozenset({"cancel", "canceled", "cancelled", "cancellation", "canceledat", "cancelledat"}),
+    frozenset({"churn", "churned", "terminated", "termination", "unsubscribed", "deactivated"}),
+    frozenset({"end", "ended", "ends", "closed", "stopped", "left"}),
+)
+"""Words of a date column's name that make it when a customer left, strongest first."""
+_NOT_CANCEL_WORDS = frozenset({"period", "trial", "billing", "renewal", "expected", "scheduled"})
+"""Words that make an end-named date something else (Stripe's ``Current Period End``)."""
+
+
+def _cancel_time(sample: pd.DataFrame) -> str | None:
+    """The column of ``sample`` that reads as dates and is named like a cancellation (first of
+    :data:`_CANCEL_WORDS`), or None."""
+    ranked = []
+    for position, column in enumerate(map(str, sample.columns)):
+        words = set(name_words(column))
+        strength = next((k for k, group in enumerate(_CANCEL_WORDS) if words & group), None)
+        if strength is None or words & _NOT_CANCEL_WORDS:
+            continue
+        try:
+            dated = timestamp_format(sample[column]) is not False
+        except ValueError:  # day-first and month-first: still a date
+            dated = True
+        if dated and filled_text(sample[column]).size:
+            ranked.append(((strength, position), column))
+    return min(ranked)[1] if ranked else None
 
 
 FEW_RETURNING = 0.02
