@@ -299,6 +299,13 @@ def test_splits_read_from_the_files_equal_the_splits_of_all_labelled_rows(seed, 
     for name, splits in groups.items():
         pd.testing.assert_frame_equal(got[name], split_rows(whole, splits))
         assert "score" not in set(got[name]["split"])
+    # some feature columns only (what the baselines read of the training rows), in table order
+    some = labelled_feature_splits(
+        paths, read_labels(paths.labels), {"train": ["train"]}, columns=["visits", "x1", "nope"]
+    )["train"]
+    named = set(features.columns) - {"customer_id", "cutoff"}
+    head = [c for c in got["train"].columns if c not in named]
+    pd.testing.assert_frame_equal(some, got["train"][[*head, "x1", "visits"]])
 
     columns = FeatureColumns(
         numeric=(*(f"x{k}" for k in range(10)), "visits"), categorical=("plan", "region")

@@ -42,7 +42,7 @@ from churn.modeling.backtest import (
     rolling_origin_plan,
     rolling_origin_tuning_folds,
 )
-from churn.modeling.baselines import event_baselines
+from churn.modeling.baselines import RFM, event_baselines
 from churn.modeling.search import Tuning, TuningFold, tune
 from churn.modeling.training_data import FeatureColumns
 from churn.monitoring.realised import realised_performance
@@ -324,7 +324,10 @@ class EventsKind:
         )
         has_amounts = bool(purchases["amount"].notna().any())
         return Baselines(
-            dict(event_baselines(has_purchases=has_amounts)), purchases, self.labs.horizon_days
+            dict(event_baselines(has_purchases=has_amounts)),
+            purchases,
+            self.labs.horizon_days,
+            train_columns=RFM,  # logistic RFM is the only one fitted on training rows
         )
 
     def backtest(

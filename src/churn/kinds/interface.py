@@ -60,6 +60,9 @@ class Baselines:
     purchases: pd.DataFrame | None
     """Purchases per customer and day (BG/NBD fits on them); None for a snapshot."""
     horizon_days: int
+    train_columns: tuple[str, ...] | None = None
+    """The feature columns of the training rows the makers read (None: every one), so
+    ``churn train`` need not hold the others beside the purchases."""
 
     def inputs(self, train: pd.DataFrame, valid: pd.DataFrame) -> BaselineInputs:
         return BaselineInputs(train, valid, self.purchases, self.horizon_days)

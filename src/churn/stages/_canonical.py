@@ -36,18 +36,26 @@ def labelled_feature_rows(paths: PipelinePaths, labels: pd.DataFrame) -> pd.Data
 
 
 def labelled_feature_splits(
-    paths: PipelinePaths, labels: pd.DataFrame, groups: Mapping[str, Sequence[str]]
+    paths: PipelinePaths,
+    labels: pd.DataFrame,
+    groups: Mapping[str, Sequence[str]],
+    *,
+    columns: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """For each name of ``groups``, :func:`labelled_feature_rows` whose ``split`` is one of
     its splits (``{"train": ["train"], "history": ["train", "purged", "valid"]}``), in label
     order, as :func:`churn.modeling.training_data.split_rows` would give them. The feature
     table is read once, ``COLUMNS_PER_READ`` columns at a time, and only the rows of the groups
     are held: never all labelled rows beside their splits, nor rows of splits no group names
-    (the unlabelled ``score`` rows)."""
+    (the unlabelled ``score`` rows). ``columns``: the feature columns to take (None: all)."""
     head, rows = labelled_positions(io.read_parquet(paths.features, columns=KEYS), labels)
     selections = {name: rows_of_splits(head, rows, splits) for name, splits in groups.items()}
     del head, rows
-    names = [n for n in parquet_column_names(paths.features) if n not in KEYS]
+    names = [
+        n
+        for n in parquet_column_names(paths.features)
+        if n not in KEYS and (columns is None or n in columns)
+    ]
     groups_of_columns = (
         names[i : i + COLUMNS_PER_READ] for i in range(0, len(names), COLUMNS_PER_READ)
     )
