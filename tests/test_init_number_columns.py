@@ -82,6 +82,7 @@ def _bank(n: int, seed: int) -> pd.DataFrame:
             "CreditScore": rng.integers(350, 851, n),
             "Geography": rng.choice(["France", "Spain", "Germany"], n),
             "Age": age,
+            "Balance": np.where(rng.random(n) < 0.35, 0.0, rng.normal(1.2e5, 3e4, n)).round(2),
             "IsActiveMember": active,
             "Exited": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
         }
@@ -97,6 +98,8 @@ def test_a_row_number_is_left_out_of_the_attributes_and_said(tmp_path: Path) -> 
     assert source["columns"]["customer_id"] == "CustomerId"
     assert "RowNumber" not in source["attributes"].values()
     assert "Age" in source["attributes"].values()
+    params = (root / "pipelines/bank/params.yaml").read_text(encoding="utf-8")
+    assert "charge_feature: balance   # check: a balance, counted once" in params
 
 
 def test_the_index_pandas_wrote_is_left_out(tmp_path: Path) -> None:

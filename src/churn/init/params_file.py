@@ -349,7 +349,12 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         lines += [
             "  value:",
             "    method: recurring",
-            f"    charge_feature: {charge}   # check: the monthly charge at stake",
+            f"    charge_feature: {charge}   # check: "
+            + (
+                "a balance, counted once (months: 1), not a monthly charge"
+                if "balance" in charge.split("_")
+                else "the monthly charge at stake"
+            ),
         ]
     else:
         lines += [
