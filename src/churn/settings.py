@@ -439,6 +439,12 @@ class SnapshotSettings(Frozen):
         "after trimming and case-folding (' Yes', 'YES' and 'yes' all match 'Yes'; '1.0' "
         "matches '1')",
     )
+    churned_when: Literal["equals", "filled"] = Field(
+        "equals",
+        description="equals: a customer churned when the label is positive_label; filled: "
+        "when the label column holds any value (a cancellation date), and stayed when it is "
+        "blank",
+    )
     numeric_attributes: list[str] = Field(
         default_factory=list,
         description="attributes read as numbers; every other mapped attribute is a category "

@@ -218,6 +218,9 @@ class SnapshotRoles:
     categorical: tuple[str, ...]
     value: str | None
     notes: tuple[str, ...]
+    filled: bool = False
+    """The label is churned when it holds any value (a cancellation date; ``positive`` then
+    unused): ``data.snapshot.churned_when: filled``."""
 
 
 def filled_text(values: pd.Series) -> pd.Series:
@@ -787,9 +790,11 @@ def infer_snapshot_roles(
     customer_id: str | None = None,
     value: str | None = None,
     exclude: Sequence[str] = (),
+    filled: bool = False,
 ) -> SnapshotRoles:
     """Roles of a snapshot's columns: every column other than the id and the label is an
-    attribute (less ``exclude``), numeric when its values read as numbers."""
+    attribute (less ``exclude``), numeric when its values read as numbers. ``filled``: the
+    label is a date or value present for churners only (no churned value to find)."""
     columns = [str(c) for c in sample.columns]
     for flag, given in (("--label", label), ("--customer-id", customer_id), ("--value", value)):
         if given is not None and given not in columns:
@@ -830,9 +835,10 @@ def infer_snapshot_roles(
     return SnapshotRoles(
         customer_id,
         label,
-        positive_label(sample[label], positive),
+        "" if filled else positive_label(sample[label], positive),
         numeric,
         categorical,
         value,
         tuple(notes),
+        filled,
     )

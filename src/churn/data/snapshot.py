@@ -7,6 +7,7 @@
 * Without a mapped id the customers are numbered by row (``row_1``, ``row_2``, ...).
 * The label is compared with ``positive_label`` after trimming and case-folding, so ``" Yes"``,
   ``"YES"`` and ``"yes"`` all count as churned; numbers compare by value (``"1.0"`` is ``"1"``).
+  With ``churned_when: filled`` any value churned and a blank stayed (a cancellation date).
 * A customers table (``data.customers``) adds its attributes by ``customer_id``.
 
 Nothing here touches files; :func:`snapshot_notes` says in words what was decided, for the log.
@@ -173,17 +174,21 @@ def _churned(label: pd.Series, settings: SnapshotSettings, problems: Problems) -
     label, or one value for every row, is a problem."""
     path, column = settings.source.path, str(label.name)
     folded = label.map(label_text)
-    if folded.isna().any():
-        problems.add(path, column, "label is missing", row_labels(folded.index[folded.isna()]))
-    churned = (folded == label_text(settings.positive_label)).astype(bool)
+    if settings.churned_when == "filled":  # a cancellation date: blank while a customer
+        churned = folded.notna().astype(bool)
+        rule = "churned_when 'filled' (a value churned, a blank stayed)"
+    else:
+        if folded.isna().any():
+            problems.add(path, column, "label is missing", row_labels(folded.index[folded.isna()]))
+        churned = (folded == label_text(settings.positive_label)).astype(bool)
+        rule = f"positive_label {settings.positive_label!r}"
     if churned.all() or not churned.any():
         found = sorted(clean_text(label).dropna().unique().tolist())[:5]
         problems.items.append(
             Problem(
                 path,
                 column,
-                f"positive_label {settings.positive_label!r} must split the rows into two "
-                f"classes; values found: {found}",
+                f"{rule} must split the rows into two classes; values found: {found}",
                 len(label),
             )
         )
@@ -349,7 +354,13 @@ def snapshot_notes(raw: pd.DataFrame, settings: SnapshotSettings) -> list[str]:
             f"{len(roles.numeric)} numeric, {len(categorical)} categorical "
             f"({', '.join(categorical[:10]) or 'none'}); list data.snapshot.exclude to drop some"
         )
-    if roles.label is not None and roles.label in raw.columns:
+    if roles.label is not None and roles.label in raw.columns and settings.churned_when == "filled":
+        filled = raw[roles.label].map(label_text).notna()
+        notes.append(
+            f"label {roles.label!r}: {int(filled.sum()):,} rows with a value counted as churned, "
+            f"{int((~filled).sum()):,} blank as stayed (churned_when 'filled')"
+        )
+    elif roles.label is not None and roles.label in raw.columns:
         positive = label_text(settings.positive_label)
         values = [v for v in raw[roles.label].unique() if label_text(v) is not None]
         churned = sorted({str(v) for v in values if label_text(v) == positive})

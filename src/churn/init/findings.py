@@ -111,7 +111,11 @@ def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
         ("file", plan.source.path, _reading(plan.source.format)),
         ("customer id", roles.customer_id or "-", _given(flags.customer_id)),
         ("label", roles.label, _given(flags.label)),
-        ("churned value", roles.positive, _given(flags.positive)),
+        (
+            ("churned value", "any value (a blank stayed)", "a cancellation date")
+            if roles.filled
+            else ("churned value", roles.positive, _given(flags.positive))
+        ),
         ("value", roles.value or "-", _given(flags.value) if roles.value else "none found"),
         (
             "attributes",

@@ -324,7 +324,11 @@ def render_snapshot(plan: SnapshotPlan) -> str:
         ),
     ]
     lines = [ENGINE, "", "data:", "  kind: snapshot", "  snapshot:", "    source:", *source]
-    if roles.positive != "Yes":
+    if roles.filled:
+        lines.append(
+            "    churned_when: filled   # check: a date in the label is a churner, a blank stayed"
+        )
+    elif roles.positive != "Yes":
         lines.append(f"    positive_label: {scalar(roles.positive)}   # the label's churned value")
     lines += flow_list("numeric_attributes", plan.numeric_attributes, 4)
     if plan.date_attributes:

@@ -185,10 +185,14 @@ class SnapshotPlan:
         return by_column.get(self.roles.value) if self.roles.value else None
 
 
-def class_sizes(labels: pd.Series, positive: str) -> tuple[int, int]:
+def class_sizes(labels: pd.Series, positive: str, *, any_value: bool = False) -> tuple[int, int]:
     """Churners and stayers among every label of a snapshot (blanks left out), compared with
-    ``positive`` as the pipeline compares them (:func:`churn.data.snapshot.label_text`)."""
+    ``positive`` as the pipeline compares them (:func:`churn.data.snapshot.label_text`); with
+    ``any_value``, a value is a churner and a blank a stayer (``churned_when: filled``)."""
     texts = [label_text(v) for v in labels]
+    if any_value:
+        churners = sum(t is not None for t in texts)
+        return churners, len(texts) - churners
     wanted = label_text(positive)
     filled = [t for t in texts if t is not None]
     churners = sum(t == wanted for t in filled)
@@ -416,6 +420,17 @@ _NOT_CANCEL_WORDS = frozenset({"period", "trial", "billing", "renewal", "expecte
 """Words that make an end-named date something else (Stripe's ``Current Period End``)."""
 
 
+def cancellation_label(sample: pd.DataFrame) -> str | None:
+    """A snapshot's label when no column is named like one: the date named like a
+    cancellation (:func:`_cancel_time`) that is blank on some rows and filled on others, so
+    that a date means churned and a blank stayed (``churned_when: filled``); None otherwise."""
+    column = _cancel_time(sample)
+    if column is None:
+        return None
+    filled = filled_text(sample[column]).size
+    return column if 0 < filled < len(sample) else None
+
+
 def _cancel_time(sample: pd.DataFrame) -> str | None:
     """The column of ``sample`` that reads as dates and is named like a cancellation (first of
     :data:`_CANCEL_WORDS`), or None."""
@@ -623,9 +638,11 @@ def snapshot_plan(
     customer_id: str | None = None,
     value: str | None = None,
     exclude: Sequence[str] = (),
+    label_filled: bool = False,
 ) -> SnapshotPlan:
     """A snapshot's roles. A file without a customer id column numbers its customers by row
-    (``row_1``, ...), which the printed findings say."""
+    (``row_1``, ...), which the printed findings say. ``label_filled``: the label is a
+    cancellation date, blank for customers who stayed (:func:`cancellation_label`)."""
     _check_excluded(exclude, sample, source.path)
     named = set(id_candidates([str(c) for c in sample.columns]))  # an id 50001, 50002, ...
     numbered = [
@@ -644,6 +661,7 @@ def snapshot_plan(
                 customer_id=customer_id,
                 value=value,
                 exclude=kept_out,
+                filled=label_filled,
             )
         except RoleNotFound as exc:
             raise RoleNotFound(f"{source.path}: {exc}") from None
@@ -727,8 +745,16 @@ def without_leaks(plan: SnapshotPlan, sample: pd.DataFrame) -> SnapshotPlan:
     trains instead of stopping there. Each is named in a note and in the params file."""
     wanted = label_text(plan.roles.positive)
     labels = [label_text(v) for v in sample[plan.roles.label]]
-    known = [t is not None for t in labels]
-    y = np.array([t == wanted for t, k in zip(labels, known, strict=True) if k], dtype=np.int8)
+    filled = plan.roles.filled  # a value churned, a blank stayed: every row is known
+    known = [filled or t is not None for t in labels]
+    y = np.array(
+        [
+            (t is not None) if filled else t == wanted
+            for t, k in zip(labels, known, strict=True)
+            if k
+        ],
+        dtype=np.int8,
+    )
     rows = sample[known].reset_index(drop=True)
     numbers = (*plan.numeric_attributes, *plan.date_attributes)
 
@@ -771,7 +797,7 @@ def sized_for_training(plan: SnapshotPlan, labels: pd.Series) -> SnapshotPlan:
     """``plan`` with the ``train.min_class_rows`` its class sizes allow (``labels``: every
     value of the label column), and a note saying so: a small export must not run every stage
     only to stop in ``churn train``."""
-    churners, stayers = class_sizes(labels, plan.roles.positive)
+    churners, stayers = class_sizes(labels, plan.roles.positive, any_value=plan.roles.filled)
     split = SnapshotLabelSettings.model_fields
     default = TrainSettings.model_fields["min_class_rows"].default
     needed = fitting_min_class_rows(

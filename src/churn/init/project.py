@@ -375,10 +375,13 @@ def init_snapshot(
     files = [snapshot, *([customers] if customers is not None else [])]
     places, raw = placement(project_dir, name, files)
     source, sample = _source(snapshot, places)
+    cancelled = planning.cancellation_label(sample) if flags.label is None else None
     try:
-        label = flags.label or label_column(sample)
+        label = flags.label or cancelled or label_column(sample)
     except RoleNotFound as exc:
         raise RoleNotFound(f"{source.path}: {exc}") from None
+    if flags.label is not None and flags.positive is None:  # --label naming a cancel date
+        cancelled = flags.label if planning.cancellation_label(sample[[label]]) else None
     dated = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
     plan = planning.snapshot_plan(
         name,
@@ -390,6 +393,7 @@ def init_snapshot(
         customer_id=flags.customer_id,
         value=flags.value,
         exclude=flags.exclude,
+        label_filled=cancelled is not None,
     )
     plan = planning.without_leaks(plan, sample)
     plan = planning.sized_for_training(plan, read_column(snapshot, source.format, label))

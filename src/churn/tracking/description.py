@@ -83,7 +83,14 @@ def prediction(settings: PipelineSettings) -> str:
     """What the model's probability is the probability of, from the label settings."""
     labels = settings.labels
     if isinstance(labels, SnapshotLabelSettings):
-        positive = settings.data.snapshot.positive_label if settings.data.snapshot else "?"
+        snapshot = settings.data.snapshot
+        if snapshot is not None and snapshot.churned_when == "filled":
+            return (
+                f"the probability that a customer's label in the snapshot of "
+                f"{labels.snapshot_date.isoformat()} holds a value (a cancellation date; "
+                "data.snapshot.churned_when: filled)"
+            )
+        positive = snapshot.positive_label if snapshot else "?"
         return (
             f"the probability that a customer's label in the snapshot of "
             f"{labels.snapshot_date.isoformat()} is {positive!r} (data.snapshot.positive_label)"
