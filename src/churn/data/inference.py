@@ -669,14 +669,42 @@ def label_word(value: str) -> str:
     return folded
 
 
+_STATUS_NAME_WORDS = frozenset({"status", "state", "stage", "outcome", "result"})
+"""Words of a column name that make it a customer's status, a label when one of its values
+says the customer left (Maven's ``Customer Status``: Stayed, Churned, Joined)."""
+_LEAVING_WORDS = frozenset(POSITIVE_WORDS) - {"yes", "y", "true", "t", "1", "1.0"}
+"""The yes-like label words that say a customer left, not merely yes."""
+MAX_STATUS_VALUES = 10
+
+
+def leaving_value(values: pd.Series) -> str | None:
+    """The one value of a status column that says a customer left (``Churned``, ``Cancelled``,
+    ``Closed``) among at most :data:`MAX_STATUS_VALUES` distinct values; None when there is
+    no such value or more than one."""
+    distinct = sorted(filled_text(values).unique().tolist())
+    if not 2 <= len({v.casefold() for v in distinct}) <= MAX_STATUS_VALUES:
+        return None
+    leaving = {v.strip().casefold(): v for v in distinct if label_word(v) in _LEAVING_WORDS}
+    return str(next(iter(leaving.values()))) if len(leaving) == 1 else None
+
+
 def label_column(sample: pd.DataFrame) -> str:
     """The churn label of a snapshot when ``--label`` is not given: the one column whose name
     has a churn word (:data:`LABEL_NAME_WORDS`: ``Churn``, ``Exited``, ``Attrition_Flag``,
-    ``Churn?``) and two distinct values. Raises RoleNotFound naming the candidates otherwise."""
+    ``Churn?``) and two distinct values; else the one status column (``Customer Status``) with
+    one value that says a customer left (:func:`leaving_value`). Raises RoleNotFound naming
+    the candidates otherwise."""
     named = [str(c) for c in sample.columns if LABEL_NAME_WORDS & set(name_words(str(c)))]
     two_valued = [c for c in named if filled_text(sample[c]).str.casefold().nunique() == 2]
     if len(two_valued) == 1 or (two_valued and _same_split(sample, two_valued)):
         return two_valued[0]  # several writing one split (Churn Label, Churn Value): the first
+    statuses = [
+        str(c)
+        for c in sample.columns
+        if _STATUS_NAME_WORDS & set(name_words(str(c))) and leaving_value(sample[c]) is not None
+    ]
+    if not two_valued and len(statuses) == 1:
+        return statuses[0]
     found = (
         f"columns named like a churn label with two values: {two_valued}"
         if two_valued
@@ -741,6 +769,8 @@ def positive_label(values: pd.Series, given: str | None = None) -> str:
             raise RoleNotFound(f"--positive {given!r} is not among the label's values {distinct}")
         return given
     folded = {v.strip().casefold() for v in distinct}
+    if len(folded) > 2 and (leaving := leaving_value(filled)) is not None:
+        return leaving  # a status: the value that says a customer left; the others stayed
     if len(folded) != 2:
         raise RoleNotFound(
             f"the label holds {len(folded)} distinct values ({distinct[:10]}); a churn label has "
@@ -823,6 +853,15 @@ def infer_snapshot_roles(
                 "--customer-id COLUMN"
             )
     attributes = [c for c in columns if c not in {label, customer_id, *exclude}]
+    positive_value = "" if filled else positive_label(sample[label], positive)
+    others = sorted(
+        {v for v in filled_text(sample[label]) if v.casefold() != positive_value.casefold()}
+    )
+    if not filled and len(others) > 1:
+        notes.append(
+            f"label {label!r}: {positive_value!r} is a churner; {', '.join(map(repr, others))} "
+            "stayed (data.snapshot.positive_label)"
+        )
     numeric = tuple(c for c in attributes if is_numeric(sample[c]))
     categorical = tuple(c for c in attributes if c not in numeric)
     if value is None:
@@ -835,7 +874,7 @@ def infer_snapshot_roles(
     return SnapshotRoles(
         customer_id,
         label,
-        "" if filled else positive_label(sample[label], positive),
+        positive_value,
         numeric,
         categorical,
         value,
