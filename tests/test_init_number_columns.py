@@ -148,3 +148,51 @@ def test_an_id_numbered_in_file_order_stays_the_id(tmp_path: Path) -> None:
     assert written(root, "ecom")["data"]["snapshot"]["source"]["columns"]["customer_id"] == (
         "CustomerID"
     )
+
+
+def _employees(n: int, seed: int) -> pd.DataFrame:
+    """IBM's HR attrition export: an EmployeeNumber with gaps, constant columns, Attrition."""
+    rng = np.random.default_rng(seed)
+    overtime = rng.choice(["Yes", "No"], n, p=[0.3, 0.7])
+    p = 1 / (1 + np.exp(-(-2.0 + 1.3 * (overtime == "Yes"))))
+    return pd.DataFrame(
+        {
+            "Age": rng.integers(18, 61, n),
+            "Attrition": np.where(rng.random(n) < p, "Yes", "No"),
+            "EmployeeCount": 1,
+            "EmployeeNumber": np.sort(rng.choice(np.arange(1, 2 * n), n, replace=False)),
+            "Over18": "Y",
+            "OverTime": overtime,
+            "StandardHours": 80,
+        }
+    )
+
+
+def test_a_key_named_column_distinct_on_every_row_is_the_id(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    path = export(tmp_path, _employees(400, seed=8), "hr.csv")
+    code, out = init(root, "hr", "--snapshot", str(path))
+    assert code == 0, out
+    assert "'EmployeeNumber' was taken for one (named like a key" in out
+    source = written(root, "hr")["data"]["snapshot"]["source"]
+    assert source["columns"]["customer_id"] == "EmployeeNumber"
+
+
+def test_columns_with_one_value_everywhere_are_left_out(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    path = export(tmp_path, _employees(400, seed=9), "hr.csv")
+    code, out = init(root, "hr", "--snapshot", str(path))
+    assert code == 0, out
+    assert "left out 'EmployeeCount', 'Over18', 'StandardHours': one value on every row" in out
+    attributes = written(root, "hr")["data"]["snapshot"]["source"]["attributes"]
+    assert set(attributes.values()) == {"Age", "OverTime"}
+
+
+def test_one_value_in_the_first_rows_of_a_larger_file_is_kept(tmp_path: Path) -> None:
+    frame = _employees(6_000, seed=10)  # more rows than init's sample
+    frame.loc[5_500:, "Over18"] = "N"  # the value changes after the sample
+    root = project(tmp_path / "p")
+    code, out = init(root, "hr", "--snapshot", str(export(tmp_path, frame, "hr.csv")))
+    assert code == 0, out
+    assert "one value on every row" not in out
+    assert "Over18" in written(root, "hr")["data"]["snapshot"]["source"]["attributes"].values()

@@ -37,6 +37,7 @@ from churn.data.snapshot import label_text
 from churn.init.event_kinds import cancellation_types, purchase_types, return_types
 from churn.init.lapse import Returns
 from churn.init.schedule import CutoffPlan
+from churn.init.snapshot_columns import constant_columns, key_columns
 from churn.init.sniff import FileFormat
 from churn.io.paths import check_pipeline_name
 from churn.modeling.leakage import leak_suspects
@@ -639,10 +640,13 @@ def snapshot_plan(
     value: str | None = None,
     exclude: Sequence[str] = (),
     label_filled: bool = False,
+    whole_file: bool = False,
 ) -> SnapshotPlan:
     """A snapshot's roles. A file without a customer id column numbers its customers by row
     (``row_1``, ...), which the printed findings say. ``label_filled``: the label is a
-    cancellation date, blank for customers who stayed (:func:`cancellation_label`)."""
+    cancellation date, blank for customers who stayed (:func:`cancellation_label`).
+    ``whole_file``: ``sample`` holds every row, so a column with one value there has one value
+    everywhere and is left out."""
     _check_excluded(exclude, sample, source.path)
     named = set(id_candidates([str(c) for c in sample.columns]))  # an id 50001, 50002, ...
     numbered = [
@@ -669,7 +673,9 @@ def snapshot_plan(
     roles = roles_with(customer_id)
     notes: list[str] = []
     if roles.customer_id is None:
-        codes = numeric_codes(sample, [c for c in sample.columns if c not in {label, *kept_out}])
+        open_columns = [c for c in sample.columns if c not in {label, *kept_out}]
+        codes = numeric_codes(sample, open_columns)
+        keys = key_columns(sample, open_columns)
         if len(codes) == 1:
             roles = roles_with(codes[0])
             notes.append(
@@ -677,6 +683,26 @@ def snapshot_plan(
                 "values (a numeric code of one width, distinct on every row); if it is not the "
                 "customer, give --customer-id COLUMN"
             )
+        elif len(keys) == 1:
+            roles = roles_with(keys[0])
+            notes.append(
+                f"no column is named like a customer id: {keys[0]!r} was taken for one (named "
+                "like a key, distinct on every row); if it is not the customer, give "
+                "--customer-id COLUMN"
+            )
+    if whole_file:  # a column with one value everywhere tells no customer from another
+        attributes_in_order = [
+            c for c in sample.columns if c in {*roles.numeric, *roles.categorical}
+        ]
+        constant = constant_columns(sample, attributes_in_order)
+        if constant:
+            roles = replace(
+                roles,
+                numeric=tuple(c for c in roles.numeric if c not in constant),
+                categorical=tuple(c for c in roles.categorical if c not in constant),
+                value=roles.value if roles.value not in constant else None,
+            )
+            notes.append(f"left out {', '.join(repr(c) for c in constant)}: one value on every row")
     if numbered:
         notes.append(
             f"left out {', '.join(repr(c) for c in numbered)}: row numbers (1, 2, 3, ... in "

@@ -45,7 +45,7 @@ from churn.init.plan import (
     SourceFile,
 )
 from churn.init.schedule import horizon_plan
-from churn.init.sniff import file_format, read_column, read_sample
+from churn.init.sniff import SAMPLE_ROWS, file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import (
     PipelineSettings,
@@ -394,6 +394,7 @@ def init_snapshot(
         value=flags.value,
         exclude=flags.exclude,
         label_filled=cancelled is not None,
+        whole_file=len(sample) < SAMPLE_ROWS,
     )
     plan = planning.without_leaks(plan, sample)
     plan = planning.sized_for_training(plan, read_column(snapshot, source.format, label))
