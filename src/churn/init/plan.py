@@ -674,22 +674,18 @@ def snapshot_plan(
     notes: list[str] = []
     if roles.customer_id is None:
         open_columns = [c for c in sample.columns if c not in {label, *kept_out}]
-        codes = numeric_codes(sample, open_columns)
-        keys = key_columns(sample, open_columns)
-        if len(codes) == 1:
-            roles = roles_with(codes[0])
-            notes.append(
-                f"no column is named like a customer id: {codes[0]!r} was taken for one by its "
-                "values (a numeric code of one width, distinct on every row); if it is not the "
-                "customer, give --customer-id COLUMN"
-            )
-        elif len(keys) == 1:
-            roles = roles_with(keys[0])
-            notes.append(
-                f"no column is named like a customer id: {keys[0]!r} was taken for one (named "
-                "like a key, distinct on every row); if it is not the customer, give "
-                "--customer-id COLUMN"
-            )
+        for found, why in (
+            (numeric_codes(sample, open_columns), "by its values (a numeric code of one width"),
+            (key_columns(sample, open_columns), "(named like a key"),
+        ):
+            if len(found) == 1:
+                roles = roles_with(found[0])
+                notes.append(
+                    f"no column is named like a customer id: {found[0]!r} was taken for one "
+                    f"{why}, distinct on every row); if it is not the customer, give "
+                    "--customer-id COLUMN"
+                )
+                break
     if whole_file:  # a column with one value everywhere tells no customer from another
         attributes_in_order = [
             c for c in sample.columns if c in {*roles.numeric, *roles.categorical}
