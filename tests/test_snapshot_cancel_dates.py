@@ -85,3 +85,13 @@ def test_every_yes_no_label_still_needs_its_churned_value(tmp_path: Path) -> Non
     params = yaml.safe_load((root / "pipelines/accts/params.yaml").read_text(encoding="utf-8"))
     assert params["data"]["snapshot"].get("churned_when", "equals") == "equals"
     assert params["data"]["snapshot"]["source"]["columns"]["label"] == "Churn"
+
+
+def test_a_label_that_is_no_column_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    path = export(tmp_path, _accounts(100, seed=4), "a.csv")
+    code, out = init(root, "accts", "--snapshot", str(path), "--label", "nope")
+    assert code == 2, out
+    assert "--label 'nope': no such column" in out
+    assert not (root / "pipelines" / "accts").exists()
+    assert not (root / "data" / "raw" / "accts").exists()

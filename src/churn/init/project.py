@@ -375,13 +375,16 @@ def init_snapshot(
     files = [snapshot, *([customers] if customers is not None else [])]
     places, raw = placement(project_dir, name, files)
     source, sample = _source(snapshot, places)
-    cancelled = planning.cancellation_label(sample) if flags.label is None else None
+    # a cancellation date, blank while a customer stays, found or named by --label
+    cancelled = None
+    if flags.label is None:
+        cancelled = planning.cancellation_label(sample)
+    elif flags.positive is None and flags.label in sample.columns:
+        cancelled = planning.cancellation_label(sample[[flags.label]])
     try:
         label = flags.label or cancelled or label_column(sample)
     except RoleNotFound as exc:
         raise RoleNotFound(f"{source.path}: {exc}") from None
-    if flags.label is not None and flags.positive is None:  # --label naming a cancel date
-        cancelled = flags.label if planning.cancellation_label(sample[[label]]) else None
     dated = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
     plan = planning.snapshot_plan(
         name,

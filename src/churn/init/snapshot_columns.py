@@ -12,11 +12,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from churn.data.inference import _ID_WORDS as KEY_WORDS  # the words id_candidates reads
 from churn.data.inference import filled_text, name_words
-
-KEY_WORDS = frozenset({"id", "no", "nr", "num", "number", "key", "code", "ref", "uid", "uuid"})
-"""Words of a column name that make it a key (as :func:`churn.data.inference.id_candidates`
-reads them after a customer word)."""
 
 
 def key_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
