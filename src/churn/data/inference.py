@@ -23,7 +23,7 @@ from churn.data.day_numbers import (
     day_number_format,
     reads_as_day_numbers,
 )
-from churn.data.parsing import CURRENCY, parse_numbers, utc_names_as_offsets
+from churn.data.parsing import CURRENCY, parse_numbers, parse_timestamps, utc_names_as_offsets
 from churn.errors import ConfigError
 from churn.settings import UNIX_FORMATS, day_number_origin
 
@@ -382,7 +382,8 @@ def _ids_by_values(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """Columns that look like an opaque id by their values when none is named like one
     (KKBox's ``msno``): text, not numbers or dates, one token each (no blanks inside), many
     distinct values, and not named like an order's id. Those whose values repeat in the
-    sample (a customer's several events) come first."""
+    sample (a customer's several events) come first, and email addresses among them first of
+    all (an order number repeats on each line of the order too)."""
     found = []
     for column in columns:
         filled = filled_text(sample[column])
@@ -399,8 +400,39 @@ def _ids_by_values(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
         except ValueError:
             continue
         found.append(column)
-    repeated = [c for c in found if filled_text(sample[c]).duplicated().any()]
-    return repeated or found
+    repeated = [c for c in found if _repeats(sample[c])]
+    emails = [c for c in _email_columns(sample, columns) if c in repeated]
+    return emails or repeated or found
+
+
+MIN_ID_FILLED_SHARE = 0.5
+"""Share of rows an id-named column must fill to be the customer id beside one that fills
+more: a column blank on most rows (an id set only when a visitor signs in) is not the key."""
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _repeats(values: pd.Series) -> bool:
+    """Whether a filled value comes twice (blanks are no repeat)."""
+    return bool(filled_text(values).duplicated().any())
+
+
+def _filled_share(values: pd.Series) -> float:
+    return len(filled_text(values)) / max(len(values), 1)
+
+
+def _email_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Columns whose filled values are email addresses and repeat: a buyer's address, the
+    person's key of exports with no customer id (Shopify's orders)."""
+    found = []
+    for column in columns:
+        filled = filled_text(sample[column])
+        if (
+            len(filled)
+            and filled.str.match(_EMAIL).mean() >= MIN_PARSED_SHARE
+            and filled.duplicated().any()
+        ):
+            found.append(column)
+    return found
 
 
 def _require(role: str, found: list[str], flag: str, columns: Sequence[str]) -> str:
@@ -414,6 +446,29 @@ def _require(role: str, found: list[str], flag: str, columns: Sequence[str]) -> 
     raise RoleNotFound(
         f"more than one column could be the {role}: {found}. Name it with {flag} COLUMN."
     )
+
+
+def _has_time_of_day(guess: TimestampGuess) -> bool:
+    fmt = guess.format
+    return fmt is None or fmt in UNIX_FORMATS or "%H" in fmt
+
+
+def _finest(sample: pd.DataFrame, guesses: list[TimestampGuess]) -> list[str]:
+    """The one column of ``guesses`` with a time of day when every other is the same days
+    without it (GA4's ``event_timestamp`` beside its ``event_date``), else all of them."""
+    timed = [g for g in guesses if _has_time_of_day(g)]
+    if len(guesses) < 2 or len(timed) != 1 or any(g.twin for g in guesses):
+        return [g.column for g in guesses]
+    fine, _ = parse_timestamps(sample[timed[0].column], fmt=timed[0].format, timezone="UTC")
+    for guess in guesses:
+        if guess is timed[0]:
+            continue
+        days, _ = parse_timestamps(sample[guess.column], fmt=guess.format, timezone="UTC")
+        # a day apart at most: the date may be written in the business's time zone
+        close = (fine.dt.normalize() - days).abs() <= pd.Timedelta(days=1)
+        if close[fine.notna() & days.notna()].mean() < MIN_PARSED_SHARE:
+            return [g.column for g in guesses]
+    return [timed[0].column]
 
 
 def _timestamp_columns(sample: pd.DataFrame) -> dict[str, TimestampGuess]:
@@ -526,9 +581,28 @@ def infer_event_roles(
 
     if customer_id is None:
         named = id_candidates(open_columns)
-        repeated = [c for c in named if sample[c].nunique() < len(sample)]
-        if named:
-            customer_id = _require("customer id", repeated or named, "--customer-id", columns)
+        repeated = [c for c in named if _repeats(sample[c])]
+        # a log's id is on (nearly) every row: GA4's user_id, set only for signed-in visitors,
+        # yields to user_pseudo_id
+        filled = [c for c in repeated if _filled_share(sample[c]) >= MIN_ID_FILLED_SHARE]
+        emails = [] if repeated else _email_columns(sample, open_columns)
+        if len(emails) == 1:  # Shopify's orders: a unique order `Id`, the buyer's `Email`
+            customer_id = emails[0]
+            notes.append(
+                f"{customer_id!r} (email addresses, repeating) was taken for the customer id: "
+                f"{named or 'no column'} named like one has a new value on every row; if the "
+                "customer is another column, give --customer-id COLUMN"
+            )
+        elif named:
+            customer_id = _require(
+                "customer id", filled or repeated or named, "--customer-id", columns
+            )
+            if sparse := [c for c in repeated if filled and c not in filled]:
+                notes.append(
+                    f"{sparse} named like a customer id are blank on most rows, so "
+                    f"{customer_id!r} was taken for it; if the customer is another column, "
+                    "give --customer-id COLUMN"
+                )
         else:
             by_values = _ids_by_values(sample, open_columns)
             customer_id = _require("customer id", by_values, "--customer-id", columns)
@@ -545,7 +619,13 @@ def infer_event_roles(
             days = day_number_columns(sample, [c for c in open_columns if c != customer_id])
             dates.update({c: TimestampGuess(c, day_number_format()) for c in days})
             named = days
-        timestamp = _require("timestamp", when or named, "--timestamp", columns)
+        found = _finest(sample, [dates[c] for c in when or named])
+        if coarser := sorted(set(when or named) - set(found)) if len(found) == 1 else []:
+            notes.append(
+                f"{found[0]!r} was taken for the timestamp: {coarser} hold the same days "
+                "without the time of day"
+            )
+        timestamp = _require("timestamp", found, "--timestamp", columns)
     if given_format is not None:
         ts = _given_format(sample[timestamp], timestamp, given_format)
     elif timestamp in dates:

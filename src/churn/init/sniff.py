@@ -31,7 +31,8 @@ from churn.io.json_records import is_json_name, json_record_chunks, json_sample
 
 SEPARATORS = ",;\t|"
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
-"""Tried in order; a file that starts with a byte order mark is utf-8-sig."""
+"""Tried in order; a file that starts with a byte order mark is utf-8-sig (or utf-16, whose
+mark says its byte order)."""
 SAMPLE_ROWS = 5000
 _CHUNK = 1 << 20
 
@@ -72,14 +73,36 @@ def _decodes(path: Path, encoding: str) -> bool:
 
 
 def text_encoding(path: Path) -> str:
-    """The first of :data:`ENCODINGS` that decodes the whole file."""
+    """The encoding its byte order mark names (utf-8-sig; utf-16 for Excel's "Unicode text"
+    and other UTF-16 exports), utf-16-le or -be for UTF-16 without a mark (a zero byte beside
+    each ASCII character), else the first of :data:`ENCODINGS` that decodes the whole file."""
     with path.open("rb") as f:
-        if f.read(3) == codecs.BOM_UTF8:
-            return "utf-8-sig"
+        head = f.read(4096)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if (wide := _utf16_without_mark(head)) is not None:
+        return wide
     for encoding in ENCODINGS:
         if encoding != "utf-8-sig" and _decodes(path, encoding):
             return encoding
     return "latin-1"  # pragma: no cover - latin-1 decodes any byte
+
+
+def _utf16_without_mark(head: bytes) -> str | None:
+    """utf-16-le or utf-16-be when every other byte of ``head`` is zero (ASCII text written
+    two bytes a character), else None. Text in UTF-8 or a one-byte encoding has no zero
+    bytes."""
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    odd, even = head[1 : 2 * pairs : 2], head[0 : 2 * pairs : 2]
+    if odd.count(0) >= 0.9 * pairs and even.count(0) == 0:
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * pairs and odd.count(0) == 0:
+        return "utf-16-be"
+    return None
 
 
 def separator(head: str) -> str:

@@ -1,0 +1,147 @@
+"""``churn init`` on exports of web shops and analytics tools, each a shape that failed before:
+
+- Shopify's orders export has no customer id; its order ``Id`` (new on every order) was taken
+  for one, so nobody came back. The buyer's ``Email`` is the person.
+- GA4's BigQuery export has ``event_date`` (20240105) beside ``event_timestamp``
+  (microseconds): init stopped, "more than one column could be the timestamp". And its
+  ``user_id`` is set only for signed-in visitors, so ``user_pseudo_id`` is the key.
+- Excel's "Unicode text" (and many ad platforms) write UTF-16 with tabs: the header read as
+  ``ÿþC\\x00u\\x00s...`` and init stopped on the garbled column names.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.data.inference import RoleNotFound, infer_event_roles
+from churn.init.sniff import file_format, read_sample
+from tests._project import run_stages
+from tests.test_init import export, init, project, written
+
+
+def _shopify_sample(n_orders: int = 60, seed: int = 3) -> pd.DataFrame:
+    """Orders of a few buyers, two lines each: order-level fields only on the first line."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(n_orders):
+        email = f"buyer{rng.integers(15)}@example.com"
+        created = (pd.Timestamp("2024-01-01") + pd.Timedelta(hours=37 * k)).strftime(
+            "%Y-%m-%d %H:%M:%S -0500"
+        )
+        for line in range(2):
+            first = line == 0
+            rows.append(
+                {
+                    "Name": f"#{1001 + k}",
+                    "Email": email,
+                    "Financial Status": "paid" if first else "",
+                    "Total": f"{rng.uniform(10, 90):.2f}" if first else "",
+                    "Created at": created,
+                    "Lineitem quantity": "1",
+                    "Lineitem price": f"{rng.uniform(5, 40):.2f}",
+                    "Id": str(4_500_000_000_000 + k) if first else "",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_a_shop_export_with_only_an_order_id_is_keyed_by_the_buyers_email() -> None:
+    roles = infer_event_roles(_shopify_sample())
+    assert roles.customer_id == "Email"
+    assert any("'Email' (email addresses, repeating)" in note for note in roles.notes)
+
+
+def test_a_named_id_that_repeats_still_wins_over_an_email() -> None:
+    sample = _shopify_sample()
+    sample["Customer ID"] = sample["Email"].str.replace("@example.com", "", regex=False)
+    assert infer_event_roles(sample).customer_id == "Customer ID"
+
+
+def test_with_no_id_named_the_email_wins_over_a_repeating_order_number() -> None:
+    # without `Id`, the order number `Name` (#1001, on both lines of an order) repeats too
+    sample = _shopify_sample().drop(columns=["Id"])
+    assert infer_event_roles(sample).customer_id == "Email"
+
+
+def _ga4_sample(signed_in_every: int) -> pd.DataFrame:
+    """Three visitors' events; ``user_id`` filled on one row in ``signed_in_every``."""
+    rows = []
+    start = pd.Timestamp("2024-03-01 22:30", tz="UTC")
+    for k in range(90):
+        t = start + pd.Timedelta(minutes=41 * k)
+        visitor = k % 3
+        rows.append(
+            {
+                "event_date": t.tz_convert("America/Los_Angeles").strftime("%Y%m%d"),
+                "event_timestamp": str(int(t.timestamp() * 1_000_000)),
+                "event_name": ["page_view", "view_item", "purchase"][k % 3],
+                "user_pseudo_id": f"{1_700_000_000 + visitor}.{1_690_000_000 + visitor}",
+                "user_id": f"member-{visitor}" if k % signed_in_every == 0 else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_an_event_timestamp_beside_the_same_events_date_is_the_timestamp() -> None:
+    roles = infer_event_roles(_ga4_sample(signed_in_every=1000))
+    assert (roles.timestamp.column, roles.timestamp.format) == ("event_timestamp", "unix_us")
+    assert any("['event_date'] hold the same days" in note for note in roles.notes)
+
+
+def test_dates_of_other_days_beside_a_timestamp_still_ask_which() -> None:
+    sample = _ga4_sample(signed_in_every=1000)
+    sample["event_date"] = "20200101"  # not the day of the event: another moment
+    with pytest.raises(RoleNotFound, match="more than one column could be the timestamp"):
+        infer_event_roles(sample)
+
+
+def test_an_id_blank_on_most_rows_yields_to_the_one_on_every_row() -> None:
+    roles = infer_event_roles(_ga4_sample(signed_in_every=6))
+    assert roles.customer_id == "user_pseudo_id"
+    assert any("['user_id'] named like a customer id are blank" in note for note in roles.notes)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [("utf-16", "utf-16"), ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be")],
+)
+def test_utf16_text_is_read_with_or_without_a_byte_order_mark(
+    tmp_path: Path, encoding: str, expected: str
+) -> None:
+    frame = pd.DataFrame(
+        {"Customer No": ["C1", "C2", "C1"], "Order Date": ["05/01/2024"] * 3, "Ort": ["Köln"] * 3}
+    )
+    path = export(tmp_path, frame, "sales.txt", sep="\t", encoding=encoding)
+    assert path.read_bytes().startswith(codecs.BOM_UTF16_LE) == (encoding == "utf-16")
+    fmt = file_format(path)
+    assert (fmt.encoding, fmt.separator) == (expected, "\t")
+    sample = read_sample(path, fmt)
+    assert list(sample.columns) == ["Customer No", "Order Date", "Ort"]
+    assert sample["Ort"].tolist() == ["Köln"] * 3
+
+
+def test_a_utf16_log_runs_from_init_to_ingest(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2023-01-01", "2024-06-30", freq="D")
+    frame = pd.DataFrame(
+        {
+            "Customer No": [f"C{i % 40:03d}" for i in range(1200)],
+            "Order Date": rng.choice(days, 1200).astype("datetime64[ns]"),
+            "Net Amount": rng.uniform(5, 50, 1200).round(2),
+        }
+    )
+    frame["Order Date"] = frame["Order Date"].dt.strftime("%d/%m/%Y")
+    root = project(tmp_path)
+    path = export(tmp_path, frame, "sales.txt", sep="\t", encoding="utf-16")
+    code, output = init(root, "uni", "--events", str(path))
+    assert code == 0, output
+    assert written(root, "uni")["data"]["events"]["sources"][0]["encoding"] == "utf-16"
+    run_stages(root, ["ingest"], name="uni")
+    events = pd.read_parquet(root / "data/interim/uni/canonical/events.parquet")
+    assert len(events) == len(frame)
+    assert set(events["customer_id"]) == set(frame["Customer No"])
