@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from churn.data.inference import timestamp_format
+from churn.data.parsing import parse_timestamps
 from churn.errors import ConfigError
 from churn.init.schedule import (
     HORIZONS,
@@ -190,3 +192,29 @@ def test_guests_rows_are_dropped_and_do_not_extend_the_data(tmp_path: Path) -> N
     assert f"last day {last.date()}" in (root / "pipelines/music/params.yaml").read_text()
     assert dt.date.fromisoformat(labels["test_cutoff"]) <= last.date()
     run_stages(root, ["ingest", "labels"], name="music")
+
+
+@pytest.mark.parametrize(
+    ("written_as", "expected_format"),
+    [
+        (["Jan 5, 2023", "Feb 17, 2023"], "%b %d, %Y"),
+        (["Jan 5, 2023 3:04 PM", "Feb 17, 2023 11:04 AM"], "%b %d, %Y %I:%M %p"),
+        (["1/5/2023 2:04:05 PM", "2/17/2023 11:04:05 AM"], "%m/%d/%Y %I:%M:%S %p"),
+        (["5/1/2023 2:04 PM", "17/2/2023 11:04 AM"], "%d/%m/%Y %I:%M %p"),
+        (["1/5/23", "2/17/23"], "%m/%d/%y"),
+        (["5 Jan 2023", "17 Feb 2023"], "%d %b %Y"),
+        (["05-Jan-23", "17-Feb-23"], "%d-%b-%y"),
+        (["Thursday, January 5, 2023", "Friday, February 17, 2023"], "%A, %B %d, %Y"),
+    ],
+)
+def test_dates_as_reports_write_them_read_as_the_days_they_name(
+    written_as: list[str], expected_format: str
+) -> None:
+    """Month names, 12-hour clocks and two-digit years (Excel, Salesforce and PayPal reports):
+    each had read as no date at all, so init found no timestamp."""
+    values = pd.Series(written_as * 3)
+    assert timestamp_format(values) == expected_format
+    parsed, bad = parse_timestamps(values, fmt=expected_format, timezone="UTC")
+    assert bad.empty
+    assert parsed.dt.strftime("%Y-%m-%d").tolist()[:2] == ["2023-01-05", "2023-02-17"]
+    assert parsed.iloc[1].hour == (11 if "%I" in expected_format else 0)

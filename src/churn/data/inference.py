@@ -44,6 +44,28 @@ TIMESTAMP_FORMATS = (
     "%d.%m.%Y",
     "%d-%m-%Y",
     "%Y%m%d",
+    # 12-hour clocks (Excel, Salesforce and PayPal reports in the US)
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%d/%m/%Y %I:%M:%S %p",
+    "%d/%m/%Y %I:%M %p",
+    # two-digit years
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y",
+    "%d/%m/%y %H:%M",
+    "%d/%m/%y",
+    # month names
+    "%b %d, %Y %I:%M %p",
+    "%b %d, %Y %H:%M",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%A, %B %d, %Y",
+    "%d %b %Y %H:%M:%S",
+    "%d %b %Y %H:%M",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
 )
 """Formats tried in order; the first that reads every non-blank value wins, except that a
 day-first and a month-first format that both read everything are ambiguous."""
@@ -450,7 +472,7 @@ def _require(role: str, found: list[str], flag: str, columns: Sequence[str]) -> 
 
 def _has_time_of_day(guess: TimestampGuess) -> bool:
     fmt = guess.format
-    return fmt is None or fmt in UNIX_FORMATS or "%H" in fmt
+    return fmt is None or fmt in UNIX_FORMATS or "%H" in fmt or "%I" in fmt
 
 
 def _finest(sample: pd.DataFrame, guesses: list[TimestampGuess]) -> list[str]:
