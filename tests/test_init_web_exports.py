@@ -54,6 +54,8 @@ def test_a_shop_export_with_only_an_order_id_is_keyed_by_the_buyers_email() -> N
     roles = infer_event_roles(_shopify_sample())
     assert roles.customer_id == "Email"
     assert any("'Email' (email addresses, repeating)" in note for note in roles.notes)
+    # the order number, on every line of its order: one purchase, not one per line
+    assert roles.order_id == "Name"
 
 
 def test_a_named_id_that_repeats_still_wins_over_an_email() -> None:

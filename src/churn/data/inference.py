@@ -457,6 +457,20 @@ def _email_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return found
 
 
+_ORDER_NUMBER = re.compile(r"^#\d+$")
+
+
+def _order_numbers(sample: pd.DataFrame, columns: Sequence[str], taken: set[str]) -> list[str]:
+    """Columns not ``taken`` whose values are written as shops write order numbers (``#1001``)."""
+    return [
+        c
+        for c in columns
+        if c not in taken
+        and len(filled := filled_text(sample[c]))
+        and filled.str.match(_ORDER_NUMBER).mean() >= MIN_PARSED_SHARE
+    ]
+
+
 def _require(role: str, found: list[str], flag: str, columns: Sequence[str]) -> str:
     if len(found) == 1:
         return found[0]
@@ -678,6 +692,12 @@ def infer_event_roles(
     taken.add(amount or "")
     if order_id is None:
         order_id = pick(_ORDER_NAME)
+    if order_id is None and len(numbered := _order_numbers(sample, open_columns, taken)) == 1:
+        order_id = numbered[0]  # Shopify's `Name`: #1001 on each line of order 1001
+        notes.append(
+            f"{order_id!r} (#1001, #1002, ...) was taken for the order number: the lines of one "
+            "order count as one purchase; if it is not, give --order-id COLUMN"
+        )
     taken.add(order_id or "")
     if event_type is None:
         few = [
