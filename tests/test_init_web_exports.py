@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.data.inference import RoleNotFound, infer_event_roles
+from churn.data.inference import RoleNotFound, infer_event_roles, placeholder_ids
 from churn.init.sniff import file_format, read_sample
 from tests._project import run_stages
 from tests.test_init import export, init, project, written
@@ -147,3 +147,62 @@ def test_a_utf16_log_runs_from_init_to_ingest(tmp_path: Path) -> None:
     events = pd.read_parquet(root / "data/interim/uni/canonical/events.parquet")
     assert len(events) == len(frame)
     assert set(events["customer_id"]) == set(frame["Customer No"])
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        (["0"] * 60 + [str(i) for i in range(1, 40) for _ in range(2)], ("0",)),
+        (["guest"] * 25 + [f"c{i}" for i in range(60)], ("guest",)),
+        (["(not set)"] * 25 + [f"c{i}" for i in range(60)], ("(not set)",)),
+        (["-1"] * 25 + [f"c{i}" for i in range(60)], ("-1",)),
+        # a customer 0 with an ordinary number of rows is a customer
+        (["0"] * 3 + [str(i) for i in range(1, 40) for _ in range(3)], ()),
+        # a busy customer named like no placeholder is a customer
+        (["c1"] * 300 + [f"c{i}" for i in range(2, 60)], ()),
+    ],
+)
+def test_an_id_that_stands_for_no_customer_is_told_by_its_name_and_its_rows(
+    ids: list[str], expected: tuple[str, ...]
+) -> None:
+    assert placeholder_ids(pd.Series(ids)) == expected
+
+
+def _woo_orders(n: int, seed: int) -> pd.DataFrame:
+    """WooCommerce's orders export: ``Customer User ID`` 0 on every guest checkout."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        guest = i % 3 == 0
+        for _ in range(int(rng.integers(1, 6))):
+            day = pd.Timestamp("2023-01-01") + pd.Timedelta(days=float(rng.uniform(0, 540)))
+            rows.append(
+                {
+                    "Order Number": str(5000 + len(rows)),
+                    "Order Date": day.strftime("%Y-%m-%d %H:%M"),
+                    "Customer User ID": "0" if guest else str(100 + i),
+                    "Billing Email Address": f"shopper{i}@mail.example",
+                    "Order Total Amount": f"{rng.uniform(10, 80):.2f}",
+                }
+            )
+    return pd.DataFrame(rows).sort_values("Order Date")
+
+
+def test_guests_id_0_is_no_customer_from_init_to_ingest(tmp_path: Path) -> None:
+    """Before, every guest checkout was one customer `0` with thousands of orders."""
+    orders = _woo_orders(150, seed=4)
+    roles = infer_event_roles(orders)
+    assert (roles.customer_id, roles.placeholder_ids) == ("Customer User ID", ("0",))
+    assert any("key everyone by 'Billing Email Address'" in note for note in roles.notes)
+
+    root = project(tmp_path)
+    code, output = init(root, "woo", "--events", str(export(tmp_path, orders, "orders.csv")))
+    assert code == 0, output
+    events = written(root, "woo")["data"]["events"]
+    assert events["sources"][0]["missing_ids"] == ["0"]
+    assert events["drop_missing_customer_id"] is True
+    run_stages(root, ["ingest"], name="woo")
+    canonical = pd.read_parquet(root / "data/interim/woo/canonical/events.parquet")
+    registered = orders[orders["Customer User ID"] != "0"]
+    assert len(canonical) == len(registered)
+    assert "0" not in set(canonical["customer_id"])

@@ -174,6 +174,12 @@ class SourceSettings(Frozen):
     column_names: list[str] | None = Field(
         None, description="names of the file's columns when it has no header row"
     )
+    missing_ids: list[str] = Field(
+        default_factory=list,
+        description="values of the customer_id column that stand for no customer (a guest "
+        "checkout's 0, 'guest', '-1'), read as a missing id: rows with one are dropped with "
+        "data.events.drop_missing_customer_id, else stop ingest",
+    )
     columns: dict[str, str] = Field(
         description="contract column -> column in this file, e.g. {customer_id: cust_no}; "
         "events: customer_id and timestamp, optionally amount (or quantity and unit_price), "

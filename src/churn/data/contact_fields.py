@@ -51,7 +51,7 @@ def canonical_contact_fields(
         id_column = src.columns.get("customer_id")
         if absent or id_column not in raw.columns:
             continue  # a missing id column is reported by the customers table itself
-        out = pd.DataFrame({"customer_id": customer_ids(raw[id_column], src.path, problems)})
+        out = pd.DataFrame({"customer_id": customer_ids(raw[id_column], src, problems)})
         for field in fields:
             column = src.contact_fields.get(field)  # type: ignore[call-overload]
             out[field] = clean_text(raw[column]) if column is not None else None

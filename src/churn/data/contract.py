@@ -84,12 +84,14 @@ INEXACT_IDS = (
 )
 
 
-def customer_ids(values: pd.Series, path: str, problems: Problems) -> pd.Series:
-    """A raw id column as exact text (:func:`churn.data.parsing.parse_ids`); float ids that
-    cannot be exact are added to ``problems``."""
+def customer_ids(values: pd.Series, src: SourceSettings, problems: Problems) -> pd.Series:
+    """A raw id column as exact text (:func:`churn.data.parsing.parse_ids`), the source's
+    ``missing_ids`` as missing; float ids that cannot be exact are added to ``problems``."""
     ids, inexact = parse_ids(values)
     if len(inexact):
-        problems.add(path, str(values.name), INEXACT_IDS, inexact)
+        problems.add(src.path, str(values.name), INEXACT_IDS, inexact)
+    if src.missing_ids:
+        ids = ids.mask(ids.isin(src.missing_ids))
     return ids
 
 
@@ -148,7 +150,7 @@ def _map_event_source(
                 src.path, cols["timestamp"], MISSING_TIMESTAMP, row_labels(raw.index[blank])
             )
     out = pd.DataFrame(index=raw.index)
-    out["customer_id"] = customer_ids(raw[cols["customer_id"]], src.path, problems)
+    out["customer_id"] = customer_ids(raw[cols["customer_id"]], src, problems)
     ts, bad_ts = parse_timestamps(
         raw[cols["timestamp"]],
         fmt=src.timestamp_format,
@@ -411,7 +413,7 @@ def canonical_customers(
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
             continue
-        ids = customer_ids(raw[src.columns["customer_id"]], src.path, problems)
+        ids = customer_ids(raw[src.columns["customer_id"]], src, problems)
         out = pd.DataFrame({"customer_id": ids})
         if "signup_date" in src.columns:
             ts, bad = parse_timestamps(
@@ -472,7 +474,7 @@ def canonical_churn_events(
     for src, raw in raw_by_source:
         if not _missing_columns(raw, src, problems):
             continue
-        ids = customer_ids(raw[src.columns["customer_id"]], src.path, problems)
+        ids = customer_ids(raw[src.columns["customer_id"]], src, problems)
         ts, bad = parse_timestamps(
             raw[src.columns["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
         )
@@ -522,7 +524,7 @@ def canonical_contacts(
         if not _missing_columns(raw, src, problems):
             continue
         cols = src.columns
-        ids = customer_ids(raw[cols["customer_id"]], src.path, problems)
+        ids = customer_ids(raw[cols["customer_id"]], src, problems)
         ts, bad = parse_timestamps(
             raw[cols["timestamp"]], fmt=src.timestamp_format, timezone=settings.timezone
         )

@@ -229,6 +229,9 @@ class EventRoles:
     cancel_flag: bool = False
     """The event type is a yes/no column named like a cancellation (``is_cancel``): its
     yes-like value marks a customer's cancellation."""
+    placeholder_ids: tuple[str, ...] = ()
+    """Values of the id column that stand for no customer (a guest checkout's ``0``): the
+    source's ``missing_ids``."""
 
 
 @dataclass(frozen=True)
@@ -717,8 +720,22 @@ def infer_event_roles(
         for c in open_columns
         if c not in taken and not is_numeric(sample[c]) and 1 < sample[c].nunique() <= 50
     )
-    blank_ids = len(sample) - len(filled_text(sample[customer_id]))
-    if blank_ids:
+    ids = filled_text(sample[customer_id])
+    placeholders = placeholder_ids(ids)
+    blank_ids = len(sample) - len(ids)
+    if placeholders:
+        on = int(ids.isin(placeholders).sum())
+        blank_ids += on
+        notes.append(
+            f"{list(placeholders)} in {customer_id!r} stand for no customer ({on:,} of the first "
+            f"{len(sample):,} rows, far more than any customer's: guests?): read as no id "
+            "(missing_ids) and dropped (data.events.drop_missing_customer_id)"
+            + "".join(
+                f"; to keep the guests, key everyone by {email!r} with --customer-id"
+                for email in _email_columns(sample, open_columns)[:1]
+            )
+        )
+    elif blank_ids:
         notes.append(
             f"{blank_ids:,} of the first {len(sample):,} rows have no customer id (guests?): "
             "such rows are dropped (data.events.drop_missing_customer_id)"
@@ -733,6 +750,36 @@ def infer_event_roles(
         tuple(notes),
         blank_ids,
         event_type in _cancel_flags(sample, [event_type] if event_type else []),
+        placeholders,
+    )
+
+
+_PLACEHOLDER_WORDS = frozenset(
+    {"guest", "unknown", "none", "null", "nan", "n/a", "na", "anonymous", "(not set)", "not set"}
+    | {"undefined", "-", "--", "?", "no customer", "walk-in", "cash"}
+)
+_PLACEHOLDER_NUMBER = re.compile(r"^(0+(\.0+)?|-1(\.0+)?|0{8}-0{4}-0{4}-0{4}-0{12})$")
+PLACEHOLDER_ROWS = 20
+"""How many times the median customer's rows a placeholder id must cover (and at least this
+many rows): a real customer 0 is an ordinary customer."""
+
+
+def placeholder_ids(ids: pd.Series) -> tuple[str, ...]:
+    """Values of an id column (filled, as text) that stand for no customer: written as none is
+    (``0``, ``-1``, ``guest``, ``unknown``, ``(not set)``...) and on far more rows than a
+    customer has (:data:`PLACEHOLDER_ROWS` times the median)."""
+    counts = ids.value_counts()
+    if len(counts) < 2:
+        return ()
+    least = max(PLACEHOLDER_ROWS, PLACEHOLDER_ROWS * float(counts.median()))
+    return tuple(
+        str(value)
+        for value, n in counts.items()
+        if n >= least
+        and (
+            str(value).strip().lower() in _PLACEHOLDER_WORDS
+            or _PLACEHOLDER_NUMBER.match(str(value).strip())
+        )
     )
 
 

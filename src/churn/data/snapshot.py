@@ -155,11 +155,11 @@ def _column_problems(
 
 
 def _customer_ids(
-    raw: pd.DataFrame, column: str | None, path: str, problems: Problems
+    raw: pd.DataFrame, column: str | None, src: SourceSettings, problems: Problems
 ) -> pd.Series:
     if column is None:
         return pd.Series([f"row_{i + 1}" for i in range(len(raw))], index=raw.index, dtype=object)
-    return customer_ids(raw[column], path, problems)
+    return customer_ids(raw[column], src, problems)
 
 
 def _attribute_values(values: pd.Series, blank_as_missing: bool) -> pd.Series:
@@ -240,7 +240,7 @@ def canonical_snapshot(
     _column_problems(raw, settings, roles, problems)
     problems.raise_if_any("Fix the snapshot file or its mapping in data.snapshot.")
     assert roles.label is not None
-    out = pd.DataFrame({"customer_id": _customer_ids(raw, roles.customer_id, src.path, problems)})
+    out = pd.DataFrame({"customer_id": _customer_ids(raw, roles.customer_id, src, problems)})
     out["churned"] = _churned(raw[roles.label], settings, problems)
     extra = [] if customers is None else _customer_attributes(customers)
     _customer_problems(customers, extra, roles, src.path, problems)

@@ -163,6 +163,7 @@ def _event_source(source: SourceFile, roles: EventRoles) -> list[str]:
         "        columns:",
         *_mapping(columns, 10),
         *_timestamp_format(roles.timestamp, 8),
+        *(flow_list("missing_ids", roles.placeholder_ids, 8) if roles.placeholder_ids else []),
     ]
 
 

@@ -44,6 +44,7 @@ def read_log(
             .astype("string")
             .str.strip()
         )
+        ids = ids.mask(ids.isin(roles.placeholder_ids))  # a guest's 0 is no customer
         known = parsed.reset_index(drop=True)[ids.fillna("").ne("").to_numpy()].dropna()
         if known.empty:
             raise InputDataError(
