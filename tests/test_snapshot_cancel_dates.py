@@ -6,6 +6,7 @@ blank as stayed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,39 @@ def test_a_label_that_is_no_column_is_named_and_nothing_is_written(tmp_path: Pat
     assert "--label 'nope': no such column" in out
     assert not (root / "pipelines" / "accts").exists()
     assert not (root / "data" / "raw" / "accts").exists()
+
+
+@pytest.mark.parametrize(
+    ("file_date", "expected"),
+    [
+        # a public dataset downloaded years after the export: dated by its own latest date
+        ("2026-12-01", "latest"),
+        # an export of this week: the file's date is the day it describes
+        ("latest+5", "file"),
+    ],
+)
+def test_a_snapshot_long_older_than_its_file_is_dated_by_its_latest_date(
+    tmp_path: Path, file_date: str, expected: str
+) -> None:
+    accounts = _accounts(300, seed=8)
+    path = export(tmp_path, accounts, "accounts.csv")
+    latest = max(
+        pd.to_datetime(accounts["signup_date"]).max(),
+        pd.to_datetime(accounts["cancel_date"].replace("", None)).max(),
+    ).date()
+    when = (
+        pd.Timestamp(latest) + pd.Timedelta(days=5)
+        if file_date == "latest+5"
+        else pd.Timestamp(file_date)
+    )
+    os.utime(path, (when.timestamp(), when.timestamp()))
+    root = project(tmp_path)
+    code, output = init(root, "accounts", "--snapshot", str(path))
+    assert code == 0, output
+    dated = written(root, "accounts")["labels"]["snapshot_date"]
+    if expected == "latest":
+        assert dated == latest.isoformat()
+        assert f"its latest date; the file is dated {when.date()}" in output
+    else:
+        assert dated == when.date().isoformat()
+        assert "(file date" in output

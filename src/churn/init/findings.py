@@ -124,5 +124,5 @@ def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
             f"{len(plan.attributes) - n_num - len(plan.date_attributes)} categories",
         ),
         *extra,
-        ("snapshot date", str(plan.snapshot_date), "file date"),
+        ("snapshot date", str(plan.snapshot_date), plan.dated_by),
     ]

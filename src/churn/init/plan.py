@@ -175,6 +175,8 @@ class SnapshotPlan:
     """Attributes holding dates: days before the snapshot date (:func:`date_columns`)."""
     date_format: str | None = None
     """Their format (the source's timestamp_format); None: ISO 8601."""
+    dated_by: str = "file date"
+    """Where :attr:`snapshot_date` comes from: the file's date, or its latest date."""
     contacts: dict[str, str] = field(default_factory=dict)
     """Contact fields of the snapshot file itself (field -> column): mapped through a
     customers source of the same file (:func:`with_contacts`) unless a customers table has
@@ -641,12 +643,13 @@ def snapshot_plan(
     exclude: Sequence[str] = (),
     label_filled: bool = False,
     whole_file: bool = False,
+    dated_by: str = "file date",
 ) -> SnapshotPlan:
     """A snapshot's roles. A file without a customer id column numbers its customers by row
     (``row_1``, ...), which the printed findings say. ``label_filled``: the label is a
     cancellation date, blank for customers who stayed (:func:`cancellation_label`).
     ``whole_file``: ``sample`` holds every row, so a column with one value there has one value
-    everywhere and is left out."""
+    everywhere and is left out. ``dated_by``: where ``snapshot_date`` comes from, as said."""
     _check_excluded(exclude, sample, source.path)
     named = set(id_candidates([str(c) for c in sample.columns]))  # an id 50001, 50002, ...
     numbered = [
@@ -743,8 +746,8 @@ def snapshot_plan(
             f"{', '.join(repr(attributes[n]) for n in dates)}"
         )
     notes.append(
-        f"the snapshot is dated {snapshot_date} (labels.snapshot_date): set the day the export "
-        "describes"
+        f"the snapshot is dated {snapshot_date} ({dated_by}; labels.snapshot_date): set the day "
+        "the export describes"
     )
     return SnapshotPlan(
         check_pipeline_name(name),
@@ -757,6 +760,7 @@ def snapshot_plan(
         contacts=contacts,
         date_attributes=dates,
         date_format=date_format,
+        dated_by=dated_by,
     )
 
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -359,6 +360,11 @@ def init_events(
     return Created(plan, params, raw, tuple(copied), tuple(events_findings(plan, flags)))
 
 
+STALE_FILE_DAYS = 31
+"""Days a snapshot file's date may pass its latest date before the snapshot is dated by its
+data: a public dataset is downloaded long after the export it was."""
+
+
 def init_snapshot(
     project_dir: Path,
     name: str,
@@ -385,13 +391,12 @@ def init_snapshot(
         label = flags.label or cancelled or label_column(sample)
     except RoleNotFound as exc:
         raise RoleNotFound(f"{source.path}: {exc}") from None
-    dated = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
-    plan = planning.snapshot_plan(
+    plan_on = partial(
+        planning.snapshot_plan,
         name,
         source,
         sample,
         label=label,
-        snapshot_date=dated,
         positive=flags.positive,
         customer_id=flags.customer_id,
         value=flags.value,
@@ -399,6 +404,16 @@ def init_snapshot(
         label_filled=cancelled is not None,
         whole_file=len(sample) < SAMPLE_ROWS,
     )
+    file_date = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
+    plan = plan_on(snapshot_date=file_date)
+    # a public dataset downloaded years after its export: its own latest date is nearer
+    dates = [plan.attributes[n] for n in plan.date_attributes]
+    latest = whole_log.latest_date(snapshot, source, [*dates, *([label] if cancelled else [])])
+    if latest is not None and latest < file_date - dt.timedelta(days=STALE_FILE_DAYS):
+        plan = plan_on(
+            snapshot_date=latest,
+            dated_by=f"its latest date; the file is dated {file_date}",
+        )
     plan = planning.without_leaks(plan, sample)
     plan = planning.sized_for_training(plan, read_column(snapshot, source.format, label))
     table = None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churn.data.inference import EventRoles
+from churn.data.inference import EventRoles, timestamp_format
 from churn.data.parsing import event_type_key, event_type_matches, parse_timestamps
 from churn.errors import InputDataError
 from churn.init.plan import ChurnEventTable, CustomerTable, SourceFile
@@ -69,6 +69,24 @@ def read_log(
             )
         )
     return min(firsts), max(lasts), pd.concat(logs, ignore_index=True)
+
+
+def latest_date(path: Path, source: SourceFile, columns: Sequence[str]) -> dt.date | None:
+    """The latest date in ``columns`` of a file (a snapshot's signup and cancellation dates),
+    each column read whole in the format its values show; None if none reads as dates."""
+    latest = []
+    for column in columns:
+        values = read_column(path, source.format, column)
+        try:
+            fmt = timestamp_format(values)
+        except ValueError:  # day-first and month-first alike: no latest date to trust
+            continue
+        if isinstance(fmt, bool):  # False: not dates
+            continue
+        parsed, _ = parse_timestamps(values.replace("", None), fmt=fmt, timezone="UTC")
+        if parsed.notna().any():
+            latest.append(parsed.max().date())
+    return max(latest, default=None)
 
 
 def persons_in(path: Path, table: CustomerTable, column: str) -> dict[str, str]:
