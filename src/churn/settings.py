@@ -283,6 +283,12 @@ class EventsSettings(Frozen):
         description="drop exact duplicate events; by default they are kept (an order may repeat "
         "a line) and counted in the log",
     )
+    zero_amount_event_type: str | None = Field(
+        None,
+        description="event type given to rows of the default event type whose amount is 0 (a "
+        "monthly statement of a month without spend): no activity unless "
+        "labels.activity_event_types lists it; null: such rows are like any other",
+    )
     churn_event_types: list[str] = Field(
         default_factory=list,
         description="event types that are a cancellation (e.g. [Cancellation Confirmation]): "

@@ -180,7 +180,8 @@ def _derive_event_columns(
 ) -> pd.DataFrame:
     """Amount from quantity and unit price when not mapped, missing optional columns, and
     the event type of each row: its own (trimmed and case-folded, see ``event_type_key``),
-    else ``default_event_type``, then ``event_type_rules``."""
+    else ``default_event_type``, then ``event_type_rules``, then ``zero_amount_event_type``
+    for a row of the default type whose amount is 0."""
     out = frame.copy()
     if "amount" not in out and "unit_price" in out and "quantity" in out:
         out["amount"] = out["quantity"] * out["unit_price"]
@@ -201,6 +202,11 @@ def _derive_event_columns(
     for rule in settings.event_type_rules:
         hit = out[rule.column].fillna("").astype(str).str.startswith(rule.startswith)
         out.loc[hit, "event_type"] = event_type_key(rule.event_type)
+    if settings.zero_amount_event_type is not None:
+        zero = out["event_type"].eq(event_type_key(settings.default_event_type)) & out["amount"].eq(
+            0
+        )
+        out.loc[zero, "event_type"] = event_type_key(settings.zero_amount_event_type)
     return out
 
 

@@ -460,6 +460,12 @@ def _email_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return found
 
 
+_MEASURE_WORDS = frozenset(
+    {"count", "counts", "cnt", "n", "nb", "qty", "quantity", "total", "sum", "amount", "value"}
+    | {"avg", "mean", "average", "min", "max", "rate", "share", "pct", "percent"}
+    | {"orders", "transactions", "invoices", "purchases", "receipts", "baskets"}
+)
+"""Words of a column name that make it a measure of orders (``TXN_COUNT``), not an order's id."""
 _ORDER_NUMBER = re.compile(r"^#\d+$")
 
 
@@ -681,10 +687,6 @@ def infer_event_roles(
             "there; write the day before day 1 in the format if the extract says which it was"
         )
 
-    def pick(pattern: re.Pattern[str]) -> str | None:
-        found = [c for c in _candidates(open_columns, pattern) if c not in taken]
-        return found[0] if found else None
-
     if amount is None:
         amount = _amount_column(sample, [c for c in open_columns if c not in taken])
         if amount is None:
@@ -694,7 +696,13 @@ def infer_event_roles(
             )
     taken.add(amount or "")
     if order_id is None:
-        order_id = pick(_ORDER_NAME)
+        # a count of orders (TXN_COUNT, n_orders) or their value is no order's id
+        orders = [
+            c
+            for c in _candidates(open_columns, _ORDER_NAME)
+            if c not in taken and not set(name_words(c)) & _MEASURE_WORDS
+        ]
+        order_id = orders[0] if orders else None
     if order_id is None and len(numbered := _order_numbers(sample, open_columns, taken)) == 1:
         order_id = numbered[0]  # Shopify's `Name`: #1001 on each line of order 1001
         notes.append(

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import yaml
 
 from churn.data.inference import EventRoles, TimestampGuess
-from churn.init.plan import CustomerTable, EventsPlan, SnapshotPlan, SourceFile
+from churn.init.plan import (
+    ZERO_AMOUNT_TYPE,
+    CustomerTable,
+    EventsPlan,
+    SnapshotPlan,
+    SourceFile,
+)
 from churn.io.excel_sheets import ALL_SHEETS
 from churn.io.files import auto_format
 
@@ -231,6 +237,11 @@ def render_events(plan: EventsPlan) -> str:
         lines.append(
             "    drop_missing_timestamp: true   # check: rows without a timestamp (a totals line?)"
         )
+    if plan.zero_amounts:
+        lines.append(
+            f"    zero_amount_event_type: {ZERO_AMOUNT_TYPE}   # check: rows of amount 0 are no "
+            "activity"
+        )
     if plan.churn_event_types:
         lines += flow_list("churn_event_types", list(plan.churn_event_types), 4, "check")
     if plan.customers is not None:
@@ -273,6 +284,8 @@ def render_events(plan: EventsPlan) -> str:
     features: dict[str, object] = {}
     if plan.event_types:
         features["event_types"] = list(plan.event_types)
+    if plan.zero_amounts:  # counted as a feature, never activity
+        features["event_types"] = [*(plan.event_types or ["purchase"]), ZERO_AMOUNT_TYPE]
     if plan.return_event_types:
         features["return_event_types"] = list(plan.return_event_types)
     if plan.customers is not None and plan.customers.categorical:

@@ -138,9 +138,13 @@ class EventsPlan:
     min_class_rows: int | None = None
     """train.min_class_rows to write (:func:`sized_events`): None keeps the default."""
     missing_timestamps: int = 0
+    """Rows without a timestamp (a totals line): data.events.drop_missing_timestamp."""
     missing_ids: int = 0
     """Rows of the whole log without a customer id (guests), the sample's included."""
-    """Rows without a timestamp (a totals line): data.events.drop_missing_timestamp."""
+    zero_amounts: float = 0.0
+    """Share of the log's rows whose amount is 0 when it is so large that they are no
+    purchase (a statement per month, spend or not): data.events.zero_amount_event_type.
+    0: such rows are purchases."""
     label_activity: tuple[str, ...] = ()
     """labels.activity_event_types when only some event types keep a customer (purchases
     among views and carts, :func:`purchase_types`); empty: every one of ``event_types``."""
@@ -515,6 +519,13 @@ def label_activity(
     return (purchase_types(activity) if flag is None and typed else ()) or activity
 
 
+ZERO_AMOUNT_TYPE = "no_spend"
+"""The event type init gives rows of amount 0 when they are a large share of the log."""
+ZERO_AMOUNT_SHARE = 0.05
+"""Share of rows with amount 0 from which they are taken as no purchase: a shop's free lines
+and zero-priced samples are far fewer."""
+
+
 def events_plan(
     name: str,
     sources: tuple[tuple[SourceFile, EventRoles], ...],
@@ -527,6 +538,7 @@ def events_plan(
     came_back: Returns | None = None,
     missing_timestamps: int = 0,
     missing_ids: int = 0,
+    zero_amounts: float = 0.0,
 ) -> EventsPlan:
     """The plan of an events pipeline. ``came_back``: who returned in the whole log; a log in
     which nobody returns (ids that are an order's) is refused unless cancellations are
@@ -543,6 +555,13 @@ def events_plan(
         notes.append(
             f"{missing_timestamps:,} row(s) have no timestamp (a totals line?): such rows are "
             "dropped (data.events.drop_missing_timestamp)"
+        )
+    if zero_amounts:
+        amounts = sorted({roles.amount for _, roles in sources if roles.amount})
+        notes.append(
+            f"{zero_amounts:.0%} of the rows have {', '.join(map(repr, amounts))} 0 (a "
+            f"statement of a month without spend?): they are event type {ZERO_AMOUNT_TYPE}, "
+            "which is no activity (data.events.zero_amount_event_type)"
         )
     if missing_ids and not any(roles.blank_ids for _, roles in sources):  # else said already
         notes.append(
@@ -608,6 +627,7 @@ def events_plan(
         lapse.days if lapse is not None else None,
         missing_timestamps=missing_timestamps,
         missing_ids=missing_ids,
+        zero_amounts=zero_amounts,
         label_activity=keeps,
     )
 

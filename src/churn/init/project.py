@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,7 @@ from churn.init.plan import (
     SourceFile,
 )
 from churn.init.schedule import horizon_plan
+from churn.init.snapshot_columns import panel_columns
 from churn.init.sniff import SAMPLE_ROWS, file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import (
@@ -310,12 +312,19 @@ def init_events(
     first, last, log = whole_log.read_log(
         [(path, source, roles) for path, (source, roles) in zip(events, sources, strict=True)]
     )
+    # a statement per month, spend or not: the months without spend are no purchase
+    zero_amounts = float(log["zero_amount"].mean())
+    if zero_amounts >= planning.ZERO_AMOUNT_SHARE:
+        log.loc[log["zero_amount"], "event_type"] = planning.ZERO_AMOUNT_TYPE
+    else:
+        zero_amounts = 0.0
     horizon_days, cutoffs = horizon_plan(
         first, last, flags.horizon_days, test_cutoff=flags.test_cutoff
     )
     # who returns, and how soon, counted on the events that keep a customer (purchases)
     keeps = planning.label_activity(types, sources)
     active = log[log["event_type"].isin(event_type_matches(keeps))] if keeps else log
+    active = active[active["event_type"].ne(planning.ZERO_AMOUNT_TYPE)]
     came_back = returns(active["customer_id"], active["ts"], horizon_days)
     person_of: dict[str, str] = {}  # customer id -> person, when the customers table names one
     if customers is not None and customer_table is not None and table_sample is not None:
@@ -341,6 +350,7 @@ def init_events(
         came_back=came_back,
         missing_timestamps=int(log["no_time"].sum()),
         missing_ids=int(log["customer_id"].fillna("").eq("").sum()),
+        zero_amounts=zero_amounts,
     )
     if len(log) <= whole_log.SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)
@@ -391,6 +401,19 @@ def init_snapshot(
         label = flags.label or cancelled or label_column(sample)
     except RoleNotFound as exc:
         raise RoleNotFound(f"{source.path}: {exc}") from None
+    if flags.customer_id is None and (
+        panel := panel_columns(sample, [c for c in sample.columns if c != label])
+    ):
+        key, period = panel
+        raise ConfigError(
+            f"{source.path}: {key!r} repeats, once per {period!r}: the file is snapshots "
+            "stacked, a row per customer per period, and --snapshot takes one row per "
+            "customer (a random split would put one customer's rows in training and test). "
+            "Read it as an events log, in which a customer churned when their rows stop: "
+            f"churn init {name} --events {snapshot} --customer-id {shlex.quote(key)} "
+            f"--timestamp {shlex.quote(period)} --exclude {shlex.quote(label)}; or keep "
+            "each customer's latest row and give that file to --snapshot."
+        )
     plan_on = partial(
         planning.snapshot_plan,
         name,

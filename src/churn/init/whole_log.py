@@ -14,7 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from churn.data.inference import EventRoles, timestamp_format
-from churn.data.parsing import event_type_key, event_type_matches, parse_timestamps
+from churn.data.parsing import (
+    event_type_key,
+    event_type_matches,
+    parse_numbers,
+    parse_timestamps,
+)
 from churn.errors import InputDataError
 from churn.init.plan import ChurnEventTable, CustomerTable, SourceFile
 from churn.init.sniff import read_column
@@ -28,7 +33,8 @@ def read_log(
     """First and last day of the events of known customers (ingest drops a guest's row, so a
     guest's late visit does not extend the data: the labels would not see it), and the whole
     log as ``customer_id``, ``ts`` (parsed, UTC), ``event_type`` (as ingest keys it; missing
-    without a type column) and ``no_time`` (the row has no timestamp: a totals line)."""
+    without a type column), ``no_time`` (the row has no timestamp: a totals line) and
+    ``zero_amount`` (a file without types whose amount is 0 on the row)."""
     firsts, lasts, logs = [], [], []
     for path, source, roles in files:
         column, fmt = roles.timestamp.column, roles.timestamp.format
@@ -58,6 +64,13 @@ def read_log(
             if roles.event_type is not None
             else None
         )
+        zero = (
+            parse_numbers(read_column(path, source.format, roles.amount), source.format.decimal)[
+                0
+            ].eq(0)
+            if roles.amount is not None and types is None
+            else pd.Series(False, index=raw.index)
+        )
         logs.append(
             pd.DataFrame(
                 {
@@ -65,6 +78,7 @@ def read_log(
                     "ts": parsed.reset_index(drop=True),
                     "event_type": None if types is None else types.reset_index(drop=True),
                     "no_time": raw.astype("string").str.strip().fillna("").eq("").to_numpy(),
+                    "zero_amount": zero.to_numpy(),
                 }
             )
         )
