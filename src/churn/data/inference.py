@@ -460,6 +460,8 @@ def _email_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     return found
 
 
+_GAP_NAME = re.compile(r"since.?(prior|prev|last)|days?.?between|gap.?days|days?.?gap", re.I)
+"""A column name of days between a customer's events, not of a date."""
 _MEASURE_WORDS = frozenset(
     {"count", "counts", "cnt", "n", "nb", "qty", "quantity", "total", "sum", "amount", "value"}
     | {"avg", "mean", "average", "min", "max", "rate", "share", "pct", "percent"}
@@ -669,6 +671,14 @@ def infer_event_roles(
             notes.append(
                 f"{found[0]!r} was taken for the timestamp: {coarser} hold the same days "
                 "without the time of day"
+            )
+        if not found and (gaps := [c for c in open_columns if _GAP_NAME.search(c)]):
+            raise RoleNotFound(
+                f"no column holds dates or times: {gaps} count(s) the days since a "
+                "customer's previous event (Instacart's days_since_prior_order), which places "
+                "each customer's events against each other but not in the calendar, so no "
+                "cutoff can be set. churn needs when each event happened: export the date of "
+                "each event (the order date) and name it with --timestamp COLUMN."
             )
         timestamp = _require("timestamp", found, "--timestamp", columns)
     if given_format is not None:
