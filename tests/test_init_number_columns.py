@@ -196,3 +196,19 @@ def test_one_value_in_the_first_rows_of_a_larger_file_is_kept(tmp_path: Path) ->
     assert code == 0, out
     assert "one value on every row" not in out
     assert "Over18" in written(root, "hr")["data"]["snapshot"]["source"]["attributes"].values()
+
+
+def test_a_customer_id_that_repeats_is_no_key_and_no_feature(tmp_path: Path) -> None:
+    """Kaggle's playground bank churn (synthetic): a row ``id`` and a ``CustomerId`` drawn
+    again and again. The repeating CustomerId had become a numeric feature."""
+    bank = _bank(400, 2).rename(columns={"RowNumber": "id"})
+    bank["id"] -= 1
+    bank["CustomerId"] = np.random.default_rng(2).integers(15_565_701, 15_565_901, len(bank))
+    root = project(tmp_path / "p")
+    code, out = init(root, "pg", "--snapshot", str(export(tmp_path, bank, "train.csv")))
+    assert code == 0, out
+    assert "left out 'CustomerId': named like the customer id but repeating" in out
+    source = written(root, "pg")["data"]["snapshot"]["source"]
+    assert "customer_id" not in source["columns"]  # rows numbered
+    assert {"CustomerId", "id"}.isdisjoint(source["attributes"].values())
+    assert "Age" in source["attributes"].values()

@@ -709,6 +709,20 @@ def snapshot_plan(
                     "--customer-id COLUMN"
                 )
                 break
+    if roles.customer_id is None:  # an id named like one that repeats keys nobody
+        repeated = [c for c in (*roles.numeric, *roles.categorical) if c in named]
+        if repeated:
+            roles = replace(
+                roles,
+                numeric=tuple(c for c in roles.numeric if c not in repeated),
+                categorical=tuple(c for c in roles.categorical if c not in repeated),
+                value=roles.value if roles.value not in repeated else None,
+            )
+            notes.append(
+                f"left out {', '.join(map(repr, repeated))}: named like the customer id but "
+                "repeating, so not the key (a synthetic or joined file?), and an id tells "
+                "nothing about a customer"
+            )
     if whole_file:  # a column with one value everywhere tells no customer from another
         attributes_in_order = [
             c for c in sample.columns if c in {*roles.numeric, *roles.categorical}
