@@ -1035,6 +1035,12 @@ class ValueSettings(Frozen):
         None, description="recurring: the feature holding the monthly charge"
     )
     months: float = Field(1.0, gt=0, description="recurring: months of charges at stake")
+    purchase_event_types: list[str] | None = Field(
+        None,
+        description="clv: the event types whose amounts are a customer's spend (the orders of "
+        "a log whose visits, from another file, have no amount); null: "
+        "labels.activity_event_types",
+    )
 
     @model_validator(mode="after")
     def _recurring_needs_charge(self) -> ValueSettings:

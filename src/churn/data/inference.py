@@ -598,6 +598,9 @@ def _given_format(values: pd.Series, column: str, fmt: str) -> TimestampGuess:
     return TimestampGuess(column, fmt)
 
 
+NO_AMOUNT = "no amount column: expected values are skipped and outreach ranks by churn probability"
+
+
 def infer_event_roles(
     sample: pd.DataFrame,
     *,
@@ -700,10 +703,7 @@ def infer_event_roles(
     if amount is None:
         amount = _amount_column(sample, [c for c in open_columns if c not in taken])
         if amount is None:
-            notes.append(
-                "no amount column: expected values are skipped and outreach ranks by "
-                "churn probability"
-            )
+            notes.append(NO_AMOUNT)
     taken.add(amount or "")
     if order_id is None:
         # a count of orders (TXN_COUNT, n_orders) or their value is no order's id

@@ -292,7 +292,18 @@ def render_events(plan: EventsPlan) -> str:
         features["categorical_attributes"] = list(plan.customers.categorical)
     lines += ["", "features:" + ("" if features else " {}"), *_mapping(features, 2)]
     lines.append(_model(plan.min_class_rows))
-    if plan.has_amount:
+    if plan.has_amount and plan.purchase_types:
+        lines += [
+            "scoring:   # ranked by value at risk: BG/NBD x Gamma-Gamma spend",
+            "  value:",
+            *flow_list(
+                "purchase_event_types",
+                list(plan.purchase_types),
+                4,
+                "check: the rows whose amounts are spend",
+            ),
+        ]
+    elif plan.has_amount:
         lines.append("scoring: {}   # ranked by value at risk: BG/NBD x Gamma-Gamma spend")
     else:
         lines += [

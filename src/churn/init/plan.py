@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from churn.data.inference import (
+    NO_AMOUNT,
     EventRoles,
     RoleNotFound,
     SnapshotRoles,
@@ -156,7 +157,18 @@ class EventsPlan:
 
     @property
     def has_amount(self) -> bool:
-        return all(roles.amount is not None for _, roles in self.sources)
+        """Whether some file has an amount: the value model reads those rows."""
+        return any(roles.amount is not None for _, roles in self.sources)
+
+    @property
+    def purchase_types(self) -> tuple[str, ...]:
+        """scoring.value.purchase_event_types to write: the type of the rows of files with an
+        amount, when they have no type column and another file has no amount (orders beside
+        visits); empty: the activity types are the purchases."""
+        paid = [roles for _, roles in self.sources if roles.amount is not None]
+        if not paid or len(paid) == len(self.sources) or any(r.event_type for r in paid):
+            return ()
+        return (EventsSettings.model_fields["default_event_type"].default,)
 
 
 @dataclass(frozen=True)
@@ -544,6 +556,14 @@ def events_plan(
     which nobody returns (ids that are an order's) is refused unless cancellations are
     known."""
     notes = [note for _, roles in sources for note in roles.notes]
+    paid = [source.path for source, roles in sources if roles.amount is not None]
+    if paid and len(paid) < len(sources):  # orders beside visits: the orders' amounts count
+        notes = [n for n in notes if n != NO_AMOUNT]
+        unpaid = [source.path for source, roles in sources if roles.amount is None]
+        notes.append(
+            f"the amounts of {', '.join(paid)} are the spend the value model reads; "
+            f"{', '.join(unpaid)} ha{'s' if len(unpaid) == 1 else 've'} none"
+        )
     if customers is not None:
         notes += customers.notes
         notes += private_notes(customers.contact_fields, customers.private, customers.source.path)

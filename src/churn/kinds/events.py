@@ -256,7 +256,7 @@ class EventsKind:
             scoped,
             tables.events(),
             cutoff=when,
-            activity_event_types=self.labs.activity_event_types,
+            activity_event_types=self._purchase_types(),
             return_event_types=fs.return_event_types,
             horizon_days=self.labs.horizon_days,
             groups=fs.spark.shuffle_partitions,
@@ -301,12 +301,17 @@ class EventsKind:
         if value.method == "recurring":
             return recurring_expected_value(value, features)
         run_sql = sql_runner(self.settings.features)
-        purchases = daily_totals(events, self.labs.activity_event_types, run_sql)
+        purchases = daily_totals(events, self._purchase_types(), run_sql)
         returns = daily_totals(events, self.settings.features.return_event_types, run_sql)
         per_customer = purchase_value(
             purchases, pd.Timestamp(cutoff), self.labs.horizon_days, returns
         )
         return features["customer_id"].map(per_customer).fillna(0.0).astype("float64")
+
+    def _purchase_types(self) -> list[str]:
+        """The event types whose amounts the value model reads as spend."""
+        chosen = self.settings.scoring.value.purchase_event_types
+        return list(chosen) if chosen is not None else list(self.labs.activity_event_types)
 
     def backfill_cutoffs(self) -> tuple[dt.date, ...]:
         return tuple(self.settings.monitoring.backfill_cutoffs)

@@ -1,0 +1,72 @@
+"""``churn init`` on two files of one log: visits (no amount) and orders (an amount). The plan
+counted a pipeline as having amounts only when every file had one, so it said "no amount
+column", left out the value and ranked outreach by probability alone. The orders' amounts are
+now the spend the value model reads (``scoring.value.purchase_event_types``), whatever
+``labels.activity_event_types`` counts as activity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn.io.canonical import CanonicalFiles
+from churn.io.paths import PipelinePaths
+from churn.kinds import kind_of
+from churn.settings import load_settings
+from tests._project import run_stages
+from tests.test_init import export, init, project, written
+
+
+def _visits_and_orders(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    visits, orders = [], []
+    for i in range(n):
+        t = pd.Timestamp("2023-01-01") + pd.Timedelta(days=float(rng.uniform(0, 200)))
+        spend = float(rng.lognormal(3.5, 0.4))
+        for _ in range(int(rng.integers(3, 12))):
+            t += pd.Timedelta(days=float(rng.exponential(25)))
+            visits.append({"visitor": f"v{i:04d}", "visited_at": t.isoformat(), "page": "product"})
+            if rng.random() < 0.4:
+                orders.append(
+                    {
+                        "visitor": f"v{i:04d}",
+                        "ordered_at": (t + pd.Timedelta(minutes=4)).isoformat(),
+                        "order_value": f"{spend * rng.uniform(0.7, 1.3):.2f}",
+                    }
+                )
+    return pd.DataFrame(visits), pd.DataFrame(orders)
+
+
+def test_the_orders_amounts_are_the_value_beside_visits_without_one(tmp_path: Path) -> None:
+    visits, orders = _visits_and_orders(160, seed=6)
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "shop",
+        "--events",
+        str(export(tmp_path, visits, "visits.csv")),
+        "--events",
+        str(export(tmp_path, orders, "orders.csv")),
+    )
+    assert code == 0, out
+    said = " ".join(out.split())
+    assert "no amount column" not in said
+    assert "the amounts of data/raw/shop/orders.csv are the spend the value model reads" in said
+    params = written(root, "shop")
+    assert params["scoring"]["value"]["purchase_event_types"] == ["purchase"]
+    assert "priority" not in params["scoring"].get("outreach", {})  # ranked by value at risk
+
+    run_stages(root, ["ingest", "labels", "features"], name="shop")
+    settings = load_settings(root, "shop")
+    assert "product" in settings.labels.activity_event_types  # visits keep a customer
+    paths = PipelinePaths(root, "shop")
+    features = pd.read_parquet(paths.features, columns=["customer_id"]).drop_duplicates()
+    value = kind_of(settings).expected_value(
+        CanonicalFiles(paths, settings.features), features, pd.Timestamp("2024-03-01").date()
+    )
+    buyers = set(orders["visitor"])
+    bought = features["customer_id"].isin(buyers).to_numpy()
+    assert (value[bought] > 0).mean() > 0.9
+    assert (value[~bought] == 0).all()
