@@ -55,6 +55,11 @@ def app_log(n_users: int, seed: int) -> pd.DataFrame:
             ["Subscription Cancelled", "cancel membership"],
             ["Subscription Cancelled", "cancel membership"],
         ),
+        # a bare "cancelled" in a log of subscriptions is the customer's (Chargebee's events)
+        (["subscription_created", "renewed", "cancelled", "plan_changed"], ["cancelled"]),
+        (["trial_started", "Canceled", "payment_succeeded"], ["Canceled"]),
+        # and an order's status in a shop's log
+        (["placed", "shipped", "cancelled", "delivered"], []),
     ],
 )
 def test_cancellations_are_named_apart_from_activity(types: list[str], cancels: list[str]) -> None:

@@ -206,3 +206,16 @@ def test_guests_id_0_is_no_customer_from_init_to_ingest(tmp_path: Path) -> None:
     registered = orders[orders["Customer User ID"] != "0"]
     assert len(canonical) == len(registered)
     assert "0" not in set(canonical["customer_id"])
+
+
+@pytest.mark.parametrize("column", ["mrr", "MRR", "arr_usd", "Plan MRR"])
+def test_recurring_revenue_is_an_amount(column: str) -> None:
+    sample = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c1", "c3"],
+            "occurred_at": ["2024-01-01", "2024-01-02", "2024-02-01", "2024-02-03"],
+            column: ["29", "99", "29", "299"],
+            "carrier": ["x", "y", "x", "y"],
+        }
+    )
+    assert infer_event_roles(sample).amount == column

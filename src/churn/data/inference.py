@@ -112,7 +112,10 @@ _ID_NAME = re.compile(
     re.I,
 )
 _TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day", re.I)
-_AMOUNT_NAME = re.compile(r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv", re.I)
+_AMOUNT_NAME = re.compile(
+    r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv|(^|[^a-z])(mrr|arr)([^a-z]|$)",
+    re.I,
+)
 _ORDER_NAME = re.compile(r"order|invoice|transaction|receipt|basket|purchase_?id|txn", re.I)
 _TYPE_NAME = re.compile(r"event|type|action|kind|activity|page|screen", re.I)
 # Words of a column name that make it the money a customer brings, strongest first; words that

@@ -55,7 +55,19 @@ def purchase_types(activity: Sequence[str]) -> tuple[str, ...]:
     return found if len(found) < len(activity) else ()
 
 
+_BARE_CANCEL = re.compile(r"\s*cancel(l?ed|lation|s)?\s*", re.I)
+_SUBSCRIPTION_NAME = re.compile(rf"renew|subscri|trial|{_SERVICE}", re.I)
+
+
 def cancellation_types(types: Sequence[str]) -> tuple[str, ...]:
     """The event types of ``types`` named like a customer's cancellation: churn, unsubscribe,
-    a subscription or account cancelled or closed; not an order's ("Order Cancelled")."""
-    return tuple(t for t in types if _CANCEL_NAME.search(t) and not _ORDER_NAME.search(t))
+    a subscription or account cancelled or closed; not an order's ("Order Cancelled"). A bare
+    ``cancelled`` is the customer's in a log of subscriptions (other types name a renewal, a
+    trial, a plan), as an order's status it is not."""
+    subscriptions = any(_SUBSCRIPTION_NAME.search(t) for t in types)
+    return tuple(
+        t
+        for t in types
+        if (_CANCEL_NAME.search(t) or (subscriptions and _BARE_CANCEL.fullmatch(t)))
+        and not _ORDER_NAME.search(t)
+    )
