@@ -219,3 +219,12 @@ def test_recurring_revenue_is_an_amount(column: str) -> None:
         }
     )
     assert infer_event_roles(sample).amount == column
+
+
+def test_amounts_in_several_currencies_are_said_to_be_added_as_one() -> None:
+    sample = _shopify_sample()
+    sample["Currency"] = ["USD", "EUR", "", "GBP"] * (len(sample) // 4)
+    notes = " ".join(infer_event_roles(sample).notes)
+    assert "'Total' is written in 3 currencies ('Currency': USD, EUR, GBP)" in notes
+    sample["Currency"] = "usd"
+    assert "currencies" not in " ".join(infer_event_roles(sample).notes)

@@ -474,6 +474,23 @@ _MEASURE_WORDS = frozenset(
 _ORDER_NUMBER = re.compile(r"^#\d+$")
 
 
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+
+
+def _currencies(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, list[str]] | None:
+    """A column named like a currency holding more than one ISO code (USD, EUR), and its
+    codes, most frequent first; None when the amounts share one currency."""
+    for column in columns:
+        if "currency" not in str(column).lower():
+            continue
+        codes = filled_text(sample[column]).str.upper()
+        if len(codes) and codes.str.match(_CURRENCY_CODE).mean() >= MIN_PARSED_SHARE:
+            counts = codes.value_counts()
+            if len(counts) > 1:
+                return column, [str(c) for c in counts.index]
+    return None
+
+
 def _order_numbers(sample: pd.DataFrame, columns: Sequence[str], taken: set[str]) -> list[str]:
     """Columns not ``taken`` whose values are written as shops write order numbers (``#1001``)."""
     return [
@@ -707,6 +724,13 @@ def infer_event_roles(
         amount = _amount_column(sample, [c for c in open_columns if c not in taken])
         if amount is None:
             notes.append(NO_AMOUNT)
+    if amount is not None and (mixed := _currencies(sample, open_columns)):
+        column, codes = mixed
+        notes.append(
+            f"{amount!r} is written in {len(codes)} currencies ({column!r}: "
+            f"{', '.join(codes[:5])}{', ...' if len(codes) > 5 else ''}) and is added up as "
+            "one: convert the amounts to one currency before trusting values and value at risk"
+        )
     taken.add(amount or "")
     if order_id is None:
         # a count of orders (TXN_COUNT, n_orders) or their value is no order's id
