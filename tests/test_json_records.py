@@ -56,6 +56,25 @@ def test_an_array_of_objects_reads_as_lines_do(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(pd.concat(json_record_chunks(array, name="a", rows=1)), lines)
 
 
+@pytest.mark.parametrize("indent", [None, 2])
+def test_an_apis_answer_wrapping_its_records_reads_as_lines_do(
+    tmp_path: Path, indent: int | None
+) -> None:
+    """``{"orders": [...], "next_page": ...}``: before, one record with an ``orders`` column."""
+    lines = pd.concat(json_record_chunks(write_lines(tmp_path / "a.jsonl", RECORDS), name="a"))
+    answer = tmp_path / "orders.json"
+    answer.write_text(json.dumps({"orders": RECORDS, "next_page": None}, indent=indent))
+    pd.testing.assert_frame_equal(pd.concat(json_record_chunks(answer, name="a", rows=2)), lines)
+    pd.testing.assert_frame_equal(json_sample(answer, name="a", rows=2), lines.head(2))
+
+
+def test_one_object_without_a_list_of_records_is_one_record(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"id": 1, "tags": ["a"], "page": {"name": "Home"}}, indent=2))
+    (record,) = json_record_chunks(path, name="one.json")
+    assert record.to_dict("records") == [{"id": "1", "tags": '["a"]', "page.name": "Home"}]
+
+
 def test_gzipped_lines_and_the_formats_auto_chooses(tmp_path: Path) -> None:
     path = tmp_path / "e.ndjson.gz"
     with gzip.open(path, "wt") as f:

@@ -1,7 +1,8 @@
 """A JSON file of records read as a table of text cells, as a CSV is read.
 
 Event exports from web analytics, app backends and warehouses often come as JSON lines (one
-object per line) or as one array of objects. Each object is a row; nested objects become
+object per line), as one array of objects, or as an API's answer: one object whose one list
+of objects holds the records (``{"orders": [...]}``). Each object is a row; nested objects become
 columns named by their path (``{"page": {"name": "Home"}}`` -> ``page.name``); a list stays
 one cell, as its JSON text. Every cell is text, spelled as the file spells it (integers keep
 every digit, so 17-digit ids stay exact; ``true``/``false`` as written; ``null`` is missing),
@@ -111,6 +112,34 @@ def _array_records(path: Path, name: str, encoding: str) -> list[dict[str, str |
     return records
 
 
+def _wrapped(path: Path, name: str, encoding: str) -> list[Any] | None:
+    """The records of a file that is one JSON object (pretty-printed or not): the one value of
+    the object that is a list of objects (an API's ``{"orders": [{...}, ...]}``), else the
+    object itself. None for JSON lines (the first line is a whole object and more follow)."""
+    with _open(path, encoding) as f:
+        lines = (line for line in f if line.strip())
+        first, second = next(lines, ""), next(lines, None)
+    try:
+        json.loads(first.lstrip("\ufeff"))
+        if second is not None:
+            return None  # one object per line
+    except json.JSONDecodeError:
+        pass  # an object over several lines: one document
+    with _open(path, encoding) as f:
+        try:
+            document = json.loads(f.read().lstrip("\ufeff"))
+        except json.JSONDecodeError as exc:
+            raise InputDataError(
+                f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            ) from exc
+    lists = [
+        v
+        for v in (document.values() if isinstance(document, dict) else ())
+        if isinstance(v, list) and v and all(isinstance(item, dict) for item in v)
+    ]
+    return lists[0] if len(lists) == 1 else [document]  # no list of them: one record
+
+
 def _frames(
     records: Iterator[dict[str, str | None]], columns: list[str], rows: int | None
 ) -> Iterator[pd.DataFrame]:
@@ -135,7 +164,8 @@ def _frames(
 def json_sample(path: Path, *, name: str, encoding: str = "utf-8", rows: int) -> pd.DataFrame:
     """The first ``rows`` records of the JSON file, with the keys they hold (read no further):
     what ``churn init`` guesses roles from."""
-    if _first_character(path, encoding) == "[":
+    first = _first_character(path, encoding)
+    if first == "[" or (first == "{" and _wrapped(path, name, encoding) is not None):
         return next(json_record_chunks(path, name=name, encoding=encoding, rows=rows))
     records = list(islice(_line_records(path, name, encoding), rows))
     columns = list(dict.fromkeys(k for r in records for k in r))
@@ -156,8 +186,13 @@ def json_record_chunks(
     ``columns``, missing where no record has them: then the file is read once). Raises
     InputDataError naming the line (or array item) that is not a JSON object."""
     first = _first_character(path, encoding)
-    if first == "[":
-        records = _array_records(path, name, encoding)
+    wrapped = _wrapped(path, name, encoding) if first == "{" else None
+    if first == "[" or wrapped is not None:
+        records = (
+            _array_records(path, name, encoding)
+            if wrapped is None
+            else [dict(_flat(value)) for value in wrapped]
+        )
         if columns is None:
             columns = list(dict.fromkeys(k for r in records for k in r))
         yield from _frames(iter(records), columns, rows)
