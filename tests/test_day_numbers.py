@@ -12,7 +12,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from churn.data.day_numbers import day_number_columns, reads_as_day_numbers
+from churn.data.day_numbers import (
+    day_number_columns,
+    reads_as_day_numbers,
+    reads_as_excel_serials,
+)
+from churn.data.inference import infer_event_roles
 from churn.data.parsing import parse_timestamps
 from churn.settings import SourceSettings
 from tests._project import run_stages
@@ -27,7 +32,8 @@ def test_day_numbers_read_as_days_after_the_date() -> None:
     assert parsed.iloc[2] == pd.Timestamp("2021-12-11")
     assert parsed.iloc[7] == pd.Timestamp("2019-12-31")
     assert parsed.iloc[3:5].isna().all()  # blanks: no timestamp, not an unreadable one
-    assert bad.tolist() == ["1.5", "x"]
+    assert parsed.iloc[5] == pd.Timestamp("2020-01-01 12:00")  # a fraction: the time of day
+    assert bad.tolist() == ["x"]
 
 
 def test_a_day_number_is_midnight_in_the_data_time_zone() -> None:
@@ -139,3 +145,48 @@ def test_a_gap_between_orders_is_no_timestamp(tmp_path: Path) -> None:
     assert "['days_since_prior_order'] count(s) the days since a customer's previous" in said
     assert "not in the calendar" in said and "--timestamp" in said
     assert not (root / "pipelines" / "insta").exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["44927", "44958", "45291"], True),  # 2023-01-01 to 2023-12-31
+        (["44927.75", "45000.5"], True),  # with the time of day
+        (["12", "300"], False),  # day numbers, not serials
+        (["44927", "44930"], False),  # four days: a count more likely
+        (["1700000000"], False),  # a unix time
+    ],
+)
+def test_excel_serial_dates_are_told_by_their_range(values: list[str], expected: bool) -> None:
+    assert reads_as_excel_serials(pd.Series(values)) is expected
+
+
+def test_dates_excel_saved_as_numbers_read_as_the_days_they_are(tmp_path: Path) -> None:
+    """A sheet's date column saved to CSV in the General format: 44927 for 2023-01-01. Init
+    stopped ("no column looks like the timestamp")."""
+    rng = np.random.default_rng(8)
+    n = 400
+    days = rng.uniform(44_927, 45_291, n).round(4)  # 2023, with times of day
+    orders = pd.DataFrame(
+        {
+            "Customer Code": [f"K{i % 50:03d}" for i in range(n)],
+            "Order Date": [f"{d:.4f}" for d in days],
+            "Sales": rng.uniform(5, 90, n).round(2),
+        }
+    )
+    roles = infer_event_roles(orders.astype(str))
+    assert (roles.timestamp.column, roles.timestamp.format) == (
+        "Order Date",
+        "days_since_1899-12-30",
+    )
+    parsed, bad = parse_timestamps(orders["Order Date"], fmt=roles.timestamp.format, timezone="UTC")
+    assert bad.empty
+    expected = pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D")
+    assert (parsed - expected).abs().max() < pd.Timedelta(seconds=1)
+    assert parsed.min() >= pd.Timestamp("2023-01-01") and parsed.max() < pd.Timestamp("2024-01-01")
+    root = project(tmp_path / "p")
+    code, out = init(root, "sheet", "--events", str(export(tmp_path, orders, "orders.csv")))
+    assert code == 0, out
+    assert "holds dates as Excel saves a date cell as a number" in " ".join(out.split())
+    source = written(root, "sheet")["data"]["events"]["sources"][0]
+    assert source["timestamp_format"] == "days_since_1899-12-30"

@@ -29,6 +29,13 @@ MAX_DAY_NUMBER = 36_600
 """A hundred years of days: larger numbers are not day numbers (a unix time, a code)."""
 
 
+EXCEL_ORIGIN = dt.date(1899, 12, 30)
+"""The day before Excel's serial day 1 as Excel counts (serial 44927 is 2023-01-01): a date
+cell exported as a number."""
+EXCEL_SERIALS = (25_569, 73_051)
+"""Excel serial numbers of 1970-01-01 and 2100-01-01: serial dates are guessed only between."""
+
+
 def day_number_format(origin: dt.date = DEFAULT_ORIGIN) -> str:
     """``timestamp_format`` of day numbers counted from ``origin`` (day 1 = the day after)."""
     return f"{DAY_NUMBERS}{origin.isoformat()}"
@@ -43,6 +50,19 @@ def reads_as_day_numbers(values: pd.Series) -> bool:
         return False
     numbers = text.astype("int64")
     return bool(numbers.max() <= MAX_DAY_NUMBER and numbers.max() - numbers.min() >= MIN_DAYS)
+
+
+def reads_as_excel_serials(values: pd.Series) -> bool:
+    """Whether the non-blank values are numbers of days as Excel counts them (a fraction is the
+    time of day) between 1970 and 2100, spanning at least :data:`MIN_DAYS` days."""
+    text = values.astype("string").str.strip()
+    text = text[text.notna() & (text != "")]
+    if text.empty or not text.str.fullmatch(r"\d+(\.\d+)?").all():
+        return False
+    numbers = text.astype("float64")
+    low, high = EXCEL_SERIALS
+    inside = bool(numbers.min() >= low and numbers.max() < high)
+    return bool(inside and numbers.max() - numbers.min() >= MIN_DAYS)
 
 
 def day_number_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:

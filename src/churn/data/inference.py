@@ -18,10 +18,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from churn.data.day_numbers import (
+    EXCEL_ORIGIN,
     MIN_DAYS,
     day_number_columns,
     day_number_format,
     reads_as_day_numbers,
+    reads_as_excel_serials,
 )
 from churn.data.parsing import CURRENCY, parse_numbers, parse_timestamps, utc_names_as_offsets
 from churn.errors import ConfigError
@@ -582,6 +584,8 @@ def _read_as_dates(values: pd.Series, column: str) -> TimestampGuess:
         return TimestampGuess(column, *both.formats)
     if fmt is False and reads_as_day_numbers(values):  # days numbered 1, 2, ...
         return TimestampGuess(column, day_number_format())
+    if fmt is False and reads_as_excel_serials(values):  # a date cell saved as its number
+        return TimestampGuess(column, day_number_format(EXCEL_ORIGIN))
     if fmt is False:
         examples = filled_text(values).head(3).tolist()
         raise RoleNotFound(
@@ -689,6 +693,14 @@ def infer_event_roles(
             days = day_number_columns(sample, [c for c in open_columns if c != customer_id])
             dates.update({c: TimestampGuess(c, day_number_format()) for c in days})
             named = days
+        if not named:  # Excel's serial dates (44927 for 2023-01-01), named like a time
+            serials = [
+                c
+                for c in open_columns
+                if c != customer_id and _TIME_NAME.search(c) and reads_as_excel_serials(sample[c])
+            ]
+            dates.update({c: TimestampGuess(c, day_number_format(EXCEL_ORIGIN)) for c in serials})
+            named = when = [c for c in serials if not set(name_words(c)) & _NOT_EVENT_TIME_WORDS]
         found = _finest(sample, [dates[c] for c in when or named])
         if coarser := sorted(set(when or named) - set(found)) if len(found) == 1 else []:
             notes.append(
@@ -711,7 +723,15 @@ def infer_event_roles(
     else:
         ts = _read_as_dates(sample[timestamp], timestamp)
     taken = {customer_id, timestamp}
-    if (origin := day_number_origin(ts.format)) is not None:
+    if (origin := day_number_origin(ts.format)) == EXCEL_ORIGIN:
+        first = filled_text(sample[timestamp]).iloc[0]
+        day = pd.Timestamp(EXCEL_ORIGIN) + pd.Timedelta(days=float(first))
+        notes.append(
+            f"{timestamp!r} holds dates as Excel saves a date cell as a number ({first} is "
+            f"{day:%Y-%m-%d %H:%M}; timestamp_format: {ts.format}); if they are not dates, "
+            "give --timestamp COLUMN"
+        )
+    elif origin is not None:
         numbers = pd.to_numeric(filled_text(sample[timestamp]), errors="coerce")
         notes.append(
             f"{timestamp!r} holds day numbers ({numbers.min():.0f} to {numbers.max():.0f} in the "

@@ -124,14 +124,16 @@ def _unix_instants(values: pd.Series, unit: UnixUnit) -> tuple[pd.Series, pd.Ser
 def _day_numbers(
     values: pd.Series, origin: dt.date, timezone: str, changes: ClockChanges
 ) -> tuple[pd.Series, pd.Series]:
-    """Whole numbers of days after ``origin`` as midnight of that day in ``timezone``, in UTC
-    (a day number names a day, as a date without a time does). Returns (parsed, original
-    values that are not whole numbers)."""
+    """Numbers of days after ``origin`` as that day in ``timezone``, in UTC: a whole number is
+    its midnight (a day number names a day, as a date without a time does), a fraction the
+    time of day (Excel's serial 44927.75 is 2023-01-01 18:00). Returns (parsed, original
+    values that are not numbers)."""
     text = values.astype("string").str.strip()
     present = text.notna() & (text != "")
     numbers = pd.to_numeric(text.where(present), errors="coerce")
-    whole = numbers.where(numbers.notna() & (numbers % 1 == 0))
-    naive = pd.Timestamp(origin) + pd.to_timedelta(whole, unit="D")
+    # to the microsecond, as the canonical timestamps are: a float day is not exact
+    micros = (numbers * 86_400_000_000).round()
+    naive = pd.Timestamp(origin) + pd.to_timedelta(micros, unit="us")
     parsed = _wall_clock_to_utc(naive.astype("datetime64[us]"), timezone, changes)
     return parsed, values[parsed.isna() & present]
 
