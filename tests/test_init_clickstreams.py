@@ -91,6 +91,8 @@ def test_people_of_other_trades_are_customers(column: str) -> None:
         (["order_completed", "order_refunded", "page_view"], ("order_completed",)),
         (["purchase"], ()),  # every event a purchase: nothing to choose
         (["Home", "NextSong", "Thumbs Up"], ()),  # a music app: no purchase among them
+        # the steps towards a purchase are not one
+        (["Opened Checkout", "Shared Order", "Purchase Completed"], ("Purchase Completed",)),
     ],
 )
 def test_purchases_among_other_events(types: list[str], bought: tuple[str, ...]) -> None:

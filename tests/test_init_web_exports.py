@@ -228,3 +228,57 @@ def test_amounts_in_several_currencies_are_said_to_be_added_as_one() -> None:
     assert "'Total' is written in 3 currencies ('Currency': USD, EUR, GBP)" in notes
     sample["Currency"] = "usd"
     assert "currencies" not in " ".join(infer_event_roles(sample).notes)
+
+
+NAMES = [f"{verb} {thing}" for verb in ("Viewed", "Clicked", "Opened") for thing in "ABCDEFGHIJ"]
+
+
+def _amplitude(n_users: int, seed: int) -> pd.DataFrame:
+    """An analytics export: 30 event names, purchases the rarest, revenue on purchases alone."""
+    rng = np.random.default_rng(seed)
+    weights = np.linspace(3, 1, len(NAMES))
+    rows = []
+    for user in range(n_users):
+        t = pd.Timestamp("2023-01-01") + pd.Timedelta(days=float(rng.uniform(0, 120)))
+        stop = t + pd.Timedelta(days=float(rng.exponential(200)))
+        while t < min(stop, pd.Timestamp("2024-06-30")):
+            for _ in range(int(rng.integers(1, 5))):
+                bought = rng.random() < 0.05
+                rows.append(
+                    {
+                        "user_id": f"user-{user}",
+                        "event_time": t.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                        "event_type": "Purchase Completed"
+                        if bought
+                        else str(rng.choice(NAMES, p=weights / weights.sum())),
+                        "revenue": f"{rng.uniform(5, 40):.2f}" if bought else "",
+                    }
+                )
+            t += pd.Timedelta(days=float(rng.exponential(6)))
+    return pd.DataFrame(rows)
+
+
+def test_an_analytics_export_with_many_event_names_initialises(tmp_path: Path) -> None:
+    """31 event names: the sample saw more than 20 (it ignored the column, so every event was a
+    purchase and no row's revenue counted) and the whole log more than 20 stopped init."""
+    log = _amplitude(80, seed=2)
+    assert log["event_type"].nunique() > 30
+    roles = infer_event_roles(log.head(5000))
+    assert roles.event_type == "event_type"
+    root = project(tmp_path / "p")
+    code, out = init(root, "amp", "--events", str(export(tmp_path, log, "amplitude.csv")))
+    assert code == 0, out
+    params = written(root, "amp")
+    assert params["labels"]["activity_event_types"] == ["Purchase Completed"]
+    counted = params["features"]["event_types"]
+    assert len(counted) == 20 and "Purchase Completed" in counted
+    frequency = log["event_type"].value_counts()
+    assert set(counted) - {"Purchase Completed"} <= set(frequency.index[:20])
+    assert "of the 30 others" in " ".join(out.split())
+
+
+def test_an_event_id_is_no_event_type() -> None:
+    log = _amplitude(30, seed=3)
+    log["event_id"] = [f"e{i}" for i in range(len(log))]
+    log = log.drop(columns=["event_type"])
+    assert infer_event_roles(log.head(3000)).event_type is None

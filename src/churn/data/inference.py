@@ -325,6 +325,9 @@ rarely falls in one."""
 
 
 MAX_EVENT_TYPES = 50
+MIN_ROWS_PER_EVENT_TYPE = 20
+"""Rows per distinct value, on average, for a column named as the event that has more than
+:data:`MAX_EVENT_TYPES` values (Amplitude's 80 event names) to be the event type."""
 """Most distinct values a column guessed as the event type may have (an app's pages: ~20-40)."""
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
@@ -773,7 +776,15 @@ def infer_event_roles(
             for c in _candidates(open_columns, _TYPE_NAME)
             if c not in taken
             and not is_numeric(sample[c])
-            and sample[c].nunique() <= MAX_EVENT_TYPES
+            and (
+                sample[c].nunique() <= MAX_EVENT_TYPES
+                # an analytics tool's event names: many, each on many rows (not an event id)
+                or (
+                    "event" in name_words(c)
+                    and not set(name_words(c)) & _ID_WORDS
+                    and sample[c].nunique() <= len(sample) / MIN_ROWS_PER_EVENT_TYPE
+                )
+            )
         ]
         event_type = few[0] if few else None
         if event_type is None:

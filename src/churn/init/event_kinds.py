@@ -35,7 +35,8 @@ _PURCHASE_NAME = re.compile(
     r"purchase|order|transaction|buy|checkout|payment|paid|sale|renew|subscribe", re.I
 )
 _NOT_DONE_NAME = re.compile(
-    r"fail|declin|abandon|remov|error|attempt|view|cart|wish|start|begin|click|search", re.I
+    r"fail|declin|abandon|remov|error|attempt|view|cart|wish|start|begin|click|search|open|shar",
+    re.I,
 )
 """Words of an event type that make it a step towards a purchase, not one (``payment_failed``,
 ``view_order``, ``add_to_cart``)."""

@@ -283,14 +283,16 @@ def render_events(plan: EventsPlan) -> str:
 
     features: dict[str, object] = {}
     if plan.event_types:
-        features["event_types"] = list(plan.event_types)
+        features["event_types"] = list(plan.feature_types or plan.event_types)
     if plan.zero_amounts:  # counted as a feature, never activity
         features["event_types"] = [*(plan.event_types or ["purchase"]), ZERO_AMOUNT_TYPE]
     if plan.return_event_types:
         features["return_event_types"] = list(plan.return_event_types)
     if plan.customers is not None and plan.customers.categorical:
         features["categorical_attributes"] = list(plan.customers.categorical)
-    lines += ["", "features:" + ("" if features else " {}"), *_mapping(features, 2)]
+    lines += ["", "features:" + ("" if features else " {}")]
+    for key, value in features.items():  # lists wrapped: an analytics log's 20 event types
+        lines += flow_list(key, value, 2) if isinstance(value, list) else _mapping({key: value}, 2)
     lines.append(_model(plan.min_class_rows))
     if plan.has_amount and plan.purchase_types:
         lines += [

@@ -50,7 +50,11 @@ RESERVED = frozenset({"customer_id", "churned", "cutoff", "label", "signup_date"
 _SIGNUP_NAME = re.compile(
     r"signup|sign_up|joined|registered|registration|created|since|start|first", re.I
 )
-MAX_EVENT_TYPES = 20
+MAX_EVENT_TYPES = 1000
+"""More distinct event types than this is free text or an id, not a type."""
+MAX_FEATURE_TYPES = 20
+"""Event types counted one feature each; a log with more (an analytics tool's event names)
+counts its most frequent ones and the purchases, the rest only in the event count."""
 SMALL_CLASS_WARNING = 5
 """Below this many of the smaller class in the validation set, the findings warn of noise."""
 
@@ -149,6 +153,9 @@ class EventsPlan:
     label_activity: tuple[str, ...] = ()
     """labels.activity_event_types when only some event types keep a customer (purchases
     among views and carts, :func:`purchase_types`); empty: every one of ``event_types``."""
+    feature_types: tuple[str, ...] = ()
+    """features.event_types when ``event_types`` are more than :data:`MAX_FEATURE_TYPES`: the
+    most frequent and those that keep a customer; empty: every one of ``event_types``."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -312,10 +319,24 @@ def event_types(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> tuple[str
         seen.add(EventsSettings.model_fields["default_event_type"].default)
     if len(seen) > MAX_EVENT_TYPES:
         raise RoleNotFound(
-            f"the event type column holds {len(seen)} distinct values (more than "
-            f"{MAX_EVENT_TYPES}); name the right one with --event-type COLUMN"
+            f"the event type column holds {len(seen):,} distinct values (more than "
+            f"{MAX_EVENT_TYPES:,}: free text or an id?); name the right one with --event-type "
+            "COLUMN"
         )
     return tuple(sorted(seen))
+
+
+def most_frequent_types(
+    sources: Sequence[tuple[pd.DataFrame, EventRoles]], limit: int
+) -> tuple[str, ...]:
+    """The ``limit`` most frequent values of the event type columns (ties by name)."""
+    counts: pd.Series = pd.Series(dtype="int64")
+    for sample, roles in sources:
+        if roles.event_type is not None:
+            values = sample[roles.event_type].astype(str).str.strip()
+            counts = counts.add(values[values != ""].value_counts(), fill_value=0)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return tuple(str(t) for t, _ in ranked[:limit])
 
 
 def _id_column(sample: pd.DataFrame, events_id: str, what: str) -> str:
@@ -538,6 +559,11 @@ ZERO_AMOUNT_SHARE = 0.05
 and zero-priced samples are far fewer."""
 
 
+def _listed_types(types: Sequence[str], most: int = 12) -> str:
+    shown = ", ".join(types[:most])
+    return shown + (f" and {len(types) - most:,} more" if len(types) > most else "")
+
+
 def events_plan(
     name: str,
     sources: tuple[tuple[SourceFile, EventRoles], ...],
@@ -551,6 +577,7 @@ def events_plan(
     missing_timestamps: int = 0,
     missing_ids: int = 0,
     zero_amounts: float = 0.0,
+    frequent_types: tuple[str, ...] = (),
 ) -> EventsPlan:
     """The plan of an events pipeline. ``came_back``: who returned in the whole log; a log in
     which nobody returns (ids that are an order's) is refused unless cancellations are
@@ -616,15 +643,21 @@ def events_plan(
             )
         if (bought := keeps) != activity:
             others = [t for t in activity if t not in bought]
+            counted = (
+                f"{_listed_types(others)} are counted as features"
+                if len(activity) <= MAX_FEATURE_TYPES
+                else f"of the {len(others):,} others ({_listed_types(others, 6)}) the most "
+                "frequent are counted as features (features.event_types), every one in the "
+                "count of events"
+            )
             notes.append(
-                f"only {', '.join(bought)} events keep a customer from churning "
-                f"(labels.activity_event_types): a customer is someone who buys; "
-                f"{', '.join(others)} are counted as features. Add any that mean a customer "
-                "stays"
+                f"only {_listed_types(bought)} events keep a customer from churning "
+                f"(labels.activity_event_types): a customer is someone who buys; {counted}. "
+                "Add any that mean a customer stays"
             )
         elif activity:
             notes.append(
-                f"every other event type counts as activity ({', '.join(activity)}): keep "
+                f"every other event type counts as activity ({_listed_types(activity)}): keep "
                 "only the ones that mean a customer is still a customer in "
                 "labels.activity_event_types"
             )
@@ -649,7 +682,24 @@ def events_plan(
         missing_ids=missing_ids,
         zero_amounts=zero_amounts,
         label_activity=keeps,
+        feature_types=_feature_types(activity, keeps, returns, frequent_types),
     )
+
+
+def _feature_types(
+    activity: Sequence[str],
+    keeps: Sequence[str],
+    returns: Sequence[str],
+    frequent: Sequence[str],
+) -> tuple[str, ...]:
+    """The event types counted one feature each when there are too many to count every one:
+    those that keep a customer (when they are few) and the returns, then the most frequent,
+    :data:`MAX_FEATURE_TYPES` in all; empty when every type is counted."""
+    if len(activity) <= MAX_FEATURE_TYPES:
+        return ()
+    first = [*(keeps if len(keeps) <= MAX_FEATURE_TYPES else ()), *returns]
+    chosen = list(dict.fromkeys([*first, *(t for t in frequent if t in activity)]))
+    return tuple(sorted(chosen[: max(MAX_FEATURE_TYPES, len(first))]))
 
 
 def date_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[list[str], str | None]:

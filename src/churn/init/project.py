@@ -289,12 +289,13 @@ def init_events(
         for path, (source, roles) in zip(events, sources, strict=True)
     )
     # every value of the event type column, not the sample's: a cancellation may be rare
-    types = planning.event_types(
-        [
-            (_type_column(path, source, roles.event_type), roles)
-            for path, (source, roles) in zip(events, sources, strict=True)
-        ]
-    )
+    type_columns = [
+        (_type_column(path, source, roles.event_type), roles)
+        for path, (source, roles) in zip(events, sources, strict=True)
+    ]
+    types = planning.event_types(type_columns)
+    frequent = planning.most_frequent_types(type_columns, planning.MAX_FEATURE_TYPES)
+    del type_columns
     events_id = sources[0][1].customer_id
     customer_table, table_sample = None, None
     if customers is not None:
@@ -345,6 +346,7 @@ def init_events(
         cutoffs,
         horizon_days=horizon_days,
         types=types,
+        frequent_types=frequent,
         customers=customer_table,
         churn_events=churn_table,
         came_back=came_back,
