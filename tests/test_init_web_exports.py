@@ -282,3 +282,24 @@ def test_an_event_id_is_no_event_type() -> None:
     log["event_id"] = [f"e{i}" for i in range(len(log))]
     log = log.drop(columns=["event_type"])
     assert infer_event_roles(log.head(3000)).event_type is None
+
+
+def test_the_events_name_wins_over_the_kind_of_call() -> None:
+    """Segment's export: `type` (track, page, identify) before `event` (Order Completed...),
+    blank on page calls. The kind of call had been taken, so every call kept a customer."""
+    rng = np.random.default_rng(4)
+    kinds = rng.choice(["track", "page", "identify"], 300, p=[0.6, 0.35, 0.05])
+    names = ["Product Viewed", "Checkout Started", "Order Completed"]
+    sample = pd.DataFrame(
+        {
+            "type": kinds,
+            "anonymousId": [f"anon-{i % 30}" for i in range(300)],
+            "userId": [f"u{i % 30}" for i in range(300)],
+            "timestamp": pd.date_range("2024-01-01", periods=300, freq="7h").strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "event": [str(rng.choice(names)) if k == "track" else "" for k in kinds],
+            "event_day": pd.date_range("2024-01-01", periods=300, freq="7h").strftime("%Y-%m-%d"),
+        }
+    )
+    assert infer_event_roles(sample).event_type == "event"

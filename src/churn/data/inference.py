@@ -775,6 +775,7 @@ def infer_event_roles(
             c
             for c in _candidates(open_columns, _TYPE_NAME)
             if c not in taken
+            and c not in dates
             and not is_numeric(sample[c])
             and (
                 sample[c].nunique() <= MAX_EVENT_TYPES
@@ -786,6 +787,8 @@ def infer_event_roles(
                 )
             )
         ]
+        # the event's name before a kind of call (Segment's `event` before `type`: track, page)
+        few.sort(key=lambda c: "event" not in name_words(c))
         event_type = few[0] if few else None
         if event_type is None:
             flags = [c for c in _cancel_flags(sample, open_columns) if c not in taken]
