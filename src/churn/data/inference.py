@@ -953,6 +953,16 @@ def label_column(sample: pd.DataFrame) -> str:
     ]
     if not two_valued and len(statuses) == 1:
         return statuses[0]
+    # a label of who stayed (Retained, Renewed: yes/no), never a trait such as IsActiveMember
+    stayed = [
+        str(c)
+        for c in sample.columns
+        if set(name_words(str(c))) & _RETENTION_LABEL_WORDS
+        and filled_text(sample[c]).str.casefold().nunique() == 2
+        and all(label_word(v) in (*POSITIVE_WORDS, *NEGATIVE_WORDS) for v in filled_text(sample[c]))
+    ]
+    if not two_valued and not statuses and len(stayed) == 1:
+        return stayed[0]
     found = (
         f"columns named like a churn label with two values: {two_valued}"
         if two_valued
@@ -1006,9 +1016,29 @@ def _amount_column(sample: pd.DataFrame, columns: Sequence[str]) -> str | None:
     return found[0] if found else None
 
 
-def positive_label(values: pd.Series, given: str | None = None) -> str:
+_STAY_LABEL_WORDS = frozenset(
+    {"retained", "retention", "retain", "active", "stayed", "stay", "stays", "renewed"}
+    | {"renewal", "renews", "loyal", "subscribed", "alive", "survived", "kept", "remained"}
+)
+"""Words of a label's name that make its yes the customers who stayed (``Retained``,
+``is_active``): then its no-like value churned."""
+
+
+_RETENTION_LABEL_WORDS = frozenset({"retained", "retention", "renewed", "stayed", "survived"})
+"""Words of a column's name that make it a label of who stayed when no churn label is there;
+not ``active``, which names a trait as often as a label (``IsActiveMember``)."""
+
+
+def says_who_stayed(label: str) -> bool:
+    """Whether a label's name says who stayed rather than who left."""
+    return bool(set(name_words(label)) & _STAY_LABEL_WORDS)
+
+
+def positive_label(values: pd.Series, given: str | None = None, *, name: str = "") -> str:
     """The label value meaning 'churned'. Two distinct values, one of them a yes-like word
-    (case and blanks ignored), or ``given``. Raises RoleNotFound naming the values otherwise."""
+    (case and blanks ignored), or ``given``; the no-like one when the label's ``name`` says who
+    stayed (``Retained``: Yes stayed, No churned). Raises RoleNotFound naming the values
+    otherwise."""
     filled = filled_text(values)
     distinct = sorted(filled.unique().tolist())
     if given is not None:
@@ -1026,6 +1056,8 @@ def positive_label(values: pd.Series, given: str | None = None) -> str:
         )
     yes = [v for v in distinct if label_word(v) in POSITIVE_WORDS]
     no = [v for v in distinct if label_word(v) in NEGATIVE_WORDS]
+    if says_who_stayed(name) and len({v.strip().casefold() for v in no}) == 1 and yes:
+        return str(no[0])
     if len({v.strip().casefold() for v in yes}) == 1 and no:
         return str(yes[0])
     raise RoleNotFound(
@@ -1101,7 +1133,12 @@ def infer_snapshot_roles(
                 "--customer-id COLUMN"
             )
     attributes = [c for c in columns if c not in {label, customer_id, *exclude}]
-    positive_value = "" if filled else positive_label(sample[label], positive)
+    positive_value = "" if filled else positive_label(sample[label], positive, name=label)
+    if not filled and positive is None and says_who_stayed(label):
+        notes.append(
+            f"label {label!r} says who stayed, so its {positive_value!r} is a churner; if it "
+            "is the other way round, give --positive VALUE"
+        )
     others = sorted(
         {v for v in filled_text(sample[label]) if v.casefold() != positive_value.casefold()}
     )
