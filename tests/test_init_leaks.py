@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from churn.settings import load_settings
 from tests import messy
@@ -50,3 +51,42 @@ def test_an_honest_snapshot_keeps_every_attribute(tmp_path: Path) -> None:
     attributes = set(written(root, "acc")["data"]["snapshot"]["source"]["attributes"].values())
     assert attributes == set(snap.frame.columns) - {snap.label, snap.customer_id}
     assert "label in disguise" not in out + (root / "pipelines/acc/params.yaml").read_text()
+
+
+def test_a_churn_flag_in_a_customers_table_is_no_feature(tmp_path: Path) -> None:
+    """KKBox's members file beside its transactions: `is_churn` (and a cancellation date) had
+    become attributes, features of every cutoff holding the outcome itself."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2023-01-01", "2024-06-30", freq="D")
+    orders = pd.DataFrame(
+        {
+            "msno": [f"m{i % 60:03d}" for i in range(900)],
+            "transaction_date": rng.choice(days, 900).astype("datetime64[ns]"),
+            "actual_amount_paid": rng.uniform(5, 30, 900).round(2),
+        }
+    )
+    orders["transaction_date"] = orders["transaction_date"].dt.strftime("%Y-%m-%d")
+    members = pd.DataFrame(
+        {
+            "msno": [f"m{i:03d}" for i in range(60)],
+            "city": rng.choice(["1", "4", "13"], 60),
+            "is_churn": rng.choice(["0", "1"], 60),
+            "cancellation_date": ["2024-05-01" if i % 4 == 0 else "" for i in range(60)],
+        }
+    )
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "kk",
+        "--events",
+        str(export(tmp_path, orders, "transactions.csv")),
+        "--customers",
+        str(export(tmp_path, members, "members.csv")),
+    )
+    assert code == 0, out
+    attributes = written(root, "kk")["data"]["customers"]["sources"][0]["attributes"]
+    assert "city" in attributes.values()
+    assert {"is_churn", "cancellation_date"}.isdisjoint(attributes.values())
+    assert "left out 'is_churn', 'cancellation_date': named like a churn label" in " ".join(
+        out.split()
+    )

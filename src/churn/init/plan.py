@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from churn.data.inference import (
+    CANCEL_FLAG_WORDS,
+    LABEL_NAME_WORDS,
     NO_AMOUNT,
     EventRoles,
     RoleNotFound,
@@ -371,13 +373,30 @@ def customer_table(
             signup = TimestampGuess(column, fmt if isinstance(fmt, str) else None)
             break
     taken = {customer_id, signup.column if signup else "", *exclude}
+    # a churn flag or a cancellation date of the table is known only after the customer left
+    # (KKBox's members with is_churn): as a feature of every cutoff it would be the label
+    outcomes = [
+        str(c)
+        for c in sample.columns
+        if c not in taken and set(name_words(str(c))) & (LABEL_NAME_WORDS | CANCEL_FLAG_WORDS)
+    ]
+    taken |= set(outcomes)
     candidates = [str(c) for c in sample.columns if c not in taken]
     contacts, private = private_columns(sample, candidates)
     kept = set(contacts.values()) | set(private)
     attributes = attribute_names([c for c in candidates if c not in kept])
     categorical = tuple(n for n, c in attributes.items() if not is_numeric(sample[c]))
+    notes = (
+        (
+            f"{source.path}: left out {', '.join(map(repr, outcomes))}: named like a churn "
+            "label or a cancellation, known only once a customer has left, so no feature of "
+            "the cutoffs before; the events say who churned",
+        )
+        if outcomes
+        else ()
+    )
     return CustomerTable(
-        source, customer_id, signup, attributes, categorical, contacts, tuple(private)
+        source, customer_id, signup, attributes, categorical, contacts, tuple(private), notes=notes
     )
 
 
@@ -988,6 +1007,7 @@ def with_contacts(plan: SnapshotPlan, table: CustomerTable | None) -> SnapshotPl
         table = CustomerTable(plan.source, plan.roles.customer_id, None, {}, (), plan.contacts)
         notes += private_notes(plan.contacts, (), plan.source.path)
     elif table is not None:
+        notes += table.notes
         notes += private_notes(table.contact_fields, table.private, table.source.path)
         if plan.contacts:
             notes.append(
