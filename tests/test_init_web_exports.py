@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from churn.data.inference import RoleNotFound, infer_event_roles, placeholder_ids
+from churn.errors import InputDataError
 from churn.init.sniff import file_format, read_sample
 from tests._project import run_stages
 from tests.test_init import export, init, project, written
@@ -303,3 +304,12 @@ def test_the_events_name_wins_over_the_kind_of_call() -> None:
         }
     )
     assert infer_event_roles(sample).event_type == "event"
+
+
+def test_a_header_naming_a_column_twice_stops_init_and_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("Customer,Date,Amount,Date,,\nc1,2024-01-01,10,2024-01-02,,\n")
+    with pytest.raises(InputDataError, match=r"names column\(s\) \['Date'\] more than once"):
+        read_sample(path, file_format(path))
+    path.write_text("Customer,Date,Amount,,\nc1,2024-01-01,10,,\n")  # blank names: no repeat
+    assert list(read_sample(path, file_format(path)).columns[:3]) == ["Customer", "Date", "Amount"]

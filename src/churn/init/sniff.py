@@ -236,6 +236,13 @@ def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.Data
         return _as_text(
             read_sheets(path, fmt.sheet, name=str(path), rows=rows, skip_rows=fmt.skip_rows)
         )
+    header = _read_csv(path, fmt, nrows=1, header=None)
+    names = [str(n) for n in header.iloc[0]] if len(header) else []
+    if repeated := sorted({n for n in names if names.count(n) > 1 and n.strip()}):
+        raise InputDataError(
+            f"{path}: the header names column(s) {repeated} more than once; churn cannot tell "
+            "them apart (nor can ingest). Rename or remove the repeated column(s) in the file."
+        )
     return _as_text(_read_csv(path, fmt, nrows=rows))
 
 
