@@ -6,14 +6,17 @@ now the spend the value model reads (``scoring.value.purchase_event_types``), wh
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
+from churn.modeling.clv import BetaGeoModel
 from churn.settings import load_settings
 from tests._project import run_stages
 from tests.test_init import export, init, project, written
@@ -70,3 +73,30 @@ def test_the_orders_amounts_are_the_value_beside_visits_without_one(tmp_path: Pa
     bought = features["customer_id"].isin(buyers).to_numpy()
     assert (value[bought] > 0).mean() > 0.9
     assert (value[~bought] == 0).all()
+
+
+def test_a_log_without_amounts_is_worth_nothing_without_fitting_a_value_model(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app's visits, no amount anywhere: the value step had fitted BG/NBD at every cutoff
+    (on Sparkify's log it warned that it did not converge) and multiplied by a spend of 0 all
+    the same."""
+
+    def no_fit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a value model was fitted on a log without amounts")
+
+    monkeypatch.setattr(BetaGeoModel, "fit", no_fit)
+    visits, _ = _visits_and_orders(120, seed=7)
+    root = project(tmp_path / "p")
+    code, out = init(root, "app", "--events", str(export(tmp_path, visits, "visits.csv")))
+    assert code == 0, out
+    run_stages(root, ["ingest", "labels", "features"], name="app")
+    settings = load_settings(root, "app")
+    paths = PipelinePaths(root, "app")
+    features = pd.read_parquet(paths.features, columns=["customer_id"]).drop_duplicates()
+    with caplog.at_level(logging.WARNING, logger="churn"):
+        value = kind_of(settings).expected_value(
+            CanonicalFiles(paths, settings.features), features, pd.Timestamp("2024-03-01").date()
+        )
+    assert (value == 0).all() and len(value) == len(features)
+    assert not [r for r in caplog.records if "could not be fitted" in r.getMessage()]

@@ -302,6 +302,8 @@ class EventsKind:
             return recurring_expected_value(value, features)
         run_sql = sql_runner(self.settings.features)
         purchases = daily_totals(events, self._purchase_types(), run_sql)
+        if purchases["amount"].isna().all():  # no amounts (an app's log): no value to model
+            return pd.Series(0.0, index=features.index, dtype="float64")
         returns = daily_totals(events, self.settings.features.return_event_types, run_sql)
         per_customer = purchase_value(
             purchases, pd.Timestamp(cutoff), self.labs.horizon_days, returns
