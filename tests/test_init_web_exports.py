@@ -313,3 +313,29 @@ def test_a_header_naming_a_column_twice_stops_init_and_names_it(tmp_path: Path) 
         read_sample(path, file_format(path))
     path.write_text("Customer,Date,Amount,,\nc1,2024-01-01,10,,\n")  # blank names: no repeat
     assert list(read_sample(path, file_format(path)).columns[:3]) == ["Customer", "Date", "Amount"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "roles"),
+    [
+        (["Kundennummer", "Bestelldatum", "Betrag"], ("Kundennummer", "Bestelldatum", "Betrag")),
+        (["Cliente", "Fecha", "Importe"], ("Cliente", "Fecha", "Importe")),
+        (["Client", "Date de commande", "Montant"], ("Client", "Date de commande", "Montant")),
+        (["Klantnummer", "Orderdatum", "Bedrag"], ("Klantnummer", "Orderdatum", "Bedrag")),
+    ],
+)
+def test_exports_in_other_languages_name_their_roles(
+    columns: list[str], roles: tuple[str, str, str]
+) -> None:
+    """A German shop's Kundennummer (digits), Bestelldatum and Betrag: init had found no
+    customer id ("no column looks like the customer id")."""
+    n = 60
+    sample = pd.DataFrame(
+        {
+            columns[0]: [str(100_000 + i % 20) for i in range(n)],
+            columns[1]: pd.date_range("2024-01-01", periods=n, freq="3D").strftime("%d.%m.%Y"),
+            columns[2]: [f"{5 + i % 7}.50" for i in range(n)],
+        }
+    )
+    found = infer_event_roles(sample)
+    assert (found.customer_id, found.timestamp.column, found.amount) == roles

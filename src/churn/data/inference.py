@@ -113,9 +113,17 @@ _ID_NAME = re.compile(
     r"learner|rider|passenger|donor)([^a-z]|id|no|number|$)|^id$",
     re.I,
 )
-_TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day", re.I)
+_CUSTOMER_WORDS_ELSEWHERE = frozenset(
+    {"kunde", "kunden", "kundennummer", "kundennr", "kundenid", "kdnr", "klant", "klanten"}
+    | {"klantnummer", "klantnr", "cliente", "clientes", "client", "clients", "usuario"}
+    | {"utilisateur", "abonne", "abonné", "socio", "codcliente", "idcliente", "numcliente"}
+)
+"""Words of other languages' exports naming the customer (German, Dutch, Spanish, French,
+Portuguese, Italian): ``Kundennummer``, ``Cliente``, ``Klant``."""
+_TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day|datum|fecha|heure", re.I)
 _AMOUNT_NAME = re.compile(
-    r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv|(^|[^a-z])(mrr|arr)([^a-z]|$)",
+    r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv|(^|[^a-z])(mrr|arr)([^a-z]|$)"
+    r"|betrag|umsatz|preis|summe|importe|monto|precio|montant|prix|valor|importo|bedrag|prijs",
     re.I,
 )
 _ORDER_NAME = re.compile(r"order|invoice|transaction|receipt|basket|purchase_?id|txn", re.I)
@@ -398,7 +406,12 @@ def id_candidates(columns: Sequence[str]) -> list[str]:
     time word; those with an id word (``user_id``, ``CustomerID``, ``household_key``) when
     any has one. A bare ``id`` (an export's own row key: Stripe's invoice ``id``) and contact
     columns (``Customer Email``) only when nothing else is named like the customer."""
-    named = [c for c in _candidates(columns, _ID_NAME) if not set(name_words(c)) & _WHEN_WORDS]
+    named = [
+        c
+        for c in columns
+        if (_ID_NAME.search(str(c)) or set(name_words(c)) & _CUSTOMER_WORDS_ELSEWHERE)
+        and not set(name_words(c)) & _WHEN_WORDS
+    ]
     keys = [c for c in named if not set(name_words(c)) & _CONTACT_WORDS]
     named = keys or named
     customers = [c for c in named if c.strip().lower() != "id"]
