@@ -412,8 +412,9 @@ def init_snapshot(
             "stacked, a row per customer per period, and --snapshot takes one row per "
             "customer (a random split would put one customer's rows in training and test). "
             "Read it as an events log, in which a customer churned when their rows stop: "
-            f"churn init {name} --events {snapshot} --customer-id {shlex.quote(key)} "
-            f"--timestamp {shlex.quote(period)} --exclude {shlex.quote(label)}; or keep "
+            f"churn init {name} --events {shlex.quote(str(snapshot))} --customer-id "
+            f"{shlex.quote(key)} --timestamp {shlex.quote(period)} --exclude "
+            f"{shlex.quote(label)}; or keep "
             "each customer's latest row and give that file to --snapshot."
         )
     plan_on = partial(
