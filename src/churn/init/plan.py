@@ -739,6 +739,16 @@ def date_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[list[str
     return found, first if isinstance(first, str) else None
 
 
+def _without(roles: SnapshotRoles, columns: Sequence[str]) -> SnapshotRoles:
+    """``roles`` with ``columns`` neither attributes nor the value."""
+    return replace(
+        roles,
+        numeric=tuple(c for c in roles.numeric if c not in columns),
+        categorical=tuple(c for c in roles.categorical if c not in columns),
+        value=roles.value if roles.value not in columns else None,
+    )
+
+
 def snapshot_plan(
     name: str,
     source: SourceFile,
@@ -801,12 +811,7 @@ def snapshot_plan(
     if roles.customer_id is None:  # an id named like one that repeats keys nobody
         repeated = [c for c in (*roles.numeric, *roles.categorical) if c in named]
         if repeated:
-            roles = replace(
-                roles,
-                numeric=tuple(c for c in roles.numeric if c not in repeated),
-                categorical=tuple(c for c in roles.categorical if c not in repeated),
-                value=roles.value if roles.value not in repeated else None,
-            )
+            roles = _without(roles, repeated)
             notes.append(
                 f"left out {', '.join(map(repr, repeated))}: named like the customer id but "
                 "repeating, so not the key (a synthetic or joined file?), and an id tells "
@@ -818,12 +823,7 @@ def snapshot_plan(
         ]
         constant = constant_columns(sample, attributes_in_order)
         if constant:
-            roles = replace(
-                roles,
-                numeric=tuple(c for c in roles.numeric if c not in constant),
-                categorical=tuple(c for c in roles.categorical if c not in constant),
-                value=roles.value if roles.value not in constant else None,
-            )
+            roles = _without(roles, constant)
             notes.append(f"left out {', '.join(repr(c) for c in constant)}: one value on every row")
     if numbered:
         notes.append(
@@ -848,13 +848,7 @@ def snapshot_plan(
     if roles.customer_id is None:  # no id to join the CRM's fields by: leave them out too
         private, contacts = [*contacts.values(), *private], {}
     notes += private_notes({}, private, source.path)  # contacts: said by with_contacts
-    kept = set(contacts.values()) | set(private)
-    roles = replace(
-        roles,
-        numeric=tuple(c for c in roles.numeric if c not in kept),
-        categorical=tuple(c for c in roles.categorical if c not in kept),
-        value=roles.value if roles.value not in kept else None,
-    )
+    roles = _without(roles, [*contacts.values(), *private])
     attributes = attribute_names(
         [c for c in sample.columns if c in roles.numeric + roles.categorical]
     )

@@ -93,14 +93,19 @@ def _line_records(path: Path, name: str, encoding: str) -> Iterator[dict[str, st
                 yield _record(text, f"{name} line {number:,}")
 
 
-def _array_records(path: Path, name: str, encoding: str) -> list[dict[str, str | None]]:
+def _document(path: Path, name: str, encoding: str) -> Any:
+    """The file read as one JSON value; InputDataError naming where it is not valid JSON."""
     with _open(path, encoding) as f:
         try:
-            values = json.loads(f.read().lstrip("\ufeff"))
+            return json.loads(f.read().lstrip("\ufeff"))
         except json.JSONDecodeError as exc:
             raise InputDataError(
                 f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
             ) from exc
+
+
+def _array_records(path: Path, name: str, encoding: str) -> list[dict[str, str | None]]:
+    values = _document(path, name, encoding)
     records = []
     for position, value in enumerate(values):
         if not isinstance(value, dict):
@@ -125,13 +130,7 @@ def _wrapped(path: Path, name: str, encoding: str) -> list[Any] | None:
             return None  # one object per line
     except json.JSONDecodeError:
         pass  # an object over several lines: one document
-    with _open(path, encoding) as f:
-        try:
-            document = json.loads(f.read().lstrip("\ufeff"))
-        except json.JSONDecodeError as exc:
-            raise InputDataError(
-                f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-            ) from exc
+    document = _document(path, name, encoding)
     lists = [
         v
         for v in (document.values() if isinstance(document, dict) else ())
