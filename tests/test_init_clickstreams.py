@@ -93,6 +93,12 @@ def test_people_of_other_trades_are_customers(column: str) -> None:
         (["Home", "NextSong", "Thumbs Up"], ()),  # a music app: no purchase among them
         # the steps towards a purchase are not one
         (["Opened Checkout", "Shared Order", "Purchase Completed"], ("Purchase Completed",)),
+        # a shop's order statuses: completed and processing orders are sales (WooCommerce)
+        (
+            ["cancelled", "completed", "failed", "on-hold", "pending", "processing", "refunded"],
+            ("completed", "processing"),
+        ),
+        (["authorized", "paid", "partially_refunded", "pending", "voided"], ("paid",)),
     ],
 )
 def test_purchases_among_other_events(types: list[str], bought: tuple[str, ...]) -> None:

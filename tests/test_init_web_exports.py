@@ -339,3 +339,33 @@ def test_exports_in_other_languages_name_their_roles(
     )
     found = infer_event_roles(sample)
     assert (found.customer_id, found.timestamp.column, found.amount) == roles
+
+
+def test_an_order_status_is_the_event_type_of_a_shop_export(tmp_path: Path) -> None:
+    """WooCommerce's `Order Status` and Shopify's `Financial Status`: refunded, cancelled or
+    failed orders had counted as purchases (no column was taken for the event type)."""
+    orders = _woo_orders(120, seed=5)
+    statuses = ["completed", "processing", "cancelled", "refunded", "failed"]
+    orders["Order Status"] = [statuses[i % 7 % 5] for i in range(len(orders))]
+    roles = infer_event_roles(orders)
+    assert roles.event_type == "Order Status"
+    root = project(tmp_path / "p")
+    code, out = init(root, "woo", "--events", str(export(tmp_path, orders, "orders.csv")))
+    assert code == 0, out
+    params = written(root, "woo")
+    assert params["labels"]["activity_event_types"] == ["completed", "processing"]
+    assert params["features"]["return_event_types"] == ["refunded"]
+
+    shop = _shopify_sample()
+    shop["Fulfillment Status"] = ["fulfilled", "unfulfilled", "", "fulfilled"] * (len(shop) // 4)
+    shop["Financial Status"] = [
+        ["paid", "refunded", "voided", "paid"][i % 4] if first else ""
+        for i, first in enumerate(shop["Total"] != "")
+    ]
+    assert infer_event_roles(shop).event_type == "Financial Status"
+
+
+def test_a_status_of_other_things_is_no_event_type() -> None:
+    sample = _shopify_sample()
+    sample["Account Status"] = ["active", "dormant"] * (len(sample) // 2)
+    assert infer_event_roles(sample).event_type is None

@@ -492,6 +492,29 @@ _MEASURE_WORDS = frozenset(
 _ORDER_NUMBER = re.compile(r"^#\d+$")
 
 
+ORDER_STATUS_WORDS = frozenset(
+    {"completed", "complete", "processing", "pending", "cancelled", "canceled", "refunded"}
+    | {"partially_refunded", "failed", "on_hold", "paid", "voided", "authorized", "fulfilled"}
+    | {"shipped", "delivered", "returned", "declined", "expired", "draft", "unpaid"}
+)
+"""Values of a shop's order or payment status (WooCommerce's Order Status, Shopify's Financial
+Status)."""
+_STATUS_NAME = re.compile(r"status|state", re.I)
+
+
+def _order_statuses(sample: pd.DataFrame, columns: Sequence[str], taken: set[str]) -> list[str]:
+    """Columns named like a status holding order statuses (two of :data:`ORDER_STATUS_WORDS` at
+    least), payment statuses first (Shopify's Financial before its Fulfillment Status)."""
+    found = []
+    for column in columns:
+        if column in taken or not _STATUS_NAME.search(column):
+            continue
+        words = {re.sub(r"[\s-]+", "_", v.strip().lower()) for v in filled_text(sample[column])}
+        if len(words) <= MAX_EVENT_TYPES and len(words & ORDER_STATUS_WORDS) >= 2:
+            found.append(column)
+    return sorted(found, key=lambda c: not re.search(r"financ|payment", c, re.I))
+
+
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -803,6 +826,14 @@ def infer_event_roles(
         # the event's name before a kind of call (Segment's `event` before `type`: track, page)
         few.sort(key=lambda c: "event" not in name_words(c))
         event_type = few[0] if few else None
+        if event_type is None and (statuses := _order_statuses(sample, open_columns, taken)):
+            event_type = statuses[0]  # a shop's order status: refunded, failed... are no sale
+            notes.append(
+                f"{event_type!r} (order statuses such as "
+                f"{', '.join(map(repr, sorted(filled_text(sample[event_type]).unique())[:5]))}) "
+                "is the event type: only completed or paid orders are purchases; give "
+                "--event-type COLUMN for another"
+            )
         if event_type is None:
             flags = [c for c in _cancel_flags(sample, open_columns) if c not in taken]
             event_type = flags[0] if flags else None

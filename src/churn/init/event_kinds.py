@@ -34,8 +34,14 @@ def return_types(types: Sequence[str]) -> tuple[str, ...]:
 _PURCHASE_NAME = re.compile(
     r"purchase|order|transaction|buy|checkout|payment|paid|sale|renew|subscribe", re.I
 )
+_ORDER_DONE = re.compile(
+    r"\s*(completed?|fulfill?ed|delivered|shipped|processing|settled|captured|succeeded)\s*",
+    re.I,
+)
+"""An order's status once it is a sale (WooCommerce's completed and processing)."""
 _NOT_DONE_NAME = re.compile(
-    r"fail|declin|abandon|remov|error|attempt|view|cart|wish|start|begin|click|search|open|shar",
+    r"fail|declin|abandon|remov|error|attempt|view|cart|wish|start|begin|click|search|open|shar"
+    r"|pending|hold|void|draft|await|unpaid|expired|authori[sz]ed",
     re.I,
 )
 """Words of an event type that make it a step towards a purchase, not one (``payment_failed``,
@@ -51,7 +57,9 @@ def purchase_types(activity: Sequence[str]) -> tuple[str, ...]:
     found = tuple(
         t
         for t in activity
-        if _PURCHASE_NAME.search(t) and not _NOT_DONE_NAME.search(t) and t not in return_types([t])
+        if (_PURCHASE_NAME.search(t) or _ORDER_DONE.fullmatch(t))
+        and not _NOT_DONE_NAME.search(t)
+        and t not in return_types([t])
     )
     return found if len(found) < len(activity) else ()
 
