@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churn.data.inference import charge_candidates
 from churn.settings import load_settings
 from tests import messy
 from tests.test_init import export, init, project, written
@@ -90,3 +91,15 @@ def test_a_churn_flag_in_a_customers_table_is_no_feature(tmp_path: Path) -> None
     assert "left out 'is_churn', 'cancellation_date': named like a churn label" in " ".join(
         out.split()
     )
+
+
+def test_a_churn_labels_value_is_no_candidate_for_the_customers_value() -> None:
+    """IBM Telco v11's `Churn Value` (0 or 1) was listed among the value's candidates."""
+    sample = pd.DataFrame(
+        {
+            "Monthly Charges": ["70.5", "20.1", "99.9"],
+            "Churn Value": ["1", "0", "1"],
+            "Total Charges": ["700", "2000", "90"],
+        }
+    )
+    assert charge_candidates(sample, list(sample.columns)) == ["Monthly Charges", "Total Charges"]

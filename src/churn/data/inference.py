@@ -1125,7 +1125,8 @@ def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]
     for position, column in enumerate(numeric):
         words = set(name_words(column))
         strength = next((k for k, group in enumerate(_CHARGE_WORDS) if words & group), None)
-        if strength is None or words & _NOT_CHARGE_WORDS:
+        # a churn label's value (IBM Telco's Churn Value: 0 or 1) is no money
+        if strength is None or words & (_NOT_CHARGE_WORDS | LABEL_NAME_WORDS):
             continue
         amounts = pd.to_numeric(filled_text(sample[column]), errors="coerce").dropna()
         if amounts.empty or (amounts < 0).any():
