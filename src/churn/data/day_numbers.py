@@ -41,28 +41,28 @@ def day_number_format(origin: dt.date = DEFAULT_ORIGIN) -> str:
     return f"{DAY_NUMBERS}{origin.isoformat()}"
 
 
+def _days_spanned(values: pd.Series, pattern: str, low: float, high: float) -> bool:
+    """Whether every non-blank value is written as ``pattern`` and read as a number from
+    ``low`` up to (not including) ``high``, and they span at least :data:`MIN_DAYS` days."""
+    text = values.astype("string").str.strip()
+    text = text[text.notna() & (text != "")]
+    if text.empty or not text.str.fullmatch(pattern).all():
+        return False
+    numbers = text.astype("float64")
+    inside = numbers.min() >= low and numbers.max() < high
+    return bool(inside and numbers.max() - numbers.min() >= MIN_DAYS)
+
+
 def reads_as_day_numbers(values: pd.Series) -> bool:
     """Whether the non-blank values are whole numbers from 0 to :data:`MAX_DAY_NUMBER` that
     span at least :data:`MIN_DAYS` days."""
-    text = values.astype("string").str.strip()
-    text = text[text.notna() & (text != "")]
-    if text.empty or not text.str.fullmatch(r"\d+").all():
-        return False
-    numbers = text.astype("int64")
-    return bool(numbers.max() <= MAX_DAY_NUMBER and numbers.max() - numbers.min() >= MIN_DAYS)
+    return _days_spanned(values, r"\d+", 0, MAX_DAY_NUMBER + 1)
 
 
 def reads_as_excel_serials(values: pd.Series) -> bool:
     """Whether the non-blank values are numbers of days as Excel counts them (a fraction is the
     time of day) between 1970 and 2100, spanning at least :data:`MIN_DAYS` days."""
-    text = values.astype("string").str.strip()
-    text = text[text.notna() & (text != "")]
-    if text.empty or not text.str.fullmatch(r"\d+(\.\d+)?").all():
-        return False
-    numbers = text.astype("float64")
-    low, high = EXCEL_SERIALS
-    inside = bool(numbers.min() >= low and numbers.max() < high)
-    return bool(inside and numbers.max() - numbers.min() >= MIN_DAYS)
+    return _days_spanned(values, r"\d+(\.\d+)?", *EXCEL_SERIALS)
 
 
 def day_number_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:

@@ -457,6 +457,13 @@ more: a column blank on most rows (an id set only when a visitor signs in) is no
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _written_as(values: pd.Series, pattern: re.Pattern[str]) -> bool:
+    """Whether some values are filled and nearly all of those (:data:`MIN_PARSED_SHARE`) are
+    written as ``pattern``: email addresses, order numbers, currency codes."""
+    filled = filled_text(values)
+    return bool(len(filled) and filled.str.match(pattern).mean() >= MIN_PARSED_SHARE)
+
+
 def _repeats(values: pd.Series) -> bool:
     """Whether a filled value comes twice (blanks are no repeat)."""
     return bool(filled_text(values).duplicated().any())
@@ -469,16 +476,7 @@ def _filled_share(values: pd.Series) -> float:
 def _email_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """Columns whose filled values are email addresses and repeat: a buyer's address, the
     person's key of exports with no customer id (Shopify's orders)."""
-    found = []
-    for column in columns:
-        filled = filled_text(sample[column])
-        if (
-            len(filled)
-            and filled.str.match(_EMAIL).mean() >= MIN_PARSED_SHARE
-            and filled.duplicated().any()
-        ):
-            found.append(column)
-    return found
+    return [c for c in columns if _written_as(sample[c], _EMAIL) and _repeats(sample[c])]
 
 
 _GAP_NAME = re.compile(r"since.?(prior|prev|last)|days?.?between|gap.?days|days?.?gap", re.I)
@@ -525,22 +523,14 @@ def _currencies(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, list
         if "currency" not in str(column).lower():
             continue
         codes = filled_text(sample[column]).str.upper()
-        if len(codes) and codes.str.match(_CURRENCY_CODE).mean() >= MIN_PARSED_SHARE:
-            counts = codes.value_counts()
-            if len(counts) > 1:
-                return column, [str(c) for c in counts.index]
+        if _written_as(codes, _CURRENCY_CODE) and codes.nunique() > 1:
+            return column, [str(c) for c in codes.value_counts().index]
     return None
 
 
 def _order_numbers(sample: pd.DataFrame, columns: Sequence[str], taken: set[str]) -> list[str]:
     """Columns not ``taken`` whose values are written as shops write order numbers (``#1001``)."""
-    return [
-        c
-        for c in columns
-        if c not in taken
-        and len(filled := filled_text(sample[c]))
-        and filled.str.match(_ORDER_NUMBER).mean() >= MIN_PARSED_SHARE
-    ]
+    return [c for c in columns if c not in taken and _written_as(sample[c], _ORDER_NUMBER)]
 
 
 def _require(role: str, found: list[str], flag: str, columns: Sequence[str]) -> str:

@@ -160,13 +160,23 @@ def _frames(
         yield frame()
 
 
+def _document_records(
+    path: Path, name: str, encoding: str, first: str
+) -> list[dict[str, str | None]] | None:
+    """The records of a file that is one JSON document (an array of objects, or one object:
+    :func:`_wrapped`), the file read once; None for JSON lines, read a line at a time."""
+    if first == "[":
+        return _array_records(path, name, encoding)
+    wrapped = _wrapped(path, name, encoding) if first == "{" else None
+    return None if wrapped is None else [dict(_flat(value)) for value in wrapped]
+
+
 def json_sample(path: Path, *, name: str, encoding: str = "utf-8", rows: int) -> pd.DataFrame:
     """The first ``rows`` records of the JSON file, with the keys they hold (read no further):
     what ``churn init`` guesses roles from."""
-    first = _first_character(path, encoding)
-    if first == "[" or (first == "{" and _wrapped(path, name, encoding) is not None):
-        return next(json_record_chunks(path, name=name, encoding=encoding, rows=rows))
-    records = list(islice(_line_records(path, name, encoding), rows))
+    records = _document_records(path, name, encoding, _first_character(path, encoding))
+    if records is None:  # JSON lines: read only the first rows
+        records = list(islice(_line_records(path, name, encoding), rows))
     columns = list(dict.fromkeys(k for r in records for k in r))
     return next(_frames(iter(records), columns, rows))
 
@@ -185,13 +195,8 @@ def json_record_chunks(
     ``columns``, missing where no record has them: then the file is read once). Raises
     InputDataError naming the line (or array item) that is not a JSON object."""
     first = _first_character(path, encoding)
-    wrapped = _wrapped(path, name, encoding) if first == "{" else None
-    if first == "[" or wrapped is not None:
-        records = (
-            _array_records(path, name, encoding)
-            if wrapped is None
-            else [dict(_flat(value)) for value in wrapped]
-        )
+    records = _document_records(path, name, encoding, first)
+    if records is not None:
         if columns is None:
             columns = list(dict.fromkeys(k for r in records for k in r))
         yield from _frames(iter(records), columns, rows)
