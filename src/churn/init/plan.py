@@ -307,15 +307,21 @@ def event_sources(
     return tuple(out)
 
 
-def event_types(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> tuple[str, ...]:
-    """Distinct event types in the samples' event type columns (blanks are purchases), and
-    the default type (``purchase``) when some files have no event type column: their rows
-    take it."""
-    seen: set[str] = set()
-    for sample, roles in sources:
+def type_counts(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> pd.Series:
+    """Rows per event type in the event type columns of ``sources`` (blanks aside), counted in
+    one pass over each column."""
+    counts: pd.Series = pd.Series(dtype="int64")
+    for column, roles in sources:
         if roles.event_type is not None:
-            values = sample[roles.event_type].astype(str).str.strip()
-            seen |= set(values[values != ""])
+            values = column[roles.event_type].astype(str).str.strip()
+            counts = counts.add(values[values != ""].value_counts(), fill_value=0)
+    return counts
+
+
+def event_types(counts: pd.Series, sources: Sequence[tuple[object, EventRoles]]) -> tuple[str, ...]:
+    """Distinct event types of :func:`type_counts` (blanks are purchases), and the default type
+    (``purchase``) when some files have no event type column: their rows take it."""
+    seen = {str(t) for t in counts.index}
     typed = [roles.event_type is not None for _, roles in sources]
     if any(typed) and not all(typed):  # the rows of a file without types get the default one
         seen.add(EventsSettings.model_fields["default_event_type"].default)
@@ -328,15 +334,8 @@ def event_types(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> tuple[str
     return tuple(sorted(seen))
 
 
-def most_frequent_types(
-    sources: Sequence[tuple[pd.DataFrame, EventRoles]], limit: int
-) -> tuple[str, ...]:
-    """The ``limit`` most frequent values of the event type columns (ties by name)."""
-    counts: pd.Series = pd.Series(dtype="int64")
-    for sample, roles in sources:
-        if roles.event_type is not None:
-            values = sample[roles.event_type].astype(str).str.strip()
-            counts = counts.add(values[values != ""].value_counts(), fill_value=0)
+def most_frequent_types(counts: pd.Series, limit: int) -> tuple[str, ...]:
+    """The ``limit`` most frequent event types of :func:`type_counts` (ties by name)."""
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
     return tuple(str(t) for t, _ in ranked[:limit])
 

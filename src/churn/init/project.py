@@ -293,9 +293,10 @@ def init_events(
         (_type_column(path, source, roles.event_type), roles)
         for path, (source, roles) in zip(events, sources, strict=True)
     ]
-    types = planning.event_types(type_columns)
-    frequent = planning.most_frequent_types(type_columns, planning.MAX_FEATURE_TYPES)
+    counts = planning.type_counts(type_columns)
     del type_columns
+    types = planning.event_types(counts, sources)
+    frequent = planning.most_frequent_types(counts, planning.MAX_FEATURE_TYPES)
     events_id = sources[0][1].customer_id
     customer_table, table_sample = None, None
     if customers is not None:
