@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from churn.labels import build_labels, cutoff_table, observed_until
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
 from churn.modeling.train import booster_params, fit_booster, fit_model
-from churn.modeling.training_data import FeatureColumns, outcome
+from churn.modeling.training_data import FeatureColumns, TrainingRows, outcome
 from churn.settings import (
     CutoffSchedule,
     EventLabelSettings,
@@ -38,6 +39,7 @@ from tests.test_features_reference import CUTOFFS, NO_EVENTS, SPECS, _edge_cases
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
 from churn.engines.spark import (
     parquet_dataframe,
+    scoped_session,
     spark_dataframe,
     spark_query,
     spark_session,
@@ -45,6 +47,8 @@ from churn.engines.spark import (
 )
 from churn.modeling.spark_train import (
     BASE_MARGIN_COLUMN,
+    ORDER_COLUMN,
+    parquet_training_rows,
     spark_booster,
     spark_fit_model,
     training_frame,
@@ -450,6 +454,83 @@ def test_the_model_trained_on_spark_is_the_local_one(session: Any, tmp_path: Pat
     print(
         f"train.engine spark: {len(train)} training rows, {spark.best_iteration + 1} trees in "
         f"{seconds:.1f} s; {len(test)} test probabilities, max |diff| {worst:.3g}"
+    )
+
+
+def labelled_files(rows: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
+    """``rows`` (from :func:`labelled_frame`) as a ``labels.parquet`` in their order and a
+    ``features.parquet`` in another order, as the stages write them."""
+    rows = rows.assign(cutoff=pd.Timestamp("2024-03-01"))
+    labels, features = folder / "labels.parquet", folder / "features.parquet"
+    rows[["customer_id", "cutoff", "churned", "split"]].to_parquet(labels, index=False)
+    shuffled = rows.drop(columns=["churned", "split"]).sample(frac=1.0, random_state=3)
+    shuffled.to_parquet(features, index=False, row_group_size=400)
+    return labels, features
+
+
+def test_the_model_trained_on_spark_from_the_parquet_files_is_the_local_one(
+    session: Any, tmp_path: Path
+) -> None:
+    """``churn train`` on Spark: the executors read the labelled rows from the files (splits
+    interleaved in the labels, features in another order, several row groups and Arrow
+    batches), and xgboost grows the trees it grows locally on the same rows."""
+    rows = labelled_frame(2_000, seed=12)
+    train, valid, test = (rows[rows["split"] == s].reset_index(drop=True) for s in SPLITS)
+    labels, features = labelled_files(rows, tmp_path)
+    columns = FeatureColumns(
+        numeric=("recency", "spend", "expected", "noise"), categorical=("plan",)
+    )
+    settings = TrainSettings(max_rounds=300, boost_from=["expected"], calibration="isotonic")
+    local = fit_model(train, valid, columns, settings, metadata={"pipeline": "t"})
+
+    scoped = scoped_session(session)
+    session.conf.set(ARROW_BATCH, "300")
+    try:
+        spark = spark_fit_model(
+            session,
+            TrainingRows(train.copy(), reread=lambda: train),
+            valid,
+            columns,
+            settings,
+            metadata={"pipeline": "t"},
+            spark_rows=partial(parquet_training_rows, scoped, (labels, features), columns),
+        )
+    finally:
+        session.conf.unset(ARROW_BATCH)
+
+    assert spark.best_iteration == local.best_iteration and 5 < local.best_iteration < 299
+    assert spark.model.base_margin == local.model.base_margin
+    assert spark.model.calibrator == local.model.calibrator
+    local.model.save(tmp_path / "local")
+    spark.model.save(tmp_path / "spark")
+    assert (tmp_path / "spark/model.json").read_text() == (
+        tmp_path / "local/model.json"
+    ).read_text()
+    p_local, p_spark = local.model.predict_proba(test), spark.model.predict_proba(test)
+    np.testing.assert_allclose(p_spark, p_local, rtol=0, atol=TOLERANCE)
+
+
+def test_the_executors_build_the_driver_s_training_frame_from_the_files(
+    session: Any, tmp_path: Path
+) -> None:
+    rows = labelled_frame(300, seed=5)
+    labels, features = labelled_files(rows, tmp_path)
+    columns = FeatureColumns(numeric=("recency", "spend"), categorical=("plan",))
+    cats = {"plan": ("basic", "pro", "trial")}
+    base = BaseMargin(("expected",), (0.5,), -1.0)
+
+    built = (
+        parquet_training_rows(scoped_session(session), (labels, features), columns, cats, base)
+        .toArrow()
+        .to_pandas()
+        .sort_values(ORDER_COLUMN)
+    )
+    used = rows[rows["split"] != "test"]
+    want = training_frame(used, columns, cats, base)
+    np.testing.assert_array_equal(built[ORDER_COLUMN], np.flatnonzero(rows["split"] != "test"))
+    assert list(built.columns) == [*want.columns, ORDER_COLUMN]
+    pd.testing.assert_frame_equal(
+        built.drop(columns=ORDER_COLUMN).reset_index(drop=True), want, check_exact=True
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ import pytest
 from churn.settings import SparkSettings, TrainSettings
 
 pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
-from churn.engines.spark import spark_dataframe, spark_session
-from churn.modeling.spark_train import spark_fit_model
-from churn.modeling.training_data import FeatureColumns
+from churn.engines.spark import scoped_session, spark_dataframe, spark_session
+from churn.modeling.spark_train import parquet_training_rows, spark_fit_model
+from churn.modeling.training_data import FeatureColumns, TrainingRows
 from churn.reporting.shap_figures import MAX_POINTS
 from churn.scoring.spark_scoring import champion_probabilities, spark_champion
 from churn.tracking.store import connect, tracking_uri
@@ -107,6 +108,42 @@ def test_training_on_spark_brings_back_the_booster_not_the_rows(session: Any) ->
     assert fitted.best_iteration >= 0
     # xgboost.spark's own: the number of distinct labels, then the booster, its config and
     # evaluation history
+    assert seen.calls == [("collect", 1), ("collect", 3)]
+
+
+def test_training_from_the_files_hands_spark_no_row_and_lets_the_driver_s_rows_go(
+    session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``churn train`` on Spark: the executors read the labelled rows from ``labels.parquet``
+    and ``features.parquet``; the driver creates no DataFrame from its rows, lets the training
+    rows go before the booster grows, and gets back what xgboost.spark collects."""
+    rows = training_rows(1_200, seed=4).assign(
+        customer_id=[f"c{i}" for i in range(1_200)], cutoff=pd.Timestamp("2024-01-01")
+    )
+    labels, features = tmp_path / "labels.parquet", tmp_path / "features.parquet"
+    rows[["customer_id", "cutoff", "churned", "split"]].to_parquet(labels, index=False)
+    rows[["customer_id", "cutoff", "recency", "noise"]].to_parquet(features, index=False)
+    train, valid = (rows[rows["split"] == s].reset_index(drop=True) for s in ("train", "valid"))
+    held = TrainingRows(train, reread=lambda: train)
+    columns = FeatureColumns(numeric=("recency", "noise"), categorical=())
+
+    def handed(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the driver handed Spark a frame of rows")
+
+    monkeypatch.setattr(type(session), "createDataFrame", handed)
+    scoped = scoped_session(session)
+    with driver_rows(at_most=5) as seen:
+        fitted = spark_fit_model(
+            session,
+            held,
+            valid,
+            columns,
+            TrainSettings(max_rounds=40),
+            metadata={},
+            spark_rows=partial(parquet_training_rows, scoped, (labels, features), columns),
+        )
+    assert fitted.best_iteration >= 0
+    assert not held.held
     assert seen.calls == [("collect", 1), ("collect", 3)]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,10 +27,17 @@ def fit_on_engine(
     *,
     overrides: Mapping[str, Any] | None,
     metadata: dict[str, Any],
+    files: tuple[Path, Path] | None = None,
 ) -> FitResult:
     """Fit on ``train``, stop early and calibrate on ``valid``; locally the ``purged`` rows are
     used for the refit (``train.refit_on_purged``), which Spark does not support yet, and the
-    training rows are let go of while the booster grows (:class:`TrainingRows`)."""
+    training rows are let go of while the booster grows (:class:`TrainingRows`).
+
+    ``files``: the ``labels.parquet`` and ``features.parquet`` the rows come from. With
+    ``features.engine: spark`` too (whose executors already read the project's files, so see
+    its folder) the executors read the training and validation rows from them, and the driver
+    hands over none (:func:`churn.modeling.spark_train.parquet_training_rows`); otherwise the
+    rows go from the driver through Arrow."""
     ts = settings.train
     if ts.engine != "spark":
         return fit_model(
@@ -47,22 +56,39 @@ def fit_on_engine(
             "calibrator is fitted on the validation cutoff alone there). Set "
             "train.calibration_cutoffs: 1, or train.engine: local."
         )
-    from churn.engines.spark import spark_session  # noqa: PLC0415 - optional dependency
-    from churn.modeling.spark_train import spark_fit_model  # noqa: PLC0415
+    from churn.engines.spark import (  # noqa: PLC0415 - optional dependency
+        scoped_session,
+        spark_session,
+    )
+    from churn.modeling.spark_train import (  # noqa: PLC0415
+        parquet_training_rows,
+        spark_fit_model,
+    )
 
     session = spark_session(settings.features.spark, setting="train.engine")
+    in_executors = files is not None and settings.features.engine == "spark"
     log.info(
-        "fitting the booster on Spark (%s, %d worker(s))",
+        "fitting the booster on Spark (%s, %d worker(s)), the rows %s",
         session.sparkContext.master,
         ts.spark_workers,
+        "read by the executors" if in_executors else "handed over by the driver",
+    )
+    spark_rows = (
+        # a scoped session reads nanosecond timestamps (parquet_dataframe)
+        partial(
+            parquet_training_rows, scoped_session(session, settings.features.spark), files, columns
+        )
+        if in_executors and files is not None
+        else None
     )
     return spark_fit_model(
         session,
-        train.frame,
+        train,
         valid,
         columns,
         ts,
         num_workers=ts.spark_workers,
         overrides=overrides,
         metadata=metadata,
+        spark_rows=spark_rows,
     )

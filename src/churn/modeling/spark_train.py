@@ -8,24 +8,31 @@ xgboost makes of a pandas category column, so the trees split on the same values
 stopping on the validation cutoff, then the calibrator fitted on the validation cutoff on the
 driver. With one worker the training rows keep their order, so xgboost grows the same trees as
 ``churn train`` on one machine, row sampling included.
+
+In ``churn train`` the executors read the training and validation rows from ``labels.parquet``
+and ``features.parquet`` themselves (:func:`parquet_training_rows`) and turn them into the
+model's input with the very function the driver would use (:func:`training_frame`, applied to
+each Arrow batch): the driver fits the base margin and reads the categories and class counts,
+then lets its rows go, and hands none to Spark.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from churn.engines.spark import quote_spark_identifier
+from churn.engines.spark import parquet_dataframe, quote_spark_identifier
 from churn.errors import TrainingError
 from churn.modeling.base_margin import BaseMargin
 from churn.modeling.model import Calibrator, ChurnModel, design_matrix
 from churn.modeling.train import FitResult, _categories, base_margin_for, booster_params
-from churn.modeling.training_data import FeatureColumns, outcome
+from churn.modeling.training_data import KEYS, FeatureColumns, TrainingRows, outcome
 from churn.settings import TrainSettings
 
 if TYPE_CHECKING:
@@ -36,6 +43,9 @@ LABEL_COLUMN = "_churned"
 VALID_COLUMN = "_is_valid"
 BASE_MARGIN_COLUMN = "_base_margin"
 ORDER_COLUMN = "_order"
+"""The labelled rows' position in ``labels.parquet``: with one worker xgboost reads the
+training rows in that order, then the validation rows, as :func:`churn.modeling.train.fit_model`
+stacks them."""
 SPARK_MANAGED_PARAMS = ("nthread", "objective")
 """Set by xgboost.spark itself: threads from spark.task.cpus, objective from the label."""
 
@@ -57,9 +67,10 @@ def spark_booster(
     ``rows``: a Spark DataFrame with the ``numeric_features`` (double), the
     ``categorical_features`` as category codes (double: 0, 1, ... in the order of the training
     categories, missing for none or unseen), ``churned`` (bool, no missing values) and
-    ``split`` (rows of other splits are ignored), and the base margin column when given.
-    ``num_workers``: Spark tasks that train together (at most the cores); with one, the rows
-    are trained on in the DataFrame's order.
+    ``split`` (rows of other splits are ignored), the base margin column when given, and
+    optionally ``ORDER_COLUMN``. ``num_workers``: Spark tasks that train together (at most the
+    cores); with one, the training rows then the validation rows, each in ``ORDER_COLUMN``'s
+    order or else the DataFrame's.
     """
     from pyspark.sql.functions import monotonically_increasing_id  # noqa: PLC0415
     from xgboost.spark import SparkXGBClassifier  # noqa: PLC0415 - needs pyspark
@@ -79,16 +90,18 @@ def spark_booster(
         f"CAST(churned AS INT) AS {LABEL_COLUMN}",
         f"split = 'valid' AS {VALID_COLUMN}",
         *([base_margin_column] if base_margin_column else []),
+        *([ORDER_COLUMN] if ORDER_COLUMN in rows.columns and num_workers == 1 else []),
     )
     if num_workers == 1:
-        # one partition in the DataFrame's order: xgboost.spark then does not repartition
-        # (which shuffles), so row sampling draws the rows it draws on one machine. Barrier
-        # tasks refuse a coalesce, hence a shuffle into one partition, sorted back into order.
+        # one partition in the rows' order: xgboost.spark then does not repartition (which
+        # shuffles), so row sampling draws the rows it draws on one machine. Barrier tasks
+        # refuse a coalesce, hence a shuffle into one partition, sorted back into order: the
+        # training rows, then the validation rows, each by their place in the labels when
+        # the rows carry it, else the DataFrame's order.
+        if ORDER_COLUMN not in used.columns:
+            used = used.withColumn(ORDER_COLUMN, monotonically_increasing_id())
         used = (
-            used.withColumn(ORDER_COLUMN, monotonically_increasing_id())
-            .repartition(1)
-            .sortWithinPartitions(ORDER_COLUMN)
-            .drop(ORDER_COLUMN)
+            used.repartition(1).sortWithinPartitions(VALID_COLUMN, ORDER_COLUMN).drop(ORDER_COLUMN)
         )
     booster_params = {k: v for k, v in params.items() if k not in SPARK_MANAGED_PARAMS}
     classifier = SparkXGBClassifier(
@@ -132,9 +145,67 @@ def training_frame(
     return matrix.reset_index(drop=True)
 
 
+SparkRows = Callable[[Mapping[str, Sequence[str]], BaseMargin | None], "DataFrame"]
+"""Given the training categories and base margin, the :func:`training_frame` rows as a Spark
+DataFrame (:func:`parquet_training_rows` bound to its files)."""
+
+
+def parquet_training_rows(
+    session: SparkSession,
+    files: tuple[Path, Path],
+    columns: FeatureColumns,
+    categories: Mapping[str, Sequence[str]],
+    base: BaseMargin | None,
+) -> DataFrame:
+    """The training and validation rows as :func:`spark_booster` reads them, built by the
+    executors: they read ``files``, ``labels.parquet`` and ``features.parquet`` (at a path
+    every executor sees), join them on customer and cutoff, and apply :func:`training_frame` to each
+    Arrow batch (``mapInPandas``), so the codes of the categories and the base margin are the
+    driver's to the bit. Each row carries its place in the labels as ``ORDER_COLUMN``. Nothing
+    is collected: a lazy DataFrame."""
+    from pyspark.sql.functions import monotonically_increasing_id  # noqa: PLC0415
+    from pyspark.sql.types import (  # noqa: PLC0415 - needs pyspark
+        BooleanType,
+        DoubleType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+    )
+
+    labels, features = files
+    cats = {name: tuple(values) for name, values in categories.items()}
+    # the base margin's features are numeric model features (base_margin_for), but need not be
+    wanted = list(dict.fromkeys([*columns.all, *(base.features if base else ())]))
+    labelled = (
+        parquet_dataframe(session, labels)
+        .select(*KEYS, "churned", "split")
+        .withColumn(ORDER_COLUMN, monotonically_increasing_id())  # the file's order
+        .where("split IN ('train', 'valid')")
+    )
+    rows = parquet_dataframe(session, features).select(
+        *(quote_spark_identifier(c) for c in [*KEYS, *wanted])
+    )
+    joined = labelled.join(rows, on=KEYS).drop(*KEYS)
+    fields = [StructField(name, DoubleType()) for name in [*columns.numeric, *cats]]
+    fields += [StructField("churned", BooleanType()), StructField("split", StringType())]
+    if base is not None:
+        fields.append(StructField(BASE_MARGIN_COLUMN, DoubleType()))
+    fields.append(StructField(ORDER_COLUMN, LongType()))
+
+    def batches(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for frame in frames:
+            out = training_frame(frame, columns, cats, base)
+            out[ORDER_COLUMN] = frame[ORDER_COLUMN].to_numpy()
+            yield out
+
+    built: DataFrame = joined.mapInPandas(batches, StructType(fields))
+    return built
+
+
 def spark_fit_model(
     session: SparkSession,
-    train: pd.DataFrame,
+    train: pd.DataFrame | TrainingRows,
     valid: pd.DataFrame,
     columns: FeatureColumns,
     settings: TrainSettings,
@@ -142,18 +213,32 @@ def spark_fit_model(
     num_workers: int = 1,
     overrides: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    spark_rows: SparkRows | None = None,
 ) -> FitResult:
     """:func:`churn.modeling.train.fit_model` with the booster fitted on Spark: train on
     ``train``, stop early and calibrate on ``valid``; the same model artifact, parameters and
-    metadata."""
+    metadata.
+
+    ``spark_rows``: the same rows built by the executors (:func:`parquet_training_rows`); the
+    driver then only fits the base margin and reads the categories and class counts of
+    ``train``, lets go of it when it can be read again (:class:`TrainingRows`), and hands
+    Spark no row. Without it, ``train`` and ``valid`` are handed over through Arrow."""
     from churn.engines.spark import spark_dataframe  # noqa: PLC0415 - needs pyspark
 
-    params = booster_params(settings, outcome(train), overrides)
-    base = base_margin_for(train, columns, settings)
-    cats = _categories(train, columns)
-    rows = pd.concat([train.assign(split="train"), valid.assign(split="valid")], ignore_index=True)
+    held = train if isinstance(train, TrainingRows) else TrainingRows(train)
+    params = booster_params(settings, outcome(held.frame), overrides)
+    base = base_margin_for(held.frame, columns, settings)
+    cats = _categories(held.frame, columns)
+    if spark_rows is not None:
+        held.let_go()
+        rows = spark_rows(cats, base)
+    else:
+        stacked = pd.concat(
+            [held.frame.assign(split="train"), valid.assign(split="valid")], ignore_index=True
+        )
+        rows = spark_dataframe(session, training_frame(stacked, columns, cats, base))
     booster, best, loss = spark_booster(
-        spark_dataframe(session, training_frame(rows, columns, cats, base)),
+        rows,
         columns.numeric,
         params,
         settings,

@@ -199,7 +199,14 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     counted = ["cutoff", "churned"]  # what a Split counts: no copy of the feature columns
     purged_counts = purged[counted]
     fit = fit_on_engine(
-        settings, rows, valid, purged, columns, overrides=overrides, metadata=metadata
+        settings,
+        rows,
+        valid,
+        purged,
+        columns,
+        overrides=overrides,
+        metadata=metadata,
+        files=(paths.labels, paths.features),
     )
     del purged  # the purged rows served the fit alone
     y_test = outcome(test)
