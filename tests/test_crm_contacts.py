@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churn.crm.keys import contact_key
+from churn.crm.keys import contact_key, with_email_ids
 from churn.crm.writers import TARGETS, crm_file, default_target, export_bytes
 from churn.errors import ConfigError
 from churn.settings import ExportTarget
@@ -242,6 +242,46 @@ def test_without_contact_fields_the_customer_id_is_the_key_and_it_is_said_once(
     assert len(said) == 1
     back = read_back((project / "data/exports/shop/hubspot.csv").read_bytes(), "hubspot")
     assert back.columns[0] == "churn_customer_id" and len(back) == 4
+
+
+def test_customer_ids_that_are_email_addresses_fill_the_email_field(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log keyed by the buyer's address (Shopify's orders) has no customers table: the ids
+    are the emails HubSpot and Dynamics match contacts on, so they fill the email field."""
+    project = make_project(tmp_path)
+    scored = project / "data/scored/shop/scores.parquet"
+    scored.parent.mkdir(parents=True)
+    emails = ["ana@shop.example", "bo.li+promo@mail.example", "cy@x.io", "dee@y.co.uk"]
+    scores().assign(customer_id=emails).to_parquet(scored, index=False)
+    with caplog.at_level(logging.INFO, logger="churn"):
+        code, out = churn(project, "export")
+    assert code == 0, out
+    exports = project / "data/exports/shop"
+    hubspot = read_back((exports / "hubspot.csv").read_bytes(), "hubspot")
+    assert hubspot.columns[0] == "email" and hubspot["email"].tolist() == emails
+    dynamics = read_back((exports / "dynamics.csv").read_bytes(), "dynamics")
+    assert dynamics.columns[0] == "emailaddress1" and dynamics.iloc[:, 0].tolist() == emails
+    salesforce = read_back((exports / "salesforce.csv").read_bytes(), "salesforce")
+    assert salesforce["Email"].tolist() == emails  # beside the key, our customer id
+    assert json.loads((exports / "summary.json").read_text())["contact_fields"] == ["email"]
+    assert any("customer ids are email addresses" in r.getMessage() for r in caplog.records)
+
+
+def test_email_ids_join_the_mapped_contact_fields_and_leave_a_mapped_email_alone() -> None:
+    ids = pd.Series(
+        ["a@x.com", "b@x.com", "not an address", None] + [f"u{i}@x.com" for i in range(20)]
+    )
+    names = pd.DataFrame({"customer_id": ["a@x.com"], "last_name": ["Ng"]}).astype("string")
+    joined = with_email_ids(ids, names)
+    assert joined is not None and set(joined.columns) == {"customer_id", "last_name", "email"}
+    by_id = joined.set_index("customer_id")
+    assert by_id.loc["a@x.com", "last_name"] == "Ng" and by_id.loc["b@x.com", "email"] == "b@x.com"
+    assert pd.isna(by_id.loc["not an address", "email"])  # no address: no email, left out
+    mapped = contacts()
+    assert with_email_ids(ids, mapped) is mapped
+    assert with_email_ids(pd.Series(["C1", "C2", "x@y.com"]), None) is None  # ids, not emails
+    assert with_email_ids(pd.Series([], dtype="string"), None) is None
 
 
 def test_the_id_column_may_also_be_the_external_id_the_crm_holds(project: Path) -> None:

@@ -110,3 +110,29 @@ def with_contacts(rows: pd.DataFrame, contacts: pd.DataFrame | None) -> pd.DataF
     looked_up = by_id.reindex(pd.Index(rows["customer_id"].astype("string")))
     looked_up.index = rows.index
     return pd.concat([rows, looked_up], axis=1)
+
+
+EMAIL_ADDRESS = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+"""A value written as an email address (something@host.domain)."""
+MIN_EMAIL_ID_SHARE = 0.95
+"""Share of customer ids that must be email addresses for the ids to be the customers' email."""
+
+
+def with_email_ids(customer_ids: pd.Series, contacts: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The contact fields, with each customer's id as their ``email`` when no email is mapped
+    and the ids are email addresses (at least :data:`MIN_EMAIL_ID_SHARE` of them: a shop's
+    orders keyed by the buyer's address); ids that are not an address get no email. So a
+    CRM matching contacts on the email (HubSpot, Dynamics) finds them without a customers
+    table. Otherwise ``contacts`` unchanged. Pure."""
+    if contacts is not None and "email" in contacts.columns:
+        return contacts
+    ids = customer_ids.dropna().astype("string").drop_duplicates()
+    is_address = ids.str.fullmatch(EMAIL_ADDRESS).fillna(False).astype(bool)
+    if ids.empty or is_address.mean() < MIN_EMAIL_ID_SHARE:
+        return contacts
+    emails = pd.DataFrame({"customer_id": ids, "email": ids.where(is_address)}).reset_index(
+        drop=True
+    )
+    if contacts is None:
+        return emails
+    return contacts.merge(emails, on="customer_id", how="outer")

@@ -22,6 +22,7 @@ from churn.crm.contacts_log import LOG_FILE, contacts_log
 from churn.crm.definitions import WRITERS, field_specs
 from churn.crm.deltas import Delta, export_delta, leaver_values, read_export
 from churn.crm.fields import CONTACT_PREFIX, action_options
+from churn.crm.keys import with_email_ids
 from churn.crm.writers import (
     CONTROL_FILE,
     CONVENTIONS,
@@ -69,12 +70,18 @@ def run(
             f"{paths.name}`."
         )
     contacts_path = paths.table(CONTACT_FIELDS_TABLE)
-    contacts = io.read_parquet(contacts_path) if contacts_path.is_file() else None
+    mapped = io.read_parquet(contacts_path) if contacts_path.is_file() else None
+    contacts = with_email_ids(scores["customer_id"], mapped)
     fields = [] if contacts is None else [c for c in contacts.columns if c != "customer_id"]
     if contacts is None:
         log.info(
             "no contact fields (data.customers.sources[].contact_fields): the CRM files are "
             "keyed on the customer id"
+        )
+    elif contacts is not mapped:
+        log.info(
+            "the customer ids are email addresses: they fill the CRM files' email field, which "
+            "HubSpot and Dynamics match contacts on"
         )
     dated = pd.Timestamp(scores["cutoff"].max()).strftime("%Y-%m-%d")
     actions = _actions(settings, scores)
