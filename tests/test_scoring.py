@@ -37,6 +37,7 @@ from churn.scoring.explain import (
 from churn.scoring.outreach import (
     control_group,
     describe_tiers,
+    misread_tiers,
     outreach_size,
     priority_rank,
     risk_percentile,
@@ -434,6 +435,30 @@ def test_tier_definition_states_the_rule_and_the_probabilities_it_spans() -> Non
     nobody = tier_definition(absolute, p, risk_tier(p, absolute))
     assert nobody["High"]["min_probability"] is None
     assert "High: churn probability >= 0.99 (nobody)" in describe_tiers(nobody)
+
+
+def test_percentile_tiers_that_call_likely_churners_low_are_said_to_mislead() -> None:
+    """Where most customers churn (one-time buyers), the remaining half of percentile tiers
+    holds customers more likely to leave than stay: a CRM would show them as Low risk."""
+    rng = np.random.default_rng(3)
+    mostly_gone = rng.uniform(0.55, 0.99, 500)
+    tiers = RiskTiers()
+    warning = misread_tiers(tier_definition(tiers, mostly_gone, risk_tier(mostly_gone, tiers)))
+    assert warning is not None
+    assert "Low risk tier reaches a churn probability of 0.77" in warning
+    assert "scoring.risk_tiers.method: probability" in warning
+    typical = rng.uniform(0.0, 0.6, 500)
+    assert misread_tiers(tier_definition(tiers, typical, risk_tier(typical, tiers))) is None
+    absolute = RiskTiers(method="probability")
+    assert (
+        misread_tiers(tier_definition(absolute, mostly_gone, risk_tier(mostly_gone, absolute)))
+        is None
+    )
+    nobody_low = RiskTiers(high_percent=50, medium_percent=50)
+    assert (
+        misread_tiers(tier_definition(nobody_low, mostly_gone, risk_tier(mostly_gone, nobody_low)))
+        is None
+    )
 
 
 def test_risk_percentile_is_100_for_the_riskiest() -> None:

@@ -25,7 +25,7 @@ from churn.reporting.retention_figures import (
     repeat_purchase_figure,
     value_at_risk_by_tier_figure,
 )
-from churn.scoring.outreach import describe_tiers
+from churn.scoring.outreach import describe_tiers, misread_tiers
 
 METRIC_COLUMNS = ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile")
 PLOTS = (
@@ -133,6 +133,9 @@ def outreach_section(
     ]
     if summary.get("risk_tier_definition"):  # absent from lists scored before tier methods
         items.append(Note(describe_tiers(summary["risk_tier_definition"])))
+        misread = misread_tiers(summary["risk_tier_definition"])
+        if misread:
+            items.append(Note(misread[0].upper() + misread[1:] + "."))
     if summary.get("control_group_power"):
         items.append(Note(_control_power_text(summary["control_group_power"])))
     if summary.get("policies"):

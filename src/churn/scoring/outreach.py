@@ -103,6 +103,28 @@ def describe_tiers(definition: dict[str, Any]) -> str:
     return f"Risk tiers by {definition['method']}: " + "; ".join(parts) + "."
 
 
+LIKELY = 0.5
+"""A churn probability at which a customer is more likely to leave than to stay."""
+
+
+def misread_tiers(definition: Mapping[str, Any]) -> str | None:
+    """A warning when percentile tiers call customers Low who are more likely to churn than
+    not (a Low tier reaching :data:`LIKELY`: most customers churn, as in many shops where most
+    buyers never come back), since a CRM shows them as low risk; None otherwise."""
+    if definition.get("method") != "percentile":
+        return None
+    highest = (definition.get("Low") or {}).get("max_probability")
+    if highest is None or highest < LIKELY:
+        return None
+    return (
+        f"the Low risk tier reaches a churn probability of {highest:.2f}: percentile tiers rank "
+        "customers (the riskiest share is High), they do not say how likely each is to leave, "
+        "and the CRM files will show these customers as Low risk. To tier by probability, "
+        "set scoring.risk_tiers.method: probability (High >= high, default 0.6; Medium >= "
+        "medium, default 0.3)"
+    )
+
+
 def risk_percentile(probability: np.ndarray) -> np.ndarray:
     """Percent of scored customers at or below each customer's probability (100: riskiest)."""
     p = pd.Series(np.asarray(probability, dtype="float64"))

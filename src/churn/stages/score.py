@@ -32,6 +32,7 @@ from churn.kinds.events import EventsKind
 from churn.modeling.model import ChurnModel
 from churn.reporting.shap_figures import global_figures, importance
 from churn.scoring.explain import Contributions, Reference
+from churn.scoring.outreach import misread_tiers
 from churn.scoring.playbook import check_rules
 from churn.scoring.population import latest_labelled_cutoff, latest_labelled_reference
 from churn.scoring.ranking import score_customers
@@ -241,6 +242,9 @@ def run(
         f"{reach['control_group']:,}",
     )
     _log_control_power(out["control_group_power"], settings.scoring.outreach.min_detectable_effect)
+    misread = misread_tiers(out.get("risk_tier_definition") or {})
+    if misread:
+        log.warning(misread)
     for policy, p in (out.get("policies") or {}).items():
         log.info(
             "targeting by %s%s: %s customers, expected value saved %s (sd %s)",
