@@ -114,6 +114,61 @@ def test_guest_rows_are_dropped_only_when_configured() -> None:
         canonical_events([(src, frame)], retail_settings(src), now=NOW)
 
 
+def test_measures_are_read_as_numbers_with_the_source_s_decimal_mark() -> None:
+    """A usage log's numbers (logins, GB stored) become canonical columns of doubles, blank as
+    missing; a source that lacks another source's measure gets missing values; a word where a
+    number belongs is named with its column and line."""
+    usage = SourceSettings(
+        path="usage.csv",
+        columns={"customer_id": "account", "timestamp": "day"},
+        measures={"logins": "Logins", "storage_gb": "Storage (GB)"},
+        decimal=",",
+    )
+    orders = SourceSettings(
+        path="orders.csv",
+        columns={"customer_id": "account", "timestamp": "day", "amount": "total"},
+        measures={"seats": "seats"},
+    )
+    settings = EventsSettings(sources=[usage, orders])
+    events, _ = canonical_events(
+        [
+            (
+                usage,
+                raw(
+                    account=["A", "B"],
+                    day=["2024-01-02"] * 2,
+                    Logins=["3", None],
+                    **{"Storage (GB)": ["1.234,5", "0,25"]},
+                ),
+            ),
+            (orders, raw(account=["A"], day=["2024-01-03"], total=["10"], seats=["4"])),
+        ],
+        settings,
+        now=NOW,
+    )
+    assert list(events.columns)[-3:] == ["logins", "seats", "storage_gb"]
+    by_id = events.set_index(["customer_id", "ts"])
+    assert by_id["storage_gb"].tolist()[:1] == [1234.5]
+    assert events["logins"].isna().sum() == 2 and events["seats"].notna().sum() == 1
+    assert str(events["logins"].dtype) == "float64"
+    broken = raw(account=["A"], day=["2024-01-02"], Logins=["many"], **{"Storage (GB)": ["1"]})
+    with pytest.raises(ContractViolation, match=r"usage.csv.*Logins"):
+        canonical_events([(usage, broken)], EventsSettings(sources=[usage]), now=NOW)
+
+
+def test_a_measure_may_not_take_an_attribute_s_or_a_canonical_column_s_name() -> None:
+    with pytest.raises(ValueError, match=r"measures: \['amount'\] also name"):
+        EventsSettings(
+            sources=[
+                SourceSettings(
+                    path="u.csv",
+                    columns={"customer_id": "a", "timestamp": "t"},
+                    measures={"amount": "spent"},
+                )
+            ]
+        )
+
+
 def test_rows_without_a_timestamp_are_refused_by_row_or_dropped_when_configured() -> None:
     """A totals line at the end of an export (``Total,,123456.78``) is no event: it had been
     kept with no time and its total as one customer's amount."""

@@ -98,6 +98,37 @@ def test_latest_attribute_before_the_cutoff(spec: FeatureSpec) -> None:
     assert row["country"] == "Spain"
 
 
+def test_measures_are_summed_per_window_per_active_day_and_trended(spec: FeatureSpec) -> None:
+    """A usage log's numbers (logins, minutes): summed over each window, per active day in
+    the longest, and the last trend window against the one before; a blank is no usage, and
+    an event at the cutoff is not seen."""
+    spec = dataclasses.replace(spec, event_measures=("logins", "Minutes played"))
+    events = events_frame(
+        [
+            ("a", "2024-01-15", "visit", 0.0),  # 46 days before: in no window
+            ("a", "2024-02-10", "purchase", 0.0),  # 20 days before: the 30-day window only
+            ("a", "2024-02-20", "purchase", 0.0),  # 10 days before: the trend's previous 7
+            ("a", "2024-02-27", "purchase", 0.0),  # 3 days before: the last 7 days
+            ("a", "2024-02-28", "visit", 0.0),
+            ("a", "2024-03-01", "purchase", 0.0),  # at the cutoff: not seen
+            ("b", "2024-02-28", "purchase", 0.0),
+        ],
+        logins=[100.0, 5.0, 4.0, 3.0, np.nan, 50.0, 7.5],
+        **{"Minutes played": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, np.nan]},
+    )
+    out = build_features(events, pairs("a", "b", "nobody"), spec)
+    a, b, nobody = (one_row(out, c) for c in ("a", "b", "nobody"))
+    assert (a["logins_7d"], a["logins_30d"]) == (3.0, 12.0)
+    assert (a["minutes_played_7d"], a["minutes_played_30d"]) == (9.0, 14.0)
+    assert a["logins_per_active_day_30d"] == pytest.approx(12.0 / 3)  # 3 purchase days
+    assert a["logins_trend_7d"] == pytest.approx((3 - 4) / (3 + 4))
+    assert b["logins_7d"] == 7.5 and b["minutes_played_30d"] == 0.0
+    assert nobody["logins_30d"] == 0.0 and nobody["logins_trend_7d"] == 0.0
+    assert np.isnan(nobody["logins_per_active_day_30d"])
+    families = {f.name: f.family for f in feature_catalogue(spec)}
+    assert families["logins_30d"] == "frequency" and families["logins_trend_7d"] == "trend"
+
+
 def test_events_at_or_after_a_cutoff_never_change_its_features(spec: FeatureSpec) -> None:
     rng = np.random.default_rng(7)
     n = 400

@@ -5,6 +5,7 @@ the library and through ``churn train`` and ``churn score``."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -170,6 +171,26 @@ def test_spark_features_equal_duckdb_features(
     worst = assert_same_frame(spark, duck)
     assert len(duck) == len(pairs) and len(feature_catalogue(spec)) == duck.shape[1] - 2
     print(f"features: {len(duck)} rows x {duck.shape[1]} columns equal; max |diff| {worst:.3g}")
+
+
+def test_spark_features_with_measures_equal_duckdb_features(
+    run_spark: SqlRunner, events: pd.DataFrame, pairs: pd.DataFrame
+) -> None:
+    """Numbers each event holds (a usage log's logins, minutes), some missing: the same sums,
+    ratios and trends on Spark."""
+    rng = np.random.default_rng(8)
+    minutes = rng.gamma(2.0, 15.0, len(events))
+    with_measures = events.assign(
+        logins=rng.poisson(3, len(events)).astype(float),
+        **{"minutes played": np.where(rng.uniform(size=len(events)) < 0.2, np.nan, minutes)},
+    )
+    spec = dataclasses.replace(
+        SPECS["short_windows_visits_count"], event_measures=("logins", "minutes played")
+    )
+    duck = build_features(with_measures, pairs, spec)
+    spark = build_features(with_measures, pairs, spec, run_sql=run_spark)
+    assert_same_frame(spark, duck)
+    assert duck["minutes_played_28d"].gt(0).sum() > 100  # customers active at a cutoff
 
 
 def label_settings(**overrides: object) -> EventLabelSettings:

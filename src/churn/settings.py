@@ -194,6 +194,13 @@ class SourceSettings(Frozen):
         description="attribute name -> column in this file; each attribute becomes a feature "
         "(a snapshot without it takes every column other than the id and the label)",
     )
+    measures: dict[str, str] = Field(
+        default_factory=dict,
+        description="events: measure name -> column of numbers in this file that say how much "
+        "each event holds (logins, minutes played, API calls, GB stored); each is summed "
+        "over every feature window and compared between the two trend windows; a row "
+        "without one counts 0",
+    )
     timestamp_format: str | None = Field(
         None,
         description="strftime format of the timestamp (and signup_date) column, e.g. "
@@ -299,9 +306,24 @@ class EventsSettings(Frozen):
     @model_validator(mode="after")
     def _sources_map_required_columns(self) -> EventsSettings:
         problems = _source_column_problems(self.sources, EVENT_COLUMNS)
+        attributes = {a for src in self.sources for a in src.attributes}
+        for i, src in enumerate(self.sources):
+            clash = sorted(set(src.measures) & (attributes | set(CANONICAL_EVENT_COLUMNS)))
+            if clash:
+                problems.append(
+                    f"sources[{i}].measures: {clash} also name an attribute or a canonical "
+                    f"column ({', '.join(CANONICAL_EVENT_COLUMNS)}); give the measures other "
+                    "names"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def measure_names(self) -> list[str]:
+        """The measures of every source, sorted: columns of the canonical events after the
+        attributes."""
+        return sorted({m for src in self.sources for m in src.measures})
 
 
 CONTACT_FIELDS = ("email", "first_name", "last_name", "company", "crm_id", "external_id")
@@ -311,6 +333,19 @@ CONTACT_FIELDS = ("email", "first_name", "last_name", "company", "crm_id", "exte
 Dynamics alternate key). They are never attributes: they reach the CRM files only."""
 
 ContactField = Literal["email", "first_name", "last_name", "company", "crm_id", "external_id"]
+
+
+CANONICAL_EVENT_COLUMNS = (
+    "customer_id",
+    "ts",
+    "event_type",
+    "amount",
+    "quantity",
+    "order_id",
+    "product_id",
+)
+"""The columns of the canonical events before the attributes and measures
+(``churn.data.contract.EVENT_FRAME_COLUMNS``)."""
 
 
 class CustomerSourceSettings(SourceSettings):

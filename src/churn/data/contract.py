@@ -58,6 +58,7 @@ from churn.engines.sql import (
 )
 from churn.errors import Problem
 from churn.settings import (
+    CANONICAL_EVENT_COLUMNS,
     ChurnEventsSettings,
     ContactsSettings,
     CustomersSettings,
@@ -67,15 +68,7 @@ from churn.settings import (
 
 NUMERIC_COLUMNS = ("amount", "quantity", "unit_price")
 TEXT_COLUMNS = ("order_id", "product_id", "event_type")
-EVENT_FRAME_COLUMNS = (
-    "customer_id",
-    "ts",
-    "event_type",
-    "amount",
-    "quantity",
-    "order_id",
-    "product_id",
-)
+EVENT_FRAME_COLUMNS = CANONICAL_EVENT_COLUMNS
 
 
 INEXACT_IDS = (
@@ -96,7 +89,7 @@ def customer_ids(values: pd.Series, src: SourceSettings, problems: Problems) -> 
 
 
 def _missing_columns(raw: pd.DataFrame, src: SourceSettings, problems: Problems) -> bool:
-    wanted = {**src.columns, **src.attributes}
+    wanted = {**src.columns, **src.attributes, **src.measures}
     ok = True
     for target, col in wanted.items():
         if col not in raw.columns:
@@ -172,6 +165,11 @@ def _map_event_source(
             out[name] = clean_text(raw[cols[name]])
     for attr, col in src.attributes.items():
         out[attr] = clean_text(raw[col])
+    for measure, col in src.measures.items():
+        parsed, bad = parse_numbers(raw[col], src.decimal)
+        if len(bad):
+            problems.add(src.path, col, _expected_number(src), bad)
+        out[measure] = parsed
     return out
 
 
@@ -223,7 +221,8 @@ def clean_event_chunk(
     """Map, clean and validate one chunk of rows of one events source (its index: the rows'
     0-based positions in the source, which error messages quote as line numbers). Problems are
     added to ``problems``, what is legal but worth a log line is counted in ``notes``. Returns
-    the canonical rows (``EVENT_FRAME_COLUMNS`` then ``attributes``), or None if the source
+    the canonical rows (``EVENT_FRAME_COLUMNS``, ``attributes``, then the measures of
+    ``settings``), or None if the source
     lacks mapped columns, and the number of rows dropped for a missing customer id. Overlaps
     and duplicates are settled across all chunks by ``canonical_events_sql``."""
     notes = notes if notes is not None else SourceNotes()
@@ -240,8 +239,12 @@ def clean_event_chunk(
     for attr in attributes:
         if attr not in frame:
             frame[attr] = None
-    frame = frame[[*EVENT_FRAME_COLUMNS, *attributes]]
-    schema_problems(frame, events_schema(now, attributes), src, problems)
+    measures = settings.measure_names
+    for measure in measures:
+        if measure not in frame:  # another source's measure
+            frame[measure] = np.nan
+    frame = frame[[*EVENT_FRAME_COLUMNS, *attributes, *measures]]
+    schema_problems(frame, events_schema(now, attributes, measures), src, problems)
     return frame, n_missing
 
 
@@ -284,7 +287,8 @@ def canonical_events_sql(
     ``persons``, :mod:`churn.data.persons`), exact duplicates are dropped if configured (the
     first is kept), and rows are sorted by customer and time, typed as the contract says."""
     where = _overlap_filter(settings)
-    columns = [*EVENT_FRAME_COLUMNS, *attributes]
+    measures = settings.measure_names
+    columns = [*EVENT_FRAME_COLUMNS, *attributes, *measures]
     quoted = ", ".join(quote_identifier(c) for c in columns)
     first = (
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quoted} ORDER BY _source, _row) = 1"
@@ -292,6 +296,7 @@ def canonical_events_sql(
         else ""
     )
     kinds = {"ts": "TIMESTAMP", "amount": "DOUBLE", "quantity": "DOUBLE"}
+    kinds |= {measure: "DOUBLE" for measure in measures}
     typed = ", ".join(
         f"CAST({quote_identifier(c)} AS {kinds.get(c, 'VARCHAR')}) AS {quote_identifier(c)}"
         for c in columns
@@ -355,12 +360,12 @@ def kept_rows_sql(settings: EventsSettings) -> str:
     return f"SELECT COUNT(*) FROM parts AS p {_overlap_filter(settings)}"
 
 
-def empty_events(attributes: Sequence[str]) -> pd.DataFrame:
+def empty_events(attributes: Sequence[str], measures: Sequence[str] = ()) -> pd.DataFrame:
     """A canonical events frame without rows."""
     kinds = {"ts": "datetime64[us]", "amount": "float64", "quantity": "float64"}
-    return pd.DataFrame(
-        {c: pd.Series([], dtype=kinds.get(c, object)) for c in [*EVENT_FRAME_COLUMNS, *attributes]}
-    )
+    kinds |= {measure: "float64" for measure in measures}
+    columns = [*EVENT_FRAME_COLUMNS, *attributes, *measures]
+    return pd.DataFrame({c: pd.Series([], dtype=kinds.get(c, object)) for c in columns})
 
 
 def _as_canonical(events: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFrame:

@@ -245,6 +245,8 @@ class EventRoles:
     placeholder_ids: tuple[str, ...] = ()
     """Values of the id column that stand for no customer (a guest checkout's ``0``): the
     source's ``missing_ids``."""
+    measures: tuple[str, ...] = ()
+    """Columns of numbers each event holds (logins, minutes, GB): the source's ``measures``."""
 
 
 @dataclass(frozen=True)
@@ -833,6 +835,7 @@ def infer_event_roles(
         for c in open_columns
         if c not in taken and not is_numeric(sample[c]) and 1 < sample[c].nunique() <= 50
     )
+    measures = measure_columns(sample, [c for c in open_columns if c not in taken | set(dates)])
     ids = filled_text(sample[customer_id])
     placeholders = placeholder_ids(ids)
     blank_ids = len(sample) - len(ids)
@@ -864,7 +867,48 @@ def infer_event_roles(
         blank_ids,
         event_type in _cancel_flags(sample, [event_type] if event_type else []),
         placeholders,
+        measures,
     )
+
+
+MAX_MEASURES = 10
+"""Measures init maps at most (the most often filled first): each adds six features."""
+MAX_ID_LIKE_SHARE = 0.9
+"""Share of distinct values among the filled whole numbers of a column above which it numbers
+rows (a sequence, an id, a time in seconds) rather than measuring them."""
+_NOT_MEASURE_WORDS = frozenset(
+    {
+        *("price", "cost", "rate", "ratio", "pct", "percent", "share", "avg", "mean", "average"),
+        *("lat", "lng", "lon", "latitude", "longitude", "zip", "postcode", "postal", "age"),
+        *("year", "month", "week", "weekday", "dow", "hour", "day", "date", "time", "ts"),
+        *("status", "code", "version", "level", "rank", "index", "idx", "seq", "sequence"),
+        *("score", "rating", "flag", "is", "has", "position", "registration"),
+    }
+)
+"""Words of a numeric column's name that make it no amount of usage to add up: a price or
+rate (a sum means nothing), a place, a time, a code or a position."""
+
+
+def measure_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:
+    """Columns of ``columns`` (none of them the id, time, amount, order or type) that hold
+    how much of something each event carries, to be summed per window: numbers on most rows,
+    at least two values, not named as an id, a price, a time, a place or a code
+    (:data:`_NOT_MEASURE_WORDS`), and not whole numbers nearly all different (a sequence or
+    an id). At most :data:`MAX_MEASURES`, the most often filled first."""
+    found: list[tuple[float, str]] = []
+    for column in columns:
+        words = set(name_words(column))
+        if words & (_ID_WORDS | _NOT_MEASURE_WORDS) or not is_numeric(sample[column]):
+            continue
+        numbers = pd.to_numeric(filled_text(sample[column]), errors="coerce").dropna()
+        if numbers.nunique() < 2:
+            continue
+        whole = bool((numbers == numbers.round()).all())
+        if whole and numbers.nunique() > MAX_ID_LIKE_SHARE * len(numbers):
+            continue
+        found.append((_filled_share(sample[column]), column))
+    found.sort(key=lambda item: -item[0])
+    return tuple(column for _, column in found[:MAX_MEASURES])
 
 
 _PLACEHOLDER_WORDS = frozenset(

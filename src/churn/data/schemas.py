@@ -101,9 +101,12 @@ def _timestamp_column(*checks: pa.Check) -> pa.Column:
     return pa.Column("datetime64[us]", checks=list(checks), nullable=True)
 
 
-def events_schema(now: dt.datetime, attributes: Sequence[str] = ()) -> pa.DataFrameSchema:
-    """Cleaned events, before overlaps and duplicates are settled: ``EVENT_FRAME_COLUMNS`` then
-    ``attributes``. No event may lie in the future of ``now`` (a day's grace for time zones)."""
+def events_schema(
+    now: dt.datetime, attributes: Sequence[str] = (), measures: Sequence[str] = ()
+) -> pa.DataFrameSchema:
+    """Cleaned events, before overlaps and duplicates are settled: ``EVENT_FRAME_COLUMNS``,
+    ``attributes`` (text), then ``measures`` (finite numbers, or missing). No event may lie in
+    the future of ``now`` (a day's grace for time zones)."""
     horizon = pd.Timestamp(now) + pd.Timedelta(days=1)
     return pa.DataFrameSchema(
         {
@@ -132,6 +135,14 @@ def events_schema(now: dt.datetime, attributes: Sequence[str] = ()) -> pa.DataFr
             "order_id": _text_column(),
             "product_id": _text_column(),
             **_attributes(attributes),
+            **{
+                name: pa.Column(
+                    float,
+                    checks=pa.Check(lambda s: np.isfinite(s) | s.isna(), name="finite"),
+                    nullable=True,
+                )
+                for name in measures
+            },
         },
         strict=False,
     )

@@ -42,6 +42,8 @@ class FeatureSpec:
     event_attributes: tuple[str, ...] = ()
     customer_attributes: tuple[str, ...] = ()
     has_signup_date: bool = False
+    event_measures: tuple[str, ...] = ()
+    """Numbers each event holds (``data.events.sources[].measures``), summed per window."""
     text_customer_attributes: tuple[str, ...] = ()
     """Customer attributes held as text (ingest found values that are not numbers):
     categories, like those of ``features.categorical_attributes``."""
@@ -209,6 +211,27 @@ _DIVERSITY: tuple[_Template, ...] = (
     ),
 )
 
+_PER_MEASURE: tuple[_Template, ...] = (
+    (
+        "{slug}_per_active_day_{longest}d",
+        "frequency",
+        "Mean {m} per active day in the last {longest} days",
+        _ratio("m_{slug}_{longest}", "n_days_{longest}"),
+    ),
+    (
+        "{slug}_trend_{t}d",
+        "trend",
+        "Sum of {m} in the last {t} days vs the {t} before, from -1 to +1",
+        _trend("m_{slug}_{t}", "m_{slug}_prev_{t}"),
+    ),
+)
+"""For each measure ``m`` of the events (``slug`` its column-name form), after its sum in each
+window (``_PER_MEASURE_WINDOW``)."""
+
+_PER_MEASURE_WINDOW: tuple[_Template, ...] = (
+    ("{slug}_{w}d", "frequency", "Sum of {m} in the last {w} days", "m_{slug}_{w}"),
+)
+
 _SIGNUP: tuple[_Template, ...] = (
     (
         "days_since_signup",
@@ -230,8 +253,8 @@ def _filled(templates: Sequence[_Template], **fields: object) -> list[Feature]:
 def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
     """Every feature with the SQL expression that computes it from the per-pair aggregates, in
     column order: whole history, each window, rhythm and trends, each event type, returns,
-    diversity, signup, then event and customer attributes. Raises ``PipelineStateError`` if two
-    features share a name."""
+    each measure, diversity, signup, then event and customer attributes. Raises
+    ``PipelineStateError`` if two features share a name."""
     s = spec.settings
     windows = sorted(set(s.windows_days))
     longest, t = windows[-1], s.trend_window_days
@@ -243,6 +266,10 @@ def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
         features += _filled(_PER_EVENT_TYPE, et=et, slug=slug(et), longest=longest)
     if s.return_event_types:
         features += _filled(_RETURNS, longest=longest)
+    for m in spec.event_measures:
+        for w in windows:
+            features += _filled(_PER_MEASURE_WINDOW, m=m, slug=slug(m), w=w)
+        features += _filled(_PER_MEASURE, m=m, slug=slug(m), longest=longest, t=t)
     features += _filled(_DIVERSITY, t=t)
     if spec.has_signup_date:
         features += _filled(_SIGNUP)

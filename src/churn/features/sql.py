@@ -105,6 +105,13 @@ def _pair_aggregates(spec: FeatureSpec) -> list[str]:
             f"{_sum_where('d.n_returns', _in_window(longest))} AS n_returns_{longest}",
             f"{_sum_where('d.return_value')} AS return_value",
         ]
+    for m in spec.event_measures:
+        col, name = "d." + quote_identifier("m_" + slug(m)), "m_" + slug(m)
+        aggs += [
+            f"{_sum_where(col, _in_window(w))} AS {quote_identifier(f'{name}_{w}')}"
+            for w in sorted({*windows, t})
+        ]
+        aggs.append(f"{_sum_where(col, prev)} AS {quote_identifier(f'{name}_prev_{t}')}")
     for attr in spec.event_attributes:
         col, ts = quote_identifier("attr_" + slug(attr)), quote_identifier("attr_ts_" + slug(attr))
         aggs.append(
@@ -144,7 +151,8 @@ def _dated_events(where: str = "TRUE") -> str:
 
 def _event_sums_sql(spec: FeatureSpec) -> str:
     """CTE ``event_sums``: per customer and segment, event counts, spend, items, returned
-    value, the last day with an event and the latest value (and time) of each attribute."""
+    value, the sum of each measure, the last day with an event and the latest value (and
+    time) of each attribute."""
     s = spec.settings
     act = _in(spec.activity_event_types)
     ret = _in(s.return_event_types)
@@ -153,6 +161,10 @@ def _event_sums_sql(spec: FeatureSpec) -> str:
         f" AS {quote_identifier('n_type_' + slug(et))}"
         for et in s.event_types
     )
+    measure_sums = "".join(
+        f",\n            SUM(e.{quote_identifier(m)}) AS {quote_identifier('m_' + slug(m))}"
+        for m in spec.event_measures
+    )
     latest_attrs = "".join(
         f",\n            ARG_MAX(e.{a}, e.ts) FILTER (WHERE e.{a} IS NOT NULL)"
         f" AS {quote_identifier('attr_' + slug(attr))}"
@@ -160,6 +172,7 @@ def _event_sums_sql(spec: FeatureSpec) -> str:
         f" AS {quote_identifier('attr_ts_' + slug(attr))}"
         for attr, a in ((attr, quote_identifier(attr)) for attr in spec.event_attributes)
     )
+    per_event = type_counts + measure_sums + latest_attrs
     return f"""
     event_sums AS (
         SELECT e.customer_id, e.seg_end,
@@ -167,7 +180,7 @@ def _event_sums_sql(spec: FeatureSpec) -> str:
             MAX(e.day) AS last_day,
             SUM({_when(act, "e.amount")}) AS spend,
             SUM({_when(act, "e.quantity")}) AS items,
-            SUM({_when(ret, "ABS(e.amount)")}) AS return_value{type_counts}{latest_attrs}
+            SUM({_when(ret, "ABS(e.amount)")}) AS return_value{per_event}
         FROM {_dated_events()} AS e
         GROUP BY e.customer_id, e.seg_end
     )"""

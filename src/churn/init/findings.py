@@ -76,6 +76,8 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
                 + (", a cancellation flag" if roles.cancel_flag else ""),
             )
         )
+        if roles.measures:
+            rows.append(("measures", ", ".join(roles.measures), "guessed: summed per window"))
     if plan.customers is not None:
         c = plan.customers
         rows.append(("customers", c.source.path, _customers(c)))

@@ -170,6 +170,12 @@ def _event_source(source: SourceFile, roles: EventRoles) -> list[str]:
         *_mapping(columns, 10),
         *_timestamp_format(roles.timestamp, 8),
         *(flow_list("missing_ids", roles.placeholder_ids, 8) if roles.placeholder_ids else []),
+        *(
+            ["        measures:   # check: numbers summed per window (usage, minutes, seats)"]
+            + [f"          {scalar(column)}: {scalar(column)}" for column in roles.measures]
+            if roles.measures
+            else []
+        ),
     ]
 
 

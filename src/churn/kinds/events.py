@@ -117,6 +117,7 @@ class EventsKind:
             customer_attributes=customer_attributes,
             has_signup_date=any("signup_date" in s.columns for s in customer_sources),
             text_customer_attributes=tuple(a for a in customer_attributes if a in text_columns),
+            event_measures=tuple(data.events.measure_names),
         )
 
     def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:

@@ -259,8 +259,11 @@ def example_request(settings: PipelineSettings) -> pd.DataFrame:
         "order_id": ["O-1", "O-2"],
         "product_id": ["P-1", "P-2"],
     }
-    columns = [c.name for c in request_columns(settings.data) if c.required or c.name in made_up]
-    example = pd.DataFrame({c: made_up.get(c, ["a value", "a value"]) for c in columns})
+    wanted = [c for c in request_columns(settings.data) if c.required or c.name in made_up]
+    filler: dict[str, list[object]] = {"text": ["a value"] * 2, "number": [3.0, 5.0]}
+    example = pd.DataFrame(
+        {c.name: made_up.get(c.name, filler.get(c.kind, filler["text"])) for c in wanted}
+    )
     example["ts"] = example["ts"].astype("datetime64[us]")
     return example
 

@@ -38,8 +38,9 @@ class RequestColumn:
 
 
 def request_columns(data: DataSettings) -> list[RequestColumn]:
-    """The canonical events columns (``EVENT_FRAME_COLUMNS`` then the event attributes) of the
-    events pipeline ``data``. ``customer_id``, ``ts`` and every attribute are required; the
+    """The canonical events columns (``EVENT_FRAME_COLUMNS``, the event attributes, then the
+    measures) of the events pipeline ``data``. ``customer_id``, ``ts``, every attribute and
+    every measure are required; the
     others exactly when a source maps them (``amount`` also when one maps quantity and unit
     price), since the model learnt from them; ``event_type`` when a source maps it (otherwise
     every event gets ``data.events.default_event_type``, as at ingest)."""
@@ -55,6 +56,7 @@ def request_columns(data: DataSettings) -> list[RequestColumn]:
         for name in EVENT_FRAME_COLUMNS
     ]
     columns += [RequestColumn(a, "text", True) for a in event_attributes(data)]
+    columns += [RequestColumn(m, "number", True) for m in data.events.measure_names]
     return columns
 
 
@@ -114,7 +116,9 @@ def canonical_request(frame: pd.DataFrame, data: DataSettings, now: dt.datetime)
     out["event_type"] = _event_types(out, data)
     attributes = event_attributes(data)
     source = SourceSettings(path=REQUEST, columns={c.name: c.name for c in columns})
-    schema_problems(out, events_schema(now, attributes), source, problems)
+    schema_problems(
+        out, events_schema(now, attributes, data.events.measure_names), source, problems
+    )
     if problems.items:
         lines = "\n".join(f"  - {p.describe()}" for p in problems.items)
         raise ValueError(

@@ -1,0 +1,74 @@
+"""Usage logs: a row per account per active day with numbers (logins, API calls, GB stored,
+tickets). Those numbers were read by nothing, so an account whose logins fell by half looked
+like one whose stayed: only the days with a row counted. Init now maps them as measures
+(``data.events.sources[].measures``), each summed over every feature window, per active day
+and as a trend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn.data.inference import infer_event_roles, measure_columns
+from tests._project import run_stages
+from tests.test_init import export, init, project, written
+
+
+def _usage(n: int, seed: int) -> pd.DataFrame:
+    """Daily usage of ``n`` accounts over a year and a half; usage fades before an account
+    leaves."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2023-01-01", "2024-06-30", freq="D")
+    rows = []
+    for a in range(n):
+        start, health = int(rng.integers(0, 200)), rng.uniform(0.3, 1.0)
+        end = min(start + int(rng.exponential(250 * health + 60)), len(days))
+        for d in range(start, end):
+            fade = min(1.0, (end - d) / 45) if end < len(days) else 1.0
+            if rng.random() < 0.7 * health * fade + 0.05:
+                rows.append(
+                    {
+                        "account_id": f"ACC-{a:05d}",
+                        "usage_date": days[d].strftime("%Y-%m-%d"),
+                        "logins": int(rng.poisson(20 * health * fade + 1)),
+                        "storage_gb": round(float(rng.gamma(2, 3 * health + 0.1)), 3),
+                        "event_seq": len(rows),  # a row number: no measure
+                        "unit_price": 9.99,  # a constant price: no measure
+                        "plan_level": int(rng.integers(1, 4)),  # a level: no measure
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_numbers_each_event_holds_are_measures_and_ids_prices_and_levels_are_not() -> None:
+    sample = _usage(40, seed=1)
+    sample["session_id"] = np.arange(len(sample)) // 3  # an id, though it repeats
+    sample["zip"] = 10_000 + np.arange(len(sample)) % 7
+    assert measure_columns(sample, list(sample.columns[2:])) == ("logins", "storage_gb")
+    roles = infer_event_roles(sample)
+    assert (roles.customer_id, roles.timestamp.column) == ("account_id", "usage_date")
+    assert roles.measures == ("logins", "storage_gb")
+
+
+def test_a_usage_log_s_measures_go_from_init_to_features(tmp_path: Path) -> None:
+    usage = _usage(120, seed=2)
+    root = project(tmp_path)
+    code, output = init(root, "saas", "--events", str(export(tmp_path, usage, "usage.csv")))
+    assert code == 0, output
+    assert "logins, storage_gb" in output
+    source = written(root, "saas")["data"]["events"]["sources"][0]
+    assert source["measures"] == {"logins": "logins", "storage_gb": "storage_gb"}
+    run_stages(root, ["ingest", "labels", "features"], name="saas")
+    events = pd.read_parquet(root / "data/interim/saas/canonical/events.parquet")
+    assert events["logins"].sum() == usage["logins"].sum()
+    features = pd.read_parquet(root / "data/interim/saas/features.parquet")
+    cutoff = features["cutoff"].max()
+    at = features[features["cutoff"] == cutoff].set_index("customer_id")
+    seen = usage.assign(day=pd.to_datetime(usage["usage_date"]))
+    recent = seen[(seen["day"] < cutoff) & (seen["day"] >= cutoff - pd.Timedelta(days=30))]
+    want = recent.groupby("account_id")["logins"].sum()
+    got = at.loc[want.index, "logins_30d"]
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy(dtype=float))
+    assert {"storage_gb_per_active_day_365d", "logins_trend_90d"} <= set(features.columns)
