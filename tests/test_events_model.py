@@ -33,6 +33,7 @@ from churn.tracking.events_model import (
     EVENTS_MODEL_TAG,
     EventsEntry,
     events_model_uri,
+    example_request,
     log_events_model,
     score_events,
     why_no_events_model,
@@ -291,6 +292,29 @@ def test_types_rules_attributes_and_duplicates_follow_the_pipelines_events_setti
     assert canonical["event_type"].tolist() == ["visit", "purchase", "return"]
     assert canonical["channel"].tolist() == [None, "web", "shop"]
     assert canonical["amount"].isna().all() and canonical["product_id"].isna().all()
+
+
+def test_a_usage_log_s_measures_are_required_numbers_of_the_request() -> None:
+    values = params()
+    values["data"]["events"] = {
+        "sources": [
+            {
+                "path": "usage.csv",
+                "columns": {"customer_id": "c", "timestamp": "t"},
+                "measures": {"logins": "Logins"},
+            }
+        ]
+    }
+    settings = PipelineSettings.model_validate({"name": "saas", **values})
+    column = next(c for c in request_columns(settings.data) if c.name == "logins")
+    assert (column.kind, column.required) == ("number", True)
+    frame = pd.DataFrame({"customer_id": ["a", "a"], "ts": ["2024-01-02", "2024-01-03"]})
+    with pytest.raises(ValueError, match=r"required column\(s\): \['logins'\]"):
+        canonical_request(frame, settings.data, _NOW)
+    canonical = canonical_request(frame.assign(logins=[3, None]), settings.data, _NOW)
+    assert canonical["logins"].tolist()[:1] == [3.0] and canonical["logins"].isna().sum() == 1
+    example = example_request(settings)
+    assert example["logins"].dtype == "float64"
 
 
 def test_a_bad_cutoff_is_refused_naming_the_param(project: Path, folder: Path) -> None:
