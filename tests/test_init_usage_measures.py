@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from churn.data.inference import infer_event_roles, measure_columns
+from churn.init.params_file import measure_names
 from tests._project import run_stages
 from tests.test_init import export, init, project, written
 
@@ -72,3 +73,17 @@ def test_a_usage_log_s_measures_go_from_init_to_features(tmp_path: Path) -> None
     got = at.loc[want.index, "logins_30d"]
     np.testing.assert_array_equal(got.to_numpy(), want.to_numpy(dtype=float))
     assert {"storage_gb_per_active_day_365d", "logins_trend_90d"} <= set(features.columns)
+
+
+def test_a_measure_named_like_a_built_in_feature_or_a_canonical_column_is_renamed() -> None:
+    """A daily usage table's `orders` or `spend` would give `orders_30d` beside the log's own,
+    and `quantity` is a canonical column: init names such measures `<column>_sum`."""
+    names = measure_names(["logins", "orders", "quantity", "Logins", "spend", "TXN_COUNT"])
+    assert names == {
+        "logins": "logins",
+        "orders_sum": "orders",
+        "quantity_sum": "quantity",
+        "Logins_sum": "Logins",  # the same features as logins'
+        "spend_sum": "spend",
+        "TXN_COUNT": "TXN_COUNT",
+    }

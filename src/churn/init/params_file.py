@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import yaml
 
 from churn.data.inference import EventRoles, TimestampGuess
+from churn.errors import PipelineStateError
+from churn.features.catalogue import FeatureSpec, feature_catalogue
 from churn.init.plan import (
     ZERO_AMOUNT_TYPE,
     CustomerTable,
@@ -22,6 +24,7 @@ from churn.init.plan import (
 )
 from churn.io.excel_sheets import ALL_SHEETS
 from churn.io.files import auto_format
+from churn.settings import CANONICAL_EVENT_COLUMNS, FeatureSettings
 
 DECLARED_SECTIONS = (
     "engine",
@@ -172,11 +175,44 @@ def _event_source(source: SourceFile, roles: EventRoles) -> list[str]:
         *(flow_list("missing_ids", roles.placeholder_ids, 8) if roles.placeholder_ids else []),
         *(
             ["        measures:   # check: numbers summed per window (usage, minutes, seats)"]
-            + [f"          {scalar(column)}: {scalar(column)}" for column in roles.measures]
+            + [
+                f"          {scalar(name)}: {scalar(column)}"
+                for name, column in measure_names(roles.measures).items()
+            ]
             if roles.measures
             else []
         ),
     ]
+
+
+MEASURE_SUFFIX = "_sum"
+"""Added to a measure's name when its features would take a built-in feature's name (a
+column `orders` of a daily usage table beside the log's own `orders_30d`) or it is a
+canonical column's (`quantity`)."""
+
+
+def measure_names(columns: Sequence[str]) -> dict[str, str]:
+    """Measure name -> column for ``columns``: the column's own name, with
+    :data:`MEASURE_SUFFIX` where it is a canonical events column's or its features would take
+    a built-in feature's or an earlier measure's name (two columns of one slug)."""
+    names: dict[str, str] = {}
+    for column in columns:
+        name = column
+        while name in CANONICAL_EVENT_COLUMNS or not _distinct_features((*names, name)):
+            name += MEASURE_SUFFIX
+        names[name] = column
+    return names
+
+
+def _distinct_features(measures: Sequence[str]) -> bool:
+    """Whether the default features and those of ``measures`` all have names of their own."""
+    try:
+        feature_catalogue(
+            FeatureSpec(FeatureSettings(), ("purchase",), event_measures=tuple(measures))
+        )
+    except PipelineStateError:
+        return False
+    return True
 
 
 def _listed(lines: list[str]) -> list[str]:
