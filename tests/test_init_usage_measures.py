@@ -47,6 +47,7 @@ def test_numbers_each_event_holds_are_measures_and_ids_prices_and_levels_are_not
     sample = _usage(40, seed=1)
     sample["session_id"] = np.arange(len(sample)) // 3  # an id, though it repeats
     sample["zip"] = 10_000 + np.arange(len(sample)) % 7
+    sample["PRODUCT_SUBCLASS"] = 100_000 + np.arange(len(sample)) % 40  # a class's code
     assert measure_columns(sample, list(sample.columns[2:])) == ("logins", "storage_gb")
     roles = infer_event_roles(sample)
     assert (roles.customer_id, roles.timestamp.column) == ("account_id", "usage_date")

@@ -883,10 +883,14 @@ _NOT_MEASURE_WORDS = frozenset(
         *("year", "month", "week", "weekday", "dow", "hour", "day", "date", "time", "ts"),
         *("status", "code", "version", "level", "rank", "index", "idx", "seq", "sequence"),
         *("score", "rating", "flag", "is", "has", "position", "registration"),
+        *("class", "subclass", "category", "categ", "cat", "group", "type", "segment", "brand"),
+        *("store", "branch", "region", "dept", "department", "channel", "tier", "plan"),
+        *("cohort", "bucket", "cluster"),
     }
 )
 """Words of a numeric column's name that make it no amount of usage to add up: a price or
-rate (a sum means nothing), a place, a time, a code or a position."""
+rate (a sum means nothing), a place, a time, a code, a position or a class (Ta-Feng's
+``PRODUCT_SUBCLASS``, a store number)."""
 
 
 def measure_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:

@@ -300,7 +300,9 @@ def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
     names = [x.name for x in features]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise PipelineStateError(f"Feature names collide: {dupes}; rename those attributes.")
+        raise PipelineStateError(
+            f"Feature names collide: {dupes}; rename those attributes or measures."
+        )
     return features
 
 
