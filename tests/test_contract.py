@@ -115,9 +115,9 @@ def test_guest_rows_are_dropped_only_when_configured() -> None:
 
 
 def test_measures_are_read_as_numbers_with_the_source_s_decimal_mark() -> None:
-    """A usage log's numbers (logins, GB stored) become canonical columns of doubles, blank as
-    missing; a source that lacks another source's measure gets missing values; a word where a
-    number belongs is named with its column and line."""
+    """A usage log's numbers (logins, GB stored) become canonical columns of doubles, blank or
+    written as none (n/a, -, NULL) as missing; a source that lacks another source's measure
+    gets missing values; a word where a number belongs is named with its column and line."""
     usage = SourceSettings(
         path="usage.csv",
         columns={"customer_id": "account", "timestamp": "day"},
@@ -151,6 +151,14 @@ def test_measures_are_read_as_numbers_with_the_source_s_decimal_mark() -> None:
     assert by_id["storage_gb"].tolist()[:1] == [1234.5]
     assert events["logins"].isna().sum() == 2 and events["seats"].notna().sum() == 1
     assert str(events["logins"].dtype) == "float64"
+    written_as_none = raw(
+        account=["A", "A", "A"],
+        day=["2024-01-02"] * 3,
+        Logins=["n/a", " - ", "NULL"],
+        **{"Storage (GB)": ["1", "#N/A", ""]},
+    )
+    none, _ = canonical_events([(usage, written_as_none)], EventsSettings(sources=[usage]), now=NOW)
+    assert none["logins"].isna().all() and none["storage_gb"].notna().sum() == 1
     broken = raw(account=["A"], day=["2024-01-02"], Logins=["many"], **{"Storage (GB)": ["1"]})
     with pytest.raises(ContractViolation, match=r"usage.csv.*Logins"):
         canonical_events([(usage, broken)], EventsSettings(sources=[usage]), now=NOW)

@@ -49,6 +49,10 @@ def test_numbers_each_event_holds_are_measures_and_ids_prices_and_levels_are_not
     sample["zip"] = 10_000 + np.arange(len(sample)) % 7
     sample["PRODUCT_SUBCLASS"] = 100_000 + np.arange(len(sample)) % 40  # a class's code
     assert measure_columns(sample, list(sample.columns[2:])) == ("logins", "storage_gb")
+    noted = sample.astype({"logins": object})
+    noted.loc[3, "logins"] = "n/a"  # written as none: still a measure
+    noted["seats"] = ["many" if i == 5 else str(i % 4) for i in range(len(noted))]
+    assert measure_columns(noted, ["logins", "seats"]) == ("logins",)  # ingest refuses "many"
     roles = infer_event_roles(sample)
     assert (roles.customer_id, roles.timestamp.column) == ("account_id", "usage_date")
     assert roles.measures == ("logins", "storage_gb")

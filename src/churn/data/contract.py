@@ -32,6 +32,7 @@ from churn.data.attribute_types import AttributeColumn, typed_attributes
 from churn.data.inference import plain_number_text
 from churn.data.notes import SourceNotes
 from churn.data.parsing import (
+    NO_MEASURE,
     clean_text,
     event_type_key,
     event_type_matches,
@@ -69,8 +70,6 @@ from churn.settings import (
 NUMERIC_COLUMNS = ("amount", "quantity", "unit_price")
 TEXT_COLUMNS = ("order_id", "product_id", "event_type")
 EVENT_FRAME_COLUMNS = CANONICAL_EVENT_COLUMNS
-
-
 INEXACT_IDS = (
     "customer id stored as a floating-point number that is not a whole number below 2^53, so "
     "it may already be another customer's id; store the ids as text or integers"
@@ -166,7 +165,11 @@ def _map_event_source(
     for attr, col in src.attributes.items():
         out[attr] = clean_text(raw[col])
     for measure, col in src.measures.items():
-        parsed, bad = parse_numbers(raw[col], src.decimal)
+        written = raw[col]
+        if not pd.api.types.is_numeric_dtype(written):
+            spelt = written.astype("string").str.strip().str.lower()
+            written = written.mask(spelt.isin(NO_MEASURE).fillna(False).astype(bool))
+        parsed, bad = parse_numbers(written, src.decimal)
         if len(bad):
             problems.add(src.path, col, _expected_number(src), bad)
         out[measure] = parsed

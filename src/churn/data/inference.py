@@ -25,7 +25,13 @@ from churn.data.day_numbers import (
     reads_as_day_numbers,
     reads_as_excel_serials,
 )
-from churn.data.parsing import CURRENCY, parse_numbers, parse_timestamps, utc_names_as_offsets
+from churn.data.parsing import (
+    CURRENCY,
+    NO_MEASURE,
+    parse_numbers,
+    parse_timestamps,
+    utc_names_as_offsets,
+)
 from churn.errors import ConfigError
 from churn.settings import UNIX_FORMATS, day_number_origin
 
@@ -896,16 +902,19 @@ rate (a sum means nothing), a place, a time, a code, a position or a class (Ta-F
 def measure_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:
     """Columns of ``columns`` (none of them the id, time, amount, order or type) that hold
     how much of something each event carries, to be summed per window: numbers on most rows,
-    at least two values, not named as an id, a price, a time, a place or a code
-    (:data:`_NOT_MEASURE_WORDS`), and not whole numbers nearly all different (a sequence or
-    an id). At most :data:`MAX_MEASURES`, the most often filled first."""
+    at least two values, every filled one a number or written as none
+    (:data:`churn.data.parsing.NO_MEASURE`), not named as an id, a price, a time, a place or a
+    code (:data:`_NOT_MEASURE_WORDS`), and not whole numbers nearly all different (a sequence
+    or an id). At most :data:`MAX_MEASURES`, the most often filled first."""
     found: list[tuple[float, str]] = []
     for column in columns:
         words = set(name_words(column))
         if words & (_ID_WORDS | _NOT_MEASURE_WORDS) or not is_numeric(sample[column]):
             continue
-        numbers = pd.to_numeric(filled_text(sample[column]), errors="coerce").dropna()
-        if numbers.nunique() < 2:
+        written = filled_text(sample[column])
+        written = written[~written.str.strip().str.lower().isin(NO_MEASURE)]
+        numbers, unread = parse_numbers(written)
+        if len(unread) or numbers.nunique() < 2:  # a word ingest would refuse: no measure
             continue
         whole = bool((numbers == numbers.round()).all())
         if whole and numbers.nunique() > MAX_ID_LIKE_SHARE * len(numbers):

@@ -203,6 +203,11 @@ _WRITTEN = {
 thousands, in groups of three only (so 1,5 is no number when the mark is '.')."""
 
 
+NO_MEASURE = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "\u2014", "#n/a", "?"})
+"""How exports write a missing number (lower case, trimmed): in a measure's column they are
+no value, not an error; the measure counts 0 there, as on a blank cell."""
+
+
 def parse_numbers(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
     """Floats. Returns (parsed, original values that are not numbers); blanks become NaN.
 
