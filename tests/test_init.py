@@ -202,7 +202,9 @@ def test_events_params_load_and_hold_only_what_differs(tmp_path: Path) -> None:
     assert declared_sections() <= set(values) == set(DECLARED_SECTIONS)
     assert "backfill_cutoffs" in values["monitoring"]
     assert values["train"] == values["registry"] == values["export"] == {}
-    assert values["scoring"] == {}  # ranked by value at risk, the default
+    # ranked by value at risk, the default; most of this shop's customers churn, so its risk
+    # tiers are by probability (tests/test_init_risk_tiers.py)
+    assert values["scoring"] == {"risk_tiers": {"method": "probability"}}
     assert non_defaults(values) == []
     assert "client ref" in out and "test cutoff" in out
 

@@ -336,9 +336,9 @@ def render_events(plan: EventsPlan) -> str:
     for key, value in features.items():  # lists wrapped: an analytics log's 20 event types
         lines += flow_list(key, value, 2) if isinstance(value, list) else _mapping({key: value}, 2)
     lines.append(_model(plan.min_class_rows))
+    scoring: list[str] = []
     if plan.has_amount and plan.purchase_types:
-        lines += [
-            "scoring:   # ranked by value at risk: BG/NBD x Gamma-Gamma spend",
+        scoring += [
             "  value:",
             *flow_list(
                 "purchase_event_types",
@@ -347,14 +347,17 @@ def render_events(plan: EventsPlan) -> str:
                 "check: the rows whose amounts are spend",
             ),
         ]
-    elif plan.has_amount:
-        lines.append("scoring: {}   # ranked by value at risk: BG/NBD x Gamma-Gamma spend")
-    else:
-        lines += [
-            "scoring:",
+    if not plan.has_amount:
+        scoring += [
             "  outreach:",
             "    priority: churn_probability   # no amount column: no value to rank by",
         ]
+    if plan.tiers_by_probability:
+        scoring.append(
+            "  risk_tiers: {method: probability}   # most customers churn: tiers say how likely"
+        )
+    ranked = "   # ranked by value at risk: BG/NBD x Gamma-Gamma spend" if plan.has_amount else ""
+    lines += [f"scoring:{'' if scoring else ' {}'}{ranked}", *scoring]
     # without amounts every customer's value is the same: no rule on value percentiles
     rules = [r for r in EVENT_PLAYBOOK if plan.has_amount or not r.min_value_percentile]
     lines += ["", *_rules(rules), "", EXPORT, ""]

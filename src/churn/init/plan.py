@@ -144,6 +144,8 @@ class EventsPlan:
     """labels.max_inactive_days to write (:mod:`churn.init.lapse`); None: everyone eligible."""
     min_class_rows: int | None = None
     """train.min_class_rows to write (:func:`sized_events`): None keeps the default."""
+    tiers_by_probability: bool = False
+    """scoring.risk_tiers.method: probability (:func:`tiered_events`): most customers churn."""
     missing_timestamps: int = 0
     """Rows without a timestamp (a totals line): data.events.drop_missing_timestamp."""
     missing_ids: int = 0
@@ -989,6 +991,27 @@ def sized_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> Events
     if smallest < SMALL_CLASS_WARNING:
         note += f"; with so few {fewer}, every figure is noise: add data before trusting it"
     return replace(plan, min_class_rows=smallest, notes=(*plan.notes, note))
+
+
+MOSTLY_CHURN = 0.5
+"""Churn rate at the test cutoff from which init tiers risk by probability: percentile tiers
+would call Low the half of the customers who are still more likely to leave than stay."""
+
+
+def tiered_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> EventsPlan:
+    """``plan`` with risk tiers by probability, and a note, when most customers of the test
+    cutoff churn (``counts``: (churners, stayers) per split, as :func:`sized_events` reads
+    them; CDNOW's one-time buyers: 86 %)."""
+    churners, stayers = counts.get("test", (0, 0))
+    if churners + stayers == 0 or churners / (churners + stayers) < MOSTLY_CHURN:
+        return plan
+    rate = churners / (churners + stayers)
+    note = (
+        f"{rate:.0%} of the test cutoff's customers churn: risk tiers are by probability "
+        "(scoring.risk_tiers: High >= 0.6, Medium >= 0.3), since the default tiers by "
+        "percentile would call half of them, likely churners too, Low risk in the CRM files"
+    )
+    return replace(plan, tiers_by_probability=True, notes=(*plan.notes, note))
 
 
 def with_contacts(plan: SnapshotPlan, table: CustomerTable | None) -> SnapshotPlan:

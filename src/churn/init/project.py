@@ -366,7 +366,8 @@ def init_events(
             if cancellations is not None and person_of:  # keyed as ingest keys them
                 ids = whole_log.mapped(cancellations["customer_id"], person_of)
                 cancellations = cancellations.assign(customer_id=ids)
-            plan = planning.sized_events(plan, whole_log.label_counts(log, settings, cancellations))
+            sizes = whole_log.label_counts(log, settings, cancellations)
+            plan = planning.tiered_events(planning.sized_events(plan, sizes), sizes)
         except LabelError as exc:
             plan = replace(plan, notes=(*plan.notes, f"the labels stage will stop: {exc}"))
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
