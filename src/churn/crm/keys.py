@@ -20,6 +20,7 @@ from collections.abc import Collection, Mapping
 import pandas as pd
 
 from churn.crm.fields import CONTACT_PREFIX
+from churn.data.parsing import EMAIL_ADDRESS
 from churn.settings import CONTACT_FIELDS, ExportColumn, ExportTarget
 
 CONTACT_NAMES: Mapping[str, Mapping[str, str]] = {
@@ -112,8 +113,6 @@ def with_contacts(rows: pd.DataFrame, contacts: pd.DataFrame | None) -> pd.DataF
     return pd.concat([rows, looked_up], axis=1)
 
 
-EMAIL_ADDRESS = r"[^@\s]+@[^@\s]+\.[^@\s]+"
-"""A value written as an email address (something@host.domain)."""
 MIN_EMAIL_ID_SHARE = 0.95
 """Share of customer ids that must be email addresses for the ids to be the customers' email."""
 

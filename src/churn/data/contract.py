@@ -32,13 +32,13 @@ from churn.data.attribute_types import AttributeColumn, typed_attributes
 from churn.data.inference import plain_number_text
 from churn.data.notes import SourceNotes
 from churn.data.parsing import (
-    NO_MEASURE,
     clean_text,
     event_type_key,
     event_type_matches,
     parse_ids,
     parse_numbers,
     parse_timestamps,
+    written_as_none,
 )
 from churn.data.persons import PERSONS_TABLE, persons_join_sql
 from churn.data.problems import Problems, row_labels
@@ -165,10 +165,7 @@ def _map_event_source(
     for attr, col in src.attributes.items():
         out[attr] = clean_text(raw[col])
     for measure, col in src.measures.items():
-        written = raw[col]
-        if not pd.api.types.is_numeric_dtype(written):
-            spelt = written.astype("string").str.strip().str.lower()
-            written = written.mask(spelt.isin(NO_MEASURE).fillna(False).astype(bool))
+        written = raw[col].mask(written_as_none(raw[col]))
         parsed, bad = parse_numbers(written, src.decimal)
         if len(bad):
             problems.add(src.path, col, _expected_number(src), bad)

@@ -27,10 +27,11 @@ from churn.data.day_numbers import (
 )
 from churn.data.parsing import (
     CURRENCY,
-    NO_MEASURE,
+    EMAIL_ADDRESS,
     parse_numbers,
     parse_timestamps,
     utc_names_as_offsets,
+    written_as_none,
 )
 from churn.errors import ConfigError
 from churn.settings import UNIX_FORMATS, day_number_origin
@@ -462,7 +463,7 @@ def _ids_by_values(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
 MIN_ID_FILLED_SHARE = 0.5
 """Share of rows an id-named column must fill to be the customer id beside one that fills
 more: a column blank on most rows (an id set only when a visitor signs in) is not the key."""
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(rf"^{EMAIL_ADDRESS}$")
 
 
 def _written_as(values: pd.Series, pattern: re.Pattern[str]) -> bool:
@@ -912,7 +913,7 @@ def measure_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, 
         if words & (_ID_WORDS | _NOT_MEASURE_WORDS) or not is_numeric(sample[column]):
             continue
         written = filled_text(sample[column])
-        written = written[~written.str.strip().str.lower().isin(NO_MEASURE)]
+        written = written[~written_as_none(written)]
         numbers, unread = parse_numbers(written)
         if len(unread) or numbers.nunique() < 2:  # a word ingest would refuse: no measure
             continue

@@ -208,6 +208,19 @@ NO_MEASURE = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "--", "\u20
 no value, not an error; the measure counts 0 there, as on a blank cell."""
 
 
+def written_as_none(values: pd.Series) -> pd.Series:
+    """Where text ``values`` are written as no number (:data:`NO_MEASURE`); a column of
+    numbers never is."""
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.Series(False, index=values.index)
+    spelt = values.astype("string").str.strip().str.lower()
+    return spelt.isin(NO_MEASURE).fillna(False).astype(bool)
+
+
+EMAIL_ADDRESS = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+"""A value written as an email address (something@host.domain), as a regex to match whole."""
+
+
 def parse_numbers(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
     """Floats. Returns (parsed, original values that are not numbers); blanks become NaN.
 

@@ -66,20 +66,16 @@ def fit_on_engine(
     )
 
     session = spark_session(settings.features.spark, setting="train.engine")
-    in_executors = files is not None and settings.features.engine == "spark"
+    spark_rows = None
+    if files is not None and settings.features.engine == "spark":
+        # a scoped session reads nanosecond timestamps (parquet_dataframe)
+        scoped = scoped_session(session, settings.features.spark)
+        spark_rows = partial(parquet_training_rows, scoped, files, columns)
     log.info(
         "fitting the booster on Spark (%s, %d worker(s)), the rows %s",
         session.sparkContext.master,
         ts.spark_workers,
-        "read by the executors" if in_executors else "handed over by the driver",
-    )
-    spark_rows = (
-        # a scoped session reads nanosecond timestamps (parquet_dataframe)
-        partial(
-            parquet_training_rows, scoped_session(session, settings.features.spark), files, columns
-        )
-        if in_executors and files is not None
-        else None
+        "handed over by the driver" if spark_rows is None else "read by the executors",
     )
     return spark_fit_model(
         session,
