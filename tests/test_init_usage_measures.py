@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from churn.data.inference import infer_event_roles, measure_columns
 from churn.init.params_file import measure_names
@@ -92,3 +93,23 @@ def test_a_measure_named_like_a_built_in_feature_or_a_canonical_column_is_rename
         "spend_sum": "spend",
         "TXN_COUNT": "TXN_COUNT",
     }
+
+
+# MLflow compares the input example's columns with a range, which pandas 3 deprecates.
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
+def test_a_usage_log_s_reasons_speak_of_activity_not_purchases(tmp_path: Path) -> None:
+    """A log without amounts is no record of purchases: its recency reason reads "No activity
+    for 57 days", where it used to read "No purchase for 57 days"."""
+    usage = _usage(300, seed=3).drop(columns=["unit_price"])
+    rng = np.random.default_rng(3)  # logins that do not fade: no feature gives the label away
+    usage["logins"] = rng.poisson(10, len(usage))
+    root = project(tmp_path)
+    code, output = init(root, "saas", "--events", str(export(tmp_path, usage, "usage.csv")))
+    assert code == 0, output
+    columns = written(root, "saas")["data"]["events"]["sources"][0]["columns"]
+    assert not {"amount", "unit_price"} & set(columns)
+    run_stages(root, ["ingest", "labels", "features", "train", "register", "score"], name="saas")
+    scores = pd.read_parquet(root / "data/scored/saas/scores.parquet")
+    texts = scores.filter(regex=r"^reason_\d+_text$").stack().astype(str)
+    assert texts.str.startswith("No activity for ").any(), texts.value_counts().head()
+    assert not texts.str.contains("purchase").any(), texts[texts.str.contains("purchase")].head()

@@ -56,6 +56,7 @@ from churn.scoring.reasons import (
 )
 from churn.scoring.value import purchase_value, recurring_value
 from churn.settings import (
+    DataSettings,
     FeatureSettings,
     OutreachSettings,
     PlaybookSettings,
@@ -378,6 +379,33 @@ def test_catalogue_errors_name_the_file_and_problem(tmp_path: Path) -> None:
         load_catalogue(path)
     with pytest.raises(ConfigError, match="not found"):
         load_catalogue(path.with_name("absent.yaml"))
+
+
+def test_sentences_name_an_active_day_a_purchase_only_where_events_have_amounts(
+    tmp_path: Path,
+) -> None:
+    def recency(spec: CatalogueSpec) -> str:
+        return next(r for r in spec.reasons if r.code == "RECENCY").texts[
+            "days_since_last_activity"
+        ]
+
+    assert recency(load_catalogue()).startswith("No purchase for {value")
+    usage = recency(load_catalogue(None, "activity"))
+    assert usage.startswith("No activity for {value")
+    every = load_catalogue(None, "activity").model_dump_json()
+    assert "purchase" not in every.replace("interpurchase", "")
+    assert "{activity}" not in every
+    own = tmp_path / "reasons.yaml"
+    own.write_text("version: '1'\nreasons:\n  - code: A\n    text: 'Last {activity}: {value}'\n")
+    assert load_catalogue(own, "activity").reasons[0].text == "Last activity: {value}"
+
+    def events(columns: dict[str, str]) -> DataSettings:
+        source = {"path": "x.csv", "columns": {"customer_id": "c", "timestamp": "t", **columns}}
+        return DataSettings.model_validate({"kind": "events", "events": {"sources": [source]}})
+
+    assert events({}).active_day_word == "activity"
+    assert events({"amount": "total"}).active_day_word == "purchase"
+    assert events({"quantity": "q", "unit_price": "p"}).active_day_word == "purchase"
 
 
 # --------------------------------------------------------------------------- list and budget

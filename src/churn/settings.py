@@ -562,6 +562,15 @@ class DataSettings(Frozen):
             )
         return self
 
+    @property
+    def active_day_word(self) -> str:
+        """What one active day is, for reason sentences: "purchase" when some events source
+        maps an amount (or a unit price), "activity" for a usage log without amounts, where
+        "No purchase for 57 days" would mislead."""
+        sources = self.events.sources if self.events is not None else []
+        priced = any({"amount", "unit_price"} & set(src.columns) for src in sources)
+        return "purchase" if priced else "activity"
+
 
 class CutoffSchedule(Frozen):
     """Cutoff dates: either ``start``/``end``/``every_months`` or an explicit ``dates`` list."""

@@ -90,8 +90,15 @@ class ReasonCatalogue:
         return [r.code for r in self.reasons]
 
 
-def load_catalogue(path: Path | None = None) -> CatalogueSpec:
-    """Read and validate a reason catalogue; ``None`` reads the built-in one."""
+ACTIVITY = "{activity}"
+"""Placeholder of a catalogue's sentences for what one active day is: "purchase" in a log with
+amounts, "activity" in a usage log ("No activity for 57 days"). Filled when the catalogue is
+read, since it is the same for every customer of a pipeline."""
+
+
+def load_catalogue(path: Path | None = None, activity: str = "purchase") -> CatalogueSpec:
+    """Read and validate a reason catalogue; ``None`` reads the built-in one. ``activity``
+    fills the catalogue's ``{activity}`` placeholders (see :data:`ACTIVITY`)."""
     if path is None:
         where, text = (
             BUILT_IN,
@@ -105,7 +112,7 @@ def load_catalogue(path: Path | None = None) -> CatalogueSpec:
             )
         where, text = str(path), decode_utf8(path.read_bytes(), str(path))
     try:
-        raw = parse_yaml(text, where)
+        raw = parse_yaml(text.replace(ACTIVITY, activity), where)
         spec = CatalogueSpec.model_validate(raw)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
@@ -163,7 +170,9 @@ def attribute_catalogue(
 
 
 def default_catalogue(
-    feature_catalogue: Sequence[Mapping[str, str]], model_features: Sequence[str]
+    feature_catalogue: Sequence[Mapping[str, str]],
+    model_features: Sequence[str],
+    activity: str = "purchase",
 ) -> CatalogueSpec:
     """The catalogue of a pipeline that names none: the built-in one, whose reasons are
     behaviour families, unless every model feature is an attribute (a snapshot), which it would
@@ -171,20 +180,22 @@ def default_catalogue(
     family = {f["name"]: f["family"] for f in feature_catalogue}
     if model_features and all(family.get(n) == ATTRIBUTE_FAMILY for n in model_features):
         return attribute_catalogue(feature_catalogue, model_features)
-    return load_catalogue(None)
+    return load_catalogue(None, activity)
 
 
 def pipeline_catalogue(
     feature_catalogue: Sequence[Mapping[str, str]],
     model_features: Sequence[str],
     path: Path | None,
+    activity: str = "purchase",
 ) -> CatalogueSpec:
     """The catalogue a pipeline explains with: the one at ``path`` (``scoring.reasons``), else
-    :func:`default_catalogue`. Scoring's reason codes and the ``driver_shift`` uplift learner
-    read it through here, so both see the same reasons."""
+    :func:`default_catalogue`, its sentences naming an active day ``activity`` (see
+    :data:`ACTIVITY`). Scoring's reason codes and the ``driver_shift`` uplift learner read it
+    through here, so both see the same reasons."""
     if path is None:
-        return default_catalogue(feature_catalogue, model_features)
-    return load_catalogue(path)
+        return default_catalogue(feature_catalogue, model_features, activity)
+    return load_catalogue(path, activity)
 
 
 def resolve(

@@ -126,6 +126,7 @@ def _churn_view(settings: PipelineSettings, paths: PipelinePaths, model: ChurnMo
         records,
         model.feature_names,
         None if reasons is None else paths.project_dir / reasons,
+        settings.data.active_day_word,
     )
     check_rules(
         settings.playbook,
