@@ -199,5 +199,5 @@ def test_names_and_event_types_with_quotes_are_data_not_sql(spec: FeatureSpec) -
     customers = pd.DataFrame({"customer_id": ["a"], "o'plan": [3.0]})
     row = one_row(build_features(events, pairs("a"), spec, customers), "a")
     assert row["orders_total"] == 2 and row["spend_total"] == 15.0
-    assert row["events_it_s___drop_table_events_30d"] == 1
+    assert row["events_it_s_drop_table_events_30d"] == 1
     assert row['chan"nel'] == "shop" and row["o'plan"] == 3.0

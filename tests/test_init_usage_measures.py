@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from churn.data.inference import infer_event_roles, measure_columns
+from churn.features.catalogue import FeatureSpec, feature_catalogue, slug
 from churn.init.params_file import measure_names
+from churn.settings import FeatureSettings
 from tests._project import run_stages
 from tests.test_init import export, init, project, written
 
@@ -113,3 +115,23 @@ def test_a_usage_log_s_reasons_speak_of_activity_not_purchases(tmp_path: Path) -
     texts = scores.filter(regex=r"^reason_\d+_text$").stack().astype(str)
     assert texts.str.startswith("No activity for ").any(), texts.value_counts().head()
     assert not texts.str.contains("purchase").any(), texts[texts.str.contains("purchase")].head()
+
+
+@pytest.mark.parametrize(
+    ("column", "name"),
+    [
+        ("Data Used (MB)", "data_used_mb"),
+        ("Minutes.Played", "minutes_played"),
+        ("  logins (#) ", "logins"),
+        ("Temps passé", "temps_passé"),
+    ],
+)
+def test_a_measure_s_feature_names_have_one_underscore_between_words(
+    column: str, name: str
+) -> None:
+    assert slug(column) == name
+    features = feature_catalogue(
+        FeatureSpec(FeatureSettings(), ("purchase",), event_measures=(column,))
+    )
+    assert f"{name}_30d" in {f.name for f in features}
+    assert not any("__" in f.name for f in features)

@@ -9,6 +9,7 @@ same columns.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -61,9 +62,11 @@ def text_columns(frame: pd.DataFrame | None) -> frozenset[str]:
 
 
 def slug(text: str) -> str:
-    """``text`` (an event type or attribute) as part of a column name: lower case, every
-    character but letters and digits turned into ``_``, none at either end."""
-    return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")
+    """``text`` (an event type, measure or attribute) as part of a column name: lower case,
+    every run of characters but letters and digits turned into one ``_``, none at either end
+    (``Data Used (MB)`` -> ``data_used_mb``)."""
+    marked = "".join(ch if ch.isalnum() else "_" for ch in text.lower())
+    return re.sub(r"_+", "_", marked).strip("_")
 
 
 def _ratio(num: str, den: str) -> str:
