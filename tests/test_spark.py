@@ -641,3 +641,33 @@ def test_spark_scoring_refuses_a_model_folder(shop: Path) -> None:
     code, out = churn(shop, "score", "--model", str(shop / "models" / PIPELINE))
     assert code != 0
     assert "scoring.engine 'spark'" in out and "scoring.engine: local" in out
+
+
+def test_with_a_driver_sample_the_booster_on_spark_still_learns_from_every_row(
+    shop: Path,
+) -> None:
+    """``train.driver_customers`` below the shop's customers: the driver reads the sample's
+    rows for everything around the booster, while the executors read every row, so the trees
+    are those the local engine grows on all of them."""
+    model, metrics = shop / "models" / PIPELINE, shop / "reports" / PIPELINE / "metrics.json"
+    with_engines(shop, "local", "local")
+    code, out = churn(shop, "train")
+    assert code == 0, out
+    every_row = ChurnModel.load(model)
+    n_train = json.loads(metrics.read_text())["training"]["n_train"]
+
+    values = project_params()
+    values["features"] = {**values["features"], "engine": "spark"}
+    values["train"] = {**values["train"], "engine": "spark", "driver_customers": 100}
+    write_params(shop, values)
+    code, out = churn(shop, "train")
+    assert code == 0, out
+    sampled = ChurnModel.load(model)
+    training = json.loads(metrics.read_text())["training"]
+    assert training["driver_sample"]["customers"] == 100
+    assert training["n_train"] < n_train  # the driver read fewer rows ...
+    scored = pd.read_parquet(shop / "data/interim" / PIPELINE / "features.parquet")
+    np.testing.assert_allclose(  # ... and the booster learnt from all of them
+        sampled.margin(scored), every_row.margin(scored), rtol=0, atol=1e-6
+    )
+    assert sampled.metadata["best_iteration"] == every_row.metadata["best_iteration"]

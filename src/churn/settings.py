@@ -909,6 +909,16 @@ class TrainSettings(Frozen):
         description="engine spark: Spark tasks that fit the booster together (at most the "
         "executor cores); 1 grows the same trees as the local engine",
     )
+    driver_customers: PositiveInt | None = Field(
+        None,
+        description="most customers whose labelled rows churn train reads into this process: "
+        "with more in the labels, a fixed sample of that many (by the md5 of their ids, every "
+        "cutoff of a customer kept together) feeds the checks, leakage screen, base margin, "
+        "categories, calibrator, baselines, backtest, search and test metrics, and "
+        "metrics.json says so; with engine spark and features.engine spark the booster still "
+        "learns from every row, read by the executors, else from the sample. null: every "
+        "customer",
+    )
     search: SearchSettings = Field(
         default_factory=SearchSettings,
         description="hyperparameters chosen per dataset on folds before the test cutoff",

@@ -69,22 +69,28 @@ def event_span(events: Table, run_sql: SqlRunner | None = None) -> EventSpan:
     )
 
 
-def daily_totals_sql(event_types: Sequence[str]) -> str:
+def daily_totals_sql(event_types: Sequence[str], where: str | None = None) -> str:
     """The query of :func:`daily_totals` on table ``events``: ``customer_id``, ``day`` (days
-    since 1970-01-01) and ``amount``, one row per customer and day. ``event_types`` not empty."""
+    since 1970-01-01) and ``amount``, one row per customer and day, of the events ``where``
+    (a SQL condition) keeps, if given. ``event_types`` not empty."""
     types = ", ".join(quote_literal(t) for t in event_type_matches(event_types))
+    kept = "" if where is None else f" AND ({where})"
     return f"""
     SELECT customer_id, {day_of("ts")} AS day,
         CASE WHEN COUNT(amount) = COUNT(*) THEN SUM(CAST(amount AS DOUBLE)) END AS amount
     FROM events
-    WHERE event_type IN ({types}) AND customer_id IS NOT NULL
+    WHERE event_type IN ({types}) AND customer_id IS NOT NULL{kept}
     GROUP BY customer_id, {day_of("ts")}
     ORDER BY customer_id, day
     """
 
 
 def daily_totals(
-    events: Table, event_types: Sequence[str], run_sql: SqlRunner | None = None
+    events: Table,
+    event_types: Sequence[str],
+    run_sql: SqlRunner | None = None,
+    *,
+    where: str | None = None,
 ) -> pd.DataFrame:
     """One row per customer and day with events of ``event_types``: ``customer_id``, ``ts``
     (that day at midnight) and ``amount`` (the day's total; missing if any of the day's amounts
@@ -102,7 +108,7 @@ def daily_totals(
                 "amount": pd.Series([], dtype="float64"),
             }
         )
-    sql = daily_totals_sql(event_types)
+    sql = daily_totals_sql(event_types, where)
     table = (run_sql or duckdb_runner())({"events": events}, sql)
     ids = table.column("customer_id")
     out = table.drop_columns(["customer_id"]).to_pandas()

@@ -557,12 +557,17 @@ def read_parquet(
     return frame
 
 
-def read_labels(path: Output, *, filters: list[tuple[str, str, Any]] | None = None) -> pd.DataFrame:
+def read_labels(
+    path: Output, *, filters: list[tuple[str, str, Any]] | None = None, rows: Any = None
+) -> pd.DataFrame:
     """``labels.parquet`` as :func:`read_parquet` reads it, ``churned`` as pandas' nullable
     boolean whoever wrote the file: one Spark wrote has no pandas metadata, and pyarrow turns a
     boolean column with gaps into ``object`` without it. ``filters``: only the rows they match,
-    as :func:`read_parquet`'s."""
-    frame = read_parquet(path, filters=filters)
+    as :func:`read_parquet`'s; or ``rows``: only those positions (:func:`read_parquet_rows`)."""
+    if rows is None:
+        frame = read_parquet(path, filters=filters)
+    else:
+        frame = read_parquet_rows(path, rows, parquet_column_names(path))
     if "churned" in frame.columns:
         frame["churned"] = frame["churned"].astype("boolean")
     return frame

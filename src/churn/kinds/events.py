@@ -325,10 +325,16 @@ class EventsKind:
     def label_column(self) -> str | None:
         return None
 
-    def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
-        """Recency, logistic RFM and (with purchase amounts) BG/NBD."""
+    def baselines(
+        self, tables: Canonical, columns: FeatureColumns, *, where: str | None = None
+    ) -> Baselines:
+        """Recency, logistic RFM and (with purchase amounts) BG/NBD, from the daily totals of
+        the customers ``where`` keeps."""
         purchases = daily_totals(
-            tables.events(), self.labs.activity_event_types, sql_runner(self.settings.features)
+            tables.events(),
+            self.labs.activity_event_types,
+            sql_runner(self.settings.features),
+            where=where,
         )
         has_amounts = bool(purchases["amount"].notna().any())
         return Baselines(

@@ -137,8 +137,12 @@ class Kind(Protocol):
         churn flag); None when churn builds the label itself (from events)."""
         ...
 
-    def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
-        """The baselines ``churn train`` reports beside the model."""
+    def baselines(
+        self, tables: Canonical, columns: FeatureColumns, *, where: str | None = None
+    ) -> Baselines:
+        """The baselines ``churn train`` reports beside the model; ``where``: a SQL condition
+        on ``customer_id`` that keeps the customers whose events they may read (those of a
+        :class:`~churn.io.customer_sample.CustomerSample`), None for all."""
         ...
 
     def backtest(

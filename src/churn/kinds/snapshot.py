@@ -130,9 +130,12 @@ class SnapshotKind:
         assert snapshot is not None
         return snapshot.source.columns.get("label")
 
-    def baselines(self, tables: Canonical, columns: FeatureColumns) -> Baselines:
+    def baselines(
+        self, tables: Canonical, columns: FeatureColumns, *, where: str | None = None
+    ) -> Baselines:
         """Logistic regression on one-hot categories, and tenure alone when the snapshot names
-        its tenure attribute (``data.snapshot.tenure_attribute``)."""
+        its tenure attribute (``data.snapshot.tenure_attribute``); they read no events, so
+        ``where`` changes nothing."""
         makers = {
             "logistic_onehot": onehot_logistic_baseline(columns.numeric, columns.categorical),
         }

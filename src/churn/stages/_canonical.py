@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from churn import io
 from churn.engines.freed_memory import return_freed_memory
-from churn.io.files import parquet_column_names
+from churn.io.files import parquet_column_names, read_parquet_rows
 from churn.io.paths import PipelinePaths
 from churn.modeling.training_data import (
     KEYS,
@@ -41,14 +42,23 @@ def labelled_feature_splits(
     groups: Mapping[str, Sequence[str]],
     *,
     columns: Sequence[str] | None = None,
+    feature_rows: np.ndarray | None = None,
 ) -> dict[str, pd.DataFrame]:
     """For each name of ``groups``, :func:`labelled_feature_rows` whose ``split`` is one of
     its splits (``{"train": ["train"], "history": ["train", "purged", "valid"]}``), in label
     order, as :func:`churn.modeling.training_data.split_rows` would give them. The feature
     table is read once, ``COLUMNS_PER_READ`` columns at a time, and only the rows of the groups
     are held: never all labelled rows beside their splits, nor rows of splits no group names
-    (the unlabelled ``score`` rows). ``columns``: the feature columns to take (None: all)."""
-    head, rows = labelled_positions(io.read_parquet(paths.features, columns=KEYS), labels)
+    (the unlabelled ``score`` rows). ``columns``: the feature columns to take (None: all).
+    ``feature_rows``: the positions of the only feature rows to read (those of a
+    :class:`~churn.io.customer_sample.CustomerSample`, whose labels ``labels`` then are)."""
+
+    def read(names: list[str]) -> pd.DataFrame:
+        if feature_rows is None:
+            return io.read_parquet(paths.features, columns=names)
+        return read_parquet_rows(paths.features, feature_rows, names)
+
+    head, rows = labelled_positions(read(KEYS), labels)
     selections = {name: rows_of_splits(head, rows, splits) for name, splits in groups.items()}
     del head, rows
     names = [
@@ -61,7 +71,7 @@ def labelled_feature_splits(
     )
     frames = with_feature_columns_of_each(
         selections,
-        (io.read_parquet(paths.features, columns=group) for group in groups_of_columns),
+        (read(group) for group in groups_of_columns),
     )
     return_freed_memory()  # Arrow's pool keeps what each read freed: 0.5 GB at 30M events
     return frames

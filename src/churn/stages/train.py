@@ -18,6 +18,7 @@ from churn import io
 from churn.evaluation import metrics as evaluation_metrics
 from churn.evaluation.summaries import backtest_file, segments_file
 from churn.io.canonical import CanonicalFiles
+from churn.io.customer_sample import CustomerSample, customer_sample, sample_rows
 from churn.io.files import read_labels
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
@@ -145,24 +146,42 @@ class _Trained:
     n_features: int
 
 
+def _splits_of(
+    paths: PipelinePaths,
+    groups: Mapping[str, Sequence[str]],
+    sample: CustomerSample | None,
+    columns: Sequence[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The labelled feature rows of each group of splits, in label order, read from the files
+    (those of the ``sample``'s customers alone when there is one); only the feature
+    ``columns`` when given."""
+    if sample is None:
+        return labelled_feature_splits(paths, read_labels(paths.labels), groups, columns=columns)
+    labels = read_labels(paths.labels, rows=sample_rows(paths.labels, sample))
+    feature_rows = sample_rows(paths.features, sample)
+    return labelled_feature_splits(
+        paths, labels, groups, columns=columns, feature_rows=feature_rows
+    )
+
+
 def _rows_of(
-    paths: PipelinePaths, splits: Sequence[str], columns: Sequence[str] | None = None
+    paths: PipelinePaths,
+    sample: CustomerSample | None,
+    splits: Sequence[str],
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """The labelled feature rows of ``splits``, in label order, read from the files; only the
-    feature ``columns`` when given."""
-    labels = read_labels(paths.labels)
-    return labelled_feature_splits(paths, labels, {"rows": splits}, columns=columns)["rows"]
+    """The labelled feature rows of ``splits``, as :func:`_splits_of` reads them."""
+    return _splits_of(paths, {"rows": splits}, sample, columns)["rows"]
 
 
 def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> _Trained:
     ts = settings.train
     columns = feature_columns(catalogue, ts.exclude_features)
+    sample = customer_sample(paths.labels, ts.driver_customers)
     # each split read on its own: the labelled rows are never held whole beside their splits
-    frames = labelled_feature_splits(
-        paths, read_labels(paths.labels), {s: [s] for s in ("train", "valid", "test", "purged")}
-    )
+    frames = _splits_of(paths, {s: [s] for s in ("train", "valid", "test", "purged")}, sample)
     # the training rows are let go of while the booster grows, and read again after it
-    rows = TrainingRows(frames.pop("train"), reread=partial(_rows_of, paths, ["train"]))
+    rows = TrainingRows(frames.pop("train"), reread=partial(_rows_of, paths, sample, ["train"]))
     valid, test, purged = (frames.pop(s) for s in ("valid", "test", "purged"))
     for role, frame in (("training", rows.frame), ("validation", valid), ("test", test)):
         check_trainable(frame, columns, role=role, min_class_rows=ts.min_class_rows)
@@ -188,7 +207,7 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
 
     tuning, in_sample = None, False
     if ts.search.enabled:
-        folds, overlaps = kind.tuning_folds(partial(_rows_of, paths))
+        folds, overlaps = kind.tuning_folds(partial(_rows_of, paths, sample))
         tuning = tune(folds, columns, ts)
         in_sample = tuning is not None and overlaps
         if in_sample:
@@ -213,11 +232,17 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     p_test = fit.model.predict_proba(test)
     metrics: dict[str, Any] = evaluation_metrics.binary_metrics(y_test, p_test)
 
-    baselines = kind.baselines(CanonicalFiles(paths, settings.features), columns)
+    baselines = kind.baselines(
+        CanonicalFiles(paths, settings.features),
+        columns,
+        where=None if sample is None else sample.where(),
+    )
     # the training rows again, only the columns the baselines read unless the fit kept them
     # all: beside the purchases, all of them set the stage's peak (6.1 GB at 100M events)
     wanted = baselines.train_columns
-    train = rows.frame if rows.held or wanted is None else _rows_of(paths, ["train"], wanted)
+    train = (
+        rows.frame if rows.held or wanted is None else _rows_of(paths, sample, ["train"], wanted)
+    )
     del rows
     inputs = baselines.inputs(train, valid)
     baseline_p, skipped = baseline_probabilities(baselines.makers, inputs, test)
@@ -245,8 +270,9 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
         "search": tuning.report() if tuning is not None else None,
         "backtest_in_sample_for_search": in_sample,
         "refit_rows": fit.model.metadata.get("refit_rows"),
+        "driver_sample": None if sample is None else sample.summary(),
     }
-    backtest = kind.backtest(partial(_rows_of, paths), columns, overrides, baselines)
+    backtest = kind.backtest(partial(_rows_of, paths, sample), columns, overrides, baselines)
     metrics.update(backtest.metrics)
     segments = test_segments(test, p_test, columns, tenure=kind.tenure_column())
 
