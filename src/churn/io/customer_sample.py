@@ -91,15 +91,17 @@ def customer_sample(labels: Path, most: int | None) -> CustomerSample | None:
     return CustomerSample(str(threshold), most, total)
 
 
-def sample_rows(path: Path, sample: CustomerSample) -> np.ndarray:
+def sample_rows(path: Path, sample: CustomerSample, where: str | None = None) -> np.ndarray:
     """The 0-based positions, ascending, of the rows of parquet file ``path`` whose
-    ``customer_id`` is in ``sample``: what :func:`churn.io.files.read_parquet_rows` reads."""
+    ``customer_id`` is in ``sample`` (and which the SQL condition ``where`` keeps, if given):
+    what :func:`churn.io.files.read_parquet_rows` reads."""
+    also = "" if where is None else f" AND ({where})"
     with duckdb_session({}) as con:
         positions = con.execute(
             f"""
             SELECT file_row_number
             FROM read_parquet({quote_literal(str(path))}, file_row_number = true)
-            WHERE {sample.where()}
+            WHERE {sample.where()}{also}
             ORDER BY file_row_number
             """
         ).fetchnumpy()["file_row_number"]

@@ -16,6 +16,7 @@ from churn import io
 from churn.campaigns.uplift import UpliftModel
 from churn.campaigns.uplift_outputs import CHURN_MODEL_MD5, fitted_uplift
 from churn.evaluation import metrics as evaluation_metrics
+from churn.io.customer_sample import CustomerSample, customer_sample
 from churn.io.paths import PipelinePaths
 from churn.modeling.model import ChurnModel
 from churn.modeling.training_data import outcome
@@ -146,7 +147,8 @@ def promote(
     """Run the champion/challenger gate: the paired backtest folds, the test rows of
     ``labels.parquet`` as a report (and the fallback when no fold pairs); the uplift model's
     champion follows the churn model's (:func:`churn.tracking.uplift_registry.sync_champion`)."""
-    decision = _gate(settings, paths, tracker, test_rows(paths), force=force)
+    sample = customer_sample(paths.labels, settings.train.driver_customers)
+    decision = _gate(settings, paths, tracker, test_rows(paths, sample), sample, force=force)
     _sync_uplift_champion(tracker, paths)
     return decision
 
@@ -156,18 +158,20 @@ def _gate(
     paths: PipelinePaths,
     tracker: Tracker,
     test: pd.DataFrame,
+    sample: CustomerSample | None,
     *,
     force: bool,
 ) -> dict[str, Any]:
     """The gate on ``test`` (:func:`churn.stages._populations.test_rows`); the drift rule reads
-    the training and scoring populations when it runs, not the whole feature table."""
+    the training and scoring populations when it runs (of the ``sample``'s customers alone, if
+    given), not the whole feature table."""
     client = tracker.client
 
     def drift(uri: str) -> list[str]:
         return population_problems(
             registry.load_churn_model(client, uri),
-            training_population(paths, settings.features),
-            scoring_population(paths),
+            training_population(paths, settings.features, sample),
+            scoring_population(paths, sample),
             catalogue=io.read_json(paths.catalogue),
             settings=settings.monitoring,
         )
@@ -191,11 +195,12 @@ def _gate(
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Register the trained model and run the gate, then register the uplift model beside it;
     write ``reports/<p>/registry.json``."""
-    test = test_rows(paths)
+    sample = customer_sample(paths.labels, settings.train.driver_customers)
+    test = test_rows(paths, sample)
     registered = register(settings, paths, tracker, test)
     experiment = dvc_experiment(os.environ)
     if experiment is None:
-        decision = _gate(settings, paths, tracker, test, force=False)
+        decision = _gate(settings, paths, tracker, test, sample, force=False)
     else:  # its scores and report come from this version; the champion stays the champion
         decision = {
             "promoted": False,
