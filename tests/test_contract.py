@@ -241,6 +241,17 @@ def test_compact_dates_like_cdnow() -> None:
     assert bad.empty
 
 
+def test_six_digit_dates_like_a_bank_s_and_their_dropped_leading_zero() -> None:
+    values = pd.Series([950316, 981231, 50316, None], dtype="Int64")  # 2005-03-16 lost its 0
+    ts, bad = parse_timestamps(values, fmt="%y%m%d", timezone="UTC")
+    assert ts.iloc[:3].tolist() == [
+        pd.Timestamp("1995-03-16"),
+        pd.Timestamp("1998-12-31"),
+        pd.Timestamp("2005-03-16"),
+    ]
+    assert pd.isna(ts.iloc[3]) and bad.empty
+
+
 def test_time_zones_are_converted_to_utc() -> None:
     local, _ = parse_timestamps(pd.Series(["2024-07-01 00:30"]), fmt=None, timezone="Europe/London")
     assert local.iloc[0] == pd.Timestamp("2024-06-30 23:30")

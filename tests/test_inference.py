@@ -38,6 +38,26 @@ def test_timestamp_formats(values: list[str], expected: str | bool | None) -> No
     assert timestamp_format(pd.Series(values)) == expected
 
 
+def test_six_digit_dates_are_dates_only_in_a_column_named_like_a_time(tmp_path: Path) -> None:
+    """A bank's transactions (the PKDD'99 Czech bank's shape): ``date`` written 930101."""
+    dates = ["930101", "950316", "981231", "50316"]  # the last: 2005, its leading zero lost
+    assert timestamp_format(pd.Series(dates), unix=True) == "%y%m%d"
+    assert timestamp_format(pd.Series(dates)) is False  # an amount or a count: no date
+    assert timestamp_format(pd.Series(["931301", "950316"]), unix=True) is False  # month 13
+    log = pd.DataFrame(
+        {
+            "trans_id": range(8),
+            "account_id": [1, 2, 3, 4] * 2,
+            "date": [930101, 930105, 930212, 940330, 950316, 960101, 970707, 981231],
+            "type": ["PRIJEM", "VYDAJ"] * 4,
+            "amount": [700.0, 120.5, 90.0, 3000.0, 12.0, 55.5, 80.0, 640.0],
+        }
+    )
+    roles = infer_event_roles(_text(log))
+    assert (roles.customer_id, roles.timestamp.column) == ("account_id", "date")
+    assert roles.timestamp.format == "%y%m%d"
+
+
 def test_dates_that_read_both_ways_are_refused() -> None:
     with pytest.raises(ValueError, match="day-first and month-first"):
         timestamp_format(pd.Series(["01/02/2024", "03/04/2024"]))

@@ -63,6 +63,11 @@ class ClockChanges:
     Europe/London, 2023-03-26 01:30 becomes 02:00 BST)."""
 
 
+YYMMDD = "%y%m%d"
+"""Six-digit dates (950316), as some banks' exports write them."""
+YYMMDD_DIGITS = 6
+
+
 def parse_timestamps(
     values: pd.Series,
     *,
@@ -88,6 +93,8 @@ def parse_timestamps(
         return parsed, values[parsed.isna() & values.notna()]
     text = values.astype("string").str.strip()
     text = text.mask(text == "")  # blank: no timestamp, not an unreadable one
+    if fmt == YYMMDD:  # 50316 is 2005-03-16 written as a number, its leading zero dropped
+        text = text.str.zfill(YYMMDD_DIGITS)
     if fmt is None:
         text = utc_names_as_offsets(text)
     try:
