@@ -8,6 +8,7 @@ calibration period); Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary V
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -444,3 +445,21 @@ def test_rfm_summary_reports_every_input_problem() -> None:
     text_ts = events(("a", "2024-01-01", 1.0)).astype({"ts": str})
     with pytest.raises(ValueError, match=r"'events.ts' must be datetime64"):
         rfm_summary(text_ts, pd.Timestamp("2024-01-21"))
+
+
+def test_a_fit_with_nearly_the_same_dropout_for_everyone_predicts_finite_purchases() -> None:
+    """A bank's accounts: a BG/NBD fit with a = 17,620 and b = 1,645,000 (dropout 1 % after
+    every transaction, for everyone) overflowed eq. 10 into -inf expected purchases, which
+    became -inf customer values on the CRM list. The limit for a, b -> infinity stands in."""
+    rng = np.random.default_rng(3)
+    T = rng.uniform(140, 310, 3_000)
+    r, alpha, a, b = 57.0, 75.0, 17_620.0, 1_645_000.0
+    x, t_x, future = simulate_bgnbd(rng, T, 90 / 7, r=r, alpha=alpha, a=a, b=b)
+    model = BetaGeoModel()
+    model.r_, model.alpha_, model.a_, model.b_ = r, alpha, a, b
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        predicted = model.expected_purchases(90 / 7, x, t_x, T)
+    assert np.isfinite(predicted).all() and (predicted >= 0).all()
+    # the model's own story: predictions match what the simulated customers went on to do
+    assert predicted.mean() == pytest.approx(future.mean(), rel=0.05)

@@ -130,15 +130,29 @@ def _purchases_ahead(
     rate so far (purchase days per week of their history) times the horizon: a cruder value,
     not a stopped run."""
     weeks = horizon_days / 7.0
+    own = (summary["frequency"].to_numpy(dtype="float64") + 1) / np.maximum(
+        summary["T"].to_numpy(dtype="float64"), 1.0
+    )
     if bg is None:
-        rate = (summary["frequency"].to_numpy(dtype="float64") + 1) / np.maximum(
-            summary["T"].to_numpy(dtype="float64"), 1.0
-        )
-        return np.asarray(rate * weeks, dtype="float64")
-    return np.asarray(
+        return np.asarray(own * weeks, dtype="float64")
+    ahead = np.asarray(
         bg.expected_purchases(weeks, summary["frequency"], summary["recency"], summary["T"]),
         dtype="float64",
     )
+    unusable = ~np.isfinite(ahead)
+    if unusable.any():  # never a value of -inf or NaN on a CRM list
+        log.warning(
+            "value: the fitted BG/NBD (r %.3g, alpha %.3g, a %.3g, b %.3g) gives no usable "
+            "expected purchases for %s of %s customers; using their purchase rate so far",
+            bg.r_,
+            bg.alpha_,
+            bg.a_,
+            bg.b_,
+            f"{int(unusable.sum()):,}",
+            f"{len(ahead):,}",
+        )
+        ahead = np.where(unusable, own * weeks, ahead)
+    return ahead
 
 
 def kept_share(
