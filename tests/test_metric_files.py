@@ -24,7 +24,7 @@ from churn.evaluation.summaries import (
 from churn.reporting.evaluation_plots import plot_data
 from churn.reporting.page import Figure, Note
 from churn.reporting.plot_files import CURVES, dvc_plot_definitions
-from churn.reporting.sections import model_section
+from churn.reporting.sections import _policies_table, model_section
 
 
 def scalars_only(summary: dict[str, Any]) -> bool:
@@ -195,3 +195,19 @@ def test_the_report_lists_the_cross_validation_folds() -> None:
     ]
     assert "ROC AUC of the 3 cross-validation folds: 0.840, 0.830, 0.860." in notes
     assert not any(isinstance(i, Figure) for i in model_section(model_metrics(), {}, None).items)
+
+
+def test_a_policy_figure_scoring_could_not_compute_is_an_empty_cell() -> None:
+    """scoring.json writes a sum it could not compute as null: the report shows an empty cell
+    where it used to stop on ``round(None)``."""
+    policy = {
+        "chosen": True,
+        "customers": 5,
+        "mean_churn_probability": 0.4,
+        "value_at_risk": None,
+        "expected_value_saved": 12.4,
+        "expected_value_saved_sd": None,
+    }
+    table = _policies_table({"churn_probability": policy})
+    assert table["value at risk"].isna().all() and table["sd"].isna().all()
+    assert table["expected value saved"].iloc[0] == 12

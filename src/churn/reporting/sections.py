@@ -191,13 +191,19 @@ def _policies_table(policies: dict[str, Any]) -> pd.DataFrame:
             "policy": name.replace("_", " ") + (" (this list)" if p["chosen"] else ""),
             "customers": p["customers"],
             "mean churn probability": round(p["mean_churn_probability"] or 0.0, 3),
-            "value at risk": round(p["value_at_risk"], 0),
-            "expected value saved": round(p["expected_value_saved"], 0),
-            "sd": round(p["expected_value_saved_sd"], 0),
+            "value at risk": _whole(p["value_at_risk"]),
+            "expected value saved": _whole(p["expected_value_saved"]),
+            "sd": _whole(p["expected_value_saved_sd"]),
         }
         for name, p in policies.items()
     ]
     return pd.DataFrame(rows)
+
+
+def _whole(value: float | None) -> float | None:
+    """``value`` rounded to a whole number; None (a figure scoring could not compute) stays
+    None, an empty cell, rather than stopping the report."""
+    return None if value is None else round(value, 0)
 
 
 def _control_power_text(power: dict[str, Any]) -> str:
