@@ -62,7 +62,13 @@ START = dt.date(2023, 1, 1)
 DAYS = 365
 
 
-def params(memory_limit: str, threads: int, backtests: int, search: bool) -> dict[str, Any]:
+def params(
+    memory_limit: str,
+    threads: int,
+    backtests: int,
+    search: bool,
+    driver_customers: int | None = None,
+) -> dict[str, Any]:
     """The shop pipeline: canonical column names, so the contract maps each to itself."""
     return {
         "data": {
@@ -112,6 +118,7 @@ def params(memory_limit: str, threads: int, backtests: int, search: bool) -> dic
             "threads": threads,
             # off by default: at most 20 trials or 3 minutes, whatever the size (--search)
             "search": {"enabled": search},
+            "driver_customers": driver_customers,
         },
         "scoring": {
             "outreach": {"priority": "value_at_risk", "top_percent": 20, "control_percent": 10},
@@ -248,7 +255,13 @@ def bench(n_events: int, args: argparse.Namespace) -> list[StageRun]:
     (project / "pipelines/shop").mkdir(parents=True)
     (project / "pipelines/shop/params.yaml").write_text(
         yaml.safe_dump(
-            params(args.duckdb_memory_limit, args.threads, args.backtests, args.search),
+            params(
+                args.duckdb_memory_limit,
+                args.threads,
+                args.backtests,
+                args.search,
+                args.driver_customers,
+            ),
             sort_keys=False,
         )
     )
@@ -336,6 +349,14 @@ def main() -> None:
         action="store_true",
         help="train.search.enabled (off by default: the search is capped at 20 trials or 3 "
         "minutes whatever the size, so it would hide how train grows)",
+    )
+    parser.add_argument(
+        "--driver-customers",
+        type=int,
+        default=None,
+        help="train.driver_customers: train and register read the labelled rows of a fixed "
+        "sample of this many customers (on this local engine the booster learns from the "
+        "sample too)",
     )
     parser.add_argument("--keep", help="folder to build the projects in, kept afterwards")
     parser.add_argument("--results", default="bench_scale.jsonl")
