@@ -18,6 +18,7 @@ from churn.modeling.backtest import (
     rolling_origin_tuning_folds,
 )
 from churn.modeling.baselines import BaselineInputs, Scorer, logistic_rfm_baseline, recency_baseline
+from churn.modeling.model import Calibrator, calibration_method
 from churn.modeling.search import TuningFold, fold_auc, searched_parameters, tune
 from churn.modeling.train import booster_params, fit_model
 from churn.modeling.training_data import (
@@ -213,10 +214,38 @@ def test_isotonic_probabilities_match_the_validation_churn_rate(
     synthetic: dict[str, pd.DataFrame],
 ) -> None:
     valid = synthetic["valid"]
-    fit = fit_model(synthetic["train"], valid, COLUMNS, TrainSettings(**FAST))
+    fit = fit_model(
+        synthetic["train"], valid, COLUMNS, TrainSettings(**FAST, calibration="isotonic")
+    )
     assert fit.model.calibrator.method == "isotonic"
     rate = outcome(valid).mean()
     assert fit.model.predict_proba(valid).mean() == pytest.approx(rate, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("rows", "churners", "method"),
+    [(110, 12, "platt"), (999, 300, "platt"), (5_000, 49, "platt"), (1_000, 50, "isotonic")],
+)
+def test_auto_calibration_is_isotonic_only_on_enough_rows_of_each_class(
+    rows: int, churners: int, method: str
+) -> None:
+    y = np.zeros(rows, dtype=np.int8)
+    y[:churners] = 1
+    assert calibration_method(y) == method
+
+
+def test_auto_calibration_on_a_small_validation_month_gives_no_certainties() -> None:
+    """110 validation rows, 12 churners: isotonic regression's steps gave probabilities of
+    exactly 0 and 1; ``auto`` fits Platt there, whose probabilities stay inside."""
+    rng = np.random.default_rng(4)
+    margin = rng.normal(size=110)
+    y = (rng.random(110) < 1 / (1 + np.exp(-(2 * margin - 2.5)))).astype(np.int8)
+    scored = np.linspace(-4, 4, 200)
+    isotonic = Calibrator.fit("isotonic", margin, y)(scored)
+    assert (isotonic == 0).any() or (isotonic == 1).any()
+    auto = Calibrator.fit("auto", margin, y)
+    assert auto.method == "platt"
+    assert ((auto(scored) > 0) & (auto(scored) < 1)).all()
 
 
 def test_class_weight_sets_scale_pos_weight() -> None:

@@ -875,10 +875,12 @@ class TrainSettings(Frozen):
     class_weight: Literal["none", "balanced"] | float = Field(
         "none", description="weight of churners: none, balanced (negatives/positives) or a number"
     )
-    calibration: Literal["isotonic", "platt", "none"] = Field(
-        "isotonic",
+    calibration: Literal["auto", "isotonic", "platt", "none"] = Field(
+        "auto",
         description="how probabilities are calibrated on the validation cutoff: isotonic, "
-        "platt (logistic) or none",
+        "platt (logistic) or none; auto: isotonic on 1,000 calibration rows or more with 50 "
+        "of each class, else platt (isotonic's steps on fewer give probabilities of exactly 0 "
+        "and 1)",
     )
     calibration_cutoffs: PositiveInt = Field(
         1,

@@ -93,7 +93,7 @@ HEADER = """\
 """
 
 MODEL = """
-train: {}      # xgboost with early stopping and isotonic calibration (the defaults)
+train: {}      # xgboost with early stopping and calibration (the defaults)
 registry: {}   # a challenger must beat the champion's test ROC AUC by 0.005
 """
 ENGINE = "engine: local   # or spark: labels, features, train and score on Spark (features.spark)"
@@ -261,7 +261,7 @@ def _model(min_class_rows: int | None) -> str:
     if min_class_rows is None:
         return MODEL.rstrip("\n")
     return MODEL.rstrip("\n").replace(
-        "train: {}      # xgboost with early stopping and isotonic calibration (the defaults)",
+        "train: {}      # xgboost with early stopping and calibration (the defaults)",
         "train:\n"
         f"  min_class_rows: {min_class_rows}   # a small export: a validation or test set "
         "holds few of one class",
