@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from churn import io
@@ -146,42 +147,57 @@ class _Trained:
     n_features: int
 
 
+@dataclass(frozen=True)
+class _SampledRows:
+    """Where the rows of a :class:`CustomerSample`'s customers lie in ``labels.parquet`` and
+    ``features.parquet``: found once, read at every pass over the labelled rows."""
+
+    labels: np.ndarray
+    features: np.ndarray
+
+    @classmethod
+    def of(cls, paths: PipelinePaths, sample: CustomerSample | None) -> _SampledRows | None:
+        if sample is None:
+            return None
+        return cls(sample_rows(paths.labels, sample), sample_rows(paths.features, sample))
+
+
 def _splits_of(
     paths: PipelinePaths,
     groups: Mapping[str, Sequence[str]],
-    sample: CustomerSample | None,
+    sampled: _SampledRows | None,
     columns: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The labelled feature rows of each group of splits, in label order, read from the files
-    (those of the ``sample``'s customers alone when there is one); only the feature
-    ``columns`` when given."""
-    if sample is None:
+    (those of the ``sampled`` customers alone when given); only the feature ``columns`` when
+    given."""
+    if sampled is None:
         return labelled_feature_splits(paths, read_labels(paths.labels), groups, columns=columns)
-    labels = read_labels(paths.labels, rows=sample_rows(paths.labels, sample))
-    feature_rows = sample_rows(paths.features, sample)
+    labels = read_labels(paths.labels, rows=sampled.labels)
     return labelled_feature_splits(
-        paths, labels, groups, columns=columns, feature_rows=feature_rows
+        paths, labels, groups, columns=columns, feature_rows=sampled.features
     )
 
 
 def _rows_of(
     paths: PipelinePaths,
-    sample: CustomerSample | None,
+    sampled: _SampledRows | None,
     splits: Sequence[str],
     columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The labelled feature rows of ``splits``, as :func:`_splits_of` reads them."""
-    return _splits_of(paths, {"rows": splits}, sample, columns)["rows"]
+    return _splits_of(paths, {"rows": splits}, sampled, columns)["rows"]
 
 
 def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> _Trained:
     ts = settings.train
     columns = feature_columns(catalogue, ts.exclude_features)
     sample = customer_sample(paths.labels, ts.driver_customers)
+    sampled = _SampledRows.of(paths, sample)
     # each split read on its own: the labelled rows are never held whole beside their splits
-    frames = _splits_of(paths, {s: [s] for s in ("train", "valid", "test", "purged")}, sample)
+    frames = _splits_of(paths, {s: [s] for s in ("train", "valid", "test", "purged")}, sampled)
     # the training rows are let go of while the booster grows, and read again after it
-    rows = TrainingRows(frames.pop("train"), reread=partial(_rows_of, paths, sample, ["train"]))
+    rows = TrainingRows(frames.pop("train"), reread=partial(_rows_of, paths, sampled, ["train"]))
     valid, test, purged = (frames.pop(s) for s in ("valid", "test", "purged"))
     for role, frame in (("training", rows.frame), ("validation", valid), ("test", test)):
         check_trainable(frame, columns, role=role, min_class_rows=ts.min_class_rows)
@@ -207,7 +223,7 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
 
     tuning, in_sample = None, False
     if ts.search.enabled:
-        folds, overlaps = kind.tuning_folds(partial(_rows_of, paths, sample))
+        folds, overlaps = kind.tuning_folds(partial(_rows_of, paths, sampled))
         tuning = tune(folds, columns, ts)
         in_sample = tuning is not None and overlaps
         if in_sample:
@@ -241,7 +257,7 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     # all: beside the purchases, all of them set the stage's peak (6.1 GB at 100M events)
     wanted = baselines.train_columns
     train = (
-        rows.frame if rows.held or wanted is None else _rows_of(paths, sample, ["train"], wanted)
+        rows.frame if rows.held or wanted is None else _rows_of(paths, sampled, ["train"], wanted)
     )
     del rows
     inputs = baselines.inputs(train, valid)
@@ -272,7 +288,7 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
         "refit_rows": fit.model.metadata.get("refit_rows"),
         "driver_sample": None if sample is None else sample.summary(),
     }
-    backtest = kind.backtest(partial(_rows_of, paths, sample), columns, overrides, baselines)
+    backtest = kind.backtest(partial(_rows_of, paths, sampled), columns, overrides, baselines)
     metrics.update(backtest.metrics)
     segments = test_segments(test, p_test, columns, tenure=kind.tenure_column())
 
