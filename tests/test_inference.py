@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -219,3 +220,29 @@ def test_the_value_column_is_a_charge_not_a_usage(
     sample = _text(pd.DataFrame({**{c: [v, v] for c, v in columns.items()}, "churn": ["1", "0"]}))
     roles = infer_snapshot_roles(sample, label="churn")
     assert roles.value == expected
+
+
+def test_a_call_detail_record_log() -> None:
+    """A telco's call records: the subscriber is the MSISDN (a phone number, so numeric),
+    each call's CHARGE is the amount, and neither the cell nor the number dialled is a
+    measure to add up."""
+    rng = np.random.default_rng(8)
+    n = 400
+    log = pd.DataFrame(
+        {
+            "MSISDN": rng.choice([f"4479{i:08d}" for i in range(60)], n),
+            "CALL_START": pd.date_range("2024-01-01", periods=n, freq="37min").strftime(
+                "%d/%m/%Y %H:%M:%S"
+            ),
+            "CALL_TYPE": rng.choice(["VOICE", "SMS", "DATA"], n),
+            "DURATION_SEC": rng.integers(0, 900, n),
+            "DATA_MB": rng.exponential(40, n).round(2),
+            "CELL_ID": rng.integers(1, 500, n),
+            "CALLED_NUMBER": rng.choice([f"4420{i:08d}" for i in range(90)], n),
+            "CHARGE": rng.exponential(0.3, n).round(2),
+        }
+    )
+    roles = infer_event_roles(_text(log))
+    assert roles.customer_id == "MSISDN"
+    assert roles.amount == "CHARGE"
+    assert roles.measures == ("DURATION_SEC", "DATA_MB")

@@ -177,3 +177,34 @@ def test_a_large_training_set_is_screened_on_a_seeded_sample() -> None:
         screen_features(rows, y, columns, capped, seed=4)
     clean = FeatureColumns(numeric=("tenure",), categorical=("plan",))
     assert screen_features(rows, y, clean, capped, seed=4).columns == clean
+
+
+def test_a_built_in_feature_that_separates_the_labels_is_a_warning_not_a_stop() -> None:
+    """A call log where customers are active every few days: recency separates a 90-day
+    inactivity label at ROC AUC 0.99, since churners had gone quiet before the cutoff. churn
+    computes recency from events before the cutoff, so it cannot leak; the screen warns. A
+    column of the user's files that separates them as well still stops training."""
+    from churn.modeling.leakage import screen_features  # noqa: PLC0415
+    from churn.modeling.training_data import FeatureColumns  # noqa: PLC0415
+    from churn.settings import LeakageSettings  # noqa: PLC0415
+
+    rng = np.random.default_rng(5)
+    n = 2_000
+    y = (rng.random(n) < 0.2).astype(np.int8)
+    rows = pd.DataFrame(
+        {
+            "days_since_last_activity": np.where(y == 1, 20 + rng.exponential(30, n), 0.0),
+            "orders_30d": rng.poisson(5, n).astype(float),
+            "cancel_reason": np.where(y == 1, 1.0, np.nan),  # a column of the user's file
+        }
+    )
+    built_in = {"days_since_last_activity", "orders_30d"}
+    own = FeatureColumns(numeric=("days_since_last_activity", "orders_30d"), categorical=())
+    screened = screen_features(rows, y, own, LeakageSettings(), built_in=built_in)
+    assert screened.columns == own  # nothing left out, nothing stopped
+    (warning,) = [w for w in screened.warnings if "days_since_last_activity" in w]
+    assert "no leak" in warning and "labels.max_inactive_days" in warning
+    every = FeatureColumns(numeric=(*own.numeric, "cancel_reason"), categorical=())
+    with pytest.raises(LeakageError, match="cancel_reason") as stopped:
+        screen_features(rows, y, every, LeakageSettings(), built_in=built_in)
+    assert "days_since_last_activity" not in str(stopped.value)

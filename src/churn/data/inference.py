@@ -119,7 +119,7 @@ MIN_PARSED_SHARE = 0.98
 _ID_NAME = re.compile(
     r"(^|[^a-z])(customer|cust|client|user|member|account|acct|buyer|shopper|"
     r"subscriber|household|person|contact|visitor|player|gamer|patron|patient|student|"
-    r"learner|rider|passenger|donor)([^a-z]|id|no|number|$)|^id$",
+    r"learner|rider|passenger|donor|msisdn|imsi)([^a-z]|id|no|number|$)|^id$",
     re.I,
 )
 _CUSTOMER_WORDS_ELSEWHERE = frozenset(
@@ -131,7 +131,7 @@ _CUSTOMER_WORDS_ELSEWHERE = frozenset(
 Portuguese, Italian): ``Kundennummer``, ``Cliente``, ``Klant``."""
 _TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day|datum|fecha|heure", re.I)
 _AMOUNT_NAME = re.compile(
-    r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv|(^|[^a-z])(mrr|arr)([^a-z]|$)"
+    r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv|charge|(^|[^a-z])(mrr|arr)([^a-z]|$)"
     r"|betrag|umsatz|preis|summe|importe|monto|precio|montant|prix|valor|importo|bedrag|prijs",
     re.I,
 )
@@ -905,12 +905,13 @@ _NOT_MEASURE_WORDS = frozenset(
         *("score", "rating", "flag", "is", "has", "position", "registration"),
         *("class", "subclass", "category", "categ", "cat", "group", "type", "segment", "brand"),
         *("store", "branch", "region", "dept", "department", "channel", "tier", "plan"),
-        *("cohort", "bucket", "cluster"),
+        *("cohort", "bucket", "cluster", "cell", "tower", "site", "phone", "msisdn", "imsi"),
+        *("imei", "mobile", "tel", "telephone", "caller", "callee", "dialled", "dialed"),
     }
 )
 """Words of a numeric column's name that make it no amount of usage to add up: a price or
 rate (a sum means nothing), a place, a time, a code, a position or a class (Ta-Feng's
-``PRODUCT_SUBCLASS``, a store number)."""
+``PRODUCT_SUBCLASS``, a store number, a call record's cell or the number dialled)."""
 
 
 def measure_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:

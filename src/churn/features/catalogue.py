@@ -61,6 +61,12 @@ def text_columns(frame: pd.DataFrame | None) -> frozenset[str]:
     )
 
 
+ATTRIBUTE_FAMILY = "attribute"
+"""The family of the features that are columns of the user's files (event and customer
+attributes, a snapshot's columns); every other family churn computes from the events before
+the cutoff."""
+
+
 def slug(text: str) -> str:
     """``text`` (an event type, measure or attribute) as part of a column name: lower case,
     every run of characters but letters and digits turned into one ``_``, none at either end
@@ -279,7 +285,7 @@ def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
     features += [
         Feature(
             attr,
-            "attribute",
+            ATTRIBUTE_FAMILY,
             f"Latest {attr} seen before the cutoff",
             kind="categorical",
             sql=f"attr_{slug(attr)}",
@@ -289,7 +295,7 @@ def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
     features += [
         Feature(
             attr,
-            "attribute",
+            ATTRIBUTE_FAMILY,
             f"Customer attribute {attr}",
             kind=(
                 "categorical"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from churn.features.catalogue import Feature
+from churn.features.catalogue import ATTRIBUTE_FAMILY, Feature
 
 
 def snapshot_catalogue(columns: Sequence[str], numeric: Sequence[str]) -> list[Feature]:
@@ -16,7 +16,7 @@ def snapshot_catalogue(columns: Sequence[str], numeric: Sequence[str]) -> list[F
     return [
         Feature(
             c,
-            "attribute",
+            ATTRIBUTE_FAMILY,
             f"Snapshot attribute {c}",
             kind="numeric" if c in numeric else "categorical",
         )

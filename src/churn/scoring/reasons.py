@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from churn.errors import ConfigError
+from churn.features.catalogue import ATTRIBUTE_FAMILY
 from churn.io.yaml_files import decode_utf8, parse_yaml
 
 BUILT_IN = "reason_catalogue.yaml"
@@ -128,7 +129,6 @@ def load_catalogue(path: Path | None = None, activity: str = "purchase") -> Cata
     return spec
 
 
-ATTRIBUTE_FAMILY = "attribute"
 _ANONYMISED = re.compile(r"^[A-Za-z]{1,3}_?\d+$")  # V14, X_3, col7: a name that says nothing
 _NUMERIC_TEXT = "{feature} is {value} (typical for customers who stay: {typical})"
 _MISSING_ATTRIBUTE_TEXT = "{feature} is not recorded (typical for customers who stay: {typical})"

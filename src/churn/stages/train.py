@@ -18,6 +18,7 @@ import pandas as pd
 from churn import io
 from churn.evaluation import metrics as evaluation_metrics
 from churn.evaluation.summaries import backtest_file, segments_file
+from churn.features.catalogue import ATTRIBUTE_FAMILY
 from churn.io.canonical import CanonicalFiles
 from churn.io.customer_sample import CustomerSample, customer_sample, sample_rows
 from churn.io.files import read_labels
@@ -209,6 +210,7 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
         ts.leakage,
         label_name=kind.label_column(),
         seed=ts.seed,
+        built_in={c["name"] for c in catalogue if c["family"] != ATTRIBUTE_FAMILY},
     )
     for warning in screened.warnings:
         log.warning(warning)
