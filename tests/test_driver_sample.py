@@ -91,8 +91,9 @@ def sampled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_project(root)
     values = params()
     values["train"] |= {"driver_customers": 150, "backtest_cutoffs": 1}
+    values["monitoring"] = {"backfill_cutoffs": [values["labels"]["test_cutoff"]]}
     write_params(root, values)
-    run_stages(root, ["ingest", "labels", "features", "train", "register"])
+    run_stages(root, ["ingest", "labels", "features", "train", "register", "score", "monitor"])
     return root
 
 
@@ -146,3 +147,19 @@ def test_register_judges_versions_on_the_sample_s_customers(sampled: Path) -> No
     some = populations.training_population(paths, FeatureSettings(), sample)
     ids = every["customer_id"]
     np.testing.assert_array_equal(some.rows, every.rows[sample.keeps(ids)])
+
+
+def test_monitor_measures_drift_and_realised_performance_on_the_sample(sampled: Path) -> None:
+    paths = PipelinePaths(sampled, "shop")
+    sample = customer_sample(paths.labels, 150)
+    assert sample is not None
+    drift = json.loads((sampled / "reports/shop/drift.json").read_text())
+    realised = json.loads((sampled / "reports/shop/realised.json").read_text())
+    assert drift["driver_sample"] == realised["driver_sample"] == sample.summary()
+    scored = pd.read_parquet(paths.scored_features)
+    assert drift["current_rows"] == int(sample.keeps(scored["customer_id"]).sum())
+    training = populations.training_population(paths, FeatureSettings(), sample)
+    assert drift["reference_rows"] == len(training)
+    (backfilled,) = realised["evaluated"]
+    listed = pd.read_parquet(paths.scores_history(backfilled["cutoff"]))
+    assert backfilled["scored"] == int(sample.keeps(listed["customer_id"]).sum())

@@ -918,8 +918,8 @@ class TrainSettings(Frozen):
         "cutoff of a customer kept together) feeds the checks, leakage screen, base margin, "
         "categories, calibrator, baselines, backtest, search and test metrics, and "
         "metrics.json says so; with engine spark and features.engine spark the booster still "
-        "learns from every row, read by the executors, else from the sample. null: every "
-        "customer",
+        "learns from every row, read by the executors, else from the sample. register, "
+        "promote and monitor judge on the same customers. null: every customer",
     )
     search: SearchSettings = Field(
         default_factory=SearchSettings,

@@ -25,7 +25,9 @@ import pandas as pd
 from churn import io
 from churn.campaigns.measured import campaign_effects
 from churn.io.canonical import CanonicalFiles
-from churn.io.paths import PipelinePaths
+from churn.io.customer_sample import CustomerSample, customer_sample, sample_rows
+from churn.io.files import parquet_column_names, read_parquet_rows
+from churn.io.paths import Output, PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.model import ChurnModel
 from churn.monitoring.drift import population_drift
@@ -34,29 +36,51 @@ from churn.stages._populations import training_population
 from churn.tracking.loading import load_scoring_model
 from churn.tracking.store import Tracker
 
-PARAMS: tuple[str, ...] = ("engine", "data", "labels", "features", "playbook", "monitoring")
-"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
+PARAMS: tuple[str, ...] = (
+    "engine",
+    "data",
+    "labels",
+    "features",
+    "playbook",
+    "monitoring",
+    "train",
+)
+"""The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
+``train`` for ``train.driver_customers``: drift and realised performance are measured on the
+customers of its sample."""
 
 log = logging.getLogger("churn")
 
 _HISTORY = re.compile(r"^scores_(\d{4}-\d{2}-\d{2})\.parquet$")
 
 
-def _lists(paths: PipelinePaths) -> dict[dt.date, Callable[[], pd.DataFrame]]:
-    """Every list in ``history/`` by its cutoff, in order, each read only when asked for."""
+def _rows(path: Output, sample: CustomerSample | None) -> pd.DataFrame:
+    """The rows of the parquet output ``path``, or those of the ``sample``'s customers alone."""
+    if sample is None:
+        return io.read_parquet(path)
+    return read_parquet_rows(path, sample_rows(path, sample), parquet_column_names(path))
+
+
+def _lists(
+    paths: PipelinePaths, sample: CustomerSample | None
+) -> dict[dt.date, Callable[[], pd.DataFrame]]:
+    """Every list in ``history/`` by its cutoff, in order, each read only when asked for (the
+    ``sample``'s customers of it, if given)."""
     files = sorted(paths.history.glob("scores_*.parquet")) if paths.history.is_dir() else []
     matches = ((file, _HISTORY.match(file.name)) for file in files)
     return {
-        dt.date.fromisoformat(m[1]): partial(io.read_parquet, paths.scores_history(m[1]))
+        dt.date.fromisoformat(m[1]): partial(_rows, paths.scores_history(m[1]), sample)
         for file, m in matches
         if m is not None
     }
 
 
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
-    """Write drift.json and realised.json."""
-    scores = io.read_parquet(paths.scores)
-    current = io.read_parquet(paths.scored_features)
+    """Write drift.json and realised.json, on the customers of ``train.driver_customers``'
+    sample when the labels hold more (each file then says so, ``driver_sample``)."""
+    sample = customer_sample(paths.labels, settings.train.driver_customers)
+    scores = _rows(paths.scores, sample)
+    current = _rows(paths.scored_features, sample)
     current = current.merge(scores[["customer_id", "churn_probability"]], on="customer_id")
     if _registered(scores):
         model = load_scoring_model(paths, None, tracker=tracker).model
@@ -64,12 +88,14 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
         model = ChurnModel.load(Path(str(scores["model_name"].iloc[0])))
     drift = population_drift(
         model,
-        training_population(paths, settings.features),
+        training_population(paths, settings.features, sample),
         current,
         catalogue=io.read_json(paths.catalogue),
         settings=settings.monitoring,
         current_probability=current["churn_probability"].to_numpy(),
     )
+    if sample is not None:
+        drift["driver_sample"] = sample.summary()
     io.write_json(drift, paths.drift)
     log.info(
         "wrote %s: score PSI %.3f, %s feature(s) over %.2f: %s",
@@ -79,7 +105,11 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
         settings.monitoring.psi_threshold,
         drift["flagged_features"][:5],
     )
-    outcome = kind_of(settings).realised(CanonicalFiles(paths, settings.features), _lists(paths))
+    outcome = kind_of(settings).realised(
+        CanonicalFiles(paths, settings.features), _lists(paths, sample)
+    )
+    if sample is not None:
+        outcome["driver_sample"] = sample.summary()
     io.write_json(outcome, paths.realised)
     for item in outcome["evaluated"]:
         log.info(
@@ -94,7 +124,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
     campaigns: dict[str, Any] = (
         {"note": "no contact history (data.contacts)"}
         if contacts is None
-        else campaign_effects(contacts, _lists(paths), settings.playbook)
+        else campaign_effects(contacts, _lists(paths, None), settings.playbook)
     )
     io.write_json(campaigns, paths.campaigns)
     for row in campaigns.get("by_action", []):
