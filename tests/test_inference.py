@@ -246,3 +246,34 @@ def test_a_call_detail_record_log() -> None:
     assert roles.customer_id == "MSISDN"
     assert roles.amount == "CHARGE"
     assert roles.measures == ("DURATION_SEC", "DATA_MB")
+
+
+def test_an_invoice_line_log_s_spend_is_units_times_unit_price_and_its_product_is_mapped() -> None:
+    """UCI Online Retail's shape: ``UnitPrice`` is the price of one unit, so the spend of a
+    line is ``Quantity`` x ``UnitPrice``, not the price alone; ``StockCode`` is the product."""
+    rng = np.random.default_rng(2)
+    n = 300
+    log = pd.DataFrame(
+        {
+            "InvoiceNo": [str(536365 + i // 4) for i in range(n)],
+            "StockCode": rng.choice([f"{85000 + i}A" for i in range(40)], n),
+            "Description": rng.choice(["WHITE HANGING HEART", "CREAM CUPID", "LANTERN"], n),
+            "Quantity": rng.integers(1, 24, n),
+            "InvoiceDate": pd.date_range("2010-12-01 08:26", periods=n, freq="h").strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+            "UnitPrice": rng.choice([2.55, 3.39, 0.85, 7.65], n),
+            "CustomerID": rng.choice([f"{17850 + i}.0" for i in range(50)], n),
+            "Country": "United Kingdom",
+        }
+    )
+    roles = infer_event_roles(_text(log))
+    assert (roles.amount, roles.quantity) == ("UnitPrice", "Quantity")
+    assert roles.product_id == "StockCode"
+    assert "Quantity" not in roles.measures
+    # a line total beside the units is the amount itself; a category is no product
+    totals = log.assign(LineTotal=log["Quantity"] * log["UnitPrice"]).drop(columns="UnitPrice")
+    totals["product_category"] = rng.choice([f"cat{i}" for i in range(30)], n)
+    roles = infer_event_roles(_text(totals))
+    assert (roles.amount, roles.quantity) == ("LineTotal", None)
+    assert roles.product_id == "StockCode"

@@ -256,6 +256,13 @@ class EventRoles:
     source's ``missing_ids``."""
     measures: tuple[str, ...] = ()
     """Columns of numbers each event holds (logins, minutes, GB): the source's ``measures``."""
+    quantity: str | None = None
+    """Units of each line when ``amount`` is a unit price (Online Retail's ``Quantity`` beside
+    ``UnitPrice``): the source maps ``quantity`` and ``unit_price``, so the spend is their
+    product, not the price of one unit."""
+    product_id: str | None = None
+    """The product each event is of (a SKU, a stock code, an article): the distinct products
+    and new products a customer buys are features."""
 
 
 @dataclass(frozen=True)
@@ -509,6 +516,19 @@ _MEASURE_WORDS = frozenset(
     | {"orders", "transactions", "invoices", "purchases", "receipts", "baskets"}
 )
 """Words of a column name that make it a measure of orders (``TXN_COUNT``), not an order's id."""
+_PRODUCT_NAME = re.compile(
+    r"product|article|item|stock_?code|barcode|variant|artikel|produit|producto|prodotto"
+    r"|(^|[^a-z])(sku|asin|isbn|upc|ean|gtin)([^a-z]|$)",
+    re.I,
+)
+_NOT_PRODUCT_WORDS = frozenset(
+    {"category", "categories", "class", "subclass", "group", "type", "brand", "dept"}
+    | {"items", "products", "articles", "num", "number", "lines"}
+    | {"department", "family", "line", "price", "cost", "name", "description", "desc", "title"}
+    | {"url", "image", "img", "link", "rating", "review", "reviews", "size", "color", "colour"}
+)
+"""Words of a product-named column that make it something about the product (its category,
+its price, its name), not which product it is."""
 _ORDER_NUMBER = re.compile(r"^#\d+$")
 
 
@@ -791,10 +811,13 @@ def infer_event_roles(
             "there; write the day before day 1 in the format if the extract says which it was"
         )
 
+    quantity = None
     if amount is None:
         amount = _amount_column(sample, [c for c in open_columns if c not in taken])
         if amount is None:
             notes.append(NO_AMOUNT)
+        elif _is_unit_price(amount):
+            quantity = _quantity_column(sample, [c for c in open_columns if c not in taken])
     if amount is not None and (mixed := _currencies(sample, open_columns)):
         column, codes = mixed
         notes.append(
@@ -802,7 +825,7 @@ def infer_event_roles(
             f"{', '.join(codes[:5])}{', ...' if len(codes) > 5 else ''}) and is added up as "
             "one: convert the amounts to one currency before trusting values and value at risk"
         )
-    taken.add(amount or "")
+    taken |= {amount or "", quantity or ""}
     if order_id is None:
         # a count of orders (TXN_COUNT, n_orders) or their value is no order's id
         orders = [
@@ -850,6 +873,8 @@ def infer_event_roles(
             flags = [c for c in _cancel_flags(sample, open_columns) if c not in taken]
             event_type = flags[0] if flags else None
     taken.add(event_type or "")
+    product_id = _product_column(sample, [c for c in open_columns if c not in taken])
+    taken.add(product_id or "")
     attributes = tuple(
         c
         for c in open_columns
@@ -888,7 +913,57 @@ def infer_event_roles(
         event_type in _cancel_flags(sample, [event_type] if event_type else []),
         placeholders,
         measures,
+        quantity,
+        product_id,
     )
+
+
+_QUANTITY_WORDS = frozenset({"quantity", "qty", "quantities", "units", "pieces", "menge"})
+
+
+def _is_unit_price(amount: str) -> bool:
+    """Whether an amount column's name says it is the price of one unit (``UnitPrice``,
+    ``item_price``), not what the line came to (``total_price``, ``amount``)."""
+    words = set(name_words(amount))
+    return bool(words & {"price", "preis", "precio", "prix", "prijs"}) and not words & (
+        _PAID_WORDS | {"line", "subtotal", "net", "gross"}
+    )
+
+
+def _quantity_column(sample: pd.DataFrame, columns: Sequence[str]) -> str | None:
+    """The units of each line: a numeric column named like a quantity, the first one."""
+    found = [
+        c
+        for c in columns
+        if set(name_words(c)) & _QUANTITY_WORDS
+        and not set(name_words(c)) & {"price", "amount", "total", "value"}
+        and is_numeric(sample[c])
+    ]
+    return found[0] if found else None
+
+
+MIN_PRODUCTS = 10
+"""Fewest distinct values in the sample a product column needs (fewer: a kind of product)."""
+
+
+def _product_column(sample: pd.DataFrame, columns: Sequence[str]) -> str | None:
+    """The product of each event: a column named like one (a SKU, a stock code, an article)
+    and not like something about it (its category, price or name), with many values (a big
+    catalogue's first rows may not repeat one); one with an id word first (``product_id``
+    before ``product``)."""
+    found = []
+    for column in _candidates(columns, _PRODUCT_NAME):
+        filled = filled_text(sample[column])
+        if (
+            set(name_words(column)) & (_NOT_PRODUCT_WORDS | _MEASURE_WORDS)
+            or filled.nunique() < MIN_PRODUCTS
+        ):
+            continue
+        found.append(column)
+    found.sort(
+        key=lambda c: not (set(name_words(c)) & _ID_WORDS or re.search(r"(id|code)$", c, re.I))
+    )
+    return found[0] if found else None
 
 
 MAX_MEASURES = 10

@@ -65,6 +65,8 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
         rows.append(("timestamp", ts.column, f"{_given(flags.timestamp)}, {fmt}"))
         for role, flag in (("amount", flags.amount), ("order id", flags.order_id)):
             column = getattr(roles, role.replace(" ", "_"))
+            if role == "amount" and column and roles.quantity:
+                column = f"{roles.quantity} x {column}"  # units x unit price
             rows.append((role, column or "-", _given(flag) if column else "none found"))
         rows.append(
             (
@@ -76,6 +78,8 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
                 + (", a cancellation flag" if roles.cancel_flag else ""),
             )
         )
+        if roles.product_id is not None:
+            rows.append(("product id", roles.product_id, "guessed: distinct and new products"))
         if roles.measures:
             rows.append(("measures", ", ".join(roles.measures), "guessed: summed per window"))
     if plan.customers is not None:

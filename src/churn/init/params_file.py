@@ -164,9 +164,12 @@ def _timestamp_format(guess: TimestampGuess, indent: int) -> list[str]:
 
 def _event_source(source: SourceFile, roles: EventRoles) -> list[str]:
     columns = {"customer_id": roles.customer_id, "timestamp": roles.timestamp.column}
-    for role in ("amount", "order_id", "event_type"):
+    for role in ("amount", "order_id", "event_type", "product_id"):
         if (column := getattr(roles, role)) is not None:
             columns[role] = column
+    if roles.quantity is not None and roles.amount is not None:  # spend = units x unit price
+        del columns["amount"]
+        columns |= {"quantity": roles.quantity, "unit_price": roles.amount}
     return [
         *_reading(source, 8),
         "        columns:",
