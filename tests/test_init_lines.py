@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churn.init.event_kinds import return_prefix
 from tests.test_init import export, init, project, written
 
 
@@ -43,3 +44,31 @@ def test_init_maps_units_unit_price_and_product(tmp_path: Path) -> None:
     assert columns["quantity"] == "Quantity" and columns["unit_price"] == "UnitPrice"
     assert "amount" not in columns
     assert columns["product_id"] == "StockCode"
+
+
+def test_a_cancelled_invoice_s_lines_are_returns(tmp_path: Path) -> None:
+    """Online Retail writes a cancellation as an invoice "C536379" whose lines have negative
+    units. Init writes the rule that makes them returns: they are no purchase, they feed the
+    return features, and spend is net of them."""
+    lines = _lines(80, 2)
+    cancelled = lines.sample(frac=0.05, random_state=3).index
+    lines.loc[cancelled, "InvoiceNo"] = "C" + lines.loc[cancelled, "InvoiceNo"]
+    lines.loc[cancelled, "Quantity"] = -lines.loc[cancelled, "Quantity"]
+    root = project(tmp_path)
+    code, output = init(root, "lines", "--events", str(export(tmp_path, lines, "l.csv")))
+    assert code == 0, output
+    params = written(root, "lines")
+    assert params["data"]["events"]["event_type_rules"] == [
+        {"column": "order_id", "startswith": "C", "event_type": "return"}
+    ]
+    assert params["labels"]["activity_event_types"] == ["purchase"]
+    assert params["features"]["return_event_types"] == ["return"]
+
+
+def test_no_rule_without_a_prefix_that_only_negative_lines_carry() -> None:
+    ids = pd.Series(["536365", "C536366", "C536367", "C536368", "536369", "536370"])
+    units = pd.Series([6, -1, -2, -3, 4, 5])
+    assert return_prefix(ids, units) == "C"
+    assert return_prefix(ids, units.abs()) is None  # no negative line: nothing to tell from
+    mixed = pd.Series(["C1", "C2", "C3", "C4", "C5", "C6"])  # every invoice starts with C
+    assert return_prefix(mixed, units) is None

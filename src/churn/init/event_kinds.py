@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import pandas as pd
+
 _SERVICE = r"(?:subscription|account|membership|plan|contract|service|licen[cs]e)"
 _CANCEL_NAME = re.compile(
     rf"churn|unsubscri|terminat|deactivat|close.?account|account.?clos|cancellation.?confirm"
@@ -80,3 +82,29 @@ def cancellation_types(types: Sequence[str]) -> tuple[str, ...]:
         if (_CANCEL_NAME.search(t) or (subscriptions and _BARE_CANCEL.fullmatch(t)))
         and not _ORDER_NAME.search(t)
     )
+
+
+RETURN_TYPE = "return"
+"""The event type init gives the lines of a cancelled invoice (``event_type_rules``)."""
+MIN_RETURN_LINES = 3
+"""Fewest lines of negative units in the sample for a prefix to be told from them."""
+_PREFIX = re.compile(r"^([A-Za-z]+)\d")
+
+
+def return_prefix(order_ids: pd.Series, units: pd.Series) -> str | None:
+    """The letters that start the order id of a cancelled invoice (UCI Online Retail's
+    ``C536379``), told from the lines whose units (or amount) are negative: nearly all of
+    them (90 %) start with it and nearly no other line (1 %) does. None without such a prefix,
+    or with too few negative lines (:data:`MIN_RETURN_LINES`) to tell."""
+    numbers = pd.to_numeric(units, errors="coerce")
+    ids = order_ids.astype("string").str.strip()
+    negative = (numbers < 0).fillna(False).to_numpy(dtype=bool)
+    if int(negative.sum()) < MIN_RETURN_LINES:
+        return None
+    prefixes = ids.str.extract(_PREFIX, expand=False)
+    common = prefixes[negative].value_counts()
+    if common.empty:
+        return None
+    prefix, count = str(common.index[0]), int(common.iloc[0])
+    elsewhere = prefixes[~negative].eq(prefix).fillna(False).mean()
+    return prefix if count >= 0.9 * negative.sum() and elsewhere <= 0.01 else None

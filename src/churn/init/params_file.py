@@ -15,6 +15,7 @@ import yaml
 from churn.data.inference import EventRoles, TimestampGuess
 from churn.errors import PipelineStateError
 from churn.features.catalogue import FeatureSpec, feature_catalogue
+from churn.init.event_kinds import RETURN_TYPE
 from churn.init.plan import (
     ZERO_AMOUNT_TYPE,
     CustomerTable,
@@ -276,6 +277,14 @@ def render_events(plan: EventsPlan) -> str:
     lines = [ENGINE, "", "data:", "  kind: events", "  events:", "    sources:"]
     for source, roles in plan.sources:
         lines += _listed(_event_source(source, roles))
+    if plan.return_rule is not None:
+        lines += [
+            "    event_type_rules:",
+            f"      - column: order_id   # check: a cancelled invoice ({plan.return_rule}...) "
+            "is a return",
+            f"        startswith: {scalar(plan.return_rule)}",
+            f"        event_type: {RETURN_TYPE}",
+        ]
     if plan.missing_ids or any(roles.blank_ids for _, roles in plan.sources):
         lines.append("    drop_missing_customer_id: true   # check: rows without a customer")
     if plan.missing_timestamps:

@@ -37,7 +37,12 @@ from churn.data.number_columns import numeric_codes, row_numbers
 from churn.data.parsing import parse_numbers, parse_timestamps
 from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
-from churn.init.event_kinds import cancellation_types, purchase_types, return_types
+from churn.init.event_kinds import (
+    RETURN_TYPE,
+    cancellation_types,
+    purchase_types,
+    return_types,
+)
 from churn.init.lapse import Returns
 from churn.init.schedule import CutoffPlan
 from churn.init.snapshot_columns import constant_columns, key_columns
@@ -160,6 +165,9 @@ class EventsPlan:
     feature_types: tuple[str, ...] = ()
     """features.event_types when ``event_types`` are more than :data:`MAX_FEATURE_TYPES`: the
     most frequent and those that keep a customer; empty: every one of ``event_types``."""
+    return_rule: str | None = None
+    """The letters that start a cancelled invoice's order id (``C536379``): its lines are
+    returns (``data.events.event_type_rules``)."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -598,10 +606,12 @@ def events_plan(
     missing_ids: int = 0,
     zero_amounts: float = 0.0,
     frequent_types: tuple[str, ...] = (),
+    return_rule: str | None = None,
 ) -> EventsPlan:
     """The plan of an events pipeline. ``came_back``: who returned in the whole log; a log in
     which nobody returns (ids that are an order's) is refused unless cancellations are
-    known."""
+    known. ``return_rule``: the prefix of a cancelled invoice's order id
+    (:func:`churn.init.event_kinds.return_prefix`), for a log without an event type column."""
     notes = [note for _, roles in sources for note in roles.notes]
     paid = [source.path for source, roles in sources if roles.amount is not None]
     if paid and len(paid) < len(sources):  # orders beside visits: the orders' amounts count
@@ -645,6 +655,15 @@ def events_plan(
     activity = tuple(t for t in types if t not in cancels)
     keeps = label_activity(types, sources)
     returns = () if flag is not None else return_types(activity)
+    rule = return_rule if not activity else None
+    if rule is not None:  # the lines of a cancelled invoice are returns
+        purchase = EventsSettings.model_fields["default_event_type"].default
+        activity, keeps, returns = (purchase, RETURN_TYPE), (purchase,), (RETURN_TYPE,)
+        notes.append(
+            f"lines whose order id starts with {rule!r} have negative units: they are "
+            f"returns (data.events.event_type_rules), event type {RETURN_TYPE!r}, which is no "
+            "purchase"
+        )
     if flag is not None:
         notes.append(
             f"rows whose {flag!r} is {' or '.join(cancels) or 'yes'} are taken as cancellations "
@@ -703,6 +722,7 @@ def events_plan(
         zero_amounts=zero_amounts,
         label_activity=keeps,
         feature_types=_feature_types(activity, keeps, returns, frequent_types),
+        return_rule=rule,
     )
 
 

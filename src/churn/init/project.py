@@ -36,6 +36,7 @@ from churn.errors import ConfigError, LabelError, PipelineStateError
 from churn.init import plan as planning
 from churn.init import whole_log
 from churn.init.dvc_plots import add_plots, plot_series
+from churn.init.event_kinds import return_prefix
 from churn.init.findings import events_findings, snapshot_findings
 from churn.init.lapse import returns
 from churn.init.params_file import render
@@ -288,6 +289,13 @@ def init_events(
         (source, replace(roles, timestamp=_settled(path, source, roles.timestamp)))
         for path, (source, roles) in zip(events, sources, strict=True)
     )
+    return_rules = {
+        return_prefix(sample[roles.order_id], sample[units])
+        for (_, sample), (_, roles) in zip(samples, sources, strict=True)
+        if roles.order_id is not None
+        and roles.event_type is None
+        and (units := roles.quantity or roles.amount) is not None
+    } - {None}
     # every value of the event type column, not the sample's: a cancellation may be rare
     type_columns = [
         (_type_column(path, source, roles.event_type), roles)
@@ -354,6 +362,7 @@ def init_events(
         missing_timestamps=int(log["no_time"].sum()),
         missing_ids=int(log["customer_id"].fillna("").eq("").sum()),
         zero_amounts=zero_amounts,
+        return_rule=next(iter(return_rules)) if len(return_rules) == 1 else None,
     )
     if len(log) <= whole_log.SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)
