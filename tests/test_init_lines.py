@@ -57,6 +57,7 @@ def test_a_cancelled_invoice_s_lines_are_returns(tmp_path: Path) -> None:
     root = project(tmp_path)
     code, output = init(root, "lines", "--events", str(export(tmp_path, lines, "l.csv")))
     assert code == 0, output
+    assert "lines of an order id starting with 'C' are returns" in output
     params = written(root, "lines")
     assert params["data"]["events"]["event_type_rules"] == [
         {"column": "order_id", "startswith": "C", "event_type": "return"}

@@ -68,11 +68,16 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
             if role == "amount" and column and roles.quantity:
                 column = f"{roles.quantity} x {column}"  # units x unit price
             rows.append((role, column or "-", _given(flag) if column else "none found"))
+        untyped = (
+            "every event a purchase"
+            if plan.return_rule is None
+            else f"purchases; lines of an order id starting with {plan.return_rule!r} are returns"
+        )
         rows.append(
             (
                 "event type",
                 roles.event_type or "-",
-                "every event a purchase"
+                untyped
                 if roles.event_type is None
                 else _given(flags.event_type)
                 + (", a cancellation flag" if roles.cancel_flag else ""),
