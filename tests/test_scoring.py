@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from churn.errors import ConfigError, PipelineStateError
 from churn.features import FeatureSpec, catalogue_records, feature_catalogue
 from churn.features.derived import derived_catalogue
 from churn.modeling.base_margin import BaseMargin
+from churn.modeling.clv import BetaGeoModel
 from churn.modeling.model import Calibrator, ChurnModel
 from churn.scoring.control import (
     control_plan,
@@ -54,7 +56,7 @@ from churn.scoring.reasons import (
     render_many,
     resolve,
 )
-from churn.scoring.value import purchase_value, recurring_value
+from churn.scoring.value import _purchases_ahead, purchase_value, recurring_value
 from churn.settings import (
     DataSettings,
     FeatureSettings,
@@ -795,6 +797,25 @@ def test_purchase_value_is_higher_for_frequent_big_spenders() -> None:
     assert net["c34"] == pytest.approx(value["c34"] / 2)
     assert net["c0"] == pytest.approx(value["c0"])
     assert net["one0"] == pytest.approx(value["one0"])
+
+
+def test_a_bgnbd_figure_that_is_not_finite_never_reaches_the_list(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whatever a fitted BG/NBD gives (-inf, NaN), each customer's expected purchases are a
+    number: the customer's purchase rate so far stands in where the model's is not finite."""
+
+    class Overflowing(BetaGeoModel):
+        def expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> Any:
+            return np.array([-np.inf, np.nan, 2.0])
+
+    model = Overflowing()
+    model.r_, model.alpha_, model.a_, model.b_ = 57.0, 75.0, 17_620.0, 1_645_000.0
+    summary = pd.DataFrame({"frequency": [3.0, 9.0, 4.0], "recency": 10.0, "T": [20.0, 30.0, 10.0]})
+    ahead = _purchases_ahead(summary, 70, model)
+    assert np.isfinite(ahead).all()
+    np.testing.assert_allclose(ahead, [4 / 20 * 10, 10 / 30 * 10, 2.0])
+    assert "no usable expected purchases for 2 of 3 customers" in caplog.text
 
 
 # --------------------------------------------------------------------------- the whole list

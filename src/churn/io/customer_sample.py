@@ -38,8 +38,7 @@ class CustomerSample:
 
     def where(self, column: str = "customer_id") -> str:
         """The SQL condition (DuckDB and Spark SQL alike) that keeps the sample's rows."""
-        placed = f"substr(md5(CAST({column} AS STRING)), 1, {HASH_DIGITS})"
-        return f"{placed} <= {quote_literal(self.threshold)}"
+        return f"{_placed(column)} <= {quote_literal(self.threshold)}"
 
     def keeps(self, ids: Iterable[object]) -> np.ndarray:
         """Whether each of ``ids`` is in the sample, in Python."""
@@ -52,6 +51,11 @@ class CustomerSample:
             "of_customers": self.of,
             "md5_prefix_at_most": self.threshold,
         }
+
+
+def _placed(column: str) -> str:
+    """:func:`place` of ``column`` in SQL (DuckDB and Spark SQL alike)."""
+    return f"substr(md5(CAST({column} AS STRING)), 1, {HASH_DIGITS})"
 
 
 def place(customer_id: str) -> str:
@@ -67,11 +71,10 @@ def customer_sample(labels: Path, most: int | None) -> CustomerSample | None:
     if most is None:
         return None
     source = f"read_parquet({quote_literal(str(labels))})"
-    placed = f"substr(md5(CAST(customer_id AS STRING)), 1, {HASH_DIGITS})"
     with duckdb_session({}) as con:
         row = con.execute(
             f"""
-            WITH places AS (SELECT DISTINCT {placed} AS place FROM {source})
+            WITH places AS (SELECT DISTINCT {_placed("customer_id")} AS place FROM {source})
             SELECT
                 (SELECT COUNT(*) FROM places),
                 (SELECT MAX(place) FROM (SELECT place FROM places ORDER BY place LIMIT {most}))

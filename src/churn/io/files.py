@@ -564,10 +564,7 @@ def read_labels(
     boolean whoever wrote the file: one Spark wrote has no pandas metadata, and pyarrow turns a
     boolean column with gaps into ``object`` without it. ``filters``: only the rows they match,
     as :func:`read_parquet`'s; or ``rows``: only those positions (:func:`read_parquet_rows`)."""
-    if rows is None:
-        frame = read_parquet(path, filters=filters)
-    else:
-        frame = read_parquet_rows(path, rows, parquet_column_names(path))
+    frame = read_parquet(path, filters=filters) if rows is None else read_parquet_rows(path, rows)
     if "churned" in frame.columns:
         frame["churned"] = frame["churned"].astype("boolean")
     return frame
@@ -589,13 +586,14 @@ def parquet_empty_frame(path: Output) -> pd.DataFrame:
     return frame
 
 
-def read_parquet_rows(path: Output, rows: Any, columns: list[str]) -> pd.DataFrame:
-    """Rows ``rows`` (0-based positions, ascending) and ``columns`` of an output of an earlier
-    stage, read one row group at a time so that only the rows kept are ever held; dtypes as
-    :func:`read_parquet` gives them. Errors as ``read_parquet``."""
+def read_parquet_rows(path: Output, rows: Any, columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows ``rows`` (0-based positions, ascending) and ``columns`` (None: all) of an output of
+    an earlier stage, read one row group at a time so that only the rows kept are ever held;
+    dtypes as :func:`read_parquet` gives them. Errors as ``read_parquet``."""
     keep = np.asarray(rows, dtype="int64")
     with _earlier_output(path):
         parquet = pq.ParquetFile(path)
+        columns = parquet.schema_arrow.names if columns is None else columns
         parts, start = [], 0
         for group in range(parquet.num_row_groups):
             n = parquet.metadata.row_group(group).num_rows

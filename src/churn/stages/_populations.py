@@ -22,7 +22,6 @@ from churn.engines.sql import ParquetTable, quote_literal
 from churn.io.customer_sample import CustomerSample, sample_rows
 from churn.io.files import (
     ParquetRows,
-    parquet_column_names,
     parquet_empty_frame,
     read_labels,
     read_parquet_rows,
@@ -61,7 +60,7 @@ def _sampled(
         f"read_parquet({quote_literal(str(paths.labels))}) WHERE {labelled})"
     )
     rows = sample_rows(paths.features, sample, cutoffs)
-    return labels, read_parquet_rows(paths.features, rows, parquet_column_names(paths.features))
+    return labels, read_parquet_rows(paths.features, rows)
 
 
 def test_rows(paths: PipelinePaths, sample: CustomerSample | None = None) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from churn import io
 from churn.campaigns.measured import campaign_effects
 from churn.io.canonical import CanonicalFiles
 from churn.io.customer_sample import CustomerSample, customer_sample, sample_rows
-from churn.io.files import parquet_column_names, read_parquet_rows
+from churn.io.files import read_parquet_rows
 from churn.io.paths import Output, PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.model import ChurnModel
@@ -58,7 +58,7 @@ def _rows(path: Output, sample: CustomerSample | None) -> pd.DataFrame:
     """The rows of the parquet output ``path``, or those of the ``sample``'s customers alone."""
     if sample is None:
         return io.read_parquet(path)
-    return read_parquet_rows(path, sample_rows(path, sample), parquet_column_names(path))
+    return read_parquet_rows(path, sample_rows(path, sample))
 
 
 def _lists(
