@@ -117,18 +117,33 @@ MIN_EMAIL_ID_SHARE = 0.95
 """Share of customer ids that must be email addresses for the ids to be the customers' email."""
 
 
-def with_email_ids(customer_ids: pd.Series, contacts: pd.DataFrame | None) -> pd.DataFrame | None:
+def address_counts(customer_ids: pd.Series) -> tuple[int, int]:
+    """(distinct ids, those of them that are email addresses) among ``customer_ids``: summed
+    over the parts of a list that has one row per customer, they decide
+    :func:`with_email_ids` for the whole list. Pure."""
+    ids = customer_ids.dropna().astype("string").drop_duplicates()
+    return len(ids), int(ids.str.fullmatch(EMAIL_ADDRESS).fillna(False).sum())
+
+
+def with_email_ids(
+    customer_ids: pd.Series,
+    contacts: pd.DataFrame | None,
+    *,
+    of_all: tuple[int, int] | None = None,
+) -> pd.DataFrame | None:
     """The contact fields, with each customer's id as their ``email`` when no email is mapped
     and the ids are email addresses (at least :data:`MIN_EMAIL_ID_SHARE` of them: a shop's
     orders keyed by the buyer's address); ids that are not an address get no email. So a
     CRM matching contacts on the email (HubSpot, Dynamics) finds them without a customers
-    table. Otherwise ``contacts`` unchanged. Pure."""
+    table. Otherwise ``contacts`` unchanged. ``of_all``: :func:`address_counts` of the whole
+    list when ``customer_ids`` are only the rows to export (default: those ids decide). Pure."""
     if contacts is not None and "email" in contacts.columns:
         return contacts
     ids = customer_ids.dropna().astype("string").drop_duplicates()
-    is_address = ids.str.fullmatch(EMAIL_ADDRESS).fillna(False).astype(bool)
-    if ids.empty or is_address.mean() < MIN_EMAIL_ID_SHARE:
+    distinct, addresses = address_counts(ids) if of_all is None else of_all
+    if distinct == 0 or addresses / distinct < MIN_EMAIL_ID_SHARE:
         return contacts
+    is_address = ids.str.fullmatch(EMAIL_ADDRESS).fillna(False).astype(bool)
     emails = pd.DataFrame({"customer_id": ids, "email": ids.where(is_address)}).reset_index(
         drop=True
     )

@@ -613,6 +613,37 @@ def read_parquet_rows(path: Output, rows: Any, columns: list[str] | None = None)
     return frame
 
 
+def parquet_column_batches(
+    path: Output, columns: list[str], *, batch_rows: int = PARQUET_ROW_GROUP_ROWS
+) -> Iterator[pd.DataFrame]:
+    """``columns`` of every row of an output of an earlier stage, ``batch_rows`` rows at a
+    time, in file order (no frame when the file has no rows): a pass over a file that may not
+    fit in memory. Dtypes as :func:`read_parquet` gives them. Errors as ``read_parquet``."""
+    with _earlier_output(path):
+        parquet = pq.ParquetFile(path)
+        metadata = parquet.schema_arrow.metadata
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+            table = pa.Table.from_batches([batch]).replace_schema_metadata(metadata)
+            yield table.to_pandas()
+
+
+def positions_where(
+    path: Output, keep: Callable[[pd.DataFrame], pd.Series], columns: list[str], *, most: int
+) -> np.ndarray:
+    """The first ``most`` row positions (0-based, ascending) of an output of an earlier stage
+    whose ``columns`` ``keep`` marks True, read batch by batch and stopping once found."""
+    found: list[np.ndarray] = []
+    start, count = 0, 0
+    for frame in parquet_column_batches(path, columns):
+        hits = np.flatnonzero(keep(frame).to_numpy(dtype=bool))[: most - count] + start
+        found.append(hits)
+        count += len(hits)
+        start += len(frame)
+        if count >= most:
+            break
+    return np.concatenate(found) if found else np.array([], dtype="int64")
+
+
 class ParquetRows:
     """Rows ``rows`` (0-based positions, ascending) of an output of an earlier stage, never
     read whole: ``table[name]`` reads one column of them (dtypes as :func:`read_parquet`

@@ -114,11 +114,29 @@ def model_section(metrics: dict[str, Any], plots: dict[str, bytes], backtest: An
     return Section("Model", items, "model")
 
 
+TOP_ROWS = 15
+"""Customers the page lists, the first to contact."""
+
+TOP_COLUMNS = [
+    "priority_rank",
+    "customer_id",
+    "churn_probability",
+    "value_at_risk",
+    "reason_1_text",
+    "recommended_action",
+]
+"""Their columns."""
+
+
 def outreach_section(
-    summary: dict[str, Any], scores: pd.DataFrame, shap_plots: tuple[bytes | None, bytes | None]
+    summary: dict[str, Any],
+    first_to_contact: pd.DataFrame,
+    shap_plots: tuple[bytes | None, bytes | None],
 ) -> Section:
-    """Who to contact and why. ``summary``: ``scoring.json``; ``shap_plots``: the beeswarm and
-    bar PNGs of ``churn score`` (None where missing)."""
+    """Who to contact and why. ``summary``: ``scoring.json``; ``first_to_contact``: the first
+    :data:`TOP_ROWS` rows of ``scores.parquet`` in the outreach slice and not held out, with
+    :data:`TOP_COLUMNS`; ``shap_plots``: the beeswarm and bar PNGs of ``churn score`` (None
+    where missing)."""
     outreach = summary["outreach"]
     items: list[Any] = [
         KeyNumbers(
@@ -165,16 +183,7 @@ def outreach_section(
         )
         if png is not None
     ]
-    top = scores[scores["in_outreach"] & ~scores["control_group"]].head(15)
-    columns = [
-        "priority_rank",
-        "customer_id",
-        "churn_probability",
-        "value_at_risk",
-        "reason_1_text",
-        "recommended_action",
-    ]
-    items.append(Table(top[columns].round(3), "The first customers to contact"))
+    items.append(Table(first_to_contact[TOP_COLUMNS].round(3), "The first customers to contact"))
     return Section("Who to contact, and why", items, "outreach")
 
 

@@ -23,6 +23,7 @@ from churn.crm.definitions import WRITERS, field_specs
 from churn.crm.deltas import Delta, export_delta, leaver_values, read_export
 from churn.crm.fields import CONTACT_PREFIX, action_options
 from churn.crm.keys import with_email_ids
+from churn.crm.list_facts import COLUMNS, ListFacts, list_facts
 from churn.crm.writers import (
     CONTROL_FILE,
     CONVENTIONS,
@@ -35,6 +36,7 @@ from churn.crm.writers import (
     target_settings,
 )
 from churn.errors import PipelineStateError
+from churn.io.files import parquet_column_batches, parquet_column_names
 from churn.io.paths import Output, PipelinePaths
 from churn.settings import ExportTarget, PipelineSettings
 
@@ -57,21 +59,11 @@ def run(
     """Write each target's files, ``control_group.csv`` and ``contacts_log.csv``; every file is
     built before any is written. Returns rows per file written under its stable name
     (``<target>``, ``<target>_delta``, ``control_group``, ``contacts_log``)."""
-    scores = io.read_parquet(paths.scores)
-    if (
-        "in_outreach" not in scores.columns
-        or "control_group" not in scores.columns
-        or "cutoff" not in scores.columns
-        or scores["customer_id"].isna().any()
-    ):
-        raise PipelineStateError(
-            f"{paths.scores}: not a scores file of this version (needs customer_id on every "
-            f"row, in_outreach, control_group and cutoff). Rescore with `churn score "
-            f"{paths.name}`."
-        )
+    whole = _whole_list(paths)
+    scores = _rows_to_write(settings, paths, targets)
     contacts_path = paths.table(CONTACT_FIELDS_TABLE)
-    mapped = io.read_parquet(contacts_path) if contacts_path.is_file() else None
-    contacts = with_email_ids(scores["customer_id"], mapped)
+    mapped = _contact_fields(contacts_path, scores) if contacts_path.is_file() else None
+    contacts = with_email_ids(scores["customer_id"], mapped, of_all=whole.ids)
     fields = [] if contacts is None else [c for c in contacts.columns if c != "customer_id"]
     if contacts is None:
         log.info(
@@ -83,8 +75,9 @@ def run(
             "the customer ids are email addresses: they fill the CRM files' email field, which "
             "HubSpot and Dynamics match contacts on"
         )
-    dated = pd.Timestamp(scores["cutoff"].max()).strftime("%Y-%m-%d")
-    actions = _actions(settings, scores)
+    assert whole.cutoff is not None  # _whole_list refuses a list without rows
+    dated = whole.cutoff.strftime("%Y-%m-%d")
+    actions = _actions(settings, whole.actions)
     files: dict[str, bytes] = {}
     rows: dict[str, int] = {}
     summary: dict[str, object] = {}
@@ -138,6 +131,46 @@ def run(
         if name in rows:
             log.info("wrote %s: %s rows", dest, f"{rows[name]:,}")
     return rows
+
+
+def _whole_list(paths: PipelinePaths) -> ListFacts:
+    """What the export needs of every scored customer (:mod:`churn.crm.list_facts`), read a
+    few columns and a row group at a time; refuses a scores file of another version."""
+    needed = {"customer_id", "in_outreach", "control_group", "cutoff", "recommended_action"}
+    missing = sorted(needed - set(parquet_column_names(paths.scores)))
+    if missing:
+        found = f"it lacks {missing}"
+    else:
+        whole = list_facts(parquet_column_batches(paths.scores, COLUMNS))
+        if whole.rows and not whole.missing_ids:
+            return whole
+        found = (
+            f"{whole.missing_ids:,} row(s) have no customer_id" if whole.rows else "it has no rows"
+        )
+    raise PipelineStateError(
+        f"{paths.scores}: not a scores file of this version (needs customer_id on every row, "
+        f"in_outreach, control_group, cutoff and recommended_action; {found}). Rescore with "
+        f"`churn score {paths.name}`."
+    )
+
+
+def _rows_to_write(
+    settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target]
+) -> pd.DataFrame:
+    """The rows of ``scores.parquet`` some file is made of: the outreach slice (the contact
+    lists, the control group and the contacts log), or every row when a target exports
+    everyone (``only_outreach: false``). Only those rows are read."""
+    configured = settings.export.targets
+    everyone = any(t in configured and not configured[t].only_outreach for t in targets)
+    if everyone:
+        return io.read_parquet(paths.scores)
+    return io.read_parquet(paths.scores, filters=[("in_outreach", "==", True)])
+
+
+def _contact_fields(path: Output, scores: pd.DataFrame) -> pd.DataFrame:
+    """``contact_fields.parquet``'s rows of the customers in ``scores``, in file order."""
+    ids = scores["customer_id"].dropna().astype(str).unique().tolist()
+    return io.read_parquet(path, filters=[("customer_id", "in", ids)])
 
 
 def _destination(paths: PipelinePaths, name: str) -> Output:
@@ -195,12 +228,12 @@ def _log_file(target: str, built: CrmFile, settings: ExportTarget) -> None:
         log.info("%s: %s value(s) of %s cut to the field's declared length", target, f"{n:,}", name)
 
 
-def _actions(settings: PipelineSettings, scores: pd.DataFrame) -> tuple[str, ...]:
+def _actions(settings: PipelineSettings, held: frozenset[str]) -> tuple[str, ...]:
     """The options of the recommended action field: the playbook's actions, then any action
-    the scores hold that the playbook no longer has (scores made with another playbook), so
-    that every value written is declared; those are logged, for the CRM's picklist."""
+    the scores hold (``held``) that the playbook no longer has (scores made with another
+    playbook), so that every value written is declared; those are logged, for the CRM's
+    picklist."""
     actions = action_options(settings.playbook)
-    held = set(scores["recommended_action"].dropna().astype(str))
     extra = sorted(held - set(actions))
     if extra:
         log.info(

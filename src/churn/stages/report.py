@@ -15,12 +15,15 @@ import pandas as pd
 from churn import io
 from churn.engines import ParquetTable, sql_runner
 from churn.io.canonical import CanonicalFiles
+from churn.io.files import positions_where, read_parquet_rows
 from churn.io.paths import Output, PipelinePaths
 from churn.kinds import kind_of
 from churn.reporting.campaign_sections import campaigns_section
 from churn.reporting.page import render_html
 from churn.reporting.sections import (
     PLOTS,
+    TOP_COLUMNS,
+    TOP_ROWS,
     business_section,
     model_section,
     monitoring_section,
@@ -42,9 +45,29 @@ def _json_if_written(path: Output) -> Any:
     return io.read_json(path) if path.is_file() else None
 
 
+SCORE_COLUMNS = ["churn_probability", "risk_tier", "expected_value", "value_at_risk"]
+"""The columns of ``scores.parquet`` the page sums over every scored customer; the rest is read
+for a few rows only, so a list of millions is never held whole."""
+
+LIST_COLUMNS = ["cutoff", "model_name", "model_version"]
+"""What the page says of the whole list, read from its first row."""
+
+
+def _first_to_contact(paths: PipelinePaths) -> pd.DataFrame:
+    """The first :data:`~churn.reporting.sections.TOP_ROWS` customers to contact (the outreach
+    slice less its control group) in list order, with the columns the page shows."""
+    rows = positions_where(
+        paths.scores,
+        lambda s: s["in_outreach"].astype(bool) & ~s["control_group"].astype(bool),
+        ["in_outreach", "control_group"],
+        most=TOP_ROWS,
+    )
+    return read_parquet_rows(paths.scores, rows, TOP_COLUMNS)
+
+
 def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -> dict[str, Any]:
     """Build reports/<p>/report.html from the outputs of the earlier stages."""
-    scores = io.read_parquet(paths.scores)
+    scores = io.read_parquet(paths.scores, columns=SCORE_COLUMNS)
     # the labels and events are aggregated by the engine where they lie: only the churn rate
     # per cutoff, cohort counts and repeat purchases reach memory
     io.require_parquet(paths.labels)
@@ -58,7 +81,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -
     model = model_section(metrics, plots, _json_if_written(paths.backtest))
     beeswarm, bar = paths.shap_plots
     outreach = outreach_section(
-        io.read_json(paths.scoring_summary), scores, (_png(beeswarm), _png(bar))
+        io.read_json(paths.scoring_summary), _first_to_contact(paths), (_png(beeswarm), _png(bar))
     )
     monitoring = monitoring_section(
         _json_if_written(paths.drift), _json_if_written(paths.realised), paths.name
@@ -69,10 +92,11 @@ def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -
         io.read_json(paths.scoring_summary),
     )
     sections = [retention, model, outreach, campaigns, monitoring]
-    cutoff = pd.Timestamp(scores["cutoff"].iloc[0]).date() if len(scores) else "-"
+    first = read_parquet_rows(paths.scores, [0] if len(scores) else [], LIST_COLUMNS)
+    cutoff = pd.Timestamp(first["cutoff"].iloc[0]).date() if len(first) else "-"
     by = "-"
-    if len(scores):
-        by = f"{scores['model_name'].iloc[0]} v{scores['model_version'].iloc[0]}"
+    if len(first):
+        by = f"{first['model_name'].iloc[0]} v{first['model_version'].iloc[0]}"
     text = render_html(
         f"Churn report: {paths.name}",
         f"Customers scored at {cutoff} by {by}; page built {now:%Y-%m-%d %H:%M} UTC.",

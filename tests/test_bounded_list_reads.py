@@ -1,0 +1,152 @@
+"""`churn export` and `churn report` never hold the whole scored list (issue 17): export reads
+the rows it writes (the outreach slice) and a few columns of the rest batch by batch; the
+report reads four columns of every customer and the first rows to contact. What they write
+is what reading the whole list gave."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn import io as churn_io
+from churn.stages import report as report_stage
+from tests._project import churn, make_project, run_stages
+
+SCORES = "data/scored/shop/scores.parquet"
+EXPORTS = "data/exports/shop"
+N, REACHED = 3000, 120
+
+
+def big_list(ids: list[str] | None = None) -> pd.DataFrame:
+    """A scored list of N customers, the first REACHED of them in the outreach slice (every
+    tenth of those held out); one customer outside it holds an action no playbook has."""
+    rng = np.random.default_rng(3)
+    p = np.sort(rng.uniform(size=N))[::-1]
+    reached = np.arange(N) < REACHED
+    control = reached & (np.arange(N) % 10 == 9)
+    action = np.where(reached, "win_back_offer", "none").astype(object)
+    action[REACHED + 5] = "legacy_offer"
+    return pd.DataFrame(
+        {
+            "customer_id": ids or [f"C{i:05d}" for i in range(N)],
+            "churn_probability": p,
+            "risk_percentile": np.linspace(100, 0, N),
+            "risk_tier": np.where(reached, "High", "Low"),
+            "expected_value": rng.uniform(0, 100, N),
+            "value_at_risk": rng.uniform(0, 50, N),
+            "priority_rank": np.arange(1, N + 1),
+            "in_outreach": reached,
+            "control_group": control,
+            "outreach_status": np.where(control, "control: do not contact", "contact"),
+            "reason_1_code": "RECENCY",
+            "reason_1_text": "No purchase for 74 days",
+            "recommended_action": action,
+            "planned_action": action,
+            "model_name": "churn-shop",
+            "model_version": "1",
+            "cutoff": pd.Timestamp("2024-05-01"),
+            "scored_at": "2026-11-23T15:06:48Z",
+        }
+    )
+
+
+def write_list(project: Path, frame: pd.DataFrame) -> None:
+    path = project / SCORES
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False, row_group_size=500)
+
+
+def spy(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[tuple[str, int]]:
+    """Record (file name, rows returned) of every call of ``module.name``."""
+    calls: list[tuple[str, int]] = []
+    real: Callable[..., pd.DataFrame] = getattr(module, name)
+
+    def recorded(path: Any, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        frame = real(path, *args, **kwargs)
+        calls.append((Path(path).name, len(frame)))
+        return frame
+
+    monkeypatch.setattr(module, name, recorded)
+    return calls
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
+
+
+def test_export_reads_only_the_outreach_rows_and_writes_what_the_whole_list_gave(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_list(project, big_list())
+    reads = spy(monkeypatch, churn_io, "read_parquet")
+    code, out = churn(project, "export")
+    assert code == 0, out
+    assert reads == [("scores.parquet", REACHED)]  # the slice; the rest only a few columns
+
+    exports = project / EXPORTS
+    hubspot = pd.read_csv(exports / "hubspot.csv", dtype=str)
+    assert len(hubspot) == REACHED - REACHED // 10  # the control group is never sent
+    control = pd.read_csv(exports / "control_group.csv", dtype=str)
+    assert len(control) == REACHED // 10
+    # an action held only outside the slice is still declared: every value the scores hold is
+    declared = " ".join(p.read_text() for p in exports.rglob("*") if p.suffix in {".json", ".csv"})
+    assert "legacy_offer" in declared
+
+
+def test_export_decides_email_keys_on_the_whole_list(project: Path) -> None:
+    ids = [f"c{i}@example.com" if i < REACHED else f"C{i:05d}" for i in range(N)]
+    write_list(project, big_list(ids))  # the slice's ids are addresses, 4 % of all are
+    code, out = churn(project, "export")
+    assert code == 0, out
+    hubspot = pd.read_csv(project / EXPORTS / "hubspot.csv", dtype=str)
+    assert "email" not in hubspot.columns  # keyed on the customer id, as for the whole list
+
+    write_list(project, big_list([f"c{i}@example.com" for i in range(N)]))
+    code, out = churn(project, "export")
+    assert code == 0, out
+    hubspot = pd.read_csv(project / EXPORTS / "hubspot.csv", dtype=str)
+    assert hubspot["email"].str.endswith("@example.com").all()
+
+
+def test_a_list_with_a_customer_without_id_is_refused_wherever_that_row_is(
+    project: Path,
+) -> None:
+    frame = big_list()
+    frame.loc[N - 1, "customer_id"] = None  # far outside the outreach slice
+    write_list(project, frame)
+    code, out = churn(project, "export")
+    assert code == 5, out
+    assert "1 row(s) have no customer_id" in out and "scores.parquet" in out
+    assert not (project / EXPORTS).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
+def test_report_reads_four_columns_of_the_list_and_the_first_rows_to_contact(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_stages(project, ("ingest", "labels", "features", "train"))
+    code, out = churn(project, "score", "--model", str(project / "models/shop"))
+    assert code == 0, out
+    scores = pd.read_parquet(project / SCORES)
+    reads = spy(monkeypatch, churn_io, "read_parquet")
+    rows = spy(monkeypatch, report_stage, "read_parquet_rows")
+    code, out = churn(project, "report")
+    assert code == 0, out
+
+    assert ("scores.parquet", len(scores)) in reads
+    to_contact = int((scores["in_outreach"] & ~scores["control_group"]).sum())
+    assert sorted(rows) == sorted([("scores.parquet", 1), ("scores.parquet", min(15, to_contact))])
+    page = (project / "reports/shop/report.html").read_text(encoding="utf-8")
+    first = scores[scores["in_outreach"] & ~scores["control_group"]].head(15)
+    shown = [html.escape(str(c)) for c in first["customer_id"]]
+    at = [page.index(f"<td>{c}</td>") for c in shown]
+    assert at == sorted(at)  # the same customers, in list order
+    assert f"{len(scores):,}" in page  # customers scored: the whole list
