@@ -21,7 +21,7 @@ from churn.init.schedule import (
     fitted_cutoffs,
     horizon_plan,
 )
-from churn.settings import load_settings
+from churn.settings import SourceSettings, load_settings
 from tests import messy
 from tests._project import run_stages
 from tests.test_init import export, init, project, written
@@ -218,3 +218,46 @@ def test_dates_as_reports_write_them_read_as_the_days_they_name(
     assert bad.empty
     assert parsed.dt.strftime("%Y-%m-%d").tolist()[:2] == ["2023-01-05", "2023-02-17"]
     assert parsed.iloc[1].hour == (11 if "%I" in expected_format else 0)
+
+
+def test_weeks_written_as_iso_weeks_read_as_their_monday(tmp_path: Path) -> None:
+    """``2024-W05`` (a weekly usage export) reads with --timestamp-format '%G-W%V' as the
+    Monday of that ISO week, in init and in ingest; Python reads no week without a day."""
+    parsed, bad = parse_timestamps(
+        pd.Series(["2024-W05", "2023-W52", "2021-W01", "", "W5"]), fmt="%G-W%V", timezone="UTC"
+    )
+    assert parsed.iloc[:3].dt.date.tolist() == [
+        dt.date(2024, 1, 29),
+        dt.date(2023, 12, 25),
+        dt.date(2021, 1, 4),
+    ]
+    assert bad.tolist() == ["W5"]  # the blank is no timestamp, not an unreadable one
+
+    weeks = pd.date_range("2022-01-03", "2024-06-24", freq="7D")
+    rows = [
+        {"AccountId": f"A{a:04d}", "Week": w.strftime("%G-W%V"), "Logins": 3}
+        for a in range(150)
+        for w in weeks[: 40 + a % 90]  # accounts go quiet one after another
+    ]
+    root = project(tmp_path / "p")
+    path = export(tmp_path, pd.DataFrame(rows), "usage_weekly.csv")
+    code, out = init(root, "weekly", "--events", str(path))  # the weeks are found as dates
+    assert code == 0, out
+    assert written(root, "weekly")["data"]["events"]["sources"][0]["timestamp_format"] == ("%G-W%V")
+    run_stages(root, ("ingest",), name="weekly")
+    canonical = pd.read_parquet(root / "data/interim/weekly/canonical/events.parquet")
+    assert canonical["ts"].min() == pd.Timestamp("2022-01-03")  # a Monday, week 1 of 2022
+
+
+@pytest.mark.parametrize("fmt", ["%Q-%m", "%G-%m-%d"])
+def test_a_format_python_cannot_read_is_refused_with_its_reason(tmp_path: Path, fmt: str) -> None:
+    root = project(tmp_path / "p")
+    log = pd.DataFrame({"customer_id": ["a", "b"] * 30, "ts": ["2024-01-05"] * 60})
+    code, out = init(
+        root, "bad", "--events", str(export(tmp_path, log, "e.csv")), "--timestamp-format", fmt
+    )
+    assert code == 2, out
+    assert "Traceback" not in out and "no strftime format that reads dates" in out
+    source = {"path": "x.csv", "columns": {"customer_id": "a", "timestamp": "b"}}
+    with pytest.raises(ValueError, match="no strftime format that reads dates"):
+        SourceSettings.model_validate({**source, "timestamp_format": fmt})

@@ -73,3 +73,29 @@ def test_no_rule_without_a_prefix_that_only_negative_lines_carry() -> None:
     assert return_prefix(ids, units.abs()) is None  # no negative line: nothing to tell from
     mixed = pd.Series(["C1", "C2", "C3", "C4", "C5", "C6"])  # every invoice starts with C
     assert return_prefix(mixed, units) is None
+
+
+def test_a_money_named_count_of_items_is_not_the_spend() -> None:
+    """Ta-Feng's lines: AMOUNT is how many items (whole numbers, mostly 1 to 3), SALES_PRICE
+    what the line cost. The spend is SALES_PRICE, whichever comes first in the file."""
+    from churn.data.inference import infer_event_roles  # noqa: PLC0415
+
+    rng = np.random.default_rng(8)
+    n = 400
+    items = rng.choice([1, 1, 1, 1, 2, 2, 2, 3, 4, 12], n)
+    sample = pd.DataFrame(
+        {
+            "TRANSACTION_DT": [f"11/{1 + i % 28}/2000" for i in range(n)],
+            "CUSTOMER_ID": [f"{rng.integers(10**7):08d}" for _ in range(n)],
+            "AGE_GROUP": rng.choice(["<25", "25-29", "30-34"], n),
+            "PIN_CODE": rng.choice(["105", "115", "221"], n),
+            "PRODUCT_SUBCLASS": rng.integers(100000, 110000, n).astype(str),
+            "PRODUCT_ID": rng.integers(4710000000000, 4719999999999, n).astype(str),
+            "AMOUNT": items.astype(str),
+            "ASSET": (items * rng.integers(20, 300, n)).astype(str),
+            "SALES_PRICE": (items * rng.integers(25, 400, n)).astype(str),
+        }
+    )
+    assert infer_event_roles(sample).amount == "SALES_PRICE"
+    cheap = sample.assign(AMOUNT=(items * 3.5).astype(str))  # money after all: not whole
+    assert infer_event_roles(cheap).amount == "AMOUNT"

@@ -133,6 +133,41 @@ def day_number_origin(fmt: str | None) -> dt.date | None:
         ) from None
 
 
+WEEKDAY_DIRECTIVES = ("%u", "%w", "%a", "%A")
+"""strftime directives of a day of the week."""
+
+
+def week_start_format(fmt: str) -> str | None:
+    """For a strftime format of weeks without a day (``%G-W%V`` for ISO weeks such as
+    ``2024-W05``, ``%Y-%W``), the format that reads such a week as its Monday once `` 1`` is
+    appended to each value (Python and pandas read no week without a day); None for others."""
+    if any(d in fmt for d in WEEKDAY_DIRECTIVES):
+        return None
+    if "%V" in fmt:
+        return f"{fmt} %u"
+    if "%W" in fmt or "%U" in fmt:
+        return f"{fmt} %w"
+    return None
+
+
+def check_strftime(fmt: str) -> None:
+    """Raises ValueError saying why when ``fmt`` cannot read back the dates it writes (a
+    directive Python does not know, %G without %V): a format checked here never fails the
+    parser itself."""
+    week = week_start_format(fmt)
+    moment = dt.datetime(2024, 1, 29, 13, 45, 30, tzinfo=dt.UTC)
+    try:
+        if week is None:
+            dt.datetime.strptime(moment.strftime(fmt), fmt)
+        else:
+            dt.datetime.strptime(moment.strftime(fmt) + " 1", week)
+    except ValueError as exc:
+        raise ValueError(
+            f"{fmt!r} is no strftime format that reads dates ({exc}); expected e.g. "
+            "'%d/%m/%Y %H:%M', or '%G-W%V' for ISO weeks such as 2024-W05"
+        ) from None
+
+
 class SourceSettings(Frozen):
     """One raw file and how its columns map onto the contract."""
 
@@ -218,7 +253,8 @@ class SourceSettings(Frozen):
                 f"{value!r} is no unix time format; expected one of {sorted(UNIX_FORMATS)} "
                 "(seconds, milliseconds, microseconds or nanoseconds since 1970-01-01 UTC)"
             )
-        day_number_origin(value)  # a days_since_ format must name a date
+        if value is not None and value not in UNIX_FORMATS and day_number_origin(value) is None:
+            check_strftime(value)  # a days_since_ format must name a date, as above
         return value
 
     @model_validator(mode="after")

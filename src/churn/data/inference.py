@@ -30,13 +30,14 @@ from churn.data.parsing import (
     EMAIL_ADDRESS,
     YYMMDD,
     YYMMDD_DIGITS,
+    as_week_start,
     parse_numbers,
     parse_timestamps,
     utc_names_as_offsets,
     written_as_none,
 )
 from churn.errors import ConfigError
-from churn.settings import UNIX_FORMATS, day_number_origin
+from churn.settings import UNIX_FORMATS, check_strftime, day_number_origin
 
 TIMESTAMP_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -77,6 +78,8 @@ TIMESTAMP_FORMATS = (
     "%d %B %Y",
     "%d-%b-%Y",
     "%d-%b-%y",
+    # ISO weeks (a weekly export's 2024-W05), read as their Monday
+    "%G-W%V",
 )
 """Formats tried in order; the first that reads every non-blank value wins, except that a
 day-first and a month-first format that both read everything are ambiguous."""
@@ -335,9 +338,10 @@ def decimal_mark(sample: pd.DataFrame) -> str:
 
 def _dates(filled: pd.Series, fmt: str) -> pd.Series:
     """``filled`` read with ``fmt``; missing where a value does not read."""
+    text, readable = as_week_start(filled, fmt)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pd.to_datetime(filled, format=fmt, errors="coerce")
+        return pd.to_datetime(text, format=readable, errors="coerce")
 
 
 def _parses(filled: pd.Series, fmt: str) -> float:
@@ -682,6 +686,10 @@ def _given_format(values: pd.Series, column: str, fmt: str) -> TimestampGuess:
                 f"{filled_text(values).head(3).tolist()}"
             )
         return TimestampGuess(column, fmt)
+    try:
+        check_strftime(fmt)
+    except ValueError as exc:
+        raise RoleNotFound(f"--timestamp-format {exc}") from None
     filled = filled_text(values)
     share = _parses(filled, fmt) if len(filled) else 1.0
     if share < MIN_PARSED_SHARE:
@@ -1189,12 +1197,34 @@ def _amount_column(sample: pd.DataFrame, columns: Sequence[str]) -> str | None:
         if not set(name_words(c)) & _NOT_AMOUNT_WORDS and is_numeric(sample[c])
     ]
 
-    def rank(column: str) -> tuple[bool, bool, bool]:
+    counts = {c for c in found if _counts_units(sample[c])}
+
+    def rank(column: str) -> tuple[bool, bool, bool, bool]:
         words = set(name_words(column))
-        return (not words & _PAID_WORDS, bool(words & _OWED_WORDS), "paid" not in words)
+        return (
+            column in counts,
+            not words & _PAID_WORDS,
+            bool(words & _OWED_WORDS),
+            "paid" not in words,
+        )
 
     found.sort(key=rank)
     return found[0] if found else None
+
+
+COUNT_LIKE_MOST = 10
+"""Nine in ten values of a column of whole numbers at most this: units of a line, not money."""
+
+
+def _counts_units(values: pd.Series) -> bool:
+    """Whether a money-named column holds whole numbers, nine in ten of them at most
+    :data:`COUNT_LIKE_MOST` (Ta-Feng's ``AMOUNT``, the items of a line, beside its
+    ``SALES_PRICE``): another money-named column is then the spend."""
+    numbers = parse_numbers(filled_text(values))[0].dropna()
+    if numbers.empty:
+        return False
+    whole = bool((numbers == numbers.round()).all()) and bool((numbers >= 0).all())
+    return whole and float(numbers.quantile(0.9)) <= COUNT_LIKE_MOST
 
 
 _STAY_LABEL_WORDS = frozenset(

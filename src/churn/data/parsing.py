@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from churn.settings import UNIX_FORMATS, UnixUnit, day_number_origin
+from churn.settings import UNIX_FORMATS, UnixUnit, day_number_origin, week_start_format
 
 EXACT_FLOAT_LIMIT = 2**53
 """Beyond 2^53 (9,007,199,254,740,992) a float64 cannot hold every whole number: 17-digit ids
@@ -97,6 +97,8 @@ def parse_timestamps(
         text = text.str.zfill(YYMMDD_DIGITS)
     if fmt is None:
         text = utc_names_as_offsets(text)
+    else:
+        text, fmt = as_week_start(text, fmt)
     try:
         parsed = _local_to_utc(text, fmt=fmt, timezone=timezone, changes=changes)
     except (ValueError, TypeError):
@@ -111,6 +113,13 @@ def parse_timestamps(
         ).reindex(text.index)
     bad = values[parsed.isna() & text.notna()]
     return parsed.astype("datetime64[us]"), bad
+
+
+def as_week_start(text: pd.Series, fmt: str) -> tuple[pd.Series, str]:
+    """``text`` and ``fmt`` as the parser reads them: a week without a day (``2024-W05`` as
+    ``%G-W%V``) read as its Monday (:func:`churn.settings.week_start_format`)."""
+    week = week_start_format(fmt)
+    return (text, fmt) if week is None else (text + " 1", week)
 
 
 def _unix_instants(values: pd.Series, unit: UnixUnit) -> tuple[pd.Series, pd.Series]:

@@ -3,6 +3,7 @@ it was found). Pure: a plan and the flags in, rows out."""
 
 from __future__ import annotations
 
+from churn.init.lapse import FREQUENT_HORIZON_DAYS, FREQUENT_RETURN_DAYS
 from churn.init.plan import (
     DEFAULT_HORIZON_DAYS,
     CustomerTable,
@@ -49,6 +50,17 @@ def _horizon(plan: EventsPlan, flags: EventFlags) -> str:
         return "given"
     if plan.horizon_days == DEFAULT_HORIZON_DAYS:
         return "default"
+    gap = plan.return_gap_days
+    if (
+        plan.horizon_days == FREQUENT_HORIZON_DAYS
+        and gap is not None
+        and gap <= FREQUENT_RETURN_DAYS
+    ):
+        return (
+            f"99 % of returns came within {gap:.0f} days: a customer silent for "
+            f"{FREQUENT_HORIZON_DAYS} days has left, and at {DEFAULT_HORIZON_DAYS} most churners "
+            "would be gone before the cutoff; give --horizon-days to choose"
+        )
     return (
         f"the data is too short for {DEFAULT_HORIZON_DAYS} days: the longest horizon that "
         f"leaves {MIN_FITTED_CUTOFFS} training cutoffs; give --horizon-days to choose"

@@ -20,6 +20,12 @@ MARGIN = 1.5
 """Factor on that gap: long gaps are seen less often than they happen (the log ends)."""
 MIN_GAPS = 50
 """Fewer returns than this say too little to guess from: no limit is written."""
+FREQUENT_RETURN_DAYS = 20
+"""A log whose customers come back within this many days (99 % of its returns: calls, daily
+logins, weekly shopping) is given at most :data:`FREQUENT_HORIZON_DAYS` as its horizon when the
+user names none: a customer silent that long has left, and at 90 days most churners would be
+gone before the cutoff, so the model would mostly find who already left."""
+FREQUENT_HORIZON_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,20 @@ class Returns:
     returning: int
     """Customers active on two different days or more."""
     lapse: Lapse | None
+
+    def at_horizon(self, horizon_days: int) -> Returns:
+        """The same returns with the lapse never under ``horizon_days``."""
+        if self.lapse is None:
+            return self
+        lapse = _floored(self.lapse.return_gap_days, self.lapse.returns, horizon_days)
+        return Returns(self.customers, self.returning, lapse)
+
+    @property
+    def longest_horizon(self) -> int | None:
+        """:data:`FREQUENT_HORIZON_DAYS` for a log whose customers come back within
+        :data:`FREQUENT_RETURN_DAYS`, else None (no limit)."""
+        frequent = self.lapse is not None and self.lapse.return_gap_days <= FREQUENT_RETURN_DAYS
+        return FREQUENT_HORIZON_DAYS if frequent else None
 
 
 def active_days(customers: pd.Series, times: pd.Series) -> pd.DataFrame:
@@ -71,6 +91,9 @@ def _lapse(days: pd.DataFrame, horizon_days: int) -> Lapse | None:
     gaps = days.groupby("c", sort=False)["d"].diff().dropna().dt.days
     if len(gaps) < MIN_GAPS:
         return None
-    gap = float(gaps.quantile(QUANTILE))
+    return _floored(float(gaps.quantile(QUANTILE)), len(gaps), horizon_days)
+
+
+def _floored(gap: float, returns: int, horizon_days: int) -> Lapse:
     months = math.ceil(MARGIN * gap / 30)
-    return Lapse(max(horizon_days, 30 * months), gap, len(gaps))
+    return Lapse(max(horizon_days, 30 * months), gap, returns)

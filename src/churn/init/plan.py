@@ -168,6 +168,9 @@ class EventsPlan:
     return_rule: str | None = None
     """The letters that start a cancelled invoice's order id (``C536379``): its lines are
     returns (``data.events.event_type_rules``)."""
+    return_gap_days: float | None = None
+    """The gap within which 99 % of the log's returns came (:mod:`churn.init.lapse`); None:
+    too few returns to say."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -723,6 +726,7 @@ def events_plan(
         label_activity=keeps,
         feature_types=_feature_types(activity, keeps, returns, frequent_types),
         return_rule=rule,
+        return_gap_days=lapse.return_gap_days if lapse is not None else None,
     )
 
 

@@ -328,13 +328,11 @@ def init_events(
         log.loc[log["zero_amount"], "event_type"] = planning.ZERO_AMOUNT_TYPE
     else:
         zero_amounts = 0.0
-    horizon_days, cutoffs = horizon_plan(
-        first, last, flags.horizon_days, test_cutoff=flags.test_cutoff
-    )
     # who returns, and how soon, counted on the events that keep a customer (purchases)
     keeps = planning.label_activity(types, sources)
     active = log[log["event_type"].isin(event_type_matches(keeps))] if keeps else log
     active = active[active["event_type"].ne(planning.ZERO_AMOUNT_TYPE)]
+    horizon_days = planning.DEFAULT_HORIZON_DAYS  # the lapse's floor until the horizon is chosen
     came_back = returns(active["customer_id"], active["ts"], horizon_days)
     person_of: dict[str, str] = {}  # customer id -> person, when the customers table names one
     if customers is not None and customer_table is not None and table_sample is not None:
@@ -349,6 +347,14 @@ def init_events(
                 customer_table = planning.by_person(customer_table, column, came_back, by_person)
                 came_back = by_person
                 break
+    horizon_days, cutoffs = horizon_plan(
+        first,
+        last,
+        flags.horizon_days,
+        test_cutoff=flags.test_cutoff,
+        longest=came_back.longest_horizon,
+    )
+    came_back = came_back.at_horizon(horizon_days)
     plan = planning.events_plan(
         name,
         sources,

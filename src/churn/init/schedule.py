@@ -127,15 +127,17 @@ def horizon_plan(
     horizon_days: int | None,
     *,
     test_cutoff: dt.date | None = None,
+    longest: int | None = None,
 ) -> tuple[int, CutoffPlan]:
     """The horizon and its cutoffs: ``horizon_days`` when given, else the longest of
-    :data:`HORIZONS` whose plan leaves :data:`MIN_FITTED_CUTOFFS` training cutoffs (a year
-    gets 60 days, four months 14), or failing that the longest the data holds at all. Raises
-    the shortest's ConfigError when none fits."""
+    :data:`HORIZONS` (up to ``longest``) whose plan leaves :data:`MIN_FITTED_CUTOFFS` training
+    cutoffs (a year gets 60 days, four months 14), or failing that the longest the data holds
+    at all. Raises the shortest's ConfigError when none fits."""
     if horizon_days is not None:
         return horizon_days, cutoff_plan(first_day, last_day, horizon_days, test_cutoff=test_cutoff)
     fitting: list[tuple[int, CutoffPlan]] = []
-    for horizon in HORIZONS:
+    tried = [h for h in HORIZONS if longest is None or h <= longest] or [min(HORIZONS)]
+    for horizon in tried:
         try:
             plan = cutoff_plan(first_day, last_day, horizon, test_cutoff=test_cutoff)
         except ConfigError as exc:
