@@ -103,3 +103,20 @@ def test_a_churn_labels_value_is_no_candidate_for_the_customers_value() -> None:
         }
     )
     assert charge_candidates(sample, list(sample.columns)) == ["Monthly Charges", "Total Charges"]
+
+
+def test_a_charge_written_as_an_invoice_writes_it_is_the_value() -> None:
+    """A CRM export's MonthlyCharge as "$1,299.00" reads as a number everywhere else, so the
+    value guess must read it too (it found no value column)."""
+    sample = pd.DataFrame(
+        {
+            "AccountId": ["A1", "A2", "A3"],
+            "MonthlyCharge": ["$1,299.00", "$49.50", "$2,100.00"],
+            "Region": ["NA", "EMEA", "APAC"],
+            "Churned": ["yes", "no", "no"],
+        }
+    )
+    assert charge_candidates(sample, ["MonthlyCharge"]) == ["MonthlyCharge"]
+    from churn.data.inference import infer_snapshot_roles  # noqa: PLC0415
+
+    assert infer_snapshot_roles(sample, label="Churned").value == "MonthlyCharge"

@@ -1082,3 +1082,20 @@ def test_a_baseline_that_cannot_be_fitted_is_left_out_not_fatal() -> None:
     scores, skipped = baseline_probabilities({"flat": fine, "bgnbd": broken}, inputs, empty)
     assert list(scores) == ["flat"] and scores["flat"].tolist() == [0.5, 0.5]
     assert skipped == {"bgnbd": "BetaGeoModel.fit did not converge"}
+
+
+def test_one_of_a_thing_is_written_in_the_singular() -> None:
+    """ "No activity for 1 days" reached the CRM files of a weekly usage log."""
+    said = render_many(
+        "No activity for {value:.0f} days; typical for active customers: {typical:.0f} days",
+        feature="days_since_last_activity",
+        values=[1, 11, 21, 2],
+        typical=1,
+        description="",
+    )
+    assert said == [
+        "No activity for 1 day; typical for active customers: 1 day",
+        "No activity for 11 days; typical for active customers: 1 day",
+        "No activity for 21 days; typical for active customers: 1 day",
+        "No activity for 2 days; typical for active customers: 1 day",
+    ]

@@ -594,10 +594,11 @@ def _list_line(name: str, s: dict[str, Any]) -> str:
 def _summary_line(name: str, m: dict[str, Any]) -> str:
     baselines = ", ".join(f"{b} {v['roc_auc']:.3f}" for b, v in m.get("baselines", {}).items())
     cv = f", 5-fold CV AUC {m['cv_roc_auc_mean']:.3f}" if "cv_roc_auc_mean" in m else ""
+    ahead = [b for b, v in m.get("baselines", {}).items() if v["roc_auc"] > m["roc_auc"]]
     return (
         f"  {name:<8} test ROC AUC {m['roc_auc']:.3f}{cv}, "
         f"ECE {m['ece']:.3f}, n {m['n_test']:,} ({m['positive_rate']:.1%} churned); "
-        f"baselines: {baselines}"
+        f"baselines: {baselines}" + (f"; TRAILS {', '.join(ahead)}" if ahead else "")
     )
 
 

@@ -1284,6 +1284,12 @@ def name_words(column: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
 
 
+def is_running_total(column: str) -> bool:
+    """Whether a charge's name says it is a running total (``TotalCharges``), not a monthly
+    charge."""
+    return bool(set(name_words(column)) & _RUNNING_TOTAL_WORDS)
+
+
 def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]:
     """Numeric columns that may hold what a customer pays, best first: a charge or fee before a
     revenue or amount before a balance; per month before a running total; never a usage, a
@@ -1295,11 +1301,11 @@ def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]
         # a churn label's value (IBM Telco's Churn Value: 0 or 1) is no money
         if strength is None or words & (_NOT_CHARGE_WORDS | LABEL_NAME_WORDS):
             continue
-        amounts = pd.to_numeric(filled_text(sample[column]), errors="coerce").dropna()
+        amounts = parse_numbers(filled_text(sample[column]))[0].dropna()  # "$1,299.00" too
         if amounts.empty or (amounts < 0).any():
             continue
         not_per_month = not words & _PER_MONTH_WORDS
-        running = bool(words & _RUNNING_TOTAL_WORDS)
+        running = is_running_total(column)
         ranked.append(((running, strength, not_per_month, position), column))
     return [column for _, column in sorted(ranked)]
 

@@ -359,7 +359,15 @@ def render_events(plan: EventsPlan) -> str:
                 "check: the rows whose amounts are spend",
             ),
         ]
-    if not plan.has_amount:
+    charge = plan.charge_feature
+    if charge is not None:
+        scoring += [
+            "  value:",
+            "    method: recurring",
+            f"    charge_feature: {charge}   # check: the monthly charge at stake",
+            f"    months: {plan.charge_months:g}   # the horizon's",
+        ]
+    elif not plan.has_amount:
         scoring += [
             "  outreach:",
             "    priority: churn_probability   # no amount column: no value to rank by",
@@ -371,7 +379,8 @@ def render_events(plan: EventsPlan) -> str:
     ranked = "   # ranked by value at risk: BG/NBD x Gamma-Gamma spend" if plan.has_amount else ""
     lines += [f"scoring:{'' if scoring else ' {}'}{ranked}", *scoring]
     # without amounts every customer's value is the same: no rule on value percentiles
-    rules = [r for r in EVENT_PLAYBOOK if plan.has_amount or not r.min_value_percentile]
+    valued = plan.has_amount or charge is not None
+    rules = [r for r in EVENT_PLAYBOOK if valued or not r.min_value_percentile]
     lines += ["", *_rules(rules), "", EXPORT, ""]
     lines += [
         "monitoring:",

@@ -24,11 +24,13 @@ from churn.data.inference import (
     RoleNotFound,
     SnapshotRoles,
     TimestampGuess,
+    charge_candidates,
     filled_text,
     id_candidates,
     infer_event_roles,
     infer_snapshot_roles,
     is_numeric,
+    is_running_total,
     name_words,
     timestamp_format,
     yes_values,
@@ -120,6 +122,10 @@ class CustomerTable:
     """The column naming the person behind each customer id (ids new on every order:
     :func:`by_person`)."""
     notes: tuple[str, ...] = ()
+    charge: str | None = None
+    """The numeric attribute that reads as what a customer pays each month
+    (:func:`churn.data.inference.charge_candidates`): the value of an events log without
+    amounts."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,19 @@ class EventsPlan:
     def has_amount(self) -> bool:
         """Whether some file has an amount: the value model reads those rows."""
         return any(roles.amount is not None for _, roles in self.sources)
+
+    @property
+    def charge_feature(self) -> str | None:
+        """Without amounts, the customers table's monthly charge: the value is that charge over
+        the horizon (``scoring.value.method: recurring``); None otherwise."""
+        if self.has_amount or self.customers is None:
+            return None
+        return self.customers.charge
+
+    @property
+    def charge_months(self) -> float:
+        """Months of that charge at stake: the horizon's."""
+        return round(self.horizon_days / 30, 1)
 
     @property
     def purchase_types(self) -> tuple[str, ...]:
@@ -407,8 +426,20 @@ def customer_table(
         if outcomes
         else ()
     )
+    numeric = [c for n, c in attributes.items() if n not in categorical]
+    # a monthly charge, never a running total: that times the horizon's months is no value
+    charges = [c for c in charge_candidates(sample, numeric) if not is_running_total(c)]
+    by_column = {column: name for name, column in attributes.items()}
     return CustomerTable(
-        source, customer_id, signup, attributes, categorical, contacts, tuple(private), notes=notes
+        source,
+        customer_id,
+        signup,
+        attributes,
+        categorical,
+        contacts,
+        tuple(private),
+        notes=notes,
+        charge=by_column[charges[0]] if charges else None,
     )
 
 
@@ -623,6 +654,13 @@ def events_plan(
         notes.append(
             f"the amounts of {', '.join(paid)} are the spend the value model reads; "
             f"{', '.join(unpaid)} ha{'s' if len(unpaid) == 1 else 've'} none"
+        )
+    if customers is not None and customers.charge is not None and not paid:
+        charged = customers.attributes[customers.charge]
+        notes = [n for n in notes if n != NO_AMOUNT]
+        notes.append(
+            f"no amount column: a customer's value is their {charged!r} of "
+            f"{customers.source.path} over the horizon (scoring.value.method: recurring)"
         )
     if customers is not None:
         notes += customers.notes

@@ -586,10 +586,13 @@ def parquet_empty_frame(path: Output) -> pd.DataFrame:
     return frame
 
 
-def read_parquet_rows(path: Output, rows: Any, columns: list[str] | None = None) -> pd.DataFrame:
+def read_parquet_rows(
+    path: Output, rows: Any, columns: list[str] | None = None, *, said: bool = True
+) -> pd.DataFrame:
     """Rows ``rows`` (0-based positions, ascending) and ``columns`` (None: all) of an output of
     an earlier stage, read one row group at a time so that only the rows kept are ever held;
-    dtypes as :func:`read_parquet` gives them. Errors as ``read_parquet``."""
+    dtypes as :func:`read_parquet` gives them. Errors as ``read_parquet``. ``said``: log the
+    read (a caller reading column after column says so once)."""
     keep = np.asarray(rows, dtype="int64")
     with _earlier_output(path):
         parquet = pq.ParquetFile(path)
@@ -609,7 +612,8 @@ def read_parquet_rows(path: Output, rows: Any, columns: list[str] | None = None)
             else pa.table({c: pa.array([], schema.field(c).type) for c in columns})
         )
         frame: pd.DataFrame = table.replace_schema_metadata(schema.metadata).to_pandas()
-    log.info("read %s: %s of its rows", path, f"{len(frame):,}")
+    if said:
+        log.info("read %s: %s of its rows", path, f"{len(frame):,}")
     return frame
 
 
@@ -653,15 +657,17 @@ class ParquetRows:
     def __init__(self, path: Output, rows: Any) -> None:
         self.path = path
         self.rows = np.asarray(rows, dtype="int64")
+        log.info("reading %s of the rows of %s as needed", f"{len(self.rows):,}", path)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, column: str) -> pd.Series:
-        return read_parquet_rows(self.path, self.rows, [column])[column]
+        return read_parquet_rows(self.path, self.rows, [column], said=False)[column]
 
     def frames(self, columns: list[str], *, batch_rows: int) -> Iterator[pd.DataFrame]:
         """``columns`` of the rows, ``batch_rows`` rows at a time, in order (one empty frame
         when there are no rows)."""
         for start in range(0, max(len(self.rows), 1), batch_rows):
-            yield read_parquet_rows(self.path, self.rows[start : start + batch_rows], columns)
+            rows = self.rows[start : start + batch_rows]
+            yield read_parquet_rows(self.path, rows, columns, said=False)

@@ -318,8 +318,19 @@ def render_many(
                 pieces.append(
                     _field(None if _missing(value) else rates.get(value_key(value)), spec)
                 )
-        out.append("".join(pieces))
+        out.append(_singular("".join(pieces)))
     return out
+
+
+_ONE_OF_PLURAL = re.compile(
+    r"(?<![\d.,])1 (day|week|month|year|order|purchase|event|visit|login|session|transaction)s\b"
+)
+"""A plural after the number 1 ("No activity for 1 days"), for one thing."""
+
+
+def _singular(sentence: str) -> str:
+    """``sentence`` with "1 days" written "1 day" (and weeks, orders, ...)."""
+    return _ONE_OF_PLURAL.sub(r"1 \1", sentence) if "1 " in sentence else sentence
 
 
 def value_key(value: Any) -> str:

@@ -59,6 +59,23 @@ events pipelines, so the section whole)."""
 log = logging.getLogger("churn")
 
 
+def trails_baselines(metrics: dict[str, Any]) -> str | None:
+    """A warning when a baseline ranks the test customers better than the model (test ROC
+    AUC): the gate compares versions of the model, never the model with its baselines, so a
+    first version that loses to a recency rule would become champion unremarked."""
+    model = metrics["roc_auc"]
+    ahead = {n: m["roc_auc"] for n, m in metrics["baselines"].items() if m["roc_auc"] > model}
+    if not ahead:
+        return None
+    listed = ", ".join(f"{n} {auc:.3f}" for n, auc in sorted(ahead.items(), key=lambda kv: -kv[1]))
+    return (
+        f"the model's test ROC AUC {model:.3f} trails baseline(s) {listed} on "
+        f"{metrics['n_test']:,} test customers: a simpler rule ranks them as well or better. "
+        "Check the features (their windows against the data's span) and the horizon before "
+        "trusting the list; the promotion gate compares versions, not baselines"
+    )
+
+
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
     """Train the churn model and its baselines, evaluate on the test cutoff, write it all, and
     record it in a training run of ``tracker``'s store that ends FAILED if training fails."""
@@ -321,6 +338,8 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
         paths.model,
         paths.reports,
     )
+    if trailing := trails_baselines(metrics):
+        log.warning(trailing)
     fitted = (
         pd.concat([train[counted], purged_counts])
         if fit.model.metadata.get("refit_rows")
