@@ -31,6 +31,7 @@ from churn.scoring.explain import (
     NO_SINGLE_DRIVER,
     Contributions,
     Reference,
+    only_typical,
     reason_sums,
     shap_contributions,
     top_reasons,
@@ -162,6 +163,9 @@ def test_reasons_are_the_largest_risk_raising_sums_only(
     sums = reason_sums(contributions, catalogue)
     codes = catalogue.codes
     rates = reference.churn_rate_by_value["country"]
+    # a reason quoting the typical value says nothing (its own test below)
+    shap_frame = contributions.frame(frame.index)
+    sums[only_typical(frame, shap_frame, catalogue, reference)] = 0.0
     for i in range(len(frame)):
         # actionable reasons first, then context (PROFILE: the country); a country that churns
         # less than average is never given as raising risk
@@ -261,6 +265,19 @@ def test_a_category_that_churns_less_than_average_is_never_a_reason_for_risk() -
     assert not given.loc[2, "reason_1_actionable"]
     assert given.loc[0, "reason_1_code"] == "RECENCY"  # customers with a reason keep it
     assert out.loc[2].isna().all()  # the input is not changed
+
+
+def test_a_value_that_is_the_typical_one_is_never_a_reason() -> None:
+    """ "Silent for 0 % of the time; typical for active customers: 0 %" gives no reason."""
+    frame, catalogue, reference = _tenure_recency_country()
+    frame["recency"] = [90.0, 20.0, 20.0, 90.0]  # 20: the typical recency of who stayed
+    values = np.array([[0.0, 0.6, 0.0], [0.3, 0.6, 0.0], [0.0, 0.6, 0.0], [0.0, 0.0, 0.0]])
+    out = top_reasons(frame, Contributions(values, 0.0, tuple(frame.columns)), catalogue, reference)
+    assert out.loc[0, "reason_1_code"] == "RECENCY"
+    assert (out.loc[1, "reason_1_code"], pd.isna(out.loc[1, "reason_2_code"])) == ("TENURE", True)
+    assert out.loc[2].isna().all()  # its one risk-raising reason said nothing
+    texts = out[[f"reason_{k}_text" for k in (1, 2, 3)]].fillna("").to_numpy().ravel()
+    assert not any(": 20 days; typical" in t for t in texts)
 
 
 def test_reasons_shared_by_everyone_scored_are_never_a_customers_reason() -> None:

@@ -126,13 +126,15 @@ def top_reasons(
     missing where a customer has fewer risk-raising reasons than ``n_reasons``. Reasons marked
     ``per_customer: false`` (the season of the cutoff, shared by everyone scored) are skipped,
     and so is a reason whose sentence would quote a value that churns less than average (it
-    would read as raising risk while saying the opposite): :func:`contradicted`.
+    would read as raising risk while saying the opposite): :func:`contradicted`, or the
+    typical value itself (:func:`only_typical`).
     """
     sums = reason_sums(contributions, catalogue)
     shared = [j for j, r in enumerate(catalogue.reasons) if not r.per_customer]
     sums[:, shared] = -np.inf  # the same for everyone scored at once: not this customer's reason
     shap_frame = contributions.frame(features.index)
     sums[contradicted(features, shap_frame, catalogue, reference)] = -np.inf
+    sums[only_typical(features, shap_frame, catalogue, reference)] = -np.inf
     n = len(features)
     actionable_reason = np.array([r.actionable for r in catalogue.reasons], dtype=bool)
     # primary key (last): actionable and raising, then raising, then the rest; then the sum
@@ -229,6 +231,38 @@ def contradicted(
                 dtype="float64",
             )
             out[np.flatnonzero(mine)[rate < overall], j] = True
+    return out
+
+
+def only_typical(
+    features: pd.DataFrame,
+    shap_frame: pd.DataFrame,
+    catalogue: ReasonCatalogue,
+    reference: Reference,
+) -> np.ndarray:
+    """(n, n_reasons): True where the reason's sentence would set the customer's value beside
+    the same typical value ("Spend in the last 30 days: 0.00; typical for active customers:
+    0.00"): SHAP may find it risk-raising through interactions, but the sentence gives the
+    customer no reason, so it is dropped."""
+    out = np.zeros((len(features), len(catalogue.reasons)), dtype=bool)
+    everyone = np.arange(len(features))
+    for j, reason in enumerate(catalogue.reasons):
+        compared = [
+            name
+            for name in reason.features
+            if name in features
+            and pd.api.types.is_numeric_dtype(features[name])
+            and isinstance(reference.typical.get(name), float | int)
+            and "{typical" in reason.template(name)
+        ]
+        if not compared:
+            continue
+        quoted = _quoted(reason, shap_frame, everyone)
+        for name in compared:
+            typical = reference.typical[name]
+            assert isinstance(typical, float | int)
+            same = features[name].astype("float64").to_numpy() == float(typical)
+            out[(quoted == name) & same, j] = True
     return out
 
 
