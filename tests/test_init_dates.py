@@ -261,3 +261,26 @@ def test_a_format_python_cannot_read_is_refused_with_its_reason(tmp_path: Path, 
     source = {"path": "x.csv", "columns": {"customer_id": "a", "timestamp": "b"}}
     with pytest.raises(ValueError, match="no strftime format that reads dates"):
         SourceSettings.model_validate({**source, "timestamp_format": fmt})
+
+
+@pytest.mark.parametrize(
+    ("days", "windows", "trend"),
+    [
+        (120, [7, 14, 30], 14),  # four months, a 14-day horizon: Ta-Feng's, Retail Rocket's
+        (365, [7, 14, 30, 90], 60),  # a year: its middle training cutoff has 154 days before
+        (1100, None, None),  # three years: the defaults fit
+    ],
+)
+def test_a_short_log_gets_windows_no_longer_than_its_history(
+    days: int, windows: list[int] | None, trend: int | None
+) -> None:
+    """A 365-day count on four months of data is the total at every cutoff, and a 90-day trend
+    compares with days before the data: constant at 1 in training, drifting at scoring. The
+    windows fit the history of the middle training cutoff, the trend half of it."""
+    first = dt.date(2000, 11, 1)
+    _, plan = horizon_plan(first, first + dt.timedelta(days=days - 1), None)
+    assert plan.feature_windows == (None if windows is None else (windows, trend))
+    history = plan.history_days
+    assert history is not None
+    if windows is not None:
+        assert max(windows) <= history and 2 * (trend or 0) <= history

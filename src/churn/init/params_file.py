@@ -336,6 +336,8 @@ def render_events(plan: EventsPlan) -> str:
     ]
 
     features: dict[str, object] = {}
+    if (short := cut.feature_windows) is not None:  # no window longer than the data
+        features["windows_days"], features["trend_window_days"] = short
     if plan.event_types:
         features["event_types"] = list(plan.feature_types or plan.event_types)
     if plan.zero_amounts:  # counted as a feature, never activity

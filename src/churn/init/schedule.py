@@ -27,12 +27,41 @@ class CutoffPlan:
     last_day_of_data: dt.date
     step_days: int | None = None
     """Days between training cutoffs; None: a calendar month."""
+    first_day: dt.date | None = None
+    """The day of the first event."""
+
+    @property
+    def history_days(self) -> int | None:
+        """Days of data before the middle training cutoff (the median of their histories)."""
+        if self.first_day is None:
+            return None
+        middle = self.train_cutoffs[(len(self.train_cutoffs) - 1) // 2]
+        return (middle - self.first_day).days
+
+    @property
+    def feature_windows(self) -> tuple[list[int], int] | None:
+        """``features.windows_days`` and ``trend_window_days`` for data too short for the
+        defaults (365 days of history): windows no longer than the history before the middle
+        training cutoff, a trend window at most half of it, so that no window is the whole
+        history at every cutoff (a 365-day count equal to the total, a 90-day trend
+        constant at 1 on four months of data). None: the defaults fit."""
+        history = self.history_days
+        if history is None or history >= max(WINDOWS):
+            return None
+        windows = [w for w in WINDOWS if w <= history][-4:] or [min(WINDOWS)]
+        trends = [t for t in TREND_WINDOWS if 2 * t <= history] or [min(TREND_WINDOWS)]
+        return windows, trends[-1]
 
     @property
     def step(self) -> str:
         """The step in words: ``monthly``, ``every 14 days``."""
         return "monthly" if self.step_days is None else f"every {self.step_days} days"
 
+
+WINDOWS = (7, 14, 30, 90, 180, 365)
+"""Feature windows to choose from for a short log (the default is the last four)."""
+TREND_WINDOWS = (7, 14, 30, 60, 90)
+"""Trend windows to choose from for a short log (the default is 90)."""
 
 MONTHLY_FROM_DAYS = 31
 """Horizons this long or longer get monthly training cutoffs; shorter ones (30 days too) a
@@ -95,7 +124,7 @@ def cutoff_plan(
             f"horizon before the validation cutoff {valid.date()}, itself one before the test "
             f"cutoff {test}), that is four horizons of data. Give a shorter --horizon-days."
         )
-    return CutoffPlan(tuple(reversed(cutoffs)), test, last_day, step_days)
+    return CutoffPlan(tuple(reversed(cutoffs)), test, last_day, step_days, first_day)
 
 
 def _step_back(valid: pd.Timestamp, steps: int, step_days: int | None) -> dt.date:
