@@ -80,7 +80,11 @@ def test_a_usage_log_s_measures_go_from_init_to_features(tmp_path: Path) -> None
     want = recent.groupby("account_id")["logins"].sum()
     got = at.loc[want.index, "logins_30d"]
     np.testing.assert_array_equal(got.to_numpy(), want.to_numpy(dtype=float))
-    assert {"storage_gb_per_active_day_365d", "logins_trend_90d"} <= set(features.columns)
+    written_features = written(root, "saas")["features"]
+    longest = max(written_features.get("windows_days", [365]))
+    trend = written_features.get("trend_window_days", 90)
+    wanted = {f"storage_gb_per_active_day_{longest}d", f"logins_trend_{trend}d"}
+    assert wanted <= set(features.columns)
 
 
 def test_a_measure_named_like_a_built_in_feature_or_a_canonical_column_is_renamed() -> None:

@@ -337,7 +337,12 @@ def render_events(plan: EventsPlan) -> str:
 
     features: dict[str, object] = {}
     if (short := cut.feature_windows) is not None:  # no window longer than the data
-        features["windows_days"], features["trend_window_days"] = short
+        defaults = FeatureSettings()
+        windows, trend = short
+        if windows != defaults.windows_days:
+            features["windows_days"] = windows
+        if trend != defaults.trend_window_days:
+            features["trend_window_days"] = trend
     if plan.event_types:
         features["event_types"] = list(plan.feature_types or plan.event_types)
     if plan.zero_amounts:  # counted as a feature, never activity
