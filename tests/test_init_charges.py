@@ -69,3 +69,23 @@ def test_a_monthly_charge_of_the_customers_table_is_the_value(tmp_path: Path) ->
     charge = accounts.set_index("AccountId")["MonthlyCharge"].str.replace(r"[$,]", "", regex=True)
     expected = scores["customer_id"].map(charge.astype(float)) * value["months"]
     assert np.allclose(scores["expected_value"], expected)
+
+
+def test_a_customers_table_of_contracts_is_refused_at_init_not_at_ingest(tmp_path: Path) -> None:
+    """One row per subscription (a plan switch starts a new one): ingest stopped on the
+    repeated ids after init had written the params."""
+    accounts, usage = accounts_and_usage(60, seed=12)
+    contracts = pd.concat([accounts, accounts.head(9).assign(MonthlyCharge="$10.00")])
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "crm",
+        "--events",
+        str(export(tmp_path, usage, "usage.csv")),
+        "--customers",
+        str(export(tmp_path, contracts, "contracts.csv")),
+    )
+    assert code == 2, out
+    said = " ".join(out.split())
+    assert "'AccountId' repeats 9 customer id(s)" in said and "one row per customer" in said
+    assert not (root / "pipelines/crm/params.yaml").exists()

@@ -131,6 +131,10 @@ def test_one_class_has_no_suspects(shop: tuple[pd.DataFrame, np.ndarray]) -> Non
 def test_a_label_the_wrong_way_round_warns() -> None:
     assert positive_share_warning(np.array([1] * 86 + [0] * 14)) is not None
     assert positive_share_warning(np.array([1] * 27 + [0] * 73)) is None
+    most = np.array([1] * 86 + [0] * 14)
+    assert "positive_label" in (positive_share_warning(most) or "")
+    on_events = positive_share_warning(most, snapshot=False) or ""
+    assert "horizon_days" in on_events and "snapshot" not in on_events
 
 
 def test_the_guard_does_not_change_its_inputs(shop: tuple[pd.DataFrame, np.ndarray]) -> None:

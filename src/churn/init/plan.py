@@ -392,6 +392,15 @@ def customer_table(
     """The customers table: the events' id column (or one like it), a signup date if a date
     column is named like one, every other column an attribute."""
     customer_id = _id_column(sample, events_id, source.path)
+    ids = filled_text(sample[customer_id])
+    if not (repeated := ids[ids.duplicated()]).empty:
+        raise RoleNotFound(
+            f"{source.path}: column {customer_id!r} repeats {repeated.nunique():,} customer "
+            f"id(s) in its first {len(sample):,} rows (e.g. {repeated.iloc[0]!r}); a customers "
+            "table has one row per customer, and ingest would stop on it. One row per contract "
+            "or subscription? Keep each customer's latest row (its attributes today), and give "
+            "the contracts' end dates as --churn-events if they are cancellations."
+        )
     signup = None
     for column in sample.columns:
         if column == customer_id or column in exclude or not _SIGNUP_NAME.search(column):

@@ -196,15 +196,26 @@ def identifier_like(rows: pd.DataFrame, categorical: Sequence[str]) -> list[str]
     return out
 
 
-def positive_share_warning(y: np.ndarray, *, max_share: float = MAX_POSITIVE_SHARE) -> str | None:
-    """A sentence when churners are more than ``max_share`` of the training rows, else None."""
+def positive_share_warning(
+    y: np.ndarray, *, max_share: float = MAX_POSITIVE_SHARE, snapshot: bool = True
+) -> str | None:
+    """A sentence when churners are more than ``max_share`` of the training rows, else None:
+    a snapshot's label may be the wrong way round; an event log's churn comes from its
+    horizon and who counts as a customer."""
     share = float(np.mean(y)) if len(y) else 0.0
     if share <= max_share:
         return None
-    return (
-        f"{share:.0%} of the training rows are labelled as churned; churners are usually the "
-        "minority. If the label is the wrong way round, set the value that means 'churned' "
-        "(data.snapshot.positive_label, or the churn definition in labels)."
+    said = f"{share:.0%} of the training rows are labelled as churned; churners are usually the "
+    if snapshot:
+        return said + (
+            "minority. If the label is the wrong way round, set the value that means "
+            "'churned' (data.snapshot.positive_label)."
+        )
+    return said + (
+        "minority. In an event log that means most customers do not come back within the "
+        "horizon (one-time buyers, or a horizon short for how often they return): check "
+        "labels.horizon_days, and labels.max_inactive_days to leave out customers already "
+        "lost before a cutoff."
     )
 
 
@@ -285,7 +296,7 @@ def screen_features(
         "(train.leakage.allow keeps it)"
         for c in identifiers
     ]
-    share = positive_share_warning(y)
+    share = positive_share_warning(y, snapshot=label_name is not None)
     if share is not None:
         warnings.append(share)
     return Screened(kept, identifiers, tuple(warnings))
