@@ -120,3 +120,21 @@ def test_a_charge_written_as_an_invoice_writes_it_is_the_value() -> None:
     from churn.data.inference import infer_snapshot_roles  # noqa: PLC0415
 
     assert infer_snapshot_roles(sample, label="Churned").value == "MonthlyCharge"
+
+
+def test_a_zip_code_is_a_category_not_a_number() -> None:
+    """Olist's customer_zip_code_prefix averaged as a number: "2,188; typical 51,898.50"."""
+    from churn.data.inference import infer_snapshot_roles  # noqa: PLC0415
+
+    sample = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "customer_zip_code_prefix": ["01151", "02188", "51898", "13056"],
+            "PIN_CODE": ["105", "115", "221", "105"],
+            "tenure": ["3", "12", "40", "7"],
+            "churned": ["yes", "no", "no", "yes"],
+        }
+    )
+    roles = infer_snapshot_roles(sample, label="churned", customer_id="customer_id")
+    assert roles.numeric == ("tenure",)
+    assert set(roles.categorical) == {"customer_zip_code_prefix", "PIN_CODE"}

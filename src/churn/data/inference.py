@@ -1290,6 +1290,18 @@ def is_running_total(column: str) -> bool:
     return bool(set(name_words(column)) & _RUNNING_TOTAL_WORDS)
 
 
+_CODE_NAME_WORDS = frozenset(
+    {"zip", "zipcode", "postal", "postcode", "plz", "cep", "pin", "pincode", "fips"}
+)
+"""Words of a column's name that make its numbers codes of a place (a zip or postal code):
+categories, never quantities to compare ("zip code prefix 2,188; typical 51,898.50")."""
+
+
+def is_code_name(column: str) -> bool:
+    """Whether a column's name says its numbers are a place's code (:data:`_CODE_NAME_WORDS`)."""
+    return bool(set(name_words(column)) & _CODE_NAME_WORDS)
+
+
 def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]:
     """Numeric columns that may hold what a customer pays, best first: a charge or fee before a
     revenue or amount before a balance; per month before a running total; never a usage, a
@@ -1365,7 +1377,7 @@ def infer_snapshot_roles(
             f"label {label!r}: {positive_value!r} is a churner; {', '.join(map(repr, others))} "
             "stayed (data.snapshot.positive_label)"
         )
-    numeric = tuple(c for c in attributes if is_numeric(sample[c]))
+    numeric = tuple(c for c in attributes if is_numeric(sample[c]) and not is_code_name(c))
     categorical = tuple(c for c in attributes if c not in numeric)
     if value is None:
         charges = charge_candidates(sample, numeric)

@@ -29,6 +29,7 @@ from churn.data.inference import (
     id_candidates,
     infer_event_roles,
     infer_snapshot_roles,
+    is_code_name,
     is_numeric,
     is_running_total,
     name_words,
@@ -425,7 +426,9 @@ def customer_table(
     contacts, private = private_columns(sample, candidates)
     kept = set(contacts.values()) | set(private)
     attributes = attribute_names([c for c in candidates if c not in kept])
-    categorical = tuple(n for n, c in attributes.items() if not is_numeric(sample[c]))
+    categorical = tuple(
+        n for n, c in attributes.items() if not is_numeric(sample[c]) or is_code_name(c)
+    )
     notes = (
         (
             f"{source.path}: left out {', '.join(map(repr, outcomes))}: named like a churn "
