@@ -35,18 +35,26 @@ def accounts_and_usage(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return accounts, usage
 
 
+def init_crm(
+    tmp_path: Path, root: Path, usage: pd.DataFrame, customers: pd.DataFrame
+) -> tuple[int, str]:
+    """`churn init crm` on the usage log and the customers table, exported as a user's."""
+    events = export(tmp_path, usage, "usage.csv")
+    return init(
+        root,
+        "crm",
+        "--events",
+        str(events),
+        "--customers",
+        str(export(tmp_path, customers, "accounts.csv")),
+    )
+
+
 @pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
 def test_a_monthly_charge_of_the_customers_table_is_the_value(tmp_path: Path) -> None:
     accounts, usage = accounts_and_usage(240, seed=11)
     root = project(tmp_path / "p")
-    code, out = init(
-        root,
-        "crm",
-        "--events",
-        str(export(tmp_path, usage, "usage.csv")),
-        "--customers",
-        str(export(tmp_path, accounts, "accounts.csv")),
-    )
+    code, out = init_crm(tmp_path, root, usage, accounts)
     assert code == 0, out
     params = written(root, "crm")
     value = params["scoring"]["value"]
@@ -77,14 +85,7 @@ def test_a_customers_table_of_contracts_is_refused_at_init_not_at_ingest(tmp_pat
     accounts, usage = accounts_and_usage(60, seed=12)
     contracts = pd.concat([accounts, accounts.head(9).assign(MonthlyCharge="$10.00")])
     root = project(tmp_path / "p")
-    code, out = init(
-        root,
-        "crm",
-        "--events",
-        str(export(tmp_path, usage, "usage.csv")),
-        "--customers",
-        str(export(tmp_path, contracts, "contracts.csv")),
-    )
+    code, out = init_crm(tmp_path, root, usage, contracts)
     assert code == 2, out
     said = " ".join(out.split())
     assert "'AccountId' repeats 9 customer id(s)" in said and "one row per customer" in said

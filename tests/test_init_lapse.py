@@ -71,6 +71,7 @@ def test_init_writes_the_guess_and_says_why(tmp_path: Path) -> None:
     code, out = init(root, "subs", "--events", str(export(tmp_path, log, "payments.csv")))
     assert code == 0, out
     assert written(root, "subs")["labels"]["max_inactive_days"] == 90
+    assert written(root, "subs")["labels"]["horizon_days"] == 90  # renewals: not a frequent log
     assert "already lost" in out and "max_inactive_days" in out
 
 
@@ -107,12 +108,3 @@ def test_a_log_of_daily_returns_gets_a_month_as_its_horizon(tmp_path: Path) -> N
     assert code == 0, out
     assert written(root, "calls90")["labels"]["horizon_days"] == 90
     assert written(root, "calls90")["labels"]["max_inactive_days"] == 90
-
-
-def test_monthly_renewals_keep_the_default_horizon(tmp_path: Path) -> None:
-    root = project(tmp_path / "p")
-    log = renewals(150, 30, seed=4).assign(amount=9.99)
-    log["paid_at"] = log["paid_at"].dt.strftime("%Y-%m-%d %H:%M")
-    code, out = init(root, "subs", "--events", str(export(tmp_path, log, "payments.csv")))
-    assert code == 0, out
-    assert written(root, "subs")["labels"]["horizon_days"] == 90

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churn.data.inference import charge_candidates
+from churn.data.inference import charge_candidates, infer_snapshot_roles
 from churn.settings import load_settings
 from tests import messy
 from tests.test_init import export, init, project, written
@@ -117,15 +117,11 @@ def test_a_charge_written_as_an_invoice_writes_it_is_the_value() -> None:
         }
     )
     assert charge_candidates(sample, ["MonthlyCharge"]) == ["MonthlyCharge"]
-    from churn.data.inference import infer_snapshot_roles  # noqa: PLC0415
-
     assert infer_snapshot_roles(sample, label="Churned").value == "MonthlyCharge"
 
 
 def test_a_zip_code_is_a_category_not_a_number() -> None:
     """Olist's customer_zip_code_prefix averaged as a number: "2,188; typical 51,898.50"."""
-    from churn.data.inference import infer_snapshot_roles  # noqa: PLC0415
-
     sample = pd.DataFrame(
         {
             "customer_id": ["a", "b", "c", "d"],
