@@ -133,6 +133,7 @@ def test_ids_new_on_every_order_stop_init_and_write_nothing(tmp_path: Path) -> N
     code, out = init(root, "olist", "--events", str(path))
     assert code == 2, out
     assert "none of the" in out and "'customer_id'" in out and "--customer-id" in out
+    assert "--customers FILE" in " ".join(out.split())  # the table init keys people by
     assert not (root / "pipelines" / "olist").exists()
     assert (root / "dvc.yaml").read_text(encoding="utf-8") == before
 

@@ -591,8 +591,9 @@ def _return_notes(
             ]
         raise RoleNotFound(
             f"{said} and churn train would stop with one class. If {column!r} is a new id per "
-            "order or visit, name the column of the person with --customer-id COLUMN, or join "
-            "the person's id onto the events first (from the table that maps one to the other)."
+            "order or visit, name the column of the person with --customer-id COLUMN; or give "
+            "the table that maps each id to its person with --customers FILE (Olist's "
+            "customers table, with customer_unique_id), and init keys everything by the person."
         )
     share = came_back.returning / came_back.customers if came_back.customers else 1.0
     if share < FEW_RETURNING:
