@@ -594,7 +594,9 @@ def _list_line(name: str, s: dict[str, Any]) -> str:
 def _summary_line(name: str, m: dict[str, Any]) -> str:
     baselines = ", ".join(f"{b} {v['roc_auc']:.3f}" for b, v in m.get("baselines", {}).items())
     cv = f", 5-fold CV AUC {m['cv_roc_auc_mean']:.3f}" if "cv_roc_auc_mean" in m else ""
-    ahead = [b for b, v in m.get("baselines", {}).items() if v["roc_auc"] > m["roc_auc"]]
+    from churn.evaluation.summaries import baselines_ahead  # noqa: PLC0415 - a command loads only what it needs
+
+    ahead = baselines_ahead(m)
     return (
         f"  {name:<8} test ROC AUC {m['roc_auc']:.3f}{cv}, "
         f"ECE {m['ece']:.3f}, n {m['n_test']:,} ({m['positive_rate']:.1%} churned); "

@@ -1,6 +1,7 @@
 """The shapes of ``backtest.json`` and ``segments.json``: a JSON object each, a small ``summary``
 of scalars (what ``dvc metrics show`` and ``dvc metrics diff`` read; DVC reads no number from a
-list) beside the full list, ``folds`` or ``segments``. Pure: dicts in, dicts out."""
+list) beside the full list, ``folds`` or ``segments``; and which baselines of ``metrics.json``
+rank better than the model. Pure: dicts in, dicts out."""
 
 from __future__ import annotations
 
@@ -112,3 +113,12 @@ def segments_list(segments: Any) -> list[dict[str, Any]]:
     """The per-segment records of a ``segments.json`` (the list of earlier versions too)."""
     rows = segments.get("segments", []) if isinstance(segments, Mapping) else segments
     return [dict(r) for r in rows] if isinstance(rows, list) else []
+
+
+def baselines_ahead(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The baselines of ``metrics.json`` whose test ROC AUC is above the model's, best first."""
+    model = metrics["roc_auc"]
+    ahead = {
+        n: m["roc_auc"] for n, m in metrics.get("baselines", {}).items() if m["roc_auc"] > model
+    }
+    return dict(sorted(ahead.items(), key=lambda kv: -kv[1]))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from churn import io
 from churn.evaluation import metrics as evaluation_metrics
-from churn.evaluation.summaries import backtest_file, segments_file
+from churn.evaluation.summaries import backtest_file, baselines_ahead, segments_file
 from churn.features.catalogue import ATTRIBUTE_FAMILY
 from churn.io.canonical import CanonicalFiles
 from churn.io.customer_sample import CustomerSample, customer_sample, sample_rows
@@ -63,13 +63,12 @@ def trails_baselines(metrics: dict[str, Any]) -> str | None:
     """A warning when a baseline ranks the test customers better than the model (test ROC
     AUC): the gate compares versions of the model, never the model with its baselines, so a
     first version that loses to a recency rule would become champion unremarked."""
-    model = metrics["roc_auc"]
-    ahead = {n: m["roc_auc"] for n, m in metrics["baselines"].items() if m["roc_auc"] > model}
+    ahead = baselines_ahead(metrics)
     if not ahead:
         return None
-    listed = ", ".join(f"{n} {auc:.3f}" for n, auc in sorted(ahead.items(), key=lambda kv: -kv[1]))
+    listed = ", ".join(f"{n} {auc:.3f}" for n, auc in ahead.items())
     return (
-        f"the model's test ROC AUC {model:.3f} trails baseline(s) {listed} on "
+        f"the model's test ROC AUC {metrics['roc_auc']:.3f} trails baseline(s) {listed} on "
         f"{metrics['n_test']:,} test customers: a simpler rule ranks them as well or better. "
         "Check the features (their windows against the data's span) and the horizon before "
         "trusting the list; the promotion gate compares versions, not baselines"
