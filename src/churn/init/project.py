@@ -302,6 +302,9 @@ def init_events(
         for path, (source, roles) in zip(events, sources, strict=True)
     ]
     counts = planning.type_counts(type_columns)
+    paid_types = planning.type_counts(
+        [(column, roles) for column, roles in type_columns if roles.amount is not None]
+    )
     del type_columns
     types = planning.event_types(counts, sources)
     frequent = planning.most_frequent_types(counts, planning.MAX_FEATURE_TYPES)
@@ -369,6 +372,7 @@ def init_events(
         missing_ids=int(log["customer_id"].fillna("").eq("").sum()),
         zero_amounts=zero_amounts,
         return_rule=next(iter(return_rules)) if len(return_rules) == 1 else None,
+        paid_types=tuple(str(t) for t in paid_types.index),
     )
     if len(log) <= whole_log.SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)
