@@ -49,6 +49,7 @@ from churn.init.plan import (
 )
 from churn.init.schedule import horizon_plan
 from churn.init.snapshot_columns import panel_columns
+from churn.init.snapshot_dates import dating_columns
 from churn.init.sniff import SAMPLE_ROWS, file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import (
@@ -454,7 +455,7 @@ def init_snapshot(
     file_date = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
     plan = plan_on(snapshot_date=file_date)
     # a public dataset downloaded years after its export: its own latest date is nearer
-    dates = [plan.attributes[n] for n in plan.date_attributes]
+    dates = dating_columns([plan.attributes[n] for n in plan.date_attributes])
     latest = whole_log.latest_date(snapshot, source, [*dates, *([label] if cancelled else [])])
     if latest is not None and latest < file_date - dt.timedelta(days=STALE_FILE_DAYS):
         plan = plan_on(
