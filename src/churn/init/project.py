@@ -49,7 +49,7 @@ from churn.init.plan import (
 )
 from churn.init.schedule import horizon_plan
 from churn.init.snapshot_columns import panel_columns
-from churn.init.snapshot_dates import dating_columns
+from churn.init.snapshot_dates import dating_columns, without_moving_dates
 from churn.init.sniff import SAMPLE_ROWS, file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import (
@@ -462,7 +462,7 @@ def init_snapshot(
             snapshot_date=latest,
             dated_by=f"its latest date; the file is dated {file_date}",
         )
-    plan = planning.without_leaks(plan, sample)
+    plan = without_moving_dates(planning.without_leaks(plan, sample))
     plan = planning.sized_for_training(plan, read_column(snapshot, source.format, label))
     table = None
     if customers is not None:
