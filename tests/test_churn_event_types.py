@@ -60,6 +60,18 @@ def app_log(n_users: int, seed: int) -> pd.DataFrame:
         (["trial_started", "Canceled", "payment_succeeded"], ["Canceled"]),
         # and an order's status in a shop's log
         (["placed", "shipped", "cancelled", "delivered"], []),
+        # a utility's reading reasons: a move-out and a switch of supplier end the contract
+        (
+            ["Turnusablesung", "Auszug", "Lieferantenwechsel", "Zwischenablesung"],
+            ["Auszug", "Lieferantenwechsel"],
+        ),
+        (["Kontoauszug", "Überweisung", "Kündigung"], ["Kündigung"]),
+        (["Move Out", "Move In", "Meter Read"], ["Move Out"]),
+        (["alta", "baja", "factura"], ["baja"]),
+        (
+            ["résiliation", "opzegging", "rescisão", "commande"],
+            ["résiliation", "opzegging", "rescisão"],
+        ),
     ],
 )
 def test_cancellations_are_named_apart_from_activity(types: list[str], cancels: list[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,6 +26,9 @@ BODY = "id;when;total\n" + "".join(f"{i};2024-01-0{1 + i % 9};{i}.5\n" for i in 
         ("Sales report\nGenerated 2024-01-05 by ERP\n\n", 3),
         ("# ----------\n# Shop analytics\n# 20240101-20240131\n# ----------\n\n", 5),
         ("Orders; all stores\n", 1),  # one separator: still fewer fields than the header
+        # a title Excel saved as CSV, padded to the table's width: as many fields, one filled
+        ("Sales report;;\nGenerated 03.06.2024;;\n", 2),
+        ("Sales report;;\n\n;;\n", 3),
     ],
 )
 def test_the_header_is_found_after_the_preamble(preamble: str, expected: int) -> None:
@@ -37,6 +41,39 @@ def test_decimal_commas_in_a_semicolon_file_are_no_preamble() -> None:
     text = "client;when;total\n" + "".join(f"{i};2024-01-01;{i},66 €\n" for i in range(30))
     assert preamble_lines(text) == 0
     assert preamble_lines("Report\n" + text) == 1
+
+
+def test_a_header_with_one_blank_name_is_still_the_header() -> None:
+    """pandas writes its index with a blank name: the header fills all fields but one."""
+    assert preamble_lines(";when;total\n" + BODY.split("\n", 1)[1]) == 0
+
+
+def test_padded_title_lines_above_a_meter_reading_export_are_skipped(tmp_path: Path) -> None:
+    """A utility's readings, ``;`` and decimal commas, two title lines padded with ``;`` to the
+    table's width: the first title was taken for the header, the columns came out as
+    ``Unnamed: 1``, ``Unnamed: 2``..., the amount and the measures were lost and the second
+    title read as a row without a customer ("a totals line?")."""
+    rng = np.random.default_rng(5)
+    lines = ["Export Ablesungen Stadtwerke;;;;", "Erstellt am 03.06.2024;;;;"]
+    lines.append("Vertragskonto;Ablesedatum;Ablesegrund;Verbrauch (kWh);Betrag (EUR)")
+    for k in range(60):
+        for month in range(1, 13):
+            kwh = rng.uniform(100, 400)
+            kwh_text, euros = f"{kwh:.1f}".replace(".", ","), f"{kwh * 0.35:.2f}".replace(".", ",")
+            lines.append(f"{700000 + k};28.{month:02d}.2023;Turnusablesung;{kwh_text};{euros}")
+    path = tmp_path / "zaehlerstaende.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="cp1252")
+    fmt = file_format(path)
+    assert fmt.skip_rows == 2
+    assert list(read_sample(path, fmt).columns)[:2] == ["Vertragskonto", "Ablesedatum"]
+    root = project(tmp_path / "p")
+    code, out = init(root, "strom", "--events", str(path), "--customer-id", "Vertragskonto")
+    assert code == 0, out
+    source = written(root, "strom")["data"]["events"]["sources"][0]
+    assert source["skip_rows"] == 2
+    assert source["columns"]["timestamp"] == "Ablesedatum"
+    assert source["columns"]["amount"] == "Betrag (EUR)"
+    assert "totals line" not in out
 
 
 def test_a_file_whose_rows_vary_keeps_its_first_line() -> None:

@@ -100,3 +100,62 @@ def test_a_log_without_amounts_is_worth_nothing_without_fitting_a_value_model(
         )
     assert (value == 0).all() and len(value) == len(features)
     assert not [r for r in caplog.records if "could not be fitted" in r.getMessage()]
+
+
+def _payments_and_usage(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A music service's renewals (a cancellation flag is their type column, an amount) and its
+    listening days (no type, no amount), both keyed by one member code, dates as 20170301."""
+    rng = np.random.default_rng(seed)
+    payments, usage = [], []
+    for i in range(n):
+        member = f"m{i:05d}"
+        t = pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(rng.integers(0, 120)))
+        for _ in range(int(rng.integers(2, 12))):
+            cancel = int(rng.random() < 0.08)
+            payments.append(
+                {
+                    "member": member,
+                    "paid_amount": int(rng.choice([99, 149])),
+                    "paid_on": t.strftime("%Y%m%d"),
+                    "is_cancel": cancel,
+                }
+            )
+            for day in range(0, 30, int(rng.integers(2, 6))):
+                seconds = float(rng.uniform(100, 9000))
+                day_of = (t + pd.Timedelta(days=day)).strftime("%Y%m%d")
+                usage.append({"member": member, "day": day_of, "total_secs": seconds})
+            if cancel:
+                break
+            t += pd.Timedelta(days=30)
+    return pd.DataFrame(payments), pd.DataFrame(usage)
+
+
+def test_typed_payments_beside_a_usage_log_are_the_spend(tmp_path: Path) -> None:
+    """KKBox's transactions (``is_cancel`` their type, an amount) beside its user logs (no
+    type, no amount): the spend types were left unwritten, so the value model read the
+    listening days among the purchases and valued every customer at 0, the outreach list
+    ranked by nothing. The payments' own activity type is the spend."""
+    payments, usage = _payments_and_usage(150, seed=8)
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "music",
+        "--events",
+        str(export(tmp_path, payments, "transactions.csv")),
+        "--events",
+        str(export(tmp_path, usage, "user_logs.csv")),
+    )
+    assert code == 0, out
+    params = written(root, "music")
+    assert params["data"]["events"]["churn_event_types"] == ["1"]
+    assert set(params["labels"]["activity_event_types"]) == {"0", "purchase"}  # listening too
+    assert params["scoring"]["value"]["purchase_event_types"] == ["0"]
+
+    run_stages(root, ["ingest", "labels", "features"], name="music")
+    settings = load_settings(root, "music")
+    paths = PipelinePaths(root, "music")
+    features = pd.read_parquet(paths.features, columns=["customer_id"]).drop_duplicates()
+    value = kind_of(settings).expected_value(
+        CanonicalFiles(paths, settings.features), features, pd.Timestamp("2023-09-01").date()
+    )
+    assert (value > 0).mean() > 0.5  # all 0 before; a member who cancelled is worth nothing

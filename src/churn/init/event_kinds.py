@@ -10,9 +10,16 @@ from collections.abc import Sequence
 import pandas as pd
 
 _SERVICE = r"(?:subscription|account|membership|plan|contract|service|licen[cs]e)"
+_LEAVING_ABROAD = (
+    r"k(ü|ue?)ndig|abmeldung|(lieferanten|anbieter|versorger)wechsel|\bauszug\b"  # German
+    r"|op(ge)?zeg|r[ée]sili|d[ée]sabonn|rescis|\bbaja\b"  # Dutch, French, Spanish, Portuguese
+)
+"""A contract ended in the languages init reads exports of (``Kündigung``, ``Auszug`` a
+move-out, ``Lieferantenwechsel`` a switch of supplier, ``opzegging``, ``résiliation``,
+``baja``, ``rescisão``); ``Kontoauszug``, a statement, is no ``Auszug``."""
 _CANCEL_NAME = re.compile(
     rf"churn|unsubscri|terminat|deactivat|close.?account|account.?clos|cancellation.?confirm"
-    rf"|{_SERVICE}.{{0,3}}cancel|cancel.{{0,3}}{_SERVICE}",
+    rf"|{_SERVICE}.{{0,3}}cancel|cancel.{{0,3}}{_SERVICE}|move.?out|{_LEAVING_ABROAD}",
     re.I,
 )
 """Event type values that name a customer leaving (not a lapse)."""

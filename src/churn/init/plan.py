@@ -178,6 +178,9 @@ class EventsPlan:
     return_gap_days: float | None = None
     """The gap within which 99 % of the log's returns came (:mod:`churn.init.lapse`); None:
     too few returns to say."""
+    paid_types: tuple[str, ...] = ()
+    """Event types seen in the event type columns of the files with an amount (the payments
+    beside a usage log): the types whose amounts are spend."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -204,13 +207,19 @@ class EventsPlan:
 
     @property
     def purchase_types(self) -> tuple[str, ...]:
-        """scoring.value.purchase_event_types to write: the type of the rows of files with an
-        amount, when they have no type column and another file has no amount (orders beside
-        visits); empty: the activity types are the purchases."""
+        """scoring.value.purchase_event_types to write when some files have an amount and
+        others none (orders beside visits): the default type of the paid files' rows when they
+        have no type column, else those of their types that keep a customer; empty: the
+        activity types are the purchases."""
         paid = [roles for _, roles in self.sources if roles.amount is not None]
-        if not paid or len(paid) == len(self.sources) or any(r.event_type for r in paid):
+        if not paid or len(paid) == len(self.sources):
             return ()
-        return (EventsSettings.model_fields["default_event_type"].default,)
+        if not any(r.event_type for r in paid):
+            return (EventsSettings.model_fields["default_event_type"].default,)
+        # typed payments beside an untyped usage log (KKBox's transactions and listening
+        # days): the usage rows keep a customer too, but their missing amounts are no spend
+        keeps = self.label_activity or self.event_types
+        return tuple(t for t in keeps if t in self.paid_types)
 
 
 @dataclass(frozen=True)
@@ -654,11 +663,13 @@ def events_plan(
     zero_amounts: float = 0.0,
     frequent_types: tuple[str, ...] = (),
     return_rule: str | None = None,
+    paid_types: tuple[str, ...] = (),
 ) -> EventsPlan:
     """The plan of an events pipeline. ``came_back``: who returned in the whole log; a log in
     which nobody returns (ids that are an order's) is refused unless cancellations are
     known. ``return_rule``: the prefix of a cancelled invoice's order id
-    (:func:`churn.init.event_kinds.return_prefix`), for a log without an event type column."""
+    (:func:`churn.init.event_kinds.return_prefix`), for a log without an event type column.
+    ``paid_types``: the event types of the files with an amount."""
     notes = [note for _, roles in sources for note in roles.notes]
     paid = [source.path for source, roles in sources if roles.amount is not None]
     if paid and len(paid) < len(sources):  # orders beside visits: the orders' amounts count
@@ -778,6 +789,7 @@ def events_plan(
         feature_types=_feature_types(activity, keeps, returns, frequent_types),
         return_rule=rule,
         return_gap_days=lapse.return_gap_days if lapse is not None else None,
+        paid_types=paid_types,
     )
 
 

@@ -49,6 +49,7 @@ from churn.init.plan import (
 )
 from churn.init.schedule import horizon_plan
 from churn.init.snapshot_columns import panel_columns
+from churn.init.snapshot_dates import dating_columns, without_moving_dates
 from churn.init.sniff import SAMPLE_ROWS, file_format, read_column, read_sample
 from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import (
@@ -302,6 +303,9 @@ def init_events(
         for path, (source, roles) in zip(events, sources, strict=True)
     ]
     counts = planning.type_counts(type_columns)
+    paid_types = planning.type_counts(
+        [(column, roles) for column, roles in type_columns if roles.amount is not None]
+    )
     del type_columns
     types = planning.event_types(counts, sources)
     frequent = planning.most_frequent_types(counts, planning.MAX_FEATURE_TYPES)
@@ -369,6 +373,7 @@ def init_events(
         missing_ids=int(log["customer_id"].fillna("").eq("").sum()),
         zero_amounts=zero_amounts,
         return_rule=next(iter(return_rules)) if len(return_rules) == 1 else None,
+        paid_types=tuple(str(t) for t in paid_types.index),
     )
     if len(log) <= whole_log.SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)
@@ -450,14 +455,14 @@ def init_snapshot(
     file_date = dt.datetime.fromtimestamp(snapshot.stat().st_mtime, dt.UTC).date()
     plan = plan_on(snapshot_date=file_date)
     # a public dataset downloaded years after its export: its own latest date is nearer
-    dates = [plan.attributes[n] for n in plan.date_attributes]
+    dates = dating_columns([plan.attributes[n] for n in plan.date_attributes])
     latest = whole_log.latest_date(snapshot, source, [*dates, *([label] if cancelled else [])])
     if latest is not None and latest < file_date - dt.timedelta(days=STALE_FILE_DAYS):
         plan = plan_on(
             snapshot_date=latest,
             dated_by=f"its latest date; the file is dated {file_date}",
         )
-    plan = planning.without_leaks(plan, sample)
+    plan = without_moving_dates(planning.without_leaks(plan, sample))
     plan = planning.sized_for_training(plan, read_column(snapshot, source.format, label))
     table = None
     if customers is not None:

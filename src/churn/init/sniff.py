@@ -146,15 +146,16 @@ taken as a preamble."""
 def preamble_lines(head: str) -> int:
     """Lines before the header of CSV text (a report's title and date, ``#`` comments, blank
     lines): the header is the first line that splits into as many fields as the lines after it
-    do, for the separator of ``, ; tab |`` that splits those lines into the most fields (a
-    decimal comma in ``;``-separated text splits them into fewer). 0 when the first line is
-    the header."""
+    do and fills more than half of them (a title padded with separators fills one), for the
+    separator of ``, ; tab |`` that splits those lines into the most fields (a decimal comma
+    in ``;``-separated text splits them into fewer). 0 when the first line is the header."""
     lines = head.splitlines()[:200]
     if len(lines) < 2:
         return 0
     found: list[tuple[int, int]] = []  # (width, header line) per separator
     for sep in SEPARATORS:
-        counts = [len(next(csv.reader([line], delimiter=sep), [])) for line in lines]
+        fields = [next(csv.reader([line], delimiter=sep), []) for line in lines]
+        counts = [len(f) for f in fields]
         body = counts[len(counts) // 2 :]
         width = max(set(body), key=body.count)
         if width < 2 or body.count(width) < 0.9 * len(body):
@@ -163,12 +164,21 @@ def preamble_lines(head: str) -> int:
             (
                 i
                 for i, n in enumerate(counts)
-                if n == width and all(c == width for c in counts[i : i + MIN_PREAMBLE_CHECK])
+                if n == width
+                and _names_most(fields[i])
+                and all(c == width for c in counts[i : i + MIN_PREAMBLE_CHECK])
             ),
             0,
         )
         found.append((width, header))
     return max(found, key=lambda f: f[0])[1] if found else 0
+
+
+def _names_most(fields: list[str]) -> bool:
+    """Whether a line could be a header: more than half its fields filled. A title Excel saved
+    as CSV is padded to the table's width (``Export Ablesungen;;;;;;;;``): as many fields as
+    the header, one of them filled."""
+    return 2 * sum(1 for f in fields if f.strip()) > len(fields)
 
 
 def _workbook_format(path: Path) -> FileFormat:
