@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from churn import io as churn_io
+from churn.errors import InputDataError
 from churn.stages import export as export_stage
 from churn.stages import report as report_stage
-from tests._project import churn, make_project, run_stages
+from tests._project import churn, leftovers, make_project, run_stages
 
 SCORES = "data/scored/shop/scores.parquet"
 EXPORTS = "data/exports/shop"
@@ -166,6 +167,30 @@ def test_export_writes_the_same_files_whatever_the_batch_size(
     summary = json.loads(whole[Path("summary.json")])["targets"]["hubspot"]
     assert summary["delta"]["entered"] and summary["delta"]["left"] and summary["delta"]["changed"]
     assert summary["left_out"] and summary["truncated"] and summary["neutralised_keys"]
+
+
+def test_an_export_failing_after_its_first_batches_leaves_the_previous_one(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_list(project, big_list())
+    assert churn(project, "export")[0] == 0
+    exports = project / EXPORTS
+    before = {p: p.read_bytes() for p in exports.rglob("*") if p.is_file()}
+    monkeypatch.setattr(export_stage, "BATCH_ROWS", 50)
+    real, calls = export_stage.control_frame, []
+
+    def failing(scores: pd.DataFrame) -> pd.DataFrame:
+        calls.append(len(scores))
+        if len(calls) == 2:  # the CRM files have had a batch appended already
+            raise InputDataError("the second batch cannot be written")
+        return real(scores)
+
+    monkeypatch.setattr(export_stage, "control_frame", failing)
+    write_list(project, big_list([f"D{i:05d}" for i in range(N)]))
+    code, out = churn(project, "export")
+    assert code == InputDataError.exit_code and "the second batch" in out, out
+    assert {p: p.read_bytes() for p in exports.rglob("*") if p.is_file()} == before
+    assert leftovers(project) == []
 
 
 def test_export_decides_email_keys_on_the_whole_list(project: Path) -> None:
