@@ -449,6 +449,7 @@ class StagedFiles:
 
     def __init__(self) -> None:
         self._staged: dict[Path, Path] = {}
+        self._removed: list[Path] = []
 
     def __enter__(self) -> StagedFiles:
         return self
@@ -469,9 +470,19 @@ class StagedFiles:
         with _output_errors(dest):
             shutil.copyfile(self._staged[source], self._temporary(dest))
 
+    def rename(self, dest: Path, new: Path) -> None:
+        """Let the content staged for ``dest`` go to ``new`` instead."""
+        self._staged[new] = self._staged.pop(dest)
+
+    def remove(self, dest: Path) -> None:
+        """Delete ``dest`` at :meth:`commit` (an earlier output the new set replaces)."""
+        self._removed.append(dest)
+
     def commit(self) -> None:
-        """Put every staged file in place, in the order they were started."""
+        """Put every staged file in place, in the order they were started, then delete those
+        :meth:`remove` named."""
         staged, self._staged = self._staged, {}
+        removed, self._removed = self._removed, []
         try:
             for dest, tmp in staged.items():
                 with _output_errors(dest):
@@ -479,6 +490,9 @@ class StagedFiles:
                         os.fsync(fh.fileno())
                     os.chmod(tmp, 0o666 & ~_umask())
                     os.replace(tmp, dest)
+            for dest in removed:
+                with _output_errors(dest):
+                    dest.unlink(missing_ok=True)
         finally:
             for tmp in staged.values():
                 with contextlib.suppress(OSError):
@@ -486,7 +500,7 @@ class StagedFiles:
 
     def discard(self) -> None:
         """Remove every staged file; the destinations keep what they held."""
-        staged, self._staged = self._staged, {}
+        staged, self._staged, self._removed = self._staged, {}, []
         for tmp in staged.values():
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from churn.errors import PipelineStateError
 from churn.io.files import parquet_column_batches, parquet_column_names, parquet_row_batches
 from churn.io.list_contacts import contact_batches
 from churn.io.paths import Output, PipelinePaths
-from churn.settings import ExportTarget, PipelineSettings
+from churn.settings import ExportTarget, FileLimit, PipelineSettings
 
 PARAMS: tuple[str, ...] = ("export", "playbook")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
@@ -67,26 +68,109 @@ BATCH_ROWS = 100_000
 
 
 @dataclass
+class _Part:
+    dest: Output
+    rows: int = 0
+    size: int = 0
+
+
+@dataclass
 class _Csv:
     """One CSV file written a batch at a time: the first batch's header (and Dynamics'
-    byte-order mark) once, then each batch's rows."""
+    byte-order mark) once, then each batch's rows. With a ``limit``, a file that would pass it
+    is written in parts (``<name>_part1.csv``, ``<name>_part2.csv``, ...), each with the
+    header and none over the limit; ``copy``, when given, gets the whole file."""
 
     dest: Output
     target: Target
+    limit: FileLimit = field(default_factory=FileLimit)
+    copy: Output | None = None
     header: bytes | None = None
     rows: int = 0
+    parts: list[_Part] = field(default_factory=list)
 
     def add(self, staged: io.StagedFiles, frame: pd.DataFrame) -> bytes:
         """Append ``frame``'s rows; returns them as a file of their own (with the header)."""
         data = export_bytes(frame, self.target)
         if self.header is None:
             self.header = export_bytes(frame.iloc[:0], self.target)
-            staged.append(self.dest, data)
-        else:
-            assert data.startswith(self.header), f"{self.dest}: a batch's header differs"
-            staged.append(self.dest, data[len(self.header) :])
+        body = self._body(data)
+        if self.copy is not None:
+            staged.append(self.copy, body if self.parts else data)
+        self._place(staged, frame, body)
         self.rows += len(frame)
         return data
+
+    def files(self) -> list[str]:
+        """The names of the file's parts (one: the file itself)."""
+        return [part.dest.name for part in self.parts]
+
+    def _body(self, data: bytes) -> bytes:
+        """``data`` (rows with the header) without the header."""
+        assert self.header is not None and data.startswith(self.header), f"{self.dest}: header"
+        return data[len(self.header) :]
+
+    def _place(self, staged: io.StagedFiles, frame: pd.DataFrame, body: bytes) -> None:
+        """Append rows to the last part, or to a new one when they would pass the limit;
+        rows that do not fit together are split in halves until they do."""
+        if not self.parts:
+            self._new_part(staged)
+        part = self.parts[-1]
+        if not self._fits(part, len(frame), len(body)):
+            if len(frame) > 1:
+                half = len(frame) // 2
+                for piece in (frame.iloc[:half], frame.iloc[half:]):
+                    self._place(staged, piece, self._body(export_bytes(piece, self.target)))
+                return
+            if part.rows:  # a row alone that does not fit beside the others: a new part
+                self._new_part(staged)
+                part = self.parts[-1]
+        staged.append(part.dest, body)
+        part.rows += len(frame)
+        part.size += len(body)
+
+    def _fits(self, part: _Part, rows: int, size: int) -> bool:
+        most_rows, megabytes = self.limit.rows, self.limit.megabytes
+        return (most_rows is None or part.rows + rows <= most_rows) and (
+            megabytes is None or part.size + size <= megabytes * 1e6
+        )
+
+    def _new_part(self, staged: io.StagedFiles) -> None:
+        """Start the next part (the first is the file itself until a second is needed)."""
+        assert self.header is not None
+        if len(self.parts) == 1:
+            first = self.parts[0]
+            first.dest = self._part_dest(1)
+            staged.rename(self.dest, first.dest)
+        dest = self.dest if not self.parts else self._part_dest(len(self.parts) + 1)
+        staged.append(dest, self.header)
+        self.parts.append(_Part(dest, size=len(self.header)))
+
+    def _part_dest(self, number: int) -> Output:
+        return self.dest.with_name(f"{self.dest.stem}_part{number}.csv")
+
+    def finish(self, staged: io.StagedFiles) -> dict[str, int]:
+        """Rows per file written (a part each, under its name without ``.csv``); the earlier
+        export's parts (or whole file) that this one does not write are deleted with the
+        commit."""
+        if len(self.parts) > 1:
+            limits = [f"{self.limit.rows:,} rows"] if self.limit.rows else []
+            limits += [f"{self.limit.megabytes:g} MB"] if self.limit.megabytes else []
+            log.info(
+                "%s: %s rows in %s files, as its CRM imports at most %s per file "
+                "(export.file_limits.%s)",
+                self.dest.name,
+                f"{self.rows:,}",
+                len(self.parts),
+                " and ".join(limits),
+                self.target,
+            )
+        written = {part.dest.name for part in self.parts}
+        pattern = re.compile(rf"{re.escape(self.dest.stem)}(_part\d+)?\.csv")
+        for path in sorted(self.dest.parent.glob(f"{self.dest.stem}*.csv")):
+            if pattern.fullmatch(path.name) and path.name not in written:
+                staged.remove(path)
+        return {part.dest.stem: part.rows for part in self.parts}
 
 
 @dataclass
@@ -136,7 +220,8 @@ def run(
     ``batch_rows`` customers at a time (default :data:`BATCH_ROWS`). Every file is staged
     beside its destination and all are put in place together once complete. Returns rows per
     file written under its stable name (``<target>``, ``<target>_delta``, ``control_group``,
-    ``contacts_log``)."""
+    ``contacts_log``; ``<target>_part<n>`` for the parts of a file longer than its CRM's
+    ``export.file_limits``)."""
     batch_rows = batch_rows or BATCH_ROWS
     whole = _whole_list(paths)
     assert whole.cutoff is not None  # _whole_list refuses a list without rows
@@ -203,7 +288,7 @@ def _finish(
     summary: dict[str, object] = {}
     for target, file in files.items():
         _log_file(target, file)
-        rows[target] = file.file.rows
+        rows |= file.file.finish(staged)
         if file.delta is None:  # the generic file is read by people: no delta, no fields
             continue
         previous = _previous_copy(paths.exports / HISTORY, target, dated)
@@ -219,9 +304,7 @@ def _finish(
             f"{delta.left:,}",
             f"{delta.changed:,}",
         )
-        rows[f"{target}_delta"] = file.delta_file.rows
-        for csv in (file.file, file.delta_file):
-            staged.copy(csv.dest, _destination(paths, f"{HISTORY}/{csv.dest.stem}_{dated}"))
+        rows |= file.delta_file.finish(staged)
         for name, data in WRITERS[target](field_specs(target, file.columns, actions)).items():
             staged.append(_destination(paths, name), data)
         summary[target] = {
@@ -231,6 +314,8 @@ def _finish(
             "truncated": file.truncated_in_order(),
             "neutralised_keys": file.neutralised_keys,
             "delta": {"entered": delta.entered, "left": delta.left, "changed": delta.changed},
+            "files": file.file.files(),
+            "delta_files": file.delta_file.files(),
         }
     return rows, summary
 
@@ -320,12 +405,13 @@ def _target_file(
             action=action,
             leavers_hold=_leavers_hold(target, chosen),
         )
-    return _TargetFile(
-        chosen,
-        _Csv(_destination(paths, target), target),
-        delta,
-        _Csv(_destination(paths, f"{target}_delta"), target),
-    )
+    limit = getattr(settings.export.file_limits, target)
+
+    def csv(name: str) -> _Csv:  # a CRM's files get a dated copy, whole
+        copy = _destination(paths, f"{HISTORY}/{name}_{dated}") if delta is not None else None
+        return _Csv(_destination(paths, name), target, limit, copy)
+
+    return _TargetFile(chosen, csv(target), delta, csv(f"{target}_delta"))
 
 
 def _destination(paths: PipelinePaths, name: str) -> Output:
