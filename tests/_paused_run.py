@@ -3,8 +3,9 @@ can kill it there with SIGKILL.
 
     python tests/_paused_run.py <marker file> <where> <churn arguments...>
 
-``where`` is ``parquet:<text>``, ``booster:<text>`` or ``bytes:<text>``: pause after writing
-half of a parquet file, xgboost model or raw file (a CRM export) whose path contains <text>.
+``where`` is ``parquet:<text>``, ``booster:<text>``, ``bytes:<text>`` or ``staged:<text>``:
+pause after writing half of a parquet file, xgboost model, raw file or file written in parts
+(a CRM export, :class:`churn.io.files.StagedFiles`) whose path contains <text>.
 The child creates the marker file when it pauses.
 """
 
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 import xgboost as xgb
 
 from churn.cli import app
+from churn.io import StagedFiles
 
 
 def pause(marker: str) -> None:
@@ -55,6 +57,20 @@ def half_closed(marker: str, text: str, close: Any) -> Any:
     return wrapper
 
 
+def half_staged(marker: str, text: str, append: Any) -> Any:
+    """The same for a file staged in parts (``StagedFiles.append``): pause after its first."""
+
+    def wrapper(self: Any, dest: Any, data: bytes) -> Any:
+        result = append(self, dest, data)
+        if text in str(dest):
+            staged = self._staged[dest]
+            os.truncate(staged, os.path.getsize(staged) // 2)
+            pause(marker)
+        return result
+
+    return wrapper
+
+
 def main() -> None:
     marker, where, *args = sys.argv[1:]
     kind, _, text = where.partition(":")
@@ -63,6 +79,8 @@ def main() -> None:
         pq.ParquetWriter.close = half_closed(marker, text, pq.ParquetWriter.close)  # type: ignore[method-assign]
     elif kind == "bytes":
         Path.write_bytes = half_written(marker, text, Path.write_bytes)  # type: ignore[method-assign]
+    elif kind == "staged":
+        StagedFiles.append = half_staged(marker, text, StagedFiles.append)  # type: ignore[method-assign]
     elif kind == "booster":
         xgb.Booster.save_model = half_written(marker, text, xgb.Booster.save_model)  # type: ignore[method-assign]
     else:

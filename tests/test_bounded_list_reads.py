@@ -1,12 +1,13 @@
 """`churn export` and `churn report` never hold the whole scored list (issue 17): export reads
-the rows it writes (the outreach slice) and a few columns of the rest batch by batch; the
+the rows it writes (the outreach slice) a batch at a time, and a few columns of the rest; the
 report reads four columns of every customer and the first rows to contact. What they write
 is what reading the whole list gave."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ import pandas as pd
 import pytest
 
 from churn import io as churn_io
+from churn.errors import InputDataError
+from churn.stages import export as export_stage
 from churn.stages import report as report_stage
-from tests._project import churn, make_project, run_stages
+from tests._project import churn, leftovers, make_project, run_stages
 
 SCORES = "data/scored/shop/scores.parquet"
 EXPORTS = "data/exports/shop"
@@ -81,14 +84,17 @@ def project(tmp_path: Path) -> Path:
     return make_project(tmp_path)
 
 
-def test_export_reads_only_the_outreach_rows_and_writes_what_the_whole_list_gave(
+def test_export_reads_the_outreach_rows_a_batch_at_a_time(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_list(project, big_list())
-    reads = spy(monkeypatch, churn_io, "read_parquet")
+    monkeypatch.setattr(export_stage, "BATCH_ROWS", 50)
+    whole = spy(monkeypatch, churn_io, "read_parquet")
+    batches = spy_batches(monkeypatch)
     code, out = churn(project, "export")
     assert code == 0, out
-    assert reads == [("scores.parquet", REACHED)]  # the slice; the rest only a few columns
+    assert not whole  # the list is never read whole
+    assert batches == [50, 50, 20]  # the slice only, 50 rows at a time
 
     exports = project / EXPORTS
     hubspot = pd.read_csv(exports / "hubspot.csv", dtype=str)
@@ -98,6 +104,93 @@ def test_export_reads_only_the_outreach_rows_and_writes_what_the_whole_list_gave
     # an action held only outside the slice is still declared: every value the scores hold is
     declared = " ".join(p.read_text() for p in exports.rglob("*") if p.suffix in {".json", ".csv"})
     assert "legacy_offer" in declared
+
+
+def spy_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows of each batch of the list that export reads."""
+    sizes: list[int] = []
+    real = export_stage.parquet_row_batches
+
+    def recorded(*args: Any, **kwargs: Any) -> Iterator[pd.DataFrame]:
+        for frame in real(*args, **kwargs):
+            sizes.append(len(frame))
+            yield frame
+
+    monkeypatch.setattr(export_stage, "parquet_row_batches", recorded)
+    return sizes
+
+
+def messy_list(cutoff: str, seed: int) -> pd.DataFrame:
+    """A list whose files exercise every per-row rule: ids a spreadsheet would run, customers
+    without a contact, a reason too long for its field, an action outside the playbook."""
+    rng = np.random.default_rng(seed)
+    frame = big_list([f"=C{i}" if i % 37 == 0 else f"C{i:05d}" for i in range(N)])
+    frame["in_outreach"] = rng.uniform(size=N) < 0.3
+    frame["control_group"] = frame["in_outreach"] & (rng.uniform(size=N) < 0.1)
+    frame["recommended_action"] = np.where(
+        frame["in_outreach"], rng.choice(["win_back_offer", "service_call", "x"], N), "none"
+    )
+    frame["planned_action"] = frame["recommended_action"]
+    frame["reason_1_text"] = np.where(rng.uniform(size=N) < 0.05, "long " * 80, "short")
+    frame.loc[rng.uniform(size=N) < 0.05, "expected_value"] = np.nan
+    frame["cutoff"] = pd.Timestamp(cutoff)
+    return frame
+
+
+def write_contacts(project: Path) -> None:
+    """Contact fields for most customers: some without an email, some not in the table."""
+    ids = [f"=C{i}" if i % 37 == 0 else f"C{i:05d}" for i in range(0, N, 1) if i % 11]
+    emails = [None if i % 5 == 0 else f"{c.lower()}@example.com" for i, c in enumerate(ids)]
+    table = pd.DataFrame({"customer_id": ids, "email": emails, "last_name": "Ng"})
+    path = project / "data/interim/shop/canonical/contact_fields.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.astype("string").to_parquet(path, index=False)
+
+
+def test_export_writes_the_same_files_whatever_the_batch_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trees = []
+    for batch_rows in (40, 100_000):
+        project = make_project(tmp_path / str(batch_rows))
+        write_contacts(project)
+        monkeypatch.setattr(export_stage, "BATCH_ROWS", batch_rows)
+        for cutoff, seed in (("2024-04-01", 1), ("2024-05-01", 2)):  # the second has a delta
+            write_list(project, messy_list(cutoff, seed))
+            code, out = churn(project, "export")
+            assert code == 0, out
+        exports = project / EXPORTS
+        trees.append({p.relative_to(exports): p.read_bytes() for p in exports.rglob("*.*")})
+    small, whole = trees
+    assert small.keys() == whole.keys()
+    assert [p for p in small if small[p] != whole[p]] == []
+    summary = json.loads(whole[Path("summary.json")])["targets"]["hubspot"]
+    assert summary["delta"]["entered"] and summary["delta"]["left"] and summary["delta"]["changed"]
+    assert summary["left_out"] and summary["truncated"] and summary["neutralised_keys"]
+
+
+def test_an_export_failing_after_its_first_batches_leaves_the_previous_one(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_list(project, big_list())
+    assert churn(project, "export")[0] == 0
+    exports = project / EXPORTS
+    before = {p: p.read_bytes() for p in exports.rglob("*") if p.is_file()}
+    monkeypatch.setattr(export_stage, "BATCH_ROWS", 50)
+    real, calls = export_stage.control_frame, []
+
+    def failing(scores: pd.DataFrame) -> pd.DataFrame:
+        calls.append(len(scores))
+        if len(calls) == 2:  # the CRM files have had a batch appended already
+            raise InputDataError("the second batch cannot be written")
+        return real(scores)
+
+    monkeypatch.setattr(export_stage, "control_frame", failing)
+    write_list(project, big_list([f"D{i:05d}" for i in range(N)]))
+    code, out = churn(project, "export")
+    assert code == InputDataError.exit_code and "the second batch" in out, out
+    assert {p: p.read_bytes() for p in exports.rglob("*") if p.is_file()} == before
+    assert leftovers(project) == []
 
 
 def test_export_decides_email_keys_on_the_whole_list(project: Path) -> None:

@@ -172,7 +172,7 @@ def test_killed_while_writing_scores_or_an_export_keeps_the_old_ones(
     children.append(start_paused(project, "parquet:.scores.parquet.", "score", PIPELINE, *model))
     kill(children[-1])
     assert outputs() == before
-    where = "bytes:.generic.csv."
+    where = "staged:generic.csv"
     children.append(start_paused(project, where, "export", PIPELINE, "--target", "generic"))
     kill(children[-1])
     assert outputs() == before

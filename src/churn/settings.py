@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     ValidationError,
     field_validator,
@@ -1273,6 +1274,41 @@ class ExportTarget(Frozen):
     )
 
 
+class FileLimit(Frozen):
+    """How large one import file may be: a longer list is written in parts, each with the
+    header, none over the limit."""
+
+    rows: PositiveInt | None = Field(
+        None, description="most data rows in one file (the header not counted); null: no limit"
+    )
+    megabytes: PositiveFloat | None = Field(
+        None, description="most megabytes (10^6 bytes) in one file, header included; null: no limit"
+    )
+
+
+class FileLimits(Frozen):
+    """Per target, the largest import file its CRM takes (``<target>.csv`` and
+    ``<target>_delta.csv``; the dated copies under history/ stay whole). A target set here
+    replaces its defaults."""
+
+    salesforce: FileLimit = Field(
+        default_factory=lambda: FileLimit(megabytes=100),
+        description="Bulk API 2.0 takes 150 MB of base64-encoded CSV per upload, about 100 MB",
+    )
+    hubspot: FileLimit = Field(
+        default_factory=lambda: FileLimit(rows=1_048_576, megabytes=512),
+        description="HubSpot's import tool on a paid plan: 1,048,576 rows and 512 MB per file "
+        "(its free tools: 20 MB)",
+    )
+    dynamics: FileLimit = Field(
+        default_factory=lambda: FileLimit(megabytes=8),
+        description="Dynamics 365's Import Data wizard: 8 MB per .csv file",
+    )
+    generic: FileLimit = Field(
+        default_factory=FileLimit, description="no limit: the generic file is read by people"
+    )
+
+
 class ExportSettings(Frozen):
     """Per CRM target, which columns leave the system and under what names. Targets not set
     here use the built-in defaults (see churn.crm.writers)."""
@@ -1280,6 +1316,11 @@ class ExportSettings(Frozen):
     targets: dict[Literal["salesforce", "hubspot", "dynamics", "generic"], ExportTarget] = Field(
         default_factory=dict,
         description="CRM target -> its columns; targets left out use the built-in columns",
+    )
+    file_limits: FileLimits = Field(
+        default_factory=FileLimits,
+        description="per target, the largest file its CRM imports; a longer list is written as "
+        "<target>_part1.csv, <target>_part2.csv, ... each with the header",
     )
 
 

@@ -24,6 +24,7 @@ import sqlglot
 
 from churn.engines.freed_memory import return_freed_memory
 from churn.engines.spill import close_spill_folder, open_spill_folder
+from churn.io.files import exact_batches
 
 DAY_SQL = "DATE_DIFF('day', DATE '1970-01-01', CAST({col} AS DATE))"
 """Whole days since 1970-01-01 of a timestamp column: the time unit of every query."""
@@ -152,29 +153,12 @@ def result_batches(
     rows, the last one shorter (one empty table, with the result's columns, when it has no
     rows). On DuckDB the result is streamed, so Python never holds it whole; other engines
     return the whole table, which is then sliced."""
-    if rows < 1:
-        raise ValueError(f"The 'rows' parameter must be a positive int. Got {rows} instead.")
     if isinstance(run_sql, DuckDbRunner):
         batches: Iterable[pa.RecordBatch] = run_sql.batches(tables, sql)
+        yield from exact_batches(batches, rows)
     else:
         whole: pa.Table = run_sql(tables, sql)
-        batches = whole.to_batches() or [pa.RecordBatch.from_pylist([], schema=whole.schema)]
-    pending: list[pa.RecordBatch] = []
-    held, yielded = 0, False
-    for batch in batches:
-        if batch.num_rows == 0 and pending:
-            continue
-        pending.append(batch)
-        held += batch.num_rows
-        while held >= rows:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, rows)
-            yielded = True
-            rest = table.slice(rows)
-            pending, held = rest.to_batches(), rest.num_rows
-            del table, rest
-    if held or not yielded:  # the rest, or the empty result with its columns
-        yield pa.Table.from_batches(pending)
+        yield from exact_batches(whole.to_batches(), rows, whole.schema)
 
 
 def to_spark_sql(sql: str) -> str:

@@ -4,6 +4,7 @@ writes."""
 
 from churn.io.files import (
     PARQUET_ROW_GROUP_ROWS,
+    StagedFiles,
     read_json,
     read_parquet,
     read_source,
@@ -22,6 +23,7 @@ from churn.io.files import (
 
 __all__ = [
     "PARQUET_ROW_GROUP_ROWS",
+    "StagedFiles",
     "read_json",
     "read_parquet",
     "read_source",

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from churn.errors import InputDataError, OutputWriteError, PipelineStateError
@@ -440,6 +441,81 @@ def write_bytes(data: bytes, dest: Path) -> None:
         tmp.write_bytes(data)
 
 
+class StagedFiles:
+    """Files written piece by piece, each to a temporary file beside its destination, and put
+    in place together by :meth:`commit`: until then every previous file is unchanged, and a
+    failure (:meth:`discard`, or leaving the ``with`` block on an exception) leaves none of
+    the new ones. So a set of files too large to hold is still all or nothing."""
+
+    def __init__(self) -> None:
+        self._staged: dict[Path, Path] = {}
+        self._removed: list[Path] = []
+
+    def __enter__(self) -> StagedFiles:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def append(self, dest: Path, data: bytes) -> None:
+        """Add ``data`` to the end of ``dest``'s new content (the first call starts it)."""
+        with _output_errors(dest), open(self._temporary(dest), "ab") as fh:
+            fh.write(data)
+
+    def copy(self, source: Path, dest: Path) -> None:
+        """Stage ``dest`` as a copy of the content staged so far for ``source``."""
+        with _output_errors(dest):
+            shutil.copyfile(self._staged[source], self._temporary(dest))
+
+    def rename(self, dest: Path, new: Path) -> None:
+        """Let the content staged for ``dest`` go to ``new`` instead."""
+        self._staged[new] = self._staged.pop(dest)
+
+    def remove(self, dest: Path) -> None:
+        """Delete ``dest`` at :meth:`commit` (an earlier output the new set replaces)."""
+        self._removed.append(dest)
+
+    def commit(self) -> None:
+        """Put every staged file in place, in the order they were started, then delete those
+        :meth:`remove` named."""
+        staged, self._staged = self._staged, {}
+        removed, self._removed = self._removed, []
+        try:
+            for dest, tmp in staged.items():
+                with _output_errors(dest):
+                    with open(tmp, "rb") as fh:
+                        os.fsync(fh.fileno())
+                    os.chmod(tmp, 0o666 & ~_umask())
+                    os.replace(tmp, dest)
+            for dest in removed:
+                with _output_errors(dest):
+                    dest.unlink(missing_ok=True)
+        finally:
+            for tmp in staged.values():
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Remove every staged file; the destinations keep what they held."""
+        staged, self._staged, self._removed = self._staged, {}, []
+        for tmp in staged.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+    def _temporary(self, dest: Path) -> Path:
+        if dest not in self._staged:
+            with _output_errors(dest):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                recover(dest)
+                fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+                os.close(fd)
+            self._staged[dest] = Path(name)
+        return self._staged[dest]
+
+
 def write_csv(frame: pd.DataFrame, dest: Path) -> None:
     with _atomic_path(dest) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.10g")
@@ -629,6 +705,60 @@ def parquet_column_batches(
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
             table = pa.Table.from_batches([batch]).replace_schema_metadata(metadata)
             yield table.to_pandas()
+
+
+def exact_batches(
+    batches: Iterable[pa.RecordBatch], rows: int, schema: pa.Schema | None = None
+) -> Iterator[pa.Table]:
+    """``batches`` as tables of exactly ``rows`` rows, the last one shorter; one empty table
+    when there are no rows (with ``schema``, else the first batch's columns)."""
+    if rows < 1:
+        raise ValueError(f"The 'rows' parameter must be a positive int. Got {rows} instead.")
+    pending: list[pa.RecordBatch] = []
+    held, yielded = 0, False
+    for batch in batches:
+        if batch.num_rows == 0 and (pending or schema is not None):
+            continue
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows)
+            yielded = True
+            rest = table.slice(rows)
+            pending, held = rest.to_batches(), rest.num_rows
+            del table, rest
+    if held or not yielded:  # the rest, or the empty result with its columns
+        yield pa.Table.from_batches(pending, schema=schema if not pending else None)
+
+
+def parquet_row_batches(
+    path: Output, *, where: str | None = None, batch_rows: int = PARQUET_ROW_GROUP_ROWS
+) -> Iterator[pd.DataFrame]:
+    """Every column of the rows of an output of an earlier stage, ``batch_rows`` rows at a
+    time (the last frame fewer), in file order: with ``where`` (a boolean column), only the
+    rows it marks true. One empty frame when no row is kept; dtypes as :func:`read_parquet`
+    gives them. Errors as ``read_parquet``."""
+    with _earlier_output(path):
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
+
+        def kept() -> Iterator[pa.RecordBatch]:
+            for batch in parquet.iter_batches(batch_size=batch_rows):
+                yield batch if where is None else batch.filter(pc.fill_null(batch[where], False))
+
+        rows = 0
+        for table in exact_batches(kept(), batch_rows, schema):
+            rows += table.num_rows
+            yield _as_read(table, schema)
+    log.info("read %s: %s rows, %s at a time", path, f"{rows:,}", f"{batch_rows:,}")
+
+
+def _as_read(table: pa.Table, schema: pa.Schema) -> pd.DataFrame:
+    """``table`` (rows of a file of ``schema``) as :func:`read_parquet` gives it: the pandas
+    dtypes its writer recorded, a fresh 0-based index."""
+    frame: pd.DataFrame = table.replace_schema_metadata(schema.metadata).to_pandas()
+    return frame.reset_index(drop=True)
 
 
 def positions_where(

@@ -6,13 +6,22 @@ under ``history/``, the field definitions the CRM admin creates the fields from
 (``<target>/``) and ``summary.json``, what each file holds and who was left out of it;
 ``control_group.csv``, the customers held out; ``contacts_log.csv``, the outreach slice in the
 shape of ``data.contacts`` (:mod:`churn.crm.contacts_log`), to append once the campaign ran.
+
+The list is read a batch of rows at a time (only the rows some file is made of), each batch's
+contact fields joined by DuckDB out of core (:mod:`churn.io.list_contacts`), and every file is
+appended to batch by batch while staged beside its destination: what export holds is a batch
+and the keys of the delta, not the list. The files are put in place together at the end, so a
+failure leaves the previous export as it was.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import re
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -20,9 +29,9 @@ import pandas as pd
 from churn import io
 from churn.crm.contacts_log import LOG_FILE, contacts_log
 from churn.crm.definitions import WRITERS, field_specs
-from churn.crm.deltas import Delta, export_delta, leaver_values, read_export
+from churn.crm.deltas import DeltaParts, leaver_values, read_export, read_export_parts
 from churn.crm.fields import CONTACT_PREFIX, action_options
-from churn.crm.keys import with_email_ids
+from churn.crm.keys import required_fields, with_email_ids
 from churn.crm.list_facts import COLUMNS, ListFacts, list_facts
 from churn.crm.writers import (
     CONTROL_FILE,
@@ -36,9 +45,10 @@ from churn.crm.writers import (
     target_settings,
 )
 from churn.errors import PipelineStateError
-from churn.io.files import parquet_column_batches, parquet_column_names
+from churn.io.files import parquet_column_batches, parquet_column_names, parquet_row_batches
+from churn.io.list_contacts import contact_batches
 from churn.io.paths import Output, PipelinePaths
-from churn.settings import ExportTarget, PipelineSettings
+from churn.settings import ExportTarget, FileLimit, PipelineSettings
 
 PARAMS: tuple[str, ...] = ("export", "playbook")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
@@ -53,45 +63,240 @@ SUMMARY = "summary.json"
 log = logging.getLogger("churn")
 
 
+BATCH_ROWS = 100_000
+"""Customers formatted and written at a time: export holds a batch of the list, not the list."""
+
+
+@dataclass
+class _Part:
+    dest: Output
+    rows: int = 0
+    size: int = 0
+
+
+@dataclass
+class _Csv:
+    """One CSV file written a batch at a time: the first batch's header (and Dynamics'
+    byte-order mark) once, then each batch's rows. With a ``limit``, a file that would pass it
+    is written in parts (``<name>_part1.csv``, ``<name>_part2.csv``, ...), each with the
+    header and none over the limit; ``copy``, when given, gets the whole file."""
+
+    dest: Output
+    target: Target
+    limit: FileLimit = field(default_factory=FileLimit)
+    copy: Output | None = None
+    header: bytes | None = None
+    rows: int = 0
+    parts: list[_Part] = field(default_factory=list)
+
+    def add(self, staged: io.StagedFiles, frame: pd.DataFrame) -> bytes:
+        """Append ``frame``'s rows; returns them as a file of their own (with the header)."""
+        data = export_bytes(frame, self.target)
+        if self.header is None:
+            self.header = export_bytes(frame.iloc[:0], self.target)
+        body = self._body(data)
+        if self.copy is not None:
+            staged.append(self.copy, body if self.parts else data)
+        self._place(staged, frame, body)
+        self.rows += len(frame)
+        return data
+
+    def files(self) -> list[str]:
+        """The names of the file's parts (one: the file itself)."""
+        return [part.dest.name for part in self.parts]
+
+    def _body(self, data: bytes) -> bytes:
+        """``data`` (rows with the header) without the header."""
+        assert self.header is not None and data.startswith(self.header), f"{self.dest}: header"
+        return data[len(self.header) :]
+
+    def _place(self, staged: io.StagedFiles, frame: pd.DataFrame, body: bytes) -> None:
+        """Append rows to the last part, or to a new one when they would pass the limit;
+        rows that do not fit together are split in halves until they do."""
+        if not self.parts:
+            self._new_part(staged)
+        part = self.parts[-1]
+        if not self._fits(part, len(frame), len(body)):
+            if len(frame) > 1:
+                half = len(frame) // 2
+                for piece in (frame.iloc[:half], frame.iloc[half:]):
+                    self._place(staged, piece, self._body(export_bytes(piece, self.target)))
+                return
+            if part.rows:  # a row alone that does not fit beside the others: a new part
+                self._new_part(staged)
+                part = self.parts[-1]
+        staged.append(part.dest, body)
+        part.rows += len(frame)
+        part.size += len(body)
+
+    def _fits(self, part: _Part, rows: int, size: int) -> bool:
+        most_rows, megabytes = self.limit.rows, self.limit.megabytes
+        return (most_rows is None or part.rows + rows <= most_rows) and (
+            megabytes is None or part.size + size <= megabytes * 1e6
+        )
+
+    def _new_part(self, staged: io.StagedFiles) -> None:
+        """Start the next part (the first is the file itself until a second is needed)."""
+        assert self.header is not None
+        if len(self.parts) == 1:
+            first = self.parts[0]
+            first.dest = self._part_dest(1)
+            staged.rename(self.dest, first.dest)
+        dest = self.dest if not self.parts else self._part_dest(len(self.parts) + 1)
+        staged.append(dest, self.header)
+        self.parts.append(_Part(dest, size=len(self.header)))
+
+    def _part_dest(self, number: int) -> Output:
+        return self.dest.with_name(f"{self.dest.stem}_part{number}.csv")
+
+    def finish(self, staged: io.StagedFiles) -> dict[str, int]:
+        """Rows per file written (a part each, under its name without ``.csv``); the earlier
+        export's parts (or whole file) that this one does not write are deleted with the
+        commit."""
+        if len(self.parts) > 1:
+            limits = [f"{self.limit.rows:,} rows"] if self.limit.rows else []
+            limits += [f"{self.limit.megabytes:g} MB"] if self.limit.megabytes else []
+            log.info(
+                "%s: %s rows in %s files, as its CRM imports at most %s per file "
+                "(export.file_limits.%s)",
+                self.dest.name,
+                f"{self.rows:,}",
+                len(self.parts),
+                " and ".join(limits),
+                self.target,
+            )
+        written = {part.dest.name for part in self.parts}
+        pattern = re.compile(rf"{re.escape(self.dest.stem)}(_part\d+)?\.csv")
+        for path in sorted(self.dest.parent.glob(f"{self.dest.stem}*.csv")):
+            if pattern.fullmatch(path.name) and path.name not in written:
+                staged.remove(path)
+        return {part.dest.stem: part.rows for part in self.parts}
+
+
+@dataclass
+class _TargetFile:
+    """One target's import file, its delta and what building them changed, batch by batch."""
+
+    columns: ExportTarget
+    file: _Csv
+    delta: DeltaParts | None
+    delta_file: _Csv
+    left_out: Counter[str] = field(default_factory=Counter)
+    truncated: Counter[str] = field(default_factory=Counter)
+    neutralised_keys: int = 0
+    first_neutralised: list[str] = field(default_factory=list)
+
+    def left_out_in_order(self, target: Target) -> dict[str, int]:
+        """Rows left out per required field, in the order the fields are checked."""
+        required = required_fields(target, self.columns)
+        return {n: self.left_out[n] for n in required if n in self.left_out}
+
+    def truncated_in_order(self) -> dict[str, int]:
+        """Cells cut per field, in the file's column order."""
+        return {
+            c.name: self.truncated[c.name] for c in self.columns.columns if c.name in self.truncated
+        }
+
+    def add(self, staged: io.StagedFiles, built: CrmFile) -> None:
+        """Append a batch of the file's rows; those that entered or changed go to the delta."""
+        data = self.file.add(staged, built.frame)
+        self.left_out.update(built.left_out)
+        self.truncated.update(built.truncated)
+        self.neutralised_keys += len(built.neutralised_keys)
+        self.first_neutralised = (self.first_neutralised + built.neutralised_keys)[:3]
+        if self.delta is not None:
+            encoding = CONVENTIONS[self.file.target].encoding
+            self.delta_file.add(staged, self.delta.add(read_export(data, encoding)))
+
+
 def run(
-    settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target] = TARGETS
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    targets: Sequence[Target] = TARGETS,
+    *,
+    batch_rows: int | None = None,
 ) -> dict[str, int]:
-    """Write each target's files, ``control_group.csv`` and ``contacts_log.csv``; every file is
-    built before any is written. Returns rows per file written under its stable name
-    (``<target>``, ``<target>_delta``, ``control_group``, ``contacts_log``)."""
+    """Write each target's files, ``control_group.csv`` and ``contacts_log.csv``, formatting
+    ``batch_rows`` customers at a time (default :data:`BATCH_ROWS`). Every file is staged
+    beside its destination and all are put in place together once complete. Returns rows per
+    file written under its stable name (``<target>``, ``<target>_delta``, ``control_group``,
+    ``contacts_log``; ``<target>_part<n>`` for the parts of a file longer than its CRM's
+    ``export.file_limits``)."""
+    batch_rows = batch_rows or BATCH_ROWS
     whole = _whole_list(paths)
-    scores = _rows_to_write(settings, paths, targets)
-    contacts_path = paths.table(CONTACT_FIELDS_TABLE)
-    mapped = _contact_fields(contacts_path, scores) if contacts_path.is_file() else None
-    contacts = with_email_ids(scores["customer_id"], mapped, of_all=whole.ids)
-    fields = [] if contacts is None else [c for c in contacts.columns if c != "customer_id"]
-    if contacts is None:
-        log.info(
-            "no contact fields (data.customers.sources[].contact_fields): the CRM files are "
-            "keyed on the customer id"
-        )
-    elif contacts is not mapped:
-        log.info(
-            "the customer ids are email addresses: they fill the CRM files' email field, which "
-            "HubSpot and Dynamics match contacts on"
-        )
     assert whole.cutoff is not None  # _whole_list refuses a list without rows
     dated = whole.cutoff.strftime("%Y-%m-%d")
+    columns = parquet_column_names(paths.scores)
+    where = None if _exports_everyone(settings, targets) else "in_outreach"
+    logged = _logs_contacts(paths, columns)
+    control = _Csv(_destination(paths, CONTROL_FILE), "generic")
+    contacts_file = _Csv(_destination(paths, LOG_FILE), "generic")
+    files: dict[Target, _TargetFile] = {}
+    fields: list[str] = []
+    unpriced: set[str] = set()
+    with io.StagedFiles() as staged:
+        for scores, mapped in _batches(paths, where, batch_rows):
+            contacts = with_email_ids(scores["customer_id"], mapped, of_all=whole.ids)
+            if not files:
+                fields = _contact_fields(mapped, contacts)
+                files = {
+                    t: _target_file(settings, paths, t, columns=columns, fields=fields, dated=dated)
+                    for t in targets
+                }
+            for target, file in files.items():
+                file.add(staged, crm_file(scores, target, file.columns, contacts=contacts))
+            control.add(staged, control_frame(scores))
+            if logged:
+                part = contacts_log(scores, settings.playbook)
+                unpriced |= set(part.loc[part["cost"].isna(), "action"].astype(str))
+                contacts_file.add(staged, part)
+        rows, summary = _finish(staged, settings, paths, files, whole=whole, dated=dated)
+        rows[CONTROL_FILE] = control.rows
+        if logged:
+            rows[LOG_FILE] = contacts_file.rows
+            if unpriced:
+                log.info(
+                    "%s.csv: action(s) %s are not in the playbook, so their cost is left empty",
+                    LOG_FILE,
+                    sorted(unpriced),
+                )
+        if summary:
+            for csv in [control, *([contacts_file] if logged else [])]:
+                name = csv.dest.stem
+                staged.copy(csv.dest, _destination(paths, f"{HISTORY}/{name}_{dated}"))
+            record = {"cutoff": dated, "contact_fields": fields, "targets": summary}
+            summary_bytes = (json.dumps(record, indent=2) + "\n").encode()
+            staged.append(_destination(paths, SUMMARY), summary_bytes)
+    for name, n in rows.items():
+        log.info("wrote %s: %s rows", _destination(paths, name), f"{n:,}")
+    return rows
+
+
+def _finish(
+    staged: io.StagedFiles,
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    files: dict[Target, _TargetFile],
+    *,
+    whole: ListFacts,
+    dated: str,
+) -> tuple[dict[str, int], dict[str, object]]:
+    """Each CRM file's leavers, dated copies and field definitions; rows per file and the
+    summary of each CRM's files."""
     actions = _actions(settings, whole.actions)
-    files: dict[str, bytes] = {}
     rows: dict[str, int] = {}
     summary: dict[str, object] = {}
-    for target in targets:
-        target_columns = target_settings(target, settings.export.targets, scores.columns, fields)
-        built = crm_file(scores, target, target_columns, contacts=contacts)
-        _log_file(target, built, target_columns)
-        data = export_bytes(built.frame, target)
-        files[target] = data
-        rows[target] = len(built.frame)
-        if target not in WRITERS:  # the generic file is read by people: no delta, no fields
+    for target, file in files.items():
+        _log_file(target, file)
+        rows |= file.file.finish(staged)
+        if file.delta is None:  # the generic file is read by people: no delta, no fields
             continue
-        delta = _delta(paths, target, target_columns, data, dated)
-        delta_bytes = export_bytes(delta.frame, target)
+        previous = _previous_copy(paths.exports / HISTORY, target, dated)
+        for leavers in file.delta.leavers(
+            [] if previous is None else _export_parts(previous, target)
+        ):
+            file.delta_file.add(staged, leavers)
+        delta = file.delta
         log.info(
             "%s delta since the previous list: %s entered, %s left, %s changed action",
             target,
@@ -99,38 +304,20 @@ def run(
             f"{delta.left:,}",
             f"{delta.changed:,}",
         )
-        files[f"{target}_delta"] = delta_bytes
-        files[f"{HISTORY}/{target}_{dated}"] = data
-        files[f"{HISTORY}/{target}_delta_{dated}"] = delta_bytes
-        rows[f"{target}_delta"] = len(delta.frame)
-        files |= WRITERS[target](field_specs(target, target_columns, actions))
+        rows |= file.delta_file.finish(staged)
+        for name, data in WRITERS[target](field_specs(target, file.columns, actions)).items():
+            staged.append(_destination(paths, name), data)
         summary[target] = {
-            "rows": len(built.frame),
-            "key": target_columns.columns[0].name,
-            "left_out": built.left_out,
-            "truncated": built.truncated,
-            "neutralised_keys": len(built.neutralised_keys),
+            "rows": file.file.rows,
+            "key": file.columns.columns[0].name,
+            "left_out": file.left_out_in_order(target),
+            "truncated": file.truncated_in_order(),
+            "neutralised_keys": file.neutralised_keys,
             "delta": {"entered": delta.entered, "left": delta.left, "changed": delta.changed},
+            "files": file.file.files(),
+            "delta_files": file.delta_file.files(),
         }
-    control = export_bytes(control_frame(scores), "generic")
-    files[CONTROL_FILE] = control
-    rows[CONTROL_FILE] = len(control_frame(scores))
-    log_frame = _contacts_log(settings, scores, paths)
-    if log_frame is not None:
-        files[LOG_FILE] = export_bytes(log_frame, "generic")
-        rows[LOG_FILE] = len(log_frame)
-    if summary:
-        files[f"{HISTORY}/{CONTROL_FILE}_{dated}"] = control
-        if log_frame is not None:
-            files[f"{HISTORY}/{LOG_FILE}_{dated}"] = files[LOG_FILE]
-        record = {"cutoff": dated, "contact_fields": fields, "targets": summary}
-        files[SUMMARY] = (json.dumps(record, indent=2) + "\n").encode()
-    for name, data in files.items():
-        dest = _destination(paths, name)
-        io.write_bytes(data, dest)
-        if name in rows:
-            log.info("wrote %s: %s rows", dest, f"{rows[name]:,}")
-    return rows
+    return rows, summary
 
 
 def _whole_list(paths: PipelinePaths) -> ListFacts:
@@ -154,23 +341,77 @@ def _whole_list(paths: PipelinePaths) -> ListFacts:
     )
 
 
-def _rows_to_write(
-    settings: PipelineSettings, paths: PipelinePaths, targets: Sequence[Target]
-) -> pd.DataFrame:
-    """The rows of ``scores.parquet`` some file is made of: the outreach slice (the contact
-    lists, the control group and the contacts log), or every row when a target exports
-    everyone (``only_outreach: false``). Only those rows are read."""
+def _exports_everyone(settings: PipelineSettings, targets: Sequence[Target]) -> bool:
+    """Whether some file is made of every row (a target with ``only_outreach: false``), not
+    only of the outreach slice (the contact lists, the control group and the contacts log):
+    only the rows some file is made of are read."""
     configured = settings.export.targets
-    everyone = any(t in configured and not configured[t].only_outreach for t in targets)
-    if everyone:
-        return io.read_parquet(paths.scores)
-    return io.read_parquet(paths.scores, filters=[("in_outreach", "==", True)])
+    return any(t in configured and not configured[t].only_outreach for t in targets)
 
 
-def _contact_fields(path: Output, scores: pd.DataFrame) -> pd.DataFrame:
-    """``contact_fields.parquet``'s rows of the customers in ``scores``, in file order."""
-    ids = scores["customer_id"].dropna().astype(str).unique().tolist()
-    return io.read_parquet(path, filters=[("customer_id", "in", ids)])
+def _batches(
+    paths: PipelinePaths, where: str | None, batch_rows: int
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """The rows some file is made of (``where``: only those), ``batch_rows`` at a time, each
+    batch with its customers' contact fields (``contact_fields.parquet``; None when the
+    customers table maps none)."""
+    rows = parquet_row_batches(paths.scores, where=where, batch_rows=batch_rows)
+    path = paths.table(CONTACT_FIELDS_TABLE)
+    if not path.is_file():
+        yield from ((batch, None) for batch in rows)
+        return
+    contacts = contact_batches(paths.scores, path, where=where, rows=batch_rows)
+    yield from zip(rows, contacts, strict=True)
+
+
+def _contact_fields(mapped: pd.DataFrame | None, contacts: pd.DataFrame | None) -> list[str]:
+    """The contact fields the files can carry (``contacts``, :func:`with_email_ids` of the
+    ``mapped`` ones), said in the log."""
+    if contacts is None:
+        log.info(
+            "no contact fields (data.customers.sources[].contact_fields): the CRM files are "
+            "keyed on the customer id"
+        )
+        return []
+    if contacts is not mapped:
+        log.info(
+            "the customer ids are email addresses: they fill the CRM files' email field, which "
+            "HubSpot and Dynamics match contacts on"
+        )
+    return [c for c in contacts.columns if c != "customer_id"]
+
+
+def _target_file(
+    settings: PipelineSettings,
+    paths: PipelinePaths,
+    target: Target,
+    *,
+    columns: list[str],
+    fields: list[str],
+    dated: str,
+) -> _TargetFile:
+    """``target``'s empty file; for a CRM, its delta against the latest dated copy before
+    ``dated`` (none: everyone entered)."""
+    chosen = target_settings(target, settings.export.targets, columns, fields)
+    delta = None
+    if target in WRITERS:
+        previous = _previous_copy(paths.exports / HISTORY, target, dated)
+        names = {c.source: c.name for c in chosen.columns}
+        key = chosen.columns[0].name
+        action = names.get("recommended_action")
+        delta = DeltaParts(
+            [c.name for c in chosen.columns],
+            None if previous is None else _export_parts(previous, target, [key, action]),
+            action=action,
+            leavers_hold=_leavers_hold(target, chosen),
+        )
+    limit = getattr(settings.export.file_limits, target)
+
+    def csv(name: str) -> _Csv:  # a CRM's files get a dated copy, whole
+        copy = _destination(paths, f"{HISTORY}/{name}_{dated}") if delta is not None else None
+        return _Csv(_destination(paths, name), target, limit, copy)
+
+    return _TargetFile(chosen, csv(target), delta, csv(f"{target}_delta"))
 
 
 def _destination(paths: PipelinePaths, name: str) -> Output:
@@ -179,44 +420,34 @@ def _destination(paths: PipelinePaths, name: str) -> Output:
     return Output(paths.exports / relative, made_by=paths.exports.made_by)
 
 
-def _contacts_log(
-    settings: PipelineSettings, scores: pd.DataFrame, paths: PipelinePaths
-) -> pd.DataFrame | None:
-    """The outreach slice as contacts (:func:`contacts_log`); None, and a log line, for scores
-    made before they kept the control rows' planned action."""
-    if "planned_action" not in scores.columns:
-        log.warning(
-            "%s has no planned_action column (scored by an older version): %s.csv not written. "
-            "Rescore with `churn score %s` to get it.",
-            paths.scores,
-            LOG_FILE,
-            paths.name,
-        )
-        return None
-    frame = contacts_log(scores, settings.playbook)
-    unpriced = sorted(set(frame.loc[frame["cost"].isna(), "action"].astype(str)))
-    if unpriced:
-        log.info(
-            "%s.csv: action(s) %s are not in the playbook, so their cost is left empty",
-            LOG_FILE,
-            unpriced,
-        )
-    return frame
+def _logs_contacts(paths: PipelinePaths, columns: list[str]) -> bool:
+    """Whether ``contacts_log.csv`` can be written: not from scores made before they kept the
+    control rows' planned action (logged)."""
+    if "planned_action" in columns:
+        return True
+    log.warning(
+        "%s has no planned_action column (scored by an older version): %s.csv not written. "
+        "Rescore with `churn score %s` to get it.",
+        paths.scores,
+        LOG_FILE,
+        paths.name,
+    )
+    return False
 
 
-def _log_file(target: str, built: CrmFile, settings: ExportTarget) -> None:
-    key = settings.columns[0].name
-    if built.neutralised_keys:
+def _log_file(target: Target, file: _TargetFile) -> None:
+    key = file.columns.columns[0].name
+    if file.neutralised_keys:
         log.warning(
             "%s: %s key(s) in column %r start like a spreadsheet formula (e.g. %s); written "
             "with a leading ' so no spreadsheet runs them, so they will not match their "
             "CRM record as they are",
             target,
-            f"{len(built.neutralised_keys):,}",
+            f"{file.neutralised_keys:,}",
             key,
-            ", ".join(repr(k) for k in built.neutralised_keys[:3]),
+            ", ".join(repr(k) for k in file.first_neutralised),
         )
-    for name, n in built.left_out.items():
+    for name, n in file.left_out_in_order(target).items():
         log.warning(
             "%s: %s customer(s) to contact left out of the file: no %s%s",
             target,
@@ -224,7 +455,7 @@ def _log_file(target: str, built: CrmFile, settings: ExportTarget) -> None:
             name,
             " (the key the CRM matches on)" if name == key else " (required)",
         )
-    for name, n in built.truncated.items():
+    for name, n in file.truncated_in_order().items():
         log.info("%s: %s value(s) of %s cut to the field's declared length", target, f"{n:,}", name)
 
 
@@ -244,30 +475,35 @@ def _actions(settings: PipelineSettings, held: frozenset[str]) -> tuple[str, ...
     return (*actions, *extra)
 
 
-def _delta(
-    paths: PipelinePaths, target: str, settings: ExportTarget, data: bytes, dated: str
-) -> Delta:
-    """The delta from the latest dated copy before ``dated`` (none: everyone entered)."""
-    encoding = CONVENTIONS[target].encoding  # type: ignore[index]
-    previous_path = _previous_copy(paths.exports / HISTORY, target, dated)
-    previous = None if previous_path is None else read_export(previous_path.read_bytes(), encoding)
+def _leavers_hold(target: Target, settings: ExportTarget) -> dict[str, str]:
+    """What a leaver's row of ``target``'s delta holds in each churn field
+    (:func:`leaver_values`)."""
     names = {c.source: c.name for c in settings.columns}
     churn_fields = {
         spec.name: spec.type
         for spec in field_specs(target, settings, ())
         if not spec.key and not spec.source.startswith(CONTACT_PREFIX)
     }
-    hold = leaver_values(
+    return leaver_values(
         churn_fields,
         status=names.get("outreach_status"),
         clear=CONVENTIONS[target].clear,  # type: ignore[index]
     )
-    return export_delta(
-        read_export(data, encoding),
-        previous,
-        action=names.get("recommended_action"),
-        leavers_hold=hold,
-    )
+
+
+EXPORT_PART_ROWS = 200_000
+"""Rows of a previous import file read at a time, for the delta."""
+
+
+def _export_parts(
+    path: Path, target: Target, columns: Collection[str | None] | None = None
+) -> Iterator[pd.DataFrame]:
+    """A previous import file of ``target`` as text cells, a part at a time
+    (:func:`read_export_parts`); with ``columns``, only those of them it has."""
+    kept = None if columns is None else [c for c in columns if c is not None]
+    with path.open("rb") as fh:
+        encoding = CONVENTIONS[target].encoding
+        yield from read_export_parts(fh, encoding, columns=kept, rows=EXPORT_PART_ROWS)
 
 
 def _previous_copy(history: Path, target: str, dated: str) -> Path | None:
