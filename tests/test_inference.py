@@ -277,3 +277,44 @@ def test_an_invoice_line_log_s_spend_is_units_times_unit_price_and_its_product_i
     roles = infer_event_roles(_text(totals))
     assert (roles.amount, roles.quantity) == ("LineTotal", None)
     assert roles.product_id == "StockCode"
+
+
+def test_an_analytics_export_is_timed_by_its_events_not_its_users_first_visit() -> None:
+    """GA4's BigQuery export: every row carries the user's first visit beside the event's
+    time, both in unix microseconds."""
+    rng = np.random.default_rng(2)
+    first = 1_704_067_200_000_000 + rng.integers(0, 10**12, 40)
+    when = first + rng.integers(0, 10**11, 40)
+    sample = _text(
+        pd.DataFrame(
+            {
+                "event_date": pd.to_datetime(when, unit="us").strftime("%Y%m%d"),
+                "event_timestamp": when,
+                "event_name": rng.choice(["session_start", "page_view", "purchase"], 40),
+                "user_pseudo_id": [f"{i % 9}.17040" for i in range(40)],
+                "user_first_touch_timestamp": first,
+            }
+        )
+    )
+    roles = infer_event_roles(sample)
+    assert (roles.customer_id, roles.timestamp.column) == ("user_pseudo_id", "event_timestamp")
+
+
+def test_a_session_log_in_unix_milliseconds_with_money_named_by_its_currency() -> None:
+    """A mobile game's sessions: ``session_start`` in epoch milliseconds, in-app purchases
+    in ``iap_usd`` (mostly 0)."""
+    rng = np.random.default_rng(3)
+    sample = _text(
+        pd.DataFrame(
+            {
+                "player_id": [f"p{i % 11}" for i in range(60)],
+                "session_start": 1_704_067_200_000 + rng.integers(0, 10**10, 60),
+                "session_length_s": rng.integers(30, 3000, 60),
+                "iap_usd": np.where(rng.uniform(size=60) < 0.8, 0.0, 4.99),
+            }
+        )
+    )
+    roles = infer_event_roles(sample)
+    assert (roles.customer_id, roles.timestamp.column) == ("player_id", "session_start")
+    assert roles.timestamp.format is not None and "unix" in roles.timestamp.format
+    assert roles.amount == "iap_usd"

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from sklearn.isotonic import IsotonicRegression
 
 from churn.errors import PipelineStateError
 from churn.modeling.base_margin import BaseMargin
@@ -237,8 +238,27 @@ def test_isotonic_calibrator_is_flat_outside_the_fitted_range(
     cal = Calibrator.fit("isotonic", margin, y)
     assert cal(np.array([margin.min() - 100.0]))[0] == cal(np.array([margin.min()]))[0]
     assert cal(np.array([margin.max() + 100.0]))[0] == cal(np.array([margin.max()]))[0]
-    # isotonic regression keeps the mean of what it was fitted on
-    assert cal(margin).mean() == pytest.approx(y.mean(), abs=1e-9)
+    # isotonic regression keeps the mean of what it was fitted on, but for half a churner or
+    # stayer added to a step of stayers or churners only at each end
+    assert cal(margin).mean() == pytest.approx(y.mean(), abs=1 / len(y))
+
+
+def test_isotonic_ends_are_never_certain() -> None:
+    """The lowest-margin customers of a calibration set without a churner among them get a
+    small probability, not 0; the highest, of churners only, a large one, not 1; the steps
+    between keep their class means."""
+    rng = np.random.default_rng(5)
+    margin = np.sort(rng.normal(0.0, 1.0, 2000))
+    y = (rng.uniform(size=margin.size) < 1 / (1 + np.exp(-3 * margin))).astype(int)
+    y[:120], y[-80:] = 0, 1  # 120 stayers at the bottom, 80 churners at the top
+    plain = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(margin, y)
+    assert plain.predict(margin[:1])[0] == 0.0 and plain.predict(margin[-1:])[0] == 1.0
+    cal = Calibrator.fit("isotonic", margin, y)
+    p = cal(np.r_[-50.0, margin, 50.0])
+    assert 0.0 < p[0] <= 0.5 / 121 and 1 - 0.5 / 81 <= p[-1] < 1.0
+    assert np.all(np.diff(p) >= 0.0)
+    inner = (p[1:-1] > p[0]) & (p[1:-1] < p[-1])
+    np.testing.assert_allclose(p[1:-1][inner], plain.predict(margin)[inner])
 
 
 @pytest.mark.parametrize("cal", [Calibrator("none"), Calibrator("platt", (50.0,), (0.0,))])

@@ -132,12 +132,17 @@ _CUSTOMER_WORDS_ELSEWHERE = frozenset(
 )
 """Words of other languages' exports naming the customer (German, Dutch, Spanish, French,
 Portuguese, Italian): ``Kundennummer``, ``Cliente``, ``Klant``."""
-_TIME_NAME = re.compile(r"date|time|^ts$|timestamp|created|when|day|datum|fecha|heure", re.I)
+_TIME_NAME = re.compile(
+    r"date|time|^ts$|timestamp|created|when|day|datum|fecha|heure|start|epoch|(^|_)at$", re.I
+)
 _AMOUNT_NAME = re.compile(
     r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv|charge|(^|[^a-z])(mrr|arr)([^a-z]|$)"
-    r"|betrag|umsatz|preis|summe|importe|monto|precio|montant|prix|valor|importo|bedrag|prijs",
+    r"|betrag|umsatz|preis|summe|importe|monto|precio|montant|prix|valor|importo|bedrag|prijs"
+    r"|(^|[^a-z])(usd|eur|gbp|jpy|cny|inr|brl|cad|aud|chf|sek|nok|dkk|pln|mxn|zar)([^a-z]|$)",
     re.I,
 )
+"""Names of money: what was paid, in the languages init reads, or named by its currency
+(a game's ``iap_usd``, ``umsatz_eur``)."""
 _ORDER_NAME = re.compile(r"order|invoice|transaction|receipt|basket|purchase_?id|txn", re.I)
 _TYPE_NAME = re.compile(r"event|type|action|kind|activity|page|screen", re.I)
 # Words of a column name that make it the money a customer brings, strongest first; words that
@@ -208,10 +213,13 @@ _NOT_EVENT_TIME_WORDS = frozenset(
         "shipped",
         "delivered",
         "delivery",
+        "first",
+        "touch",
     }
 )
 """Words of a date column's name that say it is not when the event happened (a membership's
-expiry, a birth or signup date, a delivery), so beside another date it is not the timestamp."""
+expiry, a birth or signup date, a delivery, a user's first visit: GA4's
+``user_first_touch_timestamp``), so beside another date it is not the timestamp."""
 _RUNNING_TOTAL_WORDS = {"total", "lifetime", "cumulative", "ltv", "sum"}
 
 
