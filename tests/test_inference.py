@@ -318,3 +318,31 @@ def test_a_session_log_in_unix_milliseconds_with_money_named_by_its_currency() -
     assert (roles.customer_id, roles.timestamp.column) == ("player_id", "session_start")
     assert roles.timestamp.format is not None and "unix" in roles.timestamp.format
     assert roles.amount == "iap_usd"
+
+
+def test_measures_are_what_each_event_carries_not_what_the_customer_keeps() -> None:
+    """A usage log's numbers to sum per window: plays by share listened (KKBox's ``num_25``:
+    a leading count word is no id) and seconds, and a sparse purchase; not the contract
+    account every row repeats, a card's last digits, nor a meter reading that only grows
+    (each summed counts the same thing again on every row)."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for c in range(30):
+        day, meter = pd.Timestamp("2024-01-01"), float(rng.integers(1000, 5000))
+        for _ in range(int(rng.integers(3, 8))):
+            day += pd.Timedelta(days=int(rng.integers(1, 20)))
+            meter += float(rng.integers(50, 400))
+            rows.append(
+                {
+                    "msno": f"u{c:03d}",
+                    "date": day.strftime("%Y-%m-%d"),
+                    "num_25": int(rng.integers(0, 30)),
+                    "total_secs": round(float(rng.uniform(100, 9000)), 1),
+                    "purchase_usd": 4.99 if rng.uniform() < 0.1 else 0.0,
+                    "Vertragskonto": 400_000_000_000 + c * 7919,
+                    "Card Last4": 1000 + (c * 37) % 9000,
+                    "Zaehlerstand": meter,
+                }
+            )
+    roles = infer_event_roles(_text(pd.DataFrame(rows)), amount="purchase_usd")
+    assert set(roles.measures) == {"num_25", "total_secs"}

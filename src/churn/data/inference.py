@@ -896,7 +896,12 @@ def infer_event_roles(
         for c in open_columns
         if c not in taken and not is_numeric(sample[c]) and 1 < sample[c].nunique() <= 50
     )
-    measures = measure_columns(sample, [c for c in open_columns if c not in taken | set(dates)])
+    measures = measure_columns(
+        sample,
+        [c for c in open_columns if c not in taken | set(dates)],
+        customers=sample[customer_id],
+        times=_sample_times(sample[timestamp], ts),
+    )
     ids = filled_text(sample[customer_id])
     placeholders = placeholder_ids(ids)
     blank_ids = len(sample) - len(ids)
@@ -1005,17 +1010,39 @@ rate (a sum means nothing), a place, a time, a code, a position or a class (Ta-F
 ``PRODUCT_SUBCLASS``, a store number, a call record's cell or the number dialled)."""
 
 
-def measure_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:
+COUNT_PREFIXES = frozenset({"no", "nr", "num", "number", "n"})
+"""Id words that, leading a name, count something (``num_25``, ``number_of_logins``,
+``no_of_calls``); at its end they name a row (``account_num``)."""
+
+MIN_CUSTOMERS_SEEN = 5
+"""Customers with several rows in the sample that :func:`_per_customer` needs to judge."""
+PER_CUSTOMER_SHARE = 0.9
+"""Share of those customers a column must hold one value for (an attribute of the customer)
+or never see fall (a running total) to be no measure."""
+
+
+def measure_columns(
+    sample: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    customers: pd.Series | None = None,
+    times: pd.Series | None = None,
+) -> tuple[str, ...]:
     """Columns of ``columns`` (none of them the id, time, amount, order or type) that hold
     how much of something each event carries, to be summed per window: numbers on most rows,
     at least two values, every filled one a number or written as none
     (:data:`churn.data.parsing.NO_MEASURE`), not named as an id, a price, a time, a place or a
-    code (:data:`_NOT_MEASURE_WORDS`), and not whole numbers nearly all different (a sequence
-    or an id). At most :data:`MAX_MEASURES`, the most often filled first."""
+    code (:data:`_NOT_MEASURE_WORDS`; a leading count word is no id: ``num_25``), and not
+    whole numbers nearly all different (a sequence or an id). With the sample's ``customers``
+    (and event ``times``), not a number each customer keeps on every row (an account number,
+    a card's last digits) nor one that only grows (a meter reading, a lifetime count): summed,
+    they count the same thing again on every row. At most :data:`MAX_MEASURES`, the most often
+    filled first."""
     found: list[tuple[float, str]] = []
     for column in columns:
-        words = set(name_words(column))
-        if words & (_ID_WORDS | _NOT_MEASURE_WORDS) or not is_numeric(sample[column]):
+        words = name_words(column)
+        named_as_id = set(words[1:] if words[:1] and words[0] in COUNT_PREFIXES else words)
+        if named_as_id & (_ID_WORDS | _NOT_MEASURE_WORDS) or not is_numeric(sample[column]):
             continue
         written = filled_text(sample[column])
         written = written[~written_as_none(written)]
@@ -1025,9 +1052,49 @@ def measure_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[str, 
         whole = bool((numbers == numbers.round()).all())
         if whole and numbers.nunique() > MAX_ID_LIKE_SHARE * len(numbers):
             continue
+        if customers is not None and _per_customer(numbers, customers, times):
+            continue
         found.append((_filled_share(sample[column]), column))
     found.sort(key=lambda item: -item[0])
     return tuple(column for _, column in found[:MAX_MEASURES])
+
+
+def _per_customer(numbers: pd.Series, customers: pd.Series, times: pd.Series | None) -> bool:
+    """Whether ``numbers`` (a column's parsed values, indexed as the sample) describe the
+    customer rather than each event: the same value, not 0, on every row of nine in ten of the
+    customers seen on several rows with a value other than 0; or, in ``times`` order, never
+    falling and rising for nine in ten of those seen on three rows or more."""
+    frame = pd.DataFrame({"customer": customers.reindex(numbers.index), "value": numbers})
+    groups = frame.groupby("customer", sort=False)["value"]
+    seen = groups.size()
+    valued = frame["value"].ne(0).groupby(frame["customer"], sort=False).any()
+    several = seen[(seen >= 2) & valued.reindex(seen.index)].index
+    constant = groups.nunique().reindex(several) == 1
+    if len(several) >= MIN_CUSTOMERS_SEEN and constant.mean() >= PER_CUSTOMER_SHARE:
+        return True
+    if times is None:
+        return False
+    frame["when"] = times.reindex(numbers.index)
+    frame = frame.dropna(subset=["when"]).sort_values(["customer", "when"], kind="stable")
+    three = seen[seen >= 3].index
+    if len(three) < MIN_CUSTOMERS_SEEN:
+        return False
+    steps = frame["value"].diff().where(frame["customer"].eq(frame["customer"].shift()))
+    falls = steps.lt(0).groupby(frame["customer"]).any().reindex(three, fill_value=False)
+    rises = steps.gt(0).groupby(frame["customer"]).any().reindex(three, fill_value=False)
+    return bool((~falls & rises).mean() >= PER_CUSTOMER_SHARE)
+
+
+def _sample_times(values: pd.Series, guess: TimestampGuess) -> pd.Series | None:
+    """The sample's event times as :func:`parse_timestamps` reads them; None when the format is
+    still undecided (dates read both day-first and month-first)."""
+    if guess.twin is not None:
+        return None
+    try:
+        times, _ = parse_timestamps(values, fmt=guess.format, timezone="UTC")
+    except (ValueError, TypeError):
+        return None
+    return times
 
 
 _PLACEHOLDER_WORDS = frozenset(
