@@ -222,7 +222,7 @@ def test_a_list_with_a_customer_without_id_is_refused_wherever_that_row_is(
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Operation with range is deprecated:DeprecationWarning")
-def test_report_reads_four_columns_of_the_list_and_the_first_rows_to_contact(
+def test_report_reads_four_columns_a_batch_at_a_time_and_the_first_rows_to_contact(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_stages(project, ("ingest", "labels", "features", "train"))
@@ -231,10 +231,21 @@ def test_report_reads_four_columns_of_the_list_and_the_first_rows_to_contact(
     scores = pd.read_parquet(project / SCORES)
     reads = spy(monkeypatch, churn_io, "read_parquet")
     rows = spy(monkeypatch, report_stage, "read_parquet_rows")
+    batches: list[tuple[str, list[str]]] = []
+    real = report_stage.parquet_column_batches
+
+    def batched(path: Any, columns: list[str], **kwargs: Any) -> Iterator[pd.DataFrame]:
+        batches.append((Path(path).name, columns))
+        return real(path, columns, **kwargs)
+
+    monkeypatch.setattr(report_stage, "parquet_column_batches", batched)
     code, out = churn(project, "report")
     assert code == 0, out
 
-    assert ("scores.parquet", len(scores)) in reads
+    assert not [r for r in reads if r[0] == "scores.parquet"]  # never read whole
+    assert batches == [
+        ("scores.parquet", ["churn_probability", "risk_tier", "expected_value", "value_at_risk"])
+    ]
     to_contact = int((scores["in_outreach"] & ~scores["control_group"]).sum())
     assert sorted(rows) == sorted([("scores.parquet", 1), ("scores.parquet", min(15, to_contact))])
     page = (project / "reports/shop/report.html").read_text(encoding="utf-8")

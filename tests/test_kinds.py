@@ -178,6 +178,22 @@ def test_events_value_is_the_clv_unless_a_recurring_charge_is_set() -> None:
     assert clv.index.equals(features.index) and (clv > 0).any()
 
 
+def test_purchases_whose_days_each_hold_one_without_an_amount_are_valued_0_and_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A listening log typed like the payments (KKBox's user logs beside its transactions):
+    every purchase day holds a row without an amount, so no day's spend is known."""
+    kind, tables = events_case()
+    events = tables.tables["events"]
+    usage = events.assign(amount=np.nan)
+    mixed = Frames({"events": pd.concat([events, usage], ignore_index=True)})
+    features = kind.population(mixed, SCORE_AT).features
+    value = kind.expected_value(mixed, features, SCORE_AT)
+    assert (value == 0).all()
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("purchase_event_types" in m and "valued 0" in m for m in said), said
+
+
 def test_events_realised_evaluates_only_lists_whose_outcome_is_known() -> None:
     kind, tables = events_case()
     scored = pd.DataFrame(

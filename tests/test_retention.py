@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from churn.reporting.list_values import list_values
 from churn.reporting.retention import (
     churn_rate_by_cutoff,
     clv_summary,
@@ -269,3 +270,23 @@ def test_every_figure_draws_with_a_title_and_labelled_axes(
 def test_figures_name_the_function_that_builds_their_frame() -> None:
     with pytest.raises(ValueError, match=r"churn\.reporting\.retention\.cohort_retention\(\)"):
         cohort_retention_figure(pd.DataFrame({"cohort": []}))
+
+
+def test_the_list_values_are_the_same_read_in_parts(scores: pd.DataFrame) -> None:
+    """The report's totals, tiers and histogram of a list read a batch at a time are those of
+    the list held whole: the histogram's counts and medians exactly."""
+    frame = scores.assign(expected_value=scores["expected_value"].where(scores.index % 7 > 0, 0.0))
+    whole = list_values([frame])
+    parts = list_values([frame.iloc[i : i + 9] for i in range(0, len(frame), 9)])
+    assert parts.customers == whole.customers == len(frame)
+    for measure in ("expected_value", "value_at_risk"):
+        assert parts.totals[measure] == pytest.approx(frame[measure].sum(), rel=1e-12)
+        np.testing.assert_array_equal(
+            parts.histogram.counts[measure], whole.histogram.counts[measure]
+        )
+        positive = frame.loc[frame[measure] > 0, measure]
+        assert parts.histogram.medians[measure] == float(np.median(positive))
+        assert parts.histogram.left_out[measure] == len(frame) - len(positive)
+    assert parts.histogram.edges == whole.histogram.edges
+    pd.testing.assert_frame_equal(parts.by_tier, whole.by_tier, rtol=1e-12)
+    assert whole.by_tier.equals(clv_summary(frame).by_tier)

@@ -69,6 +69,18 @@ def event_span(events: Table, run_sql: SqlRunner | None = None) -> EventSpan:
     )
 
 
+def amounts_written(
+    events: Table, event_types: Sequence[str], run_sql: SqlRunner | None = None
+) -> int:
+    """How many events of ``event_types`` carry an amount, in one aggregate query."""
+    if not event_types:
+        return 0
+    types = ", ".join(quote_literal(t) for t in event_type_matches(event_types))
+    sql = f"SELECT COUNT(amount) AS n FROM events WHERE event_type IN ({types})"
+    counted = (run_sql or duckdb_runner())({"events": events}, sql).to_pandas()
+    return int(counted["n"].iloc[0])
+
+
 def daily_totals_sql(event_types: Sequence[str], where: str | None = None) -> str:
     """The query of :func:`daily_totals` on table ``events``: ``customer_id``, ``day`` (days
     since 1970-01-01) and ``amount``, one row per customer and day, of the events ``where``

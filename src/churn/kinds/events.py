@@ -8,13 +8,14 @@ scanned in place), so they never have to fit in memory.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 
 from churn.campaigns.outcomes import ContactOutcomes, contact_outcomes
-from churn.data.event_summaries import daily_totals, event_span
+from churn.data.event_summaries import amounts_written, daily_totals, event_span
 from churn.engines import ParquetTable, SqlRunner, Table, sql_runner
 from churn.engines.sql import days_to_timestamp, timestamp_to_days
 from churn.errors import LabelError
@@ -52,6 +53,12 @@ from churn.settings import EventLabelSettings, PipelineSettings
 
 HISTORY_SPLITS = ("train", "purged", "valid")
 """The splits the backtest and the search learn from: every labelled cutoff before the test one."""
+
+UNKNOWN_SPEND_SHARE = 0.5
+"""Share of purchase days whose spend is unknown (an event without an amount among them) from
+which the value model is said to rest on too little."""
+
+log = logging.getLogger("churn")
 
 
 class EventsKind:
@@ -303,7 +310,21 @@ class EventsKind:
             return recurring_expected_value(value, features)
         run_sql = sql_runner(self.settings.features)
         purchases = daily_totals(events, self._purchase_types(), run_sql)
-        if purchases["amount"].isna().all():  # no amounts (an app's log): no value to model
+        unknown = float(purchases["amount"].isna().mean()) if len(purchases) else 1.0
+        if unknown >= UNKNOWN_SPEND_SHARE and (
+            written := amounts_written(events, self._purchase_types(), run_sql)
+        ):
+            log.warning(
+                "scoring.value: %s events of the purchase types %s carry an amount, but %.0f %% "
+                "of the days with a purchase also hold an event of those types without one, so "
+                "their spend is unknown and %s. Set scoring.value.purchase_event_types to the "
+                "event types whose rows carry the amounts (payments, orders).",
+                f"{written:,}",
+                self._purchase_types(),
+                100 * unknown,
+                "every customer is valued 0" if unknown == 1 else "values rest on the rest",
+            )
+        if unknown == 1:  # no amounts (an app's log): no value to model
             return pd.Series(0.0, index=features.index, dtype="float64")
         returns = daily_totals(events, self.settings.features.return_event_types, run_sql)
         per_customer = purchase_value(

@@ -43,7 +43,7 @@ from churn.reporting.activity_summaries import (
     repeats_by_first_day,
     table_columns,
 )
-from churn.scoring.outreach import TIERS
+from churn.reporting.list_values import VALUE_MEASURES, list_values
 from churn.validation import check_choice, check_int, require_columns
 
 
@@ -63,7 +63,6 @@ class Activity:
 Period = Literal["W", "M", "Q"]
 PERIODS: tuple[str, ...] = ("W", "M", "Q")
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
-VALUE_MEASURES = ("expected_value", "value_at_risk")
 
 CHURN_RATE_COLUMNS = ("cutoff", "split", "eligible", "churners", "churn_rate")
 COHORT_COLUMNS = ("cohort", "period", "cohort_size", "active", "retention")
@@ -372,19 +371,4 @@ def clv_summary(scores: pd.DataFrame) -> ClvSummary:
     """
     _require(scores, ("churn_probability", "risk_tier", *VALUE_MEASURES), "scores")
     distribution = pd.DataFrame([_distribution_row(m, scores[m]) for m in VALUE_MEASURES])
-    tier = scores["risk_tier"].astype(str)
-    grouped = scores.groupby(tier, sort=False)
-    order = list(reversed(TIERS))
-    by_tier = pd.DataFrame(
-        {
-            "customers": grouped.size().reindex(order, fill_value=0).astype("int64"),
-            "mean_churn_probability": grouped["churn_probability"].mean().reindex(order),
-            "expected_value": grouped["expected_value"].sum().reindex(order, fill_value=0.0),
-            "value_at_risk": grouped["value_at_risk"].sum().reindex(order, fill_value=0.0),
-        }
-    )
-    total = float(by_tier["value_at_risk"].sum())
-    by_tier["share_of_value_at_risk"] = (
-        by_tier["value_at_risk"] / total if total > 0 else float("nan")
-    )
-    return ClvSummary(distribution, by_tier.rename_axis("risk_tier").reset_index())
+    return ClvSummary(distribution, list_values([scores]).by_tier)

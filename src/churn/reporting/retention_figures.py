@@ -15,6 +15,12 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from churn.reporting.evaluation_figures import _new_axes, _style
+from churn.reporting.list_values import (
+    HISTOGRAM_BINS,
+    VALUE_MEASURES,
+    ValueHistogram,
+    frame_histogram,
+)
 from churn.reporting.retention import (
     CHURN_RATE_COLUMNS,
     COHORT_COLUMNS,
@@ -175,30 +181,47 @@ def clv_distribution_figure(
     scores: pd.DataFrame,
     *,
     currency: str | None = None,
-    bins: int = 40,
+    bins: int = HISTOGRAM_BINS,
     title: str = "Customer value over the horizon",
 ) -> Figure:
     """Histograms on a log value axis of ``expected_value`` (what each scored customer is worth
     over the horizon) and ``value_at_risk`` (that times the churn probability), from
-    ``scores.parquet``, with each median marked. Customers with zero value cannot sit on a log
-    axis; the legend says how many were left out."""
-    _check(scores, ("expected_value", "value_at_risk"), "clv_summary")
+    ``scores.parquet``, with each median marked (:func:`value_histogram_figure`)."""
+    _check(scores, VALUE_MEASURES, "clv_summary")
+    return value_histogram_figure(frame_histogram(scores, bins), currency=currency, title=title)
+
+
+_HISTOGRAM_SERIES = {"expected_value": ("expected value", "tab:blue")} | {
+    "value_at_risk": ("value at risk", "tab:red")
+}
+
+
+def value_histogram_figure(
+    histogram: ValueHistogram,
+    *,
+    currency: str | None = None,
+    title: str = "Customer value over the horizon",
+) -> Figure:
+    """The :class:`~churn.reporting.list_values.ValueHistogram` of the scored list: each
+    measure's values above 0 on a log axis, its median marked. Customers with zero value
+    cannot sit on a log axis; the legend says how many were left out."""
     fig, ax = _new_axes((9.0, 5.2))
-    series = {
-        "expected value": (scores["expected_value"], "tab:blue"),
-        "value at risk": (scores["value_at_risk"], "tab:red"),
-    }
-    positive = [s[s > 0].to_numpy(dtype="float64") for s, _ in series.values()]
-    shown = np.concatenate(positive)
-    if len(shown):
-        low, high = float(shown.min()), float(shown.max())
-        edges = np.geomspace(low, high if high > low else low * 10, bins + 1).tolist()
-        for (name, (values, colour)), pos in zip(series.items(), positive, strict=True):
-            zero = len(values) - len(pos)
+    if histogram.edges is not None:
+        edges = histogram.edges
+        for measure, (name, colour) in _HISTOGRAM_SERIES.items():
+            zero = histogram.left_out[measure]
             note = f", {zero:,} at zero not shown" if zero else ""
-            ax.hist(pos, bins=edges, histtype="step", lw=2, color=colour, label=f"{name}{note}")
-            if len(pos):
-                median = float(np.median(pos))
+            ax.hist(
+                edges[:-1],
+                bins=edges,
+                weights=histogram.counts[measure],
+                histtype="step",
+                lw=2,
+                color=colour,
+                label=f"{name}{note}",
+            )
+            median = histogram.medians[measure]
+            if median is not None:
                 ax.axvline(
                     median, color=colour, ls=":", lw=1.5, label=f"median {name}: {median:,.0f}"
                 )

@@ -9,21 +9,21 @@ import pandas as pd
 
 from churn.engines import sql
 from churn.evaluation.summaries import backtest_folds, cross_validation_aucs
+from churn.reporting.list_values import ListValues
 from churn.reporting.model_figures import backtest_figure, counts_figure, drift_figure
 from churn.reporting.page import Figure, KeyNumbers, Note, Png, Section, Table
 from churn.reporting.retention import (
     Activity,
     churn_rate_by_cutoff,
-    clv_summary,
     cohort_retention,
     repeat_purchase_rate,
 )
 from churn.reporting.retention_figures import (
     churn_rate_figure,
-    clv_distribution_figure,
     cohort_retention_figure,
     repeat_purchase_figure,
     value_at_risk_by_tier_figure,
+    value_histogram_figure,
 )
 from churn.scoring.outreach import describe_tiers, misread_tiers
 
@@ -42,22 +42,22 @@ def _pct(x: float | None) -> str:
 
 def business_section(
     labels: sql.Table,
-    scores: pd.DataFrame,
+    values: ListValues,
     activity: Activity | None,
     *,
     run_sql: sql.SqlRunner | None = None,
 ) -> Section:
     """Churn rate, value at stake and at risk; with the ``activity`` of an events pipeline,
     churn over time, cohorts and repeat purchases too. ``labels``: ``labels.parquet`` (a frame
-    or the file, aggregated by ``run_sql``, DuckDB when None); ``scores``: ``scores.parquet``."""
+    or the file, aggregated by ``run_sql``, DuckDB when None); ``values``: the scored list's
+    (:func:`churn.reporting.list_values.list_values`)."""
     rates = churn_rate_by_cutoff(labels, run_sql=run_sql)
-    clv = clv_summary(scores)
     latest = rates.iloc[-1] if len(rates) else None
     items: list[Any] = []
     numbers = [
-        ("customers scored", f"{len(scores):,}"),
-        ("expected value at stake", f"{scores['expected_value'].sum():,.0f}"),
-        ("value at risk", f"{scores['value_at_risk'].sum():,.0f}"),
+        ("customers scored", f"{values.customers:,}"),
+        ("expected value at stake", f"{values.totals['expected_value']:,.0f}"),
+        ("value at risk", f"{values.totals['value_at_risk']:,.0f}"),
     ]
     if latest is not None:
         numbers.insert(
@@ -79,8 +79,8 @@ def business_section(
         items.append(
             Note("A snapshot has one date: no churn rate over time, cohorts or repeat purchases.")
         )
-    items.append(Figure(clv_distribution_figure(scores)))
-    items.append(Figure(value_at_risk_by_tier_figure(clv.by_tier)))
+    items.append(Figure(value_histogram_figure(values.histogram)))
+    items.append(Figure(value_at_risk_by_tier_figure(values.by_tier)))
     return Section("Retention", items, "retention")
 
 

@@ -15,10 +15,12 @@ import pandas as pd
 from churn import io
 from churn.engines import ParquetTable, sql_runner
 from churn.io.canonical import CanonicalFiles
-from churn.io.files import positions_where, read_parquet_rows
+from churn.io.files import parquet_column_batches, positions_where, read_parquet_rows
 from churn.io.paths import Output, PipelinePaths
 from churn.kinds import kind_of
 from churn.reporting.campaign_sections import campaigns_section
+from churn.reporting.list_values import COLUMNS as VALUE_COLUMNS
+from churn.reporting.list_values import list_values
 from churn.reporting.page import render_html
 from churn.reporting.sections import (
     PLOTS,
@@ -45,10 +47,6 @@ def _json_if_written(path: Output) -> Any:
     return io.read_json(path) if path.is_file() else None
 
 
-SCORE_COLUMNS = ["churn_probability", "risk_tier", "expected_value", "value_at_risk"]
-"""The columns of ``scores.parquet`` the page sums over every scored customer; the rest is read
-for a few rows only, so a list of millions is never held whole."""
-
 LIST_COLUMNS = ["cutoff", "model_name", "model_version"]
 """What the page says of the whole list, read from its first row."""
 
@@ -67,13 +65,13 @@ def _first_to_contact(paths: PipelinePaths) -> pd.DataFrame:
 
 def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -> dict[str, Any]:
     """Build reports/<p>/report.html from the outputs of the earlier stages."""
-    scores = io.read_parquet(paths.scores, columns=SCORE_COLUMNS)
+    values = list_values(parquet_column_batches(paths.scores, list(VALUE_COLUMNS)))
     # the labels and events are aggregated by the engine where they lie: only the churn rate
     # per cutoff, cohort counts and repeat purchases reach memory
     io.require_parquet(paths.labels)
     activity = kind_of(settings).activity(CanonicalFiles(paths, settings.features))
     retention = business_section(
-        ParquetTable(paths.labels), scores, activity, run_sql=sql_runner(settings.features)
+        ParquetTable(paths.labels), values, activity, run_sql=sql_runner(settings.features)
     )
     metrics = io.read_json(paths.metrics)
     pngs = {name: _png(paths.plots / f"{name}.png") for name, _ in PLOTS}
@@ -92,7 +90,7 @@ def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -
         io.read_json(paths.scoring_summary),
     )
     sections = [retention, model, outreach, campaigns, monitoring]
-    first = read_parquet_rows(paths.scores, [0] if len(scores) else [], LIST_COLUMNS)
+    first = read_parquet_rows(paths.scores, [0] if values.customers else [], LIST_COLUMNS)
     cutoff = pd.Timestamp(first["cutoff"].iloc[0]).date() if len(first) else "-"
     by = "-"
     if len(first):
