@@ -346,3 +346,53 @@ def test_measures_are_what_each_event_carries_not_what_the_customer_keeps() -> N
             )
     roles = infer_event_roles(_text(pd.DataFrame(rows)), amount="purchase_usd")
     assert set(roles.measures) == {"num_25", "total_secs"}
+
+
+def test_a_type_column_of_one_value_gives_way_to_the_payment_status() -> None:
+    """Stripe's payments export: `Payment Source Type` is `card` on every row, the `Status`
+    tells paid from failed and refunded payments."""
+    n = 40
+    sample = _text(
+        pd.DataFrame(
+            {
+                "id": [f"ch_{i:04d}" for i in range(n)],
+                "Created (UTC)": [
+                    f"2023-{1 + i % 12:02d}-{1 + i % 27:02d} 06:35" for i in range(n)
+                ],
+                "Amount": ["19.00"] * n,
+                "Status": ["Paid"] * (n - 6) + ["Failed"] * 4 + ["Refunded"] * 2,
+                "Customer ID": [f"cus_{i % 9}" for i in range(n)],
+                "Payment Source Type": ["card"] * n,
+            }
+        )
+    )
+    roles = infer_event_roles(sample)
+    assert roles.event_type == "Status"
+    alone = sample.drop(columns=["Status"])
+    assert infer_event_roles(alone).event_type == "Payment Source Type"  # nothing better
+
+
+def test_money_beside_the_amount_is_no_usage_measure() -> None:
+    """Shopify's orders export: the subtotal, shipping, taxes and refunds are money, not a
+    usage to sum per window; the units of a line are."""
+    n = 40
+    sample = _text(
+        pd.DataFrame(
+            {
+                "Name": [f"#{1001 + i}" for i in range(n)],
+                "Email": [f"c{i % 8}@shop.com" for i in range(n)],
+                "Created at": [
+                    f"2024-{1 + i % 12:02d}-{1 + i % 27:02d} 10:11:12 -0500" for i in range(n)
+                ],
+                "Total": [f"{20 + i * 1.5:.2f}" for i in range(n)],
+                "Subtotal": [f"{18 + i * 1.5:.2f}" for i in range(n)],
+                "Shipping": [f"{(i % 3) * 4.99:.2f}" for i in range(n)],
+                "Taxes": [f"{1.2 + i * 0.1:.2f}" for i in range(n)],
+                "Refunded Amount": [f"{20 if i % 9 == 0 else 0:.2f}" for i in range(n)],
+                "Lineitem quantity": [str(1 + (i * 7) % 5) for i in range(n)],
+            }
+        )
+    )
+    roles = infer_event_roles(sample)
+    assert roles.amount == "Total"
+    assert roles.measures == ("Lineitem quantity",)

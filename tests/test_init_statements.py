@@ -115,3 +115,29 @@ def test_a_zero_amount_keeps_the_type_the_row_has() -> None:
     )
     assert frame is not None
     assert frame["event_type"].tolist() == ["no_spend", "purchase", "page_view", "purchase"]
+
+
+def test_sessions_without_a_purchase_stay_activity(tmp_path: Path) -> None:
+    """A game's sessions: an in-app purchase on a few of them, a length on every one. A
+    session without a purchase is still a player playing: no rows become no_spend."""
+    rng = np.random.default_rng(6)
+    rows = []
+    for i in range(150):
+        start, stop = int(rng.integers(0, 100)), int(rng.integers(120, 400))
+        for day in range(start, stop, int(rng.integers(1, 6))):
+            rows.append(
+                {
+                    "player_id": f"p{i:04d}",
+                    "session_start": 1_704_067_200_000 + day * 86_400_000,
+                    "session_length_s": int(rng.integers(60, 3600)),
+                    "iap_usd": 4.99 if rng.uniform() < 0.03 else 0.0,
+                }
+            )
+    root = project(tmp_path)
+    path = export(tmp_path, pd.DataFrame(rows), "sessions.csv")
+    code, output = init(root, "game", "--events", str(path))
+    assert code == 0, output
+    params = written(root, "game")
+    source = params["data"]["events"]["sources"][0]
+    assert source["columns"]["amount"] == "iap_usd" and "session_length_s" in source["measures"]
+    assert "zero_amount_event_type" not in params["data"]["events"]

@@ -876,8 +876,14 @@ def infer_event_roles(
         ]
         # the event's name before a kind of call (Segment's `event` before `type`: track, page)
         few.sort(key=lambda c: "event" not in name_words(c))
-        event_type = few[0] if few else None
-        if event_type is None and (statuses := _order_statuses(sample, open_columns, taken)):
+        # one value on every row tells no event from another (Stripe's `Payment Source Type`:
+        # card): order statuses beside it are the type, else it stays the type
+        one_value = [c for c in few if filled_text(sample[c]).nunique() < 2]
+        event_type = next((c for c in few if c not in one_value), None)
+        statuses = _order_statuses(sample, open_columns, taken) if event_type is None else []
+        if event_type is None and not statuses and one_value:
+            event_type = one_value[0]
+        if event_type is None and statuses:
             event_type = statuses[0]  # a shop's order status: refunded, failed... are no sale
             notes.append(
                 f"{event_type!r} (order statuses such as "
@@ -1044,6 +1050,8 @@ def measure_columns(
         named_as_id = set(words[1:] if words[:1] and words[0] in COUNT_PREFIXES else words)
         if named_as_id & (_ID_WORDS | _NOT_MEASURE_WORDS) or not is_numeric(sample[column]):
             continue
+        if _is_money(column):  # a subtotal, tax or refund beside the amount: no usage
+            continue
         written = filled_text(sample[column])
         written = written[~written_as_none(written)]
         numbers, unread = parse_numbers(written)
@@ -1057,6 +1065,23 @@ def measure_columns(
         found.append((_filled_share(sample[column]), column))
     found.sort(key=lambda item: -item[0])
     return tuple(column for _, column in found[:MAX_MEASURES])
+
+
+_MONEY_WORDS = frozenset(
+    {"shipping", "tax", "taxes", "vat", "fee", "fees", "refund", "refunded", "discount", "tip"}
+    | {"tips", "last4", "digits"}
+)
+"""Words of a numeric column's name that make it money beside the amount (shipping, taxes,
+fees, refunds) or a card's digits, never a usage to add up."""
+
+
+def _is_money(column: str) -> bool:
+    """Whether ``column`` is named like money (:data:`_AMOUNT_NAME`, not a count or a duration:
+    Shopify's ``Subtotal``, GA4's ``ecommerce.purchase_revenue``) or a card's digits."""
+    words = set(name_words(column))
+    if words & _MONEY_WORDS:
+        return True
+    return bool(_AMOUNT_NAME.search(column)) and not words & _NOT_AMOUNT_WORDS
 
 
 def _per_customer(numbers: pd.Series, customers: pd.Series, times: pd.Series | None) -> bool:

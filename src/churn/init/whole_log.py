@@ -34,7 +34,8 @@ def read_log(
     guest's late visit does not extend the data: the labels would not see it), and the whole
     log as ``customer_id``, ``ts`` (parsed, UTC), ``event_type`` (as ingest keys it; missing
     without a type column), ``no_time`` (the row has no timestamp: a totals line) and
-    ``zero_amount`` (a file without types whose amount is 0 on the row)."""
+    ``zero_amount`` (a file without types whose amount is 0 on the row, and no measure above
+    0: :func:`_nothing_carried`)."""
     firsts, lasts, logs = [], [], []
     for path, source, roles in files:
         column, fmt = roles.timestamp.column, roles.timestamp.format
@@ -65,9 +66,7 @@ def read_log(
             else None
         )
         zero = (
-            parse_numbers(read_column(path, source.format, roles.amount), source.format.decimal)[
-                0
-            ].eq(0)
+            _nothing_carried(path, source, roles)
             if roles.amount is not None and types is None
             else pd.Series(False, index=raw.index)
         )
@@ -83,6 +82,21 @@ def read_log(
             )
         )
     return min(firsts), max(lasts), pd.concat(logs, ignore_index=True)
+
+
+def _nothing_carried(path: Path, source: SourceFile, roles: EventRoles) -> pd.Series:
+    """Rows of an untyped file whose amount is 0 and whose measures are none above 0: a month
+    of a statement without spend. A game's session with no purchase still carries its length,
+    so it stays activity (its log has purchases on 3 % of the rows, and treating the rest as no
+    activity made churn "stopped paying": 433 of 830 churners were still playing)."""
+    decimal = source.format.decimal
+    assert roles.amount is not None
+    amount, _ = parse_numbers(read_column(path, source.format, roles.amount), decimal)
+    nothing = amount.eq(0)
+    for measure in roles.measures:
+        values, _ = parse_numbers(read_column(path, source.format, measure), decimal)
+        nothing &= ~values.gt(0)
+    return nothing
 
 
 def latest_date(path: Path, source: SourceFile, columns: Sequence[str]) -> dt.date | None:
