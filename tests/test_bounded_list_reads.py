@@ -254,3 +254,25 @@ def test_report_reads_four_columns_a_batch_at_a_time_and_the_first_rows_to_conta
     at = [page.index(f"<td>{c}</td>") for c in shown]
     assert at == sorted(at)  # the same customers, in list order
     assert f"{len(scores):,}" in page  # customers scored: the whole list
+
+
+def test_a_list_without_monetary_value_leaves_the_value_fields_empty(project: Path) -> None:
+    """A log of visits has no amount: every value is 0, which a CRM would show as "worth
+    nothing". The files leave the value fields empty (Salesforce: #N/A, which clears them)."""
+    frame = big_list().assign(expected_value=0.0, value_at_risk=0.0)
+    write_list(project, frame)
+    code, out = churn(project, "export")
+    assert code == 0, out
+    exports = project / EXPORTS
+    hubspot = pd.read_csv(exports / "hubspot.csv", dtype=str, keep_default_na=False)
+    assert set(hubspot["churn_expected_value"]) == set(hubspot["churn_value_at_risk"]) == {""}
+    salesforce = pd.read_csv(exports / "salesforce.csv", dtype=str, keep_default_na=False)
+    assert set(salesforce["Churn_Expected_Value__c"]) == {"#N/A"}
+    control = pd.read_csv(exports / "control_group.csv", dtype=str, keep_default_na=False)
+    assert set(control["expected_value"]) == {""}
+
+    frame.loc[N - 1, "expected_value"] = 5.0  # one customer, far outside the slice, has value
+    write_list(project, frame)
+    assert churn(project, "export")[0] == 0
+    hubspot = pd.read_csv(exports / "hubspot.csv", dtype=str, keep_default_na=False)
+    assert set(hubspot["churn_expected_value"]) == {"0"}  # a value, known to be 0

@@ -32,7 +32,7 @@ from churn.crm.definitions import WRITERS, field_specs
 from churn.crm.deltas import DeltaParts, leaver_values, read_export, read_export_parts
 from churn.crm.fields import CONTACT_PREFIX, action_options
 from churn.crm.keys import required_fields, with_email_ids
-from churn.crm.list_facts import COLUMNS, ListFacts, list_facts
+from churn.crm.list_facts import COLUMNS, ListFacts, list_facts, without_value
 from churn.crm.writers import (
     CONTROL_FILE,
     CONVENTIONS,
@@ -225,6 +225,11 @@ def run(
     batch_rows = batch_rows or BATCH_ROWS
     whole = _whole_list(paths)
     assert whole.cutoff is not None  # _whole_list refuses a list without rows
+    if not whole.valued:
+        log.info(
+            "no customer has a monetary value (no amount and no charge): expected_value and "
+            "value_at_risk are left empty in the files, not 0"
+        )
     dated = whole.cutoff.strftime("%Y-%m-%d")
     columns = parquet_column_names(paths.scores)
     where = None if _exports_everyone(settings, targets) else "in_outreach"
@@ -235,7 +240,8 @@ def run(
     fields: list[str] = []
     unpriced: set[str] = set()
     with io.StagedFiles() as staged:
-        for scores, mapped in _batches(paths, where, batch_rows):
+        for batch, mapped in _batches(paths, where, batch_rows):
+            scores = batch if whole.valued else without_value(batch)
             contacts = with_email_ids(scores["customer_id"], mapped, of_all=whole.ids)
             if not files:
                 fields = _contact_fields(mapped, contacts)
@@ -323,7 +329,7 @@ def _finish(
 def _whole_list(paths: PipelinePaths) -> ListFacts:
     """What the export needs of every scored customer (:mod:`churn.crm.list_facts`), read a
     few columns and a row group at a time; refuses a scores file of another version."""
-    needed = {"customer_id", "in_outreach", "control_group", "cutoff", "recommended_action"}
+    needed = {"in_outreach", "control_group", *COLUMNS}
     missing = sorted(needed - set(parquet_column_names(paths.scores)))
     if missing:
         found = f"it lacks {missing}"
@@ -336,8 +342,8 @@ def _whole_list(paths: PipelinePaths) -> ListFacts:
         )
     raise PipelineStateError(
         f"{paths.scores}: not a scores file of this version (needs customer_id on every row, "
-        f"in_outreach, control_group, cutoff and recommended_action; {found}). Rescore with "
-        f"`churn score {paths.name}`."
+        f"in_outreach, control_group, cutoff, recommended_action and expected_value; {found}). "
+        f"Rescore with `churn score {paths.name}`."
     )
 
 
