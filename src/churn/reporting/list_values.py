@@ -66,7 +66,11 @@ def list_values(parts: Iterable[pd.DataFrame], bins: int = HISTOGRAM_BINS) -> Li
             totals[measure] += float(values.sum())
             sums[measure] += grouped[measure].sum().reindex(order, fill_value=0.0)
             positive[measure].append(values[values > 0].to_numpy(dtype="float64"))
-    held = {m: np.concatenate(v) if v else np.array([], "float64") for m, v in positive.items()}
+    held = {}
+    for measure in VALUE_MEASURES:  # one measure's parts and its whole at a time
+        parts_of = positive.pop(measure)
+        held[measure] = np.concatenate(parts_of) if parts_of else np.array([], "float64")
+        del parts_of
     return ListValues(customers, totals, _by_tier(sums), _histogram(held, customers, bins))
 
 
@@ -75,7 +79,7 @@ def frame_histogram(scores: pd.DataFrame, bins: int = HISTOGRAM_BINS) -> ValueHi
     held = {}
     for measure in VALUE_MEASURES:
         values = scores[measure].astype("float64")
-        held[measure] = values[values > 0].to_numpy(dtype="float64")
+        held[measure] = values[values > 0].to_numpy(dtype="float64", copy=True)
     return _histogram(held, len(scores), bins)
 
 
@@ -97,13 +101,16 @@ def _by_tier(sums: pd.DataFrame) -> pd.DataFrame:
 
 
 def _histogram(held: dict[str, np.ndarray], customers: int, bins: int) -> ValueHistogram:
-    """The histogram of the values above 0 (``held``) of ``customers`` customers."""
-    shown = np.concatenate(list(held.values()))
-    medians = {m: float(np.median(v)) if len(v) else None for m, v in held.items()}
+    """The histogram of the values above 0 (``held``, reordered in place for the medians) of
+    ``customers`` customers: no copy of them is made."""
     left_out = {m: customers - len(v) for m, v in held.items()}
-    if not len(shown):
-        return ValueHistogram(None, {}, left_out, medians)
-    low, high = float(shown.min()), float(shown.max())
-    edges = np.geomspace(low, high if high > low else low * 10, bins + 1).tolist()
-    counts = {m: np.histogram(v, bins=edges)[0] for m, v in held.items()}
+    filled = [v for v in held.values() if len(v)]
+    edges = None
+    if filled:
+        low, high = min(float(v.min()) for v in filled), max(float(v.max()) for v in filled)
+        edges = np.geomspace(low, high if high > low else low * 10, bins + 1).tolist()
+    counts = {} if edges is None else {m: np.histogram(v, bins=edges)[0] for m, v in held.items()}
+    medians = {
+        m: float(np.median(v, overwrite_input=True)) if len(v) else None for m, v in held.items()
+    }
     return ValueHistogram(edges, counts, left_out, medians)
