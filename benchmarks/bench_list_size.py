@@ -48,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--customers", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--stages", nargs="+", default=["export", "report"])
     args = parser.parse_args()
     scores = args.project / SCORES
     kept = scores.with_name("scores.bench-original.parquet")
@@ -56,7 +57,7 @@ def main() -> None:
     try:
         for customers in args.customers:
             grow(kept, scores, customers)
-            for stage in ("export", "report"):
+            for stage in args.stages:
                 run = run_stage(stage, args.project, 0)
                 if run.exit_code:
                     raise SystemExit(f"churn {stage} exited {run.exit_code}: see logs/{stage}.log")
