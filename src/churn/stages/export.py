@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import pandas as pd
 
 from churn import io
 from churn.crm.contacts_log import LOG_FILE, contacts_log
+from churn.crm.csv_files import CsvFile
 from churn.crm.definitions import WRITERS, field_specs
 from churn.crm.deltas import DeltaParts, leaver_values, read_export, read_export_parts
 from churn.crm.fields import CONTACT_PREFIX, action_options
@@ -41,14 +41,13 @@ from churn.crm.writers import (
     Target,
     control_frame,
     crm_file,
-    export_bytes,
     target_settings,
 )
 from churn.errors import PipelineStateError
 from churn.io.files import parquet_column_batches, parquet_column_names, parquet_row_batches
 from churn.io.list_contacts import contact_batches
 from churn.io.paths import Output, PipelinePaths
-from churn.settings import ExportTarget, FileLimit, PipelineSettings
+from churn.settings import ExportTarget, PipelineSettings
 
 PARAMS: tuple[str, ...] = ("export", "playbook")
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
@@ -68,119 +67,13 @@ BATCH_ROWS = 100_000
 
 
 @dataclass
-class _Part:
-    dest: Output
-    rows: int = 0
-    size: int = 0
-
-
-@dataclass
-class _Csv:
-    """One CSV file written a batch at a time: the first batch's header (and Dynamics'
-    byte-order mark) once, then each batch's rows. With a ``limit``, a file that would pass it
-    is written in parts (``<name>_part1.csv``, ``<name>_part2.csv``, ...), each with the
-    header and none over the limit; ``copy``, when given, gets the whole file."""
-
-    dest: Output
-    target: Target
-    limit: FileLimit = field(default_factory=FileLimit)
-    copy: Output | None = None
-    header: bytes | None = None
-    rows: int = 0
-    parts: list[_Part] = field(default_factory=list)
-
-    def add(self, staged: io.StagedFiles, frame: pd.DataFrame) -> bytes:
-        """Append ``frame``'s rows; returns them as a file of their own (with the header)."""
-        data = export_bytes(frame, self.target)
-        if self.header is None:
-            self.header = export_bytes(frame.iloc[:0], self.target)
-        body = self._body(data)
-        if self.copy is not None:
-            staged.append(self.copy, body if self.parts else data)
-        self._place(staged, frame, body)
-        self.rows += len(frame)
-        return data
-
-    def files(self) -> list[str]:
-        """The names of the file's parts (one: the file itself)."""
-        return [part.dest.name for part in self.parts]
-
-    def _body(self, data: bytes) -> bytes:
-        """``data`` (rows with the header) without the header."""
-        assert self.header is not None and data.startswith(self.header), f"{self.dest}: header"
-        return data[len(self.header) :]
-
-    def _place(self, staged: io.StagedFiles, frame: pd.DataFrame, body: bytes) -> None:
-        """Append rows to the last part, or to a new one when they would pass the limit;
-        rows that do not fit together are split in halves until they do."""
-        if not self.parts:
-            self._new_part(staged)
-        part = self.parts[-1]
-        if not self._fits(part, len(frame), len(body)):
-            if len(frame) > 1:
-                half = len(frame) // 2
-                for piece in (frame.iloc[:half], frame.iloc[half:]):
-                    self._place(staged, piece, self._body(export_bytes(piece, self.target)))
-                return
-            if part.rows:  # a row alone that does not fit beside the others: a new part
-                self._new_part(staged)
-                part = self.parts[-1]
-        staged.append(part.dest, body)
-        part.rows += len(frame)
-        part.size += len(body)
-
-    def _fits(self, part: _Part, rows: int, size: int) -> bool:
-        most_rows, megabytes = self.limit.rows, self.limit.megabytes
-        return (most_rows is None or part.rows + rows <= most_rows) and (
-            megabytes is None or part.size + size <= megabytes * 1e6
-        )
-
-    def _new_part(self, staged: io.StagedFiles) -> None:
-        """Start the next part (the first is the file itself until a second is needed)."""
-        assert self.header is not None
-        if len(self.parts) == 1:
-            first = self.parts[0]
-            first.dest = self._part_dest(1)
-            staged.rename(self.dest, first.dest)
-        dest = self.dest if not self.parts else self._part_dest(len(self.parts) + 1)
-        staged.append(dest, self.header)
-        self.parts.append(_Part(dest, size=len(self.header)))
-
-    def _part_dest(self, number: int) -> Output:
-        return self.dest.with_name(f"{self.dest.stem}_part{number}.csv")
-
-    def finish(self, staged: io.StagedFiles) -> dict[str, int]:
-        """Rows per file written (a part each, under its name without ``.csv``); the earlier
-        export's parts (or whole file) that this one does not write are deleted with the
-        commit."""
-        if len(self.parts) > 1:
-            limits = [f"{self.limit.rows:,} rows"] if self.limit.rows else []
-            limits += [f"{self.limit.megabytes:g} MB"] if self.limit.megabytes else []
-            log.info(
-                "%s: %s rows in %s files, as its CRM imports at most %s per file "
-                "(export.file_limits.%s)",
-                self.dest.name,
-                f"{self.rows:,}",
-                len(self.parts),
-                " and ".join(limits),
-                self.target,
-            )
-        written = {part.dest.name for part in self.parts}
-        pattern = re.compile(rf"{re.escape(self.dest.stem)}(_part\d+)?\.csv")
-        for path in sorted(self.dest.parent.glob(f"{self.dest.stem}*.csv")):
-            if pattern.fullmatch(path.name) and path.name not in written:
-                staged.remove(path)
-        return {part.dest.stem: part.rows for part in self.parts}
-
-
-@dataclass
 class _TargetFile:
     """One target's import file, its delta and what building them changed, batch by batch."""
 
     columns: ExportTarget
-    file: _Csv
+    file: CsvFile
     delta: DeltaParts | None
-    delta_file: _Csv
+    delta_file: CsvFile
     left_out: Counter[str] = field(default_factory=Counter)
     truncated: Counter[str] = field(default_factory=Counter)
     neutralised_keys: int = 0
@@ -234,8 +127,8 @@ def run(
     columns = parquet_column_names(paths.scores)
     where = None if _exports_everyone(settings, targets) else "in_outreach"
     logged = _logs_contacts(paths, columns)
-    control = _Csv(_destination(paths, CONTROL_FILE), "generic")
-    contacts_file = _Csv(_destination(paths, LOG_FILE), "generic")
+    control = CsvFile(_destination(paths, CONTROL_FILE), "generic")
+    contacts_file = CsvFile(_destination(paths, LOG_FILE), "generic")
     files: dict[Target, _TargetFile] = {}
     fields: list[str] = []
     unpriced: set[str] = set()
@@ -413,9 +306,9 @@ def _target_file(
         )
     limit = getattr(settings.export.file_limits, target)
 
-    def csv(name: str) -> _Csv:  # a CRM's files get a dated copy, whole
+    def csv(name: str) -> CsvFile:  # a CRM's files get a dated copy, whole
         copy = _destination(paths, f"{HISTORY}/{name}_{dated}") if delta is not None else None
-        return _Csv(_destination(paths, name), target, limit, copy)
+        return CsvFile(_destination(paths, name), target, limit, copy)
 
     return _TargetFile(chosen, csv(target), delta, csv(f"{target}_delta"))
 
