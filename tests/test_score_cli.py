@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from churn.cli import app
 from churn.crm.writers import TARGETS
+from churn.io import StagedFiles
 from churn.io.paths import PipelinePaths
 from churn.scoring.ranking import score_columns
 from churn.settings import load_settings
@@ -149,12 +150,13 @@ def test_a_failed_export_leaves_the_previous_file_and_no_temp_files(
     )
     assert churn(project_copy, "score")[0] == 0
 
-    def half_then_fail(self: Path, data: bytes) -> int:
-        with open(self, "wb") as fh:
-            fh.write(data[: len(data) // 2])
+    staged = StagedFiles.append
+
+    def half_then_fail(self: StagedFiles, dest: Path, data: bytes) -> None:
+        staged(self, dest, data[: len(data) // 2])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_bytes", half_then_fail)
+    monkeypatch.setattr(StagedFiles, "append", half_then_fail)
     code, _ = churn(project_copy, "export", "--target", "generic")
     monkeypatch.undo()
     assert code != 0

@@ -235,14 +235,16 @@ def test_auto_calibration_is_isotonic_only_on_enough_rows_of_each_class(
 
 
 def test_auto_calibration_on_a_small_validation_month_gives_no_certainties() -> None:
-    """110 validation rows, 12 churners: isotonic regression's steps gave probabilities of
-    exactly 0 and 1; ``auto`` fits Platt there, whose probabilities stay inside."""
+    """110 validation rows, 12 churners: isotonic regression is a staircase of a few steps
+    (whose end steps, once 0 and 1, are now held off them); ``auto`` fits Platt there, whose
+    probabilities stay inside and move with the margin."""
     rng = np.random.default_rng(4)
     margin = rng.normal(size=110)
     y = (rng.random(110) < 1 / (1 + np.exp(-(2 * margin - 2.5)))).astype(np.int8)
     scored = np.linspace(-4, 4, 200)
-    isotonic = Calibrator.fit("isotonic", margin, y)(scored)
-    assert (isotonic == 0).any() or (isotonic == 1).any()
+    steps = Calibrator.fit("isotonic", margin, y)
+    isotonic = steps(scored)
+    assert len(set(steps.y)) <= 6 and ((isotonic > 0) & (isotonic < 1)).all()
     auto = Calibrator.fit("auto", margin, y)
     assert auto.method == "platt"
     assert ((auto(scored) > 0) & (auto(scored) < 1)).all()
