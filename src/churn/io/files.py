@@ -701,10 +701,8 @@ def parquet_column_batches(
     fit in memory. Dtypes as :func:`read_parquet` gives them. Errors as ``read_parquet``."""
     with _earlier_output(path):
         parquet = pq.ParquetFile(path)
-        metadata = parquet.schema_arrow.metadata
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-            table = pa.Table.from_batches([batch]).replace_schema_metadata(metadata)
-            yield table.to_pandas()
+            yield _as_read(pa.Table.from_batches([batch]), parquet.schema_arrow)
 
 
 def exact_batches(

@@ -66,11 +66,8 @@ def list_values(parts: Iterable[pd.DataFrame], bins: int = HISTOGRAM_BINS) -> Li
             totals[measure] += float(values.sum())
             sums[measure] += grouped[measure].sum().reindex(order, fill_value=0.0)
             positive[measure].append(values[values > 0].to_numpy(dtype="float64"))
-    held = {}
-    for measure in VALUE_MEASURES:  # one measure's parts and its whole at a time
-        parts_of = positive.pop(measure)
-        held[measure] = np.concatenate(parts_of) if parts_of else np.array([], "float64")
-        del parts_of
+    # one measure at a time: its parts go as its whole is made
+    held = {m: np.concatenate([*positive.pop(m), np.array([], "float64")]) for m in VALUE_MEASURES}
     return ListValues(customers, totals, _by_tier(sums), _histogram(held, customers, bins))
 
 

@@ -74,14 +74,16 @@ class _TargetFile:
     file: CsvFile
     delta: DeltaParts | None
     delta_file: CsvFile
+    previous: Path | None = None
+    """The dated copy the delta is taken against (None: no earlier list, or no delta)."""
     left_out: Counter[str] = field(default_factory=Counter)
     truncated: Counter[str] = field(default_factory=Counter)
     neutralised_keys: int = 0
     first_neutralised: list[str] = field(default_factory=list)
 
-    def left_out_in_order(self, target: Target) -> dict[str, int]:
+    def left_out_in_order(self) -> dict[str, int]:
         """Rows left out per required field, in the order the fields are checked."""
-        required = required_fields(target, self.columns)
+        required = required_fields(self.file.target, self.columns)
         return {n: self.left_out[n] for n in required if n in self.left_out}
 
     def truncated_in_order(self) -> dict[str, int]:
@@ -190,7 +192,7 @@ def _finish(
         rows |= file.file.finish(staged)
         if file.delta is None:  # the generic file is read by people: no delta, no fields
             continue
-        previous = _previous_copy(paths.exports / HISTORY, target, dated)
+        previous = file.previous
         for leavers in file.delta.leavers(
             [] if previous is None else _export_parts(previous, target)
         ):
@@ -209,7 +211,7 @@ def _finish(
         summary[target] = {
             "rows": file.file.rows,
             "key": file.columns.columns[0].name,
-            "left_out": file.left_out_in_order(target),
+            "left_out": file.left_out_in_order(),
             "truncated": file.truncated_in_order(),
             "neutralised_keys": file.neutralised_keys,
             "delta": {"entered": delta.entered, "left": delta.left, "changed": delta.changed},
@@ -292,7 +294,7 @@ def _target_file(
     """``target``'s empty file; for a CRM, its delta against the latest dated copy before
     ``dated`` (none: everyone entered)."""
     chosen = target_settings(target, settings.export.targets, columns, fields)
-    delta = None
+    delta, previous = None, None
     if target in WRITERS:
         previous = _previous_copy(paths.exports / HISTORY, target, dated)
         names = {c.source: c.name for c in chosen.columns}
@@ -310,7 +312,7 @@ def _target_file(
         copy = _destination(paths, f"{HISTORY}/{name}_{dated}") if delta is not None else None
         return CsvFile(_destination(paths, name), target, limit, copy)
 
-    return _TargetFile(chosen, csv(target), delta, csv(f"{target}_delta"))
+    return _TargetFile(chosen, csv(target), delta, csv(f"{target}_delta"), previous)
 
 
 def _destination(paths: PipelinePaths, name: str) -> Output:
@@ -346,7 +348,7 @@ def _log_file(target: Target, file: _TargetFile) -> None:
             key,
             ", ".join(repr(k) for k in file.first_neutralised),
         )
-    for name, n in file.left_out_in_order(target).items():
+    for name, n in file.left_out_in_order().items():
         log.warning(
             "%s: %s customer(s) to contact left out of the file: no %s%s",
             target,
