@@ -284,6 +284,41 @@ def test_an_equal_challenger_is_not_promoted(client: MlflowClient) -> None:
     assert "fails the rule: difference >= margin 0.005" in decision.reason
 
 
+def test_a_challenger_that_ranks_no_worse_replaces_a_miscalibrated_champion(
+    client: MlflowClient,
+) -> None:
+    """Ranking alone never replaces a champion whose probabilities drifted off the outcomes:
+    a recalibrated challenger that ranks the same needs no margin, one that ranks worse is
+    still refused, and a calibrated champion keeps the margin."""
+    name = "churn-recalibrated"
+    new_version(client, name)
+    client.set_registered_model_alias(name, CHAMPION, "1")
+    new_version(client, name)  # v2: the same ranking, calibrated again
+    ranking = calibrated(1.2, 50)
+    drifted = np.clip(ranking * 0.5, 0.001, 0.999)  # says 20 % where 40 % churn: same order
+    same = folds_of(1.2, 0)
+    decision = decide(client, name, {"1": drifted, "2": ranking}, {"1": same, "2": same.copy()})
+    assert decision.promoted, decision.reason
+    assert decision.comparison["roc_auc_difference"] == 0.0
+    assert decision.comparison["champion_calibrated"] is False
+    assert decision.reason.startswith("v2 replaces v1: champion v1 ECE 0.2")
+    assert "its probabilities no longer hold" in decision.reason
+    assert "passes the rule: interval low >= -0.005 (ranks no worse" in decision.reason
+
+    new_version(client, name)  # v3, against champion v2 (calibrated): the margin again
+    decision = decide(client, name, {"2": ranking, "3": ranking.copy()}, {"2": same, "3": same})
+    assert not decision.promoted
+    assert decision.comparison["champion_calibrated"] is True
+    assert "fails the rule: difference >= margin 0.005" in decision.reason
+
+    # a miscalibrated champion is still not replaced by a challenger that ranks worse
+    client.set_registered_model_alias(name, CHAMPION, "1")
+    worse = decide(client, name, {"1": drifted, "3": ranking}, {"1": same, "3": folds_of(0.3, 30)})
+    assert not worse.promoted
+    assert worse.comparison["ci_low"] < -0.005
+    assert "fails the rule: interval low >= -0.005" in worse.reason
+
+
 def test_a_champion_without_fold_predictions_is_compared_on_the_test_cutoff(
     client: MlflowClient,
 ) -> None:

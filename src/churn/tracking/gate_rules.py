@@ -60,10 +60,17 @@ def no_pairing_reason(
 
 
 def auc_rule(
-    difference: AucDifference, comparison: Mapping[str, Any], settings: RegistrySettings
+    difference: AucDifference,
+    comparison: Mapping[str, Any],
+    settings: RegistrySettings,
+    *,
+    recalibrates: bool = False,
 ) -> tuple[str, bool]:
     """The comparison rule stated with its numbers, and whether the challenger passes it:
-    ROC AUC difference >= margin and the interval's lower end >= -margin."""
+    ROC AUC difference >= margin and the interval's lower end >= -margin. ``recalibrates``
+    (the champion fails its calibration rule on the test rows, :func:`champion_ece_rule`):
+    the interval's lower end >= -margin alone, a challenger that ranks no worse replaces a
+    champion whose probabilities no longer hold."""
     margin = settings.auc_margin
     if comparison["basis"] == "backtest folds":
         where = f"on {len(difference.folds)} backtest fold(s) ({', '.join(difference.folds)}"
@@ -75,16 +82,32 @@ def auc_rule(
             f"on the test cutoff ({difference.n_customers:,} customers, paired), because "
             f"{comparison['why']}"
         )
-    better = difference.difference >= margin and difference.low >= -margin
+    not_worse = difference.low >= -margin
+    better = not_worse and (recalibrates or difference.difference >= margin)
     verdict = "passes" if better else "fails"
     rule = (
         f"challenger - champion ROC AUC {difference.difference:+.4f} "
         f"({difference.challenger_auc:.4f} vs {difference.champion_auc:.4f}; "
         f"{difference.confidence:.0%} interval {difference.low:+.4f} to {difference.high:+.4f}) "
-        f"{where} {verdict} the rule: difference >= margin {margin:g} and interval low >= "
-        f"-{margin:g}"
+        f"{where} {verdict} the rule: "
     )
+    if recalibrates:
+        rule += f"interval low >= -{margin:g} (ranks no worse than a miscalibrated champion)"
+    else:
+        rule += f"difference >= margin {margin:g} and interval low >= -{margin:g}"
     return rule, better
+
+
+def champion_ece_rule(
+    champion: str, metrics: Mapping[str, float], settings: RegistrySettings
+) -> tuple[str, bool]:
+    """The champion's calibration on today's test rows, stated with its numbers, and whether
+    it still holds. When it does not, :func:`auc_rule` lets a challenger that ranks no worse
+    replace it: a champion whose 30 % means 45 % misleads every list it scores."""
+    rule, holds = _ece_rule(metrics["ece"], int(metrics.get("n_test", 0)), "test rows", settings)
+    return f"champion v{champion} {rule}" + (
+        "" if holds else ": its probabilities no longer hold"
+    ), holds
 
 
 def report_of_test_cutoff(challenger: Mapping[str, float], champion: Mapping[str, float]) -> str:

@@ -35,6 +35,7 @@ from churn.settings import RegistrySettings
 from churn.tracking.gate_rules import (
     auc_rule,
     backtest_calibration,
+    champion_ece_rule,
     ece_rules,
     first_version_rules,
     no_pairing_reason,
@@ -115,7 +116,10 @@ def promote(
     a difference of at least ``settings.auc_margin`` (better by the margin) and the interval's
     lower end at least ``-settings.auc_margin`` (not plausibly worse by more than the margin).
     When no fold can be paired (a champion trained before fold predictions were kept, folds
-    that moved on), the same rule runs on the test rows, and the reason says so.
+    that moved on), the same rule runs on the test rows, and the reason says so. A champion
+    whose test ECE fails the calibration rule below (its probabilities no longer hold) needs
+    no margin: a challenger whose interval's lower end is at least ``-settings.auc_margin``
+    (it ranks no worse) replaces it.
 
     ``score(model_uri)`` returns one churn probability per row of the current test population
     (``model_uri`` is ``models:/<name>/<version>``; :func:`load_model` loads it);
@@ -231,12 +235,19 @@ def promote(
             why = no_pairing_reason(challenger_folds, champion_folds, champion, left_out)
             comparison = {"basis": "test cutoff", "left_out": left_out, "why": why}
             paired = [PairedFold("test cutoff", y, p_challenger, p_champion)]
+        recalibrates = False
+        if champion_metrics:
+            rule, holds = champion_ece_rule(champion, champion_metrics, settings)
+            recalibrates = not holds
+            comparison["champion_calibrated"] = holds
+            if not holds:  # why the margin is waived, first in the reason
+                passes.append(rule)
         if paired:
             difference = paired_auc_difference(
                 paired, confidence=settings.confidence, resamples=settings.bootstrap_resamples
             )
             comparison.update(difference.report())
-            rule, better = auc_rule(difference, comparison, settings)
+            rule, better = auc_rule(difference, comparison, settings, recalibrates=recalibrates)
             (passes if better else failures).append(rule)
         for rule, calibrated in ece_rules(challenger_metrics, calibration, settings):
             (passes if calibrated else failures).append(f"challenger {rule}")
