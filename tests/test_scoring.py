@@ -31,6 +31,7 @@ from churn.scoring.explain import (
     NO_SINGLE_DRIVER,
     Contributions,
     Reference,
+    on_the_safe_side,
     only_typical,
     reason_sums,
     shap_contributions,
@@ -163,9 +164,11 @@ def test_reasons_are_the_largest_risk_raising_sums_only(
     sums = reason_sums(contributions, catalogue)
     codes = catalogue.codes
     rates = reference.churn_rate_by_value["country"]
-    # a reason quoting the typical value says nothing (its own test below)
+    # a reason quoting the typical value says nothing, one on the side of it that churns less
+    # reads backwards (their own tests below)
     shap_frame = contributions.frame(frame.index)
     sums[only_typical(frame, shap_frame, catalogue, reference)] = 0.0
+    sums[on_the_safe_side(frame, shap_frame, catalogue, reference)] = 0.0
     for i in range(len(frame)):
         # actionable reasons first, then context (PROFILE: the country); a country that churns
         # less than average is never given as raising risk
@@ -278,6 +281,47 @@ def test_a_value_that_is_the_typical_one_is_never_a_reason() -> None:
     assert out.loc[2].isna().all()  # its one risk-raising reason said nothing
     texts = out[[f"reason_{k}_text" for k in (1, 2, 3)]].fillna("").to_numpy().ravel()
     assert not any(": 20 days; typical" in t for t in texts)
+
+
+def test_a_number_on_the_side_of_typical_that_churns_less_is_never_a_reason() -> None:
+    """ "Days since: 5; typical 20" when customers under 20 churn at 10 % against 49 %
+    overall reads backwards, whatever SHAP found through interactions: it is dropped. The
+    same value on the side that churns more, or without side rates, stays a reason."""
+    frame, catalogue, reference = _tenure_recency_country()
+    frame["recency"] = [5.0, 90.0, 5.0, 5.0]
+    sided = Reference(
+        reference.typical,
+        reference.churn_rate_by_value,
+        reference.overall_churn_rate,
+        {"recency": (0.10, 0.80), "tenure_days": (0.70, 0.30)},
+    )
+    values = np.array([[0.0, 0.6, 0.0], [0.0, 0.6, 0.0], [0.5, 0.6, 0.0], [0.0, 0.0, 0.0]])
+    out = top_reasons(frame, Contributions(values, 0.0, tuple(frame.columns)), catalogue, sided)
+    assert out.loc[0].isna().all()  # recency 5 < 20, where 10 % churn: no reason is left
+    assert out.loc[1, "reason_1_code"] == "RECENCY"  # 90 > 20, where 80 % churn
+    # tenure 30 < 400, where 70 % churn: still a reason; recency 5 is not
+    assert out.loc[2, "reason_1_code"] == "TENURE" and pd.isna(out.loc[2, "reason_2_code"])
+    unsided = top_reasons(
+        frame, Contributions(values, 0.0, tuple(frame.columns)), catalogue, reference
+    )
+    assert unsided.loc[0, "reason_1_code"] == "RECENCY"  # no side rates: nothing to drop on
+
+
+def test_the_reference_holds_the_churn_rates_on_each_side_of_the_typical_value() -> None:
+    labelled = pd.DataFrame(
+        {
+            "days": [1.0, 2.0, 3.0, 3.0, 8.0, 9.0, np.nan],
+            "flag": pd.array([True, False, True, False, True, None, False], dtype="boolean"),
+            "churned": [False, False, False, True, True, True, True],
+        }
+    )
+    ref = Reference.from_labelled(labelled, ["days", "flag"])
+    assert ref.typical["days"] == 2.0  # the median of who stayed: 1, 2, 3
+    below, above = ref.churn_rate_by_side["days"]
+    assert below == 0.0 and above == pytest.approx(3 / 4)  # 1 | 3, 3, 8, 9 (NaN on no side)
+    assert ref.typical["flag"] == 1.0  # stayed: True, False, True
+    below_flag, above_flag = ref.churn_rate_by_side["flag"]
+    assert below_flag == pytest.approx(2 / 3) and np.isnan(above_flag)  # False: 1 of 3 stayed
 
 
 def test_reasons_shared_by_everyone_scored_are_never_a_customers_reason() -> None:

@@ -2,7 +2,8 @@
 (:meth:`churn.scoring.explain.Reference.from_labelled`) computed by the executors from
 ``labels.parquet`` and ``features.parquet``, so that no labelled customer reaches the driver:
 the latest labelled cutoff (one row), a median per numeric feature of those who stayed (one
-row), and the churn rate of each value of a categorical or few-valued feature (at most
+row), the churn rates below and above each numeric feature's typical value (one row), and the
+churn rate of each value of a categorical or few-valued feature (at most
 :data:`churn.scoring.explain.FEW_VALUES` rows for a number, a row per category for text).
 """
 
@@ -35,6 +36,7 @@ def spark_reference(scoped: Any, labels: Path, features: Path, columns: list[str
     numeric = [n for n in columns if n in kinds and isinstance(kinds[n], NumericType | BooleanType)]
     typical: dict[str, object] = {n: None for n in columns}
     rates: dict[str, dict[str, float]] = {}
+    sides: dict[str, tuple[float, float]] = {}
 
     def col(name: str) -> Any:
         return F.col(quote_spark_identifier(name))
@@ -51,6 +53,7 @@ def spark_reference(scoped: Any, labels: Path, features: Path, columns: list[str
             typical[name] = None if median is None else float(median)
             if distinct is not None and int(distinct[f"d{i}"]) <= FEW_VALUES:
                 rates[name] = _rates(labelled, col(name))
+        sides = _side_rates(labelled, {n: t for n in numeric if isinstance(t := typical[n], float)})
     for name in columns:
         if name not in kinds or name in numeric:
             continue
@@ -66,7 +69,28 @@ def spark_reference(scoped: Any, labels: Path, features: Path, columns: list[str
         rates[name] = _rates(labelled, text)
     overall = labelled.agg(F.avg(F.col("churned").cast("double")).alias("p")).first()
     rate = float("nan") if overall is None or overall["p"] is None else float(overall["p"])
-    return Reference(typical, rates, rate)
+    return Reference(typical, rates, rate, sides)
+
+
+def _side_rates(labelled: Any, typical: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """The churn rates of the rows below and above each feature's typical value (NaN: no row
+    on that side), in one aggregate row."""
+    from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
+
+    if not typical:
+        return {}
+    churned = F.col("churned").cast("double")
+    parts = []
+    for i, (name, value) in enumerate(typical.items()):
+        number = F.col(quote_spark_identifier(name)).cast("double")
+        parts.append(F.avg(F.when(number < F.lit(value), churned)).alias(f"b{i}"))
+        parts.append(F.avg(F.when(number > F.lit(value), churned)).alias(f"a{i}"))
+    row = labelled.agg(*parts).first()
+
+    def rate(key: str) -> float:
+        return float("nan") if row is None or row[key] is None else float(row[key])
+
+    return {name: (rate(f"b{i}"), rate(f"a{i}")) for i, name in enumerate(typical)}
 
 
 def _rates(labelled: Any, value: Any) -> dict[str, float]:
