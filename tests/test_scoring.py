@@ -284,9 +284,9 @@ def test_a_value_that_is_the_typical_one_is_never_a_reason() -> None:
 
 
 def test_a_number_on_the_side_of_typical_that_churns_less_is_never_a_reason() -> None:
-    """ "Days since: 5; typical 20" when customers under 20 churn at 10 % against 49 %
-    overall reads backwards, whatever SHAP found through interactions: it is dropped. The
-    same value on the side that churns more, or without side rates, stays a reason."""
+    """ "Days since: 5; typical 20" when customers under 20 churned at 10 % and those over
+    it at 80 % reads backwards, whatever SHAP found through interactions: it is dropped. A
+    value on the side that churns more, or without side rates, stays a reason."""
     frame, catalogue, reference = _tenure_recency_country()
     frame["recency"] = [5.0, 90.0, 5.0, 5.0]
     sided = Reference(
@@ -305,6 +305,30 @@ def test_a_number_on_the_side_of_typical_that_churns_less_is_never_a_reason() ->
         frame, Contributions(values, 0.0, tuple(frame.columns)), catalogue, reference
     )
     assert unsided.loc[0, "reason_1_code"] == "RECENCY"  # no side rates: nothing to drop on
+
+
+def test_the_sides_are_compared_with_each_other_not_with_customers_without_the_number() -> None:
+    """One-time buyers have no gap between purchases and churn the most: they pull the
+    overall rate above both sides of the typical gap. A long gap is still the risky side."""
+    frame, catalogue, _ = _tenure_recency_country()
+    labelled = pd.DataFrame(
+        {
+            "tenure_days": 100.0,
+            "recency": [0.5, 0.6, 1.0, 1.0, 1.0, 3.0, 4.0, 5.0] + [np.nan] * 8,
+            "country": "UK",
+            "churned": [False, False, False, False, False, True, False, False] + [True] * 8,
+        }
+    )
+    reference = Reference.from_labelled(labelled, ["tenure_days", "recency", "country"])
+    assert reference.typical["recency"] == 1.0
+    assert reference.churn_rate_by_side["recency"] == (0.0, pytest.approx(1 / 3))
+    assert reference.overall_churn_rate == pytest.approx(9 / 16)  # above both sides
+    frame["recency"] = [5.0, 0.5, 5.0, 5.0]
+    values = np.array([[0.0, 0.6, 0.0], [0.0, 0.6, 0.0], [0.0, 0.6, 0.0], [0.0, 0.0, 0.0]])
+    shap = Contributions(values, 0.0, tuple(frame.columns)).frame(frame.index)
+    dropped = on_the_safe_side(frame, shap, catalogue, reference)
+    recency = catalogue.codes.index("RECENCY")
+    assert dropped[:, recency].tolist() == [False, True, False, False]
 
 
 def test_the_reference_holds_the_churn_rates_on_each_side_of_the_typical_value() -> None:

@@ -142,7 +142,7 @@ def top_reasons(
     ``per_customer: false`` (the season of the cutoff, shared by everyone scored) are skipped,
     and so is a reason whose sentence would quote a value that churns less than average (it
     would read as raising risk while saying the opposite): :func:`contradicted`, a number on
-    the side of the typical value that churns less than average (:func:`on_the_safe_side`),
+    the side of the typical value that churns less (:func:`on_the_safe_side`),
     or the typical value itself (:func:`only_typical`).
     """
     sums = reason_sums(contributions, catalogue)
@@ -258,15 +258,15 @@ def on_the_safe_side(
     reference: Reference,
 ) -> np.ndarray:
     """(n, n_reasons): True where the reason's sentence would set a number beside the typical
-    value on the side of it whose customers churn less than average ("Distinct days with
-    activity: 76; typical 9", where customers above 9 churn at 12 % against 40 % overall).
-    SHAP may find it risk-raising for this customer through interactions, but the sentence
-    would read backwards to whoever calls, so it is dropped, as :func:`contradicted` drops a
-    category that churns less than average."""
+    value on the side of it whose customers churn less than those on the other side
+    ("Distinct days with activity: 76; typical 9", where customers above 9 churned at 12 %
+    and those below at 55 %). SHAP may find it risk-raising for this customer through
+    interactions, but the sentence would read backwards to whoever calls, so it is dropped,
+    as :func:`contradicted` drops a category that churns less than average. The two sides are
+    compared with each other, not with the overall rate: customers without the number (no
+    second purchase, so no gap between purchases) churn at their own rate, which says nothing
+    about which side of the typical gap is the risky one."""
     out = np.zeros((len(features), len(catalogue.reasons)), dtype=bool)
-    overall = reference.overall_churn_rate
-    if not math.isfinite(overall):
-        return out
     everyone = np.arange(len(features))
     for j, reason in enumerate(catalogue.reasons):
         compared = [
@@ -285,9 +285,7 @@ def on_the_safe_side(
             typical = float(reference.typical[name])  # type: ignore[arg-type]
             below, above = reference.churn_rate_by_side[name]
             values = features[name].astype("float64").to_numpy()
-            safe = ((values < typical) & (below < overall)) | (
-                (values > typical) & (above < overall)
-            )
+            safe = ((values < typical) & (below < above)) | ((values > typical) & (above < below))
             out[(quoted == name) & safe, j] = True
     return out
 
