@@ -1125,7 +1125,21 @@ class ValueSettings(Frozen):
         "months",
     )
     charge_feature: str | None = Field(
-        None, description="recurring: the feature holding the monthly charge"
+        None,
+        description="recurring: the feature holding the charge (monthly, unless "
+        "charge_period_feature names each customer's billing period)",
+    )
+    charge_period_feature: str | None = Field(
+        None,
+        description="recurring: the feature naming the billing period each charge is for "
+        "(month, year, annual, quarterly, weekly, '3 months', P1Y, ...); the charge is "
+        "divided by the months of its period. A blank or unknown period counts as a month, "
+        "with a warning. null: every charge is monthly",
+    )
+    charge_quantity_feature: str | None = Field(
+        None,
+        description="recurring: the feature holding how many units (seats, licences) the "
+        "charge is for, each (a missing count is 1); null: the charge is the customer's whole",
     )
     months: float = Field(1.0, gt=0, description="recurring: months of charges at stake")
     purchase_event_types: list[str] | None = Field(
@@ -1139,6 +1153,13 @@ class ValueSettings(Frozen):
     def _recurring_needs_charge(self) -> ValueSettings:
         if self.method == "recurring" and not self.charge_feature:
             raise ValueError("method 'recurring' needs charge_feature")
+        if self.method != "recurring" and (
+            self.charge_period_feature or self.charge_quantity_feature
+        ):
+            raise ValueError(
+                "charge_period_feature and charge_quantity_feature apply to method 'recurring' "
+                f"only; method is {self.method!r}"
+            )
         return self
 
 

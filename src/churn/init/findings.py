@@ -140,6 +140,7 @@ def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
             else ("churned value", roles.positive, _given(flags.positive))
         ),
         ("value", roles.value or "-", _given(flags.value) if roles.value else "none found"),
+        *_billing(plan.charge_columns if roles.value else (None, None)),
         (
             "attributes",
             f"{len(plan.attributes)}",
@@ -149,3 +150,14 @@ def snapshot_findings(plan: SnapshotPlan, flags: SnapshotFlags) -> list[Row]:
         *extra,
         ("snapshot date", str(plan.snapshot_date), plan.dated_by),
     ]
+
+
+def _billing(columns: tuple[str | None, str | None]) -> list[Row]:
+    """The rows of a charge's billing period and units, when init found them."""
+    period, units = columns
+    rows: list[Row] = []
+    if period is not None:
+        rows.append(("billing period", period, "the charge is for that period, made monthly"))
+    if units is not None:
+        rows.append(("units", units, "the charge is per unit: a seat, a licence"))
+    return rows

@@ -371,7 +371,9 @@ def render_events(plan: EventsPlan) -> str:
         scoring += [
             "  value:",
             "    method: recurring",
-            f"    charge_feature: {charge}   # check: the monthly charge at stake",
+            f"    charge_feature: {charge}   # check: "
+            + ("the charge at stake" if plan.charge_period else "the monthly charge at stake"),
+            *_billing_lines(plan.charge_period, plan.charge_quantity),
             f"    months: {plan.charge_months:g}   # the horizon's",
         ]
     elif not plan.has_amount:
@@ -457,8 +459,11 @@ def render_snapshot(plan: SnapshotPlan) -> str:
             + (
                 "a balance, counted once (months: 1), not a monthly charge"
                 if "balance" in charge.split("_")
+                else "the charge at stake"
+                if plan.charge_period
                 else "the monthly charge at stake"
             ),
+            *_billing_lines(plan.charge_period, plan.charge_quantity),
         ]
     else:
         lines += [
@@ -479,3 +484,19 @@ def render_snapshot(plan: SnapshotPlan) -> str:
 
 def render(plan: EventsPlan | SnapshotPlan) -> str:
     return render_events(plan) if isinstance(plan, EventsPlan) else render_snapshot(plan)
+
+
+def _billing_lines(period: str | None, quantity: str | None) -> list[str]:
+    """``scoring.value``'s billing period and units lines, when init found them."""
+    lines = []
+    if period is not None:
+        lines.append(
+            f"    charge_period_feature: {period}   # check: the billing period each charge is "
+            "for (a yearly price is 12 months' charge)"
+        )
+    if quantity is not None:
+        lines.append(
+            f"    charge_quantity_feature: {quantity}   # check: the seats or licences each "
+            "charge is for"
+        )
+    return lines

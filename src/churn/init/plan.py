@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from churn.data.billing_periods import names_periods
 from churn.data.inference import (
     CANCEL_FLAG_WORDS,
     LABEL_NAME_WORDS,
@@ -127,6 +128,10 @@ class CustomerTable:
     """The numeric attribute that reads as what a customer pays each month
     (:func:`churn.data.inference.charge_candidates`): the value of an events log without
     amounts."""
+    charge_period: str | None = None
+    """The attribute naming the billing period of that charge (:func:`billing_columns`)."""
+    charge_quantity: str | None = None
+    """The attribute counting the units (seats) the charge is for, each."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,20 @@ class EventsPlan:
         return self.customers.charge
 
     @property
+    def charge_period(self) -> str | None:
+        """The attribute naming that charge's billing period, when there is a charge."""
+        customers = self.customers
+        return None if self.charge_feature is None or customers is None else customers.charge_period
+
+    @property
+    def charge_quantity(self) -> str | None:
+        """The attribute counting the units that charge is for, when there is a charge."""
+        customers = self.customers
+        return (
+            None if self.charge_feature is None or customers is None else customers.charge_quantity
+        )
+
+    @property
     def charge_months(self) -> float:
         """Months of that charge at stake: the horizon's."""
         return round(self.horizon_days / 30, 1)
@@ -249,10 +268,30 @@ class SnapshotPlan:
     customers source of the same file (:func:`with_contacts`) unless a customers table has
     its own."""
 
+    charge_columns: tuple[str | None, str | None] = (None, None)
+    """The columns naming the charge's billing period and counting its units
+    (:func:`billing_columns`)."""
+
     @property
     def charge_feature(self) -> str | None:
         by_column = {column: name for name, column in self.attributes.items()}
         return by_column.get(self.roles.value) if self.roles.value else None
+
+    @property
+    def charge_period(self) -> str | None:
+        """The attribute naming each charge's billing period (None: monthly, or no charge)."""
+        return self._charge_attribute(self.charge_columns[0])
+
+    @property
+    def charge_quantity(self) -> str | None:
+        """The attribute counting the units each charge is for (None: the whole charge)."""
+        return self._charge_attribute(self.charge_columns[1])
+
+    def _charge_attribute(self, column: str | None) -> str | None:
+        if column is None or self.charge_feature is None:
+            return None
+        by_column = {column: name for name, column in self.attributes.items()}
+        return by_column.get(column)
 
 
 def class_sizes(labels: pd.Series, positive: str, *, any_value: bool = False) -> tuple[int, int]:
@@ -451,6 +490,11 @@ def customer_table(
     # a monthly charge, never a running total: that times the horizon's months is no value
     charges = [c for c in charge_candidates(sample, numeric) if not is_running_total(c)]
     by_column = {column: name for name, column in attributes.items()}
+    period, units = (
+        billing_columns(sample, [c for n, c in attributes.items() if n in categorical], numeric)
+        if charges
+        else (None, None)
+    )
     return CustomerTable(
         source,
         customer_id,
@@ -461,7 +505,31 @@ def customer_table(
         tuple(private),
         notes=notes,
         charge=by_column[charges[0]] if charges else None,
+        charge_period=None if period is None else by_column[period],
+        charge_quantity=None if units is None else by_column[units],
     )
+
+
+_QUANTITY_WORDS = frozenset({"quantity", "qty", "seats", "seat", "licenses", "licences"})
+
+
+def billing_columns(
+    sample: pd.DataFrame, text_columns: Sequence[str], numeric_columns: Sequence[str]
+) -> tuple[str | None, str | None]:
+    """The columns beside a charge that say what it pays for: the first text column whose
+    values name billing periods (Stripe's ``Interval``: month, year;
+    :func:`churn.data.billing_periods.names_periods`), and the first number named like a
+    count of seats or licences (Stripe's ``Quantity``) holding whole numbers of at least 0."""
+    period = next((c for c in text_columns if names_periods(sample[c].tolist())), None)
+    units = None
+    for column in numeric_columns:
+        if not set(name_words(column)) & _QUANTITY_WORDS:
+            continue
+        counts = parse_numbers(filled_text(sample[column]))[0].dropna()
+        if len(counts) and (counts >= 0).all() and (counts == counts.round()).all():
+            units = column
+            break
+    return period, units
 
 
 PERSON_GAIN = 2
@@ -954,6 +1022,15 @@ def snapshot_plan(
         f"the snapshot is dated {snapshot_date} ({dated_by}; labels.snapshot_date): set the day "
         "the export describes"
     )
+    charge_columns = (
+        billing_columns(
+            sample,
+            [c for n, c in attributes.items() if n not in numeric and n not in dates],
+            [c for n, c in attributes.items() if n in numeric],
+        )
+        if roles.value
+        else (None, None)
+    )
     return SnapshotPlan(
         check_pipeline_name(name),
         source,
@@ -966,6 +1043,7 @@ def snapshot_plan(
         date_attributes=dates,
         date_format=date_format,
         dated_by=dated_by,
+        charge_columns=charge_columns,
     )
 
 

@@ -25,8 +25,7 @@ class Population:
 
 def recurring_expected_value(value: ValueSettings, features: pd.DataFrame) -> pd.Series:
     """``scoring.value.method: recurring``: monthly charge x months per row of ``features``."""
-    assert value.charge_feature is not None
-    return recurring_value(features, value.charge_feature, value.months)
+    return recurring_value(features, value)
 
 
 def clv_needs_events(pipeline: str) -> ConfigError:

@@ -80,8 +80,7 @@ def per_customer(
     frame = batch.reset_index(drop=True)
     p = np.asarray(model.predict_proba(frame), dtype="float64")
     if settings.value.method == "recurring":
-        assert settings.value.charge_feature is not None
-        value = recurring_value(frame, settings.value.charge_feature, settings.value.months)
+        value = recurring_value(frame, settings.value)
     else:
         value = frame[VALUE_COLUMN].astype("float64")
     worth = value.to_numpy(dtype="float64")
@@ -122,10 +121,11 @@ def customer_rows(
     collected, in ``features``' row order."""
     keep = ["customer_id", "cutoff", *model.feature_names]
     if settings.value.method == "recurring":
-        charge = str(settings.value.charge_feature)
-        if charge not in features.columns:  # recurring_value's error, on the driver
-            recurring_value(pd.DataFrame(columns=features.columns), charge, 1.0)
-        keep.append(charge)
+        value = settings.value
+        charged = [value.charge_feature, value.charge_quantity_feature, value.charge_period_feature]
+        if any(n is not None and n not in features.columns for n in charged):
+            recurring_value(pd.DataFrame(columns=features.columns), value)  # its error, here
+        keep.extend(str(n) for n in charged if n is not None)
     else:
         keep.append(VALUE_COLUMN)
     names = list(dict.fromkeys(n for n in keep if n in features.columns))

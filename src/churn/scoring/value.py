@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from churn.data.billing_periods import months_of_periods
 from churn.errors import PipelineStateError
 from churn.modeling.clv import MIN_CUSTOMERS_TO_FIT, BetaGeoModel, GammaGammaModel, rfm_summary
+from churn.settings import ValueSettings
 
 log = logging.getLogger("churn")
 
@@ -167,16 +169,48 @@ def kept_share(
     return share.clip(0.0, 1.0).fillna(1.0)
 
 
-def recurring_value(features: pd.DataFrame, charge_feature: str, months: float) -> pd.Series:
-    """Monthly charge x months, per row of ``features`` (missing charges count as 0)."""
-    if charge_feature not in features:
-        known = sorted(str(c) for c in features if c not in ("customer_id", "cutoff"))
-        raise PipelineStateError(
-            f"scoring.value.charge_feature {charge_feature!r} is not a feature of this "
-            f"pipeline. Expected one of {known}."
+def recurring_value(features: pd.DataFrame, value: ValueSettings) -> pd.Series:
+    """Monthly charge x ``value.months`` per row of ``features`` (missing charges count as 0).
+    The charge is per unit when ``value.charge_quantity_feature`` names the units (seats,
+    licences; a missing count is 1), and for the period ``value.charge_period_feature`` names
+    (a yearly plan's price is 12 months' charge, :mod:`churn.data.billing_periods`; a period
+    no word names counts as a month, with a warning)."""
+    assert value.charge_feature is not None
+    named = [value.charge_feature, value.charge_quantity_feature, value.charge_period_feature]
+    for setting, name in zip(
+        ("charge_feature", "charge_quantity_feature", "charge_period_feature"), named, strict=True
+    ):
+        if name is not None and name not in features:
+            known = sorted(str(c) for c in features if c not in ("customer_id", "cutoff"))
+            raise PipelineStateError(
+                f"scoring.value.{setting} {name!r} is not a feature of this pipeline. "
+                f"Expected one of {known}."
+            )
+    charge = pd.to_numeric(features[value.charge_feature], errors="coerce").fillna(0.0)
+    if value.charge_quantity_feature is not None:
+        units = pd.to_numeric(features[value.charge_quantity_feature], errors="coerce")
+        charge = charge * units.fillna(1.0)
+    if value.charge_period_feature is not None:
+        charge = charge / _period_months(features[value.charge_period_feature], value)
+    return (charge * value.months).astype("float64").rename("expected_value")
+
+
+def _period_months(periods: pd.Series, value: ValueSettings) -> pd.Series:
+    """Months each row's charge pays for; 1 where the period is blank or names none."""
+    months = months_of_periods(periods)
+    unknown = months.isna()
+    if unknown.any():
+        counts = periods[unknown].astype("string").fillna("<blank>").value_counts()
+        shown = ", ".join(f"{v!r} ({n:,})" for v, n in counts.head(5).items())
+        log.warning(
+            "scoring.value.charge_period_feature %r: %s of %s rows name no billing period (%s); "
+            "their charge is taken as monthly",
+            value.charge_period_feature,
+            f"{int(unknown.sum()):,}",
+            f"{len(periods):,}",
+            shown,
         )
-    charge = pd.to_numeric(features[charge_feature], errors="coerce").fillna(0.0)
-    return (charge * months).astype("float64").rename("expected_value")
+    return months.fillna(1.0)
 
 
 def has_monetary_value(expected_value: pd.Series) -> bool:
