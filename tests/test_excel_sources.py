@@ -161,3 +161,70 @@ def test_a_workbook_of_yearly_sheets_is_initialised_and_ingested_like_its_csv(
     ]
     assert len(read[0]) == int(lines["Customer ID"].notna().sum())
     pd.testing.assert_frame_equal(read[0], read[1])
+
+
+def customers_of(lines: pd.DataFrame, seed: int) -> pd.DataFrame:
+    ids = lines["Customer ID"].dropna().unique()
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "Customer ID": ids,
+            "Segment": rng.choice(["Retail", "Wholesale", "Online"], len(ids)),
+            "Country": rng.choice(["UK", "DE", "FR", "NL"], len(ids)),
+        }
+    )
+
+
+def test_one_workbook_as_the_events_and_the_customers_reads_a_sheet_each(
+    tmp_path: Path,
+) -> None:
+    """A Transactions and a Customers sheet (and a notes sheet) in one workbook, given to both
+    --events and --customers: the events read the largest sheet, the customers the other one
+    keyed by the customer id, from one copy of the file. Before, init refused the file as two
+    inputs "both named" the same."""
+    lines = invoice_lines(120, seed=6)
+    customers = customers_of(lines, seed=6)
+    notes = pd.DataFrame({"Note": ["exported from the ERP", "prices in EUR"]})
+    book = workbook(
+        tmp_path / "export.xlsx",
+        {"Notes": notes, "Transactions": lines, "Customers": customers},
+    )
+    root = project(tmp_path / "p")
+    code, out = init(root, "shop", "--events", str(book), "--customers", str(book))
+    assert code == 0, out
+    params = written(root, "shop")["data"]
+    events, table = params["events"]["sources"][0], params["customers"]["sources"][0]
+    assert events["path"] == table["path"] == "data/raw/shop/export.xlsx"
+    assert (events["sheet"], table["sheet"]) == ("Transactions", "Customers")
+    assert set(table["attributes"].values()) == {"Segment", "Country"}
+    assert "sheet 'Customers'" in " ".join(out.split())
+    result = CliRunner().invoke(app, ["ingest", "shop", "--project-dir", str(root)])
+    assert result.exit_code == 0, result.output
+    read = pd.read_parquet(root / "data/interim/shop/canonical/customers.parquet")
+    assert len(read) == len(customers)
+
+
+def test_one_csv_as_the_events_and_the_customers_is_refused_plainly(tmp_path: Path) -> None:
+    lines = invoice_lines(40, seed=7)
+    path = tmp_path / "lines.csv"
+    lines.to_csv(path, index=False)
+    root = project(tmp_path / "p")
+    code, out = init(root, "shop", "--events", str(path), "--customers", str(path))
+    assert code != 0
+    said = " ".join(out.split())
+    assert "is given as both the events and the customers table: a csv file holds one table" in said
+    assert not (root / "pipelines/shop").exists()
+
+
+def test_a_workbook_whose_events_read_every_sheet_leaves_none_for_the_customers(
+    tmp_path: Path,
+) -> None:
+    lines = invoice_lines(60, seed=8)
+    book = workbook(tmp_path / "years.xlsx", by_year(lines))
+    root = project(tmp_path / "p")
+    code, out = init(root, "shop", "--events", str(book), "--customers", str(book))
+    assert code != 0
+    said = " ".join(out.split())
+    assert (
+        "given as both the events and the customers table, but the events read every sheet" in said
+    )

@@ -36,6 +36,9 @@ def _reading(fmt: FileFormat) -> str:
 
 def _customers(table: CustomerTable) -> str:
     said = f"{len(table.attributes)} attributes"
+    fmt = table.source.format
+    if fmt.format == "excel" and fmt.sheet not in (None, ALL_SHEETS):
+        said = f"sheet {fmt.sheet!r}, {said}"
     if table.contact_fields:
         said += f", contact fields {', '.join(table.contact_fields)}"
     return said

@@ -132,8 +132,9 @@ def _mapping(pairs: Mapping[str, object], indent: int) -> list[str]:
     return [f"{pad}{key}: {scalar(value)}" for key, value in pairs.items()]
 
 
-def _reading(source: SourceFile, indent: int) -> list[str]:
-    """``path`` and, where they differ from the defaults, format, separator and encoding."""
+def _reading(source: SourceFile, indent: int, *, sheet_of: str = "with the most rows") -> list[str]:
+    """``path`` and, where they differ from the defaults, format, separator and encoding;
+    ``sheet_of``: what chose the sheet of a workbook."""
     pad = " " * indent
     lines = [f"{pad}path: {scalar(source.path)}"]
     fmt = source.format
@@ -151,7 +152,7 @@ def _reading(source: SourceFile, indent: int) -> list[str]:
         check = (
             "every sheet, stacked"
             if fmt.sheet == ALL_SHEETS
-            else f"the sheet with the most rows of {list(fmt.sheets)}"
+            else f"the sheet {sheet_of} of {list(fmt.sheets)}"
         )
         lines.append(f"{pad}sheet: {scalar(fmt.sheet)}   # check: {check}")
     return lines
@@ -230,7 +231,11 @@ def _customers(table: CustomerTable) -> list[str]:
         columns["signup_date"] = table.signup_date.column
     if table.person_id is not None:
         columns["person_id"] = table.person_id
-    lines = [*_reading(table.source, 8), "        columns:", *_mapping(columns, 10)]
+    lines = [
+        *_reading(table.source, 8, sheet_of="holding the customers"),
+        "        columns:",
+        *_mapping(columns, 10),
+    ]
     if table.attributes:
         lines += ["        attributes:", *_mapping(table.attributes, 10)]
     if table.contact_fields:

@@ -50,7 +50,14 @@ from churn.init.plan import (
 from churn.init.schedule import horizon_plan
 from churn.init.snapshot_columns import panel_columns
 from churn.init.snapshot_dates import dating_columns, without_moving_dates
-from churn.init.sniff import SAMPLE_ROWS, file_format, read_column, read_sample
+from churn.init.sniff import (
+    SAMPLE_ROWS,
+    FileFormat,
+    file_format,
+    other_sheet_format,
+    read_column,
+    read_sample,
+)
 from churn.io.paths import PipelinePaths, check_pipeline_name
 from churn.settings import (
     PipelineSettings,
@@ -97,7 +104,7 @@ def placement(project_dir: Path, name: str, files: Sequence[Path]) -> tuple[dict
         ):
             return dict(zip(files, inside, strict=True)), common
     folder = f"data/raw/{name}"
-    names = [f.name for f in resolved]
+    names = [f.name for f in dict.fromkeys(resolved)]  # one file given twice: one copy
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(
@@ -184,15 +191,39 @@ def stage_targets(dvc_yaml: str, name: str) -> list[str]:
 # ---- churn init ------------------------------------------------------------------------------
 
 
-def _source(path: Path, places: dict[Path, str]) -> tuple[SourceFile, pd.DataFrame]:
-    """The file as ``data`` will read it, and its sample with numbers written plainly (a
-    decimal comma guessed from the sample)."""
-    fmt = file_format(path)
+def _source(
+    path: Path, places: dict[Path, str], fmt: FileFormat | None = None
+) -> tuple[SourceFile, pd.DataFrame]:
+    """The file as ``data`` will read it (in ``fmt``; default: as sniffed), and its sample
+    with numbers written plainly (a decimal comma guessed from the sample)."""
+    fmt = file_format(path) if fmt is None else fmt
     sample = read_sample(path, fmt)
     if fmt.format != "parquet" and decimal_mark(sample) == ",":
         fmt = replace(fmt, decimal=",")
         sample = plain_numbers(sample, ",")
     return SourceFile(places[path], fmt), sample
+
+
+def _customers_source(
+    customers: Path,
+    places: dict[Path, str],
+    events: Sequence[tuple[SourceFile, pd.DataFrame]],
+    customer_id: str | None,
+) -> tuple[SourceFile, pd.DataFrame]:
+    """:func:`_source` of the customers table; from the workbook the events come from, its
+    other sheet (:func:`other_sheet_format`)."""
+    same = [source for source, _ in events if source.path == places[customers]]
+    if not same or same[0].format.format != "excel":
+        if same:
+            raise ConfigError(
+                f"{customers} is given as both the events and the customers table: a "
+                f"{same[0].format.format} file holds one table. Give the customers table's own "
+                "file to --customers, or leave --customers out."
+            )
+        return _source(customers, places)
+    return _source(
+        customers, places, other_sheet_format(customers, same[0].format, customer_id or "")
+    )
 
 
 def _type_column(path: Path, source: SourceFile, column: str | None) -> pd.DataFrame:
@@ -312,7 +343,7 @@ def init_events(
     events_id = sources[0][1].customer_id
     customer_table, table_sample = None, None
     if customers is not None:
-        source, table_sample = _source(customers, places)
+        source, table_sample = _customers_source(customers, places, samples, events_id)
         customer_table = planning.customer_table(
             source, table_sample, events_id=events_id, exclude=flags.exclude
         )

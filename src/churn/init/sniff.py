@@ -197,6 +197,32 @@ def _workbook_format(path: Path) -> FileFormat:
     return FileFormat("excel", sheet=sheet, sheets=names, skip_rows=title_rows(path, sheet))
 
 
+def other_sheet_format(path: Path, used: FileFormat, customer_id: str) -> FileFormat:
+    """The sheet of a workbook that the events do not read, for its customers table (one
+    workbook given as both ``--events`` and ``--customers``, a Transactions and a Customers
+    sheet): of the other sheets, those whose header names the events' ``customer_id``, else
+    any, the one with the most rows. Raises InputDataError when the events read every sheet
+    or the workbook has no other."""
+    names = used.sheets or tuple(sheet_names(path, name=str(path)))
+    taken = names[0] if used.sheet is None else used.sheet
+    others = [n for n in names if n != taken]
+    if used.sheet == ALL_SHEETS or not others:
+        raise InputDataError(
+            f"{path}: given as both the events and the customers table, but the events read "
+            f"{'every sheet' if used.sheet == ALL_SHEETS else f'its only sheet {taken!r}'} "
+            f"(sheets {list(names)}), so no sheet is left for the customers. Save the customers "
+            "as a file of their own, or as a sheet with its own header."
+        )
+    headers = {
+        n: [str(c).strip() for c in pd.read_excel(path, sheet_name=n, nrows=0, engine="openpyxl")]
+        for n in others
+    }
+    keyed = [n for n in others if customer_id.strip() in headers[n]] or others
+    rows = dict(zip(keyed, _sheet_rows(path, tuple(keyed)), strict=True))
+    sheet = max(keyed, key=lambda n: (rows[n], -names.index(n)))
+    return FileFormat("excel", sheet=sheet, sheets=names, skip_rows=title_rows(path, sheet))
+
+
 def _sheet_rows(path: Path, names: tuple[str, ...]) -> list[int]:
     """Rows per sheet as the workbook records them (its dimension), or as read where it
     records none."""
