@@ -66,6 +66,7 @@ from churn.settings import (
     PlaybookSettings,
     RiskTiers,
     ScoringSettings,
+    ValueSettings,
 )
 from tests.conftest import events_frame
 
@@ -849,9 +850,10 @@ def test_a_rule_naming_an_unknown_reason_code_is_refused() -> None:
 
 def test_recurring_value_is_charge_times_months() -> None:
     frame = pd.DataFrame({"monthly": [10.0, None, 25.5]})
-    assert recurring_value(frame, "monthly", 12).tolist() == [120.0, 0.0, 306.0]
+    value = ValueSettings(method="recurring", charge_feature="monthly", months=12)
+    assert recurring_value(frame, value).tolist() == [120.0, 0.0, 306.0]
     with pytest.raises(PipelineStateError, match="charge_feature 'absent'"):
-        recurring_value(frame, "absent", 1)
+        recurring_value(frame, value.model_copy(update={"charge_feature": "absent"}))
 
 
 def test_purchase_value_is_higher_for_frequent_big_spenders() -> None:
