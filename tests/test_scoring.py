@@ -320,6 +320,7 @@ def test_the_sides_are_compared_with_each_other_not_with_customers_without_the_n
             "churned": [False, False, False, False, False, True, False, False] + [True] * 8,
         }
     )
+    labelled = pd.concat([labelled] * 15, ignore_index=True)  # 30 rows on the smaller side
     reference = Reference.from_labelled(labelled, ["tenure_days", "recency", "country"])
     assert reference.typical["recency"] == 1.0
     assert reference.churn_rate_by_side["recency"] == (0.0, pytest.approx(1 / 3))
@@ -340,13 +341,17 @@ def test_the_reference_holds_the_churn_rates_on_each_side_of_the_typical_value()
             "churned": [False, False, False, True, True, True, True],
         }
     )
-    ref = Reference.from_labelled(labelled, ["days", "flag"])
+    ref = Reference.from_labelled(pd.concat([labelled] * 30, ignore_index=True), ["days", "flag"])
     assert ref.typical["days"] == 2.0  # the median of who stayed: 1, 2, 3
     below, above = ref.churn_rate_by_side["days"]
     assert below == 0.0 and above == pytest.approx(3 / 4)  # 1 | 3, 3, 8, 9 (NaN on no side)
     assert ref.typical["flag"] == 1.0  # stayed: True, False, True
     below_flag, above_flag = ref.churn_rate_by_side["flag"]
     assert below_flag == pytest.approx(2 / 3) and np.isnan(above_flag)  # False: 1 of 3 stayed
+    # a side of fewer than MIN_SIDE_ROWS rows has no rate to drop a reason on: 29 rows below
+    few = Reference.from_labelled(pd.concat([labelled] * 29, ignore_index=True), ["days"])
+    assert np.isnan(few.churn_rate_by_side["days"][0])
+    assert few.churn_rate_by_side["days"][1] == pytest.approx(3 / 4)
 
 
 def test_reasons_shared_by_everyone_scored_are_never_a_customers_reason() -> None:

@@ -114,13 +114,19 @@ class Reference:
         return cls(typical, rates, overall, sides)
 
 
+MIN_SIDE_ROWS = 30
+"""Labelled rows a side of a typical value needs for its churn rate to count: fewer give a rate
+too noisy to drop a customer's reason on (NaN)."""
+
+
 def _side_rates(values: pd.Series, churned: pd.Series, typical: float) -> tuple[float, float]:
-    """The churn rates of the rows below and above ``typical`` (NaN: no row on that side)."""
+    """The churn rates of the rows below and above ``typical`` (NaN: fewer than
+    :data:`MIN_SIDE_ROWS` rows on that side)."""
     numbers = values.astype("float64")
     below, above = churned[numbers < typical], churned[numbers > typical]
     return (
-        float(below.mean()) if len(below) else float("nan"),
-        float(above.mean()) if len(above) else float("nan"),
+        float(below.mean()) if len(below) >= MIN_SIDE_ROWS else float("nan"),
+        float(above.mean()) if len(above) >= MIN_SIDE_ROWS else float("nan"),
     )
 
 

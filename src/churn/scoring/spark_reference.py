@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from churn.engines.spark import parquet_dataframe, quote_spark_identifier
-from churn.scoring.explain import FEW_VALUES, Reference
+from churn.scoring.explain import FEW_VALUES, MIN_SIDE_ROWS, Reference
 from churn.scoring.reasons import value_key
 
 
@@ -73,8 +73,8 @@ def spark_reference(scoped: Any, labels: Path, features: Path, columns: list[str
 
 
 def _side_rates(labelled: Any, typical: dict[str, float]) -> dict[str, tuple[float, float]]:
-    """The churn rates of the rows below and above each feature's typical value (NaN: no row
-    on that side), in one aggregate row."""
+    """The churn rates of the rows below and above each feature's typical value (NaN: fewer
+    than :data:`MIN_SIDE_ROWS` rows on that side), in one aggregate row."""
     from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
 
     if not typical:
@@ -83,12 +83,15 @@ def _side_rates(labelled: Any, typical: dict[str, float]) -> dict[str, tuple[flo
     parts = []
     for i, (name, value) in enumerate(typical.items()):
         number = F.col(quote_spark_identifier(name)).cast("double")
-        parts.append(F.avg(F.when(number < F.lit(value), churned)).alias(f"b{i}"))
-        parts.append(F.avg(F.when(number > F.lit(value), churned)).alias(f"a{i}"))
+        for side, rows in (("b", number < F.lit(value)), ("a", number > F.lit(value))):
+            parts.append(F.avg(F.when(rows, churned)).alias(f"{side}{i}"))
+            parts.append(F.count(F.when(rows, churned)).alias(f"n{side}{i}"))
     row = labelled.agg(*parts).first()
 
     def rate(key: str) -> float:
-        return float("nan") if row is None or row[key] is None else float(row[key])
+        if row is None or row[key] is None or int(row[f"n{key}"]) < MIN_SIDE_ROWS:
+            return float("nan")
+        return float(row[key])
 
     return {name: (rate(f"b{i}"), rate(f"a{i}")) for i, name in enumerate(typical)}
 
