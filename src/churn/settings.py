@@ -608,6 +608,13 @@ class DataSettings(Frozen):
         priced = any({"amount", "unit_price"} & set(src.columns) for src in sources)
         return "purchase" if priced else "activity"
 
+    @property
+    def context_attributes(self) -> tuple[str, ...]:
+        """Attributes the params say are context whatever their name: a snapshot's tenure
+        attribute (``months_active``), which no reason may offer as something to act on."""
+        tenure = self.snapshot.tenure_attribute if self.snapshot is not None else None
+        return () if tenure is None else (tenure,)
+
 
 class CutoffSchedule(Frozen):
     """Cutoff dates: either ``start``/``end``/``every_months`` or an explicit ``dates`` list."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from churn.errors import ConfigError
 from churn.features.catalogue import ATTRIBUTE_FAMILY
 from churn.io.yaml_files import decode_utf8, parse_yaml
+from churn.scoring.context import is_context_attribute
 
 BUILT_IN = "reason_catalogue.yaml"
 NUMERIC_TEXT = "{description}: {value}; typical for active customers: {typical}"
@@ -147,11 +148,19 @@ def reason_code(name: str) -> str:
 
 
 def attribute_catalogue(
-    feature_catalogue: Sequence[Mapping[str, str]], model_features: Sequence[str]
+    feature_catalogue: Sequence[Mapping[str, str]],
+    model_features: Sequence[str],
+    *,
+    context: Collection[str] = (),
 ) -> CatalogueSpec:
     """One reason per model feature, coded from its name (see :func:`reason_code`; a repeated
     code gets ``_2``, ``_3``), its sentence quoting the customer's value beside what is typical
-    for customers who stay ("Attribute V14 is 3.20 (typical for customers who stay: 0.50)")."""
+    for customers who stay ("Attribute V14 is 3.20 (typical for customers who stay: 0.50)").
+
+    A feature named like who or where the customer is or how long they have been one
+    (:func:`~churn.scoring.context.is_context_attribute`: ``State``, ``Age``, ``tenure``), or
+    named in ``context`` (the declared tenure attribute), gives a reason that is context
+    (``actionable: false``): it follows the reasons someone can act on."""
     kinds = {f["name"]: f.get("kind", "numeric") for f in feature_catalogue}
     reasons, used = [], set()
     for name in model_features:
@@ -165,7 +174,15 @@ def attribute_catalogue(
         missing = _MISSING_ATTRIBUTE_TEXT
         if _ANONYMISED.match(name):
             text, missing = "Attribute " + text, "Attribute " + missing
-        reasons.append(ReasonSpec(code=code, features=[name], text=text, missing_text=missing))
+        reasons.append(
+            ReasonSpec(
+                code=code,
+                features=[name],
+                actionable=not (name in context or is_context_attribute(name)),
+                text=text,
+                missing_text=missing,
+            )
+        )
     return CatalogueSpec(version="per-attribute-1", reasons=reasons)
 
 
@@ -173,13 +190,16 @@ def default_catalogue(
     feature_catalogue: Sequence[Mapping[str, str]],
     model_features: Sequence[str],
     activity: str = "purchase",
+    *,
+    context: Collection[str] = (),
 ) -> CatalogueSpec:
     """The catalogue of a pipeline that names none: the built-in one, whose reasons are
     behaviour families, unless every model feature is an attribute (a snapshot), which it would
-    gather into one reason: then :func:`attribute_catalogue`."""
+    gather into one reason: then :func:`attribute_catalogue`, ``context`` naming attributes
+    that are context whatever their name."""
     family = {f["name"]: f["family"] for f in feature_catalogue}
     if model_features and all(family.get(n) == ATTRIBUTE_FAMILY for n in model_features):
-        return attribute_catalogue(feature_catalogue, model_features)
+        return attribute_catalogue(feature_catalogue, model_features, context=context)
     return load_catalogue(None, activity)
 
 
@@ -188,13 +208,16 @@ def pipeline_catalogue(
     model_features: Sequence[str],
     path: Path | None,
     activity: str = "purchase",
+    *,
+    context: Collection[str] = (),
 ) -> CatalogueSpec:
-    """The catalogue a pipeline explains with: the one at ``path`` (``scoring.reasons``), else
-    :func:`default_catalogue`, its sentences naming an active day ``activity`` (see
-    :data:`ACTIVITY`). Scoring's reason codes and the ``driver_shift`` uplift learner read it
-    through here, so both see the same reasons."""
+    """The catalogue a pipeline explains with: the one at ``path`` (``scoring.reasons``), whose
+    ``actionable`` flags are the user's, else :func:`default_catalogue`, its sentences naming
+    an active day ``activity`` (see :data:`ACTIVITY`) and ``context`` naming attributes that
+    are context whatever their name. Scoring's reason codes and the ``driver_shift`` uplift
+    learner read it through here, so both see the same reasons."""
     if path is None:
-        return default_catalogue(feature_catalogue, model_features, activity)
+        return default_catalogue(feature_catalogue, model_features, activity, context=context)
     return load_catalogue(path, activity)
 
 

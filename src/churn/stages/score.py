@@ -122,6 +122,7 @@ def run(
         loaded.model.feature_names,
         None if scoring.reasons is None else paths.project_dir / scoring.reasons,
         settings.data.active_day_word,
+        context=settings.data.context_attributes,
     )
     where = f"pipelines/{paths.name}/params.yaml"
     check_rules(settings.playbook, [r.code for r in spec.reasons], where=where)

@@ -127,6 +127,7 @@ def _churn_view(settings: PipelineSettings, paths: PipelinePaths, model: ChurnMo
         model.feature_names,
         None if reasons is None else paths.project_dir / reasons,
         settings.data.active_day_word,
+        context=settings.data.context_attributes,
     )
     check_rules(
         settings.playbook,
