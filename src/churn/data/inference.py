@@ -186,6 +186,17 @@ _NOT_CHARGE_WORDS = {
     "points",
     "credit",
     "limit",
+    # durations: HourSpendOnApp is time in the app, not money
+    "hour",
+    "hours",
+    "hrs",
+    "time",
+    "duration",
+    "seconds",
+    "secs",
+    "weeks",
+    "years",
+    "tenure",
 }
 _NOT_EVENT_TIME_WORDS = frozenset(
     {
@@ -457,8 +468,14 @@ def id_candidates(columns: Sequence[str]) -> list[str]:
     named = keys or named
     customers = [c for c in named if c.strip().lower() != "id"]
     named = customers or named
-    with_id = [c for c in named if set(name_words(c)) & _ID_WORDS or re.search(r"id$", c, re.I)]
+    with_id = [c for c in named if named_as_id(c)]
     return with_id or named
+
+
+def named_as_id(column: str) -> bool:
+    """Whether a column's name has an id word (``user_id``, ``CustomerID``, ``Account No``),
+    not only a customer word (``Customer service calls``, ``Account length``: measures)."""
+    return bool(set(name_words(column)) & _ID_WORDS or re.search(r"id$", column, re.I))
 
 
 MIN_ID_VALUES = 20
@@ -1402,10 +1419,25 @@ def is_code_name(column: str) -> bool:
     return bool(set(name_words(column)) & _CODE_NAME_WORDS)
 
 
+MAX_NEGATIVE_CHARGES = 0.05
+"""The share of negative values a charge may hold (credits, as in Maven's Monthly Charge);
+more, and the column is a balance or a difference, not what a customer pays."""
+
+_PLAIN_CHARGE_WORDS = frozenset(
+    set().union(*_CHARGE_WORDS)
+    | _PER_MONTH_WORDS
+    | {"total", "current", "plan", "subscription", "recurring", "customer", "account"}
+)
+"""Words of a charge's name that do not narrow it to a part of the bill: ``Monthly Charge``
+is the whole, ``Avg Monthly Long Distance Charges`` a part (avg, long, distance)."""
+
+
 def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]:
     """Numeric columns that may hold what a customer pays, best first: a charge or fee before a
-    revenue or amount before a balance; per month before a running total; never a usage, a
-    count, a salary, or a column with negative values. In the file's order within a rank."""
+    revenue or amount before a balance; per month before a running total; the whole bill
+    before a part of it (fewer words besides the charge's); never a usage, a count, a
+    duration, a salary, or a column with more than :data:`MAX_NEGATIVE_CHARGES` negative
+    values. In the file's order within a rank."""
     ranked = []
     for position, column in enumerate(numeric):
         words = set(name_words(column))
@@ -1414,11 +1446,12 @@ def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]
         if strength is None or words & (_NOT_CHARGE_WORDS | LABEL_NAME_WORDS):
             continue
         amounts = parse_numbers(filled_text(sample[column]))[0].dropna()  # "$1,299.00" too
-        if amounts.empty or (amounts < 0).any():
+        if amounts.empty or (amounts < 0).mean() > MAX_NEGATIVE_CHARGES:
             continue
         not_per_month = not words & _PER_MONTH_WORDS
         running = is_running_total(column)
-        ranked.append(((running, strength, not_per_month, position), column))
+        narrowed = len(words - _PLAIN_CHARGE_WORDS)
+        ranked.append(((running, strength, not_per_month, narrowed, position), column))
     return [column for _, column in sorted(ranked)]
 
 

@@ -72,12 +72,25 @@ def contact_columns(columns: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def personal_columns(columns: Sequence[str]) -> list[str]:
+FEW_VALUES = 12
+"""A column named after a phone or an address with at most this many distinct values in the
+sample says something about the customer's service (Telco's ``PhoneService``: Yes, No;
+``NumberOfAddress``: 1 to 11), not who they are: a feature."""
+
+
+def personal_columns(columns: Sequence[str], sample: pd.DataFrame | None = None) -> list[str]:
     """Columns named like personal data without a contact field: a full name, a phone, a
-    postal address."""
-    return [
-        c for c in columns if _joined(c) in _PERSONAL_NAMES or set(name_words(c)) & _PERSONAL_WORDS
-    ]
+    postal address; with ``sample``, a phone or address word counts only for a column of
+    more than :data:`FEW_VALUES` distinct values."""
+
+    def personal(column: str) -> bool:
+        if _joined(column) in _PERSONAL_NAMES:
+            return True
+        if not set(name_words(column)) & _PERSONAL_WORDS:
+            return False
+        return sample is None or filled_text(sample[column]).nunique() > FEW_VALUES
+
+    return [c for c in columns if personal(c)]
 
 
 def identifier_columns(sample: pd.DataFrame, columns: Sequence[str]) -> list[str]:
@@ -104,6 +117,6 @@ def private_columns(
     contacts = contact_columns(columns)
     taken = set(contacts.values())
     rest = [c for c in columns if c not in taken]
-    personal = set(personal_columns(rest))
+    personal = set(personal_columns(rest, sample))
     identifiers = set(identifier_columns(sample, [c for c in rest if c not in personal]))
     return contacts, [c for c in rest if c in personal | identifiers]

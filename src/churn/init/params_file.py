@@ -318,7 +318,12 @@ def render_events(plan: EventsPlan) -> str:
     cut = plan.cutoffs
     activity = list(plan.label_activity or plan.event_types) or ["purchase"]
     lines += ["", "labels:"]
-    if plan.explicit_churn:
+    if plan.explicit_churn and plan.cancellations_only:
+        lines.append(
+            "  churn_definition: explicit   # check: cancellations only (by inactivity every "
+            "customer churned)"
+        )
+    elif plan.explicit_churn:
         lines.append("  churn_definition: either   # check: a cancellation, or no activity")
     check = "   # check" if plan.event_types else ""
     lines += [

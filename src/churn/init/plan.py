@@ -34,6 +34,7 @@ from churn.data.inference import (
     is_numeric,
     is_running_total,
     name_words,
+    named_as_id,
     timestamp_format,
     yes_values,
 )
@@ -186,6 +187,9 @@ class EventsPlan:
     paid_types: tuple[str, ...] = ()
     """Event types seen in the event type columns of the files with an amount (the payments
     beside a usage log): the types whose amounts are spend."""
+    cancellations_only: bool = False
+    """``labels.churn_definition: explicit``: with known cancellations, inactivity is no churn
+    (a subscriptions table whose rows are starts: nobody "comes back" within the horizon)."""
 
     @property
     def explicit_churn(self) -> bool:
@@ -423,15 +427,20 @@ def most_frequent_types(counts: pd.Series, limit: int) -> tuple[str, ...]:
 
 def _id_column(sample: pd.DataFrame, events_id: str, what: str) -> str:
     """The events' customer id column in another table: the same name, or the same name in
-    snake_case (``Customer ID`` and ``customer_id``)."""
+    snake_case (``Customer ID`` and ``customer_id``), else its one column named like an id
+    (``user_id`` beside the events' ``userid``; Last.fm's profiles keyed ``#id``)."""
     same = [c for c in sample.columns if snake_case(str(c)) == snake_case(events_id)]
     if events_id in sample.columns:
         return events_id
     if len(same) == 1:
         return str(same[0])
+    named = [str(c) for c in sample.columns if named_as_id(str(c))]
+    if len(named) == 1:
+        return named[0]
     raise RoleNotFound(
-        f"{what}: no column {events_id!r} (the events' customer id); it has "
-        f"{list(sample.columns)}. Give it the events' column name."
+        f"{what}: no column {events_id!r} (the events' customer id)"
+        + (f", and more than one named like an id ({named})" if named else "")
+        + f"; it has {list(sample.columns)}. Give it the events' column name."
     )
 
 
@@ -581,8 +590,9 @@ def private_notes(contacts: dict[str, str], private: Sequence[str], where: str) 
         )
     if private:
         notes.append(
-            f"{where}: left out of the features as personal data or an identifier (nearly "
-            f"every value different): {', '.join(repr(c) for c in private)}"
+            f"{where}: left out of the features as personal data or an identifier (named "
+            "like a name, a phone or an address with many values, or nearly every value "
+            f"different): {', '.join(repr(c) for c in private)}"
         )
     return notes
 
@@ -896,12 +906,17 @@ def date_columns(sample: pd.DataFrame, columns: Sequence[str]) -> tuple[list[str
 
 
 def _without(roles: SnapshotRoles, columns: Sequence[str]) -> SnapshotRoles:
-    """``roles`` with ``columns`` neither attributes nor the value."""
+    """``roles`` with ``columns`` neither attributes nor the value (nor a note naming it the
+    value: init would say "value column X" and "none found" at once)."""
+    gone = roles.value in columns
     return replace(
         roles,
         numeric=tuple(c for c in roles.numeric if c not in columns),
         categorical=tuple(c for c in roles.categorical if c not in columns),
-        value=roles.value if roles.value not in columns else None,
+        value=None if gone else roles.value,
+        notes=tuple(
+            n for n in roles.notes if not (gone and n.startswith(f"value column {roles.value!r}"))
+        ),
     )
 
 
@@ -965,7 +980,11 @@ def snapshot_plan(
                 )
                 break
     if roles.customer_id is None:  # an id named like one that repeats keys nobody
-        repeated = [c for c in (*roles.numeric, *roles.categorical) if c in named]
+        # only a name with an id word: "Customer service calls" and "Account length" are
+        # measures of the customer, named after them (Orange Telecom's churn-bigml)
+        repeated = [
+            c for c in (*roles.numeric, *roles.categorical) if c in named and named_as_id(c)
+        ]
         if repeated:
             roles = _without(roles, repeated)
             notes.append(
@@ -1134,8 +1153,8 @@ _ROLE_NAMES = {"train": "training", "valid": "validation", "test": "test"}
 def sized_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> EventsPlan:
     """``plan`` with the ``train.min_class_rows`` its labels allow, and a note saying so.
     ``counts``: (churners, stayers) per training, validation and test split of the labels the
-    plan's settings make on the whole log. A split without one of the classes cannot train or
-    be judged: the note says which and what to change."""
+    plan's settings make on the whole log. Raises RoleNotFound for a split without one of the
+    classes (it cannot train or be judged), saying which and what to change."""
     default = TrainSettings.model_fields["min_class_rows"].default
     split, (churners, stayers) = min(counts.items(), key=lambda item: min(item[1]))
     smallest = min(churners, stayers)
@@ -1144,11 +1163,10 @@ def sized_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> Events
     fewer = "churners" if churners <= stayers else "stayers"
     said = f"the {_ROLE_NAMES[split]} cutoff labels {churners:,} churners and {stayers:,} stayers"
     if smallest == 0:
-        note = (
-            f"{said}: churn train will stop with one class. Change --horizon-days or "
+        raise RoleNotFound(
+            f"{said}: churn train would stop with one class. Change --horizon-days or "
             "--test-cutoff, or add data"
         )
-        return replace(plan, notes=(*plan.notes, note))
     note = (
         f"{said}: train.min_class_rows is set to {smallest} (default {default}) so the model "
         "can train"

@@ -418,11 +418,40 @@ def init_events(
                 ids = whole_log.mapped(cancellations["customer_id"], person_of)
                 cancellations = cancellations.assign(customer_id=ids)
             sizes = whole_log.label_counts(log, settings, cancellations)
+            if plan.explicit_churn and min(stayed for _, stayed in sizes.values()) == 0:
+                plan, sizes = _cancellations_only(project_dir, plan, log, cancellations, sizes)
             plan = planning.tiered_events(planning.sized_events(plan, sizes), sizes)
         except LabelError as exc:
             plan = replace(plan, notes=(*plan.notes, f"the labels stage will stop: {exc}"))
     params, copied = _write(project_dir, plan, places, raw, dvc_yaml)
     return Created(plan, params, raw, tuple(copied), tuple(events_findings(plan, flags)))
+
+
+def _cancellations_only(
+    project_dir: Path,
+    plan: EventsPlan,
+    log: pd.DataFrame,
+    cancellations: pd.DataFrame | None,
+    sizes: dict[str, tuple[int, int]],
+) -> tuple[EventsPlan, dict[str, tuple[int, int]]]:
+    """``plan`` with ``labels.churn_definition: explicit`` when churn on inactivity leaves a
+    split without a stayer but the cancellations alone leave both classes in every split (a
+    subscriptions table read as a log: one row per start, so nobody "comes back"), and its
+    label counts; else ``plan`` and ``sizes`` as they are."""
+    explicit = replace(plan, cancellations_only=True)
+    settings = _validated(
+        {pipeline_params_path(project_dir, plan.name): render(explicit)}, project_dir
+    )
+    counted = whole_log.label_counts(log, settings, cancellations)
+    if min(min(pair) for pair in counted.values()) == 0:
+        return plan, sizes
+    split, (churners, _) = min(sizes.items(), key=lambda item: item[1][1])
+    note = (
+        f"with inactivity as churn too, the {split} cutoff labels {churners:,} churners and no "
+        "stayer (nobody is active again within the horizon: one row per start or order?), so "
+        "churn is the cancellations only (labels.churn_definition: explicit)"
+    )
+    return replace(explicit, notes=(*explicit.notes, note)), counted
 
 
 STALE_FILE_DAYS = 31

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,12 +275,35 @@ def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.Data
         )
     header = _read_csv(path, fmt, nrows=1, header=None)
     names = [str(n) for n in header.iloc[0]] if len(header) else []
+    if data := data_cells(names):
+        raise InputDataError(
+            f"{path}: the first line holds data, not column names ({', '.join(map(repr, data))} "
+            "read as values), so the file seems to have no header line. Add one naming the "
+            "columns (e.g. user_id, timestamp, ...) as its first line, then run churn init again."
+        )
     if repeated := sorted({n for n in names if names.count(n) > 1 and n.strip()}):
         raise InputDataError(
             f"{path}: the header names column(s) {repeated} more than once; churn cannot tell "
             "them apart (nor can ingest). Rename or remove the repeated column(s) in the file."
         )
     return _as_text(_read_csv(path, fmt, nrows=rows))
+
+
+_DATA_CELL = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}( \d{1,2}:\d{2}(:\d{2})?)?"
+    r"|-?\d+\.\d+"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
+    re.I,
+)
+"""A cell no header names a column by: a date or time, a decimal number, a UUID."""
+
+
+def data_cells(names: list[str]) -> list[str]:
+    """The cells of a file's first line that read as data (a date, a time, a decimal number,
+    a UUID): a file without a header line (Last.fm's listening logs), whose first row would
+    otherwise name its columns and be lost."""
+    return [n for n in names if _DATA_CELL.match(n.strip())]
 
 
 def _read_csv(path: Path, fmt: FileFormat, **options: Any) -> pd.DataFrame:

@@ -157,11 +157,24 @@ def outcome(rows: pd.DataFrame) -> np.ndarray:
     return rows["churned"].astype(bool).to_numpy().astype(np.int8)
 
 
+def without_empty_features(
+    rows: pd.DataFrame, columns: FeatureColumns
+) -> tuple[FeatureColumns, list[str]]:
+    """``columns`` less the features missing in every row of ``rows`` (the training rows: a
+    gap between purchases when nobody bought twice), and those left out: nothing to learn
+    from them."""
+    empty = [c for c in columns.all if rows[c].isna().all()]
+    kept = FeatureColumns(
+        numeric=tuple(c for c in columns.numeric if c not in empty),
+        categorical=tuple(c for c in columns.categorical if c not in empty),
+    )
+    return kept, empty
+
+
 def check_trainable(
     rows: pd.DataFrame, columns: FeatureColumns, *, role: str, min_class_rows: int
 ) -> None:
-    """Raise TrainingError unless ``rows`` has enough of both classes and no feature that is
-    missing in every row."""
+    """Raise TrainingError unless ``rows`` has enough of both classes and some feature."""
     if rows.empty:
         raise TrainingError(f"The {role} set is empty: no labelled customers at its cutoffs.")
     y = outcome(rows)
@@ -176,9 +189,9 @@ def check_trainable(
             f"The {role} set has {pos:,} churners and {neg:,} stayers; train.min_class_rows is "
             f"{min_class_rows}. Add training cutoffs or data, or lower train.min_class_rows."
         )
-    empty = [c for c in columns.all if rows[c].isna().all()]
-    if empty:
+    if not columns.all:
         raise TrainingError(
-            f"Feature(s) {empty} are missing in every {role} row. Fix the input mapping or add "
-            "them to train.exclude_features."
+            f"No feature is left to train on for the {role} set: every one is excluded or "
+            "missing in every training row. Check the input mapping (data.*.columns) and "
+            "train.exclude_features."
         )

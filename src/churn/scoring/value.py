@@ -170,7 +170,8 @@ def kept_share(
 
 
 def recurring_value(features: pd.DataFrame, value: ValueSettings) -> pd.Series:
-    """Monthly charge x ``value.months`` per row of ``features`` (missing charges count as 0).
+    """Monthly charge x ``value.months`` per row of ``features`` (missing and negative charges
+    count as 0, the negative ones with a warning).
     The charge is per unit when ``value.charge_quantity_feature`` names the units (seats,
     licences; a missing count is 1), and for the period ``value.charge_period_feature`` names
     (a yearly plan's price is 12 months' charge, :mod:`churn.data.billing_periods`; a period
@@ -187,6 +188,16 @@ def recurring_value(features: pd.DataFrame, value: ValueSettings) -> pd.Series:
                 f"Expected one of {known}."
             )
     charge = pd.to_numeric(features[value.charge_feature], errors="coerce").fillna(0.0)
+    credits = int((charge < 0).sum())
+    if credits:  # a credit on the bill: the customer is worth nothing more, not less
+        log.warning(
+            "scoring.value.charge_feature %r is negative for %s of %s customers (credits?): "
+            "their value counts as 0",
+            value.charge_feature,
+            f"{credits:,}",
+            f"{len(charge):,}",
+        )
+        charge = charge.clip(lower=0.0)
     if value.charge_quantity_feature is not None:
         units = pd.to_numeric(features[value.charge_quantity_feature], errors="coerce")
         charge = charge * units.fillna(1.0)

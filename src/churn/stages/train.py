@@ -33,6 +33,7 @@ from churn.modeling.training_data import (
     check_trainable,
     feature_columns,
     outcome,
+    without_empty_features,
 )
 from churn.reporting.evaluation_plots import evaluation_figures, plot_data, test_segments
 from churn.settings import PipelineSettings
@@ -216,6 +217,13 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     # the training rows are let go of while the booster grows, and read again after it
     rows = TrainingRows(frames.pop("train"), reread=partial(_rows_of, paths, sampled, ["train"]))
     valid, test, purged = (frames.pop(s) for s in ("valid", "test", "purged"))
+    columns, empty = without_empty_features(rows.frame, columns)
+    if empty:
+        log.warning(
+            "left out %s: missing in every training row (a gap between purchases when nobody "
+            "bought twice, a column mapped to nothing), so nothing to learn from",
+            ", ".join(repr(c) for c in empty),
+        )
     for role, frame in (("training", rows.frame), ("validation", valid), ("test", test)):
         check_trainable(frame, columns, role=role, min_class_rows=ts.min_class_rows)
     kind = kind_of(settings)
