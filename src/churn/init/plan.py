@@ -1163,9 +1163,11 @@ def sized_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> Events
     fewer = "churners" if churners <= stayers else "stayers"
     said = f"the {_ROLE_NAMES[split]} cutoff labels {churners:,} churners and {stayers:,} stayers"
     if smallest == 0:
+        # why nobody stays, when init saw it: few customers active on two different days
+        why = "".join(f"; {n}" for n in plan.notes if "active on two different days" in n)
         raise RoleNotFound(
             f"{said}: churn train would stop with one class. Change --horizon-days or "
-            "--test-cutoff, or add data"
+            f"--test-cutoff, or add data{why}"
         )
     note = (
         f"{said}: train.min_class_rows is set to {smallest} (default {default}) so the model "
