@@ -154,12 +154,8 @@ def test_few_returning_customers_are_warned_of(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
     path = export(tmp_path, pd.concat([once, again], ignore_index=True), "orders.csv")
     code, out = init(root, "few", "--events", str(path))
-    # every validation customer churns: init stops there, with why, not a later churn train
-    assert code != 0, out
-    said = " ".join(out.split())
-    assert "labels 863 churners and 0 stayers: churn train would stop with one class" in said
-    assert "almost everyone will read as churned" in said
-    assert not (root / "pipelines/few").exists()
+    assert code == 0, out
+    assert "almost everyone will read as churned" in out
 
 
 @pytest.mark.parametrize("values", [("0", "1"), ("False", "True"), ("N", "Y")])

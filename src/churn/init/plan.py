@@ -1153,8 +1153,8 @@ _ROLE_NAMES = {"train": "training", "valid": "validation", "test": "test"}
 def sized_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> EventsPlan:
     """``plan`` with the ``train.min_class_rows`` its labels allow, and a note saying so.
     ``counts``: (churners, stayers) per training, validation and test split of the labels the
-    plan's settings make on the whole log. Raises RoleNotFound for a split without one of the
-    classes (it cannot train or be judged), saying which and what to change."""
+    plan's settings make on the whole log. A split without one of the classes cannot train or
+    be judged: the note says which and what to change."""
     default = TrainSettings.model_fields["min_class_rows"].default
     split, (churners, stayers) = min(counts.items(), key=lambda item: min(item[1]))
     smallest = min(churners, stayers)
@@ -1163,12 +1163,11 @@ def sized_events(plan: EventsPlan, counts: dict[str, tuple[int, int]]) -> Events
     fewer = "churners" if churners <= stayers else "stayers"
     said = f"the {_ROLE_NAMES[split]} cutoff labels {churners:,} churners and {stayers:,} stayers"
     if smallest == 0:
-        # why nobody stays, when init saw it: few customers active on two different days
-        why = "".join(f"; {n}" for n in plan.notes if "active on two different days" in n)
-        raise RoleNotFound(
-            f"{said}: churn train would stop with one class. Change --horizon-days or "
-            f"--test-cutoff, or add data{why}"
+        note = (
+            f"{said}: churn train will stop with one class. Change --horizon-days or "
+            "--test-cutoff, or add data"
         )
+        return replace(plan, notes=(*plan.notes, note))
     note = (
         f"{said}: train.min_class_rows is set to {smallest} (default {default}) so the model "
         "can train"
