@@ -38,6 +38,7 @@ from churn.data.parsing import (
     parse_ids,
     parse_numbers,
     parse_timestamps,
+    whole_number_ids,
     written_as_none,
 )
 from churn.data.persons import PERSONS_TABLE, persons_join_sql
@@ -77,13 +78,16 @@ INEXACT_IDS = (
 
 
 def customer_ids(values: pd.Series, src: SourceSettings, problems: Problems) -> pd.Series:
-    """A raw id column as exact text (:func:`churn.data.parsing.parse_ids`), the source's
-    ``missing_ids`` as missing; float ids that cannot be exact are added to ``problems``."""
+    """A raw id column as exact text (:func:`churn.data.parsing.parse_ids`: '12697.0' is read
+    as '12697'), the source's ``missing_ids`` as missing (read the same way, so a guest's
+    '0.0' is the '0' it is written as); float ids that cannot be exact are added to
+    ``problems``."""
     ids, inexact = parse_ids(values)
     if len(inexact):
         problems.add(src.path, str(values.name), INEXACT_IDS, inexact)
     if src.missing_ids:
-        ids = ids.mask(ids.isin(src.missing_ids))
+        missing = whole_number_ids(pd.Series(src.missing_ids, dtype=object))
+        ids = ids.mask(ids.isin(set(missing)))
     return ids
 
 
@@ -143,6 +147,7 @@ def _map_event_source(
             )
     out = pd.DataFrame(index=raw.index)
     out["customer_id"] = customer_ids(raw[cols["customer_id"]], src, problems)
+    notes.ids.count(raw[cols["customer_id"]])
     ts, bad_ts = parse_timestamps(
         raw[cols["timestamp"]],
         fmt=src.timestamp_format,
@@ -248,7 +253,7 @@ def clean_event_chunk(
     return frame, n_missing
 
 
-CLEANING_VERSION = 2
+CLEANING_VERSION = 3
 """Version of the events cleaning (``clean_event_chunk`` and what it calls). Bump it when a
 change would clean a file's rows differently: ``churn ingest`` then reads every events file
 again instead of reusing the rows it cleaned before (see :func:`cleaning_fingerprint`)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from churn.data.id_notes import WrittenIds
 from churn.data.parsing import ClockChanges, event_type_key
 from churn.settings import EventsSettings, SourceSettings
 
@@ -26,6 +27,8 @@ class SourceNotes:
     """Event type (trimmed and case-folded) -> the spellings the file gave it."""
     missing_timestamps: int = 0
     """Rows dropped for want of a timestamp (``drop_missing_timestamp``)."""
+    ids: WrittenIds = field(default_factory=WrittenIds)
+    """Customer ids written as whole numbers with a decimal point ('12697.0')."""
 
     def count_missing_timestamps(self, n: int) -> None:
         self.missing_timestamps += n

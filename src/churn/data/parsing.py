@@ -24,11 +24,12 @@ stored as floats have already lost their last digit, so two customers may share 
 def parse_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Customer ids as exact text. Returns (ids, original values that cannot be exact ids).
 
-    Text stays as it is, less surrounding blanks ("00123" is not "123"); integers become their
-    decimal digits, however long. Floats (a CSV of ids opened in a spreadsheet and saved as
-    parquet, or an integer column with missing values) become their digits only when whole and
-    below 2^53 (13085.0 -> '13085'); any other float is returned as bad: it may already be
-    another customer's id.
+    Text stays as it is ("00123" is not "123"), less surrounding blanks, except a whole number
+    written with a decimal point (:func:`whole_number_ids`: '13085.0' -> '13085'); integers
+    become their decimal digits, however long. Floats (a CSV of ids opened in a spreadsheet
+    and saved as parquet, or an integer column with missing values) become their digits only
+    when whole and below 2^53 (13085.0 -> '13085'); any other float is returned as bad: it may
+    already be another customer's id.
     """
     if pd.api.types.is_float_dtype(values):
         present = values.dropna()
@@ -37,7 +38,58 @@ def parse_ids(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         good = present[exact]
         ids[good.index] = good.astype("int64").astype(str)
         return ids, present[~exact]
-    return normalise_ids(values), values.iloc[0:0]
+    return whole_number_ids(normalise_ids(values)), values.iloc[0:0]
+
+
+WHOLE_NUMBER_WRITTEN = r"(\d+)\.0+"
+"""An id written as a whole number with a decimal point and zeros only ('12697.0',
+'12697.00'): how pandas writes a float column to CSV, an integer column with a blank cell
+among its values (a guest's order) being read as floats. The digits are the id."""
+
+
+def whole_number_ids(ids: pd.Series) -> pd.Series:
+    """Ids (text, trimmed; missing as missing) with each one written as a whole number with a
+    decimal point (:data:`WHOLE_NUMBER_WRITTEN`) as its digits: '12697.0' -> '12697', and
+    '0012.0' -> '0012' (leading zeros are kept as written). Every other value stays as it is:
+    'A12.0', '12.5', '1.2697E4', '-3.0'.
+
+    The rule is per value, not per column: a value is read the same whatever else its column,
+    its chunk of rows or its file holds. So every chunk of an events file read a chunk at a
+    time, every file of a source and every table keyed by customer (events, customers, churn
+    events, contacts, snapshot, person ids) reads '12697.0' as the '12697' another table
+    writes, and their joins hold; a guest placeholder ('guest', '0.0') or one text id among
+    float-written ones changes nothing; and it is what a column of floats (parquet, Excel) gets
+    from :func:`parse_ids` already, value by value. '12' and '12.0' in one column are then one
+    customer: the same number written two ways (files exported one as integers, one as floats).
+    What it cannot tell is dotted codes ('3.0', '3.1'), where '3.0' is read as '3' (in every
+    table alike, so joins still hold); :func:`fractional_ids` counts such values for a note."""
+    text = ids.astype("string")
+    written = text.str.fullmatch(WHOLE_NUMBER_WRITTEN).fillna(False).astype(bool)
+    if not written.any():
+        return ids
+    digits = text[written].str.replace(r"\.0+$", "", regex=True)
+    out = ids.astype(object).copy()
+    out[written] = digits.astype(object)
+    return out
+
+
+def whole_number_written(values: pd.Series) -> pd.Series:
+    """Where raw id ``values`` are text written as a whole number with a decimal point (what
+    :func:`whole_number_ids` rewrites); a column of numbers never is (:func:`parse_ids` reads
+    floats itself)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.Series(False, index=values.index)
+    text = values.astype("string").str.strip()
+    return text.str.fullmatch(WHOLE_NUMBER_WRITTEN).fillna(False).astype(bool)
+
+
+def fractional_ids(values: pd.Series) -> int:
+    """How many raw id ``values`` are text written as a number with a fraction ('3.1'): beside
+    ids rewritten by :func:`whole_number_ids`, a sign that the ids are dotted codes."""
+    if pd.api.types.is_numeric_dtype(values):
+        return 0
+    text = values.astype("string").str.strip()
+    return int(text.str.fullmatch(r"\d+\.\d*[1-9]\d*").fillna(False).sum())
 
 
 def normalise_ids(values: pd.Series) -> pd.Series:

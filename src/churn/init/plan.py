@@ -39,7 +39,7 @@ from churn.data.inference import (
     yes_values,
 )
 from churn.data.number_columns import numeric_codes, row_numbers
-from churn.data.parsing import parse_numbers, parse_timestamps
+from churn.data.parsing import parse_numbers, parse_timestamps, whole_number_ids
 from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
 from churn.init.event_kinds import (
@@ -450,7 +450,7 @@ def customer_table(
     """The customers table: the events' id column (or one like it), a signup date if a date
     column is named like one, every other column an attribute."""
     customer_id = _id_column(sample, events_id, source.path)
-    ids = filled_text(sample[customer_id])
+    ids = whole_number_ids(filled_text(sample[customer_id]))  # '12.0' is '12', as ingest reads it
     if not (repeated := ids[ids.duplicated()]).empty:
         raise RoleNotFound(
             f"{source.path}: column {customer_id!r} repeats {repeated.nunique():,} customer "

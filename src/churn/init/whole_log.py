@@ -19,6 +19,7 @@ from churn.data.parsing import (
     event_type_matches,
     parse_numbers,
     parse_timestamps,
+    whole_number_ids,
 )
 from churn.errors import InputDataError
 from churn.init.plan import ChurnEventTable, CustomerTable, SourceFile
@@ -45,13 +46,9 @@ def read_log(
             raise InputDataError(
                 f"{source.path}: no timestamp in column {column!r} reads as a date"
             )
-        ids = (
-            read_column(path, source.format, roles.customer_id)
-            .reset_index(drop=True)
-            .astype("string")
-            .str.strip()
-        )
-        ids = ids.mask(ids.isin(roles.placeholder_ids))  # a guest's 0 is no customer
+        ids = _ids(read_column(path, source.format, roles.customer_id).reset_index(drop=True))
+        guests = set(_ids(pd.Series(roles.placeholder_ids, dtype=object)))
+        ids = ids.mask(ids.isin(guests))  # a guest's 0 is no customer
         known = parsed.reset_index(drop=True)[ids.fillna("").ne("").to_numpy()].dropna()
         if known.empty:
             raise InputDataError(
@@ -120,10 +117,16 @@ def latest_date(path: Path, source: SourceFile, columns: Sequence[str]) -> dt.da
 def persons_in(path: Path, table: CustomerTable, column: str) -> dict[str, str]:
     """customer id -> the person in ``column`` of the customers file, as text."""
     fmt = table.source.format
-    ids = read_column(path, fmt, table.customer_id).astype(str).str.strip()
-    people = read_column(path, fmt, column).astype(str).str.strip()
+    ids = _ids(read_column(path, fmt, table.customer_id)).astype(str)
+    people = _ids(read_column(path, fmt, column)).astype(str)
     known = (ids != "") & (people != "")
     return dict(zip(ids[known], people[known], strict=True))
+
+
+def _ids(values: pd.Series) -> pd.Series:
+    """Ids read as text (blank: '') as ingest reads them: trimmed, '12697.0' as '12697'
+    (:func:`churn.data.parsing.whole_number_ids`), so the tables join here as they will."""
+    return whole_number_ids(values.astype("string").str.strip())
 
 
 def mapped(ids: pd.Series, persons: dict[str, str]) -> pd.Series:
@@ -156,7 +159,7 @@ def read_cancellations(path: Path, table: ChurnEventTable) -> pd.DataFrame:
         fmt=table.timestamp.format,
         timezone="UTC",
     )
-    ids = read_column(path, fmt, table.customer_id).astype("string").str.strip()
+    ids = _ids(read_column(path, fmt, table.customer_id))
     return pd.DataFrame(
         {"customer_id": ids.reset_index(drop=True), "ts": parsed.reset_index(drop=True)}
     )

@@ -38,6 +38,7 @@ from churn.data.contract import (
     kept_rows_sql,
     with_churn_events,
 )
+from churn.data.id_notes import written_id_notes
 from churn.data.notes import SourceNotes, source_warnings, spelling_notes
 from churn.data.persons import PERSONS_TABLE, by_person, one_row_per_person, person_ids
 from churn.data.problems import Problems
@@ -123,6 +124,9 @@ def _clean_files(
                 kept += len(part)
             n_read += len(raw)
         log.info("read %s: %s rows", src.path, f"{n_read:,}")
+        _log_written_ids(
+            [(notes.ids.note(src.path, src.columns["customer_id"]), notes.ids.doubtful)]
+        )
         cleaned.append(_Cleaned(n_read, kept, missing, tuple(names), notes))
     problems.raise_if_any("Fix the source files or the column mapping in data.events.")
     return cleaned
@@ -321,9 +325,11 @@ def run(
         assert data.snapshot is not None
         raw = io.read_source(root, data.snapshot.source)
         log.info("read %s: %s rows", data.snapshot.source.path, f"{len(raw):,}")
+        _log_written_ids(written_id_notes([(data.snapshot.source, raw)]))
         customers = None
         if data.customers is not None:
             customer_files = [(s, io.read_source(root, s)) for s in customer_sources]
+            _log_written_ids(written_id_notes(customer_files))
             customers = canonical_customers(customer_files, data.customers)
             tables |= _contact_table(customer_files, data.customers)
         tables["snapshot"] = canonical_snapshot(raw, data.snapshot, customers)
@@ -367,6 +373,7 @@ def run(
         persons = None
         if data.customers is not None:
             customer_files = [(s, io.read_source(root, s)) for s in customer_sources]
+            _log_written_ids(written_id_notes(customer_files))
             listed = settings.features.categorical_attributes
             persons = person_ids(customer_files, data.customers)
             tables["customers"] = one_row_per_person(
@@ -387,11 +394,13 @@ def run(
                 )
         if data.churn_events is not None:
             raws = [(s, io.read_source(root, s)) for s in churn_sources]
+            _log_written_ids(written_id_notes(raws))
             tables["churn_events"] = by_person(
                 canonical_churn_events(raws, data.churn_events), persons
             )
         if data.contacts is not None:
             raws = [(s, io.read_source(root, s)) for s in contact_sources]
+            _log_written_ids(written_id_notes(raws))
             tables["contacts"] = canonical_contacts(raws, data.contacts)
         dropped = {"missing_customer_id": sum(r.missing_customer_id for r in records)}
         n_rows = sum(r.rows_kept for r in records)
@@ -463,6 +472,14 @@ def run(
     counts |= {name: len(frame) for name, frame in tables.items()}
     log.info("wrote %s: %s", paths.canonical, counts)
     return counts
+
+
+def _log_written_ids(notes: Sequence[tuple[str | None, bool]]) -> None:
+    """Log each line saying ids written as '12697.0' were read as '12697' (a warning when the
+    column also holds fractions: dotted codes?); None: nothing to say."""
+    for line, doubtful in notes:
+        if line is not None:
+            log.log(logging.WARNING if doubtful else logging.INFO, "%s", line)
 
 
 def _remove_staging_folders(folder: Path) -> None:
