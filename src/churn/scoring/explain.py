@@ -10,7 +10,7 @@ sums are reported as reasons.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,28 +272,12 @@ def on_the_safe_side(
     compared with each other, not with the overall rate: customers without the number (no
     second purchase, so no gap between purchases) churn at their own rate, which says nothing
     about which side of the typical gap is the risky one."""
-    out = np.zeros((len(features), len(catalogue.reasons)), dtype=bool)
-    everyone = np.arange(len(features))
-    for j, reason in enumerate(catalogue.reasons):
-        compared = [
-            name
-            for name in reason.features
-            if name in features
-            and name in reference.churn_rate_by_side
-            and pd.api.types.is_numeric_dtype(features[name])
-            and isinstance(reference.typical.get(name), float | int)
-            and "{typical" in reason.template(name)
-        ]
-        if not compared:
-            continue
-        quoted = _quoted(reason, shap_frame, everyone)
-        for name in compared:
-            typical = float(reference.typical[name])  # type: ignore[arg-type]
-            below, above = reference.churn_rate_by_side[name]
-            values = features[name].astype("float64").to_numpy()
-            safe = ((values < typical) & (below < above)) | ((values > typical) & (above < below))
-            out[(quoted == name) & safe, j] = True
-    return out
+
+    def safe_side(name: str, values: np.ndarray, typical: float) -> np.ndarray:
+        below, above = reference.churn_rate_by_side.get(name, (np.nan, np.nan))
+        return ((values < typical) & (below < above)) | ((values > typical) & (above < below))
+
+    return _beside_typical(features, shap_frame, catalogue, reference, safe_side)
 
 
 def only_typical(
@@ -306,6 +290,20 @@ def only_typical(
     the same typical value ("Spend in the last 30 days: 0.00; typical for active customers:
     0.00"): SHAP may find it risk-raising through interactions, but the sentence gives the
     customer no reason, so it is dropped."""
+    return _beside_typical(
+        features, shap_frame, catalogue, reference, lambda _, values, typical: values == typical
+    )
+
+
+def _beside_typical(
+    features: pd.DataFrame,
+    shap_frame: pd.DataFrame,
+    catalogue: ReasonCatalogue,
+    reference: Reference,
+    dropped: Callable[[str, np.ndarray, float], np.ndarray],
+) -> np.ndarray:
+    """(n, n_reasons): True where a reason's sentence would set a number beside its typical
+    value and ``dropped(feature, the customers' values, typical)`` says the sentence must go."""
     out = np.zeros((len(features), len(catalogue.reasons)), dtype=bool)
     everyone = np.arange(len(features))
     for j, reason in enumerate(catalogue.reasons):
@@ -321,10 +319,9 @@ def only_typical(
             continue
         quoted = _quoted(reason, shap_frame, everyone)
         for name in compared:
-            typical = reference.typical[name]
-            assert isinstance(typical, float | int)
-            same = features[name].astype("float64").to_numpy() == float(typical)
-            out[(quoted == name) & same, j] = True
+            typical = float(reference.typical[name])  # type: ignore[arg-type]
+            values = features[name].astype("float64").to_numpy()
+            out[(quoted == name) & dropped(name, values, typical), j] = True
     return out
 
 
