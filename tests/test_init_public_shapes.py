@@ -265,3 +265,41 @@ def test_a_subscriptions_table_read_as_a_log_churns_on_its_cancellations(
     assert "'gap_mean_days'" in caplog.text and "missing in every training row" in caplog.text
     model = json.loads((root / "models/subs/model.json").read_text(encoding="utf-8"))
     assert "gap_mean_days" not in json.dumps(model.get("feature_names", model))
+
+
+def test_a_customers_table_keyed_otherwise_is_said(tmp_path: Path) -> None:
+    """A customers table whose ids are not the events' (another key, or ids written another
+    way) would join nobody and leave every attribute missing: init says so, naming a few."""
+    rng = np.random.default_rng(9)
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 600, 4000), "D")
+    log = pd.DataFrame(
+        {
+            "CustomerID": [f"C{i:04d}" for i in rng.integers(0, 200, 4000)],
+            "OrderDate": days.strftime("%Y-%m-%d"),
+            "Amount": rng.gamma(2, 30, 4000).round(2),
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "CustomerID": [f"CUST-{i:06d}" for i in range(200)],  # the CRM's own key
+            "Segment": rng.choice(["Retail", "SMB"], 200),
+        }
+    )
+    root = project(tmp_path / "p")
+    events = str(export(tmp_path, log, "orders.csv"))
+    code, out = init(
+        root, "shop", "--events", events, "--customers", str(export(tmp_path, table, "c.csv"))
+    )
+    assert code == 0, out
+    said = " ".join(out.split())
+    assert "only 0 of the first 200 customer ids in column 'CustomerID' are among the events'" in (
+        said
+    )
+    assert "'CUST-000000'" in said
+    # keyed alike: no word
+    table["CustomerID"] = [f"C{i:04d}" for i in range(200)]
+    code, out = init(
+        root, "shop2", "--events", events, "--customers", str(export(tmp_path, table, "c2.csv"))
+    )
+    assert code == 0, out
+    assert "are among the events' ids" not in " ".join(out.split())

@@ -39,7 +39,7 @@ from churn.data.inference import (
     yes_values,
 )
 from churn.data.number_columns import numeric_codes, row_numbers
-from churn.data.parsing import parse_numbers, parse_timestamps, whole_number_ids
+from churn.data.parsing import parse_ids, parse_numbers, parse_timestamps, whole_number_ids
 from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
 from churn.init.event_kinds import (
@@ -517,6 +517,34 @@ def customer_table(
         charge_period=None if period is None else by_column[period],
         charge_quantity=None if units is None else by_column[units],
     )
+
+
+MIN_ID_OVERLAP = 0.5
+"""The share of a customers table's ids (in its sample) that must be among the events' ids
+for init to take the two as keyed alike without a word."""
+
+
+def customer_overlap_notes(
+    table: CustomerTable, sample: pd.DataFrame, event_ids: pd.Series
+) -> list[str]:
+    """A note when fewer than :data:`MIN_ID_OVERLAP` of the customers table's sampled ids are
+    among the events' ids, compared as ingest reads them (``12697.0`` is ``12697``): a table
+    keyed by another id, or ids written otherwise, joins few customers and their attributes
+    go missing."""
+    ids, _ = parse_ids(sample[table.customer_id].replace("", None))
+    ids = ids.dropna()
+    if ids.empty:
+        return []
+    known = set(parse_ids(event_ids.dropna().astype(str))[0].dropna())
+    shared = ids.isin(known)
+    if shared.mean() >= MIN_ID_OVERLAP:
+        return []
+    missing = ids[~shared].head(3).tolist()
+    return [
+        f"{table.source.path}: only {int(shared.sum()):,} of the first {len(ids):,} customer "
+        f"ids in column {table.customer_id!r} are among the events' ids (e.g. {missing} are "
+        "not): check that both files key the same customers, written the same way"
+    ]
 
 
 _QUANTITY_WORDS = frozenset({"quantity", "qty", "seats", "seat", "licenses", "licences"})

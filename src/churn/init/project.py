@@ -390,6 +390,11 @@ def init_events(
         longest=came_back.longest_horizon,
     )
     came_back = came_back.at_horizon(horizon_days)
+    overlap = (
+        planning.customer_overlap_notes(customer_table, table_sample, log["customer_id"])
+        if customer_table is not None and table_sample is not None and not person_of
+        else []
+    )
     plan = planning.events_plan(
         name,
         sources,
@@ -406,6 +411,7 @@ def init_events(
         return_rule=next(iter(return_rules)) if len(return_rules) == 1 else None,
         paid_types=tuple(str(t) for t in paid_types.index),
     )
+    plan = replace(plan, notes=(*plan.notes, *overlap))
     if len(log) <= whole_log.SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)
         try:
