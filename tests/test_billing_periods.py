@@ -58,10 +58,13 @@ def test_text_that_names_no_period_is_none(text: object) -> None:
 
 
 def test_a_column_names_periods_when_nearly_all_its_filled_values_do() -> None:
-    assert names_periods(["month", "year", None, "Month", ""])
-    assert not names_periods(["month", "gold", "silver", "year"])
-    assert not names_periods([None, "", None])
-    assert not names_periods(["Pro", "Basic"])
+    def column(*values: str | None) -> pd.Series:
+        return pd.Series(values, dtype=object)
+
+    assert names_periods(column("month", "year", None, "Month", ""))
+    assert not names_periods(column("month", "gold", "silver", "year"))
+    assert not names_periods(column(None, "", None))
+    assert not names_periods(column("Pro", "Basic"))
     months = months_of_periods(pd.Series(["year", None, "quarterly", "gold"], dtype=object))
     np.testing.assert_array_equal(months.to_numpy(), [12.0, np.nan, 3.0, np.nan])
 

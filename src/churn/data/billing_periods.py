@@ -11,10 +11,11 @@ monthly one by the months its period covers. Pure: text in, months out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
+from churn.data.inference import filled_text
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -83,17 +84,8 @@ def months_of_periods(periods: pd.Series) -> pd.Series:
     return text.map(months).astype("float64")
 
 
-def names_periods(values: Iterable[object], *, share: float = 0.95) -> bool:
+def names_periods(values: pd.Series, *, share: float = 0.95) -> bool:
     """Whether a column's values are billing periods: at least ``share`` of its non-blank
     values name one (and some value is not blank)."""
-    texts = [v for v in values if period_months(v) is not None or _filled(v)]
-    if not texts:
-        return False
-    named = sum(period_months(v) is not None for v in texts)
-    return named >= share * len(texts)
-
-
-def _filled(value: object) -> bool:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return False
-    return bool(str(value).strip())
+    filled = filled_text(values)
+    return not filled.empty and months_of_periods(filled).notna().mean() >= share

@@ -39,7 +39,7 @@ from churn.data.inference import (
     yes_values,
 )
 from churn.data.number_columns import numeric_codes, row_numbers
-from churn.data.parsing import parse_ids, parse_numbers, parse_timestamps, whole_number_ids
+from churn.data.parsing import parse_numbers, parse_timestamps, whole_number_ids
 from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
 from churn.init.event_kinds import (
@@ -294,8 +294,7 @@ class SnapshotPlan:
     def _charge_attribute(self, column: str | None) -> str | None:
         if column is None or self.charge_feature is None:
             return None
-        by_column = {column: name for name, column in self.attributes.items()}
-        return by_column.get(column)
+        return next((name for name, c in self.attributes.items() if c == column), None)
 
 
 def class_sizes(labels: pd.Series, positive: str, *, any_value: bool = False) -> tuple[int, int]:
@@ -528,15 +527,13 @@ def customer_overlap_notes(
     table: CustomerTable, sample: pd.DataFrame, event_ids: pd.Series
 ) -> list[str]:
     """A note when fewer than :data:`MIN_ID_OVERLAP` of the customers table's sampled ids are
-    among the events' ids, compared as ingest reads them (``12697.0`` is ``12697``): a table
-    keyed by another id, or ids written otherwise, joins few customers and their attributes
-    go missing."""
-    ids, _ = parse_ids(sample[table.customer_id].replace("", None))
-    ids = ids.dropna()
+    among ``event_ids`` (the whole log's, as :mod:`churn.init.whole_log` reads them), the
+    table's read the same way (``12697.0`` is ``12697``): a table keyed by another id, or ids
+    written otherwise, joins few customers and their attributes go missing."""
+    ids = whole_number_ids(filled_text(sample[table.customer_id]))
     if ids.empty:
         return []
-    known = set(parse_ids(event_ids.dropna().astype(str))[0].dropna())
-    shared = ids.isin(known)
+    shared = ids.isin(set(event_ids.dropna()))
     if shared.mean() >= MIN_ID_OVERLAP:
         return []
     missing = ids[~shared].head(3).tolist()
@@ -557,7 +554,7 @@ def billing_columns(
     values name billing periods (Stripe's ``Interval``: month, year;
     :func:`churn.data.billing_periods.names_periods`), and the first number named like a
     count of seats or licences (Stripe's ``Quantity``) holding whole numbers of at least 0."""
-    period = next((c for c in text_columns if names_periods(sample[c].tolist())), None)
+    period = next((c for c in text_columns if names_periods(sample[c])), None)
     units = None
     for column in numeric_columns:
         if not set(name_words(column)) & _QUANTITY_WORDS:

@@ -79,7 +79,8 @@ class Reference:
     """What labelled customers looked like, for the sentences: per feature, its typical value
     among those who stayed (median, or most common category), for categorical features the
     churn rate of each category, and for numeric features the churn rates of the customers
-    below and above the typical value (``churn_rate_by_side``, NaN for a side nobody is on)."""
+    below and above the typical value (``churn_rate_by_side``, NaN for a side of fewer than
+    :data:`MIN_SIDE_ROWS` rows)."""
 
     typical: Mapping[str, object]
     churn_rate_by_value: Mapping[str, Mapping[str, float]]
@@ -99,9 +100,10 @@ class Reference:
                 typical[name] = None
             elif pd.api.types.is_numeric_dtype(labelled[name]):
                 values = stayed[name]
-                typical[name] = float(values.median()) if values.notna().any() else None
-                if typical[name] is not None:
-                    sides[name] = _side_rates(labelled[name], churned, float(values.median()))
+                median = float(values.median()) if values.notna().any() else None
+                typical[name] = median
+                if median is not None:
+                    sides[name] = _side_rates(labelled[name], churned, median)
                 if labelled[name].nunique() <= FEW_VALUES:  # a flag or a small count
                     by_value = churned.groupby(labelled[name]).mean()
                     rates[name] = {value_key(k): float(v) for k, v in by_value.items()}
