@@ -54,6 +54,7 @@ from churn.scoring.ranking import CONTROL, ModelIdentity, score_columns, score_c
 from churn.scoring.reasons import (
     CatalogueSpec,
     ReasonCatalogue,
+    default_catalogue,
     load_catalogue,
     render_many,
     resolve,
@@ -75,7 +76,7 @@ CATALOGUE = [
     {"name": "days_since_last_activity", "family": "recency", "description": "Days since"},
     {"name": "orders_total", "family": "frequency", "description": "Orders over the history"},
     {"name": "spend_total", "family": "monetary", "description": "Total spend"},
-    {"name": "country", "family": "attribute", "description": "Country"},
+    {"name": "country", "family": "attribute", "description": "Country", "kind": "categorical"},
 ]
 
 
@@ -121,7 +122,7 @@ def toy_model() -> ChurnModel:
 
 @pytest.fixture(scope="module")
 def reasons() -> CatalogueSpec:
-    return load_catalogue()
+    return default_catalogue(CATALOGUE, FEATURES)
 
 
 # --------------------------------------------------------------------------- SHAP and reasons
@@ -171,15 +172,15 @@ def test_reasons_are_the_largest_risk_raising_sums_only(
     sums[only_typical(frame, shap_frame, catalogue, reference)] = 0.0
     sums[on_the_safe_side(frame, shap_frame, catalogue, reference)] = 0.0
     for i in range(len(frame)):
-        # actionable reasons first, then context (PROFILE: the country); a country that churns
-        # less than average is never given as raising risk
+        # actionable reasons first, then context (COUNTRY: the country's own reason); a country
+        # that churns less than average is never given as raising risk
         lowers = rates[frame["country"].iloc[i]] < reference.overall_churn_rate
         raising = [
             (s, c)
             for s, c in zip(sums[i], codes, strict=True)
-            if s > 0 and not (c == "PROFILE" and lowers)
+            if s > 0 and not (c == "COUNTRY" and lowers)
         ]
-        positive = sorted(raising, key=lambda sc: (sc[1] != "PROFILE", sc[0]), reverse=True)[:3]
+        positive = sorted(raising, key=lambda sc: (sc[1] != "COUNTRY", sc[0]), reverse=True)[:3]
         got = [out[f"reason_{k}_code"].iloc[i] for k in (1, 2, 3)]
         got = [None if pd.isna(code) else code for code in got]
         expected = [c for _, c in positive] + [None] * (3 - len(positive))
@@ -198,10 +199,10 @@ def test_country_reason_is_flagged_not_actionable_and_quotes_churn_rates(
     catalogue = resolve(reasons, CATALOGUE, model.feature_names)
     reference = Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES)
     out = top_reasons(frame, contributions, catalogue, reference)
-    profile = out[out["reason_1_code"] == "PROFILE"]
-    assert len(profile), "FR customers should get the country as a reason"
-    assert not profile["reason_1_actionable"].any()
-    assert profile["reason_1_text"].str.contains(r"Country: (?:UK|FR|DE) \(churned at \d+%").all()
+    country = out[out["reason_1_code"] == "COUNTRY"]
+    assert len(country), "FR customers should get the country as a reason"
+    assert not country["reason_1_actionable"].any()
+    assert country["reason_1_text"].str.contains(r"Country is (?:UK|FR|DE) \(churned at \d+%").all()
     recency = out[out["reason_1_code"] == "RECENCY"]
     assert recency["reason_1_actionable"].all()
     typical = reference.typical["days_since_last_activity"]
@@ -214,9 +215,10 @@ def _tenure_recency_country() -> tuple[pd.DataFrame, ReasonCatalogue, Reference]
     records = [
         {"name": "tenure_days", "family": "tenure", "description": "Days as a customer"},
         {"name": "recency", "family": "recency", "description": "Days since"},
-        {"name": "country", "family": "attribute", "description": "Country"},
+        {"name": "country", "family": "attribute", "description": "Country", "kind": "categorical"},
     ]
-    catalogue = resolve(load_catalogue(), records, [r["name"] for r in records])
+    names = [r["name"] for r in records]
+    catalogue = resolve(default_catalogue(records, names), records, names)
     frame = pd.DataFrame(
         {
             "tenure_days": [30.0, 30.0, 30.0, 30.0],
@@ -240,7 +242,7 @@ def test_the_first_reason_is_actionable_and_context_comes_after() -> None:
     assert out["reason_1_code"].tolist()[:2] == ["RECENCY", "RECENCY"]
     assert out["reason_1_actionable"].tolist()[:2] == [True, True]
     assert out["reason_2_code"].tolist()[:2] == ["TENURE", "TENURE"]  # context, by size
-    assert out.loc[1, "reason_3_code"] == "PROFILE"  # Germany churns more than average
+    assert out.loc[1, "reason_3_code"] == "COUNTRY"  # Germany churns more than average
     # only context raises the risk: it comes first from top_reasons, flagged not actionable ...
     assert (out.loc[2, "reason_1_code"], out.loc[2, "reason_1_actionable"]) == ("TENURE", False)
     assert out.loc[3].isna().all()  # nothing raises the risk
@@ -261,7 +263,7 @@ def test_a_category_that_churns_less_than_average_is_never_a_reason_for_risk() -
     texts = out[[f"reason_{k}_text" for k in (1, 2, 3)]].fillna("").to_numpy().ravel()
     assert not any("Norway" in t for t in texts)  # 33 % against 49 %: lowers risk on average
     assert out.loc[0, "reason_1_code"] == "RECENCY" and pd.isna(out.loc[0, "reason_2_code"])
-    assert out.loc[1, "reason_2_text"] == "Country: Germany (churned at 60% against 49% overall)"
+    assert out.loc[1, "reason_2_text"] == "Country is Germany (churned at 60% against 49% overall)"
     assert out.loc[2].isna().all()  # Norway was its only risk-raising reason: none is left
     given = with_no_single_driver(out)
     assert given.loc[2, "reason_1_code"] == NO_SINGLE_DRIVER
@@ -418,9 +420,7 @@ def test_sentences_format_what_they_can_and_never_fail(
     assert text == expected
 
 
-def test_built_in_catalogue_covers_every_feature_of_an_event_pipeline(
-    reasons: CatalogueSpec,
-) -> None:
+def test_built_in_catalogue_covers_every_feature_of_an_event_pipeline() -> None:
     spec = FeatureSpec(
         settings=FeatureSettings(event_types=["purchase", "return"], return_event_types=["return"]),
         activity_event_types=("purchase",),
@@ -430,7 +430,8 @@ def test_built_in_catalogue_covers_every_feature_of_an_event_pipeline(
     records = catalogue_records(
         feature_catalogue(spec) + derived_catalogue(calendar=True, bgnbd=True, horizon_days=90)
     )
-    catalogue = resolve(reasons, records, [r["name"] for r in records])
+    names = [r["name"] for r in records]
+    catalogue = resolve(default_catalogue(records, names), records, names)
     gathered = [f for r in catalogue.reasons for f in r.features]
     assert sorted(gathered) == sorted(r["name"] for r in records)
     assert len(set(catalogue.codes)) == len(catalogue.codes)
@@ -987,9 +988,15 @@ def test_score_customers_builds_the_full_list(model: ChurnModel, reasons: Catalo
     )
 
 
-def _one_reason_each(features: dict[str, str], frame: pd.DataFrame, reference: Reference):
-    """top_reasons where every customer's single risk-raising feature is the first column."""
-    spec = load_catalogue()
+def _one_reason_each(
+    features: dict[str, str],
+    frame: pd.DataFrame,
+    reference: Reference,
+    spec: CatalogueSpec | None = None,
+) -> pd.DataFrame:
+    """top_reasons where every customer's single risk-raising feature is the first column
+    (reasons of ``spec``, the built-in catalogue by default)."""
+    spec = load_catalogue() if spec is None else spec
     names = list(features)
     records = [
         {"name": n, "family": f, "description": n.replace("_", " ")} for n, f in features.items()
@@ -1057,7 +1064,24 @@ def test_a_one_time_buyers_gap_reasons_read_naturally_not_unknown() -> None:
     assert "unknown" not in " ".join(gaps["reason_1_text"])
 
 
-def test_profile_reasons_quote_churn_rates_of_flags_and_plain_values_of_measurements() -> None:
+def test_a_churn_rate_sentence_quotes_flags_and_reads_measurements_plainly() -> None:
+    """A catalogue's sentence with {value_churn_rate} (a user's own may gather attributes into
+    one reason with it) quotes a flag's churn rate, and a measurement with too many values for
+    rates reads plainly beside the typical value."""
+    spec = CatalogueSpec.model_validate(
+        {
+            "version": "t",
+            "reasons": [
+                {
+                    "code": "PROFILE",
+                    "families": ["attribute"],
+                    "actionable": False,
+                    "text": "{description}: {value} (churned at {value_churn_rate:.0%} against "
+                    "{overall_churn_rate:.0%} overall)",
+                }
+            ],
+        }
+    )
     labelled = pd.DataFrame(
         {
             "senior": [0, 0, 1, 1, 0, 1],
@@ -1068,10 +1092,10 @@ def test_profile_reasons_quote_churn_rates_of_flags_and_plain_values_of_measurem
     reference = Reference.from_labelled(labelled, ["senior", "charges"])
     assert reference.churn_rate_by_value["senior"] == {"0": 0.0, "1": pytest.approx(2 / 3)}
     frame = pd.DataFrame({"senior": [1.0], "charges": [99.0]})
-    flag = _one_reason_each({"senior": "attribute", "charges": "attribute"}, frame, reference)
+    flag = _one_reason_each({"senior": "attribute", "charges": "attribute"}, frame, reference, spec)
     assert flag["reason_1_text"].iloc[0] == "senior: 1 (churned at 67% against 33% overall)"
     measurement = _one_reason_each(
-        {"charges": "attribute", "senior": "attribute"}, frame, reference
+        {"charges": "attribute", "senior": "attribute"}, frame, reference, spec
     )
     assert measurement["reason_1_text"].iloc[0] == (
         "charges: 99; typical for active customers: 30.38"

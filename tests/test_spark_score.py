@@ -24,7 +24,7 @@ from churn.modeling.model import ChurnModel
 from churn.reporting.shap_figures import MAX_POINTS, _explanation, importance
 from churn.scoring.explain import Reference, shap_contributions, top_reasons, with_no_single_driver
 from churn.scoring.ranking import ModelIdentity, ScoreResult, score_customers
-from churn.scoring.reasons import ReasonCatalogue, load_catalogue, resolve
+from churn.scoring.reasons import ReasonCatalogue, default_catalogue, resolve
 from churn.scoring.summary import scoring_summary
 from churn.settings import (
     OutreachSettings,
@@ -139,7 +139,8 @@ def toy() -> tuple[ChurnModel, ReasonCatalogue, Reference]:
     model = toy_model()
     frame, y = toy_features(600, seed=9)
     reference = Reference.from_labelled(frame.assign(churned=y.astype(bool)), FEATURES)
-    return model, resolve(load_catalogue(), CATALOGUE, model.feature_names), reference
+    spec = default_catalogue(CATALOGUE, model.feature_names)
+    return model, resolve(spec, CATALOGUE, model.feature_names), reference
 
 
 def test_the_charts_draw_the_local_customers_when_more_are_explained_than_they_show(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from churn.errors import ConfigError
+from churn.scoring.reasons import RETIRED_CODES
 from churn.settings import PlaybookSettings
 
 
@@ -144,11 +145,13 @@ def recommend(
 
 def check_rules(playbook: PlaybookSettings, codes: list[str], *, where: str) -> None:
     """Raise ConfigError naming any rule whose reason codes the reason catalogue lacks (a typo
-    would otherwise make the rule silently never match)."""
+    would otherwise make the rule silently never match), saying what became of a code the
+    built-in catalogue retired (:data:`~churn.scoring.reasons.RETIRED_CODES`)."""
     for i, rule in enumerate(playbook.rules):
         unknown = [c for c in rule.reasons if c not in codes]
         if unknown:
+            retired = "".join(f" {RETIRED_CODES[c]}." for c in unknown if c in RETIRED_CODES)
             raise ConfigError(
                 f"{where}: playbook.rules[{i}] ({rule.action}) names reason code(s) {unknown} "
-                f"that the reason catalogue does not define. Expected some of {codes}."
+                f"that the reason catalogue does not define. Expected some of {codes}.{retired}"
             )

@@ -92,6 +92,18 @@ class ReasonCatalogue:
         return [r.code for r in self.reasons]
 
 
+RETIRED_CODES: Mapping[str, str] = {
+    "PROFILE": "PROFILE was the built-in catalogue's one reason for every attribute until its "
+    "version 2026.12.1; it was never actionable, so a rule naming it never matched anyone. "
+    "Each attribute now has a reason of its own, coded from its name (PLAN for 'plan'), "
+    "actionable unless the name says who or where the customer is or how long they have been "
+    "one: name those codes, or drop PROFILE from the rule"
+}
+"""Codes the built-in catalogue no longer has, with what became of them, for a playbook rule
+that still names one (:func:`~churn.scoring.playbook.check_rules`). A code is never reused for
+another meaning."""
+
+
 ACTIVITY = "{activity}"
 """Placeholder of a catalogue's sentences for what one active day is: "purchase" in a log with
 amounts, "activity" in a usage log ("No activity for 57 days"). Filled when the catalogue is
@@ -147,23 +159,26 @@ def reason_code(name: str) -> str:
     return code if re.match(r"^[A-Z]", code) else f"ATTRIBUTE_{code}".rstrip("_")
 
 
-def attribute_catalogue(
+def attribute_reasons(
     feature_catalogue: Sequence[Mapping[str, str]],
-    model_features: Sequence[str],
+    names: Sequence[str],
     *,
     context: Collection[str] = (),
-) -> CatalogueSpec:
-    """One reason per model feature, coded from its name (see :func:`reason_code`; a repeated
-    code gets ``_2``, ``_3``), its sentence quoting the customer's value beside what is typical
-    for customers who stay ("Attribute V14 is 3.20 (typical for customers who stay: 0.50)").
+    taken: Collection[str] = (),
+) -> list[ReasonSpec]:
+    """One reason per feature of ``names``, coded from its name (see :func:`reason_code`; a
+    code already used, by an earlier feature or in ``taken``, gets ``_2``, ``_3``), its sentence
+    quoting the customer's value beside what is typical for customers who stay ("Attribute V14
+    is 3.20 (typical for customers who stay: 0.50)"), or for a category the churn rate of
+    customers sharing it ("Contract is Month-to-month (churned at 43% against 27% overall)").
 
     A feature named like who or where the customer is or how long they have been one
     (:func:`~churn.scoring.context.is_context_attribute`: ``State``, ``Age``, ``tenure``), or
     named in ``context`` (the declared tenure attribute), gives a reason that is context
     (``actionable: false``): it follows the reasons someone can act on."""
     kinds = {f["name"]: f.get("kind", "numeric") for f in feature_catalogue}
-    reasons, used = [], set()
-    for name in model_features:
+    reasons, used = [], set(taken)
+    for name in names:
         code = base = reason_code(name)
         k = 1
         while code in used:
@@ -183,7 +198,20 @@ def attribute_catalogue(
                 missing_text=missing,
             )
         )
-    return CatalogueSpec(version="per-attribute-1", reasons=reasons)
+    return reasons
+
+
+def attribute_catalogue(
+    feature_catalogue: Sequence[Mapping[str, str]],
+    model_features: Sequence[str],
+    *,
+    context: Collection[str] = (),
+) -> CatalogueSpec:
+    """A snapshot's catalogue: one reason per model feature (:func:`attribute_reasons`)."""
+    return CatalogueSpec(
+        version="per-attribute-1",
+        reasons=attribute_reasons(feature_catalogue, model_features, context=context),
+    )
 
 
 def default_catalogue(
@@ -193,14 +221,22 @@ def default_catalogue(
     *,
     context: Collection[str] = (),
 ) -> CatalogueSpec:
-    """The catalogue of a pipeline that names none: the built-in one, whose reasons are
-    behaviour families, unless every model feature is an attribute (a snapshot), which it would
-    gather into one reason: then :func:`attribute_catalogue`, ``context`` naming attributes
-    that are context whatever their name."""
+    """The catalogue of a pipeline that names none. When every model feature is an attribute
+    (a snapshot): :func:`attribute_catalogue`. Otherwise the built-in catalogue, whose reasons
+    gather the behaviour families, followed by one reason per attribute feature of the model
+    (the events' latest attributes, the customers table's columns) from
+    :func:`attribute_reasons`, coded apart from the built-in codes (an attribute ``tenure``
+    gets ``TENURE_2``). Either way an attribute is actionable unless it is context: its name
+    says so, or ``context`` names it."""
     family = {f["name"]: f["family"] for f in feature_catalogue}
-    if model_features and all(family.get(n) == ATTRIBUTE_FAMILY for n in model_features):
+    attributes = [n for n in model_features if family.get(n) == ATTRIBUTE_FAMILY]
+    if model_features and len(attributes) == len(model_features):
         return attribute_catalogue(feature_catalogue, model_features, context=context)
-    return load_catalogue(None, activity)
+    built_in = load_catalogue(None, activity)
+    own = attribute_reasons(
+        feature_catalogue, attributes, context=context, taken=[r.code for r in built_in.reasons]
+    )
+    return built_in.model_copy(update={"reasons": [*built_in.reasons, *own]})
 
 
 def pipeline_catalogue(
@@ -211,11 +247,12 @@ def pipeline_catalogue(
     *,
     context: Collection[str] = (),
 ) -> CatalogueSpec:
-    """The catalogue a pipeline explains with: the one at ``path`` (``scoring.reasons``), whose
-    ``actionable`` flags are the user's, else :func:`default_catalogue`, its sentences naming
-    an active day ``activity`` (see :data:`ACTIVITY`) and ``context`` naming attributes that
-    are context whatever their name. Scoring's reason codes and the ``driver_shift`` uplift
-    learner read it through here, so both see the same reasons."""
+    """The catalogue a pipeline explains with: the one at ``path`` (``scoring.reasons``), read
+    as written (its reasons and ``actionable`` flags are the user's; nothing is added), else
+    :func:`default_catalogue`, its sentences naming an active day ``activity`` (see
+    :data:`ACTIVITY`) and ``context`` naming attributes that are context whatever their name.
+    Scoring's reason codes and the ``driver_shift`` uplift learner read it through here, so
+    both see the same reasons."""
     if path is None:
         return default_catalogue(feature_catalogue, model_features, activity, context=context)
     return load_catalogue(path, activity)
