@@ -44,7 +44,7 @@ from churn.scoring.ranking import (
     hold_out_control,
     rank_customers,
 )
-from churn.scoring.reasons import load_catalogue, resolve
+from churn.scoring.reasons import pipeline_catalogue, resolve
 from churn.settings import ScoringSettings, load_settings
 
 
@@ -86,7 +86,9 @@ def main() -> None:
     model = ChurnModel.load(root / "models/retail")
     model.booster.set_param({"nthread": os.cpu_count() or 1})  # as `churn score` does
     records = json.loads((root / "data/interim/retail/feature_catalogue.json").read_text())
-    catalogue = resolve(load_catalogue(), records, model.feature_names)
+    reasons = None if settings.scoring.reasons is None else root / settings.scoring.reasons
+    spec = pipeline_catalogue(records, model.feature_names, reasons, settings.data.active_day_word)
+    catalogue = resolve(spec, records, model.feature_names)
     frame, value = synthetic_population(root, args.customers)
     labelled = frame.sample(20_000, random_state=0).assign(churned=lambda f: f.index % 2 == 0)
     reference = Reference.from_labelled(labelled, model.feature_names)
