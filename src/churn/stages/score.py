@@ -29,6 +29,7 @@ from churn.io.files import parquet_empty_frame, read_labels
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
+from churn.kinds.snapshot import SnapshotKind
 from churn.modeling.model import ChurnModel
 from churn.reporting.shap_figures import global_figures, importance
 from churn.scoring.explain import Contributions, Reference
@@ -145,7 +146,7 @@ def run(
 
     def score_at(when: dt.date | None) -> _Scored:
         if in_executors:
-            assert isinstance(kind, EventsKind)
+            assert isinstance(kind, EventsKind | SnapshotKind)
             return _score_on_spark(
                 settings,
                 paths,
@@ -389,19 +390,16 @@ def _spark_reference(
 
 def _scores_in_executors(settings: PipelineSettings, kind: object) -> bool:
     """Whether the list is made in Spark's executors (:func:`_score_on_spark`): with
-    ``scoring.engine`` and ``features.engine`` both ``spark``, for an events pipeline."""
+    ``scoring.engine`` and ``features.engine`` both ``spark``."""
     if settings.scoring.engine != "spark" or settings.features.engine != "spark":
         return False
-    if not isinstance(kind, EventsKind):
-        log.info("a snapshot pipeline on Spark: the population is scored on the driver")
-        return False
-    return True
+    return isinstance(kind, EventsKind | SnapshotKind)
 
 
 def _score_on_spark(
     settings: PipelineSettings,
     paths: PipelinePaths,
-    kind: EventsKind,
+    kind: EventsKind | SnapshotKind,
     tables: CanonicalFiles,
     when: dt.date | None,
     *,
@@ -415,10 +413,10 @@ def _score_on_spark(
     now: dt.datetime,
 ) -> _Scored:
     """The list at ``when`` made in Spark's executors: the population's features
-    (:meth:`EventsKind.spark_population`), values, per-customer scores
-    (:mod:`churn.scoring.spark_rows`, with the estimates of the uplift model usable at
-    ``when``) and the list (:mod:`churn.scoring.spark_list`), its history copy written by one
-    task; only summaries reach the driver."""
+    (:meth:`EventsKind.spark_population`, :meth:`SnapshotKind.spark_population`), values,
+    per-customer scores (:mod:`churn.scoring.spark_rows`, with the estimates of the uplift
+    model usable at ``when``) and the list (:mod:`churn.scoring.spark_list`), its history copy
+    written by one task; only summaries reach the driver."""
     from churn.engines.spark import scoped_session, spark_session  # noqa: PLC0415 - optional
     from churn.engines.spark_features import write_spark_parquet  # noqa: PLC0415
     from churn.scoring.spark_list import spark_list  # noqa: PLC0415
@@ -428,14 +426,17 @@ def _score_on_spark(
     spark = settings.features.spark
     scoped = scoped_session(spark_session(spark, setting="scoring.engine"), spark)
     customers, churns = paths.table("customers"), paths.table("churn_events")
-    day, features = kind.spark_population(
-        scoped,
-        tables,
-        when,
-        churn_events=ParquetTable(churns) if churns.is_file() else None,
-        customers=ParquetTable(customers) if customers.is_file() else None,
-        customer_columns=parquet_empty_frame(customers) if customers.is_file() else None,
-    )
+    if isinstance(kind, SnapshotKind):  # one date: ``when`` is the snapshot's or refused
+        day, features = kind.spark_population(scoped, ParquetTable(paths.table("snapshot")))
+    else:
+        day, features = kind.spark_population(
+            scoped,
+            tables,
+            when,
+            churn_events=ParquetTable(churns) if churns.is_file() else None,
+            customers=ParquetTable(customers) if customers.is_file() else None,
+            customer_columns=parquet_empty_frame(customers) if customers.is_file() else None,
+        )
     playbook, effects = settings.playbook, list[dict[str, Any]]()
     if contacts is not None:
         playbook, effects = measured_playbook(playbook, contacts.known_by(day))
