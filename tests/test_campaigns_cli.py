@@ -5,6 +5,7 @@ effect are ingested, measured by `churn monitor`, learned by `churn uplift`, use
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,36 @@ def test_without_contacts_the_uplift_stage_says_so_and_nothing_is_registered(
     assert uplift["registered"] is False and "no contact history" in uplift["reason"]
     uri = f"sqlite:///{root / 'mlflow.db'}"
     assert not MlflowClient(uri, uri).search_registered_models("name='churn-shop-uplift'")
+
+
+def test_the_list_made_in_spark_executors_with_the_uplift_model_is_the_local_list(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``scoring.engine`` and ``features.engine: spark`` with an uplift model: the population
+    is scored in the executors (the uplift estimates with it), and the list is the local one
+    but its time stamp."""
+    pytest.importorskip("pyspark", reason="the Spark engine needs churn[spark]")
+    scores_file = project / "data/scored/shop/scores.parquet"
+    local = pd.read_parquet(scores_file)
+    local_summary = _json(project, "scoring.json")
+    values = _params()
+    values["features"] = {**values["features"], "engine": "spark"}
+    values["scoring"] = {**values.get("scoring", {}), "engine": "spark"}
+    write_params(project, values)
+    try:
+        with caplog.at_level(logging.INFO, logger="churn"):
+            code, out = churn(project, "score")
+    finally:
+        write_params(project, _params())
+    assert code == 0, out
+    assert "in the Spark executors" in caplog.text
+    spark = pd.read_parquet(scores_file)
+    summary = _json(project, "scoring.json")
+    assert summary["action_values_from"] == local_summary["action_values_from"]
+    assert summary["action_values_from"].startswith("the uplift model")
+    np.testing.assert_allclose(spark["churn_probability"], local["churn_probability"], atol=1e-6)
+    pd.testing.assert_frame_equal(
+        spark.drop(columns=["scored_at", "churn_probability"]),
+        local.drop(columns=["scored_at", "churn_probability"]),
+    )
+    assert (local["outreach_status"] == "contact").any()

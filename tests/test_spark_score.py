@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from churn import io as churn_io
+from churn.campaigns.uplift import UpliftModel, UpliftParams, fit_uplift
 from churn.engines import ParquetTable
 from churn.io.canonical import CanonicalFiles
 from churn.io.files import parquet_empty_frame
@@ -216,11 +217,18 @@ def local_and_spark(
     frame: pd.DataFrame,
     value: pd.Series,
     settings: ScoringSettings,
+    *,
+    uplift: UpliftModel | None = None,
 ) -> tuple[ScoreResult, SparkList, list[tuple[str, int]]]:
     """The local list of ``frame`` (its rows in customer order, as a population is) and the
-    Spark list of the same rows, with what reached the driver while it was made."""
+    Spark list of the same rows, with what reached the driver while it was made; ``uplift``
+    values its actions in both, each as ``churn score`` gives it."""
     model, catalogue, reference = toy
     identity = ModelIdentity("churn-toy", "7")
+    estimates = None
+    if uplift is not None:
+        risk = model.predict_proba(frame) if uplift.needs_churn_probability else None
+        estimates = uplift.predict(frame, risk)
     local = score_customers(
         model,
         frame,
@@ -231,11 +239,17 @@ def local_and_spark(
         playbook=PLAYBOOK,
         identity=identity,
         scored_at=WHEN,
+        uplift=estimates,
     )
     features = spark_dataframe(session, frame.assign(**{VALUE_COLUMN: value})).repartition(3)
     with driver_rows(at_most=MAX_POINTS + 200) as seen:
         rows = customer_rows(
-            features, model, catalogue=catalogue, reference=reference, settings=settings
+            features,
+            model,
+            catalogue=catalogue,
+            reference=reference,
+            settings=settings,
+            uplift=uplift,
         )
         spark = spark_list(
             rows,
@@ -246,6 +260,7 @@ def local_and_spark(
             playbook=PLAYBOOK,
             identity=identity,
             scored_at=WHEN,
+            uplift_actions=() if uplift is None else list(uplift.actions),
         )
     return local, spark, seen.calls
 
@@ -335,3 +350,51 @@ def test_the_list_on_spark_is_the_local_list_with_only_summaries_on_the_driver(
     # one-row aggregates, a row per stratum, action, tier and feature, and the charts' rows
     assert sum(rows for _, rows in calls) <= explained + 150, calls
     print(f"{settings.outreach.priority}: driver {calls}")
+
+
+def toy_campaign(model: ChurnModel, n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Past contacts of customers like :func:`messy_population`'s: a random action of three
+    (service calls keep the customers with many orders) or the control group."""
+    frame, _ = messy_population(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    actions = np.array(["service_call", "loyalty_reward", "win_back_offer"], dtype=object)
+    action = actions[rng.integers(0, 3, n)]
+    control = rng.random(n) < 0.3
+    risk = model.predict_proba(frame)
+    helped = (action == "service_call") & ~control & (frame["orders_total"].to_numpy() > 4)
+    churned = rng.random(n) < np.where(helped, 0.4 * risk, risk)
+    outcomes = pd.DataFrame({"action": action, "control": control, "churned": churned})
+    return frame[model.feature_names], outcomes.assign(risk=risk)
+
+
+@pytest.mark.parametrize("learner", ["x_learner", "logit_shift"])
+def test_an_uplift_models_list_on_spark_is_the_local_list(
+    session: Any, toy: tuple[ChurnModel, ReasonCatalogue, Reference], learner: str
+) -> None:
+    """With an uplift model valuing the actions it covers (one of them through its pooled
+    arm), the list made in the executors is the local list: same actions, values saved, ranks
+    and control group."""
+    model = toy[0]
+    contacts, outcomes = toy_campaign(model, 2_000, seed=21)
+    uplift = fit_uplift(
+        contacts,
+        outcomes["action"],
+        outcomes["control"],
+        outcomes["churned"],
+        min_rows=450,
+        actions=("re_engagement_message",),
+        params=UpliftParams(n_rounds=20),
+        learner=learner,
+        churn_probability=outcomes["risk"].to_numpy(),
+    )
+    settings = ScoringSettings(outreach=OutreachSettings(top_percent=30, control_percent=20))
+    frame, _ = messy_population(900, seed=5)
+    frame = frame.sort_values("customer_id", ignore_index=True)
+    value = frame["spend_total"].where(frame.index % 7 != 0)
+    local, spark, _ = local_and_spark(session, toy, frame, value, settings, uplift=uplift)
+    plain, _, _ = local_and_spark(session, toy, frame, value, settings)
+    assert_same_list(local, spark, settings.n_reasons)
+    assert_same_tree({**spark.summary, "reason_catalogue": "v1"}, scoring_summary(local, "v1"))
+    valued = local.scores["expected_value_saved"].to_numpy()
+    assert not np.allclose(valued, plain.scores["expected_value_saved"], equal_nan=True)
+    assert "re_engagement_message" in uplift.actions

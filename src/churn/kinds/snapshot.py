@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from churn.campaigns.outcomes import ContactOutcomes
+from churn.engines import ParquetTable
 from churn.features import Feature, snapshot_catalogue, snapshot_features
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical, RowsOf
 from churn.labels import snapshot_labels
@@ -29,6 +30,10 @@ DAYS_PER_UNIT = {"days": 1.0, "months": 30.4, "years": 365.25}
 """Days in a unit of ``data.snapshot.tenure_unit`` (30.4 days a month, as the segments had)."""
 
 log = logging.getLogger("churn")
+_NO_VALUE = (
+    "no monetary value: scoring.value names no charge_feature (method: recurring), so every "
+    "expected value and value at risk is 0"
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,78 @@ class SnapshotKind:
         features = snapshot_features(current, pairs, self._dates())
         return Population(when, features, self.expected_value(tables, features, when))
 
+    def spark_features(self, scoped: Any, snapshot: ParquetTable, pairs: Any) -> Any:
+        """:meth:`features` by Spark's executors, a DataFrame of session ``scoped`` that no
+        row leaves (``features.engine: spark``): ``pairs`` (a DataFrame of ``customer_id`` and
+        ``cutoff``, e.g. ``labels.parquet`` read by :func:`~churn.engines.spark.spark_view`)
+        joined to the canonical ``snapshot``'s attributes, in ``pairs``' order, the date
+        attributes as days before the cutoff
+        (:func:`~churn.features.snapshot.days_before`'s arithmetic), the cutoff a timestamp
+        without time zone. Only the files' footers are read here."""
+        from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
+
+        from churn.engines.spark import quote_spark_identifier, spark_view  # noqa: PLC0415
+
+        rows = spark_view(scoped, snapshot)
+        attrs = [c for c in rows.columns if c not in ("customer_id", "churned")]
+        dates = set(self._dates())
+        # the rows' order as read (a file's order: partitions in order, rows in order)
+        keyed = pairs.select("customer_id", "cutoff").withColumn(
+            "_order", F.monotonically_increasing_id()
+        )
+        joined = keyed.join(
+            rows.select("customer_id", *(F.col(quote_spark_identifier(c)) for c in attrs)),
+            on="customer_id",
+            how="left",
+        )
+        day = F.unix_date(F.col("cutoff").cast("date")).cast("double")
+        columns = [
+            F.col("customer_id"),
+            F.date_from_unix_date(F.unix_date(F.col("cutoff").cast("date")))
+            .cast("timestamp_ntz")
+            .alias("cutoff"),
+            *(
+                (day - F.col(quote_spark_identifier(c)).cast("double")).alias(c)
+                if c in dates
+                else F.col(quote_spark_identifier(c))
+                for c in attrs
+            ),
+        ]
+        return joined.orderBy("_order").select(*columns)
+
+    def spark_population(self, scoped: Any, snapshot: ParquetTable) -> tuple[dt.date, Any]:
+        """:meth:`population`'s date and features as a Spark DataFrame of session ``scoped``
+        that no row leaves (``features.engine: spark``): the canonical ``snapshot``'s current
+        customers, read by the executors in its order and keyed by ``labels.snapshot_date``,
+        through :meth:`spark_features`."""
+        from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
+
+        from churn.engines.spark import spark_view  # noqa: PLC0415
+
+        when = self.labs.snapshot_date
+        rows = spark_view(scoped, snapshot)
+        current = rows.where(~F.coalesce(F.col("churned").cast("boolean"), F.lit(False)))
+        pairs = current.select(
+            "customer_id", F.lit(when.isoformat()).cast("timestamp_ntz").alias("cutoff")
+        )
+        return when, self.spark_features(scoped, snapshot, pairs)
+
+    def spark_valued(self, scoped: Any, tables: Canonical, features: Any, when: dt.date) -> Any:
+        """The population's Spark DataFrame ``features`` (of :meth:`spark_population`) as
+        :meth:`expected_value` values it: ``recurring`` reads the charge from each row in the
+        executors; without a method, :data:`churn.scoring.spark_rows.VALUE_COLUMN` is 0."""
+        from pyspark.sql import functions as F  # noqa: PLC0415 - optional dependency
+
+        from churn.scoring.spark_rows import VALUE_COLUMN  # noqa: PLC0415
+
+        value = self.settings.scoring.value
+        if value.method == "recurring":
+            return features
+        if "method" in value.model_fields_set:
+            raise clv_needs_events(self.settings.name)
+        log.info(_NO_VALUE)
+        return features.withColumn(VALUE_COLUMN, F.lit(0.0))
+
     def score_cutoff(self, tables: Canonical) -> dt.date:
         """``labels.snapshot_date``: a snapshot has one date, nothing is back-dated."""
         return self.labs.snapshot_date
@@ -112,10 +189,7 @@ class SnapshotKind:
             return recurring_expected_value(value, features)
         if "method" in value.model_fields_set:
             raise clv_needs_events(self.settings.name)
-        log.info(
-            "no monetary value: scoring.value names no charge_feature (method: recurring), so "
-            "every expected value and value at risk is 0"
-        )
+        log.info(_NO_VALUE)
         return pd.Series(0.0, index=features.index, dtype="float64")
 
     def backfill_cutoffs(self) -> tuple[dt.date, ...]:

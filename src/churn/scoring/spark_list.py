@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ from churn.scoring.outreach import TIERS, outreach_size, tier_definition_of_span
 from churn.scoring.playbook import best_actions
 from churn.scoring.ranking import CONTACT, CONTROL, NOT_IN_OUTREACH, ModelIdentity, score_columns
 from churn.scoring.reasons import ReasonCatalogue
+from churn.scoring.spark_rows import uplift_columns
 from churn.settings import PlaybookSettings, ScoringSettings
 
 
@@ -123,10 +124,13 @@ def spark_list(
     playbook: PlaybookSettings,
     identity: ModelIdentity,
     scored_at: dt.datetime,
+    uplift_actions: Sequence[str] = (),
 ) -> SparkList:
     """The list of ``rows`` (:func:`churn.scoring.spark_rows.customer_rows` of ``features``,
     the population's Spark DataFrame), as :func:`churn.scoring.ranking.score_customers`
-    makes it of the same customers (see the module doc)."""
+    makes it of the same customers (see the module doc). ``uplift_actions``: the actions of
+    the uplift model whose estimates ``rows`` carry (none without one): they value those
+    actions, as the local ``uplift`` does."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     outreach = settings.outreach
@@ -146,7 +150,8 @@ def spark_list(
     else:
         rows = rows.withColumn("value_percentile", F.lit(0.0))
     rows = rows.withColumn("risk_tier", _tiers(rows, n, settings))
-    rows = _with_choice(rows, playbook, bound=outreach.priority == "expected_value_saved")
+    bound = outreach.priority == "expected_value_saved"
+    rows = _with_choice(rows, playbook, bound=bound, uplift_actions=uplift_actions)
     rows = _with_rank(rows, "rank_var", "value_at_risk")
     base = (F.col("rank_p") <= budget) | (F.col("rank_var") <= budget)
     base = base | F.lit(settings.explain == "all")
@@ -227,9 +232,13 @@ def _tiers(rows: Any, n: int, settings: ScoringSettings) -> Any:
     return F.when(high, "High").when(medium, "Medium").otherwise("Low")
 
 
-def _with_choice(rows: Any, playbook: PlaybookSettings, *, bound: bool) -> Any:
+def _with_choice(
+    rows: Any, playbook: PlaybookSettings, *, bound: bool, uplift_actions: Sequence[str] = ()
+) -> Any:
     """``rows`` with each customer's best action (:func:`best_actions`): ``action``, ``saved``,
-    ``saved_sd``, and with ``bound`` the most any action could save (``bound``)."""
+    ``saved_sd``, and with ``bound`` the most any action could save (``bound``); the actions
+    of ``uplift_actions`` valued by the uplift estimates ``rows`` carry
+    (:func:`~churn.scoring.spark_rows.uplift_columns`)."""
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType  # noqa: PLC0415
 
     names = list(rows.columns)
@@ -243,6 +252,7 @@ def _with_choice(rows: Any, playbook: PlaybookSettings, *, bound: bool) -> Any:
     fields = [
         StructField(a, f.dataType, f.nullable) for a, f in zip(aliases, rows.schema, strict=True)
     ]
+    estimates = dict(zip(uplift_actions, uplift_columns(uplift_actions), strict=True))
 
     def choose(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -251,12 +261,21 @@ def _with_choice(rows: Any, playbook: PlaybookSettings, *, bound: bool) -> Any:
             pct = batch["value_percentile"].to_numpy(dtype="float64")
             worth = batch["worth"].to_numpy(dtype="float64")
             code = batch["top_reason"].astype(object)
-            choice = best_actions(code, p, pct, worth, playbook)
+            uplift = (
+                pd.DataFrame({a: batch[c].to_numpy(dtype="float64") for a, c in estimates.items()})
+                if estimates
+                else None
+            )
+            choice = best_actions(code, p, pct, worth, playbook, uplift=uplift)
             batch.columns = aliases
             batch["action"] = choice.action
             batch["saved"] = choice.saved
             batch["saved_sd"] = choice.saved_sd
-            batch["bound"] = best_actions(None, p, pct, worth, playbook).saved if bound else np.nan
+            batch["bound"] = (
+                best_actions(None, p, pct, worth, playbook, uplift=uplift).saved
+                if bound
+                else np.nan
+            )
             yield batch
 
     out = rows.toDF(*aliases).mapInPandas(choose, StructType([*fields, *added]))

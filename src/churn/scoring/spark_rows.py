@@ -4,8 +4,10 @@ the whole frame (:mod:`churn.scoring.ranking`): the churn model's calibrated pro
 (:meth:`ChurnModel.predict_proba`), its TreeSHAP contributions and the reason codes they give
 (:func:`churn.scoring.explain.shap_contributions`, :func:`top_reasons`,
 :func:`with_no_single_driver`), the expected value of ``scoring.value.method: recurring`` and
-the control draw of each customer (:func:`churn.scoring.outreach.control_draws`). The model
-(booster and calibrator) goes to the executors with the function.
+the control draw of each customer (:func:`churn.scoring.outreach.control_draws`), and with an
+uplift model the churn probability each action removes (:meth:`UpliftModel.predict`, as the
+local path calls it). The models (booster and calibrator, the uplift model's boosters) go to
+the executors with the function.
 
 Every customer is explained here, whoever ends up in the outreach slice: each customer's
 reasons depend on that customer's row only, so the slice, known once the whole list is ranked
@@ -16,12 +18,13 @@ executor time (TreeSHAP on every row) and no driver memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from churn.campaigns.uplift import UpliftModel
 from churn.engines.spark import quote_spark_identifier
 from churn.modeling.model import ChurnModel
 from churn.scoring.explain import Reference, shap_contributions, top_reasons, with_no_single_driver
@@ -37,12 +40,19 @@ computed before (``clv``), see :func:`customer_rows`."""
 PARTS = ("code", "text", "actionable", "shap")
 
 
+def uplift_columns(actions: Sequence[str]) -> list[str]:
+    """The columns of :func:`customer_rows` holding an uplift model's estimate of each action
+    (``actions`` in order): positional names, since an action's name is any text."""
+    return [f"_uplift_{i}" for i in range(len(actions))]
+
+
 def reason_columns(n_reasons: int) -> list[str]:
     return [f"reason_{k}_{part}" for k in range(1, n_reasons + 1) for part in PARTS]
 
 
-def row_schema(n_reasons: int) -> str:
-    """The Spark schema of :func:`customer_rows`' result."""
+def row_schema(n_reasons: int, uplift_actions: Sequence[str] = ()) -> str:
+    """The Spark schema of :func:`customer_rows`' result (with an uplift model covering
+    ``uplift_actions``, one more column per action: :func:`uplift_columns`)."""
     kinds = {"code": "STRING", "text": "STRING", "actionable": "BOOLEAN", "shap": "DOUBLE"}
     reasons = [
         f"reason_{k}_{part} {kinds[part]}" for k in range(1, n_reasons + 1) for part in PARTS
@@ -58,6 +68,7 @@ def row_schema(n_reasons: int) -> str:
             "contributions ARRAY<DOUBLE>",
             "shap_base DOUBLE",
             "draw DOUBLE",
+            *(f"{c} DOUBLE" for c in uplift_columns(uplift_actions)),
         ]
     )
 
@@ -69,6 +80,7 @@ def per_customer(
     catalogue: ReasonCatalogue,
     reference: Reference,
     settings: ScoringSettings,
+    uplift: UpliftModel | None = None,
 ) -> pd.DataFrame:
     """The per-customer columns of one batch of feature rows (``customer_id``, ``cutoff``, the
     model's features and, with ``clv``, :data:`VALUE_COLUMN`), one row per row in its order:
@@ -76,7 +88,8 @@ def per_customer(
     reasons of :func:`top_reasons` with :func:`with_no_single_driver`, ``top_reason`` (the
     top actionable reason's code), the SHAP ``contributions`` (one list per row, in the
     model's feature order), the base value they add to (``shap_base``, log-odds) and the
-    control ``draw``."""
+    control ``draw``; with ``uplift``, the churn probability each of its actions removes
+    (:func:`uplift_columns`, in the order of its ``actions``)."""
     frame = batch.reset_index(drop=True)
     p = np.asarray(model.predict_proba(frame), dtype="float64")
     if settings.value.method == "recurring":
@@ -104,6 +117,12 @@ def per_customer(
     out["contributions"] = list(contributions.values)
     out["shap_base"] = contributions.base
     out["draw"] = control_draws(out["customer_id"], settings.outreach.control_seed)
+    if uplift is not None:
+        # as the local path: the uplift model reads the churn model's calibrated probability
+        removed = uplift.predict(frame, p if uplift.needs_churn_probability else None)
+        actions = list(uplift.actions)
+        for column, action in zip(uplift_columns(actions), actions, strict=True):
+            out[column] = removed[action].to_numpy(dtype="float64")
     return out
 
 
@@ -114,12 +133,17 @@ def customer_rows(
     catalogue: ReasonCatalogue,
     reference: Reference,
     settings: ScoringSettings,
+    uplift: UpliftModel | None = None,
 ) -> Any:
     """:func:`per_customer` on every Arrow batch of the Spark DataFrame ``features`` (the
     population's features, with :data:`VALUE_COLUMN` when ``scoring.value.method`` is
     ``clv``), computed in the executors: a Spark DataFrame of schema :func:`row_schema`, not
     collected, in ``features``' row order."""
     keep = ["customer_id", "cutoff", *model.feature_names]
+    if uplift is not None:
+        keep.extend([*uplift.numeric_features, *uplift.categories])
+        if uplift.churn_model is not None:
+            keep.extend(uplift.churn_model.feature_names)
     if settings.value.method == "recurring":
         value = settings.value
         charged = [value.charge_feature, value.charge_quantity_feature, value.charge_period_feature]
@@ -139,7 +163,13 @@ def customer_rows(
         for batch in batches:
             batch.columns = names
             yield per_customer(
-                batch, model, catalogue=catalogue, reference=reference, settings=settings
+                batch,
+                model,
+                catalogue=catalogue,
+                reference=reference,
+                settings=settings,
+                uplift=uplift,
             )
 
-    return chosen.mapInPandas(score, row_schema(settings.n_reasons))
+    actions = () if uplift is None else list(uplift.actions)
+    return chosen.mapInPandas(score, row_schema(settings.n_reasons, actions))

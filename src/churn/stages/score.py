@@ -29,6 +29,7 @@ from churn.io.files import parquet_empty_frame, read_labels
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
+from churn.kinds.snapshot import SnapshotKind
 from churn.modeling.model import ChurnModel
 from churn.reporting.shap_figures import global_figures, importance
 from churn.scoring.explain import Contributions, Reference
@@ -134,7 +135,7 @@ def run(
     columns = loaded.model.feature_names
     kind, tables = kind_of(settings), CanonicalFiles(paths, settings.features)
     uplift_models = _uplift_models(paths)
-    in_executors = _scores_in_executors(settings, kind, uplift_models)
+    in_executors = _scores_in_executors(settings, kind)
     ref = _spark_reference(settings, paths, columns) if in_executors else _reference(paths, columns)
     contacts = kind.contact_outcomes(tables)
     on_spark = (
@@ -145,7 +146,7 @@ def run(
 
     def score_at(when: dt.date | None) -> _Scored:
         if in_executors:
-            assert isinstance(kind, EventsKind)
+            assert isinstance(kind, EventsKind | SnapshotKind)
             return _score_on_spark(
                 settings,
                 paths,
@@ -158,6 +159,7 @@ def run(
                 reference=ref,
                 scoring=scoring,
                 contacts=contacts,
+                uplift_models=uplift_models,
                 now=now,
             )
         population = kind.population(tables, when)
@@ -386,27 +388,18 @@ def _spark_reference(
     return spark_reference(scoped, paths.labels, paths.features, columns)
 
 
-def _scores_in_executors(
-    settings: PipelineSettings, kind: object, uplift_models: list[UpliftModel]
-) -> bool:
+def _scores_in_executors(settings: PipelineSettings, kind: object) -> bool:
     """Whether the list is made in Spark's executors (:func:`_score_on_spark`): with
-    ``scoring.engine`` and ``features.engine`` both ``spark``, for an events pipeline, without
-    an uplift model (whose estimates are still computed on the driver)."""
+    ``scoring.engine`` and ``features.engine`` both ``spark``."""
     if settings.scoring.engine != "spark" or settings.features.engine != "spark":
         return False
-    if not isinstance(kind, EventsKind):
-        log.info("a snapshot pipeline on Spark: the population is scored on the driver")
-        return False
-    if uplift_models:
-        log.info("an uplift model values the actions: the population is scored on the driver")
-        return False
-    return True
+    return isinstance(kind, EventsKind | SnapshotKind)
 
 
 def _score_on_spark(
     settings: PipelineSettings,
     paths: PipelinePaths,
-    kind: EventsKind,
+    kind: EventsKind | SnapshotKind,
     tables: CanonicalFiles,
     when: dt.date | None,
     *,
@@ -416,12 +409,14 @@ def _score_on_spark(
     reference: Reference,
     scoring: ScoringSettings,
     contacts: Any,
+    uplift_models: list[UpliftModel],
     now: dt.datetime,
 ) -> _Scored:
     """The list at ``when`` made in Spark's executors: the population's features
-    (:meth:`EventsKind.spark_population`), values, per-customer scores
-    (:mod:`churn.scoring.spark_rows`) and the list (:mod:`churn.scoring.spark_list`), its
-    history copy written by one task; only summaries reach the driver."""
+    (:meth:`EventsKind.spark_population`, :meth:`SnapshotKind.spark_population`), values,
+    per-customer scores (:mod:`churn.scoring.spark_rows`, with the estimates of the uplift
+    model usable at ``when``) and the list (:mod:`churn.scoring.spark_list`), its history copy
+    written by one task; only summaries reach the driver."""
     from churn.engines.spark import scoped_session, spark_session  # noqa: PLC0415 - optional
     from churn.engines.spark_features import write_spark_parquet  # noqa: PLC0415
     from churn.scoring.spark_list import spark_list  # noqa: PLC0415
@@ -431,20 +426,29 @@ def _score_on_spark(
     spark = settings.features.spark
     scoped = scoped_session(spark_session(spark, setting="scoring.engine"), spark)
     customers, churns = paths.table("customers"), paths.table("churn_events")
-    day, features = kind.spark_population(
-        scoped,
-        tables,
-        when,
-        churn_events=ParquetTable(churns) if churns.is_file() else None,
-        customers=ParquetTable(customers) if customers.is_file() else None,
-        customer_columns=parquet_empty_frame(customers) if customers.is_file() else None,
-    )
+    if isinstance(kind, SnapshotKind):  # one date: ``when`` is the snapshot's or refused
+        day, features = kind.spark_population(scoped, ParquetTable(paths.table("snapshot")))
+    else:
+        day, features = kind.spark_population(
+            scoped,
+            tables,
+            when,
+            churn_events=ParquetTable(churns) if churns.is_file() else None,
+            customers=ParquetTable(customers) if customers.is_file() else None,
+            customer_columns=parquet_empty_frame(customers) if customers.is_file() else None,
+        )
     playbook, effects = settings.playbook, list[dict[str, Any]]()
     if contacts is not None:
         playbook, effects = measured_playbook(playbook, contacts.known_by(day))
     valued = kind.spark_valued(scoped, tables, features, day)
+    uplift = usable_at(uplift_models, day)
     rows = customer_rows(
-        valued, loaded.model, catalogue=catalogue, reference=reference, settings=scoring
+        valued,
+        loaded.model,
+        catalogue=catalogue,
+        reference=reference,
+        settings=scoring,
+        uplift=uplift,
     )
     listed = spark_list(
         rows,
@@ -455,6 +459,7 @@ def _score_on_spark(
         playbook=playbook,
         identity=loaded.identity,
         scored_at=now,
+        uplift_actions=() if uplift is None else list(uplift.actions),
     )
     log.info(
         "scored %s customers of %s at %s with %s v%s in the Spark executors",
@@ -476,7 +481,8 @@ def _score_on_spark(
         return _Charts(listed.importance, listed.contributions, listed.explained)
 
     summary = {**listed.summary, "reason_catalogue": catalogue_version}
-    return _Scored(day, summary, charts, write_live, effects, None)
+    known_by = None if uplift is None else str(uplift.metadata[KNOWN_BY])
+    return _Scored(day, summary, charts, write_live, effects, known_by)
 
 
 def _copy_file(source: Path, dest: Path) -> None:
