@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from churn.errors import LabelError
-from churn.labels import build_labels, cutoff_table, observed_until, schedule_dates
-from churn.settings import CutoffSchedule
+from churn.labels import (
+    build_labels,
+    cutoff_table,
+    observed_until,
+    schedule_dates,
+    snapshot_labels,
+)
+from churn.settings import CutoffSchedule, SnapshotLabelSettings
 from tests.conftest import events_frame, label_settings
 
 D = dt.date
@@ -157,3 +164,44 @@ def test_documented_end_of_data_overrides_the_last_event() -> None:
     assert observed_until(events, D(2024, 4, 30)) == D(2024, 5, 1)
     with pytest.raises(LabelError, match="before the last event"):
         observed_until(events, D(2024, 4, 1))
+
+
+# ---- a snapshot's split placed by the md5 of each id (labels.split: hash) -----------------------
+
+
+def _snapshot(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ids = [f"{i:07d}" for i in range(n)]
+    ids[:4] = ["o'brien", 'say "hi"', "zoë", "12697"]
+    return pd.DataFrame({"customer_id": ids, "churned": rng.random(n) < 0.25})
+
+
+def _hash_settings(**extra: object) -> SnapshotLabelSettings:
+    return SnapshotLabelSettings.model_validate(
+        {"snapshot_date": "2024-06-30", "split": "hash", **extra}
+    )
+
+
+def test_a_hash_split_places_each_customer_by_its_id_about_in_the_asked_shares() -> None:
+    snapshot = _snapshot(20_000)
+    settings = _hash_settings(test_fraction=0.2, valid_fraction=0.25)
+    labels = snapshot_labels(snapshot, settings)
+    shares = labels["split"].value_counts(normalize=True)
+    assert shares["test"] == pytest.approx(0.2, abs=0.01)
+    assert shares["valid"] == pytest.approx(0.8 * 0.25, abs=0.01)
+    rest = labels[labels["split"] != "test"]
+    assert (labels.loc[labels["split"] == "test", "fold"] == -1).all()
+    assert rest["fold"].value_counts(normalize=True).between(0.19, 0.21).all()  # 5 folds
+    rates = labels.groupby("split")["churned"].mean()
+    assert (rates - snapshot["churned"].mean()).abs().max() < 0.02  # about stratified
+    # a customer keeps its place whatever else the snapshot holds, and in any row order
+    again = snapshot_labels(snapshot.iloc[::-3], settings)
+    again = again.set_index("customer_id")
+    first = labels.set_index("customer_id").loc[again.index]
+    assert (again["split"] == first["split"]).all() and (again["fold"] == first["fold"]).all()
+    other = snapshot_labels(snapshot, _hash_settings(seed=7))
+    assert (other["split"] != labels["split"]).mean() > 0.2
+    assert list(labels.columns) == ["customer_id", "cutoff", "churned", "split", "fold"]
+    assert labels.dtypes.equals(
+        snapshot_labels(snapshot, _hash_settings(split="stratified")).dtypes
+    )

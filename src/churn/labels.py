@@ -10,8 +10,11 @@ day". Cutoffs whose window runs past the end of the data get no label but stay s
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from churn.data.event_summaries import EventSpan, event_span
@@ -247,9 +250,78 @@ def build_labels(
     return labels
 
 
+HASH_DIGITS = 13
+"""Hex digits of the md5 read as a number per draw (52 bits: exact as a double, in Python and
+in Spark SQL alike)."""
+_HASH_SCALE = float(16**HASH_DIGITS)
+
+
+@dataclass(frozen=True)
+class HashSplit:
+    """``labels.split: hash``: a customer's place from ``md5("<seed>:<customer_id>")``; the first
+    :data:`HASH_DIGITS` hex digits over 16^13 give ``u`` in [0, 1): test below
+    ``test_below``, valid below ``valid_below``, else train; the next 13 digits modulo
+    ``n_folds`` give the fold of a row not in test (test rows: -1). Python
+    (:meth:`place`) and Spark SQL (:meth:`sql`) compute it alike."""
+
+    seed: int
+    test_below: float
+    valid_below: float
+    n_folds: int
+
+    @classmethod
+    def of(cls, settings: SnapshotLabelSettings) -> HashSplit:
+        test = settings.test_fraction
+        return cls(
+            settings.seed, test, test + (1 - test) * settings.valid_fraction, settings.n_folds
+        )
+
+    def place(self, customer_ids: pd.Series) -> pd.DataFrame:
+        """``split`` and ``fold`` of each id (same index)."""
+        digests = [
+            hashlib.md5(f"{self.seed}:{c}".encode(), usedforsecurity=False).hexdigest()
+            for c in customer_ids.astype(str)
+        ]
+        u = np.array([int(d[:HASH_DIGITS], 16) for d in digests], dtype="float64") / _HASH_SCALE
+        fold = np.array([int(d[HASH_DIGITS : 2 * HASH_DIGITS], 16) for d in digests], dtype=object)
+        split = np.where(
+            u < self.test_below, "test", np.where(u < self.valid_below, "valid", "train")
+        )
+        folds = np.where(split == "test", -1, (fold % self.n_folds).astype("int64"))
+        return pd.DataFrame(
+            {
+                "split": pd.Series(split, index=customer_ids.index, dtype=object),
+                "fold": pd.Series(folds, index=customer_ids.index, dtype="int64"),
+            }
+        )
+
+    def sql(self, column: str = "customer_id") -> tuple[str, str]:
+        """Spark SQL expressions of ``split`` and ``fold`` for the id column ``column``: the
+        same doubles compared (``D`` literals, not decimals) as :meth:`place` compares."""
+        digest = f"md5(concat('{self.seed}:', CAST({column} AS STRING)))"
+        u = (
+            f"(CAST(CAST(conv(substr({digest}, 1, {HASH_DIGITS}), 16, 10) AS BIGINT) AS DOUBLE)"
+            f" / {_HASH_SCALE!r}D)"
+        )
+        split = (
+            f"CASE WHEN {u} < {self.test_below!r}D THEN 'test' "
+            f"WHEN {u} < {self.valid_below!r}D THEN 'valid' ELSE 'train' END"
+        )
+        draw = f"CAST(conv(substr({digest}, {HASH_DIGITS + 1}, {HASH_DIGITS}), 16, 10) AS BIGINT)"
+        fold = (
+            f"CASE WHEN {u} < {self.test_below!r}D THEN CAST(-1 AS BIGINT) "
+            f"ELSE pmod({draw}, CAST({self.n_folds} AS BIGINT)) END"
+        )
+        return split, fold
+
+
 def snapshot_labels(snapshot: pd.DataFrame, settings: SnapshotLabelSettings) -> pd.DataFrame:
-    """Labels of a snapshot table: a stratified held-out test split, a validation split, and
-    cross-validation folds (``fold``, 0..n_folds-1) over the non-test rows."""
+    """Labels of a snapshot table: a held-out test split, a validation split, and
+    cross-validation folds (``fold``, 0..n_folds-1) over the non-test rows; stratified by
+    scikit-learn, or with ``labels.split: hash`` placed by :class:`HashSplit`."""
+    if settings.split == "hash":
+        placed = HashSplit.of(settings).place(snapshot["customer_id"])
+        return _snapshot_label_frame(snapshot, settings, placed["split"], placed["fold"])
     from sklearn.model_selection import (  # noqa: PLC0415 - slow import, only snapshots need it
         StratifiedKFold,
         train_test_split,
@@ -273,11 +345,17 @@ def snapshot_labels(snapshot: pd.DataFrame, settings: SnapshotLabelSettings) -> 
     folds = StratifiedKFold(n_splits=settings.n_folds, shuffle=True, random_state=settings.seed)
     for k, (_, held) in enumerate(folds.split(rest, y.loc[rest])):
         fold.loc[rest[held]] = k
+    return _snapshot_label_frame(snapshot, settings, split, fold)
+
+
+def _snapshot_label_frame(
+    snapshot: pd.DataFrame, settings: SnapshotLabelSettings, split: pd.Series, fold: pd.Series
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": snapshot["customer_id"].astype(object),
             "cutoff": pd.Timestamp(settings.snapshot_date).as_unit("us"),
-            "churned": y.astype("boolean"),
+            "churned": snapshot["churned"].astype(bool).astype("boolean"),
             "split": split,
             "fold": fold,
         }

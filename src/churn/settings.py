@@ -708,6 +708,14 @@ class SnapshotLabelSettings(Frozen):
     )
     n_folds: int = Field(5, ge=2, description="cross-validation folds over the non-test rows")
     seed: int = Field(42, description="random seed of the splits and folds")
+    split: Literal["stratified", "hash"] = Field(
+        "stratified",
+        description="stratified: scikit-learn's stratified splits and folds (churners exactly in "
+        "proportion), computed in this process; hash: each customer's split and fold from the md5 "
+        "of the seed and its id (churners about in proportion), the same in every engine and "
+        "computed by Spark's executors with features.engine spark: for snapshots too large for "
+        "one process",
+    )
 
 
 class SparkSettings(Frozen):

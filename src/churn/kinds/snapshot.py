@@ -16,7 +16,7 @@ from churn.campaigns.outcomes import ContactOutcomes
 from churn.engines import ParquetTable
 from churn.features import Feature, snapshot_catalogue, snapshot_features
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical, RowsOf
-from churn.labels import snapshot_labels
+from churn.labels import HashSplit, snapshot_labels
 from churn.modeling.backtest import TuneFold, cross_validated_auc, cross_validation_tuning_folds
 from churn.modeling.baselines import onehot_logistic_baseline, single_feature_baseline
 from churn.modeling.search import Tuning, TuningFold, tune
@@ -68,6 +68,22 @@ class SnapshotKind:
 
     def labels(self, tables: Canonical) -> pd.DataFrame:
         return snapshot_labels(tables.frame("snapshot"), self.labs)
+
+    def spark_labels(self, scoped: Any, snapshot: ParquetTable) -> Any:
+        """:meth:`labels` with ``labels.split: hash`` as a Spark DataFrame of session ``scoped``
+        that no row leaves: the canonical ``snapshot`` read by the executors, in its order,
+        each customer placed by :meth:`churn.labels.HashSplit.sql`, as
+        :func:`churn.labels.snapshot_labels` places it."""
+        from churn.engines.spark import spark_view  # noqa: PLC0415 - optional dependency
+
+        split, fold = HashSplit.of(self.labs).sql("customer_id")
+        return spark_view(scoped, snapshot).selectExpr(
+            "CAST(customer_id AS STRING) AS customer_id",
+            f"CAST('{self.labs.snapshot_date.isoformat()}' AS TIMESTAMP_NTZ) AS cutoff",
+            "COALESCE(CAST(churned AS BOOLEAN), FALSE) AS churned",
+            f"{split} AS split",
+            f"{fold} AS fold",
+        )
 
     def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:
         return snapshot_features(tables.frame("snapshot"), pairs, self._dates())

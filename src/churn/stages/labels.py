@@ -1,7 +1,8 @@
 """Stage ``labels``: canonical tables -> ``data/interim/<p>/labels.parquet``.
 
 With ``features.engine: spark`` an events pipeline's labels are built and written by Spark's
-executors (:mod:`churn.engines.spark_labels`): only a count per split reaches the driver."""
+executors (:mod:`churn.engines.spark_labels`), and a snapshot's with ``labels.split: hash``
+(:meth:`SnapshotKind.spark_labels`): only a count per split reaches the driver."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from churn.io.canonical import CanonicalFiles
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.kinds.events import EventsKind
+from churn.kinds.snapshot import SnapshotKind
 from churn.settings import PipelineSettings
 
 PARAMS: tuple[str, ...] = ("engine", "labels", "features")
@@ -68,6 +70,15 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> pd.DataFrame | None
     if settings.features.engine == "spark" and isinstance(kind, EventsKind):
         _write_on_spark(settings, paths, kind)
         return None
+    if settings.features.engine == "spark" and isinstance(kind, SnapshotKind):
+        if kind.labs.split == "hash":
+            _write_snapshot_on_spark(settings, paths, kind)
+            return None
+        log.info(
+            "features.engine spark: a snapshot's stratified split (labels.split: stratified) "
+            "is scikit-learn's, computed in this process; labels.split: hash computes it in "
+            "Spark's executors"
+        )
     out = kind.labels(CanonicalFiles(paths, settings.features))
     io.write_parquet(out, paths.labels)
     log.info("wrote %s: %s rows; %s", paths.labels, f"{len(out):,}", label_summary(out))
@@ -92,6 +103,27 @@ def _write_on_spark(settings: PipelineSettings, paths: PipelinePaths, kind: Even
         counts = spark_split_counts(scoped, written)
         kind.require_labels(tables, cutoffs, counts["split"])
         summary.update(summary_of_counts(counts))
+
+    write_spark_parquet(table, paths.labels, check)
+    rows = sum(int(s["rows"]) for s in summary.values())
+    log.info("Spark wrote %s: %s rows; %s", paths.labels, f"{rows:,}", summary)
+
+
+def _write_snapshot_on_spark(
+    settings: PipelineSettings, paths: PipelinePaths, kind: SnapshotKind
+) -> None:
+    from churn.engines.spark import scoped_session, spark_session  # noqa: PLC0415 - optional
+    from churn.engines.spark_features import write_spark_parquet  # noqa: PLC0415
+    from churn.engines.spark_labels import spark_split_counts  # noqa: PLC0415
+
+    spark = settings.features.spark
+    scoped = scoped_session(spark_session(spark), spark)
+    io.require_parquet(paths.table("snapshot"))
+    table = kind.spark_labels(scoped, ParquetTable(paths.table("snapshot")))
+    summary: dict[str, dict[str, float]] = {}
+
+    def check(written: Path) -> None:
+        summary.update(summary_of_counts(spark_split_counts(scoped, written)))
 
     write_spark_parquet(table, paths.labels, check)
     rows = sum(int(s["rows"]) for s in summary.values())
