@@ -17,6 +17,7 @@ import pandas as pd
 
 from churn import io
 from churn.evaluation import metrics as evaluation_metrics
+from churn.evaluation import trust
 from churn.evaluation.summaries import backtest_file, baselines_ahead, segments_file
 from churn.features.catalogue import ATTRIBUTE_FAMILY
 from churn.io.canonical import CanonicalFiles
@@ -26,9 +27,10 @@ from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
 from churn.modeling.baselines import baseline_probabilities
 from churn.modeling.fitting import fit_on_engine
-from churn.modeling.leakage import screen_features
+from churn.modeling.leakage import screen_features, single_feature_aucs
 from churn.modeling.search import tune
 from churn.modeling.training_data import (
+    FeatureColumns,
     TrainingRows,
     check_trainable,
     feature_columns,
@@ -165,6 +167,43 @@ class _Trained:
     n_features: int
 
 
+def gain_shares(booster: Any) -> dict[str, float]:
+    """Each feature's share of the trees' total gain (features no split uses left out); empty
+    for a booster without a split."""
+    gains = {name: float(g) for name, g in booster.get_score(importance_type="total_gain").items()}
+    total = sum(gains.values())
+    return {name: g / total for name, g in gains.items()} if total > 0 else {}
+
+
+def _figure_warnings(
+    metrics: Mapping[str, Any],
+    test: pd.DataFrame,
+    y_test: np.ndarray,
+    booster: Any,
+    columns: FeatureColumns,
+    *,
+    built_in: set[str],
+    folds: Mapping[str, Any],
+    seed: int,
+) -> list[str]:
+    """What makes the test figures misleading (:mod:`churn.evaluation.trust`): the features
+    the model leans on most are measured alone on the test rows only when the AUC is suspect."""
+    shares = gain_shares(booster)
+    aucs: dict[str, float] = {}
+    if metrics["roc_auc"] >= trust.SUSPECT_TEST_AUC:
+        top = sorted(shares, key=lambda n: -shares[n])[: trust.TOP_FEATURES]
+        aucs = single_feature_aucs(
+            test,
+            y_test,
+            numeric=[c for c in columns.numeric if c in top],
+            categorical=[c for c in columns.categorical if c in top],
+            seed=seed,
+        )
+    return trust.figure_warnings(
+        metrics, gain_shares=shares, test_aucs=aucs, built_in=built_in, folds=folds
+    )
+
+
 @dataclass(frozen=True)
 class _SampledRows:
     """Where the rows of a :class:`CustomerSample`'s customers lie in ``labels.parquet`` and
@@ -209,6 +248,12 @@ def _rows_of(
 
 def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> _Trained:
     ts = settings.train
+    warnings: list[str] = []  # every warning logged here, for metrics.json
+
+    def warn(message: str) -> None:
+        log.warning(message)
+        warnings.append(message)
+
     columns = feature_columns(catalogue, ts.exclude_features)
     sample = customer_sample(paths.labels, ts.driver_customers)
     sampled = _SampledRows.of(paths, sample)
@@ -219,14 +264,15 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     valid, test, purged = (frames.pop(s) for s in ("valid", "test", "purged"))
     columns, empty = without_empty_features(rows.frame, columns)
     if empty:
-        log.warning(
-            "left out %s: missing in every training row (a gap between purchases when nobody "
-            "bought twice, a column mapped to nothing), so nothing to learn from",
-            ", ".join(repr(c) for c in empty),
+        warn(
+            f"left out {', '.join(repr(c) for c in empty)}: missing in every training row (a "
+            "gap between purchases when nobody bought twice, a column mapped to nothing), so "
+            "nothing to learn from"
         )
     for role, frame in (("training", rows.frame), ("validation", valid), ("test", test)):
         check_trainable(frame, columns, role=role, min_class_rows=ts.min_class_rows)
     kind = kind_of(settings)
+    built_in = {c["name"] for c in catalogue if c["family"] != ATTRIBUTE_FAMILY}
     screened = screen_features(
         rows.frame,
         outcome(rows.frame),
@@ -234,10 +280,10 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
         ts.leakage,
         label_name=kind.label_column(),
         seed=ts.seed,
-        built_in={c["name"] for c in catalogue if c["family"] != ATTRIBUTE_FAMILY},
+        built_in=built_in,
     )
     for warning in screened.warnings:
-        log.warning(warning)
+        warn(warning)
     columns = screened.columns
     n_train = len(rows.frame)
     log.info(
@@ -289,9 +335,7 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     inputs = baselines.inputs(train, valid)
     baseline_p, skipped = baseline_probabilities(baselines.makers, inputs, test)
     for name, why in skipped.items():
-        log.warning(
-            "baseline %s left out of the comparison: it could not be fitted (%s)", name, why
-        )
+        warn(f"baseline {name} left out of the comparison: it could not be fitted ({why})")
     metrics["baselines"] = {
         n: evaluation_metrics.binary_metrics(y_test, p) for n, p in baseline_p.items()
     }
@@ -316,7 +360,22 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     }
     backtest = kind.backtest(partial(_rows_of, paths, sampled), columns, overrides, baselines)
     metrics.update(backtest.metrics)
+    backtest_report = backtest_file(backtest.report)
     segments = test_segments(test, p_test, columns, tenure=kind.tenure_column())
+    metrics["roc_auc_interval"] = trust.interval_record(metrics)
+    # said after the test line of the log, written now: metrics.json carries every warning
+    caveats = [w for w in [trails_baselines(metrics)] if w is not None]
+    caveats += _figure_warnings(
+        metrics,
+        test,
+        y_test,
+        fit.model.booster,
+        columns,
+        built_in=built_in,
+        folds=backtest_report["summary"],
+        seed=ts.seed,
+    )
+    metrics["warnings"] = [*warnings, *caveats]
 
     def model_folder(folder: Path) -> None:
         fit.model.save(folder)
@@ -325,7 +384,7 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
 
     io.write_folder(paths.model, model_folder)
     io.write_json(metrics, paths.metrics)
-    io.write_json(backtest_file(backtest.report), paths.backtest)
+    io.write_json(backtest_report, paths.backtest)
     io.write_json(segments_file(segments), paths.segments)
     tables = plot_data(y_test, p_test, threshold, baseline_p)
     figures = evaluation_figures(y_test, p_test, baseline_p, metrics)
@@ -337,16 +396,21 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
             io.write_png(figure, folder / f"{name}.png")
 
     io.write_folder(paths.plots, fill)
+    low, high = metrics["roc_auc_interval"]["low"], metrics["roc_auc_interval"]["high"]
     log.info(
-        "test ROC AUC %.3f (baselines: %s), ECE %.3f; wrote %s and %s",
+        "test ROC AUC %.3f (%.0f%% interval %.3f to %.3f; baselines: %s), ECE %.3f; wrote %s "
+        "and %s",
         metrics["roc_auc"],
+        100 * trust.CONFIDENCE,
+        low,
+        high,
         ", ".join(f"{n} {m['roc_auc']:.3f}" for n, m in metrics["baselines"].items()),
         metrics["ece"],
         paths.model,
         paths.reports,
     )
-    if trailing := trails_baselines(metrics):
-        log.warning(trailing)
+    for caveat in caveats:
+        log.warning(caveat)
     fitted = (
         pd.concat([train[counted], purged_counts])
         if fit.model.metadata.get("refit_rows")
