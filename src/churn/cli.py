@@ -600,7 +600,9 @@ def _summary_line(name: str, m: dict[str, Any]) -> str:
     return (
         f"  {name:<8} test ROC AUC {m['roc_auc']:.3f}{cv}, "
         f"ECE {m['ece']:.3f}, n {m['n_test']:,} ({m['positive_rate']:.1%} churned); "
-        f"baselines: {baselines}" + (f"; TRAILS {', '.join(ahead)}" if ahead else "")
+        f"baselines: {baselines}"
+        + (f"; TRAILS {', '.join(ahead)}" if ahead else "")
+        + (f"; {len(warned)} warning(s) in metrics.json" if (warned := m.get("warnings")) else "")
     )
 
 

@@ -98,11 +98,19 @@ def model_section(metrics: dict[str, Any], plots: dict[str, bytes], backtest: An
     if "cv_roc_auc_mean" in metrics:
         mean, std = metrics["cv_roc_auc_mean"], metrics["cv_roc_auc_std"]
         cv = f"; 5-fold CV ROC AUC {mean:.3f} ± {std:.3f}"
+    interval = metrics.get("roc_auc_interval")  # absent from metrics of older versions
+    spread = (
+        f"; ROC AUC {interval['confidence']:.0%} interval {interval['low']:.3f} to "
+        f"{interval['high']:.3f}"
+        if interval
+        else ""
+    )
     items: list[Any] = [
         Note(
             f"Test cutoff: {metrics['n_test']:,} customers, {metrics['positive_rate']:.1%} churned"
-            f"{cv}. No training, early-stopping or calibration step saw these rows."
+            f"{spread}{cv}. No training, early-stopping or calibration step saw these rows."
         ),
+        *(Note(f"Warning from churn train: {w}") for w in metrics.get("warnings", [])),
         Table(table, "Model and baselines on the same test rows (ECE: expected calibration error)"),
     ]
     items += [Png(plots[name], caption) for name, caption in PLOTS if name in plots]

@@ -362,7 +362,7 @@ def _train(settings: PipelineSettings, paths: PipelinePaths, catalogue: Any) -> 
     metrics.update(backtest.metrics)
     backtest_report = backtest_file(backtest.report)
     segments = test_segments(test, p_test, columns, tenure=kind.tenure_column())
-    metrics["roc_auc_interval"] = trust.interval_record(metrics)
+    metrics["roc_auc_interval"] = trust.interval_record(y_test, p_test)
     # said after the test line of the log, written now: metrics.json carries every warning
     caveats = [w for w in [trails_baselines(metrics)] if w is not None]
     caveats += _figure_warnings(
