@@ -134,3 +134,74 @@ def test_a_zip_code_is_a_category_not_a_number() -> None:
     roles = infer_snapshot_roles(sample, label="churned", customer_id="customer_id")
     assert roles.numeric == ("tenure",)
     assert set(roles.categorical) == {"customer_zip_code_prefix", "PIN_CODE"}
+
+
+def test_a_status_that_says_who_left_in_a_customers_table_is_no_feature(tmp_path: Path) -> None:
+    """A SaaS accounts table beside its usage log: `status` (active or canceled, as of the
+    export) had become an attribute, by far the model's strongest feature at every cutoff."""
+    rng = np.random.default_rng(8)
+    days = pd.date_range("2023-01-01", "2024-06-30", freq="D")
+    usage = pd.DataFrame(
+        {
+            "user_id": [f"u{i % 60:03d}" for i in range(900)],
+            "occurred_at": rng.choice(days, 900).astype("datetime64[ns]"),
+            "event_name": rng.choice(["login", "export"], 900),
+        }
+    )
+    usage["occurred_at"] = usage["occurred_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"u{i:03d}" for i in range(60)],
+            "plan": rng.choice(["starter", "team"], 60),
+            "subscription_status": ["canceled" if i % 3 == 0 else "active" for i in range(60)],
+            "region_state": rng.choice(["CA", "NY", "TX"], 60),
+            "ended_at": ["2024-05-01" if i % 3 == 0 else "" for i in range(60)],
+        }
+    )
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "saas",
+        "--events",
+        str(export(tmp_path, usage, "usage.csv")),
+        "--customers",
+        str(export(tmp_path, accounts, "accounts.csv")),
+    )
+    assert code == 0, out
+    attributes = written(root, "saas")["data"]["customers"]["sources"][0]["attributes"]
+    assert {"plan", "region_state"} <= set(attributes.values())  # a state of no leaving value
+    assert "subscription_status" not in attributes.values()
+    said = " ".join(out.split())
+    assert "left out 'subscription_status'" in said
+    assert "a status with a value that says a customer left" in said
+
+
+def test_a_left_out_cancellation_date_points_to_churn_events(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    days = pd.date_range("2023-01-01", "2024-06-30", freq="D")
+    usage = pd.DataFrame(
+        {
+            "user_id": [f"u{i % 60:03d}" for i in range(900)],
+            "occurred_at": rng.choice(days, 900).astype("datetime64[ns]"),
+        }
+    )
+    usage["occurred_at"] = usage["occurred_at"].dt.strftime("%Y-%m-%d")
+    accounts = pd.DataFrame(
+        {
+            "user_id": [f"u{i:03d}" for i in range(60)],
+            "canceled_at": ["2024-05-01" if i % 3 == 0 else "" for i in range(60)],
+        }
+    )
+    root = project(tmp_path / "p")
+    table = export(tmp_path, accounts, "accounts.csv")
+    code, out = init(
+        root,
+        "saas",
+        "--events",
+        str(export(tmp_path, usage, "usage.csv")),
+        "--customers",
+        str(table),
+    )
+    assert code == 0, out
+    said = " ".join(out.split())
+    assert "--churn-events data/raw/saas/accounts.csv reads the dates of 'canceled_at'" in said

@@ -1242,6 +1242,13 @@ def leaving_value(values: pd.Series) -> str | None:
     return str(next(iter(leaving.values()))) if len(leaving) == 1 else None
 
 
+def leaving_status(name: str, values: pd.Series) -> bool:
+    """Whether a column is a customer's status with one value that says the customer left: a
+    name with a status word (``status``, ``state``, ``stage``...) and a :func:`leaving_value`
+    (a subscription's ``Status``: active, trialing, canceled)."""
+    return bool(_STATUS_NAME_WORDS & set(name_words(name))) and leaving_value(values) is not None
+
+
 def label_column(sample: pd.DataFrame) -> str:
     """The churn label of a snapshot when ``--label`` is not given: the one column whose name
     has a churn word (:data:`LABEL_NAME_WORDS`: ``Churn``, ``Exited``, ``Attrition_Flag``,
@@ -1252,11 +1259,7 @@ def label_column(sample: pd.DataFrame) -> str:
     two_valued = [c for c in named if filled_text(sample[c]).str.casefold().nunique() == 2]
     if len(two_valued) == 1 or (two_valued and _same_split(sample, two_valued)):
         return two_valued[0]  # several writing one split (Churn Label, Churn Value): the first
-    statuses = [
-        str(c)
-        for c in sample.columns
-        if _STATUS_NAME_WORDS & set(name_words(str(c))) and leaving_value(sample[c]) is not None
-    ]
+    statuses = [str(c) for c in sample.columns if leaving_status(str(c), sample[c])]
     if not two_valued and len(statuses) == 1:
         return statuses[0]
     # a label of who stayed (Retained, Renewed: yes/no), never a trait such as IsActiveMember

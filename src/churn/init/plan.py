@@ -33,6 +33,7 @@ from churn.data.inference import (
     is_code_name,
     is_numeric,
     is_running_total,
+    leaving_status,
     name_words,
     named_as_id,
     timestamp_format,
@@ -443,6 +444,14 @@ def _id_column(sample: pd.DataFrame, events_id: str, what: str) -> str:
     )
 
 
+def _reads_as_dates(values: pd.Series) -> bool:
+    """Whether a column's filled values read as dates in one format."""
+    try:
+        return timestamp_format(values, unix=True) is not False
+    except ValueError:
+        return False
+
+
 def customer_table(
     source: SourceFile, sample: pd.DataFrame, *, events_id: str, exclude: Sequence[str] = ()
 ) -> CustomerTable:
@@ -470,12 +479,18 @@ def customer_table(
             signup = TimestampGuess(column, fmt if isinstance(fmt, str) else None)
             break
     taken = {customer_id, signup.column if signup else "", *exclude}
-    # a churn flag or a cancellation date of the table is known only after the customer left
-    # (KKBox's members with is_churn): as a feature of every cutoff it would be the label
+    # a churn flag, a cancellation date or a status that says a customer left is known only
+    # after the customer left (KKBox's members with is_churn, a subscription's status of
+    # active or canceled): the table is as of its export, so as a feature of every cutoff
+    # before it would be the label
     outcomes = [
         str(c)
         for c in sample.columns
-        if c not in taken and set(name_words(str(c))) & (LABEL_NAME_WORDS | CANCEL_FLAG_WORDS)
+        if c not in taken
+        and (
+            set(name_words(str(c))) & (LABEL_NAME_WORDS | CANCEL_FLAG_WORDS)
+            or leaving_status(str(c), sample[c])
+        )
     ]
     taken |= set(outcomes)
     candidates = [str(c) for c in sample.columns if c not in taken]
@@ -485,11 +500,19 @@ def customer_table(
     categorical = tuple(
         n for n, c in attributes.items() if not is_numeric(sample[c]) or is_code_name(c)
     )
+    dated = [c for c in outcomes if _reads_as_dates(sample[c])]
     notes = (
         (
             f"{source.path}: left out {', '.join(map(repr, outcomes))}: named like a churn "
-            "label or a cancellation, known only once a customer has left, so no feature of "
-            "the cutoffs before; the events say who churned",
+            "label or a cancellation, or a status with a value that says a customer left, "
+            "known only once a customer has left, so no feature of the cutoffs before; the "
+            "events say who churned"
+            + (
+                f" (--churn-events {source.path} reads the dates of "
+                f"{', '.join(map(repr, dated))} as cancellations)"
+                if dated
+                else ""
+            ),
         )
         if outcomes
         else ()
