@@ -237,3 +237,5 @@ def test_returns_are_named_apart_from_cancellations() -> None:
     types = ["Order Placed", "Refund Issued", "return", "Order Cancelled", "Chargeback", "Cancel"]
     assert list(return_types(types)) == ["Refund Issued", "return", "Order Cancelled", "Chargeback"]
     assert cancellation_types(types) == ()
+    # an order partly refunded is a sale the customer kept most of, not a return
+    assert return_types(["partially_refunded", "Partially Returned", "refunded"]) == ("refunded",)

@@ -98,7 +98,12 @@ def test_people_of_other_trades_are_customers(column: str) -> None:
             ["cancelled", "completed", "failed", "on-hold", "pending", "processing", "refunded"],
             ("completed", "processing"),
         ),
-        (["authorized", "paid", "partially_refunded", "pending", "voided"], ("paid",)),
+        # an order partly refunded is a sale: the customer kept the rest (Shopify)
+        (
+            ["authorized", "paid", "partially_refunded", "pending", "voided"],
+            ("paid", "partially_refunded"),
+        ),
+        (["Completed", "Partially Returned", "Returned"], ("Completed", "Partially Returned")),
     ],
 )
 def test_purchases_among_other_events(types: list[str], bought: tuple[str, ...]) -> None:

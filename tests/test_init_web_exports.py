@@ -369,3 +369,20 @@ def test_a_status_of_other_things_is_no_event_type() -> None:
     sample = _shopify_sample()
     sample["Account Status"] = ["active", "dormant"] * (len(sample) // 2)
     assert infer_event_roles(sample).event_type is None
+
+
+def test_an_order_partly_refunded_is_a_sale_not_a_return(tmp_path: Path) -> None:
+    """Shopify's `partially_refunded`: the buyer kept most of the order, yet it was a return
+    (its whole total taken off the customer's value) and no purchase (a buyer whose only
+    order in the horizon was partly refunded was labelled churned)."""
+    shop = _shopify_sample(120, seed=6)
+    statuses = ["paid", "partially_refunded", "paid", "refunded", "pending"]
+    shop["Financial Status"] = [
+        statuses[i % 5] if first else "" for i, first in enumerate(shop["Total"] != "")
+    ]
+    root = project(tmp_path / "p")
+    code, out = init(root, "shop", "--events", str(export(tmp_path, shop, "orders.csv")))
+    assert code == 0, out
+    params = written(root, "shop")
+    assert params["labels"]["activity_event_types"] == ["paid", "partially_refunded"]
+    assert params["features"]["return_event_types"] == ["refunded"]

@@ -28,15 +28,24 @@ _ORDER_NAME = re.compile(r"order|purchase|item|invoice|booking|payment|cart", re
 
 
 _RETURN_NAME = re.compile(r"refund|return|chargeback|charge.?back", re.I)
+_PARTLY = re.compile(r"partial|\bpart\b|\bpartly\b", re.I)
+"""Words of an order's status that say only part of it was refunded or returned (Shopify's
+``partially_refunded``): the customer kept the rest, so the order is a sale, not a return."""
+
+
+def _partly_returned(name: str) -> bool:
+    return bool(_PARTLY.search(name) and _RETURN_NAME.search(name))
 
 
 def return_types(types: Sequence[str]) -> tuple[str, ...]:
     """The event types of ``types`` named like a return: a refund, a chargeback, a cancelled
-    order (``features.return_event_types``: return features and value net of returns)."""
+    order (``features.return_event_types``: return features and value net of returns); not
+    an order partly refunded, whose whole amount would count as given back."""
     return tuple(
         t
         for t in types
-        if _RETURN_NAME.search(t) or (re.search("cancel", t, re.I) and _ORDER_NAME.search(t))
+        if (_RETURN_NAME.search(t) or (re.search("cancel", t, re.I) and _ORDER_NAME.search(t)))
+        and not _partly_returned(t)
     )
 
 
@@ -59,16 +68,19 @@ _NOT_DONE_NAME = re.compile(
 
 def purchase_types(activity: Sequence[str]) -> tuple[str, ...]:
     """The event types of ``activity`` that are a purchase (``purchase``, ``transaction``,
-    ``order_completed``, ``payment``) when the log also holds other ones (views, carts): a
-    shop's customer is someone who buys, so only these keep one from churning
-    (``labels.activity_event_types``); the others stay features. Empty when none or all
-    are."""
+    ``order_completed``, ``payment``, an order partly refunded) when the log also holds other
+    ones (views, carts): a shop's customer is someone who buys, so only these keep one from
+    churning (``labels.activity_event_types``); the others stay features. Empty when none or
+    all are."""
     found = tuple(
         t
         for t in activity
-        if (_PURCHASE_NAME.search(t) or _ORDER_DONE.fullmatch(t))
-        and not _NOT_DONE_NAME.search(t)
-        and t not in return_types([t])
+        if _partly_returned(t)  # a sale of which the customer kept part
+        or (
+            (_PURCHASE_NAME.search(t) or _ORDER_DONE.fullmatch(t))
+            and not _NOT_DONE_NAME.search(t)
+            and t not in return_types([t])
+        )
     )
     return found if len(found) < len(activity) else ()
 
