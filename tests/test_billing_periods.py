@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from churn.data.billing_periods import months_of_periods, names_periods, period_months
 from churn.errors import PipelineStateError
+from churn.init.plan import billing_columns, charge_is_total
 from churn.scoring.value import recurring_value
 from churn.settings import ValueSettings
 from tests._project import churn
@@ -162,3 +163,22 @@ def test_init_finds_the_billing_period_and_seats_and_scoring_uses_them(tmp_path:
     np.testing.assert_allclose(scores["expected_value"].to_numpy(), expected.to_numpy())
     yearly = (rows["Interval"] == "year").to_numpy()
     assert yearly.any() and (~yearly).any()
+
+
+def test_a_charge_that_already_counts_the_seats_is_not_multiplied_by_them() -> None:
+    """An accounts table's `mrr` is the plan's price times its `seats` (99 a seat, 3 seats:
+    297): init had made `seats` the charge's quantity, so a 9-seat account was worth 81 seats
+    of its price. A price per seat beside them (Stripe's `Amount`, `Quantity`) still is."""
+    rng = np.random.default_rng(12)
+    price = rng.choice([29.0, 99.0, 499.0], 200)
+    seats = rng.integers(1, 10, 200)
+    accounts = pd.DataFrame(
+        {"plan": price.astype(str), "seats": seats.astype(str), "mrr": (price * seats).astype(str)}
+    )
+    assert charge_is_total(accounts["mrr"], accounts["seats"])
+    assert billing_columns(accounts, [], ["seats"], charge="mrr") == (None, None)
+    per_seat = accounts.assign(mrr=price.astype(str))
+    assert not charge_is_total(per_seat["mrr"], per_seat["seats"])
+    assert billing_columns(per_seat, [], ["seats"], charge="mrr") == (None, "seats")
+    single = accounts.assign(seats="1")  # one seat everywhere: nothing to tell
+    assert not charge_is_total(single["mrr"], single["seats"])

@@ -522,7 +522,12 @@ def customer_table(
     charges = [c for c in charge_candidates(sample, numeric) if not is_running_total(c)]
     by_column = {column: name for name, column in attributes.items()}
     period, units = (
-        billing_columns(sample, [c for n, c in attributes.items() if n in categorical], numeric)
+        billing_columns(
+            sample,
+            [c for n, c in attributes.items() if n in categorical],
+            numeric,
+            charge=charges[0],
+        )
         if charges
         else (None, None)
     )
@@ -570,13 +575,35 @@ def customer_overlap_notes(
 _QUANTITY_WORDS = frozenset({"quantity", "qty", "seats", "seat", "licenses", "licences"})
 
 
+def charge_is_total(charges: pd.Series, counts: pd.Series) -> bool:
+    """Whether a charge already holds a price times the count beside it (an accounts table's
+    ``mrr`` of 99 per seat for 3 seats: 297): over the rows of one count or more, with some
+    above one, the charge per unit takes at most half as many values (to the cent) as the
+    charge itself. A price per seat (Stripe's ``Amount`` beside ``Quantity``) takes few
+    values, and divided by the seats many."""
+    both = pd.DataFrame(
+        {"charge": parse_numbers(filled_text(charges))[0], "count": parse_numbers(counts)[0]}
+    ).dropna()
+    both = both[both["count"] >= 1]
+    if both.empty or not (both["count"] > 1).any():
+        return False
+    per_unit = (both["charge"] / both["count"]).round(2).nunique()
+    return bool(per_unit * 2 <= both["charge"].round(2).nunique())
+
+
 def billing_columns(
-    sample: pd.DataFrame, text_columns: Sequence[str], numeric_columns: Sequence[str]
+    sample: pd.DataFrame,
+    text_columns: Sequence[str],
+    numeric_columns: Sequence[str],
+    *,
+    charge: str | None = None,
 ) -> tuple[str | None, str | None]:
     """The columns beside a charge that say what it pays for: the first text column whose
     values name billing periods (Stripe's ``Interval``: month, year;
     :func:`churn.data.billing_periods.names_periods`), and the first number named like a
-    count of seats or licences (Stripe's ``Quantity``) holding whole numbers of at least 0."""
+    count of seats or licences (Stripe's ``Quantity``) holding whole numbers of at least 0,
+    unless the ``charge`` column already holds the price times it (:func:`charge_is_total`),
+    which that count would multiply a second time."""
     period = next((c for c in text_columns if names_periods(sample[c])), None)
     units = None
     for column in numeric_columns:
@@ -584,7 +611,8 @@ def billing_columns(
             continue
         counts = parse_numbers(filled_text(sample[column]))[0].dropna()
         if len(counts) and (counts >= 0).all() and (counts == counts.round()).all():
-            units = column
+            if charge is None or not charge_is_total(sample[charge], filled_text(sample[column])):
+                units = column
             break
     return period, units
 
@@ -1094,6 +1122,7 @@ def snapshot_plan(
             sample,
             [c for n, c in attributes.items() if n not in numeric and n not in dates],
             [c for n, c in attributes.items() if n in numeric],
+            charge=roles.value,
         )
         if roles.value
         else (None, None)
