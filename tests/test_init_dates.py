@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churn.data.inference import timestamp_format
+from churn.data.inference import RoleNotFound, infer_event_roles, timestamp_format
 from churn.data.parsing import parse_timestamps
 from churn.errors import ConfigError
 from churn.init.schedule import (
@@ -284,3 +284,45 @@ def test_a_short_log_gets_windows_no_longer_than_its_history(
     assert history is not None
     if windows is not None:
         assert max(windows) <= history and 2 * (trend or 0) <= history
+
+
+def _orders_with_steps(n: int = 300) -> pd.DataFrame:
+    """Olist's orders: when each was placed, approved (minutes to a day later) and delivered."""
+    placed = pd.Timestamp("2017-01-01") + pd.to_timedelta(
+        [(k * 7919) % (600 * 24 * 60) for k in range(n)], unit="min"
+    )
+    approved = placed + pd.to_timedelta([(k * 37) % 1500 + 5 for k in range(n)], unit="min")
+    return pd.DataFrame(
+        {
+            "order_id": [f"{k:032x}" for k in range(n)],
+            "customer_id": [f"c{k % 70:03d}" for k in range(n)],
+            "order_status": "delivered",
+            "order_purchase_timestamp": placed.strftime("%Y-%m-%d %H:%M:%S"),
+            "order_approved_at": approved.strftime("%Y-%m-%d %H:%M:%S"),
+            "order_delivered_customer_date": (approved + pd.Timedelta(days=9)).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+        }
+    )
+
+
+def test_the_first_step_of_an_order_is_its_timestamp() -> None:
+    """Olist's orders: `order_purchase_timestamp` and `order_approved_at` both read as times
+    named like one, and init stopped asking which; the approval always comes after."""
+    roles = infer_event_roles(_orders_with_steps())
+    assert roles.timestamp.column == "order_purchase_timestamp"
+    assert any("['order_approved_at'] come at or after it" in note for note in roles.notes)
+    # written in the other order, the same
+    sample = _orders_with_steps()
+    sample = sample[["order_approved_at", *[c for c in sample if c != "order_approved_at"]]]
+    assert infer_event_roles(sample).timestamp.column == "order_purchase_timestamp"
+
+
+def test_times_that_cross_still_ask_which() -> None:
+    sample = _orders_with_steps()
+    swapped = sample.index % 2 == 0  # neither is always first
+    sample.loc[swapped, ["order_purchase_timestamp", "order_approved_at"]] = sample.loc[
+        swapped, ["order_approved_at", "order_purchase_timestamp"]
+    ].to_numpy()
+    with pytest.raises(RoleNotFound, match="more than one column could be the timestamp"):
+        infer_event_roles(sample)

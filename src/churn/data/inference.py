@@ -640,6 +640,35 @@ def _finest(sample: pd.DataFrame, guesses: list[TimestampGuess]) -> list[str]:
     return [timed[0].column]
 
 
+def _first_step(sample: pd.DataFrame, guesses: list[TimestampGuess]) -> str | None:
+    """The one column of ``guesses`` at or before every other on (nearly) every row where both
+    are filled, and before each on some: when the event began, the others the later steps of
+    it (Olist's ``order_purchase_timestamp`` before its ``order_approved_at``, ``Created at``
+    before ``Paid at``, ``created_at`` before ``updated_at``). None when no one column is, or
+    when they differ in whether they hold the time of day (a date of another moment)."""
+    if len(guesses) < 2 or any(g.twin for g in guesses):
+        return None
+    if len({_has_time_of_day(g) for g in guesses}) > 1:
+        return None
+    parsed = {
+        g.column: parse_timestamps(sample[g.column], fmt=g.format, timezone="UTC")[0]
+        for g in guesses
+    }
+    for column, first in parsed.items():
+        ahead = True
+        for other, then in parsed.items():
+            both = first.notna() & then.notna()
+            if other == column or not both.any():
+                continue
+            earlier = first[both] <= then[both]
+            if earlier.mean() < MIN_PARSED_SHARE or not (first[both] < then[both]).any():
+                ahead = False
+                break
+        if ahead:
+            return column
+    return None
+
+
 def _timestamp_columns(sample: pd.DataFrame) -> dict[str, TimestampGuess]:
     """The sample's columns that read as dates; one that reads both day-first and month-first
     keeps both formats for the whole column to decide."""
@@ -811,6 +840,14 @@ def infer_event_roles(
                 f"{found[0]!r} was taken for the timestamp: {coarser} hold the same days "
                 "without the time of day"
             )
+        if (first := _first_step(sample, [dates[c] for c in found])) is not None:
+            notes.append(
+                f"{first!r} was taken for the timestamp, when each event began: "
+                f"{[c for c in found if c != first]} come at or after it on nearly every row "
+                "(later steps: approval, payment, an update); if another is when it happened, "
+                "give --timestamp COLUMN"
+            )
+            found = [first]
         if not found and (gaps := [c for c in open_columns if _GAP_NAME.search(c)]):
             raise RoleNotFound(
                 f"no column holds dates or times: {gaps} count(s) the days since a "
