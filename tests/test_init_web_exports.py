@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 from pathlib import Path
 
 import numpy as np
@@ -386,3 +387,29 @@ def test_an_order_partly_refunded_is_a_sale_not_a_return(tmp_path: Path) -> None
     params = written(root, "shop")
     assert params["labels"]["activity_event_types"] == ["paid", "partially_refunded"]
     assert params["features"]["return_event_types"] == ["refunded"]
+
+
+def test_a_column_of_json_objects_is_said_to_be_read_no_further() -> None:
+    """Mixpanel's export: `properties` holds each event's fields as a JSON object, the
+    purchase's amount among them; init found no amount and said nothing of the column."""
+    rng = np.random.default_rng(4)
+    n = 400
+    events = rng.choice(["App Open", "Purchase", "Search"], n)
+    sample = pd.DataFrame(
+        {
+            "distinct_id": [f"$device:{k % 40:012x}" for k in range(n)],
+            "event": events,
+            "time": [str(1_700_000_000 + 3_600 * k) for k in range(n)],
+            "properties": [
+                json.dumps({"$os": "iOS", **({"amount": 9.99} if e == "Purchase" else {})})
+                for e in events
+            ],
+        }
+    )
+    roles = infer_event_roles(sample)
+    assert roles.amount is None
+    said = " ".join(roles.notes)
+    assert "'properties' holds JSON objects (keys such as '$os', 'amount')" in said
+    assert "(the amount: 'amount', then --amount)" in said
+    plain = sample.assign(properties=rng.choice(["a", "b"], n))
+    assert not any("JSON" in note for note in infer_event_roles(plain).notes)

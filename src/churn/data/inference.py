@@ -25,6 +25,7 @@ from churn.data.day_numbers import (
     reads_as_day_numbers,
     reads_as_excel_serials,
 )
+from churn.data.json_columns import json_object_columns
 from churn.data.parsing import (
     CURRENCY,
     EMAIL_ADDRESS,
@@ -962,6 +963,17 @@ def infer_event_roles(
         customers=sample[customer_id],
         times=_sample_times(sample[timestamp], ts),
     )
+    roles_taken = {customer_id, timestamp, amount, order_id, event_type, *measures}
+    for column, keys in json_object_columns(
+        sample, [c for c in open_columns if c not in roles_taken]
+    ).items():
+        money = [k for k in keys if _is_money(k)]
+        notes.append(
+            f"{column!r} holds JSON objects (keys such as {', '.join(map(repr, keys))}): no "
+            "field inside one is read; write any you need as a column of its own"
+            + (f" (the amount: {money[0]!r}, then --amount)" if money and amount is None else "")
+            + " and run init again"
+        )
     ids = filled_text(sample[customer_id])
     placeholders = placeholder_ids(ids)
     blank_ids = len(sample) - len(ids)
