@@ -159,3 +159,38 @@ def test_typed_payments_beside_a_usage_log_are_the_spend(tmp_path: Path) -> None
         CanonicalFiles(paths, settings.features), features, pd.Timestamp("2023-09-01").date()
     )
     assert (value > 0).mean() > 0.5  # all 0 before; a member who cancelled is worth nothing
+
+
+def test_a_table_of_an_orders_details_is_named_as_one(tmp_path: Path) -> None:
+    """Olist's payments beside its orders: keyed by `order_id`, no customer and no time. init
+    said only that no column looked like the customer id, with no hint of the join."""
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{k:04d}" for k in range(200)],
+            "customer_id": [f"c{k % 40:03d}" for k in range(200)],
+            "order_purchase_timestamp": pd.date_range("2023-01-01", periods=200, freq="2D")
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .tolist(),
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            "order_id": [f"o{k:04d}" for k in range(200)],
+            "payment_type": ["credit_card", "boleto"] * 100,
+            "payment_value": [f"{10 + k % 50}.90" for k in range(200)],
+        }
+    )
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "olist",
+        "--events",
+        str(export(tmp_path, orders, "orders.csv")),
+        "--events",
+        str(export(tmp_path, payments, "payments.csv")),
+    )
+    assert code == 2
+    said = " ".join(out.split())
+    assert "payments.csv: no column looks like the customer id" in said
+    assert "It shares ['order_id'] with data/raw/olist/orders.csv" in said
+    assert "Join it to data/raw/olist/orders.csv on 'order_id' first, or leave it out." in said

@@ -387,9 +387,27 @@ def event_sources(
                 given_format=timestamp_format,
             )
         except RoleNotFound as exc:
-            raise RoleNotFound(f"{source.path}: {exc}") from None
+            keys = _shared_keys(sample, [(s.path, other) for s, other in files if s != source])
+            said = f"{str(exc).rstrip('.')}{keys}." if keys else str(exc)
+            raise RoleNotFound(f"{source.path}: {said}") from None
         out.append((source, roles))
     return tuple(out)
+
+
+def _shared_keys(sample: pd.DataFrame, others: Sequence[tuple[str, pd.DataFrame]]) -> str:
+    """A hint for an events file whose roles cannot be told: the id-named columns it shares
+    with another events file (Olist's payments, keyed by the orders' ``order_id``), whose
+    rows it details. Empty when it shares none."""
+    for path, other in others:
+        shared = [str(c) for c in sample.columns if named_as_id(str(c)) and c in other.columns]
+        if shared:
+            return (
+                f". It shares {shared} with {path}: a table of details keyed by "
+                f"{'them' if len(shared) > 1 else 'it'}, not an events file of its own (each "
+                f"events file needs its customer and time). Join it to {path} on "
+                f"{shared[0]!r} first, or leave it out"
+            )
+    return ""
 
 
 def type_counts(sources: Sequence[tuple[pd.DataFrame, EventRoles]]) -> pd.Series:
