@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from churn.data.credit_notes import credit_column, credit_values, negative_amounts
 from churn.data.day_numbers import (
     EXCEL_ORIGIN,
     MIN_DAYS,
@@ -286,6 +287,9 @@ class EventRoles:
     product_id: str | None = None
     """The product each event is of (a SKU, a stock code, an article): the distinct products
     and new products a customer buys are features."""
+    credit_types: tuple[str, ...] = ()
+    """Values of the event type whose rows carry the negative amounts (a credit note's
+    ``Gutschrift``): returns, no purchase (:mod:`churn.data.credit_notes`)."""
 
 
 @dataclass(frozen=True)
@@ -949,6 +953,27 @@ def infer_event_roles(
         if event_type is None:
             flags = [c for c in _cancel_flags(sample, open_columns) if c not in taken]
             event_type = flags[0] if flags else None
+    credits: tuple[str, ...] = ()
+    if amount is not None and event_type is None:
+        text_columns = [
+            c
+            for c in open_columns
+            if c not in taken and c not in dates and not is_numeric(sample[c])
+        ]
+        if (credit := credit_column(sample, amount, text_columns)) is not None:
+            event_type, credits = credit
+            notes.append(
+                f"{event_type!r} is the event type: its {', '.join(map(repr, credits))} rows "
+                f"carry the negative {amount!r} (credit notes, refunds), so they are returns, "
+                "no purchase; give --event-type COLUMN for another"
+            )
+    elif amount is not None and event_type not in _cancel_flags(sample, [str(event_type)]):
+        credits = credit_values(sample[event_type], negative_amounts(sample[amount]))
+        if credits:
+            notes.append(
+                f"{event_type!r} {', '.join(map(repr, credits))} rows carry the negative "
+                f"{amount!r} (credit notes, refunds): returns, no purchase"
+            )
     taken.add(event_type or "")
     product_id = _product_column(sample, [c for c in open_columns if c not in taken])
     taken.add(product_id or "")
@@ -1008,6 +1033,7 @@ def infer_event_roles(
         measures,
         quantity,
         product_id,
+        credits,
     )
 
 

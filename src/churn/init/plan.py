@@ -802,10 +802,16 @@ def label_activity(
     (:func:`purchase_types`). Empty: every event (a log without an event type column)."""
     flag = _cancel_flag(sources)
     cancels = _cancels(types, flag)
-    activity = tuple(t for t in types if t not in cancels)
+    credits = _credits(sources)
+    activity = tuple(t for t in types if t not in cancels and t not in credits)
     # a file without event types (a usage log beside the payments) may be anything: keep all
     typed = all(roles.event_type is not None for _, roles in sources)
     return (purchase_types(activity) if flag is None and typed else ()) or activity
+
+
+def _credits(sources: Sequence[tuple[SourceFile, EventRoles]]) -> tuple[str, ...]:
+    """The event types whose rows carry negative amounts (credit notes): returns."""
+    return tuple(dict.fromkeys(t for _, roles in sources for t in roles.credit_types))
 
 
 ZERO_AMOUNT_TYPE = "no_spend"
@@ -891,7 +897,11 @@ def events_plan(
         )
     activity = tuple(t for t in types if t not in cancels)
     keeps = label_activity(types, sources)
-    returns = () if flag is not None else return_types(activity)
+    returns = (
+        ()
+        if flag is not None
+        else tuple(dict.fromkeys((*return_types(activity), *_credits(sources))))
+    )
     rule = return_rule if not activity else None
     if rule is not None:  # the lines of a cancelled invoice are returns
         purchase = EventsSettings.model_fields["default_event_type"].default
