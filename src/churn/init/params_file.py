@@ -475,6 +475,12 @@ def render_snapshot(plan: SnapshotPlan) -> str:
             ),
             *_billing_lines(plan.charge_period, plan.charge_quantity),
         ]
+        if plan.rank_by_probability:
+            lines += [
+                "  outreach:",
+                "    priority: churn_probability   # check: the value is 0 for too many "
+                "customers to rank by",
+            ]
     else:
         lines += [
             "  outreach:",

@@ -276,6 +276,9 @@ class SnapshotPlan:
     charge_columns: tuple[str | None, str | None] = (None, None)
     """The columns naming the charge's billing period and counting its units
     (:func:`billing_columns`)."""
+    rank_by_probability: bool = False
+    """The value is 0 or blank for so many customers (:data:`WORTHLESS_SHARE`) that ranking by
+    expected value saved would never contact them: the list ranks by churn probability."""
 
     @property
     def charge_feature(self) -> str | None:
@@ -1155,6 +1158,14 @@ def snapshot_plan(
         if roles.value
         else (None, None)
     )
+    worthless = worthless_share(sample[roles.value]) if roles.value else 0.0
+    if worthless >= WORTHLESS_SHARE:
+        notes.append(
+            f"{worthless:.0%} of the customers have {roles.value!r} 0 or blank: ranked by "
+            "expected value saved (the default) they would never be contacted, so the list "
+            "ranks by churn probability (scoring.outreach.priority); value at risk is still "
+            "given"
+        )
     return SnapshotPlan(
         check_pipeline_name(name),
         source,
@@ -1168,7 +1179,22 @@ def snapshot_plan(
         date_format=date_format,
         dated_by=dated_by,
         charge_columns=charge_columns,
+        rank_by_probability=worthless >= WORTHLESS_SHARE,
     )
+
+
+WORTHLESS_SHARE = 0.2
+"""Share of customers of value 0 or blank from which a value cannot rank the outreach list:
+scoring contacts only customers an action is worth something for."""
+
+
+def worthless_share(values: pd.Series) -> float:
+    """Share of ``values`` that are blank or a number of at most 0 (a value of nothing);
+    text that is no number counts as a value."""
+    text = values.astype("string").str.strip()
+    blank = text.isna() | (text == "")
+    numbers = parse_numbers(text.where(~blank))[0]
+    return float((blank | (numbers <= 0).fillna(False)).mean()) if len(text) else 0.0
 
 
 def without_leaks(plan: SnapshotPlan, sample: pd.DataFrame) -> SnapshotPlan:
