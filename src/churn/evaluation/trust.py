@@ -3,9 +3,9 @@ logs and writes to ``metrics.json`` beside the figures they qualify.
 
 * **Too good.** A churn model ranks customers by what they did before the cutoff; the future
   is noisy, so real churn models rarely pass 0.95 test ROC AUC: the bundled pipelines reach
-  0.71 to 0.85 (subscription, retail, cdnow, telco). Above :data:`SUSPECT_TEST_AUC` a leak is likelier than
-  a model: a column recorded after the churn it predicts, or churners who had gone quiet
-  before the cutoff. The warning names the features carrying most of the trees' gain with
+  0.71 to 0.85 (subscription, retail, cdnow, telco). Above :data:`SUSPECT_TEST_AUC` a leak is
+  likelier than a model: a column recorded after the churn it predicts, or churners who had
+  gone quiet before the cutoff. The warning names the features carrying most of the trees' gain with
   their single-feature ROC AUC on the test rows, so the one to check stands out.
 * **Too few to say.** The ROC AUC of 13 churners is a guess. The interval written beside it is
   DeLong's (:func:`auc_interval`), one sort of the scores; near 1 it is narrow, and at
