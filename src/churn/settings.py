@@ -339,11 +339,23 @@ class EventsSettings(Frozen):
         "ingest writes them to the churn events table, with data.churn_events if any, for "
         "labels.churn_definition explicit or either",
     )
+    numeric_attributes: list[str] = Field(
+        default_factory=list,
+        description="attributes of the sources held as numbers (a plan's length in days, an "
+        "auto-renew flag, seats): ingest reads them as numbers and their latest value before "
+        "each cutoff is a numeric feature; every other event attribute is text, its latest "
+        "value a category",
+    )
 
     @model_validator(mode="after")
     def _sources_map_required_columns(self) -> EventsSettings:
         problems = _source_column_problems(self.sources, EVENT_COLUMNS)
         attributes = {a for src in self.sources for a in src.attributes}
+        if unknown := sorted(set(self.numeric_attributes) - attributes):
+            problems.append(
+                f"numeric_attributes: {unknown} name no attribute of the sources; expected "
+                f"some of {sorted(attributes)}"
+            )
         for i, src in enumerate(self.sources):
             clash = sorted(set(src.measures) & (attributes | set(CANONICAL_EVENT_COLUMNS)))
             if clash:

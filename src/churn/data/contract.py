@@ -167,15 +167,24 @@ def _map_event_source(
     for name in TEXT_COLUMNS:
         if name in cols:
             out[name] = clean_text(raw[cols[name]])
+    numeric = set(settings.numeric_attributes)
     for attr, col in src.attributes.items():
-        out[attr] = clean_text(raw[col])
+        out[attr] = (
+            _event_numbers(raw[col], src, problems) if attr in numeric else clean_text(raw[col])
+        )
     for measure, col in src.measures.items():
-        written = raw[col].mask(written_as_none(raw[col]))
-        parsed, bad = parse_numbers(written, src.decimal)
-        if len(bad):
-            problems.add(src.path, col, _expected_number(src), bad)
-        out[measure] = parsed
+        out[measure] = _event_numbers(raw[col], src, problems)
     return out
+
+
+def _event_numbers(values: pd.Series, src: SourceSettings, problems: Problems) -> pd.Series:
+    """A column of numbers of an events source (a measure, a numeric attribute) as floats:
+    values written as none are missing, those that do not read as numbers are problems."""
+    written = values.mask(written_as_none(values))
+    parsed, bad = parse_numbers(written, src.decimal)
+    if len(bad):
+        problems.add(src.path, str(values.name), _expected_number(src), bad)
+    return parsed
 
 
 def _derive_event_columns(
@@ -242,14 +251,17 @@ def clean_event_chunk(
     frame = _derive_event_columns(frame, settings, notes)
     notes.count_amounts(frame["amount"])
     for attr in attributes:
-        if attr not in frame:
-            frame[attr] = None
+        if attr not in frame:  # another source's attribute
+            frame[attr] = np.nan if attr in settings.numeric_attributes else None
     measures = settings.measure_names
     for measure in measures:
         if measure not in frame:  # another source's measure
             frame[measure] = np.nan
     frame = frame[[*EVENT_FRAME_COLUMNS, *attributes, *measures]]
-    schema_problems(frame, events_schema(now, attributes, measures), src, problems)
+    schema = events_schema(
+        now, attributes, measures, numeric_attributes=settings.numeric_attributes
+    )
+    schema_problems(frame, schema, src, problems)
     return frame, n_missing
 
 
@@ -266,14 +278,18 @@ def cleaning_fingerprint(
     ``src``: the source's settings but its path, the events settings cleaning reads (all but
     the sources, and overlap_key and drop_duplicate_events, which ``canonical_events_sql``
     settles across files), the attribute columns and ``CLEANING_VERSION``. Two reads with the
-    same fingerprint clean the same file into the same rows."""
-    across_files = {"sources", "overlap_key", "drop_duplicate_events"}
-    settled = {
+    same fingerprint clean the same file into the same rows. The numeric attributes count only
+    when there are some, so a pipeline without any keeps the fingerprint it had before they
+    existed (and its cleaned rows)."""
+    across_files = {"sources", "overlap_key", "drop_duplicate_events", "numeric_attributes"}
+    settled: dict[str, object] = {
         "source": src.model_dump(mode="json", exclude={"path"}),
         "events": settings.model_dump(mode="json", exclude=across_files),
         "attributes": list(attributes),
         "cleaning_version": CLEANING_VERSION,
     }
+    if settings.numeric_attributes:
+        settled["numeric_attributes"] = sorted(settings.numeric_attributes)
     return hashlib.sha256(json.dumps(settled, sort_keys=True).encode()).hexdigest()
 
 
@@ -301,7 +317,7 @@ def canonical_events_sql(
         else ""
     )
     kinds = {"ts": "TIMESTAMP", "amount": "DOUBLE", "quantity": "DOUBLE"}
-    kinds |= {measure: "DOUBLE" for measure in measures}
+    kinds |= {measure: "DOUBLE" for measure in [*measures, *settings.numeric_attributes]}
     typed = ", ".join(
         f"CAST({quote_identifier(c)} AS {kinds.get(c, 'VARCHAR')}) AS {quote_identifier(c)}"
         for c in columns

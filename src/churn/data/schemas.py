@@ -102,11 +102,16 @@ def _timestamp_column(*checks: pa.Check) -> pa.Column:
 
 
 def events_schema(
-    now: dt.datetime, attributes: Sequence[str] = (), measures: Sequence[str] = ()
+    now: dt.datetime,
+    attributes: Sequence[str] = (),
+    measures: Sequence[str] = (),
+    *,
+    numeric_attributes: Collection[str] = (),
 ) -> pa.DataFrameSchema:
     """Cleaned events, before overlaps and duplicates are settled: ``EVENT_FRAME_COLUMNS``,
-    ``attributes`` (text), then ``measures`` (finite numbers, or missing). No event may lie in
-    the future of ``now`` (a day's grace for time zones)."""
+    ``attributes`` (text, floats for those of ``numeric_attributes``), then ``measures``
+    (finite numbers, or missing). No event may lie in the future of ``now`` (a day's grace
+    for time zones)."""
     horizon = pd.Timestamp(now) + pd.Timedelta(days=1)
     return pa.DataFrameSchema(
         {
@@ -134,7 +139,7 @@ def events_schema(
             ),
             "order_id": _text_column(),
             "product_id": _text_column(),
-            **_attributes(attributes),
+            **_attributes(attributes, numeric=numeric_attributes),
             **{
                 name: pa.Column(
                     float,

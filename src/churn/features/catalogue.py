@@ -48,6 +48,9 @@ class FeatureSpec:
     text_customer_attributes: tuple[str, ...] = ()
     """Customer attributes held as text (ingest found values that are not numbers):
     categories, like those of ``features.categorical_attributes``."""
+    numeric_event_attributes: tuple[str, ...] = ()
+    """Event attributes held as numbers (``data.events.numeric_attributes``): their latest
+    value is a numeric feature; every other event attribute's a category."""
 
 
 def text_columns(frame: pd.DataFrame | None) -> frozenset[str]:
@@ -287,7 +290,7 @@ def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
             attr,
             ATTRIBUTE_FAMILY,
             f"Latest {attr} seen before the cutoff",
-            kind="categorical",
+            kind="numeric" if attr in spec.numeric_event_attributes else "categorical",
             sql=f"attr_{slug(attr)}",
         )
         for attr in spec.event_attributes

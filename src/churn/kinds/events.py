@@ -125,6 +125,7 @@ class EventsKind:
             has_signup_date=any("signup_date" in s.columns for s in customer_sources),
             text_customer_attributes=tuple(a for a in customer_attributes if a in text_columns),
             event_measures=tuple(data.events.measure_names),
+            numeric_event_attributes=tuple(sorted(data.events.numeric_attributes)),
         )
 
     def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:

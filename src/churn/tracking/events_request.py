@@ -55,7 +55,10 @@ def request_columns(data: DataSettings) -> list[RequestColumn]:
         )
         for name in EVENT_FRAME_COLUMNS
     ]
-    columns += [RequestColumn(a, "text", True) for a in event_attributes(data)]
+    numeric = set(data.events.numeric_attributes)
+    columns += [
+        RequestColumn(a, "number" if a in numeric else "text", True) for a in event_attributes(data)
+    ]
     columns += [RequestColumn(m, "number", True) for m in data.events.measure_names]
     return columns
 
@@ -116,9 +119,13 @@ def canonical_request(frame: pd.DataFrame, data: DataSettings, now: dt.datetime)
     out["event_type"] = _event_types(out, data)
     attributes = event_attributes(data)
     source = SourceSettings(path=REQUEST, columns={c.name: c.name for c in columns})
-    schema_problems(
-        out, events_schema(now, attributes, data.events.measure_names), source, problems
+    schema = events_schema(
+        now,
+        attributes,
+        data.events.measure_names,
+        numeric_attributes=data.events.numeric_attributes,
     )
+    schema_problems(out, schema, source, problems)
     if problems.items:
         lines = "\n".join(f"  - {p.describe()}" for p in problems.items)
         raise ValueError(
