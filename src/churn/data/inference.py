@@ -290,6 +290,11 @@ class EventRoles:
     credit_types: tuple[str, ...] = ()
     """Values of the event type whose rows carry the negative amounts (a credit note's
     ``Gutschrift``): returns, no purchase (:mod:`churn.data.credit_notes`)."""
+    numeric_attributes: tuple[str, ...] = ()
+    """Columns of numbers that describe the customer or their plan rather than the event (an
+    auto-renew flag, a plan's length in days, seats): each customer keeps one value, customers
+    differ (:func:`customer_number_columns`). Their latest value before a cutoff is a feature
+    (``data.events.numeric_attributes``)."""
 
 
 @dataclass(frozen=True)
@@ -999,6 +1004,11 @@ def infer_event_roles(
             + (f" (the amount: {money[0]!r}, then --amount)" if money and amount is None else "")
             + " and run init again"
         )
+    numeric_attributes = customer_number_columns(
+        sample,
+        [c for c in open_columns if c not in taken | set(dates) | set(measures)],
+        sample[customer_id],
+    )
     ids = filled_text(sample[customer_id])
     placeholders = placeholder_ids(ids)
     blank_ids = len(sample) - len(ids)
@@ -1034,6 +1044,7 @@ def infer_event_roles(
         quantity,
         product_id,
         credits,
+        numeric_attributes,
     )
 
 
@@ -1181,16 +1192,12 @@ def _per_customer(numbers: pd.Series, customers: pd.Series, times: pd.Series | N
     customer rather than each event: the same value, not 0, on every row of nine in ten of the
     customers seen on several rows with a value other than 0; or, in ``times`` order, never
     falling and rising for nine in ten of those seen on three rows or more."""
-    frame = pd.DataFrame({"customer": customers.reindex(numbers.index), "value": numbers})
-    groups = frame.groupby("customer", sort=False)["value"]
-    seen = groups.size()
-    valued = frame["value"].ne(0).groupby(frame["customer"], sort=False).any()
-    several = seen[(seen >= 2) & valued.reindex(seen.index)].index
-    constant = groups.nunique().reindex(several) == 1
-    if len(several) >= MIN_CUSTOMERS_SEEN and constant.mean() >= PER_CUSTOMER_SHARE:
+    if _constant_per_customer(numbers, customers):
         return True
     if times is None:
         return False
+    frame = pd.DataFrame({"customer": customers.reindex(numbers.index), "value": numbers})
+    seen = frame.groupby("customer", sort=False)["value"].size()
     frame["when"] = times.reindex(numbers.index)
     frame = frame.dropna(subset=["when"]).sort_values(["customer", "when"], kind="stable")
     three = seen[seen >= 3].index
@@ -1200,6 +1207,72 @@ def _per_customer(numbers: pd.Series, customers: pd.Series, times: pd.Series | N
     falls = steps.lt(0).groupby(frame["customer"]).any().reindex(three, fill_value=False)
     rises = steps.gt(0).groupby(frame["customer"]).any().reindex(three, fill_value=False)
     return bool((~falls & rises).mean() >= PER_CUSTOMER_SHARE)
+
+
+def _constant_per_customer(numbers: pd.Series, customers: pd.Series) -> bool:
+    """Whether ``numbers`` (parsed values, indexed as the sample) hold the same value, not 0,
+    on every row of nine in ten of the customers seen on several rows with a value other
+    than 0 (at least :data:`MIN_CUSTOMERS_SEEN` of them)."""
+    frame = pd.DataFrame({"customer": customers.reindex(numbers.index), "value": numbers})
+    groups = frame.groupby("customer", sort=False)["value"]
+    seen = groups.size()
+    valued = frame["value"].ne(0).groupby(frame["customer"], sort=False).any()
+    several = seen[(seen >= 2) & valued.reindex(seen.index)].index
+    constant = groups.nunique().reindex(several) == 1
+    return bool(len(several) >= MIN_CUSTOMERS_SEEN and constant.mean() >= PER_CUSTOMER_SHARE)
+
+
+_NOT_ATTRIBUTE_WORDS = frozenset(
+    {
+        *("year", "month", "week", "weekday", "dow", "hour", "day", "date", "time", "ts"),
+        *("lat", "lng", "lon", "latitude", "longitude", "zip", "postcode", "postal"),
+        *("phone", "msisdn", "imsi", "imei", "mobile", "tel", "telephone", "cell", "tower"),
+        *("last4", "digits", "seq", "sequence", "index", "idx"),
+    }
+)
+"""Words of a numeric column's name that make it no attribute of the customer: a time, a
+place or a phone (codes, not amounts), a card's digits or a row's position. Words of the
+churn label or a cancellation (:data:`LABEL_NAME_WORDS`, :data:`CANCEL_FLAG_WORDS`: known
+only once the customer has left) neither."""
+
+
+def customer_number_columns(
+    sample: pd.DataFrame, columns: Sequence[str], customers: pd.Series
+) -> tuple[str, ...]:
+    """Columns of ``columns`` (none of them the id, time, amount, order, type, product or a
+    measure) of numbers that describe the customer or their plan rather than the event (an
+    auto-renew flag, a plan's length, seats): every filled value a number, the same value on
+    every row of nine in ten of the customers seen on several rows (:func:`_constant_per_customer`),
+    at least two values between customers, not whole numbers nearly all different between
+    customers (an account number), and not named as an id (a leading count word is none:
+    ``number_of_seats``), a code, a time, a place, a phone, a card's digits, the churn label or
+    a cancellation (:data:`_NOT_ATTRIBUTE_WORDS`). In the file's order."""
+    found = []
+    for column in columns:
+        words = name_words(column)
+        named_as_id = set(words[1:] if words[:1] and words[0] in COUNT_PREFIXES else words)
+        if (
+            named_as_id & _ID_WORDS
+            or set(words) & (_NOT_ATTRIBUTE_WORDS | LABEL_NAME_WORDS | CANCEL_FLAG_WORDS)
+            or is_code_name(column)
+            or not is_numeric(sample[column])
+        ):
+            continue
+        written = filled_text(sample[column])
+        written = written[~written_as_none(written)]
+        numbers, unread = parse_numbers(written)
+        if len(unread) or numbers.nunique() < 2:
+            continue
+        if not _constant_per_customer(numbers, customers):
+            continue
+        per_customer = numbers.groupby(customers.reindex(numbers.index), sort=False).first()
+        whole = bool((numbers == numbers.round()).all())
+        if per_customer.nunique() < 2 or (
+            whole and per_customer.nunique() > MAX_ID_LIKE_SHARE * len(per_customer)
+        ):
+            continue
+        found.append(column)
+    return tuple(found)
 
 
 def _sample_times(values: pd.Series, guess: TimestampGuess) -> pd.Series | None:

@@ -102,6 +102,14 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
             rows.append(("product id", roles.product_id, "guessed: distinct and new products"))
         if roles.measures:
             rows.append(("measures", ", ".join(roles.measures), "guessed: summed per window"))
+        if roles.numeric_attributes:
+            rows.append(
+                (
+                    "attributes",
+                    ", ".join(roles.numeric_attributes),
+                    "guessed: one number per customer, the latest before a cutoff a feature",
+                )
+            )
     if plan.customers is not None:
         c = plan.customers
         rows.append(("customers", c.source.path, _customers(c)))

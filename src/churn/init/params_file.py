@@ -17,11 +17,13 @@ from churn.errors import PipelineStateError
 from churn.features.catalogue import FeatureSpec, feature_catalogue
 from churn.init.event_kinds import RETURN_TYPE
 from churn.init.plan import (
+    RESERVED,
     ZERO_AMOUNT_TYPE,
     CustomerTable,
     EventsPlan,
     SnapshotPlan,
     SourceFile,
+    snake_case,
 )
 from churn.io.excel_sheets import ALL_SHEETS
 from churn.io.files import auto_format
@@ -164,7 +166,8 @@ def _timestamp_format(guess: TimestampGuess, indent: int) -> list[str]:
     return [f"{' ' * indent}timestamp_format: {scalar(guess.format)}   # check"]
 
 
-def _event_source(source: SourceFile, roles: EventRoles) -> list[str]:
+def _event_source(source: SourceFile, roles: EventRoles, names: Mapping[str, str]) -> list[str]:
+    """One events source's lines; ``names``: column -> name of the numeric attributes."""
     columns = {"customer_id": roles.customer_id, "timestamp": roles.timestamp.column}
     for role in ("amount", "order_id", "event_type", "product_id"):
         if (column := getattr(roles, role)) is not None:
@@ -187,7 +190,45 @@ def _event_source(source: SourceFile, roles: EventRoles) -> list[str]:
             if roles.measures
             else []
         ),
+        *(
+            [
+                "        attributes:   # check: a number per customer (a plan, a flag), its "
+                "latest a feature"
+            ]
+            + [f"          {scalar(names[c])}: {scalar(c)}" for c in roles.numeric_attributes]
+            if roles.numeric_attributes
+            else []
+        ),
     ]
+
+
+ATTRIBUTE_SUFFIX = "_attribute"
+"""Added to a numeric event attribute's name when it is a canonical or contract column's, a
+measure's or a customers table's attribute's, or its feature would take another's name."""
+
+
+def event_attribute_names(plan: EventsPlan) -> dict[str, str]:
+    """Column -> attribute name of the numeric attributes of every events source
+    (:attr:`EventRoles.numeric_attributes`): the column's snake_case, one name for a column
+    several sources hold, with :data:`ATTRIBUTE_SUFFIX` until it clashes with nothing."""
+    measures = [name for _, roles in plan.sources for name in measure_names(roles.measures)]
+    taken = {*CANONICAL_EVENT_COLUMNS, *RESERVED, *measures}
+    if plan.customers is not None:
+        taken |= set(plan.customers.attributes)
+    names: dict[str, str] = {}
+    for _, roles in plan.sources:
+        for column in roles.numeric_attributes:
+            if column in names:
+                continue
+            name = snake_case(column)
+            while (
+                name in taken
+                or name in names.values()
+                or not _distinct_features(measures, (*names.values(), name))
+            ):
+                name += ATTRIBUTE_SUFFIX
+            names[column] = name
+    return names
 
 
 MEASURE_SUFFIX = "_sum"
@@ -203,18 +244,23 @@ def measure_names(columns: Sequence[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     for column in columns:
         name = column
-        while name in CANONICAL_EVENT_COLUMNS or not _distinct_features((*names, name)):
+        while name in CANONICAL_EVENT_COLUMNS or not _distinct_features((*names, name), ()):
             name += MEASURE_SUFFIX
         names[name] = column
     return names
 
 
-def _distinct_features(measures: Sequence[str]) -> bool:
-    """Whether the default features and those of ``measures`` all have names of their own."""
+def _distinct_features(measures: Sequence[str], attributes: Sequence[str]) -> bool:
+    """Whether the default features and those of ``measures`` and event ``attributes`` all
+    have names of their own."""
+    spec = FeatureSpec(
+        FeatureSettings(),
+        ("purchase",),
+        event_attributes=tuple(attributes),
+        event_measures=tuple(measures),
+    )
     try:
-        feature_catalogue(
-            FeatureSpec(FeatureSettings(), ("purchase",), event_measures=tuple(measures))
-        )
+        feature_catalogue(spec)
     except PipelineStateError:
         return False
     return True
@@ -280,8 +326,9 @@ def _model(min_class_rows: int | None) -> str:
 def render_events(plan: EventsPlan) -> str:
     """params.yaml of an events pipeline."""
     lines = [ENGINE, "", "data:", "  kind: events", "  events:", "    sources:"]
+    names = event_attribute_names(plan)
     for source, roles in plan.sources:
-        lines += _listed(_event_source(source, roles))
+        lines += _listed(_event_source(source, roles, names))
     if plan.return_rule is not None:
         lines += [
             "    event_type_rules:",
@@ -303,6 +350,10 @@ def render_events(plan: EventsPlan) -> str:
         )
     if plan.churn_event_types:
         lines += flow_list("churn_event_types", list(plan.churn_event_types), 4, "check")
+    if names:
+        lines += flow_list(
+            "numeric_attributes", list(dict.fromkeys(names.values())), 4, "check: read as numbers"
+        )
     if plan.customers is not None:
         lines += _customers(plan.customers)
     if plan.churn_events is not None:
