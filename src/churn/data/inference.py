@@ -1123,6 +1123,21 @@ COUNT_PREFIXES = frozenset({"no", "nr", "num", "number", "n"})
 """Id words that, leading a name, count something (``num_25``, ``number_of_logins``,
 ``no_of_calls``); at its end they name a row (``account_num``)."""
 
+
+def _past_count_word(words: Sequence[str]) -> set[str]:
+    """A name's words without a leading :data:`COUNT_PREFIXES` word (``num_25``,
+    ``number_of_seats``), which counts something rather than naming an id."""
+    return set(words[1:] if words[:1] and words[0] in COUNT_PREFIXES else words)
+
+
+def _varied_numbers(values: pd.Series) -> pd.Series | None:
+    """A column's filled values (written-as-none left out) read as numbers, when every one
+    reads and they take at least two values; None otherwise."""
+    written = filled_text(values)
+    numbers, unread = parse_numbers(written[~written_as_none(written)])
+    return None if len(unread) or numbers.nunique() < 2 else numbers
+
+
 MIN_CUSTOMERS_SEEN = 5
 """Customers with several rows in the sample that :func:`_per_customer` needs to judge."""
 PER_CUSTOMER_SHARE = 0.9
@@ -1149,16 +1164,12 @@ def measure_columns(
     filled first."""
     found: list[tuple[float, str]] = []
     for column in columns:
-        words = name_words(column)
-        named_as_id = set(words[1:] if words[:1] and words[0] in COUNT_PREFIXES else words)
-        if named_as_id & (_ID_WORDS | _NOT_MEASURE_WORDS) or not is_numeric(sample[column]):
+        if _past_count_word(name_words(column)) & (_ID_WORDS | _NOT_MEASURE_WORDS):
             continue
-        if _is_money(column):  # a subtotal, tax or refund beside the amount: no usage
+        if not is_numeric(sample[column]) or _is_money(column):  # a subtotal, tax or refund
             continue
-        written = filled_text(sample[column])
-        written = written[~written_as_none(written)]
-        numbers, unread = parse_numbers(written)
-        if len(unread) or numbers.nunique() < 2:  # a word ingest would refuse: no measure
+        numbers = _varied_numbers(sample[column])
+        if numbers is None:  # a word ingest would refuse, or one value: no measure
             continue
         whole = bool((numbers == numbers.round()).all())
         if whole and numbers.nunique() > MAX_ID_LIKE_SHARE * len(numbers):
@@ -1250,20 +1261,15 @@ def customer_number_columns(
     found = []
     for column in columns:
         words = name_words(column)
-        named_as_id = set(words[1:] if words[:1] and words[0] in COUNT_PREFIXES else words)
         if (
-            named_as_id & _ID_WORDS
+            _past_count_word(words) & _ID_WORDS
             or set(words) & (_NOT_ATTRIBUTE_WORDS | LABEL_NAME_WORDS | CANCEL_FLAG_WORDS)
             or is_code_name(column)
             or not is_numeric(sample[column])
         ):
             continue
-        written = filled_text(sample[column])
-        written = written[~written_as_none(written)]
-        numbers, unread = parse_numbers(written)
-        if len(unread) or numbers.nunique() < 2:
-            continue
-        if not _constant_per_customer(numbers, customers):
+        numbers = _varied_numbers(sample[column])
+        if numbers is None or not _constant_per_customer(numbers, customers):
             continue
         per_customer = numbers.groupby(customers.reindex(numbers.index), sort=False).first()
         whole = bool((numbers == numbers.round()).all())
