@@ -269,6 +269,9 @@ class EventRoles:
     order_id: str | None
     event_type: str | None
     attributes: tuple[str, ...]
+    """Text columns left over with a few values: candidates only, until ``churn init``
+    narrows them to those that describe the customer
+    (:func:`churn.init.event_attributes.text_attributes`), the source's text ``attributes``."""
     notes: tuple[str, ...]
     blank_ids: int = 0
     """Rows of the sample without a customer id (guests, logged-out visits)."""

@@ -102,6 +102,14 @@ def events_findings(plan: EventsPlan, flags: EventFlags) -> list[Row]:
             rows.append(("product id", roles.product_id, "guessed: distinct and new products"))
         if roles.measures:
             rows.append(("measures", ", ".join(roles.measures), "guessed: summed per window"))
+        if roles.attributes:
+            rows.append(
+                (
+                    "attributes",
+                    ", ".join(roles.attributes),
+                    "guessed: about the customer, the latest before a cutoff a category",
+                )
+            )
         if roles.numeric_attributes:
             rows.append(
                 (

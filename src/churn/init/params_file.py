@@ -167,7 +167,8 @@ def _timestamp_format(guess: TimestampGuess, indent: int) -> list[str]:
 
 
 def _event_source(source: SourceFile, roles: EventRoles, names: Mapping[str, str]) -> list[str]:
-    """One events source's lines; ``names``: column -> name of the numeric attributes."""
+    """One events source's lines; ``names``: column -> name of the text and numeric
+    attributes."""
     columns = {"customer_id": roles.customer_id, "timestamp": roles.timestamp.column}
     for role in ("amount", "order_id", "event_type", "product_id"):
         if (column := getattr(roles, role)) is not None:
@@ -192,24 +193,25 @@ def _event_source(source: SourceFile, roles: EventRoles, names: Mapping[str, str
         ),
         *(
             [
-                "        attributes:   # check: a number per customer (a plan, a flag), its "
-                "latest a feature"
+                "        attributes:   # check: about the customer (a plan, a country, a flag), "
+                "the latest before a cutoff a feature"
             ]
-            + [f"          {scalar(names[c])}: {scalar(c)}" for c in roles.numeric_attributes]
-            if roles.numeric_attributes
+            + [f"          {scalar(names[c])}: {scalar(c)}" for c in attributes]
+            if (attributes := (*roles.attributes, *roles.numeric_attributes))
             else []
         ),
     ]
 
 
 ATTRIBUTE_SUFFIX = "_attribute"
-"""Added to a numeric event attribute's name when it is a canonical or contract column's, a
+"""Added to an event attribute's name when it is a canonical or contract column's, a
 measure's or a customers table's attribute's, or its feature would take another's name."""
 
 
 def event_attribute_names(plan: EventsPlan) -> dict[str, str]:
-    """Column -> attribute name of the numeric attributes of every events source
-    (:attr:`EventRoles.numeric_attributes`): the column's snake_case, one name for a column
+    """Column -> attribute name of the text and numeric attributes of every events source
+    (:attr:`EventRoles.attributes`, :attr:`EventRoles.numeric_attributes`): the column's
+    snake_case, one name for a column
     several sources hold, with :data:`ATTRIBUTE_SUFFIX` until it clashes with nothing."""
     measures = [name for _, roles in plan.sources for name in measure_names(roles.measures)]
     taken = {*CANONICAL_EVENT_COLUMNS, *RESERVED, *measures}
@@ -217,7 +219,7 @@ def event_attribute_names(plan: EventsPlan) -> dict[str, str]:
         taken |= set(plan.customers.attributes)
     names: dict[str, str] = {}
     for _, roles in plan.sources:
-        for column in roles.numeric_attributes:
+        for column in (*roles.attributes, *roles.numeric_attributes):
             if column in names:
                 continue
             name = snake_case(column)
@@ -350,10 +352,11 @@ def render_events(plan: EventsPlan) -> str:
         )
     if plan.churn_event_types:
         lines += flow_list("churn_event_types", list(plan.churn_event_types), 4, "check")
-    if names:
-        lines += flow_list(
-            "numeric_attributes", list(dict.fromkeys(names.values())), 4, "check: read as numbers"
-        )
+    numeric = list(
+        dict.fromkeys(names[c] for _, roles in plan.sources for c in roles.numeric_attributes)
+    )
+    if numeric:
+        lines += flow_list("numeric_attributes", numeric, 4, "check: read as numbers")
     if plan.customers is not None:
         lines += _customers(plan.customers)
     if plan.churn_events is not None:

@@ -43,6 +43,7 @@ from churn.data.number_columns import numeric_codes, row_numbers
 from churn.data.parsing import parse_numbers, parse_timestamps, whole_number_ids
 from churn.data.personal_columns import private_columns
 from churn.data.snapshot import label_text
+from churn.init.event_attributes import text_attributes
 from churn.init.event_kinds import (
     RETURN_TYPE,
     cancellation_types,
@@ -375,7 +376,9 @@ def event_sources(
     exclude: Sequence[str] = (),
     timestamp_format: str | None = None,
 ) -> tuple[tuple[SourceFile, EventRoles], ...]:
-    """Each events file with its roles; the flags apply to every file."""
+    """Each events file with its roles, its text attributes narrowed to those that describe
+    the customer (:func:`~churn.init.event_attributes.text_attributes`); the flags apply to
+    every file."""
     out = []
     for source, sample in files:
         try:
@@ -393,6 +396,9 @@ def event_sources(
             keys = _shared_keys(sample, [(s.path, other) for s, other in files if s != source])
             said = f"{str(exc).rstrip('.')}{keys}." if keys else str(exc)
             raise RoleNotFound(f"{source.path}: {said}") from None
+        chosen = text_attributes(sample, roles, exclude=exclude)
+        notes = (*roles.notes, note) if (note := chosen.note(source.path)) else roles.notes
+        roles = replace(roles, attributes=chosen.taken, notes=notes)
         out.append((source, roles))
     return tuple(out)
 
