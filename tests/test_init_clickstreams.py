@@ -104,6 +104,14 @@ def test_people_of_other_trades_are_customers(column: str) -> None:
             ("paid", "partially_refunded"),
         ),
         (["Completed", "Partially Returned", "Returned"], ("Completed", "Partially Returned")),
+        # Olist's order statuses: an invoiced or approved order is a sale, a created one not yet
+        (
+            [
+                *("approved", "canceled", "created", "delivered", "invoiced", "processing"),
+                *("shipped", "unavailable"),
+            ],
+            ("approved", "delivered", "invoiced", "processing", "shipped"),
+        ),
     ],
 )
 def test_purchases_among_other_events(types: list[str], bought: tuple[str, ...]) -> None:

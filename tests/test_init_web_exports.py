@@ -366,6 +366,42 @@ def test_an_order_status_is_the_event_type_of_a_shop_export(tmp_path: Path) -> N
     assert infer_event_roles(shop).event_type == "Financial Status"
 
 
+def test_an_invoiced_or_approved_olist_order_is_a_sale(tmp_path: Path) -> None:
+    """Olist's `order_status`: invoiced and approved orders (paid, not yet shipped) were no
+    purchase, so a buyer whose only order in the horizon was invoiced counted as churned."""
+    rng = np.random.default_rng(7)
+    statuses = ["delivered"] * 12 + ["shipped", "invoiced", "approved", "processing"]
+    statuses += ["canceled", "unavailable", "created"]
+    rows = []
+    for k in range(150):
+        day = pd.Timestamp("2017-01-01") + pd.Timedelta(days=int(rng.integers(0, 120)))
+        while day < pd.Timestamp("2018-08-31"):
+            bought = day + pd.Timedelta(minutes=int(rng.integers(0, 1440)))
+            rows.append(
+                {
+                    "order_id": f"{rng.integers(0, 2**63):032x}",
+                    "customer_unique_id": f"{k * 7919:032x}",
+                    "order_status": str(rng.choice(statuses)),
+                    "order_purchase_timestamp": f"{bought:%Y-%m-%d %H:%M:%S}",
+                    "order_approved_at": f"{bought + pd.Timedelta(hours=2):%Y-%m-%d %H:%M:%S}",
+                }
+            )
+            day += pd.Timedelta(days=int(rng.integers(20, 120)))
+    orders = pd.DataFrame(rows)
+    root = project(tmp_path / "p")
+    code, out = init(root, "olist", "--events", str(export(tmp_path, orders, "orders.csv")))
+    assert code == 0, out
+    params = written(root, "olist")
+    assert params["data"]["events"]["sources"][0]["columns"]["event_type"] == "order_status"
+    assert set(params["labels"]["activity_event_types"]) == {
+        "approved",
+        "delivered",
+        "invoiced",
+        "processing",
+        "shipped",
+    }
+
+
 def test_a_status_of_other_things_is_no_event_type() -> None:
     sample = _shopify_sample()
     sample["Account Status"] = ["active", "dormant"] * (len(sample) // 2)

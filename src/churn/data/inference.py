@@ -578,9 +578,10 @@ ORDER_STATUS_WORDS = frozenset(
     {"completed", "complete", "processing", "pending", "cancelled", "canceled", "refunded"}
     | {"partially_refunded", "failed", "on_hold", "paid", "voided", "authorized", "fulfilled"}
     | {"shipped", "delivered", "returned", "declined", "expired", "draft", "unpaid"}
+    | {"invoiced", "approved", "unavailable"}
 )
 """Values of a shop's order or payment status (WooCommerce's Order Status, Shopify's Financial
-Status)."""
+Status, Olist's order_status)."""
 _STATUS_NAME = re.compile(r"status|state", re.I)
 
 

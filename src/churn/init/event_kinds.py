@@ -53,10 +53,13 @@ _PURCHASE_NAME = re.compile(
     r"purchase|order|transaction|buy|checkout|payment|paid|sale|renew|subscribe", re.I
 )
 _ORDER_DONE = re.compile(
-    r"\s*(completed?|fulfill?ed|delivered|shipped|processing|settled|captured|succeeded)\s*",
+    r"\s*(completed?|fulfill?ed|delivered|shipped|processing|settled|captured|succeeded"
+    r"|invoiced|approved)\s*",
     re.I,
 )
-"""An order's status once it is a sale (WooCommerce's completed and processing)."""
+"""An order's status once it is a sale (WooCommerce's completed and processing; Olist's
+invoiced and approved, whose payment went through; not its created, canceled or
+unavailable)."""
 _NOT_DONE_NAME = re.compile(
     r"fail|declin|abandon|remov|error|attempt|view|cart|wish|start|begin|click|search|open|shar"
     r"|pending|hold|void|draft|await|unpaid|expired|authori[sz]ed",
