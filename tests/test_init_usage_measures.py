@@ -139,3 +139,29 @@ def test_a_measure_s_feature_names_have_one_underscore_between_words(
     )
     assert f"{name}_30d" in {f.name for f in features}
     assert not any("__" in f.name for f in features)
+
+
+def test_a_length_of_time_or_size_in_whole_numbers_all_different_is_a_measure() -> None:
+    """A music app's `duration_ms` (a track's length), `bytes_sent`, `watch_time_seconds`:
+    whole numbers nearly all different were refused as an id. Named in a unit and in no
+    sequence they are measures; in a sequence (consecutive, rising, unix times) they are not."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    sample = pd.DataFrame(
+        {
+            "user_id": [f"u{k % 60:03d}" for k in range(n)],
+            "played_at": pd.date_range("2024-01-01", periods=n, freq="37min").strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "duration_ms": rng.integers(90_000, 420_000, n),
+            "bytes_sent": rng.integers(10**6, 10**9, n),
+            "watch_time_seconds": rng.integers(0, 10**6, n),
+            "offset_ms": rng.permutation(n) + 50_000,  # consecutive numbers, shuffled: ids
+            "logged_ms": rng.integers(1_700_000_000_000, 1_710_000_000_000, n),  # unix times
+            "request_seq_ms": np.arange(n) * 7 + 3,  # rising from row to row: a sequence
+            "track_number": rng.integers(10**6, 10**9, n),  # an id by name, though random
+        }
+    ).astype(str)
+    found = measure_columns(sample, list(sample.columns[2:]), customers=sample["user_id"])
+    assert found == ("duration_ms", "bytes_sent", "watch_time_seconds")
+    assert infer_event_roles(sample).measures == found

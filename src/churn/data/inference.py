@@ -1104,7 +1104,37 @@ MAX_MEASURES = 10
 """Measures init maps at most (the most often filled first): each adds six features."""
 MAX_ID_LIKE_SHARE = 0.9
 """Share of distinct values among the filled whole numbers of a column above which it numbers
-rows (a sequence, an id, a time in seconds) rather than measuring them."""
+rows (a sequence, an id, a time in seconds) rather than measuring them, unless it is named in
+a unit of measure (:data:`_UNIT_WORDS`) and its values run in no sequence
+(:func:`_sequence_like`)."""
+_UNIT_WORDS = frozenset(
+    {"duration", "elapsed", "ms", "msec", "millis", "millisecond", "milliseconds", "sec"}
+    | {"secs", "second", "seconds", "minute", "minutes", "mins", "hours", "bytes", "byte"}
+    | {"kb", "mb", "gb", "kib", "mib", "gib", "kbytes", "mbytes"}
+)
+"""Words of a column's name that say it measures a length of time or a size (a track's
+``duration_ms``, ``bytes`` transferred, ``session_seconds``): whole numbers nearly all different
+are then still a measure, not an id, unless they run in a sequence."""
+SEQUENCE_SHARE = 0.95
+"""Share of a column's steps that must rise, in file order, for it to run as a sequence (a
+row number, an auto-increment id, a log's times)."""
+_UNIX_RANGES = ((9.46e8, 4.1e9), (9.46e11, 4.1e12))
+"""Unix seconds and milliseconds from 1990 to 2100: times, not lengths of time."""
+
+
+def _sequence_like(numbers: pd.Series) -> bool:
+    """Whether whole numbers (in file order) run like ids rather than measure something: they
+    rise from row to row (:data:`SEQUENCE_SHARE`), or half of the steps between their sorted
+    distinct values are 1 (consecutive ids, shuffled), or they all read as unix times."""
+    steps = numbers.diff().dropna()
+    if len(steps) and float((steps > 0).mean()) >= SEQUENCE_SHARE:
+        return True
+    gaps = pd.Series(numbers.drop_duplicates().sort_values().to_numpy()).diff().dropna()
+    if len(gaps) and float((gaps == 1).mean()) >= 0.5:
+        return True
+    return any(bool(numbers.between(low, high).all()) for low, high in _UNIX_RANGES)
+
+
 _NOT_MEASURE_WORDS = frozenset(
     {
         *("price", "cost", "rate", "ratio", "pct", "percent", "share", "avg", "mean", "average"),
@@ -1161,14 +1191,17 @@ def measure_columns(
     at least two values, every filled one a number or written as none
     (:data:`churn.data.parsing.NO_MEASURE`), not named as an id, a price, a time, a place or a
     code (:data:`_NOT_MEASURE_WORDS`; a leading count word is no id: ``num_25``), and not
-    whole numbers nearly all different (a sequence or an id). With the sample's ``customers``
-    (and event ``times``), not a number each customer keeps on every row (an account number,
-    a card's last digits) nor one that only grows (a meter reading, a lifetime count): summed,
-    they count the same thing again on every row. At most :data:`MAX_MEASURES`, the most often
-    filled first."""
+    whole numbers nearly all different (a sequence or an id), unless named in a unit
+    (:data:`_UNIT_WORDS`: ``duration_ms``) and running in no sequence (:func:`_sequence_like`).
+    With the sample's ``customers`` (and event ``times``), not a number each customer keeps on
+    every row (an account number, a card's last digits) nor one that only grows (a meter
+    reading, a lifetime count): summed, they count the same thing again on every row. At most
+    :data:`MAX_MEASURES`, the most often filled first."""
     found: list[tuple[float, str]] = []
     for column in columns:
-        if _past_count_word(name_words(column)) & (_ID_WORDS | _NOT_MEASURE_WORDS):
+        words = _past_count_word(name_words(column))
+        unit = bool(words & _UNIT_WORDS)  # a watch time in ms is no time of day
+        if words & (_ID_WORDS | _NOT_MEASURE_WORDS) - ({"time"} if unit else set()):
             continue
         if not is_numeric(sample[column]) or _is_money(column):  # a subtotal, tax or refund
             continue
@@ -1176,7 +1209,11 @@ def measure_columns(
         if numbers is None:  # a word ingest would refuse, or one value: no measure
             continue
         whole = bool((numbers == numbers.round()).all())
-        if whole and numbers.nunique() > MAX_ID_LIKE_SHARE * len(numbers):
+        if (
+            whole
+            and numbers.nunique() > MAX_ID_LIKE_SHARE * len(numbers)
+            and (not unit or _sequence_like(numbers))
+        ):
             continue
         if customers is not None and _per_customer(numbers, customers, times):
             continue
