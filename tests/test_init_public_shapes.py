@@ -336,3 +336,50 @@ def test_a_value_of_nothing_for_many_customers_does_not_rank_the_list(tmp_path: 
     )
     assert code == 0, out
     assert "outreach" not in written(root, "bank2")["scoring"]
+
+
+def test_kkbox_members_codes_are_categories_and_odd_ages_are_said(tmp_path: Path) -> None:
+    """KKBox's members beside its transactions: `city` (1 to 22) and `registered_via` (3, 4,
+    7, 9, 13) are codes written as whole numbers, and were read as quantities (city 13 more
+    than city 4); `bd` holds ages of 0, -7000 and 2016 among real ones, read without a word."""
+    rng = np.random.default_rng(8)
+    n = 300
+    days = pd.date_range("2023-01-01", "2024-06-30", freq="D")
+    orders = pd.DataFrame(
+        {
+            "msno": [f"m{i % n:04d}" for i in range(3000)],
+            "transaction_date": pd.Series(rng.choice(days, 3000)).dt.strftime("%Y-%m-%d"),
+            "actual_amount_paid": rng.uniform(5, 30, 3000).round(2),
+        }
+    )
+    ages = rng.integers(16, 60, n)
+    ages[:40] = 0
+    ages[40:42] = [-7000, 2016]
+    members = pd.DataFrame(
+        {
+            "msno": [f"m{i:04d}" for i in range(n)],
+            "city": rng.choice([1, 4, 5, 13, 15, 22], n),
+            "registered_via": rng.choice([3, 4, 7, 9, 13], n),
+            "bd": ages,
+            "gender": rng.choice(["male", "female", ""], n),
+            "payment_plan_days": rng.choice([30, 90, 410], n),  # a quantity: a number
+        }
+    )
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "kk",
+        "--events",
+        str(export(tmp_path, orders, "transactions.csv")),
+        "--customers",
+        str(export(tmp_path, members, "members.csv")),
+    )
+    assert code == 0, out
+    params = written(root, "kk")
+    assert set(params["features"]["categorical_attributes"]) == {
+        "city",
+        "registered_via",
+        "gender",
+    }
+    said = " ".join(out.split())
+    assert "'bd' holds ages outside 1 to 110 on 42 of 300 sampled rows (-7000, 0, 2016)" in said

@@ -1617,6 +1617,37 @@ def is_code_name(column: str) -> bool:
     return bool(set(name_words(column)) & _CODE_NAME_WORDS)
 
 
+_CATEGORY_CODE_WORDS = frozenset(
+    {"city", "region", "via", "code", "type", "channel", "method", "source", "zone", "area"}
+    | {"district", "state", "province", "country", "segment", "category", "store", "branch"}
+    | {"gender", "language", "lang"}
+)
+"""Words of a column's name that make a few whole numbers codes of a category (KKBox's
+``city`` 1 to 22 and ``registered_via`` 3, 4, 7, 9, 13): numbered, not measured."""
+MAX_CODE_VALUES = 50
+"""Most distinct values of whole numbers named like a category (:data:`_CATEGORY_CODE_WORDS`)
+to be read as its codes; more, and they are more likely a measure or an id."""
+
+
+def is_code_column(column: str, values: pd.Series) -> bool:
+    """Whether a numeric column holds codes, not quantities: named like a place's code
+    (:func:`is_code_name`, any number of values), or named like a category
+    (:data:`_CATEGORY_CODE_WORDS`) with whole numbers of at most :data:`MAX_CODE_VALUES` values.
+    ``values``: the column's sample, as text."""
+    if is_code_name(column):
+        return True
+    if not set(name_words(column)) & _CATEGORY_CODE_WORDS:
+        return False
+    written = filled_text(values)
+    numbers, unread = parse_numbers(written[~written_as_none(written)])
+    return (
+        not len(unread)
+        and bool(len(numbers))
+        and bool((numbers == numbers.round()).all())
+        and numbers.nunique() <= MAX_CODE_VALUES
+    )
+
+
 MAX_NEGATIVE_CHARGES = 0.05
 """The share of negative values a charge may hold (credits, as in Maven's Monthly Charge);
 more, and the column is a balance or a difference, not what a customer pays."""
@@ -1708,7 +1739,9 @@ def infer_snapshot_roles(
             f"label {label!r}: {positive_value!r} is a churner; {', '.join(map(repr, others))} "
             "stayed (data.snapshot.positive_label)"
         )
-    numeric = tuple(c for c in attributes if is_numeric(sample[c]) and not is_code_name(c))
+    numeric = tuple(
+        c for c in attributes if is_numeric(sample[c]) and not is_code_column(c, sample[c])
+    )
     categorical = tuple(c for c in attributes if c not in numeric)
     if value is None:
         charges = charge_candidates(sample, numeric)

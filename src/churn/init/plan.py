@@ -30,7 +30,7 @@ from churn.data.inference import (
     id_candidates,
     infer_event_roles,
     infer_snapshot_roles,
-    is_code_name,
+    is_code_column,
     is_numeric,
     is_running_total,
     leaving_status,
@@ -525,10 +525,12 @@ def customer_table(
     kept = set(contacts.values()) | set(private)
     attributes = attribute_names([c for c in candidates if c not in kept])
     categorical = tuple(
-        n for n, c in attributes.items() if not is_numeric(sample[c]) or is_code_name(c)
+        n
+        for n, c in attributes.items()
+        if not is_numeric(sample[c]) or is_code_column(c, sample[c])
     )
     dated = [c for c in outcomes if _reads_as_dates(sample[c])]
-    notes = (
+    notes: tuple[str, ...] = (
         (
             f"{source.path}: left out {', '.join(map(repr, outcomes))}: named like a churn "
             "label or a cancellation, or a status with a value that says a customer left, "
@@ -545,6 +547,7 @@ def customer_table(
         else ()
     )
     numeric = [c for n, c in attributes.items() if n not in categorical]
+    notes += tuple(f"{source.path}: {note}" for note in age_notes(sample, numeric))
     # a monthly charge, never a running total: that times the horizon's months is no value
     charges = [c for c in charge_candidates(sample, numeric) if not is_running_total(c)]
     by_column = {column: name for name, column in attributes.items()}
@@ -571,6 +574,35 @@ def customer_table(
         charge_period=None if period is None else by_column[period],
         charge_quantity=None if units is None else by_column[units],
     )
+
+
+_AGE_WORDS = frozenset({"age", "bd", "ages"})
+"""Words of a column's name that make it a person's age (KKBox's ``bd``)."""
+AGE_RANGE = (1, 110)
+"""Ages a customer can have; others are placeholders or typos (KKBox's ``bd`` of 0, -7000,
+2016)."""
+
+
+def age_notes(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]:
+    """A note for each numeric column of ``sample`` named like an age (:data:`_AGE_WORDS`)
+    with values outside :data:`AGE_RANGE`: the data is read as it is, the user told."""
+    notes = []
+    low, high = AGE_RANGE
+    for column in numeric:
+        if not set(name_words(column)) & _AGE_WORDS:
+            continue
+        numbers, _ = parse_numbers(filled_text(sample[column]))
+        odd = numbers[(numbers < low) | (numbers > high)]
+        if odd.empty:
+            continue
+        examples = ", ".join(f"{v:g}" for v in sorted(odd.unique())[:5])
+        notes.append(
+            f"{column!r} holds ages outside {low} to {high} on {len(odd):,} of "
+            f"{len(numbers):,} sampled rows ({examples}): placeholders or typos, read as they "
+            "are; blank them in the file (or leave the column out with --exclude) if they "
+            "should not count as ages"
+        )
+    return notes
 
 
 MIN_ID_OVERLAP = 0.5
