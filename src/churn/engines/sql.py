@@ -19,12 +19,11 @@ from typing import Any, Protocol
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlglot
 
 from churn.engines.freed_memory import return_freed_memory
 from churn.engines.spill import close_spill_folder, open_spill_folder
-from churn.io.files import exact_batches
+from churn.io.files import exact_batches, parquet_file
 
 DAY_SQL = "DATE_DIFF('day', DATE '1970-01-01', CAST({col} AS DATE))"
 """Whole days since 1970-01-01 of a timestamp column: the time unit of every query."""
@@ -132,7 +131,7 @@ class DuckDbRunner:
                 con.execute("SET preserve_insertion_order = true")  # the file in ORDER BY's order
                 con.execute(f"COPY ({sql}) TO {quote_literal(path)} (FORMAT parquet)")
             return_freed_memory()
-            result = pq.ParquetFile(path)
+            result = parquet_file(path)
             empty = True
             for batch in result.iter_batches():
                 empty = False

@@ -28,6 +28,7 @@ from churn.io.excel_sheets import (
     sheet_names,
     title_rows,
 )
+from churn.io.files import parquet_file
 from churn.io.json_records import is_json_name, json_record_chunks, json_sample
 
 SEPARATORS = ",;\t|"
@@ -262,7 +263,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 def read_sample(path: Path, fmt: FileFormat, rows: int = SAMPLE_ROWS) -> pd.DataFrame:
     """The first ``rows`` rows of ``path``, every cell as text, blanks as ''."""
     if fmt.format == "parquet":
-        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+        batches = parquet_file(path).iter_batches(batch_size=rows)
         first = next(batches, None)
         if first is None:
             return pd.DataFrame(columns=pq.read_schema(path).names)
