@@ -276,8 +276,10 @@ def test_the_list_values_are_the_same_read_in_parts(scores: pd.DataFrame) -> Non
     """The report's totals, tiers and histogram of a list read a batch at a time are those of
     the list held whole: the histogram's counts and medians exactly."""
     frame = scores.assign(expected_value=scores["expected_value"].where(scores.index % 7 > 0, 0.0))
-    whole = list_values([frame])
-    parts = list_values([frame.iloc[i : i + 9] for i in range(0, len(frame), 9)])
+    whole = list_values(lambda columns: [frame[columns]])
+    parts = list_values(
+        lambda columns: (frame.iloc[i : i + 9][columns] for i in range(0, len(frame), 9))
+    )
     assert parts.customers == whole.customers == len(frame)
     for measure in ("expected_value", "value_at_risk"):
         assert parts.totals[measure] == pytest.approx(frame[measure].sum(), rel=1e-12)

@@ -371,4 +371,4 @@ def clv_summary(scores: pd.DataFrame) -> ClvSummary:
     """
     _require(scores, ("churn_probability", "risk_tier", *VALUE_MEASURES), "scores")
     distribution = pd.DataFrame([_distribution_row(m, scores[m]) for m in VALUE_MEASURES])
-    return ClvSummary(distribution, list_values([scores]).by_tier)
+    return ClvSummary(distribution, list_values(lambda columns: [scores[columns]]).by_tier)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from churn.io.files import parquet_column_batches, positions_where, read_parquet
 from churn.io.paths import Output, PipelinePaths
 from churn.kinds import kind_of
 from churn.reporting.campaign_sections import campaigns_section
-from churn.reporting.list_values import COLUMNS as VALUE_COLUMNS
 from churn.reporting.list_values import list_values
 from churn.reporting.page import render_html
 from churn.reporting.sections import (
@@ -65,7 +65,7 @@ def _first_to_contact(paths: PipelinePaths) -> pd.DataFrame:
 
 def run(settings: PipelineSettings, paths: PipelinePaths, *, now: dt.datetime) -> dict[str, Any]:
     """Build reports/<p>/report.html from the outputs of the earlier stages."""
-    values = list_values(parquet_column_batches(paths.scores, list(VALUE_COLUMNS)))
+    values = list_values(partial(parquet_column_batches, paths.scores))
     # the labels and events are aggregated by the engine where they lie: only the churn rate
     # per cutoff, cohort counts and repeat purchases reach memory
     io.require_parquet(paths.labels)
