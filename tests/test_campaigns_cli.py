@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from mlflow import MlflowClient
 
 from churn.campaigns import UpliftModel
+from churn.io.customer_sample import customer_sample
 from tests._project import ORDERS, churn, make_project, orders, params, write_params
 
 pytestmark = [
@@ -126,6 +128,32 @@ def test_monitor_measures_the_planted_effect_and_no_effect_where_none_was_plante
     assert {row["tier"] for row in campaigns["by_action_and_tier"]} == {"not on a churn list"}
     update = {u["action"]: u for u in campaigns["playbook_effects"]}["call"]
     assert update["prior"] < update["posterior"] <= update["measured"] + 1e-9
+
+
+def test_with_a_driver_sample_past_contacts_are_measured_on_its_customers(
+    project: Path, tmp_path: Path
+) -> None:
+    """``train.driver_customers`` bounds the contacts `churn monitor` holds as it bounds the
+    labelled rows: campaigns.json counts the contacts of the sample's customers and says so."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    values = _params()
+    values["train"]["driver_customers"] = 150
+    write_params(copy, values)
+    code, out = churn(copy, "monitor")
+    assert code == 0, out
+    sample = customer_sample(copy / "data/interim/shop/labels.parquet", 150)
+    assert sample is not None
+    contacts = pd.read_parquet(copy / "data/interim/shop/canonical/contacts.parquet")
+    pairs = contacts.assign(day=contacts["ts"].dt.normalize()).drop_duplicates(
+        ["customer_id", "day"]
+    )
+    campaigns = json.loads((copy / "reports/shop/campaigns.json").read_text())
+    assert campaigns["driver_sample"]["customers"] == 150
+    assert campaigns["contacts"]["contacts"] == sample.keeps(pairs["customer_id"]).sum()
+    assert (
+        campaigns["contacts"]["contacts"] < _json(project, "campaigns.json")["contacts"]["contacts"]
+    )
 
 
 def test_uplift_model_is_fitted_and_judged_on_held_out_campaigns(project: Path) -> None:

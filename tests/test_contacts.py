@@ -102,15 +102,10 @@ def test_settings_refuse_unknown_columns_and_snapshots() -> None:
         )
 
 
-def _labels(days: list[dt.date]) -> pd.DataFrame:
-    """Eligible customers A, B, C at every day; A churns, B and C stay."""
-    return pd.DataFrame(
-        [
-            {"customer_id": c, "cutoff": pd.Timestamp(d), "churned": c == "A"}
-            for d in days
-            for c in ("A", "B", "C")
-        ]
-    )
+def _labels(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs of customers A, B, C (eligible at every day); A churns, B and C stay."""
+    eligible = pairs[pairs["customer_id"].isin(["A", "B", "C"])]
+    return eligible.assign(churned=eligible["customer_id"].eq("A"))
 
 
 def _canonical(rows: list[tuple[str, str, str | None, bool]]) -> pd.DataFrame:
@@ -135,14 +130,16 @@ def test_outcomes_come_from_the_labels_at_each_contacts_day() -> None:
             ("C", "2024-05-20", "call", False),  # its window has not passed
         ]
     )
-    asked: list[list[dt.date]] = []
+    asked: list[pd.DataFrame] = []
 
-    def labels_at(days: list[dt.date]) -> pd.DataFrame:
-        asked.append(days)
-        return _labels(days)
+    def labels_at(pairs: pd.DataFrame) -> pd.DataFrame:
+        asked.append(pairs)
+        return _labels(pairs)
 
     out = contact_outcomes(contacts, labels_at, data_end=dt.date(2024, 6, 1), horizon_days=28)
-    assert asked == [[dt.date(2024, 3, 1)]]  # only the day whose window passed
+    # only the contacts whose window passed, once each
+    assert len(asked) == 1 and asked[0]["customer_id"].tolist() == ["A", "B", "Z"]
+    assert asked[0]["cutoff"].eq(pd.Timestamp("2024-03-01")).all()
     assert out.frame["customer_id"].tolist() == ["A", "B"]
     assert out.frame["churned"].tolist() == [True, False]
     assert out.frame["cutoff"].eq(pd.Timestamp("2024-03-01")).all()

@@ -15,9 +15,11 @@ import pytest
 from churn.data.snapshot import canonical_snapshot
 from churn.engines import Table
 from churn.errors import ConfigError
+from churn.io.customer_sample import CustomerSample, place
 from churn.kinds import Kind, kind_of
 from churn.kinds.events import EventsKind
 from churn.kinds.snapshot import SnapshotKind
+from churn.labels import build_labels
 from churn.modeling.training_data import FeatureColumns
 from churn.settings import PipelineSettings, ValueSettings, load_settings
 from tests._project import orders, params
@@ -37,8 +39,11 @@ class Frames:
     def frame(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
-    def optional(self, name: str) -> pd.DataFrame | None:
-        return self.tables.get(name)
+    def optional(self, name: str, sample: CustomerSample | None = None) -> pd.DataFrame | None:
+        table = self.tables.get(name)
+        if table is None or sample is None:
+            return table
+        return table[sample.keeps(table["customer_id"])].reset_index(drop=True)
 
     def events(self) -> Table:
         return self.tables["events"]
@@ -285,3 +290,57 @@ def test_a_snapshot_without_a_charge_is_worth_nothing_rather_than_refused() -> N
 def test_tenure_is_the_declared_attribute_of_a_snapshot_and_nothing_for_events() -> None:
     assert snapshot_case()[0].tenure_column() == ("tenure_months", 30.4)
     assert events_case()[0].tenure_column() is None
+
+
+def test_contact_outcomes_label_the_contacted_alone_and_a_sample_keeps_its_customers() -> None:
+    """Past contacts are labelled by the labels query restricted to the contacted pairs (the
+    labels of customers never contacted are never made): the same outcomes as joining them to
+    every eligible customer's labels; with a driver sample, those of its customers alone."""
+    kind, frames = events_case()
+    assert isinstance(kind, EventsKind)
+    events = frames.tables["events"]
+    ids = sorted(events["customer_id"].unique())
+    days = ["2023-09-01 10:00", "2024-01-02 16:00"]
+    rows = [(c, d) for i, c in enumerate(ids) for d in days if i % 3 != 1]
+    rows += [("never-seen", days[0]), (ids[0], "2023-09-01 18:00")]  # unknown; twice a day
+    contacts = pd.DataFrame(
+        {
+            "customer_id": [c for c, _ in rows],
+            "ts": pd.to_datetime([d for _, d in rows]),
+            "action": "call",
+            "control": [i % 4 == 0 for i in range(len(rows))],
+            "channel": None,
+            "cost": float("nan"),
+        }
+    )
+    tables = Frames({"events": events, "contacts": contacts})
+    out = kind.contact_outcomes(tables)
+    assert out is not None and len(out.frame) > 10
+
+    cut = pd.DataFrame(
+        {"cutoff": [dt.date(2023, 9, 1), dt.date(2024, 1, 2)], "split": "contact", "observed": True}
+    )
+    everyone = build_labels(events, cut, kind.labs)
+    expected = (
+        contacts.assign(cutoff=contacts["ts"].dt.normalize())
+        .drop_duplicates(["customer_id", "cutoff"], keep="last")
+        .merge(everyone[["customer_id", "cutoff", "churned"]], on=["customer_id", "cutoff"])
+        .sort_values(["cutoff", "customer_id"])
+    )
+    assert len(everyone) > len(expected)  # the uncontacted third was labelled there, not here
+    pd.testing.assert_frame_equal(
+        out.frame[["customer_id", "cutoff", "churned"]].reset_index(drop=True),
+        expected[["customer_id", "cutoff", "churned"]]
+        .astype({"churned": bool})
+        .reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert out.not_eligible == out.contacts - len(expected) > 1  # never-seen, lapsed, not yet
+
+    threshold = sorted(place(str(c)) for c in ids)[len(ids) // 2]
+    sample = CustomerSample(threshold, len(ids) // 2 + 1, len(ids))
+    sampled = kind.contact_outcomes(tables, sample)
+    assert sampled is not None
+    kept = out.frame[sample.keeps(out.frame["customer_id"])].reset_index(drop=True)
+    assert 0 < len(kept) < len(out.frame)
+    pd.testing.assert_frame_equal(sampled.frame, kept)

@@ -26,6 +26,7 @@ from churn.engines.sql import (
     days_to_timestamp,
     duckdb_runner,
     quote_literal,
+    timestamp_to_days,
 )
 from churn.errors import LabelError
 from churn.settings import CutoffSchedule, EventLabelSettings, SnapshotLabelSettings
@@ -217,13 +218,15 @@ def build_labels(
     *,
     threads: int | None = None,
     run_sql: SqlRunner | None = None,
+    only: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Labels for every eligible (customer, cutoff) pair, all cutoffs in one query.
 
     ``events``: canonical events (customer_id, ts, event_type), a frame or a parquet file the
     engine scans (``churn.engines.sql.ParquetTable``). ``cutoffs``: from
     ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any. ``run_sql``:
-    the engine (default: DuckDB with ``threads``).
+    the engine (default: DuckDB with ``threads``). ``only``: just these pairs (``customer_id``,
+    ``cutoff``, one row each; past contacts), the rest left in the engine.
     Returns ``customer_id``, ``cutoff`` (timestamp at midnight), ``churned`` (bool, missing
     where the window is not observed) and ``split``, sorted by cutoff then customer.
     """
@@ -235,7 +238,20 @@ def build_labels(
     used = (
         events[["customer_id", "ts", "event_type"]] if isinstance(events, pd.DataFrame) else events
     )
-    out = run_sql({"events": used, "churns": churns, "cut": cut}, sql).to_pandas()
+    tables: dict[str, Table] = {"events": used, "churns": churns, "cut": cut}
+    if only is not None:
+        tables["only_pairs"] = pd.DataFrame(
+            {
+                "customer_id": only["customer_id"].astype(str),
+                "cutoff_day": timestamp_to_days(pd.to_datetime(only["cutoff"])),
+            }
+        )
+        sql = f"""
+        SELECT l.* FROM ({sql}) AS l
+        JOIN only_pairs AS o ON l.customer_id = o.customer_id AND l.cutoff_day = o.cutoff_day
+        ORDER BY l.cutoff_day, l.customer_id
+        """
+    out = run_sql(tables, sql).to_pandas()
     labels = pd.DataFrame(
         {
             "customer_id": out["customer_id"].astype(object),

@@ -56,16 +56,17 @@ def contact_days(contacts: pd.DataFrame) -> pd.Series:
 
 def contact_outcomes(
     contacts: pd.DataFrame,
-    labels_at: Callable[[list[dt.date]], pd.DataFrame],
+    labels_at: Callable[[pd.DataFrame], pd.DataFrame],
     *,
     data_end: dt.date,
     horizon_days: int,
 ) -> ContactOutcomes:
     """Join ``contacts`` (canonical: customer_id, ts, action, control, channel, cost) to the
-    labels at their days. ``labels_at(days)`` returns the eligible customers at those cutoffs:
-    ``customer_id``, ``cutoff`` (midnight timestamp), ``churned``. Only days whose window ends
-    by ``data_end`` (the day after the data) are asked for. A customer contacted twice on one
-    day counts once (the last row)."""
+    labels at their days. ``labels_at(pairs)`` returns the labels of the ``pairs``
+    (``customer_id``, ``cutoff``: midnight timestamp) eligible at their cutoff: ``customer_id``,
+    ``cutoff``, ``churned``; only the contacts whose window ends by ``data_end`` (the day after
+    the data) are asked for, so the labels of customers never contacted are never made. A
+    customer contacted twice on one day counts once (the last row)."""
     horizon = dt.timedelta(days=horizon_days)
     rows = contacts.assign(cutoff=contact_days(contacts)).drop_duplicates(
         ["customer_id", "cutoff"], keep="last"
@@ -75,8 +76,8 @@ def contact_outcomes(
     waiting_days = [d for d in days if d + horizon > data_end]
     done = rows[rows["cutoff"].dt.date.isin(set(known))]
     if known:
-        labels = labels_at(known)[["customer_id", "cutoff", "churned"]]
-        labels = labels[labels["churned"].notna()]
+        labels = labels_at(done[["customer_id", "cutoff"]].reset_index(drop=True))
+        labels = labels.loc[labels["churned"].notna(), ["customer_id", "cutoff", "churned"]]
         joined = done.merge(labels, on=["customer_id", "cutoff"], how="inner")
     else:
         joined = done.iloc[0:0].assign(churned=pd.Series(dtype=bool))

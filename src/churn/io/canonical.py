@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from churn.engines.sql import ParquetTable, Table
-from churn.io.files import read_parquet, require_parquet
+from churn.io.customer_sample import CustomerSample, sample_rows
+from churn.io.files import read_parquet, read_parquet_rows, require_parquet
 from churn.io.paths import PipelinePaths
 from churn.settings import FeatureSettings
 
@@ -26,10 +27,17 @@ class CanonicalFiles:
         """A canonical table in memory; says to run ``churn ingest`` if it is missing."""
         return read_parquet(self.paths.table(name))
 
-    def optional(self, name: str) -> pd.DataFrame | None:
-        """A canonical table in memory, or None when the pipeline has none (e.g. customers)."""
+    def optional(self, name: str, sample: CustomerSample | None = None) -> pd.DataFrame | None:
+        """A canonical table in memory (only the rows of the ``sample``'s customers, if given),
+        or None when the pipeline has none (e.g. customers)."""
         path = self.paths.table(name)
-        return read_parquet(path) if path.is_file() else None
+        if not path.is_file():
+            return None
+        return (
+            read_parquet(path)
+            if sample is None
+            else read_parquet_rows(path, sample_rows(path, sample))
+        )
 
     def events(self) -> Table:
         """The canonical events as the SQL engine reads them: the parquet file itself, scanned

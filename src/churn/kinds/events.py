@@ -28,6 +28,7 @@ from churn.features.derived import (
     derived_catalogue,
     fit_bgnbd,
 )
+from churn.io.customer_sample import CustomerSample
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical, RowsOf
 from churn.labels import (
     build_labels,
@@ -73,13 +74,20 @@ class EventsKind:
         span = event_span(events, sql_runner(self.settings.features))
         return observed_until(span, self.labs.last_day_of_data)
 
-    def _labels_at(self, tables: Canonical, events: Table, cutoffs: pd.DataFrame) -> pd.DataFrame:
+    def _labels_at(
+        self,
+        tables: Canonical,
+        events: Table,
+        cutoffs: pd.DataFrame,
+        only: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         return build_labels(
             events,
             cutoffs,
             self.labs,
             tables.optional("churn_events"),
             run_sql=sql_runner(self.settings.features),
+            only=only,
         )
 
     def labels(self, tables: Canonical) -> pd.DataFrame:
@@ -434,17 +442,21 @@ class EventsKind:
             horizon_days=self.labs.horizon_days,
         )
 
-    def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:
+    def contact_outcomes(
+        self, tables: Canonical, sample: CustomerSample | None = None
+    ) -> ContactOutcomes | None:
         """Past contacts (``data.contacts``) with their outcome, labelled at each contact's day
-        by the same query as the training labels; None without a contacts table."""
-        contacts = tables.optional("contacts")
+        by the same query as the training labels, for the contacted customers alone (of the
+        ``sample``, if given); None without a contacts table."""
+        contacts = tables.optional("contacts", sample)
         if contacts is None:
             return None
         events = tables.events()
 
-        def labels_at(days: list[dt.date]) -> pd.DataFrame:
+        def labels_at(pairs: pd.DataFrame) -> pd.DataFrame:
+            days = sorted({d.date() for d in pairs["cutoff"]})
             table = pd.DataFrame({"cutoff": days, "split": "contact", "observed": True})
-            return self._labels_at(tables, events, table)
+            return self._labels_at(tables, events, table, only=pairs)
 
         return contact_outcomes(
             contacts,

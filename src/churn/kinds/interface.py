@@ -12,6 +12,7 @@ import pandas as pd
 from churn.campaigns.outcomes import ContactOutcomes
 from churn.engines.sql import Table
 from churn.features import Feature
+from churn.io.customer_sample import CustomerSample
 from churn.modeling.baselines import BaselineInputs, Scorer
 from churn.modeling.search import TuningFold
 from churn.modeling.training_data import FeatureColumns
@@ -41,9 +42,9 @@ class Canonical(Protocol):
         """Table ``name`` in memory (``snapshot``, ``events``); an error if it is missing."""
         ...
 
-    def optional(self, name: str) -> pd.DataFrame | None:
-        """Table ``name`` in memory, or None when the pipeline has none (``customers``,
-        ``churn_events``)."""
+    def optional(self, name: str, sample: CustomerSample | None = None) -> pd.DataFrame | None:
+        """Table ``name`` in memory (the rows of the ``sample``'s customers alone, if given),
+        or None when the pipeline has none (``customers``, ``churn_events``)."""
         ...
 
     def events(self) -> Table:
@@ -164,9 +165,12 @@ class Kind(Protocol):
         on its own past)."""
         ...
 
-    def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:
+    def contact_outcomes(
+        self, tables: Canonical, sample: CustomerSample | None = None
+    ) -> ContactOutcomes | None:
         """Past contacts with the outcome of each (churned within the horizon after its day),
-        when the pipeline has a contacts table (events only); None otherwise."""
+        when the pipeline has a contacts table (events only); None otherwise. ``sample``: the
+        contacts of its customers alone (``train.driver_customers``)."""
         ...
 
     def realised(

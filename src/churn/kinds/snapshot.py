@@ -15,6 +15,7 @@ import pandas as pd
 from churn.campaigns.outcomes import ContactOutcomes
 from churn.engines import ParquetTable
 from churn.features import Feature, snapshot_catalogue, snapshot_features
+from churn.io.customer_sample import CustomerSample
 from churn.kinds.interface import Activity, Backtest, Baselines, Canonical, RowsOf
 from churn.labels import HashSplit, snapshot_labels
 from churn.modeling.backtest import TuneFold, cross_validated_auc, cross_validation_tuning_folds
@@ -291,7 +292,9 @@ class SnapshotKind:
     ) -> dict[str, Any]:
         return no_later_outcome()
 
-    def contact_outcomes(self, tables: Canonical) -> ContactOutcomes | None:
+    def contact_outcomes(
+        self, tables: Canonical, sample: CustomerSample | None = None
+    ) -> ContactOutcomes | None:
         return None  # settings refuse data.contacts for a snapshot: no dates to measure from
 
     def activity(self, tables: Canonical) -> Activity | None:

@@ -46,8 +46,8 @@ PARAMS: tuple[str, ...] = (
     "train",
 )
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py).
-``train`` for ``train.driver_customers``: drift and realised performance are measured on the
-customers of its sample."""
+``train`` for ``train.driver_customers``: drift, realised performance and past contacts are
+measured on the customers of its sample."""
 
 log = logging.getLogger("churn")
 
@@ -76,8 +76,9 @@ def _lists(
 
 
 def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> dict[str, Any]:
-    """Write drift.json and realised.json, on the customers of ``train.driver_customers``'
-    sample when the labels hold more (each file then says so, ``driver_sample``)."""
+    """Write drift.json, realised.json and campaigns.json, on the customers of
+    ``train.driver_customers``' sample when the labels hold more (each file then says so,
+    ``driver_sample``)."""
     sample = customer_sample(paths.labels, settings.train.driver_customers)
     scores = _rows(paths.scores, sample)
     current = _rows(paths.scored_features, sample)
@@ -120,12 +121,14 @@ def run(settings: PipelineSettings, paths: PipelinePaths, tracker: Tracker) -> d
             item["ece"],
             f"{item['with_outcome']:,}",
         )
-    contacts = kind_of(settings).contact_outcomes(CanonicalFiles(paths, settings.features))
+    contacts = kind_of(settings).contact_outcomes(CanonicalFiles(paths, settings.features), sample)
     campaigns: dict[str, Any] = (
         {"note": "no contact history (data.contacts)"}
         if contacts is None
-        else campaign_effects(contacts, _lists(paths, None), settings.playbook)
+        else campaign_effects(contacts, _lists(paths, sample), settings.playbook)
     )
+    if contacts is not None and sample is not None:
+        campaigns["driver_sample"] = sample.summary()
     io.write_json(campaigns, paths.campaigns)
     for row in campaigns.get("by_action", []):
         log.info(

@@ -25,6 +25,7 @@ from churn.campaigns.uplift_training import HELD_OUT, KNOWN_BY, usable_at
 from churn.engines import ParquetTable
 from churn.errors import ConfigError
 from churn.io.canonical import CanonicalFiles
+from churn.io.customer_sample import customer_sample
 from churn.io.files import parquet_empty_frame, read_labels
 from churn.io.paths import PipelinePaths
 from churn.kinds import kind_of
@@ -53,6 +54,7 @@ PARAMS: tuple[str, ...] = (
     "scoring",
     "playbook",
     "monitoring.backfill_cutoffs",
+    "train",
 )
 """The params this stage reads, as dvc.yaml declares them (tests/test_dvc_declarations.py)."""
 
@@ -137,7 +139,8 @@ def run(
     uplift_models = _uplift_models(paths)
     in_executors = _scores_in_executors(settings, kind)
     ref = _spark_reference(settings, paths, columns) if in_executors else _reference(paths, columns)
-    contacts = kind.contact_outcomes(tables)
+    sample = customer_sample(paths.labels, settings.train.driver_customers)
+    contacts = kind.contact_outcomes(tables, sample)
     on_spark = (
         spark_probabilities_of(settings, loaded, tracker=tracker)
         if settings.scoring.engine == "spark" and not in_executors
@@ -233,6 +236,8 @@ def run(
     log.info("actions valued by %s", out["action_values_from"])
     if contacts is not None:
         out["past_contacts"] = {**contacts.summary(), "playbook_effects": scored.effects}
+        if sample is not None:
+            out["past_contacts"]["driver_sample"] = sample.summary()
         _log_effects(contacts.summary(), scored.effects)
     io.write_json(out, paths.scoring_summary)
     _write_global_explanations(paths, scored.charts(), loaded)

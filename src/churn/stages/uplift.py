@@ -28,6 +28,7 @@ from churn.campaigns.uplift_training import (
     train_uplift,
 )
 from churn.io.canonical import CanonicalFiles
+from churn.io.customer_sample import customer_sample
 from churn.io.digest import folder_md5
 from churn.io.paths import PipelinePaths
 from churn.kinds import Kind, kind_of
@@ -48,7 +49,8 @@ NO_MODEL_FILE = "no_model.json"
 def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     """Fit and judge the uplift model; write its folder and uplift.json."""
     kind, tables = kind_of(settings), CanonicalFiles(paths, settings.features)
-    contacts = kind.contact_outcomes(tables)
+    sample = customer_sample(paths.labels, settings.train.driver_customers)
+    contacts = kind.contact_outcomes(tables, sample)
     if contacts is None:
         result = UpliftResult(
             None,
@@ -62,6 +64,8 @@ def run(settings: PipelineSettings, paths: PipelinePaths) -> dict[str, Any]:
     else:
         result = _fit(settings, paths, kind, tables, contacts.frame)
         result.report["contacts"] = contacts.summary()
+        if sample is not None:
+            result.report["driver_sample"] = sample.summary()
         if result.model is not None or result.unserved_model is not None:
             result.report[CHURN_MODEL_MD5] = folder_md5(paths.model)
     _write(result, paths)
