@@ -274,3 +274,55 @@ def test_spark_labels_with_an_empty_split_fail_as_duckdb_and_keep_the_previous_f
 def io_output(path: Path) -> Output:
     """``path`` as an output of the labels stage (what ``read_labels`` takes)."""
     return Output(path, made_by="churn labels")
+
+
+def test_spark_writes_the_duckdb_features_of_event_attributes_and_measures(
+    session: Any, tmp_path: Path
+) -> None:
+    """Event attributes, text and numeric (`data.events.numeric_attributes`: a plan's length
+    that changes, with gaps, and on the cutoff day itself), and a measure with gaps: the latest
+    value before each cutoff and the windowed sums are the same on both engines."""
+    events, customers = messy_events(seed=5)
+    rng = np.random.default_rng(5)
+    n = len(events)
+    plan = rng.choice([30.0, 90.0, 365.0, np.nan], n, p=[0.5, 0.2, 0.2, 0.1])
+    events = events.assign(
+        channel=rng.choice(["web", "store", "app", None], n).astype(object),
+        plan_days=plan,
+        minutes=np.where(rng.random(n) < 0.15, np.nan, rng.gamma(2.0, 20.0, n)),
+    )
+    cutoffs = pd.to_datetime(["2023-06-01", "2023-09-15", "2024-01-01"])
+    on_cutoff = events["ts"].dt.normalize() == cutoffs[-1]
+    assert on_cutoff.any()
+    events.loc[on_cutoff, "plan_days"] = 7.0  # written on the last cutoff's day: never known
+    spec = FeatureSpec(
+        settings=FeatureSettings(
+            windows_days=[14, 60],
+            trend_window_days=30,
+            event_types=["purchase", "return", "visit"],
+            return_event_types=["return"],
+            categorical_attributes=["tier", "channel"],
+        ),
+        activity_event_types=("purchase",),
+        event_attributes=("channel", "plan_days"),
+        numeric_event_attributes=("plan_days",),
+        event_measures=("minutes",),
+        customer_attributes=("tier",),
+        text_customer_attributes=("tier",),
+    )
+    ids = [*events["customer_id"].unique(), "never-bought"]
+    pairs = pd.DataFrame(
+        [(c, k) for k in cutoffs.astype("datetime64[us]") for c in ids],
+        columns=["customer_id", "cutoff"],
+    ).sample(frac=1.0, random_state=2)
+    write_inputs(tmp_path, events, pairs, customers)
+    want = duckdb_file(tmp_path, pairs, spec)
+    got, _ = spark_file(session, tmp_path, spec)
+
+    worst = assert_same_frame(got, want)
+    plan_columns = [c for c in want.columns if "plan_days" in c]
+    minute_columns = [c for c in want.columns if "minutes" in c]
+    assert plan_columns and minute_columns and "channel" in want.columns
+    assert want[plan_columns[0]].notna().any() and 7.0 not in set(want[plan_columns[0]])
+    assert want["channel"].notna().any() and want[minute_columns].notna().any().any()
+    print(f"attributes and measures: {len(want)} rows equal (max |diff| {worst:.3g})")
