@@ -154,12 +154,8 @@ def test_events_file_is_the_same_bytes_whatever_the_number_of_chunks(
     assert len(digests) == 1, digests
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known (issue 17 item 4): the values are equal, but when the cleaned rows are one "
-    "part file DuckDB writes events.parquet's columns without missing values as NOT NULL, and "
-    "as nullable when they are several part files; the bytes DVC hashes then differ",
-)
 def test_events_file_is_the_same_bytes_in_one_chunk_as_in_several(tmp_path: Path) -> None:
+    """One part file gave DuckDB statistics that no column has a missing value, and it wrote
+    those columns as `required`; several parts gave none, and the same columns optional."""
     digests = ingested_bytes(tmp_path, False, (1_000_000, 250))
     assert len(digests) == 1, digests

@@ -266,8 +266,8 @@ def _write_events(
 
     All parts are read by one ``read_parquet``, as one list of files, whatever files were read
     by this run or kept from an earlier one: DuckDB's output (its column types and nullability
-    too) then depends only on the parts, so an incremental ingest writes the same bytes as a
-    full one."""
+    too) then depends only on the rows, so an incremental ingest, or one read in other chunks,
+    writes the same bytes as a full one."""
     files = [
         (folder / name, position)
         for position, (folder, names) in enumerate(sources)
@@ -288,6 +288,10 @@ def _write_events(
         )
         total = int(con.execute("SELECT COUNT(*) FROM parts").fetchall()[0][0])
         kept = int(con.execute(kept_rows_sql(settings)).fetchall()[0][0])
+        # DuckDB writes a column its statistics say has no missing value as `required`, and
+        # has such statistics for one part file but not for several: without them the bytes
+        # (which DVC hashes) would depend on how many parts the raw rows were read in
+        con.execute("SET disabled_optimizers = 'statistics_propagation'")
         con.execute(
             f"COPY ({canonical_events_sql(settings, attributes, persons=persons is not None)})"
             f" TO {quote_literal(dest)} "
