@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -118,6 +119,24 @@ def test_local_engine_leaves_each_stage_to_its_own_setting(tmp_path: Path) -> No
     assert params["engine"] == "local"
     params["scoring"] = {**params["scoring"], "engine": "spark"}  # type: ignore[dict-item]
     assert engines(tmp_path, params) == ("duckdb", "local", "spark")
+
+
+@pytest.mark.parametrize(
+    ("engine", "written", "expected"),
+    [
+        ("spark", {}, 1_000_000),  # a cluster's data need not fit its driver
+        ("spark", {"driver_customers": None}, None),  # every customer, asked for in writing
+        ("spark", {"driver_customers": 5_000}, 5_000),
+        ("local", {}, None),
+    ],
+)
+def test_the_spark_engine_bounds_what_the_driver_reads_unless_told_otherwise(
+    tmp_path: Path, engine: str, written: dict[str, Any], expected: int | None
+) -> None:
+    params = {**retail_params(), "engine": engine}
+    params["train"] = {**params["train"], **written}  # type: ignore[dict-item]
+    settings = load_settings(write_params(tmp_path, params), "p")
+    assert settings.train.driver_customers == expected
 
 
 def test_an_unknown_engine_is_named(tmp_path: Path) -> None:

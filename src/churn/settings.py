@@ -983,7 +983,9 @@ class TrainSettings(Frozen):
         "categories, calibrator, baselines, backtest, search and test metrics, and "
         "metrics.json says so; with engine spark and features.engine spark the booster still "
         "learns from every row, read by the executors, else from the sample. register, "
-        "promote and monitor judge on the same customers. null: every customer",
+        "promote and monitor judge on the same customers, and monitor, uplift and score read "
+        "the past contacts of the sample's customers alone. null: every customer; under the "
+        "top-level engine spark the default is 1000000 (write null to read every customer)",
     )
     search: SearchSettings = Field(
         default_factory=SearchSettings,
@@ -1400,6 +1402,10 @@ class MonitoringSettings(Frozen):
 
 STAGE_ENGINES = ("features", "train", "scoring")
 """Sections with an ``engine`` of their own, which the top-level ``engine`` sets by default."""
+SPARK_DRIVER_CUSTOMERS = 1_000_000
+"""``train.driver_customers`` under ``engine: spark`` unless written: a cluster's data need not
+fit its driver, so by default the driver holds the labelled rows, past contacts and scored
+rows of a fixed sample of a million customers (about 0.5 GB of features at 50 columns)."""
 
 
 class PipelineSettings(Frozen):
@@ -1444,7 +1450,8 @@ class PipelineSettings(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _stages_follow_engine(cls, values: Any) -> Any:
-        """``engine: spark`` is the default of every stage's own engine setting."""
+        """``engine: spark`` is the default of every stage's own engine setting, and
+        :data:`SPARK_DRIVER_CUSTOMERS` that of ``train.driver_customers``."""
         if not isinstance(values, dict) or values.get("engine") != "spark":
             return values
         values = dict(values)
@@ -1454,6 +1461,9 @@ class PipelineSettings(Frozen):
                 values[section] = {"engine": "spark"}
             elif isinstance(given, dict) and "engine" not in given:
                 values[section] = {**given, "engine": "spark"}
+        train = values["train"]
+        if isinstance(train, dict) and "driver_customers" not in train:
+            values["train"] = {**train, "driver_customers": SPARK_DRIVER_CUSTOMERS}
         return values
 
     @model_validator(mode="before")
