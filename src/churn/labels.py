@@ -136,10 +136,16 @@ NO_CHURNS = pd.DataFrame(
 """Table ``churns`` of :func:`labels_sql` when the pipeline has no explicit churn events."""
 
 
-def labels_sql(settings: EventLabelSettings) -> str:
+def labels_sql(settings: EventLabelSettings, *, covered: bool = False) -> str:
     """The labels query of :func:`build_labels` on tables ``events``, ``churns`` (customer_id,
     ts) and ``cut`` (:func:`cutoff_days`): ``customer_id``, ``cutoff_day``, ``split``,
-    ``churned``, sorted by cutoff_day then customer_id."""
+    ``churned``, sorted by cutoff_day then customer_id.
+
+    ``covered``: the events hold ``covered_until`` (the day each payment covers the customer
+    through). A customer is then still one through the window ``[c, c + h)`` when an activity
+    event before ``c + h`` covers them to day ``c + h`` or later, and eligible, whatever
+    ``max_inactive_days`` says, while an activity event before ``c`` covers them to ``c`` or
+    later. Without it the query is the one written before coverage existed."""
     h = settings.horizon_days
     types = ", ".join(quote_literal(t) for t in event_type_matches(settings.activity_event_types))
     inactive = (
@@ -147,20 +153,36 @@ def labels_sql(settings: EventLabelSettings) -> str:
         if settings.max_inactive_days is None
         else f"a.last_day >= a.cutoff_day - {settings.max_inactive_days}"
     )
-    inactivity_label = "a.n_window = 0"
+    if covered and settings.max_inactive_days is not None:
+        inactive = f"({inactive} OR a.covered_to >= a.cutoff_day)"
+    inactivity_label = (
+        f"(a.n_window = 0 AND COALESCE(a.covered_through, a.cutoff_day) < a.cutoff_day + {h})"
+        if covered
+        else "a.n_window = 0"
+    )
     explicit_label = "COALESCE(x.n_window, 0) > 0"
     label = {
         "inactivity": inactivity_label,
         "explicit": explicit_label,
         "either": f"({inactivity_label} OR {explicit_label})",
     }[settings.churn_definition]
+    act = f"""SELECT DISTINCT customer_id, {day_of("ts")} AS day
+        FROM events WHERE event_type IN ({types})"""
+    coverage = ""
+    if covered:
+        act = f"""SELECT customer_id, {day_of("ts")} AS day,
+            MAX({day_of("covered_until")}) AS covered_day
+        FROM events WHERE event_type IN ({types})
+        GROUP BY customer_id, {day_of("ts")}"""
+        coverage = """
+               MAX(CASE WHEN act.day < c.cutoff_day THEN act.covered_day END) AS covered_to,
+               MAX(act.covered_day) AS covered_through,"""
     return f"""
     WITH act AS (
-        SELECT DISTINCT customer_id, {day_of("ts")} AS day
-        FROM events WHERE event_type IN ({types})
+        {act}
     ),
     a AS (
-        SELECT act.customer_id, c.cutoff_day,
+        SELECT act.customer_id, c.cutoff_day,{coverage}
                MAX(CASE WHEN act.day < c.cutoff_day THEN act.day END) AS last_day,
                COUNT(CASE WHEN act.day >= c.cutoff_day THEN 1 END) AS n_window
         FROM act JOIN cut AS c ON act.day < c.cutoff_day + {h}
@@ -219,6 +241,7 @@ def build_labels(
     threads: int | None = None,
     run_sql: SqlRunner | None = None,
     only: pd.DataFrame | None = None,
+    covered: bool = False,
 ) -> pd.DataFrame:
     """Labels for every eligible (customer, cutoff) pair, all cutoffs in one query.
 
@@ -226,18 +249,18 @@ def build_labels(
     engine scans (``churn.engines.sql.ParquetTable``). ``cutoffs``: from
     ``cutoff_table``. ``churn_events``: canonical explicit churn events, if any. ``run_sql``:
     the engine (default: DuckDB with ``threads``). ``only``: just these pairs (``customer_id``,
-    ``cutoff``, one row each; past contacts), the rest left in the engine.
+    ``cutoff``, one row each; past contacts), the rest left in the engine. ``covered``: the
+    events hold ``covered_until`` and a paid-up customer is no churner (:func:`labels_sql`).
     Returns ``customer_id``, ``cutoff`` (timestamp at midnight), ``churned`` (bool, missing
     where the window is not observed) and ``split``, sorted by cutoff then customer.
     """
     churns = churn_events if churn_events is not None else NO_CHURNS
     cut = cutoff_days(cutoffs)
-    sql = labels_sql(settings)
+    sql = labels_sql(settings, covered=covered)
     if run_sql is None:
         run_sql = duckdb_runner(threads=threads)
-    used = (
-        events[["customer_id", "ts", "event_type"]] if isinstance(events, pd.DataFrame) else events
-    )
+    read = ["customer_id", "ts", "event_type", *(["covered_until"] if covered else [])]
+    used = events[read] if isinstance(events, pd.DataFrame) else events
     tables: dict[str, Table] = {"events": used, "churns": churns, "cut": cut}
     if only is not None:
         tables["only_pairs"] = pd.DataFrame(

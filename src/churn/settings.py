@@ -43,9 +43,12 @@ EVENT_COLUMNS = (
     "event_type",
     "order_id",
     "product_id",
+    "covered_until",
 )
 """Columns of the events contract a source may map. ``customer_id`` and ``timestamp`` are
-required; ``amount`` may instead be derived as ``quantity * unit_price``."""
+required; ``amount`` may instead be derived as ``quantity * unit_price``; ``covered_until`` is
+the date a row's payment covers the customer through (a membership's expiry, an invoice's
+period end)."""
 
 
 class Frozen(BaseModel):
@@ -219,9 +222,10 @@ class SourceSettings(Frozen):
     columns: dict[str, str] = Field(
         description="contract column -> column in this file, e.g. {customer_id: cust_no}; "
         "events: customer_id and timestamp, optionally amount (or quantity and unit_price), "
-        "event_type, order_id, product_id; customers: customer_id, optionally signup_date and "
-        "person_id (the person behind an id that is new on every order: every table is then "
-        "keyed by the person); "
+        "event_type, order_id, product_id, covered_until (the date a payment covers the "
+        "customer through: a membership's expiry, an invoice's period end); customers: "
+        "customer_id, optionally signup_date and person_id (the person behind an id that is "
+        "new on every order: every table is then keyed by the person); "
         "churn events: customer_id, timestamp; snapshot: label, optionally customer_id (rows "
         "are numbered without it)"
     )
@@ -245,8 +249,13 @@ class SourceSettings(Frozen):
         "days_since_YYYY-MM-DD for whole numbers of days after that date (day numbers); "
         "null parses ISO 8601",
     )
+    covered_until_format: str | None = Field(
+        None,
+        description="events: format of the covered_until column, written as timestamp_format "
+        "is; null: the timestamp's own (timestamp_format), for a file that writes both alike",
+    )
 
-    @field_validator("timestamp_format")
+    @field_validator("timestamp_format", "covered_until_format")
     @classmethod
     def _known_unix_unit(cls, value: str | None) -> str | None:
         if value is not None and value.startswith("unix") and value not in UNIX_FORMATS:
@@ -367,6 +376,12 @@ class EventsSettings(Frozen):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def covered(self) -> bool:
+        """Whether some source maps ``covered_until``: the canonical events then hold it, and
+        labels and features read how long each payment covers the customer."""
+        return any("covered_until" in src.columns for src in self.sources)
 
     @property
     def measure_names(self) -> list[str]:

@@ -71,6 +71,18 @@ from churn.settings import (
 NUMERIC_COLUMNS = ("amount", "quantity", "unit_price")
 TEXT_COLUMNS = ("order_id", "product_id", "event_type")
 EVENT_FRAME_COLUMNS = CANONICAL_EVENT_COLUMNS
+COVERAGE_COLUMN = "covered_until"
+"""The column of the canonical events, after ``EVENT_FRAME_COLUMNS``, that says until when each
+row's payment covers the customer; there only when a source maps it
+(:func:`coverage_columns`), so a pipeline without it keeps its tables as they were."""
+
+
+def coverage_columns(settings: EventsSettings) -> tuple[str, ...]:
+    """``(COVERAGE_COLUMN,)`` when some source maps it, else nothing: the canonical events'
+    columns are ``EVENT_FRAME_COLUMNS``, these, the attributes, then the measures."""
+    return (COVERAGE_COLUMN,) if settings.covered else ()
+
+
 INEXACT_IDS = (
     "customer id stored as a floating-point number that is not a whole number below 2^53, so "
     "it may already be another customer's id; store the ids as text or integers"
@@ -158,6 +170,10 @@ def _map_event_source(
         fmt = src.timestamp_format or "ISO 8601"
         problems.add(src.path, cols["timestamp"], f"unparseable timestamp (format {fmt})", bad_ts)
     out["ts"] = ts
+    if "covered_until" in cols:
+        out["covered_until"] = _covered_until(
+            raw[cols["covered_until"]], ts, src, settings.timezone, problems=problems, notes=notes
+        )
     for name in NUMERIC_COLUMNS:
         if name in cols:
             parsed, bad = parse_numbers(raw[cols[name]], src.decimal)
@@ -175,6 +191,35 @@ def _map_event_source(
     for measure, col in src.measures.items():
         out[measure] = _event_numbers(raw[col], src, problems)
     return out
+
+
+def _covered_until(
+    values: pd.Series,
+    ts: pd.Series,
+    src: SourceSettings,
+    timezone: str,
+    *,
+    problems: Problems,
+    notes: SourceNotes,
+) -> pd.Series:
+    """The ``covered_until`` column read as the timestamp is (``covered_until_format``, else
+    the source's ``timestamp_format``; the same time zone): missing where blank (a payment
+    without a paid period), a problem where unreadable. Rows covered until before their own
+    timestamp (KKBox writes a cancellation's expiry before its transaction date) are counted
+    in ``notes`` and kept: they reach no later day, so they extend nobody's coverage."""
+    fmt = src.covered_until_format or src.timestamp_format
+    parsed, bad = parse_timestamps(values, fmt=fmt, timezone=timezone)
+    if len(bad):
+        problems.add(
+            src.path,
+            str(values.name),
+            f"unparseable covered_until date (format {fmt or 'ISO 8601'}; leave it blank for "
+            "a payment without a paid period, or set covered_until_format on this source "
+            "when the file writes it otherwise than the timestamp)",
+            bad,
+        )
+    notes.covered_before_event += int((parsed < ts).sum())
+    return parsed
 
 
 def _event_numbers(values: pd.Series, src: SourceSettings, problems: Problems) -> pd.Series:
@@ -235,8 +280,8 @@ def clean_event_chunk(
     """Map, clean and validate one chunk of rows of one events source (its index: the rows'
     0-based positions in the source, which error messages quote as line numbers). Problems are
     added to ``problems``, what is legal but worth a log line is counted in ``notes``. Returns
-    the canonical rows (``EVENT_FRAME_COLUMNS``, ``attributes``, then the measures of
-    ``settings``), or None if the source
+    the canonical rows (``EVENT_FRAME_COLUMNS``, ``covered_until`` when mapped, ``attributes``,
+    then the measures of ``settings``), or None if the source
     lacks mapped columns, and the number of rows dropped for a missing customer id. Overlaps
     and duplicates are settled across all chunks by ``canonical_events_sql``."""
     notes = notes if notes is not None else SourceNotes()
@@ -257,9 +302,16 @@ def clean_event_chunk(
     for measure in measures:
         if measure not in frame:  # another source's measure
             frame[measure] = np.nan
-    frame = frame[[*EVENT_FRAME_COLUMNS, *attributes, *measures]]
+    covered = coverage_columns(settings)
+    if covered and COVERAGE_COLUMN not in frame:  # another source's coverage
+        frame[COVERAGE_COLUMN] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
+    frame = frame[[*EVENT_FRAME_COLUMNS, *covered, *attributes, *measures]]
     schema = events_schema(
-        now, attributes, measures, numeric_attributes=settings.numeric_attributes
+        now,
+        attributes,
+        measures,
+        numeric_attributes=settings.numeric_attributes,
+        covered=bool(covered),
     )
     schema_problems(frame, schema, src, problems)
     return frame, n_missing
@@ -282,8 +334,10 @@ def cleaning_fingerprint(
     when there are some, so a pipeline without any keeps the fingerprint it had before they
     existed (and its cleaned rows)."""
     across_files = {"sources", "overlap_key", "drop_duplicate_events", "numeric_attributes"}
+    # covered_until_format counts only when written, as the numeric attributes below do
+    unset = {"covered_until_format"} if src.covered_until_format is None else set()
     settled: dict[str, object] = {
-        "source": src.model_dump(mode="json", exclude={"path"}),
+        "source": src.model_dump(mode="json", exclude={"path", *unset}),
         "events": settings.model_dump(mode="json", exclude=across_files),
         "attributes": list(attributes),
         "cleaning_version": CLEANING_VERSION,
@@ -309,14 +363,15 @@ def canonical_events_sql(
     first is kept), and rows are sorted by customer and time, typed as the contract says."""
     where = _overlap_filter(settings)
     measures = settings.measure_names
-    columns = [*EVENT_FRAME_COLUMNS, *attributes, *measures]
+    columns = [*EVENT_FRAME_COLUMNS, *coverage_columns(settings), *attributes, *measures]
     quoted = ", ".join(quote_identifier(c) for c in columns)
     first = (
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {quoted} ORDER BY _source, _row) = 1"
         if settings.drop_duplicate_events
         else ""
     )
-    kinds = {"ts": "TIMESTAMP", "amount": "DOUBLE", "quantity": "DOUBLE"}
+    kinds = {"ts": "TIMESTAMP", COVERAGE_COLUMN: "TIMESTAMP", "amount": "DOUBLE"}
+    kinds |= {"quantity": "DOUBLE"}
     kinds |= {measure: "DOUBLE" for measure in [*measures, *settings.numeric_attributes]}
     typed = ", ".join(
         f"CAST({quote_identifier(c)} AS {kinds.get(c, 'VARCHAR')}) AS {quote_identifier(c)}"
@@ -381,11 +436,14 @@ def kept_rows_sql(settings: EventsSettings) -> str:
     return f"SELECT COUNT(*) FROM parts AS p {_overlap_filter(settings)}"
 
 
-def empty_events(attributes: Sequence[str], measures: Sequence[str] = ()) -> pd.DataFrame:
-    """A canonical events frame without rows."""
-    kinds = {"ts": "datetime64[us]", "amount": "float64", "quantity": "float64"}
-    kinds |= {measure: "float64" for measure in measures}
-    columns = [*EVENT_FRAME_COLUMNS, *attributes, *measures]
+def empty_events(
+    attributes: Sequence[str], measures: Sequence[str] = (), *, covered: bool = False
+) -> pd.DataFrame:
+    """A canonical events frame without rows (with ``covered_until`` when ``covered``)."""
+    kinds = {"ts": "datetime64[us]", COVERAGE_COLUMN: "datetime64[us]", "amount": "float64"}
+    kinds |= {"quantity": "float64"} | {measure: "float64" for measure in measures}
+    coverage = [COVERAGE_COLUMN] if covered else []
+    columns = [*EVENT_FRAME_COLUMNS, *coverage, *attributes, *measures]
     return pd.DataFrame({c: pd.Series([], dtype=kinds.get(c, object)) for c in columns})
 
 
@@ -393,6 +451,8 @@ def _as_canonical(events: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFra
     """Text columns as object (missing: None), timestamps in microseconds."""
     out = events.copy()
     out["ts"] = out["ts"].astype("datetime64[us]")
+    if COVERAGE_COLUMN in out:
+        out[COVERAGE_COLUMN] = out[COVERAGE_COLUMN].astype("datetime64[us]")
     for name in ("customer_id", "event_type", "order_id", "product_id", *attributes):
         out[name] = out[name].astype(object).where(out[name].notna(), None)
     return out

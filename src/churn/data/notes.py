@@ -29,6 +29,9 @@ class SourceNotes:
     """Rows dropped for want of a timestamp (``drop_missing_timestamp``)."""
     ids: WrittenIds = field(default_factory=WrittenIds)
     """Customer ids written as whole numbers with a decimal point ('12697.0')."""
+    covered_before_event: int = 0
+    """Rows whose ``covered_until`` is before their own timestamp (a cancellation or refund
+    that ends the paid period early): kept, they extend no coverage."""
 
     def count_missing_timestamps(self, n: int) -> None:
         self.missing_timestamps += n
@@ -45,8 +48,8 @@ class SourceNotes:
 
 def source_warnings(src: SourceSettings, notes: SourceNotes, settings: EventsSettings) -> list[str]:
     """Warnings about one source: no positive amount at all, rows dropped for want of a
-    timestamp, and local times that fell on a daylight-saving change (each with its count and
-    the rule applied)."""
+    timestamp, rows covered until before they happened, and local times that fell on a
+    daylight-saving change (each with its count and the rule applied)."""
     out = []
     if notes.amounts and not notes.positive_amounts:
         if "amount" in src.columns:
@@ -64,6 +67,13 @@ def source_warnings(src: SourceSettings, notes: SourceNotes, settings: EventsSet
             f"{src.path}: column {src.columns['timestamp']!r}: dropped "
             f"{notes.missing_timestamps:,} row(s) without a timestamp "
             "(data.events.drop_missing_timestamp)"
+        )
+    if notes.covered_before_event:
+        out.append(
+            f"{src.path}: column {src.columns['covered_until']!r} (covered_until): "
+            f"{notes.covered_before_event:,} row(s) are covered until a date before their own "
+            f"{src.columns['timestamp']!r} (cancellations or refunds that end the paid period "
+            "early?); kept, such a row extends no customer's coverage"
         )
     changes = notes.clock_changes
     if changes.ambiguous or changes.nonexistent:

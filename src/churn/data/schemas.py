@@ -107,11 +107,12 @@ def events_schema(
     measures: Sequence[str] = (),
     *,
     numeric_attributes: Collection[str] = (),
+    covered: bool = False,
 ) -> pa.DataFrameSchema:
     """Cleaned events, before overlaps and duplicates are settled: ``EVENT_FRAME_COLUMNS``,
-    ``attributes`` (text, floats for those of ``numeric_attributes``), then ``measures``
-    (finite numbers, or missing). No event may lie in the future of ``now`` (a day's grace
-    for time zones)."""
+    ``covered_until`` when ``covered`` (timestamps, or missing), ``attributes`` (text, floats
+    for those of ``numeric_attributes``), then ``measures`` (finite numbers, or missing). No
+    event may lie in the future of ``now`` (a day's grace for time zones)."""
     horizon = pd.Timestamp(now) + pd.Timedelta(days=1)
     return pa.DataFrameSchema(
         {
@@ -139,6 +140,7 @@ def events_schema(
             ),
             "order_id": _text_column(),
             "product_id": _text_column(),
+            **({"covered_until": _timestamp_column()} if covered else {}),
             **_attributes(attributes, numeric=numeric_attributes),
             **{
                 name: pa.Column(

@@ -22,8 +22,11 @@ def spark_label_table(
     cutoffs: pd.DataFrame,
     settings: EventLabelSettings,
     churn_events: Table | None = None,
+    *,
+    covered: bool = False,
 ) -> Any:
-    """The labels of ``build_labels(events, cutoffs, settings, churn_events)`` as a Spark
+    """The labels of ``build_labels(events, cutoffs, settings, churn_events, covered=covered)``
+    as a Spark
     DataFrame of session ``scoped``, not collected: ``customer_id``, ``cutoff`` (a timestamp
     without time zone), ``churned`` (boolean, NULL where the window is not observed),
     ``split``, sorted by cutoff then customer. Does not check that every split has labels:
@@ -33,7 +36,7 @@ def spark_label_table(
         "churns"
     )
     spark_dataframe(scoped, cutoff_days(cutoffs)).createOrReplaceTempView("cut")
-    query = scoped.sql(spark_sql(labels_sql(settings)))
+    query = scoped.sql(spark_sql(labels_sql(settings, covered=covered)))
     return query.selectExpr(
         "customer_id",
         "CAST(DATE_FROM_UNIX_DATE(CAST(cutoff_day AS INT)) AS TIMESTAMP_NTZ) AS cutoff",

@@ -51,6 +51,8 @@ class FeatureSpec:
     numeric_event_attributes: tuple[str, ...] = ()
     """Event attributes held as numbers (``data.events.numeric_attributes``): their latest
     value is a numeric feature; every other event attribute's a category."""
+    covered: bool = False
+    """The events hold ``covered_until`` (``data.events.covered``): the coverage features."""
 
 
 def text_columns(frame: pd.DataFrame | None) -> frozenset[str]:
@@ -244,6 +246,26 @@ _PER_MEASURE_WINDOW: tuple[_Template, ...] = (
     ("{slug}_{w}d", "frequency", "Sum of {m} in the last {w} days", "m_{slug}_{w}"),
 )
 
+COVERAGE_FAMILY = "coverage"
+"""The family of the features read from ``covered_until``: how long a customer is paid up."""
+
+_COVERAGE: tuple[_Template, ...] = (
+    (
+        "coverage_days_left",
+        COVERAGE_FAMILY,
+        "Days the paid period runs on after the cutoff, by the payments before it (negative: "
+        "days since it ended)",
+        "cov_left",
+    ),
+    (
+        "coverage_plan_days",
+        COVERAGE_FAMILY,
+        "Days the latest payment before the cutoff paid for (its covered_until minus its day)",
+        "cov_plan_days",
+    ),
+)
+"""When the events hold ``covered_until``; from the activity events before the cutoff."""
+
 _SIGNUP: tuple[_Template, ...] = (
     (
         "days_since_signup",
@@ -265,7 +287,7 @@ def _filled(templates: Sequence[_Template], **fields: object) -> list[Feature]:
 def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
     """Every feature with the SQL expression that computes it from the per-pair aggregates, in
     column order: whole history, each window, rhythm and trends, each event type, returns,
-    each measure, diversity, signup, then event and customer attributes. Raises
+    each measure, diversity, coverage, signup, then event and customer attributes. Raises
     ``PipelineStateError`` if two features share a name."""
     s = spec.settings
     windows = sorted(set(s.windows_days))
@@ -283,6 +305,8 @@ def feature_catalogue(spec: FeatureSpec) -> list[Feature]:
             features += _filled(_PER_MEASURE_WINDOW, m=m, slug=slug(m), w=w)
         features += _filled(_PER_MEASURE, m=m, slug=slug(m), longest=longest, t=t)
     features += _filled(_DIVERSITY, t=t)
+    if spec.covered:
+        features += _filled(_COVERAGE)
     if spec.has_signup_date:
         features += _filled(_SIGNUP)
     features += [

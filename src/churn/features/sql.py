@@ -112,6 +112,12 @@ def _pair_aggregates(spec: FeatureSpec) -> list[str]:
             for w in sorted({*windows, t})
         ]
         aggs.append(f"{_sum_where(col, prev)} AS {quote_identifier(f'{name}_prev_{t}')}")
+    if spec.covered:
+        aggs += [
+            "MAX(d.cov_day) - d.cutoff_day AS cov_left",
+            "ARG_MAX(d.cov_plan_days, d.cov_key) FILTER (WHERE d.cov_key IS NOT NULL)"
+            " AS cov_plan_days",
+        ]
     for attr in spec.event_attributes:
         col, ts = quote_identifier("attr_" + slug(attr)), quote_identifier("attr_ts_" + slug(attr))
         aggs.append(
@@ -172,7 +178,7 @@ def _event_sums_sql(spec: FeatureSpec) -> str:
         f" AS {quote_identifier('attr_ts_' + slug(attr))}"
         for attr, a in ((attr, quote_identifier(attr)) for attr in spec.event_attributes)
     )
-    per_event = type_counts + measure_sums + latest_attrs
+    per_event = type_counts + measure_sums + latest_attrs + _coverage_sums(spec)
     return f"""
     event_sums AS (
         SELECT e.customer_id, e.seg_end,
@@ -184,6 +190,27 @@ def _event_sums_sql(spec: FeatureSpec) -> str:
         FROM {_dated_events()} AS e
         GROUP BY e.customer_id, e.seg_end
     )"""
+
+
+def _coverage_sums(spec: FeatureSpec) -> str:
+    """Columns of ``event_sums`` when the events hold ``covered_until``: per customer and
+    segment, the latest day an activity event covers (``cov_day``) and the days the latest
+    of those payments paid for (``cov_plan_days``), latest by day then by the day it covers
+    (``cov_key``, which decides between payments of one day alike on every engine)."""
+    if not spec.covered:
+        return ""
+    paid = f"{_in(spec.activity_event_types, 'e.event_type')} AND e.covered_until IS NOT NULL"
+    cover = day_of("e.covered_until")
+    key = f"CAST(e.day AS BIGINT) * {COVERED_DAY_SPAN} + {cover}"
+    return f""",
+            MAX({_when(paid, cover)}) AS cov_day,
+            ARG_MAX({cover} - e.day, {key}) FILTER (WHERE {paid}) AS cov_plan_days,
+            MAX({_when(paid, key)}) AS cov_key"""
+
+
+COVERED_DAY_SPAN = 1_000_000
+"""Days since 1970 of a covered_until are below this (until the year 4707), so the day of a
+payment times it plus the day it covers orders payments by both."""
 
 
 def _activity_sql(spec: FeatureSpec) -> str:

@@ -69,6 +69,12 @@ class EventsKind:
         self.settings = settings
         self.labs = labels
 
+    @property
+    def _covered(self) -> bool:
+        """Whether the events hold ``covered_until`` (``data.events.covered``)."""
+        events = self.settings.data.events
+        return events is not None and events.covered
+
     def _data_end(self, events: Table) -> dt.date:
         """The day after the last event (or ``labels.last_day_of_data``)."""
         span = event_span(events, sql_runner(self.settings.features))
@@ -88,6 +94,7 @@ class EventsKind:
             tables.optional("churn_events"),
             run_sql=sql_runner(self.settings.features),
             only=only,
+            covered=self._covered,
         )
 
     def labels(self, tables: Canonical) -> pd.DataFrame:
@@ -106,7 +113,10 @@ class EventsKind:
 
         events = tables.events()
         cutoffs = cutoff_table(self.labs, self._data_end(events))
-        return spark_label_table(scoped, events, cutoffs, self.labs, churn_events), cutoffs
+        labels = spark_label_table(
+            scoped, events, cutoffs, self.labs, churn_events, covered=self._covered
+        )
+        return labels, cutoffs
 
     def require_labels(self, tables: Canonical, cutoffs: pd.DataFrame, splits: Any) -> None:
         """Raise :class:`LabelError` when a training, validation or test cutoff of ``cutoffs``
@@ -134,6 +144,7 @@ class EventsKind:
             text_customer_attributes=tuple(a for a in customer_attributes if a in text_columns),
             event_measures=tuple(data.events.measure_names),
             numeric_event_attributes=tuple(sorted(data.events.numeric_attributes)),
+            covered=data.events.covered,
         )
 
     def features(self, tables: Canonical, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -248,7 +259,9 @@ class EventsKind:
 
         events = tables.events()
         when, table = self._scoring_cutoff(events, cutoff)
-        eligible = spark_label_table(scoped, events, table, self.labs, churn_events)
+        eligible = spark_label_table(
+            scoped, events, table, self.labs, churn_events, covered=self._covered
+        )
         if eligible.isEmpty():
             raise _no_eligible_customers(when)
         features = self.spark_features(scoped, events, eligible, customers, customer_columns)

@@ -426,7 +426,9 @@ def run(
                     (parts / record.folder).rename(folder / record.folder)
             dest = Output(folder / "events.parquet", made_by=paths.canonical.made_by)
             if n_rows == 0:  # every row dropped by a cleaning rule: labels will say so
-                io.write_parquet(empty_events(attributes, events.measure_names), dest)
+                io.write_parquet(
+                    empty_events(attributes, events.measure_names, covered=events.covered), dest
+                )
             else:
                 memory = settings.features.duckdb_memory_limit
                 stacked = [(folder / r.folder, r.parts) for r in records]

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from churn.data.contract import EVENT_FRAME_COLUMNS, INEXACT_IDS
+from churn.data.contract import EVENT_FRAME_COLUMNS, INEXACT_IDS, coverage_columns
 from churn.data.parsing import clean_text, event_type_key, parse_ids
 from churn.data.problems import Problems, row_labels
 from churn.data.schemas import events_schema, schema_problems
@@ -55,6 +55,8 @@ def request_columns(data: DataSettings) -> list[RequestColumn]:
         )
         for name in EVENT_FRAME_COLUMNS
     ]
+    # the paid period's end, when the pipeline learnt from it: labels and features read it
+    columns += [RequestColumn(c, "time", True) for c in coverage_columns(data.events)]
     numeric = set(data.events.numeric_attributes)
     columns += [
         RequestColumn(a, "number" if a in numeric else "text", True) for a in event_attributes(data)
@@ -124,6 +126,7 @@ def canonical_request(frame: pd.DataFrame, data: DataSettings, now: dt.datetime)
         attributes,
         data.events.measure_names,
         numeric_attributes=data.events.numeric_attributes,
+        covered=data.events.covered,
     )
     schema_problems(out, schema, source, problems)
     if problems.items:
@@ -175,7 +178,7 @@ def _timestamps(values: pd.Series, problems: Problems) -> pd.Series:
     parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
     bad = values[parsed.isna() & values.notna()]
     if len(bad):
-        problems.add(REQUEST, "ts", "unparseable timestamp (expected ISO 8601)", bad)
+        problems.add(REQUEST, str(values.name), "unparseable timestamp (expected ISO 8601)", bad)
     return parsed.dt.tz_localize(None).astype("datetime64[us]")
 
 
