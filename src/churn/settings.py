@@ -366,7 +366,8 @@ class EventsSettings(Frozen):
                 f"some of {sorted(attributes)}"
             )
         for i, src in enumerate(self.sources):
-            clash = sorted(set(src.measures) & (attributes | set(CANONICAL_EVENT_COLUMNS)))
+            canonical = {*CANONICAL_EVENT_COLUMNS, "covered_until"}
+            clash = sorted(set(src.measures) & (attributes | canonical))
             if clash:
                 problems.append(
                     f"sources[{i}].measures: {clash} also name an attribute or a canonical "

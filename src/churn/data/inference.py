@@ -27,6 +27,7 @@ from churn.data.day_numbers import (
     reads_as_excel_serials,
 )
 from churn.data.json_columns import json_object_columns
+from churn.data.paid_periods import paid_period_column
 from churn.data.parsing import (
     CURRENCY,
     EMAIL_ADDRESS,
@@ -298,6 +299,10 @@ class EventRoles:
     auto-renew flag, a plan's length in days, seats): each customer keeps one value, customers
     differ (:func:`customer_number_columns`). Their latest value before a cutoff is a feature
     (``data.events.numeric_attributes``)."""
+    covered_until: TimestampGuess | None = None
+    """The date each row's payment covers the customer through (KKBox's
+    ``membership_expire_date``, an invoice's ``period_end``): the source's ``covered_until``
+    (:func:`churn.data.paid_periods.paid_period_column`)."""
 
 
 @dataclass(frozen=True)
@@ -878,6 +883,15 @@ def infer_event_roles(
     else:
         ts = _read_as_dates(sample[timestamp], timestamp)
     taken = {customer_id, timestamp}
+    covered = _covered_until(sample, dates, ts, [c for c in open_columns if c not in taken])
+    if covered is not None:
+        taken.add(covered.column)
+        notes.append(
+            f"{covered.column!r} (dates on or after {timestamp!r} on nearly every row) says until "
+            "when each payment covers the customer: mapped as covered_until, so a customer "
+            "paid up past a window's end is no churner and the days of cover left are a "
+            "feature; if it is no paid period, remove it from the source's columns"
+        )
     if (origin := day_number_origin(ts.format)) == EXCEL_ORIGIN:
         first = filled_text(sample[timestamp]).iloc[0]
         day = pd.Timestamp(EXCEL_ORIGIN) + pd.Timedelta(days=float(first))
@@ -1049,7 +1063,31 @@ def infer_event_roles(
         product_id,
         credits,
         numeric_attributes,
+        covered,
     )
+
+
+def _covered_until(
+    sample: pd.DataFrame,
+    dates: dict[str, TimestampGuess],
+    ts: TimestampGuess,
+    columns: Sequence[str],
+) -> TimestampGuess | None:
+    """The date column among ``columns`` that ends each row's paid period
+    (:func:`churn.data.paid_periods.paid_period_column`), read as its own dates; None when
+    none does, the timestamp's format is still undecided, or the period's ends are ISO 8601
+    beside a timestamp of another format (``covered_until_format`` cannot name ISO 8601)."""
+    times = _sample_times(sample[ts.column], ts)
+    if times is None:
+        return None
+    ends = {}
+    for column in columns:
+        if column in dates and (read := _sample_times(sample[column], dates[column])) is not None:
+            ends[column] = read
+    found = paid_period_column(times, ends, {c: name_words(c) for c in ends})
+    if found is None or (dates[found.column].format is None and ts.format is not None):
+        return None  # ISO 8601 beside a format: covered_until_format has no way to say so
+    return dates[found.column]
 
 
 _QUANTITY_WORDS = frozenset({"quantity", "qty", "quantities", "units", "pieces", "menge"})

@@ -45,6 +45,16 @@ Table = pd.DataFrame | ParquetTable
 """What a query's tables may be: a frame in memory or a parquet file."""
 
 
+def table_columns(table: Table) -> list[str]:
+    """The column names of ``table``: a frame's, or a parquet file's from its footer alone."""
+    if isinstance(table, pd.DataFrame):
+        return [str(c) for c in table.columns]
+    import pyarrow.parquet as pq  # noqa: PLC0415 - only parquet tables need it
+
+    names: list[str] = pq.read_schema(table.path).names
+    return names
+
+
 def quote_identifier(name: str) -> str:
     """``name`` as a SQL identifier (column or table name): in double quotes, each double quote
     in it doubled. ``'a"b'`` -> ``'"a""b"'``.

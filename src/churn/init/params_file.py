@@ -56,6 +56,7 @@ class Rule:
 
 BEHAVIOUR = (
     "RECENCY",
+    "COVERAGE",
     "PURCHASE_PATTERN",
     "ACTIVITY_TREND",
     "FREQUENCY",
@@ -79,7 +80,7 @@ EVENT_PLAYBOOK = (
     Rule(
         "win_back_offer",
         "Long silent, probably gone: an offer to come back",
-        ("RECENCY", "PURCHASE_PATTERN"),
+        ("RECENCY", "COVERAGE", "PURCHASE_PATTERN"),
         min_probability=0.8,
     ),
     Rule(
@@ -176,11 +177,20 @@ def _event_source(source: SourceFile, roles: EventRoles, names: Mapping[str, str
     if roles.quantity is not None and roles.amount is not None:  # spend = units x unit price
         del columns["amount"]
         columns |= {"quantity": roles.quantity, "unit_price": roles.amount}
+    covered = roles.covered_until
+    if covered is not None:
+        columns["covered_until"] = covered.column
+    own_format = covered is not None and covered.format != roles.timestamp.format
     return [
         *_reading(source, 8),
         "        columns:",
         *_mapping(columns, 10),
         *_timestamp_format(roles.timestamp, 8),
+        *(
+            [f"        covered_until_format: {scalar(covered.format)}   # check"]
+            if covered is not None and own_format
+            else []
+        ),
         *(flow_list("missing_ids", roles.placeholder_ids, 8) if roles.placeholder_ids else []),
         *(
             ["        measures:   # check: numbers summed per window (usage, minutes, seats)"]
@@ -214,7 +224,7 @@ def event_attribute_names(plan: EventsPlan) -> dict[str, str]:
     snake_case, one name for a column
     several sources hold, with :data:`ATTRIBUTE_SUFFIX` until it clashes with nothing."""
     measures = [name for _, roles in plan.sources for name in measure_names(roles.measures)]
-    taken = {*CANONICAL_EVENT_COLUMNS, *RESERVED, *measures}
+    taken = {*CANONICAL_EVENT_COLUMNS, "covered_until", *RESERVED, *measures}
     if plan.customers is not None:
         taken |= set(plan.customers.attributes)
     names: dict[str, str] = {}

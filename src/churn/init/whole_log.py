@@ -36,7 +36,8 @@ def read_log(
     log as ``customer_id``, ``ts`` (parsed, UTC), ``event_type`` (as ingest keys it; missing
     without a type column), ``no_time`` (the row has no timestamp: a totals line) and
     ``zero_amount`` (a file without types whose amount is 0 on the row, and no measure above
-    0: :func:`_nothing_carried`)."""
+    0: :func:`_nothing_carried`) and ``covered_until`` (parsed, UTC; missing in a file
+    without paid periods: :attr:`EventRoles.covered_until`)."""
     firsts, lasts, logs = [], [], []
     for path, source, roles in files:
         column, fmt = roles.timestamp.column, roles.timestamp.format
@@ -75,10 +76,22 @@ def read_log(
                     "event_type": None if types is None else types.reset_index(drop=True),
                     "no_time": raw.astype("string").str.strip().fillna("").eq("").to_numpy(),
                     "zero_amount": zero.to_numpy(),
+                    "covered_until": _covered_until(path, source, roles, len(raw)),
                 }
             )
         )
     return min(firsts), max(lasts), pd.concat(logs, ignore_index=True)
+
+
+def _covered_until(path: Path, source: SourceFile, roles: EventRoles, rows: int) -> pd.Series:
+    """The paid periods' ends of a file (``rows`` long, its own index dropped), parsed as
+    ingest reads them; all missing without such a column."""
+    guess = roles.covered_until
+    if guess is None:
+        return pd.Series(pd.NaT, index=range(rows), dtype="datetime64[us]")
+    raw = read_column(path, source.format, guess.column).replace("", None)
+    parsed, _ = parse_timestamps(raw, fmt=guess.format, timezone="UTC")
+    return parsed.reset_index(drop=True).astype("datetime64[us]")
 
 
 def _nothing_carried(path: Path, source: SourceFile, roles: EventRoles) -> pd.Series:
@@ -184,7 +197,9 @@ def label_counts(
     labs = settings.labels
     assert isinstance(labs, EventLabelSettings)
     cutoffs = cutoff_table(labs, observed_until(events, labs.last_day_of_data))
-    labels = build_labels(events, cutoffs, labs, churns if len(churns) else None)
+    labels = build_labels(
+        events, cutoffs, labs, churns if len(churns) else None, covered=events_settings.covered
+    )
     out = {}
     for split in ("train", "valid", "test"):
         churned = labels.loc[labels["split"] == split, "churned"].dropna()

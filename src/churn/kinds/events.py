@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 
 from churn.campaigns.outcomes import ContactOutcomes, contact_outcomes
+from churn.data.contract import COVERAGE_COLUMN
 from churn.data.event_summaries import amounts_written, daily_totals, event_span
 from churn.engines import ParquetTable, SqlRunner, Table, sql_runner
-from churn.engines.sql import days_to_timestamp, timestamp_to_days
+from churn.engines.sql import days_to_timestamp, table_columns, timestamp_to_days
 from churn.errors import LabelError
 from churn.features import Feature, FeatureSpec, feature_catalogue
 from churn.features.build import feature_batches
@@ -69,11 +70,12 @@ class EventsKind:
         self.settings = settings
         self.labs = labels
 
-    @property
-    def _covered(self) -> bool:
-        """Whether the events hold ``covered_until`` (``data.events.covered``)."""
-        events = self.settings.data.events
-        return events is not None and events.covered
+    @staticmethod
+    def _covered(events: Table) -> bool:
+        """Whether the canonical ``events`` hold ``covered_until``: ingest writes it exactly
+        when a source maps it (``data.events.covered``). Read from the table, not the params,
+        since the labels stage reads no ``data`` params (dvc.yaml)."""
+        return COVERAGE_COLUMN in table_columns(events)
 
     def _data_end(self, events: Table) -> dt.date:
         """The day after the last event (or ``labels.last_day_of_data``)."""
@@ -94,7 +96,7 @@ class EventsKind:
             tables.optional("churn_events"),
             run_sql=sql_runner(self.settings.features),
             only=only,
-            covered=self._covered,
+            covered=self._covered(events),
         )
 
     def labels(self, tables: Canonical) -> pd.DataFrame:
@@ -114,7 +116,7 @@ class EventsKind:
         events = tables.events()
         cutoffs = cutoff_table(self.labs, self._data_end(events))
         labels = spark_label_table(
-            scoped, events, cutoffs, self.labs, churn_events, covered=self._covered
+            scoped, events, cutoffs, self.labs, churn_events, covered=self._covered(events)
         )
         return labels, cutoffs
 
@@ -260,7 +262,7 @@ class EventsKind:
         events = tables.events()
         when, table = self._scoring_cutoff(events, cutoff)
         eligible = spark_label_table(
-            scoped, events, table, self.labs, churn_events, covered=self._covered
+            scoped, events, table, self.labs, churn_events, covered=self._covered(events)
         )
         if eligible.isEmpty():
             raise _no_eligible_customers(when)

@@ -368,9 +368,20 @@ def _sentences(
             rated = np.fromiter((v is not None and value_key(v) in rates for v in values), bool)
         else:
             rated = np.ones(len(values), dtype=bool)
+        negative = np.zeros(len(values), dtype=bool)
+        negated = values
+        if (below := reason.negative_template(name)) is not None:
+            below_zero = [
+                isinstance(v, int | float) and not math.isnan(v) and v < 0 for v in values
+            ]
+            negative = np.asarray(below_zero, dtype=bool)
+            negated = np.asarray(
+                [-v if n else v for v, n in zip(values, below_zero, strict=True)], dtype=object
+            )
         sentences = np.empty(len(values), dtype=object)
         for sentence, where in (
-            (template, ~missing & rated),
+            (template, ~missing & rated & ~negative),
+            (below or template, ~missing & rated & negative),
             (NUMERIC_TEXT, ~missing & ~rated),
             (reason.missing_template(name), missing),
         ):
@@ -378,7 +389,7 @@ def _sentences(
                 sentences[where] = render_many(
                     sentence,
                     feature=name,
-                    values=list(values[where]),
+                    values=list(negated[where]),
                     typical=reference.typical.get(name),
                     description=catalogue.descriptions.get(name, name),
                     churn_rate_by_value=rates,

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from churn.errors import ConfigError
-from churn.features.catalogue import ATTRIBUTE_FAMILY
+from churn.features.catalogue import ATTRIBUTE_FAMILY, COVERAGE_FAMILY
 from churn.io.yaml_files import decode_utf8, parse_yaml
 from churn.scoring.context import is_context_attribute
 
@@ -49,6 +49,12 @@ class ReasonSpec(BaseModel):
         description="feature -> sentence when that feature is quoted and the customer has no "
         "value (a one-time buyer has no gap between purchases)",
     )
+    negative_texts: dict[str, str] = Field(
+        default_factory=dict,
+        description="feature -> sentence when that feature is quoted and the customer's value "
+        "is below 0, {value} then its size (days since a paid period ended, where the feature "
+        "counts the days left as negative)",
+    )
 
 
 class CatalogueSpec(BaseModel):
@@ -71,9 +77,16 @@ class Reason:
     texts: Mapping[str, str]
     missing_text: str = MISSING_TEXT
     missing_texts: Mapping[str, str] = field(default_factory=dict)
+    negative_texts: Mapping[str, str] = field(default_factory=dict)
 
     def template(self, feature: str) -> str:
         return self.texts.get(feature, self.text)
+
+    def negative_template(self, feature: str) -> str | None:
+        """The sentence for a customer whose value of ``feature`` is below 0, quoting its size
+        ("Paid period ended 18 days before the cutoff", not "ends -18 days after it"); None:
+        :meth:`template` reads either sign."""
+        return self.negative_texts.get(feature)
 
     def missing_template(self, feature: str) -> str:
         """The sentence for a customer whose value of ``feature`` is missing: "unknown times the
@@ -236,7 +249,27 @@ def default_catalogue(
     own = attribute_reasons(
         feature_catalogue, attributes, context=context, taken=[r.code for r in built_in.reasons]
     )
-    return built_in.model_copy(update={"reasons": [*built_in.reasons, *own]})
+    reasons = list(built_in.reasons)
+    if any(family.get(n) == COVERAGE_FAMILY for n in model_features):
+        reasons = _recency_in_coverage(reasons)
+    return built_in.model_copy(update={"reasons": [*reasons, *own]})
+
+
+COVERAGE_CODE = "COVERAGE"
+RECENCY_FAMILY = "recency"
+
+
+def _recency_in_coverage(reasons: Sequence[ReasonSpec]) -> list[ReasonSpec]:
+    """``reasons`` with the coverage reason first, gathering the recency family too: where
+    payments say how long they pay for, the days since the last one and the days it still
+    covers are one story, and a member paid up for a year must not read "No purchase for 322
+    days" as a risk. RECENCY stays in the catalogue (a playbook rule may name it), without
+    features."""
+    coverage = next((r for r in reasons if r.code == COVERAGE_CODE), None)
+    if coverage is None:
+        return list(reasons)
+    gathering = coverage.model_copy(update={"families": [*coverage.families, RECENCY_FAMILY]})
+    return [gathering, *(r for r in reasons if r.code != COVERAGE_CODE)]
 
 
 def pipeline_catalogue(
@@ -306,6 +339,7 @@ def resolve(
                 r.texts,
                 r.missing_text,
                 r.missing_texts,
+                r.negative_texts,
             )
         )
     return ReasonCatalogue(spec.version, tuple(reasons), descriptions)

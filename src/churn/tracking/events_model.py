@@ -258,13 +258,16 @@ def example_request(settings: PipelineSettings) -> pd.DataFrame:
         "quantity": [1.0, 2.0],
         "order_id": ["O-1", "O-2"],
         "product_id": ["P-1", "P-2"],
+        "covered_until": list(pd.to_datetime(["2024-02-05", "2024-03-09"])),
     }
     wanted = [c for c in request_columns(settings.data) if c.required or c.name in made_up]
     filler: dict[str, list[object]] = {"text": ["a value"] * 2, "number": [3.0, 5.0]}
     example = pd.DataFrame(
         {c.name: made_up.get(c.name, filler.get(c.kind, filler["text"])) for c in wanted}
     )
-    example["ts"] = example["ts"].astype("datetime64[us]")
+    for column in ("ts", "covered_until"):
+        if column in example:
+            example[column] = example[column].astype("datetime64[us]")
     return example
 
 
