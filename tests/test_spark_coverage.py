@@ -9,7 +9,6 @@ import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,9 +64,9 @@ def events() -> pd.DataFrame:
     )
     covered = both.assign(covered_until=until.astype("datetime64[us]"))
     out = pd.concat([covered, twice], ignore_index=True)
-    return out.astype(
-        {"amount": "float64", "quantity": "float64", "ts": "datetime64[us]"}
-    ).astype({"covered_until": "datetime64[us]"})
+    return out.astype({"amount": "float64", "quantity": "float64", "ts": "datetime64[us]"}).astype(
+        {"covered_until": "datetime64[us]"}
+    )
 
 
 @pytest.mark.parametrize(
