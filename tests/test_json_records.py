@@ -155,6 +155,10 @@ def test_a_json_app_log_is_initialised_and_ingested_like_its_csv(tmp_path: Path)
     assert source["columns"]["timestamp"] == "ts" and source["timestamp_format"] == "unix_ms"
     assert "format" not in source  # .jsonl: auto reads it as JSON
     assert "json records" in out
+    # the plan each event carries describes the customer: a text event attribute (the CSV
+    # below has none, so it is compared without it)
+    attributes = source["attributes"]
+    assert list(attributes.values()) == ["user.plan"]
 
     flat = pd.DataFrame(
         {"user": frame["user"], "ts": frame["ts"].astype(str), "revenue": frame["revenue"]}
@@ -176,7 +180,9 @@ def test_a_json_app_log_is_initialised_and_ingested_like_its_csv(tmp_path: Path)
         pd.read_parquet(root / f"data/interim/{n}/canonical/events.parquet") for n in ("app", "csv")
     ]
     assert len(read[0]) == len(frame)
-    pd.testing.assert_frame_equal(read[0], read[1])
+    (plan,) = attributes
+    assert set(read[0][plan]) == {"free", "pro"}
+    pd.testing.assert_frame_equal(read[0].drop(columns=[plan]), read[1])
 
 
 def test_a_sample_reads_only_its_rows(tmp_path: Path) -> None:
