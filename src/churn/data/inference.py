@@ -1043,10 +1043,7 @@ def infer_event_roles(
             )
         )
     elif blank_ids:
-        notes.append(
-            f"{blank_ids:,} of the first {len(sample):,} rows have no customer id (guests?): "
-            "such rows are dropped (data.events.drop_missing_customer_id)"
-        )
+        notes.append(guests_note(blank_ids, len(sample)))
     return EventRoles(
         customer_id,
         ts,
@@ -1088,6 +1085,14 @@ def _covered_until(
     if found is None or (dates[found.column].format is None and ts.format is not None):
         return None  # ISO 8601 beside a format: covered_until_format has no way to say so
     return dates[found.column]
+
+
+def guests_note(blank_ids: int, rows: int) -> str:
+    """The note on ``blank_ids`` of a sample's ``rows`` without a customer id."""
+    return (
+        f"{blank_ids:,} of the first {rows:,} rows have no customer id (guests?): "
+        "such rows are dropped (data.events.drop_missing_customer_id)"
+    )
 
 
 _QUANTITY_WORDS = frozenset({"quantity", "qty", "quantities", "units", "pieces", "menge"})

@@ -33,8 +33,8 @@ from churn.data.inference import (
 )
 from churn.data.parsing import event_type_matches
 from churn.errors import ConfigError, LabelError, PipelineStateError
+from churn.init import anonymous, whole_log
 from churn.init import plan as planning
-from churn.init import whole_log
 from churn.init.dvc_plots import add_plots, plot_series
 from churn.init.event_kinds import return_prefix
 from churn.init.findings import events_findings, snapshot_findings
@@ -321,6 +321,17 @@ def init_events(
         (source, replace(roles, timestamp=_settled(path, source, roles.timestamp)))
         for path, (source, roles) in zip(events, sources, strict=True)
     )
+    # rows without the customer's id but a device's: said with their counts, not as guests
+    anonymous_notes = anonymous.anonymous_notes(
+        [
+            (path, source, roles, sample)
+            for path, (_, sample), (source, roles) in zip(events, samples, sources, strict=True)
+        ]
+    )
+    sources = tuple(
+        (source, anonymous.without_guests_note(roles, sample))
+        for (_, sample), (source, roles) in zip(samples, sources, strict=True)
+    )
     return_rules = {
         return_prefix(sample[roles.order_id], sample[units])
         for (_, sample), (_, roles) in zip(samples, sources, strict=True)
@@ -411,7 +422,7 @@ def init_events(
         return_rule=next(iter(return_rules)) if len(return_rules) == 1 else None,
         paid_types=tuple(str(t) for t in paid_types.index),
     )
-    plan = replace(plan, notes=(*plan.notes, *overlap))
+    plan = replace(plan, notes=(*plan.notes, *anonymous_notes, *overlap))
     if len(log) <= whole_log.SIZED_ROWS:
         settings = _validated({pipeline_params_path(project_dir, name): render(plan)}, project_dir)
         try:

@@ -1,0 +1,82 @@
+"""``churn init`` on product-analytics exports (Amplitude's ``user_id`` beside ``device_id``,
+Segment's ``userId`` beside ``anonymousId``): the user id is blank on the visits before
+sign-in and on every visit of those who never sign in. Init keys by the signed-in id and says
+how many rows it leaves out and how many of those an identity step could have kept, instead of
+"N of the first 5,000 rows have no customer id (guests?)"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn.init.anonymous import anonymous_column
+from tests.test_init import export, init, project, written
+
+
+def amplitude_like(n_users: int = 240, seed: int = 11) -> pd.DataFrame:
+    """Sessions of users on their own device; half never sign in, the others are anonymous on
+    their first days."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2023-01-01")
+    rows = []
+    for user in range(n_users):
+        device = f"{rng.integers(16**11, 16**12):012x}-{user:04d}"
+        signs_in = user % 2 == 0
+        first = float(rng.uniform(0, 150))
+        day, last = first, first + float(rng.exponential(150))
+        while day < min(last, 299):
+            t = start + pd.Timedelta(days=day)
+            for k, kind in enumerate(["session_start", "Viewed Page", "Clicked Button"]):
+                rows.append(
+                    {
+                        "user_id": f"u{user:05d}" if signs_in and day > first + 7 else "",
+                        "device_id": device,
+                        "event_time": (t + pd.Timedelta(seconds=30 * k)).strftime(
+                            "%Y-%m-%d %H:%M:%S.%f"
+                        ),
+                        "event_type": kind,
+                        "event_properties": json.dumps({"page": str(rng.choice(["/a", "/b"]))}),
+                        "platform": ["Web", "iOS", "Android"][user % 3],
+                    }
+                )
+            day += float(rng.exponential(12))
+    return pd.DataFrame(rows)
+
+
+def test_anonymous_rows_are_counted_and_the_missing_step_named(tmp_path: Path) -> None:
+    log = amplitude_like()
+    root = project(tmp_path / "p")
+    code, out = init(root, "app", "--events", str(export(tmp_path, log, "amplitude.csv")))
+    assert code == 0, out
+    said = " ".join(out.split())
+    blank = log["user_id"].eq("")
+    signed = set(log.loc[~blank, "device_id"])
+    stitchable = int(log.loc[blank, "device_id"].isin(signed).sum())
+    assert written(root, "app")["data"]["events"]["sources"][0]["columns"]["customer_id"] == (
+        "user_id"
+    )
+    assert (
+        f"{int(blank.sum()):,} of {len(log):,} rows ({blank.mean():.0%}) have 'device_id' "
+        "filled and no 'user_id'"
+    ) in said
+    assert f"{stitchable:,} of those rows carry a 'device_id' seen with a 'user_id'" in said
+    assert "needs an identity step churn does not have" in said
+    assert "--customer-id device_id" in said
+    assert "(guests?)" not in said
+
+
+def test_an_anonymous_id_is_one_filled_where_the_customer_is_not() -> None:
+    sample = pd.DataFrame(
+        {
+            "userId": ["a", "", "", "b", ""],
+            "anonymousId": ["x1", "x2", "x3", "x4", "x5"],
+            "device_type": ["ios", "web", "web", "ios", "web"],  # filled, but no id
+            "messageId": ["m1", "m2", "m3", "m4", "m5"],
+        }
+    )
+    assert anonymous_column(sample, "userId") == "anonymousId"
+    assert anonymous_column(sample.assign(userId="a"), "userId") is None
+    assert anonymous_column(sample.drop(columns="anonymousId"), "userId") is None
