@@ -1027,6 +1027,20 @@ def infer_event_roles(
         [c for c in open_columns if c not in taken | set(dates) | set(measures)],
         sample[customer_id],
     )
+    balances = [
+        c
+        for c in open_columns
+        if c not in roles_taken
+        and c not in numeric_attributes
+        and set(name_words(c)) & _BALANCE_WORDS
+        and is_numeric(sample[c])
+    ]
+    if balances:
+        notes.append(
+            f"{', '.join(map(repr, balances))} left out: a balance after each event is a level, "
+            "not an amount to add up over a window; the latest balance before a cutoff is no "
+            "feature churn builds from an event log"
+        )
     ids = filled_text(sample[customer_id])
     placeholders = placeholder_ids(ids)
     blank_ids = len(sample) - len(ids)
@@ -1191,6 +1205,10 @@ _NOT_MEASURE_WORDS = frozenset(
         *("imei", "mobile", "tel", "telephone", "caller", "callee", "dialled", "dialed"),
     }
 )
+_BALANCE_WORDS = frozenset({"balance", "saldo", "solde", "kontostand", "guthaben"})
+"""Words of a numeric column's name that make it a level after each event (a bank
+statement's running ``balance``, a wallet's, a credit's), no amount of usage: summed over a
+window it counts the same money again on every row."""
 """Words of a numeric column's name that make it no amount of usage to add up: a price or
 rate (a sum means nothing), a place, a time, a code, a position or a class (Ta-Feng's
 ``PRODUCT_SUBCLASS``, a store number, a call record's cell or the number dialled)."""
@@ -1244,7 +1262,9 @@ def measure_columns(
     for column in columns:
         words = _past_count_word(name_words(column))
         unit = bool(words & _UNIT_WORDS)  # a watch time in ms is no time of day
-        if words & (_ID_WORDS | _NOT_MEASURE_WORDS) - ({"time"} if unit else set()):
+        if words & (_ID_WORDS | _NOT_MEASURE_WORDS | _BALANCE_WORDS) - (
+            {"time"} if unit else set()
+        ):
             continue
         if not is_numeric(sample[column]) or _is_money(column):  # a subtotal, tax or refund
             continue

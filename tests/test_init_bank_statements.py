@@ -1,0 +1,52 @@
+"""``churn init`` on a bank's transactions (the PKDD'99 Czech bank's ``trans.asc``: ``;``
+separated, quoted text, dates as ``930101``, ``PRIJEM`` credits and ``VYDAJ`` withdrawals, the
+account's ``balance`` after each one): the running balance is a level, not usage to add up."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tests.test_init import export, init, project, written
+
+
+def czech_bank_like(n_accounts: int = 120, seed: int = 21) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("1993-01-01")
+    rows = []
+    for account in range(1, n_accounts + 1):
+        balance, day = 1000.0, float(rng.uniform(0, 300))
+        last = day + float(rng.exponential(900))
+        while day < min(last, 6 * 365):
+            credit = bool(rng.random() < 0.45)
+            amount = round(float(rng.gamma(2, 3000)), 1)
+            balance += amount if credit else -amount
+            rows.append(
+                {
+                    "trans_id": len(rows) + 1,
+                    "account_id": account,
+                    "date": int((start + pd.Timedelta(days=int(day))).strftime("%y%m%d")),
+                    "type": "PRIJEM" if credit else "VYDAJ",
+                    "operation": str(rng.choice(["VKLAD", "VYBER", "PREVOD NA JINOU BANKU"])),
+                    "amount": amount,
+                    "balance": round(balance, 1),
+                    "k_symbol": str(rng.choice(["", "SIPO", "UROK", "POJISTNE"])),
+                }
+            )
+            day += float(rng.exponential(8))
+    return pd.DataFrame(rows)
+
+
+def test_a_running_balance_is_no_measure_and_said_so(tmp_path: Path) -> None:
+    log = czech_bank_like()
+    path = export(tmp_path, log, "trans.asc", sep=";", quoting=csv.QUOTE_NONNUMERIC)
+    root = project(tmp_path / "p")
+    code, out = init(root, "bank", "--events", str(path))
+    assert code == 0, out
+    source = written(root, "bank")["data"]["events"]["sources"][0]
+    assert source["columns"]["timestamp"] == "date"
+    assert "balance" not in source.get("measures", [])
+    assert "'balance' left out: a balance after each event is a level" in " ".join(out.split())
