@@ -383,3 +383,35 @@ def test_kkbox_members_codes_are_categories_and_odd_ages_are_said(tmp_path: Path
     }
     said = " ".join(out.split())
     assert "'bd' holds ages outside 1 to 110 on 42 of 300 sampled rows (-7000, 0, 2016)" in said
+
+
+def crm_accounts_like(seed: int) -> pd.DataFrame:
+    """A HubSpot/Salesforce accounts report: the account's own yearly revenue written with $
+    and commas, a status label with an 'At Risk' value, US dates."""
+    rng = np.random.default_rng(seed)
+    since = pd.Timestamp("2016-01-01") + pd.to_timedelta(rng.integers(0, 2500, N), "D")
+    return pd.DataFrame(
+        {
+            "Account ID": [f"001{rng.integers(10**11, 10**12):012d}AA{i:03d}" for i in range(N)],
+            "Industry": rng.choice(["Technology", "Healthcare", "Retail", ""], N),
+            "Annual Revenue": [f"${r:,.0f}" for r in rng.lognormal(15, 1.5, N)],
+            "Number of Employees": [f"{int(e):,}" for e in rng.lognormal(4, 1.5, N)],
+            "Customer Since": since.strftime("%m/%d/%Y"),
+            "Status": rng.choice(["Active", "Churned", "At Risk"], N, p=[0.65, 0.2, 0.15]),
+        }
+    )
+
+
+def test_a_yearly_named_value_is_said_to_be_checked(tmp_path: Path) -> None:
+    """A CRM's Annual Revenue is the account's size more often than what it pays: init took it
+    for "the monthly charge at stake" without a word."""
+    root = project(tmp_path / "p")
+    snapshot = export(tmp_path, crm_accounts_like(9), "accounts.csv")
+    code, out = init(root, "crm", "--snapshot", str(snapshot))
+    assert code == 0, out
+    assert written(root, "crm")["scoring"]["value"]["charge_feature"] == "annual_revenue"
+    said = " ".join(out.split())
+    assert "'Annual Revenue' is named as a yearly figure" in said
+    assert "not the size of their own business" in said
+    text = (root / "pipelines/crm/params.yaml").read_text(encoding="utf-8")
+    assert "the monthly charge at stake" not in text

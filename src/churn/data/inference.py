@@ -156,6 +156,10 @@ _CHARGE_WORDS = (
     {"balance"},
 )
 _PER_MONTH_WORDS = {"monthly", "month", "mrr", "arpu", "per_month", "pm"}
+_PER_YEAR_WORDS = frozenset(
+    {"annual", "annually", "yearly", "year", "arr", "acv", "jahresumsatz", "anual", "annuel"}
+)
+"""Words of a value's name that make it a yearly figure (``Annual Revenue``, ``ARR``)."""
 _NOT_CHARGE_WORDS = {
     "usage",
     "minutes",
@@ -1724,6 +1728,11 @@ _PLAIN_CHARGE_WORDS = frozenset(
 is the whole, ``Avg Monthly Long Distance Charges`` a part (avg, long, distance)."""
 
 
+def named_yearly(column: str) -> bool:
+    """Whether a value's name makes it a yearly figure (``Annual Revenue``, ``ARR``)."""
+    return bool(set(name_words(column)) & _PER_YEAR_WORDS)
+
+
 def charge_candidates(sample: pd.DataFrame, numeric: Sequence[str]) -> list[str]:
     """Numeric columns that may hold what a customer pays, best first: a charge or fee before a
     revenue or amount before a balance; per month before a running total; the whole bill
@@ -1813,6 +1822,13 @@ def infer_snapshot_roles(
             notes.append("no value column: outreach ranks by churn probability")
         elif len(charges) > 1:
             notes.append(f"value column {value!r}; other candidates: {charges[1:]}")
+        if value is not None and named_yearly(value):
+            notes.append(
+                f"value column {value!r} is named as a yearly figure: each customer's value is "
+                "a year of it, not a month's charge; check it is what the customer pays you, "
+                "not the size of their own business (a CRM's Annual Revenue of an account), "
+                "else give --value COLUMN, or --exclude it to rank by churn probability"
+            )
     return SnapshotRoles(
         customer_id,
         label,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from churn.data.inference import EventRoles, TimestampGuess
+from churn.data.inference import EventRoles, TimestampGuess, named_yearly
 from churn.errors import PipelineStateError
 from churn.features.catalogue import FeatureSpec, feature_catalogue
 from churn.init.event_kinds import RETURN_TYPE
@@ -533,6 +533,8 @@ def render_snapshot(plan: SnapshotPlan) -> str:
             + (
                 "a balance, counted once (months: 1), not a monthly charge"
                 if "balance" in charge.split("_")
+                else "a yearly figure, counted once: what the customer pays you?"
+                if named_yearly(charge) and not plan.charge_period
                 else "the charge at stake"
                 if plan.charge_period
                 else "the monthly charge at stake"
