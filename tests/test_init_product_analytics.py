@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churn.data.inference import infer_event_roles
 from churn.init.anonymous import anonymous_column
 from tests.test_init import export, init, project, written
 
@@ -80,3 +81,48 @@ def test_an_anonymous_id_is_one_filled_where_the_customer_is_not() -> None:
     assert anonymous_column(sample, "userId") == "anonymousId"
     assert anonymous_column(sample.assign(userId="a"), "userId") is None
     assert anonymous_column(sample.drop(columns="anonymousId"), "userId") is None
+
+
+def stamped_by_systems(n: int = 300, seed: int = 12) -> pd.DataFrame:
+    """Amplitude's export times: the device's clock, off by seconds either way, beside the
+    corrected ``event_time``, and the times the row was uploaded, received and processed."""
+    rng = np.random.default_rng(seed)
+    event = pd.Timestamp("2023-03-01") + pd.to_timedelta(rng.uniform(0, 90 * 86400, n), "s")
+    skew = pd.to_timedelta(rng.normal(0, 20, n), "s")
+    upload = event + skew + pd.to_timedelta(rng.exponential(30, n), "s")
+
+    def written(times: pd.DatetimeIndex) -> list[str]:
+        return list(times.strftime("%Y-%m-%d %H:%M:%S.%f"))
+
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i:03d}" for i in rng.integers(0, 60, n)],
+            "event_time": written(event),
+            "client_event_time": written(event + skew),
+            "client_upload_time": written(upload),
+            "server_upload_time": written(upload - skew),
+            "server_received_time": written(upload - skew),
+            "processed_time": written(upload - skew + pd.Timedelta(seconds=40)),
+            "event_type": rng.choice(["session_start", "Viewed Page"], n),
+        }
+    )
+
+
+def test_times_a_system_recorded_are_not_the_events_time() -> None:
+    """Init stopped: "more than one column could be the timestamp", naming six."""
+    roles = infer_event_roles(stamped_by_systems())
+    assert roles.timestamp.column == "event_time"
+    said = " ".join(" ".join(roles.notes).split())
+    assert "'event_time' was taken for the timestamp" in said
+    assert "'server_upload_time'" in said and "when a system sent, received" in said
+    # Segment's warehouse tables: sent_at, received_at and loaded_at beside timestamp
+    segment = stamped_by_systems().rename(
+        columns={
+            "event_time": "timestamp",
+            "client_event_time": "original_timestamp",
+            "client_upload_time": "sent_at",
+            "server_received_time": "received_at",
+            "processed_time": "loaded_at",
+        }
+    )
+    assert infer_event_roles(segment).timestamp.column == "timestamp"

@@ -238,6 +238,16 @@ _NOT_EVENT_TIME_WORDS = frozenset(
 """Words of a date column's name that say it is not when the event happened (a membership's
 expiry, a birth or signup date, a delivery, a user's first visit: GA4's
 ``user_first_touch_timestamp``), so beside another date it is not the timestamp."""
+_RECORDED_TIME_WORDS = frozenset(
+    {"upload", "uploaded", "received", "receive", "processed", "ingested", "loaded", "synced"}
+    | {"inserted", "uuid", "original", "client", "sent"}
+)
+"""Words of a time column's name that make it when a system handled the row rather than when
+the event happened: sent, uploaded, received, processed or loaded into a warehouse (Amplitude's
+``server_upload_time``, Segment's ``sent_at``, ``received_at``, ``loaded_at``, ``uuid_ts``), or the
+device's own clock before the tool corrected it (Amplitude's ``client_event_time`` beside
+``event_time``, Segment's ``original_timestamp`` beside ``timestamp``). Beside another time
+such a column is not the timestamp."""
 _RUNNING_TOTAL_WORDS = {"total", "lifetime", "cumulative", "ltv", "sum"}
 
 
@@ -844,7 +854,11 @@ def infer_event_roles(
     dates = _timestamp_columns(sample[[c for c in open_columns if c != customer_id]])
     if timestamp is None:
         named = [c for c in dates if _TIME_NAME.search(c)] or list(dates)
-        when = [c for c in named if not set(name_words(c)) & _NOT_EVENT_TIME_WORDS]
+        when = [
+            c
+            for c in named
+            if not set(name_words(c)) & (_NOT_EVENT_TIME_WORDS | _RECORDED_TIME_WORDS)
+        ]
         if not named:  # no dates: days numbered 1, 2, ... (Dunnhumby's DAY)?
             days = day_number_columns(sample, [c for c in open_columns if c != customer_id])
             dates.update({c: TimestampGuess(c, day_number_format()) for c in days})
@@ -858,6 +872,13 @@ def infer_event_roles(
             dates.update({c: TimestampGuess(c, day_number_format(EXCEL_ORIGIN)) for c in serials})
             named = when = [c for c in serials if not set(name_words(c)) & _NOT_EVENT_TIME_WORDS]
         found = _finest(sample, [dates[c] for c in when or named])
+        recorded = [c for c in named if set(name_words(c)) & _RECORDED_TIME_WORDS]
+        if when and recorded and len(found) == 1:
+            notes.append(
+                f"{found[0]!r} was taken for the timestamp: {recorded} are when a system sent, "
+                "received, uploaded or loaded each row, or the device's clock before the tool "
+                "corrected it; if one of them is when the event happened, give --timestamp"
+            )
         if coarser := sorted(set(when or named) - set(found)) if len(found) == 1 else []:
             notes.append(
                 f"{found[0]!r} was taken for the timestamp: {coarser} hold the same days "
