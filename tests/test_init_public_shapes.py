@@ -415,3 +415,36 @@ def test_a_yearly_named_value_is_said_to_be_checked(tmp_path: Path) -> None:
     assert "not the size of their own business" in said
     text = (root / "pipelines/crm/params.yaml").read_text(encoding="utf-8")
     assert "the monthly charge at stake" not in text
+
+
+def test_a_big5_export_with_a_chinese_header_is_read(tmp_path: Path) -> None:
+    """Ta-Feng's original files (D11, D12, D01, D02): Big5, ``;``, a header in Chinese. Read
+    as Windows-1252 the header was mojibake and init stopped: no column looks like the
+    customer id, naming columns no flag could type."""
+    rng = np.random.default_rng(10)
+    n = 600
+    days = pd.Timestamp("2000-11-01") + pd.to_timedelta(rng.integers(0, 120, n), "D")
+    items = rng.choice([1, 1, 1, 1, 2, 3], n)
+    log = pd.DataFrame(
+        {
+            "交易日期": days.strftime("%Y-%m-%d 00:00:00"),
+            "顧客編號": [f"{c:08d}" for c in rng.integers(1_000_000, 1_000_080, n)],
+            "年齡層級": rng.choice(list("ABCDEFGHIJK"), n),
+            "居住區域": rng.choice(["105", "106", "115", "221", "Unknown"], n),
+            "商品分類": rng.integers(100101, 130315, n),
+            "數量": items,
+            "銷售價格": items * rng.integers(20, 400, n),
+        }
+    )
+    path = export(tmp_path, log, "D11", sep=";", encoding="big5")
+    root = project(tmp_path / "p")
+    code, out = init(root, "tafeng", "--events", str(path))
+    assert code == 0, out
+    source = written(root, "tafeng")["data"]["events"]["sources"][0]
+    assert source["encoding"] == "big5"
+    assert source["columns"] == {
+        "customer_id": "顧客編號",
+        "timestamp": "交易日期",
+        "amount": "銷售價格",
+    }
+    assert source["attributes"]["年齡層級"] == "年齡層級"  # not "x"

@@ -125,7 +125,8 @@ MIN_PARSED_SHARE = 0.98
 _ID_NAME = re.compile(
     r"(^|[^a-z])(customer|cust|client|user|member|account|acct|buyer|shopper|"
     r"subscriber|household|person|contact|visitor|player|gamer|patron|patient|student|"
-    r"learner|rider|passenger|donor|msisdn|imsi)([^a-z]|id|no|number|$)|^id$",
+    r"learner|rider|passenger|donor|msisdn|imsi)([^a-z]|id|no|number|$)|^id$"
+    r"|顧客|顾客|客戶|客户|會員|会员|用戶|用户|ユーザー|고객|회원",
     re.I,
 )
 _CUSTOMER_WORDS_ELSEWHERE = frozenset(
@@ -136,11 +137,14 @@ _CUSTOMER_WORDS_ELSEWHERE = frozenset(
 """Words of other languages' exports naming the customer (German, Dutch, Spanish, French,
 Portuguese, Italian): ``Kundennummer``, ``Cliente``, ``Klant``."""
 _TIME_NAME = re.compile(
-    r"date|time|^ts$|timestamp|created|when|day|datum|fecha|heure|start|epoch|(^|_)at$", re.I
+    r"date|time|^ts$|timestamp|created|when|day|datum|fecha|heure|start|epoch|(^|_)at$"
+    r"|日期|時間|时间|日時|日付|날짜|일시",
+    re.I,
 )
 _AMOUNT_NAME = re.compile(
     r"amount|total|revenue|sales|spend|value|price|paid|payment|gmv|charge|(^|[^a-z])(mrr|arr)([^a-z]|$)"
     r"|betrag|umsatz|preis|summe|importe|monto|precio|montant|prix|valor|importo|bedrag|prijs"
+    r"|金額|金额|價格|价格|銷售|销售|売上|価格|금액|가격|매출"
     r"|(^|[^a-z])(usd|eur|gbp|jpy|cny|inr|brl|cad|aud|chf|sek|nok|dkk|pln|mxn|zar)([^a-z]|$)",
     re.I,
 )
@@ -502,6 +506,12 @@ def id_candidates(columns: Sequence[str]) -> list[str]:
     named = customers or named
     with_id = [c for c in named if named_as_id(c)]
     return with_id or named
+
+
+def names_a_role(column: str) -> bool:
+    """Whether a column's name reads as a customer, a time or money in any language init
+    knows (a check that a header was decoded right)."""
+    return any(p.search(column) for p in (_ID_NAME, _TIME_NAME, _AMOUNT_NAME))
 
 
 def named_as_id(column: str) -> bool:

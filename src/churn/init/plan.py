@@ -335,8 +335,9 @@ def split_list(text: str | None) -> tuple[str, ...]:
 
 def snake_case(column: str) -> str:
     """An attribute name for a column: ``"Monthly Usage (GB)"`` -> ``monthly_usage_gb``,
-    ``"SeniorCitizen"`` -> ``senior_citizen``, ``"1st"`` -> ``x1st``."""
-    text = "_".join(name_words(column))
+    ``"SeniorCitizen"`` -> ``senior_citizen``, ``"1st"`` -> ``x1st``, ``"年齡層級"`` as it is."""
+    # a name in another script (Ta-Feng's 年齡層級) has no latin word: its letters as they are
+    text = "_".join(name_words(column) or re.findall(r"[^\W_]+", column.lower()))
     if not text or not text[0].isalpha():
         text = f"x{text}"
     return text

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow.parquet as pq
 
+from churn.data.inference import names_a_role
 from churn.errors import InputDataError
 from churn.io.excel_sheets import (
     ALL_SHEETS,
@@ -88,8 +89,39 @@ def text_encoding(path: Path) -> str:
         return wide
     for encoding in ENCODINGS:
         if encoding != "utf-8-sig" and _decodes(path, encoding):
-            return encoding
+            if encoding == "utf-8":
+                return encoding
+            return _east_asian(path, head) or encoding
     return "latin-1"  # pragma: no cover - latin-1 decodes any byte
+
+
+EAST_ASIAN_ENCODINGS = ("big5", "gb18030", "shift_jis", "euc_kr")
+"""Encodings of Chinese, Japanese and Korean exports that are not UTF-8 (Ta-Feng's original
+``D11`` files are Big5), tried when a header's bytes are mostly not ASCII."""
+
+
+def _east_asian(path: Path, head: bytes) -> str | None:
+    """The first of :data:`EAST_ASIAN_ENCODINGS` under which the header's non-ASCII names
+    read as a customer, a time or money (``顧客編號``, ``交易日期``) and the whole file
+    decodes; None when the header is (nearly) ASCII or none does. Read as Windows-1252, such a
+    header is mojibake no flag can name."""
+    line = head.split(b"\n", 1)[0]
+    if sum(b >= 0x80 for b in line) < MIN_HIGH_BYTES:
+        return None
+    for encoding in EAST_ASIAN_ENCODINGS:
+        try:
+            header = line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        fields = [f for f in re.split(r"[,;\t|]", header) if not f.isascii()]
+        if any(names_a_role(f) for f in fields) and _decodes(path, encoding):
+            return encoding
+    return None
+
+
+MIN_HIGH_BYTES = 4
+"""Fewest bytes above 127 in a header line for other encodings than Windows-1252 to be tried:
+two characters of Chinese, more than a French or German header's accents."""
 
 
 def _utf16_without_mark(head: bytes) -> str | None:
