@@ -126,3 +126,23 @@ def test_times_a_system_recorded_are_not_the_events_time() -> None:
         }
     )
     assert infer_event_roles(segment).timestamp.column == "timestamp"
+
+
+def test_people_on_several_devices_are_counted_when_devices_are_the_key(tmp_path: Path) -> None:
+    """GA4: ``user_pseudo_id`` (a browser) on every row, ``user_id`` once signed in; a person
+    on a laptop and a phone is two customers, which init did not say."""
+    log = amplitude_like(seed=13).rename(columns={"device_id": "user_pseudo_id"})
+    second = log["user_id"].ne("") & (np.arange(len(log)) % 3 == 0)
+    log.loc[second, "user_pseudo_id"] = log.loc[second, "user_pseudo_id"] + "-phone"
+    pairs = log.loc[log["user_id"].ne(""), ["user_id", "user_pseudo_id"]].drop_duplicates()
+    per_person = pairs.groupby("user_id")["user_pseudo_id"].nunique()
+    root = project(tmp_path / "p")
+    code, out = init(root, "ga4", "--events", str(export(tmp_path, log, "ga4.csv")))
+    assert code == 0, out
+    said = " ".join(out.split())
+    several = per_person[per_person > 1]
+    assert (
+        f"of the {len(per_person):,} 'user_id' values signed in on them, {len(several):,} are "
+        f"seen on several, so {int(several.sum()):,} customers are {len(several):,} people"
+    ) in said
+    assert "--customer-id user_id" in said
