@@ -147,3 +147,26 @@ def test_a_plan_goes_from_init_to_a_point_in_time_category(tmp_path: Path) -> No
     assert mover.loc[pd.Timestamp(TEST_CUTOFF), "plan"] == "Basic"
     later = mover[mover.index > pd.Timestamp(TEST_CUTOFF)]
     assert len(later) and (later["plan"] == "Pro").all()
+
+
+def test_json_objects_are_no_category() -> None:
+    """Amplitude's CSV export: ``user_properties`` holds each user's JSON (``{"plan":
+    "free"}``), a few values in a small sample, so init took the whole text as a category while
+    saying no field inside one is read."""
+    rng = np.random.default_rng(14)
+    n = 400
+    users = rng.integers(0, 40, n)
+    sample = pd.DataFrame(
+        {
+            "user_id": [f"user_{u:03d}" for u in users],
+            "event_time": pd.date_range("2023-01-01", periods=n, freq="3h").strftime(
+                "%Y-%m-%d %H:%M:%S.%f"
+            ),
+            "event_type": rng.choice(["session_start", "Viewed Page"], n),
+            "user_properties": [json.dumps({"plan": ["free", "pro"][u % 2]}) for u in users],
+            "platform": [["Web", "iOS", "Android"][u % 3] for u in users],
+        }
+    )
+    found = text_attributes(sample, infer_event_roles(sample))
+    assert found.taken == ("platform",)
+    assert dict(found.left_out)["user_properties"] == "JSON objects: no field inside one is read"

@@ -26,6 +26,7 @@ from churn.data.inference import (
     name_words,
     timestamp_format,
 )
+from churn.data.json_columns import json_object_columns
 from churn.data.parsing import EMAIL_ADDRESS
 from churn.data.personal_columns import contact_columns, identifier_columns, personal_columns
 
@@ -206,12 +207,16 @@ def text_attributes(
         *(c for c in text if set(name_words(c)) & _EMAIL_WORDS or _emails(sample[c])),
     }
     near_unique = set(identifier_columns(sample, [c for c in text if c not in personal]))
+    objects = set(json_object_columns(sample, text))
     customers = sample[roles.customer_id].astype("string").str.strip()
     left_out: dict[str, str] = {}
     kept: list[tuple[bool, int, str]] = []
     for position, column in enumerate(text):
         if column in personal:
             left_out[column] = "personal data (an email, a name, a phone, an address)"
+            continue
+        if column in objects:  # as a category, any one field changes the whole value
+            left_out[column] = "JSON objects: no field inside one is read"
             continue
         if column in near_unique:
             left_out[column] = "nearly all different: an id or free text"
