@@ -50,3 +50,40 @@ def test_a_running_balance_is_no_measure_and_said_so(tmp_path: Path) -> None:
     assert source["columns"]["timestamp"] == "date"
     assert "balance" not in source.get("measures", [])
     assert "'balance' left out: a balance after each event is a level" in " ".join(out.split())
+
+
+def test_a_customers_tables_one_bare_date_is_the_signup(tmp_path: Path) -> None:
+    """The bank's ``account.asc``: ``account_id;district_id;frequency;date``, its ``date``
+    (930101) the day the account was opened. Init mapped it as an attribute, read at ingest
+    as the number 930101."""
+    log = czech_bank_like()
+    rng = np.random.default_rng(22)
+    accounts = pd.DataFrame(
+        {
+            "account_id": range(1, 121),
+            "district_id": rng.integers(1, 78, 120),
+            "frequency": rng.choice(["POPLATEK MESICNE", "POPLATEK TYDNE"], 120),
+            "date": [
+                int((pd.Timestamp("1992-06-01") + pd.Timedelta(days=int(d))).strftime("%y%m%d"))
+                for d in rng.integers(0, 200, 120)
+            ],
+        }
+    )
+    quoted = {"sep": ";", "quoting": csv.QUOTE_NONNUMERIC}
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "bank",
+        "--events",
+        str(export(tmp_path, log, "trans.asc", **quoted)),
+        "--customers",
+        str(export(tmp_path, accounts, "account.asc", **quoted)),
+    )
+    assert code == 0, out
+    table = written(root, "bank")["data"]["customers"]["sources"][0]
+    assert table["columns"]["signup_date"] == "date"
+    assert table["timestamp_format"] == "%y%m%d"
+    assert "date" not in table["attributes"].values()
+    assert "'date' is the table's one date, taken for the day each customer signed up" in (
+        " ".join(out.split())
+    )

@@ -480,6 +480,29 @@ def _reads_as_dates(values: pd.Series) -> bool:
         return False
 
 
+_BARE_DATE_WORDS = frozenset({"date", "datum", "fecha", "data", "dt", "day"})
+"""Names of a customers table's date that say no more than that it is a date (the PKDD'99
+bank's ``account.asc``: ``date``, the day the account was opened)."""
+
+
+def _bare_date(sample: pd.DataFrame, skip: Sequence[str]) -> TimestampGuess | None:
+    """A customers table's one column named as a bare date (:data:`_BARE_DATE_WORDS`) whose
+    values read as dates, when none is named like a signup: the day the row, the customer,
+    was made. None unless exactly one."""
+    found = []
+    for column in sample.columns:
+        words = set(name_words(str(column)))
+        if column in skip or not words or not words <= _BARE_DATE_WORDS:
+            continue
+        try:
+            fmt = timestamp_format(sample[column], unix=True)
+        except ValueError:
+            continue
+        if fmt is not False:
+            found.append(TimestampGuess(str(column), fmt if isinstance(fmt, str) else None))
+    return found[0] if len(found) == 1 else None
+
+
 def customer_table(
     source: SourceFile, sample: pd.DataFrame, *, events_id: str, exclude: Sequence[str] = ()
 ) -> CustomerTable:
@@ -506,6 +529,9 @@ def customer_table(
         if fmt is not False:
             signup = TimestampGuess(column, fmt if isinstance(fmt, str) else None)
             break
+    bare_date = None
+    if signup is None and (bare_date := _bare_date(sample, [customer_id, *exclude])) is not None:
+        signup = bare_date
     taken = {customer_id, signup.column if signup else "", *exclude}
     # a churn flag, a cancellation date or a status that says a customer left is known only
     # after the customer left (KKBox's members with is_churn, a subscription's status of
@@ -549,6 +575,12 @@ def customer_table(
     )
     numeric = [c for n, c in attributes.items() if n not in categorical]
     notes += tuple(f"{source.path}: {note}" for note in age_notes(sample, numeric))
+    if bare_date is not None:
+        notes += (
+            f"{source.path}: {bare_date.column!r} is the table's one date, taken for the day "
+            "each customer signed up (signup_date: tenure and signup features); if it is "
+            f"another date, give --exclude {bare_date.column}",
+        )
     # a monthly charge, never a running total: that times the horizon's months is no value
     charges = [c for c in charge_candidates(sample, numeric) if not is_running_total(c)]
     by_column = {column: name for name, column in attributes.items()}
