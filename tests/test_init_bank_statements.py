@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churn.data.money_flows import flow_sides
 from tests.test_init import export, init, project, written
 
 
@@ -87,3 +88,30 @@ def test_a_customers_tables_one_bare_date_is_the_signup(tmp_path: Path) -> None:
     assert "'date' is the table's one date, taken for the day each customer signed up" in (
         " ".join(out.split())
     )
+
+
+def test_money_in_and_out_are_told_by_the_balance() -> None:
+    """Both kinds of rows carry a positive amount: the balance alone says which is which."""
+    log = czech_bank_like()
+    ins, outs = flow_sides(
+        log["type"],
+        log["amount"],
+        log["balance"],
+        log["account_id"],
+        pd.to_datetime(log["date"].astype(str), format="%y%m%d"),
+    )
+    assert (ins, outs) == (("PRIJEM",), ("VYDAJ",))
+    same = log.assign(balance=log["balance"].sample(frac=1, random_state=1).to_numpy())
+    assert flow_sides(
+        same["type"], same["amount"], same["balance"], same["account_id"], same["date"]
+    ) == ((), ())
+
+
+def test_init_says_both_ways_count_as_spend(tmp_path: Path) -> None:
+    path = export(tmp_path, czech_bank_like(), "trans.asc", sep=";", quoting=csv.QUOTE_NONNUMERIC)
+    root = project(tmp_path / "p")
+    code, out = init(root, "bank", "--events", str(path))
+    assert code == 0, out
+    said = " ".join(out.split())
+    assert "'balance' rises by 'amount' on 'type' 'PRIJEM' rows (money in)" in said
+    assert "falls by it on 'VYDAJ' rows (money out)" in said

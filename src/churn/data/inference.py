@@ -27,6 +27,7 @@ from churn.data.day_numbers import (
     reads_as_excel_serials,
 )
 from churn.data.json_columns import json_object_columns
+from churn.data.money_flows import flow_sides
 from churn.data.paid_periods import paid_period_column
 from churn.data.parsing import (
     CURRENCY,
@@ -1076,6 +1077,15 @@ def infer_event_roles(
             "not an amount to add up over a window; the latest balance before a cutoff is no "
             "feature churn builds from an event log"
         )
+        if event_type is not None and amount is not None:
+            notes += _flow_notes(
+                sample,
+                event_type=event_type,
+                amount=amount,
+                balance=balances[0],
+                customer_id=customer_id,
+                ts=ts,
+            )
     ids = filled_text(sample[customer_id])
     placeholders = placeholder_ids(ids)
     blank_ids = len(sample) - len(ids)
@@ -1134,6 +1144,37 @@ def _covered_until(
     if found is None or (dates[found.column].format is None and ts.format is not None):
         return None  # ISO 8601 beside a format: covered_until_format has no way to say so
     return dates[found.column]
+
+
+def _flow_notes(
+    sample: pd.DataFrame,
+    *,
+    event_type: str,
+    amount: str,
+    balance: str,
+    customer_id: str,
+    ts: TimestampGuess,
+) -> list[str]:
+    """A note when the running ``balance`` tells money in from money out among the event
+    types (:func:`churn.data.money_flows.flow_sides`), both of which the amount adds up."""
+    times = _sample_times(sample[ts.column], ts)
+    if times is None:
+        return []
+    ins, outs = flow_sides(
+        sample[event_type],
+        parse_numbers(sample[amount])[0],
+        parse_numbers(sample[balance])[0],
+        sample[customer_id],
+        times,
+    )
+    if not outs:
+        return []
+    return [
+        f"{balance!r} rises by {amount!r} on {event_type!r} {', '.join(map(repr, ins))} rows "
+        f"(money in) and falls by it on {', '.join(map(repr, outs))} rows (money out); both "
+        "are added up as spend (the spend features and the value model), so a customer's "
+        "value is the money that passes through the account, not what it earns you"
+    ]
 
 
 def guests_note(blank_ids: int, rows: int) -> str:
