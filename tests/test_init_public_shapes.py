@@ -220,6 +220,50 @@ def test_a_customers_table_keyed_by_another_id_name_joins(tmp_path: Path) -> Non
     assert set(table["attributes"].values()) == {"gender", "country"}
 
 
+def test_a_word_ending_in_id_is_no_id_beside_the_customers_key(tmp_path: Path) -> None:
+    """A profiles table keyed `user_id` beside the log's `userid`, with a `Prepaid` flag and an
+    `Android` one: before, any name ending in "id" was named like an id, so init stopped with
+    "more than one named like an id (['user_id', 'Prepaid', 'Android'])". Glued ids
+    (`visitorid`) still are."""
+    rng = np.random.default_rng(8)
+    users = [f"u{i:05d}" for i in range(60)]
+    times = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 3 * 10**7, 3000), "s")
+    log = pd.DataFrame(
+        {
+            "userid": rng.choice(users, 3000),
+            "timestamp": times.strftime("%Y-%m-%d %H:%M:%S"),
+            "amount": rng.gamma(2.0, 12.0, 3000).round(2),
+        }
+    )
+    profiles = pd.DataFrame(
+        {
+            "user_id": users,
+            "Prepaid": rng.choice(["yes", "no"], 60),
+            "Android": rng.choice([0, 1], 60),
+            "plan": rng.choice(["basic", "plus"], 60),
+        }
+    )
+    root = project(tmp_path / "p")
+    code, out = init(
+        root,
+        "app",
+        "--events",
+        str(export(tmp_path, log, "events.csv")),
+        "--customers",
+        str(export(tmp_path, profiles, "profiles.csv")),
+    )
+    assert code == 0, out
+    table = written(root, "app")["data"]["customers"]["sources"][0]
+    assert table["columns"]["customer_id"] == "user_id"
+    assert {"Prepaid", "plan"} <= set(table["attributes"].values())
+    assert [named_as_id(c) for c in ("visitorid", "itemid", "CustomerID", "Amount Paid")] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+
+
 def test_a_subscriptions_table_read_as_a_log_churns_on_its_cancellations(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

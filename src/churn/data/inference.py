@@ -515,10 +515,27 @@ def names_a_role(column: str) -> bool:
     return any(p.search(column) for p in (_ID_NAME, _TIME_NAME, _AMOUNT_NAME))
 
 
+NOT_GLUED_IDS = (
+    *("paid", "valid", "android", "fluid", "hybrid", "rapid", "acid", "humid", "liquid"),
+    *("solid", "said", "raid", "maid", "grid", "covid", "squid", "pyramid", "orchid", "vivid"),
+    *("timid", "rigid", "stupid", "cupid", "candid", "splendid", "lucid", "avoid", "void"),
+)
+"""Endings of a name's last word that end in "id" and are words, no id glued on (``Amount
+Paid``, ``prepaid``, ``is_valid``, ``Android``)."""
+
+
+def glued_id(word: str) -> bool:
+    """Whether one lower-case word of a name ends in an id glued on (``customerid``,
+    ``visitorid``, ``itemid``, ``guid``) rather than being a word ending in "id" (``paid``)."""
+    return len(word) > 2 and word.endswith("id") and not word.endswith(NOT_GLUED_IDS)
+
+
 def named_as_id(column: str) -> bool:
-    """Whether a column's name has an id word (``user_id``, ``CustomerID``, ``Account No``),
-    not only a customer word (``Customer service calls``, ``Account length``: measures)."""
-    return bool(set(name_words(column)) & _ID_WORDS or re.search(r"id$", column, re.I))
+    """Whether a column's name has an id word (``user_id``, ``CustomerID``, ``Account No``,
+    ``visitorid``), not only a customer word (``Customer service calls``, ``Account length``:
+    measures) or a word ending in "id" (``Amount Paid``, ``Prepaid``, ``Android``)."""
+    words = name_words(column)
+    return bool(set(words) & _ID_WORDS) or (bool(words) and glued_id(words[-1]))
 
 
 MIN_ID_VALUES = 20

@@ -21,6 +21,7 @@ from churn.data.inference import (
     ORDER_STATUS_WORDS,
     EventRoles,
     filled_text,
+    glued_id,
     is_numeric,
     leaving_status,
     name_words,
@@ -52,7 +53,6 @@ FREE_TEXT_WORDS = 6.0
 _ID_WORDS = frozenset({"id", "uid", "uuid", "guid", "key", "ref", "nr", "no", "num", "number"})
 """Words of a name that make it an id; ``code`` is none here: a country or region code is a
 category of customers."""
-_NOT_ID_ENDINGS = frozenset({"paid", "prepaid", "postpaid", "android", "valid", "invalid"})
 _FREE_TEXT_NAME_WORDS = frozenset(
     {"comment", "comments", "note", "notes", "description", "desc", "message", "text", "body"}
     | {"subject", "title", "review", "feedback", "remark", "remarks", "url", "uri", "link"}
@@ -111,10 +111,7 @@ def _role_columns(roles: EventRoles) -> set[str]:
 
 def _named_as_id(column: str) -> bool:
     words = name_words(column)
-    last = words[-1] if words else ""
-    return bool(set(words) & _ID_WORDS) or (
-        last.endswith("id") and len(last) > 2 and last not in _NOT_ID_ENDINGS
-    )
+    return bool(set(words) & _ID_WORDS) or (bool(words) and glued_id(words[-1]))
 
 
 def _emails(values: pd.Series) -> bool:
