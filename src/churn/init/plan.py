@@ -494,13 +494,18 @@ def _bare_date(sample: pd.DataFrame, skip: Sequence[str]) -> TimestampGuess | No
         words = set(name_words(str(column)))
         if column in skip or not words or not words <= _BARE_DATE_WORDS:
             continue
-        try:
-            fmt = timestamp_format(sample[column], unix=True)
-        except ValueError:
-            continue
-        if fmt is not False:
-            found.append(TimestampGuess(str(column), fmt if isinstance(fmt, str) else None))
+        if (guess := _dates(sample, str(column))) is not None:
+            found.append(guess)
     return found[0] if len(found) == 1 else None
+
+
+def _dates(sample: pd.DataFrame, column: str) -> TimestampGuess | None:
+    """``column`` as dates and their format, when its values read as dates in one."""
+    try:
+        fmt = timestamp_format(sample[column], unix=True)
+    except ValueError:
+        return None
+    return None if fmt is False else TimestampGuess(column, fmt if isinstance(fmt, str) else None)
 
 
 def customer_table(
@@ -522,12 +527,7 @@ def customer_table(
     for column in sample.columns:
         if column == customer_id or column in exclude or not _SIGNUP_NAME.search(column):
             continue
-        try:
-            fmt = timestamp_format(sample[column], unix=True)
-        except ValueError:
-            continue
-        if fmt is not False:
-            signup = TimestampGuess(column, fmt if isinstance(fmt, str) else None)
+        if (signup := _dates(sample, str(column))) is not None:
             break
     bare_date = None
     if signup is None and (bare_date := _bare_date(sample, [customer_id, *exclude])) is not None:
