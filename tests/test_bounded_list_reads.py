@@ -243,9 +243,16 @@ def test_report_reads_four_columns_a_batch_at_a_time_and_the_first_rows_to_conta
     assert code == 0, out
 
     assert not [r for r in reads if r[0] == "scores.parquet"]  # never read whole
-    assert batches == [
-        ("scores.parquet", ["churn_probability", "risk_tier", "expected_value", "value_at_risk"])
-    ]
+    # the four columns once, then each value column alone for its histogram and, in a few
+    # passes more, its exact median (churn.reporting.order_statistics)
+    assert batches[0] == (
+        "scores.parquet",
+        ["churn_probability", "risk_tier", "expected_value", "value_at_risk"],
+    )
+    later = batches[1:]
+    assert {columns[0] for _, columns in later} == {"expected_value", "value_at_risk"}
+    assert all(name == "scores.parquet" and len(columns) == 1 for name, columns in later)
+    assert len(later) <= 2 * 4  # per measure: histogram, count, span and bins, gathering
     to_contact = int((scores["in_outreach"] & ~scores["control_group"]).sum())
     assert sorted(rows) == sorted([("scores.parquet", 1), ("scores.parquet", min(15, to_contact))])
     page = (project / "reports/shop/report.html").read_text(encoding="utf-8")
