@@ -252,7 +252,7 @@ def test_report_reads_four_columns_a_batch_at_a_time_and_the_first_rows_to_conta
     later = batches[1:]
     assert {columns[0] for _, columns in later} == {"expected_value", "value_at_risk"}
     assert all(name == "scores.parquet" and len(columns) == 1 for name, columns in later)
-    assert len(later) <= 2 * 4  # per measure: histogram, count, span and bins, gathering
+    assert len(later) <= 2 * 3  # per measure: histogram, count and span, gathering
     to_contact = int((scores["in_outreach"] & ~scores["control_group"]).sum())
     assert sorted(rows) == sorted([("scores.parquet", 1), ("scores.parquet", min(15, to_contact))])
     page = (project / "reports/shop/report.html").read_text(encoding="utf-8")

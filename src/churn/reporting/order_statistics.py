@@ -28,23 +28,23 @@ def median(read: Read, *, held_at_most: int = HELD_AT_MOST) -> float | None:
     """The median of the numbers ``read`` yields (the mean of the two middle ones for an even
     count), exactly as ``np.median``; None when there are none. ``held_at_most``: as in
     :func:`smallest`."""
-    count = sum(len(batch) for batch in read())
-    if count == 0:
+    whole = _whole(read)
+    if whole.count == 0:
         return None
-    low, high = smallest(read, [(count - 1) // 2, count // 2], held_at_most=held_at_most)
-    return float(np.mean([low, high]))
+    ranks = sorted({(whole.count - 1) // 2, whole.count // 2})
+    found = _select(read, ranks, whole, 0, held_at_most)
+    return float(np.mean([found[(whole.count - 1) // 2], found[whole.count // 2]]))
 
 
 def smallest(read: Read, ranks: Sequence[int], *, held_at_most: int = HELD_AT_MOST) -> list[float]:
     """The ``ranks``-th smallest (0-based) of the numbers ``read`` yields, in the order asked,
     holding at most ``held_at_most`` of them (and a batch) at once. Raises ValueError for a
     rank outside the numbers."""
-    everything: Keep = lambda batch: np.ones(len(batch), bool)  # noqa: E731
-    count, low, high = _span(read())
+    whole = _whole(read)
     wanted = sorted(set(ranks))
-    if not wanted or wanted[0] < 0 or wanted[-1] >= count:
-        raise ValueError(f"ranks {list(ranks)} lie outside the {count} numbers")
-    found = _select(read, wanted, _Bin(everything, count, low, high), 0, held_at_most)
+    if not wanted or wanted[0] < 0 or wanted[-1] >= whole.count:
+        raise ValueError(f"ranks {list(ranks)} lie outside the {whole.count} numbers")
+    found = _select(read, wanted, whole, 0, held_at_most)
     return [found[rank] for rank in ranks]
 
 
@@ -102,11 +102,14 @@ def _select(
     return found
 
 
-def _span(batches: Iterable[np.ndarray]) -> tuple[int, float, float]:
-    """How many numbers, the smallest and the largest (0 and NaNs when there are none)."""
+def _whole(read: Read) -> _Bin:
+    """Every number ``read`` yields as the numbers in play: how many, the smallest and the
+    largest (NaNs when there are none), in one pass."""
     count, low, high = 0, np.inf, -np.inf
-    for batch in batches:
+    for batch in read():
         if len(batch):
             count += len(batch)
             low, high = min(low, float(batch.min())), max(high, float(batch.max()))
-    return (count, low, high) if count else (0, float("nan"), float("nan"))
+    if not count:
+        low = high = float("nan")
+    return _Bin(lambda batch: np.ones(len(batch), bool), count, low, high)
